@@ -1,0 +1,98 @@
+"""Expected errors: each knows its exit code and renders as one line plus a hint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+
+class ExitCode(IntEnum):
+    """Process exit codes; documented in the README."""
+
+    OK = 0  # completed / recovered / valid
+    FAILED = 1  # a step failed (rolled back), or a playbook is invalid
+    USAGE = 2  # bad command line, or a playbook that cannot be run
+    NOT_RECOVERED = 3
+    ROLLBACK_FAILED = 4
+    REFUSED = 5
+    INTERNAL = 70  # a bug: traceback written to a log file
+    ABORTED = 130
+
+
+@dataclass(frozen=True)
+class Location:
+    """A position in a source file (1-based line and column)."""
+
+    file: str
+    line: int = 0
+    col: int = 0
+
+    def __str__(self) -> str:
+        if self.line:
+            return f"{self.file}:{self.line}:{self.col}"
+        return self.file
+
+
+class EngineError(Exception):
+    """An expected failure: one line for the user, a hint, an exit code."""
+
+    exit_code: ExitCode = ExitCode.USAGE
+
+    def __init__(self, message: str, hint: str = "", location: Location | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.location = location
+
+    def render(self) -> str:
+        prefix = f"{self.location}: " if self.location else ""
+        text = f"error: {prefix}{self.message}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+
+class UsageError(EngineError):
+    exit_code = ExitCode.USAGE
+
+
+class RefusedError(EngineError):
+    """Preconditions not met: nothing was executed."""
+
+    exit_code = ExitCode.REFUSED
+
+
+class LedgerError(EngineError):
+    exit_code = ExitCode.USAGE
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in a playbook."""
+
+    location: Location
+    path: str
+    message: str
+    hint: str = ""
+    severity: str = "error"  # "error" | "warning"
+
+    def render(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        text = f"{self.location}: {self.severity}: {where}{self.message}"
+        return f"{text} — {self.hint}" if self.hint else text
+
+
+@dataclass
+class InvalidPlaybook(EngineError):
+    """A playbook failed validation; carries every finding."""
+
+    findings: list[Finding] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        first = self.findings[0].render() if self.findings else "invalid playbook"
+        EngineError.__init__(self, first)
+
+    exit_code = ExitCode.USAGE
+
+    def render(self) -> str:
+        return "\n".join(f.render() for f in self.findings)

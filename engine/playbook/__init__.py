@@ -1,0 +1,1 @@
+"""Playbooks: load YAML with positions, check it, build the frozen model."""

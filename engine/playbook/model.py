@@ -1,0 +1,159 @@
+"""The playbook as frozen dataclasses. Built only by `engine.playbook.build`."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import Location
+
+
+@dataclass(frozen=True)
+class Trigger:
+    alertname: str
+    labels: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Metadata:
+    name: str
+    version: str
+    maturity: int
+    owner: str = ""
+    summary: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    triggers: tuple[Trigger, ...] = ()
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    name: str
+    type: str
+    default: Any = None
+    required: bool = False
+    pattern: str | None = None
+    enum: tuple[Any, ...] = ()
+    description: str = ""
+    allow_leading_dash: bool = False
+    location: Location = Location("")
+
+
+@dataclass(frozen=True)
+class SecretSpec:
+    name: str
+    env: str | None = None
+    file: str | None = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int = 1
+    backoff: float = 1.0
+    max_backoff: float = 30.0
+    jitter: bool = True
+
+
+@dataclass(frozen=True)
+class Action:
+    """One step-type body: `type` is the YAML key, `spec` what its module parsed."""
+
+    type: str
+    spec: Any
+    location: Location
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    action: Action
+    location: Location
+    title: str = ""
+    description: str = ""
+    undo: Action | None = None
+    irreversible: str | None = None
+    timeout: float | None = None
+    retry: Retry = Retry()
+    confirm: str | None = None
+    when: str | None = None
+    mitigates: bool | None = None
+    readonly: bool | None = None
+    undo_if_interrupted: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.title or self.id
+
+
+@dataclass(frozen=True)
+class Healthy:
+    """`op` is above / below / between / equals."""
+
+    op: str
+    low: float
+    high: float | None = None
+
+    def accepts(self, value: float) -> bool:
+        if self.op == "above":
+            return value > self.low
+        if self.op == "below":
+            return value < self.low
+        if self.op == "equals":
+            return value == self.low
+        return self.low <= value <= (self.high if self.high is not None else self.low)
+
+    def __str__(self) -> str:
+        if self.op == "between":
+            return f"between {self.low:g} and {self.high:g}"
+        return f"{self.op} {self.low:g}"
+
+
+@dataclass(frozen=True)
+class Probe:
+    type: str
+    spec: Any
+
+
+@dataclass(frozen=True)
+class Sli:
+    probe: Probe
+    healthy: Healthy | None = None
+    settle: float = 0.0
+    samples: int = 1
+    interval: float = 1.0
+    timeout: float = 60.0
+    on_not_recovered: str = "keep"
+
+
+@dataclass(frozen=True)
+class Drill:
+    inject: tuple[Step, ...] = ()
+    revert: tuple[Step, ...] = ()
+    detect_within: float | None = None
+    recover_within: float | None = None
+
+
+@dataclass(frozen=True)
+class KubernetesDefaults:
+    context: str | None = None
+    cluster_uid: str | None = None
+    kubeconfig: str | None = None
+
+
+@dataclass(frozen=True)
+class Playbook:
+    file: str
+    content_hash: str
+    metadata: Metadata
+    steps: tuple[Step, ...]
+    inputs: Mapping[str, InputSpec] = field(default_factory=dict)
+    secrets: Mapping[str, SecretSpec] = field(default_factory=dict)
+    targets: tuple[str, ...] = ()
+    sli: Sli | None = None
+    drill: Drill | None = None
+    kubernetes: KubernetesDefaults = KubernetesDefaults()
+
+    @property
+    def name(self) -> str:
+        return self.metadata.name

@@ -1,0 +1,79 @@
+"""Pieces shared by the command-running step types (shell, ssh)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.steps.base import SpecError, Status, StepResult
+
+
+@dataclass(frozen=True)
+class Expect:
+    exit_codes: tuple[int, ...] = (0,)
+    stdout_contains: str | None = None
+    stdout_matches: str | None = None
+
+    def judge(self, exit_code: int, stdout: str) -> str:
+        """Empty when the result meets expectations, else what is wrong."""
+        if exit_code not in self.exit_codes:
+            wanted = " or ".join(str(code) for code in self.exit_codes)
+            return f"exit code {exit_code}, expected {wanted}"
+        if self.stdout_contains is not None and self.stdout_contains not in stdout:
+            return f"stdout does not contain {self.stdout_contains!r}"
+        if self.stdout_matches is not None and not re.search(self.stdout_matches, stdout):
+            return f"stdout does not match {self.stdout_matches!r}"
+        return ""
+
+
+def parse_expect(raw: Mapping[str, Any] | None) -> Expect:
+    if not raw:
+        return Expect()
+    codes = raw.get("exit_code", 0)
+    pattern = raw.get("stdout_matches")
+    if pattern is not None:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise SpecError(f"stdout_matches is not a valid regex: {exc}", field_name="expect") from None
+    return Expect(
+        exit_codes=tuple(codes) if isinstance(codes, list) else (int(codes),),
+        stdout_contains=raw.get("stdout_contains"),
+        stdout_matches=pattern,
+    )
+
+
+def parse_run(raw: Any) -> str | tuple[str, ...]:
+    return tuple(str(part) for part in raw) if isinstance(raw, list) else str(raw)
+
+
+def frozen_env(raw: Mapping[str, Any] | None) -> Mapping[str, str]:
+    return {str(key): str(value) for key, value in (raw or {}).items()}
+
+
+def captured_value(stdout: str) -> Any:
+    """What `capture:` stores: parsed JSON when stdout is JSON, else the stripped text."""
+    text = stdout.strip()
+    if text[:1] in ("{", "["):
+        try:
+            return json.loads(text)
+        except ValueError:
+            pass
+    return text
+
+
+def command_result(
+    exit_code: int | None, stdout: str, output: str, expect: Expect, timed_out: bool, capture: bool
+) -> StepResult:
+    """Turn a finished command into a StepResult judged against `expect`."""
+    if timed_out or exit_code is None:
+        status = Status.TIMED_OUT if timed_out else Status.UNKNOWN
+        message = "timed out; the process group was killed" if timed_out else "no exit status"
+        return StepResult(status, None, output, message)
+    problem = expect.judge(exit_code, stdout)
+    value = captured_value(stdout) if capture else None
+    status = Status.FAILED if problem else Status.SUCCEEDED
+    return StepResult(status, exit_code, output, problem, value=value)

@@ -1,0 +1,238 @@
+"""Run a local process under a deadline, stream its output, kill its whole group."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+KILL_GRACE_SECONDS = 2.0
+DRAIN_AFTER_EXIT_SECONDS = 0.5
+
+
+@dataclass(frozen=True)
+class ProcessOutcome:
+    exit_code: int | None
+    stdout: str
+    output: str  # stdout and stderr interleaved, capped to its tail
+    timed_out: bool = False
+    cancelled: bool = False
+    truncated: bool = False
+
+
+class TailBuffer:
+    """Keeps the last `cap` characters, and remembers whether it dropped any."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.parts: list[str] = []
+        self.size = 0
+        self.truncated = False
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size > 2 * self.cap:
+            self._compact()
+
+    def _compact(self) -> None:
+        joined = "".join(self.parts)
+        if len(joined) > self.cap:
+            self.truncated = True
+            joined = joined[-self.cap :]
+        self.parts = [joined]
+        self.size = len(joined)
+
+    def text(self) -> str:
+        self._compact()
+        body = self.parts[0] if self.parts else ""
+        return f"[… output truncated, last {self.cap} characters kept …]\n{body}" if self.truncated else body
+
+
+class _LineSplitter:
+    """Feeds complete lines to a callback; the rest waits for more data."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self.emit = emit
+        self.pending = ""
+
+    def feed(self, text: str) -> None:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for line in lines:
+            self.emit(line)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.emit(self.pending)
+            self.pending = ""
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    stdin: str | None = None,
+    timeout: float | None = None,
+    on_output: Callable[[str], None] = lambda line: None,
+    cancel: threading.Event | None = None,
+    cap: int = 64 * 1024,
+) -> ProcessOutcome:
+    """Run `argv` in its own process group; on timeout or cancel, TERM then KILL the group."""
+    child_env = {**os.environ, **env} if env else None
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=cwd,
+        env=child_env,
+        start_new_session=True,
+    )
+    try:
+        return _supervise(proc, stdin, timeout, on_output, cancel, cap)
+    except BaseException:
+        kill_group(proc)
+        raise
+
+
+def _supervise(
+    proc: subprocess.Popen[bytes],
+    stdin: str | None,
+    timeout: float | None,
+    on_output: Callable[[str], None],
+    cancel: threading.Event | None,
+    cap: int,
+) -> ProcessOutcome:
+    if stdin is not None and proc.stdin is not None:
+        threading.Thread(target=_feed_stdin, args=(proc.stdin, stdin), daemon=True).start()
+    deadline = time.monotonic() + timeout if timeout else None
+    reader = _Reader(proc, on_output, cap)
+    timed_out = cancelled = False
+    while reader.open:
+        reader.pump(_wait_slice(deadline, proc, reader))
+        if cancel is not None and cancel.is_set():
+            cancelled = True
+            break
+        if deadline is not None and time.monotonic() >= deadline:
+            timed_out = True
+            break
+        if reader.exited_long_ago():
+            break  # a background child holds the pipe; do not wait for it
+    if timed_out or cancelled:
+        kill_group(proc)
+    exit_code = proc.wait()
+    reader.close()
+    return ProcessOutcome(
+        exit_code=None if (timed_out or cancelled) else exit_code,
+        stdout=reader.stdout.text(),
+        output=reader.output.text(),
+        timed_out=timed_out,
+        cancelled=cancelled,
+        truncated=reader.output.truncated,
+    )
+
+
+def _wait_slice(deadline: float | None, proc: subprocess.Popen[bytes], reader: _Reader) -> float:
+    if reader.exit_seen is not None:
+        return 0.05
+    slice_ = 0.2
+    if deadline is not None:
+        slice_ = max(0.0, min(slice_, deadline - time.monotonic()))
+    return slice_
+
+
+def _feed_stdin(pipe: object, data: str) -> None:
+    try:
+        pipe.write(data.encode())  # type: ignore[attr-defined]
+        pipe.close()  # type: ignore[attr-defined]
+    except (BrokenPipeError, OSError):
+        pass
+
+
+class _Reader:
+    """Reads stdout and stderr without blocking, until both close."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], on_output: Callable[[str], None], cap: int):
+        self.proc = proc
+        self.selector = selectors.DefaultSelector()
+        self.stdout = TailBuffer(cap)
+        self.output = TailBuffer(cap)
+        self.lines = _LineSplitter(on_output)
+        self.exit_seen: float | None = None
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                os.set_blocking(pipe.fileno(), False)
+                self.selector.register(pipe, selectors.EVENT_READ)
+
+    @property
+    def open(self) -> bool:
+        return bool(self.selector.get_map())
+
+    def pump(self, wait: float) -> None:
+        for key, _ in self.selector.select(wait):
+            chunk = os.read(key.fd, 65536)
+            if not chunk:
+                self.selector.unregister(key.fileobj)
+                continue
+            text = chunk.decode("utf-8", errors="replace")
+            if key.fileobj is self.proc.stdout:
+                self.stdout.add(text)
+            self.output.add(text)
+            self.lines.feed(text)
+        if self.exit_seen is None and self.proc.poll() is not None:
+            self.exit_seen = time.monotonic()
+
+    def exited_long_ago(self) -> bool:
+        return self.exit_seen is not None and (
+            time.monotonic() - self.exit_seen > DRAIN_AFTER_EXIT_SECONDS
+        )
+
+    def close(self) -> None:
+        self.lines.flush()
+        self.selector.close()
+        for pipe in (self.proc.stdout, self.proc.stderr):
+            if pipe is not None:
+                pipe.close()
+
+
+def kill_group(proc: subprocess.Popen[bytes]) -> None:
+    """TERM the process group, then KILL it if it is still there after a grace period."""
+    for sig, grace in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        if _group_gone(proc, grace):
+            return
+
+
+def _group_gone(proc: subprocess.Popen[bytes], grace: float) -> bool:
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        proc.poll()
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        if proc.returncode is not None and _only_zombies(proc.pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _only_zombies(pgid: int) -> bool:
+    """True when every process left in the group is a zombie (dead, not yet reaped)."""
+    try:
+        out = subprocess.run(
+            ["ps", "-o", "stat=", "-g", str(pgid)], capture_output=True, text=True, timeout=5
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return all(line.strip().startswith("Z") for line in out.splitlines() if line.strip())

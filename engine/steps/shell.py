@@ -1,0 +1,91 @@
+"""`shell`: a local command. An argv list runs without a shell; a string runs under
+`/bin/sh -c` with every interpolated value shell-quoted."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import Location
+from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+from engine.steps.common import Expect, command_result, frozen_env, parse_expect, parse_run
+from engine.steps.process import run_process
+
+
+@dataclass(frozen=True)
+class ShellSpec:
+    run: str | tuple[str, ...]
+    env: Mapping[str, str]
+    cwd: str | None = None
+    stdin: str | None = None
+    expect: Expect = Expect()
+    capture: str | None = None
+
+
+def parse(body: Any, where: Location) -> ShellSpec:
+    return ShellSpec(
+        run=parse_run(body["run"]),
+        env=frozen_env(body.get("env")),
+        cwd=body.get("cwd"),
+        stdin=body.get("stdin"),
+        expect=parse_expect(body.get("expect")),
+        capture=body.get("capture"),
+    )
+
+
+def is_readonly(spec: ShellSpec) -> bool:
+    return False  # a command may change anything; authors mark read-only ones
+
+
+def undoes_itself(spec: ShellSpec) -> bool:
+    return False
+
+
+def render_argv(spec: ShellSpec, ctx: StepContext) -> list[str]:
+    if isinstance(spec.run, tuple):
+        return [ctx.render.text(part) for part in spec.run]
+    return ["/bin/sh", "-c", ctx.render.shell(spec.run)]
+
+
+def describe(argv: list[str]) -> str:
+    if argv[:2] == ["/bin/sh", "-c"]:
+        return argv[2]
+    return shlex.join(argv)
+
+
+def plan(spec: ShellSpec, ctx: StepContext) -> Planned:
+    argv = render_argv(spec, ctx)
+    ctx.render.value(dict(spec.env))  # renders now, so a bad template fails the plan
+    return Planned(describe(argv), readonly=False, verdict=Verdict.UNKNOWN)
+
+
+def apply(spec: ShellSpec, ctx: StepContext) -> StepResult:
+    argv = render_argv(spec, ctx)
+    env = {key: ctx.render.text(value) for key, value in spec.env.items()}
+    cwd = str(ctx.base_dir / ctx.render.text(spec.cwd)) if spec.cwd else None
+    outcome = run_process(
+        argv,
+        env=env,
+        cwd=cwd,
+        stdin=ctx.render.text(spec.stdin) if spec.stdin is not None else None,
+        timeout=ctx.timeout,
+        on_output=ctx.on_output,
+        cancel=ctx.cancel,
+        cap=ctx.output_cap,
+    )
+    if outcome.cancelled:
+        return StepResult(Status.UNKNOWN, None, outcome.output, "cancelled; process group killed")
+    return command_result(
+        outcome.exit_code,
+        outcome.stdout,
+        outcome.output,
+        spec.expect,
+        outcome.timed_out,
+        spec.capture is not None,
+    )
+
+
+def undo(spec: ShellSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepResult:
+    return StepResult(Status.FAILED, message="a shell step has no automatic undo; declare `undo:`")
