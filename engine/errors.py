@@ -78,7 +78,8 @@ class Finding:
 
     def render(self) -> str:
         where = f"{self.path}: " if self.path else ""
-        text = f"{self.location}: {self.severity}: {where}{self.message}"
+        level = "" if self.severity == "error" else f"{self.severity}: "
+        text = f"{self.location}: {level}{where}{self.message}"
         return f"{text} — {self.hint}" if self.hint else text
 
 

@@ -37,7 +37,7 @@ class InputSpec:
     enum: tuple[Any, ...] = ()
     description: str = ""
     allow_leading_dash: bool = False
-    location: Location = Location("")
+    location: Location = field(default_factory=lambda: Location(""))
 
 
 @dataclass(frozen=True)

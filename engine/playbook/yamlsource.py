@@ -67,7 +67,7 @@ class Source:
 def load_source(file: str, text: str | None = None) -> Source:
     """Read and compose one YAML document; raise InvalidPlaybook with positions."""
     if text is None:
-        text = _read_bounded(file)
+        text = read_bounded(file)
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
@@ -76,7 +76,9 @@ def load_source(file: str, text: str | None = None) -> Source:
         finding = Finding(Location(file, 1, 1), "", f"not valid YAML: {exc}")
         raise InvalidPlaybook(findings=[finding]) from None
     if node is None:
-        finding = Finding(Location(file, 1, 1), "", "the file is empty", "start with apiVersion: runbook/v1")
+        finding = Finding(
+            Location(file, 1, 1), "", "the file is empty", "start with apiVersion: runbook/v1"
+        )
         raise InvalidPlaybook(findings=[finding])
     builder = _Builder(file)
     data = builder.build(node, ())
@@ -85,7 +87,7 @@ def load_source(file: str, text: str | None = None) -> Source:
     return Source(file, data, builder.values, builder.keys, text)
 
 
-def _read_bounded(file: str) -> str:
+def read_bounded(file: str) -> str:
     location = Location(file, 1, 1)
     try:
         size = os.stat(file).st_size
@@ -127,7 +129,9 @@ class _Builder:
         self.count += 1
         if self.count > MAX_NODES:
             if self.count == MAX_NODES + 1:
-                self._problem(node, "expands to too many nodes (alias bomb?)", "remove nested aliases")
+                self._problem(
+                    node, "expands to too many nodes (alias bomb?)", "remove nested aliases"
+                )
             return None
         self.values.setdefault(path, _pos(node))
         if isinstance(node, yaml.MappingNode):
@@ -159,7 +163,7 @@ class _Builder:
         if node.tag not in _SCALAR_TAGS:
             self._check_tag(node, "")
             return node.value if isinstance(node.value, str) else None
-        value = _constructor.construct_object(node)  # type: ignore[no-untyped-call]
+        value = _constructor.construct_object(node)
         if node.tag == "tag:yaml.org,2002:timestamp":
             return node.value  # dates stay text: nothing in the format is a date
         return value

@@ -38,7 +38,9 @@ def parse_expect(raw: Mapping[str, Any] | None) -> Expect:
         try:
             re.compile(pattern)
         except re.error as exc:
-            raise SpecError(f"stdout_matches is not a valid regex: {exc}", field_name="expect") from None
+            raise SpecError(
+                f"stdout_matches is not a valid regex: {exc}", field_name="expect"
+            ) from None
     return Expect(
         exit_codes=tuple(codes) if isinstance(codes, list) else (int(codes),),
         stdout_contains=raw.get("stdout_contains"),

@@ -51,7 +51,11 @@ class TailBuffer:
     def text(self) -> str:
         self._compact()
         body = self.parts[0] if self.parts else ""
-        return f"[… output truncated, last {self.cap} characters kept …]\n{body}" if self.truncated else body
+        return (
+            f"[… output truncated, last {self.cap} characters kept …]\n{body}"
+            if self.truncated
+            else body
+        )
 
 
 class _LineSplitter:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from engine.errors import Location
@@ -20,7 +20,7 @@ class ShellSpec:
     env: Mapping[str, str]
     cwd: str | None = None
     stdin: str | None = None
-    expect: Expect = Expect()
+    expect: Expect = field(default_factory=Expect)
     capture: str | None = None
 
 

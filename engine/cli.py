@@ -1,0 +1,179 @@
+"""The `runbook` command. Each command parses options, calls one function, prints its result.
+
+Keep imports here light: `runbook --help` must start fast, so jinja2, jsonschema,
+rich, paramiko and kubernetes are imported by the functions that need them.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from engine import __version__
+from engine.error_handler import error_handler
+
+OUTPUT = click.Choice(["text", "json"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="runbook")
+def cli() -> None:
+    """Run runbooks safely: ordered, reversible steps, SLI-gated, maturity-aware."""
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.option("--strict", is_flag=True, help="Treat warnings as errors.")
+@click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+def validate(paths: tuple[str, ...], strict: bool, output: str) -> None:
+    """Check playbook files (or directories of them). Exit 0 valid, 1 invalid, 2 usage."""
+    from engine.commands import validate as command
+
+    reports = command.validate(paths)
+    render = command.render_json if output == "json" else command.render_text
+    click.echo(render(reports, strict))
+    sys.exit(int(command.exit_code(reports, strict)))
+
+
+@cli.command()
+def schema() -> None:
+    """Print the JSON Schema of the playbook format."""
+    from engine.playbook.schema import schema_text
+
+    click.echo(schema_text(), nl=False)
+
+
+@cli.command("list")
+@click.argument("directory", default="playbooks", type=click.Path(exists=True, file_okay=False))
+def list_playbooks(directory: str) -> None:
+    """List the playbooks under DIRECTORY."""
+    from engine.commands.catalog import list_rows, table
+
+    header = ("NAME", "VERSION", "MATURITY", "OWNER", "STEPS", "FILE")
+    click.echo(table(header, list_rows(directory)))
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+def show(target: str, output: str) -> None:
+    """Describe a playbook file, or the timeline of a run (by run id)."""
+    from engine.commands.show import show as command
+
+    click.echo(command(target, output))
+
+
+def _request(playbook: str, inputs: tuple[str, ...], **options: object):  # type: ignore[no-untyped-def]
+    from engine.inputs import parse_assignments
+    from engine.operator import has_terminal
+    from engine.preflight import RunRequest
+
+    return RunRequest(
+        file=playbook,
+        inputs=parse_assignments(inputs),
+        interactive=has_terminal(),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def _listeners(output: str, quiet: bool) -> list[object]:
+    from engine.display import JsonLines, PlainLines
+
+    if output == "json":
+        return [JsonLines()]
+    return [PlainLines(quiet=quiet)]
+
+
+INPUT = click.option(
+    "-i",
+    "--input",
+    "inputs",
+    multiple=True,
+    metavar="NAME=VALUE",
+    help="Set an input (repeatable).",
+)
+
+
+@cli.command()
+@click.argument("playbook", type=click.Path(exists=True, dir_okay=False))
+@INPUT
+@click.option("--dry-run", is_flag=True, help="Show what would run; change nothing.")
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Pre-approve confirm gates.")
+@click.option("--force", is_flag=True, help="Run even if the SLI pre-check says healthy.")
+@click.option("--quiet", "-q", is_flag=True, help="Print only the outcome.")
+@click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+def run(
+    playbook: str,
+    inputs: tuple[str, ...],
+    dry_run: bool,
+    assume_yes: bool,
+    force: bool,
+    quiet: bool,
+    output: str,
+) -> None:
+    """Run a playbook: steps in order, undo in reverse on failure."""
+    if dry_run:
+        _print_plan(playbook, inputs, output)
+        return
+    from engine.commands.run import run_playbook
+
+    request = _request(playbook, inputs, assume_yes=assume_yes, force=force)
+    result = run_playbook(request, _listeners(output, quiet))  # type: ignore[arg-type]
+    sys.exit(int(result.outcome.exit_code))
+
+
+@cli.command()
+@click.argument("playbook", type=click.Path(exists=True, dir_okay=False))
+@INPUT
+@click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+def plan(playbook: str, inputs: tuple[str, ...], output: str) -> None:
+    """Dry-run: every step rendered with its undo and a verdict; nothing executed."""
+    _print_plan(playbook, inputs, output)
+
+
+def _print_plan(playbook: str, inputs: tuple[str, ...], output: str) -> None:
+    from engine.commands.run import plan_playbook
+
+    click.echo(plan_playbook(_request(playbook, inputs, dry_run=True), output))
+
+
+@cli.command()
+@click.argument("run_id")
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Pre-approve confirm gates.")
+@click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+def rollback(run_id: str, assume_yes: bool, output: str) -> None:
+    """Undo the completed steps of an earlier run (also an interrupted one)."""
+    from engine.operator import has_terminal
+    from engine.preflight import RunRequest
+    from engine.rollback import rollback_run
+
+    request = RunRequest("", interactive=has_terminal(), assume_yes=assume_yes)
+    result = rollback_run(run_id, request, _listeners(output, False))  # type: ignore[arg-type]
+    sys.exit(int(result.outcome.exit_code))
+
+
+@cli.command()
+@click.option("--playbook", "-p", help="Only runs of this playbook.")
+@click.option("--outcome", help="Only runs with this outcome.")
+@click.option("--limit", "-n", default=20, show_default=True)
+@click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+def runs(playbook: str | None, outcome: str | None, limit: int, output: str) -> None:
+    """The history of runs, newest first."""
+    from engine.commands.history import list_runs
+
+    click.echo(list_runs(playbook, outcome, limit, output))
+
+
+@cli.command()
+def recover() -> None:
+    """Find runs whose engine died and mark them interrupted."""
+    from engine.commands.history import recover as command
+
+    click.echo(command())
+
+
+def main() -> None:
+    """Entry point of the `runbook` console script."""
+    with error_handler():
+        cli(prog_name="runbook")

@@ -1,0 +1,1 @@
+"""The work behind each CLI verb, callable without click (the webhook and tests use it)."""

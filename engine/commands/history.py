@@ -1,0 +1,83 @@
+"""`runbook runs`, `runbook show RUN_ID` and `runbook recover`: what the ledger knows."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from engine.commands.catalog import table
+from engine.durations import format_seconds
+from engine.ledger import LEDGER_FILE, EventRow, Ledger, RunRow, default_home
+
+
+def open_ledger(home: Path | None = None) -> Ledger:
+    return Ledger.open((home or default_home()) / LEDGER_FILE)
+
+
+def list_runs(playbook: str | None, outcome: str | None, limit: int, output: str) -> str:
+    with open_ledger() as ledger:
+        rows = ledger.runs(playbook=playbook, outcome=outcome, limit=limit)
+    if output == "json":
+        return json.dumps([asdict(row) for row in rows], indent=2)
+    header = ("RUN", "PLAYBOOK", "VERSION", "MODE", "OUTCOME", "STARTED", "TOOK", "OPERATOR")
+    return table(header, [_run_cells(row) for row in rows])
+
+
+def _run_cells(row: RunRow) -> tuple[str, ...]:
+    took = format_seconds(row.finished_at - row.started_at) if row.finished_at else "-"
+    started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.started_at))
+    return (
+        row.run_id,
+        row.playbook,
+        row.version,
+        row.mode,
+        row.status,
+        started,
+        took,
+        row.operator,
+    )
+
+
+def show_run(run_id: str, output: str) -> str:
+    with open_ledger() as ledger:
+        row = ledger.get_run(run_id)
+        events = ledger.events(row.run_id)
+    if output == "json":
+        return json.dumps({"run": asdict(row), "events": [asdict(e) for e in events]}, indent=2)
+    head = f"run {row.run_id}: {row.playbook} {row.version} ({row.mode}) — {row.status}"
+    return "\n".join([head, *(_event_line(row.started_at, e) for e in events)])
+
+
+def _event_line(start: float, event: EventRow) -> str:
+    offset = f"+{event.ts - start:7.3f}s"
+    step = f" {event.step_id}" if event.step_id else ""
+    return f"{offset} {event.kind}{step}{_event_detail(event)}"
+
+
+def _event_detail(event: EventRow) -> str:
+    data = event.data
+    keys = ("command", "status", "exit_code", "message", "attempt", "delay", "outcome", "reason")
+    parts = [f"{key}={data[key]!r}" for key in keys if data.get(key) not in (None, "")]
+    tail = _output_tail(data.get("output"))
+    return (": " + ", ".join(parts) if parts else "") + tail
+
+
+def _output_tail(output: object, lines: int = 5) -> str:
+    if not isinstance(output, str) or not output.strip():
+        return ""
+    tail = output.rstrip("\n").splitlines()[-lines:]
+    return "".join(f"\n           │ {line}" for line in tail)
+
+
+def recover() -> str:
+    """Mark runs whose process died as interrupted (opening the ledger does it)."""
+    with open_ledger() as ledger:
+        interrupted = ledger.mark_interrupted()
+        recent = ledger.runs(outcome="interrupted", limit=20)
+    lines = [f"marked interrupted: {run}" for run in interrupted]
+    lines += [
+        f"interrupted: {r.run_id} {r.playbook} — `runbook rollback {r.run_id}`" for r in recent
+    ]
+    return "\n".join(lines) or "no interrupted runs"

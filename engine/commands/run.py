@@ -1,0 +1,48 @@
+"""`runbook run` and `runbook plan`: the work behind the CLI, callable from tests and hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from engine.events import EventBus, LedgerListener, Listener
+from engine.ledger import LEDGER_FILE, Ledger, default_home, new_run_id
+from engine.operator import HeadlessOperator, TerminalOperator
+from engine.preflight import RunRequest, prepare
+from engine.runner import Run, RunResult
+from engine.steps.base import Operator
+
+
+def run_playbook(request: RunRequest, listeners: Sequence[Listener] = ()) -> RunResult:
+    """Prepare (exit 2 on bad input, nothing recorded), then run and record."""
+    run_id = new_run_id()
+    prepared = prepare(request, run_id, mode="live")
+    home = request.home or default_home()
+    with Ledger.open(home / LEDGER_FILE) as ledger:
+        bus = EventBus(prepared.redactor.redact_data)
+        bus.ledger = LedgerListener(ledger)
+        bus.listeners.extend(listeners)
+        return Run(prepared, run_id, bus, ledger, make_operator(request)).execute()
+
+
+def make_operator(request: RunRequest) -> Operator:
+    if request.interactive and not request.assume_yes:
+        return TerminalOperator()
+    if request.interactive:
+        return PreApprovedTerminal()
+    return HeadlessOperator(request.assume_yes)
+
+
+class PreApprovedTerminal(TerminalOperator):
+    """--yes at a terminal: confirm gates pass (recorded); manual steps still ask."""
+
+    def confirm(self, question: str) -> bool:
+        return True
+
+
+def plan_playbook(request: RunRequest, output: str) -> str:
+    """The dry-run: everything rendered, nothing executed, nothing recorded."""
+    from engine.dryrun import render_plan_json, render_plan_text
+
+    prepared = prepare(request, run_id="dry-run", mode="dry-run")
+    render = render_plan_json if output == "json" else render_plan_text
+    return prepared.redactor.redact(render(prepared.playbook, prepared.plan))

@@ -1,0 +1,147 @@
+"""Dry-run: render every step and its undo, say what each would do, change nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.operator import HeadlessOperator
+from engine.playbook.checks import is_readonly, undoes_itself
+from engine.playbook.model import Action, Playbook, Step
+from engine.steps.base import Planned, Resources, StepContext, Verdict
+from engine.steps.registry import is_available, step_type
+from engine.variables import PlaceholderNamespace, RunVariables, UnknownUntilRun
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    index: int
+    id: str
+    title: str
+    type: str
+    command: str
+    undo: str
+    readonly: bool
+    verdict: str
+    note: str = ""
+    confirm: str = ""
+    when: str = ""
+
+
+def plan_variables(variables: RunVariables) -> dict[str, Any]:
+    """Run variables where captures and step results are placeholders."""
+    mapping = variables.as_mapping()
+    mapping["captures"] = PlaceholderNamespace("captures")
+    mapping["steps"] = PlaceholderNamespace("steps")
+    return mapping
+
+
+def build_plan(
+    playbook: Playbook, variables: Mapping[str, Any], steps: Sequence[Step] | None = None
+) -> list[PlannedStep]:
+    """Render every step (RenderError for a broken template, before anything runs)."""
+    from engine.render import TemplateRenderer
+
+    renderer = TemplateRenderer(variables)
+    chosen = playbook.steps if steps is None else steps
+    return [_plan_step(i, step, renderer, playbook) for i, step in enumerate(chosen, 1)]
+
+
+def _context(step_id: str, renderer: Any, playbook: Playbook) -> StepContext:
+    return StepContext(
+        step_id=step_id,
+        render=renderer,
+        operator=HeadlessOperator(assume_yes=False),
+        resources=Resources(),
+        base_dir=Path(playbook.file).resolve().parent,
+    )
+
+
+def _plan_step(index: int, step: Step, renderer: Any, playbook: Playbook) -> PlannedStep:
+    ctx = _context(step.id, renderer, playbook)
+    planned = plan_action(step.action, ctx)
+    readonly = is_readonly(step) or planned.readonly
+    verdict = Verdict.NO_OP if readonly else _mutation_verdict(planned)
+    verdict, note = _when_verdict(step, renderer, verdict, planned.note)
+    return PlannedStep(
+        index=index,
+        id=step.id,
+        title=step.title,
+        type=step.action.type,
+        command=planned.command,
+        undo=describe_undo(step, ctx),
+        readonly=readonly,
+        verdict=str(verdict),
+        note=note,
+        confirm=step.confirm or "",
+        when=step.when or "",
+    )
+
+
+def plan_action(action: Action, ctx: StepContext) -> Planned:
+    return step_type(action.type).plan(action.spec, ctx)
+
+
+def _mutation_verdict(planned: Planned) -> Verdict:
+    # A command the type cannot see into will run, so it "would change".
+    return Verdict.WOULD_CHANGE if planned.verdict is Verdict.UNKNOWN else planned.verdict
+
+
+def _when_verdict(step: Step, renderer: Any, verdict: Verdict, note: str) -> tuple[Verdict, str]:
+    if not step.when:
+        return verdict, note
+    from engine.render import evaluate_condition
+
+    try:
+        if not evaluate_condition(step.when, renderer.variables):
+            return Verdict.NO_OP, "skipped: `when` is false"
+    except UnknownUntilRun as exc:
+        return Verdict.UNKNOWN, f"`when` depends on {exc.args[0]}, known only during the run"
+    return verdict, note
+
+
+def describe_undo(step: Step, ctx: StepContext) -> str:
+    """What rolling this step back would do, rendered."""
+    if step.undo is not None:
+        return plan_action(step.undo, ctx).command
+    if undoes_itself(step):
+        return "captured automatically before the change"
+    if step.irreversible:
+        return f"irreversible: {step.irreversible}"
+    return "none needed (read-only)" if is_readonly(step) else "none"
+
+
+def unavailable_types(playbook: Playbook) -> list[str]:
+    types = {step.action.type for step in playbook.steps}
+    types |= {step.undo.type for step in playbook.steps if step.undo}
+    return sorted(t for t in types if not is_available(t))
+
+
+def render_plan_text(playbook: Playbook, plan: Sequence[PlannedStep]) -> str:
+    meta = playbook.metadata
+    lines = [f"plan: {meta.name} {meta.version} (level {meta.maturity}) — nothing will be changed"]
+    for item in plan:
+        lines.append(f"{item.index}. {item.id} [{item.type}] {item.verdict}")
+        lines.append(f"     run:  {item.command}")
+        lines.append(f"     undo: {item.undo}")
+        lines += [f"     {label}: {text}" for label, text in _extras(item) if text]
+    return "\n".join(lines)
+
+
+def _extras(item: PlannedStep) -> list[tuple[str, str]]:
+    return [("confirm", item.confirm), ("when", item.when), ("note", item.note)]
+
+
+def render_plan_json(playbook: Playbook, plan: Sequence[PlannedStep]) -> str:
+    meta = playbook.metadata
+    document = {
+        "playbook": meta.name,
+        "version": meta.version,
+        "maturity": meta.maturity,
+        "content_hash": playbook.content_hash,
+        "steps": [asdict(item) for item in plan],
+    }
+    return json.dumps(document, indent=2)

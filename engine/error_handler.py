@@ -1,0 +1,64 @@
+"""The one place that turns exceptions into a line for the user and an exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from engine.errors import EngineError, ExitCode
+
+# Set by a run once its secrets are known, so a crash report cannot leak them.
+redact_hook: Callable[[str], str] = lambda text: text  # noqa: E731
+
+
+@contextlib.contextmanager
+def error_handler() -> Iterator[None]:
+    """Expected errors → one line + hint; Ctrl-C → 130; a crash → log file, exit 70."""
+    try:
+        yield
+    except EngineError as exc:
+        _say(redact_hook(exc.render()))
+        raise SystemExit(int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        _say("interrupted")
+        raise SystemExit(int(ExitCode.ABORTED)) from None
+    except (SystemExit, BrokenPipeError):
+        raise
+    except Exception as exc:
+        log = _write_crash_log()
+        name = type(exc).__name__
+        _say(f"internal error: {redact_hook(f'{name}: {exc}')}\n  details: {log}")
+        raise SystemExit(int(ExitCode.INTERNAL)) from None
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def _write_crash_log() -> str:
+    from engine.ledger import default_home
+
+    text = redact_hook(traceback.format_exc())
+    try:
+        directory = default_home() / "logs"
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = directory / f"crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
+        path.write_text(text, encoding="utf-8")
+        return str(path)
+    except OSError:
+        return _fallback_log(text)
+
+
+def _fallback_log(text: str) -> str:
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(
+        "w", suffix=".log", delete=False, prefix="runbook-crash-"
+    ) as f:
+        f.write(text)
+    return str(Path(f.name))

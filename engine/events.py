@@ -1,0 +1,86 @@
+"""Events a run emits, and the bus that hands them to listeners.
+
+The ledger, the terminal display and the JSON stream are listeners. A failing
+listener never stops a run, except the ledger: if an intent cannot be recorded,
+the step does not run. Every event passes the redactor before any listener sees it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from engine.ledger import Ledger
+
+# Kinds after which the ledger must be durable before the engine goes on:
+# the intent of a side effect, and the end of a run.
+DURABLE_KINDS = frozenset({"step_intent", "undo_intent", "run_started", "run_finished"})
+
+
+@dataclass(frozen=True)
+class Event:
+    kind: str
+    run_id: str
+    step_id: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    ts: float = field(default_factory=time.time)
+
+
+class Listener(Protocol):
+    def __call__(self, event: Event) -> None: ...
+
+
+class EventBus:
+    """Redacts each event, then hands it to the ledger (critical) and the others."""
+
+    def __init__(self, redact: Callable[[Any], Any]) -> None:
+        self.redact = redact
+        self.ledger: LedgerListener | None = None
+        self.listeners: list[Listener] = []
+        self.listener_errors = 0
+
+    def emit(self, kind: str, run_id: str, step_id: str | None = None, **data: Any) -> Event:
+        event = Event(kind, run_id, step_id, self.redact(data))
+        if self.ledger is not None:
+            self.ledger(event)  # may raise: then the side effect does not happen
+        for listener in self.listeners:
+            self._notify(listener, event)
+        return event
+
+    def transient(self, kind: str, run_id: str, step_id: str | None = None, **data: Any) -> None:
+        """An event for displays only (live output lines): never written to the ledger."""
+        event = Event(kind, run_id, step_id, self.redact(data))
+        for listener in self.listeners:
+            self._notify(listener, event)
+
+    def _notify(self, listener: Listener, event: Event) -> None:
+        try:
+            listener(event)
+        except Exception as exc:
+            self.listener_errors += 1
+            if self.listener_errors == 1:
+                print(f"warning: a display failed ({exc}); the run goes on", file=sys.stderr)
+
+
+class LedgerListener:
+    """Writes events to the ledger, sharing one commit between a step's result and the
+    next intent. A result that carries captured undo state is committed at once."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.pending: list[tuple[str, str | None, Mapping[str, Any]]] = []
+        self.run_id = ""
+
+    def __call__(self, event: Event) -> None:
+        self.run_id = event.run_id
+        self.pending.append((event.kind, event.step_id, event.data))
+        if event.kind in DURABLE_KINDS or event.data.get("captured"):
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            batch, self.pending = self.pending, []
+            self.ledger.append_many(self.run_id, batch)

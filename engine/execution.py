@@ -1,0 +1,99 @@
+"""Run one action with its deadline and retries; undo one completed step."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.playbook.checks import undoes_itself
+from engine.playbook.model import Retry, Step
+from engine.steps.base import Status, StepContext, StepResult
+from engine.steps.registry import step_type
+
+# A command step with no `timeout:` still gets a deadline: nothing waits forever.
+DEFAULT_STEP_TIMEOUT = 30 * 60.0
+
+
+@dataclass
+class Attempts:
+    """The result of the last attempt and how many were made."""
+
+    result: StepResult
+    count: int
+    started: float
+    finished: float = 0.0
+
+    @property
+    def duration(self) -> float:
+        return self.finished - self.started
+
+
+def backoff_delay(retry: Retry, attempt: int, rng: random.Random | None = None) -> float:
+    """Delay before attempt `attempt + 1`: exponential, capped, with equal jitter."""
+    delay = float(min(retry.max_backoff, retry.backoff * (2 ** (attempt - 1))))
+    if not retry.jitter:
+        return delay
+    return delay / 2 + float((rng or random).uniform(0, delay / 2))
+
+
+def with_retries(
+    retry: Retry,
+    attempt: Callable[[], StepResult],
+    ctx: StepContext,
+    on_retry: Callable[[int, StepResult, float], None],
+) -> Attempts:
+    """Call `attempt` until it succeeds, is skipped, is cancelled or attempts run out."""
+    started = time.monotonic()
+    attempts = Attempts(attempt(), 1, started)
+    while _should_retry(attempts, retry, ctx):
+        delay = backoff_delay(retry, attempts.count)
+        on_retry(attempts.count, attempts.result, delay)
+        if ctx.cancel.wait(delay):
+            break
+        attempts.result = attempt()
+        attempts.count += 1
+    attempts.finished = time.monotonic()
+    return attempts
+
+
+def _should_retry(attempts: Attempts, retry: Retry, ctx: StepContext) -> bool:
+    retryable = attempts.result.status in (Status.FAILED, Status.TIMED_OUT)
+    return retryable and attempts.count < retry.attempts and not ctx.cancel.is_set()
+
+
+def apply_step(step: Step, ctx: StepContext) -> StepResult:
+    return step_type(step.action.type).apply(step.action.spec, ctx)
+
+
+def undo_step(step: Step, captured: Mapping[str, Any], ctx: StepContext) -> StepResult:
+    """Run the declared undo, or the undo the step type captured; SKIPPED when none."""
+    if step.undo is not None:
+        return step_type(step.undo.type).apply(step.undo.spec, ctx)
+    if undoes_itself(step):
+        return step_type(step.action.type).undo(step.action.spec, captured, ctx)
+    reason = f"irreversible: {step.irreversible}" if step.irreversible else "nothing to undo"
+    return StepResult(Status.SKIPPED, message=reason)
+
+
+def step_timeout(step: Step) -> float | None:
+    if step.timeout is not None:
+        return step.timeout
+    return None if step.action.type == "manual" else DEFAULT_STEP_TIMEOUT
+
+
+@dataclass
+class Completed:
+    """A step that ran (or may have run) and what its undo needs."""
+
+    step: Step
+    status: Status
+    captured: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def needs_undo(self) -> bool:
+        """Succeeded steps are undone; a step that may have half-run only if its
+        author said its undo is safe then (`undo_if_interrupted`)."""
+        return self.status is Status.SUCCEEDED or self.step.undo_if_interrupted

@@ -1,0 +1,35 @@
+"""The durable record of runs: what started, every intent and result, how it ended.
+
+Event-sourced and generic: the ledger stores events of any kind and knows
+nothing about step types. `Ledger` is the SQLite ledger (the default).
+"""
+
+from __future__ import annotations
+
+from engine.ledger.model import (
+    LEDGER_FILE,
+    MODES,
+    OUTCOMES,
+    EventRow,
+    RunInfo,
+    RunRow,
+    default_home,
+    new_run_id,
+    process_alive,
+)
+from engine.ledger.sqlite import SCHEMA_VERSION, EventSpec, Ledger
+
+__all__ = [
+    "LEDGER_FILE",
+    "MODES",
+    "OUTCOMES",
+    "SCHEMA_VERSION",
+    "EventRow",
+    "EventSpec",
+    "Ledger",
+    "RunInfo",
+    "RunRow",
+    "default_home",
+    "new_run_id",
+    "process_alive",
+]

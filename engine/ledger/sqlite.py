@@ -1,0 +1,346 @@
+"""The SQLite ledger: runs and their events, durable before each call returns.
+
+Every write is one `BEGIN IMMEDIATE … COMMIT` transaction in WAL mode with
+`synchronous=FULL`, so a committed event survives a crash of the process or the
+machine, and several engines on one ledger queue for the write lock (up to
+`busy_timeout`) instead of failing or corrupting it.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from engine.errors import LedgerError
+from engine.ledger.model import (
+    INTERRUPTED,
+    LEDGER_FILE,
+    OUTCOMES,
+    RUNNING,
+    EventRow,
+    RunInfo,
+    RunRow,
+    default_home,
+    no_such_run,
+    pick_run_id,
+    process_alive,
+    process_start_time,
+    to_json,
+)
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 10_000
+
+_SCHEMA = """
+CREATE TABLE runs (
+    run_id TEXT PRIMARY KEY,
+    playbook TEXT NOT NULL, version TEXT NOT NULL, content_hash TEXT NOT NULL,
+    file TEXT NOT NULL, mode TEXT NOT NULL, inputs TEXT NOT NULL, operator TEXT NOT NULL,
+    host TEXT NOT NULL, engine_version TEXT NOT NULL, started_at REAL NOT NULL,
+    parent_run TEXT REFERENCES runs (run_id),
+    status TEXT NOT NULL, finished_at REAL, summary TEXT,
+    -- the engine process that owns a `running` run (its start time tells a reused pid apart)
+    owner_host TEXT NOT NULL, owner_pid INTEGER NOT NULL, owner_start INTEGER
+);
+CREATE INDEX runs_by_start ON runs (started_at);
+CREATE INDEX runs_by_content ON runs (playbook, content_hash);
+CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+CREATE TABLE events (
+    run_id TEXT NOT NULL REFERENCES runs (run_id), seq INTEGER NOT NULL,
+    ts REAL NOT NULL, kind TEXT NOT NULL, step_id TEXT, data TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+"""
+
+_INSERT_RUN = """
+INSERT INTO runs (run_id, playbook, version, content_hash, file, mode, inputs, operator, host,
+    engine_version, started_at, parent_run, status, owner_host, owner_pid, owner_start)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)
+"""
+# The seq is computed in the same statement (under the write lock): one INSERT per event.
+_INSERT_EVENT = """
+INSERT INTO events (run_id, seq, ts, kind, step_id, data)
+SELECT :run, COALESCE(MAX(seq), 0) + 1, :ts, :kind, :step, :data FROM events WHERE run_id = :run
+RETURNING seq
+"""
+_SELECT_RUNS = "SELECT * FROM runs"
+_NEWEST_FIRST = "ORDER BY started_at DESC, run_id DESC"
+EventSpec = tuple[str, str | None, Mapping[str, Any]]
+
+
+class Ledger:
+    """Runs and events in one SQLite file; use `Ledger.open`, close when done."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        self._conn = conn
+        self._lock = threading.RLock()
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path | None = None) -> Ledger:
+        """Open (creating if needed) the ledger and mark runs whose engine died."""
+        path = Path(path) if path is not None else default_home() / LEDGER_FILE
+        ledger = cls(_connect(path), path)
+        try:
+            _configure(ledger._conn, path)
+            _ensure_schema(ledger._conn, path)
+            ledger.mark_interrupted()
+        except BaseException:
+            ledger.close()
+            raise
+        return ledger
+
+    # -- writing -----------------------------------------------------------------
+
+    def start_run(self, info: RunInfo) -> None:
+        """Record a new run as `running`, owned by this process."""
+        pid = os.getpid()
+        owner = (socket.gethostname(), pid, process_start_time(pid))
+        values = (
+            *(info.run_id, info.playbook, info.version, info.content_hash, info.file),
+            *(info.mode, to_json(info.inputs), info.operator, info.host),
+            *(info.engine_version, info.started_at, info.parent_run, *owner),
+        )
+        with self._write(f"start run {info.run_id}") as conn:
+            conn.execute(_INSERT_RUN, values)
+
+    def append(
+        self, run_id: str, kind: str, data: Mapping[str, Any], step_id: str | None = None
+    ) -> int:
+        """Record one event durably (committed on return) and give its sequence number."""
+        with self._write(f"record event {kind!r} of run {run_id}"):
+            return self._insert_event(run_id, kind, data, step_id)
+
+    def append_many(self, run_id: str, events: Sequence[EventSpec]) -> list[int]:
+        """Record `(kind, step_id, data)` events in one transaction: all of them or none."""
+        with self._write(f"record {len(events)} events of run {run_id}"):
+            return [self._insert_event(run_id, k, d, s) for k, s, d in events]
+
+    def finish_run(self, run_id: str, outcome: str, summary: Mapping[str, Any]) -> None:
+        """Close a run with its outcome (one of `OUTCOMES`) and a summary."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r} (one of {sorted(OUTCOMES)})")
+        with self._write(f"finish run {run_id}") as conn:
+            cur = conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE run_id = ?",
+                (outcome, time.time(), to_json(summary), run_id),
+            )
+            if cur.rowcount != 1:
+                raise no_such_run(run_id)
+
+    def mark_interrupted(self) -> list[str]:
+        """Mark `running` runs whose engine process is gone as `interrupted`; return their ids.
+
+        Known limit: only runs owned by this host are checked, since a process on
+        another machine cannot be seen from here; those stay `running` until an
+        engine on their own host opens the ledger. Runs of live processes
+        (including this one) are left alone.
+        """
+        rows = self._query(
+            "SELECT run_id, owner_pid, owner_start FROM runs"
+            " WHERE status = 'running' AND owner_host = ?",
+            (socket.gethostname(),),
+        )
+        dead = [r for r in rows if not process_alive(r["owner_pid"], r["owner_start"])]
+        return [r["run_id"] for r in dead if self._interrupt(r["run_id"], r["owner_pid"])]
+
+    def _interrupt(self, run_id: str, owner_pid: int) -> bool:
+        with self._write(f"mark run {run_id} interrupted") as conn:
+            cur = conn.execute(
+                "UPDATE runs SET status = ? WHERE run_id = ? AND status = ?",
+                (INTERRUPTED, run_id, RUNNING),
+            )
+            if cur.rowcount != 1:  # another engine got there first
+                return False
+            data = {"reason": "engine process gone", "owner_pid": owner_pid}
+            self._insert_event(run_id, INTERRUPTED, {**data, "found_by_pid": os.getpid()}, None)
+            return True
+
+    def _insert_event(
+        self, run_id: str, kind: str, data: Mapping[str, Any], step_id: str | None
+    ) -> int:
+        params = {"run": run_id, "ts": time.time(), "kind": kind, "step": step_id}
+        rows = self._conn.execute(_INSERT_EVENT, {**params, "data": to_json(data)}).fetchall()
+        return int(rows[0][0])
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                self._rollback()
+                raise LedgerError(f"cannot {what}: {exc}", hint=self._hint()) from exc
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rollback(self) -> None:
+        if self._conn.in_transaction:
+            self._conn.execute("ROLLBACK")
+
+    def _hint(self) -> str:
+        return f"check free space and permissions of {self.path}"
+
+    # -- reading -----------------------------------------------------------------
+
+    def runs(
+        self,
+        *,
+        playbook: str | None = None,
+        outcome: str | None = None,
+        since: float | None = None,
+        parent_run: str | None = None,
+        limit: int = 50,
+    ) -> list[RunRow]:
+        """Runs, newest first, optionally of one playbook, with one status, since a time,
+        or made to roll back `parent_run`."""
+        filters = {
+            "playbook = ?": playbook,
+            "status = ?": outcome,
+            "started_at >= ?": since,
+            "parent_run = ?": parent_run,
+        }
+        used = {clause: value for clause, value in filters.items() if value is not None}
+        where = f"WHERE {' AND '.join(used)}" if used else ""
+        sql = f"{_SELECT_RUNS} {where} {_NEWEST_FIRST} LIMIT ?"
+        return [RunRow.from_record(dict(r)) for r in self._query(sql, (*used.values(), limit))]
+
+    def get_run(self, run_id: str) -> RunRow:
+        """One run by its id or a unique prefix of it."""
+        return RunRow.from_record(self._run_record(run_id))
+
+    def events(self, run_id: str) -> list[EventRow]:
+        """A run's events (id or unique prefix) in the order they were recorded."""
+        rows = self._query(
+            "SELECT seq, ts, kind, step_id, data FROM events WHERE run_id = ? ORDER BY seq",
+            (self._resolve(run_id),),
+        )
+        return [EventRow.from_record(dict(r)) for r in rows]
+
+    def run_info(self, run_id: str) -> RunInfo:
+        """What `start_run` stored for a run (id or unique prefix), inputs and file included."""
+        return RunInfo.from_record(self._run_record(run_id))
+
+    def evidence(self, playbook: str, content_hash: str) -> list[RunRow]:
+        """Every run of this exact content that is no longer `running`, newest first."""
+        sql = f"{_SELECT_RUNS} WHERE playbook = ? AND content_hash = ? AND status != ?"
+        rows = self._query(f"{sql} {_NEWEST_FIRST}", (playbook, content_hash, RUNNING))
+        return [RunRow.from_record(dict(r)) for r in rows]
+
+    def _run_record(self, run_id: str) -> dict[str, Any]:
+        rows = self._query(f"{_SELECT_RUNS} WHERE run_id = ?", (self._resolve(run_id),))
+        return dict(rows[0])
+
+    def _resolve(self, prefix: str) -> str:
+        # A range scan on the primary key: every id that starts with `prefix`.
+        rows = self._query(
+            "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT 6",
+            (prefix, prefix + "\U0010ffff"),
+        )
+        return pick_run_id(prefix, [r["run_id"] for r in rows])
+
+    def _query(self, sql: str, params: Sequence[Any]) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return self._conn.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot read the ledger: {exc}", hint=self._hint()) from exc
+
+    # -- lifetime ----------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close the database connection (safe to call twice)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    """Create the folder (0700) and file (0600) if needed and connect, without a transaction."""
+    try:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
+        conn = sqlite3.connect(
+            path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
+        )
+    except (OSError, sqlite3.Error) as exc:
+        raise _cannot_open(path, exc) from exc
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+def _configure(conn: sqlite3.Connection, path: Path) -> None:
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+    except sqlite3.OperationalError as exc:  # locked, unreadable, …: not a verdict on the file
+        raise _cannot_open(path, exc) from exc
+    except sqlite3.DatabaseError as exc:
+        raise _not_a_ledger(path, f"not a SQLite database ({exc})") from exc
+
+
+def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
+    """Create the tables in a new ledger; refuse a newer schema or a foreign database."""
+    if _user_version(conn) == SCHEMA_VERSION:
+        return
+    try:
+        conn.execute("BEGIN IMMEDIATE")  # re-checked under the lock: another engine may race
+        _create_schema(conn, path)
+        conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise _cannot_open(path, exc) from exc
+    finally:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+
+
+def _create_schema(conn: sqlite3.Connection, path: Path) -> None:
+    version = _user_version(conn)
+    if version > SCHEMA_VERSION:
+        raise LedgerError(
+            f"the ledger {path} has schema v{version}; this engine knows up to v{SCHEMA_VERSION}",
+            hint="upgrade runbook-engine, or set RUNBOOK_HOME to use another ledger",
+        )
+    if version == SCHEMA_VERSION:
+        return
+    if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        raise _not_a_ledger(path, "a SQLite database of something else")
+    for statement in _SCHEMA.split(";\n"):  # executescript() would COMMIT our transaction
+        if statement.strip():
+            conn.execute(statement)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _user_version(conn: sqlite3.Connection) -> int:
+    return int(conn.execute("PRAGMA user_version").fetchone()[0])
+
+
+def _not_a_ledger(path: Path, what: str) -> LedgerError:
+    return LedgerError(
+        f"{path} is not a runbook ledger: {what}",
+        hint="move the file aside, or set RUNBOOK_HOME to another folder",
+    )
+
+
+def _cannot_open(path: Path, exc: BaseException) -> LedgerError:
+    return LedgerError(
+        f"cannot open the ledger {path}: {exc}",
+        hint="check its permissions and free space, or set RUNBOOK_HOME to another folder",
+    )

@@ -1,0 +1,69 @@
+"""The human in the loop: a terminal operator, or a stand-in when nobody is there."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import sys
+
+from engine.errors import RefusedError
+
+ANSWERS = ("done", "failed", "skipped")
+
+
+class AbortRequested(Exception):
+    """The operator asked to stop: the run is aborted and rolled back."""
+
+
+def operator_name() -> str:
+    """Who is running the engine: `RUNBOOK_OPERATOR`, else the login name."""
+    try:
+        return os.environ.get("RUNBOOK_OPERATOR") or getpass.getuser()
+    except (KeyError, OSError):
+        return f"uid:{os.getuid()}"
+
+
+def has_terminal() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+class TerminalOperator:
+    """Asks on the terminal. Ctrl-C at a prompt aborts the run (with rollback)."""
+
+    def confirm(self, question: str) -> bool:
+        import click
+
+        try:
+            return bool(click.confirm(f"? {question}", default=False))
+        except (KeyboardInterrupt, EOFError, click.Abort):
+            raise AbortRequested("aborted at a confirm gate") from None
+
+    def checklist(self, title: str, body: str, expect: str) -> tuple[str, str]:
+        import click
+
+        click.echo(f"\n── {title} ──\n{body}")
+        if expect:
+            click.echo(f"expected: {expect}")
+        try:
+            answer = click.prompt("result", type=click.Choice(ANSWERS), default="done")
+            note = click.prompt("note (optional)", default="", show_default=False)
+        except (KeyboardInterrupt, EOFError, click.Abort):
+            raise AbortRequested("aborted at a manual step") from None
+        return str(answer), str(note)
+
+
+class HeadlessOperator:
+    """No terminal: confirm gates pass only when pre-approved with --yes; nobody
+    can do a manual step. The runner refuses such runs before step 1, so reaching
+    a question here is a bug of the preflight, reported as a refusal."""
+
+    def __init__(self, assume_yes: bool) -> None:
+        self.assume_yes = assume_yes
+
+    def confirm(self, question: str) -> bool:
+        if self.assume_yes:
+            return True
+        raise RefusedError(f"no terminal to ask: {question}", "pass --yes to pre-approve gates")
+
+    def checklist(self, title: str, body: str, expect: str) -> tuple[str, str]:
+        raise RefusedError(f"step {title!r} needs a human", "run it from a terminal")

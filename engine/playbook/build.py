@@ -1,0 +1,177 @@
+"""Turn schema-valid raw data into the frozen model; past this point nothing indexes dicts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from engine.durations import parse_duration
+from engine.errors import Finding
+from engine.playbook.model import (
+    Action,
+    Drill,
+    Healthy,
+    InputSpec,
+    KubernetesDefaults,
+    Metadata,
+    Playbook,
+    Probe,
+    Retry,
+    SecretSpec,
+    Sli,
+    Step,
+    Trigger,
+)
+from engine.playbook.schema import STEP_TYPE_KEYS, dotted
+from engine.playbook.yamlsource import Path, Source
+from engine.steps.base import SpecError
+from engine.steps.registry import step_type
+
+
+class _Builder:
+    """Builds the model; a step body its type module rejects becomes a finding."""
+
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.findings: list[Finding] = []
+
+    def playbook(self) -> Playbook:
+        data: Mapping[str, Any] = self.source.data
+        return Playbook(
+            file=self.source.file,
+            content_hash=content_hash(data),
+            metadata=_metadata(data["metadata"]),
+            steps=self.steps(data.get("steps", []), ("steps",)),
+            inputs=_inputs(self.source, data.get("inputs") or {}),
+            secrets=_secrets(data.get("secrets") or {}),
+            targets=tuple(data.get("targets", [])),
+            sli=_sli(data["sli"]) if "sli" in data else None,
+            drill=self.drill(data["drill"]) if "drill" in data else None,
+            kubernetes=KubernetesDefaults(**data.get("kubernetes", {})),
+        )
+
+    def steps(self, raw: list[Mapping[str, Any]], path: Path) -> tuple[Step, ...]:
+        return tuple(self.step(item, (*path, i)) for i, item in enumerate(raw))
+
+    def step(self, raw: Mapping[str, Any], path: Path) -> Step:
+        timeout = raw.get("timeout")
+        return Step(
+            id=raw["id"],
+            action=self.action(raw, path),
+            location=self.source.at(path),
+            title=raw.get("title", ""),
+            description=raw.get("description", ""),
+            undo=self.action(raw["undo"], (*path, "undo")) if "undo" in raw else None,
+            irreversible=raw.get("irreversible"),
+            timeout=parse_duration(timeout) if timeout else None,
+            retry=_retry(raw.get("retry") or {}),
+            confirm=raw.get("confirm"),
+            when=raw.get("when"),
+            mitigates=raw.get("mitigates"),
+            readonly=raw.get("readonly"),
+            undo_if_interrupted=bool(raw.get("undo_if_interrupted", False)),
+        )
+
+    def action(self, raw: Mapping[str, Any], path: Path) -> Action:
+        key = next(key for key in STEP_TYPE_KEYS if key in raw)
+        where = self.source.at((*path, key))
+        try:
+            spec = step_type(key).parse(raw[key], where)
+        except (SpecError, ValueError) as exc:
+            hint = getattr(exc, "hint", "")
+            field = getattr(exc, "field_name", "")
+            at = (*path, key, field) if field else (*path, key)
+            self.findings.append(Finding(self.source.at(at), dotted(at), str(exc), hint))
+            spec = None
+        return Action(key, spec, where)
+
+    def drill(self, raw: Mapping[str, Any]) -> Drill:
+        within = raw.get("detect_within")
+        recover = raw.get("recover_within")
+        return Drill(
+            inject=self.steps(raw.get("inject", []), ("drill", "inject")),
+            revert=self.steps(raw.get("revert", []), ("drill", "revert")),
+            detect_within=parse_duration(within) if within else None,
+            recover_within=parse_duration(recover) if recover else None,
+        )
+
+
+def build_playbook(source: Source) -> tuple[Playbook, list[Finding]]:
+    """The model of a schema-valid source, and what the step type modules rejected."""
+    builder = _Builder(source)
+    playbook = builder.playbook()
+    return playbook, builder.findings
+
+
+def content_hash(data: Any) -> str:
+    """sha256 of the canonical JSON of the data: comments and layout do not count."""
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _metadata(raw: Mapping[str, Any]) -> Metadata:
+    triggers = tuple(
+        Trigger(t["alertname"], dict(t.get("labels", {}))) for t in raw.get("triggers", [])
+    )
+    return Metadata(
+        name=raw["name"],
+        version=raw["version"],
+        maturity=raw["maturity"],
+        owner=raw.get("owner", ""),
+        summary=raw.get("summary", ""),
+        description=raw.get("description", ""),
+        tags=tuple(raw.get("tags", [])),
+        triggers=triggers,
+    )
+
+
+def _inputs(source: Source, raw: Mapping[str, Any]) -> dict[str, InputSpec]:
+    return {
+        name: InputSpec(
+            name=name,
+            type=spec["type"],
+            default=spec.get("default"),
+            required=bool(spec.get("required", False)),
+            pattern=spec.get("pattern"),
+            enum=tuple(spec.get("enum", ())),
+            description=spec.get("description", ""),
+            allow_leading_dash=bool(spec.get("allow_leading_dash", False)),
+            location=source.at(("inputs", name), key=True),
+        )
+        for name, spec in raw.items()
+    }
+
+
+def _secrets(raw: Mapping[str, Any]) -> dict[str, SecretSpec]:
+    return {name: SecretSpec(name, spec.get("env"), spec.get("file")) for name, spec in raw.items()}
+
+
+def _retry(raw: Mapping[str, Any]) -> Retry:
+    return Retry(
+        attempts=raw.get("attempts", 1),
+        backoff=parse_duration(raw.get("backoff", "1s")),
+        max_backoff=parse_duration(raw.get("max_backoff", "30s")),
+        jitter=raw.get("jitter", True),
+    )
+
+
+def _sli(raw: Mapping[str, Any]) -> Sli:
+    probe_type, probe_spec = next(iter(raw["probe"].items()))
+    return Sli(
+        probe=Probe(probe_type, probe_spec),
+        healthy=_healthy(raw["healthy"]) if "healthy" in raw else None,
+        settle=parse_duration(raw.get("settle", "0s")),
+        samples=raw.get("samples", 1),
+        interval=parse_duration(raw.get("interval", "1s")),
+        timeout=parse_duration(raw.get("timeout", "60s")),
+        on_not_recovered=raw.get("on_not_recovered", "keep"),
+    )
+
+
+def _healthy(raw: Mapping[str, Any]) -> Healthy:
+    op, value = next(iter(raw.items()))
+    if op == "between":
+        return Healthy(op, float(value[0]), float(value[1]))
+    return Healthy(op, float(value))

@@ -1,0 +1,123 @@
+"""Everything checked before step 1: the playbook, inputs, secrets, templates, and
+whether this run can finish without a human it does not have."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.dryrun import PlannedStep, build_plan, plan_variables, unavailable_types
+from engine.playbook import Playbook, load_playbook
+from engine.playbook.model import Step
+from engine.secrets import Redactor, load_secrets
+from engine.variables import RunVariables, base_variables
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What the caller (CLI, webhook, test) asks for."""
+
+    file: str
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+    assume_yes: bool = False
+    force: bool = False
+    interactive: bool = False
+    home: Path | None = None
+    environ: Mapping[str, str] | None = None
+    alert: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Prepared:
+    """A run that passed every check that needs no side effect."""
+
+    request: RunRequest
+    playbook: Playbook
+    variables: RunVariables
+    redactor: Redactor
+    source: str
+    mode: str
+    plan: list[PlannedStep] = field(default_factory=list)
+    refusal: str = ""
+    refusal_hint: str = ""
+    parent_run: str | None = None
+
+
+def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
+    """Load, bind and render everything; raises EngineError (exit 2) on bad input."""
+    from engine.inputs import bind_inputs
+
+    source = read_source(request.file)
+    playbook = load_playbook(request.file, text=source)
+    inputs = bind_inputs(playbook.inputs, request.inputs)
+    prepared = assemble(request, playbook, source, inputs, run_id, mode)
+    prepared.plan = build_plan(playbook, plan_variables(prepared.variables))
+    if not request.dry_run:
+        prepared.refusal, prepared.refusal_hint = refusal(playbook, request)
+    return prepared
+
+
+def read_source(file: str) -> str:
+    """The playbook text, read once: what is validated is exactly what is recorded."""
+    from engine.playbook.yamlsource import read_bounded
+
+    return read_bounded(file)
+
+
+def assemble(
+    request: RunRequest,
+    playbook: Playbook,
+    source: str,
+    inputs: Mapping[str, Any],
+    run_id: str,
+    mode: str,
+) -> Prepared:
+    """Secrets, redaction and variables around a loaded playbook and bound inputs."""
+    environ = os.environ if request.environ is None else request.environ
+    secrets = load_secrets(playbook.secrets, Path(playbook.file).resolve().parent, environ)
+    redactor = Redactor(secrets)
+    _install_crash_redaction(redactor)
+    variables = base_variables(playbook, inputs, secrets, run_id, mode)
+    variables.alert = dict(request.alert)
+    return Prepared(request, playbook, variables, redactor, source, mode)
+
+
+def _install_crash_redaction(redactor: Redactor) -> None:
+    from engine import error_handler
+
+    error_handler.redact_hook = redactor.redact
+
+
+def refusal(playbook: Playbook, request: RunRequest) -> tuple[str, str]:
+    """Why this run cannot go from start to finish here, or ("", "")."""
+    missing = unavailable_types(playbook)
+    if missing:
+        return f"step type(s) not available in this release: {', '.join(missing)}", (
+            "use `runbook plan` to see what the playbook would do"
+        )
+    if request.interactive:
+        return "", ""
+    return _headless_refusal(playbook, request.assume_yes)
+
+
+def _headless_refusal(playbook: Playbook, assume_yes: bool) -> tuple[str, str]:
+    hint_terminal = "run it from a terminal"
+    if playbook.metadata.maturity == 1:
+        return "a level-1 playbook is a guided checklist and needs a human", hint_terminal
+    manual = [s.id for s in playbook.steps if _needs_hands(s)]
+    if manual:
+        return f"no terminal for the manual step(s): {', '.join(manual)}", hint_terminal
+    gated = [s.id for s in playbook.steps if s.confirm]
+    if gated and not assume_yes:
+        return f"no terminal to answer the confirm gate(s): {', '.join(gated)}", (
+            "pass --yes to pre-approve them (recorded with your name), or use a terminal"
+        )
+    return "", ""
+
+
+def _needs_hands(step: Step) -> bool:
+    return step.action.type == "manual" or (step.undo is not None and step.undo.type == "manual")

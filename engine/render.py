@@ -1,0 +1,392 @@
+"""The template sandbox: playbook strings are Jinja2 templates, everything else is data.
+
+Only strings from the playbook are compiled. Inputs, secrets, alert labels and step output
+are variables: rendered once into the result and never parsed again, so a value
+`{{ 7*7 }}` arrives as those eight characters (RELIABILITY.md #1). Templates run in an
+`ImmutableSandboxedEnvironment` with `StrictUndefined`: a missing value is an error, never
+an empty string. jinja2 is imported on first use, so importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import difflib
+import functools
+import shlex
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import EngineError, ExitCode
+from engine.secrets import ENV_PREFIX, Redactor
+
+if TYPE_CHECKING:
+    from jinja2 import Environment, Template
+    from jinja2.environment import TemplateExpression
+    from jinja2.nodes import Node
+    from jinja2.runtime import Context
+
+Reference = tuple[str, ...]
+
+_TEXT, _SHELL = "text", "shell"
+_CACHE_SIZE = 1024
+_MAX_SEQUENCE = 1_000_000  # longest string/list a template may build with `*`
+_MAX_POWER_BITS = 64 * 1024  # largest integer a template may build with `**`
+_NOT_VARIABLES = frozenset({"loop", "caller", "varargs", "kwargs", "self"})
+# The secrets of the renderer whose `shell()` is running (the environment is shared).
+_shell_secrets: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar(
+    "_shell_secrets", default=None
+)
+_SYNTAX_HINT = (
+    "values are written {{ name }}, logic {% if x %}…{% endif %}; a literal {{ is {{ '{{' }}"
+)
+_SANDBOX_HINT = "templates may only read values; names starting with '_' are off-limits"
+_ROOT_HINTS = {
+    "inputs": "declare it under `inputs:`, or pass it with -i NAME=VALUE",
+    "secrets": "declare it under `secrets:` with `env:` or `file:`",
+    "steps": "a step's result exists only after that step ran; check the step id",
+    "captures": "a capture exists only after the step with that `capture:` succeeded",
+    "alert": "the alert does not carry it; test `is defined` or use `| default(...)`",
+}
+
+
+class RenderError(EngineError):
+    """A template that cannot be rendered: bad syntax, undefined variable, sandbox refusal."""
+
+    exit_code = ExitCode.USAGE
+
+
+def _template_problems() -> tuple[type[BaseException], ...]:
+    """Exceptions a template can cause, turned into RenderError.
+
+    Anything else comes from a variable's own code (such as a dry-run placeholder that
+    cannot be known yet) and propagates unchanged.
+    """
+    from jinja2 import TemplateError
+
+    return (TemplateError, ArithmeticError, AttributeError, LookupError, MemoryError,
+            RuntimeError, TypeError, ValueError)  # fmt: skip
+
+
+class TemplateRenderer:
+    """Renders playbook strings against one run's variables (steps' `Renderer`)."""
+
+    def __init__(self, variables: Mapping[str, Any], *, redactor: Redactor | None = None) -> None:
+        """`variables`: the namespaces templates read (inputs, secrets, steps, alert, run…).
+
+        Error messages are redacted with `redactor`, by default one built from the
+        `secrets` namespace.
+        """
+        self.variables = variables
+        self.redactor = redactor if redactor is not None else Redactor(_secret_values(variables))
+
+    def text(self, template: str) -> str:
+        """`template` rendered as plain text."""
+        return self._render(_TEXT, template)
+
+    def shell(self, template: str) -> str:
+        """`template` rendered for `/bin/sh -c`: each `{{ }}` becomes one quoted word.
+
+        A value starting with '-' is refused (quoting cannot stop option injection), and
+        so is a secret, which would be visible in argv: commands read secrets from the
+        environment instead.
+        """
+        token = _shell_secrets.set(self.redactor)
+        try:
+            return self._render(_SHELL, template)
+        finally:
+            _shell_secrets.reset(token)
+
+    def value(self, data: Any) -> Any:
+        """Render every string in nested dicts (values only), lists and tuples."""
+        if isinstance(data, str):
+            return self.text(data)
+        if isinstance(data, Mapping):
+            return {key: self.value(item) for key, item in data.items()}
+        if isinstance(data, list):
+            return [self.value(item) for item in data]
+        if isinstance(data, tuple):
+            return tuple(self.value(item) for item in data)
+        return data
+
+    def _render(self, kind: str, template: str) -> str:
+        try:
+            return _compile(kind, template).render(self.variables)
+        except _template_problems() as exc:
+            refs = functools.partial(template_references, template)
+            raise _failure(exc, refs, self.variables, self.redactor) from None
+
+
+@dataclass(frozen=True)
+class Condition:
+    """A compiled `when:` expression."""
+
+    source: str
+    compiled: TemplateExpression
+
+    def evaluate(self, variables: Mapping[str, Any]) -> bool:
+        """The truth of the expression for these variables."""
+        try:
+            return bool(self.compiled(variables))
+        except _template_problems() as exc:
+            refs = functools.partial(condition_references, self.source)
+            redactor = Redactor(_secret_values(variables))
+            raise _failure(exc, refs, variables, redactor) from None
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def compile_condition(expr: str) -> Condition:
+    """Compile a `when:` expression (a bare Jinja expression, no `{{ }}`)."""
+    if expr.strip().startswith("{{"):
+        raise RenderError(
+            "a `when:` condition is an expression, not a template",
+            hint="write `when: inputs.force`, without {{ }}",
+        )
+    try:
+        compiled = _environment(_TEXT).compile_expression(expr, undefined_to_none=False)
+    except _template_problems() as exc:
+        raise _compile_failure(exc) from None
+    return Condition(expr, compiled)
+
+
+def evaluate_condition(expr: str, variables: Mapping[str, Any]) -> bool:
+    """Compile (cached) and evaluate a `when:` expression."""
+    return compile_condition(expr).evaluate(variables)
+
+
+def template_references(template: str) -> set[Reference]:
+    """The dotted paths a template reads from its variables, found without rendering.
+
+    `{{ inputs.profile }} {{ steps.check['stdout'] }}` gives {("inputs", "profile"),
+    ("steps", "check", "stdout")}. A method call reports its object
+    (`inputs.name.upper()` gives ("inputs", "name")); a dynamic subscript ends the path.
+    Names bound inside the template (`set`, `for`, macro parameters, `loop`) and the
+    sandbox's global functions (`range`…) are not reported.
+    """
+    try:
+        tree = _environment(_TEXT).parse(template)
+    except _template_problems() as exc:
+        raise _compile_failure(exc) from None
+    return _references(tree)
+
+
+def condition_references(expr: str) -> set[Reference]:
+    """`template_references` for a `when:` expression."""
+    from jinja2.parser import Parser
+
+    try:
+        parser = Parser(_environment(_TEXT), expr, state="variable")
+        tree = parser.parse_expression()
+        if not parser.stream.eos:
+            parser.fail("unexpected text after the expression", parser.stream.current.lineno)
+    except _template_problems() as exc:
+        raise _compile_failure(exc) from None
+    return _references(tree)
+
+
+# --- the environments -----------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _compile(kind: str, source: str) -> Template:
+    """The compiled template, cached per (environment, source) string."""
+    try:
+        return _environment(kind).from_string(source)
+    except _template_problems() as exc:
+        raise _compile_failure(exc) from None
+
+
+@functools.cache
+def _environment(kind: str) -> Environment:
+    from jinja2 import StrictUndefined
+
+    finalize = _shell_word if kind == _SHELL else None
+    return _bounded_sandbox()(
+        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=finalize
+    )
+
+
+@functools.cache
+def _bounded_sandbox() -> type[Environment]:
+    """The immutable sandbox, refusing `*` and `**` results that would exhaust memory.
+
+    A guard against accidents such as `{{ 2 ** 10 ** 9 }}`, not a resource limit.
+    """
+    from jinja2.exceptions import SecurityError
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    class BoundedSandbox(ImmutableSandboxedEnvironment):
+        intercepted_binops = frozenset({"*", "**"})
+
+        def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+            if _too_big(operator, left, right):
+                raise SecurityError(f"the result of {operator!r} would be too large")
+            return super().call_binop(context, operator, left, right)
+
+    return BoundedSandbox
+
+
+def _too_big(operator: str, left: Any, right: Any) -> bool:
+    if operator == "**":
+        if not (isinstance(left, int) and isinstance(right, int)) or abs(left) < 2:
+            return False
+        return right * abs(left).bit_length() > _MAX_POWER_BITS
+    return _long_repeat(left, right) or _long_repeat(right, left)
+
+
+def _long_repeat(sequence: Any, times: Any) -> bool:
+    repeatable = isinstance(sequence, str | list | tuple) and isinstance(times, int)
+    return repeatable and len(sequence) * times > _MAX_SEQUENCE
+
+
+def _shell_word(value: Any) -> str:
+    """The `finalize` hook of the shell environment: one value, one quoted word."""
+    text = str(value)
+    if text.startswith("-"):
+        raise RenderError(
+            "a value inserted into a shell command starts with '-' and would be read as an option",
+            hint="use an argv list with `--` before the value, or constrain it with a `pattern:`",
+        )
+    redactor = _shell_secrets.get()
+    secret = redactor.secret_in(text) if redactor is not None else None
+    if secret is not None:
+        raise RenderError(
+            f"secret '{secret}' would appear on a command line, visible to every local user",
+            hint=f'read it from the environment instead: "${ENV_PREFIX}{secret.upper()}"',
+        )
+    return shlex.quote(text)
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+def _failure(
+    exc: BaseException,
+    references: Callable[[], set[Reference]],
+    variables: Mapping[str, Any],
+    redactor: Redactor,
+) -> RenderError:
+    """`exc` as a RenderError whose message and hint contain no secret value."""
+    error = exc if isinstance(exc, RenderError) else _translate(exc, references, variables)
+    return RenderError(redactor.redact(error.message), redactor.redact(error.hint))
+
+
+def _translate(
+    exc: BaseException, references: Callable[[], set[Reference]], variables: Mapping[str, Any]
+) -> RenderError:
+    from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
+
+    if isinstance(exc, SecurityError):
+        return RenderError(f"the template sandbox refused: {exc}", _SANDBOX_HINT)
+    if isinstance(exc, UndefinedError):
+        return _undefined(exc, references, variables)
+    if isinstance(exc, TemplateSyntaxError):
+        return _compile_failure(exc)
+    return RenderError(
+        f"the template failed: {type(exc).__name__}: {exc}",
+        hint="check the operations and filters the template applies to its values",
+    )
+
+
+def _compile_failure(exc: BaseException) -> RenderError:
+    from jinja2 import TemplateSyntaxError
+
+    if isinstance(exc, TemplateSyntaxError):
+        where = f" (line {exc.lineno})" if exc.lineno else ""
+        return RenderError(f"template syntax error{where}: {exc.message or exc}", _SYNTAX_HINT)
+    return RenderError(f"the template cannot be compiled: {type(exc).__name__}", _SYNTAX_HINT)
+
+
+def _undefined(
+    exc: BaseException, references: Callable[[], set[Reference]], variables: Mapping[str, Any]
+) -> RenderError:
+    """Name the first path the template reads that the variables do not have."""
+    for path in sorted(references()):
+        missing = _first_missing(path, variables)
+        if missing is not None:
+            name = ".".join(missing)
+            return RenderError(f"undefined variable '{name}'", _undefined_hint(missing, variables))
+    return RenderError(f"undefined value: {exc}", "check the names the template reads")
+
+
+def _first_missing(path: Reference, variables: Mapping[str, Any]) -> Reference | None:
+    current: Any = variables
+    for depth, key in enumerate(path):
+        found, current = _child(current, key)
+        if not found:
+            return path[: depth + 1]
+    return None
+
+
+def _child(parent: Any, key: str) -> tuple[bool, Any]:
+    """Look a key up the way Jinja does: item of a mapping, else a public attribute."""
+    if isinstance(parent, Mapping):
+        try:
+            return True, parent[key]
+        except KeyError:
+            pass
+    if not key.startswith("_") and hasattr(parent, key):
+        return True, getattr(parent, key)
+    return False, None
+
+
+def _undefined_hint(missing: Reference, variables: Mapping[str, Any]) -> str:
+    parent: Any = variables
+    for key in missing[:-1]:
+        parent = _child(parent, key)[1]
+    known = sorted(map(str, parent)) if isinstance(parent, Mapping) else []
+    close = difflib.get_close_matches(missing[-1], known, n=1)
+    guess = f"did you mean '{'.'.join((*missing[:-1], close[0]))}'? " if close else ""
+    if len(missing) == 1:
+        return guess + f"templates can read: {', '.join(known) or 'nothing here'}"
+    return guess + _ROOT_HINTS.get(missing[0], f"'{'.'.join(missing[:-1])}' has no such key")
+
+
+# --- static references -----------------------------------------------------------------
+
+
+def _references(tree: Node) -> set[Reference]:
+    found: set[Reference] = set()
+    bound: set[str] = set()
+    _collect(tree, found, bound)
+    ignored = bound | _NOT_VARIABLES | set(_environment(_TEXT).globals)
+    return {path for path in found if path[0] not in ignored}
+
+
+def _collect(node: Node, found: set[Reference], bound: set[str]) -> None:
+    from jinja2 import nodes
+
+    path = _path_of(node)
+    if path is not None:
+        found.add(path)
+        return
+    if isinstance(node, nodes.Name | nodes.Macro):  # a Name here is stored, not read
+        bound.add(node.name)
+    children = list(node.iter_child_nodes())
+    if isinstance(node, nodes.Call) and isinstance(node.node, nodes.Getattr):
+        children = [node.node.node, *node.iter_child_nodes(exclude=("node",))]  # method call
+    for child in children:
+        _collect(child, found, bound)
+
+
+def _path_of(node: Node) -> Reference | None:
+    """The dotted path of a plain variable read (`a.b['c']`), else None."""
+    from jinja2 import nodes
+
+    if isinstance(node, nodes.Name):
+        return (node.name,) if node.ctx == "load" else None
+    if isinstance(node, nodes.Getattr):
+        inner = _path_of(node.node)
+        return None if inner is None else (*inner, node.attr)
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        inner = _path_of(node.node)
+        key = node.arg.value
+        return None if inner is None or not isinstance(key, str) else (*inner, key)
+    return None
+
+
+def _secret_values(variables: Mapping[str, Any]) -> dict[str, str]:
+    secrets = variables.get("secrets")
+    if not isinstance(secrets, Mapping):
+        return {}
+    return {str(name): value for name, value in secrets.items() if isinstance(value, str)}

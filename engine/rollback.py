@@ -1,0 +1,102 @@
+"""`runbook rollback RUN_ID`: undo the completed, not-yet-undone steps of an earlier run,
+also of one whose process died. The playbook is the exact text recorded in the
+ledger when the run started, never a file that may have changed since."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from engine.commands.run import make_operator
+from engine.errors import RefusedError
+from engine.events import EventBus, LedgerListener, Listener
+from engine.execution import Completed
+from engine.ledger import LEDGER_FILE, EventRow, Ledger, default_home, new_run_id
+from engine.playbook import Playbook, load_playbook
+from engine.preflight import Prepared, RunRequest, assemble
+from engine.runner import Run, RunResult
+from engine.steps.base import Status, StepResult
+
+UNDONE = ("succeeded", "skipped")
+
+
+def rollback_run(run_id: str, request: RunRequest, listeners: Sequence[Listener] = ()) -> RunResult:
+    """Undo what run `run_id` left done; a new run (mode `rollback`) records it."""
+    home = request.home or default_home()
+    with Ledger.open(home / LEDGER_FILE) as ledger:
+        original = ledger.get_run(run_id)
+        if original.status == "running":
+            raise RefusedError(f"run {original.run_id} is still running", "abort it first (Ctrl-C)")
+        events = _history(ledger, original.run_id)
+        prepared = _prepared(ledger, original.run_id, events, request)
+        completed = completed_steps(prepared.playbook, events)
+        bus = EventBus(prepared.redactor.redact_data)
+        bus.ledger = LedgerListener(ledger)
+        bus.listeners.extend(listeners)
+        run = Run(prepared, new_run_id(), bus, ledger, make_operator(request))
+        return run.undo_earlier(completed)
+
+
+def _history(ledger: Ledger, run_id: str) -> list[EventRow]:
+    """The run's events, then those of rollbacks already made of it."""
+    events = ledger.events(run_id)
+    for child in reversed(ledger.runs(parent_run=run_id, limit=1000)):
+        events += ledger.events(child.run_id)
+    return events
+
+
+def _prepared(
+    ledger: Ledger, run_id: str, events: Sequence[EventRow], request: RunRequest
+) -> Prepared:
+    info = ledger.run_info(run_id)
+    started = next((e for e in events if e.kind == "run_started"), None)
+    if started is None or "source" not in started.data:
+        raise RefusedError(f"run {run_id} recorded no playbook text", "undo its steps by hand")
+    playbook = load_playbook(info.file, text=str(started.data["source"]))
+    request = RunRequest(
+        info.file,
+        home=request.home,
+        interactive=request.interactive,
+        assume_yes=request.assume_yes,
+        environ=request.environ,
+    )
+    prepared = assemble(
+        request, playbook, str(started.data["source"]), info.inputs, run_id, "rollback"
+    )
+    prepared.parent_run = run_id
+    _restore_results(prepared, playbook, events)
+    return prepared
+
+
+def _restore_results(prepared: Prepared, playbook: Playbook, events: Iterable[EventRow]) -> None:
+    """Captures and step results, so undo templates render as they would have."""
+    steps = {step.id: step for step in playbook.steps}
+    for event in events:
+        step = steps.get(event.step_id or "")
+        if step is None or event.kind != "step_result":
+            continue
+        data = event.data
+        result = StepResult(
+            Status(data["status"]),
+            data.get("exit_code"),
+            data.get("output", ""),
+            value=data.get("value"),
+        )
+        prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
+
+
+def completed_steps(playbook: Playbook, events: Iterable[EventRow]) -> list[Completed]:
+    """Steps that started, in order, minus those a rollback already undid."""
+    steps = {step.id: step for step in playbook.steps}
+    started: dict[str, Completed] = {}
+    for event in events:
+        step = steps.get(event.step_id or "")
+        if step is None:
+            continue
+        if event.kind == "step_intent":
+            started[step.id] = Completed(step, Status.UNKNOWN)
+        elif event.kind == "step_result":
+            captured = event.data.get("captured") or {}
+            started[step.id] = Completed(step, Status(event.data["status"]), captured)
+        elif event.kind == "undo_result" and event.data.get("status") in UNDONE:
+            started.pop(step.id, None)
+    return [c for c in started.values() if c.status is not Status.SKIPPED]

@@ -1,0 +1,254 @@
+"""The run loop: intent → execute → result for each step, undo in reverse on failure.
+
+The runner knows nothing about any step type: it calls the registry's modules
+through the StepType protocol, and emits events that the ledger and the
+displays record.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine import __version__
+from engine.events import EventBus
+from engine.execution import Completed, apply_step, step_timeout, with_retries
+from engine.ledger import Ledger, RunInfo
+from engine.operator import AbortRequested, operator_name
+from engine.outcome import Outcome
+from engine.playbook.checks import is_readonly
+from engine.playbook.model import Step
+from engine.preflight import Prepared
+from engine.signals import AbortSignals
+from engine.steps.base import Operator, Resources, Status, StepContext, StepResult
+from engine.undo import UndoRunner
+
+
+@dataclass(frozen=True)
+class RunResult:
+    run_id: str
+    outcome: Outcome
+    message: str = ""
+    statuses: dict[str, str] = field(default_factory=dict)
+
+
+class Run:
+    """One execution of one prepared playbook."""
+
+    def __init__(
+        self, prepared: Prepared, run_id: str, bus: EventBus, ledger: Ledger, operator: Operator
+    ) -> None:
+        self.prepared = prepared
+        self.playbook = prepared.playbook
+        self.run_id = run_id
+        self.bus = bus
+        self.ledger = ledger
+        self.operator = operator
+        self.resources = Resources()
+        self.signals = AbortSignals()
+        self.completed: list[Completed] = []
+        self.statuses: dict[str, str] = {}
+        self.guided = self.playbook.metadata.maturity == 1
+
+    @property
+    def mode(self) -> str:
+        if self.prepared.mode == "rollback":
+            return "rollback"
+        return "guided" if self.guided else "live"
+
+    def execute(self) -> RunResult:
+        """Run to an outcome; the ledger records every step of the way."""
+        self._start()
+        if self.prepared.refusal:
+            return self._finish(Outcome.REFUSED, self.prepared.refusal)
+        with self.signals.installed():
+            try:
+                outcome, message = self._run_steps()
+            except AbortRequested as exc:
+                outcome, message = Outcome.ABORTED, str(exc)
+            if outcome is not Outcome.COMPLETED:
+                outcome = self._roll_back(outcome)
+        self.resources.close_all()
+        return self._finish(outcome, message)
+
+    def undo_earlier(self, completed: list[Completed]) -> RunResult:
+        """A rollback run: undo steps an earlier run completed, in reverse order."""
+        self._start()
+        with self.signals.installed():
+            ok = self._undo_runner().undo_in_reverse(completed, guided=self.guided)
+        self.resources.close_all()
+        outcome = Outcome.COMPLETED if ok else Outcome.ROLLBACK_FAILED
+        return self._finish(outcome, "" if ok else "an undo failed: a human must look now")
+
+    def _start(self) -> None:
+        request = self.prepared.request
+        self.ledger.start_run(self._run_info())
+        self.bus.emit(
+            "run_started",
+            self.run_id,
+            playbook=self.playbook.name,
+            version=self.playbook.metadata.version,
+            maturity=self.playbook.metadata.maturity,
+            mode=self.mode,
+            steps=[step.id for step in self.playbook.steps],
+            approved_by=operator_name() if request.assume_yes else None,
+            parent_run=self.prepared.parent_run,
+            source=self.prepared.source,
+        )
+
+    def _run_info(self) -> RunInfo:
+        meta = self.playbook.metadata
+        return RunInfo(
+            run_id=self.run_id,
+            playbook=meta.name,
+            version=meta.version,
+            content_hash=self.playbook.content_hash,
+            file=str(Path(self.playbook.file).resolve()),
+            mode=self.mode,
+            inputs=self.prepared.redactor.redact_data(dict(self.prepared.variables.inputs)),
+            operator=operator_name(),
+            host=socket.gethostname(),
+            engine_version=__version__,
+            started_at=time.time(),
+            parent_run=self.prepared.parent_run,
+        )
+
+    def _run_steps(self) -> tuple[Outcome, str]:
+        for step in self.playbook.steps:
+            if self.signals.aborted:
+                return Outcome.ABORTED, f"aborted by {self.signals.reason} before {step.id}"
+            result = self._run_step(step)
+            if result.status not in (Status.SUCCEEDED, Status.SKIPPED):
+                return self._failure_outcome(step, result)
+        return Outcome.COMPLETED, ""
+
+    def _failure_outcome(self, step: Step, result: StepResult) -> tuple[Outcome, str]:
+        if self.signals.aborted:
+            return Outcome.ABORTED, f"aborted by {self.signals.reason} during {step.id}"
+        return Outcome.FAILED, f"step {step.id} {result.status}: {result.message}".rstrip(": ")
+
+    def _run_step(self, step: Step) -> StepResult:
+        ctx = self._context(step, self.signals.cancel)
+        if step.when and not self._condition(step, ctx):
+            return self._skip(step, "`when` is false")
+        if step.confirm and not self.guided:
+            self._confirm(step)
+        planned = self._planned_command(step, ctx)
+        self.bus.emit(
+            "step_intent", self.run_id, step.id, command=planned, readonly=is_readonly(step)
+        )
+        attempts = with_retries(
+            step.retry, lambda: self._attempt(step, ctx), ctx, self._on_retry(step)
+        )
+        result = attempts.result
+        self._record(step, result, attempts.count, attempts.duration)
+        return result
+
+    def _attempt(self, step: Step, ctx: StepContext) -> StepResult:
+        from engine.render import RenderError
+
+        try:
+            return self._guided(step, ctx) if self.guided else apply_step(step, ctx)
+        except RenderError as exc:
+            return StepResult(Status.FAILED, message=f"could not render: {exc.message}")
+
+    def _guided(self, step: Step, ctx: StepContext) -> StepResult:
+        """Level 1: show the rendered step; the human does it and says how it went."""
+        command = self._planned_command(step, ctx)
+        expect = getattr(step.action.spec, "expect", "")
+        with self.signals.prompting():
+            answer, note = self.operator.checklist(step.label, command, str(expect or ""))
+        status = {"done": Status.SUCCEEDED, "skipped": Status.SKIPPED}.get(answer, Status.FAILED)
+        return StepResult(status, message=note)
+
+    def _planned_command(self, step: Step, ctx: StepContext) -> str:
+        from engine.dryrun import plan_action
+
+        return plan_action(step.action, ctx).command
+
+    def _condition(self, step: Step, ctx: StepContext) -> bool:
+        from engine.render import evaluate_condition
+
+        assert step.when is not None
+        return evaluate_condition(step.when, self.prepared.variables.as_mapping())
+
+    def _confirm(self, step: Step) -> None:
+        assert step.confirm is not None
+        self.bus.emit("awaiting_operator", self.run_id, step.id, question=step.confirm)
+        with self.signals.prompting():
+            approved = self.operator.confirm(step.confirm)
+        who = operator_name()
+        self.bus.emit("confirm_answer", self.run_id, step.id, approved=approved, by=who)
+        if not approved:
+            raise AbortRequested(f"{who} declined the confirm gate of {step.id}")
+
+    def _skip(self, step: Step, reason: str) -> StepResult:
+        result = StepResult(Status.SKIPPED, message=reason)
+        self.statuses[step.id] = str(Status.SKIPPED)
+        self.bus.emit("step_skipped", self.run_id, step.id, reason=reason)
+        return result
+
+    def _on_retry(self, step: Step):  # type: ignore[no-untyped-def]
+        def emit(attempt: int, result: StepResult, delay: float) -> None:
+            self.bus.emit(
+                "step_retry",
+                self.run_id,
+                step.id,
+                attempt=attempt,
+                status=str(result.status),
+                message=result.message,
+                delay=round(delay, 3),
+            )
+
+        return emit
+
+    def _record(self, step: Step, result: StepResult, attempts: int, duration: float) -> None:
+        self.statuses[step.id] = str(result.status)
+        self.bus.emit(
+            "step_result",
+            self.run_id,
+            step.id,
+            status=str(result.status),
+            exit_code=result.exit_code,
+            message=result.message,
+            output=result.output,
+            value=result.value,
+            captured=dict(result.captured),
+            attempts=attempts,
+            duration=round(duration, 6),
+        )
+        self.prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
+        if result.status is not Status.SKIPPED and not is_readonly(step):
+            self.completed.append(Completed(step, result.status, result.captured))
+
+    def _context(self, step: Step, cancel: threading.Event) -> StepContext:
+        from engine.render import TemplateRenderer
+
+        return StepContext(
+            step_id=step.id,
+            render=TemplateRenderer(self.prepared.variables.as_mapping()),
+            operator=self.operator,
+            resources=self.resources,
+            base_dir=Path(self.playbook.file).resolve().parent,
+            timeout=step_timeout(step),
+            on_output=lambda line: self.bus.transient("output", self.run_id, step.id, line=line),
+            cancel=cancel,
+        )
+
+    def _roll_back(self, outcome: Outcome) -> Outcome:
+        ok = self._undo_runner().undo_in_reverse(self.completed, guided=self.guided)
+        return outcome if ok else Outcome.ROLLBACK_FAILED
+
+    def _undo_runner(self) -> UndoRunner:
+        return UndoRunner(self.run_id, self.bus, self.signals, self._context, self.operator)
+
+    def _finish(self, outcome: Outcome, message: str) -> RunResult:
+        summary = {"message": message, "steps": self.statuses}
+        self.bus.emit("run_finished", self.run_id, outcome=str(outcome), message=message)
+        self.ledger.finish_run(
+            self.run_id, str(outcome), self.prepared.redactor.redact_data(summary)
+        )
+        return RunResult(self.run_id, outcome, message, dict(self.statuses))

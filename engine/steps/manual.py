@@ -1,0 +1,47 @@
+"""`manual`: a human does the work; the engine shows instructions and records the answer."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import Location
+from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+
+ANSWER_STATUS = {"done": Status.SUCCEEDED, "failed": Status.FAILED, "skipped": Status.SKIPPED}
+
+
+@dataclass(frozen=True)
+class ManualSpec:
+    instructions: str
+    expect: str = ""
+
+
+def parse(body: Any, where: Location) -> ManualSpec:
+    return ManualSpec(str(body["instructions"]), str(body.get("expect", "")))
+
+
+def is_readonly(spec: ManualSpec) -> bool:
+    return False
+
+
+def undoes_itself(spec: ManualSpec) -> bool:
+    return False
+
+
+def plan(spec: ManualSpec, ctx: StepContext) -> Planned:
+    first_line = ctx.render.text(spec.instructions).strip().splitlines()[0]
+    return Planned(f"manual: {first_line}", readonly=False, verdict=Verdict.UNKNOWN)
+
+
+def apply(spec: ManualSpec, ctx: StepContext) -> StepResult:
+    """Ask the operator; their answer (done / failed / skipped) is the result."""
+    body = ctx.render.text(spec.instructions)
+    expect = ctx.render.text(spec.expect)
+    answer, note = ctx.operator.checklist(ctx.step_id, body, expect)
+    return StepResult(ANSWER_STATUS.get(answer, Status.FAILED), message=note)
+
+
+def undo(spec: ManualSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepResult:
+    return apply(spec, ctx)

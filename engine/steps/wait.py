@@ -1,0 +1,48 @@
+"""`wait`: pause for a duration (interruptible by an abort)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.durations import format_seconds, parse_duration
+from engine.errors import Location
+from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+
+
+@dataclass(frozen=True)
+class WaitSpec:
+    seconds: float
+    reason: str = ""
+
+
+def parse(body: Any, where: Location) -> WaitSpec:
+    if isinstance(body, str):
+        return WaitSpec(parse_duration(body))
+    return WaitSpec(parse_duration(body["duration"]), str(body.get("reason", "")))
+
+
+def is_readonly(spec: WaitSpec) -> bool:
+    return True
+
+
+def undoes_itself(spec: WaitSpec) -> bool:
+    return False
+
+
+def plan(spec: WaitSpec, ctx: StepContext) -> Planned:
+    why = f" ({spec.reason})" if spec.reason else ""
+    return Planned(
+        f"wait {format_seconds(spec.seconds)}{why}", readonly=True, verdict=Verdict.NO_OP
+    )
+
+
+def apply(spec: WaitSpec, ctx: StepContext) -> StepResult:
+    if ctx.cancel.wait(spec.seconds):
+        return StepResult(Status.FAILED, message="wait interrupted")
+    return StepResult(Status.SUCCEEDED)
+
+
+def undo(spec: WaitSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepResult:
+    return StepResult(Status.SUCCEEDED)

@@ -1,0 +1,110 @@
+"""The variables templates can read during a run, and stand-ins for a dry-run.
+
+Everything here is data: values from outside (inputs, alert labels, step output)
+are passed to the sandbox as variables and never rendered as templates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.playbook.model import Playbook
+from engine.steps.base import StepResult
+
+OUTPUT_IN_VARIABLES = 64 * 1024
+
+
+@dataclass
+class RunVariables:
+    """Namespaces: inputs, secrets, captures, steps, alert, run, playbook."""
+
+    inputs: Mapping[str, Any]
+    secrets: Mapping[str, str]
+    run: Mapping[str, Any]
+    playbook: Mapping[str, Any]
+    alert: Mapping[str, Any] = field(default_factory=dict)
+    captures: dict[str, Any] = field(default_factory=dict)
+    steps: dict[str, Any] = field(default_factory=dict)
+
+    def as_mapping(self) -> dict[str, Any]:
+        return {
+            "inputs": self.inputs,
+            "secrets": self.secrets,
+            "run": self.run,
+            "playbook": self.playbook,
+            "alert": self.alert,
+            "captures": self.captures,
+            "steps": self.steps,
+        }
+
+    def record(self, step_id: str, capture: str | None, result: StepResult) -> None:
+        """Make a finished step's result readable by later steps."""
+        self.steps[step_id] = step_view(result)
+        if capture is not None and result.ok:
+            self.captures[capture] = result.value
+
+
+def step_view(result: StepResult) -> dict[str, Any]:
+    return {
+        "status": str(result.status),
+        "exit_code": result.exit_code,
+        "stdout": result.output[-OUTPUT_IN_VARIABLES:],
+        "value": result.value,
+    }
+
+
+def base_variables(
+    playbook: Playbook,
+    inputs: Mapping[str, Any],
+    secrets: Mapping[str, str],
+    run_id: str,
+    mode: str,
+) -> RunVariables:
+    meta = playbook.metadata
+    return RunVariables(
+        inputs=dict(inputs),
+        secrets=dict(secrets),
+        run={"id": run_id, "mode": mode},
+        playbook={"name": meta.name, "version": meta.version, "maturity": meta.maturity},
+    )
+
+
+class Placeholder:
+    """Stands for a value only a live run will know (a capture), in a dry-run plan."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __str__(self) -> str:
+        return f"<{self.path}>"
+
+    def __getattr__(self, name: str) -> Placeholder:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return Placeholder(f"{self.path}.{name}")
+
+    def __getitem__(self, key: object) -> Placeholder:
+        return Placeholder(f"{self.path}[{key!r}]")
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(())
+
+    def __bool__(self) -> bool:
+        raise UnknownUntilRun(self.path)
+
+
+class UnknownUntilRun(Exception):
+    """A dry-run needed a value that only exists once earlier steps have run."""
+
+
+class PlaceholderNamespace(dict[str, Any]):
+    """`captures` / `steps` in a dry-run: every name is a Placeholder."""
+
+    def __init__(self, root: str) -> None:
+        super().__init__()
+        self.root = root
+
+    def __missing__(self, key: str) -> Placeholder:
+        return Placeholder(f"{self.root}.{key}")

@@ -1,0 +1,358 @@
+"""The template sandbox: rendering, shell quoting, errors, static references, conditions."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from engine import render
+from engine.errors import EngineError, ExitCode
+from engine.render import (
+    RenderError,
+    TemplateRenderer,
+    compile_condition,
+    condition_references,
+    evaluate_condition,
+    template_references,
+)
+
+SECRET = "s3cr3t-CANARY-value"
+INJECTIONS = [
+    "; touch PWNED",
+    "$(touch PWNED)",
+    "`touch PWNED`",
+    "x\ntouch PWNED",
+    "x && touch PWNED",
+    "x | touch PWNED",
+    "' ; touch PWNED ; '",
+    '" ; touch PWNED ; "',
+    "x'$(touch PWNED)'",
+    "{{ 7*7 }}",
+    "{% if true %}touch PWNED{% endif %}",
+    "*",
+    "",
+]
+NO_NUL = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"))
+
+
+def make(**inputs: Any) -> TemplateRenderer:
+    return TemplateRenderer(
+        {
+            "inputs": {"profile": "dev", **inputs},
+            "secrets": {"token": SECRET},
+            "steps": {"check": {"stdout": "ok\n", "exit_code": 0}},
+            "alert": {"labels": {"severity": "page"}},
+        }
+    )
+
+
+def run_sh(command: str, cwd: Path) -> bytes:
+    env = {"PATH": os.environ["PATH"], "LC_ALL": "C"}
+    done = subprocess.run(["/bin/sh", "-c", command], cwd=cwd, capture_output=True, env=env)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+# --- text ------------------------------------------------------------------------------
+
+
+def test_text_renders_variables_without_escaping_and_keeps_trailing_newline() -> None:
+    assert make(x="<a & b>").text("{{ inputs.profile }}: {{ inputs.x }}\n") == "dev: <a & b>\n"
+
+
+def test_text_reads_items_and_nested_values() -> None:
+    renderer = make()
+    assert renderer.text("{{ steps.check.stdout | trim }}/{{ alert['labels'].severity }}") == (
+        "ok/page"
+    )
+
+
+@pytest.mark.parametrize("value", ["{{ 7*7 }}", "{% for x in range(3) %}x{% endfor %}", "{#"])
+def test_data_from_outside_is_never_rendered_twice(value: str) -> None:
+    renderer = make(v=value)
+    assert renderer.text("{{ inputs.v }}") == value
+    assert renderer.value({"a": ["{{ inputs.v }}"]}) == {"a": [value]}
+    assert renderer.shell("echo {{ inputs.v }}") == f"echo '{value}'"
+
+
+def test_value_renders_strings_recursively_and_leaves_other_scalars() -> None:
+    data = {"{{ key }}": "{{ inputs.profile }}", "n": 3, "l": ["{{ inputs.profile }}", None]}
+    data["t"] = ("{{ inputs.profile }}", 1.5, True)
+    assert make().value(data) == {
+        "{{ key }}": "dev",
+        "n": 3,
+        "l": ["dev", None],
+        "t": ("dev", 1.5, True),
+    }
+
+
+def test_compiled_templates_are_cached_per_string() -> None:
+    first = render._compile("text", "{{ inputs.cached }}")
+    assert render._compile("text", "{{ inputs.cached }}") is first
+    assert render._compile("shell", "{{ inputs.cached }}") is not first
+
+
+# --- shell -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", INJECTIONS)
+def test_shell_metacharacters_in_values_arrive_as_one_literal_argument(
+    value: str, tmp_path: Path
+) -> None:
+    command = make(v=value).shell("printf '%s|' {{ inputs.v }} {{ inputs.v }}")
+    assert run_sh(command, tmp_path) == f"{value}|{value}|".encode()
+    assert not (tmp_path / "PWNED").exists()
+
+
+def test_shell_quotes_every_interpolation_but_not_the_template_text() -> None:
+    renderer = make(a="x y", n=5)
+    assert renderer.shell("ls -l {{ inputs.a }} | head -n {{ inputs.n }}") == (
+        "ls -l 'x y' | head -n 5"
+    )
+    assert renderer.shell("echo {{ inputs.a ~ '!' }}") == "echo 'x y!'"
+
+
+@pytest.mark.parametrize("value", ["-rf", "--force", "-", -1])
+def test_shell_refuses_values_that_start_with_a_dash(value: object) -> None:
+    with pytest.raises(RenderError) as caught:
+        make(v=value).shell("rm {{ inputs.v }}")
+    assert "starts with '-'" in caught.value.message
+    assert "--" in caught.value.hint
+    assert make(v=value).text("rm {{ inputs.v }}") == f"rm {value}"
+
+
+def test_shell_refuses_a_secret_on_the_command_line_without_showing_it() -> None:
+    with pytest.raises(RenderError) as caught:
+        make().shell("curl -H 'token: {{ secrets.token }}' http://x")
+    assert "secret 'token'" in caught.value.message
+    assert "$RUNBOOK_SECRET_TOKEN" in caught.value.hint
+    assert SECRET not in caught.value.render()
+    assert make().text("{{ secrets.token }}") == SECRET  # env and stdin may carry it
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=NO_NUL)
+def test_any_value_reaches_the_shell_unchanged(value: str, tmp_path_factory: Any) -> None:
+    renderer = make(v=value)
+    if value.startswith("-"):
+        with pytest.raises(RenderError):
+            renderer.shell("printf %s {{ inputs.v }}")
+        return
+    cwd = tmp_path_factory.mktemp("sh")
+    assert run_sh(renderer.shell("printf %s {{ inputs.v }}"), cwd) == value.encode()
+    assert not (cwd / "PWNED").exists()
+
+
+# --- errors ----------------------------------------------------------------------------
+
+
+def expect_error(template: str, **inputs: Any) -> RenderError:
+    with pytest.raises(RenderError) as caught:
+        make(**inputs).text(template)
+    error = caught.value
+    assert isinstance(error, EngineError)
+    assert error.exit_code is ExitCode.USAGE
+    assert error.__cause__ is None and error.__suppress_context__  # no traceback chain
+    assert SECRET not in error.render()
+    return error
+
+
+def test_undefined_input_names_it_and_suggests() -> None:
+    error = expect_error("x {{ inputs.profil }}")
+    assert error.message == "undefined variable 'inputs.profil'"
+    assert "did you mean 'inputs.profile'?" in error.hint
+    assert "inputs:" in error.hint
+
+
+@pytest.mark.parametrize(
+    ("template", "name", "hint"),
+    [
+        ("{{ nope }}", "nope", "templates can read: alert, inputs, secrets, steps"),
+        ("{{ secrets.tokn }}", "secrets.tokn", "secrets:"),
+        ("{{ steps.later.stdout }}", "steps.later", "after that step ran"),
+        ("{% if alert.labels.team %}x{% endif %}", "alert.labels.team", "is defined"),
+    ],
+)
+def test_undefined_variables_name_the_path_with_a_hint(template: str, name: str, hint: str) -> None:
+    error = expect_error(template)
+    assert error.message == f"undefined variable '{name}'"
+    assert hint in error.hint
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ cycler.__init__.__globals__ }}",
+        "{{ ''.__class__.__mro__ }}",
+        "{{ inputs.profile.__class__ }}",
+        "{{ steps.check.update({'x': 1}) }}",
+        "{{ 2 ** 100000000 }}",
+        "{{ 'x' * 10 ** 9 }}",
+    ],
+)
+def test_sandbox_violations_are_render_errors(template: str) -> None:
+    assert "sandbox refused" in expect_error(template).message
+
+
+@pytest.mark.parametrize(
+    ("template", "line"), [("{{ x", 1), ("a\n{{ x }\n", 2), ("a\nb\n{% endfor %}", 3)]
+)
+def test_syntax_errors_give_the_line(template: str, line: int) -> None:
+    error = expect_error(template)
+    assert error.message.startswith(f"template syntax error (line {line}):")
+    assert "{{" in error.hint
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "{{ {}[secrets.token] }}",
+        "{{ inputs[secrets.token] }}",
+        "{{ secrets.token + 1 }}",
+        "{{ ('{' ~ secrets.token ~ '}').format() }}",
+        "{% include secrets.token %}",
+    ],
+)
+def test_secret_values_never_appear_in_error_messages(template: str) -> None:
+    expect_error(template)
+
+
+def test_other_failures_are_render_errors_too() -> None:
+    assert "ZeroDivisionError" in expect_error("{{ 1 / 0 }}").message
+
+
+# --- static references -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        (
+            "{{ inputs.profile }} {{ steps.check.stdout }}",
+            {("inputs", "profile"), ("steps", "check", "stdout")},
+        ),
+        ("{{ inputs['x'] }}{{ inputs[\"y\"].z }}", {("inputs", "x"), ("inputs", "y", "z")}),
+        ("{{ foo }}", {("foo",)}),
+        ("{{ inputs.name | upper }} {{ inputs.n.upper() }}", {("inputs", "name"), ("inputs", "n")}),
+        (
+            "{{ steps.x.lines[0] }} {{ inputs[key] }}",
+            {("steps", "x", "lines"), ("inputs",), ("key",)},
+        ),
+        (
+            "{% if alert.labels.team is defined %}{{ alert.labels.team }}{% endif %}",
+            {("alert", "labels", "team")},
+        ),
+        (
+            "{% for item in inputs.items_ %}{{ item.name }}{{ loop.index }}{% endfor %}"
+            "{% set n = range(3) | list %}{{ n }}{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1) }}",
+            {("inputs", "items_")},
+        ),
+        ("plain text, no template", set()),
+    ],
+)
+def test_template_references(template: str, expected: set[tuple[str, ...]]) -> None:
+    assert template_references(template) == expected
+
+
+def test_template_references_reports_syntax_errors_with_the_line() -> None:
+    with pytest.raises(RenderError, match=r"line 3"):
+        template_references("ok\nok\n{{ inputs.x }")
+
+
+# --- conditions ------------------------------------------------------------------------
+
+
+def test_conditions_evaluate_against_variables() -> None:
+    variables = make().variables
+    assert evaluate_condition("inputs.profile == 'dev' and steps.check.exit_code == 0", variables)
+    assert not evaluate_condition("alert.labels.severity != 'page'", variables)
+    assert evaluate_condition("alert.labels.team is not defined", variables)
+
+
+@pytest.mark.parametrize("expr", ["inputs.missing", "inputs.missing == 1", "nope or true"])
+def test_conditions_on_undefined_values_are_errors(expr: str) -> None:
+    with pytest.raises(RenderError, match="undefined variable"):
+        evaluate_condition(expr, make().variables)
+
+
+@pytest.mark.parametrize("expr", ["inputs.x ==", "a b", "{{ inputs.x }}", ""])
+def test_conditions_that_do_not_parse_are_refused(expr: str) -> None:
+    with pytest.raises(RenderError):
+        compile_condition(expr)
+
+
+def test_condition_errors_do_not_show_secrets() -> None:
+    with pytest.raises(RenderError) as caught:
+        evaluate_condition("{}[secrets.token]", make().variables)
+    assert SECRET not in caught.value.render()
+
+
+def test_condition_references() -> None:
+    assert condition_references("inputs.a == steps.b.value and x is defined") == {
+        ("inputs", "a"),
+        ("steps", "b", "value"),
+        ("x",),
+    }
+
+
+class NotYetKnown(Exception):
+    pass
+
+
+class Placeholder:
+    def __bool__(self) -> bool:
+        raise NotYetKnown("captures.x")
+
+
+def test_exceptions_raised_by_a_variable_itself_propagate() -> None:
+    # A dry-run placeholder signals "known only during the run" this way.
+    with pytest.raises(NotYetKnown):
+        evaluate_condition("captures.x", {"captures": {"x": Placeholder()}})
+
+
+# --- robustness ------------------------------------------------------------------------
+
+FRAGMENTS = st.sampled_from(
+    ["{{", "}}", "{%", "%}", "{#", "#}", " ", "inputs", "secrets", "steps", ".", "[", "]",
+     "'", '"', "(", ")", "|", "x", "profile", "token", "if", "endif", "for", "in", "endfor",
+     "set", "=", "==", "~", "*", "-", "1", "__class__", "cycler", "range", "\n", "raw"]
+)  # fmt: skip
+TEMPLATES = st.one_of(st.text(), st.lists(FRAGMENTS, max_size=30).map("".join))
+
+
+@settings(max_examples=400, deadline=None)
+@given(template=TEMPLATES)
+def test_arbitrary_templates_only_ever_raise_render_error(template: str) -> None:
+    renderer = make()
+    for attempt in (
+        renderer.text,
+        renderer.shell,
+        template_references,
+        condition_references,
+        lambda t: evaluate_condition(t, renderer.variables),
+    ):
+        try:
+            attempt(template)
+        except RenderError as error:
+            assert SECRET not in error.render()
+
+
+def test_importing_the_module_does_not_import_jinja2() -> None:
+    modules = "engine.render, engine.inputs, engine.secrets"
+    code = f"import sys, {modules}; print('jinja2' in sys.modules)"
+    root = str(Path(__file__).resolve().parents[1])
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": root},
+        check=True,
+    )
+    assert done.stdout.strip() == "False"
