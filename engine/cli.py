@@ -166,6 +166,16 @@ def runs(playbook: str | None, outcome: str | None, limit: int, output: str) -> 
 
 
 @cli.command()
+@click.option("--quiet", "-q", is_flag=True, help="Print only the outcomes.")
+def demo(quiet: bool) -> None:
+    """Run the self-contained demo: a failure rolled back, then a clean run."""
+    from engine.commands.demo import run_demo
+
+    outcome = run_demo(_listeners("text", quiet), click.echo)  # type: ignore[arg-type]
+    sys.exit(int(outcome.exit_code))
+
+
+@cli.command()
 def recover() -> None:
     """Find runs whose engine died and mark them interrupted."""
     from engine.commands.history import recover as command
