@@ -6,6 +6,7 @@ rich, paramiko and kubernetes are imported by the functions that need them.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -82,6 +83,10 @@ def _listeners(output: str, quiet: bool) -> list[object]:
 
     if output == "json":
         return [JsonLines()]
+    if not quiet and sys.stdout.isatty() and not os.environ.get("RUNBOOK_PLAIN"):
+        from engine.live import LiveDisplay
+
+        return [LiveDisplay()]
     return [PlainLines(quiet=quiet)]
 
 

@@ -32,7 +32,7 @@ def rollback_run(run_id: str, request: RunRequest, listeners: Sequence[Listener]
         bus = EventBus(prepared.redactor.redact_data)
         bus.ledger = LedgerListener(ledger)
         bus.listeners.extend(listeners)
-        run = Run(prepared, new_run_id(), bus, ledger, make_operator(request))
+        run = Run(prepared, new_run_id(), bus, ledger, make_operator(request, listeners))
         return run.undo_earlier(completed)
 
 

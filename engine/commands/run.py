@@ -21,10 +21,24 @@ def run_playbook(request: RunRequest, listeners: Sequence[Listener] = ()) -> Run
         bus = EventBus(prepared.redactor.redact_data)
         bus.ledger = LedgerListener(ledger)
         bus.listeners.extend(listeners)
-        return Run(prepared, run_id, bus, ledger, make_operator(request)).execute()
+        operator = make_operator(request, listeners)
+        return Run(prepared, run_id, bus, ledger, operator).execute()
 
 
-def make_operator(request: RunRequest) -> Operator:
+def make_operator(request: RunRequest, listeners: Sequence[Listener] = ()) -> Operator:
+    """The human, or the stand-in; a live display is paused while they answer."""
+    operator = _operator(request)
+    for listener in listeners:
+        pause = getattr(listener, "pause", None)
+        if pause is not None:
+            from engine.live import LiveDisplay, PausingOperator
+
+            assert isinstance(listener, LiveDisplay)
+            return PausingOperator(operator, listener)
+    return operator
+
+
+def _operator(request: RunRequest) -> Operator:
     if request.interactive and not request.assume_yes:
         return TerminalOperator()
     if request.interactive:
