@@ -83,6 +83,15 @@ class PlainLines:
     def _on_step_skipped(self, step: str, data: dict[str, Any]) -> str:
         return f"- {step} skipped ({data.get('reason')})"
 
+    def _on_sli_sample(self, step: str, data: dict[str, Any]) -> str:
+        value = data.get("value")
+        shown = f" {value:g}" if isinstance(value, int | float) else ""
+        why = data.get("error") or data.get("detail") or ""
+        why = "" if shown.strip() == str(why).strip() else why
+        return f"  ◇ SLI {data.get('phase')}: {data.get('verdict')}{shown}" + (
+            f" ({why})" if why else ""
+        )
+
     def _on_rollback_started(self, step: str, data: dict[str, Any]) -> str:
         return "rolling back completed steps in reverse order"
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import getpass
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from engine.errors import RefusedError
+
+if TYPE_CHECKING:
+    from engine.signals import AbortSignals
+    from engine.steps.base import Operator
 
 ANSWERS = ("done", "failed", "skipped")
 
@@ -67,3 +72,22 @@ class HeadlessOperator:
 
     def checklist(self, title: str, body: str, expect: str) -> tuple[str, str]:
         raise RefusedError(f"step {title!r} needs a human", "run it from a terminal")
+
+
+class SignalAwareOperator:
+    """Wraps the operator of a run so that every question (confirm gate, checklist,
+    manual step, guided undo) is asked while Ctrl-C / SIGTERM interrupt the prompt:
+    without it a signal during a manual step's prompt is only noted, and the engine
+    keeps waiting for an answer."""
+
+    def __init__(self, inner: Operator, signals: AbortSignals) -> None:
+        self.inner = inner
+        self.signals = signals
+
+    def confirm(self, question: str) -> bool:
+        with self.signals.prompting():
+            return self.inner.confirm(question)
+
+    def checklist(self, title: str, body: str, expect: str) -> tuple[str, str]:
+        with self.signals.prompting():
+            return self.inner.checklist(title, body, expect)

@@ -19,10 +19,12 @@ from engine.execution import Completed, apply_step, step_timeout, with_retries
 from engine.ledger import Ledger, RunInfo
 from engine.operator import AbortRequested, operator_name
 from engine.outcome import Outcome
-from engine.playbook.checks import is_readonly
+from engine.playbook.checks import is_readonly, mitigates
 from engine.playbook.model import Step
 from engine.preflight import Prepared
 from engine.signals import AbortSignals
+from engine.sli.checker import SliChecker
+from engine.sli.judge import Sample, SliVerdict
 from engine.steps.base import Operator, Resources, Status, StepContext, StepResult
 from engine.undo import UndoRunner
 
@@ -52,24 +54,26 @@ class Run:
         self.completed: list[Completed] = []
         self.statuses: dict[str, str] = {}
         self.guided = self.playbook.metadata.maturity == 1
+        self.sli = self._sli_checker()
 
     @property
     def mode(self) -> str:
-        if self.prepared.mode == "rollback":
-            return "rollback"
+        if self.prepared.mode in ("rollback", "drill"):
+            return self.prepared.mode
         return "guided" if self.guided else "live"
 
     def execute(self) -> RunResult:
         """Run to an outcome; the ledger records every step of the way."""
         self._start()
-        if self.prepared.refusal:
-            return self._finish(Outcome.REFUSED, self.prepared.refusal)
+        refusal = self.prepared.refusal or self._precheck_refusal()
+        if refusal:
+            return self._finish(Outcome.REFUSED, refusal)
         with self.signals.installed():
             try:
                 outcome, message = self._run_steps()
             except AbortRequested as exc:
                 outcome, message = Outcome.ABORTED, str(exc)
-            if outcome is not Outcome.COMPLETED:
+            if self._needs_rollback(outcome):
                 outcome = self._roll_back(outcome)
         self.resources.close_all()
         return self._finish(outcome, message)
@@ -116,14 +120,82 @@ class Run:
             parent_run=self.prepared.parent_run,
         )
 
+    def _sli_checker(self) -> SliChecker | None:
+        sli = self.playbook.sli
+        if sli is None:
+            return None
+        from engine.render import TemplateRenderer
+
+        variables = self.prepared.variables
+        return SliChecker(
+            sli,
+            lambda: TemplateRenderer(variables.as_mapping()),
+            dict(variables.secrets),
+            self._on_sample,
+            self.signals.cancel,
+        )
+
+    def _on_sample(self, sample: Sample, phase: str) -> None:
+        self.bus.emit(
+            "sli_sample",
+            self.run_id,
+            phase=phase,
+            verdict=str(sample.verdict),
+            value=sample.value,
+            error=sample.error,
+            detail=sample.detail,
+            sample_ts=sample.ts,
+        )
+
+    def _precheck_refusal(self) -> str:
+        """Before step 1: a healthy (or unreadable) SLI means there is nothing to fix."""
+        if self.sli is None or self.prepared.request.force:
+            return ""
+        sample = self.sli.sample("pre-check")
+        if sample.verdict is SliVerdict.HEALTHY:
+            return "nothing to fix: the SLI is already healthy (use --force to run anyway)"
+        if sample.verdict is SliVerdict.UNKNOWN:
+            return f"the SLI cannot be read ({sample.error}); use --force to run blind"
+        return ""
+
+    def _needs_rollback(self, outcome: Outcome) -> bool:
+        if outcome is Outcome.NOT_RECOVERED:
+            sli = self.playbook.sli
+            return sli is not None and sli.on_not_recovered == "rollback"
+        return outcome in (Outcome.FAILED, Outcome.ABORTED)
+
     def _run_steps(self) -> tuple[Outcome, str]:
-        for step in self.playbook.steps:
+        started = time.monotonic()
+        steps = self.playbook.steps
+        for index, step in enumerate(steps):
             if self.signals.aborted:
                 return Outcome.ABORTED, f"aborted by {self.signals.reason} before {step.id}"
             result = self._run_step(step)
             if result.status not in (Status.SUCCEEDED, Status.SKIPPED):
                 return self._failure_outcome(step, result)
-        return Outcome.COMPLETED, ""
+            if self._recovered_after(step, result, final=index == len(steps) - 1):
+                self._skip_rest(steps[index + 1 :])
+                took = time.monotonic() - started
+                return Outcome.RECOVERED, f"the SLI recovered after {step.id} ({took:.1f}s)"
+        return self._after_all_steps(steps[-1] if steps else None)
+
+    def _recovered_after(self, step: Step, result: StepResult, final: bool) -> bool:
+        if self.sli is None or result.status is not Status.SUCCEEDED or not mitigates(step):
+            return False
+        return self.sli.recovered_after(step.id, final)
+
+    def _after_all_steps(self, last: Step | None) -> tuple[Outcome, str]:
+        if self.sli is None:
+            return Outcome.COMPLETED, ""
+        if self.signals.aborted:
+            return Outcome.ABORTED, f"aborted by {self.signals.reason}"
+        if last is not None and not mitigates(last) and self.sli.recovered_after("all steps", True):
+            return Outcome.RECOVERED, "the SLI recovered after all steps"
+        return Outcome.NOT_RECOVERED, "all steps ran and the SLI is still not healthy: escalate"
+
+    def _skip_rest(self, steps: tuple[Step, ...]) -> None:
+        for step in steps:
+            self._skip(step, "the SLI recovered before this step")
 
     def _failure_outcome(self, step: Step, result: StepResult) -> tuple[Outcome, str]:
         if self.signals.aborted:

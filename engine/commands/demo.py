@@ -25,19 +25,22 @@ def demo_playbook() -> Path:
     return Path(__file__).resolve().parents[2] / DEMO_SOURCE
 
 
+def _request(workdir: str, **inputs: str) -> RunRequest:
+    return RunRequest(str(demo_playbook()), {"workdir": workdir, **inputs}, interactive=False)
+
+
 def run_demo(listeners: Sequence[Listener], say: Callable[[str], None]) -> Outcome:
     """Both demo runs; the outcome of the second."""
     from engine.commands.run import run_playbook
+    from engine.inject import inject_fault
 
     with tempfile.TemporaryDirectory(prefix="runbook-demo-") as tmp:
         workdir = str(Path(tmp) / "demo")
-        say(f"== 1/2: a remediation that fails half-way (workdir {workdir}) ==")
-        first = RunRequest(str(demo_playbook()), {"workdir": workdir}, interactive=False)
-        run_playbook(first, listeners)
-        say("\n== 2/2: the same playbook, nothing failing ==")
-        second = RunRequest(
-            str(demo_playbook()), {"workdir": workdir, "fail_at": "none"}, interactive=False
-        )
-        result = run_playbook(second, listeners)
+        say(f"== 0/2: the fault: a disk full of logs (workdir {workdir}) ==")
+        inject_fault(_request(workdir), listeners)
+        say("\n== 1/2: a remediation that fails half-way: completed steps are undone ==")
+        run_playbook(_request(workdir), listeners)
+        say("\n== 2/2: the same playbook, nothing failing: it stops once the SLI recovers ==")
+        result = run_playbook(_request(workdir, fail_at="none"), listeners)
         say("\nnext: `runbook runs` lists both runs; `runbook show RUN_ID` replays one.")
         return result.outcome

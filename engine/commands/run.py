@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from engine.events import EventBus, LedgerListener, Listener
 from engine.ledger import LEDGER_FILE, Ledger, default_home, new_run_id
 from engine.operator import HeadlessOperator, TerminalOperator
-from engine.preflight import RunRequest, prepare
+from engine.preflight import Prepared, RunRequest, prepare
 from engine.runner import Run, RunResult
 from engine.steps.base import Operator
 
@@ -16,6 +16,14 @@ def run_playbook(request: RunRequest, listeners: Sequence[Listener] = ()) -> Run
     """Prepare (exit 2 on bad input, nothing recorded), then run and record."""
     run_id = new_run_id()
     prepared = prepare(request, run_id, mode="live")
+    return execute_prepared(prepared, run_id, listeners)
+
+
+def execute_prepared(
+    prepared: Prepared, run_id: str, listeners: Sequence[Listener] = ()
+) -> RunResult:
+    """Open the ledger and run a prepared playbook to its outcome."""
+    request = prepared.request
     home = request.home or default_home()
     with Ledger.open(home / LEDGER_FILE) as ledger:
         bus = EventBus(prepared.redactor.redact_data)

@@ -37,6 +37,12 @@ def is_readonly(step: Step) -> bool:
     return _action_readonly(step.action)
 
 
+def mitigates(step: Step) -> bool:
+    """Whether the SLI is checked after this step: `mitigates:` when given, else any
+    step that changes something."""
+    return step.mitigates if step.mitigates is not None else not is_readonly(step)
+
+
 def _action_readonly(action: Action) -> bool:
     return action.spec is not None and step_type(action.type).is_readonly(action.spec)
 

@@ -1,0 +1,43 @@
+"""`command` probe: a local command. Exit 0 means healthy unless `healthy:` is given;
+then its stdout is parsed as a number and judged."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from engine.durations import parse_duration
+from engine.sli.judge import Reading, SliVerdict
+from engine.steps.base import Renderer
+from engine.steps.process import run_process
+
+DEFAULT_TIMEOUT = 10.0
+
+
+def read(spec: Mapping[str, Any], render: Renderer, numeric: bool) -> Reading:
+    run = spec["run"]
+    argv = (
+        [render.text(p) for p in run]
+        if isinstance(run, list)
+        else ["/bin/sh", "-c", render.shell(run)]
+    )
+    timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
+    outcome = run_process(argv, timeout=timeout, cap=16 * 1024)
+    if outcome.timed_out or outcome.exit_code is None:
+        return Reading.failed(f"the probe command did not finish within {timeout:g}s")
+    if not numeric:
+        verdict = SliVerdict.HEALTHY if outcome.exit_code == 0 else SliVerdict.UNHEALTHY
+        return Reading(
+            float(outcome.exit_code), verdict=verdict, detail=f"exit {outcome.exit_code}"
+        )
+    return _number(outcome.exit_code, outcome.stdout)
+
+
+def _number(exit_code: int, stdout: str) -> Reading:
+    if exit_code != 0:
+        return Reading.failed(f"the probe command exited {exit_code}")
+    text = stdout.strip()
+    try:
+        return Reading(float(text.split()[-1]) if text else float("nan"), detail=text[-80:])
+    except ValueError:
+        return Reading.failed(f"the probe printed {text[-40:]!r}, not a number")

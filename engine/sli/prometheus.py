@@ -1,0 +1,88 @@
+"""`prometheus` probe: an instant query over the HTTP API (`/api/v1/query`).
+
+Only a scalar or a single-sample vector is a value. An empty vector, several series,
+NaN, or an API error (`bad_data`, `execution`, `timeout`) is unknown, and the
+message says which.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from typing import Any
+
+from engine.durations import parse_duration
+from engine.sli.judge import Reading
+from engine.steps.base import Renderer
+
+DEFAULT_TIMEOUT = 5.0
+BODY_LIMIT = 4 * 1024 * 1024
+
+
+def read(spec: Mapping[str, Any], render: Renderer, numeric: bool, token: str = "") -> Reading:
+    timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
+    query = render.text(spec["query"])
+    url = (
+        render.text(spec["url"]).rstrip("/")
+        + "/api/v1/query?"
+        + urllib.parse.urlencode({"query": query, "timeout": f"{timeout:g}s"})
+    )
+    headers = {k: render.text(v) for k, v in (spec.get("headers") or {}).items()}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        document = _get_json(urllib.request.Request(url, headers=headers), timeout)  # noqa: S310
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return Reading.failed(f"Prometheus did not answer: {getattr(exc, 'reason', exc)}")
+    return interpret(document)
+
+
+def _get_json(request: urllib.request.Request, timeout: float) -> Any:
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            return json.loads(response.read(BODY_LIMIT))
+    except urllib.error.HTTPError as exc:  # 400/422/503 carry an API error document
+        body = exc.read(BODY_LIMIT)
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise urllib.error.URLError(f"HTTP {exc.code}") from None
+
+
+def interpret(document: Any) -> Reading:
+    """A query response → a value, or unknown with the reason."""
+    if not isinstance(document, dict):
+        return Reading.failed("Prometheus answered with something that is not a query result")
+    if document.get("status") != "success":
+        kind = document.get("errorType", "error")
+        return Reading.failed(f"Prometheus query error ({kind}): {document.get('error', '')}")
+    data = document.get("data") or {}
+    result_type, result = data.get("resultType"), data.get("result")
+    if result_type == "scalar":
+        return _number(result)
+    if result_type == "vector" and isinstance(result, list):
+        return _vector(result)
+    return Reading.failed(f"query returned a {result_type}; use an instant vector or scalar")
+
+
+def _vector(result: list[Any]) -> Reading:
+    if not result:
+        return Reading.failed("query returned no series (empty vector): the metric may be absent")
+    if len(result) > 1:
+        return Reading.failed(
+            f"query returned {len(result)} series; aggregate it (e.g. max(...), sum(...))"
+        )
+    return _number(result[0].get("value"), str(result[0].get("metric", {})))
+
+
+def _number(pair: Any, detail: str = "") -> Reading:
+    try:
+        value = float(pair[1])
+    except (TypeError, ValueError, IndexError):
+        return Reading.failed(f"query returned an unreadable sample: {pair!r}")
+    if value != value:  # NaN
+        return Reading.failed("query returned NaN")
+    return Reading(value, detail=detail)
