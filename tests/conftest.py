@@ -1,0 +1,23 @@
+"""Shared test setup: every test runs with its own HOME and RUNBOOK_HOME, so nothing
+touches the user's ~/.kube, ~/.ssh or ledger; fixtures for real components."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["prom_fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("RUNBOOK_HOME", str(home / ".runbook"))
+    monkeypatch.setenv("RUNBOOK_PLAIN", "1")
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("XDG_STATE_HOME", raising=False)
+    yield home
