@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from components import free_port, require_binary
 
 SCRAPE_CONFIG = """\

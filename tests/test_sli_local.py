@@ -11,11 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sli_helpers import playbook, run_cli, run_id_of, samples, step_statuses
 
 from engine.playbook.model import Healthy
 from engine.sli.judge import Reading, SliVerdict, judge
 from engine.sli.prometheus import interpret
-from sli_helpers import playbook, run_cli, run_id_of, samples, step_statuses
 
 FAST = "  settle: 100ms\n  samples: 2\n  interval: 100ms\n  timeout: 1s\n"
 

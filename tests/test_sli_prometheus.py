@@ -10,18 +10,18 @@ import uuid
 from pathlib import Path
 
 import pytest
-
 from prom_fixtures import PromStack, start_prometheus, stop
 from sli_helpers import playbook, run_cli, run_id_of, samples, step_statuses
 
 pytestmark = pytest.mark.integration
 
-PUSH = "printf '{metric} {value}\\n' | {python} -c 'import sys,urllib.request as u; u.urlopen(u.Request(\\\"{url}\\\", data=sys.stdin.buffer.read(), method=\\\"PUT\\\"), timeout=5)'"
+PUSH_SCRIPT = Path(__file__).with_name("push_metric.py")
 
 
 def _sli(prom_url: str, job: str, samples_needed: int = 2, timeout: str = "4s") -> str:
+    query = f'max(rb_errors{{job="{job}"}})'
     return (
-        f"  probe:\n    prometheus: {{url: '{prom_url}', query: 'max(rb_errors{{job=\"{job}\"}})'}}\n"
+        f"  probe:\n    prometheus: {{url: '{prom_url}', query: '{query}'}}\n"
         f"  healthy: {{below: 1}}\n  settle: 1200ms\n  samples: {samples_needed}\n"
         f"  interval: 700ms\n  timeout: {timeout}\n"
     )
@@ -29,7 +29,7 @@ def _sli(prom_url: str, job: str, samples_needed: int = 2, timeout: str = "4s") 
 
 def _push_action(stack: PromStack, job: str, value: int) -> str:
     url = f"{stack.pushgateway_url}/metrics/job/{job}"
-    return PUSH.format(metric="rb_errors", value=value, python=sys.executable, url=url)
+    return f"{sys.executable} {PUSH_SCRIPT} {url} rb_errors {value}"
 
 
 def _job(stack: PromStack, value: int) -> str:
