@@ -104,6 +104,7 @@ INPUT = click.option(
 @click.argument("playbook", type=click.Path(exists=True, dir_okay=False))
 @INPUT
 @click.option("--dry-run", is_flag=True, help="Show what would run; change nothing.")
+@click.option("--probe", is_flag=True, help="With --dry-run: read the SLI, run read-only steps.")
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="Pre-approve confirm gates.")
 @click.option("--force", is_flag=True, help="Run even if the SLI pre-check says healthy.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the outcome.")
@@ -112,14 +113,15 @@ def run(
     playbook: str,
     inputs: tuple[str, ...],
     dry_run: bool,
+    probe: bool,
     assume_yes: bool,
     force: bool,
     quiet: bool,
     output: str,
 ) -> None:
-    """Run a playbook: steps in order, undo in reverse on failure."""
+    """Run a playbook: steps in order, undo in reverse on failure, stop once the SLI recovers."""
     if dry_run:
-        _print_plan(playbook, inputs, output)
+        _print_plan(playbook, inputs, output, probe)
         return
     from engine.commands.run import run_playbook
 
@@ -131,16 +133,17 @@ def run(
 @cli.command()
 @click.argument("playbook", type=click.Path(exists=True, dir_okay=False))
 @INPUT
+@click.option("--probe", is_flag=True, help="Also read the SLI and run read-only steps.")
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
-def plan(playbook: str, inputs: tuple[str, ...], output: str) -> None:
-    """Dry-run: every step rendered with its undo and a verdict; nothing executed."""
-    _print_plan(playbook, inputs, output)
+def plan(playbook: str, inputs: tuple[str, ...], probe: bool, output: str) -> None:
+    """Dry-run: every step rendered with its undo and a verdict; nothing changed."""
+    _print_plan(playbook, inputs, output, probe)
 
 
-def _print_plan(playbook: str, inputs: tuple[str, ...], output: str) -> None:
+def _print_plan(playbook: str, inputs: tuple[str, ...], output: str, probe: bool) -> None:
     from engine.commands.run import plan_playbook
 
-    click.echo(plan_playbook(_request(playbook, inputs, dry_run=True), output))
+    click.echo(plan_playbook(_request(playbook, inputs, dry_run=True), output, probe))
 
 
 @cli.command()

@@ -6,7 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.operator import HeadlessOperator
 from engine.playbook.checks import is_readonly, undoes_itself
@@ -14,6 +14,9 @@ from engine.playbook.model import Action, Playbook, Step
 from engine.steps.base import Planned, Resources, StepContext, Verdict
 from engine.steps.registry import is_available, step_type
 from engine.variables import PlaceholderNamespace, RunVariables, UnknownUntilRun
+
+if TYPE_CHECKING:
+    from engine.probe import ProbedPlan
 
 
 @dataclass(frozen=True)
@@ -34,8 +37,8 @@ class PlannedStep:
 def plan_variables(variables: RunVariables) -> dict[str, Any]:
     """Run variables where captures and step results are placeholders."""
     mapping = variables.as_mapping()
-    mapping["captures"] = PlaceholderNamespace("captures")
-    mapping["steps"] = PlaceholderNamespace("steps")
+    mapping["captures"] = PlaceholderNamespace("captures", variables.captures)
+    mapping["steps"] = PlaceholderNamespace("steps", variables.steps)
     return mapping
 
 
@@ -120,22 +123,43 @@ def unavailable_types(playbook: Playbook) -> list[str]:
     return sorted(t for t in types if not is_available(t))
 
 
-def render_plan_text(playbook: Playbook, plan: Sequence[PlannedStep]) -> str:
+def render_plan_text(
+    playbook: Playbook, plan: Sequence[PlannedStep], probed: ProbedPlan | None = None
+) -> str:
     meta = playbook.metadata
     lines = [f"plan: {meta.name} {meta.version} (level {meta.maturity}) — nothing will be changed"]
+    if probed is not None:
+        lines += _probe_lines(probed)
     for item in plan:
         lines.append(f"{item.index}. {item.id} [{item.type}] {item.verdict}")
-        lines.append(f"     run:  {item.command}")
-        lines.append(f"     undo: {item.undo}")
+        lines.append(f"     run:  {_indented(item.command)}")
+        lines.append(f"     undo: {_indented(item.undo)}")
         lines += [f"     {label}: {text}" for label, text in _extras(item) if text]
     return "\n".join(lines)
+
+
+def _indented(text: str) -> str:
+    return text.strip().replace("\n", "\n" + " " * 11)
 
 
 def _extras(item: PlannedStep) -> list[tuple[str, str]]:
     return [("confirm", item.confirm), ("when", item.when), ("note", item.note)]
 
 
-def render_plan_json(playbook: Playbook, plan: Sequence[PlannedStep]) -> str:
+def _probe_lines(probed: ProbedPlan) -> list[str]:
+    lines = [f"read-only steps run: {', '.join(probed.read_steps) or 'none'}"]
+    sample = probed.precheck
+    if sample is not None:
+        value = "" if sample.value is None else f" {sample.value:g}"
+        why = f" ({sample.error})" if sample.error else ""
+        lines.append(f"SLI now: {sample.verdict}{value}{why}")
+    lines.append(f"pre-check would: {probed.decision}")
+    return lines
+
+
+def render_plan_json(
+    playbook: Playbook, plan: Sequence[PlannedStep], probed: ProbedPlan | None = None
+) -> str:
     meta = playbook.metadata
     document = {
         "playbook": meta.name,
@@ -144,4 +168,11 @@ def render_plan_json(playbook: Playbook, plan: Sequence[PlannedStep]) -> str:
         "content_hash": playbook.content_hash,
         "steps": [asdict(item) for item in plan],
     }
+    if probed is not None:
+        sample = probed.precheck
+        document["probe"] = {
+            "read_steps": probed.read_steps,
+            "sli": None if sample is None else {k: v for k, v in asdict(sample).items()},
+            "precheck_decision": probed.decision,
+        }
     return json.dumps(document, indent=2)

@@ -47,6 +47,7 @@ class LiveDisplay:
         self.live: Any = None
         self.rows: dict[str, StepRow] = {}
         self.title = ""
+        self.sli_line = ""
         self.lines = PlainLines()
 
     def __call__(self, event: Event) -> None:
@@ -93,6 +94,12 @@ class LiveDisplay:
         row = self._row(step)
         row.state, row.note = "skipped", str(data.get("reason", ""))
 
+    def _on_sli_sample(self, step: str, data: dict[str, Any]) -> None:
+        value = data.get("value")
+        shown = f" {value:g}" if isinstance(value, int | float) else ""
+        why = f" — {data['error']}" if data.get("error") else ""
+        self.sli_line = f"SLI {data.get('phase')}: {data.get('verdict')}{shown}{why}"
+
     def _on_undo_result(self, step: str, data: dict[str, Any]) -> None:
         row = self._row(step)
         ok = data.get("status") == "succeeded"
@@ -102,7 +109,14 @@ class LiveDisplay:
     def __rich__(self) -> Any:
         from rich.table import Table
 
-        table = Table(title=self.title, title_justify="left", expand=False, show_edge=False)
+        table = Table(
+            title=self.title,
+            title_justify="left",
+            caption=_escape(self.sli_line),
+            caption_justify="left",
+            expand=False,
+            show_edge=False,
+        )
         for column in ("", "step", "state", "time", "detail"):
             table.add_column(column, overflow="fold")
         for row in self.rows.values():

@@ -85,9 +85,22 @@ class SignalAwareOperator:
         self.signals = signals
 
     def confirm(self, question: str) -> bool:
-        with self.signals.prompting():
-            return self.inner.confirm(question)
+        try:
+            with self.signals.prompting():
+                return self.inner.confirm(question)
+        except KeyboardInterrupt:
+            raise self._abort("a question") from None
 
     def checklist(self, title: str, body: str, expect: str) -> tuple[str, str]:
-        with self.signals.prompting():
-            return self.inner.checklist(title, body, expect)
+        try:
+            with self.signals.prompting():
+                return self.inner.checklist(title, body, expect)
+        except KeyboardInterrupt:
+            raise self._abort(title) from None
+
+    def _abort(self, what: str) -> BaseException:
+        """A signal that arrived just before or after the prompt read: an abort, unless
+        it is the hard stop (then it propagates and the engine exits at once)."""
+        if self.signals.hard_stop:
+            return KeyboardInterrupt()
+        return AbortRequested(f"aborted by {self.signals.reason or 'signal'} at {what}")

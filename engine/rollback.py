@@ -12,6 +12,7 @@ from engine.events import EventBus, LedgerListener, Listener
 from engine.execution import Completed
 from engine.ledger import LEDGER_FILE, EventRow, Ledger, default_home, new_run_id
 from engine.playbook import Playbook, load_playbook
+from engine.playbook.checks import is_readonly
 from engine.preflight import Prepared, RunRequest, assemble
 from engine.runner import Run, RunResult
 from engine.steps.base import Status, StepResult
@@ -29,6 +30,7 @@ def rollback_run(run_id: str, request: RunRequest, listeners: Sequence[Listener]
         events = _history(ledger, original.run_id)
         prepared = _prepared(ledger, original.run_id, events, request)
         completed = completed_steps(prepared.playbook, events)
+        _refuse_without_hands(prepared.playbook, completed, request)
         bus = EventBus(prepared.redactor.redact_data)
         bus.ledger = LedgerListener(ledger)
         bus.listeners.extend(listeners)
@@ -84,9 +86,30 @@ def _restore_results(prepared: Prepared, playbook: Playbook, events: Iterable[Ev
         prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
 
 
+def _refuse_without_hands(
+    playbook: Playbook, completed: Sequence[Completed], request: RunRequest
+) -> None:
+    """Before any undo: without a terminal, nobody can answer a guided or manual undo."""
+    if request.interactive or not completed:
+        return
+    if playbook.metadata.maturity == 1:
+        raise RefusedError(
+            "undoing a level-1 (guided) run needs a human", "run `runbook rollback` in a terminal"
+        )
+    manual = [
+        c.step.id for c in completed if c.step.undo is not None and c.step.undo.type == "manual"
+    ]
+    if manual:
+        raise RefusedError(
+            f"no terminal for the manual undo of: {', '.join(manual)}",
+            "run `runbook rollback` in a terminal",
+        )
+
+
 def completed_steps(playbook: Playbook, events: Iterable[EventRow]) -> list[Completed]:
-    """Steps that started, in order, minus those a rollback already undid."""
-    steps = {step.id: step for step in playbook.steps}
+    """Steps that started and change something, in order, minus those a rollback already
+    undid. Read-only steps have nothing to undo (as in the run's own rollback)."""
+    steps = {step.id: step for step in playbook.steps if not is_readonly(step)}
     started: dict[str, Completed] = {}
     for event in events:
         step = steps.get(event.step_id or "")
@@ -94,7 +117,7 @@ def completed_steps(playbook: Playbook, events: Iterable[EventRow]) -> list[Comp
             continue
         if event.kind == "step_intent":
             started[step.id] = Completed(step, Status.UNKNOWN)
-        elif event.kind == "step_result":
+        elif event.kind == "step_result" and step.id in started:
             captured = event.data.get("captured") or {}
             started[step.id] = Completed(step, Status(event.data["status"]), captured)
         elif event.kind == "undo_result" and event.data.get("status") in UNDONE:

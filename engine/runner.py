@@ -17,7 +17,7 @@ from engine import __version__
 from engine.events import EventBus
 from engine.execution import Completed, apply_step, step_timeout, with_retries
 from engine.ledger import Ledger, RunInfo
-from engine.operator import AbortRequested, operator_name
+from engine.operator import AbortRequested, SignalAwareOperator, operator_name
 from engine.outcome import Outcome
 from engine.playbook.checks import is_readonly, mitigates
 from engine.playbook.model import Step
@@ -26,6 +26,7 @@ from engine.signals import AbortSignals
 from engine.sli.checker import SliChecker
 from engine.sli.judge import Sample, SliVerdict
 from engine.steps.base import Operator, Resources, Status, StepContext, StepResult
+from engine.steps.registry import HUMAN_TYPES
 from engine.undo import UndoRunner
 
 
@@ -51,6 +52,8 @@ class Run:
         self.operator = operator
         self.resources = Resources()
         self.signals = AbortSignals()
+        # Every question is asked so that Ctrl-C interrupts it (and aborts the run).
+        self.operator = SignalAwareOperator(operator, self.signals)
         self.completed: list[Completed] = []
         self.statuses: dict[str, str] = {}
         self.guided = self.playbook.metadata.maturity == 1
@@ -203,12 +206,19 @@ class Run:
         return Outcome.FAILED, f"step {step.id} {result.status}: {result.message}".rstrip(": ")
 
     def _run_step(self, step: Step) -> StepResult:
+        from engine.render import RenderError
+
         ctx = self._context(step, self.signals.cancel)
-        if step.when and not self._condition(step, ctx):
-            return self._skip(step, "`when` is false")
+        try:
+            if step.when and not self._condition(step, ctx):
+                return self._skip(step, "`when` is false")
+            planned = self._planned_command(step, ctx)
+        except RenderError as exc:
+            # A value only this run knows (a capture, a step result) does not fit the
+            # template: the step fails before it starts and the run rolls back.
+            return self._unrenderable(step, exc.message)
         if step.confirm and not self.guided:
             self._confirm(step)
-        planned = self._planned_command(step, ctx)
         self.bus.emit(
             "step_intent", self.run_id, step.id, command=planned, readonly=is_readonly(step)
         )
@@ -223,7 +233,9 @@ class Run:
         from engine.render import RenderError
 
         try:
-            return self._guided(step, ctx) if self.guided else apply_step(step, ctx)
+            if self.guided and step.action.type not in HUMAN_TYPES:
+                return self._guided(step, ctx)
+            return apply_step(step, ctx)  # a manual step asks the human itself
         except RenderError as exc:
             return StepResult(Status.FAILED, message=f"could not render: {exc.message}")
 
@@ -261,6 +273,25 @@ class Run:
         result = StepResult(Status.SKIPPED, message=reason)
         self.statuses[step.id] = str(Status.SKIPPED)
         self.bus.emit("step_skipped", self.run_id, step.id, reason=reason)
+        # Later steps may ask `steps.<id>.status`; a skipped step has no capture.
+        self.prepared.variables.record(step.id, None, result)
+        return result
+
+    def _unrenderable(self, step: Step, problem: str) -> StepResult:
+        """The step failed before it started: no intent, nothing of it to undo."""
+        result = StepResult(Status.FAILED, message=f"could not render: {problem}")
+        self.statuses[step.id] = str(result.status)
+        self.bus.emit(
+            "step_result",
+            self.run_id,
+            step.id,
+            status=str(result.status),
+            exit_code=None,
+            message=result.message,
+            attempts=0,
+            duration=0.0,
+        )
+        self.prepared.variables.record(step.id, None, result)
         return result
 
     def _on_retry(self, step: Step):  # type: ignore[no-untyped-def]

@@ -26,6 +26,10 @@ class AbortSignals:
     def aborted(self) -> bool:
         return self.count > 0
 
+    @property
+    def hard_stop(self) -> bool:
+        return self.count >= HARD_STOP_AFTER
+
     def request_abort(self, reason: str) -> None:
         self.count += 1
         self.reason = self.reason or reason
@@ -56,8 +60,8 @@ class AbortSignals:
 
     @contextlib.contextmanager
     def prompting(self) -> Iterator[None]:
-        self._prompting = True
+        previous, self._prompting = self._prompting, True
         try:
             yield
         finally:
-            self._prompting = False
+            self._prompting = previous

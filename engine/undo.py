@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 
+from engine.errors import EngineError
 from engine.events import EventBus
 from engine.execution import Completed, undo_step
+from engine.operator import AbortRequested
 from engine.playbook.model import Step
 from engine.signals import AbortSignals
 from engine.steps.base import Operator, Status, StepContext, StepResult
@@ -46,7 +48,13 @@ class UndoRunner:
             return True
         ctx = self.context(step, self.cancel)
         self.bus.emit("undo_intent", self.run_id, step.id, of_status=str(item.status))
-        result = self._guided(step, ctx) if guided else self._apply(step, item, ctx)
+        try:
+            result = self._guided(step, ctx) if guided else self._apply(step, item, ctx)
+        except (AbortRequested, EngineError) as exc:
+            # The operator stopped this undo (Ctrl-C at its prompt), or nobody can do it
+            # here: it did not happen, and the other undos still run.
+            message = exc.message if isinstance(exc, EngineError) else str(exc)
+            result = StepResult(Status.FAILED, message=f"undo not done: {message}")
         self.bus.emit(
             "undo_result",
             self.run_id,

@@ -102,8 +102,8 @@ class UnknownUntilRun(Exception):
 class PlaceholderNamespace(dict[str, Any]):
     """`captures` / `steps` in a dry-run: every name is a Placeholder."""
 
-    def __init__(self, root: str) -> None:
-        super().__init__()
+    def __init__(self, root: str, known: Mapping[str, Any] | None = None) -> None:
+        super().__init__(known or {})
         self.root = root
 
     def __missing__(self, key: str) -> Placeholder:

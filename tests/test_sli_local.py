@@ -148,3 +148,26 @@ def test_judgement_fails_closed() -> None:
     assert judge(Reading(), None).verdict is SliVerdict.UNKNOWN
     assert judge(Reading(value=3), Healthy("between", 1, 5)).verdict is SliVerdict.HEALTHY
     assert judge(Reading(value=6), Healthy("between", 1, 5)).verdict is SliVerdict.UNHEALTHY
+
+
+def test_plan_probe_reads_but_changes_nothing(tmp_path: Path) -> None:
+    state = tmp_path / "errors"
+    state.write_text("5\n")
+    text = (
+        "apiVersion: runbook/v1\nkind: Playbook\n"
+        "metadata: {name: probe-test, version: 1.0.0, maturity: 2, owner: tests}\n"
+        f"sli:\n{_command_sli(state)}steps:\n"
+        "  - id: look\n    readonly: true\n"
+        f"    shell: {{run: ['sh', '-c', 'touch {tmp_path}/looked; echo disk-7'], capture: disk}}\n"
+        f"  - id: fix\n    shell: {{run: ['touch', '{tmp_path}/fixed-{{{{ captures.disk }}}}']}}\n"
+        "    irreversible: test step\n"
+    )
+    path = tmp_path / "probe.yaml"
+    path.write_text(text)
+    done = run_cli("plan", str(path), "--probe")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "looked").exists()  # the read-only step ran
+    assert not list(tmp_path.glob("fixed-*"))  # the mutating one did not
+    assert f"{tmp_path}/fixed-disk-7" in done.stdout  # rendered with the real capture
+    assert "SLI now: unhealthy 5" in done.stdout
+    assert "pre-check would: proceed" in done.stdout

@@ -61,10 +61,17 @@ class PreApprovedTerminal(TerminalOperator):
         return True
 
 
-def plan_playbook(request: RunRequest, output: str) -> str:
-    """The dry-run: everything rendered, nothing executed, nothing recorded."""
+def plan_playbook(request: RunRequest, output: str, probe: bool = False) -> str:
+    """The dry-run: everything rendered, nothing changed, nothing recorded. With `probe`,
+    the SLI and the read-only steps are read first."""
     from engine.dryrun import render_plan_json, render_plan_text
 
     prepared = prepare(request, run_id="dry-run", mode="dry-run")
+    probed = None
+    if probe:
+        from engine.probe import probe_plan
+
+        probed = probe_plan(prepared)
+        prepared.plan = probed.plan
     render = render_plan_json if output == "json" else render_plan_text
-    return prepared.redactor.redact(render(prepared.playbook, prepared.plan))
+    return prepared.redactor.redact(render(prepared.playbook, prepared.plan, probed))

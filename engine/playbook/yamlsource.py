@@ -2,7 +2,7 @@
 
 We compose the YAML ourselves instead of calling `yaml.load` so that we can keep
 `line:col` for every key and value, refuse duplicate keys, refuse any tag that is
-not plain data, and bound alias expansion ("billion laughs") by counting nodes.
+not plain data, and bound size, nesting and alias expansion (`limits`).
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Any
 import yaml
 
 from engine.errors import Finding, InvalidPlaybook, Location
+from engine.playbook import limits
+from engine.playbook.yamlerrors import reader_finding, syntax_finding, unicode_finding
 
-MAX_FILE_BYTES = 1024 * 1024
-MAX_NODES = 200_000
+MAX_FILE_BYTES = limits.MAX_FILE_BYTES
 
 Path = tuple[str | int, ...]
 
@@ -35,7 +36,7 @@ _SCALAR_TAGS = {
 }
 _MAP_TAG = "tag:yaml.org,2002:map"
 _SEQ_TAG = "tag:yaml.org,2002:seq"
-_constructor = yaml.constructor.SafeConstructor()
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 @dataclass
@@ -50,29 +51,55 @@ class Source:
 
     def at(self, path: Path, key: bool = False) -> Location:
         """The closest known location of `path` (walking up to its parents)."""
-        table = self.keys if key else self.values
-        probe = path
-        while probe:
-            if probe in table:
-                line, col = table[probe]
-                return Location(self.file, line, col)
-            if key:
-                table = self.values
-                key = False
-                continue
-            probe = probe[:-1]
+        if key and path in self.keys:
+            return Location(self.file, *self.keys[path])
+        for depth in range(len(path), -1, -1):
+            if path[:depth] in self.values:
+                return Location(self.file, *self.values[path[:depth]])
         return Location(self.file, 1, 1)
+
+
+def dotted(path: tuple[str | int, ...] | list[str | int]) -> str:
+    """`steps[2].timeout` style path for messages."""
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def type_name(value: Any) -> str:
+    """`a list`, `a mapping`… for messages."""
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    names.update({list: "a list", dict: "a mapping", type(None): "null"})
+    return names.get(type(value), type(value).__name__)
 
 
 def load_source(file: str, text: str | None = None) -> Source:
     """Read and compose one YAML document; raise InvalidPlaybook with positions."""
     if text is None:
         text = read_bounded(file)
+    limits.check_size(file, limits.text_size(text))
+    node = _compose(file, text)
+    builder = _Builder(file)
+    data = builder.build(node, ())
+    if builder.findings:
+        raise InvalidPlaybook(findings=builder.findings)
+    if not isinstance(data, dict):
+        message = f"the document is {type_name(data)}, not a mapping"
+        hint = "a playbook is a mapping that starts with apiVersion: runbook/v1"
+        raise InvalidPlaybook(findings=[Finding(Location(file, *_pos(node)), "", message, hint)])
+    return Source(file, data, builder.values, builder.keys, text)
+
+
+def _compose(file: str, text: str) -> yaml.Node:
+    limits.check_flow_depth(file, text, _Loader)
     try:
         node = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
-        raise InvalidPlaybook(findings=[_syntax_finding(file, exc)]) from None
-    except yaml.YAMLError as exc:
+        raise InvalidPlaybook(findings=[syntax_finding(file, text, exc)]) from None
+    except yaml.reader.ReaderError as exc:
+        raise InvalidPlaybook(findings=[reader_finding(file, text, exc)]) from None
+    except (yaml.YAMLError, RecursionError) as exc:
         finding = Finding(Location(file, 1, 1), "", f"not valid YAML: {exc}")
         raise InvalidPlaybook(findings=[finding]) from None
     if node is None:
@@ -80,39 +107,24 @@ def load_source(file: str, text: str | None = None) -> Source:
             Location(file, 1, 1), "", "the file is empty", "start with apiVersion: runbook/v1"
         )
         raise InvalidPlaybook(findings=[finding])
-    builder = _Builder(file)
-    data = builder.build(node, ())
-    if builder.findings:
-        raise InvalidPlaybook(findings=builder.findings)
-    return Source(file, data, builder.values, builder.keys, text)
+    limits.check_graph(file, node)
+    return node
 
 
 def read_bounded(file: str) -> str:
-    location = Location(file, 1, 1)
+    """The text of `file`, refused when too large or not UTF-8."""
     try:
-        size = os.stat(file).st_size
-        if size > MAX_FILE_BYTES:
-            limit = MAX_FILE_BYTES // 1024
-            message = f"file is {size // 1024} KiB, larger than the {limit} KiB limit"
-            raise InvalidPlaybook(findings=[Finding(location, "", message, "split the playbook")])
-        with open(file, encoding="utf-8") as handle:
-            return handle.read()
-    except UnicodeDecodeError as exc:
-        finding = Finding(location, "", f"not UTF-8 text ({exc.reason})", "save the file as UTF-8")
-        raise InvalidPlaybook(findings=[finding]) from None
+        limits.check_size(file, os.stat(file).st_size)
+        with open(file, "rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
-        finding = Finding(location, "", f"cannot read: {exc.strerror}")
+        finding = Finding(Location(file, 1, 1), "", f"cannot read: {exc.strerror}")
         raise InvalidPlaybook(findings=[finding]) from None
-
-
-def _syntax_finding(file: str, exc: yaml.MarkedYAMLError) -> Finding:
-    mark = exc.problem_mark or exc.context_mark
-    line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-    problem = exc.problem or exc.context or "syntax error"
-    hint = "check indentation and quoting near this position"
-    if "\t" in problem or "tab" in problem:
-        hint = "indent with spaces, not tabs"
-    return Finding(Location(file, line, col), "", f"YAML syntax error: {problem}", hint)
+    limits.check_size(file, len(data), exact=False)  # grew, or not a regular file
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidPlaybook(findings=[unicode_finding(file, data, exc)]) from None
 
 
 class _Builder:
@@ -123,60 +135,74 @@ class _Builder:
         self.values: dict[Path, tuple[int, int]] = {}
         self.keys: dict[Path, tuple[int, int]] = {}
         self.findings: list[Finding] = []
-        self.count = 0
+        # One per document: SafeConstructor remembers every node it constructed.
+        self.constructor = yaml.constructor.SafeConstructor()
 
     def build(self, node: yaml.Node, path: Path) -> Any:
-        self.count += 1
-        if self.count > MAX_NODES:
-            if self.count == MAX_NODES + 1:
-                self._problem(
-                    node, "expands to too many nodes (alias bomb?)", "remove nested aliases"
-                )
+        if len(path) > limits.MAX_DEPTH:  # aliases can stack nesting past the graph check
+            message = f"data nested more than {limits.MAX_DEPTH} levels deep"
+            self._problem(node, path, message, limits.DEPTH_HINT)
             return None
         self.values.setdefault(path, _pos(node))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
-            self._check_tag(node, _SEQ_TAG)
+            self._check_tag(node, path, _SEQ_TAG)
             return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
-        return self._scalar(node)
+        return self._scalar(node, path)
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
-        self._check_tag(node, _MAP_TAG)
+        self._check_tag(node, path, _MAP_TAG)
         result: dict[str, Any] = {}
         for key_node, value_node in node.value:
-            key = self._scalar(key_node) if isinstance(key_node, yaml.ScalarNode) else None
-            if key == "<<" and key_node.tag == "tag:yaml.org,2002:merge":
-                self._problem(key_node, "merge keys (<<) are not supported", "write the keys out")
+            key = self._key(key_node, path)
+            if key is None:
                 continue
-            if not isinstance(key, str):
-                self._problem(key_node, f"key {key!r} is not a string", "quote the key")
-                key = str(key)
             if key in result:
-                self._problem(key_node, f"duplicate key {key!r}", "remove one of the two")
+                first = self.keys[(*path, key)][0]
+                message = f"duplicate key {key!r} (first at line {first})"
+                hint = "remove one of the two: YAML would silently keep only the last"
+                self._problem(key_node, (*path, key), message, hint)
                 continue
             self.keys[(*path, key)] = _pos(key_node)
             result[key] = self.build(value_node, (*path, key))
         return result
 
-    def _scalar(self, node: yaml.Node) -> Any:
+    def _key(self, node: yaml.Node, path: Path) -> str | None:
+        if node.tag == _MERGE_TAG:
+            self._problem(node, path, "merge keys (<<) are not supported", "write the keys out")
+            return None
+        key = self._scalar(node, path) if isinstance(node, yaml.ScalarNode) else None
+        if not isinstance(key, str):
+            self._problem(
+                node, path, f"key {_key_text(key, node)} is not a string", "quote the key"
+            )
+            return None
+        return key
+
+    def _scalar(self, node: yaml.Node, path: Path) -> Any:
         if node.tag not in _SCALAR_TAGS:
-            self._check_tag(node, "")
+            self._check_tag(node, path, "")
             return node.value if isinstance(node.value, str) else None
-        value = _constructor.construct_object(node)
         if node.tag == "tag:yaml.org,2002:timestamp":
             return node.value  # dates stay text: nothing in the format is a date
-        return value
+        return self.constructor.construct_object(node)
 
-    def _check_tag(self, node: yaml.Node, allowed: str) -> None:
+    def _check_tag(self, node: yaml.Node, path: Path, allowed: str) -> None:
         if node.tag != allowed:
-            hint = "only plain YAML data is allowed; remove the tag"
             tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-            self._problem(node, f"tag {tag!r} is not allowed", hint)
+            hint = "only plain YAML data is allowed; remove the tag"
+            self._problem(node, path, f"tag {tag!r} is not allowed", hint)
 
-    def _problem(self, node: yaml.Node, message: str, hint: str) -> None:
-        line, col = _pos(node)
-        self.findings.append(Finding(Location(self.file, line, col), "", message, hint))
+    def _problem(self, node: yaml.Node, path: Path, message: str, hint: str) -> None:
+        location = Location(self.file, *_pos(node))
+        self.findings.append(Finding(location, dotted(path), message, hint))
+
+
+def _key_text(key: Any, node: yaml.Node) -> str:
+    if isinstance(node, yaml.ScalarNode):
+        return repr(key)
+    return "[…]" if isinstance(node, yaml.SequenceNode) else "{…}"
 
 
 def _pos(node: yaml.Node) -> tuple[int, int]:

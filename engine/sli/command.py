@@ -37,7 +37,9 @@ def _number(exit_code: int, stdout: str) -> Reading:
     if exit_code != 0:
         return Reading.failed(f"the probe command exited {exit_code}")
     text = stdout.strip()
+    if not text:
+        return Reading.failed("the probe command printed nothing")
     try:
-        return Reading(float(text.split()[-1]) if text else float("nan"), detail=text[-80:])
+        return Reading(float(text.split()[-1]), detail=text[-80:])
     except ValueError:
         return Reading.failed(f"the probe printed {text[-40:]!r}, not a number")

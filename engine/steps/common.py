@@ -17,6 +17,15 @@ class Expect:
     stdout_contains: str | None = None
     stdout_matches: str | None = None
 
+    def __str__(self) -> str:
+        """For a human (the level-1 checklist): what a good result looks like."""
+        parts = [f"exit code {' or '.join(str(code) for code in self.exit_codes)}"]
+        if self.stdout_contains is not None:
+            parts.append(f"output contains {self.stdout_contains!r}")
+        if self.stdout_matches is not None:
+            parts.append(f"output matches /{self.stdout_matches}/")
+        return ", ".join(parts)
+
     def judge(self, exit_code: int, stdout: str) -> str:
         """Empty when the result meets expectations, else what is wrong."""
         if exit_code not in self.exit_codes:

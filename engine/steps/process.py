@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 import selectors
 import signal
@@ -170,10 +171,13 @@ class _Reader:
         self.output = TailBuffer(cap)
         self.lines = _LineSplitter(on_output)
         self.exit_seen: float | None = None
+        # One decoder per pipe: a UTF-8 character split across two reads stays whole.
+        self.decoders: dict[int, codecs.IncrementalDecoder] = {}
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:
                 os.set_blocking(pipe.fileno(), False)
                 self.selector.register(pipe, selectors.EVENT_READ)
+                self.decoders[pipe.fileno()] = codecs.getincrementaldecoder("utf-8")("replace")
 
     @property
     def open(self) -> bool:
@@ -182,10 +186,11 @@ class _Reader:
     def pump(self, wait: float) -> None:
         for key, _ in self.selector.select(wait):
             chunk = os.read(key.fd, 65536)
+            text = self.decoders[key.fd].decode(chunk, final=not chunk)
             if not chunk:
                 self.selector.unregister(key.fileobj)
+            if not text:
                 continue
-            text = chunk.decode("utf-8", errors="replace")
             if key.fileobj is self.proc.stdout:
                 self.stdout.add(text)
             self.output.add(text)

@@ -1,0 +1,116 @@
+"""Bounds on what the YAML loader accepts, checked before the work they bound.
+
+A playbook is a few KiB of shallow data. Anything far larger is refused quickly:
+oversized files by size before they are read, deeply nested flow collections before
+libyaml parses them (its parser slows down quadratically with `[[[[…` depth), and
+alias bombs ("billion laughs") and recursive aliases by sizing the composed node
+graph once, with every shared node counted at its expanded size.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+
+import yaml
+
+from engine.errors import Finding, InvalidPlaybook, Location
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_NODES = 200_000
+MAX_DEPTH = 64
+_MIB = 1024 * 1024
+
+DEPTH_HINT = "a playbook is shallow data; flatten the structure"
+
+
+def check_size(file: str, size: int, exact: bool = True) -> None:
+    """Refuse `size` bytes (a lower bound when not `exact`) above the limit."""
+    if size <= MAX_FILE_BYTES:
+        return
+    limit = f"the {MAX_FILE_BYTES // _MIB} MiB limit"
+    measured = f"is {size / _MIB:.1f} MiB" if exact else "is"
+    message = f"the file {measured}, larger than {limit}"
+    hint = "a playbook is a few KiB: split it, or keep large data in files it reads"
+    raise InvalidPlaybook(findings=[Finding(Location(file, 1, 1), "", message, hint)])
+
+
+def text_size(text: str) -> int:
+    """UTF-8 size of `text`, computed only when it might matter."""
+    if len(text) * 4 <= MAX_FILE_BYTES:
+        return len(text)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def check_flow_depth(file: str, text: str, loader: type[yaml.CSafeLoader]) -> None:
+    """Refuse `[`/`{` nested deeper than MAX_DEPTH, from the scanner's tokens.
+
+    The scan stops at the first token past the limit, before the slow parser runs.
+    A text the scanner rejects is left for the parser to report.
+    """
+    if text.count("[") + text.count("{") <= MAX_DEPTH:
+        return
+    depth = 0
+    try:
+        for token in yaml.scan(text, Loader=loader):
+            depth += _DEPTH_CHANGE.get(type(token), 0)
+            if depth > MAX_DEPTH:
+                mark = token.start_mark
+                where = Location(file, mark.line + 1, mark.column + 1)
+                message = f"brackets nested more than {MAX_DEPTH} levels deep"
+                raise InvalidPlaybook(findings=[Finding(where, "", message, DEPTH_HINT)])
+    except yaml.YAMLError:
+        return
+
+
+_DEPTH_CHANGE: dict[type[yaml.Token], int] = {
+    yaml.FlowSequenceStartToken: 1,
+    yaml.FlowMappingStartToken: 1,
+    yaml.FlowSequenceEndToken: -1,
+    yaml.FlowMappingEndToken: -1,
+}
+
+
+class _TooBig(Exception):
+    def __init__(self, node: yaml.Node, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.node, self.message, self.hint = node, message, hint
+
+
+def check_graph(file: str, root: yaml.Node) -> None:
+    """Refuse alias bombs, recursive aliases and deep nesting in a composed document."""
+    try:
+        _expanded_size(root, 0, {})
+    except _TooBig as exc:
+        mark = exc.node.start_mark
+        where = Location(file, mark.line + 1, mark.column + 1)
+        raise InvalidPlaybook(findings=[Finding(where, "", exc.message, exc.hint)]) from None
+
+
+def _expanded_size(node: yaml.Node, depth: int, sizes: dict[int, int]) -> int:
+    """Nodes `node` stands for once aliases are expanded; sizes memoised by identity."""
+    known = sizes.get(id(node))
+    if known is not None:
+        if known < 0:
+            raise _TooBig(node, "an alias refers to a collection that contains it", _ALIAS_HINT)
+        return known
+    if depth > MAX_DEPTH:
+        raise _TooBig(node, f"data nested more than {MAX_DEPTH} levels deep", DEPTH_HINT)
+    sizes[id(node)] = -1  # in progress: meeting it again means a cycle
+    total = 1 + sum(_expanded_size(child, depth + 1, sizes) for child in _children(node))
+    if total > MAX_NODES:
+        message = f"aliases expand this to more than {MAX_NODES:,} values (an alias bomb?)"
+        raise _TooBig(node, message, _ALIAS_HINT)
+    sizes[id(node)] = total
+    return total
+
+
+_ALIAS_HINT = "write the data out instead of nesting aliases (*name)"
+
+
+def _children(node: yaml.Node) -> Iterator[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return itertools.chain.from_iterable(node.value)
+    if isinstance(node, yaml.SequenceNode):
+        return iter(node.value)
+    return iter(())

@@ -1,0 +1,83 @@
+"""Text that is not YAML (or not UTF-8) as a finding at the position that explains it."""
+
+from __future__ import annotations
+
+import yaml
+
+from engine.errors import Finding, Location
+
+_DEFAULT_HINT = "check indentation and quoting near this position"
+# (words in the problem or its context, hint); the first match wins.
+_HINTS = (
+    ("tab", "indent with spaces, not tabs"),
+    ("quoted scalar", "close the quote that starts here"),
+    ("flow mapping", "close the '{' that starts here with '}'"),
+    ("flow sequence", "close the '[' that starts here with ']'"),
+    ("another document", "a playbook is one YAML document: remove the extra '---' part"),
+    ("undefined alias", "define the anchor (&name) before the alias (*name) that uses it"),
+    ("mapping values are not allowed", "quote a value that contains ': '"),
+    ("cannot start any token", "quote the value: YAML reserves @, ` and % at its start"),
+)
+# Contexts that add words but no information.
+_VAGUE_CONTEXTS = frozenset({"while scanning for the next token"})
+
+
+def syntax_finding(file: str, text: str, exc: yaml.MarkedYAMLError) -> Finding:
+    """A YAML syntax error at its position, or at the construct left open at the end."""
+    unclosed = _unclosed(text, exc)
+    mark = exc.context_mark if unclosed else (exc.problem_mark or exc.context_mark)
+    location = _mark_location(file, mark)
+    words = f"{exc.problem or ''} {exc.context or ''}"
+    hint = next((hint for key, hint in _HINTS if key in words), _DEFAULT_HINT)
+    if unclosed and exc.context:
+        what = exc.context.removeprefix("while scanning ").removeprefix("while parsing ")
+        return Finding(location, "", f"YAML syntax error: {what} that is never closed", hint)
+    return Finding(location, "", f"YAML syntax error: {_describe(exc)}", hint)
+
+
+def reader_finding(file: str, text: str, exc: yaml.reader.ReaderError) -> Finding:
+    """A character YAML does not accept (control characters, NUL)."""
+    code = ord(exc.character) if isinstance(exc.character, str) else int(exc.character)
+    message = f"character U+{code:04X} is not allowed in YAML ({exc.reason})"
+    location = index_location(file, text, exc.position)
+    return Finding(location, "", message, "remove it, or write it as an escape in a quoted string")
+
+
+def unicode_finding(file: str, data: bytes, exc: UnicodeDecodeError) -> Finding:
+    """The first byte that is not UTF-8, at its line and column."""
+    line = data.count(b"\n", 0, exc.start) + 1
+    line_start = data.rfind(b"\n", 0, exc.start) + 1
+    col = len(data[line_start : exc.start].decode("utf-8", "replace")) + 1
+    message = f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded ({exc.reason})"
+    return Finding(Location(file, line, col), "", message, "save the file as UTF-8")
+
+
+def index_location(file: str, text: str, index: int) -> Location:
+    index = max(0, min(index, len(text)))
+    line = text.count("\n", 0, index) + 1
+    return Location(file, line, index - (text.rfind("\n", 0, index) + 1) + 1)
+
+
+def _unclosed(text: str, exc: yaml.MarkedYAMLError) -> bool:
+    """The parser hit the end of the text inside a construct that started earlier."""
+    mark, opened = exc.problem_mark, exc.context_mark
+    if mark is None or opened is None:
+        return False
+    last_line = text.rstrip().count("\n")  # 0-based, like marks
+    return mark.line > last_line or "end of stream" in (exc.problem or "")
+
+
+def _describe(exc: yaml.MarkedYAMLError) -> str:
+    problem = exc.problem or "syntax error"
+    context = exc.context
+    if not context or context in _VAGUE_CONTEXTS:
+        return problem
+    if problem.startswith("but "):
+        return f"{context}, {problem}"
+    return f"{problem} {context}"
+
+
+def _mark_location(file: str, mark: yaml.Mark | None) -> Location:
+    if mark is None:
+        return Location(file, 1, 1)
+    return Location(file, mark.line + 1, mark.column + 1)
