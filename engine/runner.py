@@ -66,29 +66,31 @@ class Run:
         return "guided" if self.guided else "live"
 
     def execute(self) -> RunResult:
-        """Run to an outcome; the ledger records every step of the way."""
-        self._start()
-        refusal = self.prepared.refusal or self._precheck_refusal()
-        if refusal:
-            return self._finish(Outcome.REFUSED, refusal)
+        """Run to an outcome; the ledger records every step of the way. Ctrl-C and
+        SIGTERM are an abort from the first record to the last (also during the SLI
+        pre-check), never a crash that leaves the run `running`."""
         with self.signals.installed():
+            self._start()
+            refusal = self.prepared.refusal or self._precheck_refusal()
+            if refusal and not self.signals.aborted:
+                return self._finish(Outcome.REFUSED, refusal)
             try:
-                outcome, message = self._run_steps()
+                outcome, message = self._run_steps()  # aborted before step 1 if signalled
             except AbortRequested as exc:
                 outcome, message = Outcome.ABORTED, str(exc)
             if self._needs_rollback(outcome):
                 outcome = self._roll_back(outcome)
-        self.resources.close_all()
-        return self._finish(outcome, message)
+            self.resources.close_all()
+            return self._finish(outcome, message)
 
     def undo_earlier(self, completed: list[Completed]) -> RunResult:
         """A rollback run: undo steps an earlier run completed, in reverse order."""
-        self._start()
         with self.signals.installed():
+            self._start()
             ok = self._undo_runner().undo_in_reverse(completed, guided=self.guided)
-        self.resources.close_all()
-        outcome = Outcome.COMPLETED if ok else Outcome.ROLLBACK_FAILED
-        return self._finish(outcome, "" if ok else "an undo failed: a human must look now")
+            self.resources.close_all()
+            outcome = Outcome.COMPLETED if ok else Outcome.ROLLBACK_FAILED
+            return self._finish(outcome, "" if ok else "an undo failed: a human must look now")
 
     def _start(self) -> None:
         request = self.prepared.request

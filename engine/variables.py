@@ -94,6 +94,17 @@ class Placeholder:
     def __bool__(self) -> bool:
         raise UnknownUntilRun(self.path)
 
+    def _unknown(self, *_: object) -> Any:
+        raise UnknownUntilRun(self.path)
+
+    # Anything that would decide on the value needs the value: comparisons,
+    # arithmetic and conversions all say "unknown until the run".
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = _unknown
+    __add__ = __radd__ = __sub__ = __rsub__ = __mul__ = __rmul__ = _unknown
+    __truediv__ = __floordiv__ = __mod__ = __contains__ = _unknown
+    __int__ = __float__ = __len__ = _unknown
+    __hash__ = object.__hash__
+
 
 class UnknownUntilRun(Exception):
     """A dry-run needed a value that only exists once earlier steps have run."""

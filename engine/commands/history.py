@@ -58,7 +58,10 @@ def _event_line(start: float, event: EventRow) -> str:
 
 def _event_detail(event: EventRow) -> str:
     data = event.data
-    keys = ("command", "status", "exit_code", "message", "attempt", "delay", "outcome", "reason")
+    keys = (
+        *("command", "status", "exit_code", "message", "attempt", "delay", "outcome", "reason"),
+        *("approved_by", "approved", "by"),  # who approved a confirm gate (audit)
+    )
     parts = [f"{key}={data[key]!r}" for key in keys if data.get(key) not in (None, "")]
     tail = _output_tail(data.get("output"))
     return (": " + ", ".join(parts) if parts else "") + tail

@@ -1,0 +1,107 @@
+"""Untrusted values never become code: shell metacharacters and template syntax in
+inputs and captures arrive literally, in string commands and in argv lists."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from run_fixtures import (
+    current_env,
+    events,
+    playbook,
+    run_env,  # noqa: F401  (autouse fixture)
+    run_id_of,
+    runbook,
+    runs_json,
+)
+
+PAYLOADS = {
+    "semicolon": "x; touch PWNED",
+    "subshell": "$(touch PWNED)",
+    "backticks": "`touch PWNED`",
+    "newline": "x\ntouch PWNED",
+    "template": "{{ 7*7 }}",
+    "quotes": "'; touch PWNED; echo '\"; touch PWNED; \"",
+    "everything": "a; touch PWNED $(touch PWNED) `touch PWNED`\n{{ 7*7 }} {% raw %}|| touch PWNED",
+}
+OUTPUTS = [
+    "as_string",
+    "as_argv",
+    "capture_in_string",
+    "capture_in_argv",
+    "json_in_string",
+    "json_in_env",
+]
+
+
+def _pwned(*folders: Path) -> list[Path]:
+    return [p for folder in folders for p in folder.rglob("PWNED")]
+
+
+@pytest.mark.parametrize("value", list(PAYLOADS.values()), ids=list(PAYLOADS))
+def test_metacharacters_and_template_syntax_arrive_literally(value: str) -> None:
+    env = current_env()
+    work = env.work
+
+    ran = runbook(
+        "run", playbook("injection.yaml"), "-i", f"dir={work}", "-i", f"evil={value}", cwd=work
+    )
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert _pwned(work, env.home.parent) == []
+    for name in OUTPUTS:
+        received = (work / f"{name}.out").read_text()
+        assert received == value, name
+    assert "49" not in "".join((work / f"{name}.out").read_text() for name in OUTPUTS)
+    run_id = run_id_of(ran.stdout)
+    values = {e["step_id"]: e["data"]["value"] for e in events(run_id, "step_result")}
+    assert values["echo_back"] == value.strip()
+    assert values["json_back"] == {"v": value}
+
+
+def test_the_plan_shows_values_quoted_and_literal() -> None:
+    work = current_env().work
+    value = PAYLOADS["everything"]
+
+    shown = runbook(
+        "plan", playbook("injection.yaml"), "-i", f"dir={work}", "-i", f"evil={value}", "-o", "json"
+    )
+
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    steps = {s["id"]: s for s in json.loads(shown.stdout)["steps"]}
+    assert "{{ 7*7 }}" in steps["as_string"]["command"]
+    assert "49" not in steps["as_string"]["command"]
+    assert steps["as_string"]["command"].startswith("printf '%s' 'a; touch PWNED")
+    assert _pwned(work) == []
+
+
+@pytest.mark.parametrize(
+    "value", ["-rf", "--force", "-"], ids=["short-option", "long-option", "dash"]
+)
+def test_a_value_starting_with_a_dash_is_refused_before_step_1(value: str) -> None:
+    work = current_env().work
+
+    ran = runbook("run", playbook("injection.yaml"), "-i", f"dir={work}", "-i", f"evil={value}")
+
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert "starts with '-'" in ran.stderr
+    assert "Traceback" not in ran.stderr
+    assert list(work.iterdir()) == []
+    assert runs_json() == []
+
+
+@pytest.mark.parametrize("name", ["escape-cycler.yaml", "escape-dunder.yaml"])
+def test_a_sandbox_escape_in_a_playbook_is_an_error_before_step_1(name: str) -> None:
+    work = current_env().work
+
+    ran = runbook("run", playbook(name), "-i", f"dir={work}")
+
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    # The error names the offending template (file:line), not a crash.
+    assert f"{name}:12:" in ran.stderr
+    assert "Traceback" not in ran.stderr + ran.stdout
+    assert "internal error" not in ran.stderr
+    assert not (work / "first-ran").exists()
+    assert runs_json() == []

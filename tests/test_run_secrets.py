@@ -1,0 +1,113 @@
+"""A canary secret pushed through success, failure, timeout and rollback paths reaches
+the child process and appears nowhere else: terminal, ledger bytes, show, runs."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from run_fixtures import (
+    Env,
+    current_env,
+    ledger_bytes,
+    playbook,
+    run_env,  # noqa: F401  (autouse fixture)
+    run_id_of,
+    runbook,
+)
+
+
+def _canary() -> str:
+    return f"Canary-{uuid.uuid4().hex}"
+
+
+def _assert_nowhere(canary: str, env: Env, run_ids: list[str], *outputs: str) -> None:
+    for text in outputs:
+        assert canary not in text
+    assert canary.encode() not in ledger_bytes(env)
+    views = [runbook("runs"), runbook("runs", "--output", "json")]
+    for run_id in run_ids:
+        views += [runbook("show", run_id), runbook("show", run_id, "--output", "json")]
+    for view in views:
+        assert view.returncode == 0, view.stderr
+        assert canary not in view.stdout + view.stderr
+    assert canary not in "".join(
+        p.read_text(errors="replace") for p in env.home.rglob("*.log") if p.is_file()
+    )
+
+
+@pytest.mark.parametrize(
+    ("mode", "exit_code", "outcome"),
+    [("fail", 4, "rollback_failed"), ("timeout", 1, "failed"), ("ok", 0, "completed")],
+)
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_the_canary_reaches_the_child_and_appears_nowhere_else(
+    mode: str, exit_code: int, outcome: str, output: str
+) -> None:
+    env = current_env()
+    canary = _canary()
+    extra = {"CANARY_TOKEN": canary}
+
+    ran = runbook(
+        "run",
+        playbook("secret.yaml"),
+        "-i",
+        f"dir={env.work}",
+        "-i",
+        f"mode={mode}",
+        "--output",
+        output,
+        extra_env=extra,
+    )
+
+    assert ran.returncode == exit_code, ran.stdout + ran.stderr
+    assert (env.work / "child-saw").read_text() == canary  # it did reach the command
+    assert f'"outcome": "{outcome}"' in ran.stdout or f"outcome: {outcome}" in ran.stdout
+    assert "redacted:token" in ran.stdout  # the output was there, redacted
+    if mode != "ok":
+        assert (env.work / "undo-saw").read_text() == canary  # the undo got it too
+    run_id = run_id_of(ran.stdout) if output == "text" else _json_run_id(ran.stdout)
+    _assert_nowhere(canary, env, [run_id], ran.stdout, ran.stderr)
+
+
+def _json_run_id(stdout: str) -> str:
+    import json
+
+    first = json.loads(stdout.splitlines()[0])
+    return str(first["run_id"])
+
+
+def test_the_canary_stays_hidden_in_a_later_rollback() -> None:
+    env = current_env()
+    canary = _canary()
+    extra = {"CANARY_TOKEN": canary}
+    ran = runbook(
+        "run",
+        playbook("secret.yaml"),
+        "-i",
+        f"dir={env.work}",
+        "-i",
+        "mode=ok",
+        extra_env=extra,
+    )
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    run_id = run_id_of(ran.stdout)
+
+    rolled = runbook("rollback", run_id, extra_env=extra)
+
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    assert (env.work / "undo-saw").read_text() == canary
+    assert "undo stdout «redacted:token»" in rolled.stdout
+    _assert_nowhere(
+        canary, env, [run_id, run_id_of(rolled.stdout)], ran.stdout, rolled.stdout, rolled.stderr
+    )
+
+
+def test_a_missing_secret_is_an_error_before_step_1_that_names_only_the_variable() -> None:
+    env = current_env()
+
+    ran = runbook("run", playbook("secret.yaml"), "-i", f"dir={env.work}", "-i", "mode=ok")
+
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert "CANARY_TOKEN is not set" in ran.stderr
+    assert list(env.work.iterdir()) == []
