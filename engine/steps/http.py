@@ -1,12 +1,125 @@
-"""`http`: one HTTP request. Format published; execution in a later release."""
+"""`http`: one HTTP request, e.g. flip a feature flag or switch a provider to its fallback.
+
+Reversible like any step through a declared `undo:` (another request); GET and HEAD
+are read-only. The step's `timeout` bounds the whole request.
+"""
 
 from __future__ import annotations
 
-from engine.steps.declared import DeclaredSpec, DeclaredType
+import json
+import ssl
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.errors import Location
+from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+from engine.steps.common import captured_value
+
+DEFAULT_TIMEOUT = 30.0
+BODY_LIMIT = 4 * 1024 * 1024
+SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
-def _is_safe_method(spec: DeclaredSpec) -> bool:
-    return str(spec.body.get("method", "GET")).upper() in {"GET", "HEAD"}
+@dataclass(frozen=True)
+class HttpSpec:
+    url: str
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    json_body: Any = None
+    body: str | None = None
+    expect_status: tuple[int, ...] = (200, 201, 202, 204)
+    capture: str | None = None
+    verify_tls: bool = True
 
 
-STEP = DeclaredType("http", readonly_rule=_is_safe_method)
+def parse(body: Any, where: Location) -> HttpSpec:
+    expected = body.get("expect_status")
+    statuses = (200, 201, 202, 204) if expected is None else _statuses(expected)
+    return HttpSpec(
+        url=body["url"],
+        method=str(body.get("method", "GET")).upper(),
+        headers={str(k): str(v) for k, v in (body.get("headers") or {}).items()},
+        json_body=body.get("json"),
+        body=body.get("body"),
+        expect_status=statuses,
+        capture=body.get("capture"),
+        verify_tls=bool(body.get("verify_tls", True)),
+    )
+
+
+def _statuses(expected: Any) -> tuple[int, ...]:
+    return tuple(int(s) for s in expected) if isinstance(expected, list) else (int(expected),)
+
+
+def is_readonly(spec: HttpSpec) -> bool:
+    return spec.method in SAFE_METHODS
+
+
+def undoes_itself(spec: HttpSpec) -> bool:
+    return False
+
+
+def plan(spec: HttpSpec, ctx: StepContext) -> Planned:
+    payload = _payload(spec, ctx)
+    shown = f" with {len(payload)} byte body" if payload else ""
+    command = f"{spec.method} {ctx.render.text(spec.url)}{shown}"
+    verdict = Verdict.NO_OP if is_readonly(spec) else Verdict.WOULD_CHANGE
+    return Planned(command, readonly=is_readonly(spec), verdict=verdict)
+
+
+def _payload(spec: HttpSpec, ctx: StepContext) -> bytes | None:
+    if spec.json_body is not None:
+        return json.dumps(ctx.render.value(spec.json_body)).encode()
+    if spec.body is not None:
+        return ctx.render.text(spec.body).encode()
+    return None
+
+
+def _request(spec: HttpSpec, ctx: StepContext) -> urllib.request.Request:
+    headers = {k: ctx.render.text(v) for k, v in spec.headers.items()}
+    if spec.json_body is not None:
+        headers.setdefault("Content-Type", "application/json")
+    url = ctx.render.text(spec.url)
+    if not url.startswith(("http://", "https://")):
+        raise ValueError(f"{url!r} is not an http(s) URL")
+    return urllib.request.Request(  # noqa: S310 - scheme checked above
+        url, data=_payload(spec, ctx), method=spec.method, headers=headers
+    )
+
+
+def apply(spec: HttpSpec, ctx: StepContext) -> StepResult:
+    """Send the request; an unexpected status fails, no answer in time is unknown."""
+    try:
+        request = _request(spec, ctx)
+        status, text = _send(request, ctx.timeout or DEFAULT_TIMEOUT, spec.verify_tls)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return _failure(exc)
+    output = f"HTTP {status}\n{text[-ctx.output_cap :]}"
+    if status not in spec.expect_status:
+        wanted = " or ".join(map(str, spec.expect_status))
+        return StepResult(Status.FAILED, status, output, f"HTTP {status}, expected {wanted}")
+    value = captured_value(text) if spec.capture else None
+    return StepResult(Status.SUCCEEDED, status, output, value=value)
+
+
+def _failure(exc: BaseException) -> StepResult:
+    reason = getattr(exc, "reason", exc)
+    if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
+        return StepResult(Status.TIMED_OUT, message="no response in time; the outcome is unknown")
+    return StepResult(Status.FAILED, message=f"request failed before an answer: {reason}")
+
+
+def _send(request: urllib.request.Request, timeout: float, verify: bool) -> tuple[int, str]:
+    context = None if verify else ssl._create_unverified_context()  # noqa: S323 - opted out
+    try:
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310
+            return int(response.status), response.read(BODY_LIMIT).decode("utf-8", "replace")
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), exc.read(BODY_LIMIT).decode("utf-8", "replace")
+
+
+def undo(spec: HttpSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepResult:
+    return StepResult(Status.FAILED, message="an http step has no automatic undo; declare `undo:`")
