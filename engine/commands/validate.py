@@ -17,12 +17,21 @@ def playbook_files(paths: Iterable[str]) -> Iterator[str]:
     for name in paths:
         path = Path(name)
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in PLAYBOOK_SUFFIXES)
-            yield from (str(p) for p in found if p.is_file() and not _hidden(p, path))
+            yield from _directory_files(path)
         elif path.exists():
             yield name
         else:
             raise UsageError(f"{name}: no such file or directory")
+
+
+def _directory_files(directory: Path) -> list[str]:
+    found = sorted(p for p in directory.rglob("*") if p.suffix in PLAYBOOK_SUFFIXES)
+    files = [str(p) for p in found if p.is_file() and not _hidden(p, directory)]
+    if not files:  # a mistyped or emptied folder must not pass as "all valid"
+        raise UsageError(
+            f"{directory}: no playbooks (*.yaml, *.yml) found", hint="check the directory name"
+        )
+    return files
 
 
 def _hidden(path: Path, root: Path) -> bool:

@@ -49,7 +49,7 @@ def check_file(file: str, text: str | None = None) -> CheckReport:
     if any(f.severity == "error" for f in findings):
         return CheckReport(file, None, tuple(_ordered(findings)))
     playbook, build_problems = build_playbook(source)
-    findings += build_problems + semantic_findings(playbook)
+    findings += build_problems + semantic_findings(playbook, source)
     return CheckReport(file, playbook, tuple(_ordered(findings)))
 
 

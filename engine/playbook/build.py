@@ -24,8 +24,8 @@ from engine.playbook.model import (
     Step,
     Trigger,
 )
-from engine.playbook.schema import STEP_TYPE_KEYS, dotted
-from engine.playbook.yamlsource import Path, Source
+from engine.playbook.schema import STEP_TYPE_KEYS
+from engine.playbook.yamlsource import Path, Source, dotted
 from engine.steps.base import SpecError
 from engine.steps.registry import step_type
 
@@ -80,9 +80,9 @@ class _Builder:
         try:
             spec = step_type(key).parse(raw[key], where)
         except (SpecError, ValueError) as exc:
-            hint = getattr(exc, "hint", "")
+            hint = getattr(exc, "hint", "") or f"the `{key}` step cannot use this value as written"
             field = getattr(exc, "field_name", "")
-            at = (*path, key, field) if field else (*path, key)
+            at = (*path, key, *field.split(".")) if field else (*path, key)
             self.findings.append(Finding(self.source.at(at), dotted(at), str(exc), hint))
             spec = None
         return Action(key, spec, where)

@@ -7,13 +7,39 @@ from collections.abc import Iterable, Iterator
 
 from engine.errors import Finding, Location
 from engine.playbook.model import Action, InputSpec, Playbook, Step
+from engine.playbook.yamlsource import Path, Source, dotted
 from engine.steps.registry import HUMAN_TYPES, step_type
 
 ERROR, WARNING = "error", "warning"
+UNDO_HINT = "add `undo:`, `irreversible: <reason>`, or `readonly: true` if it changes nothing"
+LEVEL3_HINT = "a Level-3 playbook runs unattended; fix this or lower metadata.maturity to 2"
 
 
-def semantic_findings(playbook: Playbook) -> list[Finding]:
-    """Every semantic problem of a built playbook."""
+class Locator:
+    """Where a model object came from: its raw path, and that path's position."""
+
+    def __init__(self, playbook: Playbook, source: Source | None = None) -> None:
+        self.file = playbook.file
+        self.source = source
+        self.paths = {id(step): path for path, step in step_paths(playbook)}
+
+    def at(self, path: Path, fallback: Location | None = None) -> Location:
+        if self.source is not None:
+            return self.source.at(path)
+        return fallback or Location(self.file, 1, 1)
+
+    def step(self, step: Step, *sub: str) -> tuple[Location, str]:
+        path = (*self.paths.get(id(step), ()), *sub)
+        return self.at(path, step.location), dotted(path)
+
+    def finding(self, step: Step, sub: Path, message: str, hint: str, severity: str) -> Finding:
+        location, path = self.step(step, *map(str, sub))
+        return Finding(location, path, message, hint, severity)
+
+
+def semantic_findings(playbook: Playbook, source: Source | None = None) -> list[Finding]:
+    """Every semantic problem of a built playbook (located precisely when `source` is given)."""
+    where = Locator(playbook, source)
     checks = (
         _duplicate_ids,
         _duplicate_captures,
@@ -22,12 +48,22 @@ def semantic_findings(playbook: Playbook) -> list[Finding]:
         _input_declarations,
         _advice,
     )
-    return [finding for check in checks for finding in check(playbook)]
+    return [finding for check in checks for finding in check(playbook, where)]
 
 
 def all_steps(playbook: Playbook) -> tuple[Step, ...]:
     drill = playbook.drill
     return playbook.steps + ((drill.inject + drill.revert) if drill else ())
+
+
+def step_paths(playbook: Playbook) -> Iterator[tuple[Path, Step]]:
+    """Every step with its raw path: ("steps", 0), ("drill", "inject", 0)…"""
+    drill = playbook.drill
+    groups: dict[Path, tuple[Step, ...]] = {("steps",): playbook.steps}
+    if drill:
+        groups.update({("drill", "inject"): drill.inject, ("drill", "revert"): drill.revert})
+    for prefix, steps in groups.items():
+        yield from (((*prefix, index), step) for index, step in enumerate(steps))
 
 
 def is_readonly(step: Step) -> bool:
@@ -52,42 +88,39 @@ def undoes_itself(step: Step) -> bool:
     return spec is not None and step_type(step.action.type).undoes_itself(spec)
 
 
-def _finding(step: Step, path: str, message: str, hint: str, severity: str = ERROR) -> Finding:
-    return Finding(step.location, path, message, hint, severity)
-
-
-def _duplicate_ids(playbook: Playbook) -> Iterator[Finding]:
+def _duplicate_ids(playbook: Playbook, where: Locator) -> Iterator[Finding]:
     seen: dict[str, Step] = {}
     for step in all_steps(playbook):
         first = seen.setdefault(step.id, step)
         if first is not step:
             message = f"duplicate step id {step.id!r} (first used at line {first.location.line})"
-            yield _finding(step, "id", message, "give every step its own id")
+            yield where.finding(step, ("id",), message, "give every step its own id", ERROR)
 
 
-def _duplicate_captures(playbook: Playbook) -> Iterator[Finding]:
-    seen: set[str] = set()
+def _duplicate_captures(playbook: Playbook, where: Locator) -> Iterator[Finding]:
+    seen: dict[str, Step] = {}
     for step in all_steps(playbook):
         name = getattr(step.action.spec, "capture", None)
-        if isinstance(name, str):
-            if name in seen:
-                message = f"capture name {name!r} is already used by an earlier step"
-                yield _finding(step, "capture", message, "use a distinct name for each capture")
-            seen.add(name)
+        if not isinstance(name, str):
+            continue
+        first = seen.setdefault(name, step)
+        if first is not step:
+            message = f"capture name {name!r} is already used by step {first.id!r}"
+            hint = "use a distinct name for each capture"
+            yield where.finding(step, (step.action.type, "capture"), message, hint, ERROR)
 
 
-def _reversibility(playbook: Playbook) -> Iterator[Finding]:
+def _reversibility(playbook: Playbook, where: Locator) -> Iterator[Finding]:
     severity = WARNING if playbook.metadata.maturity == 1 else ERROR
     for step in all_steps(playbook):
         if step.undo is not None and step.irreversible:
-            hint = "keep `undo:` or `irreversible:`, not both"
-            yield _finding(step, step.id, "declares both an undo and irreversible", hint)
+            message = f"step {step.id!r} declares both `undo:` and `irreversible:`"
+            hint = "keep `undo:` if it can be undone, else `irreversible: <reason>`"
+            yield where.finding(step, ("irreversible",), message, hint, ERROR)
         if _lacks_undo_story(step):
             message = f"step {step.id!r} changes something but has no undo"
-            hint = (
-                "add `undo:`, `irreversible: <reason>`, or `readonly: true` if it changes nothing"
-            )
-            yield _finding(step, step.id, message, hint, severity)
+            hint = UNDO_HINT
+            yield where.finding(step, (), message, hint, severity)
 
 
 def _lacks_undo_story(step: Step) -> bool:
@@ -96,55 +129,88 @@ def _lacks_undo_story(step: Step) -> bool:
     return not is_readonly(step) and not undoes_itself(step)
 
 
-def _maturity(playbook: Playbook) -> Iterator[Finding]:
+def _maturity(playbook: Playbook, where: Locator) -> Iterator[Finding]:
     if playbook.metadata.maturity != 3:
         return
-    top = Location(playbook.file, 1, 1)
-    hint = "a Level-3 playbook runs unattended; fix this or lower metadata.maturity to 2"
+    level = where.at(("metadata", "maturity"))
     if playbook.sli is None:
-        yield Finding(top, "sli", "level 3 needs an sli (how the engine knows it worked)", hint)
+        message = "level 3 needs an sli (how the engine knows it worked)"
+        yield Finding(level, "sli", message, LEVEL3_HINT)
     if not playbook.targets:
-        yield Finding(top, "targets", "level 3 needs targets (lock keys)", hint)
+        yield Finding(level, "targets", "level 3 needs targets (lock keys)", LEVEL3_HINT)
     if not playbook.metadata.triggers:
-        yield Finding(top, "metadata.triggers", "level 3 needs triggers (which alerts)", hint)
+        message = "level 3 needs triggers (which alerts)"
+        yield Finding(level, "metadata.triggers", message, LEVEL3_HINT)
     for step in all_steps(playbook):
-        yield from _unattended_step(step, hint)
+        yield from _unattended_step(step, where)
+    yield from _kube_contexts(playbook, where)
 
 
-def _unattended_step(step: Step, hint: str) -> Iterator[Finding]:
+def _kube_contexts(playbook: Playbook, where: Locator) -> Iterator[Finding]:
+    from engine.kube.guard import contextless
+
+    for step in contextless(all_steps(playbook), playbook):
+        message = (
+            f"step {step.id!r} names no kubeconfig context; level 3 never uses the current one"
+        )
+        hint = "set `context:` on the step or under `kubernetes:`, or lower metadata.maturity to 2"
+        yield where.finding(step, (step.action.type,), message, hint, ERROR)
+
+
+def _unattended_step(step: Step, where: Locator) -> Iterator[Finding]:
     if step.action.type in HUMAN_TYPES:
-        yield _finding(step, step.id, "level 3 cannot have manual steps", hint)
+        message = "level 3 cannot have manual steps"
+        yield where.finding(step, (step.action.type,), message, LEVEL3_HINT, ERROR)
     if step.confirm:
-        yield _finding(step, f"{step.id}.confirm", "level 3 cannot have confirm gates", hint)
+        message = "level 3 cannot have confirm gates"
+        yield where.finding(step, ("confirm",), message, LEVEL3_HINT, ERROR)
     if step.timeout is None:
-        yield _finding(step, f"{step.id}.timeout", "level 3 needs a timeout on every step", hint)
+        message = f"step {step.id!r} has no timeout; level 3 needs one on every step"
+        hint = "add e.g. `timeout: 5m`, or lower metadata.maturity to 2"
+        yield where.finding(step, (), message, hint, ERROR)
 
 
-def _input_declarations(playbook: Playbook) -> Iterator[Finding]:
+def _input_declarations(playbook: Playbook, where: Locator) -> Iterator[Finding]:
     for spec in playbook.inputs.values():
-        yield from _input_problems(spec)
+        yield from _input_problems(spec, where)
 
 
-def _input_problems(spec: InputSpec) -> Iterator[Finding]:
-    path = f"inputs.{spec.name}"
+def _input_problems(spec: InputSpec, where: Locator) -> Iterator[Finding]:
+    path = ("inputs", spec.name)
     if spec.pattern is not None:
         try:
-            pattern = re.compile(spec.pattern)
+            re.compile(spec.pattern)
         except re.error as exc:
-            yield Finding(spec.location, path, f"pattern is not a regex: {exc}", "fix the pattern")
+            at = (*path, "pattern")
+            message = f"pattern {spec.pattern!r} is not a regular expression: {exc}"
+            hint = "write a Python regular expression, e.g. '^[a-z0-9-]+$'"
+            yield Finding(where.at(at, spec.location), dotted(at), message, hint)
             return
-        if isinstance(spec.default, str) and not pattern.fullmatch(spec.default):
-            message = f"default {spec.default!r} does not match the input's own pattern"
-            yield Finding(spec.location, path, message, "fix the default or the pattern")
-    if spec.enum and spec.default is not None and spec.default not in spec.enum:
-        message = f"default {spec.default!r} is not one of the input's enum values"
-        yield Finding(spec.location, path, message, "fix the default or the enum")
+    if spec.default is not None:
+        at = (*path, "default")
+        for problem in _default_problems(spec):
+            message = f"default {problem}"
+            hint = "fix the default, or the declaration it must satisfy"
+            yield Finding(where.at(at, spec.location), dotted(at), message, hint)
 
 
-def _advice(playbook: Playbook) -> Iterable[Finding]:
-    top = Location(playbook.file, 1, 1)
+def _default_problems(spec: InputSpec) -> list[str]:
+    """What `runbook run` would say about the default: the runtime's own check."""
+    from engine.inputs import InputError, bind_inputs
+
+    try:
+        bind_inputs({spec.name: spec}, {})
+    except InputError as exc:
+        prefix = f"input '{spec.name}': "
+        return [problem.removeprefix(prefix) for problem in exc.problems]
+    return []
+
+
+def _advice(playbook: Playbook, where: Locator) -> Iterable[Finding]:
     if playbook.metadata.maturity == 2 and playbook.sli is None:
         message = "no sli: a run cannot tell whether the service recovered"
-        yield Finding(top, "sli", message, "add an sli probe", WARNING)
+        level = where.at(("metadata", "maturity"))
+        yield Finding(level, "sli", message, "add an sli probe", WARNING)
     if not playbook.metadata.owner:
-        yield Finding(top, "metadata.owner", "no owner", "say who maintains this playbook", WARNING)
+        hint = "say who maintains this playbook"
+        yield Finding(where.at(("metadata",)), "metadata.owner", "no owner", hint, WARNING)

@@ -1,40 +1,41 @@
 """Static check of every `{{ ... }}` in a playbook: each name it reads must exist
-where it is used, and secrets never appear on a command line.
+where it is used, it reads no private attribute, and secrets never appear on a
+command line.
 
 Simple references (`{{ inputs.name }}`, optionally with one filter) are read with
-a regular expression; anything else is parsed by Jinja (imported only then).
+a regular expression; anything else is parsed by Jinja (imported only then). The
+raw data may be any shape here (the schema reports wrong shapes): whatever is not
+where a playbook has it is skipped.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from functools import cache
+from typing import TYPE_CHECKING, Any
 
-from engine.errors import Finding
-from engine.playbook.schema import dotted
-from engine.playbook.yamlsource import Path, Source
+from engine.errors import Finding, Location
+from engine.playbook.scope import Scope, reference_problem
+from engine.playbook.yamlsource import Path, Source, dotted
 
-ROOTS_ALWAYS = frozenset({"inputs", "secrets", "alert", "run", "playbook"})
-ROOTS_IN_STEPS = frozenset({"captures", "steps"})
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 _SIMPLE = re.compile(
     r"\{\{-?\s*([A-Za-z_]\w*(?:\.\w+|\[\s*'[^'\\]*'\s*\]|\[\s*\"[^\"\\]*\"\s*\])*)"
     r"\s*(?:\|\s*\w+\s*)?-?\}\}"
 )
 _PART = re.compile(r"\.(\w+)|\[\s*['\"]([^'\"]*)['\"]\s*\]")
-COMMAND_KEYS = frozenset({"run"})
-
-
-@dataclass
-class Scope:
-    """What a template may read at one point of the playbook."""
-
-    inputs: frozenset[str]
-    secrets: frozenset[str]
-    captures: set[str] = field(default_factory=set)
-    steps: set[str] = field(default_factory=set)
-    in_steps: bool = False
+_MAYBE_PRIVATE = re.compile(r"[.\[]\s*['\"]?_|attr")
+_SYNTAX = re.compile(r"template syntax error \(line (\d+)\): ")
+COMMAND_KEYS = frozenset({"run", "command"})
+NOT_COMMAND_KEYS = frozenset({"env", "stdin"})  # how a command receives a secret safely
+_WHEN_HINT = "write a Jinja expression, e.g. inputs.force or steps.check.exit_code == 0"
+_PRIVATE_HINT = "templates may only read values: inputs, secrets, steps, captures, alert, run"
+_USE_ENV_HINT = (
+    "pass it in `env:` (e.g. TOKEN: '{{{{ secrets.{name} }}}}') and use \"$TOKEN\" in the command"
+)
 
 
 def references(template: str) -> set[tuple[str, ...]]:
@@ -46,6 +47,36 @@ def references(template: str) -> set[tuple[str, ...]]:
     from engine.render import template_references
 
     return template_references(template)
+
+
+def private_names(template: str) -> list[str]:
+    """Attributes and keys starting with '_' that a template reads, in order of appearance."""
+    if not _MAYBE_PRIVATE.search(template):
+        return []
+    from jinja2 import TemplateError, nodes
+
+    try:
+        tree = _parser().parse(template)
+    except TemplateError:  # reported by the reference check
+        return []
+    names = [node.attr for node in tree.find_all(nodes.Getattr)]
+    names += [_const(node.arg) for node in tree.find_all(nodes.Getitem)]
+    for node in tree.find_all(nodes.Filter):
+        names += [_const(arg) for arg in node.args] if node.name == "attr" else []
+    private = {name for name in names if name.startswith("_")}
+    return sorted(private, key=template.find)
+
+
+@cache
+def _parser() -> Environment:
+    from jinja2 import Environment
+
+    return Environment(autoescape=False)  # noqa: S701 - parses only, renders nothing
+
+
+def _const(node: Any) -> str:
+    value = getattr(node, "value", None)
+    return value if isinstance(value, str) else ""
 
 
 def _simple_references(template: str) -> set[tuple[str, ...]] | None:
@@ -70,38 +101,35 @@ class TemplateChecker:
         self.source = source
         self.findings: list[Finding] = []
         data = source.data
-        self.inputs = frozenset((data.get("inputs") or {}).keys())
-        self.secrets = frozenset((data.get("secrets") or {}).keys())
+        self.inputs = frozenset(map(str, _mapping(data.get("inputs"))))
+        self.secrets = frozenset(map(str, _mapping(data.get("secrets"))))
 
     def check(self) -> list[Finding]:
         data = self.source.data
         for key in ("targets", "sli", "kubernetes"):
             if key in data:
-                self.walk(data[key], (key,), self.scope())
-        self.check_steps(data.get("steps") or [], ("steps",))
-        drill = data.get("drill") or {}
+                self.walk(data[key], (key,), Scope(self.inputs, self.secrets))
+        self.check_steps(data.get("steps"), ("steps",))
+        drill = _mapping(data.get("drill"))
         for key in ("inject", "revert"):
-            self.check_steps(drill.get(key) or [], ("drill", key))
+            self.check_steps(drill.get(key), ("drill", key))
         return self.findings
 
-    def scope(self) -> Scope:
-        return Scope(self.inputs, self.secrets)
+    def check_steps(self, raw: Any, path: Path) -> None:
+        steps = {i: step for i, step in enumerate(_list(raw)) if isinstance(step, Mapping)}
+        scope = Scope(self.inputs, self.secrets, in_steps=True)
+        scope.later_steps = {_id(step) for step in steps.values()}
+        scope.later_captures = {name: _id(s) for s in steps.values() for name in _captures(s)}
+        for index, step in steps.items():
+            self.check_step(step, (*path, index), scope)
 
-    def check_steps(self, steps: list[Any], path: Path) -> None:
-        scope = self.scope()
-        scope.in_steps = True
-        for index, step in enumerate(steps):
-            if not isinstance(step, Mapping):
-                continue
-            where = (*path, index)
-            if isinstance(step.get("when"), str):
-                self.check_condition(step["when"], (*where, "when"), scope)
-            body = {k: v for k, v in step.items() if k not in ("undo", "when")}
-            self.walk(body, where, scope)
-            scope.steps.add(str(step.get("id")))
-            scope.captures.update(_captures(step))
-            if "undo" in step:
-                self.walk(step["undo"], (*where, "undo"), scope)
+    def check_step(self, step: Mapping[str, Any], where: Path, scope: Scope) -> None:
+        if isinstance(step.get("when"), str):
+            self.check_condition(step["when"], (*where, "when"), scope)
+        self.walk({k: v for k, v in step.items() if k not in ("undo", "when")}, where, scope)
+        scope.produced(_id(step), list(_captures(step)))
+        if "undo" in step:
+            self.walk(step["undo"], (*where, "undo"), scope)
 
     def walk(self, node: Any, path: Path, scope: Scope) -> None:
         for value, at in _strings(node, path):
@@ -109,14 +137,17 @@ class TemplateChecker:
                 self.check_template(value, at, scope)
 
     def check_condition(self, expr: str, path: Path, scope: Scope) -> None:
-        from engine.render import RenderError, compile_condition
+        from engine.render import RenderError, compile_condition, condition_references
 
         try:
             compile_condition(expr)
+            refs = condition_references(expr)
         except RenderError as exc:
-            self.add(path, f"`when` does not parse: {exc.message}", "write a Jinja expression")
+            syntax = _SYNTAX.match(exc.message)
+            message = exc.message[syntax.end() :] if syntax else exc.message
+            self.add(path, f"`when` does not parse: {message}", _WHEN_HINT if syntax else exc.hint)
             return
-        self.check_template("{{ " + expr + " }}", path, scope)
+        self.check_references("{{ " + expr + " }}", refs, path, scope)
 
     def check_template(self, template: str, path: Path, scope: Scope) -> None:
         from engine.render import RenderError
@@ -124,50 +155,70 @@ class TemplateChecker:
         try:
             refs = references(template)
         except RenderError as exc:
-            self.add(path, f"template does not parse: {exc.message}", exc.hint)
+            self.add_syntax_error(exc.message, exc.hint, path)
             return
+        self.check_references(template, refs, path, scope)
+
+    def check_references(
+        self, template: str, refs: set[tuple[str, ...]], path: Path, scope: Scope
+    ) -> None:
+        private = [name for name in private_names(template) if not scope.is_key(name)]
+        if private:
+            names = ", ".join(map(repr, private))
+            message = f"template reads {names}: the sandbox refuses names starting with '_'"
+            self.add(path, message, _PRIVATE_HINT)
         for ref in sorted(refs):
-            self.check_reference(ref, path, scope)
+            if not set(ref) & set(private):  # already reported
+                self.check_reference(ref, path, scope)
 
     def check_reference(self, ref: tuple[str, ...], path: Path, scope: Scope) -> None:
-        problem = _reference_problem(ref, scope)
+        problem = reference_problem(ref, scope)
         if problem:
             self.add(path, *problem)
-        elif ref[0] == "secrets" and COMMAND_KEYS & {str(p) for p in path}:
-            message = f"secret {'.'.join(ref)} on a command line is visible to every user (ps)"
-            hint = "pass it through `env:` or `stdin:` and read $VARIABLE in the command"
-            self.add(path, message, hint)
+        elif ref[0] == "secrets" and len(ref) > 1 and _on_command_line(path):
+            message = f"secret {ref[1]!r} on a command line is visible to every local user (ps)"
+            self.add(path, message, _USE_ENV_HINT.format(name=ref[1]))
+
+    def add_syntax_error(self, message: str, hint: str, path: Path) -> None:
+        """At the template's own line when it is a `|` block of several lines."""
+        match = _SYNTAX.match(message)
+        line = int(match.group(1)) if match else 1
+        where = self.source.at(path)
+        if match:
+            message = f"template syntax error: {message[match.end() :]}"
+            where = _block_line(self.source.text, where, line)
+        self.findings.append(Finding(where, dotted(path), message, hint))
 
     def add(self, path: Path, message: str, hint: str = "") -> None:
         self.findings.append(Finding(self.source.at(path), dotted(path), message, hint))
 
 
-def _reference_problem(ref: tuple[str, ...], scope: Scope) -> tuple[str, str] | None:
-    root, name = ref[0], ref[1] if len(ref) > 1 else None
-    known = {"inputs": scope.inputs, "secrets": scope.secrets}
-    if root in known and name is not None and name not in known[root]:
-        declared = ", ".join(sorted(known[root])) or "none"
-        return f"undefined {root[:-1]} {name!r}", f"declare it under {root}: (declared: {declared})"
-    if root in ROOTS_IN_STEPS:
-        return _step_reference_problem(root, name, scope)
-    if root not in ROOTS_ALWAYS:
-        roots = ", ".join(sorted(ROOTS_ALWAYS | ROOTS_IN_STEPS))
-        return f"undefined variable {root!r}", f"templates can read: {roots}"
-    return None
+def _block_line(text: str, start: Location, line: int) -> Location:
+    """Line `line` of a literal block scalar (`run: |`) that starts at `start`."""
+    lines = text.split("\n")
+    header = lines[start.line - 1][start.col - 1 :] if start.line <= len(lines) else ""
+    target = start.line + line
+    if not header.startswith("|") or target > len(lines):
+        return start
+    content = lines[target - 1]
+    return Location(start.file, target, len(content) - len(content.lstrip(" ")) + 1)
 
 
-def _step_reference_problem(root: str, name: str | None, scope: Scope) -> tuple[str, str] | None:
-    if not scope.in_steps:
-        return f"{root} are not available here", "only steps can read earlier steps' results"
-    available = scope.captures if root == "captures" else scope.steps
-    if name is None or name in available:
-        return None
-    what = "capture" if root == "captures" else "step"
-    earlier = ", ".join(sorted(available)) or "none"
-    return (
-        f"{what} {name!r} is not produced by an earlier step",
-        f"a step can only read what earlier steps produced (available: {earlier})",
-    )
+def _on_command_line(path: Path) -> bool:
+    parts = {str(part) for part in path}
+    return bool(parts & COMMAND_KEYS) and not parts & NOT_COMMAND_KEYS
+
+
+def _id(step: Mapping[str, Any]) -> str:
+    return str(step.get("id", ""))
+
+
+def _mapping(value: Any) -> Mapping[Any, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _captures(step: Mapping[str, Any]) -> Iterator[str]:

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import re
+
 import yaml
 
 from engine.errors import Finding, Location
 
+_ALIAS = re.compile(r"[*&]([^\s,\[\]{}]+)")
 _DEFAULT_HINT = "check indentation and quoting near this position"
 # (words in the problem or its context, hint); the first match wins.
 _HINTS = (
     ("tab", "indent with spaces, not tabs"),
+    ("'\\t'", "indent with spaces, not tabs"),  # the pure-Python parser's wording
+    ("expected '-' indicator", "line this up with the lines above it: indentation is structure"),
+    ("expected <block end>", "line this up with the lines above it: indentation is structure"),
     ("quoted scalar", "close the quote that starts here"),
     ("flow mapping", "close the '{' that starts here with '}'"),
     ("flow sequence", "close the '[' that starts here with ']'"),
     ("another document", "a playbook is one YAML document: remove the extra '---' part"),
     ("undefined alias", "define the anchor (&name) before the alias (*name) that uses it"),
+    ("duplicate anchor", "give each anchor (&name) its own name"),
     ("mapping values are not allowed", "quote a value that contains ': '"),
     ("cannot start any token", "quote the value: YAML reserves @, ` and % at its start"),
 )
+_PLAIN_WORDS = {
+    "a quoted scalar": "a quoted string",
+    "a flow mapping": "a '{' mapping",
+    "a flow sequence": "a '[' list",
+}
 # Contexts that add words but no information.
 _VAGUE_CONTEXTS = frozenset({"while scanning for the next token"})
 
@@ -31,8 +43,9 @@ def syntax_finding(file: str, text: str, exc: yaml.MarkedYAMLError) -> Finding:
     hint = next((hint for key, hint in _HINTS if key in words), _DEFAULT_HINT)
     if unclosed and exc.context:
         what = exc.context.removeprefix("while scanning ").removeprefix("while parsing ")
+        what = _PLAIN_WORDS.get(what, what)
         return Finding(location, "", f"YAML syntax error: {what} that is never closed", hint)
-    return Finding(location, "", f"YAML syntax error: {_describe(exc)}", hint)
+    return Finding(location, "", f"YAML syntax error: {_describe(exc, text)}", hint)
 
 
 def reader_finding(file: str, text: str, exc: yaml.reader.ReaderError) -> Finding:
@@ -67,14 +80,25 @@ def _unclosed(text: str, exc: yaml.MarkedYAMLError) -> bool:
     return mark.line > last_line or "end of stream" in (exc.problem or "")
 
 
-def _describe(exc: yaml.MarkedYAMLError) -> str:
+def _describe(exc: yaml.MarkedYAMLError, text: str) -> str:
     problem = exc.problem or "syntax error"
+    if problem == "found undefined alias" and exc.problem_mark is not None:
+        problem += f" {_name_at(text, exc.problem_mark.index)!r}"  # libyaml omits the name
+    if problem == "second occurrence" and exc.problem_mark and exc.context_mark:
+        name = _name_at(text, exc.problem_mark.index)
+        return f"found duplicate anchor {name!r} (first at line {exc.context_mark.line + 1})"
     context = exc.context
     if not context or context in _VAGUE_CONTEXTS:
         return problem
     if problem.startswith("but "):
         return f"{context}, {problem}"
     return f"{problem} {context}"
+
+
+def _name_at(text: str, index: int) -> str:
+    """The name of the alias (*name) or anchor (&name) at `index`."""
+    match = _ALIAS.match(text, index)
+    return match.group(1) if match else "?"
 
 
 def _mark_location(file: str, mark: yaml.Mark | None) -> Location:

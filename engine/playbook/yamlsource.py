@@ -99,8 +99,14 @@ def _compose(file: str, text: str) -> yaml.Node:
         raise InvalidPlaybook(findings=[syntax_finding(file, text, exc)]) from None
     except yaml.reader.ReaderError as exc:
         raise InvalidPlaybook(findings=[reader_finding(file, text, exc)]) from None
-    except (yaml.YAMLError, RecursionError) as exc:
-        finding = Finding(Location(file, 1, 1), "", f"not valid YAML: {exc}")
+    except RecursionError:  # the pure-Python parser recurses per nesting level
+        message = "data nested too deeply for the YAML parser"
+        finding = Finding(Location(file, 1, 1), "", message, limits.DEPTH_HINT)
+        raise InvalidPlaybook(findings=[finding]) from None
+    except yaml.YAMLError as exc:
+        finding = Finding(
+            Location(file, 1, 1), "", f"not valid YAML: {exc}", "check the YAML syntax"
+        )
         raise InvalidPlaybook(findings=[finding]) from None
     if node is None:
         finding = Finding(
@@ -135,13 +141,16 @@ class _Builder:
         self.values: dict[Path, tuple[int, int]] = {}
         self.keys: dict[Path, tuple[int, int]] = {}
         self.findings: list[Finding] = []
+        self.too_deep = False
         # One per document: SafeConstructor remembers every node it constructed.
         self.constructor = yaml.constructor.SafeConstructor()
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         if len(path) > limits.MAX_DEPTH:  # aliases can stack nesting past the graph check
-            message = f"data nested more than {limits.MAX_DEPTH} levels deep"
-            self._problem(node, path, message, limits.DEPTH_HINT)
+            if not self.too_deep:
+                message = f"data nested more than {limits.MAX_DEPTH} levels deep"
+                self._problem(node, path, message, limits.DEPTH_HINT)
+            self.too_deep = True
             return None
         self.values.setdefault(path, _pos(node))
         if isinstance(node, yaml.MappingNode):
