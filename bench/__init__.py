@@ -1,0 +1,1 @@
+"""Benchmarks of runbook-engine against its peers; run `python bench/run.py`."""
