@@ -98,11 +98,18 @@ INPUT = click.option(
     metavar="NAME=VALUE",
     help="Set an input (repeatable).",
 )
+INVENTORY = click.option(
+    "--inventory",
+    envvar="RUNBOOK_INVENTORY",
+    type=click.Path(dir_okay=False),
+    help="SSH hosts file [default: inventory.yaml beside the playbook; env RUNBOOK_INVENTORY].",
+)
 
 
 @cli.command()
 @click.argument("playbook", type=click.Path(exists=True, dir_okay=False))
 @INPUT
+@INVENTORY
 @click.option("--dry-run", is_flag=True, help="Show what would run; change nothing.")
 @click.option("--probe", is_flag=True, help="With --dry-run: read the SLI, run read-only steps.")
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="Pre-approve confirm gates.")
@@ -112,6 +119,7 @@ INPUT = click.option(
 def run(
     playbook: str,
     inputs: tuple[str, ...],
+    inventory: str | None,
     dry_run: bool,
     probe: bool,
     assume_yes: bool,
@@ -121,11 +129,11 @@ def run(
 ) -> None:
     """Run a playbook: steps in order, undo in reverse on failure, stop once the SLI recovers."""
     if dry_run:
-        _print_plan(playbook, inputs, output, probe)
+        _print_plan(playbook, inputs, output, probe, inventory)
         return
     from engine.commands.run import run_playbook
 
-    request = _request(playbook, inputs, assume_yes=assume_yes, force=force)
+    request = _request(playbook, inputs, assume_yes=assume_yes, force=force, inventory=inventory)
     result = run_playbook(request, _listeners(output, quiet))  # type: ignore[arg-type]
     sys.exit(int(result.outcome.exit_code))
 
@@ -133,17 +141,25 @@ def run(
 @cli.command()
 @click.argument("playbook", type=click.Path(exists=True, dir_okay=False))
 @INPUT
+@INVENTORY
 @click.option("--probe", is_flag=True, help="Also read the SLI and run read-only steps.")
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
-def plan(playbook: str, inputs: tuple[str, ...], probe: bool, output: str) -> None:
+def plan(
+    playbook: str, inputs: tuple[str, ...], inventory: str | None, probe: bool, output: str
+) -> None:
     """Dry-run: every step rendered with its undo and a verdict; nothing changed."""
-    _print_plan(playbook, inputs, output, probe)
+    _print_plan(playbook, inputs, output, probe, inventory)
 
 
-def _print_plan(playbook: str, inputs: tuple[str, ...], output: str, probe: bool) -> None:
+def _print_plan(
+    playbook: str, inputs: tuple[str, ...], output: str, probe: bool, inventory: str | None = None
+) -> None:
     from engine.commands.run import plan_playbook
 
-    click.echo(plan_playbook(_request(playbook, inputs, dry_run=True), output, probe))
+    if inventory:  # `--probe` runs read-only ssh steps; they read the inventory from here
+        os.environ["RUNBOOK_INVENTORY"] = inventory
+    request = _request(playbook, inputs, dry_run=True, inventory=inventory)
+    click.echo(plan_playbook(request, output, probe))
 
 
 @cli.command()

@@ -341,6 +341,7 @@ class Run:
             timeout=step_timeout(step),
             on_output=lambda line: self.bus.transient("output", self.run_id, step.id, line=line),
             cancel=cancel,
+            settings={"inventory": self.prepared.request.inventory, "step": step},
         )
 
     def _roll_back(self, outcome: Outcome) -> Outcome:

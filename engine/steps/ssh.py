@@ -1,12 +1,186 @@
-"""`ssh`: a command on a remote host. Format published; execution in a later release."""
+"""`ssh`: a command on a remote host, or on every host of an inventory group.
+
+`run` is an argv list (joined with `shlex.join` for the remote shell) or a string whose
+interpolated values are shell-quoted, as for `shell`. `env` reaches the remote command
+through a script on stdin, never argv; `sudo: true` runs `sudo -n` (never prompts).
+Hosts come from the run's inventory (`engine.remote.inventory`); one transport per host
+is shared by every step of the run. paramiko is imported only when a step runs.
+
+A group step that fails on some hosts undoes itself on the hosts where it succeeded
+(its declared `undo:`, restricted to those hosts) before reporting the failure: the
+runner does not undo a failed step, and the other hosts must not be left half-changed.
+"""
 
 from __future__ import annotations
 
-from engine.steps.declared import DeclaredSpec, DeclaredType
+import re
+import shlex
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import EngineError, Location
+from engine.steps.base import Planned, SpecError, Status, StepContext, StepResult, Verdict
+from engine.steps.common import Expect, frozen_env, parse_expect, parse_run
+
+if TYPE_CHECKING:
+    from engine.playbook.model import Action, Step
+    from engine.remote.group import HostResult, Job
+    from engine.remote.inventory import Host, Inventory
+
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-def _command_may_change_anything(spec: DeclaredSpec) -> bool:
-    return False  # authors mark read-only commands with `readonly: true`
+@dataclass(frozen=True)
+class SshSpec:
+    host: str
+    run: str | tuple[str, ...]
+    env: Mapping[str, str]
+    sudo: bool = False
+    stdin: str | None = None
+    expect: Expect = field(default_factory=Expect)
+    capture: str | None = None
+    parallel: int = 1
 
 
-STEP = DeclaredType("ssh", readonly_rule=_command_may_change_anything)
+def parse(body: Any, where: Location) -> SshSpec:
+    """The step body as an SshSpec; env names must be shell variable names."""
+    env = frozen_env(body.get("env"))
+    for name in env:
+        if not _ENV_NAME.match(name):
+            raise SpecError(
+                f"env name {name!r} is not a shell variable name",
+                hint="use letters, digits and _ (not starting with a digit)",
+                field_name="env",
+            )
+    return SshSpec(
+        host=str(body["host"]),
+        run=parse_run(body["run"]),
+        env=env,
+        sudo=bool(body.get("sudo", False)),
+        stdin=body.get("stdin"),
+        expect=parse_expect(body.get("expect")),
+        capture=body.get("capture"),
+        parallel=int(body.get("parallel", 1)),
+    )
+
+
+def is_readonly(spec: SshSpec) -> bool:
+    return False  # a command may change anything; authors mark read-only ones
+
+
+def undoes_itself(spec: SshSpec) -> bool:
+    return False
+
+
+def render_argv(spec: SshSpec, ctx: StepContext) -> list[str]:
+    """The remote argv. A secret in an argv list is refused (argv shows in `ps`)."""
+    if not isinstance(spec.run, tuple):
+        return ["/bin/sh", "-c", ctx.render.shell(spec.run)]
+    argv = [ctx.render.text(part) for part in spec.run]
+    redactor = getattr(ctx.render, "redactor", None)
+    secret = next((s for s in map(redactor.secret_in, argv) if s), None) if redactor else None
+    if secret is not None:
+        from engine.render import RenderError
+
+        raise RenderError(
+            f"secret '{secret}' would appear on the remote command line, visible in `ps`",
+            hint=f'pass it in `env:` and read "$NAME" in the command (secret {secret!r})',
+        )
+    return argv
+
+
+def describe(spec: SshSpec, argv: Sequence[str], host: str) -> str:
+    command = argv[2] if list(argv[:2]) == ["/bin/sh", "-c"] else shlex.join(argv)
+    return f"ssh {host}: {'sudo -n ' if spec.sudo else ''}{command}"
+
+
+def plan(spec: SshSpec, ctx: StepContext) -> Planned:
+    argv = render_argv(spec, ctx)
+    ctx.render.value(dict(spec.env))  # renders now, so a bad template fails the plan
+    if spec.stdin is not None:
+        ctx.render.text(spec.stdin)
+    return Planned(describe(spec, argv, ctx.render.text(spec.host)), False, Verdict.UNKNOWN)
+
+
+def apply(spec: SshSpec, ctx: StepContext) -> StepResult:
+    """Run on the target host(s); connection problems are a FAILED result naming the phase."""
+    from engine.remote.errors import RemoteError
+    from engine.remote.group import combine
+
+    try:
+        inventory, hosts = _targets(spec, ctx)
+    except RemoteError as exc:
+        return StepResult(Status.FAILED, message=exc.summary())
+    if not hosts:
+        return StepResult(Status.SKIPPED, message="no host left to run on")
+    results = _run(spec, ctx, inventory, hosts)
+    combined = combine(results, hosts, ctx.output_cap)
+    return _compensate(spec, ctx, results, combined)
+
+
+def undo(spec: SshSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepResult:
+    return StepResult(Status.FAILED, message="an ssh step has no automatic undo; declare `undo:`")
+
+
+def _targets(spec: SshSpec, ctx: StepContext) -> tuple[Inventory, tuple[Host, ...]]:
+    from engine.remote.pool import run_inventory
+
+    inventory = run_inventory(ctx.settings.get("inventory"), ctx.base_dir, ctx.resources)
+    hosts = inventory.resolve(ctx.render.text(spec.host))
+    only = ctx.settings.get("only_hosts")
+    return inventory, tuple(h for h in hosts if only is None or h.name in only)
+
+
+def _job(spec: SshSpec, ctx: StepContext) -> Job:
+    from engine.remote.command import RemoteCommand
+    from engine.remote.group import Job
+
+    env = {name: ctx.render.text(value) for name, value in spec.env.items()}
+    stdin = ctx.render.text(spec.stdin) if spec.stdin is not None else None
+    command = RemoteCommand(tuple(render_argv(spec, ctx)), env, stdin, spec.sudo)
+    return Job(command, spec.expect, spec.capture is not None)
+
+
+def _run(
+    spec: SshSpec, ctx: StepContext, inventory: Inventory, hosts: tuple[Host, ...]
+) -> list[HostResult]:
+    from engine.remote.group import host_output, run_hosts, run_on_host
+
+    job = _job(spec, ctx)
+    output = host_output(ctx.on_output, grouped=len(hosts) > 1)
+    return run_hosts(
+        hosts, lambda host: run_on_host(host, inventory, job, ctx, output(host.name)), spec.parallel
+    )
+
+
+def _undo_to_compensate(step: Step | None, spec: SshSpec) -> Action | None:
+    """The declared undo when this is the step's own action (not its undo) and the
+    runner would not undo it after a failure (`undo_if_interrupted`: it undoes everywhere)."""
+    if step is None or step.undo is None or step.undo_if_interrupted:
+        return None
+    return step.undo if step.action.spec is spec else None
+
+
+def _compensate(
+    spec: SshSpec, ctx: StepContext, results: list[HostResult], combined: StepResult
+) -> StepResult:
+    """A group step that failed somewhere: undo it where it succeeded, say so."""
+    undo_action = _undo_to_compensate(ctx.settings.get("step"), spec)
+    done = tuple(r.host for r in results if r.result.ok)
+    if combined.ok or len(results) < 2 or not done or undo_action is None:
+        return combined
+    from engine.steps.registry import step_type
+
+    ctx.on_output(f"undoing {ctx.step_id} on {', '.join(done)} (it succeeded there)")
+    undo_ctx = replace(ctx, settings={**ctx.settings, "only_hosts": done})
+    try:
+        undone = step_type(undo_action.type).apply(undo_action.spec, undo_ctx)
+    except EngineError as exc:  # e.g. the undo's template cannot be rendered
+        undone = StepResult(Status.FAILED, message=exc.message)
+    verdict = "undone" if undone.ok else f"UNDO {undone.status.upper()}: a human must look"
+    message = f"{combined.message}; {verdict} on {', '.join(done)}"
+    if not undone.ok and undone.message:
+        message += f" ({undone.message})"
+    captured = {**combined.captured, "undone_on": list(done), "undo_status": str(undone.status)}
+    return replace(combined, message=message, captured=captured)

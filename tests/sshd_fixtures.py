@@ -1,0 +1,264 @@
+"""A real OpenSSH server on loopback, started once per test session.
+
+- Listens on 127.0.0.1 on a free port; host key and client keys are generated per session.
+- Logs in a dedicated clean user (`runbook-ssh`, shell /bin/sh, no rc files), created
+  with `useradd` and unlocked with `usermod -p '*'` (with `UsePAM no`, a `!` password
+  means "locked"). Its authorized keys live in a per-session file under its own
+  `~/.ssh` so that `StrictModes yes` holds and two test sessions on one machine do not
+  overwrite each other's keys.
+- Not root: sshd runs as the current user, who is then the only one who can log in
+  (its keys in the session's private folder, `StrictModes no`).
+- `sshd` missing: the tests using it are skipped, but fail under CI=true (`.ci/run`
+  installs openssh-server).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import getpass
+import os
+import pwd
+import re
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from components import free_port, require_binary
+
+TEST_USER = "runbook-ssh"
+USER_LOCK = Path("/tmp/runbook-ssh-test-user.lock")
+ADDRESS = "127.0.0.1"
+
+SSHD_CONFIG = """\
+Port {port}
+ListenAddress {address}
+HostKey {state}/ssh_host_ed25519_key
+PidFile none
+AuthorizedKeysFile {authorized_keys}
+AllowUsers {user}
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin no
+StrictModes {strict}
+UsePAM no
+UseDNS no
+PrintMotd no
+PrintLastLog no
+PermitUserEnvironment no
+AllowTcpForwarding yes
+MaxStartups 100:30:200
+MaxSessions 100
+LogLevel VERBOSE
+Subsystem sftp internal-sftp
+"""
+
+
+@dataclass
+class SshServer:
+    """The running sshd and what a client needs to reach it."""
+
+    port: int
+    user: str
+    home: Path  # where per-test work folders are made (owned by `user`)
+    state: Path  # root-only: keys, config, log
+    client_key: Path
+    other_key: Path  # a valid key the server does not know
+    known_hosts: Path
+    host_public: str  # "ssh-ed25519 AAAA…"
+    log: Path
+    process: subprocess.Popen[bytes]
+    address: str = ADDRESS
+    authorized_keys: Path = field(default_factory=Path)
+
+    def host(self, **overrides: Any) -> dict[str, Any]:
+        """An inventory host entry for this server (override any key)."""
+        entry: dict[str, Any] = {
+            "address": self.address,
+            "port": self.port,
+            "user": self.user,
+            "identity_file": str(self.client_key),
+            "known_hosts": str(self.known_hosts),
+        }
+        entry.update(overrides)
+        return {key: value for key, value in entry.items() if value is not None}
+
+    def inventory(
+        self,
+        path: Path,
+        hosts: dict[str, dict[str, Any]] | None = None,
+        groups: dict[str, list[str]] | None = None,
+        **extra: Any,
+    ) -> Path:
+        """Write an inventory file (default: one host `box`) and return its path."""
+        data: dict[str, Any] = {"hosts": hosts if hosts is not None else {"box": self.host()}}
+        if groups:
+            data["groups"] = groups
+        data.update(extra)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def logins(self) -> int:
+        """Connections that authenticated so far (one per transport)."""
+        return self.log_text().count(f"Accepted publickey for {self.user} ")
+
+    def auth_attempts(self) -> int:
+        """Any public key offered so far, accepted or not."""
+        return len(re.findall(r"(Accepted|Failed|Postponed) publickey", self.log_text()))
+
+
+def _run(*argv: str) -> str:
+    done = subprocess.run(argv, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip()}")
+    return done.stdout
+
+
+def _ensure_test_user() -> Path:
+    """Create (once per machine) the clean login user; its home."""
+    USER_LOCK.touch(exist_ok=True)
+    with USER_LOCK.open() as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pwd.getpwnam(TEST_USER)
+        except KeyError:
+            _run(require_binary("useradd", "passwd"), "--create-home", "--shell", "/bin/sh",
+                 "--comment", "runbook-engine tests", TEST_USER)  # fmt: skip
+        _run("usermod", "-p", "*", TEST_USER)  # unlock: "!" in shadow means locked
+    home = Path(pwd.getpwnam(TEST_USER).pw_dir)
+    ssh_dir = home / ".ssh"
+    ssh_dir.mkdir(mode=0o700, exist_ok=True)
+    shutil.chown(ssh_dir, TEST_USER, TEST_USER)
+    home.chmod(0o755)
+    return home
+
+
+def _keygen(path: Path, comment: str) -> None:
+    keygen = require_binary("ssh-keygen", "openssh-client")
+    _run(keygen, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path))
+
+
+def _login(state: Path, port: int) -> tuple[str, Path, Path, str]:
+    """(user, home for work folders, authorized_keys file, StrictModes)."""
+    if os.geteuid() != 0:
+        return getpass.getuser(), state / "work", state / "authorized_keys", "no"
+    home = _ensure_test_user()
+    return TEST_USER, home, home / ".ssh" / f"runbook-tests-{port}.keys", "yes"
+
+
+def _authorize(key_file: Path, public: str, user: str) -> None:
+    key_file.write_text(public)
+    key_file.chmod(0o600)
+    if os.geteuid() == 0:
+        shutil.chown(key_file, user, user)
+
+
+def _wait_for_banner(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"sshd exited {process.returncode}:\n{log.read_text()}")
+        with contextlib.suppress(OSError), socket.create_connection((ADDRESS, port), 1) as sock:
+            sock.settimeout(2)
+            if sock.recv(64).startswith(b"SSH-2.0-"):
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"sshd never served a banner:\n{log.read_text()}")
+
+
+def _start(sshd: str, state: Path) -> SshServer:
+    port = free_port()
+    user, home, authorized, strict = _login(state, port)
+    home.mkdir(exist_ok=True)
+    _authorize(authorized, (state / "client_ed25519.pub").read_text(), user)
+    config = state / f"sshd_config-{port}"
+    config.write_text(SSHD_CONFIG.format(
+        port=port, address=ADDRESS, state=state, authorized_keys=authorized, user=user,
+        strict=strict))  # fmt: skip
+    _run(sshd, "-t", "-f", str(config))
+    log = state / f"sshd-{port}.log"
+    process = subprocess.Popen(
+        [sshd, "-D", "-f", str(config), "-E", str(log)],
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    _wait_for_banner(port, process, log)
+    host_public = " ".join((state / "ssh_host_ed25519_key.pub").read_text().split()[:2])
+    known_hosts = state / f"known_hosts-{port}"
+    known_hosts.write_text(f"[{ADDRESS}]:{port} {host_public}\n")
+    return SshServer(
+        port, user, home, state, state / "client_ed25519", state / "other_ed25519",
+        known_hosts, host_public, log, process, authorized_keys=authorized,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
+    """The session's sshd (skipped without openssh-server; a failure under CI=true)."""
+    binary = shutil.which("sshd") or "/usr/sbin/sshd"
+    if not os.path.exists(binary):
+        binary = require_binary("sshd", "openssh-server")
+    state = tmp_path_factory.mktemp("sshd")
+    state.chmod(0o700)
+    if os.geteuid() == 0:
+        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+    for name in ("ssh_host_ed25519_key", "client_ed25519", "other_ed25519"):
+        _keygen(state / name, name)
+    server = _start(binary, state)
+    yield server
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(timeout=10)
+    server.authorized_keys.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def remote_dir(sshd: SshServer) -> Iterator[Path]:
+    """A fresh folder the SSH user owns (side-effect files of remote commands)."""
+    folder = sshd.home / f"runbook-test-{uuid.uuid4().hex[:12]}"
+    folder.mkdir(mode=0o755)
+    if os.geteuid() == 0:
+        shutil.chown(folder, sshd.user, sshd.user)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+SSH_PLAYBOOKS = Path(__file__).resolve().parent / "playbooks" / "ssh"
+
+
+def ssh_playbook(name: str) -> str:
+    """The path of a playbook under tests/playbooks/ssh/."""
+    path = SSH_PLAYBOOKS / name
+    assert path.is_file(), path
+    return str(path)
+
+
+def session_children(server: SshServer) -> list[int]:
+    """PIDs of the per-connection processes of this sshd (not of any other sshd); each
+    leads the process group of its connection's server side."""
+    found = subprocess.run(
+        ["pgrep", "-P", str(server.process.pid)], capture_output=True, text=True, check=False
+    )
+    return [int(pid) for pid in found.stdout.split()]
+
+
+def wait_gone(transport: Any, timeout: float = 10.0) -> None:
+    """Until a paramiko transport noticed that its connection died."""
+    deadline = time.monotonic() + timeout
+    while transport.is_active():
+        assert time.monotonic() < deadline, "the transport never noticed the lost connection"
+        time.sleep(0.02)

@@ -1,0 +1,51 @@
+"""Untrusted values over SSH: shell metacharacters, newlines and template syntax in an
+input arrive on the remote host as one literal argument (or env value), in string
+commands, argv lists and captures. A marker file that must never appear proves it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from run_fixtures import (
+    current_env,
+    events,
+    run_env,  # noqa: F401  (autouse fixture)
+    run_id_of,
+    runbook,
+)
+from sshd_fixtures import SshServer, ssh_playbook
+
+PAYLOADS = {
+    "semicolon": "x; touch PWNED",
+    "subshell": "$(touch PWNED)",
+    "backticks": "`touch PWNED`",
+    "newline": "x\ntouch PWNED",
+    "template": "{{ 7*7 }}",
+    "quotes": "'; touch PWNED; echo '\"; touch PWNED; \"",
+    "everything": "a; touch PWNED $(touch PWNED) `touch PWNED`\n{{ 7*7 }} && touch PWNED &",
+}
+OUTPUTS = ["as_string", "as_argv", "as_env", "capture_in_string"]
+
+
+@pytest.mark.parametrize("value", list(PAYLOADS.values()), ids=list(PAYLOADS))
+def test_metacharacters_arrive_as_one_literal_argument_over_ssh(
+    sshd: SshServer, remote_dir: Path, value: str
+) -> None:
+    inventory = sshd.inventory(current_env().work / "inventory.yaml")
+
+    ran = runbook(
+        "run", ssh_playbook("injection.yaml"), "--inventory", str(inventory),
+        "-i", f"dir={remote_dir}", "-i", f"evil={value}",
+    )  # fmt: skip
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    pwned = [*sshd.home.rglob("PWNED"), *current_env().work.rglob("PWNED")]
+    assert pwned == []
+    expected = {name: value for name in OUTPUTS} | {"capture_in_string": value.strip()}
+    for name, wanted in expected.items():
+        assert (remote_dir / f"{name}.out").read_text() == wanted, name
+    values = {
+        e["step_id"]: e["data"]["value"] for e in events(run_id_of(ran.stdout), "step_result")
+    }
+    assert values["echo_back"] == value.strip()
