@@ -29,6 +29,7 @@ class RunRequest:
     home: Path | None = None
     environ: Mapping[str, str] | None = None
     alert: Mapping[str, Any] = field(default_factory=dict)
+    inventory: str | None = None  # SSH hosts file; None: $RUNBOOK_INVENTORY or beside the playbook
 
 
 @dataclass
@@ -58,6 +59,12 @@ def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
     prepared.plan = build_plan(playbook, plan_variables(prepared.variables))
     if not request.dry_run:
         prepared.refusal, prepared.refusal_hint = refusal(playbook, request)
+    if not request.dry_run and not prepared.refusal:  # wrong cluster: refused before step 1
+        from engine.kube.guard import refusal as kube_refusal
+
+        prepared.refusal, prepared.refusal_hint = kube_refusal(
+            playbook, prepared.variables.as_mapping()
+        )
     return prepared
 
 
@@ -83,6 +90,9 @@ def assemble(
     _install_crash_redaction(redactor)
     variables = base_variables(playbook, inputs, secrets, run_id, mode)
     variables.alert = dict(request.alert)
+    from engine.kube.guard import defaults_mapping  # the playbook's `kubernetes:` block
+
+    variables.playbook = {**variables.playbook, "kubernetes": defaults_mapping(playbook, environ)}
     return Prepared(request, playbook, variables, redactor, source, mode)
 
 

@@ -16,6 +16,7 @@ PROBES = {
     "prometheus": "engine.sli.prometheus",
     "http": "engine.sli.http",
     "command": "engine.sli.command",
+    "kubernetes": "engine.sli.kubernetes",
 }
 # Probes whose reading is a number that `healthy:` judges.
 NUMERIC = frozenset({"prometheus", "command"})

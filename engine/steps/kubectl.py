@@ -1,14 +1,175 @@
-"""`kubectl`: one Kubernetes API action. Format published; execution in a later release."""
+"""`kubectl`: one Kubernetes API action per step, through the official Python client
+(imported only when a step runs), never the kubectl binary.
+
+Mutating actions capture their own undo before they act; the captured state (JSON, in
+the ledger) also names the context and the cluster's UID, so `runbook rollback` in
+another process undoes on the very cluster the step changed. `plan` sends mutations
+as server-side dry-runs (dryRun=All) only in `runbook plan`, never during a run.
+"""
 
 from __future__ import annotations
 
-from engine.steps.declared import DeclaredType
+import importlib
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
-STEP = DeclaredType(
-    "kubectl",
-    readonly_actions=frozenset({"get", "logs", "wait", "export"}),
-    self_undoing_actions=frozenset(
-        {"scale", "cordon", "uncordon", "drain", "patch", "apply", "label", "annotate"}
-        | {"rollout_restart", "rollout_undo"}
-    ),
-)
+from engine.durations import parse_duration
+from engine.errors import Location
+from engine.kube.config import Binding, KubeConfigError, bind, playbook_defaults, rebind
+from engine.kube.spec import MODULES, READONLY, SELF_UNDOING, KubeSpec, describe, parse_spec
+from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+
+if TYPE_CHECKING:
+    from engine.kube.client import Deadline
+    from engine.kube.ops import Done, Op
+
+DEFAULT_DEADLINE = 30 * 60.0
+PLAN_DEADLINE = 15.0
+
+
+def parse(body: Any, where: Location) -> KubeSpec:
+    """The step body, checked for the keys its action needs."""
+    return parse_spec(body)
+
+
+def is_readonly(spec: KubeSpec) -> bool:
+    """get, logs and wait change nothing."""
+    return spec.action in READONLY
+
+
+def undoes_itself(spec: KubeSpec) -> bool:
+    """Every mutating action but `delete` captures its own undo."""
+    return spec.action in SELF_UNDOING
+
+
+def plan(spec: KubeSpec, ctx: StepContext) -> Planned:
+    """What the step would do; in `runbook plan`, a server-side dry-run's verdict."""
+    body = ctx.render.value(dict(spec.body))
+    readonly = is_readonly(spec)
+    try:
+        binding = _binding(spec, ctx)
+    except KubeConfigError as exc:
+        return Planned(describe(spec.action, body, "?"), readonly, Verdict.UNKNOWN, str(exc))
+    command = describe(spec.action, body, binding.context)
+    if readonly:
+        return Planned(command, True, Verdict.NO_OP)
+    if _mode(ctx) != "dry-run":
+        return Planned(command, False, Verdict.UNKNOWN)
+    return Planned(command, False, *_dry_run(spec, ctx, body, binding))
+
+
+def _dry_run(
+    spec: KubeSpec, ctx: StepContext, body: dict[str, Any], binding: Binding
+) -> tuple[Verdict, str]:
+    from engine.kube.client import KubeError
+    from engine.kube.ops import ActionError, check_names
+    from engine.kube.session import client_for
+
+    try:
+        check_names(body)
+        deadline = _deadline(ctx, None, PLAN_DEADLINE)
+        op = _op(client_for(ctx.resources, binding, deadline), body, deadline, ctx)
+        op.dry_run = True
+        preview = _module(spec).preview(spec.action, op)
+    except (KubeError, ActionError, KubeConfigError) as exc:
+        return Verdict.UNKNOWN, f"server-side dry-run not possible: {exc}"
+    return preview.verdict, preview.note
+
+
+def apply(spec: KubeSpec, ctx: StepContext) -> StepResult:
+    """Run the action; a failed API call is a failed (or timed-out) step, never a crash."""
+    body = ctx.render.value(dict(spec.body))
+    if spec.action == "wait" and _mode(ctx) == "dry-run":
+        body["timeout"] = "1s"  # `plan --probe` looks once; it does not wait
+
+    def act(op: Op) -> Done:
+        done: Done = _module(spec).apply(spec.action, op)
+        return done
+
+    return _run(ctx, body, lambda: _binding(spec, ctx), act)
+
+
+def undo(spec: KubeSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepResult:
+    """Undo with the captured state, on the context (and cluster) the step acted on."""
+    if "kind" not in captured:
+        return StepResult(Status.SKIPPED, message="nothing was captured: nothing to undo")
+    defaults = playbook_defaults(ctx.render)
+    context, uid = str(captured.get("context", "")), captured.get("cluster_uid")
+
+    def binding() -> Binding:
+        return rebind(context, uid or None, defaults, ctx.render, ctx.base_dir)
+
+    def act(op: Op) -> Done:
+        done: Done = _module(spec).undo(spec.action, op, captured)
+        return done
+
+    return _run(ctx, {"namespace": captured.get("namespace")}, binding, act)
+
+
+def _run(
+    ctx: StepContext,
+    body: dict[str, Any],
+    binding: Callable[[], Binding],
+    act: Callable[[Op], Done],
+) -> StepResult:
+    from engine.kube.client import KubeError
+    from engine.kube.ops import ActionError
+
+    op: Op | None = None
+    try:
+        op = _connect(ctx, body, binding())
+        done = act(op)
+    except (KubeError, ActionError, KubeConfigError) as exc:
+        status = Status.TIMED_OUT if getattr(exc, "timed_out", False) else Status.FAILED
+        state = op.captured if op is not None else None
+        return StepResult(status, message=str(exc), captured=_captured(op, state))
+    ctx.on_output(done.message)
+    captured = _captured(op, done.captured)
+    output = done.output or done.message
+    return StepResult(Status.SUCCEEDED, 0, output, done.message, captured, done.value, done.changed)
+
+
+def _connect(ctx: StepContext, body: dict[str, Any], binding: Binding) -> Op:
+    from engine.kube.ops import check_names
+    from engine.kube.session import client_for
+
+    check_names(body)
+    deadline = _deadline(ctx, body.get("timeout"), DEFAULT_DEADLINE)
+    return _op(client_for(ctx.resources, binding, deadline), body, deadline, ctx)
+
+
+def _captured(op: Op | None, state: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The undo state plus where it applies: the context and the cluster's UID."""
+    if op is None or not state:
+        return {}
+    binding = op.client.binding
+    return {**state, "context": binding.context, "cluster_uid": op.client.uid or None}
+
+
+def _binding(spec: KubeSpec, ctx: StepContext) -> Binding:
+    return bind(spec.context, playbook_defaults(ctx.render), ctx.render, ctx.base_dir)
+
+
+def _mode(ctx: StepContext) -> str:
+    variables = getattr(ctx.render, "variables", None) or {}
+    run = variables.get("run") or {}
+    return str(run.get("mode", "")) if isinstance(run, Mapping) else ""
+
+
+def _deadline(ctx: StepContext, action_timeout: Any, default: float) -> Deadline:
+    from engine.kube.client import Deadline
+
+    seconds = ctx.timeout if ctx.timeout is not None else default
+    if action_timeout:
+        seconds = min(seconds, parse_duration(str(action_timeout)))
+    return Deadline.after(seconds, ctx.cancel)
+
+
+def _op(client: Any, body: dict[str, Any], deadline: Deadline, ctx: StepContext) -> Op:
+    from engine.kube.ops import Op
+
+    return Op(client, body, deadline, ctx.base_dir)
+
+
+def _module(spec: KubeSpec) -> Any:
+    return importlib.import_module(f"engine.kube.{MODULES[spec.action]}")
