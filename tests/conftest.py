@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["prom_fixtures"]
+pytest_plugins = ["prom_fixtures", "sshd_fixtures", "kube_fixtures", "localstack_fixtures"]
 
 
 @pytest.fixture(autouse=True)
