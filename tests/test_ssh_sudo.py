@@ -1,10 +1,10 @@
 """`sudo: true` runs `sudo -n`: never a password prompt that hangs the run. Needs `sudo` on
-the machine and root (to add a sudoers rule for the test user); skipped otherwise."""
+the machine (installed by .ci/run; a failure in CI when missing) and root (to add a
+sudoers rule for the test user)."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import time
 import uuid
@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from components import require_binary
 from run_fixtures import (
     current_env,
     events,
@@ -25,8 +26,9 @@ from sshd_fixtures import SshServer
 @pytest.fixture(scope="module")
 def sudoers(sshd: SshServer) -> Iterator[Path]:
     """A rule for the test user: `id` and `printenv` as root without a password."""
-    if shutil.which("sudo") is None or os.geteuid() != 0 or sshd.user == "root":
-        pytest.skip("needs sudo installed and root (apt-get install sudo)")
+    require_binary("sudo", "sudo")
+    if os.geteuid() != 0 or sshd.user == "root":
+        pytest.skip("adding a sudoers rule for the test user needs root")
     rule = Path(f"/etc/sudoers.d/runbook-ssh-test-{sshd.port}")
     rule.write_text(
         f"{sshd.user} ALL=(root) NOPASSWD: /usr/bin/id\n"
