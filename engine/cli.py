@@ -164,15 +164,16 @@ def _print_plan(
 
 @cli.command()
 @click.argument("run_id")
+@INVENTORY
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="Pre-approve confirm gates.")
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
-def rollback(run_id: str, assume_yes: bool, output: str) -> None:
+def rollback(run_id: str, inventory: str | None, assume_yes: bool, output: str) -> None:
     """Undo the completed steps of an earlier run (also an interrupted one)."""
     from engine.operator import has_terminal
     from engine.preflight import RunRequest
     from engine.rollback import rollback_run
 
-    request = RunRequest("", interactive=has_terminal(), assume_yes=assume_yes)
+    request = RunRequest("", interactive=has_terminal(), assume_yes=assume_yes, inventory=inventory)
     result = rollback_run(run_id, request, _listeners(output, False))  # type: ignore[arg-type]
     sys.exit(int(result.outcome.exit_code))
 

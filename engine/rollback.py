@@ -60,6 +60,7 @@ def _prepared(
         interactive=request.interactive,
         assume_yes=request.assume_yes,
         environ=request.environ,
+        inventory=request.inventory,
     )
     prepared = assemble(
         request, playbook, str(started.data["source"]), info.inputs, run_id, "rollback"

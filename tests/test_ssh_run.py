@@ -80,6 +80,22 @@ def test_a_later_rollback_undoes_the_remote_steps_in_reverse(
     )  # fmt: skip
     assert ran.returncode == 0, ran.stdout + ran.stderr
 
+    rolled = runbook("rollback", run_id_of(ran.stdout), "--inventory", inventory)
+
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    assert lines(remote_dir / "undone") == ["boom", "two", "one"]
+
+
+def test_rollback_reads_the_inventory_from_the_environment_too(
+    sshd: SshServer, remote_dir: Path
+) -> None:
+    inventory = _inventory(sshd)
+    ran = runbook(
+        "run", ssh_playbook("flow.yaml"), "--inventory", inventory,
+        "-i", "host=box", "-i", f"dir={remote_dir}",
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+
     rolled = runbook("rollback", run_id_of(ran.stdout), extra_env={"RUNBOOK_INVENTORY": inventory})
 
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
