@@ -191,6 +191,38 @@ def runs(playbook: str | None, outcome: str | None, limit: int, output: str) -> 
 
 
 @cli.command()
+@click.argument("playbook", type=click.Path(exists=True, dir_okay=False))
+@INPUT
+@INVENTORY
+@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Pre-approve confirm gates.")
+@click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+@click.option("--quiet", "-q", is_flag=True, help="Print only the report.")
+def drill(
+    playbook: str,
+    inputs: tuple[str, ...],
+    inventory: str | None,
+    assume_yes: bool,
+    output: str,
+    quiet: bool,
+) -> None:
+    """Game day: inject the playbook's fault, time detection and recovery, always revert.
+
+    Exit 0 passed, 3 not detected / not recovered, 1 inject failed, 4 revert failed,
+    5 refused (SLI not healthy before), 130 interrupted."""
+    from engine.commands import drill as command
+    from engine.drill import run_drill
+
+    request = _request(playbook, inputs, assume_yes=assume_yes, inventory=inventory)
+    if output == "json":
+        report = run_drill(request)
+        click.echo(command.render_json(report))
+    else:
+        report = run_drill(request, lambda: _listeners("text", quiet))  # type: ignore[arg-type,return-value]
+        click.echo(command.render_text(report))
+    sys.exit(int(report.exit_code))
+
+
+@cli.command()
 @click.option("--quiet", "-q", is_flag=True, help="Print only the outcomes.")
 def demo(quiet: bool) -> None:
     """Run the self-contained demo: a failure rolled back, then a clean run."""

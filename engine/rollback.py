@@ -4,6 +4,7 @@ ledger when the run started, never a file that may have changed since."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 
 from engine.commands.run import make_operator
@@ -53,7 +54,7 @@ def _prepared(
     started = next((e for e in events if e.kind == "run_started"), None)
     if started is None or "source" not in started.data:
         raise RefusedError(f"run {run_id} recorded no playbook text", "undo its steps by hand")
-    playbook = load_playbook(info.file, text=str(started.data["source"]))
+    playbook = _as_run(load_playbook(info.file, text=str(started.data["source"])), events)
     request = RunRequest(
         info.file,
         home=request.home,
@@ -68,6 +69,19 @@ def _prepared(
     prepared.parent_run = run_id
     _restore_results(prepared, playbook, events)
     return prepared
+
+
+def _as_run(playbook: Playbook, events: Iterable[EventRow]) -> Playbook:
+    """The playbook as that run executed it: a drill run ran `drill.inject` or
+    `drill.revert` in place of the steps, and those are what its rollback undoes."""
+    ran = {event.step_id for event in events if event.step_id}
+    drill = playbook.drill
+    if drill is None or not ran or ran <= {step.id for step in playbook.steps}:
+        return playbook
+    for section in (drill.inject, drill.revert):
+        if section and ran <= {step.id for step in section}:
+            return dataclasses.replace(playbook, steps=section, sli=None)
+    return playbook
 
 
 def _restore_results(prepared: Prepared, playbook: Playbook, events: Iterable[EventRow]) -> None:
