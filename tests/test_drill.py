@@ -239,3 +239,15 @@ def test_sigterm_while_waiting_for_detection_still_reverts(tmp_path: Path) -> No
     revert = report["parts"][-1]
     assert revert["name"] == "revert" and revert["outcome"] == "completed"
     assert any(e["kind"] == "undo_result" for e in events(revert["run_id"]))
+
+
+def test_the_shipped_demo_playbook_passes_its_drill(tmp_path: Path) -> None:
+    demo = Path(__file__).parents[1] / "playbooks" / "demo" / "disk-cleanup-demo.yaml"
+    (tmp_path / "disk").mkdir()  # an empty disk: the SLI is healthy before the drill
+
+    code, report = drill_json(demo, "-i", f"workdir={tmp_path}", "-i", "fail_at=none")
+
+    assert code == 0, report
+    assert report["verdict"] == "passed"
+    assert report["parts"][1]["outcome"] == "recovered"
+    assert not (tmp_path / "disk").exists()  # drill.revert removed the demo data
