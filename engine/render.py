@@ -10,7 +10,6 @@ an empty string. jinja2 is imported on first use, so importing this module is ch
 from __future__ import annotations
 
 import contextvars
-import difflib
 import functools
 import shlex
 from collections.abc import Callable, Mapping
@@ -110,11 +109,20 @@ class TemplateRenderer:
         return data
 
     def _render(self, kind: str, template: str) -> str:
+        if _is_literal(template):
+            return template
         try:
             return _compile(kind, template).render(self.variables)
         except _template_problems() as exc:
             refs = functools.partial(template_references, template)
             raise _failure(exc, refs, self.variables, self.redactor) from None
+
+
+def _is_literal(template: str) -> bool:
+    """True when Jinja would give `template` back unchanged: every construct (`{{`, `{%`,
+    `{#`) starts with a brace, no line statements are defined, trailing newlines are kept,
+    and only a carriage return would be rewritten (to the environment's newline)."""
+    return "{" not in template and "\r" not in template
 
 
 @dataclass(frozen=True)
@@ -334,6 +342,8 @@ def _undefined_hint(missing: Reference, variables: Mapping[str, Any]) -> str:
     parent: Any = variables
     for key in missing[:-1]:
         parent = _child(parent, key)[1]
+    import difflib  # only for this hint: kept off the start-up path
+
     known = sorted(map(str, parent)) if isinstance(parent, Mapping) else []
     close = difflib.get_close_matches(missing[-1], known, n=1)
     guess = f"did you mean '{'.'.join((*missing[:-1], close[0]))}'? " if close else ""
