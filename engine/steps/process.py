@@ -91,20 +91,54 @@ def run_process(
 ) -> ProcessOutcome:
     """Run `argv` in its own process group; on timeout or cancel, TERM then KILL the group."""
     child_env = {**os.environ, **env} if env else None
-    proc = subprocess.Popen(
-        list(argv),
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        cwd=cwd,
-        env=child_env,
-        start_new_session=True,
-    )
+    proc = _spawn(list(argv), child_env, cwd, stdin is not None)
     try:
         return _supervise(proc, stdin, timeout, on_output, cancel, cap)
     except BaseException:
         kill_group(proc)
         raise
+
+
+def _spawn(
+    argv: list[str], env: Mapping[str, str] | None, cwd: str | None, with_stdin: bool
+) -> subprocess.Popen[bytes]:
+    def popen(executable: str | None) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            argv,
+            executable=executable,
+            stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=env,
+            start_new_session=True,
+        )
+
+    executable = find_executable(argv[0], (os.environ if env is None else env).get("PATH"))
+    if executable is None:
+        return popen(None)
+    try:
+        return popen(executable)
+    except OSError:
+        # The file found is not what the kernel runs (a bad interpreter line, say): let
+        # the usual search decide, which tries the next directories and names the error.
+        return popen(None)
+
+
+def find_executable(name: str, path: str | None) -> str | None:
+    """The absolute file a PATH search for `name` finds first, or None to leave the search
+    to the child. Looked up here, the child makes one `execve` instead of one per PATH
+    directory before the match (while the parent waits on `vfork`). None for a name with
+    a slash, and once a relative or empty PATH entry comes first (it depends on `cwd`)."""
+    if not name or "/" in name:
+        return None
+    for folder in (os.defpath if path is None else path).split(os.pathsep):
+        if not folder.startswith("/"):
+            return None
+        candidate = os.path.join(folder, name)
+        if os.access(candidate, os.X_OK) and os.path.isfile(candidate):
+            return candidate
+    return None
 
 
 def _supervise(
