@@ -66,21 +66,56 @@ class EventBus:
 
 
 class LedgerListener:
-    """Writes events to the ledger, sharing one commit between a step's result and the
-    next intent. A result that carries captured undo state is committed at once."""
+    """Writes events to the ledger: one commit per step, shared by the step's intent and
+    the previous step's result. A result that carries captured undo state is committed at
+    once.
+
+    The intent of a read-only step need not be durable before the step starts (after a
+    crash there is nothing of it to undo), so when its batch holds nothing else a later
+    rollback depends on, its commit is deferred until the step has started
+    (`commit_deferred`, called once the command is running, or when the step is over):
+    still one durable commit per step, its `fsync` overlapping the command. A batch with
+    the result of a step that changes something is always committed before the engine
+    goes on.
+    """
 
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.pending: list[tuple[str, str | None, Mapping[str, Any]]] = []
         self.run_id = ""
+        self.readonly_steps: set[str | None] = set()
+        self.pending_safe = True  # nothing in `pending` must be durable before going on
+        self.deferred = False  # `pending` ends with a read-only intent, not yet committed
 
     def __call__(self, event: Event) -> None:
         self.run_id = event.run_id
-        self.pending.append((event.kind, event.step_id, event.data))
-        if event.kind in DURABLE_KINDS or event.data.get("captured"):
+        kind, step_id, data = event.kind, event.step_id, event.data
+        self.pending.append((kind, step_id, data))
+        if kind == "step_intent" and data.get("readonly"):
+            self.readonly_steps.add(step_id)
+            if self.pending_safe and not self.deferred:
+                self.deferred = True
+            else:
+                self.flush()
+        elif kind in DURABLE_KINDS or data.get("captured"):
+            self.flush()
+        elif self.pending_safe and not self._safe(kind, step_id):
+            self.pending_safe = False
+
+    def _safe(self, kind: str, step_id: str | None) -> bool:
+        """Whether losing this event in a crash leaves every later rollback unchanged."""
+        if kind in ("step_result", "step_retry"):
+            return step_id in self.readonly_steps
+        return kind in ("step_skipped", "sli_sample")
+
+    def commit_deferred(self) -> None:
+        """Commit a deferred read-only intent (and what came before it), if there is one."""
+        if self.deferred:
             self.flush()
 
     def flush(self) -> None:
+        self.deferred = False
+        self.pending_safe = True
         if self.pending:
             batch, self.pending = self.pending, []
             self.ledger.append_many(self.run_id, batch)

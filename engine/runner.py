@@ -57,6 +57,7 @@ class Run:
         self.completed: list[Completed] = []
         self.statuses: dict[str, str] = {}
         self.guided = self.playbook.metadata.maturity == 1
+        self.base_dir = Path(self.playbook.file).resolve().parent
         self.sli = self._sli_checker()
 
     @property
@@ -227,6 +228,7 @@ class Run:
         attempts = with_retries(
             step.retry, lambda: self._attempt(step, ctx), ctx, self._on_retry(step)
         )
+        self._commit_deferred()  # if the step type had no moment to say it started
         result = attempts.result
         self._record(step, result, attempts.count, attempts.duration)
         return result
@@ -337,12 +339,18 @@ class Run:
             render=TemplateRenderer(self.prepared.variables.as_mapping()),
             operator=self.operator,
             resources=self.resources,
-            base_dir=Path(self.playbook.file).resolve().parent,
+            base_dir=self.base_dir,
             timeout=step_timeout(step),
             on_output=lambda line: self.bus.transient("output", self.run_id, step.id, line=line),
+            on_started=self._commit_deferred,
             cancel=cancel,
             settings={"inventory": self.prepared.request.inventory, "step": step},
         )
+
+    def _commit_deferred(self) -> None:
+        """The intent of a read-only step is committed once its command runs (events.py)."""
+        if self.bus.ledger is not None:
+            self.bus.ledger.commit_deferred()
 
     def _roll_back(self, outcome: Outcome) -> Outcome:
         ok = self._undo_runner().undo_in_reverse(self.completed, guided=self.guided)

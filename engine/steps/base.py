@@ -118,6 +118,8 @@ class StepContext:
     base_dir: Path
     timeout: float | None = None
     on_output: Callable[[str], None] = lambda line: None
+    # Called once the step's command is running (the ledger commits alongside it).
+    on_started: Callable[[], None] = lambda: None
     cancel: threading.Event = field(default_factory=threading.Event)
     output_cap: int = 64 * 1024
     settings: Mapping[str, Any] = field(default_factory=dict)  # run-wide options (inventory...)

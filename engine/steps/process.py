@@ -88,11 +88,14 @@ def run_process(
     on_output: Callable[[str], None] = lambda line: None,
     cancel: threading.Event | None = None,
     cap: int = 64 * 1024,
+    on_started: Callable[[], None] = lambda: None,
 ) -> ProcessOutcome:
-    """Run `argv` in its own process group; on timeout or cancel, TERM then KILL the group."""
+    """Run `argv` in its own process group; on timeout or cancel, TERM then KILL the group.
+    `on_started` is called once the process runs, before its output is read."""
     child_env = {**os.environ, **env} if env else None
     proc = _spawn(list(argv), child_env, cwd, stdin is not None)
     try:
+        on_started()
         return _supervise(proc, stdin, timeout, on_output, cancel, cap)
     except BaseException:
         kill_group(proc)

@@ -74,6 +74,7 @@ def apply(spec: ShellSpec, ctx: StepContext) -> StepResult:
         on_output=ctx.on_output,
         cancel=ctx.cancel,
         cap=ctx.output_cap,
+        on_started=ctx.on_started,
     )
     if outcome.cancelled:
         return StepResult(Status.UNKNOWN, None, outcome.output, "cancelled; process group killed")
