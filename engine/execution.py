@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engine.playbook.checks import undoes_itself
 from engine.playbook.model import Retry, Step
 from engine.steps.base import Status, StepContext, StepResult
 from engine.steps.registry import step_type
+
+if TYPE_CHECKING:
+    import random
 
 # A command step with no `timeout:` still gets a deadline: nothing waits forever.
 DEFAULT_STEP_TIMEOUT = 30 * 60.0
@@ -36,7 +38,11 @@ def backoff_delay(retry: Retry, attempt: int, rng: random.Random | None = None) 
     delay = float(min(retry.max_backoff, retry.backoff * (2 ** (attempt - 1))))
     if not retry.jitter:
         return delay
-    return delay / 2 + float((rng or random).uniform(0, delay / 2))
+    if rng is None:
+        import random  # only for jittered retries: kept off the start-up path
+
+        return delay / 2 + random.uniform(0, delay / 2)
+    return delay / 2 + float(rng.uniform(0, delay / 2))
 
 
 def with_retries(

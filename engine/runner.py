@@ -7,27 +7,29 @@ displays record.
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine import __version__
 from engine.events import EventBus
 from engine.execution import Completed, apply_step, step_timeout, with_retries
-from engine.ledger import Ledger, RunInfo
+from engine.ledger import Ledger, RunInfo, host_name
 from engine.operator import AbortRequested, SignalAwareOperator, operator_name
 from engine.outcome import Outcome
 from engine.playbook.checks import is_readonly, mitigates
 from engine.playbook.model import Step
 from engine.preflight import Prepared
 from engine.signals import AbortSignals
-from engine.sli.checker import SliChecker
-from engine.sli.judge import Sample, SliVerdict
 from engine.steps.base import Operator, Resources, Status, StepContext, StepResult
 from engine.steps.registry import HUMAN_TYPES
 from engine.undo import UndoRunner
+
+if TYPE_CHECKING:  # imported when a playbook has an SLI
+    from engine.sli.checker import SliChecker
+    from engine.sli.judge import Sample
 
 
 @dataclass(frozen=True)
@@ -120,7 +122,7 @@ class Run:
             mode=self.mode,
             inputs=self.prepared.redactor.redact_data(dict(self.prepared.variables.inputs)),
             operator=operator_name(),
-            host=socket.gethostname(),
+            host=host_name(),
             engine_version=__version__,
             started_at=time.time(),
             parent_run=self.prepared.parent_run,
@@ -131,6 +133,7 @@ class Run:
         if sli is None:
             return None
         from engine.render import TemplateRenderer
+        from engine.sli.checker import SliChecker
 
         variables = self.prepared.variables
         return SliChecker(
@@ -157,6 +160,8 @@ class Run:
         """Before step 1: a healthy (or unreadable) SLI means there is nothing to fix."""
         if self.sli is None or self.prepared.request.force:
             return ""
+        from engine.sli.judge import SliVerdict
+
         sample = self.sli.sample("pre-check")
         if sample.verdict is SliVerdict.HEALTHY:
             return "nothing to fix: the SLI is already healthy (use --force to run anyway)"

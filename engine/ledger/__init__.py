@@ -14,6 +14,7 @@ from engine.ledger.model import (
     RunInfo,
     RunRow,
     default_home,
+    host_name,
     new_run_id,
     process_alive,
 )
@@ -30,6 +31,7 @@ __all__ = [
     "RunInfo",
     "RunRow",
     "default_home",
+    "host_name",
     "new_run_id",
     "process_alive",
 ]

@@ -196,6 +196,11 @@ def process_start_time(pid: int) -> int | None:
     return stat[1] if stat else None
 
 
+def host_name() -> str:
+    """This machine's name, as `socket.gethostname()` gives it (without importing socket)."""
+    return os.uname().nodename
+
+
 def _signal_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

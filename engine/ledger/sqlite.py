@@ -9,7 +9,6 @@ machine, and several engines on one ledger queue for the write lock (up to
 from __future__ import annotations
 
 import os
-import socket
 import sqlite3
 import threading
 import time
@@ -28,6 +27,7 @@ from engine.ledger.model import (
     RunInfo,
     RunRow,
     default_home,
+    host_name,
     no_such_run,
     pick_run_id,
     process_alive,
@@ -102,7 +102,7 @@ class Ledger:
     def start_run(self, info: RunInfo) -> None:
         """Record a new run as `running`, owned by this process."""
         pid = os.getpid()
-        owner = (socket.gethostname(), pid, process_start_time(pid))
+        owner = (host_name(), pid, process_start_time(pid))
         values = (
             *(info.run_id, info.playbook, info.version, info.content_hash, info.file),
             *(info.mode, to_json(info.inputs), info.operator, info.host),
@@ -146,7 +146,7 @@ class Ledger:
         rows = self._query(
             "SELECT run_id, owner_pid, owner_start FROM runs"
             " WHERE status = 'running' AND owner_host = ?",
-            (socket.gethostname(),),
+            (host_name(),),
         )
         dead = [r for r in rows if not process_alive(r["owner_pid"], r["owner_start"])]
         return [r["run_id"] for r in dead if self._interrupt(r["run_id"], r["owner_pid"])]
