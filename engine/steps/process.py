@@ -138,7 +138,7 @@ def find_executable(name: str, path: str | None) -> str | None:
     for folder in (os.defpath if path is None else path).split(os.pathsep):
         if not folder.startswith("/"):
             return None
-        candidate = os.path.join(folder, name)
+        candidate = f"{folder}{name}" if folder.endswith("/") else f"{folder}/{name}"
         if os.access(candidate, os.X_OK) and os.path.isfile(candidate):
             return candidate
     return None
