@@ -50,21 +50,22 @@ def build_plan(
 
     renderer = TemplateRenderer(variables)
     chosen = playbook.steps if steps is None else steps
-    return [_plan_step(i, step, renderer, playbook) for i, step in enumerate(chosen, 1)]
+    base_dir = Path(playbook.file).resolve().parent  # once, not once per step
+    return [_plan_step(i, step, renderer, base_dir) for i, step in enumerate(chosen, 1)]
 
 
-def _context(step_id: str, renderer: Any, playbook: Playbook) -> StepContext:
+def _context(step_id: str, renderer: Any, base_dir: Path) -> StepContext:
     return StepContext(
         step_id=step_id,
         render=renderer,
         operator=HeadlessOperator(assume_yes=False),
         resources=Resources(),
-        base_dir=Path(playbook.file).resolve().parent,
+        base_dir=base_dir,
     )
 
 
-def _plan_step(index: int, step: Step, renderer: Any, playbook: Playbook) -> PlannedStep:
-    ctx = _context(step.id, renderer, playbook)
+def _plan_step(index: int, step: Step, renderer: Any, base_dir: Path) -> PlannedStep:
+    ctx = _context(step.id, renderer, base_dir)
     planned = plan_action(step.action, ctx)
     readonly = is_readonly(step) or planned.readonly
     verdict = Verdict.NO_OP if readonly else _mutation_verdict(planned)
