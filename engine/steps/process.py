@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+_Selector = getattr(selectors, "PollSelector", selectors.DefaultSelector)
 KILL_GRACE_SECONDS = 2.0
 DRAIN_AFTER_EXIT_SECONDS = 0.5
 
@@ -203,7 +204,8 @@ class _Reader:
 
     def __init__(self, proc: subprocess.Popen[bytes], on_output: Callable[[str], None], cap: int):
         self.proc = proc
-        self.selector = selectors.DefaultSelector()
+        # poll(2), not epoll: two pipes, and no extra descriptor or syscalls to set it up.
+        self.selector = _Selector()
         self.stdout = TailBuffer(cap)
         self.output = TailBuffer(cap)
         self.lines = _LineSplitter(on_output)
@@ -211,8 +213,7 @@ class _Reader:
         # One decoder per pipe: a UTF-8 character split across two reads stays whole.
         self.decoders: dict[int, codecs.IncrementalDecoder] = {}
         for pipe in (proc.stdout, proc.stderr):
-            if pipe is not None:
-                os.set_blocking(pipe.fileno(), False)
+            if pipe is not None:  # read only when poll says so: data or EOF, never a block
                 self.selector.register(pipe, selectors.EVENT_READ)
                 self.decoders[pipe.fileno()] = codecs.getincrementaldecoder("utf-8")("replace")
 
