@@ -230,6 +230,8 @@ class Run:
         self.bus.emit(
             "step_intent", self.run_id, step.id, command=planned, readonly=is_readonly(step)
         )
+        if self.guided or step.action.type in HUMAN_TYPES:
+            self._commit_deferred()  # a step that waits for a human is recorded before it
         attempts = with_retries(
             step.retry, lambda: self._attempt(step, ctx), ctx, self._on_retry(step)
         )

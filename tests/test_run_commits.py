@@ -22,8 +22,10 @@ from run_fixtures import (
     wait_for,
 )
 
-from engine.events import Event, LedgerListener
+from engine.events import Event, EventBus, LedgerListener
 from engine.ledger import Ledger, RunInfo, new_run_id
+from engine.preflight import RunRequest, prepare
+from engine.runner import Run
 
 RUN_ID = new_run_id()
 
@@ -109,3 +111,34 @@ def test_kill_9_during_a_read_only_step_keeps_the_change_before_it_undoable() ->
 
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert lines(env.work / "undone") == ["change"]
+
+
+class ChecklistReadingTheLedger:
+    """A human at level 1 who, before answering, looks at what the ledger holds."""
+
+    def __init__(self, ledger: Path) -> None:
+        self.ledger = ledger
+        self.seen: list[list[tuple[str, str | None]]] = []
+
+    def confirm(self, question: str) -> bool:
+        return True
+
+    def checklist(self, title: str, body: str, expect: str) -> tuple[str, str]:
+        self.seen.append(committed(self.ledger))
+        return "done", ""
+
+
+def test_a_read_only_step_that_waits_for_a_human_is_recorded_before_it_asks() -> None:
+    env = current_env()
+    run_id = new_run_id()
+    request = RunRequest(playbook("level1.yaml"), {"dir": str(env.work)}, interactive=True)
+    prepared = prepare(request, run_id, mode="live")
+    human = ChecklistReadingTheLedger(env.ledger)
+    with Ledger.open(env.ledger) as ledger:
+        bus = EventBus(prepared.redactor.redact_data)
+        bus.ledger = LedgerListener(ledger)
+        result = Run(prepared, run_id, bus, ledger, human).execute()
+
+    assert str(result.outcome) == "completed", result
+    assert human.seen[0][-1] == ("step_intent", "check_disk")  # read-only, level 1
+    assert all(seen[-1][0] == "step_intent" for seen in human.seen)
