@@ -76,7 +76,7 @@ def test_a_step_body_missing_what_its_action_needs_is_refused() -> None:
         step.parse({"action": "scale", "kind": "ConfigMap", "name": "x", "replicas": 1}, where)
     with pytest.raises(SpecError, match="unknown kind 'Deploymnet'"):
         step.parse({"action": "get", "kind": "Deploymnet"}, where)
-    with pytest.raises(SpecError, match="not available in this release"):
+    with pytest.raises(SpecError, match="kubectl export needs `to`"):
         step.parse({"action": "export", "namespaces": ["a"]}, where)
     spec = step.parse({"action": "drain", "name": "n1"}, where)
     assert step.undoes_itself(spec) and not step.is_readonly(spec)

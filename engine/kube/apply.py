@@ -48,8 +48,8 @@ def _apply_once(op: Op, manifest: dict[str, Any], kind: kinds.Kind) -> Done:
     if kind.kind == "Secret":
         raise ActionError(f"{op.target(kind)} exists; apply does not update Secrets")
     op.captured.update(created=False, fields=fields.snapshot(current, fields.all_parts(current)))
-    result = _server_side_apply(op, kind, manifest, rv(current))
-    changed = _comparable(result) != _comparable(current)
+    result = server_side_apply(op, kind, manifest, rv(current))
+    changed = comparable(result) != comparable(current)
     verb = "updated" if changed else "unchanged:"
     return Done(f"{verb} {op.target(kind)}", op.captured, {"created": False}, changed)
 
@@ -59,7 +59,7 @@ def undo(action: str, op: Op, captured: Mapping[str, Any]) -> Done:
     target = undo_op(op, captured)
     kind = kind_of(target, captured)
     if captured.get("created"):
-        return _delete_created(target, kind, str(captured.get("uid") or ""))
+        return delete_created(target, kind, str(captured.get("uid") or ""))
     changed = fields.restore(target, kind, target.name, captured["fields"])
     what = target.target(kind)
     return Done(f"restored {what}" if changed else f"{what} was already as captured", {})
@@ -72,8 +72,8 @@ def preview(action: str, op: Op) -> Preview:
     if current is None:
         op.write("POST", kind, op.name, manifest, verb="create")
         return Preview(Verdict.WOULD_CHANGE, f"would create {op.target(kind)}")
-    result = _server_side_apply(op, kind, manifest, rv(current))
-    if _comparable(result) == _comparable(current):
+    result = server_side_apply(op, kind, manifest, rv(current))
+    if comparable(result) == comparable(current):
         return Preview(Verdict.NO_OP, f"{op.target(kind)} already matches the manifest")
     return Preview(Verdict.WOULD_CHANGE, f"would update {op.target(kind)}")
 
@@ -133,7 +133,7 @@ def _read(op: Op, kind: kinds.Kind) -> dict[str, Any] | None:
         raise
 
 
-def _server_side_apply(
+def server_side_apply(
     op: Op, kind: kinds.Kind, manifest: dict[str, Any], resource_version: str
 ) -> dict[str, Any]:
     body = {**manifest, "metadata": {**manifest["metadata"], "resourceVersion": resource_version}}
@@ -143,14 +143,14 @@ def _server_side_apply(
     )
 
 
-def _comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
+def comparable(obj: Mapping[str, Any]) -> dict[str, Any]:
     result = clean(obj)
     for key in IGNORED:
         result.get("metadata", {}).pop(key, None)
     return result
 
 
-def _delete_created(op: Op, kind: kinds.Kind, uid: str) -> Done:
+def delete_created(op: Op, kind: kinds.Kind, uid: str) -> Done:
     """Delete the object, but only the one this step created (precondition on its UID)."""
     body = {"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"}
     if uid:

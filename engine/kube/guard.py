@@ -1,7 +1,8 @@
 """Before step 1: the refusals that keep a playbook off the wrong cluster.
 
 * a Kubernetes step (or undo, or the `kubernetes` probe) whose context is not in the
-  kubeconfig, or that has no context at all where none is current;
+  kubeconfig, or that has no context at all where none is current (a step that needs
+  no cluster, a `restore` with `verify_only`, is not checked);
 * at level 3, one that names no context (the current-context is never used there);
 * a pinned `cluster_uid` that is not the UID of the context's cluster (one read).
 
@@ -25,11 +26,16 @@ def kube_contexts(playbook: Playbook) -> Iterator[tuple[str, str | None]]:
     """(where, the context it names or None) for every Kubernetes step, undo and probe."""
     for step in playbook.steps:
         for label, action in (("step", step.action), ("undo of", step.undo)):
-            if action is not None and action.type == "kubectl":
+            if action is not None and action.type == "kubectl" and not _local(action):
                 yield f"{label} {step.id}", _context(action)
     sli = playbook.sli
     if sli is not None and sli.probe.type == "kubernetes":
         yield "the kubernetes SLI probe", sli.probe.spec.get("context") or None
+
+
+def _local(action: Action) -> bool:
+    """A step that needs no cluster (a restore that only verifies its files)."""
+    return bool(getattr(action.spec, "local", False))
 
 
 def _context(action: Action) -> str | None:
@@ -96,7 +102,8 @@ def contextless(steps: Iterable[Step], playbook: Playbook) -> list[Step]:
     (the validator's level-3 rule)."""
     if playbook.kubernetes.context:
         return []
-    return [s for s in steps if s.action.type in KUBE_TYPES and not _context(s.action)]
+    kube = [s for s in steps if s.action.type in KUBE_TYPES and not _local(s.action)]
+    return [s for s in kube if not _context(s.action)]
 
 
 def defaults_mapping(playbook: Playbook, environ: Mapping[str, str]) -> dict[str, Any]:

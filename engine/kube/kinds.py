@@ -61,6 +61,8 @@ _TABLE = (
     Kind("HorizontalPodAutoscaler", "autoscaling", "", "horizontalpodautoscalers"),
     Kind("Ingress", "networking.k8s.io", "", "ingresses"),
     Kind("NetworkPolicy", "networking.k8s.io", "v1", "networkpolicies"),
+    Kind("Role", "rbac.authorization.k8s.io", "v1", "roles"),
+    Kind("RoleBinding", "rbac.authorization.k8s.io", "v1", "rolebindings"),
 )
 KINDS = {k.kind.lower(): k for k in _TABLE}
 SCALABLE = frozenset({"Deployment", "StatefulSet", "ReplicaSet", "ReplicationController"})

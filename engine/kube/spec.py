@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.kube.kinds import KINDS, ROLLABLE, SCALABLE
+from engine.kube.kinds import KINDS, ROLLABLE, SCALABLE, known
 from engine.steps.base import SpecError
 
 READONLY = frozenset({"get", "logs", "wait"})
 SELF_UNDOING = frozenset({"scale", "cordon", "uncordon", "drain", "patch", "apply", "label"})
-SELF_UNDOING |= {"annotate", "rollout_restart", "rollout_undo"}
+SELF_UNDOING |= {"annotate", "rollout_restart", "rollout_undo", "export", "restore"}
 NODE_ACTIONS = frozenset({"cordon", "uncordon", "drain"})
-UNAVAILABLE = frozenset({"export", "restore"})
 MODULES = {
     "get": "read", "logs": "read", "wait": "wait", "scale": "scale", "cordon": "node",
     "uncordon": "node", "drain": "node", "patch": "patch", "apply": "apply", "label": "meta",
     "annotate": "meta", "rollout_restart": "rollout", "rollout_undo": "rollout",
-    "delete": "delete",
+    "delete": "delete", "export": "export", "restore": "restore",
 }  # fmt: skip
+# The only keys export and restore take (the other actions' keys mean nothing to them).
+ARCHIVE_KEYS = {
+    "export": frozenset({"action", "context", "namespaces", "to", "kinds", "timestamped",
+                         "capture", "timeout"}),
+    "restore": frozenset({"action", "context", "from", "namespaces", "latest", "verify_only",
+                          "capture", "timeout"}),
+}  # fmt: skip
+NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 # Keys each action needs; a tuple means "one of these".
 REQUIRED: dict[str, tuple[str | tuple[str, ...], ...]] = {
     "get": ("kind",), "logs": (("name", "selector"),),
@@ -29,7 +37,8 @@ REQUIRED: dict[str, tuple[str | tuple[str, ...], ...]] = {
     "patch": ("kind", "name", "patch"), "apply": (("manifest", "file"),),
     "label": ("kind", "name", "labels"), "annotate": ("kind", "name", "annotations"),
     "rollout_restart": ("kind", "name"), "rollout_undo": ("kind", "name"),
-    "delete": ("kind", ("name", "selector")),
+    "delete": ("kind", ("name", "selector")), "export": ("namespaces", "to"),
+    "restore": ("from",),
 }  # fmt: skip
 
 
@@ -52,12 +61,22 @@ class KubeSpec:
         value = self.body.get("context")
         return str(value) if value else None
 
+    @property
+    def readonly(self) -> bool:
+        """get, logs, wait and a restore that only verifies change nothing."""
+        return self.action in READONLY or self.local
+
+    @property
+    def local(self) -> bool:
+        """Needs no cluster: a restore with `verify_only: true` checks files only."""
+        return self.action == "restore" and self.body.get("verify_only") is True
+
 
 def parse_spec(body: Mapping[str, Any]) -> KubeSpec:
     """Check what a schema cannot: the keys an action needs, and kinds it can act on."""
     action = str(body.get("action", ""))
-    if action in UNAVAILABLE:
-        raise SpecError(f"kubectl {action} is not available in this release", field_name="action")
+    if action in ARCHIVE_KEYS:
+        _check_archive(action, body)
     for need in REQUIRED[action]:
         options = need if isinstance(need, tuple) else (need,)
         if not any(body.get(key) not in (None, "") for key in options):
@@ -66,6 +85,40 @@ def parse_spec(body: Mapping[str, Any]) -> KubeSpec:
         raise SpecError("give `manifest` or `file`, not both", field_name="file")
     _check_kind(action, body.get("kind"))
     return KubeSpec(action, dict(body))
+
+
+def _check_archive(action: str, body: Mapping[str, Any]) -> None:
+    """export / restore: their own keys only, namespaces and kinds that can be."""
+    for key in body:
+        if key not in ARCHIVE_KEYS[action]:
+            hint = f"kubectl {action} takes: {', '.join(sorted(ARCHIVE_KEYS[action]))}"
+            if key == "namespace":
+                hint = "give `namespaces:` (a list), even for one namespace"
+            raise SpecError(f"kubectl {action} does not take `{key}`", hint, key)
+    namespaces = body.get("namespaces")
+    if isinstance(namespaces, str):
+        namespaces = [] if "{{" in namespaces else namespaces.split()
+    for name in namespaces or []:
+        if isinstance(name, str) and "{{" not in name and not NAMESPACE.match(name):
+            hint = "a namespace name: lowercase letters, digits and '-'"
+            raise SpecError(f"{name!r} is not a namespace name", hint, "namespaces")
+    for kind in body.get("kinds") or []:
+        _check_export_kind(kind)
+    for key in ("to", "from"):
+        if key in body and not str(body[key]).strip():
+            raise SpecError(f"kubectl {action} needs a directory in `{key}`", field_name=key)
+
+
+def _check_export_kind(kind: Any) -> None:
+    if not isinstance(kind, str) or "{{" in kind:
+        return
+    entry = known(kind)
+    if entry is None or not entry.namespaced or entry.kind in ("Namespace", "Event"):
+        usable = sorted(k.kind for k in KINDS.values() if k.namespaced and k.kind != "Event")
+        hint = "the Namespace itself is always exported; kinds: " + ", ".join(usable)
+        raise SpecError(f"export cannot take kind {kind!r}", hint, "kinds")
+    if entry.kind != kind:
+        raise SpecError(f"kind {kind!r} is spelled {entry.kind!r}", field_name="kinds")
 
 
 def _check_kind(action: str, kind: Any) -> None:
@@ -92,7 +145,9 @@ def _allowed(action: str) -> frozenset[str]:
 
 def describe(action: str, body: Mapping[str, Any], context: str) -> str:
     """A kubectl-like line for plans and the ledger (what the step does, not run)."""
-    parts = ["kubectl", action.replace("_", " "), f"--context={context}"]
+    parts = ["kubectl", action.replace("_", " ")]
+    if not (action == "restore" and body.get("verify_only") is True):
+        parts.append(f"--context={context}")
     if body.get("kind") or action in NODE_ACTIONS:
         parts.append(
             str(body.get("kind") or "Node") + (f"/{body['name']}" if body.get("name") else "")

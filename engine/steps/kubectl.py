@@ -5,6 +5,10 @@ Mutating actions capture their own undo before they act; the captured state (JSO
 the ledger) also names the context and the cluster's UID, so `runbook rollback` in
 another process undoes on the very cluster the step changed. `plan` sends mutations
 as server-side dry-runs (dryRun=All) only in `runbook plan`, never during a run.
+
+`export` writes files and changes nothing in the cluster; its undo removes the files
+without connecting. `restore` verifies the export before it connects; with
+`verify_only: true` it never connects at all.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from engine.durations import parse_duration
 from engine.errors import Location
 from engine.kube.config import Binding, KubeConfigError, bind, playbook_defaults, rebind
-from engine.kube.spec import MODULES, READONLY, SELF_UNDOING, KubeSpec, describe, parse_spec
+from engine.kube.spec import MODULES, SELF_UNDOING, KubeSpec, describe, parse_spec
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 
 if TYPE_CHECKING:
@@ -33,8 +37,8 @@ def parse(body: Any, where: Location) -> KubeSpec:
 
 
 def is_readonly(spec: KubeSpec) -> bool:
-    """get, logs and wait change nothing."""
-    return spec.action in READONLY
+    """get, logs, wait and a restore that only verifies change nothing."""
+    return spec.readonly
 
 
 def undoes_itself(spec: KubeSpec) -> bool:
@@ -46,6 +50,8 @@ def plan(spec: KubeSpec, ctx: StepContext) -> Planned:
     """What the step would do; in `runbook plan`, a server-side dry-run's verdict."""
     body = ctx.render.value(dict(spec.body))
     readonly = is_readonly(spec)
+    if spec.local:
+        return Planned(describe(spec.action, body, "-"), True, Verdict.NO_OP, "reads files only")
     try:
         binding = _binding(spec, ctx)
     except KubeConfigError as exc:
@@ -81,6 +87,10 @@ def apply(spec: KubeSpec, ctx: StepContext) -> StepResult:
     body = ctx.render.value(dict(spec.body))
     if spec.action == "wait" and _mode(ctx) == "dry-run":
         body["timeout"] = "1s"  # `plan --probe` looks once; it does not wait
+    if spec.action == "restore":
+        refused = _verify_export(spec, body, ctx)
+        if refused is not None:
+            return refused
 
     def act(op: Op) -> Done:
         done: Done = _module(spec).apply(spec.action, op)
@@ -91,8 +101,10 @@ def apply(spec: KubeSpec, ctx: StepContext) -> StepResult:
 
 def undo(spec: KubeSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepResult:
     """Undo with the captured state, on the context (and cluster) the step acted on."""
-    if "kind" not in captured:
+    if not any(key in captured for key in ("kind", "export_dir", "restored_from")):
         return StepResult(Status.SKIPPED, message="nothing was captured: nothing to undo")
+    if "export_dir" in captured:
+        return _remove_export(captured)
     defaults = playbook_defaults(ctx.render)
     context, uid = str(captured.get("context", "")), captured.get("cluster_uid")
 
@@ -104,6 +116,34 @@ def undo(spec: KubeSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepR
         return done
 
     return _run(ctx, {"namespace": captured.get("namespace")}, binding, act)
+
+
+def _verify_export(spec: KubeSpec, body: dict[str, Any], ctx: StepContext) -> StepResult | None:
+    """A restore checks its export before it connects; `verify_only` stops there."""
+    from engine.kube.ops import ActionError
+    from engine.kube.restore import verified, verify_only
+
+    try:
+        if spec.local:
+            done = verify_only(body, ctx.base_dir)
+        else:
+            verified(body, ctx.base_dir)
+            return None
+    except ActionError as exc:
+        return StepResult(Status.FAILED, message=f"restore refused: {exc}")
+    ctx.on_output(done.message)
+    return StepResult(Status.SUCCEEDED, 0, done.output, done.message, {}, done.value, False)
+
+
+def _remove_export(captured: Mapping[str, Any]) -> StepResult:
+    from engine.kube.export import undo_local
+    from engine.kube.ops import ActionError
+
+    try:
+        done = undo_local(captured)
+    except (ActionError, OSError) as exc:
+        return StepResult(Status.FAILED, message=f"could not remove the export: {exc}")
+    return StepResult(Status.SUCCEEDED, 0, done.message, done.message, {}, None, True)
 
 
 def _run(
