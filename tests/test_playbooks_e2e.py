@@ -1,7 +1,9 @@
-"""Every shipped playbook validates strictly and dry-runs; those without kubectl steps run
-end to end against the fakes: the drill injects the fault, the SLI sees it, the run
-recovers — asserted on what the fakes recorded. (Playbooks with kubectl steps are run
-against a real API server by the Kubernetes step tests.)"""
+"""Every shipped playbook validates strictly and dry-runs, and runs end to end: the drill
+injects the fault, the SLI sees it, the run recovers — asserted on what the fakes
+recorded and, for kubectl steps, on the REAL kube-apiserver of tests/kube_fixtures.py
+(the backup and docker-vm-wiped playbooks: the minikube and Docker Desktop CLIs are
+fakes, the cluster they stand for is that API server). The Kubernetes playbooks'
+actions are run against the same API server by the Kubernetes step tests."""
 
 from __future__ import annotations
 
@@ -9,10 +11,13 @@ import json
 import stat
 import subprocess
 import sys
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from kube_fixtures import KubeCluster
 from localstack_fixtures import DOCKER, LocalStack, desktop_vm
 from sli_helpers import events, run_cli, run_id_of
 
@@ -171,101 +176,135 @@ def test_engine_unresponsive_drill_recovers_after_a_restart(
     assert subprocess.run([DOCKER, "info"], capture_output=True).returncode == 0
 
 
-SEED: list[dict[str, Any]] = [
-    {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"}},
-    {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": "shop"},
-     "data": {"mode": "prod"}},
-    {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"},
-     "type": "Opaque", "data": {"password": "aHVudGVyMg=="}},
-    {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-     "metadata": {"name": "data", "namespace": "shop"},
-     "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}},
-    {"apiVersion": "apps/v1", "kind": "Deployment",
-     "metadata": {"name": "web", "namespace": "shop"},
-     "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
-              "template": {"metadata": {"labels": {"app": "web"}},
-                           "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}},
-]  # fmt: skip
+def seed(ns: str) -> list[dict[str, Any]]:
+    """A namespace's objects as a user created them."""
+    labels = {"app": "web"}
+    pod = {"containers": [{"name": "web", "image": "nginx:1.27"}]}
+    return [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}},
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg", "namespace": ns},
+         "data": {"mode": "prod"}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": ns},
+         "type": "Opaque", "data": {"password": "aHVudGVyMg=="}},
+        {"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+         "metadata": {"name": "data", "namespace": ns},
+         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web", "namespace": ns},
+         "spec": {"selector": labels, "ports": [{"port": 80}]}},
+        {"apiVersion": "apps/v1", "kind": "Deployment",
+         "metadata": {"name": "web", "namespace": ns, "labels": labels},
+         "spec": {"replicas": 1, "selector": {"matchLabels": labels},
+                  "template": {"metadata": {"labels": labels}, "spec": pod}}},
+    ]  # fmt: skip
 
 
-def _served(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Seed objects as a real API server holds them (server-set fields, a bound PVC)."""
-    out = []
-    for i, obj in enumerate(json.loads(json.dumps(objects))):
-        obj["metadata"].update(
-            uid=f"uid-{i}",
-            resourceVersion=str(100 + i),
-            creationTimestamp="2024-05-01T00:00:00Z",
-            managedFields=[{}],
-        )
-        obj["status"] = {"phase": "Bound"} if obj["kind"] == "PersistentVolumeClaim" else {}
-        if obj["kind"] == "PersistentVolumeClaim":
-            obj["spec"]["volumeName"] = "pvc-1234"
-        out.append(obj)
+PATHS = {
+    "Namespace": "/api/v1/namespaces", "ConfigMap": "/api/v1/namespaces/{ns}/configmaps",
+    "Secret": "/api/v1/namespaces/{ns}/secrets",
+    "PersistentVolumeClaim": "/api/v1/namespaces/{ns}/persistentvolumeclaims",
+    "Service": "/api/v1/namespaces/{ns}/services",
+    "Deployment": "/apis/apps/v1/namespaces/{ns}/deployments",
+}  # fmt: skip
+
+
+def create(cluster: KubeCluster, objects: list[dict[str, Any]]) -> None:
+    for obj in objects:
+        ns = obj["metadata"].get("namespace", "")
+        cluster.api("POST", PATHS[obj["kind"]].format(ns=ns), obj)
+
+
+def held(cluster: KubeCluster, objects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The seeded objects as the API server holds them, without what the server sets."""
+    out = {}
+    for obj in objects:
+        meta = obj["metadata"]
+        found = cluster.api("GET", f"{PATHS[obj['kind']].format(ns=meta.get('namespace'))}"
+                                   f"/{meta['name']}")  # fmt: skip
+        found.pop("status", None)
+        for key in ("uid", "resourceVersion", "creationTimestamp", "managedFields", "generation"):
+            found["metadata"].pop(key, None)
+        notes = found["metadata"].pop("annotations", {})
+        notes.pop("deployment.kubernetes.io/revision", None)
+        if notes:
+            found["metadata"]["annotations"] = notes
+        for key in ("clusterIP", "clusterIPs", "volumeName"):
+            found.get("spec", {}).pop(key, None)
+        out[f"{obj['kind']}/{meta['name']}"] = found
     return out
 
 
-def _as_applied(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    keep = []
-    for obj in objects:
-        clean = {k: v for k, v in obj.items() if k != "status"}
-        clean["metadata"] = {
-            k: v
-            for k, v in obj["metadata"].items()
-            if k not in ("uid", "resourceVersion", "creationTimestamp", "managedFields")
-        }
-        keep.append(clean)
-    return sorted(keep, key=lambda o: (o["kind"], o["metadata"]["name"]))
+def wipe(cluster: KubeCluster, ns: str) -> None:
+    """What the wiped VM took: the namespace and everything in it."""
+    cluster.api("DELETE", f"/api/v1/namespaces/{ns}")
+
+    def gone() -> bool:
+        return ns not in [
+            n["metadata"]["name"] for n in cluster.api("GET", PATHS["Namespace"])["items"]
+        ]
+
+    cluster.wait(f"namespace {ns} gone", gone, timeout=90)
 
 
+@pytest.fixture
+def minikube_cluster(
+    kube_cluster: KubeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[KubeCluster]:
+    """KUBECONFIG with a context `minikube` (as `minikube start` writes it) for the real
+    API server."""
+    config = json.loads(kube_cluster.kubeconfig.read_text())
+    config["contexts"][0]["name"] = config["current-context"] = "minikube"
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(config))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    yield kube_cluster
+
+
+@pytest.mark.integration
 def test_backup_then_wiped_vm_then_restore_round_trips_the_objects(
-    fake_docker: LocalStack, fake_kubectl: LocalStack, isolated_home: Path
+    fake_docker: LocalStack, minikube_cluster: KubeCluster, isolated_home: Path
 ) -> None:
+    ns = f"shop-{uuid.uuid4().hex[:6]}"
+    objects = seed(ns)
+    create(minikube_cluster, objects)
+    before = held(minikube_cluster, objects)
     desktop_vm(isolated_home)
     fake_docker.profile("minikube", memory_mib=8192, cpus=4)
-    fake_docker.update(lambda s: s.setdefault("kube", {}).__setitem__("minikube", _served(SEED)))
     backup = REPO / "playbooks/backup/cluster-state-backup.yaml"
-    code, output, run_id = run(backup, "namespaces=shop")
+    code, output, run_id = run(backup, f"namespaces={ns}")
     assert code == 0 and outcome(run_id) == "recovered", output
+    assert "aHVudGVyMg==" not in output and "hunter2" not in output
     (taken,) = (isolated_home / "runbook-backups" / "minikube").iterdir()
     assert stat.S_IMODE(taken.stat().st_mode) == 0o700
-    assert stat.S_IMODE((taken / "shop" / "20-secrets.json").stat().st_mode) == 0o600
-    assert (
-        subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=taken, capture_output=True).returncode
-        == 0
-    )
+    assert stat.S_IMODE((taken / ns / "secrets" / "db.json").stat().st_mode) == 0o600
+    manifest = json.loads((taken / "MANIFEST.json").read_text())
+    assert manifest["context"] == "minikube" and manifest["cluster_uid"] == minikube_cluster.uid()
     wiped = REPO / "playbooks/minikube/docker-vm-wiped.yaml"
-    inject(wiped, "check_namespace=shop")
-    assert "minikube" not in fake_docker.state().get("kube", {})
-    code, output, run_id = run(wiped, "check_namespace=shop", "memory=8g")
+    inject(wiped, f"check_namespace={ns}")
+    assert "minikube" not in fake_docker.state()["minikube"]["profiles"]
+    wipe(minikube_cluster, ns)  # the fake `minikube delete` cannot reach the real API server
+    code, output, run_id = run(wiped, f"check_namespace={ns}", "memory=8g")
     assert code == 0 and outcome(run_id) == "recovered", output
-    restored = fake_docker.state()["kube"]["minikube"]
-    expected = json.loads(json.dumps(SEED))
-    assert _as_applied(restored) == sorted(
-        expected, key=lambda o: (o["kind"], o["metadata"]["name"])
-    )
+    assert held(minikube_cluster, objects) == before
     assert "-p minikube start --memory=8192mb" in fake_docker.commands("minikube")
+    minikube_cluster.api("DELETE", f"/api/v1/namespaces/{ns}")
 
 
+@pytest.mark.integration
 def test_backup_retention_keeps_the_newest_complete_backups(
-    fake_kubectl: LocalStack, isolated_home: Path
+    minikube_cluster: KubeCluster, kube_ns: str, isolated_home: Path
 ) -> None:
-    fake_kubectl.profile("minikube")
-    fake_kubectl.update(
-        lambda s: s.setdefault("kube", {}).__setitem__("minikube", _served(SEED[:2]))
-    )
     root = isolated_home / "runbook-backups" / "minikube"
     for name in ("20240101T000000Z", "20240102T000000Z", "20240103T000000Z"):
         (root / name).mkdir(parents=True)
-        (root / name / "taken-at").write_text("1704067200\n")
+        (root / name / "MANIFEST.json").write_text('{\n "taken_at_unix": 1704067200\n}\n')
     (root / "20231231T000000Z").mkdir()  # incomplete: never counted, never removed
     path = REPO / "playbooks/backup/cluster-state-backup.yaml"
-    code, output, run_id = run(path, "namespaces=shop", "keep=2")
+    code, output, run_id = run(path, f"namespaces={kube_ns}", "keep=2")
     assert code == 0, output
     names = sorted(p.name for p in root.iterdir())
     assert names[:2] == ["20231231T000000Z", "20240103T000000Z"] and len(names) == 3
     inject(path)  # the schedule "stopped" two days ago
-    code, output, run_id = run(path, "namespaces=shop", "keep=2")
+    code, output, run_id = run(path, f"namespaces={kube_ns}", "keep=2")
     assert code == 0 and outcome(run_id) == "recovered", output
 
 
