@@ -13,4 +13,6 @@ probe does. Modules:
 * `ops`      - what an action gets (`Op`) and gives back (`Done`, `Preview`)
 * `read`, `wait` - get / logs, and waiting on a condition (a watch that re-lists on 410)
 * `scale`, `node`, `patch`, `apply`, `meta`, `rollout`, `delete` - the mutating actions
+* `export`, `restore` - namespaces to a directory and back; `archive` - its format
+  (one file per object, MANIFEST.json with checksums, written last) and its checks
 """
