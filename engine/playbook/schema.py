@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from engine.errors import Finding
 from engine.playbook.explain import (
@@ -21,6 +21,7 @@ from engine.playbook.explain import (
     misspelt_step_type,
     only_type_errors,
 )
+from engine.playbook.fastschema import compiled
 from engine.playbook.yamlsource import Path as DataPath
 from engine.playbook.yamlsource import Source, dotted
 
@@ -28,7 +29,14 @@ if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
     from jsonschema.protocols import Validator
 
-__all__ = ["STEP_TYPE_KEYS", "schema_findings", "schema_path", "schema_text", "validator"]
+__all__ = [
+    "STEP_TYPE_KEYS",
+    "fast_valid",
+    "schema_findings",
+    "schema_path",
+    "schema_text",
+    "validator",
+]
 
 SCHEMA_FILE = "playbook.v1.json"
 
@@ -53,9 +61,27 @@ def validator() -> Validator:
 
 
 def schema_findings(source: Source) -> list[Finding]:
-    """Every schema violation in `source`, each at the position of its node."""
+    """Every schema violation in `source`, each at the position of its node.
+
+    A document the compiled check accepts has none; only the others are checked by
+    `jsonschema`, which locates and explains each violation.
+    """
+    if fast_valid(source.data):
+        return []
     errors = sorted(validator().iter_errors(source.data), key=lambda e: list(map(str, e.path)))
     return [_finding(source, error) for error in _one_per_value(errors)]
+
+
+def fast_valid(data: Any) -> bool:
+    """Whether the compiled check accepts `data` (False: ask `jsonschema`)."""
+    check = compiled()
+    if check is None:
+        return False
+    try:
+        check(data)
+    except Exception:  # any refusal or failure means "not known valid"
+        return False
+    return True
 
 
 def _one_per_value(errors: list[ValidationError]) -> list[ValidationError]:

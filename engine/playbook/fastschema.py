@@ -1,0 +1,191 @@
+"""A compiled yes/no check of the playbook schema: the fast path for valid playbooks.
+
+`fastjsonschema` turns the schema into plain Python code that only says whether a
+document is valid. A document it accepts needs nothing more; anything else (a refusal,
+or any exception at all) goes to `jsonschema`, which gives the located, narrowed
+findings. So the fast path may be stricter than `jsonschema` (it then costs one extra
+check) but must never be looser: it is used only when every keyword of the schema means
+the same in both (`unsupported()`), and otherwise `compiled()` is None.
+
+Generating the code costs ~0.2 s, so the code object is cached in the user's cache
+directory ($XDG_CACHE_HOME/runbook-engine, else ~/.cache/runbook-engine), keyed by the
+schema text, the fastjsonschema version and the Python bytecode version. The schema is
+read at run time, never generated into the source tree, so an edited schema can never
+meet stale code. A cache that cannot be read or written only costs the generation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import marshal
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["cache_dir", "compiled", "unsupported"]
+
+FastValidator = Callable[[Any], Any]
+
+# Bump when what is cached changes shape.
+_CACHE_FORMAT = "1"
+_APP = "runbook-engine"
+
+# Keywords that fastjsonschema checks exactly as JSON Schema 2020-12 does, or more
+# strictly (`format`, `pattern` with `$` read as end of text, `integer` without 1.0).
+_ASSERTIONS = frozenset(
+    {
+        "type", "enum", "const", "multipleOf", "minimum", "maximum", "exclusiveMinimum",
+        "exclusiveMaximum", "minLength", "maxLength", "pattern", "format", "minItems",
+        "maxItems", "uniqueItems", "minProperties", "maxProperties", "required",
+    }
+)  # fmt: skip
+_ANNOTATIONS = frozenset(
+    {
+        "$comment", "title", "description", "default", "examples", "deprecated",
+        "readOnly", "writeOnly",
+    }
+)  # fmt: skip
+_ONE_SCHEMA = ("additionalProperties", "items", "propertyNames", "not", "if", "then", "else")
+_SCHEMA_MAPS = ("properties", "patternProperties", "$defs")
+_SCHEMA_LISTS = ("allOf", "anyOf", "oneOf")
+_KNOWN = frozenset(_ASSERTIONS | _ANNOTATIONS | {*_ONE_SCHEMA, *_SCHEMA_MAPS, *_SCHEMA_LISTS})
+
+
+def unsupported(schema: Any) -> list[str]:
+    """Where the schema uses what the fast path could check differently (JSON pointers).
+
+    Anything not known to mean the same is listed: 2020-12 keywords fastjsonschema does
+    not implement (`dependentRequired`, `unevaluatedProperties`, `prefixItems`…), a
+    `$ref` with sibling assertions (draft-07 code ignores them), a non-local `$ref`, a
+    nested `$id`.
+    """
+    return list(_unsupported(schema, "", root=True))
+
+
+def _unsupported(schema: Any, at: str, root: bool = False) -> Iterator[str]:
+    if isinstance(schema, bool):
+        return
+    if not isinstance(schema, dict):
+        yield at or "/"
+        return
+    for key, value in schema.items():
+        where = f"{at}/{key}"
+        if key in ("$schema", "$id") and root:
+            continue
+        if key == "$ref":
+            extra = set(schema) - _ANNOTATIONS - {"$ref"}
+            if extra or not isinstance(value, str) or not value.startswith("#/"):
+                yield where
+        elif key not in _KNOWN:
+            yield where
+        elif key in _ONE_SCHEMA:
+            yield from _unsupported(value, where)
+        elif key in _SCHEMA_MAPS:
+            if not isinstance(value, dict):
+                yield where
+                continue
+            for name, sub in value.items():
+                yield from _unsupported(sub, f"{where}/{name}")
+        elif key in _SCHEMA_LISTS:
+            if not isinstance(value, list):
+                yield where
+                continue
+            for index, sub in enumerate(value):
+                yield from _unsupported(sub, f"{where}/{index}")
+
+
+@cache
+def compiled() -> FastValidator | None:
+    """The compiled check of the shipped schema, or None when it cannot be trusted."""
+    import json
+
+    from engine.playbook.schema import schema_text
+
+    text = schema_text()
+    schema = json.loads(text)
+    if unsupported(schema):
+        return None
+    try:
+        return _load(text, schema)
+    except Exception:  # no fast path is always a correct answer
+        return None
+
+
+def _load(text: str, schema: Any) -> FastValidator:
+    import fastjsonschema
+
+    key = hashlib.sha256(
+        "\0".join((_CACHE_FORMAT, fastjsonschema.VERSION, sys.implementation.cache_tag, text))
+        .encode()
+    ).hexdigest()[:32]  # fmt: skip
+    directory = cache_dir()
+    file = directory / f"schema-{key}.bin" if directory else None
+    cached = _read(file) if file else None
+    if cached is not None:
+        with contextlib.suppress(Exception):  # a damaged cache entry is made anew
+            return _exec(*cached)
+    validate = fastjsonschema.compile(schema, use_default=False)
+    if file is not None:
+        source = fastjsonschema.compile_to_code(schema, use_default=False)
+        code = compile(source, "<playbook schema, compiled>", "exec")
+        _write(file, marshal.dumps((validate.__name__, code)))
+    return validate
+
+
+def _exec(name: str, code: Any) -> FastValidator:
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)  # noqa: S102 - code generated by fastjsonschema from our schema
+    validate = namespace[name]
+    if not callable(validate):
+        raise TypeError(name)
+    return validate  # type: ignore[no-any-return]
+
+
+def cache_dir() -> Path | None:
+    """$XDG_CACHE_HOME/runbook-engine (else ~/.cache/…), created private; None if unusable."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    try:
+        root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+        directory = root / _APP
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return directory if _private(directory) else None
+    except (OSError, RuntimeError):
+        return None
+
+
+def _private(path: Path) -> bool:
+    """Ours and writable by nobody else: we execute what is in there."""
+    status = path.stat()
+    return status.st_uid == os.getuid() and not status.st_mode & 0o022
+
+
+def _read(file: Path) -> tuple[str, Any] | None:
+    try:
+        if not _private(file):
+            return None
+        value = marshal.loads(file.read_bytes())  # noqa: S302 - our private cache
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
+        return value[0], value[1]
+    return None
+
+
+def _write(file: Path, data: bytes) -> None:
+    """Atomically, so that a concurrent reader sees the whole file or none."""
+    try:
+        fd, temp = tempfile.mkstemp(dir=file.parent, prefix=".schema-", suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, file)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
