@@ -8,7 +8,7 @@ not plain data, and bound size, nesting and alias expansion (`limits`).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from functools import cache, lru_cache
 from typing import Any
 
 import yaml
@@ -39,24 +39,51 @@ _SEQ_TAG = "tag:yaml.org,2002:seq"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-@dataclass
 class Source:
-    """Parsed YAML data plus where each value and key came from."""
+    """Parsed YAML data plus where each value and key came from.
 
-    file: str
-    data: Any
-    values: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    keys: dict[Path, tuple[int, int]] = field(default_factory=dict)
-    text: str = ""
+    Positions are read from the composed node tree when a finding asks for one
+    (`at`), not recorded for every node up front: most values never need one.
+    """
+
+    def __init__(self, file: str, data: Any, root: yaml.Node | None = None, text: str = "") -> None:
+        self.file = file
+        self.data = data
+        self.root = root
+        self.text = text
+        self._maps: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
 
     def at(self, path: Path, key: bool = False) -> Location:
         """The closest known location of `path` (walking up to its parents)."""
-        if key and path in self.keys:
-            return Location(self.file, *self.keys[path])
-        for depth in range(len(path), -1, -1):
-            if path[:depth] in self.values:
-                return Location(self.file, *self.values[path[:depth]])
-        return Location(self.file, 1, 1)
+        node = self.root
+        if node is None:
+            return Location(self.file, 1, 1)
+        last = len(path) - 1
+        for depth, part in enumerate(path):
+            pair = self._child(node, part)
+            if pair is None:
+                break
+            if key and depth == last and pair[0] is not None:
+                return Location(self.file, *_pos(pair[0]))
+            node = pair[1]
+        return Location(self.file, *_pos(node))
+
+    def _child(self, node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
+        """(key node, value node) of `part` in a collection node, None when absent."""
+        if isinstance(node, yaml.SequenceNode):
+            if isinstance(part, int) and 0 <= part < len(node.value):
+                return None, node.value[part]
+            return None
+        if not isinstance(node, yaml.MappingNode) or not isinstance(part, str):
+            return None
+        entries = self._maps.get(id(node))
+        if entries is None:
+            entries = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    entries.setdefault(key_node.value, (key_node, value_node))
+            self._maps[id(node)] = entries
+        return entries.get(part)
 
 
 def dotted(path: tuple[str | int, ...] | list[str | int]) -> str:
@@ -80,21 +107,31 @@ def load_source(file: str, text: str | None = None) -> Source:
         text = read_bounded(file)
     limits.check_size(file, limits.text_size(text))
     node = _compose(file, text)
-    builder = _Builder(file)
-    data = builder.build(node, ())
-    if builder.findings:
-        raise InvalidPlaybook(findings=builder.findings)
+    try:
+        data = _plain(node)
+    except _NotPlain:
+        data = _checked(file, node)
     if not isinstance(data, dict):
         message = f"the document is {type_name(data)}, not a mapping"
         hint = "a playbook is a mapping that starts with apiVersion: runbook/v1"
         raise InvalidPlaybook(findings=[Finding(Location(file, *_pos(node)), "", message, hint)])
-    return Source(file, data, builder.values, builder.keys, text)
+    return Source(file, data, node, text)
+
+
+def _checked(file: str, node: yaml.Node) -> Any:
+    """The data of a document that is not plain: every limit and rule checked, in order."""
+    limits.check_graph(file, node)
+    builder = _Builder(file)
+    data = builder.build(node, ())
+    if builder.findings:
+        raise InvalidPlaybook(findings=builder.findings)
+    return data
 
 
 def _compose(file: str, text: str) -> yaml.Node:
     limits.check_flow_depth(file, text, _Loader)
     try:
-        node = yaml.compose(text, Loader=_Loader)
+        node = yaml.compose(text, Loader=_loader(_Loader))
     except yaml.MarkedYAMLError as exc:
         raise InvalidPlaybook(findings=[syntax_finding(file, text, exc)]) from None
     except yaml.reader.ReaderError as exc:
@@ -113,8 +150,99 @@ def _compose(file: str, text: str) -> yaml.Node:
             Location(file, 1, 1), "", "the file is empty", "start with apiVersion: runbook/v1"
         )
         raise InvalidPlaybook(findings=[finding])
-    limits.check_graph(file, node)
     return node
+
+
+@cache
+def _loader(base: type[yaml.CSafeLoader]) -> type[yaml.CSafeLoader]:
+    """`base`, resolving the tag of each distinct scalar text once.
+
+    The resolver tries regular expressions on every scalar, and a playbook repeats the
+    same keys and values (`id`, `run`, `true`…) over and over. Without path resolvers
+    (none are registered for the safe loaders) the tag depends only on the node kind,
+    the text and its style, so it is memoised; the cache is C code, called straight
+    from libyaml's composer without a Python frame when the tag is known.
+    """
+    if base.yaml_path_resolvers:
+        return base
+    resolver = base("")  # its resolve() reads only the class's tables
+
+    @lru_cache(maxsize=8192)
+    def resolve(kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        return base.resolve(resolver, kind, value, implicit)  # type: ignore[no-untyped-call, no-any-return]
+
+    name = f"Memo{base.__name__}"
+    return type(name, (base,), {"resolve": staticmethod(resolve)})
+
+
+class _NotPlain(Exception):
+    """The document needs the full, checked build (aliases, tags, odd keys, limits…)."""
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+_CONSTRUCTORS = {
+    tag: _CONSTRUCTOR.yaml_constructors[tag] for tag in _SCALAR_TAGS - {_STR_TAG, _TIMESTAMP_TAG}
+}
+
+
+def _plain(root: yaml.Node) -> Any:
+    """The data of a plain document, or _NotPlain: the common case, built fast.
+
+    Plain: no alias to a collection, only plain-data tags, string keys (no merge
+    keys), no duplicate key, at most MAX_DEPTH levels and MAX_NODES values. Those are
+    exactly the documents for which `limits.check_graph` and `_Builder` find nothing,
+    and for them the data is the same as `_Builder` builds; anything else is built
+    by `_checked`, which says precisely what is wrong and where.
+    """
+    seen: set[int] = set()
+    count = 1
+    scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+    str_tag, timestamp_tag, constructors = _STR_TAG, _TIMESTAMP_TAG, _CONSTRUCTORS
+    max_depth = limits.MAX_DEPTH
+
+    def build(node: yaml.Node, depth: int) -> Any:
+        nonlocal count
+        kind = node.__class__
+        if kind is scalar_node:
+            tag = node.tag
+            if tag in (str_tag, timestamp_tag):  # dates stay text, as in _Builder
+                return node.value
+            construct = constructors.get(tag)
+            if construct is None:
+                raise _NotPlain
+            try:
+                return construct(_CONSTRUCTOR, node)
+            except Exception:  # e.g. `!!int abc`: as the checked build does
+                raise _NotPlain from None
+        children = node.value
+        if (depth >= max_depth and children) or id(node) in seen:
+            raise _NotPlain
+        seen.add(id(node))
+        if kind is mapping_node and node.tag == _MAP_TAG:
+            count += 2 * len(children)
+            if count > limits.MAX_NODES:
+                raise _NotPlain
+            result: dict[str, Any] = {}
+            for key_node, value_node in children:
+                if key_node.__class__ is not scalar_node:
+                    raise _NotPlain
+                if key_node.tag not in (str_tag, timestamp_tag):
+                    raise _NotPlain
+                key = key_node.value
+                if key in result:
+                    raise _NotPlain
+                result[key] = build(value_node, depth + 1)
+            return result
+        if kind is sequence_node and node.tag == _SEQ_TAG:
+            count += len(children)
+            if count > limits.MAX_NODES:
+                raise _NotPlain
+            return [build(item, depth + 1) for item in children]
+        raise _NotPlain
+
+    return build(root, 0)
 
 
 def read_bounded(file: str) -> str:
@@ -138,7 +266,6 @@ class _Builder:
 
     def __init__(self, file: str) -> None:
         self.file = file
-        self.values: dict[Path, tuple[int, int]] = {}
         self.keys: dict[Path, tuple[int, int]] = {}
         self.findings: list[Finding] = []
         self.too_deep = False
@@ -152,7 +279,6 @@ class _Builder:
                 self._problem(node, path, message, limits.DEPTH_HINT)
             self.too_deep = True
             return None
-        self.values.setdefault(path, _pos(node))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)
         if isinstance(node, yaml.SequenceNode):
