@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from functools import cache
+from collections.abc import Set as AbstractSet
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import Finding, Location
@@ -132,37 +133,32 @@ class TemplateChecker:
             self.walk(step["undo"], (*where, "undo"), scope)
 
     def walk(self, node: Any, path: Path, scope: Scope) -> None:
-        for value, at in _strings(node, path):
-            if "{{" in value or "{%" in value:
-                self.check_template(value, at, scope)
+        found: list[tuple[str, Path]] = []
+        _templates(node, list(path), found)
+        for value, at in found:
+            self.check_template(value, at, scope)
 
     def check_condition(self, expr: str, path: Path, scope: Scope) -> None:
-        from engine.render import RenderError, compile_condition, condition_references
-
-        try:
-            compile_condition(expr)
-            refs = condition_references(expr)
-        except RenderError as exc:
-            syntax = _SYNTAX.match(exc.message)
-            message = exc.message[syntax.end() :] if syntax else exc.message
-            self.add(path, f"`when` does not parse: {message}", _WHEN_HINT if syntax else exc.hint)
+        refs = _condition_references(expr)
+        if isinstance(refs, tuple):
+            message, hint = refs
+            syntax = _SYNTAX.match(message)
+            message = message[syntax.end() :] if syntax else message
+            self.add(path, f"`when` does not parse: {message}", _WHEN_HINT if syntax else hint)
             return
         self.check_references("{{ " + expr + " }}", refs, path, scope)
 
     def check_template(self, template: str, path: Path, scope: Scope) -> None:
-        from engine.render import RenderError
-
-        try:
-            refs = references(template)
-        except RenderError as exc:
-            self.add_syntax_error(exc.message, exc.hint, path)
+        refs = _template_references(template)
+        if isinstance(refs, tuple):
+            self.add_syntax_error(*refs, path)
             return
         self.check_references(template, refs, path, scope)
 
     def check_references(
-        self, template: str, refs: set[tuple[str, ...]], path: Path, scope: Scope
+        self, template: str, refs: AbstractSet[tuple[str, ...]], path: Path, scope: Scope
     ) -> None:
-        private = [name for name in private_names(template) if not scope.is_key(name)]
+        private = [name for name in _private_names(template) if not scope.is_key(name)]
         if private:
             names = ", ".join(map(repr, private))
             message = f"template reads {names}: the sandbox refuses names starting with '_'"
@@ -227,12 +223,50 @@ def _captures(step: Mapping[str, Any]) -> Iterator[str]:
             yield value["capture"]
 
 
-def _strings(node: Any, path: Path) -> Iterator[tuple[str, Path]]:
+def _templates(node: Any, path: list[str | int], found: list[tuple[str, Path]]) -> None:
+    """Every string under `node` that holds `{{` or `{%`, with its path, in order."""
     if isinstance(node, str):
-        yield node, path
-    elif isinstance(node, Mapping):
-        for key, value in node.items():
-            yield from _strings(value, (*path, key))
+        if "{{" in node or "{%" in node:
+            found.append((node, tuple(path)))
     elif isinstance(node, list):
         for index, value in enumerate(node):
-            yield from _strings(value, (*path, index))
+            path.append(index)
+            _templates(value, path, found)
+            path.pop()
+    elif type(node) is dict or isinstance(node, Mapping):
+        for key, value in node.items():
+            path.append(key)
+            _templates(value, path, found)
+            path.pop()
+
+
+# What a template or condition reads depends only on its text, and playbooks repeat
+# the same ones (`{{ inputs.host }}`, `steps.check.exit_code == 0`): each distinct text
+# is parsed once. A text that does not parse gives (message, hint) of its RenderError.
+Refs = frozenset[tuple[str, ...]]
+
+
+@lru_cache(maxsize=4096)
+def _template_references(template: str) -> Refs | tuple[str, str]:
+    from engine.render import RenderError
+
+    try:
+        return frozenset(references(template))
+    except RenderError as exc:
+        return exc.message, exc.hint
+
+
+@lru_cache(maxsize=4096)
+def _condition_references(expr: str) -> Refs | tuple[str, str]:
+    from engine.render import RenderError, compile_condition, condition_references
+
+    try:
+        compile_condition(expr)
+        return frozenset(condition_references(expr))
+    except RenderError as exc:
+        return exc.message, exc.hint
+
+
+@lru_cache(maxsize=4096)
+def _private_names(template: str) -> tuple[str, ...]:
+    return tuple(private_names(template))
