@@ -322,3 +322,14 @@ def test_workers_give_the_reports_of_one_process_in_the_same_order(tmp_path: Pat
     assert run.stdout == render_text(alone, strict=False) + "\n"
     together = validate([str(folder)], jobs=2)
     assert [(r.file, r.findings) for r in together] == [(r.file, r.findings) for r in alone]
+
+
+def test_const_is_given_to_the_fast_check_as_a_one_value_enum() -> None:
+    schema = {
+        "properties": {"const": {"const": 1, "allOf": [{"type": "integer"}]}},
+        "const": {"a": [True]},
+    }
+    assert fastschema._terse(schema) == {
+        "properties": {"const": {"allOf": [{"type": "integer"}, {"enum": [1]}]}},
+        "allOf": [{"enum": [{"a": [True]}]}],
+    }

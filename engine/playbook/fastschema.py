@@ -32,7 +32,7 @@ __all__ = ["cache_dir", "compiled", "unsupported"]
 FastValidator = Callable[[Any], Any]
 
 # Bump when what is cached changes shape.
-_CACHE_FORMAT = "1"
+_CACHE_FORMAT = "2"
 _APP = "runbook-engine"
 
 # Keywords that fastjsonschema checks exactly as JSON Schema 2020-12 does, or more
@@ -129,12 +129,38 @@ def _load(text: str, schema: Any) -> FastValidator:
     if cached is not None:
         with contextlib.suppress(Exception):  # a damaged cache entry is made anew
             return _exec(*cached)
-    validate = fastjsonschema.compile(schema, use_default=False)
+    terse = _terse(schema)
+    validate = fastjsonschema.compile(terse, use_default=False, detailed_exceptions=False)
     if file is not None:
-        source = fastjsonschema.compile_to_code(schema, use_default=False)
+        source = fastjsonschema.compile_to_code(terse, use_default=False, detailed_exceptions=False)
         code = compile(source, "<playbook schema, compiled>", "exec")
         _write(file, marshal.dumps((validate.__name__, code)))
     return validate
+
+
+def _terse(schema: Any) -> Any:
+    """The same schema with each `const: v` written `allOf: [{enum: [v]}]`.
+
+    The two mean the same, and fastjsonschema checks them with the same code, but
+    without detailed exceptions (a third of the checking time, a sixth of the code)
+    it cannot word a `const` refusal.
+    """
+    if not isinstance(schema, dict):
+        return schema
+    terse: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key == "const":
+            continue
+        if key in _ONE_SCHEMA:
+            value = _terse(value)
+        elif key in _SCHEMA_MAPS and isinstance(value, dict):
+            value = {name: _terse(sub) for name, sub in value.items()}
+        elif key in _SCHEMA_LISTS and isinstance(value, list):
+            value = [_terse(sub) for sub in value]
+        terse[key] = value
+    if "const" in schema:
+        terse["allOf"] = [*terse.get("allOf", []), {"enum": [schema["const"]]}]
+    return terse
 
 
 def _exec(name: str, code: Any) -> FastValidator:

@@ -51,7 +51,6 @@ class Source:
         self.data = data
         self.root = root
         self.text = text
-        self._maps: dict[int, dict[str, tuple[yaml.Node, yaml.Node]]] = {}
 
     def at(self, path: Path, key: bool = False) -> Location:
         """The closest known location of `path` (walking up to its parents)."""
@@ -68,7 +67,8 @@ class Source:
             node = pair[1]
         return Location(self.file, *_pos(node))
 
-    def _child(self, node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
+    @staticmethod
+    def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
         """(key node, value node) of `part` in a collection node, None when absent."""
         if isinstance(node, yaml.SequenceNode):
             if isinstance(part, int) and 0 <= part < len(node.value):
@@ -76,14 +76,10 @@ class Source:
             return None
         if not isinstance(node, yaml.MappingNode) or not isinstance(part, str):
             return None
-        entries = self._maps.get(id(node))
-        if entries is None:
-            entries = {}
-            for key_node, value_node in node.value:
-                if isinstance(key_node, yaml.ScalarNode):
-                    entries.setdefault(key_node.value, (key_node, value_node))
-            self._maps[id(node)] = entries
-        return entries.get(part)
+        for key_node, value_node in node.value:  # a few keys: a scan beats an index
+            if key_node.value == part and isinstance(key_node, yaml.ScalarNode):
+                return key_node, value_node
+        return None
 
 
 def dotted(path: tuple[str | int, ...] | list[str | int]) -> str:
