@@ -7,6 +7,7 @@ not plain data, and bound size, nesting and alias expansion (`limits`).
 
 from __future__ import annotations
 
+import functools
 import os
 from functools import cache, lru_cache
 from typing import Any
@@ -156,19 +157,25 @@ def _loader(base: type[yaml.CSafeLoader]) -> type[yaml.CSafeLoader]:
     The resolver tries regular expressions on every scalar, and a playbook repeats the
     same keys and values (`id`, `run`, `true`…) over and over. Without path resolvers
     (none are registered for the safe loaders) the tag depends only on the node kind,
-    the text and its style, so it is memoised; the cache is C code, called straight
-    from libyaml's composer without a Python frame when the tag is known.
+    the text and its style, so it is memoised for short texts.
     """
     if base.yaml_path_resolvers:
         return base
     resolver = base("")  # its resolve() reads only the class's tables
+    uncached = functools.partial(base.resolve, resolver)
+    cached = lru_cache(maxsize=8192)(uncached)
 
-    @lru_cache(maxsize=8192)
     def resolve(kind: type[yaml.Node], value: Any, implicit: Any) -> str:
-        return base.resolve(resolver, kind, value, implicit)  # type: ignore[no-untyped-call, no-any-return]
+        if kind is yaml.ScalarNode and len(value) > _MEMO_MAX_CHARS:
+            return uncached(kind, value, implicit)  # type: ignore[no-any-return]
+        return cached(kind, value, implicit)  # type: ignore[arg-type, no-any-return]
 
     name = f"Memo{base.__name__}"
     return type(name, (base,), {"resolve": staticmethod(resolve)})
+
+
+# Longer texts (scripts, descriptions) are rarely repeated, and are not kept.
+_MEMO_MAX_CHARS = 200
 
 
 class _NotPlain(Exception):
