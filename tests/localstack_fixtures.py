@@ -217,13 +217,6 @@ def stand_in_apiserver(
     server.server_close()
 
 
-@pytest.fixture
-def fake_kubectl(fake_minikube: LocalStack) -> LocalStack:
-    """A fake `kubectl` (first on PATH) over the objects of the fake minikube profiles."""
-    _wrapper(fake_minikube.bin / "kubectl", "fake_kubectl.py")
-    return fake_minikube
-
-
 def desktop_vm(home: Path, memory_mib: int = 8192, disk_mib: int = 65536) -> Path:
     """Docker Desktop's settings and a (sparse, nearly empty) VM disk image under `home`,
     where Docker Desktop keeps them on Linux; the settings file's path."""
