@@ -57,6 +57,7 @@ class Run:
         # Every question is asked so that Ctrl-C interrupts it (and aborts the run).
         self.operator = SignalAwareOperator(operator, self.signals)
         self.completed: list[Completed] = []
+        self.compensation_failed = False
         self.statuses: dict[str, str] = {}
         self.guided = self.playbook.metadata.maturity == 1
         self.base_dir = Path(self.playbook.file).resolve().parent
@@ -209,6 +210,10 @@ class Run:
             self._skip(step, "the SLI recovered before this step")
 
     def _failure_outcome(self, step: Step, result: StepResult) -> tuple[Outcome, str]:
+        # A group step that failed on one host undoes itself where it succeeded; when
+        # that undo fails, the run cannot end better than `rollback_failed`.
+        undo_status = result.captured.get("undo_status")
+        self.compensation_failed = undo_status not in (None, str(Status.SUCCEEDED))
         if self.signals.aborted:
             return Outcome.ABORTED, f"aborted by {self.signals.reason} during {step.id}"
         return Outcome.FAILED, f"step {step.id} {result.status}: {result.message}".rstrip(": ")
@@ -361,7 +366,7 @@ class Run:
 
     def _roll_back(self, outcome: Outcome) -> Outcome:
         ok = self._undo_runner().undo_in_reverse(self.completed, guided=self.guided)
-        return outcome if ok else Outcome.ROLLBACK_FAILED
+        return outcome if ok and not self.compensation_failed else Outcome.ROLLBACK_FAILED
 
     def _undo_runner(self) -> UndoRunner:
         return UndoRunner(self.run_id, self.bus, self.signals, self._context, self.operator)

@@ -81,6 +81,28 @@ def test_a_failure_on_one_host_fails_the_step_and_undoes_only_where_it_succeeded
     assert "undone on web1" in change["message"]
 
 
+def test_an_undo_that_fails_on_the_hosts_where_the_step_succeeded_is_rollback_failed(
+    sshd: SshServer, remote_dir: Path
+) -> None:
+    path = current_env().work / "group-bad-undo.yaml"
+    text = Path(ssh_playbook("group.yaml")).read_text()
+    text = text.replace("'echo \"change $RUNBOOK_HOST\" >> {{ inputs.dir }}/undone'", "'exit 9'")
+    assert "exit 9" in text
+    path.write_text(text)
+
+    ran = _run_group(sshd, remote_dir, str(path), "web2")
+
+    assert ran.returncode == 4, ran.stdout + ran.stderr  # rollback_failed, not failed
+    assert "rollback_failed" in ran.stdout
+    change = _step(run_id_of(ran.stdout), "change")
+    assert change["captured"]["undo_status"] == "failed"
+    assert "a human must look" in change["message"]
+    # the other undos still ran
+    assert (remote_dir / "undone").read_text().splitlines() == [
+        "before web1", "before web2", "before web3",
+    ]  # fmt: skip
+
+
 def _parallel_playbook(parallel: int) -> str:
     path = current_env().work / "group-parallel.yaml"
     text = Path(ssh_playbook("group.yaml")).read_text()
