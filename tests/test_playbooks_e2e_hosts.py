@@ -1,0 +1,283 @@
+"""The host playbooks end to end through the CLI, against the REAL sshd of
+tests/sshd_fixtures.py (with a real `sudo`):
+
+* linux/disk-full: a real, small tmpfs is the "mount"; `runbook drill` fills it to 90 %
+  (the playbook's own drill.inject), the shipped steps free it, the revert is checked.
+  Everything the steps run is real (df, du, find, gzip, journalctl, apt-get clean) —
+  on this machine, as on any test host. The SLI probe is the real `ssh` client too,
+  but given `-F` with the test's ssh config: OpenSSH reads ~/.ssh/config from the
+  passwd home, not $HOME, which the tests isolate.
+* linux/service-restart: a REAL Prometheus scrapes the "service" (a small HTTP
+  /metrics server), so the SLI is the playbook's own `up` query. systemd cannot run
+  here (no systemd as PID 1), so `systemctl` and `journalctl` on the SSH host are a
+  FAKE (tests/fakes/fake_systemd.py) that keeps the unit's state in a file and starts
+  or stops the real metrics server: the second sshd below puts it first on the
+  session's PATH, and a sudoers `secure_path` puts it first under sudo. The SLI timings
+  (30 s settle, 15 s interval) are shortened in a copy of the playbook: the steps are
+  the shipped ones, byte for byte.
+
+Both need root (to mount the tmpfs and add a sudoers rule for the SSH test user).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from components import free_port, require_binary
+from sli_helpers import events, run_cli, step_statuses
+from sshd_fixtures import SshServer, _wait_for_banner
+from test_playbooks_e2e import REPO, outcome
+
+DISK_FULL = REPO / "playbooks/linux/disk-full.yaml"
+SERVICE_RESTART = REPO / "playbooks/linux/service-restart.yaml"
+FAKES = Path(__file__).resolve().parent / "fakes"
+
+
+def _need_root(sshd: SshServer) -> None:
+    require_binary("sudo", "sudo")
+    if os.geteuid() != 0 or sshd.user == "root":
+        pytest.skip("mounting a tmpfs and adding a sudoers rule for the test user need root")
+
+
+@pytest.fixture
+def sudo_rule(sshd: SshServer) -> Iterator[Path]:
+    """Lets the SSH test user run, as root without a password, what the playbooks run
+    under sudo (and nothing like `whoami`, which the sudo tests expect to be refused)."""
+    _need_root(sshd)
+    rule = Path(f"/etc/sudoers.d/runbook-e2e-hosts-{os.getpid()}")
+    commands = ["/usr/bin/sh", "/bin/sh", "/usr/bin/find", "/usr/bin/journalctl"]
+    rule.write_text(f"{sshd.user} ALL=(root) NOPASSWD: {', '.join(commands)}\n")
+    rule.chmod(0o440)
+    subprocess.run(["visudo", "-cf", str(rule)], check=True, capture_output=True)
+    yield rule
+    rule.unlink(missing_ok=True)
+
+
+def _ssh_wrapper(sshd: SshServer, bin_dir: Path, name: str) -> None:
+    """`ssh NAME` reaches the test sshd: an ssh config, and a `ssh` first on PATH that
+    hands it to the real client with -F."""
+    bin_dir.mkdir(exist_ok=True)
+    config = bin_dir / "ssh_config"
+    config.write_text(
+        f"Host {name}\n  HostName {sshd.address}\n  Port {sshd.port}\n  User {sshd.user}\n"
+        f"  IdentityFile {sshd.client_key}\n  IdentitiesOnly yes\n"
+        f"  UserKnownHostsFile {sshd.known_hosts}\n  StrictHostKeyChecking yes\n"
+    )
+    ssh = bin_dir / "ssh"
+    real = require_binary("ssh", "openssh-client")
+    ssh.write_text(f'#!/bin/sh\nexec {real} -F {config} "$@"\n')
+    ssh.chmod(0o755)
+
+
+@pytest.fixture
+def small_mount(remote_dir: Path) -> Iterator[Path]:
+    """A 16 MiB tmpfs the SSH user owns: a mount the drill can fill to 90 % at once."""
+    mount = remote_dir / "mnt"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs", str(mount)],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+def _used_percent(mount: Path) -> int:
+    usage = shutil.disk_usage(mount)
+    return round(usage.used * 100 / usage.total)
+
+
+def test_disk_full_drill_fills_the_mount_and_the_playbook_frees_it(
+    sshd: SshServer,
+    sudo_rule: Path,
+    small_mount: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _ssh_wrapper(sshd, tmp_path / "bin", "box")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    inventory = sshd.inventory(tmp_path / "inventory.yaml")
+    logs = small_mount / "log"
+    logs.mkdir()
+    (logs / "app.log").write_text("today\n")
+    rotated = logs / "app.log.1"
+    rotated.write_text("yesterday's lines\n" * 1000)
+    old = time.time() - 3 * 86400
+    os.utime(rotated, (old, old))  # three days old: compressed, but not old enough to delete
+    assert _used_percent(small_mount) < 85
+
+    began = time.monotonic()
+    done = run_cli(
+        "drill", str(DISK_FULL), "--yes", "-o", "json", "--inventory", str(inventory),
+        "-i", "host=box", "-i", f"mount={small_mount}", "-i", f"log_dir={logs}",
+        timeout=180,
+    )  # fmt: skip
+    took = time.monotonic() - began
+    assert done.returncode == 0, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert report["verdict"] == "passed", report
+    assert report["detected_after"] is not None and report["recovered_after"] is not None
+    parts = {p["name"]: p for p in report["parts"]}
+    assert set(parts) >= {"inject", "remediate", "revert"}, parts
+    remediation = parts["remediate"]["run_id"]
+    assert outcome(remediation) == "recovered"
+    statuses = step_statuses(remediation)
+    assert statuses["delete_old_rotated_logs"] == "succeeded", statuses
+    assert not (logs / "runbook-drill.log.1.gz").exists()  # freed by the playbook, not the revert
+    assert _used_percent(small_mount) < 85
+    # Least destructive first: the rotated log was compressed (and is kept), today's is untouched.
+    assert not rotated.exists() and (logs / "app.log.1.gz").exists()
+    assert (logs / "app.log").read_text() == "today\n"
+    print(f"disk-full drill: {took:.1f} s")
+
+
+SCRAPE_SERVICE = """\
+global:
+  scrape_interval: 500ms
+  scrape_timeout: 400ms
+scrape_configs:
+  - job_name: web
+    static_configs:
+      - targets: ['127.0.0.1:{port}']
+        labels: {{instance: box}}
+"""
+
+
+@pytest.fixture
+def fake_systemd(sshd: SshServer, remote_dir: Path) -> Iterator[Path]:
+    """The fake `systemctl`/`journalctl` in a folder the SSH user can read, with one
+    unit `web` (stopped) whose process serves /metrics on a free port."""
+    _need_root(sshd)
+    bin_dir = remote_dir / "fakebin"
+    bin_dir.mkdir()
+    for name in ("systemctl", "journalctl"):
+        shutil.copy(FAKES / "fake_systemd.py", bin_dir / name)
+        (bin_dir / name).chmod(0o755)
+    state = {"units": {"web": {"port": free_port(), "pid": 0, "result": "success",
+                               "restarts": 0}}, "calls": []}  # fmt: skip
+    (bin_dir / "fake-systemd.json").write_text(json.dumps(state))
+    (bin_dir / "fake-systemd.json.lock").touch(mode=0o666)
+    (bin_dir / "fake-systemd.json.lock").chmod(0o666)
+    shutil.chown(bin_dir, sshd.user, sshd.user)  # the fake writes its state as either user
+    rule = Path(f"/etc/sudoers.d/runbook-e2e-systemd-{os.getpid()}")
+    secure_path = f"{bin_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    rule.write_text(
+        f'Defaults:{sshd.user} secure_path="{secure_path}"\n'
+        f"{sshd.user} ALL=(root) NOPASSWD: {bin_dir}/systemctl, {bin_dir}/journalctl\n"
+    )
+    rule.chmod(0o440)
+    subprocess.run(["visudo", "-cf", str(rule)], check=True, capture_output=True)
+    try:
+        yield bin_dir
+    finally:
+        rule.unlink(missing_ok=True)
+        subprocess.run([bin_dir / "systemctl", "stop", "web"], capture_output=True, check=False)
+
+
+def fake_calls(bin_dir: Path) -> list[list[str]]:
+    return list(json.loads((bin_dir / "fake-systemd.json").read_text())["calls"])
+
+
+@pytest.fixture
+def path_sshd(sshd: SshServer, fake_systemd: Path) -> Iterator[SshServer]:
+    """A second sshd (same keys and user as the session's) whose sessions get the fake
+    systemd first on PATH (`SetEnv`), as a real host has systemctl on its PATH."""
+    config = (sshd.state / f"sshd_config-{sshd.port}").read_text()
+    port = free_port()
+    config = re.sub(r"^Port \d+$", f"Port {port}", config, flags=re.M)
+    config += f"SetEnv PATH={fake_systemd}:/usr/local/bin:/usr/bin:/bin\n"
+    path = sshd.state / f"sshd_config-{port}"
+    path.write_text(config)
+    log = sshd.state / f"sshd-{port}.log"
+    binary = shutil.which("sshd") or "/usr/sbin/sshd"
+    process = subprocess.Popen(
+        [binary, "-D", "-f", str(path), "-E", str(log)],
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_for_banner(port, process, log)
+        known_hosts = sshd.state / f"known_hosts-{port}"
+        known_hosts.write_text(f"[{sshd.address}]:{port} {sshd.host_public}\n")
+        yield replace(sshd, port=port, process=process, known_hosts=known_hosts, log=log)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+def web_prometheus(fake_systemd: Path, tmp_path: Path) -> Iterator[str]:
+    """A real Prometheus of this test's own that scrapes the fake unit's /metrics."""
+    from prom_fixtures import PromStack, _start, _wait_ready, stop
+
+    prometheus = require_binary("prometheus", "prometheus")
+    port = json.loads((fake_systemd / "fake-systemd.json").read_text())["units"]["web"]["port"]
+    (tmp_path / "prometheus.yml").write_text(SCRAPE_SERVICE.format(port=port))
+    prom_port = free_port()
+    process = _start(
+        [prometheus, f"--config.file={tmp_path / 'prometheus.yml'}",
+         f"--storage.tsdb.path={tmp_path / 'prom-data'}",
+         f"--web.listen-address=127.0.0.1:{prom_port}"],
+        tmp_path / "prom.log",
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{prom_port}"
+    try:
+        _wait_ready(f"{url}/-/ready")
+        subprocess.run([fake_systemd / "systemctl", "start", "web"], check=True)
+        PromStack(url, "", {}).wait_for('up{job="web", instance="box"}', 1)
+        yield url
+    finally:
+        stop(process)
+
+
+def test_service_restart_drill_stops_the_unit_and_the_playbook_restarts_it(
+    path_sshd: SshServer, fake_systemd: Path, web_prometheus: str, tmp_path: Path
+) -> None:
+    text = SERVICE_RESTART.read_text()
+    fast = text.replace("  settle: 30s\n", "  settle: 1s\n", 1).replace(
+        "  interval: 15s\n", "  interval: 1s\n", 1
+    )
+    assert fast.count("settle: 1s") == 1 and fast.count("interval: 1s") == 1
+    playbook = tmp_path / "service-restart.yaml"
+    playbook.write_text(fast)
+    inventory = path_sshd.inventory(tmp_path / "inventory.yaml")
+
+    began = time.monotonic()
+    done = run_cli(
+        "drill", str(playbook), "--yes", "-o", "json", "--inventory", str(inventory),
+        "-i", "host=box", "-i", "service=web", "-i", "job=web",
+        "-i", f"prometheus_url={web_prometheus}", timeout=180,
+    )  # fmt: skip
+    took = time.monotonic() - began
+    report = json.loads(done.stdout)
+    parts = {p["name"]: p for p in report["parts"]}
+    remediation = parts["remediate"]["run_id"]
+    results = [e["data"] for e in events(remediation) if e["kind"] == "step_result"]
+    assert done.returncode == 0 and report["verdict"] == "passed", json.dumps(results)[:3000]
+    assert outcome(remediation) == "recovered"
+    statuses = step_statuses(remediation)
+    assert statuses["restart"] == "succeeded" and statuses["unit_state"] == "succeeded", statuses
+    calls = fake_calls(fake_systemd)
+    stop_at = calls.index(["systemctl", "stop", "web"])  # the inject
+    after = calls[stop_at + 1 :]
+    assert ["systemctl", "reset-failed", "web"] in after
+    assert ["systemctl", "restart", "web"] in after
+    assert any(c[0] == "journalctl" and "--unit=web" in c for c in after)
+    assert after.index(["systemctl", "reset-failed", "web"]) < after.index(
+        ["systemctl", "restart", "web"]
+    )
+    status = subprocess.run([fake_systemd / "systemctl", "status", "web"], capture_output=True)
+    assert status.returncode == 0  # running again (restarted, and the revert's start is a no-op)
+    print(f"service-restart drill: {took:.1f} s")
