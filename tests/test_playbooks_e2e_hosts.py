@@ -16,7 +16,13 @@ tests/sshd_fixtures.py (with a real `sudo`):
   (30 s settle, 15 s interval) are shortened in a copy of the playbook: the steps are
   the shipped ones, byte for byte.
 
-Both need root (to mount the tmpfs and add a sudoers rule for the SSH test user).
+* postgres/replication-lag: a REAL PostgreSQL primary and streaming replica (initdb +
+  pg_basebackup -R); the drill pauses replay on the replica, the test answers the
+  manual steps at a terminal and does what they say on the replica. postgres_exporter
+  is not installed here, so a stand-in pushes the replica's real replay delay to the
+  real Pushgateway/Prometheus (tests/prom_fixtures.py) under the exporter's metric name.
+
+All need root (tmpfs mount, sudoers rule for the SSH test user, `runuser -u postgres`).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from components import free_port, require_binary
@@ -281,3 +288,173 @@ def test_service_restart_drill_stops_the_unit_and_the_playbook_restarts_it(
     status = subprocess.run([fake_systemd / "systemctl", "status", "web"], capture_output=True)
     assert status.returncode == 0  # running again (restarted, and the revert's start is a no-op)
     print(f"service-restart drill: {took:.1f} s")
+
+
+POSTGRES_LAG = REPO / "playbooks/postgres/replication-lag.yaml"
+LAG_SQL = "SELECT COALESCE(EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), 0)"
+
+
+class PgPair:
+    """A real PostgreSQL primary and its streaming replica (pg_basebackup -R), on Unix
+    sockets in one folder, run as the `postgres` user."""
+
+    def __init__(self, bin_dir: Path, root: Path) -> None:
+        self.bin, self.root = bin_dir, root
+        self.ports = {"primary": free_port(), "replica": free_port()}
+
+    def as_postgres(self, *argv: str) -> str:
+        done = subprocess.run(
+            ["runuser", "-u", "postgres", "--", *argv], capture_output=True, text=True, timeout=60
+        )
+        assert done.returncode == 0, f"{argv}: {done.stdout}{done.stderr}"
+        return done.stdout
+
+    def sql(self, node: str, query: str) -> str:
+        port = str(self.ports[node])
+        return self.as_postgres(
+            str(self.bin / "psql"), "-h", str(self.root), "-p", port, "-U", "postgres", "-d",
+            "postgres", "-Atqc", query,
+        ).strip()  # fmt: skip
+
+    def pg_ctl(self, node: str, *args: str) -> None:
+        opts = f"-p {self.ports[node]} -k {self.root} -c listen_addresses=''"
+        self.as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.root / node), "-o", opts,
+                         "-l", str(self.root / f"{node}.log"), *args)  # fmt: skip
+
+    def start(self) -> None:
+        self.as_postgres(str(self.bin / "initdb"), "-D", str(self.root / "primary"),
+                         "-U", "postgres", "--auth=trust", "--no-sync")  # fmt: skip
+        self.pg_ctl("primary", "-w", "start")
+        self.as_postgres(
+            str(self.bin / "pg_basebackup"), "-h", str(self.root), "-p",
+            str(self.ports["primary"]), "-U", "postgres", "-D", str(self.root / "replica"),
+            "-X", "stream", "-R", "--no-sync",
+        )  # fmt: skip
+        self.pg_ctl("replica", "-w", "start")
+        self.sql("primary", "CREATE TABLE ticks (at timestamptz DEFAULT now())")
+
+    def stop(self) -> None:
+        for node in ("replica", "primary"):
+            if (self.root / node / "postmaster.pid").exists():
+                self.pg_ctl(node, "-m", "immediate", "stop")
+
+
+@pytest.fixture
+def pg_pair() -> Iterator[PgPair]:
+    import glob
+    import tempfile
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"))
+    bin_dir = Path(found[-1]).parent if found else Path(require_binary("pg_ctl", "postgresql"))
+    if os.geteuid() != 0:
+        pytest.skip("running PostgreSQL as the postgres user needs root")
+    root = Path(tempfile.mkdtemp(prefix="runbook-pg-"))
+    shutil.chown(root, "postgres", "postgres")
+    pair = PgPair(bin_dir, root)
+    try:
+        pair.start()
+        yield pair
+    finally:
+        pair.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def lag_exporter(pg_pair: PgPair, prom_stack: Any) -> Iterator[str]:
+    """The primary keeps writing (as production does), and a stand-in for
+    postgres_exporter (not installed here) pushes the replica's REAL replay delay as
+    `pg_replication_lag_seconds` to the Pushgateway, which the real Prometheus scrapes.
+    Yields the replica's name (its `instance` label)."""
+    import threading
+    import uuid
+
+    replica = f"db-{uuid.uuid4().hex[:8]}"
+    halt = threading.Event()
+
+    def write() -> None:
+        while not halt.wait(0.2):
+            pg_pair.sql("primary", "INSERT INTO ticks DEFAULT VALUES")
+
+    def export() -> None:
+        while not halt.wait(0.25):
+            lag = float(pg_pair.sql("replica", LAG_SQL))
+            prom_stack.push(f"postgres/instance/{replica}", "pg_replication_lag_seconds", lag)
+
+    threads = [threading.Thread(target=write), threading.Thread(target=export)]
+    for thread in threads:
+        thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        query = f'pg_replication_lag_seconds{{instance="{replica}"}}'
+        while not prom_stack.query(query)["data"]["result"]:
+            assert time.monotonic() < deadline, "Prometheus never scraped the lag"
+            time.sleep(0.2)
+        yield replica
+    finally:
+        halt.set()
+        for thread in threads:
+            thread.join(timeout=10)
+
+
+def test_postgres_replication_lag_drill_pauses_replay_and_the_steps_resume_it(
+    pg_pair: PgPair, lag_exporter: str, prom_stack: Any, tmp_path: Path
+) -> None:
+    """A level-1 playbook: every step is manual, so the test is the operator at a
+    terminal (pexpect) and does on the REAL replica what each step says. The copy of the
+    playbook only shortens the SLI (lag below 2 s instead of 30 s, 1 s settle and
+    interval): the steps are the shipped ones."""
+    from run_fixtures import finish_terminal, spawn_terminal
+
+    text = POSTGRES_LAG.read_text()
+    fast = (
+        text.replace("  healthy: {below: 30}\n", "  healthy: {below: 2}\n", 1)
+        .replace("  settle: 1m\n", "  settle: 1s\n", 1)
+        .replace("  interval: 1m\n", "  interval: 1s\n", 1)
+    )
+    assert fast.count("below: 2}") == 1 and fast.count("settle: 1s") == 1
+    assert fast.count("  interval: 1s\n") == 1
+    playbook = tmp_path / "replication-lag.yaml"
+    playbook.write_text(fast)
+    actions = {  # step -> what the operator runs on the replica
+        "pause_replay": "SELECT pg_wal_replay_pause()",
+        "resume_paused_replay": "SELECT pg_wal_replay_resume()",
+        "resume_replay_after_drill": "SELECT pg_wal_replay_resume()",
+    }
+    began = time.monotonic()
+    child = spawn_terminal(
+        "drill", str(playbook), "--yes", "-o", "json", "-i", "primary=db-1",
+        "-i", f"replica={lag_exporter}", "-i", f"prometheus_url={prom_stack.prometheus_url}",
+        timeout=30,
+    )  # fmt: skip
+    import pexpect
+
+    seen, output = [], []
+    while child.expect([r"── (.+?) ──", pexpect.EOF]) == 0:
+        output.append(child.before)
+        step = child.match.group(1)
+        seen.append(step)
+        child.expect(r"result \(done, failed, skipped\)")
+        if step in actions:
+            pg_pair.sql("replica", actions[step])
+        if step == "pause_replay":
+            assert pg_pair.sql("replica", "SELECT pg_is_wal_replay_paused()") == "t"
+        child.sendline("done")
+        child.expect(r"note \(optional\)")
+        child.sendline("")
+    output.append(child.before)
+    code = finish_terminal(child)
+    took = time.monotonic() - began
+    tail = "".join(output).replace("\r\n", "\n")
+    report = json.loads(tail[tail.index("\n{\n") :])
+    assert code == 0 and report["verdict"] == "passed", (seen, report)
+    assert seen == [
+        "pause_replay",
+        "measure_lag",
+        "resume_paused_replay",
+        "resume_replay_after_drill",
+    ]
+    remediation = next(p["run_id"] for p in report["parts"] if p["name"] == "remediate")
+    assert outcome(remediation) == "recovered"
+    assert step_statuses(remediation)["rebuild_replica"] == "skipped"  # the SLI recovered
+    assert pg_pair.sql("replica", "SELECT pg_is_wal_replay_paused()") == "f"
+    print(f"replication-lag drill: {took:.1f} s")
