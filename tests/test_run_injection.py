@@ -4,6 +4,7 @@ inputs and captures arrive literally, in string commands and in argv lists."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -71,9 +72,10 @@ def test_the_plan_shows_values_quoted_and_literal() -> None:
 
     assert shown.returncode == 0, shown.stdout + shown.stderr
     steps = {s["id"]: s for s in json.loads(shown.stdout)["steps"]}
-    assert "{{ 7*7 }}" in steps["as_string"]["command"]
-    assert "49" not in steps["as_string"]["command"]
-    assert steps["as_string"]["command"].startswith("printf '%s' 'a; touch PWNED")
+    command = steps["as_string"]["command"]
+    # The shown command, split as /bin/sh would, hands printf the value as ONE literal
+    # argument: not rendered (no 49), not split, not executed.
+    assert shlex.split(command)[:3] == ["printf", "%s", value]
     assert _pwned(work) == []
 
 
