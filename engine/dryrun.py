@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.operator import HeadlessOperator
-from engine.playbook.checks import is_readonly, undoes_itself
 from engine.playbook.model import Action, Playbook, Step
+from engine.playbook.traits import is_readonly, undoes_itself
 from engine.steps.base import Planned, Resources, StepContext, Verdict
 from engine.steps.registry import is_available, step_type
 from engine.variables import PlaceholderNamespace, RunVariables, UnknownUntilRun

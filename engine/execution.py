@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from engine.playbook.checks import undoes_itself
 from engine.playbook.model import Retry, Step
+from engine.playbook.traits import undoes_itself
 from engine.steps.base import Status, StepContext, StepResult
 from engine.steps.registry import step_type
 

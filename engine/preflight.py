@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.dryrun import PlannedStep, build_plan, plan_variables, unavailable_types
-from engine.playbook import Playbook, load_playbook
-from engine.playbook.model import Step
+from engine.playbook.compiled import load_checked
+from engine.playbook.model import Playbook, Step
 from engine.secrets import Redactor, load_secrets
 from engine.variables import RunVariables, base_variables
 
@@ -53,7 +53,7 @@ def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
     from engine.inputs import bind_inputs
 
     source = read_source(request.file)
-    playbook = load_playbook(request.file, text=source)
+    playbook = load_checked(request.file, source)
     inputs = bind_inputs(playbook.inputs, request.inputs)
     prepared = assemble(request, playbook, source, inputs, run_id, mode)
     prepared.plan = build_plan(playbook, plan_variables(prepared.variables))
@@ -70,7 +70,7 @@ def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
 
 def read_source(file: str) -> str:
     """The playbook text, read once: what is validated is exactly what is recorded."""
-    from engine.playbook.yamlsource import read_bounded
+    from engine.playbook.textfile import read_bounded
 
     return read_bounded(file)
 

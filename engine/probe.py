@@ -11,7 +11,7 @@ from pathlib import Path
 from engine.dryrun import PlannedStep, build_plan, plan_variables
 from engine.execution import apply_step, step_timeout
 from engine.operator import HeadlessOperator
-from engine.playbook.checks import is_readonly
+from engine.playbook.traits import is_readonly
 from engine.preflight import Prepared
 from engine.sli.checker import SliChecker
 from engine.sli.judge import Sample, SliVerdict

@@ -12,8 +12,9 @@ from engine.errors import RefusedError
 from engine.events import EventBus, LedgerListener, Listener
 from engine.execution import Completed
 from engine.ledger import LEDGER_FILE, EventRow, Ledger, default_home, new_run_id
-from engine.playbook import Playbook, load_playbook
-from engine.playbook.checks import is_readonly
+from engine.playbook.loader import load_playbook
+from engine.playbook.model import Playbook
+from engine.playbook.traits import is_readonly
 from engine.preflight import Prepared, RunRequest, assemble
 from engine.runner import Run, RunResult
 from engine.steps.base import Status, StepResult

@@ -19,8 +19,8 @@ from engine.execution import Completed, apply_step, step_timeout, with_retries
 from engine.ledger import Ledger, RunInfo, host_name
 from engine.operator import AbortRequested, SignalAwareOperator, operator_name
 from engine.outcome import Outcome
-from engine.playbook.checks import is_readonly, mitigates
 from engine.playbook.model import Step
+from engine.playbook.traits import is_readonly, mitigates
 from engine.preflight import Prepared
 from engine.signals import AbortSignals
 from engine.steps.base import Operator, Resources, Status, StepContext, StepResult

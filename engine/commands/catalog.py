@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 from engine.commands.validate import playbook_files
 from engine.durations import format_seconds
-from engine.playbook import Playbook, check_file
-from engine.playbook.checks import is_readonly, undoes_itself
-from engine.playbook.model import Sli, Step
+from engine.playbook.loader import check_file
+from engine.playbook.model import Playbook, Sli, Step
+from engine.playbook.traits import is_readonly, undoes_itself
 
 MATURITY_NAMES = {1: "documented", 2: "scripted", 3: "automated"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from engine.commands.catalog import describe_playbook
-from engine.playbook import load_playbook
+from engine.playbook.loader import load_playbook
 
 
 def show(target: str, output: str) -> str:

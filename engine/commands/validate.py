@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from engine.errors import ExitCode, UsageError
-from engine.playbook import CheckReport, check_file
+from engine.playbook.loader import CheckReport, check_file
 
 PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 # Below this many files, starting workers costs more than it saves.

@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from engine.steps.base import Renderer
 
 KUBE_TYPES = frozenset({"kubectl"})
@@ -128,6 +126,8 @@ def _existing(paths: Iterable[str]) -> list[Path]:
 
 
 def _load(path: Path) -> dict[str, Any]:
+    import yaml
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:

@@ -6,9 +6,10 @@ import re
 from collections.abc import Iterable, Iterator
 
 from engine.errors import Finding, Location
-from engine.playbook.model import Action, InputSpec, Playbook, Step
+from engine.playbook.model import InputSpec, Playbook, Step
+from engine.playbook.traits import is_readonly, undoes_itself
 from engine.playbook.yamlsource import Path, Source, dotted
-from engine.steps.registry import HUMAN_TYPES, step_type
+from engine.steps.registry import HUMAN_TYPES
 
 ERROR, WARNING = "error", "warning"
 UNDO_HINT = "add `undo:`, `irreversible: <reason>`, or `readonly: true` if it changes nothing"
@@ -64,28 +65,6 @@ def step_paths(playbook: Playbook) -> Iterator[tuple[Path, Step]]:
         groups.update({("drill", "inject"): drill.inject, ("drill", "revert"): drill.revert})
     for prefix, steps in groups.items():
         yield from (((*prefix, index), step) for index, step in enumerate(steps))
-
-
-def is_readonly(step: Step) -> bool:
-    """The author's `readonly:` when given, else what the step type says."""
-    if step.readonly is not None:
-        return step.readonly
-    return _action_readonly(step.action)
-
-
-def mitigates(step: Step) -> bool:
-    """Whether the SLI is checked after this step: `mitigates:` when given, else any
-    step that changes something."""
-    return step.mitigates if step.mitigates is not None else not is_readonly(step)
-
-
-def _action_readonly(action: Action) -> bool:
-    return action.spec is not None and step_type(action.type).is_readonly(action.spec)
-
-
-def undoes_itself(step: Step) -> bool:
-    spec = step.action.spec
-    return spec is not None and step_type(step.action.type).undoes_itself(spec)
 
 
 def _duplicate_ids(playbook: Playbook, where: Locator) -> Iterator[Finding]:

@@ -19,13 +19,13 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import marshal
-import os
 import sys
-import tempfile
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from engine.usercache import cache_dir, read_private, write_atomically
 
 __all__ = ["cache_dir", "compiled", "unsupported"]
 
@@ -33,7 +33,6 @@ FastValidator = Callable[[Any], Any]
 
 # Bump when what is cached changes shape.
 _CACHE_FORMAT = "2"
-_APP = "runbook-engine"
 
 # Keywords that fastjsonschema checks exactly as JSON Schema 2020-12 does, or more
 # strictly (`format`, `pattern` with `$` read as end of text, `integer` without 1.0).
@@ -134,7 +133,7 @@ def _load(text: str, schema: Any) -> FastValidator:
     if file is not None:
         source = fastjsonschema.compile_to_code(terse, use_default=False, detailed_exceptions=False)
         code = compile(source, "<playbook schema, compiled>", "exec")
-        _write(file, marshal.dumps((validate.__name__, code)))
+        write_atomically(file, marshal.dumps((validate.__name__, code)))
     return validate
 
 
@@ -172,46 +171,14 @@ def _exec(name: str, code: Any) -> FastValidator:
     return validate  # type: ignore[no-any-return]
 
 
-def cache_dir() -> Path | None:
-    """$XDG_CACHE_HOME/runbook-engine (else ~/.cache/…), created private; None if unusable."""
-    base = os.environ.get("XDG_CACHE_HOME", "")
-    try:
-        root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-        directory = root / _APP
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return directory if _private(directory) else None
-    except (OSError, RuntimeError):
-        return None
-
-
-def _private(path: Path) -> bool:
-    """Ours and writable by nobody else: we execute what is in there."""
-    status = path.stat()
-    return status.st_uid == os.getuid() and not status.st_mode & 0o022
-
-
 def _read(file: Path) -> tuple[str, Any] | None:
+    data = read_private(file)
+    if data is None:
+        return None
     try:
-        if not _private(file):
-            return None
-        value = marshal.loads(file.read_bytes())  # noqa: S302 - our private cache
-    except (OSError, ValueError, EOFError, TypeError):
+        value = marshal.loads(data)  # noqa: S302 - our private cache
+    except (ValueError, EOFError, TypeError):
         return None
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):
         return value[0], value[1]
     return None
-
-
-def _write(file: Path, data: bytes) -> None:
-    """Atomically, so that a concurrent reader sees the whole file or none."""
-    try:
-        fd, temp = tempfile.mkstemp(dir=file.parent, prefix=".schema-", suffix=".tmp")
-    except OSError:
-        return
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(temp, file)
-    except OSError:
-        with contextlib.suppress(OSError):
-            os.unlink(temp)

@@ -15,31 +15,17 @@ from collections.abc import Iterator
 import yaml
 
 from engine.errors import Finding, InvalidPlaybook, Location
+from engine.playbook.textfile import MAX_FILE_BYTES, check_size, text_size
 
-MAX_FILE_BYTES = 1024 * 1024
+__all__ = [
+    "DEPTH_HINT", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "check_flow_depth", "check_graph",
+    "check_size", "text_size",
+]  # fmt: skip
+
 MAX_NODES = 200_000
 MAX_DEPTH = 64
-_MIB = 1024 * 1024
 
 DEPTH_HINT = "a playbook is shallow data; flatten the structure"
-
-
-def check_size(file: str, size: int, exact: bool = True) -> None:
-    """Refuse `size` bytes (a lower bound when not `exact`) above the limit."""
-    if size <= MAX_FILE_BYTES:
-        return
-    limit = f"the {MAX_FILE_BYTES // _MIB} MiB limit"
-    measured = f"is {size / _MIB:.1f} MiB" if exact else "is"
-    message = f"the file {measured}, larger than {limit}"
-    hint = "a playbook is a few KiB: split it, or keep large data in files it reads"
-    raise InvalidPlaybook(findings=[Finding(Location(file, 1, 1), "", message, hint)])
-
-
-def text_size(text: str) -> int:
-    """UTF-8 size of `text`, computed only when it might matter."""
-    if len(text) * 4 <= MAX_FILE_BYTES:
-        return len(text)
-    return len(text.encode("utf-8", "surrogatepass"))
 
 
 def check_flow_depth(file: str, text: str, loader: type[yaml.CSafeLoader]) -> None:

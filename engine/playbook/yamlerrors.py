@@ -56,15 +56,6 @@ def reader_finding(file: str, text: str, exc: yaml.reader.ReaderError) -> Findin
     return Finding(location, "", message, "remove it, or write it as an escape in a quoted string")
 
 
-def unicode_finding(file: str, data: bytes, exc: UnicodeDecodeError) -> Finding:
-    """The first byte that is not UTF-8, at its line and column."""
-    line = data.count(b"\n", 0, exc.start) + 1
-    line_start = data.rfind(b"\n", 0, exc.start) + 1
-    col = len(data[line_start : exc.start].decode("utf-8", "replace")) + 1
-    message = f"not UTF-8 text: byte 0x{data[exc.start]:02x} cannot be decoded ({exc.reason})"
-    return Finding(Location(file, line, col), "", message, "save the file as UTF-8")
-
-
 def index_location(file: str, text: str, index: int) -> Location:
     index = max(0, min(index, len(text)))
     line = text.count("\n", 0, index) + 1

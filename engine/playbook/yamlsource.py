@@ -8,7 +8,6 @@ not plain data, and bound size, nesting and alias expansion (`limits`).
 from __future__ import annotations
 
 import functools
-import os
 from functools import cache, lru_cache
 from typing import Any
 
@@ -16,7 +15,8 @@ import yaml
 
 from engine.errors import Finding, InvalidPlaybook, Location
 from engine.playbook import limits
-from engine.playbook.yamlerrors import reader_finding, syntax_finding, unicode_finding
+from engine.playbook.textfile import read_bounded
+from engine.playbook.yamlerrors import reader_finding, syntax_finding
 
 MAX_FILE_BYTES = limits.MAX_FILE_BYTES
 
@@ -246,22 +246,6 @@ def _plain(root: yaml.Node) -> Any:
         raise _NotPlain
 
     return build(root, 0)
-
-
-def read_bounded(file: str) -> str:
-    """The text of `file`, refused when too large or not UTF-8."""
-    try:
-        limits.check_size(file, os.stat(file).st_size)
-        with open(file, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        finding = Finding(Location(file, 1, 1), "", f"cannot read: {exc.strerror}")
-        raise InvalidPlaybook(findings=[finding]) from None
-    limits.check_size(file, len(data), exact=False)  # grew, or not a regular file
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise InvalidPlaybook(findings=[unicode_finding(file, data, exc)]) from None
 
 
 class _Builder:

@@ -1,0 +1,62 @@
+"""The user's private cache directory: $XDG_CACHE_HOME/runbook-engine, else
+~/.cache/runbook-engine. What is cached there is executed or unpickled, so an entry is
+used only when the directory and the file are ours and writable by nobody else, and is
+written atomically. A cache that cannot be read or written only costs the work it saves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+__all__ = ["cache_dir", "is_private", "read_private", "write_atomically"]
+
+_APP = "runbook-engine"
+
+
+def cache_dir() -> Path | None:
+    """The cache directory, created private; None if unusable."""
+    base = os.environ.get("XDG_CACHE_HOME", "")
+    try:
+        root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
+        directory = root / _APP
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return directory if is_private(directory) else None
+    except (OSError, RuntimeError):
+        return None
+
+
+def is_private(path: Path) -> bool:
+    """Ours and writable by nobody else."""
+    status = path.stat()
+    return status.st_uid == os.getuid() and not status.st_mode & 0o022
+
+
+def read_private(file: Path) -> bytes | None:
+    """The bytes of a private cache file; None when missing, unreadable or not private."""
+    try:
+        with open(file, "rb") as handle:
+            status = os.fstat(handle.fileno())
+            if status.st_uid != os.getuid() or status.st_mode & 0o022:
+                return None
+            return handle.read()
+    except OSError:
+        return None
+
+
+def write_atomically(file: Path, data: bytes) -> None:
+    """So that a concurrent reader sees the whole file or none; errors are ignored."""
+    import tempfile
+
+    try:
+        fd, temp = tempfile.mkstemp(dir=file.parent, prefix=".entry-", suffix=".tmp")
+    except OSError:
+        return
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(temp, file)
+    except OSError:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
