@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class PlannedStep:
+    """One step of a plan: its rendered command and undo, and the verdict."""
+
     index: int
     id: str
     title: str

@@ -22,6 +22,8 @@ DURABLE_KINDS = frozenset({"step_intent", "undo_intent", "run_started", "run_fin
 
 @dataclass(frozen=True)
 class Event:
+    """One thing that happened in a run, as listeners and the ledger see it."""
+
     kind: str
     run_id: str
     step_id: str | None = None

@@ -34,6 +34,8 @@ if TYPE_CHECKING:  # imported when a playbook has an SLI
 
 @dataclass(frozen=True)
 class RunResult:
+    """How a run ended: its id, outcome, message and each step's status."""
+
     run_id: str
     outcome: Outcome
     message: str = ""

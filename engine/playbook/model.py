@@ -11,12 +11,16 @@ from engine.errors import Location
 
 @dataclass(frozen=True)
 class Trigger:
+    """An alert this playbook answers: its name, and labels that must match."""
+
     alertname: str
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
 class Metadata:
+    """`metadata:`: who the playbook is, its version and its maturity level."""
+
     name: str
     version: str
     maturity: int
@@ -29,6 +33,8 @@ class Metadata:
 
 @dataclass(frozen=True)
 class InputSpec:
+    """One declared input: its type and the checks a given value must pass."""
+
     name: str
     type: str
     default: Any = None
@@ -42,6 +48,8 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class SecretSpec:
+    """One declared secret: read from an environment variable or a file."""
+
     name: str
     env: str | None = None
     file: str | None = None
@@ -49,6 +57,8 @@ class SecretSpec:
 
 @dataclass(frozen=True)
 class Retry:
+    """`retry:`: attempts, and the exponential backoff between them."""
+
     attempts: int = 1
     backoff: float = 1.0
     max_backoff: float = 30.0
@@ -66,6 +76,8 @@ class Action:
 
 @dataclass(frozen=True)
 class Step:
+    """One step: its action, its undo, and the flags that govern how it runs."""
+
     id: str
     action: Action
     location: Location
@@ -111,12 +123,16 @@ class Healthy:
 
 @dataclass(frozen=True)
 class Probe:
+    """The SLI probe: its type (`prometheus`, `http`, `command`…) and parsed spec."""
+
     type: str
     spec: Any
 
 
 @dataclass(frozen=True)
 class Sli:
+    """`sli:`: the probe, what healthy means, and the timing of the judgement."""
+
     probe: Probe
     healthy: Healthy | None = None
     settle: float = 0.0
@@ -128,6 +144,8 @@ class Sli:
 
 @dataclass(frozen=True)
 class Drill:
+    """`drill:`: the steps that inject the fault, and those that take it out."""
+
     inject: tuple[Step, ...] = ()
     revert: tuple[Step, ...] = ()
     detect_within: float | None = None
@@ -136,6 +154,8 @@ class Drill:
 
 @dataclass(frozen=True)
 class KubernetesDefaults:
+    """`kubernetes:`: the context (and cluster) every Kubernetes step uses."""
+
     context: str | None = None
     cluster_uid: str | None = None
     kubeconfig: str | None = None
@@ -143,6 +163,8 @@ class KubernetesDefaults:
 
 @dataclass(frozen=True)
 class Playbook:
+    """A checked playbook: everything `runbook run` needs, with source locations."""
+
     file: str
     content_hash: str
     metadata: Metadata

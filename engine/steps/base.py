@@ -52,6 +52,8 @@ class Planned:
 
 @dataclass(frozen=True)
 class StepResult:
+    """How one attempt of a step ended: status, output, captures, undo state."""
+
     status: Status
     exit_code: int | None = None
     output: str = ""

@@ -13,6 +13,8 @@ from engine.steps.base import SpecError, Status, StepResult
 
 @dataclass(frozen=True)
 class Expect:
+    """`expect:`: the exit codes and output a step must show to succeed."""
+
     exit_codes: tuple[int, ...] = (0,)
     stdout_contains: str | None = None
     stdout_matches: str | None = None

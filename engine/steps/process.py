@@ -19,6 +19,8 @@ DRAIN_AFTER_EXIT_SECONDS = 0.5
 
 @dataclass(frozen=True)
 class ProcessOutcome:
+    """How a local process ended: exit code, output tail, timeout or cancel."""
+
     exit_code: int | None
     stdout: str
     output: str  # stdout and stderr interleaved, capped to its tail

@@ -16,6 +16,8 @@ from engine.steps.process import run_process
 
 @dataclass(frozen=True)
 class ShellSpec:
+    """A parsed `shell:` body: the command, its environment, and checks."""
+
     run: str | tuple[str, ...]
     env: Mapping[str, str]
     cwd: str | None = None
