@@ -6,7 +6,6 @@ import contextlib
 import os
 import sys
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -41,6 +40,8 @@ def _say(text: str) -> None:
 
 
 def _write_crash_log() -> str:
+    import traceback  # only on the way out of an internal error
+
     from engine.ledger import default_home
 
     text = redact_hook(traceback.format_exc())
