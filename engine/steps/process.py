@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import codecs
+import math
 import os
-import selectors
+import select
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import IO
 
-_Selector = getattr(selectors, "PollSelector", selectors.DefaultSelector)
 KILL_GRACE_SECONDS = 2.0
 DRAIN_AFTER_EXIT_SECONDS = 0.5
 
@@ -206,8 +207,11 @@ class _Reader:
 
     def __init__(self, proc: subprocess.Popen[bytes], on_output: Callable[[str], None], cap: int):
         self.proc = proc
-        # poll(2), not epoll: two pipes, and no extra descriptor or syscalls to set it up.
-        self.selector = _Selector()
+        # poll(2) itself: two pipes, no extra descriptor or set-up calls (epoll), and none
+        # of the bookkeeping of `selectors`, on a path every step takes.
+        self.poller = select.poll()
+        self.pipes: dict[int, IO[bytes]] = {}
+        self.stdout_fd = proc.stdout.fileno() if proc.stdout is not None else -1
         self.stdout = TailBuffer(cap)
         self.output = TailBuffer(cap)
         self.lines = _LineSplitter(on_output)
@@ -216,27 +220,34 @@ class _Reader:
         self.decoders: dict[int, codecs.IncrementalDecoder] = {}
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:  # read only when poll says so: data or EOF, never a block
-                self.selector.register(pipe, selectors.EVENT_READ)
-                self.decoders[pipe.fileno()] = codecs.getincrementaldecoder("utf-8")("replace")
+                self.pipes[pipe.fileno()] = pipe
+                self.poller.register(pipe.fileno(), select.POLLIN)
 
     @property
     def open(self) -> bool:
-        return bool(self.selector.get_map())
+        return bool(self.pipes)
 
     def pump(self, wait: float) -> None:
-        for key, _ in self.selector.select(wait):
-            chunk = os.read(key.fd, 65536)
-            text = self.decoders[key.fd].decode(chunk, final=not chunk)
+        for fd, _ in self.poller.poll(math.ceil(wait * 1000)):
+            chunk = os.read(fd, 65536)
+            text = self._decoder(fd).decode(chunk, final=not chunk)
             if not chunk:
-                self.selector.unregister(key.fileobj)
+                self.poller.unregister(fd)
+                del self.pipes[fd]
             if not text:
                 continue
-            if key.fileobj is self.proc.stdout:
+            if fd == self.stdout_fd:
                 self.stdout.add(text)
             self.output.add(text)
             self.lines.feed(text)
         if self.exit_seen is None and self.proc.poll() is not None:
             self.exit_seen = time.monotonic()
+
+    def _decoder(self, fd: int) -> codecs.IncrementalDecoder:
+        decoder = self.decoders.get(fd)
+        if decoder is None:
+            decoder = self.decoders[fd] = codecs.getincrementaldecoder("utf-8")("replace")
+        return decoder
 
     def exited_long_ago(self) -> bool:
         return self.exit_seen is not None and (
@@ -245,7 +256,6 @@ class _Reader:
 
     def close(self) -> None:
         self.lines.flush()
-        self.selector.close()
         for pipe in (self.proc.stdout, self.proc.stderr):
             if pipe is not None:
                 pipe.close()

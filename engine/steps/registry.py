@@ -7,6 +7,7 @@ paramiko or the kubernetes client.
 from __future__ import annotations
 
 import importlib
+from functools import cache
 from typing import cast
 
 from engine.steps.base import StepType
@@ -26,10 +27,12 @@ STEP_TYPES: dict[str, str] = {
 HUMAN_TYPES = frozenset({"manual"})
 
 
+@cache
 def step_type(name: str) -> StepType:
     """The implementation of step type `name` (a key of STEP_TYPES).
 
-    A module is the implementation itself, unless it exposes one as `STEP`.
+    A module is the implementation itself, unless it exposes one as `STEP`. Looked up
+    once per type: the run loop asks several times a step.
     """
     module = importlib.import_module(STEP_TYPES[name])
     return cast(StepType, getattr(module, "STEP", module))
