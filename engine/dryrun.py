@@ -82,9 +82,21 @@ def _plan_step(index: int, step: Step, renderer: Any, base_dir: Path) -> Planned
         readonly=readonly,
         verdict=str(verdict),
         note=note,
-        confirm=step.confirm or "",
+        confirm=_confirm_text(step, ctx),
         when=step.when or "",
     )
+
+
+def _confirm_text(step: Step, ctx: StepContext) -> str:
+    """The confirm question as the operator will see it, as far as it is known now."""
+    from engine.render import RenderError
+
+    if not step.confirm:
+        return ""
+    try:
+        return ctx.render.text(step.confirm)
+    except RenderError:
+        return step.confirm
 
 
 def plan_action(action: Action, ctx: StepContext) -> Planned:

@@ -228,12 +228,13 @@ class Run:
             if step.when and not self._condition(step, ctx):
                 return self._skip(step, "`when` is false")
             planned = self._planned_command(step, ctx)
+            question = ctx.render.text(step.confirm) if step.confirm else ""
         except RenderError as exc:
             # A value only this run knows (a capture, a step result) does not fit the
             # template: the step fails before it starts and the run rolls back.
             return self._unrenderable(step, exc.message)
-        if step.confirm and not self.guided:
-            self._confirm(step)
+        if question and not self.guided:
+            self._confirm(step, self.prepared.redactor.redact(question))
         self.bus.emit(
             "step_intent", self.run_id, step.id, command=planned, readonly=is_readonly(step)
         )
@@ -277,11 +278,11 @@ class Run:
         assert step.when is not None
         return evaluate_condition(step.when, self.prepared.variables.as_mapping())
 
-    def _confirm(self, step: Step) -> None:
-        assert step.confirm is not None
-        self.bus.emit("awaiting_operator", self.run_id, step.id, question=step.confirm)
+    def _confirm(self, step: Step, question: str) -> None:
+        """Ask the rendered (and redacted) question of the step's confirm gate."""
+        self.bus.emit("awaiting_operator", self.run_id, step.id, question=question)
         with self.signals.prompting():
-            approved = self.operator.confirm(step.confirm)
+            approved = self.operator.confirm(question)
         who = operator_name()
         self.bus.emit("confirm_answer", self.run_id, step.id, approved=approved, by=who)
         if not approved:

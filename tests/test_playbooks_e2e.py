@@ -2,8 +2,9 @@
 injects the fault, the SLI sees it, the run recovers — asserted on what the fakes
 recorded and, for kubectl steps, on the REAL kube-apiserver of tests/kube_fixtures.py
 (the backup and docker-vm-wiped playbooks: the minikube and Docker Desktop CLIs are
-fakes, the cluster they stand for is that API server). The Kubernetes playbooks'
-actions are run against the same API server by the Kubernetes step tests."""
+fakes, the cluster they stand for is that API server). The Kubernetes playbooks run
+end to end in tests/test_playbooks_e2e_kube.py, the Linux and PostgreSQL ones in
+tests/test_playbooks_e2e_hosts.py, the AI ones in tests/test_playbooks_e2e_ai.py."""
 
 from __future__ import annotations
 

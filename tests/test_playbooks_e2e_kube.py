@@ -230,12 +230,6 @@ def test_crashloop_rollback_declined_at_the_terminal_the_drill_revert_rolls_back
     print(f"crashloop-rollback drill, declined: {took:.1f} s")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="engine bug: a step's `confirm:` is shown to the operator (and recorded in the "
-    "ledger's awaiting_operator event) without rendering its templates; see the report",
-)
 def test_crashloop_rollback_confirm_gate_names_the_deployment(
     crashloop: Crashloop, prom_stack: PromStack
 ) -> None:

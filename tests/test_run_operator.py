@@ -4,6 +4,7 @@ completed steps undone, exit 130)."""
 
 from __future__ import annotations
 
+import re
 import signal
 import time
 from typing import Any
@@ -68,8 +69,26 @@ def test_a_confirm_gate_without_a_terminal_passes_with_yes_and_records_the_appro
     answer = events(run_id, "confirm_answer")[0]
     assert (answer["step_id"], answer["data"]["approved"]) == ("two", True)
     assert answer["data"]["by"] == OPERATOR
+    asked = events(run_id, "awaiting_operator")[0]["data"]["question"]
+    assert asked == f"Restart the database in {work} now?"  # rendered, not `{{ inputs.dir }}`
     shown = runbook("show", run_id)
     assert f"run_started: approved_by='{OPERATOR}'" in shown.stdout
+
+
+def test_a_confirm_question_naming_a_secret_is_asked_and_recorded_redacted() -> None:
+    work = current_env().work
+    canary = "canary-7f3a9e"
+
+    ran = runbook(
+        "run", playbook("confirm-secret.yaml"), "-i", f"dir={work}", "--yes",
+        extra_env={"CANARY_TOKEN": canary},
+    )  # fmt: skip
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    run_id = run_id_of(ran.stdout)
+    asked = events(run_id, "awaiting_operator")[0]["data"]["question"]
+    assert asked == f"Rotate the token «redacted:token» used in {work}?"
+    assert canary not in ran.stdout + ran.stderr + runbook("show", run_id).stdout
 
 
 def test_a_manual_step_without_a_terminal_is_refused_before_step_1() -> None:
@@ -151,7 +170,7 @@ def test_a_confirm_gate_answered_no_aborts_and_undoes_completed_steps() -> None:
     work = current_env().work
     child = spawn_terminal("run", playbook("confirm.yaml"), "-i", f"dir={work}")
 
-    child.expect(r"Restart the database now\? \[y/N\]")
+    child.expect(rf"Restart the database in {re.escape(str(work))} now\? \[y/N\]")
     child.sendline("n")
     status = finish_terminal(child)
 
@@ -168,7 +187,7 @@ def test_a_confirm_gate_answered_yes_runs_the_step() -> None:
     work = current_env().work
     child = spawn_terminal("run", playbook("confirm.yaml"), "-i", f"dir={work}")
 
-    child.expect(r"Restart the database now\? \[y/N\]")
+    child.expect(rf"Restart the database in {re.escape(str(work))} now\? \[y/N\]")
     child.sendline("y")
 
     assert finish_terminal(child) == 0
