@@ -4,9 +4,14 @@ the same program and the same argv as the search the child would make."""
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
 from pathlib import Path
 
+import pytest
+
 from engine.steps.process import find_executable, run_process
+from engine.steps.spawn import SpawnedChild, spawn
 
 
 def tool(folder: Path, name: str, body: str, mode: int = 0o755) -> Path:
@@ -54,3 +59,65 @@ def test_names_with_a_slash_and_relative_path_entries_are_left_to_the_child(
     outcome = run_process(["hello"], env={"PATH": "."}, cwd=str(tmp_path / "work"), timeout=10)
 
     assert outcome.exit_code == 0 and outcome.stdout == "here\n"
+
+
+# Both ways of starting a process (posix_spawn without `cwd`, Popen with it) must start
+# the same process: its own session, default SIGPIPE, none of the engine's descriptors.
+BOTH_WAYS = ["posix_spawn", "popen"]
+
+
+def _cwd(way: str, tmp_path: Path) -> str | None:
+    return str(tmp_path) if way == "popen" else None
+
+
+@pytest.mark.parametrize("way", BOTH_WAYS)
+def test_the_child_leads_a_session_of_its_own(way: str, tmp_path: Path) -> None:
+    outcome = run_process(
+        ["sh", "-c", "echo $$; ps -o sid= -p $$"], cwd=_cwd(way, tmp_path), timeout=10
+    )
+
+    pid, sid = outcome.stdout.split()
+    assert pid == sid and int(sid) != os.getsid(0)
+
+
+@pytest.mark.parametrize("way", BOTH_WAYS)
+def test_the_child_dies_of_sigpipe_as_usual(way: str, tmp_path: Path) -> None:
+    # Python ignores SIGPIPE; a child that inherited that would see EPIPE instead.
+    outcome = run_process(["sh", "-c", "yes | head -n 1"], cwd=_cwd(way, tmp_path), timeout=10)
+
+    assert (outcome.exit_code, outcome.output) == (0, "y\n")
+
+
+@pytest.mark.parametrize("way", BOTH_WAYS)
+def test_the_child_gets_no_descriptor_of_the_engines(way: str, tmp_path: Path) -> None:
+    read, write = os.pipe()
+    os.set_inheritable(write, True)  # as if whoever started the engine had passed it
+    try:
+        outcome = run_process(["ls", "/proc/self/fd"], cwd=_cwd(way, tmp_path), timeout=10)
+    finally:
+        os.close(read)
+        os.close(write)
+
+    assert sorted(map(int, outcome.stdout.split()))[:3] == [0, 1, 2]
+    assert write not in map(int, outcome.stdout.split())
+
+
+@pytest.mark.parametrize("way", BOTH_WAYS)
+def test_a_child_killed_by_a_signal_and_stdin_fed_through_a_pipe(way: str, tmp_path: Path) -> None:
+    killed = run_process(["sh", "-c", "kill -TERM $$"], cwd=_cwd(way, tmp_path), timeout=10)
+    fed = run_process(["cat"], stdin="from the engine\n", cwd=_cwd(way, tmp_path), timeout=10)
+
+    assert killed.exit_code == -signal.SIGTERM
+    assert (fed.exit_code, fed.stdout) == (0, "from the engine\n")
+
+
+def test_posix_spawn_is_used_unless_a_cwd_is_asked_for(tmp_path: Path) -> None:
+    fast = spawn(["true"], "/bin/true", None, None, False)
+    slow = spawn(["true"], "/bin/true", None, str(tmp_path), False)
+
+    assert isinstance(fast, SpawnedChild) and fast.wait() == 0
+    assert isinstance(slow, subprocess.Popen) and slow.wait() == 0
+    for child in (fast, slow):
+        for pipe in (child.stdout, child.stderr):
+            assert pipe is not None
+            pipe.close()

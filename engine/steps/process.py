@@ -14,6 +14,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from engine.steps.spawn import Child, spawn
+
 KILL_GRACE_SECONDS = 2.0
 DRAIN_AFTER_EXIT_SECONDS = 0.5
 
@@ -108,28 +110,16 @@ def run_process(
 
 def _spawn(
     argv: list[str], env: Mapping[str, str] | None, cwd: str | None, with_stdin: bool
-) -> subprocess.Popen[bytes]:
-    def popen(executable: str | None) -> subprocess.Popen[bytes]:
-        return subprocess.Popen(
-            argv,
-            executable=executable,
-            stdin=subprocess.PIPE if with_stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            cwd=cwd,
-            env=env,
-            start_new_session=True,
-        )
-
+) -> Child:
     executable = find_executable(argv[0], (os.environ if env is None else env).get("PATH"))
     if executable is None:
-        return popen(None)
+        return spawn(argv, None, env, cwd, with_stdin)
     try:
-        return popen(executable)
+        return spawn(argv, executable, env, cwd, with_stdin)
     except OSError:
         # The file found is not what the kernel runs (a bad interpreter line, say): let
         # the usual search decide, which tries the next directories and names the error.
-        return popen(None)
+        return spawn(argv, None, env, cwd, with_stdin)
 
 
 def find_executable(name: str, path: str | None) -> str | None:
@@ -149,7 +139,7 @@ def find_executable(name: str, path: str | None) -> str | None:
 
 
 def _supervise(
-    proc: subprocess.Popen[bytes],
+    proc: Child,
     stdin: str | None,
     timeout: float | None,
     on_output: Callable[[str], None],
@@ -185,7 +175,7 @@ def _supervise(
     )
 
 
-def _wait_slice(deadline: float | None, proc: subprocess.Popen[bytes], reader: _Reader) -> float:
+def _wait_slice(deadline: float | None, proc: Child, reader: _Reader) -> float:
     if reader.exit_seen is not None:
         return 0.05
     slice_ = 0.2
@@ -205,7 +195,7 @@ def _feed_stdin(pipe: object, data: str) -> None:
 class _Reader:
     """Reads stdout and stderr without blocking, until both close."""
 
-    def __init__(self, proc: subprocess.Popen[bytes], on_output: Callable[[str], None], cap: int):
+    def __init__(self, proc: Child, on_output: Callable[[str], None], cap: int):
         self.proc = proc
         # poll(2) itself: two pipes, no extra descriptor or set-up calls (epoll), and none
         # of the bookkeeping of `selectors`, on a path every step takes.
@@ -261,7 +251,7 @@ class _Reader:
                 pipe.close()
 
 
-def kill_group(proc: subprocess.Popen[bytes]) -> None:
+def kill_group(proc: Child) -> None:
     """TERM the process group, then KILL it if it is still there after a grace period."""
     for sig, grace in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, 5.0)):
         try:
@@ -272,7 +262,7 @@ def kill_group(proc: subprocess.Popen[bytes]) -> None:
             return
 
 
-def _group_gone(proc: subprocess.Popen[bytes], grace: float) -> bool:
+def _group_gone(proc: Child, grace: float) -> bool:
     end = time.monotonic() + grace
     while time.monotonic() < end:
         proc.poll()
