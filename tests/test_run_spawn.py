@@ -3,9 +3,11 @@ the same program and the same argv as the search the child would make."""
 
 from __future__ import annotations
 
+import ast
 import os
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -90,16 +92,29 @@ def test_the_child_dies_of_sigpipe_as_usual(way: str, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("way", BOTH_WAYS)
 def test_the_child_gets_no_descriptor_of_the_engines(way: str, tmp_path: Path) -> None:
+    # An engine process started with an extra, inheritable descriptor (as a shell's
+    # `3>file` or a job server gives one): its steps must not see it.
     read, write = os.pipe()
-    os.set_inheritable(write, True)  # as if whoever started the engine had passed it
+    code = (
+        "import sys\n"
+        "from engine.steps.process import run_process\n"
+        f"outcome = run_process(['ls', '/proc/self/fd'], cwd={_cwd(way, tmp_path)!r})\n"
+        "print(outcome.stdout.split())\n"
+    )
     try:
-        outcome = run_process(["ls", "/proc/self/fd"], cwd=_cwd(way, tmp_path), timeout=10)
+        engine = subprocess.run(
+            [sys.executable, "-c", code, str(write)],
+            pass_fds=(write,), capture_output=True, text=True, timeout=30, check=False,
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        )  # fmt: skip
     finally:
         os.close(read)
         os.close(write)
 
-    assert sorted(map(int, outcome.stdout.split()))[:3] == [0, 1, 2]
-    assert write not in map(int, outcome.stdout.split())
+    assert engine.returncode == 0, engine.stderr
+    seen = [int(fd) for fd in ast.literal_eval(engine.stdout)]
+    assert sorted(seen)[:3] == [0, 1, 2]
+    assert write not in seen
 
 
 @pytest.mark.parametrize("way", BOTH_WAYS)

@@ -12,9 +12,8 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO
 
-from engine.steps.spawn import Child, spawn
+from engine.steps.spawn import Child, Pipe, spawn
 
 KILL_GRACE_SECONDS = 2.0
 DRAIN_AFTER_EXIT_SECONDS = 0.5
@@ -200,7 +199,7 @@ class _Reader:
         # poll(2) itself: two pipes, no extra descriptor or set-up calls (epoll), and none
         # of the bookkeeping of `selectors`, on a path every step takes.
         self.poller = select.poll()
-        self.pipes: dict[int, IO[bytes]] = {}
+        self.pipes: dict[int, Pipe] = {}
         self.stdout_fd = proc.stdout.fileno() if proc.stdout is not None else -1
         self.stdout = TailBuffer(cap)
         self.output = TailBuffer(cap)

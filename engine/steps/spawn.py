@@ -19,11 +19,19 @@ import subprocess
 from collections.abc import Mapping
 from typing import IO, Protocol
 
-__all__ = ["Child", "spawn"]
+__all__ = ["Child", "Pipe", "spawn"]
 
 _DEFAULT_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGPIPE", "SIGXFSZ") if hasattr(signal, name)
 )
+
+
+class Pipe(Protocol):
+    """The read end of an output pipe, as the engine uses it (a file object has more)."""
+
+    def fileno(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 class Child(Protocol):
@@ -36,10 +44,10 @@ class Child(Protocol):
     def stdin(self) -> IO[bytes] | None: ...
 
     @property
-    def stdout(self) -> IO[bytes] | None: ...
+    def stdout(self) -> Pipe | None: ...
 
     @property
-    def stderr(self) -> IO[bytes] | None: ...
+    def stderr(self) -> Pipe | None: ...
 
     @property
     def returncode(self) -> int | None: ...
@@ -73,12 +81,25 @@ def spawn(
     )
 
 
+class ReadEnd:
+    """A pipe's read end as a bare descriptor: read with os.read, no file object needed."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            fd, self.fd = self.fd, -1
+            os.close(fd)
+
+
 class SpawnedChild:
     """A process started by posix_spawn, with Popen's poll / wait / returncode."""
 
-    def __init__(
-        self, pid: int, stdin: IO[bytes] | None, stdout: IO[bytes], stderr: IO[bytes]
-    ) -> None:
+    def __init__(self, pid: int, stdin: IO[bytes] | None, stdout: ReadEnd, stderr: ReadEnd) -> None:
         self.pid = pid
         self.stdin = stdin
         self.stdout = stdout
@@ -108,6 +129,7 @@ class SpawnedChild:
 def _posix_spawn(
     argv: list[str], executable: str, env: Mapping[str, str], with_stdin: bool
 ) -> SpawnedChild:
+    _seal_inherited()
     ends: list[int] = []  # every descriptor made here, closed on failure
     try:
         child_in, parent_in = _stdin(ends, with_stdin)
@@ -117,7 +139,6 @@ def _posix_spawn(
             (os.POSIX_SPAWN_DUP2, child_in, 0),
             (os.POSIX_SPAWN_DUP2, out_write, 1),
             (os.POSIX_SPAWN_DUP2, err_write, 2),
-            *((os.POSIX_SPAWN_CLOSE, fd) for fd in _inherited()),
         ]
         pid = os.posix_spawn(
             executable, argv, env, file_actions=actions, setsid=True, setsigdef=_DEFAULT_SIGNALS
@@ -130,7 +151,7 @@ def _posix_spawn(
     for fd in (child_in, out_write, err_write):
         os.close(fd)
     stdin = os.fdopen(parent_in, "wb") if parent_in is not None else None
-    return SpawnedChild(pid, stdin, os.fdopen(out_read, "rb"), os.fdopen(err_read, "rb"))
+    return SpawnedChild(pid, stdin, ReadEnd(out_read), ReadEnd(err_read))
 
 
 def _pipe(ends: list[int]) -> tuple[int, int]:
@@ -152,17 +173,22 @@ def _stdin(ends: list[int], with_stdin: bool) -> tuple[int, int | None]:
     return devnull, None
 
 
-def _inherited() -> list[int]:
-    """Descriptors above 2 a child would inherit (the engine's own are close-on-exec;
-    these came from whoever started it): closed in the child, as Popen does."""
-    try:
-        names = os.listdir("/proc/self/fd")
-    except OSError:
-        return []
-    found = []
-    for name in names:
-        fd = int(name)
-        with contextlib.suppress(OSError):  # the listing's own, closed by now
-            if fd > 2 and os.get_inheritable(fd):
-                found.append(fd)
-    return found
+def _seal_inherited() -> None:
+    """Make the descriptors above 2 that a child would inherit close-on-exec, once per
+    process, at the first start. The engine's own are close-on-exec already (Python's
+    default); these came from whoever started it, and Popen would close them in every
+    child. Known limit: a descriptor made inheritable after that (`os.set_inheritable`,
+    `os.dup2`) reaches children started this way; the engine makes none."""
+    global _sealed
+    if _sealed:
+        return
+    _sealed = True
+    with contextlib.suppress(OSError):
+        for name in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):  # the listing's own, closed by now
+                fd = int(name)
+                if fd > 2 and os.get_inheritable(fd):
+                    os.set_inheritable(fd, False)
+
+
+_sealed = False
