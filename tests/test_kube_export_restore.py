@@ -283,6 +283,21 @@ def test_export_refuses_a_used_directory_and_its_undo_removes_only_its_own(
     assert missing.status is Status.FAILED and "does not exist" in missing.message
 
 
+@pytest.mark.integration
+def test_timestamped_exports_in_the_same_second_get_directories_of_their_own(
+    kube_cluster: KubeCluster, kube_ns: str, tmp_path: Path
+) -> None:
+    to = tmp_path / "backups"
+    body = {"action": "export", "namespaces": [kube_ns], "to": str(to), "timestamped": True}
+
+    first, second = act(kube_cluster, body), act(kube_cluster, body)  # well within a second
+
+    assert first.ok and second.ok, first.message + second.message
+    taken = sorted(p.name for p in to.iterdir())
+    assert len(taken) == 2 and all(archive.STAMP.match(name) for name in taken)
+    assert [first.value["dir"], second.value["dir"]] == [str(to / name) for name in taken]
+
+
 # --- no cluster needed ------------------------------------------------------------
 
 

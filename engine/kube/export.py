@@ -105,11 +105,24 @@ def target_dir(op: Op) -> Path:
     """The export's directory: `to`, or a new `to/<UTC time>` when timestamped."""
     root = archive.resolve_dir(op.body["to"], op.base_dir)
     if op.body.get("timestamped"):
-        root = root / datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        root = _new_stamp_dir(root)
     if root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise ActionError(f"{root} exists and is not an empty directory: an export never "
                           "writes over anything")  # fmt: skip
     return root
+
+
+def _new_stamp_dir(parent: Path) -> Path:
+    """`parent/<UTC second>`, for a second no export has used yet: names have one-second
+    resolution (archive.STAMP), so a second export within the same second (a schedule
+    and a human, say) waits for the next one rather than fail or share a directory."""
+    for _ in range(3):
+        now = time.time()
+        stamped = parent / datetime.fromtimestamp(now, UTC).strftime("%Y%m%dT%H%M%SZ")
+        if not stamped.exists():
+            return stamped
+        time.sleep(1.0 - now % 1.0 + 0.01)
+    return stamped  # still taken: the check below refuses it
 
 
 def _namespaces(op: Op) -> list[str]:

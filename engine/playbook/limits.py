@@ -18,8 +18,8 @@ from engine.errors import Finding, InvalidPlaybook, Location
 from engine.playbook.textfile import MAX_FILE_BYTES, check_size, text_size
 
 __all__ = [
-    "DEPTH_HINT", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "check_flow_depth", "check_graph",
-    "check_size", "text_size",
+    "DEPTH_HINT", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "check_depth_at_error",
+    "check_flow_depth", "check_graph", "check_size", "text_size",
 ]  # fmt: skip
 
 MAX_NODES = 200_000
@@ -36,24 +36,69 @@ def check_flow_depth(file: str, text: str, loader: type[yaml.CSafeLoader]) -> No
     """
     if text.count("[") + text.count("{") <= MAX_DEPTH:
         return
-    depth = 0
+    message = f"brackets nested more than {MAX_DEPTH} levels deep"
     try:
-        for token in yaml.scan(text, Loader=loader):
-            depth += _DEPTH_CHANGE.get(type(token), 0)
-            if depth > MAX_DEPTH:
-                mark = token.start_mark
-                where = Location(file, mark.line + 1, mark.column + 1)
-                message = f"brackets nested more than {MAX_DEPTH} levels deep"
-                raise InvalidPlaybook(findings=[Finding(where, "", message, DEPTH_HINT)])
+        _scan_depth(file, text, loader, _FLOW_DEPTH, message)
+    except yaml.MarkedYAMLError as exc:
+        _rescan_before(exc, file, text, loader, _FLOW_DEPTH, message)
     except yaml.YAMLError:
         return
 
 
-_DEPTH_CHANGE: dict[type[yaml.Token], int] = {
+def check_depth_at_error(
+    file: str, text: str, loader: type[yaml.CSafeLoader], exc: yaml.MarkedYAMLError
+) -> None:
+    """Where libyaml gave up on nesting (its own limit is 1000 levels since PyYAML
+    6.0.4), refuse at our limit instead: the first block or flow collection nested
+    deeper than MAX_DEPTH, found by scanning the text before libyaml's error."""
+    message = f"data nested more than {MAX_DEPTH} levels deep"
+    _rescan_before(exc, file, text, loader, _ANY_DEPTH, message)
+
+
+def _rescan_before(
+    exc: yaml.MarkedYAMLError,
+    file: str,
+    text: str,
+    loader: type[yaml.CSafeLoader],
+    changes: dict[type[yaml.Token], int],
+    message: str,
+) -> None:
+    mark = exc.problem_mark
+    if mark is None or "nesting depth" not in str(exc.problem):
+        return
+    try:  # the text up to the error stays within libyaml's limit
+        _scan_depth(file, text[: mark.index], loader, changes, message)
+    except yaml.YAMLError:
+        return
+
+
+def _scan_depth(
+    file: str,
+    text: str,
+    loader: type[yaml.CSafeLoader],
+    changes: dict[type[yaml.Token], int],
+    message: str,
+) -> None:
+    depth = 0
+    for token in yaml.scan(text, Loader=loader):
+        depth += changes.get(type(token), 0)
+        if depth > MAX_DEPTH:
+            mark = token.start_mark
+            where = Location(file, mark.line + 1, mark.column + 1)
+            raise InvalidPlaybook(findings=[Finding(where, "", message, DEPTH_HINT)])
+
+
+_FLOW_DEPTH: dict[type[yaml.Token], int] = {
     yaml.FlowSequenceStartToken: 1,
     yaml.FlowMappingStartToken: 1,
     yaml.FlowSequenceEndToken: -1,
     yaml.FlowMappingEndToken: -1,
+}
+_ANY_DEPTH: dict[type[yaml.Token], int] = {
+    **_FLOW_DEPTH,
+    yaml.BlockMappingStartToken: 1,
+    yaml.BlockSequenceStartToken: 1,
+    yaml.BlockEndToken: -1,
 }
 
 

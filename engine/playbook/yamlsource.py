@@ -130,6 +130,7 @@ def _compose(file: str, text: str) -> yaml.Node:
     try:
         node = yaml.compose(text, Loader=_loader(_Loader))
     except yaml.MarkedYAMLError as exc:
+        limits.check_depth_at_error(file, text, _Loader, exc)
         raise InvalidPlaybook(findings=[syntax_finding(file, text, exc)]) from None
     except yaml.reader.ReaderError as exc:
         raise InvalidPlaybook(findings=[reader_finding(file, text, exc)]) from None
