@@ -136,3 +136,22 @@ def test_posix_spawn_is_used_unless_a_cwd_is_asked_for(tmp_path: Path) -> None:
         for pipe in (child.stdout, child.stderr):
             assert pipe is not None
             pipe.close()
+
+
+@pytest.mark.parametrize("way", BOTH_WAYS)
+def test_an_error_while_reading_kills_the_child_and_leaks_no_descriptor(
+    way: str, tmp_path: Path
+) -> None:
+    def explode(line: str) -> None:
+        raise RuntimeError(line)  # a display that fails on the first line: the child's pid
+
+    before = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(RuntimeError) as failed:
+        run_process(
+            ["sh", "-c", "echo $$; exec sleep 30"],
+            cwd=_cwd(way, tmp_path), on_output=explode, timeout=60,
+        )  # fmt: skip
+
+    assert len(os.listdir("/proc/self/fd")) == before
+    with pytest.raises(ProcessLookupError):  # killed and reaped
+        os.kill(int(str(failed.value)), 0)

@@ -104,6 +104,9 @@ def run_process(
         return _supervise(proc, stdin, timeout, on_output, cancel, cap)
     except BaseException:
         kill_group(proc)
+        for pipe in (proc.stdout, proc.stderr):  # closing twice is harmless
+            if pipe is not None:
+                pipe.close()
         raise
 
 
