@@ -25,8 +25,8 @@ import socket
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -201,6 +201,34 @@ def _start(sshd: str, state: Path) -> SshServer:
         port, user, home, state, state / "client_ed25519", state / "other_ed25519",
         known_hosts, host_public, log, process, authorized_keys=authorized,
     )  # fmt: skip
+
+
+@contextlib.contextmanager
+def sibling_sshd(
+    sshd: SshServer, extra_config: str = "", launcher: Sequence[str] = ()
+) -> Iterator[SshServer]:
+    """A second sshd with the session's keys, user and config, on a port of its own,
+    plus `extra_config` lines; started as `[*launcher, sshd, -D, -f, CONFIG, -E, LOG]`
+    (a launcher sets up what the server needs, e.g. a mount namespace, then execs it)."""
+    port = free_port()
+    config = (sshd.state / f"sshd_config-{sshd.port}").read_text()
+    config = re.sub(r"^Port \d+$", f"Port {port}", config, flags=re.M) + extra_config
+    path = sshd.state / f"sshd_config-{port}"
+    path.write_text(config)
+    log = sshd.state / f"sshd-{port}.log"
+    binary = shutil.which("sshd") or "/usr/sbin/sshd"
+    process = subprocess.Popen(
+        [*launcher, binary, "-D", "-f", str(path), "-E", str(log)],
+        stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        _wait_for_banner(port, process, log)
+        known_hosts = sshd.state / f"known_hosts-{port}"
+        known_hosts.write_text(f"[{sshd.address}]:{port} {sshd.host_public}\n")
+        yield replace(sshd, port=port, process=process, known_hosts=known_hosts, log=log)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

@@ -29,19 +29,17 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from components import free_port, require_binary
 from sli_helpers import events, run_cli, step_statuses
-from sshd_fixtures import SshServer, _wait_for_banner
+from sshd_fixtures import SshServer, sibling_sshd
 from test_playbooks_e2e import REPO, outcome
 
 DISK_FULL = REPO / "playbooks/linux/disk-full.yaml"
@@ -202,26 +200,8 @@ def fake_calls(bin_dir: Path) -> list[list[str]]:
 def path_sshd(sshd: SshServer, fake_systemd: Path) -> Iterator[SshServer]:
     """A second sshd (same keys and user as the session's) whose sessions get the fake
     systemd first on PATH (`SetEnv`), as a real host has systemctl on its PATH."""
-    config = (sshd.state / f"sshd_config-{sshd.port}").read_text()
-    port = free_port()
-    config = re.sub(r"^Port \d+$", f"Port {port}", config, flags=re.M)
-    config += f"SetEnv PATH={fake_systemd}:/usr/local/bin:/usr/bin:/bin\n"
-    path = sshd.state / f"sshd_config-{port}"
-    path.write_text(config)
-    log = sshd.state / f"sshd-{port}.log"
-    binary = shutil.which("sshd") or "/usr/sbin/sshd"
-    process = subprocess.Popen(
-        [binary, "-D", "-f", str(path), "-E", str(log)],
-        stdin=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    try:
-        _wait_for_banner(port, process, log)
-        known_hosts = sshd.state / f"known_hosts-{port}"
-        known_hosts.write_text(f"[{sshd.address}]:{port} {sshd.host_public}\n")
-        yield replace(sshd, port=port, process=process, known_hosts=known_hosts, log=log)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with sibling_sshd(sshd, f"SetEnv PATH={fake_systemd}:/usr/local/bin:/usr/bin:/bin\n") as server:
+        yield server
 
 
 @pytest.fixture

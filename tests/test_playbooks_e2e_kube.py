@@ -29,8 +29,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import re
-import shutil
 import subprocess
 import time
 import uuid
@@ -39,12 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from components import free_port, require_binary
+from components import require_binary
 from kube_fixtures import KubeCluster, available, create_web
 from kube_node_stand_in import MetricsStandIn, NodeStandIn
 from prom_fixtures import PromStack
 from sli_helpers import events, run_cli, step_statuses
-from sshd_fixtures import SshServer, _wait_for_banner
+from sshd_fixtures import SshServer, sibling_sshd
 from test_playbooks_e2e import REPO, outcome
 
 CRASHLOOP = REPO / "playbooks/kubernetes/crashloop-rollback.yaml"
@@ -285,32 +283,16 @@ def node_sshd(sshd: SshServer, remote_dir: Path) -> Iterator[tuple[SshServer, Pa
                     f"{sshd.user} ALL=(root) NOPASSWD: {', '.join(allowed)}\n")  # fmt: skip
     rule.chmod(0o440)
     subprocess.run(["visudo", "-cf", str(rule)], check=True, capture_output=True)
-    port = free_port()
-    config = (sshd.state / f"sshd_config-{sshd.port}").read_text()
-    config = re.sub(r"^Port \d+$", f"Port {port}", config, flags=re.M)
-    config_path = sshd.state / f"sshd_config-{port}"
-    config_path.write_text(config)
-    log = sshd.state / f"sshd-{port}.log"
-    binary = shutil.which("sshd") or "/usr/sbin/sshd"
     setup = ("mount -t tmpfs -o size=64m,mode=0755 runbook-node-disk /var/lib && "
-             "mkdir -p /var/lib/kubelet /var/lib/systemd/coredump && "
-             'exec "$0" -D -f "$1" -E "$2"')  # fmt: skip
-    process = subprocess.Popen(
-        [unshare, "--mount", "--propagation", "private", "--", "/bin/sh", "-c", setup,
-         binary, str(config_path), str(log)],
-        stdin=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+             'mkdir -p /var/lib/kubelet /var/lib/systemd/coredump && exec "$@"')  # fmt: skip
+    launcher = [unshare, "--mount", "--propagation", "private", "--", "/bin/sh", "-c", setup,
+                "sh"]  # fmt: skip
     try:
-        _wait_for_banner(port, process, log)
-        known_hosts = sshd.state / f"known_hosts-{port}"
-        known_hosts.write_text(f"[{sshd.address}]:{port} {sshd.host_public}\n")
-        server = dataclasses.replace(sshd, port=port, process=process,
-                                     known_hosts=known_hosts, log=log)  # fmt: skip
-        yield server, bin_dir, process.pid
+        # the namespace, and its tmpfs, go with the sshd, its last process
+        with sibling_sshd(sshd, launcher=launcher) as server:
+            yield server, bin_dir, server.process.pid
     finally:
         rule.unlink(missing_ok=True)
-        process.terminate()  # the namespace, and its tmpfs, go with its last process
-        process.wait(timeout=10)
 
 
 def node_series(cluster: KubeCluster, name: str) -> list[str]:

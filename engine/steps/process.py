@@ -104,9 +104,7 @@ def run_process(
         return _supervise(proc, stdin, timeout, on_output, cancel, cap)
     except BaseException:
         kill_group(proc)
-        for pipe in (proc.stdout, proc.stderr):  # closing twice is harmless
-            if pipe is not None:
-                pipe.close()
+        close_pipes(proc)
         raise
 
 
@@ -248,9 +246,14 @@ class _Reader:
 
     def close(self) -> None:
         self.lines.flush()
-        for pipe in (self.proc.stdout, self.proc.stderr):
-            if pipe is not None:
-                pipe.close()
+        close_pipes(self.proc)
+
+
+def close_pipes(proc: Child) -> None:
+    """Close the child's output pipes (closing twice is harmless)."""
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
 
 
 def kill_group(proc: Child) -> None:
