@@ -242,5 +242,11 @@ def recover() -> None:
 
 def main() -> None:
     """Entry point of the `runbook` console script."""
-    with error_handler():
-        cli(prog_name="runbook")
+    from engine.quick_exit import quick_exit
+
+    try:
+        with error_handler():
+            cli(prog_name="runbook")
+    except SystemExit as done:
+        quick_exit(done.code)
+    quick_exit(0)

@@ -126,6 +126,25 @@ def test_a_child_killed_by_a_signal_and_stdin_fed_through_a_pipe(way: str, tmp_p
     assert (fed.exit_code, fed.stdout) == (0, "from the engine\n")
 
 
+@pytest.mark.parametrize("way", BOTH_WAYS)
+def test_the_child_sees_the_engines_environment_as_it_is_now(
+    way: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # posix_spawn is handed the bytes behind os.environ: what was set, changed or removed
+    # since the engine started must reach the child exactly, undecodable bytes included.
+    show = ["sh", "-c", 'printf "%s|%s|%s" "$RB_SET" "$RB_GONE" "$RB_RAW"']
+    monkeypatch.setenv("RB_GONE", "still here")
+    before = run_process(show, cwd=_cwd(way, tmp_path), timeout=10)
+    monkeypatch.setenv("RB_SET", "new value")
+    monkeypatch.delenv("RB_GONE")
+    monkeypatch.setitem(os.environb, b"RB_RAW", b"caf\xe9")  # not UTF-8
+
+    after = run_process(show, cwd=_cwd(way, tmp_path), timeout=10)
+
+    assert before.stdout == "|still here|"
+    assert after.stdout == "new value||caf\ufffd"  # the child got the byte; we decode
+
+
 def test_posix_spawn_is_used_unless_a_cwd_is_asked_for(tmp_path: Path) -> None:
     fast = spawn(["true"], "/bin/true", None, None, False)
     slow = spawn(["true"], "/bin/true", None, str(tmp_path), False)

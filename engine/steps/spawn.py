@@ -17,7 +17,7 @@ import os
 import signal
 import subprocess
 from collections.abc import Mapping
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 __all__ = ["Child", "Pipe", "spawn"]
 
@@ -68,7 +68,7 @@ def spawn(
     search. Raises OSError, like Popen, when it cannot be started."""
     if executable is not None and cwd is None and hasattr(os, "posix_spawn"):
         with contextlib.suppress(NotImplementedError):  # a libc without POSIX_SPAWN_SETSID
-            return _posix_spawn(argv, executable, os.environ if env is None else env, with_stdin)
+            return _posix_spawn(argv, executable, _environment(env), with_stdin)
     return subprocess.Popen(
         argv,
         executable=executable,
@@ -126,8 +126,18 @@ class SpawnedChild:
             self.returncode = os.waitstatus_to_exitcode(status)
 
 
+def _environment(env: Mapping[str, str] | None) -> Mapping[Any, Any]:
+    """`env`, or the engine's own environment as posix_spawn reads it fastest: the bytes
+    dict behind `os.environ` (kept current by it), not `os.environ` itself, which decodes
+    every name and value on each read (about 30 µs a start with 35 variables)."""
+    if env is not None:
+        return env
+    data = getattr(os.environ, "_data", None)
+    return data if isinstance(data, dict) else os.environ
+
+
 def _posix_spawn(
-    argv: list[str], executable: str, env: Mapping[str, str], with_stdin: bool
+    argv: list[str], executable: str, env: Mapping[Any, Any], with_stdin: bool
 ) -> SpawnedChild:
     _seal_inherited()
     ends: list[int] = []  # every descriptor made here, closed on failure
