@@ -9,14 +9,15 @@ together.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any
+
+import msgspec.structs
+from msgspec import Struct, field
 
 from engine.errors import ExitCode, RefusedError, UsageError
 from engine.events import Listener
@@ -48,8 +49,7 @@ EXIT_CODES = {
 }
 
 
-@dataclass
-class Part:
+class Part(Struct):
     """One recorded run of the drill: inject, remediate or revert."""
 
     name: str
@@ -59,8 +59,7 @@ class Part:
     seconds: float
 
 
-@dataclass
-class DrillReport:
+class DrillReport(Struct):
     playbook: str
     version: str
     file: str
@@ -86,7 +85,8 @@ class DrillReport:
         self.findings.append(finding)
 
     def as_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        data = msgspec.structs.asdict(self)
+        data["parts"] = [msgspec.structs.asdict(part) for part in self.parts]
         data["baseline"] = _sample_dict(self.baseline) if self.baseline else None
         data["samples"] = [{"after": round(t, 3), **_sample_dict(s)} for t, s in self.samples]
         data["exit_code"] = int(self.exit_code)
@@ -230,7 +230,7 @@ class _Drill:
 
         run_id = new_run_id()
         prepared = prepare(self.request, run_id, mode="drill")
-        prepared.playbook = dataclasses.replace(prepared.playbook, steps=tuple(steps), sli=None)
+        prepared.playbook = msgspec.structs.replace(prepared.playbook, steps=tuple(steps), sli=None)
         return self._record(name, lambda: execute_prepared(prepared, run_id, self.listeners()))
 
     def _record(self, name: str, run: Callable[[], RunResult]) -> RunResult:
@@ -317,7 +317,7 @@ class _Drill:
     def _undo_inject(self, inject: RunResult) -> RunResult:
         from engine.rollback import rollback_run
 
-        request = dataclasses.replace(self.request, assume_yes=True)  # the drill's own undo
+        request = msgspec.structs.replace(self.request, assume_yes=True)  # the drill's own undo
         return self._record(
             "revert", lambda: rollback_run(inject.run_id, request, self.listeners())
         )

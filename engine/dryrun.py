@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
+from msgspec.structs import asdict
 
 from engine.operator import HeadlessOperator
 from engine.playbook.model import Action, Playbook, Step
@@ -19,8 +21,7 @@ if TYPE_CHECKING:
     from engine.probe import ProbedPlan
 
 
-@dataclass(frozen=True)
-class PlannedStep:
+class PlannedStep(Struct, frozen=True):
     """One step of a plan: its rendered command and undo, and the verdict."""
 
     index: int

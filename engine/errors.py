@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from enum import IntEnum
+
+from msgspec import Struct
 
 
 class ExitCode(IntEnum):
@@ -19,8 +20,7 @@ class ExitCode(IntEnum):
     ABORTED = 130
 
 
-@dataclass(frozen=True)
-class Location:
+class Location(Struct, frozen=True):
     """A position in a source file (1-based line and column)."""
 
     file: str
@@ -66,8 +66,7 @@ class LedgerError(EngineError):
     exit_code = ExitCode.USAGE
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(Struct, frozen=True):
     """One problem found in a playbook."""
 
     location: Location
@@ -83,17 +82,14 @@ class Finding:
         return f"{text} — {self.hint}" if self.hint else text
 
 
-@dataclass
 class InvalidPlaybook(EngineError):
     """A playbook failed validation; carries every finding."""
 
-    findings: list[Finding] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        first = self.findings[0].render() if self.findings else "invalid playbook"
-        EngineError.__init__(self, first)
-
     exit_code = ExitCode.USAGE
+
+    def __init__(self, findings: list[Finding] | None = None) -> None:
+        self.findings = list(findings or ())
+        super().__init__(self.findings[0].render() if self.findings else "invalid playbook")
 
     def render(self) -> str:
         return "\n".join(f.render() for f in self.findings)

@@ -10,8 +10,9 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+from msgspec import Struct, field
 
 from engine.ledger import Ledger
 
@@ -20,8 +21,7 @@ from engine.ledger import Ledger
 DURABLE_KINDS = frozenset({"step_intent", "undo_intent", "run_started", "run_finished"})
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(Struct, frozen=True):
     """One thing that happened in a run, as listeners and the ledger see it."""
 
     kind: str

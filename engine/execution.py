@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
 
 from engine.playbook.model import Retry, Step
 from engine.playbook.traits import undoes_itself
@@ -19,8 +20,7 @@ if TYPE_CHECKING:
 DEFAULT_STEP_TIMEOUT = 30 * 60.0
 
 
-@dataclass
-class Attempts:
+class Attempts(Struct):
     """The result of the last attempt and how many were made."""
 
     result: StepResult
@@ -90,8 +90,7 @@ def step_timeout(step: Step) -> float | None:
     return None if step.action.type == "manual" else DEFAULT_STEP_TIMEOUT
 
 
-@dataclass
-class Completed:
+class Completed(Struct):
     """A step that ran (or may have run) and what its undo needs."""
 
     step: Step

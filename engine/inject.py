@@ -5,8 +5,9 @@ Used by `runbook demo` to set the scene; full game-day drills build on it.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
+
+import msgspec.structs
 
 from engine.errors import UsageError
 from engine.events import Listener
@@ -25,5 +26,5 @@ def inject_fault(request: RunRequest, listeners: Sequence[Listener] = ()) -> Run
     drill = prepared.playbook.drill
     if drill is None or not drill.inject:
         raise UsageError(f"{request.file} has no drill.inject steps")
-    prepared.playbook = dataclasses.replace(prepared.playbook, steps=drill.inject, sli=None)
+    prepared.playbook = msgspec.structs.replace(prepared.playbook, steps=drill.inject, sli=None)
     return execute_prepared(prepared, run_id, listeners)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from engine.display import SYMBOLS, PlainLines, one_line
 from engine.durations import format_seconds
@@ -26,8 +27,7 @@ STATE_STYLES = {
 }
 
 
-@dataclass
-class StepRow:
+class StepRow(Struct):
     step_id: str
     state: str = "pending"
     started: float | None = None

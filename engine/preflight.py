@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from engine.dryrun import PlannedStep, build_plan, plan_variables, unavailable_types
 from engine.playbook.compiled import load_checked
@@ -16,8 +17,7 @@ from engine.secrets import Redactor, load_secrets
 from engine.variables import RunVariables, base_variables
 
 
-@dataclass(frozen=True)
-class RunRequest:
+class RunRequest(Struct, frozen=True):
     """What the caller (CLI, webhook, test) asks for."""
 
     file: str
@@ -32,8 +32,7 @@ class RunRequest:
     inventory: str | None = None  # SSH hosts file; None: $RUNBOOK_INVENTORY or beside the playbook
 
 
-@dataclass
-class Prepared:
+class Prepared(Struct):
     """A run that passed every check that needs no side effect."""
 
     request: RunRequest

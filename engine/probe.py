@@ -5,8 +5,9 @@ pre-check would decide. Nothing that changes anything runs."""
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from engine.dryrun import PlannedStep, build_plan, plan_variables
 from engine.execution import apply_step, step_timeout
@@ -24,8 +25,7 @@ PRECHECK_DECISIONS = {
 }
 
 
-@dataclass(frozen=True)
-class ProbedPlan:
+class ProbedPlan(Struct, frozen=True):
     plan: list[PlannedStep]
     precheck: Sample | None
     read_steps: list[str]

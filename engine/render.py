@@ -13,8 +13,9 @@ import contextvars
 import functools
 import shlex
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
 
 from engine.errors import EngineError, ExitCode
 from engine.secrets import ENV_PREFIX, Redactor
@@ -125,8 +126,7 @@ def _is_literal(template: str) -> bool:
     return "{" not in template and "\r" not in template
 
 
-@dataclass(frozen=True)
-class Condition:
+class Condition(Struct, frozen=True):
     """A compiled `when:` expression."""
 
     source: str

@@ -4,8 +4,9 @@ ledger when the run started, never a file that may have changed since."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
+
+import msgspec.structs
 
 from engine.commands.run import make_operator
 from engine.errors import RefusedError
@@ -81,7 +82,7 @@ def _as_run(playbook: Playbook, events: Iterable[EventRow]) -> Playbook:
         return playbook
     for section in (drill.inject, drill.revert):
         if section and ran <= {step.id for step in section}:
-            return dataclasses.replace(playbook, steps=section, sli=None)
+            return msgspec.structs.replace(playbook, steps=section, sli=None)
     return playbook
 
 

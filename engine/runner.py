@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
 
 from engine import __version__
 from engine.events import EventBus
@@ -32,8 +33,7 @@ if TYPE_CHECKING:  # imported when a playbook has an SLI
     from engine.sli.judge import Sample
 
 
-@dataclass(frozen=True)
-class RunResult:
+class RunResult(Struct, frozen=True):
     """How a run ended: its id, outcome, message and each step's status."""
 
     run_id: str

@@ -7,8 +7,9 @@ are passed to the sandbox as variables and never rendered as templates.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from engine.playbook.model import Playbook
 from engine.steps.base import StepResult
@@ -16,8 +17,7 @@ from engine.steps.base import StepResult
 OUTPUT_IN_VARIABLES = 64 * 1024
 
 
-@dataclass
-class RunVariables:
+class RunVariables(Struct):
     """Namespaces: inputs, secrets, captures, steps, alert, run, playbook."""
 
     inputs: Mapping[str, Any]

@@ -51,7 +51,8 @@ def run(path: Path, *inputs: str) -> tuple[int, str, str]:
 
 
 DRILL = """\
-import dataclasses, sys
+import sys
+from msgspec.structs import replace
 from engine.commands.run import execute_prepared
 from engine.ledger import new_run_id
 from engine.preflight import RunRequest, prepare
@@ -59,7 +60,7 @@ section, path, pairs = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in s
 run_id = new_run_id()
 prepared = prepare(RunRequest(path, pairs, assume_yes=True), run_id, mode="drill")
 steps = getattr(prepared.playbook.drill, section)
-prepared.playbook = dataclasses.replace(prepared.playbook, steps=steps, sli=None)
+prepared.playbook = replace(prepared.playbook, steps=steps, sli=None)
 sys.exit(0 if execute_prepared(prepared, run_id).outcome == "completed" else 1)
 """
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
+
+from msgspec.structs import asdict
 
 from engine.commands.catalog import table
 from engine.durations import format_seconds

@@ -20,9 +20,10 @@ import json
 import os
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from engine.kube.ops import ActionError
 
@@ -134,8 +135,7 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@dataclass
-class Written:
+class Written(Struct):
     """What an export put on disk: its files and the directories it created."""
 
     root: Path
@@ -202,8 +202,7 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Struct, frozen=True):
     """One object of a verified export."""
 
     kind: str
@@ -222,8 +221,7 @@ class Entry:
         return f"{self.kind} {where}{self.name}"
 
 
-@dataclass(frozen=True)
-class Archive:
+class Archive(Struct, frozen=True):
     """A verified export: its MANIFEST and its objects, in restore order."""
 
     root: Path

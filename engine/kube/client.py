@@ -13,8 +13,9 @@ import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
+
+from msgspec import Struct, field
 
 from engine import __version__
 from engine.kube.config import Binding
@@ -46,8 +47,7 @@ class KubeError(Exception):
         super().__init__(f"{verb} {target}: {code}: {message}")
 
 
-@dataclass
-class Deadline:
+class Deadline(Struct):
     """When the current action must be over (monotonic), and the run's cancel event."""
 
     at: float

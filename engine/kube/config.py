@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from engine.steps.base import Renderer
 
@@ -26,8 +27,7 @@ class KubeConfigError(Exception):
         self.hint = hint
 
 
-@dataclass(frozen=True)
-class Binding:
+class Binding(Struct, frozen=True):
     """The kubeconfig file(s) and context one step uses, and the pinned cluster UID."""
 
     kubeconfig: str

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from engine.kube.client import Deadline, KubeClient, KubeError
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(Struct, frozen=True):
     """A resource type: `version` empty means "the group's preferred version"."""
 
     kind: str

@@ -5,9 +5,10 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
 
 from engine.kube import kinds
 from engine.kube.client import JSON, Deadline, KubeClient
@@ -41,8 +42,7 @@ def check_names(body: Mapping[str, Any]) -> None:
             raise ActionError(f"{key} {str(value)!r} is not a valid Kubernetes {key}")
 
 
-@dataclass
-class Done:
+class Done(Struct):
     """A finished action: a one-line message, the undo state, what `capture:` stores."""
 
     message: str
@@ -52,16 +52,14 @@ class Done:
     output: str = ""
 
 
-@dataclass(frozen=True)
-class Preview:
+class Preview(Struct, frozen=True):
     """What a server-side dry-run said about an action."""
 
     verdict: Verdict
     note: str = ""
 
 
-@dataclass
-class Op:
+class Op(Struct):
     """One action on one context: the rendered step body, the client and the deadline.
     `captured` is filled before anything changes, so it survives a failure."""
 

@@ -22,9 +22,10 @@ dryRun=All, objects in a namespace that does not exist yet are counted, not sent
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
 
 from engine.kube import archive, fields, kinds
 from engine.kube.apply import comparable, delete_created, server_side_apply
@@ -61,8 +62,7 @@ def verify_only(body: Mapping[str, Any], base_dir: Path) -> Done:
     return Done(message, {}, summary, False, _counts(found))
 
 
-@dataclass
-class Item:
+class Item(Struct):
     """One object of the export and what the restore does with it."""
 
     entry: archive.Entry

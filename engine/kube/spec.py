@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from engine.kube.kinds import KINDS, ROLLABLE, SCALABLE, known
 from engine.steps.base import SpecError
@@ -42,8 +43,7 @@ REQUIRED: dict[str, tuple[str | tuple[str, ...], ...]] = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class KubeSpec:
+class KubeSpec(Struct, frozen=True):
     """One action, its body as written (templates unrendered)."""
 
     action: str

@@ -13,9 +13,11 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import fields
 
 from engine.errors import LedgerError
 
@@ -66,8 +68,7 @@ def new_run_id() -> str:
     return f"r{stamp}{ms % 1000:03d}-{suffix}"
 
 
-@dataclass(frozen=True)
-class RunInfo:
+class RunInfo(Struct, frozen=True):
     """Everything known about a run when it starts; `inputs` are already redacted."""
 
     run_id: str
@@ -93,8 +94,7 @@ class RunInfo:
         return cls(**_fields_of(cls, record, inputs=from_json(record["inputs"])))
 
 
-@dataclass(frozen=True)
-class RunRow:
+class RunRow(Struct, frozen=True):
     """One run as listed: its identity, status and, once finished, its summary."""
 
     run_id: str
@@ -116,8 +116,7 @@ class RunRow:
         return cls(**_fields_of(cls, record, summary=from_json(record["summary"])))
 
 
-@dataclass(frozen=True)
-class EventRow:
+class EventRow(Struct, frozen=True):
     """One event of a run, numbered from 1 in the order it was recorded."""
 
     seq: int

@@ -8,13 +8,14 @@ share one `Deadline`, so the step's `timeout:` bounds all of them together.
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 import time
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec.structs
+from msgspec import Struct
 
 from engine.steps.base import Status, StepContext, StepResult
 from engine.steps.process import run_process
@@ -36,8 +37,7 @@ class Deadline:
         return min(left, cap) if cap is not None else left
 
 
-@dataclass(frozen=True)
-class CliResult:
+class CliResult(Struct, frozen=True):
     """One finished (or killed) CLI call."""
 
     argv: tuple[str, ...]
@@ -135,4 +135,4 @@ def with_reason(result: StepResult, reason: str) -> StepResult:
     if not reason or not result.ok:
         return result
     message = f"{result.message}; reason: {reason}" if result.message else f"reason: {reason}"
-    return dataclasses.replace(result, message=message)
+    return msgspec.structs.replace(result, message=message)

@@ -20,9 +20,10 @@ import os
 import sys
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Any
+
+from msgspec import Struct
 
 SETTINGS_NAMES = ("settings-store.json", "settings.json")
 RESOURCES = ("memory", "cpus", "disk")
@@ -68,8 +69,7 @@ def find_settings(
     return next((path for path in looked if path.is_file()), None), looked
 
 
-@dataclass(frozen=True)
-class DesktopSettings:
+class DesktopSettings(Struct, frozen=True):
     path: Path
     data: Mapping[str, Any]
 

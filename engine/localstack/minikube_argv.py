@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from engine.localstack.minikube_status import ProfileConfig
 from engine.localstack.sizes import parse_mib
@@ -20,8 +21,7 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _VERSION = re.compile(r"^(stable|latest|v?[0-9]+\.[0-9]+(\.[0-9]+)?([-+][A-Za-z0-9.-]+)?)$")
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(Struct, frozen=True):
     """The rendered values one action needs."""
 
     profile: str

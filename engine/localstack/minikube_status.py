@@ -10,8 +10,10 @@ server) is not running, 4 — kubeconfig does not point at it. 7 is "stopped";
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import asdict
 
 HOST_NOT_RUNNING = 1
 CLUSTER_NOT_RUNNING = 2
@@ -22,8 +24,7 @@ STATUS_CODES = frozenset(range(8)) | {PROFILE_NOT_FOUND}
 UNKNOWN = "Unknown"
 
 
-@dataclass(frozen=True)
-class ProfileStatus:
+class ProfileStatus(Struct, frozen=True):
     """The decoded answer of `minikube -p PROFILE status -o json`."""
 
     profile: str
@@ -117,8 +118,7 @@ def _first_node(stdout: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-@dataclass(frozen=True)
-class ProfileConfig:
+class ProfileConfig(Struct, frozen=True):
     """A profile's configuration as `minikube profile list -o json` reports it."""
 
     name: str

@@ -5,7 +5,7 @@ Every problem is collected; `load_playbook` raises them all at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from msgspec import Struct
 
 from engine.errors import Finding, InvalidPlaybook
 from engine.playbook.build import build_playbook
@@ -18,8 +18,7 @@ from engine.playbook.yamlsource import load_source
 __all__ = ["CheckReport", "check_file", "load_playbook"]
 
 
-@dataclass(frozen=True)
-class CheckReport:
+class CheckReport(Struct, frozen=True):
     """The outcome of checking one file: the model when it could be built, and findings."""
 
     file: str

@@ -3,22 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from engine.errors import Location
 
 
-@dataclass(frozen=True)
-class Trigger:
+class Trigger(Struct, frozen=True):
     """An alert this playbook answers: its name, and labels that must match."""
 
     alertname: str
     labels: Mapping[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Metadata:
+class Metadata(Struct, frozen=True):
     """`metadata:`: who the playbook is, its version and its maturity level."""
 
     name: str
@@ -31,8 +30,7 @@ class Metadata:
     triggers: tuple[Trigger, ...] = ()
 
 
-@dataclass(frozen=True)
-class InputSpec:
+class InputSpec(Struct, frozen=True):
     """One declared input: its type and the checks a given value must pass."""
 
     name: str
@@ -46,8 +44,7 @@ class InputSpec:
     location: Location = field(default_factory=lambda: Location(""))
 
 
-@dataclass(frozen=True)
-class SecretSpec:
+class SecretSpec(Struct, frozen=True):
     """One declared secret: read from an environment variable or a file."""
 
     name: str
@@ -55,8 +52,7 @@ class SecretSpec:
     file: str | None = None
 
 
-@dataclass(frozen=True)
-class Retry:
+class Retry(Struct, frozen=True):
     """`retry:`: attempts, and the exponential backoff between them."""
 
     attempts: int = 1
@@ -65,8 +61,7 @@ class Retry:
     jitter: bool = True
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(Struct, frozen=True):
     """One step-type body: `type` is the YAML key, `spec` what its module parsed."""
 
     type: str
@@ -74,8 +69,7 @@ class Action:
     location: Location
 
 
-@dataclass(frozen=True)
-class Step:
+class Step(Struct, frozen=True):
     """One step: its action, its undo, and the flags that govern how it runs."""
 
     id: str
@@ -98,8 +92,7 @@ class Step:
         return self.title or self.id
 
 
-@dataclass(frozen=True)
-class Healthy:
+class Healthy(Struct, frozen=True):
     """`op` is above / below / between / equals."""
 
     op: str
@@ -121,16 +114,14 @@ class Healthy:
         return f"{self.op} {self.low:g}"
 
 
-@dataclass(frozen=True)
-class Probe:
+class Probe(Struct, frozen=True):
     """The SLI probe: its type (`prometheus`, `http`, `command`…) and parsed spec."""
 
     type: str
     spec: Any
 
 
-@dataclass(frozen=True)
-class Sli:
+class Sli(Struct, frozen=True):
     """`sli:`: the probe, what healthy means, and the timing of the judgement."""
 
     probe: Probe
@@ -142,8 +133,7 @@ class Sli:
     on_not_recovered: str = "keep"
 
 
-@dataclass(frozen=True)
-class Drill:
+class Drill(Struct, frozen=True):
     """`drill:`: the steps that inject the fault, and those that take it out."""
 
     inject: tuple[Step, ...] = ()
@@ -152,8 +142,7 @@ class Drill:
     recover_within: float | None = None
 
 
-@dataclass(frozen=True)
-class KubernetesDefaults:
+class KubernetesDefaults(Struct, frozen=True):
     """`kubernetes:`: the context (and cluster) every Kubernetes step uses."""
 
     context: str | None = None
@@ -161,8 +150,7 @@ class KubernetesDefaults:
     kubeconfig: str | None = None
 
 
-@dataclass(frozen=True)
-class Playbook:
+class Playbook(Struct, frozen=True):
     """A checked playbook: everything `runbook run` needs, with source locations."""
 
     file: str

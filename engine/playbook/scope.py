@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+
+from msgspec import Struct, field
 
 ROOTS_ALWAYS = frozenset({"inputs", "secrets", "alert", "run", "playbook"})
 ROOTS_IN_STEPS = frozenset({"captures", "steps"})
 Problem = tuple[str, str]
 
 
-@dataclass
-class Scope:
+class Scope(Struct):
     """Names declared, and results produced so far (`later`: by steps still to come)."""
 
     inputs: frozenset[str]

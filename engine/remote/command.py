@@ -15,8 +15,9 @@ import shlex
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from msgspec import Struct, field
 
 from engine.remote.errors import SessionError
 from engine.remote.stream import Streams
@@ -50,8 +51,7 @@ DRAIN_AFTER_EXIT_SECONDS = 0.5
 OPEN_SECONDS = 10.0
 
 
-@dataclass(frozen=True)
-class RemoteCommand:
+class RemoteCommand(Struct, frozen=True):
     """What to run: argv (joined with shlex on the remote side), env, stdin, sudo."""
 
     argv: tuple[str, ...]
@@ -78,8 +78,7 @@ class RemoteCommand:
         return (header + script + (self.stdin or "")).encode()
 
 
-@dataclass(frozen=True)
-class RemoteOutcome:
+class RemoteOutcome(Struct, frozen=True):
     """`state`: exited, timed_out, cancelled, or lost (no exit status: unknown)."""
 
     state: str

@@ -11,8 +11,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, replace
 from typing import Any
+
+from msgspec import Struct
+from msgspec.structs import replace
 
 from engine.remote.command import RemoteCommand, RemoteOutcome, run_remote
 from engine.remote.errors import RemoteError, SessionError
@@ -25,8 +27,7 @@ from engine.steps.process import TailBuffer
 SEVERITY = (Status.UNKNOWN, Status.TIMED_OUT, Status.FAILED, Status.SUCCEEDED)
 
 
-@dataclass(frozen=True)
-class HostResult:
+class HostResult(Struct, frozen=True):
     host: str
     result: StepResult
     transport: str = ""  # "new" | "reused" | "" (no connection)
@@ -43,8 +44,7 @@ class HostResult:
         return data
 
 
-@dataclass(frozen=True)
-class Job:
+class Job(Struct, frozen=True):
     """One command and how to judge it, the same for every host of the step."""
 
     command: RemoteCommand

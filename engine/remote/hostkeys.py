@@ -15,8 +15,9 @@ import fnmatch
 import hashlib
 import hmac
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
+
+from msgspec import Struct
 
 from engine.remote.errors import HostKeyError
 from engine.remote.inventory import Host
@@ -24,8 +25,7 @@ from engine.remote.inventory import Host
 SYSTEM_FILES = (Path("/etc/ssh/ssh_known_hosts"), Path("/etc/ssh/ssh_known_hosts2"))
 
 
-@dataclass(frozen=True)
-class Entry:
+class Entry(Struct, frozen=True):
     """One known_hosts line: its patterns, key and where it was read."""
 
     patterns: tuple[str, ...]
@@ -35,8 +35,7 @@ class Entry:
     marker: str = ""
 
 
-@dataclass(frozen=True)
-class ServerKey:
+class ServerKey(Struct, frozen=True):
     key_type: str
     blob: bytes
 

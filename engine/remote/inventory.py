@@ -19,9 +19,11 @@ import getpass
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from engine.durations import parse_duration
 from engine.errors import InvalidPlaybook, Location
@@ -40,8 +42,7 @@ _PER_HOST = ("address", "jump")  # not allowed under `defaults:`
 _SHAPE_HINT = "an inventory has `hosts: {name: {address, user, ...}}` and `groups: {name: [hosts]}`"
 
 
-@dataclass(frozen=True)
-class Host:
+class Host(Struct, frozen=True):
     """One SSH endpoint and how to log in to it."""
 
     name: str
@@ -61,8 +62,7 @@ class Host:
         return f"{self.user or getpass.getuser()}@{self.address}:{self.port}"
 
 
-@dataclass(frozen=True)
-class Inventory:
+class Inventory(Struct, frozen=True):
     file: str = ""
     hosts: Mapping[str, Host] = field(default_factory=dict)
     groups: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
+
+from msgspec import Struct, field
 
 from engine.remote.connect import open_transport
 from engine.remote.inventory import Host, Inventory, inventory_path, load_inventory
@@ -17,8 +18,7 @@ if TYPE_CHECKING:
     from paramiko import Transport
 
 
-@dataclass
-class Connection:
+class Connection(Struct):
     """The transport to one host; opened on first use, reopened when it died."""
 
     host: Host

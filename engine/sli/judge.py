@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from enum import StrEnum
+
+from msgspec import Struct, field
 
 from engine.playbook.model import Healthy
 
@@ -16,8 +17,7 @@ class SliVerdict(StrEnum):
     UNKNOWN = "unknown"
 
 
-@dataclass(frozen=True)
-class Reading:
+class Reading(Struct, frozen=True):
     """What a probe saw: a number, a verdict the probe could give itself, or an error."""
 
     value: float | None = None
@@ -30,8 +30,7 @@ class Reading:
         return cls(error=error, verdict=SliVerdict.UNKNOWN)
 
 
-@dataclass(frozen=True)
-class Sample:
+class Sample(Struct, frozen=True):
     verdict: SliVerdict
     value: float | None
     error: str

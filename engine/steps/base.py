@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
+
+from msgspec import Struct, field
 
 from engine.errors import Location
 
@@ -40,8 +41,7 @@ class SpecError(ValueError):
         self.field_name = field_name
 
 
-@dataclass(frozen=True)
-class Planned:
+class Planned(Struct, frozen=True):
     """What a step would do, rendered, without doing it."""
 
     command: str
@@ -50,8 +50,7 @@ class Planned:
     note: str = ""
 
 
-@dataclass(frozen=True)
-class StepResult:
+class StepResult(Struct, frozen=True):
     """How one attempt of a step ended: status, output, captures, undo state."""
 
     status: Status
@@ -109,8 +108,7 @@ class Resources:
         self._items.clear()
 
 
-@dataclass
-class StepContext:
+class StepContext(Struct):
     """What a step type may use while it runs."""
 
     step_id: str

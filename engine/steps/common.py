@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from engine.steps.base import SpecError, Status, StepResult
 
 
-@dataclass(frozen=True)
-class Expect:
+class Expect(Struct, frozen=True):
     """`expect:`: the exit codes and output a step must show to succeed."""
 
     exit_codes: tuple[int, ...] = (0,)

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+from msgspec import Struct, field
 
 from engine.errors import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 
 
-@dataclass(frozen=True)
-class DeclaredSpec:
+class DeclaredSpec(Struct, frozen=True):
     """The step body as written; `action` is its `action` key when it has one."""
 
     type: str
@@ -32,8 +32,7 @@ def _never(spec: DeclaredSpec) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class DeclaredType:
+class DeclaredType(Struct, frozen=True):
     """A StepType whose `apply` and `undo` report that execution is unavailable."""
 
     name: str

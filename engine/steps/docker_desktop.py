@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from engine.errors import Location
 from engine.localstack import desktop_actions
@@ -36,8 +37,7 @@ ONLY_FOR = {
 }
 
 
-@dataclass(frozen=True)
-class DesktopSpec:
+class DesktopSpec(Struct, frozen=True):
     action: str
     context: str | None = None
     min_memory: str | int | None = None

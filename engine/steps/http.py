@@ -11,8 +11,9 @@ import ssl
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from engine.errors import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
@@ -23,8 +24,7 @@ BODY_LIMIT = 4 * 1024 * 1024
 SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
-@dataclass(frozen=True)
-class HttpSpec:
+class HttpSpec(Struct, frozen=True):
     url: str
     method: str = "GET"
     headers: Mapping[str, str] = field(default_factory=dict)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from engine.errors import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
@@ -12,8 +13,7 @@ from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 ANSWER_STATUS = {"done": Status.SUCCEEDED, "failed": Status.FAILED, "skipped": Status.SKIPPED}
 
 
-@dataclass(frozen=True)
-class ManualSpec:
+class ManualSpec(Struct, frozen=True):
     instructions: str
     expect: str = ""
 

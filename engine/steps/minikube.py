@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from engine.errors import Location
 from engine.localstack import minikube_actions
@@ -43,8 +44,7 @@ ONLY_FOR = {
 NEEDS = {"addons": ("addon", "enable"), "ssh": ("command",)}
 
 
-@dataclass(frozen=True)
-class MinikubeSpec:
+class MinikubeSpec(Struct, frozen=True):
     action: str
     profile: str = "minikube"
     driver: str | None = None

@@ -11,7 +11,8 @@ import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+
+from msgspec import Struct
 
 from engine.steps.spawn import Child, Pipe, spawn
 
@@ -19,8 +20,7 @@ KILL_GRACE_SECONDS = 2.0
 DRAIN_AFTER_EXIT_SECONDS = 0.5
 
 
-@dataclass(frozen=True)
-class ProcessOutcome:
+class ProcessOutcome(Struct, frozen=True):
     """How a local process ended: exit code, output tail, timeout or cancel."""
 
     exit_code: int | None

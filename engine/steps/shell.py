@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
+
+from msgspec import Struct, field
 
 from engine.errors import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
@@ -14,8 +15,7 @@ from engine.steps.common import Expect, command_result, frozen_env, parse_expect
 from engine.steps.process import run_process
 
 
-@dataclass(frozen=True)
-class ShellSpec:
+class ShellSpec(Struct, frozen=True):
     """A parsed `shell:` body: the command, its environment, and checks."""
 
     run: str | tuple[str, ...]

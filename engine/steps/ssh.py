@@ -16,8 +16,10 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from engine.errors import EngineError, Location
 from engine.steps.base import Planned, SpecError, Status, StepContext, StepResult, Verdict
@@ -31,8 +33,7 @@ if TYPE_CHECKING:
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-@dataclass(frozen=True)
-class SshSpec:
+class SshSpec(Struct, frozen=True):
     host: str
     run: str | tuple[str, ...]
     env: Mapping[str, str]

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
+
+from msgspec import Struct
 
 from engine.durations import format_seconds, parse_duration
 from engine.errors import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 
 
-@dataclass(frozen=True)
-class WaitSpec:
+class WaitSpec(Struct, frozen=True):
     seconds: float
     reason: str = ""
 
