@@ -132,7 +132,7 @@ class EventRow(Struct, frozen=True):
 
 
 def _fields_of(cls: type[Any], record: Mapping[str, Any], **decoded: Any) -> dict[str, Any]:
-    """The values of `record` that are fields of dataclass `cls`, with `decoded` replacing some."""
+    """The values of `record` that are fields of Struct `cls`, with `decoded` replacing some."""
     names = (f.name for f in fields(cls))
     return {name: decoded[name] if name in decoded else record[name] for name in names}
 

@@ -1,4 +1,4 @@
-"""The playbook as frozen dataclasses. Built only by `engine.playbook.build`."""
+"""The playbook as frozen msgspec Structs. Built only by `engine.playbook.build`."""
 
 from __future__ import annotations
 
