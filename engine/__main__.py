@@ -1,3 +1,3 @@
-from engine.cli import main
+from engine.main import main
 
 main()

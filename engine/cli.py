@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from engine import __version__
-from engine.error_handler import error_handler
+
+if TYPE_CHECKING:
+    from engine.events import Listener
+    from engine.preflight import RunRequest
 
 OUTPUT = click.Choice(["text", "json"])
 
@@ -65,29 +69,16 @@ def show(target: str, output: str) -> None:
     click.echo(command(target, output))
 
 
-def _request(playbook: str, inputs: tuple[str, ...], **options: object):  # type: ignore[no-untyped-def]
-    from engine.inputs import parse_assignments
-    from engine.operator import has_terminal
-    from engine.preflight import RunRequest
+def _request(playbook: str, inputs: tuple[str, ...], **options: object) -> RunRequest:
+    from engine.commands.options import make_request
 
-    return RunRequest(
-        file=playbook,
-        inputs=parse_assignments(inputs),
-        interactive=has_terminal(),
-        **options,  # type: ignore[arg-type]
-    )
+    return make_request(playbook, inputs, **options)
 
 
-def _listeners(output: str, quiet: bool) -> list[object]:
-    from engine.display import JsonLines, PlainLines
+def _listeners(output: str, quiet: bool) -> list[Listener]:
+    from engine.commands.options import make_listeners
 
-    if output == "json":
-        return [JsonLines()]
-    if not quiet and sys.stdout.isatty() and not os.environ.get("RUNBOOK_PLAIN"):
-        from engine.live import LiveDisplay
-
-        return [LiveDisplay()]
-    return [PlainLines(quiet=quiet)]
+    return make_listeners(output, quiet)
 
 
 INPUT = click.option(
@@ -131,11 +122,9 @@ def run(
     if dry_run:
         _print_plan(playbook, inputs, output, probe, inventory)
         return
-    from engine.commands.run import run_playbook
+    from engine.commands.options import run_and_exit_code
 
-    request = _request(playbook, inputs, assume_yes=assume_yes, force=force, inventory=inventory)
-    result = run_playbook(request, _listeners(output, quiet))  # type: ignore[arg-type]
-    sys.exit(int(result.outcome.exit_code))
+    sys.exit(run_and_exit_code(playbook, inputs, inventory, assume_yes, force, quiet, output))
 
 
 @cli.command()
@@ -174,7 +163,7 @@ def rollback(run_id: str, inventory: str | None, assume_yes: bool, output: str) 
     from engine.rollback import rollback_run
 
     request = RunRequest("", interactive=has_terminal(), assume_yes=assume_yes, inventory=inventory)
-    result = rollback_run(run_id, request, _listeners(output, False))  # type: ignore[arg-type]
+    result = rollback_run(run_id, request, _listeners(output, False))
     sys.exit(int(result.outcome.exit_code))
 
 
@@ -217,7 +206,7 @@ def drill(
         report = run_drill(request)
         click.echo(command.render_json(report))
     else:
-        report = run_drill(request, lambda: _listeners("text", quiet))  # type: ignore[arg-type,return-value]
+        report = run_drill(request, lambda: _listeners("text", quiet))
         click.echo(command.render_text(report))
     sys.exit(int(report.exit_code))
 
@@ -228,7 +217,7 @@ def demo(quiet: bool) -> None:
     """Run the self-contained demo: a failure rolled back, then a clean run."""
     from engine.commands.demo import run_demo
 
-    outcome = run_demo(_listeners("text", quiet), click.echo)  # type: ignore[arg-type]
+    outcome = run_demo(_listeners("text", quiet), click.echo)
     sys.exit(int(outcome.exit_code))
 
 
@@ -241,12 +230,7 @@ def recover() -> None:
 
 
 def main() -> None:
-    """Entry point of the `runbook` console script."""
-    from engine.quick_exit import quick_exit
+    """Entry point of the `runbook` console script (kept here for old installs)."""
+    from engine.main import main as entry
 
-    try:
-        with error_handler():
-            cli(prog_name="runbook")
-    except SystemExit as done:
-        quick_exit(done.code)
-    quick_exit(0)
+    entry()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from enum import IntEnum
+from typing import TYPE_CHECKING
 
-from msgspec import Struct
+if TYPE_CHECKING:
+    from engine.findings import Finding, Location
 
 
 class ExitCode(IntEnum):
@@ -18,19 +20,6 @@ class ExitCode(IntEnum):
     REFUSED = 5
     INTERNAL = 70  # a bug: traceback written to a log file
     ABORTED = 130
-
-
-class Location(Struct, frozen=True):
-    """A position in a source file (1-based line and column)."""
-
-    file: str
-    line: int = 0
-    col: int = 0
-
-    def __str__(self) -> str:
-        if self.line:
-            return f"{self.file}:{self.line}:{self.col}"
-        return self.file
 
 
 class EngineError(Exception):
@@ -64,22 +53,6 @@ class RefusedError(EngineError):
 
 class LedgerError(EngineError):
     exit_code = ExitCode.USAGE
-
-
-class Finding(Struct, frozen=True):
-    """One problem found in a playbook."""
-
-    location: Location
-    path: str
-    message: str
-    hint: str = ""
-    severity: str = "error"  # "error" | "warning"
-
-    def render(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        level = "" if self.severity == "error" else f"{self.severity}: "
-        text = f"{self.location}: {level}{where}{self.message}"
-        return f"{text} — {self.hint}" if self.hint else text
 
 
 class InvalidPlaybook(EngineError):

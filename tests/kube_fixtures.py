@@ -252,7 +252,7 @@ def step_context(kubeconfig: Path | str, timeout: float = 30, mode: str = "live"
 
 def kubectl(body: dict[str, Any]) -> Any:
     """The parsed spec of a `kubectl:` step body."""
-    from engine.errors import Location
+    from engine.findings import Location
     from engine.steps import kubectl as step
 
     return step.parse(body, Location("test"))

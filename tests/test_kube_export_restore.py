@@ -15,7 +15,7 @@ import pytest
 from kube_fixtures import KubeCluster, deployment, kubectl, step_context
 from run_fixtures import current_env, ledger_bytes, run_env, run_id_of, runbook  # noqa: F401
 
-from engine.errors import Location
+from engine.findings import Location
 from engine.kube import archive
 from engine.kube.ops import ActionError
 from engine.steps import kubectl as step

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from run_fixtures import run_env, runbook  # noqa: F401  (autouse fixture)
 
-from engine.errors import Location
+from engine.findings import Location
 from engine.kube import fields
 from engine.kube.config import KubeConfigError, bind
 from engine.render import TemplateRenderer

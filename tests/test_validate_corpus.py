@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.errors import Finding, InvalidPlaybook
+from engine.errors import InvalidPlaybook
+from engine.findings import Finding
 from engine.playbook import check_file, load_playbook, yamlsource
 
 HERE = Path(__file__).resolve().parent

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.durations import parse_duration
-from engine.errors import Finding
+from engine.findings import Finding
 from engine.playbook.model import (
     Action,
     Drill,

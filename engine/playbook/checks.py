@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 
-from engine.errors import Finding, Location
+from engine.findings import Finding, Location
 from engine.playbook.model import InputSpec, Playbook, Step
 from engine.playbook.traits import is_readonly, undoes_itself
 from engine.playbook.yamlsource import Path, Source, dotted

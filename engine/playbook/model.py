@@ -7,7 +7,7 @@ from typing import Any
 
 from msgspec import Struct, field
 
-from engine.errors import Location
+from engine.findings import Location
 
 
 class Trigger(Struct, frozen=True):

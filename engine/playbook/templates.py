@@ -16,7 +16,7 @@ from collections.abc import Set as AbstractSet
 from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import Finding, Location
+from engine.findings import Finding, Location
 from engine.playbook.scope import Scope, reference_problem
 from engine.playbook.yamlsource import Path, Source, dotted
 

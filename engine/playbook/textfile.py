@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 
-from engine.errors import Finding, InvalidPlaybook, Location
+from engine.errors import InvalidPlaybook
+from engine.findings import Finding, Location
 
 __all__ = ["MAX_FILE_BYTES", "check_size", "read_bounded", "text_size", "unicode_finding"]
 

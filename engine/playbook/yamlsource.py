@@ -13,7 +13,8 @@ from typing import Any
 
 import yaml
 
-from engine.errors import Finding, InvalidPlaybook, Location
+from engine.errors import InvalidPlaybook
+from engine.findings import Finding, Location
 from engine.playbook import limits
 from engine.playbook.textfile import read_bounded
 from engine.playbook.yamlerrors import reader_finding, syntax_finding

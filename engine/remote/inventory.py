@@ -26,7 +26,8 @@ from msgspec import Struct, field
 from msgspec.structs import replace
 
 from engine.durations import parse_duration
-from engine.errors import InvalidPlaybook, Location
+from engine.errors import InvalidPlaybook
+from engine.findings import Location
 from engine.remote.errors import InventoryError
 
 DEFAULT_NAME = "inventory.yaml"

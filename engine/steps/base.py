@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from msgspec import Struct, field
 
-from engine.errors import Location
+from engine.findings import Location
 
 
 class Status(StrEnum):

@@ -13,7 +13,7 @@ from typing import Any
 
 from msgspec import Struct, field
 
-from engine.errors import Location
+from engine.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 
 

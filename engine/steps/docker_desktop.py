@@ -16,7 +16,7 @@ from typing import Any
 
 from msgspec import Struct
 
-from engine.errors import Location
+from engine.findings import Location
 from engine.localstack import desktop_actions
 from engine.localstack.cli import Deadline, refused, with_reason
 from engine.localstack.sizes import SIZE_HINT, SizeError, format_mib, parse_mib

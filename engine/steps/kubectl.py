@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.durations import parse_duration
-from engine.errors import Location
+from engine.findings import Location
 from engine.kube.config import Binding, KubeConfigError, bind, playbook_defaults, rebind
 from engine.kube.spec import MODULES, SELF_UNDOING, KubeSpec, describe, parse_spec
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict

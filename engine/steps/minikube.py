@@ -17,7 +17,7 @@ from typing import Any
 
 from msgspec import Struct
 
-from engine.errors import Location
+from engine.findings import Location
 from engine.localstack import minikube_actions
 from engine.localstack.cli import Deadline, refused, with_reason
 from engine.localstack.minikube_argv import Target, main_argv, render_target

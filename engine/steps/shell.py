@@ -9,7 +9,7 @@ from typing import Any
 
 from msgspec import Struct, field
 
-from engine.errors import Location
+from engine.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 from engine.steps.common import Expect, command_result, frozen_env, parse_expect, parse_run
 from engine.steps.process import run_process

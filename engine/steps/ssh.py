@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 from msgspec import Struct, field
 from msgspec.structs import replace
 
-from engine.errors import EngineError, Location
+from engine.errors import EngineError
+from engine.findings import Location
 from engine.steps.base import Planned, SpecError, Status, StepContext, StepResult, Verdict
 from engine.steps.common import Expect, frozen_env, parse_expect, parse_run
 

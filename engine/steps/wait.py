@@ -8,7 +8,7 @@ from typing import Any
 from msgspec import Struct
 
 from engine.durations import format_seconds, parse_duration
-from engine.errors import Location
+from engine.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 
 

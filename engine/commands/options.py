@@ -1,0 +1,59 @@
+"""What the `run`-like commands build from their options: the request and the displays.
+
+Free of click, so that `runbook run` can be started without it (`engine.main`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.events import Listener
+    from engine.preflight import RunRequest
+
+
+def make_request(playbook: str, inputs: tuple[str, ...], **options: object) -> RunRequest:
+    """The request for `playbook` with `NAME=VALUE` inputs, at a terminal or not."""
+    from engine.inputs import parse_assignments
+    from engine.operator import has_terminal
+    from engine.preflight import RunRequest
+
+    return RunRequest(
+        file=playbook,
+        inputs=parse_assignments(inputs),
+        interactive=has_terminal(),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def make_listeners(output: str, quiet: bool) -> list[Listener]:
+    """JSON lines, the live display at a terminal, or plain lines."""
+    from engine.display import JsonLines, PlainLines
+
+    if output == "json":
+        return [JsonLines()]
+    if not quiet and sys.stdout.isatty() and not os.environ.get("RUNBOOK_PLAIN"):
+        from engine.live import LiveDisplay
+
+        return [LiveDisplay()]
+    return [PlainLines(quiet=quiet)]
+
+
+def run_and_exit_code(
+    playbook: str,
+    inputs: tuple[str, ...],
+    inventory: str | None,
+    assume_yes: bool,
+    force: bool,
+    quiet: bool,
+    output: str,
+) -> int:
+    """`runbook run` without --dry-run: run and record; the outcome's exit code."""
+    from engine.commands.run import run_playbook
+
+    request = make_request(
+        playbook, inputs, assume_yes=assume_yes, force=force, inventory=inventory
+    )
+    return int(run_playbook(request, make_listeners(output, quiet)).outcome.exit_code)
