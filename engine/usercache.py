@@ -10,7 +10,7 @@ import contextlib
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "is_private", "read_private", "write_atomically"]
+__all__ = ["cache_dir", "is_private", "keep_newest", "read_private", "touch", "write_atomically"]
 
 _APP = "runbook-engine"
 
@@ -60,3 +60,21 @@ def write_atomically(file: Path, data: bytes) -> None:
     except OSError:
         with contextlib.suppress(OSError):
             os.unlink(temp)
+
+
+def touch(file: Path) -> None:
+    """Mark an entry as just used, so that `keep_newest` keeps it; errors are ignored."""
+    with contextlib.suppress(OSError):
+        os.utime(file)
+
+
+def keep_newest(directory: Path, pattern: str, keep: int) -> None:
+    """Delete all but the `keep` most recently used files matching `pattern`."""
+    try:
+        entries = [(path.stat().st_mtime_ns, path) for path in directory.glob(pattern)]
+    except OSError:
+        return
+    entries.sort(reverse=True)
+    for _, path in entries[keep:]:
+        with contextlib.suppress(OSError):
+            path.unlink()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from run_fixtures import REPO, current_env, run_env, runbook  # noqa: F401  (autouse fixture)
 
-from engine.playbook import load_playbook
+from engine.playbook import compiled, load_playbook
 from engine.playbook.compiled import load_checked, lookup
 
 PLAYBOOK = """\
@@ -53,10 +53,10 @@ def test_a_second_run_reads_the_checked_playbook_from_the_cache() -> None:
 
     assert "first" in said(path)
     assert len(entries()) == 1
-    stamp = entries()[0].stat().st_mtime_ns
+    inode = entries()[0].stat().st_ino  # a rewrite is a new file (os.replace)
     assert "first" in said(path)
 
-    assert len(entries()) == 1 and entries()[0].stat().st_mtime_ns == stamp  # read, not rewritten
+    assert len(entries()) == 1 and entries()[0].stat().st_ino == inode  # read, not rewritten
 
 
 def test_an_edited_playbook_is_checked_again_and_an_error_is_never_hidden() -> None:
@@ -155,3 +155,30 @@ def test_every_shipped_playbook_comes_back_from_the_cache_unchanged(
     assert cached is not None and cached is not checked
     assert cached == checked == load_playbook(str(path))
     assert json.dumps(repr(cached)) == json.dumps(repr(checked))
+
+
+def test_the_cache_keeps_the_most_recently_used_entries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(compiled, "KEEP_ENTRIES", 3)  # the bound, made small for the test
+    folder = tmp_path / "cache" / "runbook-engine"
+    paths = []
+    for index in range(5):
+        path = tmp_path / f"pb{index}.yaml"
+        path.write_text(PLAYBOOK.format(word=f"word{index}"))
+        load_checked(str(path), path.read_text())
+        paths.append(path)
+        for entry in folder.glob("playbook-*.pickle"):  # ages apart, whatever the clock
+            status = entry.stat()
+            os.utime(entry, ns=(status.st_atime_ns, status.st_mtime_ns - 10**9))
+    first = paths[2]
+    assert lookup(str(first), first.read_text()) is not None  # used: now the newest
+
+    newest = tmp_path / "pb-new.yaml"
+    newest.write_text(PLAYBOOK.format(word="new"))
+    load_checked(str(newest), newest.read_text())
+
+    kept = [p for p in [*paths, newest] if lookup(str(p), p.read_text()) is not None]
+    assert len(list(folder.glob("playbook-*.pickle"))) == 3
+    assert kept == [paths[2], paths[4], newest]

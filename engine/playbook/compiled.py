@@ -23,12 +23,15 @@ from pathlib import Path
 
 from engine import __version__
 from engine.playbook.model import Playbook
-from engine.usercache import cache_dir, read_private, write_atomically
+from engine.usercache import cache_dir, keep_newest, read_private, touch, write_atomically
 
 __all__ = ["load_checked", "lookup", "store"]
 
 # Bump when what is cached changes shape.
 _FORMAT = "1"
+# Entries kept: the most recently used. An entry is about 1-40 KiB.
+KEEP_ENTRIES = 256
+_ENTRIES = "playbook-*.pickle"
 _PACKAGE = Path(__file__).resolve().parent.parent
 _CODE_SUFFIXES = (".py", ".json", ".yaml")
 # In a source checkout the schema lives beside the package, not in it (engine/_data).
@@ -51,13 +54,16 @@ def load_checked(file: str, text: str) -> Playbook:
 def lookup(file: str, text: str) -> Playbook | None:
     entry = _entry(file, text)
     data = read_private(entry) if entry else None
-    if data is None:
+    if entry is None or data is None:
         return None
     try:
         value = pickle.loads(data)  # noqa: S301 - our private cache, keyed by content
     except Exception:  # a damaged or outdated entry is a miss, and is written anew
         return None
-    return value if isinstance(value, Playbook) and value.file == file else None
+    if not isinstance(value, Playbook) or value.file != file:
+        return None
+    touch(entry)
+    return value
 
 
 def store(file: str, text: str, playbook: Playbook) -> None:
@@ -69,6 +75,7 @@ def store(file: str, text: str, playbook: Playbook) -> None:
     except Exception:  # a model that cannot be pickled is simply not cached
         return
     write_atomically(entry, data)
+    keep_newest(entry.parent, _ENTRIES, KEEP_ENTRIES)
 
 
 def _entry(file: str, text: str) -> Path | None:
@@ -79,7 +86,7 @@ def _entry(file: str, text: str) -> Path | None:
     for part in (_FORMAT, __version__, sys.implementation.cache_tag, _code_fingerprint(), file):
         digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
     digest.update(text.encode("utf-8", "surrogatepass"))
-    return directory / f"playbook-{digest.hexdigest()[:40]}.pickle"
+    return directory / _ENTRIES.replace("*", digest.hexdigest()[:40])
 
 
 def _code_fingerprint() -> str:
