@@ -11,7 +11,7 @@ the error messages. Where both parse, they agree: a property test compares them.
 from __future__ import annotations
 
 import os
-from typing import NamedTuple
+from typing import TypedDict
 
 _FLAGS = {"--yes": "assume_yes", "-y": "assume_yes", "--force": "force"}
 _FLAGS |= {"--quiet": "quiet", "-q": "quiet"}
@@ -20,61 +20,65 @@ _VALUES |= {"--output": "output", "-o": "output"}
 _OUTPUTS = ("text", "json")
 
 
-class RunArguments(NamedTuple):
-    """`runbook run`'s parameters, as click would give them to the command."""
+class RunArguments(TypedDict):
+    """`runbook run`'s parameters, as click gives them to the command (a TypedDict:
+    nothing to build at start-up but a dict)."""
 
     playbook: str
-    inputs: tuple[str, ...] = ()
-    inventory: str | None = None
-    assume_yes: bool = False
-    force: bool = False
-    quiet: bool = False
-    output: str = "text"
+    inputs: tuple[str, ...]
+    inventory: str | None
+    assume_yes: bool
+    force: bool
+    quiet: bool
+    output: str
 
 
 def parse_run(argv: list[str]) -> RunArguments | None:
     """`argv` without the program name; None unless it is a plain `run` command line."""
     if argv[:1] != ["run"] or "RUNBOOK_INVENTORY" in os.environ:
         return None
-    values: dict[str, object] = {"inputs": []}
+    flags: set[str] = set()
+    values: dict[str, str] = {}
+    inputs: list[str] = []
     positional: list[str] = []
-    tokens = iter(argv[1:])
-    for arg in tokens:
+    args = iter(argv[1:])
+    for arg in args:
         if not arg.startswith("-") or arg == "-":
             positional.append(arg)
             continue
         name, joined, value = arg.partition("=")
-        if name in _FLAGS and not joined and _FLAGS[name] not in values:
-            values[_FLAGS[name]] = True
+        if name in _FLAGS and not joined and _FLAGS[name] not in flags:
+            flags.add(_FLAGS[name])
             continue
         if name not in _VALUES or (joined and not name.startswith("--")):
             return None
-        value = value if joined else next(tokens, "-")
-        if not _takes(values, _VALUES[name], value):
+        value = value if joined else next(args, "-")
+        key = _VALUES[name]
+        if not _acceptable(key, value) or key in values:
             return None
-    return _arguments(positional, values)
-
-
-def _takes(values: dict[str, object], key: str, value: str) -> bool:
-    if value.startswith("-") or (key == "output" and value not in _OUTPUTS):
-        return False
-    if key == "inputs":
-        inputs = values["inputs"]
-        assert isinstance(inputs, list)
-        inputs.append(value)
-        return True
-    if key in values or (key == "inventory" and os.path.isdir(value)):
-        return False
-    values[key] = value
-    return True
-
-
-def _arguments(positional: list[str], values: dict[str, object]) -> RunArguments | None:
+        if key == "inputs":
+            inputs.append(value)
+        else:
+            values[key] = value
     if len(positional) != 1 or not _readable_file(positional[0]):
         return None
-    inputs = values.pop("inputs")
-    assert isinstance(inputs, list)
-    return RunArguments(positional[0], tuple(inputs), **values)  # type: ignore[arg-type]
+    return RunArguments(
+        playbook=positional[0],
+        inputs=tuple(inputs),
+        inventory=values.get("inventory"),
+        assume_yes="assume_yes" in flags,
+        force="force" in flags,
+        quiet="quiet" in flags,
+        output=values.get("output", "text"),
+    )
+
+
+def _acceptable(key: str, value: str) -> bool:
+    if value.startswith("-"):
+        return False
+    if key == "output":
+        return value in _OUTPUTS
+    return key != "inventory" or not os.path.isdir(value)
 
 
 def _readable_file(path: str) -> bool:

@@ -39,4 +39,4 @@ def _dispatch(argv: list[str]) -> None:
         return
     from engine.commands.options import run_and_exit_code
 
-    sys.exit(run_and_exit_code(*arguments))
+    sys.exit(run_and_exit_code(**arguments))

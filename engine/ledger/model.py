@@ -137,9 +137,13 @@ def _fields_of(cls: type[Any], record: Mapping[str, Any], **decoded: Any) -> dic
     return {name: decoded[name] if name in decoded else record[name] for name in names}
 
 
+# One encoder for every event (json.dumps with options builds a new one per call).
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"))
+
+
 def to_json(data: Mapping[str, Any]) -> str:
     """Encode event data or a summary; values JSON cannot hold become strings."""
-    return json.dumps(dict(data), default=str, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(dict(data))
 
 
 def from_json(text: str | None) -> dict[str, Any]:

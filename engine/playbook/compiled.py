@@ -4,7 +4,10 @@ A playbook that passed every check is kept, pickled, in the user's private cache
 directory (`engine.usercache`), keyed by everything the checks read: the exact text
 (the bytes that are also recorded in the ledger), the path as given, the engine's own
 code (path, size and mtime of every module and data file of the package, so an edited
-or upgraded engine never meets a stale entry) and the Python bytecode version. A run of
+or upgraded engine never meets a stale entry) and the Python bytecode version. Two
+checksums of the key name the file, and the entry holds the whole key, compared on
+every read: two keys that share a name are a miss for one of them, never the wrong
+playbook (and no hashing library is loaded at start-up). A run of
 an unchanged playbook then skips YAML, the schema and the template checks, and their
 imports. Like a `.pyc`, the first run after a change pays the full check and writes the
 entry; an entry that cannot be read, or unpickles to anything but a playbook, is a miss.
@@ -15,10 +18,10 @@ Only valid playbooks are cached; warnings are not kept (the run path ignores the
 
 from __future__ import annotations
 
-import hashlib
 import os
 import pickle
 import sys
+import zlib
 from pathlib import Path
 
 from engine import __version__
@@ -28,7 +31,7 @@ from engine.usercache import cache_dir, keep_newest, read_private, touch, write_
 __all__ = ["load_checked", "lookup", "store"]
 
 # Bump when what is cached changes shape.
-_FORMAT = "1"
+_FORMAT = "2"
 # Entries kept: the most recently used. An entry is about 1-40 KiB.
 KEEP_ENTRIES = 256
 _ENTRIES = "playbook-*.pickle"
@@ -52,41 +55,45 @@ def load_checked(file: str, text: str) -> Playbook:
 
 
 def lookup(file: str, text: str) -> Playbook | None:
-    entry = _entry(file, text)
+    key = _key(file, text)
+    entry = _entry(key)
     data = read_private(entry) if entry else None
     if entry is None or data is None:
         return None
     try:
-        value = pickle.loads(data)  # noqa: S301 - our private cache, keyed by content
+        stored, value = pickle.loads(data)  # noqa: S301 - our private cache
     except Exception:  # a damaged or outdated entry is a miss, and is written anew
         return None
-    if not isinstance(value, Playbook) or value.file != file:
+    if stored != key or not isinstance(value, Playbook) or value.file != file:
         return None
     touch(entry)
     return value
 
 
 def store(file: str, text: str, playbook: Playbook) -> None:
-    entry = _entry(file, text)
+    key = _key(file, text)
+    entry = _entry(key)
     if entry is None:
         return
     try:
-        data = pickle.dumps(playbook, protocol=pickle.HIGHEST_PROTOCOL)
+        data = pickle.dumps((key, playbook), protocol=pickle.HIGHEST_PROTOCOL)
     except Exception:  # a model that cannot be pickled is simply not cached
         return
     write_atomically(entry, data)
     keep_newest(entry.parent, _ENTRIES, KEEP_ENTRIES)
 
 
-def _entry(file: str, text: str) -> Path | None:
+def _key(file: str, text: str) -> bytes:
+    parts = (_FORMAT, __version__, sys.implementation.cache_tag, _code_fingerprint(), file, text)
+    return "\0".join(parts).encode("utf-8", "surrogatepass")
+
+
+def _entry(key: bytes) -> Path | None:
     directory = cache_dir()
     if directory is None:
         return None
-    digest = hashlib.sha256()
-    for part in (_FORMAT, __version__, sys.implementation.cache_tag, _code_fingerprint(), file):
-        digest.update(part.encode("utf-8", "surrogatepass") + b"\0")
-    digest.update(text.encode("utf-8", "surrogatepass"))
-    return directory / _ENTRIES.replace("*", digest.hexdigest()[:40])
+    name = f"{zlib.crc32(key):08x}{zlib.adler32(key):08x}{len(key):x}"
+    return directory / _ENTRIES.replace("*", name)
 
 
 def _code_fingerprint() -> str:

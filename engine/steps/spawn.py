@@ -15,9 +15,11 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import subprocess
 from collections.abc import Mapping
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import subprocess
 
 __all__ = ["Child", "Pipe", "spawn"]
 
@@ -69,6 +71,18 @@ def spawn(
     if executable is not None and cwd is None and hasattr(os, "posix_spawn"):
         with contextlib.suppress(NotImplementedError):  # a libc without POSIX_SPAWN_SETSID
             return _posix_spawn(argv, executable, _environment(env), with_stdin)
+    return _popen(argv, executable, env, cwd, with_stdin)
+
+
+def _popen(
+    argv: list[str],
+    executable: str | None,
+    env: Mapping[str, str] | None,
+    cwd: str | None,
+    with_stdin: bool,
+) -> subprocess.Popen[bytes]:
+    import subprocess  # only for a `cwd` or a failed start: most steps never need it
+
     return subprocess.Popen(
         argv,
         executable=executable,
