@@ -69,11 +69,12 @@ INSERT INTO runs (run_id, playbook, version, content_hash, file, mode, inputs, o
     engine_version, started_at, parent_run, status, owner_host, owner_pid, owner_start)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)
 """
-# The seq is computed in the same statement (under the write lock): one INSERT per event.
+# Events are numbered after the run's last one, read inside the write transaction: no
+# other engine can write between that read and the insert (BEGIN IMMEDIATE holds the
+# lock), and the primary key would refuse a duplicate if one did.
+_LAST_SEQ = "SELECT seq FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1"
 _INSERT_EVENT = """
-INSERT INTO events (run_id, seq, ts, kind, step_id, data)
-SELECT :run, COALESCE(MAX(seq), 0) + 1, :ts, :kind, :step, :data FROM events WHERE run_id = :run
-RETURNING seq
+INSERT INTO events (run_id, seq, ts, kind, step_id, data) VALUES (?, ?, ?, ?, ?, ?)
 """
 _SELECT_RUNS = "SELECT * FROM runs"
 _NEWEST_FIRST = "ORDER BY started_at DESC, run_id DESC"
@@ -121,12 +122,12 @@ class Ledger:
     ) -> int:
         """Record one event durably (committed on return) and give its sequence number."""
         with self._write(f"record event {kind!r} of run {run_id}"):
-            return self._insert_event(run_id, kind, data, step_id)
+            return self._insert_events(run_id, [(kind, step_id, data)])[0]
 
     def append_many(self, run_id: str, events: Sequence[EventSpec]) -> list[int]:
         """Record `(kind, step_id, data)` events in one transaction: all of them or none."""
         with self._write(f"record {len(events)} events of run {run_id}"):
-            return [self._insert_event(run_id, k, d, s) for k, s, d in events]
+            return self._insert_events(run_id, events)
 
     def finish_run(self, run_id: str, outcome: str, summary: Mapping[str, Any]) -> None:
         """Close a run with its outcome (one of `OUTCOMES`) and a summary."""
@@ -165,15 +166,21 @@ class Ledger:
             if cur.rowcount != 1:  # another engine got there first
                 return False
             data = {"reason": "engine process gone", "owner_pid": owner_pid}
-            self._insert_event(run_id, INTERRUPTED, {**data, "found_by_pid": os.getpid()}, None)
+            found = {**data, "found_by_pid": os.getpid()}
+            self._insert_events(run_id, [(INTERRUPTED, None, found)])
             return True
 
-    def _insert_event(
-        self, run_id: str, kind: str, data: Mapping[str, Any], step_id: str | None
-    ) -> int:
-        params = {"run": run_id, "ts": time.time(), "kind": kind, "step": step_id}
-        rows = self._conn.execute(_INSERT_EVENT, {**params, "data": to_json(data)}).fetchall()
-        return int(rows[0][0])
+    def _insert_events(self, run_id: str, events: Sequence[EventSpec]) -> list[int]:
+        """Inside a write transaction: number `events` after the run's last and insert
+        them in one call; their sequence numbers."""
+        row = self._conn.execute(_LAST_SEQ, (run_id,)).fetchone()
+        first = (row[0] if row else 0) + 1
+        rows = [
+            (run_id, first + offset, time.time(), kind, step_id, to_json(data))
+            for offset, (kind, step_id, data) in enumerate(events)
+        ]
+        self._conn.executemany(_INSERT_EVENT, rows)
+        return list(range(first, first + len(rows)))
 
     @contextmanager
     def _write(self, what: str) -> Iterator[sqlite3.Connection]:
