@@ -78,8 +78,10 @@ def _acceptable(key: str, value: str) -> bool:
         return False
     if key == "output":
         return value in _OUTPUTS
-    return key != "inventory" or not os.path.isdir(value)
+    if key == "inventory" and os.path.exists(value):  # click: not a folder, readable
+        return _readable_file(value)
+    return True
 
 
 def _readable_file(path: str) -> bool:
-    return os.path.isfile(path) and os.access(path, os.R_OK)
+    return not os.path.isdir(path) and os.path.exists(path) and os.access(path, os.R_OK)

@@ -136,6 +136,26 @@ def test_anything_else_is_left_to_click(
     assert parse_run(["run", *args]) is None
 
 
+def test_an_unreadable_file_is_left_to_click(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Root reads every file, so the kernel's answer is stood in for: os.access says no
+    # for one file, to both parsers alike (click asks os.access too).
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RUNBOOK_INVENTORY", raising=False)
+    vocabulary(tmp_path)
+    real_access = os.access
+    denied = {str(tmp_path / "hosts.yaml"), "hosts.yaml", str(tmp_path / "other.yaml")}
+    monkeypatch.setattr(
+        os, "access", lambda path, mode, **kw: str(path) not in denied and real_access(path, mode)
+    )
+
+    for args in (["pb.yaml", "--inventory", "hosts.yaml"], [str(tmp_path / "other.yaml")]):
+        assert parse_run(["run", *args]) is None
+        assert click_params(args) is None
+    assert parse_run(["run", "pb.yaml", "--inventory", "missing.yaml"]) is not None
+
+
 def test_an_inventory_from_the_environment_is_left_to_click(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -310,3 +310,23 @@ def test_sigterm_during_the_sli_pre_check_aborts_the_run_before_step_1() -> None
     run = runs_json()[0]
     assert run["status"] == "aborted"  # recorded as an abort, not left `running`
     assert events(run["run_id"], "step_intent") == []
+
+
+# `-y -q` is parsed without click (engine.fastpath), `-yq` by click: the same stop.
+@pytest.mark.parametrize("flags", [["-y", "-q"], ["-yq"]])
+def test_a_third_signal_during_the_rollback_stops_at_once_with_130(flags: list[str]) -> None:
+    work = current_env().work
+    engine = start_engine("run", playbook("slow-undo.yaml"), "-i", f"dir={work}", *flags)
+    wait_for((work / "long-started").exists, what="the long step")
+
+    engine.send_signal(signal.SIGTERM)  # abort: `long` is killed, `one` is being undone
+    wait_for((work / "undo-started").exists, what="the slow undo")
+    for _ in range(2):
+        engine.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+    output, _ = engine.communicate(timeout=20)
+
+    assert engine.returncode == 130, output
+    assert output.rstrip().endswith("interrupted"), output
+    recovered = runbook("recover")
+    assert runs_json()[0]["status"] == "interrupted", recovered.stdout

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from msgspec import Struct
-from msgspec.structs import fields
 
 from engine.errors import LedgerError
 
@@ -133,7 +132,7 @@ class EventRow(Struct, frozen=True):
 
 def _fields_of(cls: type[Any], record: Mapping[str, Any], **decoded: Any) -> dict[str, Any]:
     """The values of `record` that are fields of Struct `cls`, with `decoded` replacing some."""
-    names = (f.name for f in fields(cls))
+    names = cls.__struct_fields__  # msgspec's own tuple: `fields()` re-reads annotations
     return {name: decoded[name] if name in decoded else record[name] for name in names}
 
 
