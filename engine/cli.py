@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING
 
 import click
 
 from engine import __version__
-
-if TYPE_CHECKING:
-    from engine.events import Listener
-    from engine.preflight import RunRequest
+from engine.commands.options import make_listeners, make_request, run_and_exit_code
 
 OUTPUT = click.Choice(["text", "json"])
 
@@ -69,18 +65,6 @@ def show(target: str, output: str) -> None:
     click.echo(command(target, output))
 
 
-def _request(playbook: str, inputs: tuple[str, ...], **options: object) -> RunRequest:
-    from engine.commands.options import make_request
-
-    return make_request(playbook, inputs, **options)
-
-
-def _listeners(output: str, quiet: bool) -> list[Listener]:
-    from engine.commands.options import make_listeners
-
-    return make_listeners(output, quiet)
-
-
 INPUT = click.option(
     "-i",
     "--input",
@@ -122,8 +106,6 @@ def run(
     if dry_run:
         _print_plan(playbook, inputs, output, probe, inventory)
         return
-    from engine.commands.options import run_and_exit_code
-
     sys.exit(run_and_exit_code(playbook, inputs, inventory, assume_yes, force, quiet, output))
 
 
@@ -147,7 +129,7 @@ def _print_plan(
 
     if inventory:  # `--probe` runs read-only ssh steps; they read the inventory from here
         os.environ["RUNBOOK_INVENTORY"] = inventory
-    request = _request(playbook, inputs, dry_run=True, inventory=inventory)
+    request = make_request(playbook, inputs, dry_run=True, inventory=inventory)
     click.echo(plan_playbook(request, output, probe))
 
 
@@ -163,7 +145,7 @@ def rollback(run_id: str, inventory: str | None, assume_yes: bool, output: str) 
     from engine.rollback import rollback_run
 
     request = RunRequest("", interactive=has_terminal(), assume_yes=assume_yes, inventory=inventory)
-    result = rollback_run(run_id, request, _listeners(output, False))
+    result = rollback_run(run_id, request, make_listeners(output, False))
     sys.exit(int(result.outcome.exit_code))
 
 
@@ -201,12 +183,12 @@ def drill(
     from engine.commands import drill as command
     from engine.drill import run_drill
 
-    request = _request(playbook, inputs, assume_yes=assume_yes, inventory=inventory)
+    request = make_request(playbook, inputs, assume_yes=assume_yes, inventory=inventory)
     if output == "json":
         report = run_drill(request)
         click.echo(command.render_json(report))
     else:
-        report = run_drill(request, lambda: _listeners("text", quiet))
+        report = run_drill(request, lambda: make_listeners("text", quiet))
         click.echo(command.render_text(report))
     sys.exit(int(report.exit_code))
 
@@ -217,7 +199,7 @@ def demo(quiet: bool) -> None:
     """Run the self-contained demo: a failure rolled back, then a clean run."""
     from engine.commands.demo import run_demo
 
-    outcome = run_demo(_listeners("text", quiet), click.echo)
+    outcome = run_demo(make_listeners("text", quiet), click.echo)
     sys.exit(int(outcome.exit_code))
 
 

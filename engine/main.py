@@ -33,10 +33,26 @@ def _dispatch(argv: list[str]) -> None:
 
     arguments = parse_run(argv)
     if arguments is None:
-        from engine.cli import cli
-
-        cli(prog_name="runbook")
+        _click_cli()
         return
     from engine.commands.options import run_and_exit_code
 
     sys.exit(run_and_exit_code(**arguments))
+
+
+def _click_cli() -> None:
+    """Click parses and runs the command; its errors are shown as click shows them, but a
+    Ctrl-C it caught (Abort) ends like one on the fast path: `error_handler` says
+    "interrupted" and exits 130, where click alone would say "Aborted!" and exit 1."""
+    import click
+
+    from engine.cli import cli
+
+    try:
+        code = cli.main(prog_name="runbook", standalone_mode=False)
+    except click.exceptions.Abort:
+        raise KeyboardInterrupt from None
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

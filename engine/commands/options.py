@@ -50,17 +50,10 @@ def run_and_exit_code(
     quiet: bool,
     output: str,
 ) -> int:
-    """`runbook run` without --dry-run: run and record; the outcome's exit code. A Ctrl-C
-    that gets past the run's own handling (the third one) is 130, however the command
-    line was parsed (click would say "Aborted!" and 1)."""
+    """`runbook run` without --dry-run: run and record; the outcome's exit code."""
     from engine.commands.run import run_playbook
-    from engine.errors import ExitCode
 
     request = make_request(
         playbook, inputs, assume_yes=assume_yes, force=force, inventory=inventory
     )
-    try:
-        return int(run_playbook(request, make_listeners(output, quiet)).outcome.exit_code)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return int(ExitCode.ABORTED)
+    return int(run_playbook(request, make_listeners(output, quiet)).outcome.exit_code)
