@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from engine.steps.process import find_executable, run_process
-from engine.steps.spawn import SpawnedChild, spawn
+from engine.steps.spawn import SpawnedChild, spawn, spawn_on_path
 
 
 def tool(folder: Path, name: str, body: str, mode: int = 0o755) -> Path:
@@ -174,3 +174,31 @@ def test_an_error_while_reading_kills_the_child_and_leaks_no_descriptor(
     assert len(os.listdir("/proc/self/fd")) == before
     with pytest.raises(ProcessLookupError):  # killed and reaped
         os.kill(int(str(failed.value)), 0)
+
+
+def test_on_the_engines_own_path_libc_searches_it_as_the_child_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The child's PATH is the engine's: posix_spawnp searches it. Not executable, a
+    # directory, or a broken interpreter line: skipped as the child's own search skips them.
+    first, second, third = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    tool(first, "hello", "#!/bin/sh\necho first\n", mode=0o644)
+    (second / "hello").mkdir(parents=True)
+    tool(third, "hello", '#!/bin/sh\necho "third $0"\n')
+    tool(second, "broken", "#!/nonexistent/interpreter\n")
+    tool(third, "broken", "#!/bin/sh\necho good\n")
+    monkeypatch.setenv("PATH", os.pathsep.join(map(str, (first, second, third, "/usr/bin:/bin"))))
+
+    child = spawn_on_path(["hello"], None, False)
+    outcome = run_process(["hello"], timeout=10)
+    broken = run_process(["broken"], env={"LANG": "C"}, timeout=10)  # same PATH as ours
+    missing = spawn_on_path(["no-such-tool-anywhere"], None, False)
+
+    assert isinstance(child, SpawnedChild) and child.wait() == 0
+    for pipe in (child.stdout, child.stderr):
+        pipe.close()
+    assert (outcome.exit_code, outcome.stdout) == (0, f"third {third / 'hello'}\n")
+    assert (broken.exit_code, broken.stdout) == (0, "good\n")
+    assert missing is None  # the caller's search and Popen then name the error
+    with pytest.raises(FileNotFoundError, match="no-such-tool-anywhere"):
+        run_process(["no-such-tool-anywhere"], timeout=10)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from msgspec import Struct
 
-from engine.steps.spawn import Child, Pipe, spawn
+from engine.steps.spawn import Child, Pipe, spawn, spawn_on_path
 
 KILL_GRACE_SECONDS = 2.0
 DRAIN_AFTER_EXIT_SECONDS = 0.5
@@ -110,6 +110,10 @@ def run_process(
 def _spawn(
     argv: list[str], env: Mapping[str, str] | None, cwd: str | None, with_stdin: bool
 ) -> Child:
+    if cwd is None and _searched_on_own_path(argv[0], env):
+        child = spawn_on_path(argv, env, with_stdin)
+        if child is not None:
+            return child
     executable = find_executable(argv[0], (os.environ if env is None else env).get("PATH"))
     if executable is None:
         return spawn(argv, None, env, cwd, with_stdin)
@@ -121,11 +125,20 @@ def _spawn(
         return spawn(argv, None, env, cwd, with_stdin)
 
 
+def _searched_on_own_path(name: str, env: Mapping[str, str] | None) -> bool:
+    """Whether `name` is looked up on PATH and the child's PATH is the engine's own: then
+    libc's search in the child (`posix_spawnp`, which reads the engine's PATH) finds what
+    the child's own search would."""
+    if not name or "/" in name:
+        return False
+    return env is None or env.get("PATH") == os.environ.get("PATH")
+
+
 def find_executable(name: str, path: str | None) -> str | None:
     """The absolute file a PATH search for `name` finds first, or None to leave the search
-    to the child. Looked up here, the child makes one `execve` instead of one per PATH
-    directory before the match (while the parent waits on `vfork`). None for a name with
-    a slash, and once a relative or empty PATH entry comes first (it depends on `cwd`)."""
+    to the child. For a child whose PATH is not the engine's (a step's `env` sets it),
+    where libc cannot search it. None for a name with a slash, and once a relative or
+    empty PATH entry comes first (it depends on `cwd`)."""
     if not name or "/" in name:
         return None
     for folder in (os.defpath if path is None else path).split(os.pathsep):
