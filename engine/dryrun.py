@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct
-from msgspec.structs import asdict
+from msgspec.structs import asdict, replace
 
 from engine.operator import HeadlessOperator
 from engine.playbook.model import Action, Playbook, Step
@@ -53,22 +54,22 @@ def build_plan(
 
     renderer = TemplateRenderer(variables)
     chosen = playbook.steps if steps is None else steps
-    base_dir = Path(playbook.file).resolve().parent  # once, not once per step
-    return [_plan_step(i, step, renderer, base_dir) for i, step in enumerate(chosen, 1)]
-
-
-def _context(step_id: str, renderer: Any, base_dir: Path) -> StepContext:
-    return StepContext(
-        step_id=step_id,
+    # One context, copied with each step's id: a run plans every step before step 1, and
+    # a new operator, resources and cancel event for each would be made for nothing.
+    ctx = StepContext(
+        step_id="",
         render=renderer,
         operator=HeadlessOperator(assume_yes=False),
         resources=Resources(),
-        base_dir=base_dir,
+        base_dir=Path(playbook.file).resolve().parent,
+        cancel=threading.Event(),
     )
+    return [_plan_step(i, step, ctx) for i, step in enumerate(chosen, 1)]
 
 
-def _plan_step(index: int, step: Step, renderer: Any, base_dir: Path) -> PlannedStep:
-    ctx = _context(step.id, renderer, base_dir)
+def _plan_step(index: int, step: Step, shared: StepContext) -> PlannedStep:
+    ctx = replace(shared, step_id=step.id)
+    renderer = ctx.render
     planned = plan_action(step.action, ctx)
     readonly = is_readonly(step) or planned.readonly
     verdict = Verdict.NO_OP if readonly else _mutation_verdict(planned)

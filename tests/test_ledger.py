@@ -146,6 +146,27 @@ def test_run_and_events_round_trip(ledger: Ledger) -> None:
     assert [e.ts for e in events] == sorted(e.ts for e in events)
 
 
+def test_event_data_json_cannot_hold_is_stored_as_valid_json(ledger: Ledger) -> None:
+    info = make_info()
+    ledger.start_run(info)
+    odd = {
+        "nan": float("nan"),  # not a JSON number: null
+        "set": {3},
+        "big": 2**70,
+        "keys": {1: "int"},
+    }
+    ledger.append(info.run_id, "odd", odd)
+    # A lone surrogate, as argv keeps an undecodable byte: SQLite cannot store it raw.
+    ledger.append(info.run_id, "surrogate", {"input": "caf\udce9", "keys": {1: "int"}})
+
+    rows = sql(ledger.path, "SELECT data FROM events ORDER BY seq")
+    data, surrogate = (event.data for event in ledger.events(info.run_id))
+    assert all(isinstance(row[0], str) for row in rows)
+    assert data["nan"] is None and data["set"] == [3] and data["big"] == 2**70
+    assert data["keys"] == {"1": "int"}
+    assert surrogate == {"input": "caf\udce9", "keys": {"1": "int"}}
+
+
 def test_events_survive_reopening(ledger_path: Path) -> None:
     info = make_info()
     with Ledger.open(ledger_path) as first:
@@ -190,6 +211,23 @@ def test_append_many_is_atomic(ledger: Ledger, ledger_path: Path) -> None:
 
 
 # -- ids, listing, lookup -----------------------------------------------------------
+
+
+def test_events_another_engine_wrote_to_the_run_are_numbered_after(
+    ledger: Ledger, ledger_path: Path
+) -> None:
+    # This engine remembers the run's last number; another one (marking the run
+    # interrupted, say) writes in between: the next event comes after its events.
+    info = make_info()
+    ledger.start_run(info)
+    assert ledger.append(info.run_id, "first", {}) == 1
+    with Ledger.open(ledger_path) as other:
+        assert other.append_many(info.run_id, [("other", None, {}), ("other", None, {})]) == [2, 3]
+
+    assert ledger.append_many(info.run_id, [("after", None, {}), ("after", None, {})]) == [4, 5]
+    assert ledger.append(info.run_id, "last", {}) == 6
+    kinds = [e.kind for e in ledger.events(info.run_id)]  # in sequence order
+    assert kinds == ["first", "other", "other", "after", "after", "last"]
 
 
 def test_run_ids_sort_in_creation_order() -> None:

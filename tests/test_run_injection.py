@@ -11,6 +11,7 @@ import pytest
 from run_fixtures import (
     current_env,
     events,
+    ledger_bytes,
     playbook,
     run_env,  # noqa: F401  (autouse fixture)
     run_id_of,
@@ -85,7 +86,9 @@ def test_the_plan_shows_values_quoted_and_literal() -> None:
 def test_a_value_starting_with_a_dash_is_refused_before_step_1(value: str) -> None:
     work = current_env().work
 
-    ran = runbook("run", playbook("injection.yaml"), "-i", f"dir={work}", "-i", f"evil={value}")
+    ran = runbook(
+        "run", playbook("injection.yaml"), "--quiet", "-i", f"dir={work}", "-i", f"evil={value}"
+    )
 
     assert ran.returncode == 2, ran.stdout + ran.stderr
     assert "starts with '-'" in ran.stderr
@@ -107,3 +110,21 @@ def test_a_sandbox_escape_in_a_playbook_is_an_error_before_step_1(name: str) -> 
     assert "internal error" not in ran.stderr
     assert not (work / "first-ran").exists()
     assert runs_json() == []
+
+
+def test_an_input_with_a_byte_that_is_not_utf8_reaches_the_command_and_the_ledger() -> None:
+    # argv keeps an undecodable byte as a lone surrogate; the ledger once failed to store
+    # it (an internal error before step 1).
+    work = current_env().work
+    value = "caf\udce9"  # the byte 0xE9 on the command line
+
+    ran = runbook(
+        "run", playbook("injection.yaml"), "--quiet", "-i", f"dir={work}", "-i", f"evil={value}"
+    )
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert (work / "as_string.out").read_bytes() == b"caf\xe9"
+    assert (work / "as_argv.out").read_bytes() == b"caf\xe9"
+    (run,) = runs_json()
+    assert run["status"] == "completed"
+    assert b'"evil":"caf\\udce9"' in ledger_bytes(current_env())  # recorded, escaped

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
 from msgspec import Struct
 
 from engine.errors import LedgerError
@@ -136,13 +137,21 @@ def _fields_of(cls: type[Any], record: Mapping[str, Any], **decoded: Any) -> dic
     return {name: decoded[name] if name in decoded else record[name] for name in names}
 
 
-# One encoder for every event (json.dumps with options builds a new one per call).
-_ENCODER = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"))
+# msgspec writes an event in about 0.5 µs, the json module in about 4. Where they differ
+# (a float that is not a number is null; a set, a Struct or bytes keep their shape), the
+# text is still valid JSON that `from_json` reads. What msgspec refuses, a lone surrogate
+# (argv and environment values keep undecodable bytes as one), the json module writes as
+# an escape: SQLite cannot store it raw.
+_FAST_ENCODER = msgspec.json.Encoder(enc_hook=str)
+_ENCODER = json.JSONEncoder(default=str, ensure_ascii=True, separators=(",", ":"))
 
 
 def to_json(data: Mapping[str, Any]) -> str:
     """Encode event data or a summary; values JSON cannot hold become strings."""
-    return _ENCODER.encode(dict(data))
+    try:
+        return _FAST_ENCODER.encode(dict(data)).decode()
+    except (TypeError, ValueError, OverflowError):
+        return _ENCODER.encode(dict(data))
 
 
 def from_json(text: str | None) -> dict[str, Any]:

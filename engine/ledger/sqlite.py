@@ -88,6 +88,9 @@ class Ledger:
         self._conn = conn
         self._lock = threading.RLock()
         self.path = path
+        # The last committed sequence number of each run this engine wrote: a commit then
+        # numbers its events without reading the run's last one first.
+        self._last_seq: dict[str, int] = {}
 
     @classmethod
     def open(cls, path: Path | None = None) -> Ledger:
@@ -121,13 +124,15 @@ class Ledger:
         self, run_id: str, kind: str, data: Mapping[str, Any], step_id: str | None = None
     ) -> int:
         """Record one event durably (committed on return) and give its sequence number."""
-        with self._write(f"record event {kind!r} of run {run_id}"):
-            return self._insert_events(run_id, [(kind, step_id, data)])[0]
+        return self.append_many(run_id, [(kind, step_id, data)])[0]
 
     def append_many(self, run_id: str, events: Sequence[EventSpec]) -> list[int]:
         """Record `(kind, step_id, data)` events in one transaction: all of them or none."""
         with self._write(f"record {len(events)} events of run {run_id}"):
-            return self._insert_events(run_id, events)
+            numbers = self._insert_events(run_id, events)
+        if numbers:
+            self._last_seq[run_id] = numbers[-1]
+        return numbers
 
     def finish_run(self, run_id: str, outcome: str, summary: Mapping[str, Any]) -> None:
         """Close a run with its outcome (one of `OUTCOMES`) and a summary."""
@@ -173,14 +178,25 @@ class Ledger:
     def _insert_events(self, run_id: str, events: Sequence[EventSpec]) -> list[int]:
         """Inside a write transaction: number `events` after the run's last and insert
         them in one call; their sequence numbers."""
-        row = self._conn.execute(_LAST_SEQ, (run_id,)).fetchone()
-        first = (row[0] if row else 0) + 1
+        known = self._last_seq.pop(run_id, None)
+        first = (known if known is not None else self._read_last_seq(run_id)) + 1
         rows = [
             (run_id, first + offset, time.time(), kind, step_id, to_json(data))
             for offset, (kind, step_id, data) in enumerate(events)
         ]
-        self._conn.executemany(_INSERT_EVENT, rows)
+        try:
+            self._conn.executemany(_INSERT_EVENT, rows)
+        except sqlite3.IntegrityError:
+            if known is None:
+                raise
+            # Another engine wrote to this run since (it found this one gone): number
+            # after its events. The failed statement left the transaction open.
+            return self._insert_events(run_id, events)
         return list(range(first, first + len(rows)))
+
+    def _read_last_seq(self, run_id: str) -> int:
+        row = self._conn.execute(_LAST_SEQ, (run_id,)).fetchone()
+        return int(row[0]) if row else 0
 
     @contextmanager
     def _write(self, what: str) -> Iterator[sqlite3.Connection]:

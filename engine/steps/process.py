@@ -16,6 +16,7 @@ from msgspec import Struct
 from engine.steps.spawn import Child, Pipe, spawn, spawn_on_path
 
 KILL_GRACE_SECONDS = 2.0
+_UTF8_DECODER = codecs.getincrementaldecoder("utf-8")
 DRAIN_AFTER_EXIT_SECONDS = 0.5
 
 
@@ -232,10 +233,13 @@ class _Reader:
     def pump(self, wait: float) -> None:
         for fd, _ in self.poller.poll(math.ceil(wait * 1000)):
             chunk = os.read(fd, 65536)
-            text = self._decoder(fd).decode(chunk, final=not chunk)
-            if not chunk:
+            if chunk:
+                text = self._decoder(fd).decode(chunk)
+            else:  # end of file: what a split character left behind, if anything
                 self.poller.unregister(fd)
                 del self.pipes[fd]
+                decoder = self.decoders.get(fd)
+                text = decoder.decode(b"", final=True) if decoder is not None else ""
             if not text:
                 continue
             if fd == self.stdout_fd:
@@ -248,7 +252,7 @@ class _Reader:
     def _decoder(self, fd: int) -> codecs.IncrementalDecoder:
         decoder = self.decoders.get(fd)
         if decoder is None:
-            decoder = self.decoders[fd] = codecs.getincrementaldecoder("utf-8")("replace")
+            decoder = self.decoders[fd] = _UTF8_DECODER("replace")
         return decoder
 
     def exited_long_ago(self) -> bool:
