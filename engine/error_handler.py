@@ -36,6 +36,9 @@ def error_handler() -> Iterator[None]:
 
 
 def _say(text: str) -> None:
+    from engine.display import flush_stdout  # the run's lines come first in a shared log
+
+    flush_stdout()
     print(text, file=sys.stderr)
 
 

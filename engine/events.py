@@ -64,6 +64,9 @@ class EventBus:
         except Exception as exc:
             self.listener_errors += 1
             if self.listener_errors == 1:
+                from engine.display import flush_stdout
+
+                flush_stdout()
                 print(f"warning: a display failed ({exc}); the run goes on", file=sys.stderr)
 
 
