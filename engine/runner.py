@@ -351,7 +351,10 @@ class Run:
 
         return StepContext(
             step_id=step.id,
-            render=TemplateRenderer(self.prepared.variables.as_mapping()),
+            # The run's redactor knows the same secrets: not rebuilt for every step.
+            render=TemplateRenderer(
+                self.prepared.variables.as_mapping(), redactor=self.prepared.redactor
+            ),
             operator=self.operator,
             resources=self.resources,
             base_dir=self.base_dir,
