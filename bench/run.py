@@ -38,7 +38,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--startup-runs", type=int, help="runs per start-up command (20; quick 8)")
     parser.add_argument("--playbooks", type=int, default=1000, help="playbooks to validate")
     parser.add_argument("--n1", type=int, default=10, help="small number of steps")
-    parser.add_argument("--n2", type=int, help="large number of steps (200; quick 50)")
+    parser.add_argument(
+        "--n2", type=int, help="large number of steps for runbook, chaos, python (1000; quick 50)"
+    )
+    parser.add_argument(
+        "--ansible-raw-n2", type=int, help="large N for ansible raw (200; quick 50)"
+    )
     parser.add_argument(
         "--ansible-shell-n2", type=int, help="large N for ansible shell (50; quick 20)"
     )
@@ -52,11 +57,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     quick = args.quick
     args.repeat = args.repeat or (2 if quick else 5)
     args.startup_runs = args.startup_runs or (8 if quick else 20)
-    args.n2 = args.n2 or (50 if quick else 200)
+    args.n2 = args.n2 or (50 if quick else 1000)
+    args.ansible_raw_n2 = args.ansible_raw_n2 or (50 if quick else 200)
     args.ansible_shell_n2 = args.ansible_shell_n2 or (20 if quick else 50)
     args.only = args.only or list(BENCHMARKS)
-    if not 0 < args.n1 < min(args.n2, args.ansible_shell_n2):
-        parser.error("need 0 < --n1 < --n2 and --n1 < --ansible-shell-n2")
+    if not 0 < args.n1 < min(args.n2, args.ansible_raw_n2, args.ansible_shell_n2):
+        parser.error("need 0 < --n1, and --n1 below --n2, --ansible-raw-n2, --ansible-shell-n2")
     if args.repeat < 1 or args.startup_runs < 1 or args.playbooks < 1:
         parser.error("--repeat, --startup-runs and --playbooks must be at least 1")
     return args
@@ -107,7 +113,11 @@ def main(argv: list[str] | None = None) -> int:
         if "steps" in args.only:
             sdir = workdir / "steps"
             report["steps"] = steps.run(
-                tools, sdir, args.n1, args.n2, args.ansible_shell_n2, args.repeat
+                tools,
+                sdir,
+                args.n1,
+                (args.n2, args.ansible_raw_n2, args.ansible_shell_n2),
+                args.repeat,
             )
         if args.keep:
             kept = Path(tempfile.mkdtemp(prefix="runbook-bench-kept-"))

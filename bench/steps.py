@@ -135,7 +135,10 @@ def _interpreter_of(script: str | None, fallback: str) -> str:
     return fallback
 
 
-def peers(tools: Tools, workdir: Path, n1: int, n2: int, ansible_shell_n2: int) -> list[Peer]:
+def peers(tools: Tools, workdir: Path, n1: int, large: tuple[int, int, int]) -> list[Peer]:
+    """Each tool with its two sizes; `large` is N2 for runbook, chaostoolkit and the bare
+    loop, for ansible raw, and for ansible shell (the slow ones run fewer steps)."""
+    n2, ansible_raw_n2, ansible_shell_n2 = large
     ansible_env = {
         "ANSIBLE_PYTHON_INTERPRETER": _interpreter_of(tools.ansible_playbook, tools.python),
         "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible" / "tmp"),
@@ -167,7 +170,7 @@ def peers(tools: Tools, workdir: Path, n1: int, n2: int, ansible_shell_n2: int) 
         Peer(
             "ansible_raw",
             "ansible-playbook, raw: true",
-            (n1, n2),
+            (n1, ansible_raw_n2),
             has_ansible,
             _ansible(tools, workdir / "ansible", "raw"),
             ansible_env,
@@ -193,9 +196,9 @@ def peers(tools: Tools, workdir: Path, n1: int, n2: int, ansible_shell_n2: int) 
 
 
 def run(
-    tools: Tools, workdir: Path, n1: int, n2: int, ansible_shell_n2: int, repeat: int
+    tools: Tools, workdir: Path, n1: int, large: tuple[int, int, int], repeat: int
 ) -> dict[str, Any]:
-    all_peers = peers(tools, workdir, n1, n2, ansible_shell_n2)
+    all_peers = peers(tools, workdir, n1, large)
     live = [p for p in all_peers if p.available]
     samples: dict[tuple[str, int], list[float]] = defaultdict(list)
     cpu: dict[tuple[str, int], list[float]] = defaultdict(list)
