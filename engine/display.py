@@ -5,6 +5,8 @@ The live terminal view (`engine.live`) builds on the same events.
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import sys
 import threading
@@ -52,6 +54,7 @@ class PromptLines:
         self.pending = threading.Event()
         self.thread: threading.Thread | None = None
         self.failure: BaseException | None = None
+        self.closed = False  # set at exit: the thread flushes no more
         self.at_terminal = _is_terminal(stream)
 
     def write(self, text: str) -> None:
@@ -75,18 +78,29 @@ class PromptLines:
             raise failure
 
     def _start_thread(self) -> None:
-        if self.thread is None:
+        with self.lock:
+            if self.thread is not None:
+                return
             self.thread = threading.Thread(target=self._flush_soon, name="flush", daemon=True)
             self.thread.start()
+        # At exit, flush once under the lock and let the thread be: Python's own shutdown
+        # (when it is not skipped) must not find it in the middle of a write.
+        atexit.register(self._close)
+
+    def _close(self) -> None:
+        self.closed = True
+        with contextlib.suppress(OSError, ValueError):  # a failure was already reported
+            self.flush()
 
     def _flush_soon(self) -> None:
-        while True:
+        while not self.closed:
             self.pending.wait()
             time.sleep(FLUSH_DELAY_SECONDS)
             self.pending.clear()  # a line written from here on is flushed next time
             try:
                 with self.lock:
-                    self.stream.flush()
+                    if not self.closed:
+                        self.stream.flush()
             except (OSError, ValueError) as exc:  # a closed pipe or stream
                 self.failure = exc
 

@@ -25,6 +25,11 @@ def quick_exit(code: object) -> NoReturn:
     """Exit with `code` as `sys.exit(code)` would, minus the interpreter's teardown."""
     if _threads_still_working():
         raise SystemExit(code)  # Python joins them first; keep that
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()  # the run's lines before any message _status prints
+    except (OSError, ValueError):
+        pass
     status = _status(code)
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):

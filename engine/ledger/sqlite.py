@@ -128,10 +128,11 @@ class Ledger:
 
     def append_many(self, run_id: str, events: Sequence[EventSpec]) -> list[int]:
         """Record `(kind, step_id, data)` events in one transaction: all of them or none."""
-        with self._write(f"record {len(events)} events of run {run_id}"):
-            numbers = self._insert_events(run_id, events)
-        if numbers:
-            self._last_seq[run_id] = numbers[-1]
+        with self._lock:  # the number is remembered by the thread that committed it
+            with self._write(f"record {len(events)} events of run {run_id}"):
+                numbers = self._insert_events(run_id, events)
+            if numbers:
+                self._last_seq[run_id] = numbers[-1]
         return numbers
 
     def finish_run(self, run_id: str, outcome: str, summary: Mapping[str, Any]) -> None:

@@ -130,8 +130,8 @@ def _searched_on_own_path(name: str, env: Mapping[str, str] | None) -> bool:
     """Whether `name` is looked up on PATH and the child's PATH is the engine's own: then
     libc's search in the child (`posix_spawnp`, which reads the engine's PATH) finds what
     the child's own search would."""
-    if not name or "/" in name:
-        return False
+    if not name or "/" in name or "PATH" not in os.environ:
+        return False  # without PATH, libc's default search path is its own (musl's differs)
     return env is None or env.get("PATH") == os.environ.get("PATH")
 
 
