@@ -125,13 +125,11 @@ def stdout_lines() -> PromptLines:
 
 def flush_stdout() -> None:
     """Put every line written so far on stdout, before something is said on stderr."""
-    try:
+    with contextlib.suppress(OSError, ValueError):  # the next write reports a closed pipe
         if _STDOUT_LINES is not None:
             _STDOUT_LINES.flush()
         elif sys.stdout is not None:
             sys.stdout.flush()
-    except (OSError, ValueError):
-        pass
 
 
 def _lines_for(stream: IO[str] | None) -> PromptLines:

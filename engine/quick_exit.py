@@ -15,7 +15,7 @@ import atexit
 import os
 import sys
 import threading
-from typing import NoReturn
+from typing import IO, NoReturn
 
 # What Python exits with when flushing stdout fails at shutdown (a closed pipe, say).
 FLUSH_FAILED = 120
@@ -25,20 +25,21 @@ def quick_exit(code: object) -> NoReturn:
     """Exit with `code` as `sys.exit(code)` would, minus the interpreter's teardown."""
     if _threads_still_working():
         raise SystemExit(code)  # Python joins them first; keep that
-    try:
-        if sys.stdout is not None:
-            sys.stdout.flush()  # the run's lines before any message _status prints
-    except (OSError, ValueError):
-        pass
-    status = _status(code)
     atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            if stream is not None:
-                stream.flush()
-        except (OSError, ValueError):
-            status = status or FLUSH_FAILED
+    stdout_flushed = _flushed(sys.stdout)  # the run's lines before any message of _status
+    status = _status(code)
+    if not (stdout_flushed and _flushed(sys.stderr)):
+        status = status or FLUSH_FAILED
     os._exit(status)
+
+
+def _flushed(stream: IO[str] | None) -> bool:
+    try:
+        if stream is not None:
+            stream.flush()
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _threads_still_working() -> bool:

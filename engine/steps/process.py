@@ -16,8 +16,8 @@ from msgspec import Struct
 from engine.steps.spawn import Child, Pipe, spawn, spawn_on_path
 
 KILL_GRACE_SECONDS = 2.0
-_UTF8_DECODER = codecs.getincrementaldecoder("utf-8")
 DRAIN_AFTER_EXIT_SECONDS = 0.5
+_UTF8_DECODER = codecs.getincrementaldecoder("utf-8")
 
 
 class ProcessOutcome(Struct, frozen=True):
