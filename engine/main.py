@@ -11,6 +11,7 @@ import sys
 
 from engine.error_handler import error_handler
 from engine.quick_exit import quick_exit
+from engine.stdout_text import tolerate_unencodable
 
 # What click exits with when stdout is a closed pipe (it silences the rest).
 BROKEN_PIPE = 1
@@ -18,6 +19,7 @@ BROKEN_PIPE = 1
 
 def main() -> None:
     """Run the command line in `sys.argv`, then end the process with its exit code."""
+    tolerate_unencodable()
     try:
         with error_handler():
             _dispatch(sys.argv[1:])

@@ -154,3 +154,22 @@ def test_http_spec_defaults() -> None:
 
     spec = parse({"url": "http://x/", "expect_status": [200, 409]}, Location("f"))
     assert spec.method == "GET" and spec.expect_status == (200, 409) and spec.verify_tls
+
+
+def test_a_body_with_a_byte_that_is_not_utf8_is_planned_as_that_byte(tmp_path: Path) -> None:
+    # argv keeps the byte 0xE9 as U+DCE9; planning its body once ended in an internal error.
+    path = tmp_path / "body.yaml"
+    path.write_text("""\
+apiVersion: runbook/v1
+kind: Playbook
+metadata: {name: http-body, version: 1.0.0, maturity: 2, owner: tests}
+inputs:
+  name: {type: string}
+steps:
+  - id: post
+    http: {url: "http://127.0.0.1:9/names", method: POST, body: "{{ inputs.name }}"}
+    irreversible: test step
+""")
+    planned = run_cli("plan", str(path), "-i", "name=caf\udce9")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert "POST http://127.0.0.1:9/names with 4 byte body" in planned.stdout

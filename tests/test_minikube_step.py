@@ -249,3 +249,12 @@ def test_plan_shows_the_exact_argv_and_calls_nothing(fake_minikube: LocalStack) 
     status = plan_step("minikube", {"action": "status"})
     assert status.readonly and status.command == "minikube -p minikube status -o json"
     assert fake_minikube.calls("minikube", phase="start") == []
+
+
+def test_a_minikube_that_is_not_installed_fails_the_step_and_names_it(
+    fake_minikube: LocalStack,
+) -> None:
+    (fake_minikube.bin / "minikube").unlink()  # not on PATH any more
+    result = apply_step("minikube", {"action": "status", "profile": "dev"})
+    assert result.status is Status.FAILED and result.exit_code is None
+    assert "cannot start `minikube`: no such program on PATH" in result.message

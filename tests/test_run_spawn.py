@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.steps.process import find_executable, run_process
+from engine.steps.process import CannotStart, find_executable, run_process
 from engine.steps.spawn import SpawnedChild, spawn, spawn_on_path
 
 
@@ -200,5 +200,6 @@ def test_on_the_engines_own_path_libc_searches_it_as_the_child_would(
     assert (outcome.exit_code, outcome.stdout) == (0, f"third {third / 'hello'}\n")
     assert (broken.exit_code, broken.stdout) == (0, "good\n")
     assert missing is None  # the caller's search and Popen then name the error
-    with pytest.raises(FileNotFoundError, match="no-such-tool-anywhere"):
+    with pytest.raises(CannotStart, match=r"`no-such-tool-anywhere`: no such program on PATH") as e:
         run_process(["no-such-tool-anywhere"], timeout=10)
+    assert isinstance(e.value.cause, FileNotFoundError)

@@ -49,3 +49,19 @@ def test_metacharacters_arrive_as_one_literal_argument_over_ssh(
         e["step_id"]: e["data"]["value"] for e in events(run_id_of(ran.stdout), "step_result")
     }
     assert values["echo_back"] == value.strip()
+
+
+def test_a_byte_that_is_not_utf8_arrives_as_itself_over_ssh(
+    sshd: SshServer, remote_dir: Path
+) -> None:
+    # argv keeps the byte 0xE9 as U+DCE9; sending it once ended in an internal error.
+    inventory = sshd.inventory(current_env().work / "inventory.yaml")
+
+    ran = runbook(
+        "run", ssh_playbook("injection.yaml"), "--quiet", "--inventory", str(inventory),
+        "-i", f"dir={remote_dir}", "-i", "evil=caf\udce9",
+    )  # fmt: skip
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    for name in ("as_string", "as_argv", "as_env"):
+        assert (remote_dir / f"{name}.out").read_bytes() == b"caf\xe9", name

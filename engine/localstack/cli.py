@@ -18,7 +18,7 @@ import msgspec.structs
 from msgspec import Struct
 
 from engine.steps.base import Status, StepContext, StepResult
-from engine.steps.process import run_process
+from engine.steps.process import CannotStart, run_process
 
 DEFAULT_DEADLINE = 30 * 60.0
 READ_LIMIT = 120.0  # a read-only look (status, profile list) never takes longer than this
@@ -47,6 +47,7 @@ class CliResult(Struct, frozen=True):
     timed_out: bool = False
     cancelled: bool = False
     limit: float = 0.0
+    not_started: str = ""  # why the command could not start (then nothing ran)
 
     @property
     def command(self) -> str:
@@ -80,13 +81,16 @@ def run_cli(
     limit = deadline.remaining(READ_LIMIT if read_only else None)
     if limit <= 0:
         return CliResult(tuple(argv), None, "", "", timed_out=True, limit=0.0)
-    outcome = run_process(
-        list(argv),
-        timeout=limit,
-        on_output=(lambda line: None) if read_only else ctx.on_output,
-        cancel=ctx.cancel,
-        cap=ctx.output_cap,
-    )
+    try:
+        outcome = run_process(
+            list(argv),
+            timeout=limit,
+            on_output=(lambda line: None) if read_only else ctx.on_output,
+            cancel=ctx.cancel,
+            cap=ctx.output_cap,
+        )
+    except CannotStart as exc:
+        return CliResult(tuple(argv), None, "", "", not_started=str(exc))
     return CliResult(
         tuple(argv),
         outcome.exit_code,
@@ -102,6 +106,8 @@ def failure(result: CliResult, doing: str, captured: Mapping[str, Any] | None = 
     """A StepResult that names the command, its exit code and the tail of its stderr.
     A timeout is TIMED_OUT (outcome unknown), a cancel UNKNOWN, never FAILED."""
     captured = dict(captured or {})
+    if result.not_started:
+        return StepResult(Status.FAILED, None, "", f"{doing}: {result.not_started}", captured)
     if result.timed_out:
         message = (
             f"{doing}: `{result.command}` did not finish within {result.limit:.0f}s; "

@@ -75,7 +75,16 @@ class RemoteCommand(Struct, frozen=True):
         """Line count, script, then the command's own stdin."""
         script = self.script()
         header = f"{script.count(chr(10))}\n"
-        return (header + script + (self.stdin or "")).encode()
+        # A byte argv could not decode (an input) goes as itself, as to a local command.
+        text = header + script + (self.stdin or "")
+        try:
+            return text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            bad = exc.object[exc.start : exc.end]
+            raise SessionError(
+                f"a value holds {bad!r}, which cannot be encoded for a command",
+                hint="an unpaired surrogate, e.g. from a JSON `\\ud800` escape, cannot be sent",
+            ) from None
 
 
 class RemoteOutcome(Struct, frozen=True):
@@ -99,9 +108,10 @@ def run_remote(
 ) -> RemoteOutcome:
     """Run `command` over `transport`; never waits past `timeout` (plus the kill).
     SessionError when it could not even start; once started, any breakage is `lost`."""
+    payload = command.payload()  # before the channel: a value that cannot be sent fails here
     channel = _start(transport)
     try:
-        streams = Streams(channel, command.payload(), on_output, cap)
+        streams = Streams(channel, payload, on_output, cap)
         try:
             state = _supervise(channel, streams, timeout, cancel)
         except Exception as exc:  # the command started: whatever broke, the outcome is unknown

@@ -63,8 +63,11 @@ def undoes_itself(spec: HttpSpec) -> bool:
 
 
 def plan(spec: HttpSpec, ctx: StepContext) -> Planned:
-    payload = _payload(spec, ctx)
-    shown = f" with {len(payload)} byte body" if payload else ""
+    try:
+        payload = _payload(spec, ctx)
+        shown = f" with {len(payload)} byte body" if payload else ""
+    except UnicodeEncodeError as exc:  # the request fails the same way, as the step's error
+        shown = f" with a body that cannot be encoded ({exc.reason})"
     command = f"{spec.method} {ctx.render.text(spec.url)}{shown}"
     verdict = Verdict.NO_OP if is_readonly(spec) else Verdict.WOULD_CHANGE
     return Planned(command, readonly=is_readonly(spec), verdict=verdict)
@@ -74,7 +77,8 @@ def _payload(spec: HttpSpec, ctx: StepContext) -> bytes | None:
     if spec.json_body is not None:
         return json.dumps(ctx.render.value(spec.json_body)).encode()
     if spec.body is not None:
-        return ctx.render.text(spec.body).encode()
+        # A byte argv could not decode (an input) is sent as itself, as commands get it.
+        return ctx.render.text(spec.body).encode("utf-8", "surrogateescape")
     return None
 
 

@@ -31,6 +31,28 @@ class ProcessOutcome(Struct, frozen=True):
     truncated: bool = False
 
 
+class CannotStart(Exception):
+    """The process could not be started (nothing ran): a missing program or working
+    directory, a permission, or a value no program can be given."""
+
+    def __init__(self, name: str, cause: OSError | UnicodeEncodeError) -> None:
+        self.cause = cause
+        super().__init__(f"cannot start `{name}`: {_why(name, cause)}")
+
+
+def _why(name: str, cause: OSError | UnicodeEncodeError) -> str:
+    if isinstance(cause, UnicodeEncodeError):
+        bad = cause.object[cause.start : cause.end]
+        return (
+            f"a value holds {bad!r}, which cannot be encoded for a command "
+            "(an unpaired surrogate, e.g. from a JSON `\\ud800` escape)"
+        )
+    if isinstance(cause, FileNotFoundError) and cause.filename == name and "/" not in name:
+        return "no such program on PATH"
+    where = f": {cause.filename}" if cause.filename else ""
+    return f"{cause.strerror or cause}{where}"
+
+
 class TailBuffer:
     """Keeps the last `cap` characters, and remembers whether it dropped any."""
 
@@ -96,12 +118,18 @@ def run_process(
     on_started: Callable[[], None] = lambda: None,
 ) -> ProcessOutcome:
     """Run `argv` in its own process group; on timeout or cancel, TERM then KILL the group.
-    `on_started` is called once the process runs, before its output is read."""
+    `on_started` is called once the process runs, before its output is read. Raises
+    CannotStart when it could not start (then nothing ran)."""
     child_env = {**os.environ, **env} if env else None
-    proc = _spawn(list(argv), child_env, cwd, stdin is not None)
+    try:
+        # Bytes as argv and env get them: a byte argv could not decode goes back as itself.
+        data = stdin.encode("utf-8", "surrogateescape") if stdin is not None else None
+        proc = _spawn(list(argv), child_env, cwd, data is not None)
+    except (OSError, UnicodeEncodeError) as exc:
+        raise CannotStart(argv[0] if argv else "", exc) from exc
     try:
         on_started()
-        return _supervise(proc, stdin, timeout, on_output, cancel, cap)
+        return _supervise(proc, data, timeout, on_output, cancel, cap)
     except BaseException:
         kill_group(proc)
         close_pipes(proc)
@@ -153,7 +181,7 @@ def find_executable(name: str, path: str | None) -> str | None:
 
 def _supervise(
     proc: Child,
-    stdin: str | None,
+    stdin: bytes | None,
     timeout: float | None,
     on_output: Callable[[str], None],
     cancel: threading.Event | None,
@@ -197,9 +225,9 @@ def _wait_slice(deadline: float | None, proc: Child, reader: _Reader) -> float:
     return slice_
 
 
-def _feed_stdin(pipe: object, data: str) -> None:
+def _feed_stdin(pipe: object, data: bytes) -> None:
     try:
-        pipe.write(data.encode())  # type: ignore[attr-defined]
+        pipe.write(data)  # type: ignore[attr-defined]
         pipe.close()  # type: ignore[attr-defined]
     except (BrokenPipeError, OSError):
         pass

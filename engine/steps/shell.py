@@ -12,7 +12,7 @@ from msgspec import Struct, field
 from engine.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 from engine.steps.common import Expect, command_result, frozen_env, parse_expect, parse_run
-from engine.steps.process import run_process
+from engine.steps.process import CannotStart, run_process
 
 
 class ShellSpec(Struct, frozen=True):
@@ -67,17 +67,20 @@ def apply(spec: ShellSpec, ctx: StepContext) -> StepResult:
     argv = render_argv(spec, ctx)
     env = {key: ctx.render.text(value) for key, value in spec.env.items()}
     cwd = str(ctx.base_dir / ctx.render.text(spec.cwd)) if spec.cwd else None
-    outcome = run_process(
-        argv,
-        env=env,
-        cwd=cwd,
-        stdin=ctx.render.text(spec.stdin) if spec.stdin is not None else None,
-        timeout=ctx.timeout,
-        on_output=ctx.on_output,
-        cancel=ctx.cancel,
-        cap=ctx.output_cap,
-        on_started=ctx.on_started,
-    )
+    try:
+        outcome = run_process(
+            argv,
+            env=env,
+            cwd=cwd,
+            stdin=ctx.render.text(spec.stdin) if spec.stdin is not None else None,
+            timeout=ctx.timeout,
+            on_output=ctx.on_output,
+            cancel=ctx.cancel,
+            cap=ctx.output_cap,
+            on_started=ctx.on_started,
+        )
+    except CannotStart as exc:
+        return StepResult(Status.FAILED, message=str(exc))  # nothing ran
     if outcome.cancelled:
         return StepResult(Status.UNKNOWN, None, outcome.output, "cancelled; process group killed")
     return command_result(
