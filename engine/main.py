@@ -37,6 +37,9 @@ def _dispatch(argv: list[str]) -> None:
     if arguments is None:
         _click_cli()
         return
+    from engine.lean_msgspec import import_msgspec
+
+    import_msgspec()  # before the run's modules import it the usual way
     from engine.commands.options import run_and_exit_code
 
     sys.exit(run_and_exit_code(**arguments))

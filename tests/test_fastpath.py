@@ -168,9 +168,11 @@ def test_an_inventory_from_the_environment_is_left_to_click(
 
 
 def test_the_console_script_runs_a_playbook_without_importing_click(tmp_path: Path) -> None:
+    # Nor typing_extensions, which msgspec would import (engine.lean_msgspec).
     code = (
         "import atexit, sys\n"
-        "atexit.register(lambda: print('click' in sys.modules, file=sys.stderr))\n"
+        "loaded = lambda: ('click' in sys.modules, 'typing_extensions' in sys.modules)\n"
+        "atexit.register(lambda: print(loaded(), file=sys.stderr))\n"
         "from engine.main import main\n"
         f"sys.argv = ['runbook', 'run', {str(DEMO)!r}, '-q']\n"
         "main()\n"
@@ -182,4 +184,28 @@ def test_the_console_script_runs_a_playbook_without_importing_click(tmp_path: Pa
     )  # fmt: skip
 
     assert "outcome:" in done.stdout, done.stdout + done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "False"
+    assert done.stderr.strip().splitlines()[-1] == "(False, False)"
+
+
+def test_msgspec_loads_without_typing_extensions_and_works_the_same() -> None:
+    code = (
+        "import sys\n"
+        "from engine.lean_msgspec import import_msgspec\n"
+        "import_msgspec()\n"
+        "lean = 'typing_extensions' not in sys.modules\n"
+        "import msgspec\n"
+        "class Step(msgspec.Struct, frozen=True):\n"
+        "    id: str\n"
+        "    tags: 'list[str]' = []\n"
+        'step = msgspec.json.decode(b\'{"id": "s1", "tags": ["a"]}\', type=Step)\n'
+        "print(lean, step, msgspec.json.encode(step).decode())\n"
+        "import typing_extensions\n"  # the block lasted only while msgspec loaded
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[0] == (
+        'True Step(id=\'s1\', tags=[\'a\']) {"id":"s1","tags":["a"]}'
+    )
