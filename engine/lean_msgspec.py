@@ -21,4 +21,5 @@ def import_msgspec() -> None:
     try:
         import msgspec  # noqa: F401
     finally:
-        del sys.modules["typing_extensions"]
+        if sys.modules.get("typing_extensions", 0) is None:
+            del sys.modules["typing_extensions"]

@@ -257,4 +257,4 @@ def test_a_minikube_that_is_not_installed_fails_the_step_and_names_it(
     (fake_minikube.bin / "minikube").unlink()  # not on PATH any more
     result = apply_step("minikube", {"action": "status", "profile": "dev"})
     assert result.status is Status.FAILED and result.exit_code is None
-    assert "cannot start `minikube`: no such program on PATH" in result.message
+    assert result.message == "minikube status: cannot start `minikube`: no such program on PATH"

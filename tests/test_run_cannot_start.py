@@ -22,8 +22,10 @@ from engine.stdout_text import ERROR_HANDLER, escape_unencodable
 
 REASONS = {
     "missing_program": ("broken", "cannot start `no-such-program-anywhere`: no such program"),
+    "bad_interpreter": ("broken_script", "/script exists but cannot be run: No such file"),
     "missing_cwd": ("broken_cwd", "cannot start `true`: No such file or directory: "),
     "unencodable": ("broken_value", "cannot start `touch`: a value holds '\\ud800'"),
+    "nul": ("broken_nul", "cannot start `echo`: a value cannot be given to a command: "),
 }
 
 
@@ -31,13 +33,16 @@ REASONS = {
 def test_a_step_that_cannot_start_fails_and_the_run_rolls_back(how: str) -> None:
     work = current_env().work
     step, reason = REASONS[how]
+    script = work / "script"  # on PATH or not, the kernel cannot run it
+    script.write_text("#!/no/such/interpreter\necho ran\n")
+    script.chmod(0o755)
 
     ran = runbook("run", playbook("cannot-start.yaml"), "-i", f"dir={work}", "-i", f"how={how}")
 
     assert ran.returncode == 1, ran.stdout + ran.stderr  # failed, rolled back
     assert "internal error" not in ran.stderr and "Traceback" not in ran.stderr
     assert reason in ran.stdout
-    assert sorted(os.listdir(work)) == ["first", "first-undone"]  # undone; nothing later ran
+    assert sorted(os.listdir(work)) == ["first", "first-undone", "script"]  # undone, no more
     (result,) = [e for e in events(run_id_of(ran.stdout), "step_result") if e["step_id"] == step]
     assert result["data"]["status"] == "failed"
     assert reason in result["data"]["message"]

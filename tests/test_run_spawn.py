@@ -45,8 +45,14 @@ def test_a_broken_interpreter_line_falls_back_to_the_childs_own_search(tmp_path:
     tool(good, "hello", "#!/bin/sh\necho good\n")
 
     outcome = run_process(["hello"], env={"PATH": f"{broken}{os.pathsep}{good}"}, timeout=10)
+    with pytest.raises(CannotStart) as alone:  # no other: the error names the file found
+        run_process(["hello"], env={"PATH": str(broken)}, timeout=10)
 
     assert outcome.exit_code == 0 and outcome.stdout == "good\n"
+    assert str(alone.value) == (
+        f"cannot start `hello`: {broken / 'hello'} exists but cannot be run: "
+        "No such file or directory (a missing #! interpreter?)"
+    )
 
 
 def test_names_with_a_slash_and_relative_path_entries_are_left_to_the_child(

@@ -65,3 +65,22 @@ def test_a_byte_that_is_not_utf8_arrives_as_itself_over_ssh(
     assert ran.returncode == 0, ran.stdout + ran.stderr
     for name in ("as_string", "as_argv", "as_env"):
         assert (remote_dir / f"{name}.out").read_bytes() == b"caf\xe9", name
+
+
+def test_a_value_no_host_can_be_sent_fails_the_step_before_connecting(
+    sshd: SshServer, remote_dir: Path
+) -> None:
+    inventory = sshd.inventory(current_env().work / "inventory.yaml")
+    logins = sshd.logins()
+
+    ran = runbook(
+        "run", ssh_playbook("unsendable.yaml"), "--inventory", str(inventory),
+        "-i", f"dir={remote_dir}",
+    )  # fmt: skip
+
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    assert "internal error" not in ran.stderr
+    message = "command: a value holds '\\ud800', which cannot be encoded for a command"
+    assert message in ran.stdout
+    assert sshd.logins() == logins  # no connection was made
+    assert list(remote_dir.iterdir()) == []

@@ -38,7 +38,8 @@ def status(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepRe
     if result.exit_code is not None:
         decoded = decode_status(t.profile, result.exit_code, result.stdout)
     if decoded is None:
-        return failure(result, "minikube status (no status in its answer)")
+        unclear = "" if result.not_started else " (no status in its answer)"
+        return failure(result, f"minikube status{unclear}")
     return succeeded(result, decoded.summary(), value=decoded.as_value())
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from msgspec import Struct, field
 
-from engine.remote.errors import SessionError
+from engine.remote.errors import SessionError, UnsendableError
 from engine.remote.stream import Streams
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ class RemoteCommand(Struct, frozen=True):
             return text.encode("utf-8", "surrogateescape")
         except UnicodeEncodeError as exc:
             bad = exc.object[exc.start : exc.end]
-            raise SessionError(
+            raise UnsendableError(
                 f"a value holds {bad!r}, which cannot be encoded for a command",
                 hint="an unpaired surrogate, e.g. from a JSON `\\ud800` escape, cannot be sent",
             ) from None
@@ -108,7 +108,7 @@ def run_remote(
 ) -> RemoteOutcome:
     """Run `command` over `transport`; never waits past `timeout` (plus the kill).
     SessionError when it could not even start; once started, any breakage is `lost`."""
-    payload = command.payload()  # before the channel: a value that cannot be sent fails here
+    payload = command.payload()  # the step checked it before connecting (ssh.apply)
     channel = _start(transport)
     try:
         streams = Streams(channel, payload, on_output, cap)

@@ -49,6 +49,12 @@ class AuthError(RemoteError):
     phase = "auth"
 
 
+class UnsendableError(RemoteError):
+    """A rendered value cannot be encoded for the remote command: nothing was sent."""
+
+    phase = "command"
+
+
 class SessionError(RemoteError):
     """Connected and authenticated, but no session channel could be opened."""
 

@@ -11,6 +11,8 @@ from msgspec import Struct
 
 from engine.steps.base import SpecError, Status, StepResult
 
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
 
 class Expect(Struct, frozen=True):
     """`expect:`: the exit codes and output a step must show to succeed."""
@@ -63,8 +65,17 @@ def parse_run(raw: Any) -> str | tuple[str, ...]:
     return tuple(str(part) for part in raw) if isinstance(raw, list) else str(raw)
 
 
-def frozen_env(raw: Mapping[str, Any] | None) -> Mapping[str, str]:
-    return {str(key): str(value) for key, value in (raw or {}).items()}
+def checked_env(raw: Mapping[str, Any] | None) -> Mapping[str, str]:
+    """`env:` as strings; each name must be a shell variable name (no `=`, no NUL)."""
+    env = {str(key): str(value) for key, value in (raw or {}).items()}
+    for name in env:
+        if not _ENV_NAME.match(name):
+            raise SpecError(
+                f"env name {name!r} is not a shell variable name",
+                hint="use letters, digits and _ (not starting with a digit)",
+                field_name="env",
+            )
+    return env
 
 
 def captured_value(stdout: str) -> Any:

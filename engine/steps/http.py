@@ -66,19 +66,27 @@ def plan(spec: HttpSpec, ctx: StepContext) -> Planned:
     try:
         payload = _payload(spec, ctx)
         shown = f" with {len(payload)} byte body" if payload else ""
-    except UnicodeEncodeError as exc:  # the request fails the same way, as the step's error
-        shown = f" with a body that cannot be encoded ({exc.reason})"
+    except UnencodableBody as exc:  # the request fails the same way, as the step's error
+        shown = f" with a body that cannot be sent: {exc}"
     command = f"{spec.method} {ctx.render.text(spec.url)}{shown}"
     verdict = Verdict.NO_OP if is_readonly(spec) else Verdict.WOULD_CHANGE
     return Planned(command, readonly=is_readonly(spec), verdict=verdict)
+
+
+class UnencodableBody(ValueError):
+    """The rendered body holds a character UTF-8 cannot carry (an unpaired surrogate)."""
 
 
 def _payload(spec: HttpSpec, ctx: StepContext) -> bytes | None:
     if spec.json_body is not None:
         return json.dumps(ctx.render.value(spec.json_body)).encode()
     if spec.body is not None:
-        # A byte argv could not decode (an input) is sent as itself, as commands get it.
-        return ctx.render.text(spec.body).encode("utf-8", "surrogateescape")
+        text = ctx.render.text(spec.body)
+        try:  # a byte argv could not decode (an input) is sent as itself, as commands get it
+            return text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError as exc:
+            bad = text[exc.start : exc.end]
+            raise UnencodableBody(f"the body holds {bad!r}, which cannot be encoded") from None
     return None
 
 

@@ -35,22 +35,44 @@ class CannotStart(Exception):
     """The process could not be started (nothing ran): a missing program or working
     directory, a permission, or a value no program can be given."""
 
-    def __init__(self, name: str, cause: OSError | UnicodeEncodeError) -> None:
+    def __init__(self, name: str, cause: OSError | ValueError, search: Search) -> None:
         self.cause = cause
-        super().__init__(f"cannot start `{name}`: {_why(name, cause)}")
+        super().__init__(f"cannot start `{name}`: {_why(name, cause, search)}")
 
 
-def _why(name: str, cause: OSError | UnicodeEncodeError) -> str:
+class Search(Struct, frozen=True):
+    """Where the child looked for its program: its PATH and working directory."""
+
+    path: str | None
+    cwd: str | None
+
+
+def _why(name: str, cause: OSError | ValueError, search: Search) -> str:
     if isinstance(cause, UnicodeEncodeError):
         bad = cause.object[cause.start : cause.end]
         return (
             f"a value holds {bad!r}, which cannot be encoded for a command "
             "(an unpaired surrogate, e.g. from a JSON `\\ud800` escape)"
         )
-    if isinstance(cause, FileNotFoundError) and cause.filename == name and "/" not in name:
-        return "no such program on PATH"
+    if isinstance(cause, ValueError):  # a NUL character, an `=` in an environment name
+        return f"a value cannot be given to a command: {cause}"
+    if isinstance(cause, FileNotFoundError) and cause.filename == name:
+        return _not_found(name, search, cause.strerror)
     where = f": {cause.filename}" if cause.filename else ""
     return f"{cause.strerror or cause}{where}"
+
+
+def _not_found(name: str, search: Search, reason: str | None) -> str:
+    """ENOENT for the program itself: it is missing, or its `#!` interpreter is."""
+    if "/" in name:
+        found: str | None = os.path.join(search.cwd or "", name)
+    else:
+        found = find_executable(name, search.path)
+    if found is None:
+        return "no such program on PATH"
+    if not os.path.exists(found):
+        return f"no such file: {name}"
+    return f"{found} exists but cannot be run: {reason} (a missing #! interpreter?)"
 
 
 class TailBuffer:
@@ -125,8 +147,9 @@ def run_process(
         # Bytes as argv and env get them: a byte argv could not decode goes back as itself.
         data = stdin.encode("utf-8", "surrogateescape") if stdin is not None else None
         proc = _spawn(list(argv), child_env, cwd, data is not None)
-    except (OSError, UnicodeEncodeError) as exc:
-        raise CannotStart(argv[0] if argv else "", exc) from exc
+    except (OSError, ValueError) as exc:  # ValueError: NUL, `=` in a name, a surrogate
+        search = Search((child_env if child_env is not None else os.environ).get("PATH"), cwd)
+        raise CannotStart(argv[0] if argv else "", exc, search) from exc
     try:
         on_started()
         return _supervise(proc, data, timeout, on_output, cancel, cap)

@@ -11,7 +11,7 @@ from msgspec import Struct, field
 
 from engine.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
-from engine.steps.common import Expect, command_result, frozen_env, parse_expect, parse_run
+from engine.steps.common import Expect, checked_env, command_result, parse_expect, parse_run
 from engine.steps.process import CannotStart, run_process
 
 
@@ -29,7 +29,7 @@ class ShellSpec(Struct, frozen=True):
 def parse(body: Any, where: Location) -> ShellSpec:
     return ShellSpec(
         run=parse_run(body["run"]),
-        env=frozen_env(body.get("env")),
+        env=checked_env(body.get("env")),
         cwd=body.get("cwd"),
         stdin=body.get("stdin"),
         expect=parse_expect(body.get("expect")),

@@ -13,7 +13,6 @@ runner does not undo a failed step, and the other hosts must not be left half-ch
 
 from __future__ import annotations
 
-import re
 import shlex
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,15 +22,13 @@ from msgspec.structs import replace
 
 from engine.errors import EngineError
 from engine.findings import Location
-from engine.steps.base import Planned, SpecError, Status, StepContext, StepResult, Verdict
-from engine.steps.common import Expect, frozen_env, parse_expect, parse_run
+from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+from engine.steps.common import Expect, checked_env, parse_expect, parse_run
 
 if TYPE_CHECKING:
     from engine.playbook.model import Action, Step
     from engine.remote.group import HostResult, Job
     from engine.remote.inventory import Host, Inventory
-
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
 class SshSpec(Struct, frozen=True):
@@ -47,18 +44,10 @@ class SshSpec(Struct, frozen=True):
 
 def parse(body: Any, where: Location) -> SshSpec:
     """The step body as an SshSpec; env names must be shell variable names."""
-    env = frozen_env(body.get("env"))
-    for name in env:
-        if not _ENV_NAME.match(name):
-            raise SpecError(
-                f"env name {name!r} is not a shell variable name",
-                hint="use letters, digits and _ (not starting with a digit)",
-                field_name="env",
-            )
     return SshSpec(
         host=str(body["host"]),
         run=parse_run(body["run"]),
-        env=env,
+        env=checked_env(body.get("env")),
         sudo=bool(body.get("sudo", False)),
         stdin=body.get("stdin"),
         expect=parse_expect(body.get("expect")),
@@ -111,12 +100,14 @@ def apply(spec: SshSpec, ctx: StepContext) -> StepResult:
     from engine.remote.group import combine
 
     try:
+        job = _job(spec, ctx)
+        job.command.payload()  # a value no host can be sent fails here, before connecting
         inventory, hosts = _targets(spec, ctx)
     except RemoteError as exc:
         return StepResult(Status.FAILED, message=exc.summary())
     if not hosts:
         return StepResult(Status.SKIPPED, message="no host left to run on")
-    results = _run(spec, ctx, inventory, hosts)
+    results = _run(job, spec, ctx, inventory, hosts)
     combined = combine(results, hosts, ctx.output_cap)
     return _compensate(spec, ctx, results, combined)
 
@@ -145,11 +136,10 @@ def _job(spec: SshSpec, ctx: StepContext) -> Job:
 
 
 def _run(
-    spec: SshSpec, ctx: StepContext, inventory: Inventory, hosts: tuple[Host, ...]
+    job: Job, spec: SshSpec, ctx: StepContext, inventory: Inventory, hosts: tuple[Host, ...]
 ) -> list[HostResult]:
     from engine.remote.group import host_output, run_hosts, run_on_host
 
-    job = _job(spec, ctx)
     output = host_output(ctx.on_output, grouped=len(hosts) > 1)
     return run_hosts(
         hosts, lambda host: run_on_host(host, inventory, job, ctx, output(host.name)), spec.parallel
