@@ -173,3 +173,21 @@ steps:
     planned = run_cli("plan", str(path), "-i", "name=caf\udce9")
     assert planned.returncode == 0, planned.stdout + planned.stderr
     assert "POST http://127.0.0.1:9/names with 4 byte body" in planned.stdout
+
+
+def test_a_header_http_cannot_carry_fails_the_step_and_says_which_character(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "header.yaml"
+    path.write_text("""\
+apiVersion: runbook/v1
+kind: Playbook
+metadata: {name: http-header, version: 1.0.0, maturity: 2, owner: tests}
+steps:
+  - id: get
+    readonly: true
+    http: {url: "http://127.0.0.1:9/x", headers: {X-Name: "caf\\u00e9 \\u2713"}}
+""")
+    done = run_cli("run", str(path))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "request not sent: '✓' cannot go in a URL or header (latin-1 only)" in done.stdout

@@ -107,6 +107,10 @@ def apply(spec: HttpSpec, ctx: StepContext) -> StepResult:
     try:
         request = _request(spec, ctx)
         status, text = _send(request, ctx.timeout or DEFAULT_TIMEOUT, spec.verify_tls)
+    except UnicodeEncodeError as exc:  # in the URL or a header (the body says so itself)
+        bad = exc.object[exc.start : exc.end]
+        message = f"request not sent: {bad!r} cannot go in a URL or header ({exc.encoding} only)"
+        return StepResult(Status.FAILED, message=message)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return _failure(exc)
     output = f"HTTP {status}\n{text[-ctx.output_cap :]}"
