@@ -67,20 +67,26 @@ def test_a_byte_that_is_not_utf8_arrives_as_itself_over_ssh(
         assert (remote_dir / f"{name}.out").read_bytes() == b"caf\xe9", name
 
 
+@pytest.mark.parametrize(
+    ("what", "message"),
+    [
+        ("v", "command: a value holds '\\ud800', which cannot be encoded for a command"),
+        ("nul", "command: a value holds a NUL character, which no command can be given"),
+    ],
+)
 def test_a_value_no_host_can_be_sent_fails_the_step_before_connecting(
-    sshd: SshServer, remote_dir: Path
+    sshd: SshServer, remote_dir: Path, what: str, message: str
 ) -> None:
     inventory = sshd.inventory(current_env().work / "inventory.yaml")
     logins = sshd.logins()
 
     ran = runbook(
         "run", ssh_playbook("unsendable.yaml"), "--inventory", str(inventory),
-        "-i", f"dir={remote_dir}",
+        "-i", f"dir={remote_dir}", "-i", f"what={what}",
     )  # fmt: skip
 
     assert ran.returncode == 1, ran.stdout + ran.stderr
     assert "internal error" not in ran.stderr
-    message = "command: a value holds '\\ud800', which cannot be encoded for a command"
     assert message in ran.stdout
     assert sshd.logins() == logins  # no connection was made
     assert list(remote_dir.iterdir()) == []

@@ -74,6 +74,11 @@ class RemoteCommand(Struct, frozen=True):
     def payload(self) -> bytes:
         """Line count, script, then the command's own stdin."""
         script = self.script()
+        if "\0" in script:  # the remote shell would drop it: `a\0b` would arrive as `ab`
+            raise UnsendableError(
+                "a value holds a NUL character, which no command can be given",
+                hint="a command's arguments and environment end at NUL; pass such data on stdin",
+            )
         header = f"{script.count(chr(10))}\n"
         # A byte argv could not decode (an input) goes as itself, as to a local command.
         text = header + script + (self.stdin or "")
