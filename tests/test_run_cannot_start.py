@@ -82,3 +82,26 @@ def test_the_escape_gives_back_bytes_and_escapes_the_rest() -> None:
     assert text.encode("ascii", ERROR_HANDLER) == b"caf\xe9 \\ud800 \\u2713"
     with pytest.raises(UnicodeDecodeError):
         escape_unencodable(UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid"))
+
+
+def test_an_env_name_a_shell_could_not_export_still_reaches_a_local_command() -> None:
+    # Only an empty name, `=` or NUL cannot be given to a process (the invalid corpus
+    # has `A=B`); an ssh step exports its env in a shell, so it takes variable names only.
+    work = current_env().work
+    path = work / "env-name.yaml"
+    path.write_text(
+        "apiVersion: runbook/v1\n"
+        "kind: Playbook\n"
+        "metadata: {name: env-name, version: 1.0.0, maturity: 2, owner: tests}\n"
+        "steps:\n"
+        "  - id: show\n"
+        "    readonly: true\n"
+        "    shell:\n"
+        '      run: ["env"]\n'
+        '      env: {"my-tool.level": "3"}\n'
+        '      expect: {stdout_contains: "my-tool.level=3"}\n'
+    )
+
+    ran = runbook("run", str(path))
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr

@@ -112,7 +112,8 @@ def run_remote(
     cap: int,
 ) -> RemoteOutcome:
     """Run `command` over `transport`; never waits past `timeout` (plus the kill).
-    SessionError when it could not even start; once started, any breakage is `lost`."""
+    UnsendableError or SessionError when it could not even start; once started, any
+    breakage is `lost`."""
     payload = command.payload()  # the step checked it before connecting (ssh.apply)
     channel = _start(transport)
     try:

@@ -65,14 +65,21 @@ def parse_run(raw: Any) -> str | tuple[str, ...]:
     return tuple(str(part) for part in raw) if isinstance(raw, list) else str(raw)
 
 
-def checked_env(raw: Mapping[str, Any] | None) -> Mapping[str, str]:
-    """`env:` as strings; each name must be a shell variable name (no `=`, no NUL)."""
+def checked_env(raw: Mapping[str, Any] | None, shell_names: bool) -> Mapping[str, str]:
+    """`env:` as strings. No name may be empty or hold `=` or NUL (no process can be
+    given one); with `shell_names` (exported by a shell), each must be a variable name."""
     env = {str(key): str(value) for key, value in (raw or {}).items()}
     for name in env:
-        if not _ENV_NAME.match(name):
+        if shell_names and not _ENV_NAME.match(name):
             raise SpecError(
                 f"env name {name!r} is not a shell variable name",
                 hint="use letters, digits and _ (not starting with a digit)",
+                field_name="env",
+            )
+        if not name or "=" in name or "\0" in name:
+            raise SpecError(
+                f"env name {name!r} cannot be given to a process",
+                hint="a name must not be empty or hold `=` or a NUL character",
                 field_name="env",
             )
     return env

@@ -29,7 +29,7 @@ class ShellSpec(Struct, frozen=True):
 def parse(body: Any, where: Location) -> ShellSpec:
     return ShellSpec(
         run=parse_run(body["run"]),
-        env=checked_env(body.get("env")),
+        env=checked_env(body.get("env"), shell_names=False),
         cwd=body.get("cwd"),
         stdin=body.get("stdin"),
         expect=parse_expect(body.get("expect")),

@@ -47,7 +47,7 @@ def parse(body: Any, where: Location) -> SshSpec:
     return SshSpec(
         host=str(body["host"]),
         run=parse_run(body["run"]),
-        env=checked_env(body.get("env")),
+        env=checked_env(body.get("env"), shell_names=True),
         sudo=bool(body.get("sudo", False)),
         stdin=body.get("stdin"),
         expect=parse_expect(body.get("expect")),
