@@ -214,9 +214,15 @@ def _nodes_ready(cluster: KubeCluster) -> bool:
     nodes = cluster.api("GET", "/api/v1/nodes").get("items", [])
     ready = [
         n for n in nodes if not n["spec"].get("taints")
-        and any(c["type"] == "Ready" and c["status"] == "True" for c in n["status"]["conditions"])
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in _conditions(n))
     ]  # fmt: skip
     return len(ready) == len(NODES)
+
+
+def _conditions(node: dict[str, Any]) -> list[dict[str, Any]]:
+    """A node's conditions; none yet while its stand-in kubelet is registering it."""
+    conditions: list[dict[str, Any]] = node.get("status", {}).get("conditions") or []
+    return conditions
 
 
 def _spawn(state: Path, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
