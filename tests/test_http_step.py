@@ -156,20 +156,28 @@ def test_http_spec_defaults() -> None:
     assert spec.method == "GET" and spec.expect_status == (200, 409) and spec.verify_tls
 
 
+def _one_step(tmp_path: Path, name: str, step: str, inputs: str = "") -> Path:
+    """A playbook named `name` whose one step is `step` (YAML, indented as a list item)."""
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(
+        "apiVersion: runbook/v1\n"
+        "kind: Playbook\n"
+        f"metadata: {{name: {name}, version: 1.0.0, maturity: 2, owner: tests}}\n"
+        f"{inputs}steps:\n{step}"
+    )
+    return path
+
+
 def test_a_body_with_a_byte_that_is_not_utf8_is_planned_as_that_byte(tmp_path: Path) -> None:
     # argv keeps the byte 0xE9 as U+DCE9; planning its body once ended in an internal error.
-    path = tmp_path / "body.yaml"
-    path.write_text("""\
-apiVersion: runbook/v1
-kind: Playbook
-metadata: {name: http-body, version: 1.0.0, maturity: 2, owner: tests}
-inputs:
-  name: {type: string}
-steps:
-  - id: post
-    http: {url: "http://127.0.0.1:9/names", method: POST, body: "{{ inputs.name }}"}
-    irreversible: test step
-""")
+    path = _one_step(
+        tmp_path,
+        "http-body",
+        "  - id: post\n"
+        '    http: {url: "http://127.0.0.1:9/names", method: POST, body: "{{ inputs.name }}"}\n'
+        "    irreversible: test step\n",
+        inputs="inputs:\n  name: {type: string}\n",
+    )
     planned = run_cli("plan", str(path), "-i", "name=caf\udce9")
     assert planned.returncode == 0, planned.stdout + planned.stderr
     assert "POST http://127.0.0.1:9/names with 4 byte body" in planned.stdout
@@ -178,16 +186,13 @@ steps:
 def test_a_header_http_cannot_carry_fails_the_step_and_says_which_character(
     tmp_path: Path,
 ) -> None:
-    path = tmp_path / "header.yaml"
-    path.write_text("""\
-apiVersion: runbook/v1
-kind: Playbook
-metadata: {name: http-header, version: 1.0.0, maturity: 2, owner: tests}
-steps:
-  - id: get
-    readonly: true
-    http: {url: "http://127.0.0.1:9/x", headers: {X-Name: "caf\\u00e9 \\u2713"}}
-""")
+    path = _one_step(
+        tmp_path,
+        "http-header",
+        "  - id: get\n"
+        "    readonly: true\n"
+        '    http: {url: "http://127.0.0.1:9/x", headers: {X-Name: "caf\\u00e9 \\u2713"}}\n',
+    )
     done = run_cli("run", str(path))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "request not sent: '✓' cannot go in a URL or header (latin-1 only)" in done.stdout
