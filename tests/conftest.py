@@ -8,7 +8,13 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["prom_fixtures", "sshd_fixtures", "kube_fixtures", "localstack_fixtures"]
+pytest_plugins = [
+    "prom_fixtures",
+    "sshd_fixtures",
+    "kube_fixtures",
+    "localstack_fixtures",
+    "http_fixtures",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from http_fixtures import Origin, Reply
 from sli_helpers import run_cli, run_id_of
 
 from engine.steps.http import parse
@@ -157,7 +158,8 @@ def test_http_spec_defaults() -> None:
 
 
 def _one_step(tmp_path: Path, name: str, step: str, inputs: str = "") -> Path:
-    """A playbook named `name` whose one step is `step` (YAML, indented as a list item)."""
+    """A playbook named `name` whose one step is `step` (YAML, indented as a list item);
+    `inputs` is YAML put before the steps (inputs, secrets)."""
     path = tmp_path / f"{name}.yaml"
     path.write_text(
         "apiVersion: runbook/v1\n"
@@ -196,3 +198,182 @@ def test_a_header_http_cannot_carry_fails_the_step_and_says_which_character(
     done = run_cli("run", str(path))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "request not sent: '✓' cannot go in a URL or header (latin-1 only)" in done.stdout
+
+
+KEY = "key-51aa-canary-0e3d"
+SECRETS = "secrets:\n  token: {env: FLAG_TOKEN}\n  key: {env: API_KEY}\n"
+CREDENTIALS = (
+    "      headers:\n"
+    '        Authorization: "Bearer {{ secrets.token }}"\n'
+    '        X-Api-Key: "k={{ secrets.key }}"\n'
+    '        Cookie: "session=s3"\n'
+    '        X-Request-Id: "r-1"\n'
+)
+
+
+@pytest.fixture
+def canaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLAG_TOKEN", CANARY)
+    monkeypatch.setenv("API_KEY", KEY)
+
+
+def _get(url: str, step_id: str = "fetch") -> str:
+    return f'  - id: {step_id}\n    readonly: true\n    http:\n      url: "{url}"\n{CREDENTIALS}'
+
+
+def _post(url: str, extra: str = "", body: str = "{provider: fallback}") -> str:
+    return (
+        "  - id: post\n"
+        "    irreversible: test step\n"
+        "    timeout: 5s\n"
+        "    http:\n"
+        f'      url: "{url}"\n'
+        "      method: POST\n"
+        '      headers: {Authorization: "Bearer {{ secrets.token }}"}\n'
+        f"      json: {body}\n"
+        f"{extra}"
+    )
+
+
+def _events_text(done: Any) -> str:
+    """The run's recorded events, as text (what `runbook show` keeps)."""
+    shown = run_cli("show", run_id_of(done.stdout), "--output", "json")
+    return json.dumps(json.loads(shown.stdout)["events"])
+
+
+@pytest.mark.usefixtures("canaries")
+def test_a_redirect_to_another_origin_carries_no_credentials(
+    tmp_path: Path, http_origin: Origin, other_origin: Origin
+) -> None:
+    http_origin.routes["/start"] = Reply(302, "/next")  # same origin: credentials kept
+    http_origin.routes["/next"] = Reply(301, f"{other_origin.url}/landing")
+    other_origin.routes["/landing"] = Reply(200, body=b'{"where": "landing"}')
+    path = _one_step(tmp_path, "cross", _get(f"{http_origin.url}/start"), SECRETS)
+    done = run_cli("run", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    sent = [r.headers.get("Authorization") for r in http_origin.received]
+    assert sent == [f"Bearer {CANARY}"] * 2
+    [landed] = other_origin.received
+    assert landed.path == "/landing" and landed.headers.get("X-Request-Id") == "r-1"
+    assert not {"Authorization", "X-Api-Key", "Cookie"} & set(landed.headers)
+    assert CANARY not in repr(landed) and KEY not in repr(landed)
+    assert "Authorization, X-Api-Key, Cookie not sent to another origin" in _events_text(done)
+
+
+@pytest.mark.usefixtures("canaries")
+def test_https_is_never_left_for_http(
+    tmp_path: Path, https_origin: Origin, http_origin: Origin
+) -> None:
+    https_origin.routes["/ok"] = Reply(200)  # verified against the test's own certificate
+    https_origin.routes["/down"] = Reply(302, f"{http_origin.url}/landing?{{query}}")
+    path = _one_step(
+        tmp_path,
+        "downgrade",
+        _get(f"{https_origin.url}/ok", "ok")
+        + _get(f"{https_origin.url}/down?t={{{{ secrets.token }}}}"),
+        SECRETS,
+    )
+    done = run_cli("run", str(path))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert https_origin.paths() == ["GET /ok", f"GET /down?t={CANARY}"]
+    assert http_origin.received == []
+    assert (
+        f"refused to follow the redirect from {https_origin.url}/down?t=«redacted:token» to "
+        f"{http_origin.url}/landing?t=«redacted:token»: it would leave https for plain http"
+    ) in done.stdout
+    assert CANARY not in done.stdout + done.stderr + _events_text(done)
+
+
+@pytest.mark.usefixtures("canaries")
+def test_a_redirected_post_fails_and_is_not_repeated_as_a_get(
+    tmp_path: Path, http_origin: Origin
+) -> None:
+    url = http_origin.url
+    http_origin.routes["/switch"] = Reply(302, "/switched")
+    http_origin.routes["/switched"] = Reply(200)
+    done = run_cli("run", str(_one_step(tmp_path, "post", _post(f"{url}/switch"), SECRETS)))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (
+        f"the server redirected POST {url}/switch to {url}/switched (HTTP 302), and the "
+        "request was not repeated there" in done.stdout
+    )
+    allowed = _post(f"{url}/switch", "      follow_redirects: true\n")
+    done = run_cli("run", str(_one_step(tmp_path, "post", allowed, SECRETS)))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "following it would send a GET without the body" in done.stdout
+    assert http_origin.paths() == ["POST /switch"] * 2
+
+
+@pytest.mark.usefixtures("canaries")
+def test_a_redirect_status_listed_in_expect_status_is_the_answer(
+    tmp_path: Path, http_origin: Origin
+) -> None:
+    http_origin.routes["/orders"] = Reply(303, "/orders/7")  # See Other: done, look there
+    step = _post(f"{http_origin.url}/orders", "      expect_status: [201, 303]\n")
+    done = run_cli("run", str(_one_step(tmp_path, "see-other", step, SECRETS)))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert http_origin.paths() == ["POST /orders"]
+
+
+@pytest.mark.usefixtures("canaries")
+def test_a_post_allowed_to_follow_a_307_keeps_its_method_and_body(
+    tmp_path: Path, http_origin: Origin
+) -> None:
+    http_origin.routes["/v1/flag"] = Reply(307, "/v2/flag")
+    http_origin.routes["/v2/flag"] = Reply(200)
+    step = _post(f"{http_origin.url}/v1/flag", "      follow_redirects: true\n")
+    path = _one_step(tmp_path, "moved", step, SECRETS)
+    planned = run_cli("plan", str(path))
+    assert f"POST {http_origin.url}/v1/flag with 24 byte body, following 307/308 redirects" in (
+        planned.stdout
+    ), planned.stdout + planned.stderr
+    done = run_cli("run", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    first, moved = http_origin.received
+    assert (first.method, moved.method, moved.path) == ("POST", "POST", "/v2/flag")
+    assert moved.body == first.body == b'{"provider": "fallback"}'
+    assert moved.headers["Authorization"] == f"Bearer {CANARY}"  # same origin
+
+
+@pytest.mark.usefixtures("canaries")
+def test_a_307_to_another_origin_drops_credentials_and_never_takes_a_secret_body(
+    tmp_path: Path, http_origin: Origin, other_origin: Origin
+) -> None:
+    http_origin.routes["/flag"] = Reply(307, f"{other_origin.url}/flag")
+    other_origin.routes["/flag"] = Reply(200)
+    follow = "      follow_redirects: true\n"
+    done = run_cli(
+        "run", str(_one_step(tmp_path, "moved", _post(f"{http_origin.url}/flag", follow), SECRETS))
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    [landed] = other_origin.received
+    assert landed.body == b'{"provider": "fallback"}' and "Authorization" not in landed.headers
+    secret_body = _post(f"{http_origin.url}/flag", follow, '{token: "{{ secrets.key }}"}')
+    done = run_cli("run", str(_one_step(tmp_path, "moved", secret_body, SECRETS)))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the body holds a secret and would go to another origin" in done.stdout
+    assert len(other_origin.received) == 1 and KEY not in repr(other_origin.received)
+
+
+def test_redirect_loops_and_chains_are_cut(tmp_path: Path, http_origin: Origin) -> None:
+    url = http_origin.url
+    http_origin.routes |= {"/a": Reply(302, "/b"), "/b": Reply(302, f"{url}/a")}
+    http_origin.routes |= {f"/hop/{n}": Reply(302, f"/hop/{n + 1}") for n in range(20)}
+    steps = _get(f"{url}/a", "loop").replace(CREDENTIALS, "")
+    done = run_cli("run", str(_one_step(tmp_path, "loop", steps)))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"redirect loop: {url}/a → {url}/b → {url}/a" in done.stdout
+    steps = _get(f"{url}/hop/0", "chain").replace(CREDENTIALS, "")
+    done = run_cli("run", str(_one_step(tmp_path, "chain", steps)))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"more than 10 redirects, from {url}/hop/0 to {url}/hop/11" in done.stdout
+    assert len(http_origin.received) == 2 + 11  # /a, /b; then /hop/0 and ten redirects
+
+
+def test_the_timeout_bounds_a_body_that_trickles_in(tmp_path: Path, http_origin: Origin) -> None:
+    http_origin.routes["/slow"] = Reply(200, body=b"x" * 20, trickle=0.25)  # 5 s in all
+    step = _get(f"{http_origin.url}/slow", "slow").replace(CREDENTIALS, "") + "    timeout: 1s\n"
+    started = time.monotonic()
+    done = run_cli("run", str(_one_step(tmp_path, "slow", step)))
+    assert time.monotonic() - started < 4
+    assert done.returncode == 1 and "timed_out" in done.stdout, done.stdout + done.stderr

@@ -7,15 +7,21 @@ are read-only. The step's `timeout` bounds the whole request.
 from __future__ import annotations
 
 import json
-import ssl
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
 from msgspec import Struct, field
 
 from engine.findings import Location
+from engine.http_client import (
+    HttpError,
+    Options,
+    Request,
+    Response,
+    carries_secret,
+    secret_headers,
+    send,
+)
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 from engine.steps.common import captured_value
 
@@ -33,6 +39,7 @@ class HttpSpec(Struct, frozen=True):
     expect_status: tuple[int, ...] = (200, 201, 202, 204)
     capture: str | None = None
     verify_tls: bool = True
+    follow_redirects: bool | None = None  # None: GET and HEAD follow, other methods do not
 
 
 def parse(body: Any, where: Location) -> HttpSpec:
@@ -47,7 +54,12 @@ def parse(body: Any, where: Location) -> HttpSpec:
         expect_status=statuses,
         capture=body.get("capture"),
         verify_tls=bool(body.get("verify_tls", True)),
+        follow_redirects=_optional_flag(body.get("follow_redirects")),
     )
+
+
+def _optional_flag(value: Any) -> bool | None:
+    return None if value is None else bool(value)
 
 
 def _statuses(expected: Any) -> tuple[int, ...]:
@@ -68,9 +80,16 @@ def plan(spec: HttpSpec, ctx: StepContext) -> Planned:
         shown = f" with {len(payload)} byte body" if payload else ""
     except UnencodableBody as exc:  # the request fails the same way, as the step's error
         shown = f" with a body that cannot be sent: {exc}"
-    command = f"{spec.method} {ctx.render.text(spec.url)}{shown}"
+    command = f"{spec.method} {ctx.render.text(spec.url)}{shown}{_redirect_note(spec)}"
     verdict = Verdict.NO_OP if is_readonly(spec) else Verdict.WOULD_CHANGE
     return Planned(command, readonly=is_readonly(spec), verdict=verdict)
+
+
+def _redirect_note(spec: HttpSpec) -> str:
+    """What `plan` says of redirects when the step chose other than its method's default."""
+    if spec.follow_redirects is None or spec.follow_redirects is is_readonly(spec):
+        return ""
+    return ", following 307/308 redirects" if spec.follow_redirects else ", no redirects"
 
 
 class UnencodableBody(ValueError):
@@ -90,51 +109,61 @@ def _payload(spec: HttpSpec, ctx: StepContext) -> bytes | None:
     return None
 
 
-def _request(spec: HttpSpec, ctx: StepContext) -> urllib.request.Request:
+def _request(spec: HttpSpec, ctx: StepContext) -> Request:
     headers = {k: ctx.render.text(v) for k, v in spec.headers.items()}
     if spec.json_body is not None:
         headers.setdefault("Content-Type", "application/json")
-    url = ctx.render.text(spec.url)
-    if not url.startswith(("http://", "https://")):
-        raise ValueError(f"{url!r} is not an http(s) URL")
-    return urllib.request.Request(  # noqa: S310 - scheme checked above
-        url, data=_payload(spec, ctx), method=spec.method, headers=headers
+    body = _payload(spec, ctx)
+    has_secret = carries_secret(ctx.render)
+    return Request(
+        method=spec.method,
+        url=ctx.render.text(spec.url),
+        headers=headers,
+        body=body,
+        secret_headers=secret_headers(headers, has_secret),
+        body_has_secret=body is not None and has_secret(body.decode("utf-8", "replace")),
     )
 
 
 def apply(spec: HttpSpec, ctx: StepContext) -> StepResult:
     """Send the request; an unexpected status fails, no answer in time is unknown."""
+    options = Options(
+        timeout=ctx.timeout or DEFAULT_TIMEOUT,
+        body_limit=BODY_LIMIT,
+        verify_tls=spec.verify_tls,
+        follow_redirects=spec.follow_redirects,
+        answers=spec.expect_status,
+    )
     try:
-        request = _request(spec, ctx)
-        status, text = _send(request, ctx.timeout or DEFAULT_TIMEOUT, spec.verify_tls)
-    except UnicodeEncodeError as exc:  # in the URL or a header (the body says so itself)
-        bad = exc.object[exc.start : exc.end]
-        message = f"request not sent: {bad!r} cannot go in a URL or header ({exc.encoding} only)"
-        return StepResult(Status.FAILED, message=message)
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return _failure(exc)
-    output = f"HTTP {status}\n{text[-ctx.output_cap :]}"
+        response = send(_request(spec, ctx), options)
+    except UnencodableBody as exc:
+        return StepResult(Status.FAILED, message=f"request not sent: {exc}")
+    except HttpError as exc:
+        status = Status.TIMED_OUT if exc.timed_out else Status.FAILED
+        return StepResult(status, message=str(exc))
+    return _result(spec, response, ctx.output_cap)
+
+
+def _result(spec: HttpSpec, response: Response, output_cap: int) -> StepResult:
+    status, text = response.status, response.body.decode("utf-8", "replace")
+    output = f"{_redirects(response)}HTTP {status}\n{text[-output_cap:]}"
     if status not in spec.expect_status:
         wanted = " or ".join(map(str, spec.expect_status))
-        return StepResult(Status.FAILED, status, output, f"HTTP {status}, expected {wanted}")
+        moved = f" (a redirect to {response.location}, not followed)" if response.location else ""
+        return StepResult(Status.FAILED, status, output, f"HTTP {status}{moved}, expected {wanted}")
     value = captured_value(text) if spec.capture else None
     return StepResult(Status.SUCCEEDED, status, output, value=value)
 
 
-def _failure(exc: BaseException) -> StepResult:
-    reason = getattr(exc, "reason", exc)
-    if isinstance(exc, TimeoutError) or isinstance(reason, TimeoutError):
-        return StepResult(Status.TIMED_OUT, message="no response in time; the outcome is unknown")
-    return StepResult(Status.FAILED, message=f"request failed before an answer: {reason}")
-
-
-def _send(request: urllib.request.Request, timeout: float, verify: bool) -> tuple[int, str]:
-    context = None if verify else ssl._create_unverified_context()  # noqa: S323 - opted out
-    try:
-        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # noqa: S310
-            return int(response.status), response.read(BODY_LIMIT).decode("utf-8", "replace")
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), exc.read(BODY_LIMIT).decode("utf-8", "replace")
+def _redirects(response: Response) -> str:
+    """One line per redirect followed, naming the headers kept from another origin."""
+    lines = []
+    for hop in response.hops:
+        withheld = (
+            f" ({', '.join(hop.withheld)} not sent to another origin)" if hop.withheld else ""
+        )
+        lines.append(f"HTTP {hop.status} redirect to {hop.target}{withheld}\n")
+    return "".join(lines)
 
 
 def undo(spec: HttpSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepResult:
