@@ -19,8 +19,11 @@ STEP = """\
 """
 
 
-def playbook(tmp: Path, sli: str, actions: dict[int, str], steps: int = 4) -> Path:
-    """A level-2 playbook of `steps` mutating steps; step N also runs `actions[N]`."""
+def playbook(
+    tmp: Path, sli: str, actions: dict[int, str], steps: int = 4, secrets: str = ""
+) -> Path:
+    """A level-2 playbook of `steps` mutating steps; step N also runs `actions[N]`;
+    `secrets` is the YAML of a `secrets:` section."""
     markers = tmp / "markers"
     markers.mkdir(exist_ok=True)
     body = "".join(
@@ -30,7 +33,7 @@ def playbook(tmp: Path, sli: str, actions: dict[int, str], steps: int = 4) -> Pa
     text = (
         "apiVersion: runbook/v1\nkind: Playbook\n"
         "metadata: {name: sli-test, version: 1.0.0, maturity: 2, owner: tests}\n"
-        f"sli:\n{sli}steps:\n{body}"
+        f"{secrets}sli:\n{sli}steps:\n{body}"
     )
     path = tmp / "playbook.yaml"
     path.write_text(text, encoding="utf-8")

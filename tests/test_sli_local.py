@@ -1,7 +1,8 @@
 """The same SLI scenarios with `command` and `http` probes: no Prometheus needed.
 
 The HTTP service is a stand-in written here (a real HTTP server on loopback whose
-status comes from a file), because what is tested is our probe, not a product."""
+status comes from a file), because what is tested is our probe, not a product; so are
+the servers that redirect a probe, the Prometheus API's among them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from http_fixtures import Origin, Reply
 from sli_helpers import playbook, run_cli, run_id_of, samples, step_statuses
 
 from engine.playbook.model import Healthy
@@ -171,3 +173,40 @@ def test_plan_probe_reads_but_changes_nothing(tmp_path: Path) -> None:
     assert f"{tmp_path}/fixed-disk-7" in done.stdout  # rendered with the real capture
     assert "SLI now: unhealthy 5" in done.stdout
     assert "pre-check would: proceed" in done.stdout
+
+
+CANARY = "tok-9d41-canary-probe"
+PROBE_SECRETS = "secrets:\n  token: {env: PROBE_TOKEN}\n"
+ANSWER = b'{"status": "success", "data": {"resultType": "scalar", "result": [0, "0"]}}'
+
+
+@pytest.mark.parametrize(
+    "probe",
+    [
+        "    http:\n      url: '{url}/readyz'\n"
+        "      headers: {{X-Probe-Key: '{{{{ secrets.token }}}}', Cookie: s=1}}\n",
+        "    prometheus: {{url: '{url}', query: up, bearer_token_secret: token}}\n",
+    ],
+    ids=["http", "prometheus"],
+)
+def test_a_probe_redirected_to_another_origin_sends_it_no_credentials(
+    tmp_path: Path,
+    http_origin: Origin,
+    other_origin: Origin,
+    monkeypatch: pytest.MonkeyPatch,
+    probe: str,
+) -> None:
+    monkeypatch.setenv("PROBE_TOKEN", CANARY)
+    for path in ("/readyz", "/api/v1/query"):
+        http_origin.routes[path] = Reply(302, f"{other_origin.url}{path}?{{query}}")
+        other_origin.routes[path] = Reply(200, body=ANSWER)
+    sli = f"  probe:\n{probe.format(url=http_origin.url)}  healthy: {{below: 1}}\n{FAST}"
+    if "http:" in probe:
+        sli = sli.replace("  healthy: {below: 1}\n", "")
+    path = playbook(tmp_path, sli, {}, steps=1, secrets=PROBE_SECRETS)
+    done = run_cli("run", str(path))
+    assert done.returncode == 5 and "nothing to fix" in done.stdout, done.stdout + done.stderr
+    assert CANARY in repr(http_origin.received)  # the probe's own origin got the credential
+    [landed] = other_origin.received
+    assert CANARY not in repr(landed)
+    assert not {"Authorization", "X-Probe-Key", "Cookie"} & set(landed.headers)

@@ -8,13 +8,12 @@ message says which.
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
 from engine.durations import parse_duration
+from engine.http_client import HttpError, Options, Request, carries_secret, secret_headers, send
 from engine.sli.judge import Reading
 from engine.steps.base import Renderer
 
@@ -33,23 +32,22 @@ def read(spec: Mapping[str, Any], render: Renderer, numeric: bool, token: str = 
     headers = {k: render.text(v) for k, v in (spec.get("headers") or {}).items()}
     if token:
         headers["Authorization"] = f"Bearer {token}"
+    request = Request(
+        "GET", url, headers, secret_headers=secret_headers(headers, carries_secret(render))
+    )
     try:
-        document = _get_json(urllib.request.Request(url, headers=headers), timeout)  # noqa: S310
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        return Reading.failed(f"Prometheus did not answer: {getattr(exc, 'reason', exc)}")
-    return interpret(document)
+        return interpret(_get_json(request, timeout))
+    except HttpError as exc:
+        return Reading.failed(f"Prometheus did not answer: {exc}")
 
 
-def _get_json(request: urllib.request.Request, timeout: float) -> Any:
+def _get_json(request: Request, timeout: float) -> Any:
+    """The response's JSON document; 400/422/503 carry an API error document too."""
+    response = send(request, Options(timeout=timeout, body_limit=BODY_LIMIT))
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            return json.loads(response.read(BODY_LIMIT))
-    except urllib.error.HTTPError as exc:  # 400/422/503 carry an API error document
-        body = exc.read(BODY_LIMIT)
-        try:
-            return json.loads(body)
-        except ValueError:
-            raise urllib.error.URLError(f"HTTP {exc.code}") from None
+        return json.loads(response.body)
+    except ValueError:
+        raise HttpError(f"HTTP {response.status}, not a JSON document") from None
 
 
 def interpret(document: Any) -> Reading:
