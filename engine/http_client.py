@@ -94,6 +94,7 @@ def is_read_only(method: str) -> bool:
 def send(request: Request, options: Options) -> Response:
     """The final response to `request`; HttpError when there is none to judge."""
     check_sendable(request)
+    request = _userinfo_as_basic_auth(request)
     deadline = time.monotonic() + options.timeout
     stop = threading.Event()
     outcome: list[Response | BaseException] = []
@@ -127,6 +128,23 @@ def check_sendable(request: Request) -> None:
             )
     for name, value in request.headers.items():
         _check_header(name, value)
+
+
+def _userinfo_as_basic_auth(request: Request) -> Request:
+    """`https://user:password@host/` sends Basic credentials, as curl does, and they are
+    credentials like an Authorization header: never sent to another origin."""
+    import urllib.parse
+
+    from urllib3.util import make_headers, parse_url
+
+    parsed = parse_url(request.url)
+    if not parsed.auth:
+        return request
+    if any(name.lower() == "authorization" for name in request.headers):
+        raise NotSent("request not sent: the URL holds credentials and an Authorization header")
+    basic = make_headers(basic_auth=urllib.parse.unquote(parsed.auth))["authorization"]
+    url = parsed._replace(auth=None).url
+    return structs.replace(request, url=url, headers={**request.headers, "Authorization": basic})
 
 
 def _check_header(name: str, value: str) -> None:

@@ -3,6 +3,7 @@ here: what is tested is our client, its undo, deadline and redaction)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import threading
 import time
@@ -377,3 +378,30 @@ def test_the_timeout_bounds_a_body_that_trickles_in(tmp_path: Path, http_origin:
     done = run_cli("run", str(_one_step(tmp_path, "slow", step)))
     assert time.monotonic() - started < 4
     assert done.returncode == 1 and "timed_out" in done.stdout, done.stdout + done.stderr
+
+
+@pytest.mark.usefixtures("canaries")
+def test_credentials_in_the_url_are_sent_as_basic_auth_to_its_origin_only(
+    tmp_path: Path, http_origin: Origin, other_origin: Origin
+) -> None:
+    http_origin.routes["/start"] = Reply(302, f"{other_origin.url}/landing")
+    other_origin.routes["/landing"] = Reply(200)
+    host = http_origin.url.removeprefix("http://")
+    step = _get(f"http://ops:{{{{ secrets.token }}}}@{host}/start").replace(CREDENTIALS, "")
+    done = run_cli("run", str(_one_step(tmp_path, "userinfo", step, SECRETS)))
+    assert done.returncode == 0, done.stdout + done.stderr
+    basic = base64.b64encode(f"ops:{CANARY}".encode()).decode()
+    assert http_origin.received[0].headers["Authorization"] == f"Basic {basic}"
+    [landed] = other_origin.received
+    assert "Authorization" not in landed.headers and basic not in repr(landed)
+
+
+def test_a_get_told_not_to_follow_redirects_is_judged_on_the_redirect(
+    tmp_path: Path, http_origin: Origin
+) -> None:
+    http_origin.routes["/old"] = Reply(301, "/new")
+    step = _get(f"{http_origin.url}/old").replace(CREDENTIALS, "      follow_redirects: false\n")
+    done = run_cli("run", str(_one_step(tmp_path, "stay", step)))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"HTTP 301 (a redirect to {http_origin.url}/new, not followed), expected" in done.stdout
+    assert http_origin.paths() == ["GET /old"]
