@@ -118,14 +118,16 @@ def send(request: Request, options: Options) -> Response:
 
 def check_sendable(request: Request) -> None:
     """NotSent when the URL or a header holds what HTTP cannot carry."""
-    if not request.url.startswith(("http://", "https://")):
-        raise NotSent(f"request not sent: {request.url!r} is not an http(s) URL")
     for character in request.url:
         if not "!" <= character <= "~":
             raise NotSent(
                 f"request not sent: {character!r} cannot go in a URL (printable ASCII only); "
                 "percent-encode it, e.g. with `| urlencode`"
             )
+    if not _is_http_url(request.url):
+        raise NotSent(
+            f"request not sent: {request.url!r} is not a valid http(s) URL (http[s]://host[:port]/path)"
+        )
     for name, value in request.headers.items():
         _check_header(name, value)
 
@@ -213,10 +215,26 @@ def _unfollowed(
 def _resolve(base: str, location: str) -> str:
     import urllib.parse
 
-    target = urllib.parse.urljoin(base, location.strip())
-    if not target.startswith(("http://", "https://")):
-        raise HttpError(f"the server redirected {base} to {target}, which is not an http(s) URL")
+    try:
+        target = urllib.parse.urljoin(base, location.strip())
+    except ValueError:  # e.g. an unclosed [ of an IPv6 address
+        target = location
+    if not _is_http_url(target):
+        raise HttpError(
+            f"the server redirected {base} to {target!r}, which is not a valid http(s) URL"
+        )
     return target
+
+
+def _is_http_url(url: str) -> bool:
+    from urllib3.util import parse_url
+
+    if not url.startswith(("http://", "https://")):
+        return False
+    try:
+        return bool(parse_url(url).host)
+    except ValueError:  # urllib3's LocationParseError: a bad host or port
+        return False
 
 
 def _next_request(current: Request, status: int, target: str) -> tuple[Request, tuple[str, ...]]:

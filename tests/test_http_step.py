@@ -405,3 +405,19 @@ def test_a_get_told_not_to_follow_redirects_is_judged_on_the_redirect(
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"HTTP 301 (a redirect to {http_origin.url}/new, not followed), expected" in done.stdout
     assert http_origin.paths() == ["GET /old"]
+
+
+def test_a_url_or_redirect_that_cannot_be_parsed_fails_the_step(
+    tmp_path: Path, http_origin: Origin
+) -> None:
+    bad_port = _get("http://127.0.0.1:x/flag").replace(CREDENTIALS, "")
+    done = run_cli("run", str(_one_step(tmp_path, "bad-url", bad_port)))
+    assert done.returncode == 1, done.stdout + done.stderr  # was an internal error (70)
+    assert "request not sent: 'http://127.0.0.1:x/flag' is not a valid http(s) URL" in done.stdout
+    http_origin.routes["/moved"] = Reply(302, "http://[fe80::1/flag")
+    bad_location = _get(f"{http_origin.url}/moved").replace(CREDENTIALS, "")
+    done = run_cli("run", str(_one_step(tmp_path, "bad-location", bad_location)))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert f"redirected {http_origin.url}/moved to 'http://[fe80::1/flag', which is not" in (
+        done.stdout
+    )

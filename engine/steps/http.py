@@ -111,8 +111,8 @@ def _payload(spec: HttpSpec, ctx: StepContext) -> bytes | None:
 
 def _request(spec: HttpSpec, ctx: StepContext) -> Request:
     headers = {k: ctx.render.text(v) for k, v in spec.headers.items()}
-    if spec.json_body is not None:
-        headers.setdefault("Content-Type", "application/json")
+    if spec.json_body is not None and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
     body = _payload(spec, ctx)
     has_secret = carries_secret(ctx.render)
     return Request(
