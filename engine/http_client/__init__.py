@@ -1,0 +1,141 @@
+"""HTTP requests for the `http` step and the SLI probes, with redirects decided here.
+
+urllib3 sends one request per hop (`redirect=False`, `retries=False`, in
+`transport`); `redirects` decides whether a redirect is followed (RELIABILITY.md #11):
+
+* credentials (Authorization, Proxy-Authorization, Cookie and any header whose value
+  holds a secret) never go to another origin (scheme, host, port), and a body that
+  holds a secret is not sent there at all;
+* https is never downgraded to http;
+* a mutating request (not GET, HEAD or OPTIONS) is followed only when the caller
+  allows it, and then only through 307/308, which keep the method and the body: a
+  301/302/303 would turn it into a GET without its body, so it fails instead;
+* at most `MAX_REDIRECTS` hops, and a loop is named as one.
+
+A redirect status the caller lists among its answers is the answer, not followed.
+The timeout bounds the whole exchange, every hop and the body included.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+
+from msgspec import structs
+
+from engine.http_client.model import (
+    Hop,
+    HttpError,
+    NotSent,
+    Options,
+    Request,
+    Response,
+    is_read_only,
+)
+from engine.http_client.redirects import MAX_REDIRECTS, is_http_url
+from engine.http_client.transport import exchange
+
+__all__ = [
+    "MAX_REDIRECTS",
+    "Hop",
+    "HttpError",
+    "NotSent",
+    "Options",
+    "Request",
+    "Response",
+    "carries_secret",
+    "check_sendable",
+    "is_read_only",
+    "secret_headers",
+    "send",
+]
+
+TOKEN_CHARACTERS = frozenset(
+    "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+)
+
+
+def send(request: Request, options: Options) -> Response:
+    """The final response to `request`; HttpError when there is none to judge."""
+    check_sendable(request)
+    request = _userinfo_as_basic_auth(request)
+    deadline = time.monotonic() + options.timeout
+    stop = threading.Event()
+    outcome: list[Response | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(exchange(request, options, deadline, stop))
+        except BaseException as exc:  # handed to the waiting caller
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, name="http-request", daemon=True)
+    worker.start()
+    worker.join(options.timeout)
+    stop.set()  # a worker still waiting sends nothing more
+    if not outcome:
+        raise HttpError("no response in time; the outcome is unknown", timed_out=True)
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+def check_sendable(request: Request) -> None:
+    """NotSent when the URL or a header holds what HTTP cannot carry."""
+    for character in request.url:
+        if not "!" <= character <= "~":
+            raise NotSent(
+                f"request not sent: {character!r} cannot go in a URL (printable ASCII only); "
+                "percent-encode it, e.g. with `| urlencode`"
+            )
+    if not is_http_url(request.url):
+        raise NotSent(
+            f"request not sent: {request.url!r} is not a valid http(s) URL (http[s]://host[:port]/path)"
+        )
+    for name, value in request.headers.items():
+        _check_header(name, value)
+
+
+def _userinfo_as_basic_auth(request: Request) -> Request:
+    """`https://user:password@host/` sends Basic credentials, as curl does, and they are
+    credentials like an Authorization header: never sent to another origin."""
+    import urllib.parse
+
+    from urllib3.util import make_headers, parse_url
+
+    parsed = parse_url(request.url)
+    if not parsed.auth:
+        return request
+    if any(name.lower() == "authorization" for name in request.headers):
+        raise NotSent("request not sent: the URL holds credentials and an Authorization header")
+    basic = make_headers(basic_auth=urllib.parse.unquote(parsed.auth))["authorization"]
+    url = parsed._replace(auth=None).url
+    return structs.replace(request, url=url, headers={**request.headers, "Authorization": basic})
+
+
+def _check_header(name: str, value: str) -> None:
+    if not name or not set(name) <= TOKEN_CHARACTERS:
+        raise NotSent(f"request not sent: {name!r} is not a valid header name")
+    for character in value:
+        if character in "\r\n\0":
+            raise NotSent(f"request not sent: header {name} holds {character!r}")
+        if ord(character) > 255:
+            raise NotSent(
+                f"request not sent: {character!r} cannot go in a URL or header (latin-1 only)"
+            )
+
+
+def carries_secret(render: object) -> Callable[[str], bool]:
+    """Whether a rendered text holds one of the run's secrets (by the renderer's redactor)."""
+    from engine.secrets import Redactor
+
+    redactor = getattr(render, "redactor", None)
+    if not isinstance(redactor, Redactor) or not redactor:
+        return lambda text: False
+    return lambda text: redactor.redact(text) != text
+
+
+def secret_headers(headers: Mapping[str, str], has_secret: Callable[[str], bool]) -> frozenset[str]:
+    """Lower-cased names of the headers whose rendered value holds a secret."""
+    return frozenset(name.lower() for name, value in headers.items() if has_secret(value))
