@@ -208,6 +208,7 @@ CREDENTIALS = (
     '        Authorization: "Bearer {{ secrets.token }}"\n'
     '        X-Api-Key: "k={{ secrets.key }}"\n'
     '        Cookie: "session=s3"\n'
+    '        X-Key-Reversed: "{{ secrets.key | reverse }}"\n'  # a form no redactor knows
     '        X-Request-Id: "r-1"\n'
 )
 
@@ -256,9 +257,10 @@ def test_a_redirect_to_another_origin_carries_no_credentials(
     assert sent == [f"Bearer {CANARY}"] * 2
     [landed] = other_origin.received
     assert landed.path == "/landing" and landed.headers.get("X-Request-Id") == "r-1"
-    assert not {"Authorization", "X-Api-Key", "Cookie"} & set(landed.headers)
-    assert CANARY not in repr(landed) and KEY not in repr(landed)
-    assert "Authorization, X-Api-Key, Cookie not sent to another origin" in _events_text(done)
+    assert not {"Authorization", "X-Api-Key", "Cookie", "X-Key-Reversed"} & set(landed.headers)
+    assert CANARY not in repr(landed) and KEY not in repr(landed) and KEY[::-1] not in repr(landed)
+    withheld = "Authorization, X-Api-Key, Cookie, X-Key-Reversed not sent to another origin"
+    assert withheld in _events_text(done)
 
 
 @pytest.mark.usefixtures("canaries")

@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from msgspec import structs
 
@@ -47,6 +48,7 @@ __all__ = [
     "carries_secret",
     "check_sendable",
     "is_read_only",
+    "reads_secrets",
     "secret_headers",
     "send",
 ]
@@ -136,6 +138,32 @@ def carries_secret(render: object) -> Callable[[str], bool]:
     return lambda text: redactor.redact(text) != text
 
 
-def secret_headers(headers: Mapping[str, str], has_secret: Callable[[str], bool]) -> frozenset[str]:
-    """Lower-cased names of the headers whose rendered value holds a secret."""
-    return frozenset(name.lower() for name, value in headers.items() if has_secret(value))
+def reads_secrets(template: Any) -> bool:
+    """Whether a template (or any string in nested data) reads `secrets`: a secret in a
+    form the redactor does not know (reversed, hashed, encoded) is still one."""
+    if isinstance(template, str):
+        return "{" in template and any(ref[0] == "secrets" for ref in _references(template))
+    if isinstance(template, Mapping):
+        return any(reads_secrets(value) for value in template.values())
+    if isinstance(template, list | tuple):
+        return any(reads_secrets(item) for item in template)
+    return False
+
+
+def _references(template: str) -> set[tuple[str, ...]]:
+    from engine.render import template_references
+
+    return {tuple(ref) for ref in template_references(template)}
+
+
+def secret_headers(
+    templates: Mapping[str, str], rendered: Mapping[str, str], render: object
+) -> frozenset[str]:
+    """Lower-cased names of the headers that carry a secret: their template reads one, or
+    their rendered value holds one."""
+    has_secret = carries_secret(render)
+    return frozenset(
+        name.lower()
+        for name, value in rendered.items()
+        if has_secret(value) or reads_secrets(templates.get(name, ""))
+    )

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.durations import parse_duration
-from engine.http_client import HttpError, Options, Request, carries_secret, secret_headers, send
+from engine.http_client import HttpError, Options, Request, secret_headers, send
 from engine.sli.judge import Reading, SliVerdict
 from engine.steps.base import Renderer
 
@@ -17,12 +17,13 @@ BODY_LIMIT = 1024 * 1024
 
 def read(spec: Mapping[str, Any], render: Renderer, numeric: bool) -> Reading:
     timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
-    headers = {k: render.text(v) for k, v in (spec.get("headers") or {}).items()}
+    templates = spec.get("headers") or {}
+    headers = {k: render.text(v) for k, v in templates.items()}
     request = Request(
         method=spec.get("method", "GET"),
         url=render.text(spec["url"]),
         headers=headers,
-        secret_headers=secret_headers(headers, carries_secret(render)),
+        secret_headers=secret_headers(templates, headers, render),
     )
     options = Options(timeout=timeout, body_limit=BODY_LIMIT, answers=_expected(spec))
     started = time.monotonic()

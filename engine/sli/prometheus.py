@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.durations import parse_duration
-from engine.http_client import HttpError, Options, Request, carries_secret, secret_headers, send
+from engine.http_client import HttpError, Options, Request, secret_headers, send
 from engine.sli.judge import Reading
 from engine.steps.base import Renderer
 
@@ -29,11 +29,12 @@ def read(spec: Mapping[str, Any], render: Renderer, numeric: bool, token: str = 
         + "/api/v1/query?"
         + urllib.parse.urlencode({"query": query, "timeout": f"{timeout:g}s"})
     )
-    headers = {k: render.text(v) for k, v in (spec.get("headers") or {}).items()}
+    templates = spec.get("headers") or {}
+    headers = {k: render.text(v) for k, v in templates.items()}
     if token:
         headers["Authorization"] = f"Bearer {token}"
     request = Request(
-        "GET", url, headers, secret_headers=secret_headers(headers, carries_secret(render))
+        "GET", url, headers, secret_headers=secret_headers(templates, headers, render)
     )
     try:
         return interpret(_get_json(request, timeout))

@@ -19,6 +19,7 @@ from engine.http_client import (
     Request,
     Response,
     carries_secret,
+    reads_secrets,
     secret_headers,
     send,
 )
@@ -114,15 +115,20 @@ def _request(spec: HttpSpec, ctx: StepContext) -> Request:
     if spec.json_body is not None and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"
     body = _payload(spec, ctx)
-    has_secret = carries_secret(ctx.render)
     return Request(
         method=spec.method,
         url=ctx.render.text(spec.url),
         headers=headers,
         body=body,
-        secret_headers=secret_headers(headers, has_secret),
-        body_has_secret=body is not None and has_secret(body.decode("utf-8", "replace")),
+        secret_headers=secret_headers(spec.headers, headers, ctx.render),
+        body_has_secret=body is not None and _body_has_secret(spec, body, ctx),
     )
+
+
+def _body_has_secret(spec: HttpSpec, body: bytes, ctx: StepContext) -> bool:
+    if reads_secrets(spec.json_body) or reads_secrets(spec.body):
+        return True
+    return carries_secret(ctx.render)(body.decode("utf-8", "replace"))
 
 
 def apply(spec: HttpSpec, ctx: StepContext) -> StepResult:
