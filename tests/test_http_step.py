@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -423,3 +426,23 @@ def test_a_url_or_redirect_that_cannot_be_parsed_fails_the_step(
     assert f"redirected {http_origin.url}/moved to 'http://[fe80::1/flag', which is not" in (
         done.stdout
     )
+
+
+def test_an_abort_ends_a_request_in_flight_as_unknown(tmp_path: Path, http_origin: Origin) -> None:
+    http_origin.routes["/slow"] = Reply(200, body=b"xx", trickle=10)  # a minute would do too
+    step = _post(f"{http_origin.url}/slow").replace("timeout: 5s", "timeout: 60s")
+    path = _one_step(tmp_path, "abort", step.replace("{{ secrets.token }}", "t"))
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "engine", "run", str(path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while not http_origin.received and time.monotonic() < deadline:
+        time.sleep(0.05)
+    started = time.monotonic()
+    engine.send_signal(signal.SIGTERM)
+    output, _ = engine.communicate(timeout=30)
+    assert time.monotonic() - started < 3, output
+    assert "cancelled; the outcome is unknown" in output and "outcome: aborted" in output

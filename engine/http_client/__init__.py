@@ -26,6 +26,7 @@ from typing import Any
 from msgspec import structs
 
 from engine.http_client.model import (
+    NO_ANSWER,
     Hop,
     HttpError,
     NotSent,
@@ -53,17 +54,19 @@ __all__ = [
     "send",
 ]
 
+CANCEL_POLL = 0.05  # seconds: how soon an abort ends the wait
 TOKEN_CHARACTERS = frozenset(
     "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 )
 
 
-def send(request: Request, options: Options) -> Response:
-    """The final response to `request`; HttpError when there is none to judge."""
+def send(request: Request, options: Options, cancel: threading.Event | None = None) -> Response:
+    """The final response to `request`; HttpError when there is none to judge. Setting
+    `cancel` (an abort of the run) ends the wait at once, the outcome unknown."""
     check_sendable(request)
     request = _userinfo_as_basic_auth(request)
     deadline = time.monotonic() + options.timeout
-    stop = threading.Event()
+    stop, done = threading.Event(), threading.Event()
     outcome: list[Response | BaseException] = []
 
     def run() -> None:
@@ -71,16 +74,29 @@ def send(request: Request, options: Options) -> Response:
             outcome.append(exchange(request, options, deadline, stop))
         except BaseException as exc:  # handed to the waiting caller
             outcome.append(exc)
+        finally:
+            done.set()
 
-    worker = threading.Thread(target=run, name="http-request", daemon=True)
-    worker.start()
-    worker.join(options.timeout)
+    threading.Thread(target=run, name="http-request", daemon=True).start()
+    _wait(done, deadline, cancel)
     stop.set()  # a worker still waiting sends nothing more
     if not outcome:
-        raise HttpError("no response in time; the outcome is unknown", timed_out=True)
+        cancelled = cancel is not None and cancel.is_set()
+        raise HttpError(
+            "cancelled; the outcome is unknown" if cancelled else NO_ANSWER,
+            timed_out=not cancelled,
+            cancelled=cancelled,
+        )
     if isinstance(outcome[0], BaseException):
         raise outcome[0]
     return outcome[0]
+
+
+def _wait(done: threading.Event, deadline: float, cancel: threading.Event | None) -> None:
+    """Until the exchange is done, the deadline passes or `cancel` is set."""
+    while (remaining := deadline - time.monotonic()) > 0:
+        if done.wait(min(remaining, CANCEL_POLL)) or (cancel is not None and cancel.is_set()):
+            return
 
 
 def check_sendable(request: Request) -> None:

@@ -6,15 +6,17 @@ from collections.abc import Collection, Mapping
 
 from msgspec import Struct, field
 
+NO_ANSWER = "no response in time; the outcome is unknown"
 READ_ONLY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class HttpError(Exception):
     """The exchange ended without an answer to judge; the message says why."""
 
-    def __init__(self, message: str, timed_out: bool = False) -> None:
+    def __init__(self, message: str, timed_out: bool = False, cancelled: bool = False) -> None:
         super().__init__(message)
         self.timed_out = timed_out
+        self.cancelled = cancelled
 
 
 class NotSent(HttpError):

@@ -6,7 +6,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from engine.http_client.model import HttpError, Options, Request, Response
+from engine.http_client.model import NO_ANSWER, HttpError, Options, Request, Response
 from engine.http_client.redirects import follow, origin
 
 if TYPE_CHECKING:
@@ -81,7 +81,7 @@ def _hop(
 
     remaining = deadline - time.monotonic()
     if stop.is_set() or remaining <= 0:
-        raise HttpError("no response in time; the outcome is unknown", timed_out=True)
+        raise HttpError(NO_ANSWER, timed_out=True)
     try:
         response = pools.for_url(request.url).request(
             request.method, request.url, body=request.body, headers=_headers(request),
@@ -111,7 +111,7 @@ def _failure(exc: urllib3.exceptions.HTTPError) -> HttpError:
     import urllib3
 
     if isinstance(exc, urllib3.exceptions.TimeoutError):
-        return HttpError("no response in time; the outcome is unknown", timed_out=True)
+        return HttpError(NO_ANSWER, timed_out=True)
     return HttpError(f"request failed before an answer: {_reason(exc)}")
 
 

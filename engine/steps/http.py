@@ -141,13 +141,18 @@ def apply(spec: HttpSpec, ctx: StepContext) -> StepResult:
         answers=spec.expect_status,
     )
     try:
-        response = send(_request(spec, ctx), options)
+        response = send(_request(spec, ctx), options, ctx.cancel)
     except UnencodableBody as exc:
         return StepResult(Status.FAILED, message=f"request not sent: {exc}")
     except HttpError as exc:
-        status = Status.TIMED_OUT if exc.timed_out else Status.FAILED
-        return StepResult(status, message=str(exc))
+        return StepResult(_status(exc), message=str(exc))
     return _result(spec, response, ctx.output_cap)
+
+
+def _status(error: HttpError) -> Status:
+    if error.cancelled:
+        return Status.UNKNOWN
+    return Status.TIMED_OUT if error.timed_out else Status.FAILED
 
 
 def _result(spec: HttpSpec, response: Response, output_cap: int) -> StepResult:
