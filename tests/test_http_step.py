@@ -222,8 +222,9 @@ def canaries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("API_KEY", KEY)
 
 
-def _get(url: str, step_id: str = "fetch") -> str:
-    return f'  - id: {step_id}\n    readonly: true\n    http:\n      url: "{url}"\n{CREDENTIALS}'
+def _get(url: str, step_id: str = "fetch", extra: str = CREDENTIALS) -> str:
+    """A read-only GET step; `extra`: YAML lines after its url (by default, credentials)."""
+    return f'  - id: {step_id}\n    readonly: true\n    http:\n      url: "{url}"\n{extra}'
 
 
 def _post(url: str, extra: str = "", body: str = "{provider: fallback}") -> str:
@@ -365,11 +366,11 @@ def test_redirect_loops_and_chains_are_cut(tmp_path: Path, http_origin: Origin) 
     url = http_origin.url
     http_origin.routes |= {"/a": Reply(302, "/b"), "/b": Reply(302, f"{url}/a")}
     http_origin.routes |= {f"/hop/{n}": Reply(302, f"/hop/{n + 1}") for n in range(20)}
-    steps = _get(f"{url}/a", "loop").replace(CREDENTIALS, "")
+    steps = _get(f"{url}/a", "loop", extra="")
     done = run_cli("run", str(_one_step(tmp_path, "loop", steps)))
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"redirect loop: {url}/a → {url}/b → {url}/a" in done.stdout
-    steps = _get(f"{url}/hop/0", "chain").replace(CREDENTIALS, "")
+    steps = _get(f"{url}/hop/0", "chain", extra="")
     done = run_cli("run", str(_one_step(tmp_path, "chain", steps)))
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"more than 10 redirects, from {url}/hop/0 to {url}/hop/11" in done.stdout
@@ -378,7 +379,7 @@ def test_redirect_loops_and_chains_are_cut(tmp_path: Path, http_origin: Origin) 
 
 def test_the_timeout_bounds_a_body_that_trickles_in(tmp_path: Path, http_origin: Origin) -> None:
     http_origin.routes["/slow"] = Reply(200, body=b"x" * 20, trickle=0.25)  # 5 s in all
-    step = _get(f"{http_origin.url}/slow", "slow").replace(CREDENTIALS, "") + "    timeout: 1s\n"
+    step = _get(f"{http_origin.url}/slow", "slow", extra="") + "    timeout: 1s\n"
     started = time.monotonic()
     done = run_cli("run", str(_one_step(tmp_path, "slow", step)))
     assert time.monotonic() - started < 4
@@ -392,7 +393,7 @@ def test_credentials_in_the_url_are_sent_as_basic_auth_to_its_origin_only(
     http_origin.routes["/start"] = Reply(302, f"{other_origin.url}/landing")
     other_origin.routes["/landing"] = Reply(200)
     host = http_origin.url.removeprefix("http://")
-    step = _get(f"http://ops:{{{{ secrets.token }}}}@{host}/start").replace(CREDENTIALS, "")
+    step = _get(f"http://ops:{{{{ secrets.token }}}}@{host}/start", extra="")
     done = run_cli("run", str(_one_step(tmp_path, "userinfo", step, SECRETS)))
     assert done.returncode == 0, done.stdout + done.stderr
     basic = base64.b64encode(f"ops:{CANARY}".encode()).decode()
@@ -405,7 +406,7 @@ def test_a_get_told_not_to_follow_redirects_is_judged_on_the_redirect(
     tmp_path: Path, http_origin: Origin
 ) -> None:
     http_origin.routes["/old"] = Reply(301, "/new")
-    step = _get(f"{http_origin.url}/old").replace(CREDENTIALS, "      follow_redirects: false\n")
+    step = _get(f"{http_origin.url}/old", extra="      follow_redirects: false\n")
     done = run_cli("run", str(_one_step(tmp_path, "stay", step)))
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"HTTP 301 (a redirect to {http_origin.url}/new, not followed), expected" in done.stdout
@@ -415,12 +416,12 @@ def test_a_get_told_not_to_follow_redirects_is_judged_on_the_redirect(
 def test_a_url_or_redirect_that_cannot_be_parsed_fails_the_step(
     tmp_path: Path, http_origin: Origin
 ) -> None:
-    bad_port = _get("http://127.0.0.1:x/flag").replace(CREDENTIALS, "")
+    bad_port = _get("http://127.0.0.1:x/flag", extra="")
     done = run_cli("run", str(_one_step(tmp_path, "bad-url", bad_port)))
     assert done.returncode == 1, done.stdout + done.stderr  # was an internal error (70)
     assert "request not sent: 'http://127.0.0.1:x/flag' is not a valid http(s) URL" in done.stdout
     http_origin.routes["/moved"] = Reply(302, "http://[fe80::1/flag")
-    bad_location = _get(f"{http_origin.url}/moved").replace(CREDENTIALS, "")
+    bad_location = _get(f"{http_origin.url}/moved", extra="")
     done = run_cli("run", str(_one_step(tmp_path, "bad-location", bad_location)))
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"redirected {http_origin.url}/moved to 'http://[fe80::1/flag', which is not" in (
