@@ -108,9 +108,8 @@ def check_sendable(request: Request) -> None:
                 "percent-encode it, e.g. with `| urlencode`"
             )
     if not is_http_url(request.url):
-        raise NotSent(
-            f"request not sent: {request.url!r} is not a valid http(s) URL (http[s]://host[:port]/path)"
-        )
+        shape = "http[s]://host[:port]/path"
+        raise NotSent(f"request not sent: {request.url!r} is not a valid http(s) URL ({shape})")
     for name, value in request.headers.items():
         _check_header(name, value)
 
