@@ -1,7 +1,10 @@
 """`http`: one HTTP request, e.g. flip a feature flag or switch a provider to its fallback.
 
 Reversible like any step through a declared `undo:` (another request); GET and HEAD
-are read-only. The step's `timeout` bounds the whole request.
+are read-only. The step's `timeout` bounds the whole request. Redirects follow the
+rules of `engine.http_client`: credentials stay with their origin, https is never left
+for http, and a redirected change fails unless `follow_redirects: true` (307/308 only)
+or `expect_status` lists the redirect as the answer.
 """
 
 from __future__ import annotations
