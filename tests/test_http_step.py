@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from http_fixtures import Origin, Reply
-from sli_helpers import run_cli, run_id_of
+from sli_helpers import events, run_cli, run_id_of
 
 from engine.steps.http import parse
 
@@ -380,10 +380,10 @@ def test_redirect_loops_and_chains_are_cut(tmp_path: Path, http_origin: Origin) 
 def test_the_timeout_bounds_a_body_that_trickles_in(tmp_path: Path, http_origin: Origin) -> None:
     http_origin.routes["/slow"] = Reply(200, body=b"x" * 20, trickle=0.25)  # 5 s in all
     step = _get(f"{http_origin.url}/slow", "slow", extra="") + "    timeout: 1s\n"
-    started = time.monotonic()
     done = run_cli("run", str(_one_step(tmp_path, "slow", step)))
-    assert time.monotonic() - started < 4
-    assert done.returncode == 1 and "timed_out" in done.stdout, done.stdout + done.stderr
+    assert done.returncode == 1, done.stdout + done.stderr
+    [result] = [e["data"] for e in events(run_id_of(done.stdout)) if e["kind"] == "step_result"]
+    assert result["status"] == "timed_out" and result["duration"] < 2.5, result
 
 
 @pytest.mark.usefixtures("canaries")
@@ -430,7 +430,7 @@ def test_a_url_or_redirect_that_cannot_be_parsed_fails_the_step(
 
 
 def test_an_abort_ends_a_request_in_flight_as_unknown(tmp_path: Path, http_origin: Origin) -> None:
-    http_origin.routes["/slow"] = Reply(200, body=b"xx", trickle=10)  # a minute would do too
+    http_origin.routes["/slow"] = Reply(200, body=b"xx", trickle=10)  # 20 s in all
     step = _post(f"{http_origin.url}/slow").replace("timeout: 5s", "timeout: 60s")
     path = _one_step(tmp_path, "abort", step.replace("{{ secrets.token }}", "t"))
     engine = subprocess.Popen(
@@ -439,11 +439,14 @@ def test_an_abort_ends_a_request_in_flight_as_unknown(tmp_path: Path, http_origi
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.monotonic() + 20
-    while not http_origin.received and time.monotonic() < deadline:
-        time.sleep(0.05)
-    started = time.monotonic()
-    engine.send_signal(signal.SIGTERM)
-    output, _ = engine.communicate(timeout=30)
-    assert time.monotonic() - started < 3, output
+    try:
+        deadline = time.monotonic() + 20
+        while not http_origin.received and time.monotonic() < deadline:
+            time.sleep(0.05)
+        started = time.monotonic()
+        engine.send_signal(signal.SIGTERM)
+        output, _ = engine.communicate(timeout=30)
+    finally:
+        engine.kill()
+    assert time.monotonic() - started < 6, output
     assert "cancelled; the outcome is unknown" in output and "outcome: aborted" in output
