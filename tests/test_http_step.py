@@ -450,3 +450,31 @@ def test_an_abort_ends_a_request_in_flight_as_unknown(tmp_path: Path, http_origi
         engine.kill()
     assert time.monotonic() - started < 6, output
     assert "cancelled; the outcome is unknown" in output and "outcome: aborted" in output
+
+
+@pytest.mark.usefixtures("canaries")
+def test_a_refusal_after_a_redirect_says_which_credentials_were_withheld(
+    tmp_path: Path, http_origin: Origin, other_origin: Origin
+) -> None:
+    http_origin.routes["/admin"] = Reply(301, f"{other_origin.url}/admin")
+    other_origin.routes["/admin"] = Reply(401, body=b"who are you?")
+    done = run_cli(
+        "run", str(_one_step(tmp_path, "moved", _get(f"{http_origin.url}/admin"), SECRETS))
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (
+        "HTTP 401, expected 200 or 201 or 202 or 204; Authorization, X-Api-Key, Cookie, "
+        f"X-Key-Reversed not sent to {other_origin.url}/admin, another origin"
+    ) in done.stdout
+
+
+@pytest.mark.usefixtures("canaries")
+def test_a_redirect_that_carries_a_secret_to_another_origin_is_not_followed(
+    tmp_path: Path, http_origin: Origin, other_origin: Origin
+) -> None:
+    http_origin.routes["/go"] = Reply(302, f"{other_origin.url}/landing?{{query}}")  # echoed
+    step = _get(f"{http_origin.url}/go?token={{{{ secrets.token }}}}", extra="")
+    done = run_cli("run", str(_one_step(tmp_path, "echo", step, SECRETS)))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "the new address holds a secret and is another origin" in done.stdout
+    assert other_origin.received == [] and CANARY not in done.stdout

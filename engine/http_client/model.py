@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from msgspec import Struct, field
 
@@ -35,12 +35,19 @@ class Request(Struct, frozen=True):
     body_has_secret: bool = False
 
 
+def _holds_none(text: str) -> bool:
+    return False
+
+
 class Options(Struct, frozen=True):
     timeout: float
     body_limit: int
     verify_tls: bool = True
     follow_redirects: bool | None = None  # None: follow for read-only methods only
     answers: Collection[int] = ()  # statuses that are the answer even when they redirect
+    # Whether a text holds one of the run's secrets: a redirect target that does is not
+    # followed to another origin (a server that echoes a token from the query into it).
+    holds_secret: Callable[[str], bool] = _holds_none
 
 
 class Hop(Struct, frozen=True):

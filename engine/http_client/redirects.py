@@ -28,7 +28,7 @@ def follow(request: Request, options: Options, send_one: Sender) -> Response:
         target = _resolve(current.url, location)
         if not _should_follow(request, options):
             return _unfollowed(request, current, status, body, target, tuple(hops))
-        current, withheld = _next_request(current, status, target)
+        current, withheld = _next_request(current, status, target, options)
         _check_hop(seen, target)
         seen.append(target)
         hops.append(Hop(status, target, withheld))
@@ -79,7 +79,9 @@ def is_http_url(url: str) -> bool:
         return False
 
 
-def _next_request(current: Request, status: int, target: str) -> tuple[Request, tuple[str, ...]]:
+def _next_request(
+    current: Request, status: int, target: str, options: Options
+) -> tuple[Request, tuple[str, ...]]:
     """The request repeated at `target`, without what must not go there."""
     if current.url.startswith("https://") and target.startswith("http://"):
         raise HttpError(
@@ -95,14 +97,21 @@ def _next_request(current: Request, status: int, target: str) -> tuple[Request, 
         )
     if origin(current.url) == origin(target):
         return structs.replace(current, url=target), ()
-    return _cross_origin(current, target)
+    return _cross_origin(current, target, options)
 
 
-def _cross_origin(current: Request, target: str) -> tuple[Request, tuple[str, ...]]:
+def _cross_origin(
+    current: Request, target: str, options: Options
+) -> tuple[Request, tuple[str, ...]]:
     if current.body is not None and current.body_has_secret:
         raise HttpError(
             f"refused to follow the redirect from {current.url} to {target}: the body "
             "holds a secret and would go to another origin"
+        )
+    if options.holds_secret(target):
+        raise HttpError(
+            f"refused to follow the redirect from {current.url} to {target}: the new "
+            "address holds a secret and is another origin"
         )
     withheld = tuple(name for name in current.headers if _is_withheld(current, name))
     headers = {k: v for k, v in current.headers.items() if k not in withheld}

@@ -7,7 +7,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.durations import parse_duration
-from engine.http_client import HttpError, Options, Request, secret_headers, send
+from engine.http_client import (
+    HttpError,
+    Options,
+    Request,
+    carries_secret,
+    secret_headers,
+    send,
+)
 from engine.sli.judge import Reading, SliVerdict
 from engine.steps.base import Renderer
 
@@ -25,7 +32,12 @@ def read(spec: Mapping[str, Any], render: Renderer, numeric: bool) -> Reading:
         headers=headers,
         secret_headers=secret_headers(templates, headers, render),
     )
-    options = Options(timeout=timeout, body_limit=BODY_LIMIT, answers=_expected(spec))
+    options = Options(
+        timeout=timeout,
+        body_limit=BODY_LIMIT,
+        answers=_expected(spec),
+        holds_secret=carries_secret(render),
+    )
     started = time.monotonic()
     try:
         response = send(request, options)

@@ -13,7 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from engine.durations import parse_duration
-from engine.http_client import HttpError, Options, Request, secret_headers, send
+from engine.http_client import (
+    HttpError,
+    Options,
+    Request,
+    carries_secret,
+    secret_headers,
+    send,
+)
 from engine.sli.judge import Reading
 from engine.steps.base import Renderer
 
@@ -36,15 +43,16 @@ def read(spec: Mapping[str, Any], render: Renderer, numeric: bool, token: str = 
     request = Request(
         "GET", url, headers, secret_headers=secret_headers(templates, headers, render)
     )
+    options = Options(timeout, BODY_LIMIT, holds_secret=carries_secret(render))
     try:
-        return interpret(_get_json(request, timeout))
+        return interpret(_get_json(request, options))
     except HttpError as exc:
         return Reading.failed(f"Prometheus did not answer: {exc}")
 
 
-def _get_json(request: Request, timeout: float) -> Any:
+def _get_json(request: Request, options: Options) -> Any:
     """The response's JSON document; 400/422/503 carry an API error document too."""
-    response = send(request, Options(timeout=timeout, body_limit=BODY_LIMIT))
+    response = send(request, options)
     try:
         return json.loads(response.body)
     except ValueError:

@@ -142,6 +142,7 @@ def apply(spec: HttpSpec, ctx: StepContext) -> StepResult:
         verify_tls=spec.verify_tls,
         follow_redirects=spec.follow_redirects,
         answers=spec.expect_status,
+        holds_secret=carries_secret(ctx.render),
     )
     try:
         response = send(_request(spec, ctx), options, ctx.cancel)
@@ -164,9 +165,22 @@ def _result(spec: HttpSpec, response: Response, output_cap: int) -> StepResult:
     if status not in spec.expect_status:
         wanted = " or ".join(map(str, spec.expect_status))
         moved = f" (a redirect to {response.location}, not followed)" if response.location else ""
-        return StepResult(Status.FAILED, status, output, f"HTTP {status}{moved}, expected {wanted}")
+        message = f"HTTP {status}{moved}, expected {wanted}{_withheld_note(response)}"
+        return StepResult(Status.FAILED, status, output, message)
     value = captured_value(text) if spec.capture else None
     return StepResult(Status.SUCCEEDED, status, output, value=value)
+
+
+def _withheld_note(response: Response) -> str:
+    """Why a server that was redirected to may have refused: it got no credentials."""
+    withheld = [hop for hop in response.hops if hop.withheld]
+    if not withheld:
+        return ""
+    hop = withheld[-1]
+    return (
+        f"; {', '.join(hop.withheld)} not sent to {hop.target}, another origin "
+        "(point `url` there if it is meant to have them)"
+    )
 
 
 def _redirects(response: Response) -> str:
