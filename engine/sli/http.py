@@ -35,6 +35,7 @@ def read(spec: Mapping[str, Any], render: Renderer, numeric: bool) -> Reading:
     options = Options(
         timeout=timeout,
         body_limit=BODY_LIMIT,
+        follow_redirects=True,  # a POST probe has no body: a 307/308 repeats it as it was
         answers=_expected(spec),
         holds_secret=carries_secret(render),
     )
