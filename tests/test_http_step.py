@@ -291,6 +291,24 @@ def test_https_is_never_left_for_http(
     assert CANARY not in done.stdout + done.stderr + _events_text(done)
 
 
+def test_tls_is_verified_unless_the_step_opts_out(
+    tmp_path: Path, https_origin: Origin, http_origin: Origin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE")  # the origin's certificate is trusted no more
+    https_origin.routes["/ok"] = Reply(200)
+    https_origin.routes["/down"] = Reply(302, f"{http_origin.url}/landing")
+    done = run_cli("run", str(_one_step(tmp_path, "tls", _get(f"{https_origin.url}/ok", extra=""))))
+    assert done.returncode == 1 and "CERTIFICATE_VERIFY_FAILED" in done.stdout, done.stdout
+    unverified = "      verify_tls: false\n"
+    steps = _get(f"{https_origin.url}/ok", "ok", unverified) + _get(
+        f"{https_origin.url}/down", "down", unverified
+    )
+    done = run_cli("run", str(_one_step(tmp_path, "tls", steps)))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "✓ ok succeeded" in done.stdout and "it would leave https for plain http" in done.stdout
+    assert done.stderr == "" and http_origin.received == []  # no warning either
+
+
 @pytest.mark.usefixtures("canaries")
 def test_a_redirected_post_fails_and_is_not_repeated_as_a_get(
     tmp_path: Path, http_origin: Origin
