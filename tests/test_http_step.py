@@ -212,8 +212,11 @@ CREDENTIALS = (
     '        X-Api-Key: "k={{ secrets.key }}"\n'
     '        Cookie: "session=s3"\n'
     '        X-Key-Reversed: "{{ secrets.key | reverse }}"\n'  # a form no redactor knows
+    '        X-Service-Token: "written-out"\n'  # a credential by its name alone
     '        X-Request-Id: "r-1"\n'
 )
+
+WITHHELD = "Authorization, X-Api-Key, Cookie, X-Key-Reversed, X-Service-Token"
 
 
 @pytest.fixture
@@ -261,10 +264,9 @@ def test_a_redirect_to_another_origin_carries_no_credentials(
     assert sent == [f"Bearer {CANARY}"] * 2
     [landed] = other_origin.received
     assert landed.path == "/landing" and landed.headers.get("X-Request-Id") == "r-1"
-    assert not {"Authorization", "X-Api-Key", "Cookie", "X-Key-Reversed"} & set(landed.headers)
+    assert not set(WITHHELD.split(", ")) & set(landed.headers)
     assert CANARY not in repr(landed) and KEY not in repr(landed) and KEY[::-1] not in repr(landed)
-    withheld = "Authorization, X-Api-Key, Cookie, X-Key-Reversed not sent to another origin"
-    assert withheld in _events_text(done)
+    assert f"{WITHHELD} not sent to another origin" in _events_text(done)
 
 
 @pytest.mark.usefixtures("canaries")
@@ -481,8 +483,8 @@ def test_a_refusal_after_a_redirect_says_which_credentials_were_withheld(
     )
     assert done.returncode == 1, done.stdout + done.stderr
     assert (
-        "HTTP 401, expected 200 or 201 or 202 or 204; Authorization, X-Api-Key, Cookie, "
-        f"X-Key-Reversed not sent to {other_origin.url}/admin, another origin"
+        f"HTTP 401, expected 200 or 201 or 202 or 204; {WITHHELD} not sent to "
+        f"{other_origin.url}/admin, another origin"
     ) in done.stdout
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from msgspec import structs
@@ -12,6 +13,9 @@ MAX_REDIRECTS = 10
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 METHOD_KEEPING = frozenset({307, 308})
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+# Names that say a header carries a credential even when its value is written out in the
+# playbook instead of read from `secrets` (X-Api-Key, X-Auth-Token, X-Session-Id...).
+CREDENTIAL_NAME = re.compile(r"auth|token|secret|passw|session|cookie|api-?key|signature", re.I)
 # Headers about the first origin that would be wrong, or identifying, at another one.
 ORIGIN_HEADERS = frozenset({"host", "origin", "referer"})
 
@@ -120,7 +124,9 @@ def _cross_origin(
 
 def _is_withheld(request: Request, name: str) -> bool:
     lower = name.lower()
-    return lower in CREDENTIAL_HEADERS or lower in ORIGIN_HEADERS or lower in request.secret_headers
+    if lower in CREDENTIAL_HEADERS or lower in ORIGIN_HEADERS or lower in request.secret_headers:
+        return True
+    return CREDENTIAL_NAME.search(lower) is not None
 
 
 def origin(url: str) -> tuple[str, str, int]:
