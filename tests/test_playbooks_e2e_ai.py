@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fakes.ai_gateway import Gateway, running_gateway
+from http_fixtures import Origin, Reply
 from localstack_fixtures import LocalStack
 from sli_helpers import events, run_cli
 from test_playbooks_e2e import REPO, drill, inject, outcome, run
@@ -113,3 +114,29 @@ def test_provider_drill_revert_puts_everything_back(gateway: tuple[Gateway, str,
     assert code == 0, output
     drill("revert", PROVIDER, f"gateway={url}", f"primary_base_url={primary_url}")
     assert gw.providers["primary"] == primary_url and gw.route == "primary"
+
+
+PROVIDER_PATHS = (
+    "/admin/route",
+    "/admin/providers/primary/health",
+    "/admin/providers/fallback/health",
+    "/health/completions",
+)
+
+
+def test_provider_outage_fails_when_the_gateway_redirects_its_switch(
+    gateway: tuple[Gateway, str, Any], http_origin: Origin
+) -> None:
+    # A front (a load balancer, or whoever holds the old address) answers 302 to the gateway:
+    # its reads may follow, but the PUT that switches the route must not become a GET that
+    # reads the route and calls the switch done.
+    gw, url, upstreams = gateway
+    upstreams["primary"].down = True
+    for path in PROVIDER_PATHS:
+        http_origin.routes[path] = Reply(302, f"{url}{path}")
+    code, output, run_id = run(PROVIDER, f"gateway={http_origin.url}")
+    assert code == 1 and outcome(run_id) == "failed", output
+    assert f"the server redirected PUT {http_origin.url}/admin/route to {url}/admin/route" in output
+    assert gw.route == "primary" and not [a for a in gw.admin if a["method"] == "PUT"]
+    assert TOKEN in repr(http_origin.received)  # the PUT went to the address it was given
+    assert TOKEN not in output + run_cli("show", run_id, "--output", "json").stdout
