@@ -154,7 +154,7 @@ def test_backup_wipe_restore_round_trips_the_objects_exactly(
     ledger = ledger_bytes(env)
     assert PASSWORD.encode() not in ledger and encoded not in ledger
 
-    undone = runbook("rollback", run_id_of(restored.stdout), extra_env=kube_cluster.env)
+    undone = runbook("rollback", "--yes", run_id_of(restored.stdout), extra_env=kube_cluster.env)
 
     assert undone.returncode == 0, undone.stdout + undone.stderr
     namespace = kube_cluster.api("GET", "/api/v1/namespaces")["items"]
