@@ -23,6 +23,11 @@ from engine.runner import Run, RunResult
 from engine.steps.base import Status, StepResult
 
 UNDONE = ("succeeded", "skipped")
+REDACTED_MARK = "«redacted:"  # what `engine.secrets.Redactor` puts in place of a secret
+_CHANGED_HINT = (
+    "the ledger was changed or damaged since: undo the run's steps by hand "
+    "(`runbook show {run}` lists them), and find out who could write the ledger"
+)
 
 
 class RollbackPlan(Struct):
@@ -101,6 +106,14 @@ def _prepared(
 def verified_playbook(info: RunInfo, source: str) -> Playbook:
     """The playbook of the recorded text, refused unless its content hash is the one the run
     recorded when it started: text changed in the ledger since is never executed."""
+    if REDACTED_MARK in source:
+        raise _tampered(
+            info,
+            "a secret's value appears in the playbook's own text, and the ledger recorded "
+            "the text with that value redacted",
+            "undo the run's steps by hand (`runbook show {run}` lists them), and choose "
+            "secret values that do not appear in the playbook's text",
+        )
     try:
         playbook = load_playbook(info.file, text=source)
     except EngineError as exc:
@@ -111,12 +124,11 @@ def verified_playbook(info: RunInfo, source: str) -> Playbook:
     return playbook
 
 
-def _tampered(info: RunInfo, why: str) -> RefusedError:
+def _tampered(info: RunInfo, why: str, hint: str = _CHANGED_HINT) -> RefusedError:
     return RefusedError(
         f"the playbook text recorded for run {info.run_id} is not what it ran: {why}; "
         "nothing was undone",
-        "the ledger was changed or damaged since: undo the run's steps by hand "
-        f"(`runbook show {info.run_id}` lists them), and find out who could write the ledger",
+        hint.format(run=info.run_id),
     )
 
 

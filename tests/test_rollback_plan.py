@@ -127,3 +127,21 @@ def test_at_a_terminal_the_plan_is_confirmed_before_anything_is_undone() -> None
     assert lines(work / "undone") == ["two", "one"]
     [rollback] = [r for r in runs_json() if r["parent_run"] == run_id]
     assert [e["step_id"] for e in events(rollback["run_id"], "undo_result")] == ["two", "one"]
+
+
+def test_recorded_text_that_lost_a_secret_value_to_redaction_is_not_run() -> None:
+    env = current_env()
+    # The secret's value is also a word of the playbook ("undo"): the ledger records the
+    # text with it redacted, and that text is not what the run executed.
+    secret = {"CANARY_TOKEN": "undo"}
+    args = ("-i", f"dir={env.work}", "-i", "mode=ok")
+    ran = runbook("run", playbook("secret.yaml"), *args, extra_env=secret)
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    run_id = run_id_of(ran.stdout)
+
+    rolled = runbook("rollback", "--yes", run_id, extra_env=secret)
+
+    assert rolled.returncode == 5, rolled.stdout + rolled.stderr
+    assert "a secret's value appears in the playbook's own text" in rolled.stderr
+    assert not (env.work / "undo-saw").exists()
+    assert [r["run_id"] for r in runs_json()] == [run_id]
