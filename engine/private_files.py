@@ -94,7 +94,11 @@ def _make_folder(folder: Path) -> None:
         return  # another engine made it at the same moment; checked below
     except OSError as exc:
         raise _cannot_use(folder, exc) from exc
-    os.chmod(folder, FOLDER_MODE, follow_symlinks=False)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        os.fchmod(fd, FOLDER_MODE)  # the umask may have taken bits away
+    finally:
+        os.close(fd)
 
 
 def _deepest_existing(folder: Path) -> Path:
@@ -154,9 +158,9 @@ def _check_own(path: Path, status: os.stat_result, kind: str) -> None:
             f"point RUNBOOK_HOME (or the path) at the real {kind}, or replace the symlink "
             f"with a {kind} of your own",
         )
-    expected = stat.S_ISDIR if kind == "folder" else stat.S_ISREG
+    expected, what = (stat.S_ISDIR, "a folder") if kind == "folder" else (stat.S_ISREG, "a file")
     if not expected(status.st_mode):
-        raise UnsafePathError(f"{path} is not a regular {kind}", "move it aside")
+        raise UnsafePathError(f"{path} is not {what}", "move it aside")
     _check_owner(path, status, kind, allow_root=False)
     if status.st_mode & _OTHERS_WRITE:
         raise _writable_by_others(path, status, kind)

@@ -50,13 +50,13 @@ def rollback(
         _say(render_json(plan, steps) if output == "json" else render_text(plan, steps))
         if dry_run:
             return int(ExitCode.OK)
-        if steps and not _approved(plan, request, confirm):
+        if steps and not _approved(plan, len(steps), request, confirm):
             print("rollback not confirmed: nothing undone", file=sys.stderr)
             return int(ExitCode.ABORTED)
         return int(execute_rollback(plan, listeners).outcome.exit_code)
 
 
-def _approved(plan: RollbackPlan, request: RunRequest, confirm: Confirm) -> bool:
+def _approved(plan: RollbackPlan, count: int, request: RunRequest, confirm: Confirm) -> bool:
     if request.assume_yes:
         return True
     if not request.interactive:
@@ -64,7 +64,7 @@ def _approved(plan: RollbackPlan, request: RunRequest, confirm: Confirm) -> bool
             f"no terminal to confirm the undo plan of run {plan.run_id}",
             "pass --yes to undo without asking (scripts), or --dry-run to only see the plan",
         )
-    return confirm(f"undo these {len(undo_plan(plan))} step(s) of run {plan.run_id}?")
+    return confirm(f"undo these {count} step(s) of run {plan.run_id}?")
 
 
 def undo_plan(plan: RollbackPlan) -> list[PlannedUndo]:
