@@ -17,7 +17,9 @@ from engine.errors import RefusedError
 
 __all__ = [
     "UnsafePathError",
+    "check_private_descriptor",
     "check_private_file",
+    "check_private_folder",
     "check_trusted_file",
     "open_private_file",
     "private_folder",
@@ -41,6 +43,23 @@ def private_folder(folder: Path) -> Path:
         _make_folder(missing)
     _check_own(folder, os.lstat(folder), "folder")
     return folder
+
+
+def check_private_folder(folder: Path) -> None:
+    """Refuse an existing `folder` that is not ours alone, or lies below a folder others
+    can write (the rules of `private_folder`, without creating anything)."""
+    _check_above(folder)
+    try:
+        status = os.lstat(folder)
+    except OSError as exc:
+        raise _cannot_use(folder, exc) from exc
+    _check_own(folder, status, "folder")
+
+
+def check_private_descriptor(file: Path, fd: int) -> None:
+    """Refuse the open file `fd` (of `file`) unless it is ours alone: a regular file of
+    this user that nobody else can write."""
+    _check_own(file, os.fstat(fd), "file")
 
 
 def check_private_file(file: Path) -> None:
@@ -67,7 +86,7 @@ def open_private_file(file: Path, flags: int) -> int:
     except OSError as exc:
         raise _cannot_use(file, exc) from exc
     try:
-        _check_own(file, os.fstat(fd), "file")
+        check_private_descriptor(file, fd)
     except BaseException:
         os.close(fd)
         raise
