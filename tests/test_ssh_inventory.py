@@ -3,6 +3,7 @@ for each way it can be wrong (no sshd needed)."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -122,3 +123,16 @@ def test_known_hosts_patterns(patterns: str, name: str, expected: bool) -> None:
     entry = Entry(tuple(patterns.split(",")), "ssh-ed25519", b"", "kh:1")
 
     assert matches(entry, name) is expected
+
+
+def test_an_inventory_others_can_write_or_own_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(GOOD)
+    path.chmod(0o664)  # whoever can write it chooses the hosts that steps run on
+    with pytest.raises(InventoryError, match="writable by others") as caught:
+        load_inventory(path, required=True)
+    assert caught.value.hint == f"`chmod go-w {path}`"
+    path.chmod(0o644)
+    os.chown(path, 65534, 65534)
+    with pytest.raises(InventoryError, match="owned by uid 65534"):
+        load_inventory(path, required=True)
