@@ -5,31 +5,20 @@ or root and writable by nobody else, unless sticky); `plan` shows it with a warn
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
-from run_fixtures import current_env, run_env, runbook, runs_json  # noqa: F401  (autouse)
+from run_fixtures import current_env, playbook, run_env, runbook, runs_json  # noqa: F401
 
 NOBODY = 65534
-
-PLAYBOOK = """\
-apiVersion: runbook/v1
-kind: Playbook
-metadata: {name: trust, version: 1.0.0, maturity: 2, owner: tests}
-inputs:
-  marker: {type: string, pattern: '^/[A-Za-z0-9._/-]+$'}
-steps:
-  - id: touch
-    shell: {run: ["touch", "{{ inputs.marker }}"]}
-    undo: {shell: {run: ["rm", "-f", "{{ inputs.marker }}"]}}
-"""
 
 
 def write_playbook(folder: Path) -> Path:
     folder.mkdir(exist_ok=True)
-    path = folder / "trust.yaml"
-    path.write_text(PLAYBOOK)
+    path = folder / "touch-marker.yaml"
+    shutil.copyfile(playbook("touch-marker.yaml"), path)
     path.chmod(0o644)
     return path
 

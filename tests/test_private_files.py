@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,28 +15,17 @@ import pytest
 from run_fixtures import (  # noqa: F401  (run_env: autouse fixture)
     REPO,
     current_env,
+    playbook,
     run_env,
     runbook,
 )
 
 NOBODY = 65534
 
-PLAYBOOK = """\
-apiVersion: runbook/v1
-kind: Playbook
-metadata: {name: private-files, version: 1.0.0, maturity: 2, owner: tests}
-inputs:
-  marker: {type: string, pattern: '^/[A-Za-z0-9._/-]+$'}
-steps:
-  - id: touch
-    shell: {run: ["touch", "{{ inputs.marker }}"]}
-    undo: {shell: {run: ["rm", "-f", "{{ inputs.marker }}"]}}
-"""
-
 
 def write_playbook() -> Path:
-    path = current_env().work / "private-files.yaml"
-    path.write_text(PLAYBOOK)
+    path = current_env().work / "touch-marker.yaml"
+    shutil.copyfile(playbook("touch-marker.yaml"), path)
     return path
 
 
@@ -178,16 +168,15 @@ with error_handler():
 """
 
 
+def crash_under_umask_0() -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-c", CRASH_UNDER_UMASK_0]
+    return subprocess.run(command, capture_output=True, text=True, check=False, cwd=REPO)
+
+
 def test_a_crash_log_is_private_under_umask_0() -> None:
     env = current_env()
 
-    crashed = subprocess.run(
-        [sys.executable, "-c", CRASH_UNDER_UMASK_0],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-    )
+    crashed = crash_under_umask_0()
 
     assert crashed.returncode == 70, crashed.stderr
     [log] = (env.home / "logs").iterdir()
@@ -202,13 +191,7 @@ def test_a_crash_log_is_not_written_through_a_symlinked_logs_folder() -> None:
     elsewhere.mkdir()
     (env.home / "logs").symlink_to(elsewhere)
 
-    crashed = subprocess.run(
-        [sys.executable, "-c", CRASH_UNDER_UMASK_0],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=REPO,
-    )
+    crashed = crash_under_umask_0()
 
     assert crashed.returncode == 70, crashed.stderr
     assert list(elsewhere.iterdir()) == []
