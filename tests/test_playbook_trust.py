@@ -90,3 +90,18 @@ def test_plan_shows_a_playbook_others_can_write_with_a_warning() -> None:
     assert "touch" in planned.stdout
     assert f"warning: playbook {path}:" in planned.stderr
     assert "`runbook run` refuses it" in planned.stderr
+
+
+def test_plan_probe_runs_read_only_steps_so_it_refuses_like_run() -> None:
+    work = current_env().work
+    path = work / "probe.yaml"
+    marker = work / "probed"
+    text = Path(playbook("touch-marker.yaml")).read_text()
+    path.write_text(text.replace("  - id: touch\n", "  - id: touch\n    readonly: true\n"))
+    path.chmod(0o666)
+
+    probed = runbook("plan", "--probe", str(path), "-i", f"marker={marker}")
+
+    assert probed.returncode == 5, probed.stdout + probed.stderr
+    assert "writable by others" in probed.stderr
+    assert not marker.exists()  # a `readonly: true` step is still a command
