@@ -140,6 +140,12 @@ def test_kill_9_during_step_3_is_found_interrupted_and_rolled_back_once(
     assert [e["step_id"] for e in shown if e["kind"] == "step_intent"] == ["s1", "s2", "s3"]
     assert lines(env.work / "done") == ["s1", "s2"]
 
+    planned = runbook("rollback", "--dry-run", run_id)  # the step in flight shows as such
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    s3 = f"echo s3 >> {env.work}/undone" if "s3" in expected_undone else "not undone"
+    assert f"  1. s3 (unknown): {s3}" in planned.stdout
+    assert lines(env.work / "undone") == []
+
     rolled = runbook("rollback", "--yes", run_id)
 
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr

@@ -33,6 +33,7 @@ class PlannedUndo(Struct, frozen=True):
     step: str
     title: str
     ended: str  # how the step ended in the run: succeeded, or unknown (interrupted)
+    undone: bool  # False: in flight when the run died, and its undo is not safe then
     undo: str  # the rendered undo command, or why it is not undone
 
 
@@ -50,7 +51,8 @@ def rollback(
         _say(render_json(plan, steps) if output == "json" else render_text(plan, steps))
         if dry_run:
             return int(ExitCode.OK)
-        if steps and not _approved(plan, len(steps), request, confirm):
+        count = sum(step.undone for step in steps)
+        if count and not _approved(plan, count, request, confirm):
             print("rollback not confirmed: nothing undone", file=sys.stderr)
             return int(ExitCode.ABORTED)
         return int(execute_rollback(plan, listeners).outcome.exit_code)
@@ -88,7 +90,7 @@ def _planned(item: Completed, shared: StepContext, redact: Callable[[str], str])
             undo = describe_undo(step, replace(shared, step_id=step.id))
         except RenderError as exc:
             undo = f"cannot be rendered yet ({exc.message})"
-    return PlannedUndo(step.id, step.title, str(item.status), redact(undo))
+    return PlannedUndo(step.id, step.title, str(item.status), item.needs_undo, redact(undo))
 
 
 def _plan_context(plan: RollbackPlan) -> StepContext:
