@@ -5,6 +5,9 @@ writable by nobody else, not itself a symlink, and every folder above it owned b
 or this user and writable by nobody else (unless sticky, like /tmp). Otherwise whoever
 could write there could rewrite what a later rollback executes, or plant a symlink that
 makes this user (often root) write somewhere they chose.
+
+`check_trusted_file` holds files the engine acts on but need not own (a playbook, an
+SSH inventory, a known_hosts file, a kubeconfig) to the same rules, root's files allowed.
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def private_folder(folder: Path) -> Path:
     _check_above(existing / "_")  # before creating anything inside it
     for missing in reversed([folder, *folder.parents][: _depth_below(folder, existing)]):
         _make_folder(missing)
-    _check_own(folder, os.lstat(folder), "folder")
+    check_private_folder(folder)  # a folder someone else made first is not taken for ours
     return folder
 
 
@@ -100,6 +103,21 @@ def write_private_file(file: Path, text: str) -> None:
         handle.write(text)
 
 
+def check_trusted_file(file: Path) -> None:
+    """A file the engine executes but need not own (a playbook): it (followed to its real
+    path) and every folder above it must be owned by root or this user and writable by
+    nobody else, as sshd's StrictModes wants of authorized_keys."""
+    _check_above(file)
+    real = Path(os.path.realpath(file))
+    try:
+        status = os.stat(real)
+    except OSError as exc:
+        raise _cannot_use(real, exc) from exc
+    _check_owner(real, status, "file", allow_root=True)
+    if status.st_mode & _OTHERS_WRITE:
+        raise _writable_by_others(real, status, "file")
+
+
 def _create_exclusive(file: Path, flags: int) -> int:
     fd = os.open(file, flags | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
     os.fchmod(fd, FILE_MODE)  # the umask may have taken bits away
@@ -129,21 +147,6 @@ def _deepest_existing(folder: Path) -> Path:
 
 def _depth_below(folder: Path, ancestor: Path) -> int:
     return len(folder.parts) - len(ancestor.parts)
-
-
-def check_trusted_file(file: Path) -> None:
-    """A file the engine executes but need not own (a playbook): it (followed to its real
-    path) and every folder above it must be owned by root or this user and writable by
-    nobody else, as sshd's StrictModes wants of authorized_keys."""
-    _check_above(file)
-    real = Path(os.path.realpath(file))
-    try:
-        status = os.stat(real)
-    except OSError as exc:
-        raise _cannot_use(real, exc) from exc
-    _check_owner(real, status, "file", allow_root=True)
-    if status.st_mode & _OTHERS_WRITE:
-        raise _writable_by_others(real, status, "file")
 
 
 def _check_above(path: Path) -> None:
