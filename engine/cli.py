@@ -136,17 +136,31 @@ def _print_plan(
 @cli.command()
 @click.argument("run_id")
 @INVENTORY
-@click.option("--yes", "-y", "assume_yes", is_flag=True, help="Pre-approve confirm gates.")
+@click.option("--dry-run", is_flag=True, help="Only show the undo plan; undo nothing.")
+@click.option(
+    "--yes", "-y", "assume_yes", is_flag=True, help="Undo without asking; pre-approve gates."
+)
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
-def rollback(run_id: str, inventory: str | None, assume_yes: bool, output: str) -> None:
-    """Undo the completed steps of an earlier run (also an interrupted one)."""
+def rollback(
+    run_id: str, inventory: str | None, dry_run: bool, assume_yes: bool, output: str
+) -> None:
+    """Undo the completed steps of an earlier run (also an interrupted one).
+
+    Shows the undo plan first; at a terminal asks before undoing (--yes does not ask);
+    without a terminal, --yes is needed. Exit 5 if the run's recorded playbook text
+    does not match its content hash (nothing is undone)."""
+    from engine.commands.rollback import rollback as command
     from engine.operator import has_terminal
     from engine.preflight import RunRequest
-    from engine.rollback import rollback_run
 
     request = RunRequest("", interactive=has_terminal(), assume_yes=assume_yes, inventory=inventory)
-    result = rollback_run(run_id, request, make_listeners(output, False))
-    sys.exit(int(result.outcome.exit_code))
+    listeners = make_listeners(output, False)
+    ask = _confirm_at_terminal
+    sys.exit(command(run_id, request, listeners, output, dry_run, ask))
+
+
+def _confirm_at_terminal(question: str) -> bool:
+    return bool(click.confirm(question, default=False))
 
 
 @cli.command()

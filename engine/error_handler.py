@@ -46,19 +46,20 @@ def _write_crash_log() -> str:
     import traceback  # only on the way out of an internal error
 
     from engine.ledger import default_home
+    from engine.private_files import UnsafePathError, private_folder, write_private_file
 
     text = redact_hook(traceback.format_exc())
     try:
-        directory = default_home() / "logs"
-        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        directory = private_folder(default_home() / "logs")
         path = directory / f"crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
-        path.write_text(text, encoding="utf-8")
+        write_private_file(path, text)
         return str(path)
-    except OSError:
+    except (OSError, UnsafePathError):
         return _fallback_log(text)
 
 
 def _fallback_log(text: str) -> str:
+    """A new 0600 file in the temporary folder (mkstemp's mode, whatever the umask)."""
     import tempfile
 
     with tempfile.NamedTemporaryFile(

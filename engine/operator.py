@@ -28,6 +28,18 @@ def operator_name() -> str:
         return f"uid:{os.getuid()}"
 
 
+def os_user() -> str:
+    """The account of the real uid, which no environment variable can change (unlike
+    `RUNBOOK_OPERATOR`, $USER or $LOGNAME): recorded beside the declared operator."""
+    import pwd
+
+    uid = os.getuid()
+    try:
+        return f"{pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except KeyError:
+        return f"uid {uid}"
+
+
 def has_terminal() -> bool:
     return sys.stdin.isatty() and sys.stdout.isatty()
 

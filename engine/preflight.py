@@ -50,7 +50,9 @@ class Prepared(Struct):
 def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
     """Load, bind and render everything; raises EngineError (exit 2) on bad input."""
     from engine.inputs import bind_inputs
+    from engine.playbook.trust import check_playbook_owner
 
+    check_playbook_owner(request.file, executes=not request.dry_run)
     source = read_source(request.file)
     playbook = load_checked(request.file, source)
     inputs = bind_inputs(playbook.inputs, request.inputs)

@@ -4,15 +4,17 @@ ledger when the run started, never a file that may have changed since."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 import msgspec.structs
+from msgspec import Struct
 
 from engine.commands.run import make_operator
-from engine.errors import RefusedError
+from engine.errors import EngineError, RefusedError
 from engine.events import EventBus, LedgerListener, Listener
 from engine.execution import Completed
-from engine.ledger import LEDGER_FILE, EventRow, Ledger, default_home, new_run_id
+from engine.ledger import LEDGER_FILE, EventRow, Ledger, RunInfo, default_home, new_run_id
 from engine.playbook.loader import load_playbook
 from engine.playbook.model import Playbook
 from engine.playbook.traits import is_readonly
@@ -21,10 +23,32 @@ from engine.runner import Run, RunResult
 from engine.steps.base import Status, StepResult
 
 UNDONE = ("succeeded", "skipped")
+REDACTED_MARK = "«redacted:"  # what `engine.secrets.Redactor` puts in place of a secret
+_CHANGED_HINT = (
+    "the ledger was changed or damaged since: undo the run's steps by hand "
+    "(`runbook show {run}` lists them), and find out who could write the ledger"
+)
+
+
+class RollbackPlan(Struct):
+    """A rollback made and not yet started: the ledger stays open until it runs."""
+
+    ledger: Ledger
+    run_id: str  # of the run being undone
+    prepared: Prepared
+    completed: list[Completed]
 
 
 def rollback_run(run_id: str, request: RunRequest, listeners: Sequence[Listener] = ()) -> RunResult:
     """Undo what run `run_id` left done; a new run (mode `rollback`) records it."""
+    with planned_rollback(run_id, request) as plan:
+        return execute_rollback(plan, listeners)
+
+
+@contextmanager
+def planned_rollback(run_id: str, request: RunRequest) -> Iterator[RollbackPlan]:
+    """What undoing run `run_id` would do, from its recorded playbook text once that text
+    proved to be what the run executed; refused (nothing run) otherwise."""
     home = request.home or default_home()
     with Ledger.open(home / LEDGER_FILE) as ledger:
         original = ledger.get_run(run_id)
@@ -34,11 +58,18 @@ def rollback_run(run_id: str, request: RunRequest, listeners: Sequence[Listener]
         prepared = _prepared(ledger, original.run_id, events, request)
         completed = completed_steps(prepared.playbook, events)
         _refuse_without_hands(prepared.playbook, completed, request)
-        bus = EventBus(prepared.redactor.redact_data)
-        bus.ledger = LedgerListener(ledger)
-        bus.listeners.extend(listeners)
-        run = Run(prepared, new_run_id(), bus, ledger, make_operator(request, listeners))
-        return run.undo_earlier(completed)
+        yield RollbackPlan(ledger, original.run_id, prepared, completed)
+
+
+def execute_rollback(plan: RollbackPlan, listeners: Sequence[Listener] = ()) -> RunResult:
+    """Undo the plan's steps in reverse order, recorded as a new run."""
+    prepared = plan.prepared
+    bus = EventBus(prepared.redactor.redact_data)
+    bus.ledger = LedgerListener(plan.ledger)
+    bus.listeners.extend(listeners)
+    operator = make_operator(prepared.request, listeners)
+    run = Run(prepared, new_run_id(), bus, plan.ledger, operator)
+    return run.undo_earlier(plan.completed)
 
 
 def _history(ledger: Ledger, run_id: str) -> list[EventRow]:
@@ -56,7 +87,8 @@ def _prepared(
     started = next((e for e in events if e.kind == "run_started"), None)
     if started is None or "source" not in started.data:
         raise RefusedError(f"run {run_id} recorded no playbook text", "undo its steps by hand")
-    playbook = _as_run(load_playbook(info.file, text=str(started.data["source"])), events)
+    source = str(started.data["source"])
+    playbook = _as_run(verified_playbook(info, source), events)
     request = RunRequest(
         info.file,
         home=request.home,
@@ -65,12 +97,39 @@ def _prepared(
         environ=request.environ,
         inventory=request.inventory,
     )
-    prepared = assemble(
-        request, playbook, str(started.data["source"]), info.inputs, run_id, "rollback"
-    )
+    prepared = assemble(request, playbook, source, info.inputs, run_id, "rollback")
     prepared.parent_run = run_id
     _restore_results(prepared, playbook, events)
     return prepared
+
+
+def verified_playbook(info: RunInfo, source: str) -> Playbook:
+    """The playbook of the recorded text, refused unless its content hash is the one the run
+    recorded when it started: text changed in the ledger since is never executed."""
+    if REDACTED_MARK in source:
+        raise _tampered(
+            info,
+            "a secret's value appears in the playbook's own text, and the ledger recorded "
+            "the text with that value redacted",
+            "undo the run's steps by hand (`runbook show {run}` lists them), and choose "
+            "secret values that do not appear in the playbook's text",
+        )
+    try:
+        playbook = load_playbook(info.file, text=source)
+    except EngineError as exc:
+        raise _tampered(info, f"it no longer loads ({exc.message})") from None
+    if playbook.content_hash != info.content_hash:
+        found = f"hash {playbook.content_hash[:16]}, recorded {info.content_hash[:16]}"
+        raise _tampered(info, f"its content hash does not match ({found})")
+    return playbook
+
+
+def _tampered(info: RunInfo, why: str, hint: str = _CHANGED_HINT) -> RefusedError:
+    return RefusedError(
+        f"the playbook text recorded for run {info.run_id} is not what it ran: {why}; "
+        "nothing was undone",
+        hint.format(run=info.run_id),
+    )
 
 
 def _as_run(playbook: Playbook, events: Iterable[EventRow]) -> Playbook:

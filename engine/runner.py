@@ -18,7 +18,7 @@ from engine import __version__
 from engine.events import EventBus
 from engine.execution import Completed, apply_step, step_timeout, with_retries
 from engine.ledger import Ledger, RunInfo, host_name
-from engine.operator import AbortRequested, SignalAwareOperator, operator_name
+from engine.operator import AbortRequested, SignalAwareOperator, operator_name, os_user
 from engine.outcome import Outcome
 from engine.playbook.model import Step
 from engine.playbook.traits import is_readonly, mitigates
@@ -110,6 +110,8 @@ class Run:
             mode=self.mode,
             steps=[step.id for step in self.playbook.steps],
             approved_by=operator_name() if request.assume_yes else None,
+            operator=operator_name(),
+            os_user=os_user(),
             parent_run=self.prepared.parent_run,
             source=self.prepared.source,
         )
@@ -284,7 +286,9 @@ class Run:
         with self.signals.prompting():
             approved = self.operator.confirm(question)
         who = operator_name()
-        self.bus.emit("confirm_answer", self.run_id, step.id, approved=approved, by=who)
+        self.bus.emit(
+            "confirm_answer", self.run_id, step.id, approved=approved, by=who, os_user=os_user()
+        )
         if not approved:
             raise AbortRequested(f"{who} declined the confirm gate of {step.id}")
 

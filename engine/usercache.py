@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
+import sys
 from pathlib import Path
 
 __all__ = ["cache_dir", "is_private", "keep_newest", "read_private", "touch", "write_atomically"]
@@ -16,27 +18,42 @@ _APP = "runbook-engine"
 
 
 def cache_dir() -> Path | None:
-    """The cache directory, created private; None if unusable."""
+    """The cache directory, created private (0700, parents too); None if unusable. One
+    that is not ours alone (`engine.private_files`) is not used, and said so once."""
+    from engine.private_files import UnsafePathError, private_folder
+
     base = os.environ.get("XDG_CACHE_HOME", "")
     try:
         root = Path(base) if os.path.isabs(base) else Path.home() / ".cache"
-        directory = root / _APP
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        return directory if is_private(directory) else None
+        return private_folder(root / _APP)
+    except UnsafePathError as exc:
+        _warn_once(exc.render().replace("error: ", "warning: cache not used: ", 1))
+        return None
     except (OSError, RuntimeError):
         return None
 
 
+_warned: set[str] = set()
+
+
+def _warn_once(text: str) -> None:
+    if text not in _warned:
+        _warned.add(text)
+        print(text, file=sys.stderr)
+
+
 def is_private(path: Path) -> bool:
-    """Ours and writable by nobody else."""
-    status = path.stat()
-    return status.st_uid == os.getuid() and not status.st_mode & 0o022
+    """Ours, not a symlink, and writable by nobody else."""
+    status = path.lstat()
+    private = status.st_uid == os.getuid() and not status.st_mode & 0o022
+    return private and not stat.S_ISLNK(status.st_mode)
 
 
 def read_private(file: Path) -> bytes | None:
-    """The bytes of a private cache file; None when missing, unreadable or not private."""
+    """The bytes of a private cache file; None when missing, unreadable, a symlink or not
+    private."""
     try:
-        with open(file, "rb") as handle:
+        with open(os.open(file, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb") as handle:
             status = os.fstat(handle.fileno())
             if status.st_uid != os.getuid() or status.st_mode & 0o022:
                 return None

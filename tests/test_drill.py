@@ -251,3 +251,17 @@ def test_the_shipped_demo_playbook_passes_its_drill(tmp_path: Path) -> None:
     assert report["verdict"] == "passed"
     assert report["parts"][1]["outcome"] == "recovered"
     assert not (tmp_path / "disk").exists()  # drill.revert removed the demo data
+
+
+def test_a_drill_of_a_playbook_others_can_write_is_refused_before_the_inject(
+    tmp_path: Path,
+) -> None:
+    path, state, log = write_drill(tmp_path)
+    path.chmod(0o666)
+
+    done = run_cli("drill", str(path), "--yes", timeout=120)
+
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert f"playbook {path}: the file {path} is writable by others" in done.stderr
+    assert f"`chmod go-w {path}`" in done.stderr
+    assert log_lines(log) == [] and state.read_text() == "good\n"

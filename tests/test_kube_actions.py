@@ -200,7 +200,7 @@ def test_cordon_drain_uncordon_round_trip(kube_cluster: KubeCluster, kube_ns: st
         assert results["uncordon"]["captured"]["unschedulable"] is True
         assert results["drain"]["message"].startswith("drained node node-1: evicted")
 
-        rolled = runbook("rollback", run_id_of(ran.stdout), extra_env=kube_cluster.env)
+        rolled = runbook("rollback", "--yes", run_id_of(ran.stdout), extra_env=kube_cluster.env)
 
         assert rolled.returncode == 0, rolled.stdout + rolled.stderr
         assert _schedulable(kube_cluster, "node-1")

@@ -88,11 +88,11 @@ def test_rollback_of_an_interrupted_run_restores_the_scale(
     run_id = str(runs_json()[0]["run_id"])
     assert runbook("recover").returncode == 0
 
-    rolled = runbook("rollback", run_id)
+    rolled = runbook("rollback", "--yes", run_id)
 
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert replicas(kube_cluster, ns) == 2
-    again = runbook("rollback", run_id)
+    again = runbook("rollback", "--yes", run_id)
     assert again.returncode == 0, again.stdout + again.stderr
 
 
@@ -126,7 +126,7 @@ def test_apply_creates_and_updates_and_the_undo_deletes_and_restores(
     assert kube_cluster.api("GET", f"{configmaps}/flags")["data"] == {"maintenance": "on"}
     assert kube_cluster.api("GET", f"{configmaps}/settings")["data"]["mode"] == "degraded"
 
-    rolled = runbook("rollback", run_id_of(kept.stdout), extra_env=kube_cluster.env)
+    rolled = runbook("rollback", "--yes", run_id_of(kept.stdout), extra_env=kube_cluster.env)
 
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     names = [c["metadata"]["name"] for c in kube_cluster.api("GET", configmaps)["items"]]

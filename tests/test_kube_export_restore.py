@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -154,7 +155,7 @@ def test_backup_wipe_restore_round_trips_the_objects_exactly(
     ledger = ledger_bytes(env)
     assert PASSWORD.encode() not in ledger and encoded not in ledger
 
-    undone = runbook("rollback", run_id_of(restored.stdout), extra_env=kube_cluster.env)
+    undone = runbook("rollback", "--yes", run_id_of(restored.stdout), extra_env=kube_cluster.env)
 
     assert undone.returncode == 0, undone.stdout + undone.stderr
     namespace = kube_cluster.api("GET", "/api/v1/namespaces")["items"]
@@ -376,3 +377,44 @@ def test_verify_only_reads_files_and_never_a_cluster(tmp_path: Path) -> None:
     assert checked.value["objects"] == 2 and checked.value["dir"].endswith("20240101T000000Z")
     planned = step.plan(kubectl(body), step_context(tmp_path / "no-kubeconfig", mode="dry-run"))
     assert planned.readonly and planned.verdict is Verdict.NO_OP
+
+
+def _exported(tmp_path: Path) -> Path:
+    root = tmp_path / "exports" / "20240101T000000Z"
+    root.parent.mkdir(mode=0o700)
+    fake_export(root, [NS, CM])
+    archive.verify(root)  # as written: accepted
+    return root
+
+
+@pytest.mark.parametrize("bits", [0o770, 0o707])
+def test_an_export_others_can_write_is_not_restored(tmp_path: Path, bits: int) -> None:
+    root = _exported(tmp_path)
+    root.chmod(bits)  # whoever can write here can rewrite the MANIFEST and the files alike
+    with pytest.raises(ActionError, match=r"writable by others.*nothing was restored"):
+        archive.verify(root)
+
+
+@pytest.mark.parametrize("name", [archive.MANIFEST, "shop/namespace.json"])
+def test_an_export_file_others_can_write_or_own_is_not_restored(tmp_path: Path, name: str) -> None:
+    root = _exported(tmp_path)
+    (root / name).chmod(0o666)
+    with pytest.raises(ActionError, match=r"writable by others.*nothing was restored"):
+        archive.verify(root)
+    (root / name).chmod(0o600)
+    os.chown(root / name, 65534, 65534)
+    with pytest.raises(ActionError, match="owned by uid 65534"):
+        archive.verify(root)
+
+
+def test_an_export_reached_through_a_symlink_or_below_an_open_folder_is_not_restored(
+    tmp_path: Path,
+) -> None:
+    root = _exported(tmp_path)
+    link = tmp_path / "link"
+    link.symlink_to(root)
+    with pytest.raises(ActionError, match="is a symlink"):
+        archive.verify(link)
+    root.parent.chmod(0o777)
+    with pytest.raises(ActionError, match=f"{root.parent} is writable by others"):
+        archive.verify(root)

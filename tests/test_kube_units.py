@@ -57,6 +57,14 @@ def test_a_context_missing_from_the_kubeconfig_names_the_known_ones(tmp_path: Pa
         bind(None, {"env_kubeconfig": str(config)}, render(), tmp_path)
 
 
+def test_a_kubeconfig_others_can_write_is_not_read(tmp_path: Path) -> None:
+    config = kubeconfig(tmp_path / "config", ["dev"], current="dev")
+    assert bind(None, {"env_kubeconfig": str(config)}, render(), tmp_path).context == "dev"
+    config.chmod(0o666)  # anyone could point it at their server, or add an exec plugin
+    with pytest.raises(KubeConfigError, match=f"kubeconfig {config}: .*writable by others"):
+        bind(None, {"env_kubeconfig": str(config)}, render(), tmp_path)
+
+
 def test_kubeconfig_lists_merge_and_relative_paths_follow_the_playbook(tmp_path: Path) -> None:
     first = kubeconfig(tmp_path / "a", ["dev"], current="dev")
     second = kubeconfig(tmp_path / "b", ["prod"], current="prod")

@@ -107,7 +107,7 @@ def test_kill_9_during_a_read_only_step_keeps_the_change_before_it_undoable() ->
     assert [e["step_id"] for e in events(run_id, "step_intent")] == ["change", "look"]
     assert events(run_id)[-1]["kind"] == "interrupted"
 
-    rolled = runbook("rollback", run_id)
+    rolled = runbook("rollback", "--yes", run_id)
 
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert lines(env.work / "undone") == ["change"]

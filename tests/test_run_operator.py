@@ -4,6 +4,8 @@ completed steps undone, exit 130)."""
 
 from __future__ import annotations
 
+import os
+import pwd
 import re
 import signal
 import time
@@ -73,6 +75,23 @@ def test_a_confirm_gate_without_a_terminal_passes_with_yes_and_records_the_appro
     assert asked == f"Restart the database in {work} now?"  # rendered, not `{{ inputs.dir }}`
     shown = runbook("show", run_id)
     assert f"run_started: approved_by='{OPERATOR}'" in shown.stdout
+
+
+def test_the_os_user_is_recorded_beside_a_declared_operator_that_could_be_spoofed() -> None:
+    work = current_env().work
+    spoofed = {"RUNBOOK_OPERATOR": "the-boss", "USER": "the-boss", "LOGNAME": "the-boss"}
+    real = f"{pwd.getpwuid(os.getuid()).pw_name} (uid {os.getuid()})"
+
+    ran = runbook("run", playbook("confirm.yaml"), "-i", f"dir={work}", "--yes", extra_env=spoofed)
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    run_id = run_id_of(ran.stdout)
+    started = events(run_id, "run_started")[0]["data"]
+    assert (started["approved_by"], started["os_user"]) == ("the-boss", real)
+    answer = events(run_id, "confirm_answer")[0]["data"]
+    assert (answer["by"], answer["os_user"]) == ("the-boss", real)
+    shown = runbook("show", run_id).stdout
+    assert f"operator: the-boss (declared), OS user: {real}" in shown.splitlines()[1]
 
 
 def test_a_confirm_question_naming_a_secret_is_asked_and_recorded_redacted() -> None:

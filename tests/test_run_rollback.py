@@ -85,11 +85,11 @@ def test_a_completed_run_is_not_rolled_back_and_can_be_rolled_back_later() -> No
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert lines(env.work / "undone") == []
 
-    rolled = runbook("rollback", run_id_of(ran.stdout))
+    rolled = runbook("rollback", "--yes", run_id_of(ran.stdout))
 
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert lines(env.work / "undone") == ["two", "one"]
-    again = runbook("rollback", run_id_of(ran.stdout))
+    again = runbook("rollback", "--yes", run_id_of(ran.stdout))
     assert again.returncode == 0
     assert lines(env.work / "undone") == ["two", "one"]
 
@@ -140,7 +140,13 @@ def test_kill_9_during_step_3_is_found_interrupted_and_rolled_back_once(
     assert [e["step_id"] for e in shown if e["kind"] == "step_intent"] == ["s1", "s2", "s3"]
     assert lines(env.work / "done") == ["s1", "s2"]
 
-    rolled = runbook("rollback", run_id)
+    planned = runbook("rollback", "--dry-run", run_id)  # the step in flight shows as such
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    s3 = f"echo s3 >> {env.work}/undone" if "s3" in expected_undone else "not undone"
+    assert f"  1. s3 (unknown): {s3}" in planned.stdout
+    assert lines(env.work / "undone") == []
+
+    rolled = runbook("rollback", "--yes", run_id)
 
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert lines(env.work / "undone") == expected_undone
@@ -148,7 +154,7 @@ def test_kill_9_during_step_3_is_found_interrupted_and_rolled_back_once(
     assert [(r["mode"], r["status"]) for r in rollback_runs] == [("rollback", "completed")]
 
     # A second rollback finds nothing more to undo.
-    again = runbook("rollback", run_id)
+    again = runbook("rollback", "--yes", run_id)
     assert again.returncode == 0, again.stdout + again.stderr
     assert lines(env.work / "undone") == expected_undone
     second = max(
@@ -196,7 +202,7 @@ def test_a_later_rollback_skips_read_only_steps() -> None:
     ran = runbook("run", playbook("flow.yaml"), "-i", f"dir={env.work}")
     assert ran.returncode == 0, ran.stdout + ran.stderr
 
-    rolled = runbook("rollback", run_id_of(ran.stdout))
+    rolled = runbook("rollback", "--yes", run_id_of(ran.stdout))
 
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     rollback_id = run_id_of(rolled.stdout)

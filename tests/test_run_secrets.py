@@ -93,7 +93,7 @@ def test_the_canary_stays_hidden_in_a_later_rollback() -> None:
     assert ran.returncode == 0, ran.stdout + ran.stderr
     run_id = run_id_of(ran.stdout)
 
-    rolled = runbook("rollback", run_id, extra_env=extra)
+    rolled = runbook("rollback", "--yes", run_id, extra_env=extra)
 
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert (env.work / "undo-saw").read_text() == canary

@@ -3,13 +3,15 @@ for each way it can be wrong (no sshd needed)."""
 
 from __future__ import annotations
 
+import base64
+import os
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from engine.remote.errors import InventoryError
-from engine.remote.hostkeys import Entry, matches
+from engine.remote.errors import HostKeyError, InventoryError
+from engine.remote.hostkeys import Entry, ServerKey, matches, verify
 from engine.remote.inventory import Host, inventory_path, load_inventory
 
 GOOD = """\
@@ -122,3 +124,28 @@ def test_known_hosts_patterns(patterns: str, name: str, expected: bool) -> None:
     entry = Entry(tuple(patterns.split(",")), "ssh-ed25519", b"", "kh:1")
 
     assert matches(entry, name) is expected
+
+
+def test_an_inventory_others_can_write_or_own_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "inventory.yaml"
+    path.write_text(GOOD)
+    path.chmod(0o664)  # whoever can write it chooses the hosts that steps run on
+    with pytest.raises(InventoryError, match="writable by others") as caught:
+        load_inventory(path, required=True)
+    assert caught.value.hint == f"`chmod go-w {path}`"
+    path.chmod(0o644)
+    os.chown(path, 65534, 65534)
+    with pytest.raises(InventoryError, match="owned by uid 65534"):
+        load_inventory(path, required=True)
+
+
+def test_a_known_hosts_file_others_can_write_is_refused(tmp_path: Path) -> None:
+    blob = b"key bytes"
+    known = tmp_path / "known_hosts"
+    known.write_text(f"10.0.0.5 ssh-ed25519 {base64.b64encode(blob).decode()}\n")
+    host = Host(name="web1", address="10.0.0.5", known_hosts=str(known))
+    key = ServerKey("ssh-ed25519", blob)
+    verify(host, key)  # known, from a file of the user's own
+    known.chmod(0o666)  # anyone could add the key of a server of theirs
+    with pytest.raises(HostKeyError, match=f"known_hosts file {known}: .*writable by others"):
+        verify(host, key)

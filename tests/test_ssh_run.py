@@ -80,7 +80,7 @@ def test_a_later_rollback_undoes_the_remote_steps_in_reverse(
     )  # fmt: skip
     assert ran.returncode == 0, ran.stdout + ran.stderr
 
-    rolled = runbook("rollback", run_id_of(ran.stdout), "--inventory", inventory)
+    rolled = runbook("rollback", "--yes", run_id_of(ran.stdout), "--inventory", inventory)
 
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert lines(remote_dir / "undone") == ["boom", "two", "one"]
@@ -96,7 +96,9 @@ def test_rollback_reads_the_inventory_from_the_environment_too(
     )  # fmt: skip
     assert ran.returncode == 0, ran.stdout + ran.stderr
 
-    rolled = runbook("rollback", run_id_of(ran.stdout), extra_env={"RUNBOOK_INVENTORY": inventory})
+    rolled = runbook(
+        "rollback", "--yes", run_id_of(ran.stdout), extra_env={"RUNBOOK_INVENTORY": inventory}
+    )
 
     assert rolled.returncode == 0, rolled.stdout + rolled.stderr
     assert lines(remote_dir / "undone") == ["boom", "two", "one"]

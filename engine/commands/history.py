@@ -48,7 +48,14 @@ def show_run(run_id: str, output: str) -> str:
     if output == "json":
         return json.dumps({"run": asdict(row), "events": [asdict(e) for e in events]}, indent=2)
     head = f"run {row.run_id}: {row.playbook} {row.version} ({row.mode}) — {row.status}"
-    return "\n".join([head, *(_event_line(row.started_at, e) for e in events)])
+    who = f"operator: {row.operator} (declared), OS user: {_os_user(events)}"
+    return "\n".join([head, who, *(_event_line(row.started_at, e) for e in events)])
+
+
+def _os_user(events: list[EventRow]) -> str:
+    """The account that ran it, as the engine saw it (runs recorded before it did: unknown)."""
+    started = next((e for e in events if e.kind == "run_started"), None)
+    return str(started.data.get("os_user") or "not recorded") if started else "not recorded"
 
 
 def _event_line(start: float, event: EventRow) -> str:
@@ -61,7 +68,7 @@ def _event_detail(event: EventRow) -> str:
     data = event.data
     keys = (
         *("command", "status", "exit_code", "message", "attempt", "delay", "outcome", "reason"),
-        *("approved_by", "approved", "by"),  # who approved a confirm gate (audit)
+        *("approved_by", "approved", "by", "os_user"),  # who approved a confirm gate (audit)
     )
     parts = [f"{key}={data[key]!r}" for key in keys if data.get(key) not in (None, "")]
     tail = _output_tail(data.get("output"))

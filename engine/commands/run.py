@@ -66,6 +66,10 @@ def plan_playbook(request: RunRequest, output: str, probe: bool = False) -> str:
     the SLI and the read-only steps are read first."""
     from engine.dryrun import render_plan_json, render_plan_text
 
+    if probe:  # it runs the read-only steps: commands, as the playbook declares them
+        from engine.playbook.trust import check_playbook_owner
+
+        check_playbook_owner(request.file, executes=True)
     prepared = prepare(request, run_id="dry-run", mode="dry-run")
     probed = None
     if probe:

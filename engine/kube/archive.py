@@ -9,7 +9,9 @@ written last, and the checks a restore makes before any API call.
 Every file is 0600 (Secrets are in there) and every directory 0700. MANIFEST.json
 lists each object (kind, apiVersion, namespace, name, file, sha256 of the file), the
 engine version, the context, the cluster's kube-system UID and when it was taken; a
-restore refuses a directory whose MANIFEST is missing or whose files do not match it.
+restore refuses a directory whose MANIFEST is missing or whose files do not match it,
+and one that is not the user's alone (`engine.private_files`): whoever could write it
+could rewrite the MANIFEST and the files together, and choose what is applied.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ import hashlib
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from msgspec import Struct, field
 
 from engine.kube.ops import ActionError
+from engine.private_files import UnsafePathError, check_private_descriptor, check_private_folder
 
 MANIFEST = "MANIFEST.json"
 PARTIAL = ".MANIFEST.json.partial"
@@ -277,13 +280,14 @@ def _read_manifest(root: Path) -> dict[str, Any]:
     path = root / MANIFEST
     if not root.is_dir():
         raise ActionError(f"{root} is not a directory")
+    _refuse_unless_private(lambda: check_private_folder(root))
     if not path.is_file():
         raise ActionError(
             f"{root} has no {MANIFEST}: the export is incomplete (it never finished) "
             "or this is not an export"
         )
     try:
-        manifest = json.loads(path.read_bytes())
+        manifest = json.loads(_read_private(path))
     except (OSError, ValueError) as exc:
         raise ActionError(f"{path} cannot be read as JSON: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
@@ -293,6 +297,21 @@ def _read_manifest(root: Path) -> dict[str, Any]:
     return manifest
 
 
+def _read_private(path: Path) -> bytes:
+    """The bytes of an export's file, never through a symlink, refused unless ours alone."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    with os.fdopen(fd, "rb") as handle:
+        _refuse_unless_private(lambda: check_private_descriptor(path, handle.fileno()))
+        return handle.read()
+
+
+def _refuse_unless_private(check: Callable[[], None]) -> None:
+    try:
+        check()
+    except UnsafePathError as exc:
+        raise ActionError(f"{exc.message}; nothing was restored (fix: {exc.hint})") from None
+
+
 def _entry(root: Path, item: Any) -> Entry:
     if not isinstance(item, dict) or not all(
         isinstance(item.get(k), str) for k in ("kind", "apiVersion", "name", "file", "sha256")
@@ -300,9 +319,7 @@ def _entry(root: Path, item: Any) -> Entry:
         raise ActionError(f"{root / MANIFEST}: a malformed object entry: {str(item)[:200]}")
     path = safe_path(root, item["file"])
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as handle:
-            data = handle.read()
+        data = _read_private(path)
     except OSError as exc:
         raise ActionError(
             f"{item['file']} (listed in the MANIFEST) cannot be read: {exc}"

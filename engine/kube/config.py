@@ -128,8 +128,20 @@ def _existing(paths: Iterable[str]) -> list[Path]:
 def _load(path: Path) -> dict[str, Any]:
     import yaml
 
+    _refuse_unless_trusted(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise KubeConfigError(f"cannot read kubeconfig {path}: {exc}", "fix the file") from None
     return data if isinstance(data, dict) else {}
+
+
+def _refuse_unless_trusted(path: Path) -> None:
+    """A kubeconfig chooses the API server and may name a credential plugin that the
+    client executes: one that others could have written is not read."""
+    from engine.private_files import UnsafePathError, check_trusted_file
+
+    try:
+        check_trusted_file(path)
+    except UnsafePathError as exc:
+        raise KubeConfigError(f"kubeconfig {path}: {exc.message}", exc.hint) from None

@@ -34,6 +34,7 @@ from engine.ledger.model import (
     process_start_time,
     to_json,
 )
+from engine.ledger.private import open_private_ledger
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 10_000
@@ -300,10 +301,10 @@ class Ledger:
 
 
 def _connect(path: Path) -> sqlite3.Connection:
-    """Create the folder (0700) and file (0600) if needed and connect, without a transaction."""
+    """Create the folder (0700) and file (0600) if needed, refuse them unless they are ours
+    alone (`engine.ledger.private`), and connect, without a transaction."""
+    open_private_ledger(path)
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         conn = sqlite3.connect(
             path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False
         )

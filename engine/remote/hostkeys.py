@@ -14,6 +14,7 @@ import binascii
 import fnmatch
 import hashlib
 import hmac
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -89,14 +90,27 @@ def verify(host: Host, key: ServerKey) -> None:
 
 
 def read_entries(files: Iterable[Path]) -> list[Entry]:
+    """The entries of the files that exist; one that others could have written is refused
+    (HostKeyError): a key planted there would let its server take the commands."""
     found: list[Entry] = []
     for path in files:
+        if os.path.exists(path):
+            _refuse_unless_trusted(path)
         try:
             text = path.read_text(errors="replace")
         except OSError:
             continue
         found.extend(_parse(text, str(path)))
     return found
+
+
+def _refuse_unless_trusted(path: Path) -> None:
+    from engine.private_files import UnsafePathError, check_trusted_file
+
+    try:
+        check_trusted_file(path)
+    except UnsafePathError as exc:
+        raise HostKeyError(f"known_hosts file {path}: {exc.message}", exc.hint) from None
 
 
 def _parse(text: str, file: str) -> Iterator[Entry]:

@@ -117,8 +117,20 @@ def load_inventory(path: Path, required: bool) -> Inventory:
                 f"inventory file {path} not found", "pass --inventory FILE or set " + ENV_VAR
             )
         return Inventory()
+    _refuse_unless_trusted(path)
     source = _source(str(path))
     return _Parser(source).inventory()
+
+
+def _refuse_unless_trusted(path: Path) -> None:
+    """Whoever can write the inventory chooses where steps run and as whom: it is read only
+    when the playbook would be (`engine.playbook.trust`)."""
+    from engine.private_files import UnsafePathError, check_trusted_file
+
+    try:
+        check_trusted_file(path)
+    except UnsafePathError as exc:
+        raise InventoryError(f"inventory file {path}: {exc.message}", exc.hint) from None
 
 
 def _source(file: str) -> Any:
