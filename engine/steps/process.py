@@ -17,6 +17,7 @@ from engine.steps.spawn import Child, Pipe, spawn, spawn_on_path
 
 KILL_GRACE_SECONDS = 2.0
 DRAIN_AFTER_EXIT_SECONDS = 0.5
+MAX_LINE = 64 * 1024  # a longer line is shown cut; the output tail keeps its end anyway
 _UTF8_DECODER = codecs.getincrementaldecoder("utf-8")
 
 
@@ -108,23 +109,50 @@ class TailBuffer:
         )
 
 
-class _LineSplitter:
-    """Feeds complete lines to a callback; the rest waits for more data."""
+class LineSplitter:
+    """Feeds complete lines to a callback; the rest waits for more data.
 
-    def __init__(self, emit: Callable[[str], None]) -> None:
+    A line longer than `max_line` is shown once, cut, with how much was left out; the
+    rest of it is counted, not kept. Time is linear in the output whatever its shape
+    (one 200 MB line costs what 200 MB of short lines do) and memory stays bounded.
+    """
+
+    def __init__(self, emit: Callable[[str], None], max_line: int = MAX_LINE) -> None:
         self.emit = emit
-        self.pending = ""
+        self.max_line = max_line
+        self.pending: list[str] = []
+        self.size = 0
+        self.cut = 0
 
     def feed(self, text: str) -> None:
-        self.pending += text
-        *lines, self.pending = self.pending.split("\n")
-        for line in lines:
-            self.emit(line)
+        *complete, rest = text.split("\n")
+        for line in complete:
+            if self.pending or self.cut or len(line) > self.max_line:
+                self._hold(line)
+                self._emit_pending()
+            else:
+                self.emit(line)
+        self._hold(rest)
 
     def flush(self) -> None:
-        if self.pending:
-            self.emit(self.pending)
-            self.pending = ""
+        if self.pending or self.cut:
+            self._emit_pending()
+
+    def _hold(self, piece: str) -> None:
+        room = max(self.max_line - self.size, 0)
+        if len(piece) > room:
+            self.cut += len(piece) - room
+            piece = piece[:room]
+        if piece:
+            self.pending.append(piece)
+            self.size += len(piece)
+
+    def _emit_pending(self) -> None:
+        line = "".join(self.pending)
+        if self.cut:
+            line += f" […{self.cut} characters cut]"
+        self.pending, self.size, self.cut = [], 0, 0
+        self.emit(line)
 
 
 def run_process(
@@ -268,7 +296,7 @@ class _Reader:
         self.stdout_fd = proc.stdout.fileno() if proc.stdout is not None else -1
         self.stdout = TailBuffer(cap)
         self.output = TailBuffer(cap)
-        self.lines = _LineSplitter(on_output)
+        self.lines = LineSplitter(on_output)
         self.exit_seen: float | None = None
         # One decoder per pipe: a UTF-8 character split across two reads stays whole.
         self.decoders: dict[int, codecs.IncrementalDecoder] = {}
