@@ -245,14 +245,18 @@ def _supervise(
     timed_out = cancelled = False
     while reader.open:
         reader.pump(_wait_slice(deadline, proc, reader))
-        if cancel is not None and cancel.is_set():
+        if reader.exit_seen is not None:
+            # It ended: its exit status is the outcome, whatever is asked from now on
+            # (a Ctrl-C here must not turn a finished step into a cancelled one).
+            if reader.exited_long_ago():
+                break  # a background child holds the pipe; do not wait for it
+            continue
+        if cancel is not None and cancel.is_set() and proc.poll() is None:
             cancelled = True
             break
-        if deadline is not None and time.monotonic() >= deadline:
+        if deadline is not None and time.monotonic() >= deadline and proc.poll() is None:
             timed_out = True
             break
-        if reader.exited_long_ago():
-            break  # a background child holds the pipe; do not wait for it
     if timed_out or cancelled:
         kill_group(proc)
     exit_code = proc.wait()
