@@ -224,6 +224,9 @@ class PlainLines:
             f" ({why})" if why else ""
         )
 
+    def _on_leftovers_killed(self, step: str, data: dict[str, Any]) -> str:
+        return f"killed {data.get('processes')} processes run {data.get('of_run')} left running"
+
     def _on_rollback_started(self, step: str, data: dict[str, Any]) -> str:
         return "rolling back completed steps in reverse order"
 

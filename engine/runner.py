@@ -25,6 +25,7 @@ from engine.playbook.traits import is_readonly, mitigates
 from engine.preflight import Prepared
 from engine.signals import AbortSignals
 from engine.steps.base import Operator, Resources, Status, StepContext, StepResult
+from engine.steps.containment import Containment, kill_leftovers
 from engine.steps.registry import HUMAN_TYPES
 from engine.undo import UndoRunner
 
@@ -55,6 +56,7 @@ class Run:
         self.ledger = ledger
         self.operator = operator
         self.resources = Resources()
+        self.containment = Containment.for_run(run_id)
         self.signals = AbortSignals()
         # Every question is asked so that Ctrl-C interrupts it (and aborts the run).
         self.operator = SignalAwareOperator(operator, self.signals)
@@ -86,17 +88,29 @@ class Run:
                 outcome, message = Outcome.ABORTED, str(exc)
             if self._needs_rollback(outcome):
                 outcome = self._roll_back(outcome)
-            self.resources.close_all()
+            self._close()
             return self._finish(outcome, message)
 
     def undo_earlier(self, completed: list[Completed]) -> RunResult:
         """A rollback run: undo steps an earlier run completed, in reverse order."""
         with self.signals.installed():
             self._start()
+            self._kill_leftovers()
             ok = self._undo_runner().undo_in_reverse(completed, guided=self.guided)
-            self.resources.close_all()
+            self._close()
             outcome = Outcome.COMPLETED if ok else Outcome.ROLLBACK_FAILED
             return self._finish(outcome, "" if ok else "an undo failed: a human must look now")
+
+    def _kill_leftovers(self) -> None:
+        """What the earlier run's commands left running dies before anything is undone."""
+        parent = self.prepared.parent_run
+        killed = kill_leftovers(parent) if parent else 0
+        if killed:
+            self.bus.emit("leftovers_killed", self.run_id, of_run=parent, processes=killed)
+
+    def _close(self) -> None:
+        self.resources.close_all()
+        self.containment.close()
 
     def _start(self) -> None:
         request = self.prepared.request
@@ -363,6 +377,7 @@ class Run:
             on_started=self._commit_deferred,
             cancel=cancel,
             settings={"inventory": self.prepared.request.inventory, "step": step},
+            containment=self.containment,
         )
 
     def _commit_deferred(self) -> None:

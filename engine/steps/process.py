@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import functools
 import math
 import os
 import select
@@ -13,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from msgspec import Struct
 
+from engine.steps.containment import NO_CELL, Cell, Containment
 from engine.steps.spawn import Child, Pipe, spawn, spawn_on_path
 
 KILL_GRACE_SECONDS = 2.0
@@ -166,23 +168,27 @@ def run_process(
     cancel: threading.Event | None = None,
     cap: int = 64 * 1024,
     on_started: Callable[[], None] = lambda: None,
+    contain: Containment | None = None,
 ) -> ProcessOutcome:
-    """Run `argv` in its own process group; on timeout or cancel, TERM then KILL the group.
-    `on_started` is called once the process runs, before its output is read. Raises
-    CannotStart when it could not start (then nothing ran)."""
+    """Run `argv` in its own process group (and cell of `contain`, see
+    engine.steps.containment); on timeout or cancel, TERM then KILL the group, then
+    kill whatever is left in the cell. `on_started` is called once the process runs,
+    before its output is read. Raises CannotStart when it could not start (then nothing
+    ran)."""
     child_env = {**os.environ, **env} if env else None
     try:
         # Bytes as argv and env get them: a byte argv could not decode goes back as itself.
         data = stdin.encode("utf-8", "surrogateescape") if stdin is not None else None
-        proc = _spawn(list(argv), child_env, cwd, data is not None)
+        start = functools.partial(_spawn, list(argv), child_env, cwd, data is not None)
+        proc, cell = contain.start(start) if contain is not None else (start(), NO_CELL)
     except (OSError, ValueError) as exc:  # ValueError: NUL, `=` in a name, a surrogate
         search = Search((child_env if child_env is not None else os.environ).get("PATH"), cwd)
         raise CannotStart(argv[0] if argv else "", exc, search) from exc
     try:
         on_started()
-        return _supervise(proc, data, timeout, on_output, cancel, cap)
+        return _supervise(proc, data, timeout, on_output, cancel, cap, cell)
     except BaseException:
-        kill_group(proc)
+        kill_tree(proc, cell)
         close_pipes(proc)
         raise
 
@@ -237,6 +243,7 @@ def _supervise(
     on_output: Callable[[str], None],
     cancel: threading.Event | None,
     cap: int,
+    cell: Cell,
 ) -> ProcessOutcome:
     if stdin is not None and proc.stdin is not None:
         threading.Thread(target=_feed_stdin, args=(proc.stdin, stdin), daemon=True).start()
@@ -258,7 +265,7 @@ def _supervise(
             timed_out = True
             break
     if timed_out or cancelled:
-        kill_group(proc)
+        kill_tree(proc, cell)
     exit_code = proc.wait()
     reader.close()
     return ProcessOutcome(
@@ -353,6 +360,12 @@ def close_pipes(proc: Child) -> None:
     for pipe in (proc.stdout, proc.stderr):
         if pipe is not None:
             pipe.close()
+
+
+def kill_tree(proc: Child, cell: Cell) -> None:
+    """Kill the command's process group, then what left it (`setsid`) in its cell."""
+    kill_group(proc)
+    cell.kill()
 
 
 def kill_group(proc: Child) -> None:
