@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 from msgspec import Struct, field
 
 from engine import __version__
-from engine.events import EventBus
+from engine.errors import LedgerError
+from engine.events import EventBus, UnrecordedRun
 from engine.execution import Completed, apply_step, step_timeout, with_retries
-from engine.ledger import Ledger, RunInfo, host_name
+from engine.ledger import EventSpec, Ledger, RunInfo, host_name
 from engine.operator import AbortRequested, SignalAwareOperator, operator_name
 from engine.outcome import Outcome
 from engine.playbook.model import Step
@@ -198,7 +199,11 @@ class Run:
         for index, step in enumerate(steps):
             if self.signals.aborted:
                 return Outcome.ABORTED, f"aborted by {self.signals.reason} before {step.id}"
-            result = self._run_step(step)
+            try:
+                result = self._run_step(step)
+            except LedgerError as exc:  # no side effect without its record: stop, undo
+                self._skip(step, "the ledger cannot record its intent")
+                return Outcome.FAILED, f"the ledger cannot record ({exc.message}): stopped"
             if result.status not in (Status.SUCCEEDED, Status.SKIPPED):
                 return self._failure_outcome(step, result)
             if self._recovered_after(step, result, final=index == len(steps) - 1):
@@ -343,6 +348,10 @@ class Run:
 
     def _record(self, step: Step, result: StepResult, attempts: int, duration: float) -> None:
         self.statuses[step.id] = str(result.status)
+        self.prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
+        if result.status is not Status.SKIPPED and not is_readonly(step):
+            # Known to need its undo before the ledger is asked to record it (it may fail).
+            self.completed.append(Completed(step, result.status, result.captured))
         self.bus.emit(
             "step_result",
             self.run_id,
@@ -356,9 +365,6 @@ class Run:
             attempts=attempts,
             duration=round(duration, 6),
         )
-        self.prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
-        if result.status is not Status.SKIPPED and not is_readonly(step):
-            self.completed.append(Completed(step, result.status, result.captured))
 
     def _context(self, step: Step, cancel: threading.Event) -> StepContext:
         from engine.render import TemplateRenderer
@@ -395,7 +401,19 @@ class Run:
     def _finish(self, outcome: Outcome, message: str) -> RunResult:
         summary = {"message": message, "steps": self.statuses}
         self.bus.emit("run_finished", self.run_id, outcome=str(outcome), message=message)
-        self.ledger.finish_run(
-            self.run_id, str(outcome), self.prepared.redactor.redact_data(summary)
-        )
+        try:
+            self.ledger.finish_run(
+                self.run_id, str(outcome), self.prepared.redactor.redact_data(summary)
+            )
+        except LedgerError as exc:
+            raise UnrecordedRun(self.run_id, self._unrecorded(), self._undone(), exc) from None
+        if self._unrecorded():
+            raise UnrecordedRun(self.run_id, self._unrecorded(), self._undone(), None)
         return RunResult(self.run_id, outcome, message, dict(self.statuses))
+
+    def _unrecorded(self) -> list[EventSpec]:
+        return list(self.bus.ledger.pending) if self.bus.ledger is not None else []
+
+    def _undone(self) -> list[str]:
+        undone = [e for e in self._unrecorded() if e[0] == "undo_result"]
+        return [str(step) for kind, step, data in undone if data.get("status") == "succeeded"]
