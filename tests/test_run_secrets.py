@@ -1,5 +1,6 @@
 """A canary secret pushed through success, failure, timeout and rollback paths reaches
-the child process and appears nowhere else: terminal, ledger bytes, show, runs."""
+the child process and appears nowhere else: terminal, ledger bytes, show, runs; the
+variable it was read from reaches no step and no probe."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from run_fixtures import (
     Env,
     current_env,
     ledger_bytes,
+    lines,
     playbook,
     run_env,  # noqa: F401  (autouse fixture)
     run_id_of,
@@ -111,3 +113,16 @@ def test_a_missing_secret_is_an_error_before_step_1_that_names_only_the_variable
     assert ran.returncode == 2, ran.stdout + ran.stderr
     assert "CANARY_TOKEN is not set" in ran.stderr
     assert list(env.work.iterdir()) == []
+
+
+def test_the_variable_a_secret_is_read_from_reaches_no_step_and_no_probe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = current_env()
+    monkeypatch.setenv("CANARY_TOKEN", _canary())
+    ran = runbook("run", playbook("secret-source.yaml"), "-i", f"dir={env.work}")
+    assert ran.returncode == 3, ran.stdout + ran.stderr  # the probe never says healthy
+    seen = lines(env.work / "seen")
+    assert "step:given" in seen  # its own `env:` hands the step the secret
+    assert [line for line in seen if "inherited" in line] == []
+    assert seen.count("probe:") >= 2  # before and after the step

@@ -10,7 +10,7 @@ import select
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from msgspec import Struct
 
@@ -19,6 +19,7 @@ from engine.steps.spawn import Child, Pipe, spawn, spawn_on_path
 
 KILL_GRACE_SECONDS = 2.0
 DRAIN_AFTER_EXIT_SECONDS = 0.5
+_withheld: set[str] = set()  # see withhold_from_children
 MAX_LINE = 64 * 1024  # a longer line is shown cut; the output tail keeps its end anyway
 _UTF8_DECODER = codecs.getincrementaldecoder("utf-8")
 
@@ -175,7 +176,7 @@ def run_process(
     kill whatever is left in the cell. `on_started` is called once the process runs,
     before its output is read. Raises CannotStart when it could not start (then nothing
     ran)."""
-    child_env = {**os.environ, **env} if env else None
+    child_env = _child_environment(env)
     try:
         # Bytes as argv and env get them: a byte argv could not decode goes back as itself.
         data = stdin.encode("utf-8", "surrogateescape") if stdin is not None else None
@@ -191,6 +192,22 @@ def run_process(
         kill_tree(proc, cell)
         close_pipes(proc)
         raise
+
+
+def withhold_from_children(names: Iterable[str]) -> None:
+    """Never pass these environment variables on to a command this engine starts: the
+    variables secrets were read from. A command gets a secret only through its own
+    `env:` or `stdin:` (RELIABILITY.md #12)."""
+    _withheld.update(names)
+
+
+def _child_environment(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The engine's environment without what is withheld, plus the step's `env`; None
+    (the engine's own, as it is) when there is nothing to change."""
+    if not _withheld:
+        return {**os.environ, **env} if env else None
+    inherited = {name: value for name, value in os.environ.items() if name not in _withheld}
+    return {**inherited, **env} if env else inherited
 
 
 def _spawn(
