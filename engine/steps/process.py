@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from msgspec import Struct
 
+from engine.output_cuts import line_cut, tail_cut
 from engine.steps.containment import NO_CELL, Cell, Containment
 from engine.steps.spawn import Child, Pipe, spawn, spawn_on_path
 
@@ -105,11 +106,7 @@ class TailBuffer:
     def text(self) -> str:
         self._compact()
         body = self.parts[0] if self.parts else ""
-        return (
-            f"[… output truncated, last {self.cap} characters kept …]\n{body}"
-            if self.truncated
-            else body
-        )
+        return tail_cut(self.cap, body) if self.truncated else body
 
 
 class LineSplitter:
@@ -153,7 +150,7 @@ class LineSplitter:
     def _emit_pending(self) -> None:
         line = "".join(self.pending)
         if self.cut:
-            line += f" […{self.cut} characters cut]"
+            line = line_cut(line, self.cut)
         self.pending, self.size, self.cut = [], 0, 0
         self.emit(line)
 
