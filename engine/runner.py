@@ -80,7 +80,7 @@ class Run:
         pre-check), never a crash that leaves the run `running`."""
         with self.signals.installed():
             self._start()
-            refusal = self.prepared.refusal or self._precheck_refusal()
+            refusal = self.prepared.refusal or self._unreadable_ledger() or self._precheck_refusal()
             if refusal and not self.signals.aborted:
                 return self._finish(Outcome.REFUSED, refusal)
             try:
@@ -173,6 +173,14 @@ class Run:
             detail=sample.detail,
             sample_ts=sample.ts,
         )
+
+    def _unreadable_ledger(self) -> str:
+        """Why the ledger could not roll this run back, or "": no step runs then."""
+        try:
+            self.ledger.check_readable(self.run_id)
+        except LedgerError as exc:
+            return f"the ledger cannot be read back, so nothing could be rolled back: {exc}"
+        return ""
 
     def _precheck_refusal(self) -> str:
         """Before step 1: a healthy (or unreadable) SLI means there is nothing to fix."""

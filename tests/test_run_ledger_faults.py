@@ -1,11 +1,13 @@
 """A ledger that cannot record (its disk is full) stops the run before the next side
 effect; the completed steps are still undone; what could not be recorded is recorded
-once there is room again, or shown on stderr with exit 4 when there never is."""
+once there is room again, or shown on stderr with exit 4 when there never is. A ledger
+that cannot be read back (damaged) runs no step that it could not roll back."""
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -95,3 +97,33 @@ def test_a_disk_that_stays_full_undoes_and_says_what_was_not_recorded(
     unrecorded = [json.loads(line) for line in ran.stderr.splitlines() if line.startswith("{")]
     assert [e["kind"] for e in unrecorded][-1] == "run_finished"
     assert ("fill", "step_result") in [(e["step"], e["kind"]) for e in unrecorded]
+
+
+def _damage_index(ledger: Path, index: str) -> None:
+    """Overwrite the cell pointers of `index`'s root page: reading it fails (malformed)."""
+    with sqlite3.connect(ledger) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        (root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = ?", (index,)
+        ).fetchone()
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+    with open(ledger, "r+b") as file:
+        file.seek((root - 1) * page_size + 8)
+        file.write(b"\xde\xad\xbe\xef" * 4)
+
+
+def test_a_damaged_ledger_refuses_a_run_it_could_not_roll_back() -> None:
+    env = current_env()
+    for _ in range(3):
+        assert runbook("run", playbook("all-good.yaml"), "-i", f"dir={env.work}").returncode == 0
+    _damage_index(env.ledger, "runs_by_start")
+    (env.work / "done").unlink()
+
+    ran = runbook("run", playbook("all-good.yaml"), "-i", f"dir={env.work}")
+
+    assert ran.returncode == 5, ran.stdout + ran.stderr
+    assert "the ledger cannot be read back" in ran.stdout
+    assert not (env.work / "done").exists()  # no step ran
+    listed = runbook("runs")
+    assert listed.returncode == 2
+    assert "is damaged" in listed.stderr and ".recover" in listed.stderr
