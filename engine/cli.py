@@ -13,6 +13,7 @@ import click
 
 from engine import __version__
 from engine.commands.options import make_listeners, make_request, run_and_exit_code
+from engine.terminal_text import say
 
 OUTPUT = click.Choice(["text", "json"])
 
@@ -33,7 +34,7 @@ def validate(paths: tuple[str, ...], strict: bool, output: str) -> None:
 
     reports = command.validate(paths)
     render = command.render_json if output == "json" else command.render_text
-    click.echo(render(reports, strict))
+    say(render(reports, strict))
     sys.exit(int(command.exit_code(reports, strict)))
 
 
@@ -52,7 +53,7 @@ def list_playbooks(directory: str) -> None:
     from engine.commands.catalog import list_rows, table
 
     header = ("NAME", "VERSION", "MATURITY", "OWNER", "STEPS", "FILE")
-    click.echo(table(header, list_rows(directory)))
+    say(table(header, list_rows(directory)))
 
 
 @cli.command()
@@ -62,7 +63,7 @@ def show(target: str, output: str) -> None:
     """Describe a playbook file, or the timeline of a run (by run id)."""
     from engine.commands.show import show as command
 
-    click.echo(command(target, output))
+    say(command(target, output))
 
 
 INPUT = click.option(
@@ -130,7 +131,7 @@ def _print_plan(
     if inventory:  # `--probe` runs read-only ssh steps; they read the inventory from here
         os.environ["RUNBOOK_INVENTORY"] = inventory
     request = make_request(playbook, inputs, dry_run=True, inventory=inventory)
-    click.echo(plan_playbook(request, output, probe))
+    say(plan_playbook(request, output, probe))
 
 
 @cli.command()
@@ -172,7 +173,7 @@ def runs(playbook: str | None, outcome: str | None, limit: int, output: str) -> 
     """The history of runs, newest first."""
     from engine.commands.history import list_runs
 
-    click.echo(list_runs(playbook, outcome, limit, output))
+    say(list_runs(playbook, outcome, limit, output))
 
 
 @cli.command()
@@ -200,10 +201,10 @@ def drill(
     request = make_request(playbook, inputs, assume_yes=assume_yes, inventory=inventory)
     if output == "json":
         report = run_drill(request)
-        click.echo(command.render_json(report))
+        say(command.render_json(report))
     else:
         report = run_drill(request, lambda: make_listeners("text", quiet))
-        click.echo(command.render_text(report))
+        say(command.render_text(report))
     sys.exit(int(report.exit_code))
 
 
@@ -222,7 +223,7 @@ def recover() -> None:
     """Find runs whose engine died and mark them interrupted."""
     from engine.commands.history import recover as command
 
-    click.echo(command())
+    say(command())
 
 
 def main() -> None:

@@ -11,10 +11,12 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from typing import IO, Any
 
 from engine.durations import format_seconds
 from engine.events import Event
+from engine.terminal_text import printable, printable_line
 
 SYMBOLS = {
     "succeeded": "✓",
@@ -30,6 +32,26 @@ def one_line(command: str, width: int = 100) -> str:
     lines = command.strip().splitlines() or [""]
     first = lines[0] if len(lines[0]) <= width else lines[0][: width - 1] + "…"
     return f"{first}  (+{len(lines) - 1} lines)" if len(lines) > 1 else first
+
+
+def shown_data(data: Mapping[str, Any]) -> dict[str, Any]:
+    """An event's values as they may be shown: no character a terminal would obey.
+
+    A command keeps its newlines (`one_line` shows its first line); a message's
+    further lines are indented, so no text from a step can pass for a line of the
+    engine's own, such as `outcome: completed`; any other value stays on its line.
+    """
+    return {key: _shown_value(key, value) for key, value in data.items()}
+
+
+def _shown_value(key: str, value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    if key == "command":
+        return printable(value)
+    if key == "message":
+        return printable(value).replace("\n", "\n      ")
+    return printable_line(value)
 
 
 # A line written to a pipe or a file is on it at most this long after it was written.
@@ -168,8 +190,8 @@ class PlainLines:
 
     def format(self, event: Event) -> str | None:
         handler = getattr(self, f"_on_{event.kind}", None)
-        data = {**event.data, "run_id": event.run_id}
-        return handler(event.step_id or "", data) if handler else None
+        data = shown_data({**event.data, "run_id": event.run_id})
+        return handler(printable_line(event.step_id or ""), data) if handler else None
 
     def _on_run_started(self, step: str, data: dict[str, Any]) -> str:
         return f"run {data.get('playbook')} {data.get('version')} ({data.get('mode')})"
@@ -201,6 +223,9 @@ class PlainLines:
         return f"  ◇ SLI {data.get('phase')}: {data.get('verdict')}{shown}" + (
             f" ({why})" if why else ""
         )
+
+    def _on_leftovers_killed(self, step: str, data: dict[str, Any]) -> str:
+        return f"killed {data.get('processes')} processes run {data.get('of_run')} left running"
 
     def _on_rollback_started(self, step: str, data: dict[str, Any]) -> str:
         return "rolling back completed steps in reverse order"

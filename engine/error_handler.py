@@ -37,9 +37,10 @@ def error_handler() -> Iterator[None]:
 
 def _say(text: str) -> None:
     from engine.display import flush_stdout  # the run's lines come first in a shared log
+    from engine.terminal_text import printable
 
     flush_stdout()
-    print(text, file=sys.stderr)
+    print(printable(text), file=sys.stderr)
 
 
 def _write_crash_log() -> str:

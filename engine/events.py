@@ -14,7 +14,8 @@ from typing import Any, Protocol
 
 from msgspec import Struct, field
 
-from engine.ledger import Ledger
+from engine.errors import EngineError, ExitCode, LedgerError
+from engine.ledger import EventSpec, Ledger
 
 # Kinds after which the ledger must be durable before the engine goes on:
 # the intent of a side effect, and the end of a run.
@@ -91,6 +92,7 @@ class LedgerListener:
         self.readonly_steps: set[str | None] = set()
         self.pending_safe = True  # nothing in `pending` must be durable before going on
         self.deferred = False  # `pending` ends with a read-only intent, not yet committed
+        self.failure: LedgerError | None = None  # the first commit that failed, if any
 
     def __call__(self, event: Event) -> None:
         self.run_id = event.run_id
@@ -101,9 +103,9 @@ class LedgerListener:
             if self.pending_safe and not self.deferred:
                 self.deferred = True
             else:
-                self.flush()
+                self.flush(intent=True)
         elif kind in DURABLE_KINDS or data.get("captured"):
-            self.flush()
+            self.flush(intent=kind == "step_intent")
         elif self.pending_safe and not self._safe(kind, step_id):
             self.pending_safe = False
 
@@ -116,11 +118,63 @@ class LedgerListener:
     def commit_deferred(self) -> None:
         """Commit a deferred read-only intent (and what came before it), if there is one."""
         if self.deferred:
-            self.flush()
+            self.flush(intent=True)
 
-    def flush(self) -> None:
+    def flush(self, intent: bool = False) -> None:
+        """Commit what is pending, in one transaction.
+
+        When the ledger cannot record (a full disk, an I/O error) nothing is lost: the
+        events stay pending, to be committed with the next batch, and `failure` says
+        why. Only a step's intent raises: a step never starts unrecorded, while an
+        undo, which puts things back, still runs (the runner checks at the end).
+        """
         self.deferred = False
         self.pending_safe = True
-        if self.pending:
-            batch, self.pending = self.pending, []
-            self.ledger.append_many(self.run_id, batch)
+        if not self.pending:
+            return
+        try:
+            self.ledger.append_many(self.run_id, self.pending)
+        except LedgerError as exc:
+            self.failure = self.failure or exc
+            if intent:
+                if self.pending[-1][0] == "step_intent":
+                    self.pending.pop()  # that step does not start: it has no intent
+                raise
+            return
+        self.pending = []
+
+
+class UnrecordedRun(EngineError):
+    """The ledger could not record all of a run: what it lacks is shown instead."""
+
+    exit_code = ExitCode.ROLLBACK_FAILED  # a human must look now
+
+    def __init__(
+        self,
+        run_id: str,
+        events: list[EventSpec],
+        undone: list[str],
+        cause: LedgerError | None,
+    ) -> None:
+        why = f" ({cause.message})" if cause is not None else ""
+        warning = (
+            f"; its steps {', '.join(undone)} WERE undone: do not roll it back again"
+            if undone
+            else ""
+        )
+        lines = [_json_line(run_id, event) for event in events]
+        super().__init__(
+            f"the ledger could not record {len(events)} events of run {run_id}{why}; it will"
+            f" show the run as interrupted{warning}. The events, one JSON object a line:\n"
+            + "\n".join(lines),
+            hint="free space on the ledger's disk (or repair it), and keep these lines with"
+            " the run's record",
+        )
+
+
+def _json_line(run_id: str, event: EventSpec) -> str:
+    import json
+
+    kind, step_id, data = event
+    record = {"run_id": run_id, "kind": kind, "step": step_id, **data}
+    return json.dumps(record, default=str)

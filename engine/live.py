@@ -9,10 +9,11 @@ from typing import Any
 
 from msgspec import Struct, field
 
-from engine.display import SYMBOLS, PlainLines, one_line
+from engine.display import SYMBOLS, PlainLines, one_line, shown_data
 from engine.durations import format_seconds
 from engine.events import Event
 from engine.steps.base import Operator
+from engine.terminal_text import printable_line
 
 TAIL_LINES = 4
 STATE_STYLES = {
@@ -53,7 +54,7 @@ class LiveDisplay:
     def __call__(self, event: Event) -> None:
         handler = getattr(self, f"_on_{event.kind}", None)
         if handler is not None:
-            handler(event.step_id or "", event.data)
+            handler(printable_line(event.step_id or ""), shown_data(event.data))
         if event.kind in ("rollback_started", "run_finished"):
             text = self.lines.format(event)
             if text and event.kind == "run_finished":

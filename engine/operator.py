@@ -51,16 +51,20 @@ class TerminalOperator:
         import click
 
         try:
-            return bool(click.confirm(f"? {question}", default=False))
+            from engine.terminal_text import printable
+
+            return bool(click.confirm(printable(f"? {question}"), default=False))
         except (KeyboardInterrupt, EOFError, click.Abort):
             raise AbortRequested("aborted at a confirm gate") from None
 
     def checklist(self, title: str, body: str, expect: str) -> tuple[str, str]:
         import click
 
-        click.echo(f"\n── {title} ──\n{body}")
+        from engine.terminal_text import printable
+
+        click.echo(printable(f"\n── {title} ──\n{body}"))
         if expect:
-            click.echo(f"expected: {expect}")
+            click.echo(printable(f"expected: {expect}"))
         try:
             answer = click.prompt("result", type=click.Choice(ANSWERS), default="done")
             note = click.prompt("note (optional)", default="", show_default=False)

@@ -14,6 +14,7 @@ from engine.dryrun import PlannedStep, build_plan, plan_variables, unavailable_t
 from engine.playbook.compiled import load_checked
 from engine.playbook.model import Playbook, Step
 from engine.secrets import Redactor, load_secrets
+from engine.steps.process import withhold_from_children
 from engine.variables import RunVariables, base_variables
 
 
@@ -87,6 +88,7 @@ def assemble(
     """Secrets, redaction and variables around a loaded playbook and bound inputs."""
     environ = os.environ if request.environ is None else request.environ
     secrets = load_secrets(playbook.secrets, Path(playbook.file).resolve().parent, environ)
+    withhold_from_children(spec.env for spec in playbook.secrets.values() if spec.env)
     redactor = Redactor(secrets)
     _install_crash_redaction(redactor)
     variables = base_variables(playbook, inputs, secrets, run_id, mode)

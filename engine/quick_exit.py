@@ -54,5 +54,7 @@ def _status(code: object) -> int:
         return 0
     if isinstance(code, int):
         return code & 0xFF
-    print(code, file=sys.stderr)
+    from engine.terminal_text import printable
+
+    print(printable(str(code)), file=sys.stderr)
     return 1

@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING
 from msgspec import Struct, field
 
 from engine import __version__
-from engine.events import EventBus
+from engine.errors import LedgerError
+from engine.events import EventBus, UnrecordedRun
 from engine.execution import Completed, apply_step, step_timeout, with_retries
-from engine.ledger import Ledger, RunInfo, host_name
+from engine.ledger import EventSpec, Ledger, RunInfo, host_name
 from engine.operator import AbortRequested, SignalAwareOperator, operator_name, os_user
 from engine.outcome import Outcome
 from engine.playbook.model import Step
@@ -25,6 +26,7 @@ from engine.playbook.traits import is_readonly, mitigates
 from engine.preflight import Prepared
 from engine.signals import AbortSignals
 from engine.steps.base import Operator, Resources, Status, StepContext, StepResult
+from engine.steps.containment import Containment, kill_leftovers
 from engine.steps.registry import HUMAN_TYPES
 from engine.undo import UndoRunner
 
@@ -55,6 +57,7 @@ class Run:
         self.ledger = ledger
         self.operator = operator
         self.resources = Resources()
+        self.containment = Containment.for_run(run_id)
         self.signals = AbortSignals()
         # Every question is asked so that Ctrl-C interrupts it (and aborts the run).
         self.operator = SignalAwareOperator(operator, self.signals)
@@ -77,7 +80,7 @@ class Run:
         pre-check), never a crash that leaves the run `running`."""
         with self.signals.installed():
             self._start()
-            refusal = self.prepared.refusal or self._precheck_refusal()
+            refusal = self.prepared.refusal or self._unreadable_ledger() or self._precheck_refusal()
             if refusal and not self.signals.aborted:
                 return self._finish(Outcome.REFUSED, refusal)
             try:
@@ -86,17 +89,29 @@ class Run:
                 outcome, message = Outcome.ABORTED, str(exc)
             if self._needs_rollback(outcome):
                 outcome = self._roll_back(outcome)
-            self.resources.close_all()
+            self._close()
             return self._finish(outcome, message)
 
     def undo_earlier(self, completed: list[Completed]) -> RunResult:
         """A rollback run: undo steps an earlier run completed, in reverse order."""
         with self.signals.installed():
             self._start()
+            self._kill_leftovers()
             ok = self._undo_runner().undo_in_reverse(completed, guided=self.guided)
-            self.resources.close_all()
+            self._close()
             outcome = Outcome.COMPLETED if ok else Outcome.ROLLBACK_FAILED
             return self._finish(outcome, "" if ok else "an undo failed: a human must look now")
+
+    def _kill_leftovers(self) -> None:
+        """What the earlier run's commands left running dies before anything is undone."""
+        parent = self.prepared.parent_run
+        killed = kill_leftovers(parent) if parent else 0
+        if killed:
+            self.bus.emit("leftovers_killed", self.run_id, of_run=parent, processes=killed)
+
+    def _close(self) -> None:
+        self.resources.close_all()
+        self.containment.close()
 
     def _start(self) -> None:
         request = self.prepared.request
@@ -161,6 +176,14 @@ class Run:
             sample_ts=sample.ts,
         )
 
+    def _unreadable_ledger(self) -> str:
+        """Why the ledger could not roll this run back, or "": no step runs then."""
+        try:
+            self.ledger.check_readable(self.run_id)
+        except LedgerError as exc:
+            return f"the ledger cannot be read back, so nothing could be rolled back: {exc}"
+        return ""
+
     def _precheck_refusal(self) -> str:
         """Before step 1: a healthy (or unreadable) SLI means there is nothing to fix."""
         if self.sli is None or self.prepared.request.force:
@@ -186,7 +209,11 @@ class Run:
         for index, step in enumerate(steps):
             if self.signals.aborted:
                 return Outcome.ABORTED, f"aborted by {self.signals.reason} before {step.id}"
-            result = self._run_step(step)
+            try:
+                result = self._run_step(step)
+            except LedgerError as exc:  # no side effect without its record: stop, undo
+                self._skip(step, "the ledger cannot record its intent")
+                return Outcome.FAILED, f"the ledger cannot record ({exc.message}): stopped"
             if result.status not in (Status.SUCCEEDED, Status.SKIPPED):
                 return self._failure_outcome(step, result)
             if self._recovered_after(step, result, final=index == len(steps) - 1):
@@ -333,6 +360,10 @@ class Run:
 
     def _record(self, step: Step, result: StepResult, attempts: int, duration: float) -> None:
         self.statuses[step.id] = str(result.status)
+        self.prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
+        if result.status is not Status.SKIPPED and not is_readonly(step):
+            # Known to need its undo before the ledger is asked to record it (it may fail).
+            self.completed.append(Completed(step, result.status, result.captured))
         self.bus.emit(
             "step_result",
             self.run_id,
@@ -346,9 +377,6 @@ class Run:
             attempts=attempts,
             duration=round(duration, 6),
         )
-        self.prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
-        if result.status is not Status.SKIPPED and not is_readonly(step):
-            self.completed.append(Completed(step, result.status, result.captured))
 
     def _context(self, step: Step, cancel: threading.Event) -> StepContext:
         from engine.render import TemplateRenderer
@@ -367,6 +395,7 @@ class Run:
             on_started=self._commit_deferred,
             cancel=cancel,
             settings={"inventory": self.prepared.request.inventory, "step": step},
+            containment=self.containment,
         )
 
     def _commit_deferred(self) -> None:
@@ -384,7 +413,19 @@ class Run:
     def _finish(self, outcome: Outcome, message: str) -> RunResult:
         summary = {"message": message, "steps": self.statuses}
         self.bus.emit("run_finished", self.run_id, outcome=str(outcome), message=message)
-        self.ledger.finish_run(
-            self.run_id, str(outcome), self.prepared.redactor.redact_data(summary)
-        )
+        try:
+            self.ledger.finish_run(
+                self.run_id, str(outcome), self.prepared.redactor.redact_data(summary)
+            )
+        except LedgerError as exc:
+            raise UnrecordedRun(self.run_id, self._unrecorded(), self._undone(), exc) from None
+        if self._unrecorded():
+            raise UnrecordedRun(self.run_id, self._unrecorded(), self._undone(), None)
         return RunResult(self.run_id, outcome, message, dict(self.statuses))
+
+    def _unrecorded(self) -> list[EventSpec]:
+        return list(self.bus.ledger.pending) if self.bus.ledger is not None else []
+
+    def _undone(self) -> list[str]:
+        undone = [e for e in self._unrecorded() if e[0] == "undo_result"]
+        return [str(step) for kind, step, data in undone if data.get("status") == "succeeded"]

@@ -1,4 +1,5 @@
-"""Deadlines and retries: a timed-out step dies with its whole process group, and retry
+"""Deadlines, signals and retries: a timed-out step dies with its whole process group, a
+signal after a command ended leaves its exit status the outcome, and retry
 delays grow exponentially up to `max_backoff` (with jitter inside [d/2, d])."""
 
 from __future__ import annotations
@@ -134,3 +135,12 @@ steps:
     output = events(run_id_of(ran.stdout), "step_result")[0]["data"]["output"]
     assert output == "é\né\né\n"
     assert "\ufffd" not in ran.stdout
+
+
+def test_a_signal_after_the_command_ended_keeps_the_step_succeeded_and_undoes_it() -> None:
+    env = current_env()
+    ran = runbook("run", playbook("signal-after-exit.yaml"), "-i", f"dir={env.work}")
+    assert ran.returncode == 130, ran.stdout + ran.stderr
+    result = next(e for e in events(run_id_of(ran.stdout), "step_result"))
+    assert (result["step_id"], result["data"]["status"]) == ("one", "succeeded")
+    assert lines(env.work / "undone") == ["one"]

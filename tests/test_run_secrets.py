@@ -1,8 +1,11 @@
 """A canary secret pushed through success, failure, timeout and rollback paths reaches
-the child process and appears nowhere else: terminal, ledger bytes, show, runs."""
+the child process and appears nowhere else: terminal, ledger bytes, show, runs; the
+variable it was read from reaches no step and no probe."""
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 
 import pytest
@@ -10,6 +13,7 @@ from run_fixtures import (
     Env,
     current_env,
     ledger_bytes,
+    lines,
     playbook,
     run_env,  # noqa: F401  (autouse fixture)
     run_id_of,
@@ -111,3 +115,43 @@ def test_a_missing_secret_is_an_error_before_step_1_that_names_only_the_variable
     assert ran.returncode == 2, ran.stdout + ran.stderr
     assert "CANARY_TOKEN is not set" in ran.stderr
     assert list(env.work.iterdir()) == []
+
+
+def test_the_variable_a_secret_is_read_from_reaches_no_step_and_no_probe(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    env = current_env()
+    monkeypatch.setenv("CANARY_TOKEN", _canary())
+    ran = runbook("run", playbook("secret-source.yaml"), "-i", f"dir={env.work}")
+    assert ran.returncode == 3, ran.stdout + ran.stderr  # the probe never says healthy
+    seen = lines(env.work / "seen")
+    assert "step:given" in seen  # its own `env:` hands the step the secret
+    assert [line for line in seen if "inherited" in line] == []
+    assert seen.count("probe:") >= 2  # before and after the step
+
+
+def test_a_multi_line_secret_its_encodings_and_a_cut_secret_appear_nowhere() -> None:
+    env = current_env()
+    key_lines = [_canary() + "/" + _canary() for _ in range(3)]
+    key = "\n".join(["-----BEGIN PRIVATE KEY-----", *key_lines, "-----END PRIVATE KEY-----"])
+    token = _canary()
+    ran = runbook(
+        "run",
+        playbook("secret-forms.yaml"),
+        "--output",
+        "json",
+        extra_env={"CANARY_KEY": key, "CANARY_TOKEN": token},
+    )
+    assert ran.returncode == 0, ran.stderr
+    run_id = json.loads(ran.stdout.splitlines()[-1])["run_id"]
+    forms = [
+        *key_lines,
+        base64.b64encode(key.encode()).decode()[8:-8],
+        key.encode().hex()[8:-8],
+        token[-12:],  # what the 64 KiB cut of the output tail left of the token
+    ]
+    for form in forms:
+        _assert_nowhere(form, env, [run_id], ran.stdout, ran.stderr)
+    shown = runbook("show", run_id, "--output", "json")
+    (result,) = [e for e in json.loads(shown.stdout)["events"] if e["kind"] == "step_result"]
+    assert "characters kept …]\n«redacted:token, cut»xxx" in result["data"]["output"]

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shlex
 import subprocess
+import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,6 +16,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from engine.errors import ExitCode
+from engine.output_cuts import line_cut, tail_cut
 from engine.playbook.model import SecretSpec
 from engine.secrets import Redactor, SecretError, load_secrets, secret_env
 
@@ -140,3 +144,53 @@ def test_a_redacted_text_never_contains_the_secret(secret: str, before: str, aft
     redactor = Redactor({"s": secret})
     assert secret not in redactor.redact(before + secret + after)
     assert secret not in redactor.redact(before + json.dumps(secret) + shlex.quote(secret))
+
+
+PEM = (
+    "-----BEGIN PRIVATE KEY-----\n"
+    "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKj\n"
+    "MzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvu\n"
+    "-----END PRIVATE KEY-----"
+)
+
+
+def test_each_line_of_a_multi_line_secret_is_redacted_but_not_its_armour() -> None:
+    redactor = Redactor({"key": PEM})
+    body = PEM.splitlines()[1:3]
+    for line in body:
+        assert redactor.redact(f"> {line} <") == "> «redacted:key» <"
+    assert redactor.redact(PEM.splitlines()[0]) == PEM.splitlines()[0]
+
+
+@pytest.mark.parametrize("before", [b"", b"x", b"xy"])
+@pytest.mark.parametrize("encode", [base64.b64encode, base64.urlsafe_b64encode])
+def test_base64_of_a_secret_inside_a_longer_encoding_is_redacted(
+    before: bytes, encode: Callable[[bytes], bytes]
+) -> None:
+    encoded = encode(before + CANARY.encode() + b"tail").decode()
+    shown = Redactor({"c": CANARY}).redact(encoded)
+    assert "«redacted:c»" in shown
+    recovered = base64.urlsafe_b64decode(shown.replace("«redacted:c»", "AAAA") + "====")
+    assert CANARY.encode() not in recovered
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        urllib.parse.quote(CANARY + "/?&", safe=""),
+        (CANARY + "/?&").encode().hex(),
+        (CANARY + "/?&").encode().hex().upper(),
+        "".join(f"\\u{ord(char):04x}" for char in CANARY + "/?&"),
+    ],
+)
+def test_url_hex_and_unicode_escaped_forms_are_redacted(form: str) -> None:
+    assert Redactor({"c": CANARY + "/?&"}).redact(f"a={form}&b=1") == "a=«redacted:c»&b=1"
+
+
+def test_the_part_of_a_secret_left_beside_an_output_cut_is_redacted() -> None:
+    redactor = Redactor({"c": CANARY})
+    tail = tail_cut(20, CANARY[7:] + " and the rest")
+    assert redactor.redact(tail).endswith("…]\n«redacted:c, cut» and the rest")
+    line = line_cut("start " + CANARY[:9], 1000)
+    assert redactor.redact(line).startswith("start «redacted:c, cut» […")
+    assert redactor.redact(tail_cut(20, "unrelated text")).endswith("unrelated text")

@@ -141,3 +141,12 @@ def test_an_aborted_run_kills_the_remote_command(sshd: SshServer, marker: str) -
     assert result["status"] == "unknown"
     assert str(result["message"]).startswith("cancelled; remote process group ")
     assert _sleepers(marker) == []
+
+
+def test_a_killed_engine_leaves_no_remote_command_running(sshd: SshServer, marker: str) -> None:
+    engine = _start_and_wait_for_sleep(sshd, marker)
+
+    engine.send_signal(signal.SIGKILL)  # its connection dies with it; nobody kills anything
+    engine.communicate(timeout=10)
+
+    wait_for(lambda: _sleepers(marker) == [], timeout=5, what="the remote sleep to die")

@@ -83,12 +83,18 @@ def _output_tail(output: object, lines: int = 5) -> str:
 
 
 def recover() -> str:
-    """Mark runs whose process died as interrupted (opening the ledger does it)."""
+    """Mark runs whose process died as interrupted (opening the ledger does it) and kill
+    what their steps left running (engine.steps.containment)."""
+    from engine.steps.containment import kill_leftovers
+
     with open_ledger() as ledger:
         interrupted = ledger.mark_interrupted()
         recent = ledger.runs(outcome="interrupted", limit=20)
     lines = [f"marked interrupted: {run}" for run in interrupted]
-    lines += [
-        f"interrupted: {r.run_id} {r.playbook} — `runbook rollback {r.run_id}`" for r in recent
-    ]
+    for row in recent:
+        killed = kill_leftovers(row.run_id)
+        left = f" (killed {killed} processes its steps left running)" if killed else ""
+        lines.append(
+            f"interrupted: {row.run_id} {row.playbook}{left} — `runbook rollback {row.run_id}`"
+        )
     return "\n".join(lines) or "no interrupted runs"

@@ -9,6 +9,7 @@ machine, and several engines on one ledger queue for the write lock (up to
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -79,6 +80,8 @@ INSERT INTO events (run_id, seq, ts, kind, step_id, data) VALUES (?, ?, ?, ?, ?,
 """
 _SELECT_RUNS = "SELECT * FROM runs"
 _NEWEST_FIRST = "ORDER BY started_at DESC, run_id DESC"
+# What SQLite says of a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB).
+_DAMAGED = re.compile(r"malformed|not a database|corrupt", re.IGNORECASE)
 EventSpec = tuple[str, str | None, Mapping[str, Any]]
 
 
@@ -209,7 +212,7 @@ class Ledger:
                 self._conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._rollback()
-                raise LedgerError(f"cannot {what}: {exc}", hint=self._hint()) from exc
+                raise LedgerError(f"cannot {what}: {exc}", hint=self._hint(exc)) from exc
             except BaseException:
                 self._rollback()
                 raise
@@ -218,8 +221,21 @@ class Ledger:
         if self._conn.in_transaction:
             self._conn.execute("ROLLBACK")
 
-    def _hint(self) -> str:
+    def _hint(self, exc: sqlite3.Error) -> str:
+        if isinstance(exc, sqlite3.DatabaseError) and _DAMAGED.search(str(exc)):
+            return (
+                f"{self.path} is damaged: keep a copy for the record, then salvage it with"
+                f" `sqlite3 {self.path} .recover`, or start a new ledger (RUNBOOK_HOME)"
+            )
         return f"check free space and permissions of {self.path}"
+
+    def check_readable(self, run_id: str) -> None:
+        """Read run `run_id` back as `runbook rollback` would (its row, its events, the
+        runs that rolled it back): LedgerError when the ledger cannot, so that no step
+        runs that could not be rolled back from the record."""
+        self.get_run(run_id)
+        self.events(run_id)
+        self.runs(parent_run=run_id, limit=1)
 
     # -- reading -----------------------------------------------------------------
 
@@ -284,7 +300,7 @@ class Ledger:
             try:
                 return self._conn.execute(sql, params).fetchall()
             except sqlite3.Error as exc:
-                raise LedgerError(f"cannot read the ledger: {exc}", hint=self._hint()) from exc
+                raise LedgerError(f"cannot read the ledger: {exc}", hint=self._hint(exc)) from exc
 
     # -- lifetime ----------------------------------------------------------------
 

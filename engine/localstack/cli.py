@@ -88,6 +88,7 @@ def run_cli(
             on_output=(lambda line: None) if read_only else ctx.on_output,
             cancel=ctx.cancel,
             cap=ctx.output_cap,
+            contain=ctx.containment,
         )
     except CannotStart as exc:
         return CliResult(tuple(argv), None, "", "", not_started=str(exc))

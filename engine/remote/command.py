@@ -3,10 +3,11 @@
 The exec request carries only a fixed bootstrap (`BOOTSTRAP`), so nothing of the step
 shows in `ps` there beyond the command itself. The bootstrap reads a small script from
 stdin (its line count first): `export NAME=value` lines (secrets included, never on argv)
-and `exec setsid -w sh -c 'print pgid; exec "$@"' <argv…>`. The first stderr line is
-that process group id, which a second channel kills (TERM, then KILL) when the deadline
-passes or the run is cancelled. A closed connection or a missing exit status is `lost`:
-whether the command ran is unknown.
+and `setsid sh -c 'print pgid; exec "$@"' <argv…> &`, waited for beside a watcher that
+kills the group once the connection is gone (the engine was killed). The first stderr
+line is that process group id, which a second channel kills (TERM, then KILL) when the
+deadline passes or the run is cancelled. A closed connection or a missing exit status
+is `lost`: whether the command ran is unknown.
 """
 
 from __future__ import annotations
@@ -46,6 +47,17 @@ _KILL = (
     "kill -KILL -$p 2>/dev/null; {as_root}exit 0; fi; sleep 0.1; done"
 )
 _KILL_AS_ROOT = "sudo -n kill -KILL -- -$p 2>/dev/null; "
+# The command runs in the background (not a group leader there, so setsid makes its own
+# process id the group's, without a fork); the shell waits for it and passes its exit
+# status on. Beside it a watcher checks every half second that this session's sshd
+# process is still there: when the engine dies (kill -9, a lost network), so does the
+# connection and that process, and the watcher kills the group (TERM, then KILL).
+_WATCH = (
+    "p=$!; s=$PPID; ( while kill -0 $s 2>/dev/null; do sleep 0.5; done; "
+    "kill -TERM -$p 2>/dev/null; sleep 2; kill -KILL -$p 2>/dev/null; {as_root}) "
+    "</dev/null >/dev/null 2>&1 3>&- 4<&- & w=$!; exec 3>&- 4<&-; "
+    "wait $p; r=$?; kill $w 2>/dev/null; exit $r"
+)
 KILL_GRACE_SECONDS = 2.0
 DRAIN_AFTER_EXIT_SECONDS = 0.5
 OPEN_SECONDS = 10.0
@@ -68,8 +80,10 @@ class RemoteCommand(Struct, frozen=True):
         if self.sudo:
             keep = [f"--preserve-env={','.join(self.env)}"] if self.env else []
             argv = ["sudo", "-n", *keep, "--", *argv]
-        leader = shlex.join(["setsid", "-w", "/bin/sh", "-c", _LEADER, "runbook", *argv])
-        return "\n".join([*exports, _NO_SETSID, "exec 3>&2", f"exec {leader} 2>/dev/null", ""])
+        leader = shlex.join(["setsid", "/bin/sh", "-c", _LEADER, "runbook", *argv])
+        watch = _WATCH.format(as_root=_KILL_AS_ROOT if self.sudo else "")
+        started = f"{leader} <&4 4<&- 2>/dev/null &"
+        return "\n".join([*exports, _NO_SETSID, "exec 3>&2 4<&0", started, watch, ""])
 
     def payload(self) -> bytes:
         """Line count, script, then the command's own stdin."""

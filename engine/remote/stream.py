@@ -13,37 +13,14 @@ import select
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.steps.process import TailBuffer
+from engine.steps.process import LineSplitter, TailBuffer
 
 if TYPE_CHECKING:
     from paramiko import Channel
 
 CHUNK = 65536
-MAX_LINE = 64 * 1024  # a longer line is shown cut; the ledger keeps the tail anyway
 PGID_LINE = re.compile(rb"^runbook-pgid (\d+)\n")
 PGID_MAX = 64
-
-
-class Lines:
-    """Feeds complete lines to a callback; a very long line is cut, not accumulated."""
-
-    def __init__(self, emit: Callable[[str], None]) -> None:
-        self.emit = emit
-        self.pending = ""
-
-    def feed(self, text: str) -> None:
-        *lines, rest = (self.pending + text).split("\n")
-        for line in lines:
-            self.emit(line)
-        if len(rest) > MAX_LINE:
-            self.emit(rest[:MAX_LINE] + " […]")
-            rest = ""
-        self.pending = rest
-
-    def flush(self) -> None:
-        if self.pending:
-            self.emit(self.pending)
-            self.pending = ""
 
 
 class Streams:
@@ -56,7 +33,7 @@ class Streams:
         self.unsent: bytes | None = payload
         self.stdout = TailBuffer(cap)
         self.output = TailBuffer(cap)
-        self.lines = Lines(on_output)
+        self.lines = LineSplitter(on_output)
         self.decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in "oe"}
         self.pgid: int | None = None
         self.head: bytes | None = b""  # stderr until the pgid line was parsed, then None

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from msgspec import Struct, field
 
 from engine.findings import Location
+from engine.steps.containment import Containment
 
 
 class Status(StrEnum):
@@ -123,6 +124,8 @@ class StepContext(Struct):
     cancel: threading.Event = field(default_factory=threading.Event)
     output_cap: int = 64 * 1024
     settings: Mapping[str, Any] = field(default_factory=dict)  # run-wide options (inventory...)
+    # Where the run's local commands live, so all their processes die with them.
+    containment: Containment | None = None
 
 
 class StepType(Protocol):

@@ -3,20 +3,25 @@
 from __future__ import annotations
 
 import codecs
+import functools
 import math
 import os
 import select
 import signal
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from msgspec import Struct
 
+from engine.output_cuts import line_cut, tail_cut
+from engine.steps.containment import NO_CELL, Cell, Containment
 from engine.steps.spawn import Child, Pipe, spawn, spawn_on_path
 
 KILL_GRACE_SECONDS = 2.0
 DRAIN_AFTER_EXIT_SECONDS = 0.5
+_withheld: set[str] = set()  # see withhold_from_children
+MAX_LINE = 64 * 1024  # a longer line is shown cut; the output tail keeps its end anyway
 _UTF8_DECODER = codecs.getincrementaldecoder("utf-8")
 
 
@@ -101,30 +106,53 @@ class TailBuffer:
     def text(self) -> str:
         self._compact()
         body = self.parts[0] if self.parts else ""
-        return (
-            f"[… output truncated, last {self.cap} characters kept …]\n{body}"
-            if self.truncated
-            else body
-        )
+        return tail_cut(self.cap, body) if self.truncated else body
 
 
-class _LineSplitter:
-    """Feeds complete lines to a callback; the rest waits for more data."""
+class LineSplitter:
+    """Feeds complete lines to a callback; the rest waits for more data.
 
-    def __init__(self, emit: Callable[[str], None]) -> None:
+    A line longer than `max_line` is shown once, cut, with how much was left out; the
+    rest of it is counted, not kept. Time is linear in the output whatever its shape
+    (one 200 MB line costs what 200 MB of short lines do) and memory stays bounded.
+    """
+
+    def __init__(self, emit: Callable[[str], None], max_line: int = MAX_LINE) -> None:
         self.emit = emit
-        self.pending = ""
+        self.max_line = max_line
+        self.pending: list[str] = []
+        self.size = 0
+        self.cut = 0
 
     def feed(self, text: str) -> None:
-        self.pending += text
-        *lines, self.pending = self.pending.split("\n")
-        for line in lines:
-            self.emit(line)
+        *complete, rest = text.split("\n")
+        for line in complete:
+            if self.pending or self.cut or len(line) > self.max_line:
+                self._hold(line)
+                self._emit_pending()
+            else:
+                self.emit(line)
+        self._hold(rest)
 
     def flush(self) -> None:
-        if self.pending:
-            self.emit(self.pending)
-            self.pending = ""
+        if self.pending or self.cut:
+            self._emit_pending()
+
+    def _hold(self, piece: str) -> None:
+        room = max(self.max_line - self.size, 0)
+        if len(piece) > room:
+            self.cut += len(piece) - room
+            piece = piece[:room]
+        if piece:
+            self.pending.append(piece)
+            self.size += len(piece)
+
+    def _emit_pending(self) -> None:
+        line = "".join(self.pending)
+        if self.cut:
+            line = line_cut(line, self.cut)
+        self.pending, self.size, self.cut = [], 0, 0
+        self.emit(line)
 
 
 def run_process(
@@ -138,25 +166,45 @@ def run_process(
     cancel: threading.Event | None = None,
     cap: int = 64 * 1024,
     on_started: Callable[[], None] = lambda: None,
+    contain: Containment | None = None,
 ) -> ProcessOutcome:
-    """Run `argv` in its own process group; on timeout or cancel, TERM then KILL the group.
-    `on_started` is called once the process runs, before its output is read. Raises
-    CannotStart when it could not start (then nothing ran)."""
-    child_env = {**os.environ, **env} if env else None
+    """Run `argv` in its own process group (and cell of `contain`, see
+    engine.steps.containment); on timeout or cancel, TERM then KILL the group, then
+    kill whatever is left in the cell. `on_started` is called once the process runs,
+    before its output is read. Raises CannotStart when it could not start (then nothing
+    ran)."""
+    child_env = _child_environment(env)
     try:
         # Bytes as argv and env get them: a byte argv could not decode goes back as itself.
         data = stdin.encode("utf-8", "surrogateescape") if stdin is not None else None
-        proc = _spawn(list(argv), child_env, cwd, data is not None)
+        start = functools.partial(_spawn, list(argv), child_env, cwd, data is not None)
+        proc, cell = contain.start(start) if contain is not None else (start(), NO_CELL)
     except (OSError, ValueError) as exc:  # ValueError: NUL, `=` in a name, a surrogate
         search = Search((child_env if child_env is not None else os.environ).get("PATH"), cwd)
         raise CannotStart(argv[0] if argv else "", exc, search) from exc
     try:
         on_started()
-        return _supervise(proc, data, timeout, on_output, cancel, cap)
+        return _supervise(proc, data, timeout, on_output, cancel, cap, cell)
     except BaseException:
-        kill_group(proc)
+        kill_tree(proc, cell)
         close_pipes(proc)
         raise
+
+
+def withhold_from_children(names: Iterable[str]) -> None:
+    """Never pass these environment variables on to a command this engine starts: the
+    variables secrets were read from. A command gets a secret only through its own
+    `env:` or `stdin:` (RELIABILITY.md #12)."""
+    _withheld.update(names)
+
+
+def _child_environment(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The engine's environment without what is withheld, plus the step's `env`; None
+    (the engine's own, as it is) when there is nothing to change."""
+    if not _withheld:
+        return {**os.environ, **env} if env else None
+    inherited = {name: value for name, value in os.environ.items() if name not in _withheld}
+    return {**inherited, **env} if env else inherited
 
 
 def _spawn(
@@ -209,6 +257,7 @@ def _supervise(
     on_output: Callable[[str], None],
     cancel: threading.Event | None,
     cap: int,
+    cell: Cell,
 ) -> ProcessOutcome:
     if stdin is not None and proc.stdin is not None:
         threading.Thread(target=_feed_stdin, args=(proc.stdin, stdin), daemon=True).start()
@@ -217,16 +266,20 @@ def _supervise(
     timed_out = cancelled = False
     while reader.open:
         reader.pump(_wait_slice(deadline, proc, reader))
-        if cancel is not None and cancel.is_set():
+        if reader.exit_seen is not None:
+            # It ended: its exit status is the outcome, whatever is asked from now on
+            # (a Ctrl-C here must not turn a finished step into a cancelled one).
+            if reader.exited_long_ago():
+                break  # a background child holds the pipe; do not wait for it
+            continue
+        if cancel is not None and cancel.is_set() and proc.poll() is None:
             cancelled = True
             break
-        if deadline is not None and time.monotonic() >= deadline:
+        if deadline is not None and time.monotonic() >= deadline and proc.poll() is None:
             timed_out = True
             break
-        if reader.exited_long_ago():
-            break  # a background child holds the pipe; do not wait for it
     if timed_out or cancelled:
-        kill_group(proc)
+        kill_tree(proc, cell)
     exit_code = proc.wait()
     reader.close()
     return ProcessOutcome(
@@ -268,7 +321,7 @@ class _Reader:
         self.stdout_fd = proc.stdout.fileno() if proc.stdout is not None else -1
         self.stdout = TailBuffer(cap)
         self.output = TailBuffer(cap)
-        self.lines = _LineSplitter(on_output)
+        self.lines = LineSplitter(on_output)
         self.exit_seen: float | None = None
         # One decoder per pipe: a UTF-8 character split across two reads stays whole.
         self.decoders: dict[int, codecs.IncrementalDecoder] = {}
@@ -321,6 +374,12 @@ def close_pipes(proc: Child) -> None:
     for pipe in (proc.stdout, proc.stderr):
         if pipe is not None:
             pipe.close()
+
+
+def kill_tree(proc: Child, cell: Cell) -> None:
+    """Kill the command's process group, then what left it (`setsid`) in its cell."""
+    kill_group(proc)
+    cell.kill()
 
 
 def kill_group(proc: Child) -> None:

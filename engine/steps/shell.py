@@ -78,6 +78,7 @@ def apply(spec: ShellSpec, ctx: StepContext) -> StepResult:
             cancel=ctx.cancel,
             cap=ctx.output_cap,
             on_started=ctx.on_started,
+            contain=ctx.containment,
         )
     except CannotStart as exc:
         return StepResult(Status.FAILED, message=str(exc))  # nothing ran
