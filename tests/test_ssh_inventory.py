@@ -69,6 +69,8 @@ def test_a_good_inventory_resolves_hosts_groups_and_addresses(tmp_path: Path) ->
         ("defaults: {jump: a}\nhosts: {a: }\n", 1, 12, "unknown key 'jump'"),
         ("- a\n- b\n", 1, 1, "not a mapping"),
         ("hosts:\n  a: {}\n  a: {}\n", 3, 3, "duplicate"),
+        ("hosts:\n  a: {port: 0022}\n", 2, 13, "'0022' means 18 in YAML 1.1 but 22 in YAML 1.2"),
+        ("hosts:\n  a: {auth_timeout: .nan}\n", 2, 21, "'.nan' is not a finite number"),
     ],
 )
 def test_a_bad_inventory_names_file_line_and_column(

@@ -2,13 +2,16 @@
 
 We compose the YAML ourselves instead of calling `yaml.load` so that we can keep
 `line:col` for every key and value, refuse duplicate keys, refuse any tag that is
-not plain data, and bound size, nesting and alias expansion (`limits`).
+not plain data, refuse a plain scalar YAML 1.1 and 1.2 read differently (`yes`,
+`0755`: `yamlcore`) and a number that is not finite (`.nan`, `.inf`), and bound size,
+nesting and alias expansion (`limits`).
 """
 
 from __future__ import annotations
 
 import functools
 from functools import cache, lru_cache
+from math import isfinite
 from typing import Any
 
 import yaml
@@ -17,6 +20,7 @@ from engine.errors import InvalidPlaybook
 from engine.findings import Finding, Location
 from engine.playbook import limits
 from engine.playbook.textfile import read_bounded
+from engine.playbook.yamlcore import AMBIGUOUS_TAG, ambiguity_message, resolve_plain
 from engine.playbook.yamlerrors import reader_finding, syntax_finding
 
 MAX_FILE_BYTES = limits.MAX_FILE_BYTES
@@ -154,7 +158,8 @@ def _compose(file: str, text: str) -> yaml.Node:
 
 @cache
 def _loader(base: type[yaml.CSafeLoader]) -> type[yaml.CSafeLoader]:
-    """`base`, resolving the tag of each distinct scalar text once.
+    """`base`, resolving the tag of each distinct scalar text once, and refusing (as
+    `AMBIGUOUS_TAG`) a plain scalar that YAML 1.1 and YAML 1.2 read differently.
 
     The resolver tries regular expressions on every scalar, and a playbook repeats the
     same keys and values (`id`, `run`, `true`…) over and over. Without path resolvers
@@ -164,13 +169,20 @@ def _loader(base: type[yaml.CSafeLoader]) -> type[yaml.CSafeLoader]:
     if base.yaml_path_resolvers:
         return base
     resolver = base("")  # its resolve() reads only the class's tables
-    uncached = functools.partial(base.resolve, resolver)
+    pyyaml = functools.partial(base.resolve, resolver)
+
+    def uncached(kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        tag: str = pyyaml(kind, value, implicit)
+        if kind is yaml.ScalarNode and implicit[0]:  # plain: YAML 1.1 and 1.2 may differ
+            return resolve_plain(value, tag)
+        return tag
+
     cached = lru_cache(maxsize=8192)(uncached)
 
     def resolve(kind: type[yaml.Node], value: Any, implicit: Any) -> str:
         if kind is yaml.ScalarNode and len(value) > _MEMO_MAX_CHARS:
-            return uncached(kind, value, implicit)  # type: ignore[no-any-return]
-        return cached(kind, value, implicit)  # type: ignore[arg-type, no-any-return]
+            return uncached(kind, value, implicit)
+        return cached(kind, value, implicit)  # type: ignore[arg-type]
 
     name = f"Memo{base.__name__}"
     return type(name, (base,), {"resolve": staticmethod(resolve)})
@@ -195,8 +207,9 @@ _CONSTRUCTORS = {
 def _plain(root: yaml.Node) -> Any:
     """The data of a plain document, or _NotPlain: the common case, built fast.
 
-    Plain: no alias to a collection, only plain-data tags, string keys (no merge
-    keys), no duplicate key, at most MAX_DEPTH levels and MAX_NODES values. Those are
+    Plain: no alias to a collection, only plain-data tags (no scalar YAML 1.1 and 1.2
+    read differently), finite numbers, string keys (no merge keys), no duplicate key,
+    at most MAX_DEPTH levels and MAX_NODES values. Those are
     exactly the documents for which `limits.check_graph` and `_Builder` find nothing,
     and for them the data is the same as `_Builder` builds; anything else is built
     by `_checked`, which says precisely what is wrong and where.
@@ -218,9 +231,12 @@ def _plain(root: yaml.Node) -> Any:
             if construct is None:
                 raise _NotPlain
             try:
-                return construct(_CONSTRUCTOR, node)
+                value = construct(_CONSTRUCTOR, node)
             except Exception:  # e.g. `!!int abc`: as the checked build does
                 raise _NotPlain from None
+            if value.__class__ is float and not isfinite(value):
+                raise _NotPlain
+            return value
         children = node.value
         if (depth >= max_depth and children) or id(node) in seen:
             raise _NotPlain
@@ -248,6 +264,9 @@ def _plain(root: yaml.Node) -> Any:
         raise _NotPlain
 
     return build(root, 0)
+
+
+_FINITE_HINT = "write a finite number: with NaN or infinity every comparison is meaningless"
 
 
 class _Builder:
@@ -296,7 +315,8 @@ class _Builder:
         if node.tag == _MERGE_TAG:
             self._problem(node, path, "merge keys (<<) are not supported", "write the keys out")
             return None
-        key = self._scalar(node, path) if isinstance(node, yaml.ScalarNode) else None
+        scalar = isinstance(node, yaml.ScalarNode)
+        key = self._scalar(node, (*path, str(node.value))) if scalar else None
         if not isinstance(key, str):
             self._problem(
                 node, path, f"key {_key_text(key, node)} is not a string", "quote the key"
@@ -305,12 +325,19 @@ class _Builder:
         return key
 
     def _scalar(self, node: yaml.Node, path: Path) -> Any:
+        if node.tag == AMBIGUOUS_TAG:
+            self._problem(node, path, *ambiguity_message(node.value))
+            return node.value
         if node.tag not in _SCALAR_TAGS:
             self._check_tag(node, path, "")
             return node.value if isinstance(node.value, str) else None
         if node.tag == "tag:yaml.org,2002:timestamp":
             return node.value  # dates stay text: nothing in the format is a date
-        return self.constructor.construct_object(node)
+        value = self.constructor.construct_object(node)
+        if isinstance(value, float) and not isfinite(value):
+            message = f"{node.value!r} is not a finite number"
+            self._problem(node, path, message, _FINITE_HINT)
+        return value
 
     def _check_tag(self, node: yaml.Node, path: Path, allowed: str) -> None:
         if node.tag != allowed:
