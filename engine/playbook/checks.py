@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 
 from engine.findings import Finding, Location
+from engine.playbook import ecma
 from engine.playbook.model import InputSpec, Playbook, Step
 from engine.playbook.traits import is_readonly, undoes_itself
 from engine.playbook.yamlsource import Path, Source, dotted
@@ -158,11 +158,11 @@ def _input_problems(spec: InputSpec, where: Locator) -> Iterator[Finding]:
     path = ("inputs", spec.name)
     if spec.pattern is not None:
         try:
-            re.compile(spec.pattern)
-        except re.error as exc:
+            ecma.compiled(spec.pattern)
+        except ecma.PatternError as exc:
             at = (*path, "pattern")
-            message = f"pattern {spec.pattern!r} is not a regular expression: {exc}"
-            hint = "write a Python regular expression, e.g. '^[a-z0-9-]+$'"
+            message = f"pattern {spec.pattern!r} is not an ECMA-262 regular expression: {exc}"
+            hint = "write it as JSON Schema and JavaScript do, e.g. '^[a-z0-9-]+$'"
             yield Finding(where.at(at, spec.location), dotted(at), message, hint)
             return
     if spec.default is not None:
