@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*\Z")
 _UNIT_MIB = {
     "": 1.0,
     "b": 1 / 1024**2,

@@ -37,7 +37,7 @@ PATH_KEYS = ("identity_file", "known_hosts")
 TIMEOUT_KEYS = ("connect_timeout", "banner_timeout", "auth_timeout")
 HOST_KEYS = ("address", "port", "user", "jump", *PATH_KEYS, *TIMEOUT_KEYS)
 _ADHOC = re.compile(
-    r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]\s]+\]|[^:@\s\[\]]+)(?::(?P<port>\d+))?$"
+    r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]\s]+\]|[^:@\s\[\]]+)(?::(?P<port>[0-9]+))?\Z"
 )
 _PER_HOST = ("address", "jump")  # not allowed under `defaults:`
 _SHAPE_HINT = "an inventory has `hosts: {name: {address, user, ...}}` and `groups: {name: [hosts]}`"

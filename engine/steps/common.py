@@ -11,7 +11,7 @@ from msgspec import Struct
 
 from engine.steps.base import SpecError, Status, StepResult
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class Expect(Struct, frozen=True):
