@@ -1,12 +1,15 @@
-"""Rules a schema cannot express: unique ids, reversibility, and the maturity ladder."""
+"""Rules a schema cannot express: unique ids, reversibility, the maturity ladder, and
+ranges whose two ends are the wrong way round."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
+from engine.durations import format_seconds, parse_duration
 from engine.findings import Finding, Location
 from engine.playbook import ecma
-from engine.playbook.model import InputSpec, Playbook, Step
+from engine.playbook.model import Healthy, InputSpec, Playbook, Step
 from engine.playbook.traits import is_readonly, undoes_itself
 from engine.playbook.yamlsource import Path, Source, dotted
 from engine.steps.registry import HUMAN_TYPES
@@ -47,6 +50,7 @@ def semantic_findings(playbook: Playbook, source: Source | None = None) -> list[
         _reversibility,
         _maturity,
         _input_declarations,
+        _reversed_ranges,
         _advice,
     )
     return [finding for check in checks for finding in check(playbook, where)]
@@ -183,6 +187,54 @@ def _default_problems(spec: InputSpec) -> list[str]:
         prefix = f"input '{spec.name}': "
         return [problem.removeprefix(prefix) for problem in exc.problems]
     return []
+
+
+def _reversed_ranges(playbook: Playbook, where: Locator) -> Iterator[Finding]:
+    """A low end above its high end: a range nothing is in, a cap below its start."""
+    sli = playbook.sli
+    if sli and sli.healthy:
+        yield from _empty_between(sli.healthy, where)
+    if sli and sli.probe.type == "http":
+        yield from _latency_past_timeout(sli.probe.spec, where)
+    for step in all_steps(playbook):
+        yield from _backoff_past_cap(step, where)
+
+
+def _empty_between(healthy: Healthy, where: Locator) -> Iterator[Finding]:
+    high = healthy.high
+    if healthy.op == "between" and high is not None and healthy.low > high:
+        at = ("sli", "healthy", "between")
+        message = f"between [{healthy.low:g}, {high:g}]: no value is in this range"
+        hint = f"write the low end first: between: [{high:g}, {healthy.low:g}]"
+        yield Finding(where.at(at), dotted(at), message, hint)
+
+
+def _backoff_past_cap(step: Step, where: Locator) -> Iterator[Finding]:
+    retry = step.retry
+    if retry.attempts > 1 and retry.backoff > retry.max_backoff:
+        message = (
+            f"retry backoff {format_seconds(retry.backoff)} is longer than max_backoff "
+            f"{format_seconds(retry.max_backoff)}, which caps every delay"
+        )
+        hint = "lower backoff, or raise max_backoff (default 30s) to at least backoff"
+        yield where.finding(step, ("retry", "backoff"), message, hint, ERROR)
+
+
+def _latency_past_timeout(spec: Any, where: Locator) -> Iterator[Finding]:
+    from engine.sli.http import DEFAULT_TIMEOUT
+
+    if not isinstance(spec, Mapping) or "max_latency" not in spec:
+        return
+    latency = parse_duration(spec["max_latency"])
+    timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
+    if latency >= timeout:
+        at = ("sli", "probe", "http", "max_latency")
+        message = (
+            f"max_latency {format_seconds(latency)} is not shorter than the probe's timeout "
+            f"{format_seconds(timeout)}: a response that slow times out first"
+        )
+        hint = f"lower max_latency, or raise timeout (default {DEFAULT_TIMEOUT:g}s) above it"
+        yield Finding(where.at(at), dotted(at), message, hint)
 
 
 def _advice(playbook: Playbook, where: Locator) -> Iterable[Finding]:
