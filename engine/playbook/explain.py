@@ -122,7 +122,7 @@ def is_step_choice(error: ValidationError) -> bool:
     branches = error.validator_value
     if error.validator != "oneOf" or not isinstance(branches, list):
         return False
-    return all(isinstance(b, dict) and set(b) == {"required"} for b in branches)
+    return all(isinstance(b, dict) and set(b) <= {"required", "properties"} for b in branches)
 
 
 def _pattern(error: ValidationError) -> Explanation:
@@ -214,6 +214,7 @@ _EXPLAINERS: dict[str, Callable[[ValidationError], Explanation]] = {
     "additionalProperties": _additional,
     "required": _required,
     "oneOf": _one_of,
+    "anyOf": _one_of,
     "pattern": _pattern,
     "type": _type,
     "enum": _enum,
