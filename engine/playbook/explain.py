@@ -70,7 +70,12 @@ def _not_a_duration(value: Any) -> Explanation:
     hint = DURATION_HINT
     if isinstance(value, int | float) and not isinstance(value, bool):
         hint = f"add a unit, e.g. {value}s or {value}m"
+    elif isinstance(value, str) and _LONG_NUMBER.search(value):
+        hint = "write at most 9 digits before and after the point, in a larger unit if need be"
     return f"{short(value)} is not a duration", hint, ""
+
+
+_LONG_NUMBER = re.compile(r"[0-9]{10}")
 
 
 def unknown_keys(error: ValidationError) -> list[str]:
