@@ -10,9 +10,10 @@ nesting and alias expansion (`limits`).
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from functools import cache, lru_cache
 from math import isfinite
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -26,6 +27,7 @@ from engine.playbook.yamlerrors import reader_finding, syntax_finding
 MAX_FILE_BYTES = limits.MAX_FILE_BYTES
 
 Path = tuple[str | int, ...]
+_Parsed = TypeVar("_Parsed")
 
 try:  # libyaml is ~10x faster; the pure-Python loader gives the same nodes
     from yaml import CSafeLoader as _Loader
@@ -109,10 +111,7 @@ def load_source(file: str, text: str | None = None) -> Source:
         text = read_bounded(file)
     limits.check_size(file, limits.text_size(text))
     node = _compose(file, text)
-    try:
-        data = _plain(node)
-    except _NotPlain:
-        data = _checked(file, node)
+    data = _data(file, node)
     if not isinstance(data, dict):
         message = f"the document is {type_name(data)}, not a mapping"
         hint = "a playbook is a mapping that starts with apiVersion: runbook/v1"
@@ -131,9 +130,35 @@ def _checked(file: str, node: yaml.Node) -> Any:
 
 
 def _compose(file: str, text: str) -> yaml.Node:
+    node = _parsed(file, text, yaml.compose)
+    if node is None:
+        finding = Finding(
+            Location(file, 1, 1), "", "the file is empty", "start with apiVersion: runbook/v1"
+        )
+        raise InvalidPlaybook(findings=[finding])
+    return node
+
+
+def load_documents(file: str, text: str) -> list[Any]:
+    """The data of every document of a YAML stream (a manifest, a patch), read as a
+    playbook is: the same limits, tags, keys and scalars refused, at `file:line:col`."""
+    limits.check_size(file, limits.text_size(text))
+    nodes = _parsed(file, text, lambda text, Loader: list(yaml.compose_all(text, Loader=Loader)))
+    return [_data(file, node) for node in nodes]
+
+
+def _data(file: str, node: yaml.Node) -> Any:
+    try:
+        return _plain(node)
+    except _NotPlain:
+        return _checked(file, node)
+
+
+def _parsed(file: str, text: str, compose: Callable[..., _Parsed]) -> _Parsed:
+    """`compose(text, Loader=…)`; every way the text is not YAML as a located finding."""
     limits.check_flow_depth(file, text, _Loader)
     try:
-        node = yaml.compose(text, Loader=_loader(_Loader))
+        return compose(text, Loader=_loader(_Loader))
     except yaml.MarkedYAMLError as exc:
         limits.check_depth_at_error(file, text, _Loader, exc)
         raise InvalidPlaybook(findings=[syntax_finding(file, text, exc)]) from None
@@ -148,12 +173,6 @@ def _compose(file: str, text: str) -> yaml.Node:
             Location(file, 1, 1), "", f"not valid YAML: {exc}", "check the YAML syntax"
         )
         raise InvalidPlaybook(findings=[finding]) from None
-    if node is None:
-        finding = Finding(
-            Location(file, 1, 1), "", "the file is empty", "start with apiVersion: runbook/v1"
-        )
-        raise InvalidPlaybook(findings=[finding])
-    return node
 
 
 @cache
