@@ -54,9 +54,9 @@ SEMANTIC = {
         "template-syntax-error", "template-syntax-in-block", "template-unclosed-block",
         "when-does-not-parse", "when-with-braces",
     ],
-    "an input's default against its own declaration": [
+    "an input's default or enum against its own declaration": [
         "input-default-leading-dash", "input-default-mismatch", "input-default-not-in-enum",
-        "input-default-wrong-type",
+        "input-default-wrong-type", "input-enum-unreachable",
     ],
     "what a step type or the shell accepts": [
         "secret-in-argv", "secret-on-command-line", "shell-env-name", "shell-expect-bad-regex",

@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from msgspec.structs import replace
+
 from engine.durations import format_seconds, parse_duration
 from engine.findings import Finding, Location
 from engine.playbook import ecma
@@ -175,12 +177,20 @@ def _input_problems(spec: InputSpec, where: Locator) -> Iterator[Finding]:
             message = f"default {problem}"
             hint = "fix the default, or the declaration it must satisfy"
             yield Finding(where.at(at, spec.location), dotted(at), message, hint)
+    for index, value in enumerate(spec.enum):
+        member: Path = (*path, "enum", index)
+        for problem in _default_problems(replace(spec, default=value)):
+            message = f"enum value {problem}, so it can never be given"
+            hint = "remove it, or fix the type or pattern it must satisfy"
+            yield Finding(where.at(member, spec.location), dotted(member), message, hint)
 
 
 def _default_problems(spec: InputSpec) -> list[str]:
     """What `runbook run` would say about the default: the runtime's own check."""
     from engine.inputs import InputError, bind_inputs
 
+    if spec.default is None:
+        return []
     try:
         bind_inputs({spec.name: spec}, {})
     except InputError as exc:
