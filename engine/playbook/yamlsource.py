@@ -3,7 +3,8 @@
 We compose the YAML ourselves instead of calling `yaml.load` so that we can keep
 `line:col` for every key and value, refuse duplicate keys, refuse any tag that is
 not plain data, refuse a plain scalar YAML 1.1 and 1.2 read differently (`yes`,
-`0755`: `yamlcore`) and a number that is not finite (`.nan`, `.inf`), and bound size,
+`0755`: `yamlcore`), a number that is not finite (`.nan`, `.inf`) and an integer beyond
+what JSON tools read exactly (±(2^53 - 1)), and bound size,
 nesting and alias expansion (`limits`).
 """
 
@@ -227,8 +228,8 @@ def _plain(root: yaml.Node) -> Any:
     """The data of a plain document, or _NotPlain: the common case, built fast.
 
     Plain: no alias to a collection, only plain-data tags (no scalar YAML 1.1 and 1.2
-    read differently), finite numbers, string keys (no merge keys), no duplicate key,
-    at most MAX_DEPTH levels and MAX_NODES values. Those are
+    read differently), finite numbers, integers within ±(2^53 - 1), string keys (no
+    merge keys), no duplicate key, at most MAX_DEPTH levels and MAX_NODES values. Those are
     exactly the documents for which `limits.check_graph` and `_Builder` find nothing,
     and for them the data is the same as `_Builder` builds; anything else is built
     by `_checked`, which says precisely what is wrong and where.
@@ -254,6 +255,8 @@ def _plain(root: yaml.Node) -> Any:
             except Exception:  # e.g. `!!int abc`: as the checked build does
                 raise _NotPlain from None
             if value.__class__ is float and not isfinite(value):
+                raise _NotPlain
+            if value.__class__ is int and not -MAX_INTEGER <= value <= MAX_INTEGER:
                 raise _NotPlain
             return value
         children = node.value
@@ -285,6 +288,9 @@ def _plain(root: yaml.Node) -> Any:
     return build(root, 0)
 
 
+# The largest integer every JSON tool (JavaScript's numbers: ajv, editors) reads exactly.
+MAX_INTEGER = 2**53 - 1
+_INTEGER_HINT = "write a smaller number, or quote it if it is text"
 _FINITE_HINT = "write a finite number: with NaN or infinity every comparison is meaningless"
 
 
@@ -352,10 +358,17 @@ class _Builder:
             return node.value if isinstance(node.value, str) else None
         if node.tag == "tag:yaml.org,2002:timestamp":
             return node.value  # dates stay text: nothing in the format is a date
-        value = self.constructor.construct_object(node)
+        try:
+            value = self.constructor.construct_object(node)
+        except (ValueError, yaml.constructor.ConstructorError):  # `!!int abc`, 5000 digits
+            self._problem(node, path, *_unreadable(node))
+            return None
         if isinstance(value, float) and not isfinite(value):
             message = f"{node.value!r} is not a finite number"
             self._problem(node, path, message, _FINITE_HINT)
+        elif isinstance(value, int) and not -MAX_INTEGER <= value <= MAX_INTEGER:
+            message = f"{_shown(node.value)} is beyond ±(2^53 - 1), where JSON tools lose digits"
+            self._problem(node, path, message, _INTEGER_HINT)
         return value
 
     def _check_tag(self, node: yaml.Node, path: Path, allowed: str) -> None:
@@ -367,6 +380,21 @@ class _Builder:
     def _problem(self, node: yaml.Node, path: Path, message: str, hint: str) -> None:
         location = Location(self.file, *_pos(node))
         self.findings.append(Finding(location, dotted(path), message, hint))
+
+
+def _unreadable(node: yaml.Node) -> tuple[str, str]:
+    """Message and hint for a scalar its tag's constructor refused."""
+    if len(node.value) > _INT_MAX_DIGITS:
+        return f"{_shown(node.value)} has more digits than a number can", _INTEGER_HINT
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    return f"{_shown(node.value)} is not a value of {tag}", "remove the tag, or fix the value"
+
+
+_INT_MAX_DIGITS = 4300  # what int() converts (sys.get_int_max_str_digits)
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
 
 
 def _key_text(key: Any, node: yaml.Node) -> str:
