@@ -63,6 +63,7 @@ SEMANTIC = {
     ],
     "ranges whose ends are the wrong way round": [
         "healthy-between-reversed", "retry-backoff-past-cap", "http-probe-latency-past-timeout",
+        "kubectl-timeout-past-step",
     ],
 }  # fmt: skip
 STRICTER_YAML = {

@@ -208,6 +208,7 @@ def _reversed_ranges(playbook: Playbook, where: Locator) -> Iterator[Finding]:
         yield from _latency_past_timeout(sli.probe.spec, where)
     for step in all_steps(playbook):
         yield from _backoff_past_cap(step, where)
+        yield from _action_timeout_past_step(step, where)
 
 
 def _empty_between(healthy: Healthy, where: Locator) -> Iterator[Finding]:
@@ -228,6 +229,21 @@ def _backoff_past_cap(step: Step, where: Locator) -> Iterator[Finding]:
         )
         hint = "lower backoff, or raise max_backoff (default 30s) to at least backoff"
         yield where.finding(step, ("retry", "backoff"), message, hint, ERROR)
+
+
+def _action_timeout_past_step(step: Step, where: Locator) -> Iterator[Finding]:
+    """A kubectl `timeout:` longer than its step's: the step's cuts it first."""
+    body = getattr(step.action.spec, "body", None)
+    own = body.get("timeout") if isinstance(body, Mapping) else None
+    if step.action.type != "kubectl" or step.timeout is None or not isinstance(own, str):
+        return
+    if parse_duration(own) > step.timeout:
+        message = (
+            f"kubectl timeout {own} is longer than the step's timeout "
+            f"{format_seconds(step.timeout)}, which ends the step first"
+        )
+        hint = "raise the step's timeout above it, or lower the kubectl timeout"
+        yield where.finding(step, ("kubectl", "timeout"), message, hint, ERROR)
 
 
 def _latency_past_timeout(spec: Any, where: Locator) -> Iterator[Finding]:
