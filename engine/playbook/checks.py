@@ -11,7 +11,7 @@ from msgspec.structs import replace
 from engine.durations import format_seconds, parse_duration
 from engine.findings import Finding, Location
 from engine.playbook import ecma
-from engine.playbook.model import Healthy, InputSpec, Playbook, Step
+from engine.playbook.model import Drill, Healthy, InputSpec, Playbook, Step
 from engine.playbook.traits import is_readonly, undoes_itself
 from engine.playbook.yamlsource import Path, Source, dotted
 from engine.steps.registry import HUMAN_TYPES
@@ -209,6 +209,8 @@ def _reversed_ranges(playbook: Playbook, where: Locator) -> Iterator[Finding]:
     for step in all_steps(playbook):
         yield from _backoff_past_cap(step, where)
         yield from _action_timeout_past_step(step, where)
+    if playbook.drill and playbook.drill.recover_within is not None:
+        yield from _recovery_before_detection(playbook.drill, where)
 
 
 def _empty_between(healthy: Healthy, where: Locator) -> Iterator[Finding]:
@@ -244,6 +246,22 @@ def _action_timeout_past_step(step: Step, where: Locator) -> Iterator[Finding]:
         )
         hint = "raise the step's timeout above it, or lower the kubectl timeout"
         yield where.finding(step, ("kubectl", "timeout"), message, hint, ERROR)
+
+
+def _recovery_before_detection(drill: Drill, where: Locator) -> Iterator[Finding]:
+    """Both are counted from the injection, and recovery comes after detection."""
+    from engine.drill import DEFAULT_DETECT_WITHIN
+
+    detect = drill.detect_within or DEFAULT_DETECT_WITHIN
+    recover = drill.recover_within
+    if recover is not None and recover <= detect:
+        at = ("drill", "recover_within")
+        message = (
+            f"recover_within {format_seconds(recover)} is not longer than detect_within "
+            f"{format_seconds(detect)}: a fault detected late cannot be recovered in time"
+        )
+        hint = "both count from the injection: make recover_within the longer"
+        yield Finding(where.at(at), dotted(at), message, hint, WARNING)
 
 
 def _latency_past_timeout(spec: Any, where: Locator) -> Iterator[Finding]:
