@@ -75,52 +75,55 @@ def to_python(pattern: str) -> str:
     out: list[str] = []
     index, in_class = 0, False
     while index < len(pattern):
-        char = pattern[index]
-        if char == "\\":
-            out.append(_escape(pattern, index, in_class))
-            index += 2 if pattern[index + 1] != "u" else 6
-            continue
-        if in_class:
-            if pattern.startswith("--", index):  # Python may one day read it as a set operation
-                raise PatternError(f"'--' in a class at {index}")
-            if char == "]":
-                in_class = False
-            out.append({"$": "\\$", "[": "\\[", "&": "\\&", "~": "\\~", "|": "\\|"}.get(char, char))
-        elif char == "[":
-            if pattern.startswith(("[]", "[^]"), index):
-                raise PatternError(f"empty class at {index}")
-            in_class = True
-            out.append(char)
-            if pattern.startswith("[^", index):
-                out.append("^")
-                index += 1
-        elif char == "$":
-            out.append("\\Z")
-        elif char == ".":
-            out.append("[^\\n\\r\\u2028\\u2029]")
-        elif char == "(":
-            opener = next((o for o in _GROUP_OPENERS if pattern.startswith(o, index)), "(")
-            if opener == "(" and pattern.startswith("(?", index):
-                raise PatternError(f"group syntax at {index}")
-            out.append(opener)
-            index += len(opener)
-            continue
+        if pattern[index] == "\\":
+            text, width = _escape(pattern, index, in_class)
+        elif in_class:
+            text, width = _in_class(pattern, index)
+            in_class = pattern[index] != "]"
         else:
-            out.append(char)
-        index += 1
+            text, width = _outside(pattern, index)
+            in_class = pattern[index] == "["
+        out.append(text)
+        index += width
     return "".join(out)
 
 
-def _escape(pattern: str, index: int, in_class: bool) -> str:
+# Characters a Python class reads otherwise (`[$]` is rewritten by fastjsonschema,
+# `[[`, `&&`, `~~`, `||` may become set operations): written escaped.
+_CLASS_ESCAPED = {"$": "\\$", "[": "\\[", "&": "\\&", "~": "\\~", "|": "\\|"}
+
+
+def _in_class(pattern: str, index: int) -> tuple[str, int]:
+    if pattern.startswith("--", index):
+        raise PatternError(f"'--' in a class at {index}")
+    char = pattern[index]
+    return _CLASS_ESCAPED.get(char, char), 1
+
+
+def _outside(pattern: str, index: int) -> tuple[str, int]:
+    char = pattern[index]
+    if char == "[":
+        if pattern.startswith(("[]", "[^]"), index):
+            raise PatternError(f"empty class at {index}")
+        return ("[^", 2) if pattern.startswith("[^", index) else ("[", 1)
+    if char == "(":
+        opener = next((o for o in _GROUP_OPENERS if pattern.startswith(o, index)), "(")
+        if opener == "(" and pattern.startswith("(?", index):
+            raise PatternError(f"group syntax at {index}")
+        return opener, len(opener)
+    return {"$": "\\Z", ".": "[^\\n\\r\\u2028\\u2029]"}.get(char, char), 1
+
+
+def _escape(pattern: str, index: int, in_class: bool) -> tuple[str, int]:
     letter = pattern[index + 1]
     if letter in _LITERAL_ESCAPES:
-        return "\\" + letter if letter != "0" else "\\x00"
+        return ("\\" + letter if letter != "0" else "\\x00"), 2
     if letter == "u" and _is_hex(pattern[index + 2 : index + 6]):
-        return pattern[index : index + 6]
+        return pattern[index : index + 6], 6
     if in_class and letter in _IN_CLASS:
-        return _IN_CLASS[letter]
+        return _IN_CLASS[letter], 2
     if not in_class and letter in _OUTSIDE:
-        return _OUTSIDE[letter]
+        return _OUTSIDE[letter], 2
     raise PatternError(f"escape \\{letter} at {index}")
 
 
