@@ -2,7 +2,8 @@
 
 Quoting does not stop option injection (`shlex.quote('-rf')` is `-rf`), so inputs are
 typed and checked before anything runs (RELIABILITY.md #2): a declared type, a pattern
-that must match the whole value, an allowed set, and no leading `-` unless declared.
+(ECMA-262, the dialect of JSON Schema and editors) that must match the whole value,
+an allowed set, and no leading `-` unless declared.
 """
 
 from __future__ import annotations
@@ -145,10 +146,13 @@ def _check(spec: InputSpec, value: Any) -> list[str]:
 
 
 def _check_pattern(value: str, pattern: str) -> list[str]:
+    """The whole value must match; the pattern is ECMA-262, as in JSON Schema."""
+    from engine.playbook import ecma
+
     try:
-        matched = re.fullmatch(pattern, value)
-    except re.error as exc:
-        return [f"the declared pattern {pattern!r} is not a valid regular expression ({exc})"]
+        matched = ecma.full_match(pattern, value)
+    except ecma.PatternError as exc:
+        return [f"the declared pattern {pattern!r} is not an ECMA-262 regular expression ({exc})"]
     return [] if matched else [f"{_show(value)} does not match the pattern {pattern}"]
 
 

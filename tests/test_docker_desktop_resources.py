@@ -53,7 +53,13 @@ def test_sizes_are_binary_and_round_up(text: object, mib: int) -> None:
     assert parse_mib(text) == mib
 
 
-@pytest.mark.parametrize("text", ["", "lots", "8 x", "-1g", "0", "1.5", True, "8gigs", "max"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "", "lots", "8 x", "-1g", "0", "1.5", True, "8gigs", "max",
+        "9" * 400 + "g", 10**400, "1048577t",  # infinity, an int float() cannot hold, > 1 EiB
+    ],
+)  # fmt: skip
 def test_what_is_not_a_size(text: object) -> None:
     with pytest.raises(SizeError):
         parse_mib(text)

@@ -118,7 +118,32 @@ def test_patterns_must_match_the_whole_value() -> None:
 
 def test_an_invalid_pattern_is_reported_not_raised() -> None:
     (problem,) = problems({"x": spec(pattern="(")}, {"x": "a"})
-    assert "not a valid regular expression" in problem
+    assert "not an ECMA-262 regular expression" in problem
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        (r"^\d+$", "123", True),
+        (r"^\d+$", "١٢٣", False),  # Arabic-Indic digits: \d is 0-9 only
+        (r"^\w+$", "é", False),  # \w is [A-Za-z0-9_] only
+        (r"^\s$", "\x1c", False),  # a Python space, not an ECMA-262 one
+        (r"^[a-z]+$", "abc\n", False),
+        (r"(?<name>[a-z]+)", "abc", True),  # ECMA-262 named group syntax
+        (r"a|b", "ab", False),  # the whole value, not one alternative
+    ],
+)
+def test_patterns_are_ecma_262_as_in_json_schema(pattern: str, value: str, matches: bool) -> None:
+    if matches:
+        assert bind_one(value, pattern=pattern) == value
+    else:
+        (problem,) = problems({"x": spec(pattern=pattern)}, {"x": value})
+        assert "does not match the pattern" in problem
+
+
+def test_python_only_pattern_syntax_is_refused() -> None:
+    (problem,) = problems({"x": spec(pattern=r"(?P<name>[a-z]+)\Z")}, {"x": "abc"})
+    assert "is not an ECMA-262 regular expression" in problem
 
 
 def test_enum_limits_the_typed_value() -> None:

@@ -147,6 +147,10 @@ def test_prometheus_results_that_are_unknown(document: dict[str, object], error:
 
 def test_judgement_fails_closed() -> None:
     assert judge(Reading(value=float("nan")), Healthy("above", 0)).verdict is SliVerdict.UNKNOWN
+    for infinity in (float("inf"), float("-inf")):
+        sample = judge(Reading(value=infinity), Healthy("above", 0))
+        assert (sample.verdict, sample.error) == (SliVerdict.UNKNOWN, f"the value is {infinity:+}")
+        assert judge(Reading(value=infinity), Healthy("below", 0)).verdict is SliVerdict.UNKNOWN
     assert judge(Reading(), None).verdict is SliVerdict.UNKNOWN
     assert judge(Reading(value=3), Healthy("between", 1, 5)).verdict is SliVerdict.HEALTHY
     assert judge(Reading(value=6), Healthy("between", 1, 5)).verdict is SliVerdict.UNHEALTHY

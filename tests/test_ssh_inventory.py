@@ -71,6 +71,13 @@ def test_a_good_inventory_resolves_hosts_groups_and_addresses(tmp_path: Path) ->
         ("defaults: {jump: a}\nhosts: {a: }\n", 1, 12, "unknown key 'jump'"),
         ("- a\n- b\n", 1, 1, "not a mapping"),
         ("hosts:\n  a: {}\n  a: {}\n", 3, 3, "duplicate"),
+        ("hosts:\n  a: {port: 0022}\n", 2, 13, "'0022' means 18 in YAML 1.1 but 22 in YAML 1.2"),
+        ("hosts:\n  a: {auth_timeout: .nan}\n", 2, 21, "'.nan' is not a finite number"),
+        (f"hosts:\n  a: {{auth_timeout: 1{'0' * 400}}}\n", 2, 21, "beyond ±(2^53 - 1)"),
+        (f"hosts:\n  a: {{auth_timeout: {2**53 - 1}}}\n", 2, 21, "at most 24h, not 9007"),
+        ("hosts:\n  a: {connect_timeout: 1.0e+300}\n", 2, 24, "at most 24h, not 1e+300"),
+        ("hosts:\n  a: {connect_timeout: 25h}\n", 2, 24, "at most 24h, not '25h'"),
+        ("hosts:\n  a: {connect_timeout: 0}\n", 2, 24, "must be a positive duration"),
     ],
 )
 def test_a_bad_inventory_names_file_line_and_column(

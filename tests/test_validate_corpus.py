@@ -60,6 +60,9 @@ HINTS = {
     "capture-before-producer.yaml": "a step can only read earlier steps' captures;"
     " move it after 'look'",
     "input-bad-name.yaml": "use lower-case letters, digits and '_', e.g. 'node_name'",
+    "duration-too-long.yaml": "write at most 9 digits before and after the point,"
+    " in a larger unit if need be",
+    "yaml-1-1-boolean.yaml": "write true or false for a yes/no value, or quote it ('yes') for text",
 }
 
 

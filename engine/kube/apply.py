@@ -9,8 +9,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from engine.kube import fields, kinds
 from engine.kube.client import KubeError, on_conflict
 from engine.kube.ops import (
@@ -110,9 +108,12 @@ def load_manifest(body: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
 def _documents(raw: Any) -> list[dict[str, Any]]:
     if isinstance(raw, Mapping):
         return [dict(raw)]
+    from engine.errors import InvalidPlaybook
+    from engine.playbook.yamlsource import load_documents
+
     try:
-        loaded = [d for d in yaml.safe_load_all(str(raw)) if d is not None]
-    except yaml.YAMLError as exc:
+        loaded = [d for d in load_documents("manifest", str(raw)) if d is not None]
+    except InvalidPlaybook as exc:
         raise ActionError(f"the manifest is not valid YAML: {exc}") from None
     if not all(isinstance(d, dict) for d in loaded):
         raise ActionError("every manifest document must be a mapping")

@@ -33,8 +33,8 @@ from engine.private_files import UnsafePathError, check_private_descriptor, chec
 MANIFEST = "MANIFEST.json"
 PARTIAL = ".MANIFEST.json.partial"
 FORMAT = "runbook-engine/export/v1"
-STAMP = re.compile(r"^[0-9]{8}T[0-9]{6}Z$")  # a timestamped export's directory name
-SEGMENT = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
+STAMP = re.compile(r"^[0-9]{8}T[0-9]{6}Z\Z")  # a timestamped export's directory name
+SEGMENT = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\Z")
 FILE_MODE, DIR_MODE = 0o600, 0o700
 
 # What an export takes when `kinds:` is not given (the Namespace itself always).

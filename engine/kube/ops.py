@@ -21,8 +21,8 @@ APPLY_PATCH = "application/apply-patch+yaml"
 FIELD_MANAGER = "runbook-engine"
 SERVER_FIELDS: tuple[str, ...] = ("resourceVersion", "uid", "creationTimestamp")
 SERVER_FIELDS += ("generation", "managedFields", "selfLink")
-NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")  # DNS-1123 subdomain
-NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")  # DNS-1123 label
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\Z")  # DNS-1123 subdomain
+NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")  # DNS-1123 label
 
 
 class ActionError(Exception):

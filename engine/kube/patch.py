@@ -7,8 +7,6 @@ import copy
 from collections.abc import Mapping
 from typing import Any
 
-import yaml
-
 from engine.kube import fields
 from engine.kube.client import on_conflict
 from engine.kube.kinds import Kind
@@ -75,14 +73,25 @@ def patch_of(body: Mapping[str, Any]) -> tuple[str, Any]:
     """(patch type, patch body); a string patch is parsed as YAML (or JSON)."""
     patch = body.get("patch")
     if isinstance(patch, str):
-        try:
-            patch = yaml.safe_load(patch)
-        except yaml.YAMLError as exc:
-            raise ActionError(f"the patch is not valid YAML or JSON: {exc}") from None
+        patch = _parsed(patch)
     patch_type = str(body.get("patch_type") or ("json" if isinstance(patch, list) else "strategic"))
     if (patch_type == "json") != isinstance(patch, list) or not patch:
         raise ActionError(f"a {patch_type} patch must be a non-empty {_shape(patch_type)}")
     return patch_type, patch
+
+
+def _parsed(text: str) -> Any:
+    """A patch string's data, read as playbooks are (no YAML 1.1 `yes`, no NaN)."""
+    from engine.errors import InvalidPlaybook
+    from engine.playbook.yamlsource import load_documents
+
+    try:
+        documents = load_documents("patch", text)
+    except InvalidPlaybook as exc:
+        raise ActionError(f"the patch is not valid YAML or JSON: {exc}") from None
+    if len(documents) > 1:
+        raise ActionError(f"the patch is one YAML document; this one has {len(documents)}")
+    return documents[0] if documents else None
 
 
 def _shape(patch_type: str) -> str:

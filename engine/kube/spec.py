@@ -29,7 +29,7 @@ ARCHIVE_KEYS = {
     "restore": frozenset({"action", "context", "from", "namespaces", "latest", "verify_only",
                           "capture", "timeout"}),
 }  # fmt: skip
-NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?\Z")
 # Keys each action needs; a tuple means "one of these".
 REQUIRED: dict[str, tuple[str | tuple[str, ...], ...]] = {
     "get": ("kind",), "logs": (("name", "selector"),),

@@ -17,8 +17,8 @@ from engine.localstack.sizes import parse_mib
 from engine.steps.base import Renderer
 
 MINIKUBE = "minikube"
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_VERSION = re.compile(r"^(stable|latest|v?[0-9]+\.[0-9]+(\.[0-9]+)?([-+][A-Za-z0-9.-]+)?)$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+_VERSION = re.compile(r"^(stable|latest|v?[0-9]+\.[0-9]+(\.[0-9]+)?([-+][A-Za-z0-9.-]+)?)\Z")
 
 
 class Target(Struct, frozen=True):

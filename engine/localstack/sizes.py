@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*$")
+_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*\Z")
 _UNIT_MIB = {
     "": 1.0,
     "b": 1 / 1024**2,
@@ -20,6 +20,7 @@ _UNIT_MIB = {
     "t": 1024.0**2,
 }
 SIZE_HINT = "write a size such as 8g, 8GiB, 512m or 8192 (MiB)"
+_MAX_MIB = 1024**4  # 1 EiB
 
 
 class SizeError(ValueError):
@@ -42,7 +43,7 @@ def parse_mib(value: object) -> int:
     if isinstance(value, bool):
         raise SizeError(f"{value!r} is not a size; {SIZE_HINT}")
     if isinstance(value, int):
-        mib = float(value)
+        mib = float(min(value, _MAX_MIB + 1))  # an int float() cannot hold is too large
     else:
         match = _SIZE.match(str(value))
         if match is None:
@@ -53,7 +54,14 @@ def parse_mib(value: object) -> int:
         mib = float(number) * _unit_factor(suffix)
     if mib <= 0:
         raise SizeError(f"{value!r} is not a positive size; {SIZE_HINT}")
+    if not mib <= _MAX_MIB:  # also infinity: a number of 400 digits reads as one
+        raise SizeError(f"{_short(value)} is larger than any machine (1 EiB); {SIZE_HINT}")
     return math.ceil(mib)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def format_mib(mib: int | float) -> str:

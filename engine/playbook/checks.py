@@ -1,12 +1,17 @@
-"""Rules a schema cannot express: unique ids, reversibility, and the maturity ladder."""
+"""Rules a schema cannot express: unique ids, reversibility, the maturity ladder, and
+ranges whose two ends are the wrong way round."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
 
+from msgspec.structs import replace
+
+from engine.durations import format_seconds, parse_duration
 from engine.findings import Finding, Location
-from engine.playbook.model import InputSpec, Playbook, Step
+from engine.playbook import ecma
+from engine.playbook.model import Drill, Healthy, InputSpec, Playbook, Step
 from engine.playbook.traits import is_readonly, undoes_itself
 from engine.playbook.yamlsource import Path, Source, dotted
 from engine.steps.registry import HUMAN_TYPES
@@ -47,6 +52,7 @@ def semantic_findings(playbook: Playbook, source: Source | None = None) -> list[
         _reversibility,
         _maturity,
         _input_declarations,
+        _reversed_ranges,
         _advice,
     )
     return [finding for check in checks for finding in check(playbook, where)]
@@ -158,11 +164,11 @@ def _input_problems(spec: InputSpec, where: Locator) -> Iterator[Finding]:
     path = ("inputs", spec.name)
     if spec.pattern is not None:
         try:
-            re.compile(spec.pattern)
-        except re.error as exc:
+            ecma.compiled(spec.pattern)
+        except ecma.PatternError as exc:
             at = (*path, "pattern")
-            message = f"pattern {spec.pattern!r} is not a regular expression: {exc}"
-            hint = "write a Python regular expression, e.g. '^[a-z0-9-]+$'"
+            message = f"pattern {spec.pattern!r} is not an ECMA-262 regular expression: {exc}"
+            hint = "write it as JSON Schema and JavaScript do, e.g. '^[a-z0-9-]+$'"
             yield Finding(where.at(at, spec.location), dotted(at), message, hint)
             return
     if spec.default is not None:
@@ -171,18 +177,108 @@ def _input_problems(spec: InputSpec, where: Locator) -> Iterator[Finding]:
             message = f"default {problem}"
             hint = "fix the default, or the declaration it must satisfy"
             yield Finding(where.at(at, spec.location), dotted(at), message, hint)
+    for index, value in enumerate(spec.enum):
+        member: Path = (*path, "enum", index)
+        for problem in _default_problems(replace(spec, default=value)):
+            message = f"enum value {problem}, so it can never be given"
+            hint = "remove it, or fix the type or pattern it must satisfy"
+            yield Finding(where.at(member, spec.location), dotted(member), message, hint)
 
 
 def _default_problems(spec: InputSpec) -> list[str]:
     """What `runbook run` would say about the default: the runtime's own check."""
     from engine.inputs import InputError, bind_inputs
 
+    if spec.default is None:
+        return []
     try:
         bind_inputs({spec.name: spec}, {})
     except InputError as exc:
         prefix = f"input '{spec.name}': "
         return [problem.removeprefix(prefix) for problem in exc.problems]
     return []
+
+
+def _reversed_ranges(playbook: Playbook, where: Locator) -> Iterator[Finding]:
+    """A low end above its high end: a range nothing is in, a cap below its start."""
+    sli = playbook.sli
+    if sli and sli.healthy:
+        yield from _empty_between(sli.healthy, where)
+    if sli and sli.probe.type == "http":
+        yield from _latency_past_timeout(sli.probe.spec, where)
+    for step in all_steps(playbook):
+        yield from _backoff_past_cap(step, where)
+        yield from _action_timeout_past_step(step, where)
+    if playbook.drill and playbook.drill.recover_within is not None:
+        yield from _recovery_before_detection(playbook.drill, where)
+
+
+def _empty_between(healthy: Healthy, where: Locator) -> Iterator[Finding]:
+    high = healthy.high
+    if healthy.op == "between" and high is not None and healthy.low > high:
+        at = ("sli", "healthy", "between")
+        message = f"between [{healthy.low:g}, {high:g}]: no value is in this range"
+        hint = f"write the low end first: between: [{high:g}, {healthy.low:g}]"
+        yield Finding(where.at(at), dotted(at), message, hint)
+
+
+def _backoff_past_cap(step: Step, where: Locator) -> Iterator[Finding]:
+    retry = step.retry
+    if retry.attempts > 1 and retry.backoff > retry.max_backoff:
+        message = (
+            f"retry backoff {format_seconds(retry.backoff)} is longer than max_backoff "
+            f"{format_seconds(retry.max_backoff)}, which caps every delay"
+        )
+        hint = "lower backoff, or raise max_backoff (default 30s) to at least backoff"
+        yield where.finding(step, ("retry", "backoff"), message, hint, ERROR)
+
+
+def _action_timeout_past_step(step: Step, where: Locator) -> Iterator[Finding]:
+    """A kubectl `timeout:` longer than its step's: the step's cuts it first."""
+    body = getattr(step.action.spec, "body", None)
+    own = body.get("timeout") if isinstance(body, Mapping) else None
+    if step.action.type != "kubectl" or step.timeout is None or not isinstance(own, str):
+        return
+    if parse_duration(own) > step.timeout:
+        message = (
+            f"kubectl timeout {own} is longer than the step's timeout "
+            f"{format_seconds(step.timeout)}, which ends the step first"
+        )
+        hint = "raise the step's timeout above it, or lower the kubectl timeout"
+        yield where.finding(step, ("kubectl", "timeout"), message, hint, ERROR)
+
+
+def _recovery_before_detection(drill: Drill, where: Locator) -> Iterator[Finding]:
+    """Both are counted from the injection, and recovery comes after detection."""
+    from engine.drill import DEFAULT_DETECT_WITHIN
+
+    detect = drill.detect_within or DEFAULT_DETECT_WITHIN
+    recover = drill.recover_within
+    if recover is not None and recover <= detect:
+        at = ("drill", "recover_within")
+        message = (
+            f"recover_within {format_seconds(recover)} is not longer than detect_within "
+            f"{format_seconds(detect)}: a fault detected late cannot be recovered in time"
+        )
+        hint = "both count from the injection: make recover_within the longer"
+        yield Finding(where.at(at), dotted(at), message, hint, WARNING)
+
+
+def _latency_past_timeout(spec: Any, where: Locator) -> Iterator[Finding]:
+    from engine.sli.http import DEFAULT_TIMEOUT
+
+    if not isinstance(spec, Mapping) or "max_latency" not in spec:
+        return
+    latency = parse_duration(spec["max_latency"])
+    timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
+    if latency >= timeout:
+        at = ("sli", "probe", "http", "max_latency")
+        message = (
+            f"max_latency {format_seconds(latency)} is not shorter than the probe's timeout "
+            f"{format_seconds(timeout)}: a response that slow times out first"
+        )
+        hint = f"lower max_latency, or raise timeout (default {DEFAULT_TIMEOUT:g}s) above it"
+        yield Finding(where.at(at), dotted(at), message, hint)
 
 
 def _advice(playbook: Playbook, where: Locator) -> Iterable[Finding]:

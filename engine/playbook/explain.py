@@ -70,7 +70,12 @@ def _not_a_duration(value: Any) -> Explanation:
     hint = DURATION_HINT
     if isinstance(value, int | float) and not isinstance(value, bool):
         hint = f"add a unit, e.g. {value}s or {value}m"
+    elif isinstance(value, str) and _LONG_NUMBER.search(value):
+        hint = "write at most 9 digits before and after the point, in a larger unit if need be"
     return f"{short(value)} is not a duration", hint, ""
+
+
+_LONG_NUMBER = re.compile(r"[0-9]{10}")
 
 
 def unknown_keys(error: ValidationError) -> list[str]:
@@ -122,7 +127,7 @@ def is_step_choice(error: ValidationError) -> bool:
     branches = error.validator_value
     if error.validator != "oneOf" or not isinstance(branches, list):
         return False
-    return all(isinstance(b, dict) and set(b) == {"required"} for b in branches)
+    return all(isinstance(b, dict) and set(b) <= {"required", "properties"} for b in branches)
 
 
 def _pattern(error: ValidationError) -> Explanation:
@@ -214,6 +219,7 @@ _EXPLAINERS: dict[str, Callable[[ValidationError], Explanation]] = {
     "additionalProperties": _additional,
     "required": _required,
     "oneOf": _one_of,
+    "anyOf": _one_of,
     "pattern": _pattern,
     "type": _type,
     "enum": _enum,

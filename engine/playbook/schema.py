@@ -8,12 +8,13 @@ author most likely meant, instead of dumping every alternative.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.findings import Finding
+from engine.playbook import ecma
 from engine.playbook.explain import (
     STEP_TYPE_KEYS,
     explain,
@@ -55,9 +56,23 @@ def schema_text() -> str:
 
 @cache
 def validator() -> Validator:
-    from jsonschema import Draft202012Validator
+    """The 2020-12 validator of the shipped schema, with ECMA-262 `pattern`s."""
+    from jsonschema import Draft202012Validator, validators
 
-    return Draft202012Validator(json.loads(schema_text()))
+    extended = validators.extend(  # type: ignore[no-untyped-call]
+        Draft202012Validator, {"pattern": _ecma_pattern}
+    )
+    return extended(json.loads(schema_text()))  # type: ignore[no-any-return]
+
+
+def _ecma_pattern(
+    validator: Validator, pattern: str, instance: Any, schema: Any
+) -> Iterator[ValidationError]:
+    """`pattern` as JSON Schema means it: ECMA-262, not Python's `re`."""
+    from jsonschema.exceptions import ValidationError
+
+    if validator.is_type(instance, "string") and not ecma.search(pattern, instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
 
 
 def schema_findings(source: Source) -> list[Finding]:

@@ -2,14 +2,19 @@
 
 We compose the YAML ourselves instead of calling `yaml.load` so that we can keep
 `line:col` for every key and value, refuse duplicate keys, refuse any tag that is
-not plain data, and bound size, nesting and alias expansion (`limits`).
+not plain data, refuse a plain scalar YAML 1.1 and 1.2 read differently (`yes`,
+`0755`: `yamlcore`), a number that is not finite (`.nan`, `.inf`) and an integer beyond
+what JSON tools read exactly (±(2^53 - 1)), and bound size,
+nesting and alias expansion (`limits`).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from functools import cache, lru_cache
-from typing import Any
+from math import isfinite
+from typing import Any, TypeVar
 
 import yaml
 
@@ -17,11 +22,13 @@ from engine.errors import InvalidPlaybook
 from engine.findings import Finding, Location
 from engine.playbook import limits
 from engine.playbook.textfile import read_bounded
+from engine.playbook.yamlcore import AMBIGUOUS_TAG, ambiguity_message, resolve_plain
 from engine.playbook.yamlerrors import reader_finding, syntax_finding
 
 MAX_FILE_BYTES = limits.MAX_FILE_BYTES
 
 Path = tuple[str | int, ...]
+_Parsed = TypeVar("_Parsed")
 
 try:  # libyaml is ~10x faster; the pure-Python loader gives the same nodes
     from yaml import CSafeLoader as _Loader
@@ -105,10 +112,7 @@ def load_source(file: str, text: str | None = None) -> Source:
         text = read_bounded(file)
     limits.check_size(file, limits.text_size(text))
     node = _compose(file, text)
-    try:
-        data = _plain(node)
-    except _NotPlain:
-        data = _checked(file, node)
+    data = _data(file, node)
     if not isinstance(data, dict):
         message = f"the document is {type_name(data)}, not a mapping"
         hint = "a playbook is a mapping that starts with apiVersion: runbook/v1"
@@ -127,9 +131,35 @@ def _checked(file: str, node: yaml.Node) -> Any:
 
 
 def _compose(file: str, text: str) -> yaml.Node:
+    node = _parsed(file, text, yaml.compose)
+    if node is None:
+        finding = Finding(
+            Location(file, 1, 1), "", "the file is empty", "start with apiVersion: runbook/v1"
+        )
+        raise InvalidPlaybook(findings=[finding])
+    return node
+
+
+def load_documents(file: str, text: str) -> list[Any]:
+    """The data of every document of a YAML stream (a manifest, a patch), read as a
+    playbook is: the same limits, tags, keys and scalars refused, at `file:line:col`."""
+    limits.check_size(file, limits.text_size(text))
+    nodes = _parsed(file, text, lambda text, Loader: list(yaml.compose_all(text, Loader=Loader)))
+    return [_data(file, node) for node in nodes]
+
+
+def _data(file: str, node: yaml.Node) -> Any:
+    try:
+        return _plain(node)
+    except _NotPlain:
+        return _checked(file, node)
+
+
+def _parsed(file: str, text: str, compose: Callable[..., _Parsed]) -> _Parsed:
+    """`compose(text, Loader=…)`; every way the text is not YAML as a located finding."""
     limits.check_flow_depth(file, text, _Loader)
     try:
-        node = yaml.compose(text, Loader=_loader(_Loader))
+        return compose(text, Loader=_loader(_Loader))
     except yaml.MarkedYAMLError as exc:
         limits.check_depth_at_error(file, text, _Loader, exc)
         raise InvalidPlaybook(findings=[syntax_finding(file, text, exc)]) from None
@@ -144,17 +174,12 @@ def _compose(file: str, text: str) -> yaml.Node:
             Location(file, 1, 1), "", f"not valid YAML: {exc}", "check the YAML syntax"
         )
         raise InvalidPlaybook(findings=[finding]) from None
-    if node is None:
-        finding = Finding(
-            Location(file, 1, 1), "", "the file is empty", "start with apiVersion: runbook/v1"
-        )
-        raise InvalidPlaybook(findings=[finding])
-    return node
 
 
 @cache
 def _loader(base: type[yaml.CSafeLoader]) -> type[yaml.CSafeLoader]:
-    """`base`, resolving the tag of each distinct scalar text once.
+    """`base`, resolving the tag of each distinct scalar text once, and refusing (as
+    `AMBIGUOUS_TAG`) a plain scalar that YAML 1.1 and YAML 1.2 read differently.
 
     The resolver tries regular expressions on every scalar, and a playbook repeats the
     same keys and values (`id`, `run`, `true`…) over and over. Without path resolvers
@@ -164,13 +189,20 @@ def _loader(base: type[yaml.CSafeLoader]) -> type[yaml.CSafeLoader]:
     if base.yaml_path_resolvers:
         return base
     resolver = base("")  # its resolve() reads only the class's tables
-    uncached = functools.partial(base.resolve, resolver)
+    pyyaml = functools.partial(base.resolve, resolver)
+
+    def uncached(kind: type[yaml.Node], value: Any, implicit: Any) -> str:
+        tag: str = pyyaml(kind, value, implicit)
+        if kind is yaml.ScalarNode and implicit[0]:  # plain: YAML 1.1 and 1.2 may differ
+            return resolve_plain(value, tag)
+        return tag
+
     cached = lru_cache(maxsize=8192)(uncached)
 
     def resolve(kind: type[yaml.Node], value: Any, implicit: Any) -> str:
         if kind is yaml.ScalarNode and len(value) > _MEMO_MAX_CHARS:
-            return uncached(kind, value, implicit)  # type: ignore[no-any-return]
-        return cached(kind, value, implicit)  # type: ignore[arg-type, no-any-return]
+            return uncached(kind, value, implicit)
+        return cached(kind, value, implicit)  # type: ignore[arg-type]
 
     name = f"Memo{base.__name__}"
     return type(name, (base,), {"resolve": staticmethod(resolve)})
@@ -195,8 +227,9 @@ _CONSTRUCTORS = {
 def _plain(root: yaml.Node) -> Any:
     """The data of a plain document, or _NotPlain: the common case, built fast.
 
-    Plain: no alias to a collection, only plain-data tags, string keys (no merge
-    keys), no duplicate key, at most MAX_DEPTH levels and MAX_NODES values. Those are
+    Plain: no alias to a collection, only plain-data tags (no scalar YAML 1.1 and 1.2
+    read differently), finite numbers, integers within ±(2^53 - 1), string keys (no
+    merge keys), no duplicate key, at most MAX_DEPTH levels and MAX_NODES values. Those are
     exactly the documents for which `limits.check_graph` and `_Builder` find nothing,
     and for them the data is the same as `_Builder` builds; anything else is built
     by `_checked`, which says precisely what is wrong and where.
@@ -218,9 +251,14 @@ def _plain(root: yaml.Node) -> Any:
             if construct is None:
                 raise _NotPlain
             try:
-                return construct(_CONSTRUCTOR, node)
+                value = construct(_CONSTRUCTOR, node)
             except Exception:  # e.g. `!!int abc`: as the checked build does
                 raise _NotPlain from None
+            if value.__class__ is float and not isfinite(value):
+                raise _NotPlain
+            if value.__class__ is int and not -MAX_INTEGER <= value <= MAX_INTEGER:
+                raise _NotPlain
+            return value
         children = node.value
         if (depth >= max_depth and children) or id(node) in seen:
             raise _NotPlain
@@ -248,6 +286,12 @@ def _plain(root: yaml.Node) -> Any:
         raise _NotPlain
 
     return build(root, 0)
+
+
+# The largest integer every JSON tool (JavaScript's numbers: ajv, editors) reads exactly.
+MAX_INTEGER = 2**53 - 1
+_INTEGER_HINT = "write a smaller number, or quote it if it is text"
+_FINITE_HINT = "write a finite number: with NaN or infinity every comparison is meaningless"
 
 
 class _Builder:
@@ -296,7 +340,8 @@ class _Builder:
         if node.tag == _MERGE_TAG:
             self._problem(node, path, "merge keys (<<) are not supported", "write the keys out")
             return None
-        key = self._scalar(node, path) if isinstance(node, yaml.ScalarNode) else None
+        scalar = isinstance(node, yaml.ScalarNode)
+        key = self._scalar(node, (*path, str(node.value))) if scalar else None
         if not isinstance(key, str):
             self._problem(
                 node, path, f"key {_key_text(key, node)} is not a string", "quote the key"
@@ -305,12 +350,26 @@ class _Builder:
         return key
 
     def _scalar(self, node: yaml.Node, path: Path) -> Any:
+        if node.tag == AMBIGUOUS_TAG:
+            self._problem(node, path, *ambiguity_message(node.value))
+            return node.value
         if node.tag not in _SCALAR_TAGS:
             self._check_tag(node, path, "")
             return node.value if isinstance(node.value, str) else None
         if node.tag == "tag:yaml.org,2002:timestamp":
             return node.value  # dates stay text: nothing in the format is a date
-        return self.constructor.construct_object(node)
+        try:
+            value = self.constructor.construct_object(node)
+        except (ValueError, yaml.constructor.ConstructorError):  # `!!int abc`, 5000 digits
+            self._problem(node, path, *_unreadable(node))
+            return None
+        if isinstance(value, float) and not isfinite(value):
+            message = f"{node.value!r} is not a finite number"
+            self._problem(node, path, message, _FINITE_HINT)
+        elif isinstance(value, int) and not -MAX_INTEGER <= value <= MAX_INTEGER:
+            message = f"{_shown(node.value)} is beyond ±(2^53 - 1), where JSON tools lose digits"
+            self._problem(node, path, message, _INTEGER_HINT)
+        return value
 
     def _check_tag(self, node: yaml.Node, path: Path, allowed: str) -> None:
         if node.tag != allowed:
@@ -321,6 +380,21 @@ class _Builder:
     def _problem(self, node: yaml.Node, path: Path, message: str, hint: str) -> None:
         location = Location(self.file, *_pos(node))
         self.findings.append(Finding(location, dotted(path), message, hint))
+
+
+def _unreadable(node: yaml.Node) -> tuple[str, str]:
+    """Message and hint for a scalar its tag's constructor refused."""
+    if len(node.value) > _INT_MAX_DIGITS:
+        return f"{_shown(node.value)} has more digits than a number can", _INTEGER_HINT
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    return f"{_shown(node.value)} is not a value of {tag}", "remove the tag, or fix the value"
+
+
+_INT_MAX_DIGITS = 4300  # what int() converts (sys.get_int_max_str_digits)
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
 
 
 def _key_text(key: Any, node: yaml.Node) -> str:

@@ -9,7 +9,8 @@
     groups:
       web: [web1, web2]
 
-Every problem is an `InventoryError` at the `file:line:col` of the offending node.
+Timeouts are durations or seconds, more than 0 and at most 24h. Every problem is an
+`InventoryError` at the `file:line:col` of the offending node.
 Relative paths are relative to the inventory file.
 """
 
@@ -37,8 +38,9 @@ PATH_KEYS = ("identity_file", "known_hosts")
 TIMEOUT_KEYS = ("connect_timeout", "banner_timeout", "auth_timeout")
 HOST_KEYS = ("address", "port", "user", "jump", *PATH_KEYS, *TIMEOUT_KEYS)
 _ADHOC = re.compile(
-    r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]\s]+\]|[^:@\s\[\]]+)(?::(?P<port>\d+))?$"
+    r"^(?:(?P<user>[^@\s]+)@)?(?P<host>\[[^\]\s]+\]|[^:@\s\[\]]+)(?::(?P<port>[0-9]+))?\Z"
 )
+_MAX_TIMEOUT = 24 * 3600.0  # longer is a mistake, and past ~1e9 s sockets refuse it
 _PER_HOST = ("address", "jump")  # not allowed under `defaults:`
 _SHAPE_HINT = "an inventory has `hosts: {name: {address, user, ...}}` and `groups: {name: [hosts]}`"
 
@@ -209,14 +211,18 @@ class _Parser:
         return value
 
     def seconds(self, path: tuple[str, ...], value: Any) -> float:
-        if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-            return float(value)
-        try:
-            seconds = parse_duration(value) if isinstance(value, str) else 0.0
-        except ValueError as exc:
-            raise self.error(path, str(exc), "a duration: 500ms, 5s, 1m") from None
-        if seconds <= 0:
-            raise self.error(path, f"{path[-1]} must be a positive duration, not {value!r}")
+        """A timeout: a duration, or a number of seconds; more than 0, at most a day."""
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            seconds = float(min(value, _MAX_TIMEOUT + 1))  # an int float() cannot hold
+        else:
+            try:
+                seconds = parse_duration(value) if isinstance(value, str) else 0.0
+            except ValueError as exc:
+                raise self.error(path, str(exc), "a duration: 500ms, 5s, 1m") from None
+        if not 0 < seconds <= _MAX_TIMEOUT:
+            shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+            message = f"{path[-1]} must be a positive duration of at most 24h, not {shown}"
+            raise self.error(path, message)
         return seconds
 
     def groups(self, hosts: Mapping[str, Host]) -> dict[str, tuple[str, ...]]:

@@ -39,7 +39,8 @@ class Sample(Struct, frozen=True):
 
 
 def judge(reading: Reading, healthy: Healthy | None) -> Sample:
-    """Fail closed: an error, NaN or a missing value is unknown, never healthy."""
+    """Fail closed: an error, NaN, an infinity or a missing value is unknown, never
+    healthy."""
     if reading.error:
         return Sample(SliVerdict.UNKNOWN, reading.value, reading.error, reading.detail)
     if healthy is not None and reading.value is not None:
@@ -52,7 +53,8 @@ def judge(reading: Reading, healthy: Healthy | None) -> Sample:
 def _judge_value(reading: Reading, healthy: Healthy) -> Sample:
     value = reading.value
     assert value is not None
-    if math.isnan(value):
-        return Sample(SliVerdict.UNKNOWN, None, "the value is NaN", reading.detail)
+    if not math.isfinite(value):  # +Inf is no more a measurement than NaN is
+        error = "the value is NaN" if math.isnan(value) else f"the value is {value:+}"
+        return Sample(SliVerdict.UNKNOWN, None, error, reading.detail)
     verdict = SliVerdict.HEALTHY if healthy.accepts(value) else SliVerdict.UNHEALTHY
     return Sample(verdict, value, "", reading.detail)

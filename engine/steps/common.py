@@ -11,7 +11,7 @@ from msgspec import Struct
 
 from engine.steps.base import SpecError, Status, StepResult
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 class Expect(Struct, frozen=True):
@@ -86,14 +86,19 @@ def checked_env(raw: Mapping[str, Any] | None, shell_names: bool) -> Mapping[str
 
 
 def captured_value(stdout: str) -> Any:
-    """What `capture:` stores: parsed JSON when stdout is JSON, else the stripped text."""
+    """What `capture:` stores: parsed JSON when stdout is JSON, else the stripped text.
+    NaN and Infinity are not JSON (Python's parser takes them): such output stays text."""
     text = stdout.strip()
     if text[:1] in ("{", "["):
         try:
-            return json.loads(text)
+            return json.loads(text, parse_constant=_not_json)
         except ValueError:
             pass
     return text
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def command_result(

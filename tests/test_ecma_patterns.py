@@ -1,0 +1,117 @@
+"""ECMA-262 patterns (engine.playbook.ecma): the schema's patterns are matched as JSON
+Schema means them, and their Python translations for the compiled fast path match
+exactly the same strings."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.playbook import ecma, fastschema
+from engine.playbook.schema import fast_valid, schema_path, validator
+
+
+def _schema_patterns(node: Any) -> set[str]:
+    if isinstance(node, dict):
+        found = {node["pattern"]} if isinstance(node.get("pattern"), str) else set()
+        return found.union(*(_schema_patterns(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_schema_patterns(value) for value in node))
+    return set()
+
+
+SCHEMA_PATTERNS = sorted(_schema_patterns(json.loads(schema_path().read_text())))
+MORE_PATTERNS = [
+    r"^a.c$",
+    r"^\s+$",
+    r"^[^\d\s]+$",
+    r"^\W\D\S$",
+    r"^[\w.$-]+$",
+    r"x(?=y)|(?!z)q",
+    r"^(?:ab){2,3}$",
+    r"^\u00e9\.\/\\$",
+]
+# Characters where the two dialects part: line ends, Unicode digits, letters and spaces.
+TRICKY = "az09AZ_.-+$\\/ \t\n\r\x0b\x0c\x1c\x85\xa0\u2028\u2029\ufeff\u3000é١٣ßy"
+
+
+@pytest.mark.parametrize("pattern", SCHEMA_PATTERNS + MORE_PATTERNS)
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=TRICKY, max_size=8))
+def test_the_python_translation_matches_what_ecma_262_matches(pattern: str, text: str) -> None:
+    assert bool(re.search(ecma.to_python(pattern), text)) == ecma.search(pattern, text)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "matches"),
+    [
+        ("^[a-z]+$", "tiny\n", False),
+        ("^[a-z]+$", "tiny", True),
+        (r"^\d$", "٣", False),
+        (r"^\w$", "é", False),
+        (r"^\s$", "\ufeff", True),
+        (r"^\s$", "\x85", False),
+        ("^.$", "\u2028", False),
+    ],
+)
+def test_ecma_262_verdicts(pattern: str, text: str, matches: bool) -> None:
+    assert ecma.search(pattern, text) is matches
+    assert bool(re.search(ecma.to_python(pattern), text)) is matches
+
+
+@pytest.mark.parametrize(
+    "pattern", [r"\bword", r"(a)\1", r"(?<n>a)", r"\p{L}", r"[]", r"[^]", r"\u{1F600}", "[a--z]"]
+)
+def test_patterns_outside_the_translated_subset_are_refused(pattern: str) -> None:
+    with pytest.raises(ecma.PatternError):
+        ecma.to_python(pattern)
+
+
+def test_a_schema_pattern_without_a_translation_turns_the_fast_path_off() -> None:
+    schema = {"properties": {"a": {"pattern": r"\bx"}, "b": {"pattern": "^x$"}}}
+    assert fastschema.unsupported(schema) == ["/properties/a/pattern"]
+
+
+def test_python_only_syntax_is_not_ecma_262() -> None:
+    for pattern in (r"(?P<n>a)", r"a\Z", r"(?i)a", "[a-z"):
+        with pytest.raises(ecma.PatternError):
+            ecma.compiled(pattern)
+
+
+def test_full_match_refuses_what_only_wrapping_would_balance() -> None:
+    with pytest.raises(ecma.PatternError):
+        ecma.full_match("a)(b", "ab")
+    assert ecma.full_match("a|b", "b")
+    assert not ecma.full_match("a|b", "ab")
+
+
+@pytest.mark.parametrize(
+    ("path", "value"),
+    [
+        (("metadata", "name"), "tiny\n"),
+        (("metadata", "version"), "1.0.0\n"),
+        (("metadata", "version"), "1.٣.0"),
+        (("steps", 0, "id"), "look\n"),
+        (("steps", 0, "timeout"), "5s\n"),
+        (("steps", 0, "timeout"), "٥s"),
+    ],
+)
+def test_both_schema_checks_refuse_what_ecma_262_refuses(path: tuple[Any, ...], value: str) -> None:
+    data: dict[str, Any] = {
+        "apiVersion": "runbook/v1",
+        "kind": "Playbook",
+        "metadata": {"name": "tiny", "version": "1.0.0", "maturity": 1},
+        "steps": [{"id": "look", "timeout": "5s", "shell": {"run": "true"}}],
+    }
+    assert fast_valid(data)
+    parent: Any = data
+    for part in path[:-1]:
+        parent = parent[part]
+    parent[path[-1]] = value
+    assert not fast_valid(data)
+    assert [error.validator for error in validator().iter_errors(data)] == ["pattern"]
