@@ -40,6 +40,10 @@ _shell_secrets: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar
 _SYNTAX_HINT = (
     "values are written {{ name }}, logic {% if x %}…{% endif %}; a literal {{ is {{ '{{' }}"
 )
+# Jinja's comments (`{# … #}`) are switched off: in shell `${#X}`, `{#` and `#}` are text,
+# and a comment would silently delete everything between them. No template can open one:
+# the delimiters hold a NUL, and a template holding one is refused (`_compile`).
+COMMENT_START, COMMENT_END = "\0{#\0", "\0#}\0"
 _SANDBOX_HINT = "templates may only read values; names starting with '_' are off-limits"
 _ROOT_HINTS = {
     "inputs": "declare it under `inputs:`, or pass it with -i NAME=VALUE",
@@ -120,8 +124,8 @@ class TemplateRenderer:
 
 
 def _is_literal(template: str) -> bool:
-    """True when Jinja would give `template` back unchanged: every construct (`{{`, `{%`,
-    `{#`) starts with a brace, no line statements are defined, trailing newlines are kept,
+    """True when Jinja would give `template` back unchanged: every construct (`{{`, `{%`)
+    starts with a brace, no line statements are defined, trailing newlines are kept,
     and only a carriage return would be rewritten (to the environment's newline)."""
     return "{" not in template and "\r" not in template
 
@@ -198,6 +202,11 @@ def condition_references(expr: str) -> set[Reference]:
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _compile(kind: str, source: str) -> Template:
     """The compiled template, cached per (environment, source) string."""
+    if "\0" in source:
+        raise RenderError(
+            "a template holds a NUL character",
+            hint="no command, header or file name can hold one; remove it",
+        )
     try:
         return _environment(kind).from_string(source)
     except _template_problems() as exc:
@@ -210,7 +219,12 @@ def _environment(kind: str) -> Environment:
 
     finalize = _shell_word if kind == _SHELL else None
     return _bounded_sandbox()(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=finalize
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        finalize=finalize,
+        comment_start_string=COMMENT_START,
+        comment_end_string=COMMENT_END,
     )
 
 

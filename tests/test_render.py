@@ -99,6 +99,25 @@ def test_compiled_templates_are_cached_per_string() -> None:
     assert render._compile("shell", "{{ inputs.cached }}") is not first
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        'echo "len=${#X} mark #} tail=ok"',
+        "echo {# not a comment #} {{ '{#' }}",
+        "a {#\nb\n#} c",
+    ],
+)
+def test_jinja_comment_syntax_is_shell_text(template: str) -> None:
+    expected = template.replace("{{ '{#' }}", "{#")
+    assert make().text(template) == expected
+    assert template_references(template) == set()
+
+
+def test_a_template_holding_a_nul_is_refused() -> None:
+    with pytest.raises(RenderError, match="NUL"):
+        make().text("a\0{#\0 b \0#}\0 {{ inputs.profile }}")
+
+
 # --- shell -----------------------------------------------------------------------------
 
 

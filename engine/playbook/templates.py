@@ -41,7 +41,7 @@ _USE_ENV_HINT = (
 
 def references(template: str) -> set[tuple[str, ...]]:
     """Dotted paths a template reads, e.g. {("inputs", "profile")}."""
-    if "{%" not in template and "{#" not in template:
+    if "{%" not in template:
         simple = _simple_references(template)
         if simple is not None:
             return simple
@@ -72,7 +72,13 @@ def private_names(template: str) -> list[str]:
 def _parser() -> Environment:
     from jinja2 import Environment
 
-    return Environment(autoescape=False)  # noqa: S701 - parses only, renders nothing
+    from engine.render import COMMENT_END, COMMENT_START
+
+    return Environment(
+        autoescape=False,  # noqa: S701 - parses only, renders nothing
+        comment_start_string=COMMENT_START,
+        comment_end_string=COMMENT_END,
+    )
 
 
 def _const(node: Any) -> str:
