@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct
 
 from engine.errors import EngineError, ExitCode
 from engine.secrets import ENV_PREFIX, Redactor
+from engine.shellsyntax import SLOT, ShellCommand, Unsafe, compose
 
 if TYPE_CHECKING:
     from jinja2 import Environment, Template
@@ -28,14 +28,18 @@ if TYPE_CHECKING:
 
 Reference = tuple[str, ...]
 
-_TEXT, _SHELL = "text", "shell"
+_TEXT, _SHELL, _ARGUMENT = "text", "shell", "argument"
 _CACHE_SIZE = 1024
 _MAX_SEQUENCE = 1_000_000  # longest string/list a template may build with `*`
 _MAX_POWER_BITS = 64 * 1024  # largest integer a template may build with `**`
 _NOT_VARIABLES = frozenset({"loop", "caller", "varargs", "kwargs", "self"})
-# The secrets of the renderer whose `shell()` is running (the environment is shared).
+# The secrets of the renderer whose `shell()` or `argv()` is running (the environment is
+# shared), and the values `shell()` has taken out of the script so far.
 _shell_secrets: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar(
     "_shell_secrets", default=None
+)
+_shell_values: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "_shell_values", default=None
 )
 _SYNTAX_HINT = (
     "values are written {{ name }}, logic {% if x %}…{% endif %}; a literal {{ is {{ '{{' }}"
@@ -88,16 +92,36 @@ class TemplateRenderer:
         """`template` rendered as plain text."""
         return self._render(_TEXT, template)
 
-    def shell(self, template: str) -> str:
-        """`template` rendered for `/bin/sh -c`: each `{{ }}` becomes one quoted word.
+    def shell(self, template: str) -> ShellCommand:
+        """`template` rendered for `/bin/sh -c`, its values kept out of the script: each
+        `{{ }}` becomes a reference to an environment variable that holds the value
+        (`engine.shellsyntax`), so no value is ever read as code, however the author
+        quoted it. A template where no reference is safe (inside '…', a here-document,
+        the script of `sh -c`…) is refused.
 
         A value starting with '-' is refused (quoting cannot stop option injection), and
-        so is a secret, which would be visible in argv: commands read secrets from the
-        environment instead.
+        so is a secret: commands read secrets from `env:` instead.
         """
+        values: list[str] = []
+        tokens = _shell_secrets.set(self.redactor), _shell_values.set(values)
+        try:
+            slotted = self._render(_SHELL, template)
+        finally:
+            _shell_secrets.reset(tokens[0])
+            _shell_values.reset(tokens[1])
+        return _shell_command(slotted, values, self.redactor)
+
+    def argv(self, parts: Sequence[str]) -> list[str]:
+        """An argv list rendered element by element. A value starting with '-' is
+        refused, as in a command string, until an element `--` ends the options."""
         token = _shell_secrets.set(self.redactor)
         try:
-            return self._render(_SHELL, template)
+            rendered: list[str] = []
+            kind = _ARGUMENT
+            for part in parts:
+                rendered.append(self._render(kind, part))
+                kind = _TEXT if part == "--" else kind
+            return rendered
         finally:
             _shell_secrets.reset(token)
 
@@ -217,7 +241,7 @@ def _compile(kind: str, source: str) -> Template:
 def _environment(kind: str) -> Environment:
     from jinja2 import StrictUndefined
 
-    finalize = _shell_word if kind == _SHELL else None
+    finalize = {_SHELL: _shell_slot, _ARGUMENT: _argument}.get(kind)
     return _bounded_sandbox()(
         undefined=StrictUndefined,
         autoescape=False,
@@ -261,12 +285,34 @@ def _long_repeat(sequence: Any, times: Any) -> bool:
     return repeatable and len(sequence) * times > _MAX_SEQUENCE
 
 
-def _shell_word(value: Any) -> str:
-    """The `finalize` hook of the shell environment: one value, one quoted word."""
+# --- values in commands ------------------------------------------------------------
+
+
+def _shell_slot(value: Any) -> str:
+    """The `finalize` hook of the shell environment: the value is kept aside and the
+    script gets a SLOT, which `_shell_command` replaces by a reference to it."""
+    text = _checked_value(value, "a shell command")
+    if SLOT in text:
+        raise RenderError(
+            "a value of this command went through a `{% set %}` or `{% filter %}` block",
+            hint="in a command, write each value with {{ }} where it is used",
+        )
+    values = _shell_values.get()
+    assert values is not None, "only TemplateRenderer.shell renders shell templates"
+    values.append(text)
+    return SLOT
+
+
+def _argument(value: Any) -> str:
+    """The `finalize` hook of argv elements: the value itself, checked."""
+    return _checked_value(value, "an argv list")
+
+
+def _checked_value(value: Any, where: str) -> str:
     text = str(value)
     if text.startswith("-"):
         raise RenderError(
-            "a value inserted into a shell command starts with '-' and would be read as an option",
+            f"a value inserted into {where} starts with '-' and would be read as an option",
             hint="use an argv list with `--` before the value, or constrain it with a `pattern:`",
         )
     redactor = _shell_secrets.get()
@@ -276,7 +322,24 @@ def _shell_word(value: Any) -> str:
             f"secret '{secret}' would appear on a command line, visible to every local user",
             hint=f'read it from the environment instead: "${ENV_PREFIX}{secret.upper()}"',
         )
-    return shlex.quote(text)
+    return text
+
+
+def _shell_command(slotted: str, values: list[str], redactor: Redactor) -> ShellCommand:
+    if slotted.count(SLOT) != len(values):  # a filter or `set` moved or dropped a value
+        raise RenderError(
+            "a value of this command went through a filter block or `{% set %}`",
+            hint="in a command, write each value with {{ }} where it is used",
+        )
+    command = compose(slotted, values)
+    if isinstance(command, Unsafe):
+        raise unsafe_error(command)
+    return command
+
+
+def unsafe_error(unsafe: Unsafe) -> RenderError:
+    """A template the engine cannot hand to the shell as data, with how to write it."""
+    return RenderError(f"a template {unsafe.where}: its value could run as code", unsafe.hint)
 
 
 # --- errors ----------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from engine.render import (
     evaluate_condition,
     template_references,
 )
+from engine.shellsyntax import ShellCommand
 
 SECRET = "s3cr3t-CANARY-value"
 INJECTIONS = [
@@ -53,9 +54,9 @@ def make(**inputs: Any) -> TemplateRenderer:
     )
 
 
-def run_sh(command: str, cwd: Path) -> bytes:
-    env = {"PATH": os.environ["PATH"], "LC_ALL": "C"}
-    done = subprocess.run(["/bin/sh", "-c", command], cwd=cwd, capture_output=True, env=env)
+def run_sh(command: ShellCommand, cwd: Path) -> bytes:
+    env = {"PATH": os.environ["PATH"], "LC_ALL": "C", **command.env}
+    done = subprocess.run(command.argv, cwd=cwd, capture_output=True, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -79,7 +80,7 @@ def test_data_from_outside_is_never_rendered_twice(value: str) -> None:
     renderer = make(v=value)
     assert renderer.text("{{ inputs.v }}") == value
     assert renderer.value({"a": ["{{ inputs.v }}"]}) == {"a": [value]}
-    assert renderer.shell("echo {{ inputs.v }}") == f"echo '{value}'"
+    assert renderer.shell("echo {{ inputs.v }}").values == (("RUNBOOK_V1", value),)
 
 
 def test_value_renders_strings_recursively_and_leaves_other_scalars() -> None:
@@ -130,12 +131,16 @@ def test_shell_metacharacters_in_values_arrive_as_one_literal_argument(
     assert not (tmp_path / "PWNED").exists()
 
 
-def test_shell_quotes_every_interpolation_but_not_the_template_text() -> None:
+def test_shell_passes_every_value_in_the_environment_never_in_the_script() -> None:
     renderer = make(a="x y", n=5)
-    assert renderer.shell("ls -l {{ inputs.a }} | head -n {{ inputs.n }}") == (
-        "ls -l 'x y' | head -n 5"
+    assert renderer.shell("ls -l {{ inputs.a }} | head -n {{ inputs.n }}") == ShellCommand(
+        'ls -l "${RUNBOOK_V1}" | head -n "${RUNBOOK_V2}"',
+        (("RUNBOOK_V1", "x y"), ("RUNBOOK_V2", "5")),
     )
-    assert renderer.shell("echo {{ inputs.a ~ '!' }}") == "echo 'x y!'"
+    command = renderer.shell("echo \"{{ inputs.a ~ '!' }}\" # {{ inputs.n }}")
+    assert command.script == 'echo "${RUNBOOK_V1}" # "${RUNBOOK_V2}"'
+    assert command.shown() == "RUNBOOK_V1='x y!'\nRUNBOOK_V2=5\n" + command.script
+    assert renderer.shell("uptime") == ShellCommand("uptime")
 
 
 @pytest.mark.parametrize("value", ["-rf", "--force", "-", -1])

@@ -17,6 +17,7 @@ from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from engine.findings import Finding, Location
+from engine.playbook.commands import argv_owner, argv_problems, is_command, shell_problems
 from engine.playbook.scope import Scope, reference_problem
 from engine.playbook.yamlsource import Path, Source, dotted
 
@@ -57,7 +58,7 @@ def private_names(template: str) -> list[str]:
     from jinja2 import TemplateError, nodes
 
     try:
-        tree = _parser().parse(template)
+        tree = parser().parse(template)
     except TemplateError:  # reported by the reference check
         return []
     names = [node.attr for node in tree.find_all(nodes.Getattr)]
@@ -69,7 +70,8 @@ def private_names(template: str) -> list[str]:
 
 
 @cache
-def _parser() -> Environment:
+def parser() -> Environment:
+    """The environment that parses (never renders) playbook templates."""
     from jinja2 import Environment
 
     from engine.render import COMMENT_END, COMMENT_START
@@ -141,8 +143,25 @@ class TemplateChecker:
     def walk(self, node: Any, path: Path, scope: Scope) -> None:
         found: list[tuple[str, Path]] = []
         _templates(node, list(path), found)
+        argv_lists: set[Path] = set()
         for value, at in found:
             self.check_template(value, at, scope)
+            self.check_command(value, at, argv_lists)
+
+    def check_command(self, template: str, path: Path, argv_lists: set[Path]) -> None:
+        """A template no quoting keeps data in a command (`engine.playbook.commands`)."""
+        if is_command(path):
+            start = self.source.at(path)
+            for problem in shell_problems(template):
+                where = _block_line(self.source.text, start, problem.line)
+                self.findings.append(Finding(where, dotted(path), problem.message, problem.hint))
+            return
+        owner = argv_owner(path)
+        if owner is None or owner in argv_lists:
+            return
+        argv_lists.add(owner)
+        for index, message, hint in argv_problems(_list(_value_at(self.source.data, owner))):
+            self.add((*owner, index), message, hint)
 
     def check_condition(self, expr: str, path: Path, scope: Scope) -> None:
         refs = _condition_references(expr)
@@ -209,6 +228,12 @@ def _block_line(text: str, start: Location, line: int) -> Location:
 def _on_command_line(path: Path) -> bool:
     parts = {str(part) for part in path}
     return bool(parts & COMMAND_KEYS) and not parts & NOT_COMMAND_KEYS
+
+
+def _value_at(data: Any, path: Path) -> Any:
+    for key in path:
+        data = data[key]
+    return data
 
 
 def _id(step: Mapping[str, Any]) -> str:
