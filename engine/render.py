@@ -38,9 +38,7 @@ _NOT_VARIABLES = frozenset({"loop", "caller", "varargs", "kwargs", "self"})
 _shell_secrets: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar(
     "_shell_secrets", default=None
 )
-_shell_values: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
-    "_shell_values", default=None
-)
+_shell_values: contextvars.ContextVar[list[str]] = contextvars.ContextVar("_shell_values")
 _SYNTAX_HINT = (
     "values are written {{ name }}, logic {% if x %}…{% endif %}; a literal {{ is {{ '{{' }}"
 )
@@ -102,14 +100,16 @@ class TemplateRenderer:
         A value starting with '-' is refused (quoting cannot stop option injection), and
         so is a secret: commands read secrets from `env:` instead.
         """
+        if _is_literal(template):
+            return ShellCommand(template)
         values: list[str] = []
-        tokens = _shell_secrets.set(self.redactor), _shell_values.set(values)
+        secrets, taken = _shell_secrets.set(self.redactor), _shell_values.set(values)
         try:
             slotted = self._render(_SHELL, template)
         finally:
-            _shell_secrets.reset(tokens[0])
-            _shell_values.reset(tokens[1])
-        return _shell_command(slotted, values, self.redactor)
+            _shell_secrets.reset(secrets)
+            _shell_values.reset(taken)
+        return _shell_command(slotted, values)
 
     def argv(self, parts: Sequence[str]) -> list[str]:
         """An argv list rendered element by element. A value starting with '-' is
@@ -297,9 +297,7 @@ def _shell_slot(value: Any) -> str:
             "a value of this command went through a `{% set %}` or `{% filter %}` block",
             hint="in a command, write each value with {{ }} where it is used",
         )
-    values = _shell_values.get()
-    assert values is not None, "only TemplateRenderer.shell renders shell templates"
-    values.append(text)
+    _shell_values.get().append(text)  # set by TemplateRenderer.shell, the only caller
     return SLOT
 
 
@@ -325,7 +323,7 @@ def _checked_value(value: Any, where: str) -> str:
     return text
 
 
-def _shell_command(slotted: str, values: list[str], redactor: Redactor) -> ShellCommand:
+def _shell_command(slotted: str, values: list[str]) -> ShellCommand:
     if slotted.count(SLOT) != len(values):  # a filter or `set` moved or dropped a value
         raise RenderError(
             "a value of this command went through a filter block or `{% set %}`",

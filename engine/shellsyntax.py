@@ -533,6 +533,7 @@ class ShellCommand(Struct, frozen=True):
         return "\n".join([*(f"{n}={shlex.quote(v)}" for n, v in self.values), self.script])
 
 
+@lru_cache(maxsize=256)
 def value_name(index: int) -> str:
     return f"{VALUE_PREFIX}{index + 1}"
 
@@ -540,6 +541,17 @@ def value_name(index: int) -> str:
 def compose(slotted: str, values: Sequence[str]) -> ShellCommand | Unsafe:
     """The command for a rendered script whose values are marked by SLOT, or the first
     place no quoting makes safe."""
+    script = _script(slotted)
+    if isinstance(script, Unsafe):
+        return script
+    names = map(value_name, range(len(values)))
+    return ShellCommand(script, tuple(zip(names, values, strict=True)))
+
+
+@lru_cache(maxsize=4096)
+def _script(slotted: str) -> str | Unsafe:
+    """The script with a reference in each slot: it depends on the text alone, not on
+    the values, so a step repeated with other values reuses it."""
     analysis = analyse(slotted)
     if analysis.unsafe:
         return analysis.unsafe[0]
@@ -547,5 +559,4 @@ def compose(slotted: str, values: Sequence[str]) -> ShellCommand | Unsafe:
     script = [pieces[0]]
     for index, place in enumerate(analysis.places):
         script += [_REFERENCE[place].format(value_name(index)), pieces[index + 1]]
-    names = (value_name(index) for index in range(len(values)))
-    return ShellCommand("".join(script), tuple(zip(names, values, strict=True)))
+    return "".join(script)

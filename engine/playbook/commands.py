@@ -73,7 +73,22 @@ def argv_problems(parts: Sequence[object]) -> list[tuple[int, str, str]]:
 
 def _slotted(template: str) -> tuple[str, list[int]]:
     """The template as the shell would see it, each `{{ }}` a SLOT (blocks dropped), and
-    the template line of each slot."""
+    the template line of each slot. Plain references (`{{ inputs.x | trim }}`) are found
+    with a regular expression; anything else is lexed by Jinja."""
+    from engine.playbook.templates import SIMPLE_REFERENCE
+    from engine.shellsyntax import SLOT
+
+    if "{%" not in template and "{{-" not in template and "-}}" not in template:
+        lines = [
+            template.count("\n", 0, m.start()) + 1 for m in SIMPLE_REFERENCE.finditer(template)
+        ]
+        slotted = SIMPLE_REFERENCE.sub(SLOT, template)
+        if "{{" not in slotted:
+            return slotted, lines
+    return _lexed(template)
+
+
+def _lexed(template: str) -> tuple[str, list[int]]:
     from jinja2 import TemplateError
 
     from engine.playbook.templates import parser

@@ -24,7 +24,7 @@ from engine.playbook.yamlsource import Path, Source, dotted
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-_SIMPLE = re.compile(
+SIMPLE_REFERENCE = re.compile(  # `{{ a.b['c'] | filter }}`
     r"\{\{-?\s*([A-Za-z_]\w*(?:\.\w+|\[\s*'[^'\\]*'\s*\]|\[\s*\"[^\"\\]*\"\s*\])*)"
     r"\s*(?:\|\s*\w+\s*)?-?\}\}"
 )
@@ -90,7 +90,7 @@ def _const(node: Any) -> str:
 
 def _simple_references(template: str) -> set[tuple[str, ...]] | None:
     found: set[tuple[str, ...]] = set()
-    rest = _SIMPLE.sub(lambda m: _collect(m, found), template)
+    rest = SIMPLE_REFERENCE.sub(lambda m: _collect(m, found), template)
     return None if "{{" in rest else found
 
 
