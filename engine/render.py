@@ -102,6 +102,7 @@ class TemplateRenderer:
         """
         if _is_literal(template):
             return ShellCommand(template)
+        _refuse_filter_blocks(template)
         values: list[str] = []
         secrets, taken = _shell_secrets.set(self.redactor), _shell_values.set(values)
         try:
@@ -333,6 +334,23 @@ def _shell_command(slotted: str, values: list[str]) -> ShellCommand:
     if isinstance(command, Unsafe):
         raise unsafe_error(command)
     return command
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _refuse_filter_blocks(template: str) -> None:
+    """A `{% filter %}` block would apply to the text of a command but not to its values
+    (they are not in the text): the command would differ from the one written."""
+    from jinja2 import nodes
+
+    try:
+        tree = _environment(_SHELL).parse(template)
+    except _template_problems():
+        return  # the render reports it
+    if next(tree.find_all(nodes.FilterBlock), None) is not None:
+        raise RenderError(
+            "a command cannot use a `{% filter %}` block: its values are not in its text",
+            hint="apply the filter to each value instead: {{ inputs.name | upper }}",
+        )
 
 
 def unsafe_error(unsafe: Unsafe) -> RenderError:

@@ -161,6 +161,21 @@ def test_shell_refuses_a_secret_on_the_command_line_without_showing_it() -> None
     assert make().text("{{ secrets.token }}") == SECRET  # env and stdin may carry it
 
 
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{% filter upper %}echo {{ inputs.a }}{% endfilter %}", "`{% filter %}` block"),
+        ("{% set y %}{{ inputs.a }}{% endset %}echo {{ y }}", "`{% set %}` or `{% filter %}`"),
+        ("{% macro m(x) %}{{ x }}{% endmacro %}echo {{ m(inputs.a) }}", "`{% set %}`"),
+        ("echo '{{ inputs.a }}'", "a template inside '…': its value could run as code"),
+    ],
+)
+def test_shell_refuses_a_value_it_cannot_keep_out_of_the_text(template: str, message: str) -> None:
+    with pytest.raises(RenderError) as caught:
+        make(a="x").shell(template)
+    assert message in caught.value.message
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(value=NO_NUL)
 def test_any_value_reaches_the_shell_unchanged(value: str, tmp_path_factory: Any) -> None:
