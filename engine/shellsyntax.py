@@ -142,6 +142,28 @@ def code_arguments(words: Sequence[str]) -> dict[int, str]:
     return found
 
 
+_STDIN_READERS = frozenset({"psql", "mysql", "sqlite3"})
+
+
+def stdin_program(words: Sequence[str]) -> str | None:
+    """The program that reads its stdin as code when run as `words`: a shell or an
+    interpreter given no script (`sh`, `bash -s x`, `python3 -`, `perl`), or a database
+    client given no query (`psql db`). None when the program reads stdin as data."""
+    if not words:
+        return None
+    base = words[0].rsplit("/", 1)[-1]
+    name = _program(base)
+    if base in _STDIN_READERS:
+        queries = {"-c", "--command", "-e", "--execute", "-f", "--file"}
+        return None if queries & set(words[1:]) else base
+    if name is None or name in _ALL_ARGUMENTS or name in _AWKS or name in ("ssh", "sed", "su"):
+        return None
+    if _code_after(name, words, 1):
+        return None  # -c SCRIPT / -e SCRIPT: the script is the code
+    operands = [w for w in words[1:] if not w.startswith("-") or w == "-"]
+    return name if not operands or operands[0] == "-" or "-s" in words[1:] else None
+
+
 def _program(word: str) -> str | None:
     base = word.rsplit("/", 1)[-1]
     versioned = _VERSIONED.match(base)

@@ -140,6 +140,10 @@ REFUSED = {
         "run: [python3, -c, \"print('{{ inputs.evil }}')\"]",
         "in code that `python` runs",
     ),
+    "stdin-of-a-shell": (
+        'run: "sh -s"\n      stdin: "echo {{ inputs.evil }}"',
+        "in the stdin of `sh`",
+    ),
     "eval": ('run: "eval echo {{ inputs.evil }}"', "in the words of `eval`"),
     "ssh-remote": ('run: "ssh localhost echo {{ inputs.evil }}"', "in the remote command of `ssh`"),
 }
@@ -164,7 +168,7 @@ def test_a_template_no_quoting_keeps_data_is_refused_before_step_1(
     for result, code in ((ran, 2), (planned, 2), (checked, 1)):
         output = result.stdout + result.stderr
         assert result.returncode == code, output
-        assert re.search(rf"{re.escape(str(path))}:1[0-9]:[0-9]+: steps\[1\]\.shell\.run", output)
+        assert re.search(rf"{re.escape(str(path))}:1[0-9]:[0-9]+: steps\[1\]\.shell\.", output)
         assert f"a template {where}: its value could run as code" in output, output
         assert "Traceback" not in output
     assert list(work.iterdir()) == []  # not even the first step ran

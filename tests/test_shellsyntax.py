@@ -17,6 +17,7 @@ from engine.shellsyntax import (
     analyse,
     code_arguments,
     compose,
+    stdin_program,
 )
 
 S = SLOT
@@ -97,6 +98,13 @@ def test_code_arguments_name_the_program_that_runs_them() -> None:
     assert code_arguments(["awk", "-F", ":", "{print}", "f"]) == {3: "awk"}
     assert code_arguments(["ssh", "-o", "A=b", "host", "ls", "x"]) == {4: "ssh", 5: "ssh"}
     assert code_arguments(["printf", "%s", "x"]) == {}
+
+
+def test_a_program_given_no_script_reads_its_stdin_as_code() -> None:
+    reads = [["sh"], ["bash", "-s", "x"], ["/bin/bash", "-e"], ["python3", "-"], ["psql", "db"]]
+    assert [stdin_program(words) for words in reads] == ["sh", "bash", "bash", "python", "psql"]
+    data = [["bash", "-c", "x"], ["sh", "run.sh"], ["python3", "x.py"], ["psql", "-c", "x"]]
+    assert [stdin_program(words) for words in [*data, ["tee", "f"], ["ssh", "h"], []]] == [None] * 7
 
 
 def test_compose_writes_references_and_keeps_the_values_aside(tmp_path: Path) -> None:

@@ -31,6 +31,11 @@ class CommandProblem(Struct, frozen=True):
     hint: str
 
 
+def is_stdin(path: Path) -> bool:
+    """Whether the string at `path` is the `stdin:` of a command step."""
+    return len(path) >= 2 and path[-1] == "stdin" and str(path[-2]) in ("shell", "ssh")
+
+
 def is_command(path: Path) -> bool:
     """Whether the string at `path` is a command string run by a shell."""
     return len(path) >= 2 and str(path[-2]) in _COMMAND_OWNERS.get(str(path[-1]), ())
@@ -69,6 +74,23 @@ def argv_problems(parts: Sequence[object]) -> list[tuple[int, str, str]]:
             message = f"a template {code_place(program)}: its value could run as code"
             found.append((index, message, script_hint(program)))
     return found
+
+
+def stdin_problem(body: object) -> tuple[str, str] | None:
+    """(message, hint) when a step's templated `stdin:` is code for its program (`run:
+    sh` or `psql db` reads stdin as code)."""
+    from engine.shellsyntax import stdin_program
+
+    run = body.get("run") if isinstance(body, dict) else None
+    words = [str(w) for w in run] if isinstance(run, list) else str(run or "").split()
+    program = stdin_program(words)
+    if program is None:
+        return None
+    return (
+        f"a template in the stdin of `{program}`: its value could run as code",
+        "pass the value as an argument or in `env:` and let the script read it there "
+        "(sh -s reads \"$1\"; psql -v name=… reads :'name')",
+    )
 
 
 def _slotted(template: str) -> tuple[str, list[int]]:

@@ -17,7 +17,14 @@ from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from engine.findings import Finding, Location
-from engine.playbook.commands import argv_owner, argv_problems, is_command, shell_problems
+from engine.playbook.commands import (
+    argv_owner,
+    argv_problems,
+    is_command,
+    is_stdin,
+    shell_problems,
+    stdin_problem,
+)
 from engine.playbook.scope import Scope, reference_problem
 from engine.playbook.yamlsource import Path, Source, dotted
 
@@ -155,6 +162,11 @@ class TemplateChecker:
             for problem in shell_problems(template):
                 where = _block_line(self.source.text, start, problem.line)
                 self.findings.append(Finding(where, dotted(path), problem.message, problem.hint))
+            return
+        if is_stdin(path):
+            code = stdin_problem(_value_at(self.source.data, path[:-1]))
+            if code is not None:
+                self.add(path, *code)
             return
         owner = argv_owner(path)
         if owner is None or owner in argv_lists:
