@@ -25,8 +25,10 @@ from quoting_corpus import (
 )
 from run_fixtures import (
     current_env,
+    events,
     playbook,
     run_env,  # noqa: F401  (autouse fixture)
+    run_id_of,
     runbook,
     runs_json,
 )
@@ -72,6 +74,9 @@ def test_no_payload_runs_in_any_authoring_pattern_and_plan_shows_what_runs() -> 
     assert ran.returncode == 0, ran.stdout + ran.stderr
     assert [p.name for p in work.parent.rglob("MARKER-*")] == []
     shown = {step["id"]: step["command"] for step in json.loads(planned.stdout)["steps"]}
+    recorded = {e["step_id"]: e["data"]["command"] for e in events(run_id_of(ran.stdout))
+                if e["kind"] == "step_intent"}  # fmt: skip
+    assert recorded == shown  # the ledger records what plan shows
     for index, template in enumerate(PAYLOADS):
         value = payload(template, f"{work}/MARKER-{index}")
         folder = work / f"p{index}"
