@@ -12,8 +12,9 @@ The script is read with its value slots marked by SLOT (a NUL: no template holds
 small tokenizer of POSIX sh quoting (bash's `$'…'`, `[[`, `((` included), not a grammar:
 it needs only the quoting of each slot and the words of each simple command, and it must
 accept every script a shell accepts. (bashlex, the PyPI bash parser, gives positions but
-raises on `case`, arithmetic commands and other valid scripts: a playbook would be refused
-for the parser's gaps.) Results are cached per slotted text: a playbook's commands are read
+raises NotImplementedError on valid scripts, e.g. any `case` statement (bashlex#91): a
+playbook would be refused for the parser's gaps, and it parses bash, not the /bin/sh that
+runs the command.) Results are cached per slotted text: a playbook's commands are read
 once, not per step.
 """
 
