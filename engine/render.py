@@ -18,7 +18,7 @@ from msgspec import Struct
 
 from engine.errors import EngineError, ExitCode
 from engine.secrets import ENV_PREFIX, Redactor
-from engine.shellsyntax import SLOT, ShellCommand, Unsafe, compose
+from engine.shellsyntax import SLOT, ShellCommand, Unsafe, analyse, compose
 
 if TYPE_CHECKING:
     from jinja2 import Environment, Template
@@ -291,8 +291,9 @@ def _long_repeat(sequence: Any, times: Any) -> bool:
 
 def _shell_slot(value: Any) -> str:
     """The `finalize` hook of the shell environment: the value is kept aside and the
-    script gets a SLOT, which `_shell_command` replaces by a reference to it."""
-    text = _checked_value(value, "a shell command")
+    script gets a SLOT, which `_shell_command` replaces by a reference to it (and checks
+    for a leading '-', which a `--` before it allows)."""
+    text = _checked_value(value, None)
     if SLOT in text:
         raise RenderError(
             "a value of this command went through a `{% set %}` or `{% filter %}` block",
@@ -307,13 +308,11 @@ def _argument(value: Any) -> str:
     return _checked_value(value, "an argv list")
 
 
-def _checked_value(value: Any, where: str) -> str:
+def _checked_value(value: Any, dashed_in: str | None) -> str:
+    """The value as text; a secret is refused, and so is a leading '-' in `dashed_in`."""
     text = str(value)
-    if text.startswith("-"):
-        raise RenderError(
-            f"a value inserted into {where} starts with '-' and would be read as an option",
-            hint="use an argv list with `--` before the value, or constrain it with a `pattern:`",
-        )
+    if dashed_in is not None and text.startswith("-"):
+        raise _dashed(dashed_in)
     redactor = _shell_secrets.get()
     secret = redactor.secret_in(text) if redactor is not None else None
     if secret is not None:
@@ -322,6 +321,14 @@ def _checked_value(value: Any, where: str) -> str:
             hint=f'read it from the environment instead: "${ENV_PREFIX}{secret.upper()}"',
         )
     return text
+
+
+def _dashed(where: str) -> RenderError:
+    return RenderError(
+        f"a value inserted into {where} starts with '-' and would be read as an option",
+        hint="put `--` before the value (an argv element `--`, or `-- {{ x }}` in a command "
+        "string), or constrain it with a `pattern:`",
+    )
 
 
 def _shell_command(slotted: str, values: list[str]) -> ShellCommand:
@@ -333,6 +340,9 @@ def _shell_command(slotted: str, values: list[str]) -> ShellCommand:
     command = compose(slotted, values)
     if isinstance(command, Unsafe):
         raise unsafe_error(command)
+    dashed = (i for i, value in enumerate(values) if value.startswith("-"))
+    if any(i not in analyse(slotted).after_options for i in dashed):
+        raise _dashed("a shell command")
     return command
 
 

@@ -49,6 +49,7 @@ class Unsafe(Struct, frozen=True):
 class Analysis(Struct, frozen=True):
     places: tuple[Place, ...]  # one per slot (BARE for an unsafe one)
     unsafe: tuple[Unsafe, ...]
+    after_options: frozenset[int] = frozenset()  # slots after a `--` word of their command
 
 
 _QUOTE_HINT = (
@@ -266,6 +267,7 @@ class _Scanner:
         self.unsafe: list[Unsafe] = []
         self.heredocs: list[tuple[str, bool]] = []  # delimiter, strip leading tabs
         self.in_test = False  # between [[ and ]]
+        self.after_options: set[int] = set()
 
     # slots
 
@@ -363,6 +365,9 @@ class _Scanner:
         if not words:
             return
         texts = ["".join(w.text) for w in words]
+        if "--" in texts:
+            for word in words[texts.index("--") + 1 :]:
+                self.after_options.update(word.slots)
         if texts[0] == "let":
             for word in words[1:]:
                 for slot in word.slots:
@@ -524,7 +529,7 @@ def analyse(script: str) -> Analysis:
     if scanner.heredocs:  # a here-document that never started (no newline after it)
         scanner.heredocs.clear()
     unsafe = sorted(scanner.unsafe, key=lambda u: u.slot)
-    return Analysis(tuple(scanner.places), tuple(unsafe))
+    return Analysis(tuple(scanner.places), tuple(unsafe), frozenset(scanner.after_options))
 
 
 # --- the command the shell gets --------------------------------------------------------

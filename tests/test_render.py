@@ -152,6 +152,16 @@ def test_shell_refuses_values_that_start_with_a_dash(value: object) -> None:
     assert make(v=value).text("rm {{ inputs.v }}") == f"rm {value}"
 
 
+def test_a_double_dash_before_it_lets_a_value_start_with_a_dash() -> None:
+    assert make(v="-rf").shell("rm -f -- {{ inputs.v }}").values == (("RUNBOOK_V1", "-rf"),)
+    assert make(v="-rf").argv(["rm", "--", "{{ inputs.v }}"]) == ["rm", "--", "-rf"]
+    for refused in ("rm {{ inputs.v }} -- x", "rm -- a; rm {{ inputs.v }}"):
+        with pytest.raises(RenderError, match="starts with '-'"):
+            make(v="-rf").shell(refused)
+    with pytest.raises(RenderError, match="starts with '-'"):
+        make(v="-rf").argv(["rm", "{{ inputs.v }}", "--"])
+
+
 def test_shell_refuses_a_secret_on_the_command_line_without_showing_it() -> None:
     with pytest.raises(RenderError) as caught:
         make().shell("curl -H 'token: {{ secrets.token }}' http://x")
