@@ -109,7 +109,6 @@ _INLINE = {  # interpreter: the options whose operand (or attached rest) is a sc
     "psql": ("-c", "--command"),
     "mysql": ("-e", "--execute"),
     "sed": ("-e", "--expression"),
-    "awk": (),
 }
 _ALL_ARGUMENTS = frozenset({"eval", "watch"})
 _AWKS = frozenset({"awk", "gawk", "mawk", "nawk"})
@@ -526,8 +525,6 @@ def analyse(script: str) -> Analysis:
     """The place of every slot of `script`, and those no quoting makes safe."""
     scanner = _Scanner(script)
     scanner.commands(closing=False)
-    if scanner.heredocs:  # a here-document that never started (no newline after it)
-        scanner.heredocs.clear()
     unsafe = sorted(scanner.unsafe, key=lambda u: u.slot)
     return Analysis(tuple(scanner.places), tuple(unsafe), frozenset(scanner.after_options))
 
