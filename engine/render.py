@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import shlex
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct
 
 from engine.errors import EngineError, ExitCode
 from engine.secrets import ENV_PREFIX, Redactor
+from engine.shellsyntax import SLOT, ShellCommand, Unsafe, analyse, compose
 
 if TYPE_CHECKING:
     from jinja2 import Environment, Template
@@ -28,18 +28,24 @@ if TYPE_CHECKING:
 
 Reference = tuple[str, ...]
 
-_TEXT, _SHELL = "text", "shell"
+_TEXT, _SHELL, _ARGUMENT = "text", "shell", "argument"
 _CACHE_SIZE = 1024
 _MAX_SEQUENCE = 1_000_000  # longest string/list a template may build with `*`
 _MAX_POWER_BITS = 64 * 1024  # largest integer a template may build with `**`
 _NOT_VARIABLES = frozenset({"loop", "caller", "varargs", "kwargs", "self"})
-# The secrets of the renderer whose `shell()` is running (the environment is shared).
+# The secrets of the renderer whose `shell()` or `argv()` is running (the environment is
+# shared), and the values `shell()` has taken out of the script so far.
 _shell_secrets: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar(
     "_shell_secrets", default=None
 )
+_shell_values: contextvars.ContextVar[list[str]] = contextvars.ContextVar("_shell_values")
 _SYNTAX_HINT = (
     "values are written {{ name }}, logic {% if x %}…{% endif %}; a literal {{ is {{ '{{' }}"
 )
+# Jinja's comments (`{# … #}`) are switched off: in shell `${#X}`, `{#` and `#}` are text,
+# and a comment would silently delete everything between them. No template can open one:
+# the delimiters hold a NUL, and a template holding one is refused (`_compile`).
+COMMENT_START, COMMENT_END = "\0{#\0", "\0#}\0"
 _SANDBOX_HINT = "templates may only read values; names starting with '_' are off-limits"
 _ROOT_HINTS = {
     "inputs": "declare it under `inputs:`, or pass it with -i NAME=VALUE",
@@ -84,16 +90,39 @@ class TemplateRenderer:
         """`template` rendered as plain text."""
         return self._render(_TEXT, template)
 
-    def shell(self, template: str) -> str:
-        """`template` rendered for `/bin/sh -c`: each `{{ }}` becomes one quoted word.
+    def shell(self, template: str) -> ShellCommand:
+        """`template` rendered for `/bin/sh -c`, its values kept out of the script: each
+        `{{ }}` becomes a reference to an environment variable that holds the value
+        (`engine.shellsyntax`), so no value is ever read as code, however the author
+        quoted it. A template where no reference is safe (inside '…', a here-document,
+        the script of `sh -c`…) is refused.
 
         A value starting with '-' is refused (quoting cannot stop option injection), and
-        so is a secret, which would be visible in argv: commands read secrets from the
-        environment instead.
+        so is a secret: commands read secrets from `env:` instead.
         """
+        if _is_literal(template):
+            return ShellCommand(template)
+        _refuse_filter_blocks(template)
+        values: list[str] = []
+        secrets, taken = _shell_secrets.set(self.redactor), _shell_values.set(values)
+        try:
+            slotted = self._render(_SHELL, template)
+        finally:
+            _shell_secrets.reset(secrets)
+            _shell_values.reset(taken)
+        return _shell_command(slotted, values)
+
+    def argv(self, parts: Sequence[str]) -> list[str]:
+        """An argv list rendered element by element. A value starting with '-' is
+        refused, as in a command string, until an element `--` ends the options."""
         token = _shell_secrets.set(self.redactor)
         try:
-            return self._render(_SHELL, template)
+            rendered: list[str] = []
+            kind = _ARGUMENT
+            for part in parts:
+                rendered.append(self._render(kind, part))
+                kind = _TEXT if part == "--" else kind
+            return rendered
         finally:
             _shell_secrets.reset(token)
 
@@ -120,8 +149,8 @@ class TemplateRenderer:
 
 
 def _is_literal(template: str) -> bool:
-    """True when Jinja would give `template` back unchanged: every construct (`{{`, `{%`,
-    `{#`) starts with a brace, no line statements are defined, trailing newlines are kept,
+    """True when Jinja would give `template` back unchanged: every construct (`{{`, `{%`)
+    starts with a brace, no line statements are defined, trailing newlines are kept,
     and only a carriage return would be rewritten (to the environment's newline)."""
     return "{" not in template and "\r" not in template
 
@@ -198,6 +227,11 @@ def condition_references(expr: str) -> set[Reference]:
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _compile(kind: str, source: str) -> Template:
     """The compiled template, cached per (environment, source) string."""
+    if "\0" in source:
+        raise RenderError(
+            "a template holds a NUL character",
+            hint="no command, header or file name can hold one; remove it",
+        )
     try:
         return _environment(kind).from_string(source)
     except _template_problems() as exc:
@@ -208,9 +242,14 @@ def _compile(kind: str, source: str) -> Template:
 def _environment(kind: str) -> Environment:
     from jinja2 import StrictUndefined
 
-    finalize = _shell_word if kind == _SHELL else None
+    finalize = {_SHELL: _shell_slot, _ARGUMENT: _argument}.get(kind)
     return _bounded_sandbox()(
-        undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, finalize=finalize
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+        finalize=finalize,
+        comment_start_string=COMMENT_START,
+        comment_end_string=COMMENT_END,
     )
 
 
@@ -247,14 +286,33 @@ def _long_repeat(sequence: Any, times: Any) -> bool:
     return repeatable and len(sequence) * times > _MAX_SEQUENCE
 
 
-def _shell_word(value: Any) -> str:
-    """The `finalize` hook of the shell environment: one value, one quoted word."""
-    text = str(value)
-    if text.startswith("-"):
+# --- values in commands ------------------------------------------------------------
+
+
+def _shell_slot(value: Any) -> str:
+    """The `finalize` hook of the shell environment: the value is kept aside and the
+    script gets a SLOT, which `_shell_command` replaces by a reference to it (and checks
+    for a leading '-', which a `--` before it allows)."""
+    text = _checked_value(value, None)
+    if SLOT in text:
         raise RenderError(
-            "a value inserted into a shell command starts with '-' and would be read as an option",
-            hint="use an argv list with `--` before the value, or constrain it with a `pattern:`",
+            "a value of this command went through a `{% set %}` or `{% filter %}` block",
+            hint="in a command, write each value with {{ }} where it is used",
         )
+    _shell_values.get().append(text)  # set by TemplateRenderer.shell, the only caller
+    return SLOT
+
+
+def _argument(value: Any) -> str:
+    """The `finalize` hook of argv elements: the value itself, checked."""
+    return _checked_value(value, "an argv list")
+
+
+def _checked_value(value: Any, dashed_in: str | None) -> str:
+    """The value as text; a secret is refused, and so is a leading '-' in `dashed_in`."""
+    text = str(value)
+    if dashed_in is not None and text.startswith("-"):
+        raise _dashed(dashed_in)
     redactor = _shell_secrets.get()
     secret = redactor.secret_in(text) if redactor is not None else None
     if secret is not None:
@@ -262,7 +320,52 @@ def _shell_word(value: Any) -> str:
             f"secret '{secret}' would appear on a command line, visible to every local user",
             hint=f'read it from the environment instead: "${ENV_PREFIX}{secret.upper()}"',
         )
-    return shlex.quote(text)
+    return text
+
+
+def _dashed(where: str) -> RenderError:
+    return RenderError(
+        f"a value inserted into {where} starts with '-' and would be read as an option",
+        hint="put `--` before the value (an argv element `--`, or `-- {{ x }}` in a command "
+        "string), or constrain it with a `pattern:`",
+    )
+
+
+def _shell_command(slotted: str, values: list[str]) -> ShellCommand:
+    if slotted.count(SLOT) != len(values):  # a filter or `set` moved or dropped a value
+        raise RenderError(
+            "a value of this command went through a filter block or `{% set %}`",
+            hint="in a command, write each value with {{ }} where it is used",
+        )
+    command = compose(slotted, values)
+    if isinstance(command, Unsafe):
+        raise unsafe_error(command)
+    dashed = (i for i, value in enumerate(values) if value.startswith("-"))
+    if any(i not in analyse(slotted).after_options for i in dashed):
+        raise _dashed("a shell command")
+    return command
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _refuse_filter_blocks(template: str) -> None:
+    """A `{% filter %}` block would apply to the text of a command but not to its values
+    (they are not in the text): the command would differ from the one written."""
+    from jinja2 import nodes
+
+    try:
+        tree = _environment(_SHELL).parse(template)
+    except _template_problems():
+        return  # the render reports it
+    if next(tree.find_all(nodes.FilterBlock), None) is not None:
+        raise RenderError(
+            "a command cannot use a `{% filter %}` block: its values are not in its text",
+            hint="apply the filter to each value instead: {{ inputs.name | upper }}",
+        )
+
+
+def unsafe_error(unsafe: Unsafe) -> RenderError:
+    """A template the engine cannot hand to the shell as data, with how to write it."""
+    return RenderError(f"a template {unsafe.where}: its value could run as code", unsafe.hint)
 
 
 # --- errors ----------------------------------------------------------------------------

@@ -3,6 +3,7 @@ what each action runs, how status is decoded, deadlines, and what the fake recor
 
 from __future__ import annotations
 
+import shlex
 import time
 
 from localstack_fixtures import LocalStack
@@ -173,9 +174,9 @@ def test_ssh_quotes_interpolated_values_and_captures(fake_minikube: LocalStack) 
     body = {"action": "ssh", "profile": "dev", "command": "echo {{ inputs.word }}", "capture": "o"}
     result = apply_step("minikube", body, inputs={"word": "x; touch /tmp/pwned"})
     assert result.ok
-    assert fake_minikube.calls("minikube") == [
-        ["-p", "dev", "ssh", "--", "echo 'x; touch /tmp/pwned'"]
-    ]
+    # The node's shell gets the value in the environment, never in the script.
+    script = ["env", "RUNBOOK_V1=x; touch /tmp/pwned", "/bin/sh", "-c", 'echo "${RUNBOOK_V1}"']
+    assert fake_minikube.calls("minikube") == [["-p", "dev", "ssh", "--", shlex.join(script)]]
     listed = {
         "action": "ssh",
         "profile": "dev",

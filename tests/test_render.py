@@ -22,6 +22,7 @@ from engine.render import (
     evaluate_condition,
     template_references,
 )
+from engine.shellsyntax import ShellCommand
 
 SECRET = "s3cr3t-CANARY-value"
 INJECTIONS = [
@@ -53,9 +54,9 @@ def make(**inputs: Any) -> TemplateRenderer:
     )
 
 
-def run_sh(command: str, cwd: Path) -> bytes:
-    env = {"PATH": os.environ["PATH"], "LC_ALL": "C"}
-    done = subprocess.run(["/bin/sh", "-c", command], cwd=cwd, capture_output=True, env=env)
+def run_sh(command: ShellCommand, cwd: Path) -> bytes:
+    env = {"PATH": os.environ["PATH"], "LC_ALL": "C", **command.env}
+    done = subprocess.run(command.argv, cwd=cwd, capture_output=True, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
@@ -79,7 +80,7 @@ def test_data_from_outside_is_never_rendered_twice(value: str) -> None:
     renderer = make(v=value)
     assert renderer.text("{{ inputs.v }}") == value
     assert renderer.value({"a": ["{{ inputs.v }}"]}) == {"a": [value]}
-    assert renderer.shell("echo {{ inputs.v }}") == f"echo '{value}'"
+    assert renderer.shell("echo {{ inputs.v }}").values == (("RUNBOOK_V1", value),)
 
 
 def test_value_renders_strings_recursively_and_leaves_other_scalars() -> None:
@@ -99,6 +100,25 @@ def test_compiled_templates_are_cached_per_string() -> None:
     assert render._compile("shell", "{{ inputs.cached }}") is not first
 
 
+@pytest.mark.parametrize(
+    "template",
+    [
+        'echo "len=${#X} mark #} tail=ok"',
+        "echo {# not a comment #} {{ '{#' }}",
+        "a {#\nb\n#} c",
+    ],
+)
+def test_jinja_comment_syntax_is_shell_text(template: str) -> None:
+    expected = template.replace("{{ '{#' }}", "{#")
+    assert make().text(template) == expected
+    assert template_references(template) == set()
+
+
+def test_a_template_holding_a_nul_is_refused() -> None:
+    with pytest.raises(RenderError, match="NUL"):
+        make().text("a\0{#\0 b \0#}\0 {{ inputs.profile }}")
+
+
 # --- shell -----------------------------------------------------------------------------
 
 
@@ -111,12 +131,16 @@ def test_shell_metacharacters_in_values_arrive_as_one_literal_argument(
     assert not (tmp_path / "PWNED").exists()
 
 
-def test_shell_quotes_every_interpolation_but_not_the_template_text() -> None:
+def test_shell_passes_every_value_in_the_environment_never_in_the_script() -> None:
     renderer = make(a="x y", n=5)
-    assert renderer.shell("ls -l {{ inputs.a }} | head -n {{ inputs.n }}") == (
-        "ls -l 'x y' | head -n 5"
+    assert renderer.shell("ls -l {{ inputs.a }} | head -n {{ inputs.n }}") == ShellCommand(
+        'ls -l "${RUNBOOK_V1}" | head -n "${RUNBOOK_V2}"',
+        (("RUNBOOK_V1", "x y"), ("RUNBOOK_V2", "5")),
     )
-    assert renderer.shell("echo {{ inputs.a ~ '!' }}") == "echo 'x y!'"
+    command = renderer.shell("echo \"{{ inputs.a ~ '!' }}\" # {{ inputs.n }}")
+    assert command.script == 'echo "${RUNBOOK_V1}" # "${RUNBOOK_V2}"'
+    assert command.shown() == "RUNBOOK_V1='x y!'\nRUNBOOK_V2=5\n" + command.script
+    assert renderer.shell("uptime") == ShellCommand("uptime")
 
 
 @pytest.mark.parametrize("value", ["-rf", "--force", "-", -1])
@@ -128,6 +152,16 @@ def test_shell_refuses_values_that_start_with_a_dash(value: object) -> None:
     assert make(v=value).text("rm {{ inputs.v }}") == f"rm {value}"
 
 
+def test_a_double_dash_before_it_lets_a_value_start_with_a_dash() -> None:
+    assert make(v="-rf").shell("rm -f -- {{ inputs.v }}").values == (("RUNBOOK_V1", "-rf"),)
+    assert make(v="-rf").argv(["rm", "--", "{{ inputs.v }}"]) == ["rm", "--", "-rf"]
+    for refused in ("rm {{ inputs.v }} -- x", "rm -- a; rm {{ inputs.v }}"):
+        with pytest.raises(RenderError, match="starts with '-'"):
+            make(v="-rf").shell(refused)
+    with pytest.raises(RenderError, match="starts with '-'"):
+        make(v="-rf").argv(["rm", "{{ inputs.v }}", "--"])
+
+
 def test_shell_refuses_a_secret_on_the_command_line_without_showing_it() -> None:
     with pytest.raises(RenderError) as caught:
         make().shell("curl -H 'token: {{ secrets.token }}' http://x")
@@ -135,6 +169,21 @@ def test_shell_refuses_a_secret_on_the_command_line_without_showing_it() -> None
     assert "$RUNBOOK_SECRET_TOKEN" in caught.value.hint
     assert SECRET not in caught.value.render()
     assert make().text("{{ secrets.token }}") == SECRET  # env and stdin may carry it
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{% filter upper %}echo {{ inputs.a }}{% endfilter %}", "`{% filter %}` block"),
+        ("{% set y %}{{ inputs.a }}{% endset %}echo {{ y }}", "`{% set %}` or `{% filter %}`"),
+        ("{% macro m(x) %}{{ x }}{% endmacro %}echo {{ m(inputs.a) }}", "`{% set %}`"),
+        ("echo '{{ inputs.a }}'", "a template inside '…': its value could run as code"),
+    ],
+)
+def test_shell_refuses_a_value_it_cannot_keep_out_of_the_text(template: str, message: str) -> None:
+    with pytest.raises(RenderError) as caught:
+        make(a="x").shell(template)
+    assert message in caught.value.message
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

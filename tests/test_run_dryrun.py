@@ -39,18 +39,24 @@ def test_text_plan_renders_every_command_and_undo_and_executes_nothing(
     assert "nothing will be changed" in text
     expected_lines = [
         "1. inspect [shell] no-op",
-        f"run:  touch {work}/inspect-ran; echo '{{\"replicas\": 3}}'",
+        f"run:  RUNBOOK_V1={work}",
+        'touch "${RUNBOOK_V1}"/inspect-ran; echo \'{"replicas": 3}\'',
         "undo: none needed (read-only)",
         "2. restart [shell] would change",
         f"run:  touch {work}/restart-api-2",
-        f"undo: touch {work}/undo-restart-api-2",
+        f"undo: RUNBOOK_V1={work}",
+        "RUNBOOK_V2=api-2",
+        'touch "${RUNBOOK_V1}"/undo-restart-"${RUNBOOK_V2}"',
         "confirm: Restart the pod now?",
         "3. scale [shell] unknown",
-        f"run:  touch {work}/scale-to-'<captures.state.replicas>'",
+        f"run:  RUNBOOK_V1={work}",
+        "RUNBOOK_V2='<captures.state.replicas>'",
+        'touch "${RUNBOOK_V1}"/scale-to-"${RUNBOOK_V2}"',
         f"undo: touch {work}/undo-scale-api-2",
         "`when` depends on captures.state.replicas, known only during the run",
         "4. prod_only [shell] no-op",
-        f"run:  touch {work}/prod-only-ran",
+        f"run:  RUNBOOK_V1={work}",
+        'touch "${RUNBOOK_V1}"/prod-only-ran',
         "undo: irreversible: the prod-only step cannot be undone",
         "skipped: `when` is false",
         "5. settle [wait] no-op",
@@ -91,7 +97,10 @@ def test_json_plan_has_every_step_with_command_undo_and_verdict(
         "tell_team": "would change",
     }
     assert steps["restart"]["command"] == f"touch {work}/restart-web-7f9c"
-    assert steps["restart"]["undo"] == f"touch {work}/undo-restart-web-7f9c"
+    assert steps["restart"]["undo"] == (
+        f"RUNBOOK_V1={work}\nRUNBOOK_V2=web-7f9c\n"
+        'touch "${RUNBOOK_V1}"/undo-restart-"${RUNBOOK_V2}"'
+    )
     assert steps["restart"]["confirm"] == "Restart the pod now?"
     assert steps["scale"]["undo"] == f"touch {work}/undo-scale-web-7f9c"
     assert steps["inspect"]["readonly"] is True
@@ -106,8 +115,10 @@ def test_a_level_1_playbook_can_be_planned_without_a_terminal() -> None:
     shown = runbook("run", "--dry-run", playbook("dryrun-level1.yaml"), "-i", f"dir={work}")
 
     assert shown.returncode == 0, shown.stdout + shown.stderr
-    assert f"run:  touch {work}/drain-ran" in shown.stdout
-    assert f"undo: touch {work}/drain-undone" in shown.stdout
+    assert f'run:  RUNBOOK_V1={work}\n           touch "${{RUNBOOK_V1}}"/drain-ran' in shown.stdout
+    assert (
+        f'undo: RUNBOOK_V1={work}\n           touch "${{RUNBOOK_V1}}"/drain-undone' in shown.stdout
+    )
     assert "(level 1)" in shown.stdout
     _nothing_happened(work)
 

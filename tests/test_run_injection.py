@@ -74,9 +74,15 @@ def test_the_plan_shows_values_quoted_and_literal() -> None:
     assert shown.returncode == 0, shown.stdout + shown.stderr
     steps = {s["id"]: s for s in json.loads(shown.stdout)["steps"]}
     command = steps["as_string"]["command"]
-    # The shown command, split as /bin/sh would, hands printf the value as ONE literal
-    # argument: not rendered (no 49), not split, not executed.
-    assert shlex.split(command)[:3] == ["printf", "%s", value]
+    # The shown command, split as /bin/sh would: the value, ONE literal word (not
+    # rendered: no 49), is given to the script in the environment, never written into it.
+    assert shlex.split(command)[:5] == [
+        f"RUNBOOK_V1={value}",
+        f"RUNBOOK_V2={work}",
+        "printf",
+        "%s",
+        "${RUNBOOK_V1}",
+    ]
     assert _pwned(work) == []
 
 

@@ -135,12 +135,14 @@ def test_level_1_at_a_terminal_walks_the_checklist_and_executes_nothing() -> Non
     child = spawn_terminal("run", playbook("level1.yaml"), "-i", f"dir={work}")
 
     child.expect("── Check the disk ──")
-    child.expect(f"touch {work}/check-ran; df -h")
+    # The command as the shell would get it: the value, then the script reading it.
+    child.expect(f"RUNBOOK_V1={work}")
+    child.expect(re.escape('touch "${RUNBOOK_V1}"/check-ran; df -h'))
     child.expect("expected: exit code 0, output contains '/dev'")
     _answer(child, "done", "disk 91% full", think=0.3)
-    child.expect(f"touch {work}/clear-ran")
+    child.expect(re.escape('touch "${RUNBOOK_V1}"/clear-ran'))
     _answer(child, "done", "cleared 2G")
-    child.expect(f"touch {work}/rotate-ran")
+    child.expect(re.escape('touch "${RUNBOOK_V1}"/rotate-ran'))
     _answer(child, "skipped", "not needed today")
     # The manual step shows all of its instructions and its expected result.
     child.expect(f"Open the dashboard of {work}")
@@ -149,7 +151,7 @@ def test_level_1_at_a_terminal_walks_the_checklist_and_executes_nothing() -> Non
     _answer(child, "failed", "still at 5%")
     # The failure rolls back: the human is asked to undo the one completed change.
     child.expect("── undo clear_cache ──")
-    child.expect(f"touch {work}/clear-undone")
+    child.expect(re.escape('touch "${RUNBOOK_V1}"/clear-undone'))
     _answer(child, "done", "restored")
     status = finish_terminal(child)
 

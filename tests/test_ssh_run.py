@@ -160,7 +160,8 @@ def test_plan_shows_the_remote_command_without_connecting(sshd: SshServer) -> No
     )  # fmt: skip
 
     assert planned.returncode == 0, planned.stdout + planned.stderr
-    assert "ssh box: echo one >> /nowhere/done" in planned.stdout
+    shown = 'ssh box: RUNBOOK_V1=/nowhere\n           echo one >> "${RUNBOOK_V1}"/done'
+    assert shown in planned.stdout
     assert (sshd.logins(), sshd.log_text().count("Connection from")) == before
 
 

@@ -94,13 +94,18 @@ def _version(template: str | None, render: Renderer) -> str | None:
 
 
 def _remote_command(command: str | tuple[str, ...] | None, render: Renderer) -> str | None:
-    """An argv list is joined with shell quoting; a string is rendered with every
-    interpolated value quoted (the node's shell runs it)."""
+    """An argv list is joined with shell quoting. A string with values is run by
+    `/bin/sh -c` on the node with its values in the environment (`env NAME=value…`,
+    quoted for the node's shell), as for a `shell` step; one without is sent as written."""
     if command is None:
         return None
     if isinstance(command, tuple):
-        return shlex.join(render.text(part) for part in command)
-    return render.shell(command)
+        return shlex.join(render.argv(command))
+    script = render.shell(command)
+    if not script.values:
+        return script.script  # as written: the node's shell runs it
+    values = [f"{name}={value}" for name, value in script.values]
+    return shlex.join(["env", *values, *script.argv])
 
 
 def base(profile: str) -> list[str]:

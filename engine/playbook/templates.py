@@ -17,13 +17,21 @@ from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Any
 
 from engine.findings import Finding, Location
+from engine.playbook.commands import (
+    argv_owner,
+    argv_problems,
+    is_command,
+    is_stdin,
+    shell_problems,
+    stdin_problem,
+)
 from engine.playbook.scope import Scope, reference_problem
 from engine.playbook.yamlsource import Path, Source, dotted
 
 if TYPE_CHECKING:
     from jinja2 import Environment
 
-_SIMPLE = re.compile(
+SIMPLE_REFERENCE = re.compile(  # `{{ a.b['c'] | filter }}`
     r"\{\{-?\s*([A-Za-z_]\w*(?:\.\w+|\[\s*'[^'\\]*'\s*\]|\[\s*\"[^\"\\]*\"\s*\])*)"
     r"\s*(?:\|\s*\w+\s*)?-?\}\}"
 )
@@ -41,7 +49,7 @@ _USE_ENV_HINT = (
 
 def references(template: str) -> set[tuple[str, ...]]:
     """Dotted paths a template reads, e.g. {("inputs", "profile")}."""
-    if "{%" not in template and "{#" not in template:
+    if "{%" not in template:
         simple = _simple_references(template)
         if simple is not None:
             return simple
@@ -57,7 +65,7 @@ def private_names(template: str) -> list[str]:
     from jinja2 import TemplateError, nodes
 
     try:
-        tree = _parser().parse(template)
+        tree = parser().parse(template)
     except TemplateError:  # reported by the reference check
         return []
     names = [node.attr for node in tree.find_all(nodes.Getattr)]
@@ -69,10 +77,17 @@ def private_names(template: str) -> list[str]:
 
 
 @cache
-def _parser() -> Environment:
+def parser() -> Environment:
+    """The environment that parses (never renders) playbook templates."""
     from jinja2 import Environment
 
-    return Environment(autoescape=False)  # noqa: S701 - parses only, renders nothing
+    from engine.render import COMMENT_END, COMMENT_START
+
+    return Environment(
+        autoescape=False,  # noqa: S701 - parses only, renders nothing
+        comment_start_string=COMMENT_START,
+        comment_end_string=COMMENT_END,
+    )
 
 
 def _const(node: Any) -> str:
@@ -82,7 +97,7 @@ def _const(node: Any) -> str:
 
 def _simple_references(template: str) -> set[tuple[str, ...]] | None:
     found: set[tuple[str, ...]] = set()
-    rest = _SIMPLE.sub(lambda m: _collect(m, found), template)
+    rest = SIMPLE_REFERENCE.sub(lambda m: _collect(m, found), template)
     return None if "{{" in rest else found
 
 
@@ -135,8 +150,30 @@ class TemplateChecker:
     def walk(self, node: Any, path: Path, scope: Scope) -> None:
         found: list[tuple[str, Path]] = []
         _templates(node, list(path), found)
+        argv_lists: set[Path] = set()
         for value, at in found:
             self.check_template(value, at, scope)
+            self.check_command(value, at, argv_lists)
+
+    def check_command(self, template: str, path: Path, argv_lists: set[Path]) -> None:
+        """A template no quoting keeps data in a command (`engine.playbook.commands`)."""
+        if is_command(path):
+            start = self.source.at(path)
+            for problem in shell_problems(template):
+                where = _block_line(self.source.text, start, problem.line)
+                self.findings.append(Finding(where, dotted(path), problem.message, problem.hint))
+            return
+        if is_stdin(path):
+            code = stdin_problem(_value_at(self.source.data, path[:-1]))
+            if code is not None:
+                self.add(path, *code)
+            return
+        owner = argv_owner(path)
+        if owner is None or owner in argv_lists:
+            return
+        argv_lists.add(owner)
+        for index, message, hint in argv_problems(_list(_value_at(self.source.data, owner))):
+            self.add((*owner, index), message, hint)
 
     def check_condition(self, expr: str, path: Path, scope: Scope) -> None:
         refs = _condition_references(expr)
@@ -203,6 +240,12 @@ def _block_line(text: str, start: Location, line: int) -> Location:
 def _on_command_line(path: Path) -> bool:
     parts = {str(part) for part in path}
     return bool(parts & COMMAND_KEYS) and not parts & NOT_COMMAND_KEYS
+
+
+def _value_at(data: Any, path: Path) -> Any:
+    for key in path:
+        data = data[key]
+    return data
 
 
 def _id(step: Mapping[str, Any]) -> str:

@@ -16,13 +16,13 @@ DEFAULT_TIMEOUT = 10.0
 
 def read(spec: Mapping[str, Any], render: Renderer, numeric: bool) -> Reading:
     run = spec["run"]
-    argv = (
-        [render.text(p) for p in run]
-        if isinstance(run, list)
-        else ["/bin/sh", "-c", render.shell(run)]
-    )
+    if isinstance(run, list):
+        argv, env = render.argv([str(part) for part in run]), None
+    else:
+        command = render.shell(run)
+        argv, env = command.argv, command.env
     timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
-    outcome = run_process(argv, timeout=timeout, cap=16 * 1024)
+    outcome = run_process(argv, env=env, timeout=timeout, cap=16 * 1024)
     if outcome.timed_out or outcome.exit_code is None:
         return Reading.failed(f"the probe command did not finish within {timeout:g}s")
     if not numeric:

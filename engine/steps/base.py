@@ -8,15 +8,18 @@ a failed command is a `StepResult`, while an exception means "could not even try
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from msgspec import Struct, field
 
 from engine.findings import Location
 from engine.steps.containment import Containment
+
+if TYPE_CHECKING:
+    from engine.shellsyntax import ShellCommand
 
 
 class Status(StrEnum):
@@ -70,7 +73,9 @@ class StepResult(Struct, frozen=True):
 class Renderer(Protocol):
     def text(self, template: str) -> str: ...
 
-    def shell(self, template: str) -> str: ...
+    def shell(self, template: str) -> ShellCommand: ...
+
+    def argv(self, parts: Sequence[str]) -> list[str]: ...
 
     def value(self, data: Any) -> Any: ...
 

@@ -1,9 +1,9 @@
 """`shell`: a local command. An argv list runs without a shell; a string runs under
-`/bin/sh -c` with every interpolated value shell-quoted."""
+`/bin/sh -c` with every interpolated value passed in the environment (`RUNBOOK_V1`…),
+never written into the script (`engine.shellsyntax`)."""
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -11,7 +11,14 @@ from msgspec import Struct, field
 
 from engine.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
-from engine.steps.common import Expect, checked_env, command_result, parse_expect, parse_run
+from engine.steps.common import (
+    Expect,
+    checked_env,
+    command_result,
+    parse_expect,
+    parse_run,
+    render_command,
+)
 from engine.steps.process import CannotStart, run_process
 
 
@@ -45,27 +52,17 @@ def undoes_itself(spec: ShellSpec) -> bool:
     return False
 
 
-def render_argv(spec: ShellSpec, ctx: StepContext) -> list[str]:
-    if isinstance(spec.run, tuple):
-        return [ctx.render.text(part) for part in spec.run]
-    return ["/bin/sh", "-c", ctx.render.shell(spec.run)]
-
-
-def describe(argv: list[str]) -> str:
-    if argv[:2] == ["/bin/sh", "-c"]:
-        return argv[2]
-    return shlex.join(argv)
-
-
 def plan(spec: ShellSpec, ctx: StepContext) -> Planned:
-    argv = render_argv(spec, ctx)
+    command = render_command(spec.run, ctx.render)
     ctx.render.value(dict(spec.env))  # renders now, so a bad template fails the plan
-    return Planned(describe(argv), readonly=False, verdict=Verdict.UNKNOWN)
+    return Planned(command.shown, readonly=False, verdict=Verdict.UNKNOWN)
 
 
 def apply(spec: ShellSpec, ctx: StepContext) -> StepResult:
-    argv = render_argv(spec, ctx)
+    command = render_command(spec.run, ctx.render)
+    argv = command.argv
     env = {key: ctx.render.text(value) for key, value in spec.env.items()}
+    env.update(command.values)
     cwd = str(ctx.base_dir / ctx.render.text(spec.cwd)) if spec.cwd else None
     try:
         outcome = run_process(

@@ -13,8 +13,7 @@ runner does not undo a failed step, and the other hosts must not be left half-ch
 
 from __future__ import annotations
 
-import shlex
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct, field
@@ -23,7 +22,14 @@ from msgspec.structs import replace
 from engine.errors import EngineError
 from engine.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
-from engine.steps.common import Expect, checked_env, parse_expect, parse_run
+from engine.steps.common import (
+    Command,
+    Expect,
+    checked_env,
+    parse_expect,
+    parse_run,
+    render_command,
+)
 
 if TYPE_CHECKING:
     from engine.playbook.model import Action, Step
@@ -64,34 +70,18 @@ def undoes_itself(spec: SshSpec) -> bool:
     return False
 
 
-def render_argv(spec: SshSpec, ctx: StepContext) -> list[str]:
-    """The remote argv. A secret in an argv list is refused (argv shows in `ps`)."""
-    if not isinstance(spec.run, tuple):
-        return ["/bin/sh", "-c", ctx.render.shell(spec.run)]
-    argv = [ctx.render.text(part) for part in spec.run]
-    redactor = getattr(ctx.render, "redactor", None)
-    secret = next((s for s in map(redactor.secret_in, argv) if s), None) if redactor else None
-    if secret is not None:
-        from engine.render import RenderError
-
-        raise RenderError(
-            f"secret '{secret}' would appear on the remote command line, visible in `ps`",
-            hint=f'pass it in `env:` and read "$NAME" in the command (secret {secret!r})',
-        )
-    return argv
-
-
-def describe(spec: SshSpec, argv: Sequence[str], host: str) -> str:
-    command = argv[2] if list(argv[:2]) == ["/bin/sh", "-c"] else shlex.join(argv)
-    return f"ssh {host}: {'sudo -n ' if spec.sudo else ''}{command}"
+def describe(spec: SshSpec, command: Command, host: str) -> str:
+    return f"ssh {host}: {'sudo -n ' if spec.sudo else ''}{command.shown}"
 
 
 def plan(spec: SshSpec, ctx: StepContext) -> Planned:
-    argv = render_argv(spec, ctx)
+    """The remote command as `plan` shows it; a secret in `run` is refused (argv shows
+    in `ps`), whether in an argv list or a string."""
+    command = render_command(spec.run, ctx.render)
     ctx.render.value(dict(spec.env))  # renders now, so a bad template fails the plan
     if spec.stdin is not None:
         ctx.render.text(spec.stdin)
-    return Planned(describe(spec, argv, ctx.render.text(spec.host)), False, Verdict.UNKNOWN)
+    return Planned(describe(spec, command, ctx.render.text(spec.host)), False, Verdict.UNKNOWN)
 
 
 def apply(spec: SshSpec, ctx: StepContext) -> StepResult:
@@ -129,9 +119,11 @@ def _job(spec: SshSpec, ctx: StepContext) -> Job:
     from engine.remote.command import RemoteCommand
     from engine.remote.group import Job
 
+    run = render_command(spec.run, ctx.render)
     env = {name: ctx.render.text(value) for name, value in spec.env.items()}
+    env.update(run.values)
     stdin = ctx.render.text(spec.stdin) if spec.stdin is not None else None
-    command = RemoteCommand(tuple(render_argv(spec, ctx)), env, stdin, spec.sudo)
+    command = RemoteCommand(tuple(run.argv), env, stdin, spec.sudo)
     return Job(command, spec.expect, spec.capture is not None)
 
 

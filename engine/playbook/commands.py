@@ -1,0 +1,135 @@
+"""Static check of commands: a template where no quoting can keep its value data.
+
+A command string reaches `/bin/sh -c` with each value in the environment
+(`engine.shellsyntax`); a template inside '…', a here-document, backquotes, arithmetic
+or the script of another interpreter cannot be passed that way and is refused here, at
+the template's line, before anything runs. In an argv list, a template in the script of
+`sh -c`, `python3 -c`… (or in `eval`'s words, or `ssh`'s remote command) is refused the
+same way. Commands are the `run:` of `shell`, `ssh` and the `command` probe, and the
+`command:` of a minikube `ssh` action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+from msgspec import Struct
+
+if TYPE_CHECKING:
+    from engine.playbook.yamlsource import Path
+
+_COMMAND_OWNERS = {"run": frozenset({"shell", "ssh", "command"}), "command": {"minikube"}}
+
+
+class CommandProblem(Struct, frozen=True):
+    """An unsafe template: the line of the template it is on (1 = its first), why, how."""
+
+    line: int
+    message: str
+    hint: str
+
+
+def is_stdin(path: Path) -> bool:
+    """Whether the string at `path` is the `stdin:` of a command step."""
+    return len(path) >= 2 and path[-1] == "stdin" and str(path[-2]) in ("shell", "ssh")
+
+
+def is_command(path: Path) -> bool:
+    """Whether the string at `path` is a command string run by a shell."""
+    return len(path) >= 2 and str(path[-2]) in _COMMAND_OWNERS.get(str(path[-1]), ())
+
+
+def argv_owner(path: Path) -> Path | None:
+    """The path of the argv list whose element is at `path`, if it is one."""
+    if len(path) >= 3 and isinstance(path[-1], int) and is_command(path[:-1]):
+        return path[:-1]
+    return None
+
+
+@lru_cache(maxsize=4096)
+def shell_problems(template: str) -> tuple[CommandProblem, ...]:
+    """The templates of a command string that no quoting keeps data (cached per text)."""
+    from engine.render import unsafe_error
+    from engine.shellsyntax import analyse
+
+    slotted, lines = _slotted(template)
+    found = []
+    for unsafe in analyse(slotted).unsafe:
+        error = unsafe_error(unsafe)
+        found.append(CommandProblem(lines[unsafe.slot], error.message, error.hint))
+    return tuple(found)
+
+
+def argv_problems(parts: Sequence[object]) -> list[tuple[int, str, str]]:
+    """(index, message, hint) of each templated element of an argv list that another
+    program runs as code (the script of `sh -c`…)."""
+    from engine.shellsyntax import code_arguments, code_place, script_hint
+
+    words = [part if isinstance(part, str) else "" for part in parts]
+    found = []
+    for index, program in sorted(code_arguments(words).items()):
+        if "{{" in words[index] or "{%" in words[index]:
+            message = f"a template {code_place(program)}: its value could run as code"
+            found.append((index, message, script_hint(program)))
+    return found
+
+
+def stdin_problem(body: object) -> tuple[str, str] | None:
+    """(message, hint) when a step's templated `stdin:` is code for its program (`run:
+    sh` or `psql db` reads stdin as code)."""
+    from engine.shellsyntax import stdin_program
+
+    run = body.get("run") if isinstance(body, dict) else None
+    words = [str(w) for w in run] if isinstance(run, list) else str(run or "").split()
+    program = stdin_program(words)
+    if program is None:
+        return None
+    return (
+        f"a template in the stdin of `{program}`: its value could run as code",
+        "pass the value as an argument or in `env:` and let the script read it there "
+        "(sh -s reads \"$1\"; psql -v name=… reads :'name')",
+    )
+
+
+def _slotted(template: str) -> tuple[str, list[int]]:
+    """The template as the shell would see it, each `{{ }}` a SLOT (blocks dropped), and
+    the template line of each slot. Plain references (`{{ inputs.x | trim }}`) are found
+    with a regular expression; anything else is lexed by Jinja."""
+    from engine.playbook.templates import SIMPLE_REFERENCE
+    from engine.shellsyntax import SLOT
+
+    if "{%" not in template and "{{-" not in template and "-}}" not in template:
+        lines = [
+            template.count("\n", 0, m.start()) + 1 for m in SIMPLE_REFERENCE.finditer(template)
+        ]
+        slotted = SIMPLE_REFERENCE.sub(SLOT, template)
+        if "{{" not in slotted:
+            return slotted, lines
+    return _lexed(template)
+
+
+def _lexed(template: str) -> tuple[str, list[int]]:
+    from jinja2 import TemplateError
+
+    from engine.playbook.templates import parser
+    from engine.shellsyntax import SLOT
+
+    text: list[str] = []
+    lines: list[int] = []
+    inside = ""
+    try:
+        for line, kind, value in parser().lex(template):
+            if kind in ("variable_begin", "block_begin"):
+                inside = kind
+                if kind == "variable_begin":
+                    text.append(SLOT)
+                    lines.append(line)
+            elif kind in ("variable_end", "block_end"):
+                inside = ""
+            elif kind == "data" and not inside:
+                text.append(value)
+    except TemplateError:  # a syntax error: the reference check reports it
+        return "", []
+    return "".join(text), lines
