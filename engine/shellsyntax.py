@@ -113,7 +113,7 @@ _INLINE = {  # interpreter: the options whose operand (or attached rest) is a sc
 _ALL_ARGUMENTS = frozenset({"eval", "watch"})
 _AWKS = frozenset({"awk", "gawk", "mawk", "nawk"})
 _SSH_OPTIONS_WITH_ARGUMENT = frozenset("BbcDEeFIiJLlmOopQRSWw")
-_VERSIONED = re.compile(r"^(python|pypy|perl|ruby|lua|php|tclsh)[0-9.]*$")
+_VERSIONED = re.compile(r"^(python|pypy|perl|ruby|lua|php|tclsh)[0-9.]*\Z")
 
 
 def code_place(program: str) -> str:
