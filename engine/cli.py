@@ -12,7 +12,12 @@ import sys
 import click
 
 from engine import __version__
-from engine.commands.options import make_listeners, make_request, run_and_exit_code
+from engine.commands.options import (
+    make_listeners,
+    make_request,
+    run_and_exit_code,
+    wait_seconds,
+)
 
 OUTPUT = click.Choice(["text", "json"])
 
@@ -79,6 +84,11 @@ INVENTORY = click.option(
     type=click.Path(dir_okay=False),
     help="SSH hosts file [default: inventory.yaml beside the playbook; env RUNBOOK_INVENTORY].",
 )
+WAIT_LOCK = click.option(
+    "--wait-lock",
+    metavar="DURATION",
+    help="Wait up to DURATION (30s, 5m) for a target another run holds [default: refuse at once].",
+)
 
 
 @cli.command()
@@ -91,6 +101,7 @@ INVENTORY = click.option(
 @click.option("--force", is_flag=True, help="Run even if the SLI pre-check says healthy.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the outcome.")
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+@WAIT_LOCK
 def run(
     playbook: str,
     inputs: tuple[str, ...],
@@ -101,12 +112,15 @@ def run(
     force: bool,
     quiet: bool,
     output: str,
+    wait_lock: str | None,
 ) -> None:
     """Run a playbook: steps in order, undo in reverse on failure, stop once the SLI recovers."""
     if dry_run:
         _print_plan(playbook, inputs, output, probe, inventory)
         return
-    sys.exit(run_and_exit_code(playbook, inputs, inventory, assume_yes, force, quiet, output))
+    sys.exit(
+        run_and_exit_code(playbook, inputs, inventory, assume_yes, force, quiet, output, wait_lock)
+    )
 
 
 @cli.command()
@@ -138,14 +152,28 @@ def _print_plan(
 @INVENTORY
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="Pre-approve confirm gates.")
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
-def rollback(run_id: str, inventory: str | None, assume_yes: bool, output: str) -> None:
-    """Undo the completed steps of an earlier run (also an interrupted one)."""
+@WAIT_LOCK
+def rollback(
+    run_id: str, inventory: str | None, assume_yes: bool, output: str, wait_lock: str | None
+) -> None:
+    """Undo the completed steps of an earlier run (also an interrupted one), holding its
+    targets' locks."""
     from engine.operator import has_terminal
     from engine.preflight import RunRequest
     from engine.rollback import rollback_run
 
-    request = RunRequest("", interactive=has_terminal(), assume_yes=assume_yes, inventory=inventory)
+    request = RunRequest(
+        "",
+        interactive=has_terminal(),
+        assume_yes=assume_yes,
+        inventory=inventory,
+        wait_lock=wait_seconds(wait_lock),
+    )
     result = rollback_run(run_id, request, make_listeners(output, False))
+    if not result.run_id:  # nothing was left to undo, and nothing was recorded
+        from engine.commands.locks import nothing_done
+
+        click.echo(nothing_done(result.message, output))
     sys.exit(int(result.outcome.exit_code))
 
 
@@ -168,6 +196,7 @@ def runs(playbook: str | None, outcome: str | None, limit: int, output: str) -> 
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="Pre-approve confirm gates.")
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the report.")
+@WAIT_LOCK
 def drill(
     playbook: str,
     inputs: tuple[str, ...],
@@ -175,6 +204,7 @@ def drill(
     assume_yes: bool,
     output: str,
     quiet: bool,
+    wait_lock: str | None,
 ) -> None:
     """Game day: inject the playbook's fault, time detection and recovery, always revert.
 
@@ -183,7 +213,13 @@ def drill(
     from engine.commands import drill as command
     from engine.drill import run_drill
 
-    request = make_request(playbook, inputs, assume_yes=assume_yes, inventory=inventory)
+    request = make_request(
+        playbook,
+        inputs,
+        assume_yes=assume_yes,
+        inventory=inventory,
+        wait_lock=wait_seconds(wait_lock),
+    )
     if output == "json":
         report = run_drill(request)
         click.echo(command.render_json(report))
@@ -201,6 +237,15 @@ def demo(quiet: bool) -> None:
 
     outcome = run_demo(make_listeners("text", quiet), click.echo)
     sys.exit(int(outcome.exit_code))
+
+
+@cli.command()
+@click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+def locks(output: str) -> None:
+    """The target locks runs hold now (also those of dead or expired owners)."""
+    from engine.commands.locks import list_locks
+
+    click.echo(list_locks(output))
 
 
 @cli.command()

@@ -13,18 +13,24 @@ from engine.errors import RefusedError
 from engine.events import EventBus, LedgerListener, Listener
 from engine.execution import Completed
 from engine.ledger import LEDGER_FILE, EventRow, Ledger, default_home, new_run_id
+from engine.outcome import Outcome
 from engine.playbook.loader import load_playbook
 from engine.playbook.model import Playbook
 from engine.playbook.traits import is_readonly
 from engine.preflight import Prepared, RunRequest, assemble
 from engine.runner import Run, RunResult
 from engine.steps.base import Status, StepResult
+from engine.target_lock import render_targets
 
 UNDONE = ("succeeded", "skipped")
+UNDO_KINDS = ("undo_result", "undo_skipped")
 
 
 def rollback_run(run_id: str, request: RunRequest, listeners: Sequence[Listener] = ()) -> RunResult:
-    """Undo what run `run_id` left done; a new run (mode `rollback`) records it."""
+    """Undo what run `run_id` left done; a new run (mode `rollback`) records it. The new
+    run holds the targets the original run locked while it undoes, and reads what is left
+    to undo once it holds them: of parallel rollbacks of one run, one does the undos.
+    Nothing left to undo: nothing is recorded, and the result (run id "") says so."""
     home = request.home or default_home()
     with Ledger.open(home / LEDGER_FILE) as ledger:
         original = ledger.get_run(run_id)
@@ -33,12 +39,43 @@ def rollback_run(run_id: str, request: RunRequest, listeners: Sequence[Listener]
         events = _history(ledger, original.run_id)
         prepared = _prepared(ledger, original.run_id, events, request)
         completed = completed_steps(prepared.playbook, events)
+        if not completed:
+            return RunResult("", Outcome.COMPLETED, _nothing_left(ledger, original.run_id))
         _refuse_without_hands(prepared.playbook, completed, request)
+        prepared.targets = _locked_targets(prepared, events)
         bus = EventBus(prepared.redactor.redact_data)
         bus.ledger = LedgerListener(ledger)
         bus.listeners.extend(listeners)
         run = Run(prepared, new_run_id(), bus, ledger, make_operator(request, listeners))
-        return run.undo_earlier(completed)
+
+        def pending() -> list[Completed]:
+            latest = _history(ledger, original.run_id)
+            return completed_steps(prepared.playbook, latest)
+
+        return run.undo_earlier(pending, lambda: _nothing_left(ledger, original.run_id))
+
+
+def _nothing_left(ledger: Ledger, run_id: str) -> str:
+    """What a rollback of `run_id` says when no step of it is left to undo."""
+    children = reversed(ledger.runs(parent_run=run_id, limit=1000))  # oldest first
+    undid = (
+        child.run_id
+        for child in children
+        if child.mode == "rollback"
+        and any(e.kind == "undo_result" for e in ledger.events(child.run_id))
+    )
+    by = next(undid, None)
+    if by is not None:
+        return f"nothing to undo: run {run_id} was already rolled back (by run {by})"
+    return f"nothing to undo: run {run_id} left no completed step that changes something"
+
+
+def _locked_targets(prepared: Prepared, events: Iterable[EventRow]) -> tuple[str, ...]:
+    """The targets the original run locked (as it rendered them), else rendered again."""
+    for event in events:
+        if event.kind == "lock_taken" and isinstance(event.data.get("targets"), list):
+            return tuple(str(target) for target in event.data["targets"])
+    return render_targets(prepared.playbook, prepared.variables, prepared.redactor)
 
 
 def _history(ledger: Ledger, run_id: str) -> list[EventRow]:
@@ -64,6 +101,7 @@ def _prepared(
         assume_yes=request.assume_yes,
         environ=request.environ,
         inventory=request.inventory,
+        wait_lock=request.wait_lock,
     )
     prepared = assemble(
         request, playbook, str(started.data["source"]), info.inputs, run_id, "rollback"
@@ -123,9 +161,17 @@ def _refuse_without_hands(
         )
 
 
+def _settled(event: EventRow) -> bool:
+    """An undo that succeeded, or one a rollback skipped as not safe (a later one would
+    skip it again): either way, no later rollback has that step left to undo."""
+    if event.kind == "undo_result":
+        return event.data.get("status") in UNDONE
+    return event.kind == "undo_skipped"
+
+
 def completed_steps(playbook: Playbook, events: Iterable[EventRow]) -> list[Completed]:
     """Steps that started and change something, in order, minus those a rollback already
-    undid. Read-only steps have nothing to undo (as in the run's own rollback)."""
+    undid or skipped. Read-only steps have nothing to undo (as in the run's own rollback)."""
     steps = {step.id: step for step in playbook.steps if not is_readonly(step)}
     started: dict[str, Completed] = {}
     for event in events:
@@ -137,6 +183,6 @@ def completed_steps(playbook: Playbook, events: Iterable[EventRow]) -> list[Comp
         elif event.kind == "step_result" and step.id in started:
             captured = event.data.get("captured") or {}
             started[step.id] = Completed(step, Status(event.data["status"]), captured)
-        elif event.kind == "undo_result" and event.data.get("status") in UNDONE:
+        elif _settled(event):
             started.pop(step.id, None)
     return [c for c in started.values() if c.status is not Status.SKIPPED]

@@ -62,6 +62,7 @@ def _event_detail(event: EventRow) -> str:
     keys = (
         *("command", "status", "exit_code", "message", "attempt", "delay", "outcome", "reason"),
         *("approved_by", "approved", "by"),  # who approved a confirm gate (audit)
+        *("target", "targets", "epochs", "holder", "waited", "taken_over"),  # target locks
     )
     parts = [f"{key}={data[key]!r}" for key in keys if data.get(key) not in (None, "")]
     tail = _output_tail(data.get("output"))

@@ -1,0 +1,235 @@
+"""Target locks: one run (or rollback) at a time per rendered target, across processes;
+a held target refuses at once (exit 5, naming the holder) or is waited for; a dead
+holder's lease is taken over; every taking of a target has a larger epoch."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from run_fixtures import (
+    current_env,
+    events,
+    lines,
+    playbook,
+    run_env,  # noqa: F401  (autouse fixture)
+    run_id_of,
+    runbook,
+    runs_json,
+    start_engine,
+    wait_for,
+)
+
+LOCKED = playbook("locked.yaml")
+
+
+def run_locked(*extra: str) -> subprocess.Popen[str]:
+    """`runbook run locked.yaml` in the background; its step `one` holds until released."""
+    return start_engine("run", LOCKED, "-i", f"dir={current_env().work}", *extra)
+
+
+def finish(engine: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str]:
+    output, _ = engine.communicate(timeout=timeout)
+    return engine.returncode, output
+
+
+def release() -> None:
+    (current_env().work / "release").touch()
+
+
+def started() -> list[str]:
+    return lines(current_env().work / "started")
+
+
+def locks_json() -> list[dict[str, Any]]:
+    listed = runbook("locks", "--output", "json")
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    rows: list[dict[str, Any]] = json.loads(listed.stdout)
+    return rows
+
+
+def lock_data(run_id: str, kind: str) -> dict[str, Any]:
+    found = events(run_id, kind)
+    assert len(found) == 1, (kind, events(run_id))
+    data: dict[str, Any] = found[0]["data"]
+    return data
+
+
+def test_of_parallel_runs_on_one_target_one_runs_and_the_others_are_refused_naming_it() -> None:
+    engines = [run_locked() for _ in range(8)]
+    wait_for(lambda: sum(e.poll() is not None for e in engines) == 7, 60, "7 refusals")
+    holding = [e for e in engines if e.poll() is None]
+    assert len(holding) == 1
+    held = locks_json()
+    assert [(row["target"], row["state"], row["pid"]) for row in held] == [
+        ("db/db-1", "held", holding[0].pid)
+    ]
+    plan = runbook("plan", LOCKED, "-i", f"dir={current_env().work}")
+    assert plan.returncode == 0, plan.stdout + plan.stderr  # a dry run takes no lock
+    release()
+
+    results = [finish(e) for e in engines]
+
+    assert started() == ["db-1"]  # exactly one run ever got to step 1
+    assert lines(current_env().work / "done") == ["one", "two"]
+    holder_id = run_id_of(results[engines.index(holding[0])][1])
+    refused = [(code, out) for code, out in results if code != 0]
+    assert [code for code, _ in refused] == [5] * 7
+    for _, output in refused:
+        assert f"target 'db/db-1' is locked by run {holder_id} (host " in output
+        assert f"pid {holding[0].pid}, since " in output
+        refused_id = run_id_of(output)
+        assert lock_data(refused_id, "lock_refused")["holder"]["run_id"] == holder_id
+        assert [e["kind"] for e in events(refused_id, "step_intent")] == []
+    assert [e["kind"] for e in events(holder_id) if e["kind"].startswith("lock_")] == [
+        "lock_taken",
+        "lock_released",
+    ]
+    assert locks_json() == []
+
+
+def test_runs_on_different_targets_run_at_the_same_time() -> None:
+    first, second = run_locked("-i", "target=db-1"), run_locked("-i", "target=db-2")
+    wait_for(lambda: len(started()) == 2, 30, "both runs in step one")
+
+    assert sorted(row["target"] for row in locks_json()) == ["db/db-1", "db/db-2"]
+    release()
+    assert finish(first)[0] == 0
+    assert finish(second)[0] == 0
+
+
+def test_wait_lock_waits_for_the_holder_then_runs() -> None:
+    holder = run_locked()
+    wait_for(lambda: started() == ["db-1"], 30, "the holder in step one")
+    waiter = run_locked("--wait-lock", "30s")
+    impatient = runbook("run", LOCKED, "-i", f"dir={current_env().work}", "--wait-lock", "1s")
+    assert impatient.returncode == 5, impatient.stdout + impatient.stderr
+    assert "waited 1." in impatient.stdout
+    assert waiter.poll() is None
+    release()
+
+    code, output = finish(waiter)
+
+    assert code == 0, output
+    holder_id = run_id_of(finish(holder)[1])
+    assert started() == ["db-1", "db-1"]
+    waiter_id = run_id_of(output)
+    waited = lock_data(waiter_id, "lock_waited")
+    assert (waited["target"], waited["holder"]["run_id"]) == ("db/db-1", holder_id)
+    taken = lock_data(waiter_id, "lock_taken")
+    assert taken["waited"] > 0
+    assert taken["epochs"] == {
+        "db/db-1": lock_data(holder_id, "lock_taken")["epochs"]["db/db-1"] + 1
+    }
+    shown = runbook("show", waiter_id)
+    assert "lock_waited" in shown.stdout and holder_id in shown.stdout
+
+
+def test_a_bad_wait_lock_duration_is_a_usage_error() -> None:
+    bad = runbook("run", LOCKED, "-i", f"dir={current_env().work}", "--wait-lock", "soon")
+
+    assert bad.returncode == 2, bad.stdout + bad.stderr
+    assert "--wait-lock: 'soon' is not a duration" in bad.stderr
+    assert "Traceback" not in bad.stderr
+    assert runs_json() == []
+
+
+def test_the_lease_of_a_killed_holder_is_taken_over() -> None:
+    holder = run_locked()
+    wait_for(lambda: started() == ["db-1"], 30, "the holder in step one")
+    [held] = locks_json()
+    holder.send_signal(signal.SIGKILL)
+    finish(holder)
+    release()  # the killed engine's step ends too
+
+    again = runbook("run", LOCKED, "-i", f"dir={current_env().work}")
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    taken = lock_data(run_id_of(again.stdout), "lock_taken")
+    assert taken["epochs"] == {"db/db-1": held["epoch"] + 1}
+    [over] = taken["taken_over"]
+    assert (over["run_id"], over["state"], over["pid"]) == (
+        held["run_id"],
+        "owner dead",
+        held["pid"],
+    )
+    assert locks_json() == []
+
+
+def test_every_taking_of_a_target_has_a_larger_epoch() -> None:
+    release()
+    epochs = []
+    for _ in range(3):
+        ran = runbook("run", LOCKED, "-i", f"dir={current_env().work}")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+        epochs.append(lock_data(run_id_of(ran.stdout), "lock_taken")["epochs"]["db/db-1"])
+
+    assert epochs == [1, 2, 3]
+
+
+def completed_run() -> str:
+    """A completed run of locked.yaml whose undo of `one` takes a second."""
+    release()
+    ran = runbook("run", LOCKED, "-i", f"dir={current_env().work}", "-i", "undo_hold=1")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    return run_id_of(ran.stdout)
+
+
+def undo_runs(run_id: str) -> list[str]:
+    rollbacks = [r["run_id"] for r in runs_json() if r["parent_run"] == run_id]
+    return [r for r in rollbacks if events(r, "undo_result")]
+
+
+def test_of_parallel_rollbacks_of_one_run_one_undoes_and_the_others_are_refused() -> None:
+    run_id = completed_run()
+
+    rollbacks = [start_engine("rollback", run_id) for _ in range(5)]
+    results = [finish(r) for r in rollbacks]
+
+    assert lines(current_env().work / "undone") == ["two", "one"]
+    assert len(undo_runs(run_id)) == 1
+    codes = sorted(code for code, _ in results)
+    assert codes.count(0) >= 1 and set(codes) <= {0, 5}, results
+    for code, output in results:
+        if code == 5:
+            assert "target 'db/db-1' is locked by run " in output
+        elif "nothing to undo" in output:
+            assert f"run {run_id} was already rolled back" in output
+
+
+def test_parallel_rollbacks_that_wait_undo_once_and_the_others_say_so() -> None:
+    run_id = completed_run()
+
+    rollbacks = [start_engine("rollback", run_id, "--wait-lock", "60s") for _ in range(5)]
+    results = [finish(r) for r in rollbacks]
+
+    assert [code for code, _ in results] == [0] * 5, results
+    assert lines(current_env().work / "undone") == ["two", "one"]
+    [undoer] = undo_runs(run_id)
+    said = [output for _, output in results if "nothing to undo" in output]
+    assert len(said) == 4
+    assert all(f"was already rolled back (by run {undoer})" in output for output in said)
+    assert lock_data(undoer, "lock_taken")["targets"] == ["db/db-1"]
+    again = runbook("rollback", run_id)
+    assert again.returncode == 0
+    assert f"nothing to undo: run {run_id} was already rolled back" in again.stdout
+    assert lines(current_env().work / "undone") == ["two", "one"]
+
+
+def test_a_target_that_renders_with_blanks_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    text = Path(LOCKED).read_text().replace("pattern: '^[a-z0-9-]+$', ", "")
+    path = tmp_path / "loose.yaml"
+    path.write_text(text)
+
+    ran = runbook("run", str(path), "-i", f"dir={current_env().work}", "-i", "target=x ")
+
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert (
+        "targets[0] 'db/{{ inputs.target }}' renders to 'db/x ', with blanks around it"
+        in ran.stderr
+    )
+    assert runs_json() == []
+    assert started() == []
