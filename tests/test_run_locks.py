@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
+import time
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,8 @@ from run_fixtures import (
     start_engine,
     wait_for,
 )
+
+from engine.ledger.locks import RENEW_EVERY
 
 LOCKED = playbook("locked.yaml")
 
@@ -233,3 +238,58 @@ def test_a_target_that_renders_with_blanks_is_refused_before_anything_runs(tmp_p
     )
     assert runs_json() == []
     assert started() == []
+
+
+def test_ctrl_c_while_waiting_for_a_lock_aborts_before_anything_runs() -> None:
+    holder = run_locked()
+    wait_for(lambda: started() == ["db-1"], 30, "the holder in step one")
+    waiter = run_locked("--wait-lock", "60s")
+    wait_for(lambda: len(runs_json()) == 2, 30, "the waiting run recorded")
+    [waiting] = [
+        r["run_id"]
+        for r in runs_json()
+        if r["status"] == "running" and r["run_id"] != run_id_of_locks()
+    ]
+    wait_for(lambda: bool(events(waiting, "lock_waited")), 30, "the wait recorded")
+
+    waiter.send_signal(signal.SIGINT)
+    code, output = finish(waiter)
+
+    assert code == 130, output
+    assert "interrupted while waiting for target 'db/db-1'" in output
+    assert events(waiting, "step_intent") == []
+    release()
+    assert finish(holder)[0] == 0
+    assert started() == ["db-1"]
+
+
+def run_id_of_locks() -> str:
+    [held] = locks_json()
+    return str(held["run_id"])
+
+
+def test_a_run_whose_lease_was_taken_over_stops_before_its_next_step_and_undoes_nothing() -> None:
+    holder = run_locked()
+    wait_for(lambda: started() == ["db-1"], 30, "the holder in step one")
+    holder_id = run_id_of_locks()
+    # An engine on another host took the target (say this one was frozen past its lease).
+    with closing(sqlite3.connect(current_env().ledger)) as conn, conn:
+        conn.execute(
+            "UPDATE target_locks SET run_id = 'r-elsewhere', owner_host = 'another-host',"
+            " owner_pid = 1, epoch = epoch + 1, expires_at = ?",
+            (time.time() + 600,),
+        )
+    time.sleep(RENEW_EVERY + 2)  # the holder's next renewal finds the lease gone
+    release()
+
+    code, output = finish(holder)
+
+    assert code == 1, output
+    assert "the lock on db/db-1 was taken over by another run: stopped before two" in output
+    assert lines(current_env().work / "done") == ["one"]
+    assert lines(current_env().work / "undone") == []
+    assert [e["step_id"] for e in events(holder_id, "lock_lost")] == ["two"]
+    assert [row["run_id"] for row in locks_json()] == ["r-elsewhere"]  # not released by it
+    later = runbook("rollback", holder_id)
+    assert later.returncode == 5, later.stdout + later.stderr
+    assert "target 'db/db-1' is locked by run r-elsewhere (host another-host, pid 1" in later.stdout
