@@ -31,6 +31,7 @@ class RunRequest(Struct, frozen=True):
     alert: Mapping[str, Any] = field(default_factory=dict)
     inventory: str | None = None  # SSH hosts file; None: $RUNBOOK_INVENTORY or beside the playbook
     wait_lock: float = 0.0  # seconds to wait for a target another run holds (0: refuse at once)
+    lock_owner: str | None = None  # the leases are held by this owner (a drill), not the run
 
 
 class Prepared(Struct):

@@ -8,11 +8,11 @@ from collections.abc import Iterable, Sequence
 
 import msgspec.structs
 
-from engine.commands.run import make_operator
+from engine.commands.run import make_operator, open_ledger
 from engine.errors import RefusedError
 from engine.events import EventBus, LedgerListener, Listener
 from engine.execution import Completed
-from engine.ledger import LEDGER_FILE, EventRow, Ledger, default_home, new_run_id
+from engine.ledger import EventRow, Ledger, new_run_id
 from engine.outcome import Outcome
 from engine.playbook.loader import load_playbook
 from engine.playbook.model import Playbook
@@ -26,13 +26,17 @@ UNDONE = ("succeeded", "skipped")
 UNDO_KINDS = ("undo_result", "undo_skipped")
 
 
-def rollback_run(run_id: str, request: RunRequest, listeners: Sequence[Listener] = ()) -> RunResult:
+def rollback_run(
+    run_id: str,
+    request: RunRequest,
+    listeners: Sequence[Listener] = (),
+    ledger: Ledger | None = None,
+) -> RunResult:
     """Undo what run `run_id` left done; a new run (mode `rollback`) records it. The new
     run holds the targets the original run locked while it undoes, and reads what is left
     to undo once it holds them: of parallel rollbacks of one run, one does the undos.
     Nothing left to undo: nothing is recorded, and the result (run id "") says so."""
-    home = request.home or default_home()
-    with Ledger.open(home / LEDGER_FILE) as ledger:
+    with open_ledger(request, ledger) as ledger:
         original = ledger.get_run(run_id)
         if original.status == "running":
             raise RefusedError(f"run {original.run_id} is still running", "abort it first (Ctrl-C)")
@@ -102,6 +106,7 @@ def _prepared(
         environ=request.environ,
         inventory=request.inventory,
         wait_lock=request.wait_lock,
+        lock_owner=request.lock_owner,
     )
     prepared = assemble(
         request, playbook, str(started.data["source"]), info.inputs, run_id, "rollback"

@@ -66,7 +66,10 @@ class Run:
         self.guided = self.playbook.metadata.maturity == 1
         self.base_dir = Path(self.playbook.file).resolve().parent
         self.sli = self._sli_checker()
-        self.lock = TargetLock(ledger, bus, run_id, prepared.targets, prepared.request.wait_lock)
+        request = prepared.request
+        self.lock = TargetLock(
+            ledger, bus, run_id, prepared.targets, request.wait_lock, request.lock_owner
+        )
 
     @property
     def mode(self) -> str:

@@ -73,19 +73,27 @@ def holder_data(lease: Lease) -> dict[str, Any]:
 
 class TargetLock:
     """The leases of one run: `acquire` before step 1, `lost` at each step boundary,
-    `release` at the end, whatever the end."""
+    `release` at the end, whatever the end.
+
+    With `holder`, the leases are held (and renewed, and released) by that owner, a
+    drill around its runs: the run checks they are still held and leaves them be.
+    Without a `bus`, nothing is recorded (a drill is not a run).
+    """
 
     def __init__(
         self,
         ledger: Ledger,
-        bus: EventBus,
+        bus: EventBus | None,
         run_id: str,
         targets: Sequence[str],
         wait: float = 0.0,
+        holder: str | None = None,
     ) -> None:
         self.ledger = ledger
         self.bus = bus
         self.run_id = run_id
+        self.owner = holder or run_id
+        self.inherited = holder is not None
         self.targets = normalised(targets)
         self.wait = wait
         self.leases: tuple[Lease, ...] = ()
@@ -104,7 +112,7 @@ class TargetLock:
         poll = FIRST_POLL
         waited_for: Lease | None = None
         while True:
-            grant = self.ledger.take_leases(self.run_id, self.targets)
+            grant = self.ledger.take_leases(self.owner, self.targets)
             if grant.blocked_by is None:
                 self._taken(grant.leases, grant.taken_over, time.monotonic() - started)
                 return ""
@@ -131,7 +139,7 @@ class TargetLock:
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join()
-        if not self.leases:
+        if not self.leases or self.inherited:
             return
         leases, self.leases = self.leases, ()
         freed = self.ledger.release_leases(leases)
@@ -149,7 +157,11 @@ class TargetLock:
                 {"target": old.target, "state": old.state(), **holder_data(old)}
                 for old in taken_over
             ],
+            **({"held_by": self.owner} if self.inherited else {}),
         )
+        if self.inherited:  # the holder renews them
+            self._renewed = float("inf")
+            return
         self._renewer = threading.Thread(target=self._renew, name="lock-renewer", daemon=True)
         self._renewer.start()
 
@@ -182,4 +194,5 @@ class TargetLock:
             self._renewed = time.monotonic()
 
     def _emit(self, kind: str, **data: Any) -> None:
-        self.bus.emit(kind, self.run_id, **data)
+        if self.bus is not None:
+            self.bus.emit(kind, self.run_id, **data)

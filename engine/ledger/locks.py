@@ -19,6 +19,7 @@ import sqlite3
 import time
 from collections.abc import Sequence
 
+import msgspec.structs
 from msgspec import Struct
 
 from engine.ledger.model import host_name, process_alive
@@ -154,7 +155,8 @@ def blocker(conn: sqlite3.Connection, run_id: str, targets: Sequence[str]) -> Le
 
 def take(conn: sqlite3.Connection, run_id: str, targets: Sequence[str], owner: Owner) -> Grant:
     """Inside a write transaction: take every target for `run_id`, or none of them (the
-    caller rolls back when `blocked_by` is set)."""
+    caller rolls back when `blocked_by` is set). A target `run_id` holds already keeps
+    its lease and epoch (a drill's runs work under the drill's leases)."""
     now = time.time()
     leases: list[Lease] = []
     taken_over: list[Lease] = []
@@ -162,7 +164,12 @@ def take(conn: sqlite3.Connection, run_id: str, targets: Sequence[str], owner: O
         epoch, lease = current(conn, target)
         if not free_for(lease, run_id, now):
             return Grant(blocked_by=lease)
-        if lease is not None and lease.run_id != run_id:
+        if lease is not None and lease.run_id == run_id:  # held already: the same lease
+            new = msgspec.structs.replace(lease, expires_at=now + LEASE_SECONDS)
+            conn.execute(_TAKE, _row(new))
+            leases.append(new)
+            continue
+        if lease is not None:
             taken_over.append(lease)
         new = Lease(target, epoch + 1, run_id, *_owner_fields(owner), now, now + LEASE_SECONDS)
         conn.execute(_TAKE, _row(new))
