@@ -13,15 +13,18 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import pytest
 from run_fixtures import (
     current_env,
     events,
+    finish_terminal,
     lines,
     playbook,
     run_env,  # noqa: F401  (autouse fixture)
     run_id_of,
     runbook,
     runs_json,
+    spawn_terminal,
     start_engine,
     wait_for,
 )
@@ -293,3 +296,26 @@ def test_a_run_whose_lease_was_taken_over_stops_before_its_next_step_and_undoes_
     later = runbook("rollback", holder_id)
     assert later.returncode == 5, later.stdout + later.stderr
     assert "target 'db/db-1' is locked by run r-elsewhere (host another-host, pid 1" in later.stdout
+
+
+def test_at_a_terminal_the_live_table_says_what_the_run_waits_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    holder = run_locked()
+    wait_for(lambda: started() == ["db-1"], 30, "the holder in step one")
+    holder_id = run_id_of_locks()
+    listed = runbook("locks")
+    assert listed.stdout.splitlines()[0].split() == [
+        *("TARGET", "RUN", "HOST", "PID", "SINCE", "EXPIRES", "EPOCH", "STATE")
+    ]
+    assert listed.stdout.splitlines()[1].split()[:2] == ["db/db-1", holder_id]
+
+    monkeypatch.delenv("RUNBOOK_PLAIN")  # the live table
+    waiter = spawn_terminal("run", LOCKED, "-i", f"dir={current_env().work}", "--wait-lock", "30s")
+    waiter.expect("waiting for target")  # under the table, wrapped to its width
+    waiter.expect(holder_id)
+    release()
+
+    assert finish_terminal(waiter, 60) == 0
+    assert finish(holder)[0] == 0
+    assert runbook("locks").stdout.strip() == "no target is locked"
