@@ -47,6 +47,8 @@ def rollback_run(
             return RunResult("", Outcome.COMPLETED, _nothing_left(ledger, original.run_id))
         _refuse_without_hands(prepared.playbook, completed, request)
         prepared.targets = _locked_targets(prepared, events)
+        if request.lock_owner is None:  # (a drill's revert: the drill holds the targets)
+            prepared.targets += (rollback_key(original.run_id),)
         bus = EventBus(prepared.redactor.redact_data)
         bus.ledger = LedgerListener(ledger)
         bus.listeners.extend(listeners)
@@ -57,6 +59,12 @@ def rollback_run(
             return completed_steps(prepared.playbook, latest)
 
         return run.undo_earlier(pending, lambda: _nothing_left(ledger, original.run_id))
+
+
+def rollback_key(run_id: str) -> str:
+    """The lock every rollback of `run_id` takes besides the run's targets: rollbacks of
+    one run exclude each other also when its playbook declares no targets."""
+    return f"rollback:{run_id}"
 
 
 def _nothing_left(ledger: Ledger, run_id: str) -> str:

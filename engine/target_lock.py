@@ -99,6 +99,7 @@ class TargetLock:
         self.leases: tuple[Lease, ...] = ()
         self._lost = ""
         self._renewed = 0.0  # time.monotonic() of the last renewal that succeeded
+        self._asked_at = 0.0  # time.time() when this run first asked for its leases
         self._stop = threading.Event()
         self._renewer: threading.Thread | None = None
 
@@ -107,6 +108,7 @@ class TargetLock:
         is nothing to lock), else why not. `cancel` (Ctrl-C) ends the wait."""
         if not self.targets:
             return ""
+        self._asked_at = time.time()
         started = time.monotonic()
         deadline = started + self.wait
         poll = FIRST_POLL
@@ -139,9 +141,11 @@ class TargetLock:
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join()
-        if not self.leases or self.inherited:
-            return
         leases, self.leases = self.leases, ()
+        if self.inherited:  # the holder's leases stay; one this run added (a key of its own) goes
+            leases = tuple(lease for lease in leases if lease.since >= self._asked_at)
+        if not leases:
+            return
         freed = self.ledger.release_leases(leases)
         self._emit("lock_released", targets=[lease.target for lease in freed])
 

@@ -220,7 +220,7 @@ def test_parallel_rollbacks_that_wait_undo_once_and_the_others_say_so() -> None:
     said = [output for _, output in results if "nothing to undo" in output]
     assert len(said) == 4
     assert all(f"was already rolled back (by run {undoer})" in output for output in said)
-    assert lock_data(undoer, "lock_taken")["targets"] == ["db/db-1"]
+    assert lock_data(undoer, "lock_taken")["targets"] == ["db/db-1", f"rollback:{run_id}"]
     again = runbook("rollback", run_id)
     assert again.returncode == 0
     assert f"nothing to undo: run {run_id} was already rolled back" in again.stdout
@@ -319,3 +319,21 @@ def test_at_a_terminal_the_live_table_says_what_the_run_waits_for(
     assert finish_terminal(waiter, 60) == 0
     assert finish(holder)[0] == 0
     assert runbook("locks").stdout.strip() == "no target is locked"
+
+
+def test_parallel_rollbacks_of_a_run_without_targets_undo_once(tmp_path: Path) -> None:
+    path = tmp_path / "untargeted.yaml"
+    path.write_text(Path(LOCKED).read_text().replace('targets: ["db/{{ inputs.target }}"]\n', ""))
+    release()
+    ran = runbook("run", str(path), "-i", f"dir={current_env().work}", "-i", "undo_hold=1")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    run_id = run_id_of(ran.stdout)
+
+    rollbacks = [start_engine("rollback", run_id) for _ in range(5)]
+    results = [finish(r) for r in rollbacks]
+
+    assert lines(current_env().work / "undone") == ["two", "one"]
+    assert len(undo_runs(run_id)) == 1
+    refused = [output for code, output in results if code == 5]
+    assert all(f"target 'rollback:{run_id}' is locked by run " in out for out in refused)
+    assert sorted({code for code, _ in results}) in ([0], [0, 5]), results
