@@ -37,12 +37,9 @@ def render_targets(
     """
     if not playbook.targets:
         return ()
-    from engine.render import TemplateRenderer
-
-    renderer = TemplateRenderer(variables.as_mapping(), redactor=redactor)
     keys = []
     for index, template in enumerate(playbook.targets):
-        key = renderer.text(template)
+        key = _rendered(template, variables, redactor)
         problem = _key_problem(key, redactor)
         if problem:
             raise UsageError(
@@ -52,6 +49,16 @@ def render_targets(
             )
         keys.append(key)
     return normalised(keys)
+
+
+def _rendered(template: str, variables: RunVariables, redactor: Redactor) -> str:
+    """A template rendered; a plain name as it is (without importing the renderer: every
+    Jinja construct starts with a brace)."""
+    if "{" not in template:
+        return template
+    from engine.render import TemplateRenderer
+
+    return TemplateRenderer(variables.as_mapping(), redactor=redactor).text(template)
 
 
 def _key_problem(key: str, redactor: Redactor) -> str:
