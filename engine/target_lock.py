@@ -17,7 +17,7 @@ from typing import Any
 from engine.errors import LedgerError, UsageError
 from engine.events import EventBus
 from engine.ledger import Ledger
-from engine.ledger.locks import LEASE_SECONDS, RENEW_EVERY, Lease, normalised
+from engine.ledger.locks import LEASE_SECONDS, RENEW_EVERY, Grant, Lease, normalised
 from engine.playbook.model import Playbook
 from engine.secrets import Redactor
 from engine.variables import RunVariables
@@ -121,7 +121,10 @@ class TargetLock:
         poll = FIRST_POLL
         waited_for: Lease | None = None
         while True:
-            grant = self.ledger.take_leases(self.owner, self.targets)
+            grant = self._take(deadline, cancel)
+            if grant is None:  # the ledger was busy; there is time left to try again
+                cancel.wait(poll)
+                continue
             if grant.blocked_by is None:
                 self._taken(grant.leases, grant.taken_over, time.monotonic() - started)
                 return ""
@@ -134,6 +137,15 @@ class TargetLock:
                 waited_for = holder
             cancel.wait(min(left, poll * random.uniform(0.8, 1.2)))
             poll = min(poll * 1.5, LAST_POLL)
+
+    def _take(self, deadline: float, cancel: threading.Event) -> Grant | None:
+        """One attempt; None when the ledger could not be written and the wait goes on."""
+        try:
+            return self.ledger.take_leases(self.owner, self.targets)
+        except LedgerError:
+            if time.monotonic() >= deadline or cancel.is_set():
+                raise
+            return None
 
     def lost(self) -> str:
         """Why the run may no longer act on its targets, or "" (checked before each step)."""

@@ -133,7 +133,7 @@ def test_wait_lock_waits_for_the_holder_then_runs() -> None:
         "db/db-1": lock_data(holder_id, "lock_taken")["epochs"]["db/db-1"] + 1
     }
     shown = runbook("show", waiter_id)
-    assert "lock_waited" in shown.stdout and holder_id in shown.stdout
+    assert f"lock_waited: target='db/db-1', holder=run {holder_id} (host " in shown.stdout
 
 
 def test_a_bad_wait_lock_duration_is_a_usage_error() -> None:
@@ -337,3 +337,23 @@ def test_parallel_rollbacks_of_a_run_without_targets_undo_once(tmp_path: Path) -
     refused = [output for code, output in results if code == 5]
     assert all(f"target 'rollback:{run_id}' is locked by run " in out for out in refused)
     assert sorted({code for code, _ in results}) in ([0], [0, 5]), results
+
+
+def test_a_target_that_holds_a_secret_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    path = tmp_path / "secret-target.yaml"
+    text = (
+        Path(LOCKED)
+        .read_text()
+        .replace("targets: [", "secrets:\n  tok: {env: LOCK_TOKEN}\ntargets: [")
+    )
+    path.write_text(text.replace("db/{{ inputs.target }}", "db/{{ secrets.tok }}"))
+
+    ran = runbook(
+        "run", str(path), "-i", f"dir={current_env().work}", extra_env={"LOCK_TOKEN": "hunter2-xyz"}
+    )
+
+    assert ran.returncode == 2, ran.stdout + ran.stderr
+    assert "targets[0] 'db/{{ secrets.tok }}' renders to a text holding a secret" in ran.stderr
+    assert "hunter2-xyz" not in ran.stdout + ran.stderr
+    assert runs_json() == []
+    assert started() == []
