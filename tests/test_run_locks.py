@@ -5,6 +5,7 @@ holder's lease is taken over; every taking of a target has a larger epoch."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sqlite3
 import subprocess
@@ -115,7 +116,8 @@ def test_wait_lock_waits_for_the_holder_then_runs() -> None:
     waiter = run_locked("--wait-lock", "30s")
     impatient = runbook("run", LOCKED, "-i", f"dir={current_env().work}", "--wait-lock", "1s")
     assert impatient.returncode == 5, impatient.stdout + impatient.stderr
-    assert "waited 1." in impatient.stdout
+    waited = re.search(r"; waited ([0-9.]+)s", impatient.stdout)
+    assert waited is not None and float(waited.group(1)) >= 1.0, impatient.stdout
     assert waiter.poll() is None
     release()
 
@@ -282,7 +284,7 @@ def test_a_run_whose_lease_was_taken_over_stops_before_its_next_step_and_undoes_
             " owner_pid = 1, epoch = epoch + 1, expires_at = ?",
             (time.time() + 600,),
         )
-    time.sleep(RENEW_EVERY + 2)  # the holder's next renewal finds the lease gone
+    time.sleep(RENEW_EVERY + 5)  # the holder's next renewal finds the lease gone
     release()
 
     code, output = finish(holder)
