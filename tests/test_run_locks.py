@@ -359,3 +359,21 @@ def test_a_target_that_holds_a_secret_is_refused_before_anything_runs(tmp_path: 
     assert "hunter2-xyz" not in ran.stdout + ran.stderr
     assert runs_json() == []
     assert started() == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_aborted_run_releases_its_targets_after_its_rollback(signum: int) -> None:
+    holder = run_locked()
+    wait_for(lambda: started() == ["db-1"], 30, "the holder in step one")
+    holder_id = run_id_of_locks()
+
+    holder.send_signal(signum)
+    code, output = finish(holder)
+
+    assert code == 130, output
+    kinds = [e["kind"] for e in events(holder_id)]
+    assert kinds.index("lock_released") > kinds.index("rollback_started")
+    assert kinds[-2:] == ["lock_released", "run_finished"]
+    assert locks_json() == []
+    release()
+    assert runbook("run", LOCKED, "-i", f"dir={current_env().work}").returncode == 0
