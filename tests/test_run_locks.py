@@ -342,21 +342,34 @@ def test_parallel_rollbacks_of_a_run_without_targets_undo_once(tmp_path: Path) -
 
 
 def test_a_target_that_holds_a_secret_is_refused_before_anything_runs(tmp_path: Path) -> None:
+    # By reference: a validation error at the template. By value (an input that carries
+    # the secret's text): refused once rendered. Either way the secret is shown nowhere.
     path = tmp_path / "secret-target.yaml"
     text = (
         Path(LOCKED)
         .read_text()
         .replace("targets: [", "secrets:\n  tok: {env: LOCK_TOKEN}\ntargets: [")
     )
-    path.write_text(text.replace("db/{{ inputs.target }}", "db/{{ secrets.tok }}"))
+    lock_input = text.replace("inputs:\n", "inputs:\n  lock: {type: string}\n", 1)
+    path.write_text(lock_input.replace("db/{{ inputs.target }}", "db/{{ inputs.lock }}"))
+    by_reference = tmp_path / "secret-reference.yaml"
+    by_reference.write_text(text.replace("db/{{ inputs.target }}", "db/{{ secrets.tok }}"))
+    secret = {"LOCK_TOKEN": "hunter2-xyz"}
 
-    ran = runbook(
-        "run", str(path), "-i", f"dir={current_env().work}", extra_env={"LOCK_TOKEN": "hunter2-xyz"}
+    referenced = runbook(
+        "run", str(by_reference), "-i", f"dir={current_env().work}", extra_env=secret
     )
+    carried = runbook(
+        "run", str(path), "-i", f"dir={current_env().work}", "-i", "lock=hunter2-xyz",
+        extra_env=secret,
+    )  # fmt: skip
 
-    assert ran.returncode == 2, ran.stdout + ran.stderr
-    assert "targets[0] 'db/{{ secrets.tok }}' renders to a text holding a secret" in ran.stderr
-    assert "hunter2-xyz" not in ran.stdout + ran.stderr
+    assert referenced.returncode == 2, referenced.stdout + referenced.stderr
+    assert f"{by_reference}:12:11: targets[0]: secret 'tok' in a target" in referenced.stderr
+    assert carried.returncode == 2, carried.stdout + carried.stderr
+    assert "targets[0] 'db/{{ inputs.lock }}' renders to a text holding a secret" in carried.stderr
+    for ran in (referenced, carried):
+        assert "hunter2-xyz" not in ran.stdout + ran.stderr
     assert runs_json() == []
     assert started() == []
 
