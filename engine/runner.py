@@ -86,7 +86,7 @@ class Run:
             self._start()
             if self.prepared.refusal:
                 return self._finish(Outcome.REFUSED, self.prepared.refusal)
-            blocked = self.lock.acquire(self.signals.cancel)
+            blocked = self._lock()
             if blocked:
                 return self._finish(self._blocked_outcome(), blocked)
             try:
@@ -116,7 +116,7 @@ class Run:
         waited for another one finds nothing left and says so (`nothing_left`)."""
         with self.signals.installed():
             self._start()
-            blocked = self.lock.acquire(self.signals.cancel)
+            blocked = self._lock()
             if blocked:
                 return self._finish(self._blocked_outcome(), blocked)
             try:
@@ -135,6 +135,15 @@ class Run:
         if ok:
             return Outcome.COMPLETED, ""
         return Outcome.ROLLBACK_FAILED, "an undo failed: a human must look now"
+
+    def _lock(self) -> str:
+        """Take the targets ("" once held, else why not); templates read each lease's epoch
+        as `run.locks[target]`, to hand a system that checks fencing tokens."""
+        blocked = self.lock.acquire(self.signals.cancel)
+        if not blocked:
+            variables = self.prepared.variables
+            variables.run = {**variables.run, "locks": self.lock.epochs()}
+        return blocked
 
     def _blocked_outcome(self) -> Outcome:
         return Outcome.ABORTED if self.signals.aborted else Outcome.REFUSED

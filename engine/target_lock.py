@@ -147,6 +147,10 @@ class TargetLock:
                 raise
             return None
 
+    def epochs(self) -> dict[str, int]:
+        """The epoch of each lease held, by target."""
+        return {lease.target: lease.epoch for lease in self.leases}
+
     def lost(self) -> str:
         """Why the run may no longer act on its targets, or "" (checked before each step)."""
         if self._lost or not self.leases:

@@ -390,3 +390,22 @@ def test_an_aborted_run_releases_its_targets_after_its_rollback(signum: int) -> 
     assert locks_json() == []
     release()
     assert runbook("run", LOCKED, "-i", f"dir={current_env().work}").returncode == 0
+
+
+def test_steps_read_their_lease_epoch_as_a_fencing_token(tmp_path: Path) -> None:
+    path = tmp_path / "token.yaml"
+    token_step = (
+        "  - id: token\n    readonly: true\n    shell:\n"
+        "      run: \"echo {{ run.locks['db/' ~ inputs.target] }} >> {{ inputs.dir }}/tokens\"\n"
+    )
+    path.write_text(Path(LOCKED).read_text().replace("steps:\n", "steps:\n" + token_step, 1))
+    release()
+
+    for _ in range(2):
+        ran = runbook("run", str(path), "-i", f"dir={current_env().work}")
+        assert ran.returncode == 0, ran.stdout + ran.stderr
+    plan = runbook("plan", str(path), "-i", f"dir={current_env().work}")
+
+    assert lines(current_env().work / "tokens") == ["1", "2"]
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "<run.locks.db/db-1>" in plan.stdout  # known once the run holds it
