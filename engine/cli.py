@@ -12,7 +12,12 @@ import sys
 import click
 
 from engine import __version__
-from engine.commands.options import make_listeners, make_request, run_and_exit_code
+from engine.commands.options import (
+    make_listeners,
+    make_request,
+    run_and_exit_code,
+    wait_seconds,
+)
 from engine.terminal_text import say
 
 OUTPUT = click.Choice(["text", "json"])
@@ -80,6 +85,11 @@ INVENTORY = click.option(
     type=click.Path(dir_okay=False),
     help="SSH hosts file [default: inventory.yaml beside the playbook; env RUNBOOK_INVENTORY].",
 )
+WAIT_LOCK = click.option(
+    "--wait-lock",
+    metavar="DURATION",
+    help="Wait up to DURATION (30s, 5m) for a target another run holds [default: refuse at once].",
+)
 
 
 @cli.command()
@@ -92,6 +102,7 @@ INVENTORY = click.option(
 @click.option("--force", is_flag=True, help="Run even if the SLI pre-check says healthy.")
 @click.option("--quiet", "-q", is_flag=True, help="Print only the outcome.")
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+@WAIT_LOCK
 def run(
     playbook: str,
     inputs: tuple[str, ...],
@@ -102,12 +113,15 @@ def run(
     force: bool,
     quiet: bool,
     output: str,
+    wait_lock: str | None,
 ) -> None:
     """Run a playbook: steps in order, undo in reverse on failure, stop once the SLI recovers."""
     if dry_run:
         _print_plan(playbook, inputs, output, probe, inventory)
         return
-    sys.exit(run_and_exit_code(playbook, inputs, inventory, assume_yes, force, quiet, output))
+    sys.exit(
+        run_and_exit_code(playbook, inputs, inventory, assume_yes, force, quiet, output, wait_lock)
+    )
 
 
 @cli.command()
@@ -142,10 +156,17 @@ def _print_plan(
     "--yes", "-y", "assume_yes", is_flag=True, help="Undo without asking; pre-approve gates."
 )
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+@WAIT_LOCK
 def rollback(
-    run_id: str, inventory: str | None, dry_run: bool, assume_yes: bool, output: str
+    run_id: str,
+    inventory: str | None,
+    dry_run: bool,
+    assume_yes: bool,
+    output: str,
+    wait_lock: str | None,
 ) -> None:
-    """Undo the completed steps of an earlier run (also an interrupted one).
+    """Undo the completed steps of an earlier run (also an interrupted one), holding its
+    targets' locks.
 
     Shows the undo plan first; at a terminal asks before undoing (--yes does not ask);
     without a terminal, --yes is needed. Exit 5 if the run's recorded playbook text
@@ -154,10 +175,15 @@ def rollback(
     from engine.operator import has_terminal
     from engine.preflight import RunRequest
 
-    request = RunRequest("", interactive=has_terminal(), assume_yes=assume_yes, inventory=inventory)
+    request = RunRequest(
+        "",
+        interactive=has_terminal(),
+        assume_yes=assume_yes,
+        inventory=inventory,
+        wait_lock=wait_seconds(wait_lock),
+    )
     listeners = make_listeners(output, False)
-    ask = _confirm_at_terminal
-    sys.exit(command(run_id, request, listeners, output, dry_run, ask))
+    sys.exit(command(run_id, request, listeners, output, dry_run, _confirm_at_terminal))
 
 
 def _confirm_at_terminal(question: str) -> bool:
@@ -183,6 +209,7 @@ def runs(playbook: str | None, outcome: str | None, limit: int, output: str) -> 
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="Pre-approve confirm gates.")
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the report.")
+@WAIT_LOCK
 def drill(
     playbook: str,
     inputs: tuple[str, ...],
@@ -190,6 +217,7 @@ def drill(
     assume_yes: bool,
     output: str,
     quiet: bool,
+    wait_lock: str | None,
 ) -> None:
     """Game day: inject the playbook's fault, time detection and recovery, always revert.
 
@@ -198,7 +226,13 @@ def drill(
     from engine.commands import drill as command
     from engine.drill import run_drill
 
-    request = make_request(playbook, inputs, assume_yes=assume_yes, inventory=inventory)
+    request = make_request(
+        playbook,
+        inputs,
+        assume_yes=assume_yes,
+        inventory=inventory,
+        wait_lock=wait_seconds(wait_lock),
+    )
     if output == "json":
         report = run_drill(request)
         say(command.render_json(report))
@@ -216,6 +250,15 @@ def demo(quiet: bool) -> None:
 
     outcome = run_demo(make_listeners("text", quiet), click.echo)
     sys.exit(int(outcome.exit_code))
+
+
+@cli.command()
+@click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+def locks(output: str) -> None:
+    """The target locks runs hold now (also those of dead or expired owners)."""
+    from engine.commands.locks import list_locks
+
+    click.echo(list_locks(output))
 
 
 @cli.command()

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec.structs
 from msgspec import Struct, field
@@ -24,6 +24,9 @@ from engine.events import Listener
 from engine.outcome import Outcome
 from engine.preflight import Prepared, RunRequest, prepare
 from engine.runner import RunResult
+
+if TYPE_CHECKING:
+    from engine.ledger import Ledger
 from engine.sli.judge import Sample, SliVerdict
 
 DEFAULT_DETECT_WITHIN = 60.0
@@ -136,7 +139,7 @@ def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
         drill.recover_within,
     )
     signals = DrillSignals()
-    with signals.installed():
+    with signals.installed(), _holding_targets(request, checked, signals) as (request, ledger):
         report.baseline = _sample(checked, "drill-baseline")
         if report.baseline.verdict != SliVerdict.HEALTHY:
             raise RefusedError(
@@ -144,8 +147,36 @@ def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
                 + (f" ({report.baseline.error})" if report.baseline.error else ""),
                 "a drill measures a fault on a healthy service: start when the SLI is healthy",
             )
-        _Drill(request, checked, report, signals, listeners).play()
+        _Drill(request, checked, report, signals, listeners, ledger).play()
     return report
+
+
+@contextlib.contextmanager
+def _holding_targets(
+    request: RunRequest, checked: Prepared, signals: DrillSignals
+) -> Iterator[tuple[RunRequest, Ledger | None]]:
+    """The playbook's targets, locked from before the baseline to after the revert: the
+    request the drill's runs are made from (they work under these leases) and the ledger
+    they are recorded in (the one that holds the leases)."""
+    if not checked.targets:
+        yield request, None
+        return
+    from engine.commands.run import open_ledger
+    from engine.ledger import new_run_id
+    from engine.target_lock import TargetLock
+
+    owner = f"drill-{new_run_id()}"
+    with open_ledger(request) as ledger:
+        lock = TargetLock(ledger, None, owner, checked.targets, request.wait_lock)
+        blocked = lock.acquire(signals.stop)
+        if signals.stop.is_set():
+            raise KeyboardInterrupt  # Ctrl-C while waiting: nothing injected
+        if blocked:
+            raise RefusedError(blocked, "a drill needs its targets to itself")
+        try:
+            yield msgspec.structs.replace(request, lock_owner=owner), ledger
+        finally:
+            lock.release()
 
 
 def _checked(request: RunRequest) -> Prepared:
@@ -200,7 +231,9 @@ class _Drill:
         report: DrillReport,
         signals: DrillSignals,
         listeners: Listeners,
+        ledger: Ledger | None = None,
     ) -> None:
+        self.ledger = ledger  # None: each run opens the ledger itself
         self.request = request
         self.checked = checked
         self.report = report
@@ -231,7 +264,9 @@ class _Drill:
         run_id = new_run_id()
         prepared = prepare(self.request, run_id, mode="drill")
         prepared.playbook = msgspec.structs.replace(prepared.playbook, steps=tuple(steps), sli=None)
-        return self._record(name, lambda: execute_prepared(prepared, run_id, self.listeners()))
+        return self._record(
+            name, lambda: execute_prepared(prepared, run_id, self.listeners(), self.ledger)
+        )
 
     def _record(self, name: str, run: Callable[[], RunResult]) -> RunResult:
         began = time.monotonic()
@@ -278,7 +313,7 @@ class _Drill:
         run_id = new_run_id()
         prepared = prepare(self.request, run_id, mode="drill")
         result = self._record(
-            "remediate", lambda: execute_prepared(prepared, run_id, self.listeners())
+            "remediate", lambda: execute_prepared(prepared, run_id, self.listeners(), self.ledger)
         )
         if result.outcome == Outcome.RECOVERED:
             self.report.recovered_after = round(time.monotonic() - injected_at, 3)
@@ -319,5 +354,5 @@ class _Drill:
 
         request = msgspec.structs.replace(self.request, assume_yes=True)  # the drill's own undo
         return self._record(
-            "revert", lambda: rollback_run(inject.run_id, request, self.listeners())
+            "revert", lambda: rollback_run(inject.run_id, request, self.listeners(), self.ledger)
         )

@@ -43,6 +43,8 @@ def plan_variables(variables: RunVariables) -> dict[str, Any]:
     mapping = variables.as_mapping()
     mapping["captures"] = PlaceholderNamespace("captures", variables.captures)
     mapping["steps"] = PlaceholderNamespace("steps", variables.steps)
+    # each target's lease epoch, known once the run holds its targets
+    mapping["run"] = {"locks": PlaceholderNamespace("run.locks"), **variables.run}
     return mapping
 
 

@@ -17,9 +17,12 @@ from msgspec import Struct, field
 from engine.errors import EngineError, ExitCode, LedgerError
 from engine.ledger import EventSpec, Ledger
 
-# Kinds after which the ledger must be durable before the engine goes on:
-# the intent of a side effect, and the end of a run.
-DURABLE_KINDS = frozenset({"step_intent", "undo_intent", "run_started", "run_finished"})
+# Kinds after which the ledger must be durable before the engine goes on: the intent
+# of a side effect, the end of a run, and a wait for a target lock (which may be long:
+# `runbook show` tells what the run waits for).
+DURABLE_KINDS = frozenset(
+    {"step_intent", "undo_intent", "run_started", "run_finished", "lock_waited"}
+)
 
 
 class Event(Struct, frozen=True):

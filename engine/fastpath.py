@@ -16,7 +16,7 @@ from typing import TypedDict
 _FLAGS = {"--yes": "assume_yes", "-y": "assume_yes", "--force": "force"}
 _FLAGS |= {"--quiet": "quiet", "-q": "quiet"}
 _VALUES = {"--input": "inputs", "-i": "inputs", "--inventory": "inventory"}
-_VALUES |= {"--output": "output", "-o": "output"}
+_VALUES |= {"--output": "output", "-o": "output", "--wait-lock": "wait_lock"}
 _OUTPUTS = ("text", "json")
 
 
@@ -31,6 +31,7 @@ class RunArguments(TypedDict):
     force: bool
     quiet: bool
     output: str
+    wait_lock: str | None
 
 
 def parse_run(argv: list[str]) -> RunArguments | None:
@@ -70,6 +71,7 @@ def parse_run(argv: list[str]) -> RunArguments | None:
         force="force" in flags,
         quiet="quiet" in flags,
         output=values.get("output", "text"),
+        wait_lock=values.get("wait_lock"),
     )
 
 

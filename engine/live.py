@@ -101,6 +101,12 @@ class LiveDisplay:
         why = f" — {data['error']}" if data.get("error") else ""
         self.sli_line = f"SLI {data.get('phase')}: {data.get('verdict')}{shown}{why}"
 
+    def _on_lock_waited(self, step: str, data: dict[str, Any]) -> None:
+        self.sli_line = self.lines._on_lock_waited(step, data)  # under the table while waiting
+
+    def _on_lock_taken(self, step: str, data: dict[str, Any]) -> None:
+        self.sli_line = self.lines._on_lock_taken(step, data)
+
     def _on_undo_result(self, step: str, data: dict[str, Any]) -> None:
         row = self._row(step)
         ok = data.get("status") == "succeeded"

@@ -31,6 +31,8 @@ class RunRequest(Struct, frozen=True):
     environ: Mapping[str, str] | None = None
     alert: Mapping[str, Any] = field(default_factory=dict)
     inventory: str | None = None  # SSH hosts file; None: $RUNBOOK_INVENTORY or beside the playbook
+    wait_lock: float = 0.0  # seconds to wait for a target another run holds (0: refuse at once)
+    lock_owner: str | None = None  # the leases are held by this owner (a drill), not the run
 
 
 class Prepared(Struct):
@@ -46,6 +48,7 @@ class Prepared(Struct):
     refusal: str = ""
     refusal_hint: str = ""
     parent_run: str | None = None
+    targets: tuple[str, ...] = ()  # the rendered lock keys (not for a dry run)
 
 
 def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
@@ -60,6 +63,9 @@ def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
     prepared = assemble(request, playbook, source, inputs, run_id, mode)
     prepared.plan = build_plan(playbook, plan_variables(prepared.variables))
     if not request.dry_run:
+        from engine.target_lock import render_targets
+
+        prepared.targets = render_targets(playbook, prepared.variables, prepared.redactor)
         prepared.refusal, prepared.refusal_hint = refusal(playbook, request)
     if not request.dry_run and not prepared.refusal:  # wrong cluster: refused before step 1
         from engine.kube.guard import refusal as kube_refusal

@@ -10,17 +10,19 @@ from contextlib import contextmanager
 import msgspec.structs
 from msgspec import Struct
 
-from engine.commands.run import make_operator
+from engine.commands.run import make_operator, open_ledger
 from engine.errors import EngineError, RefusedError
 from engine.events import EventBus, LedgerListener, Listener
 from engine.execution import Completed
-from engine.ledger import LEDGER_FILE, EventRow, Ledger, RunInfo, default_home, new_run_id
+from engine.ledger import EventRow, Ledger, RunInfo, new_run_id
+from engine.outcome import Outcome
 from engine.playbook.loader import load_playbook
 from engine.playbook.model import Playbook
 from engine.playbook.traits import is_readonly
 from engine.preflight import Prepared, RunRequest, assemble
 from engine.runner import Run, RunResult
 from engine.steps.base import Status, StepResult
+from engine.target_lock import render_targets
 
 UNDONE = ("succeeded", "skipped")
 REDACTED_MARK = "«redacted:"  # what `engine.secrets.Redactor` puts in place of a secret
@@ -36,21 +38,28 @@ class RollbackPlan(Struct):
     ledger: Ledger
     run_id: str  # of the run being undone
     prepared: Prepared
-    completed: list[Completed]
+    completed: list[Completed]  # what is left to undo as the plan was made
+    events: list[EventRow]  # the run's, then its rollbacks'
 
 
-def rollback_run(run_id: str, request: RunRequest, listeners: Sequence[Listener] = ()) -> RunResult:
+def rollback_run(
+    run_id: str,
+    request: RunRequest,
+    listeners: Sequence[Listener] = (),
+    ledger: Ledger | None = None,
+) -> RunResult:
     """Undo what run `run_id` left done; a new run (mode `rollback`) records it."""
-    with planned_rollback(run_id, request) as plan:
+    with planned_rollback(run_id, request, ledger) as plan:
         return execute_rollback(plan, listeners)
 
 
 @contextmanager
-def planned_rollback(run_id: str, request: RunRequest) -> Iterator[RollbackPlan]:
+def planned_rollback(
+    run_id: str, request: RunRequest, ledger: Ledger | None = None
+) -> Iterator[RollbackPlan]:
     """What undoing run `run_id` would do, from its recorded playbook text once that text
     proved to be what the run executed; refused (nothing run) otherwise."""
-    home = request.home or default_home()
-    with Ledger.open(home / LEDGER_FILE) as ledger:
+    with open_ledger(request, ledger) as ledger:
         original = ledger.get_run(run_id)
         if original.status == "running":
             raise RefusedError(f"run {original.run_id} is still running", "abort it first (Ctrl-C)")
@@ -58,18 +67,59 @@ def planned_rollback(run_id: str, request: RunRequest) -> Iterator[RollbackPlan]
         prepared = _prepared(ledger, original.run_id, events, request)
         completed = completed_steps(prepared.playbook, events)
         _refuse_without_hands(prepared.playbook, completed, request)
-        yield RollbackPlan(ledger, original.run_id, prepared, completed)
+        yield RollbackPlan(ledger, original.run_id, prepared, completed, events)
 
 
 def execute_rollback(plan: RollbackPlan, listeners: Sequence[Listener] = ()) -> RunResult:
-    """Undo the plan's steps in reverse order, recorded as a new run."""
-    prepared = plan.prepared
+    """Undo the plan's steps in reverse order, recorded as a new run. The new run holds
+    the targets the original run locked while it undoes, and reads what is left to undo
+    once it holds them: of parallel rollbacks of one run, one does the undos. Nothing
+    left to undo: nothing is recorded, and the result (run id "") says so."""
+    ledger, prepared = plan.ledger, plan.prepared
+    if not plan.completed:
+        return RunResult("", Outcome.COMPLETED, _nothing_left(ledger, plan.run_id))
+    prepared.targets = _locked_targets(prepared, plan.events)
+    if prepared.request.lock_owner is None:  # (a drill's revert: the drill holds the targets)
+        prepared.targets += (rollback_key(plan.run_id),)
     bus = EventBus(prepared.redactor.redact_data)
-    bus.ledger = LedgerListener(plan.ledger)
+    bus.ledger = LedgerListener(ledger)
     bus.listeners.extend(listeners)
     operator = make_operator(prepared.request, listeners)
-    run = Run(prepared, new_run_id(), bus, plan.ledger, operator)
-    return run.undo_earlier(plan.completed)
+    run = Run(prepared, new_run_id(), bus, ledger, operator)
+
+    def pending() -> list[Completed]:
+        return completed_steps(prepared.playbook, _history(ledger, plan.run_id))
+
+    return run.undo_earlier(pending, lambda: _nothing_left(ledger, plan.run_id))
+
+
+def rollback_key(run_id: str) -> str:
+    """The lock every rollback of `run_id` takes besides the run's targets: rollbacks of
+    one run exclude each other also when its playbook declares no targets."""
+    return f"rollback:{run_id}"
+
+
+def _nothing_left(ledger: Ledger, run_id: str) -> str:
+    """What a rollback of `run_id` says when no step of it is left to undo."""
+    children = reversed(ledger.runs(parent_run=run_id, limit=1000))  # oldest first
+    undid = (
+        child.run_id
+        for child in children
+        if child.mode == "rollback"
+        and any(e.kind == "undo_result" for e in ledger.events(child.run_id))
+    )
+    by = next(undid, None)
+    if by is not None:
+        return f"nothing to undo: run {run_id} was already rolled back (by run {by})"
+    return f"nothing to undo: run {run_id} left no completed step that changes something"
+
+
+def _locked_targets(prepared: Prepared, events: Iterable[EventRow]) -> tuple[str, ...]:
+    """The targets the original run locked (as it rendered them), else rendered again."""
+    for event in events:
+        if event.kind == "lock_taken" and isinstance(event.data.get("targets"), list):
+            return tuple(str(target) for target in event.data["targets"])
+    return render_targets(prepared.playbook, prepared.variables, prepared.redactor)
 
 
 def _history(ledger: Ledger, run_id: str) -> list[EventRow]:
@@ -96,6 +146,8 @@ def _prepared(
         assume_yes=request.assume_yes,
         environ=request.environ,
         inventory=request.inventory,
+        wait_lock=request.wait_lock,
+        lock_owner=request.lock_owner,
     )
     prepared = assemble(request, playbook, source, info.inputs, run_id, "rollback")
     prepared.parent_run = run_id
@@ -182,9 +234,17 @@ def _refuse_without_hands(
         )
 
 
+def _settled(event: EventRow) -> bool:
+    """An undo that succeeded, or one a rollback skipped as not safe (a later one would
+    skip it again): either way, no later rollback has that step left to undo."""
+    if event.kind == "undo_result":
+        return event.data.get("status") in UNDONE
+    return event.kind == "undo_skipped"
+
+
 def completed_steps(playbook: Playbook, events: Iterable[EventRow]) -> list[Completed]:
     """Steps that started and change something, in order, minus those a rollback already
-    undid. Read-only steps have nothing to undo (as in the run's own rollback)."""
+    undid or skipped. Read-only steps have nothing to undo (as in the run's own rollback)."""
     steps = {step.id: step for step in playbook.steps if not is_readonly(step)}
     started: dict[str, Completed] = {}
     for event in events:
@@ -196,6 +256,6 @@ def completed_steps(playbook: Playbook, events: Iterable[EventRow]) -> list[Comp
         elif event.kind == "step_result" and step.id in started:
             captured = event.data.get("captured") or {}
             started[step.id] = Completed(step, Status(event.data["status"]), captured)
-        elif event.kind == "undo_result" and event.data.get("status") in UNDONE:
+        elif _settled(event):
             started.pop(step.id, None)
     return [c for c in started.values() if c.status is not Status.SKIPPED]

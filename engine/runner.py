@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ from engine.signals import AbortSignals
 from engine.steps.base import Operator, Resources, Status, StepContext, StepResult
 from engine.steps.containment import Containment, kill_leftovers
 from engine.steps.registry import HUMAN_TYPES
+from engine.target_lock import TargetLock
 from engine.undo import UndoRunner
 
 if TYPE_CHECKING:  # imported when a playbook has an SLI
@@ -67,6 +69,10 @@ class Run:
         self.guided = self.playbook.metadata.maturity == 1
         self.base_dir = Path(self.playbook.file).resolve().parent
         self.sli = self._sli_checker()
+        request = prepared.request
+        self.lock = TargetLock(
+            ledger, bus, run_id, prepared.targets, request.wait_lock, request.lock_owner
+        )
 
     @property
     def mode(self) -> str:
@@ -77,30 +83,75 @@ class Run:
     def execute(self) -> RunResult:
         """Run to an outcome; the ledger records every step of the way. Ctrl-C and
         SIGTERM are an abort from the first record to the last (also during the SLI
-        pre-check), never a crash that leaves the run `running`."""
+        pre-check and while waiting for a target lock), never a crash that leaves the
+        run `running`. The targets are locked from before the SLI pre-check to the end."""
         with self.signals.installed():
             self._start()
-            refusal = self.prepared.refusal or self._unreadable_ledger() or self._precheck_refusal()
-            if refusal and not self.signals.aborted:
+            refusal = self.prepared.refusal or self._unreadable_ledger()
+            if refusal:
                 return self._finish(Outcome.REFUSED, refusal)
+            blocked = self._lock()
+            if blocked:
+                return self._finish(self._blocked_outcome(), blocked)
             try:
-                outcome, message = self._run_steps()  # aborted before step 1 if signalled
-            except AbortRequested as exc:
-                outcome, message = Outcome.ABORTED, str(exc)
-            if self._needs_rollback(outcome):
-                outcome = self._roll_back(outcome)
-            self._close()
+                outcome, message = self._locked_run()
+            finally:
+                self.lock.release()
             return self._finish(outcome, message)
 
-    def undo_earlier(self, completed: list[Completed]) -> RunResult:
-        """A rollback run: undo steps an earlier run completed, in reverse order."""
+    def _locked_run(self) -> tuple[Outcome, str]:
+        refusal = self._precheck_refusal()
+        if refusal and not self.signals.aborted:
+            return Outcome.REFUSED, refusal
+        try:
+            outcome, message = self._run_steps()  # aborted before step 1 if signalled
+        except AbortRequested as exc:
+            outcome, message = Outcome.ABORTED, str(exc)
+        if self._needs_rollback(outcome):
+            outcome = self._roll_back(outcome)
+        self._close()
+        return outcome, message
+
+    def undo_earlier(
+        self, pending: Callable[[], list[Completed]], nothing_left: Callable[[], str]
+    ) -> RunResult:
+        """A rollback run: undo steps an earlier run completed, in reverse order. What is
+        left to undo is read (`pending`) once the targets are locked: a rollback that
+        waited for another one finds nothing left and says so (`nothing_left`)."""
         with self.signals.installed():
             self._start()
-            self._kill_leftovers()
-            ok = self._undo_runner().undo_in_reverse(completed, guided=self.guided)
-            self._close()
-            outcome = Outcome.COMPLETED if ok else Outcome.ROLLBACK_FAILED
-            return self._finish(outcome, "" if ok else "an undo failed: a human must look now")
+            blocked = self._lock()
+            if blocked:
+                return self._finish(self._blocked_outcome(), blocked)
+            try:
+                self._kill_leftovers()
+                outcome, message = self._undo_pending(pending(), nothing_left)
+            finally:
+                self.lock.release()
+            return self._finish(outcome, message)
+
+    def _undo_pending(
+        self, completed: list[Completed], nothing_left: Callable[[], str]
+    ) -> tuple[Outcome, str]:
+        if not completed:
+            return Outcome.COMPLETED, nothing_left()
+        ok = self._undo_runner().undo_in_reverse(completed, guided=self.guided)
+        self._close()
+        if ok:
+            return Outcome.COMPLETED, ""
+        return Outcome.ROLLBACK_FAILED, "an undo failed: a human must look now"
+
+    def _lock(self) -> str:
+        """Take the targets ("" once held, else why not); templates read each lease's epoch
+        as `run.locks[target]`, to hand a system that checks fencing tokens."""
+        blocked = self.lock.acquire(self.signals.cancel)
+        if not blocked:
+            variables = self.prepared.variables
+            variables.run = {**variables.run, "locks": self.lock.epochs()}
+        return blocked
+
+    def _blocked_outcome(self) -> Outcome:
+        return Outcome.ABORTED if self.signals.aborted else Outcome.REFUSED
 
     def _kill_leftovers(self) -> None:
         """What the earlier run's commands left running dies before anything is undone."""
@@ -209,6 +260,8 @@ class Run:
         for index, step in enumerate(steps):
             if self.signals.aborted:
                 return Outcome.ABORTED, f"aborted by {self.signals.reason} before {step.id}"
+            if self.lock.lost():
+                return self._lock_lost(step)
             try:
                 result = self._run_step(step)
             except LedgerError as exc:  # no side effect without its record: stop, undo
@@ -221,6 +274,17 @@ class Run:
                 took = time.monotonic() - started
                 return Outcome.RECOVERED, f"the SLI recovered after {step.id} ({took:.1f}s)"
         return self._after_all_steps(steps[-1] if steps else None)
+
+    def _lock_lost(self, step: Step) -> tuple[Outcome, str]:
+        """Another run may act on the targets now: stop before `step`, and undo nothing
+        (the undos would act on targets another run holds); `runbook rollback` does it
+        under the lock later."""
+        reason = self.lock.lost()
+        self.bus.emit("lock_lost", self.run_id, step.id, reason=reason)
+        return Outcome.INTERRUPTED, (
+            f"{reason}: stopped before {step.id}, nothing undone; "
+            f"`runbook rollback {self.run_id}` undoes the completed steps once the lock is free"
+        )
 
     def _recovered_after(self, step: Step, result: StepResult, final: bool) -> bool:
         if self.sli is None or result.status is not Status.SUCCEEDED or not mitigates(step):

@@ -265,3 +265,29 @@ def test_a_drill_of_a_playbook_others_can_write_is_refused_before_the_inject(
     assert f"playbook {path}: the file {path} is writable by others" in done.stderr
     assert f"`chmod go-w {path}`" in done.stderr
     assert log_lines(log) == [] and state.read_text() == "good\n"
+
+
+def test_the_drill_holds_its_targets_from_the_baseline_to_the_revert(tmp_path: Path) -> None:
+    path, _state, log = write_drill(tmp_path, inject="echo bad > {state}.elsewhere", detect="3s")
+    path.write_text(path.read_text().replace("sli:\n", 'targets: ["svc/drill-test"]\nsli:\n', 1))
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "engine", "drill", str(path), "--yes", "-o", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while "inject" not in log_lines(log) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    between = run_cli("run", str(path), "--yes", "--force")  # while the drill waits to detect
+    out, err = engine.communicate(timeout=60)
+
+    assert between.returncode == 5, between.stdout + between.stderr
+    assert "target 'svc/drill-test' is locked by run drill-r" in between.stdout
+    assert engine.returncode == 3, out + err
+    report = json.loads(out)
+    assert [p["name"] for p in report["parts"]] == ["inject", "revert"]
+    assert log_lines(log) == ["inject", "undo-inject"]  # the other run's `fix` never ran
+    for part in report["parts"]:
+        [taken] = [e["data"] for e in events(part["run_id"]) if e["kind"] == "lock_taken"]
+        assert taken["held_by"].startswith("drill-r")
+    assert json.loads(run_cli("locks", "-o", "json").stdout) == []

@@ -29,14 +29,16 @@ def vocabulary(folder: Path) -> list[str]:
     options = ["-i", "--input", "--input=a=1", "-ia=1", "--inventory", "--inventory=hosts.yaml"]
     options += ["--yes", "-y", "--force", "--quiet", "-q", "-qy", "-o", "--output"]
     options += ["--output=json", "--output=xml", "--dry-run", "--probe", "-h", "--help", "--"]
-    options += ["--bogus", "-z", "--yes=1", "-i=a=1", "--inp"]
+    options += ["--bogus", "-z", "--yes=1", "-i=a=1", "--inp", "--wait-lock", "--wait-lock=5s"]
     values = ["a=1", "b=two words", "c=-1", "-x", "json", "text", "JSON", "hosts.yaml", ""]
+    values += ["30s", "soon"]
     return files + options + values
 
 
 def arguments(playbook: str, **given: object) -> RunArguments:
     plain = {"inputs": (), "inventory": None, "assume_yes": False, "force": False}
-    return {"playbook": playbook, **plain, "quiet": False, "output": "text", **given}  # type: ignore[return-value]
+    rest = {"quiet": False, "output": "text", "wait_lock": None}
+    return {"playbook": playbook, **plain, **rest, **given}  # type: ignore[return-value]
 
 
 def click_params(args: list[str]) -> dict[str, object] | None:
@@ -51,6 +53,7 @@ def click_params(args: list[str]) -> dict[str, object] | None:
 PLAIN = [["-i", "a=1"], ["--input", "b=two words"], ["--input=c="], ["-o", "json"]]
 PLAIN += [["--output", "text"], ["--output=json"], ["--inventory", "hosts.yaml"]]
 PLAIN += [["--inventory=hosts.yaml"], ["--yes"], ["-y"], ["--force"], ["--quiet"], ["-q"]]
+PLAIN += [["--wait-lock", "30s"], ["--wait-lock=1m"], ["--wait-lock", "soon"]]
 
 
 def command_lines(folder: Path) -> st.SearchStrategy[list[str]]:
@@ -98,6 +101,7 @@ def test_where_the_fast_parser_answers_click_answers_the_same(
             arguments("pb.yaml", inputs=("a=1", "b=2"), inventory="hosts.yaml", output="json"),
         ),
         (["--force", "--output=text", "pb.yaml"], arguments("pb.yaml", force=True)),
+        (["pb.yaml", "--wait-lock", "5m"], arguments("pb.yaml", wait_lock="5m")),
     ],
 )
 def test_the_plain_command_lines_take_the_fast_path(
@@ -119,6 +123,8 @@ def test_the_plain_command_lines_take_the_fast_path(
         ["pb.yaml", "-qy"],  # joined short flags: click's to read
         ["pb.yaml", "-i", "-x"],  # a value that looks like an option
         ["pb.yaml", "-q", "-q"],
+        ["pb.yaml", "--wait-lock", "1s", "--wait-lock", "2s"],
+        ["pb.yaml", "--wait-lock"],
         ["pb.yaml", "--", "a"],
         ["adir"],
         ["missing.yaml"],

@@ -69,10 +69,22 @@ def _event_detail(event: EventRow) -> str:
     keys = (
         *("command", "status", "exit_code", "message", "attempt", "delay", "outcome", "reason"),
         *("approved_by", "approved", "by", "os_user"),  # who approved a confirm gate (audit)
+        *("target", "targets", "epochs", "holder", "waited", "taken_over"),  # target locks
     )
-    parts = [f"{key}={data[key]!r}" for key in keys if data.get(key) not in (None, "")]
+    parts = [
+        f"{key}={_holder(data[key]) if key == 'holder' else repr(data[key])}"
+        for key in keys
+        if data.get(key) not in (None, "", [], {})
+    ]
     tail = _output_tail(data.get("output"))
     return (": " + ", ".join(parts) if parts else "") + tail
+
+
+def _holder(holder: object) -> str:
+    """The holder of a target lock, as the refusal names it."""
+    if not isinstance(holder, dict):
+        return repr(holder)
+    return f"run {holder.get('run_id')} (host {holder.get('host')}, pid {holder.get('pid')})"
 
 
 def _output_tail(output: object, lines: int = 5) -> str:

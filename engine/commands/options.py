@@ -28,6 +28,19 @@ def make_request(playbook: str, inputs: tuple[str, ...], **options: object) -> R
     )
 
 
+def wait_seconds(wait_lock: str | None) -> float:
+    """`--wait-lock DURATION` in seconds (0 without it: a held target refuses at once)."""
+    if wait_lock is None:
+        return 0.0
+    from engine.durations import parse_duration
+    from engine.errors import UsageError
+
+    try:
+        return parse_duration(wait_lock)
+    except ValueError as exc:
+        raise UsageError(f"--wait-lock: {exc}", "e.g. --wait-lock 30s or --wait-lock 5m") from None
+
+
 def make_listeners(output: str, quiet: bool) -> list[Listener]:
     """JSON lines, the live display at a terminal, or plain lines."""
     from engine.display import JsonLines, PlainLines
@@ -49,11 +62,17 @@ def run_and_exit_code(
     force: bool,
     quiet: bool,
     output: str,
+    wait_lock: str | None = None,
 ) -> int:
     """`runbook run` without --dry-run: run and record; the outcome's exit code."""
     from engine.commands.run import run_playbook
 
     request = make_request(
-        playbook, inputs, assume_yes=assume_yes, force=force, inventory=inventory
+        playbook,
+        inputs,
+        assume_yes=assume_yes,
+        force=force,
+        inventory=inventory,
+        wait_lock=wait_seconds(wait_lock),
     )
     return int(run_playbook(request, make_listeners(output, quiet)).outcome.exit_code)

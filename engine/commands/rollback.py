@@ -22,6 +22,7 @@ from engine.execution import Completed
 from engine.operator import HeadlessOperator
 from engine.preflight import RunRequest
 from engine.rollback import RollbackPlan, execute_rollback, planned_rollback
+from engine.runner import RunResult
 from engine.steps.base import Resources, StepContext
 
 Confirm = Callable[[str], bool]
@@ -48,6 +49,8 @@ def rollback(
     """Show the plan, then undo if allowed: the exit code (0 for a dry run)."""
     with planned_rollback(run_id, request) as plan:
         steps = undo_plan(plan)
+        if not steps:  # nothing is recorded then: the result only says why
+            return _done(execute_rollback(plan, listeners), output)
         _say(render_json(plan, steps) if output == "json" else render_text(plan, steps))
         if dry_run:
             return int(ExitCode.OK)
@@ -55,7 +58,16 @@ def rollback(
         if count and not _approved(plan, count, request, confirm):
             print("rollback not confirmed: nothing undone", file=sys.stderr)
             return int(ExitCode.ABORTED)
-        return int(execute_rollback(plan, listeners).outcome.exit_code)
+        # Another rollback may have undone it all while this one waited for the lock.
+        return _done(execute_rollback(plan, listeners), output)
+
+
+def _done(result: RunResult, output: str) -> int:
+    if not result.run_id:
+        from engine.commands.locks import nothing_done
+
+        _say(nothing_done(result.message, output))
+    return int(result.outcome.exit_code)
 
 
 def _approved(plan: RollbackPlan, count: int, request: RunRequest, confirm: Confirm) -> bool:

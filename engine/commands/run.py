@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 
 from engine.events import EventBus, LedgerListener, Listener
 from engine.ledger import LEDGER_FILE, Ledger, default_home, new_run_id
@@ -20,17 +21,33 @@ def run_playbook(request: RunRequest, listeners: Sequence[Listener] = ()) -> Run
 
 
 def execute_prepared(
-    prepared: Prepared, run_id: str, listeners: Sequence[Listener] = ()
+    prepared: Prepared,
+    run_id: str,
+    listeners: Sequence[Listener] = (),
+    ledger: Ledger | None = None,
 ) -> RunResult:
-    """Open the ledger and run a prepared playbook to its outcome."""
-    request = prepared.request
-    home = request.home or default_home()
-    with Ledger.open(home / LEDGER_FILE) as ledger:
+    """Run a prepared playbook to its outcome, recorded in `ledger` (by default the
+    request's, opened and closed here)."""
+    with open_ledger(prepared.request, ledger) as ledger:
         bus = EventBus(prepared.redactor.redact_data)
         bus.ledger = LedgerListener(ledger)
         bus.listeners.extend(listeners)
-        operator = make_operator(request, listeners)
+        operator = make_operator(prepared.request, listeners)
         return Run(prepared, run_id, bus, ledger, operator).execute()
+
+
+@contextlib.contextmanager
+def open_ledger(request: RunRequest, ledger: Ledger | None = None) -> Iterator[Ledger]:
+    """`ledger` as it is, or the request's ledger, opened for the block and closed after.
+
+    A process that holds a ledger open passes it on: a second connection would open and
+    close the file again, and closing a file drops the process's SQLite locks on it.
+    """
+    if ledger is not None:
+        yield ledger
+        return
+    with Ledger.open((request.home or default_home()) / LEDGER_FILE) as opened:
+        yield opened
 
 
 def make_operator(request: RunRequest, listeners: Sequence[Listener] = ()) -> Operator:

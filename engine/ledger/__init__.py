@@ -6,6 +6,7 @@ nothing about step types. `Ledger` is the SQLite ledger (the default).
 
 from __future__ import annotations
 
+from engine.ledger.locks import Grant, Lease
 from engine.ledger.model import (
     LEDGER_FILE,
     MODES,
@@ -27,6 +28,8 @@ __all__ = [
     "SCHEMA_VERSION",
     "EventRow",
     "EventSpec",
+    "Grant",
+    "Lease",
     "Ledger",
     "RunInfo",
     "RunRow",

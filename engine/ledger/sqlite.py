@@ -13,12 +13,14 @@ import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.errors import LedgerError
+from engine.ledger import locks
+from engine.ledger.locks import Grant, Lease, Owner
 from engine.ledger.model import (
     INTERRUPTED,
     LEDGER_FILE,
@@ -83,6 +85,15 @@ _NEWEST_FIRST = "ORDER BY started_at DESC, run_id DESC"
 # What SQLite says of a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB).
 _DAMAGED = re.compile(r"malformed|not a database|corrupt", re.IGNORECASE)
 EventSpec = tuple[str, str | None, Mapping[str, Any]]
+_T = TypeVar("_T")
+
+
+class _Blocked(Exception):
+    """Raised inside a lock transaction to roll it back; carries the refused grant."""
+
+    def __init__(self, grant: Grant) -> None:
+        super().__init__("blocked")
+        self.grant = grant
 
 
 class Ledger:
@@ -236,6 +247,49 @@ class Ledger:
         self.get_run(run_id)
         self.events(run_id)
         self.runs(parent_run=run_id, limit=1)
+
+    # -- target locks ------------------------------------------------------------
+
+    def take_leases(self, run_id: str, targets: Sequence[str]) -> Grant:
+        """Lease every target (sorted, distinct) for `run_id` in one transaction, or none:
+        then `blocked_by` names the lease in the way. A lease whose owner is provably dead
+        or that expired is taken over (`taken_over`), with the next epoch."""
+        keys = locks.normalised(targets)
+        pid = os.getpid()
+        owner = Owner(host_name(), pid, process_start_time(pid))
+        in_the_way = self._query_leases(lambda conn: locks.blocker(conn, run_id, keys))
+        if in_the_way is not None:  # seen without the write lock: no commit to wait for
+            return Grant(blocked_by=in_the_way)
+        try:
+            with self._write(f"lock the targets of run {run_id}") as conn:
+                locks.ensure_table(conn)
+                grant = locks.take(conn, run_id, keys, owner)
+                if grant.blocked_by is not None:
+                    raise _Blocked(grant)  # rolls back the targets taken before it
+        except _Blocked as blocked:
+            return blocked.grant
+        return grant
+
+    def renew_leases(self, leases: Sequence[Lease]) -> list[Lease]:
+        """Extend the leases still held under their epochs; those lost to another run."""
+        with self._write("renew target locks") as conn:
+            return locks.renew(conn, leases)
+
+    def release_leases(self, leases: Sequence[Lease]) -> list[Lease]:
+        """Free the leases still held under their epochs; those freed."""
+        with self._write("release target locks") as conn:
+            return locks.release(conn, leases)
+
+    def leases(self) -> list[Lease]:
+        """Every held lease (also of dead or expired owners, until taken over), by target."""
+        return self._query_leases(locks.held)
+
+    def _query_leases(self, read: Callable[[sqlite3.Connection], _T]) -> _T:
+        with self._lock:
+            try:
+                return read(self._conn)
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot read the ledger: {exc}", hint=self._hint(exc)) from exc
 
     # -- reading -----------------------------------------------------------------
 

@@ -41,6 +41,7 @@ _SYNTAX = re.compile(r"template syntax error \(line (\d+)\): ")
 COMMAND_KEYS = frozenset({"run", "command"})
 NOT_COMMAND_KEYS = frozenset({"env", "stdin"})  # how a command receives a secret safely
 _WHEN_HINT = "write a Jinja expression, e.g. inputs.force or steps.check.exit_code == 0"
+_TARGET_HINT = "name the target by inputs or plain text, e.g. 'db/{{ inputs.cluster }}'"
 _PRIVATE_HINT = "templates may only read values: inputs, secrets, steps, captures, alert, run"
 _USE_ENV_HINT = (
     "pass it in `env:` (e.g. TOKEN: '{{{{ secrets.{name} }}}}') and use \"$TOKEN\" in the command"
@@ -211,6 +212,9 @@ class TemplateChecker:
         elif ref[0] == "secrets" and len(ref) > 1 and _on_command_line(path):
             message = f"secret {ref[1]!r} on a command line is visible to every local user (ps)"
             self.add(path, message, _USE_ENV_HINT.format(name=ref[1]))
+        elif ref[0] == "secrets" and len(ref) > 1 and path[0] == "targets":
+            message = f"secret {ref[1]!r} in a target: lock keys are listed in the clear"
+            self.add(path, message, _TARGET_HINT)
 
     def add_syntax_error(self, message: str, hint: str, path: Path) -> None:
         """At the template's own line when it is a `|` block of several lines."""
