@@ -16,6 +16,12 @@ def open_private_ledger(path: Path) -> None:
     """Create the ledger's folder (0700) and file (0600) if missing; refuse the folder,
     the file or a companion file that is a symlink, not ours, or writable by others."""
     private_folder(path.parent)
-    os.close(open_private_file(path, os.O_RDWR))
+    if os.path.lexists(path):
+        # Checked, not opened: closing a descriptor of a file drops every POSIX lock this
+        # process holds on it, so a second connection in one process (a drill's runs)
+        # would take away the first one's SQLite locks.
+        check_private_file(path)
+    else:
+        os.close(open_private_file(path, os.O_RDWR))
     for suffix in COMPANIONS:
         check_private_file(path.with_name(path.name + suffix))
