@@ -196,7 +196,7 @@ def undo_runs(run_id: str) -> list[str]:
 def test_of_parallel_rollbacks_of_one_run_one_undoes_and_the_others_are_refused() -> None:
     run_id = completed_run()
 
-    rollbacks = [start_engine("rollback", run_id) for _ in range(5)]
+    rollbacks = [start_engine("rollback", "--yes", run_id) for _ in range(5)]
     results = [finish(r) for r in rollbacks]
 
     assert lines(current_env().work / "undone") == ["two", "one"]
@@ -213,7 +213,7 @@ def test_of_parallel_rollbacks_of_one_run_one_undoes_and_the_others_are_refused(
 def test_parallel_rollbacks_that_wait_undo_once_and_the_others_say_so() -> None:
     run_id = completed_run()
 
-    rollbacks = [start_engine("rollback", run_id, "--wait-lock", "60s") for _ in range(5)]
+    rollbacks = [start_engine("rollback", "--yes", run_id, "--wait-lock", "60s") for _ in range(5)]
     results = [finish(r) for r in rollbacks]
 
     assert [code for code, _ in results] == [0] * 5, results
@@ -223,7 +223,7 @@ def test_parallel_rollbacks_that_wait_undo_once_and_the_others_say_so() -> None:
     assert len(said) == 4
     assert all(f"was already rolled back (by run {undoer})" in output for output in said)
     assert lock_data(undoer, "lock_taken")["targets"] == ["db/db-1", f"rollback:{run_id}"]
-    again = runbook("rollback", run_id)
+    again = runbook("rollback", "--yes", run_id)
     assert again.returncode == 0
     assert f"nothing to undo: run {run_id} was already rolled back" in again.stdout
     assert lines(current_env().work / "undone") == ["two", "one"]
@@ -295,7 +295,7 @@ def test_a_run_whose_lease_was_taken_over_stops_before_its_next_step_and_undoes_
     assert lines(current_env().work / "undone") == []
     assert [e["step_id"] for e in events(holder_id, "lock_lost")] == ["two"]
     assert [row["run_id"] for row in locks_json()] == ["r-elsewhere"]  # not released by it
-    later = runbook("rollback", holder_id)
+    later = runbook("rollback", "--yes", holder_id)
     assert later.returncode == 5, later.stdout + later.stderr
     assert "target 'db/db-1' is locked by run r-elsewhere (host another-host, pid 1" in later.stdout
 
@@ -331,7 +331,7 @@ def test_parallel_rollbacks_of_a_run_without_targets_undo_once(tmp_path: Path) -
     assert ran.returncode == 0, ran.stdout + ran.stderr
     run_id = run_id_of(ran.stdout)
 
-    rollbacks = [start_engine("rollback", run_id) for _ in range(5)]
+    rollbacks = [start_engine("rollback", "--yes", run_id) for _ in range(5)]
     results = [finish(r) for r in rollbacks]
 
     assert lines(current_env().work / "undone") == ["two", "one"]
