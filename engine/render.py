@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from msgspec import Struct
 
 from engine.errors import EngineError, ExitCode
-from engine.secrets import ENV_PREFIX, Redactor
+from engine.secrets import Redactor
 from engine.shellsyntax import SLOT, ShellCommand, Unsafe, analyse, compose
 
 if TYPE_CHECKING:
@@ -318,7 +318,8 @@ def _checked_value(value: Any, dashed_in: str | None) -> str:
     if secret is not None:
         raise RenderError(
             f"secret '{secret}' would appear on a command line, visible to every local user",
-            hint=f'read it from the environment instead: "${ENV_PREFIX}{secret.upper()}"',
+            hint=f"pass it in `env:` (e.g. TOKEN: '{{{{ secrets.{secret} }}}}') and use \"$TOKEN\""
+            " in the command",
         )
     return text
 

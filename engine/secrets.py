@@ -3,7 +3,7 @@
 A value loaded here is tracked by origin (RELIABILITY.md #7): the `Redactor` built from
 the loaded values scrubs them from terminal output, the ledger, reports and error
 messages, also where they occur inside longer text. Secrets reach a child process only
-through its environment (`secret_env`) or stdin, never through its argv, which every
+through the `env:` or `stdin:` of the step that uses them, never through argv, which every
 local user can read in `ps`.
 """
 
@@ -21,8 +21,6 @@ from engine.output_cuts import LINE_MARK_START, TAIL_MARK_END
 
 if TYPE_CHECKING:
     from engine.playbook.model import SecretSpec
-
-ENV_PREFIX = "RUNBOOK_SECRET_"
 
 
 class SecretError(EngineError):
@@ -76,15 +74,6 @@ def _read_secret_file(path: Path) -> tuple[str, str]:
         return "", f"cannot read file {path}: {exc.strerror or type(exc).__name__}"
     text = text.removesuffix("\n").removesuffix("\r")
     return (text, "") if text else ("", f"file {path} is empty")
-
-
-def secret_env(secrets: Mapping[str, str]) -> dict[str, str]:
-    """The environment variables that hand secrets to a child process.
-
-    Secret `api_token` becomes `RUNBOOK_SECRET_API_TOKEN`. Commands read secrets from
-    there (`"$RUNBOOK_SECRET_API_TOKEN"`), never from their argv.
-    """
-    return {ENV_PREFIX + name.upper(): value for name, value in secrets.items()}
 
 
 class Redactor:

@@ -166,7 +166,7 @@ def test_shell_refuses_a_secret_on_the_command_line_without_showing_it() -> None
     with pytest.raises(RenderError) as caught:
         make().shell("curl -H 'token: {{ secrets.token }}' http://x")
     assert "secret 'token'" in caught.value.message
-    assert "$RUNBOOK_SECRET_TOKEN" in caught.value.hint
+    assert "TOKEN: '{{ secrets.token }}'" in caught.value.hint  # in `env:`, as the docs say
     assert SECRET not in caught.value.render()
     assert make().text("{{ secrets.token }}") == SECRET  # env and stdin may carry it
 

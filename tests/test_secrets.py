@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import shlex
-import subprocess
 import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +16,7 @@ from hypothesis import strategies as st
 from engine.errors import ExitCode
 from engine.output_cuts import line_cut, tail_cut
 from engine.playbook.model import SecretSpec
-from engine.secrets import Redactor, SecretError, load_secrets, secret_env
+from engine.secrets import Redactor, SecretError, load_secrets
 
 CANARY = "c4nary-Secret-Value"
 
@@ -64,17 +62,6 @@ def test_every_missing_secret_is_named_together_without_values(tmp_path: Path) -
     ]
     assert CANARY not in error.render()
     assert error.__cause__ is None
-
-
-def test_secret_env_names_the_variables_for_child_processes() -> None:
-    env = secret_env({"api_token": CANARY, "db": "x"})
-    assert env == {"RUNBOOK_SECRET_API_TOKEN": CANARY, "RUNBOOK_SECRET_DB": "x"}
-    done = subprocess.run(
-        ["/bin/sh", "-c", 'test "$RUNBOOK_SECRET_API_TOKEN" = "$1"', "sh", CANARY],
-        env={**os.environ, **env},
-        check=False,
-    )
-    assert done.returncode == 0
 
 
 def test_redact_replaces_every_occurrence_also_inside_words() -> None:

@@ -59,7 +59,14 @@ SEMANTIC = {
         "input-default-wrong-type", "input-enum-unreachable",
     ],
     "what a step type or the shell accepts": [
-        "secret-in-argv", "secret-on-command-line", "shell-env-name", "shell-expect-bad-regex",
+        "secret-by-computed-name-in-argv", "secret-in-argv", "secret-in-target",
+        "secret-on-command-line", "shell-env-name", "shell-expect-bad-regex",
+    ],
+    "where a value in a command would be read as code": [
+        "template-in-arithmetic", "template-in-heredoc", "template-in-interpreter-script",
+        "template-in-probe-and-minikube-command", "template-in-shell-script-argv",
+        "template-in-shell-script-string", "template-in-single-quotes",
+        "template-in-ssh-remote-command",
     ],
     "ranges whose ends are the wrong way round": [
         "healthy-between-reversed", "retry-backoff-past-cap", "http-probe-latency-past-timeout",

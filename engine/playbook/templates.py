@@ -209,11 +209,14 @@ class TemplateChecker:
         problem = reference_problem(ref, scope)
         if problem:
             self.add(path, *problem)
-        elif ref[0] == "secrets" and len(ref) > 1 and _on_command_line(path):
-            message = f"secret {ref[1]!r} on a command line is visible to every local user (ps)"
-            self.add(path, message, _USE_ENV_HINT.format(name=ref[1]))
-        elif ref[0] == "secrets" and len(ref) > 1 and path[0] == "targets":
-            message = f"secret {ref[1]!r} in a target: lock keys are listed in the clear"
+        elif ref[0] == "secrets" and _on_command_line(path):
+            name = ref[1] if len(ref) > 1 else "…"
+            what = f"secret {name!r}" if len(ref) > 1 else "a secret read by a computed name"
+            message = f"{what} on a command line is visible to every local user (ps)"
+            self.add(path, message, _USE_ENV_HINT.format(name=name))
+        elif ref[0] == "secrets" and path[0] == "targets":
+            what = f"secret {ref[1]!r}" if len(ref) > 1 else "a secret"
+            message = f"{what} in a target: lock keys are listed in the clear"
             self.add(path, message, _TARGET_HINT)
 
     def add_syntax_error(self, message: str, hint: str, path: Path) -> None:
