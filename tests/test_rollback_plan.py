@@ -85,15 +85,17 @@ def test_the_undo_plan_is_shown_and_dry_run_undoes_nothing() -> None:
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert shown.stdout.splitlines() == [
         f"undo plan of run {run_id} (run-all-good):",
-        f"  1. two (succeeded): echo two >> {work}/undone",
-        f"  2. one (succeeded): echo one >> {work}/undone",
+        f"  1. two (succeeded): RUNBOOK_V1={work}",
+        '       echo two >> "${RUNBOOK_V1}"/undone',
+        f"  2. one (succeeded): RUNBOOK_V1={work}",
+        '       echo one >> "${RUNBOOK_V1}"/undone',
     ]
     assert_nothing_undone(shown, run_id)
     as_json = runbook("rollback", "--dry-run", "--output", "json", run_id)
     plan = json.loads(as_json.stdout)
     assert [(s["step"], s["undo"]) for s in plan["steps"]] == [
-        ("two", f"echo two >> {work}/undone"),
-        ("one", f"echo one >> {work}/undone"),
+        ("two", f'RUNBOOK_V1={work}\necho two >> "${{RUNBOOK_V1}}"/undone'),
+        ("one", f'RUNBOOK_V1={work}\necho one >> "${{RUNBOOK_V1}}"/undone'),
     ]
 
 

@@ -126,7 +126,10 @@ def render_text(plan: RollbackPlan, steps: Sequence[PlannedUndo]) -> str:
     head = f"undo plan of run {plan.run_id} ({plan.prepared.playbook.name}):"
     if not steps:
         return f"{head} nothing to undo"
-    lines = [f"  {i}. {s.step} ({s.ended}): {s.undo}" for i, s in enumerate(steps, 1)]
+    lines = [
+        f"  {i}. {s.step} ({s.ended}): " + s.undo.replace("\n", "\n       ")  # values, script
+        for i, s in enumerate(steps, 1)
+    ]
     return "\n".join([head, *lines])
 
 
