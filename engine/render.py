@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct
 
+from engine import template_budget
 from engine.errors import EngineError, ExitCode
 from engine.secrets import ENV_PREFIX, Redactor
 
@@ -24,14 +25,11 @@ if TYPE_CHECKING:
     from jinja2 import Environment, Template
     from jinja2.environment import TemplateExpression
     from jinja2.nodes import Node
-    from jinja2.runtime import Context
 
 Reference = tuple[str, ...]
 
 _TEXT, _SHELL = "text", "shell"
 _CACHE_SIZE = 1024
-_MAX_SEQUENCE = 1_000_000  # longest string/list a template may build with `*`
-_MAX_POWER_BITS = 64 * 1024  # largest integer a template may build with `**`
 _NOT_VARIABLES = frozenset({"loop", "caller", "varargs", "kwargs", "self"})
 # The secrets of the renderer whose `shell()` is running (the environment is shared).
 _shell_secrets: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar(
@@ -40,6 +38,7 @@ _shell_secrets: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar
 _SYNTAX_HINT = (
     "values are written {{ name }}, logic {% if x %}…{% endif %}; a literal {{ is {{ '{{' }}"
 )
+_LONG_NUMBER_HINT = "numbers in templates have at most 4,000 digits; quote it if it is text"
 _SANDBOX_HINT = "templates may only read values; names starting with '_' are off-limits"
 _ROOT_HINTS = {
     "inputs": "declare it under `inputs:`, or pass it with -i NAME=VALUE",
@@ -65,7 +64,7 @@ def _template_problems() -> tuple[type[BaseException], ...]:
     from jinja2 import TemplateError
 
     return (TemplateError, ArithmeticError, AttributeError, LookupError, MemoryError,
-            RuntimeError, TypeError, ValueError)  # fmt: skip
+            RuntimeError, TypeError, ValueError, template_budget.BudgetExceeded)  # fmt: skip
 
 
 class TemplateRenderer:
@@ -112,11 +111,14 @@ class TemplateRenderer:
     def _render(self, kind: str, template: str) -> str:
         if _is_literal(template):
             return template
+        budget = template_budget.start()
         try:
             return _compile(kind, template).render(self.variables)
         except _template_problems() as exc:
             refs = functools.partial(template_references, template)
             raise _failure(exc, refs, self.variables, self.redactor) from None
+        finally:
+            template_budget.stop(budget)
 
 
 def _is_literal(template: str) -> bool:
@@ -134,12 +136,15 @@ class Condition(Struct, frozen=True):
 
     def evaluate(self, variables: Mapping[str, Any]) -> bool:
         """The truth of the expression for these variables."""
+        budget = template_budget.start()
         try:
             return bool(self.compiled(variables))
         except _template_problems() as exc:
             refs = functools.partial(condition_references, self.source)
             redactor = Redactor(_secret_values(variables))
             raise _failure(exc, refs, variables, redactor) from None
+        finally:
+            template_budget.stop(budget)
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
@@ -216,35 +221,10 @@ def _environment(kind: str) -> Environment:
 
 @functools.cache
 def _bounded_sandbox() -> type[Environment]:
-    """The immutable sandbox, refusing `*` and `**` results that would exhaust memory.
+    """The immutable sandbox, held to a time and size budget (engine.template_sandbox)."""
+    from engine.template_sandbox import BudgetedSandbox
 
-    A guard against accidents such as `{{ 2 ** 10 ** 9 }}`, not a resource limit.
-    """
-    from jinja2.exceptions import SecurityError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    class BoundedSandbox(ImmutableSandboxedEnvironment):
-        intercepted_binops = frozenset({"*", "**"})
-
-        def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-            if _too_big(operator, left, right):
-                raise SecurityError(f"the result of {operator!r} would be too large")
-            return super().call_binop(context, operator, left, right)
-
-    return BoundedSandbox
-
-
-def _too_big(operator: str, left: Any, right: Any) -> bool:
-    if operator == "**":
-        if not (isinstance(left, int) and isinstance(right, int)) or abs(left) < 2:
-            return False
-        return right * abs(left).bit_length() > _MAX_POWER_BITS
-    return _long_repeat(left, right) or _long_repeat(right, left)
-
-
-def _long_repeat(sequence: Any, times: Any) -> bool:
-    repeatable = isinstance(sequence, str | list | tuple) and isinstance(times, int)
-    return repeatable and len(sequence) * times > _MAX_SEQUENCE
+    return BudgetedSandbox
 
 
 def _shell_word(value: Any) -> str:
@@ -284,8 +264,9 @@ def _translate(
 ) -> RenderError:
     from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
-    if isinstance(exc, SecurityError):
-        return RenderError(f"the template sandbox refused: {exc}", _SANDBOX_HINT)
+    if isinstance(exc, SecurityError | template_budget.BudgetExceeded):
+        hint = getattr(exc, "hint", _SANDBOX_HINT)
+        return RenderError(f"the template sandbox refused: {exc}", hint)
     if isinstance(exc, UndefinedError):
         return _undefined(exc, references, variables)
     if isinstance(exc, TemplateSyntaxError):
@@ -302,6 +283,8 @@ def _compile_failure(exc: BaseException) -> RenderError:
     if isinstance(exc, TemplateSyntaxError):
         where = f" (line {exc.lineno})" if exc.lineno else ""
         return RenderError(f"template syntax error{where}: {exc.message or exc}", _SYNTAX_HINT)
+    if isinstance(exc, ValueError) and "digits" in str(exc):  # Python reads 4,300 at most
+        return RenderError("the template holds a number too long to read", _LONG_NUMBER_HINT)
     return RenderError(f"the template cannot be compiled: {type(exc).__name__}", _SYNTAX_HINT)
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import render
+from engine import render, template_budget
 from engine.errors import EngineError, ExitCode
 from engine.render import (
     RenderError,
@@ -356,3 +358,133 @@ def test_importing_the_module_does_not_import_jinja2() -> None:
         check=True,
     )
     assert done.stdout.strip() == "False"
+
+
+# --- the budget: time and size (RELIABILITY.md #15) ---------------------------------------
+
+PADDED = '"x" * 999999'
+SHARED = "{% set ns = namespace(x=[1]) %}{% for i in range(60) %}{% set ns.x = [ns.x, ns.x] %}"
+HOSTILE = [
+    '{{ "x".center(10**9) }}',
+    '{{ "x".ljust(10**9) }}',
+    '{{ "x".rjust(10**9, "y") }}',
+    '{{ "1".zfill(10**9) }}',
+    '{{ "a\\tb".expandtabs(10**9) }}',
+    "{{ (" + PADDED + ').replace("x", "yy") }}',
+    '{{ "ab".translate({97: ' + PADDED + "}) }}",
+    '{{ "-".join([' + PADDED + "] * 999) }}",
+    '{{ (1).to_bytes(10**9, "big") }}',
+    '{{ "%0999999999d" % 1 }}',
+    '{{ "%*d" % (10**9, 1) }}',
+    '{{ "%.999999999f" % 1.0 }}',
+    '{{ "{:>999999999}".format(1) }}',
+    '{{ "{:>{w}}".format(1, w=10**9) }}',
+    '{{ "{:.999999999f}".format(1.0) }}',
+    '{{ "{a:>999999999}".format_map({"a": 1}) }}',
+    '{{ "x" | center(10**9) }}',
+    '{{ "x" | indent(10**9) }}',
+    '{{ ("a" * 1000) | wordwrap(1, wrapstring="x" * 100000) }}',
+    '{{ "%0999999999d" | format(1) }}',
+    '{{ range(100000) | join("x" * 1000) }}',
+    "{{ ([" + PADDED + "] * 999) | join }}",
+    "{{ (" + PADDED + ") | replace('x', 'yy') }}",
+    "{{ [1] | batch(10**9, 0) | list | length }}",
+    "{{ [1] | slice(10**9) | list | length }}",
+    "{{ lipsum(10**6) }}",
+    "{{ (" + PADDED + ") + (" + PADDED + ") }}",
+    "{{ 'x' * 10 ** 9 }}",
+    "{{ 10 ** 5000 }}",
+    "{{ (10 ** 3000) * (10 ** 3000) }}",
+    "{% set ns = namespace(s='xx') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
+    "{% endfor %}",
+    "{% set ns = namespace(s='xx') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}"
+    "{% endfor %}",
+    SHARED + "{% endfor %}{{ ns.x }}",
+    SHARED + "{% endfor %}{{ ns.x | tojson }}",
+    SHARED + "{% endfor %}{{ ns.x | string }}",
+    SHARED + "{% endfor %}{{ ns }}",
+    SHARED + "{% endfor %}{{ '%s' % (ns.x,) }}",
+    SHARED + "{% endfor %}{{ '{}'.format(ns.x) }}",
+    SHARED + "{% endfor %}{{ ns.x | join }}",
+    "{% for i in range(100000) %}{{ " + PADDED + " }}{% endfor %}",
+    "{% set b %}{% for i in range(100000) %}{{ " + PADDED + " }}{% endfor %}{% endset %}",
+    "{% macro m() %}{% for i in range(100000) %}{{ " + PADDED + " }}{% endfor %}{% endmacro %}"
+    "{{ m() | length }}",
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("template", HOSTILE)
+def test_templates_that_would_build_gigabytes_are_refused_before_they_do(template: str) -> None:
+    started = time.perf_counter()
+    error = expect_error(template)
+    assert time.perf_counter() - started < 1.5
+    assert error.message.startswith("the template sandbox refused: ")
+    assert "characters or items" in error.hint or "4,000 digits" in error.message
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 1024 * 1024  # KiB: < 1 GiB
+
+
+SLOW = [
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "{% set ns = namespace(n=0) %}{% for i in range(100000) %}{% for j in range(100000) %}"
+    "{% set ns.n = ns.n + 1 %}{% endfor %}{% endfor %}",
+    "{% for i in range(100000) %}{% for c in 'x' * 999999 %}{% endfor %}{% endfor %}",
+    "{% for i in range(100000) %}{{ range(100000) | sum }}{% endfor %}",
+    "{% macro m() %}{% for i in range(100000) %}{% endfor %}{% endmacro %}"
+    "{% for i in range(100000) %}{{ m() }}{% endfor %}",
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("template", SLOW)
+def test_a_template_that_runs_too_long_stops_after_its_time_budget(template: str) -> None:
+    started = time.perf_counter()
+    error = expect_error(template)
+    assert time.perf_counter() - started < template_budget.MAX_SECONDS + 0.5
+    assert "longer than its 1 s budget" in error.message or "characters" in error.hint
+    assert "second" in error.hint or "characters" in error.hint
+
+
+def test_a_slow_condition_stops_too() -> None:
+    with pytest.raises(RenderError, match="budget"):
+        expr = "((range(100000) | list) * 10) | map('string') | map('center', 9) | list"
+        evaluate_condition(f"({expr}) | map('trim') | list", {})
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{{ steps.check.stdout.strip() }}", "ok"),
+        ("{{ steps.check.stdout.upper().split() | join(',') }}", "OK"),
+        ("{{ inputs.profile.center(7, '*') }}", "**dev**"),
+        ("{{ '%05d|%-4s|%.2f' % (42, 'ab', 1.5) }}", "00042|ab  |1.50"),
+        ("{{ '{:>6}|{:.1f}'.format(inputs.profile, 2.25) }}", "   dev|2.2"),
+        ("{{ 'a b c' | wordwrap(2) | length }}", "5"),
+        ("{{ 'a\nb' | indent(2) }}", "a\n  b"),
+        ("{{ range(3) | join('-') }}", "0-1-2"),
+        ("{{ [1, 2, 3] | batch(2) | list }}", "[[1, 2], [3]]"),
+        ("{{ lipsum(1, html=false, min=3, max=4) | wordcount > 2 }}", "True"),
+        ("{{ 2 ** 64 }}", "18446744073709551616"),
+        ("{{ ('ab' * 3) ~ (([1] * 2) | string) }}", "ababab[1, 1]"),
+        ("{% for c in 'abc' %}{{ loop.index }}{{ c }}{% endfor %}", "1a2b3c"),
+        ("{% set x %}{{ inputs.profile }}!{% endset %}{{ x }}", "dev!"),
+        ("{{ ('x' * 999999) | length }}", "999999"),
+        ("{{ ((range(100000) | list) * 10) | length }}", "1000000"),
+    ],
+)
+def test_after_a_refusal_ordinary_templates_still_render(template: str, expected: str) -> None:
+    renderer = make()
+    with pytest.raises(RenderError, match="sandbox refused"):
+        renderer.text('{{ "%0999999999d" % 1 }}')
+    assert renderer.text(template) == expected
+
+
+@pytest.mark.timeout(30)
+def test_each_render_has_its_own_time_budget() -> None:
+    renderer = make()
+    with pytest.raises(RenderError, match="budget"):
+        renderer.text(SLOW[0])
+    loop = "{% for i in range(100000) %}{% endfor %}{{ inputs.profile }}"
+    started = time.perf_counter()
+    while time.perf_counter() - started < template_budget.MAX_SECONDS * 1.5:
+        assert renderer.text(loop) == "dev"  # together longer than one budget

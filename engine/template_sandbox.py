@@ -1,0 +1,374 @@
+"""The sandbox templates run in: jinja2's immutable sandbox, held to a budget.
+
+`engine.template_budget` says what the budget is; this wires it into jinja2 at every
+place a template can spend time or memory:
+
+* every `for` loop looks at the clock, and so does every call and operator;
+* every `{{ }}` value and every `~` operand is measured before it becomes text, and
+  the text a template (or a `{% set %}` block, or a macro) produces is bounded;
+* `*`, `+`, `%` and `**`, the str and bytes methods that pad, repeat or join
+  (`center`, `zfill`, `replace`, `join`…), `str.format` widths, `int.to_bytes`,
+  and the filters and globals that can multiply a size (`center`, `indent`,
+  `wordwrap`, `format`, `join`, `replace`, `batch`, `slice`, `lipsum`) are checked
+  before they build their result; every filter's value is measured before use.
+
+Imported only when the first template is compiled (it imports jinja2).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from string import Formatter
+from types import BuiltinMethodType
+from typing import Any
+
+from jinja2 import nodes
+from jinja2.runtime import Context
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
+from jinja2.utils import _PassArg, generate_lorem_ipsum
+
+from engine.template_budget import (
+    MAX_SIZE,
+    BudgetExceeded,
+    bounded_concat,
+    budgeted_iter,
+    check_size,
+    check_time,
+    format_spec_size,
+    printf_size,
+    sized,
+    weight,
+    written,
+)
+
+_MAX_INT_BITS = 13_300  # about 4,000 digits: an integer a template may build and print
+_LIPSUM_WORD = 12  # characters a lorem-ipsum word takes at most, with its separator
+
+
+class BudgetedSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox with a time and size budget (see the module's docstring)."""
+
+    intercepted_binops = frozenset({"*", "**", "+", "%"})
+    concat = staticmethod(bounded_concat)
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.filters = {name: _guarded_filter(name, f) for name, f in self.filters.items()}
+        self.filters.update({_ITERATED: budgeted_iter, _WRITTEN: written, _SIZED: sized})
+        self.globals["lipsum"] = _lipsum
+
+    def _generate(self, source: nodes.Template, *args: Any, **kwargs: Any) -> str:
+        _add_budget_checks(source)
+        return super()._generate(source, *args, **kwargs)
+
+    def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
+        check_time()
+        check_size(_binop_size(operator, left, right), f"the result of {operator!r}")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Context, __obj: Any, *args: Any, **kwargs: Any) -> Any:
+        check_time()
+        args = _guard_method(__obj, args, kwargs)
+        return _checked_result(super().call(__context, __obj, *args, **kwargs))
+
+    def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+        """`str.format` / `format_map` through a formatter that measures every field."""
+        if super().wrap_str_format(value) is None:
+            return None
+        text: str = value.__self__
+        formatter = _BoundedFormatter(self)
+        if value.__name__ == "format_map":
+            return functools.partial(_format_map, formatter, text)
+        return functools.partial(_format, formatter, text)
+
+
+# --- for loops and output ----------------------------------------------------------------
+
+
+# jinja2 allows no new node types: the checks are filters with names no template can
+# write (a `-` is an operator there), applied to the loop's iterable and to each value.
+_ITERATED, _WRITTEN, _SIZED = "budget-iterated", "budget-written", "budget-sized"
+
+
+def _add_budget_checks(tree: nodes.Template) -> None:
+    for loop in list(tree.find_all(nodes.For)):
+        loop.iter = _filtered(_ITERATED, loop.iter)
+    for output in list(tree.find_all(nodes.Output)):
+        output.nodes = [_measured(_WRITTEN, child) for child in output.nodes]
+    for concat in list(tree.find_all(nodes.Concat)):
+        concat.nodes = [_measured(_SIZED, child) for child in concat.nodes]
+
+
+def _measured(check: str, node: nodes.Expr) -> nodes.Expr:
+    if isinstance(node, nodes.TemplateData | nodes.Const):
+        return node  # text of the template itself: already bounded by the file's size
+    return _filtered(check, node)
+
+
+def _filtered(name: str, node: nodes.Node) -> nodes.Expr:
+    return nodes.Filter(node, name, [], [], None, None, lineno=node.lineno)
+
+
+# --- operators -------------------------------------------------------------------------
+
+
+def _binop_size(operator: str, left: Any, right: Any) -> int:
+    """About how large `left <operator> right` would be (0 when it cannot grow)."""
+    if operator in ("*", "**") and _is_int(left) and _is_int(right):
+        _check_digits(operator, left, right)
+        return 0
+    if operator == "*":
+        return max(_repeat_size(left, right), _repeat_size(right, left))
+    if operator == "+" and _is_sequence(left) and _is_sequence(right):
+        return int(len(left) + len(right))
+    if operator == "%" and isinstance(left, str):
+        return printf_size(left, right)
+    return 0
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _check_digits(operator: str, left: int, right: int) -> None:
+    """Refuse an integer too long to print (Python writes at most 4,300 digits)."""
+    if operator == "**":
+        bits = right * abs(left).bit_length() if abs(left) >= 2 else 0
+    else:
+        bits = left.bit_length() + right.bit_length()
+    if bits > _MAX_INT_BITS:
+        raise BudgetExceeded(f"the result of {operator!r} would have more than 4,000 digits")
+
+
+def _repeat_size(sequence: Any, times: Any) -> int:
+    if _is_sequence(sequence) and isinstance(times, int):
+        return int(len(sequence) * times)
+    return 0
+
+
+def _is_sequence(value: Any) -> bool:
+    return isinstance(value, str | bytes | list | tuple)
+
+
+# --- methods -------------------------------------------------------------------------------
+
+
+def _guard_method(method: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    """Check a str, bytes or int method that can build a large result; the arguments
+    to call it with (an iterable given to `join` is read once, here)."""
+    if not isinstance(method, BuiltinMethodType):
+        return args
+    owner = method.__self__
+    name = method.__name__
+    if isinstance(owner, str | bytes | bytearray) and name in _TEXT_METHODS:
+        return _TEXT_METHODS[name](owner, args, kwargs)
+    if isinstance(owner, int) and name == "to_bytes":
+        check_size(_int_arg(args, kwargs, 0, "length", 1), "the result of int.to_bytes()")
+    return args
+
+
+Guard = Callable[[Any, tuple[Any, ...], Mapping[str, Any]], tuple[Any, ...]]
+
+
+def _pad(text: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    check_size(_int_arg(args, kwargs, 0, "width", 0), "the padded text")
+    return args
+
+
+def _expandtabs(text: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    tab = "\t" if isinstance(text, str) else b"\t"
+    size = _int_arg(args, kwargs, 0, "tabsize", 8)
+    check_size(len(text) + text.count(tab) * size, "the text with tabs expanded")
+    return args
+
+
+def _replace(text: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    if len(args) >= 2:
+        count = _int_arg(args, kwargs, 2, "count", -1)
+        check_size(_replaced_size(text, args[0], args[1], count), "the replaced text")
+    return args
+
+
+def _join(separator: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    if not args:
+        return args
+    items = list(budgeted_iter(args[0]))
+    size = sum(weight(item) for item in items) + len(separator) * len(items)
+    check_size(size, "the joined text")
+    return (items, *args[1:])
+
+
+def _translate(text: Any, args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> tuple[Any, ...]:
+    table = args[0] if args else None
+    if isinstance(table, Mapping):
+        longest = max((weight(value) for value in table.values()), default=1)
+        check_size(len(text) * longest, "the translated text")
+    return args
+
+
+_TEXT_METHODS: dict[str, Guard] = {
+    "center": _pad,
+    "ljust": _pad,
+    "rjust": _pad,
+    "zfill": _pad,
+    "expandtabs": _expandtabs,
+    "replace": _replace,
+    "join": _join,
+    "translate": _translate,
+}
+
+
+def _replaced_size(text: Any, old: Any, new: Any, count: int) -> int:
+    if not (isinstance(old, str | bytes) and isinstance(new, str | bytes)):
+        return 0
+    found = len(text) + 1 if not old else text.count(old)
+    if count >= 0:
+        found = min(found, count)
+    return int(len(text) + found * max(0, len(new) - len(old)))
+
+
+def _int_arg(
+    args: tuple[Any, ...], kwargs: Mapping[str, Any], index: int, name: str, default: int
+) -> int:
+    value = args[index] if len(args) > index else kwargs.get(name, default)
+    return value if isinstance(value, int) else default
+
+
+def _checked_result(result: Any) -> Any:
+    if isinstance(result, str | bytes | list | tuple) and len(result) > MAX_SIZE:
+        check_size(len(result), "the result of the call")
+    return result
+
+
+# --- str.format ------------------------------------------------------------------------
+
+
+class _BoundedFormatter(SandboxedFormatter):
+    """The sandbox's formatter, adding up the size of every field as it goes."""
+
+    def vformat(self, format_string: str, args: Any, kwargs: Any) -> str:
+        self.total = len(format_string)
+        return super().vformat(format_string, args, kwargs)
+
+    def format_field(self, value: Any, format_spec: str) -> Any:
+        check_time()
+        self.total += max(format_spec_size(format_spec), weight(value))
+        check_size(self.total, "the formatted text")
+        return super().format_field(value, format_spec)
+
+
+def _format(formatter: Formatter, text: str, *args: Any, **kwargs: Any) -> str:
+    return type(text)(formatter.vformat(text, args, kwargs))
+
+
+def _format_map(formatter: Formatter, text: str, *args: Any, **kwargs: Any) -> str:
+    if kwargs or len(args) != 1:
+        raise TypeError("format_map() takes exactly one argument, no keywords")
+    return type(text)(formatter.vformat(text, (), args[0]))
+
+
+# --- filters and globals ----------------------------------------------------------------
+
+
+def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+    """`function` (a filter), measuring its value first and checking the size of what
+    it would build when it can multiply it (`center`, `indent`, `join`…)."""
+    skip = 1 if _PassArg.from_obj(function) else 0  # context or environment first
+    estimate = _FILTER_SIZES.get(name)
+    what = f"the value given to |{name}"
+    measure = name not in _NOT_PRINTING
+
+    @functools.wraps(function)  # keeps jinja2's pass_context marks
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        check_time()
+        if measure and len(args) > skip:
+            sized(args[skip], what)
+        if estimate is not None:
+            args = (*args[:skip], *estimate(list(args[skip:]), kwargs))
+        return _checked_result(function(*args, **kwargs))
+
+    return guarded
+
+
+FilterGuard = Callable[[list[Any], Mapping[str, Any]], list[Any]]
+
+# Filters that pick, count or reorder items without making text of them: their value
+# may be a long list (what they return is still checked).
+_NOT_PRINTING = frozenset(
+    {"attr", "batch", "count", "d", "default", "dictsort", "first", "groupby", "items",
+     "last", "length", "list", "map", "max", "min", "random", "reject", "rejectattr",
+     "reverse", "select", "selectattr", "slice", "sort", "sum", "unique"}
+)  # fmt: skip
+
+
+def _center_size(args: list[Any], kwargs: Mapping[str, Any]) -> list[Any]:
+    check_size(_int_arg(tuple(args), kwargs, 1, "width", 80), "the centred text")
+    return args
+
+
+def _indent_size(args: list[Any], kwargs: Mapping[str, Any]) -> list[Any]:
+    text = str(args[0]) if args else ""
+    width = args[1] if len(args) > 1 else kwargs.get("width", 4)
+    per_line = len(width) if isinstance(width, str) else width if isinstance(width, int) else 0
+    check_size(len(text) + per_line * (text.count("\n") + 1), "the indented text")
+    return args
+
+
+def _wordwrap_size(args: list[Any], kwargs: Mapping[str, Any]) -> list[Any]:
+    text = str(args[0]) if args else ""
+    wrap = args[3] if len(args) > 3 else kwargs.get("wrapstring")
+    newline = len(wrap) if isinstance(wrap, str) else 1
+    check_size(len(text) + newline * (len(text) + 1), "the wrapped text")  # a line a character
+    return args
+
+
+def _format_size(args: list[Any], kwargs: Mapping[str, Any]) -> list[Any]:
+    if args and isinstance(args[0], str):
+        check_size(printf_size(args[0], dict(kwargs) or tuple(args[1:])), "the formatted text")
+    return args
+
+
+def _join_size(args: list[Any], kwargs: Mapping[str, Any]) -> list[Any]:
+    if not args:
+        return args
+    items = list(budgeted_iter(args[0]))
+    separator = args[1] if len(args) > 1 else kwargs.get("d", "")
+    size = sum(weight(item) for item in items) + weight(separator) * len(items)
+    check_size(size, "the joined text")
+    return [items, *args[1:]]
+
+
+def _replace_size(args: list[Any], kwargs: Mapping[str, Any]) -> list[Any]:
+    if len(args) >= 3:
+        count = args[3] if len(args) > 3 else kwargs.get("count")
+        limit = count if isinstance(count, int) else -1
+        check_size(_replaced_size(str(args[0]), args[1], args[2], limit), "the replaced text")
+    return args
+
+
+def _count_at(index: int, name: str, what: str) -> FilterGuard:
+    def check(args: list[Any], kwargs: Mapping[str, Any]) -> list[Any]:
+        check_size(abs(_int_arg(tuple(args), kwargs, index, name, 0)), what)
+        return args
+
+    return check
+
+
+_FILTER_SIZES: dict[str, FilterGuard] = {
+    "center": _center_size,
+    "indent": _indent_size,
+    "wordwrap": _wordwrap_size,
+    "format": _format_size,
+    "join": _join_size,
+    "replace": _replace_size,
+    "batch": _count_at(1, "linecount", "a batch"),
+    "slice": _count_at(1, "slices", "the slices"),
+}
+
+
+def _lipsum(n: int = 5, html: bool = True, min: int = 20, max: int = 100) -> str:
+    """jinja2's `lipsum`, refused when it would write too much."""
+    words = abs(n) * abs(max) if isinstance(n, int) and isinstance(max, int) else 0
+    check_size(words * _LIPSUM_WORD, "the lorem ipsum")
+    return generate_lorem_ipsum(n, html, min, max)
