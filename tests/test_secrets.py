@@ -140,3 +140,13 @@ def test_a_redacted_text_never_contains_the_secret(secret: str, before: str, aft
     redactor = Redactor({"s": secret})
     assert secret not in redactor.redact(before + secret + after)
     assert secret not in redactor.redact(before + json.dumps(secret) + shlex.quote(secret))
+
+
+@pytest.mark.timeout(10)
+def test_a_secret_file_that_is_a_fifo_is_refused_without_waiting(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "token")
+    with pytest.raises(SecretError) as caught:
+        load_secrets({"t": SecretSpec("t", file="token")}, tmp_path, {})
+    assert f"cannot read file {tmp_path / 'token'}: not a regular file but a FIFO" in str(
+        caught.value.render()
+    )

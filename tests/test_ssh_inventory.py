@@ -3,6 +3,7 @@ for each way it can be wrong (no sshd needed)."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from pathlib import Path
 
@@ -122,3 +123,10 @@ def test_known_hosts_patterns(patterns: str, name: str, expected: bool) -> None:
     entry = Entry(tuple(patterns.split(",")), "ssh-ed25519", b"", "kh:1")
 
     assert matches(entry, name) is expected
+
+
+@pytest.mark.timeout(10)
+def test_an_inventory_that_is_a_fifo_is_refused_without_waiting(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "hosts.yaml")
+    with pytest.raises(InventoryError, match="not a regular file but a FIFO"):
+        load_inventory(tmp_path / "hosts.yaml", required=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from msgspec import Struct
 
+from engine.regular_file import read_regular_text
 from engine.remote.errors import HostKeyError
 from engine.remote.inventory import Host
 
@@ -92,7 +93,7 @@ def read_entries(files: Iterable[Path]) -> list[Entry]:
     found: list[Entry] = []
     for path in files:
         try:
-            text = path.read_text(errors="replace")
+            text = read_regular_text(path, errors="replace")
         except OSError:
             continue
         found.extend(_parse(text, str(path)))
