@@ -8,6 +8,7 @@ not plain data, and bound size, nesting and alias expansion (`limits`).
 from __future__ import annotations
 
 import functools
+import re
 from functools import cache, lru_cache
 from typing import Any
 
@@ -205,7 +206,7 @@ def _plain(root: yaml.Node) -> Any:
     count = 1
     scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
     str_tag, timestamp_tag, constructors = _STR_TAG, _TIMESTAMP_TAG, _CONSTRUCTORS
-    max_depth = limits.MAX_DEPTH
+    max_depth, max_int_bits = limits.MAX_DEPTH, limits.MAX_INT_BITS
 
     def build(node: yaml.Node, depth: int) -> Any:
         nonlocal count
@@ -218,9 +219,12 @@ def _plain(root: yaml.Node) -> Any:
             if construct is None:
                 raise _NotPlain
             try:
-                return construct(_CONSTRUCTOR, node)
+                value = construct(_CONSTRUCTOR, node)
             except Exception:  # e.g. `!!int abc`: as the checked build does
                 raise _NotPlain from None
+            if value.__class__ is int and value.bit_length() > max_int_bits:
+                raise _NotPlain  # the checked build says why
+            return value
         children = node.value
         if (depth >= max_depth and children) or id(node) in seen:
             raise _NotPlain
@@ -310,7 +314,16 @@ class _Builder:
             return node.value if isinstance(node.value, str) else None
         if node.tag == "tag:yaml.org,2002:timestamp":
             return node.value  # dates stay text: nothing in the format is a date
-        return self.constructor.construct_object(node)
+        try:
+            value = self.constructor.construct_object(node)
+        except (ValueError, KeyError, TypeError):  # `!!int abc`, `!!bool maybe`
+            value = _UNREADABLE
+        if value is _UNREADABLE or (
+            type(value) is int and value.bit_length() > limits.MAX_INT_BITS
+        ):
+            self._problem(node, path, *_unreadable_scalar(node))
+            return None
+        return value
 
     def _check_tag(self, node: yaml.Node, path: Path, allowed: str) -> None:
         if node.tag != allowed:
@@ -321,6 +334,31 @@ class _Builder:
     def _problem(self, node: yaml.Node, path: Path, message: str, hint: str) -> None:
         location = Location(self.file, *_pos(node))
         self.findings.append(Finding(location, dotted(path), message, hint))
+
+
+_UNREADABLE = object()
+
+
+def _too_long(value: Any) -> bool:
+    return type(value) is int and value.bit_length() > limits.MAX_INT_BITS
+
+
+_DIGITS = re.compile(r"[-+]?(0[xob])?[0-9a-fA-F_]+")
+
+
+def _unreadable_scalar(node: yaml.Node) -> tuple[str, str]:
+    """(message, hint) for a scalar its tag cannot read, or an integer far too long."""
+    text = str(node.value)
+    if len(text) > 4000 and _DIGITS.fullmatch(text):
+        message = f"an integer of {len(text):,} characters is too large to be a number here"
+        return message, "quote it if it is text; numbers in a playbook have at most 4,000 digits"
+    shown = text if len(text) <= 40 else text[:40] + "…"
+    tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+    kind = _TAG_NAMES.get(tag, tag)
+    return f"{shown!r} is not {kind}", f"remove the {tag} tag, or write {kind}"
+
+
+_TAG_NAMES = {"!!int": "an integer", "!!float": "a number", "!!bool": "a boolean"}
 
 
 def _key_text(key: Any, node: yaml.Node) -> str:
