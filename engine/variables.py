@@ -71,6 +71,10 @@ def base_variables(
     )
 
 
+# Attributes the template sandbox reads on whatever a template calls (not the value's).
+_SANDBOX_MARKS = frozenset({"unsafe_callable", "alters_data"})
+
+
 class Placeholder:
     """Stands for a value only a live run will know (a capture), in a dry-run plan."""
 
@@ -81,9 +85,13 @@ class Placeholder:
         return f"<{self.path}>"
 
     def __getattr__(self, name: str) -> Placeholder:
-        if name.startswith("_"):
+        if name.startswith("_") or name in _SANDBOX_MARKS:
             raise AttributeError(name)
         return Placeholder(f"{self.path}.{name}")
+
+    def __call__(self, *_: object, **__: object) -> Any:
+        """A method of the value (`steps.x.stdout.strip()`): its object is what is unknown."""
+        raise UnknownUntilRun(self.path.rpartition(".")[0] or self.path)
 
     def __getitem__(self, key: object) -> Placeholder:
         return Placeholder(f"{self.path}[{key!r}]")
