@@ -64,7 +64,8 @@ def _template_problems() -> tuple[type[BaseException], ...]:
     from jinja2 import TemplateError
 
     return (TemplateError, ArithmeticError, AttributeError, LookupError, MemoryError,
-            RuntimeError, TypeError, ValueError, template_budget.BudgetExceeded)  # fmt: skip
+            RuntimeError, TypeError, ValueError, AssertionError,  # jinja2 asserts (truncate)
+            template_budget.BudgetExceeded)  # fmt: skip
 
 
 class TemplateRenderer:

@@ -9,8 +9,9 @@ place a template can spend time or memory:
 * `*`, `+`, `%` and `**`, the str and bytes methods that pad, repeat or join
   (`center`, `zfill`, `replace`, `join`…), `str.format` widths, `int.to_bytes`,
   and the filters and globals that can multiply a size (`center`, `indent`,
-  `wordwrap`, `format`, `join`, `replace`, `batch`, `slice`, `lipsum`) are checked
-  before they build their result; every filter's value is measured before use.
+  `wordwrap`, `format`, `join`, `replace`, `tojson`, `batch`, `slice`, `lipsum`)
+  are checked before they build their result; the value of every filter that makes
+  text of it is measured first.
 
 Imported only when the first template is compiled (it imports jinja2).
 """
@@ -43,6 +44,7 @@ from engine.template_budget import (
 )
 
 _MAX_INT_BITS = 13_300  # about 4,000 digits: an integer a template may build and print
+_JSON_DEPTH = 8  # levels of indentation assumed for a line of indented JSON
 _LIPSUM_WORD = 12  # characters a lorem-ipsum word takes at most, with its separator
 
 
@@ -347,6 +349,16 @@ def _replace_size(args: list[Any], kwargs: Mapping[str, Any]) -> list[Any]:
     return args
 
 
+def _tojson_size(args: list[Any], kwargs: Mapping[str, Any]) -> list[Any]:
+    """json.dumps builds its indent string first, and repeats it on every line."""
+    indent = args[1] if len(args) > 1 else kwargs.get("indent")
+    per_line = len(indent) if isinstance(indent, str) else indent if isinstance(indent, int) else 0
+    if per_line:
+        lines = weight(args[0]) if args else 1
+        check_size(abs(per_line) * lines * _JSON_DEPTH, "the indented JSON")
+    return args
+
+
 def _count_at(index: int, name: str, what: str) -> FilterGuard:
     def check(args: list[Any], kwargs: Mapping[str, Any]) -> list[Any]:
         check_size(abs(_int_arg(tuple(args), kwargs, index, name, 0)), what)
@@ -362,6 +374,7 @@ _FILTER_SIZES: dict[str, FilterGuard] = {
     "format": _format_size,
     "join": _join_size,
     "replace": _replace_size,
+    "tojson": _tojson_size,
     "batch": _count_at(1, "linecount", "a batch"),
     "slice": _count_at(1, "slices", "the slices"),
 }

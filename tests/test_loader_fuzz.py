@@ -180,3 +180,42 @@ def test_playbook_shaped_data_gives_a_located_report(data: dict[str, Any], style
     report = assert_located_report(text)
     if report.ok():
         assert report.playbook is not None
+
+
+SCALAR_TAGS = st.sampled_from(["", "!!int ", "!!float ", "!!bool ", "!!null ", "!!str "])
+LONG_NUMBERS = st.builds(
+    lambda sign, prefix, digits: sign + prefix + digits,
+    st.sampled_from(["", "-", "+"]),
+    st.sampled_from(["", "0x", "0o", "0b"]),
+    st.integers(1, 6000).map(lambda n: "1" * n),
+)
+ODD_SCALARS = st.builds(
+    lambda tag, text: tag + text,
+    SCALAR_TAGS,
+    LONG_NUMBERS | st.sampled_from(["abc", "maybe", "0x", "1e999", ".nan", "~", "1_0", ""]),
+)
+PLACES = st.sampled_from(
+    ["maturity: {}", "version: {}", "owner: {}", "x-extra: {}", "inputs: {{a: {{type: integer, "
+     "default: {}}}}}", "targets: [{}]"]
+)  # fmt: skip
+STEP_PLACES = st.sampled_from(
+    ["timeout: {}", "readonly: {}", "retry: {{attempts: {}}}", "shell: {{run: {}}}",
+     "kubectl: {{action: scale, kind: deployment, name: web, replicas: {}}}"]
+)  # fmt: skip
+
+
+@FUZZ
+@given(ODD_SCALARS, PLACES, STEP_PLACES, st.booleans())
+def test_tagged_and_huge_scalars_give_a_located_report(
+    scalar: str, place: str, step_place: str, in_step: bool
+) -> None:
+    """`!!int abc`, `!!bool maybe` and integers of thousands of digits, anywhere."""
+    head = "apiVersion: runbook/v1\nkind: Playbook\n"
+    meta = "metadata: {name: fuzz, version: 1.0.0, maturity: 2, owner: me}\n"
+    step = "steps:\n  - id: s0\n    readonly: true\n    shell: {run: uptime}\n"
+    if in_step:
+        step = f"steps:\n  - id: s0\n    {step_place.format(scalar)}\n    shell: {{run: uptime}}\n"
+        text = head + meta + step
+    else:
+        text = head + meta + step + place.format(scalar) + "\n"
+    assert_located_report(text)

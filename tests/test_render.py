@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import subprocess
@@ -10,11 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import jinja2.filters
+import jinja2.tests
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import render, template_budget
+from engine.dryrun import PlanRenderer
 from engine.errors import EngineError, ExitCode
 from engine.render import (
     RenderError,
@@ -24,6 +28,7 @@ from engine.render import (
     evaluate_condition,
     template_references,
 )
+from engine.variables import PlaceholderNamespace
 
 SECRET = "s3cr3t-CANARY-value"
 INJECTIONS = [
@@ -385,6 +390,7 @@ HOSTILE = [
     '{{ "x" | indent(10**9) }}',
     '{{ ("a" * 1000) | wordwrap(1, wrapstring="x" * 100000) }}',
     '{{ "%0999999999d" | format(1) }}',
+    "{{ 1 | tojson(10**9) }}",
     '{{ range(100000) | join("x" * 1000) }}',
     "{{ ([" + PADDED + "] * 999) | join }}",
     "{{ (" + PADDED + ") | replace('x', 'yy') }}",
@@ -463,6 +469,7 @@ def test_a_slow_condition_stops_too() -> None:
         ("{{ 'a\nb' | indent(2) }}", "a\n  b"),
         ("{{ range(3) | join('-') }}", "0-1-2"),
         ("{{ [1, 2, 3] | batch(2) | list }}", "[[1, 2], [3]]"),
+        ("{{ {'a': [1]} | tojson(2) }}", '{\n  "a": [\n    1\n  ]\n}'),
         ("{{ lipsum(1, html=false, min=3, max=4) | wordcount > 2 }}", "True"),
         ("{{ 2 ** 64 }}", "18446744073709551616"),
         ("{{ ('ab' * 3) ~ (([1] * 2) | string) }}", "ababab[1, 1]"),
@@ -488,3 +495,67 @@ def test_each_render_has_its_own_time_budget() -> None:
     started = time.perf_counter()
     while time.perf_counter() - started < template_budget.MAX_SECONDS * 1.5:
         assert renderer.text(loop) == "dev"  # together longer than one budget
+
+
+# --- fuzzing: methods, filters on wrong types, huge numbers, deep nesting ------------------
+
+FUZZ_VALUES = st.sampled_from(
+    ["inputs.profile", "inputs.n", "steps.check.stdout", "steps.check.exit_code",
+     "captures.c", "alert.labels", "'abc'", "'a\\tb'", "'%s %d'", "'{0} {}'", "'{:{}}'",
+     "'%*d'", "''", "10 ** 300", "1e308", "-1", "0", "[1, [2]]", "{'a': 1}", "none", "true",
+     "range(5)", "namespace(a=1)", "cycler(1, 2)", "'9' * 5000", "2 ** 13000", "(1, 2)"]
+)  # fmt: skip
+FUZZ_ARGS = st.sampled_from(
+    ["", "1", "-1", "0", "10 ** 9", "'x'", "none", "[1]", "{'a': 1}", "1, 2", "'a', 'b'",
+     "inputs.profile", "captures.c", "attribute='a'", "10 ** 300", "1e308", "true", "'%'"]
+)  # fmt: skip
+OTHER_METHODS = ["items", "keys", "get", "to_bytes", "bit_length", "count", "index", "hex"]
+FUZZ_METHODS = st.sampled_from(
+    [*sorted(name for name in dir(str) if not name.startswith("_")), *OTHER_METHODS]
+)
+FUZZ_FILTERS = st.sampled_from(sorted(jinja2.filters.FILTERS))
+FUZZ_TESTS = st.sampled_from(sorted(jinja2.tests.TESTS))
+FUZZ_OPERATORS = st.sampled_from(["+", "-", "*", "/", "//", "%", "**", "~", "==", "<", "in"])
+
+
+@st.composite
+def fuzz_expressions(draw: st.DrawFn) -> str:
+    expression = draw(FUZZ_VALUES)
+    for _ in range(draw(st.integers(0, 4))):
+        kind = draw(st.sampled_from(["filter", "method", "operator", "test", "nest"]))
+        if kind == "filter":
+            expression = f"({expression}) | {draw(FUZZ_FILTERS)}({draw(FUZZ_ARGS)})"
+        elif kind == "method":
+            expression = f"({expression}).{draw(FUZZ_METHODS)}({draw(FUZZ_ARGS)})"
+        elif kind == "operator":
+            expression = f"({expression}) {draw(FUZZ_OPERATORS)} ({draw(FUZZ_VALUES)})"
+        elif kind == "test":
+            expression = f"({expression}) is {draw(FUZZ_TESTS)}"
+        else:
+            expression = f"[{expression}, ({expression})]"
+    return expression
+
+
+def plan_renderer() -> PlanRenderer:
+    variables = dict(make().variables)
+    variables["steps"] = PlaceholderNamespace("steps")
+    variables["captures"] = PlaceholderNamespace("captures")
+    return PlanRenderer(variables)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expression=fuzz_expressions())
+def test_any_expression_renders_or_is_a_render_error_for_the_run_and_the_plan(
+    expression: str,
+) -> None:
+    """No exception but RenderError, in the run or in a plan, for values and stand-ins."""
+    run = make()
+    run.variables = {**run.variables, "captures": {"c": "7"}}
+    for renderer in (run, plan_renderer()):
+        for attempt in (renderer.text, renderer.shell):
+            started = time.perf_counter()
+            with contextlib.suppress(RenderError):
+                attempt("{{ " + expression + " }}")
+            assert time.perf_counter() - started < template_budget.MAX_SECONDS + 1
+    with contextlib.suppress(RenderError):
+        evaluate_condition(expression, run.variables)

@@ -316,7 +316,7 @@ class _Builder:
             return node.value  # dates stay text: nothing in the format is a date
         try:
             value = self.constructor.construct_object(node)
-        except (ValueError, KeyError, TypeError):  # `!!int abc`, `!!bool maybe`
+        except (ValueError, LookupError, TypeError, ArithmeticError):  # `!!int abc`, `!!bool x`
             value = _UNREADABLE
         if value is _UNREADABLE or (
             type(value) is int and value.bit_length() > limits.MAX_INT_BITS
