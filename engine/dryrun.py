@@ -93,10 +93,10 @@ def _located_plan_step(
         message = f"step '{step.id}': {exc.message}"
         raise RenderError(message, exc.hint, exc.location or step.location) from None
     unknown = renderer.unknown[known_before:]
-    if not unknown or planned.note:
+    if not unknown:
         return planned
     note = f"depends on {', '.join(dict.fromkeys(unknown))}, known only during the run"
-    return replace(planned, note=note)
+    return replace(planned, note=f"{planned.note}; {note}" if planned.note else note)
 
 
 def _plan_step(index: int, step: Step, shared: StepContext) -> PlannedStep:

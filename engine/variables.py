@@ -76,16 +76,23 @@ _SANDBOX_MARKS = frozenset({"unsafe_callable", "alters_data"})
 
 
 class Placeholder:
-    """Stands for a value only a live run will know (a capture), in a dry-run plan."""
+    """Stands for a value only a live run will know (a capture), in a dry-run plan.
 
-    def __init__(self, path: str) -> None:
+    When the type of the value is known (a step's `stdout` is text), only what that
+    type has can be read from it, as during the run.
+    """
+
+    def __init__(self, path: str, kind: type | None = None) -> None:
         self.path = path
+        self.kind = kind
 
     def __str__(self) -> str:
         return f"<{self.path}>"
 
     def __getattr__(self, name: str) -> Placeholder:
         if name.startswith("_") or name in _SANDBOX_MARKS:
+            raise AttributeError(name)
+        if self.kind is not None and not hasattr(self.kind, name):
             raise AttributeError(name)
         return Placeholder(f"{self.path}.{name}")
 
@@ -94,7 +101,9 @@ class Placeholder:
         raise UnknownUntilRun(self.path.rpartition(".")[0] or self.path)
 
     def __getitem__(self, key: object) -> Placeholder:
-        return Placeholder(f"{self.path}[{key!r}]")
+        if self.kind is not None and not (self.kind is str and isinstance(key, int | slice)):
+            raise TypeError(f"{self.kind.__name__} {self.path} has no item {key!r}")
+        return Placeholder(f"{self.path}[{key!r}]", self.kind)
 
     def __iter__(self) -> Iterator[Any]:
         return iter(())
@@ -118,6 +127,29 @@ class UnknownUntilRun(Exception):
     """A dry-run needed a value that only exists once earlier steps have run."""
 
 
+class StepPlaceholder(Placeholder):
+    """`steps.<id>` in a plan: the fields of a step's result, each of its type."""
+
+    def __getattr__(self, name: str) -> Placeholder:
+        if name not in STEP_FIELDS:
+            raise AttributeError(name)
+        return Placeholder(f"{self.path}.{name}", STEP_FIELDS[name])
+
+    def __getitem__(self, key: object) -> Placeholder:
+        if not isinstance(key, str) or key not in STEP_FIELDS:
+            raise KeyError(key)
+        return Placeholder(f"{self.path}.{key}", STEP_FIELDS[key])
+
+
+# What `step_view` gives a template, and the type of each (None: any, e.g. JSON).
+STEP_FIELDS: dict[str, type | None] = {
+    "status": str,
+    "exit_code": int,
+    "stdout": str,
+    "value": None,
+}
+
+
 class PlaceholderNamespace(dict[str, Any]):
     """`captures` / `steps` in a dry-run: every name is a Placeholder."""
 
@@ -126,4 +158,5 @@ class PlaceholderNamespace(dict[str, Any]):
         self.root = root
 
     def __missing__(self, key: str) -> Placeholder:
-        return Placeholder(f"{self.root}.{key}")
+        path = f"{self.root}.{key}"
+        return StepPlaceholder(path) if self.root == "steps" else Placeholder(path)

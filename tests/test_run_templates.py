@@ -156,3 +156,39 @@ def test_a_signal_during_a_slow_template_is_honoured_within_about_a_second(
     assert time.perf_counter() - signalled < 1.5, output
     assert engine.returncode == 130, output
     assert lines(work / "undone") == ["change"]
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("steps.look.bogus", "undefined variable 'steps.look.bogus'"),
+        ("steps.look.stdout.bogus", "undefined variable 'steps.look.stdout.bogus'"),
+        ("steps.look.stdout['key']", "undefined variable 'steps.look.stdout.key'"),
+        ("steps.look.stdout.nosuch()", "has no attribute 'nosuch'"),
+        ("steps.look.exit_code.upper()", "has no attribute 'upper'"),
+    ],
+)
+def test_what_no_step_result_has_is_refused_by_the_plan_as_by_the_run(
+    tmp_path: Path, template: str, message: str
+) -> None:
+    """A step's result always has status, exit_code, stdout (text) and value: reading
+    anything else fails the same way before step 1 as it would during the run."""
+    work = current_env().work
+    variant = _write(
+        tmp_path,
+        f"""\
+        - id: look
+          shell: {{run: "echo look >> {{{{ inputs.dir }}}}/done"}}
+          irreversible: test
+        - id: use
+          readonly: true
+          shell: {{run: "echo {{{{ {template} }}}}"}}
+        """,
+    )
+    for command in ("plan", "run"):
+        done = runbook(command, variant, "-i", f"dir={work}")
+
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert f"{variant}:10:5: step 'use': " in done.stderr
+        assert message in done.stderr
+    assert not (work / "done").exists()
