@@ -21,6 +21,7 @@ from collections.abc import (
     Iterator,
     KeysView,
     Mapping,
+    Sized,
     ValuesView,
 )
 from typing import Any
@@ -39,17 +40,11 @@ _SIZE_HINT = (
 )
 
 
-class _Render:
-    """The render in progress: when it must end, and how much text it has written."""
-
-    __slots__ = ("deadline", "written")
-
-    def __init__(self) -> None:
-        self.deadline = time.monotonic() + MAX_SECONDS
-        self.written = 0
-
-
-_current: contextvars.ContextVar[_Render | None] = contextvars.ContextVar("_current", default=None)
+# The render in progress, or None: [when it must end (time.monotonic()), characters
+# it has written so far]. A list: one is made for every render, and it is the cheapest.
+_current: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
+    "_current", default=None
+)
 
 
 class BudgetExceeded(Exception):
@@ -62,19 +57,19 @@ class TooSlow(BudgetExceeded):
     hint = _TIME_HINT
 
 
-def start() -> contextvars.Token[_Render | None]:
+def start() -> contextvars.Token[list[float] | None]:
     """Open the budget of one render; hand the token to `stop` when it ends."""
-    return _current.set(_Render())
+    return _current.set([time.monotonic() + MAX_SECONDS, 0])
 
 
-def stop(token: contextvars.Token[_Render | None]) -> None:
+def stop(token: contextvars.Token[list[float] | None]) -> None:
     _current.reset(token)
 
 
 def check_time() -> None:
     """Raise when the render in progress has used up its time (outside one: never)."""
     render = _current.get()
-    if render is not None and time.monotonic() > render.deadline:
+    if render is not None and time.monotonic() > render[0]:
         raise TooSlow(f"the template ran longer than its {MAX_SECONDS:g} s budget")
 
 
@@ -83,28 +78,27 @@ def check_size(size: int, what: str) -> None:
         raise BudgetExceeded(f"{what} would be larger than {MAX_SIZE:,} characters or items")
 
 
-def budgeted_iter(iterable: Iterable[Any]) -> Iterator[Any]:
+def budgeted_iter(iterable: Iterable[Any]) -> Iterable[Any]:
     """`iterable`, looking at the clock every so often (every `for` loop of a template)."""
-    items = iter(iterable)
-    while True:
-        check_time()
-        chunk = list(itertools.islice(items, _CHECK_EVERY))
-        if not chunk:
-            return
+    check_time()
+    if isinstance(iterable, Sized) and len(iterable) <= _CHECK_EVERY:
+        return iterable  # the common short loop: one look is enough
+    return _chunked(iter(iterable))
+
+
+def _chunked(items: Iterator[Any]) -> Iterator[Any]:
+    while chunk := list(itertools.islice(items, _CHECK_EVERY)):
         yield from chunk
+        check_time()
 
 
 def bounded_concat(parts: Iterable[str]) -> str:
-    """`"".join(parts)` that stops once the text outgrows the budget (a template's
-    output, a `{% set %}` block, a macro's body)."""
-    kept: list[str] = []
-    total = 0
-    for part in parts:
-        total += len(part)
-        if total > MAX_SIZE:
-            check_size(total, "the rendered text")
-        kept.append(part)
-    return "".join(kept)
+    """`"".join(parts)` that refuses a text over the budget (a template's output, a
+    `{% set %}` block, a macro's body). Collecting the parts is bounded by the time
+    budget; their length is added up before they are joined."""
+    collected = list(parts)
+    check_size(sum(map(len, collected)), "the rendered text")
+    return "".join(collected)
 
 
 def written(value: Any) -> Any:
@@ -113,9 +107,9 @@ def written(value: Any) -> Any:
     size = _checked_size(value, "the value")
     render = _current.get()
     if render is not None:
-        render.written += size
-        if render.written > MAX_SIZE:
-            check_size(render.written, "the text the template writes")
+        render[1] += size
+        if render[1] > MAX_SIZE:
+            check_size(int(render[1]), "the text the template writes")
     return value
 
 
@@ -126,7 +120,15 @@ def sized(value: Any, what: str = "the value") -> Any:
 
 
 def _checked_size(value: Any, what: str) -> int:
-    size = len(value) if type(value) is str else weight(value)  # the common case first
+    kind = type(value)  # the common cases first
+    if kind is str:
+        size = len(value)
+    elif kind is int:
+        size = value.bit_length() // 3 + 2
+    elif value is None or kind is bool or kind is float:
+        return 8
+    else:
+        size = weight(value)
     if size > MAX_SIZE:
         check_size(size, f"the text of {what}")
     return size
