@@ -201,25 +201,29 @@ _NUMBER = re.compile(r"\d+")
 
 
 def printf_size(template: str, values: Any) -> int:
-    """An upper bound of the length of `template % values`."""
-    positional = list(values) if isinstance(values, tuple) else [values]
+    """An upper bound of the length of `template % values` (just past the budget at most)."""
+    remaining = list(reversed(values)) if isinstance(values, tuple) else [values]
     total = len(template)
-    for match in _PRINTF.finditer(template):
+    for count, match in enumerate(_PRINTF.finditer(template), 1):
+        if total > MAX_SIZE:
+            break
+        if not count % _CHECK_EVERY:
+            check_time()
         if match["type"] == "%":
             continue
-        widths = [_printf_number(match[name], positional) for name in ("width", "precision")]
+        widths = [_printf_number(match[name], remaining) for name in ("width", "precision")]
         key = match["key"]
         if key is not None and isinstance(values, Mapping):
             value = values.get(key)
         else:
-            value = positional.pop(0) if positional else None
+            value = remaining.pop() if remaining else None
         total += max(*widths, weight(value))
     return total
 
 
-def _printf_number(text: str | None, positional: list[Any]) -> int:
+def _printf_number(text: str | None, remaining: list[Any]) -> int:
     if text == "*":
-        taken = positional.pop(0) if positional else 0
+        taken = remaining.pop() if remaining else 0
         return abs(taken) if isinstance(taken, int) else 0
     return _number(text) if text else 0
 

@@ -19,7 +19,7 @@ Imported only when the first template is compiled (it imports jinja2).
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sized
 from string import Formatter
 from types import BuiltinMethodType
 from typing import Any
@@ -63,6 +63,10 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
     def _generate(self, source: nodes.Template, *args: Any, **kwargs: Any) -> str:
         _add_budget_checks(source)
         return super()._generate(source, *args, **kwargs)
+
+    def getitem(self, obj: Any, argument: Any) -> Any:
+        check_time()  # how filters read an attribute of each item (map, groupby, sort…)
+        return super().getitem(obj, argument)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         check_time()
@@ -281,6 +285,8 @@ def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
     what = f"the value given to |{name}"
     measure = name not in _NOT_PRINTING
 
+    iterated = name in _ITERATING
+
     @functools.wraps(function)  # keeps jinja2's pass_context marks
     def guarded(*args: Any, **kwargs: Any) -> Any:
         check_time()
@@ -288,6 +294,8 @@ def _guarded_filter(name: str, function: Callable[..., Any]) -> Callable[..., An
             sized(args[skip], what)
         if estimate is not None:
             args = (*args[:skip], *estimate(list(args[skip:]), kwargs))
+        if iterated and len(args) > skip and not isinstance(args[skip], Mapping):
+            args = (*args[:skip], budgeted_iter(args[skip]), *args[skip + 1 :])
         return _checked_result(function(*args, **kwargs))
 
     return guarded
@@ -297,6 +305,12 @@ FilterGuard = Callable[[list[Any], Mapping[str, Any]], list[Any]]
 
 # Filters that pick, count or reorder items without making text of them: their value
 # may be a long list (what they return is still checked).
+# Filters that walk their whole value in Python: a long one is fed to them in chunks,
+# with a look at the clock between two.
+_ITERATING = frozenset(
+    {"groupby", "map", "max", "min", "reject", "rejectattr", "select", "selectattr", "sort",
+     "sum", "unique"}
+)  # fmt: skip
 _NOT_PRINTING = frozenset(
     {"attr", "batch", "count", "d", "default", "dictsort", "first", "groupby", "items",
      "last", "length", "list", "map", "max", "min", "random", "reject", "rejectattr",
@@ -359,6 +373,15 @@ def _tojson_size(args: list[Any], kwargs: Mapping[str, Any]) -> list[Any]:
     return args
 
 
+def _sum_size(args: list[Any], kwargs: Mapping[str, Any]) -> list[Any]:
+    """Adding up lists copies the growing total once per item: quadratic."""
+    start = args[2] if len(args) > 2 else kwargs.get("start", 0)
+    if args and isinstance(start, list | tuple | str) and isinstance(args[0], list | tuple):
+        sizes = [len(item) for item in args[0] if isinstance(item, Sized)]
+        check_size(len(sizes) * (sum(sizes) + len(start)) // 8, "the copies |sum makes")
+    return args
+
+
 def _count_at(index: int, name: str, what: str) -> FilterGuard:
     def check(args: list[Any], kwargs: Mapping[str, Any]) -> list[Any]:
         check_size(abs(_int_arg(tuple(args), kwargs, index, name, 0)), what)
@@ -375,6 +398,7 @@ _FILTER_SIZES: dict[str, FilterGuard] = {
     "join": _join_size,
     "replace": _replace_size,
     "tojson": _tojson_size,
+    "sum": _sum_size,
     "batch": _count_at(1, "linecount", "a batch"),
     "slice": _count_at(1, "slices", "the slices"),
 }

@@ -391,6 +391,8 @@ HOSTILE = [
     '{{ ("a" * 1000) | wordwrap(1, wrapstring="x" * 100000) }}',
     '{{ "%0999999999d" | format(1) }}',
     "{{ 1 | tojson(10**9) }}",
+    "{{ ([[1] * 1000] * 1000) | sum(start=[]) | length }}",
+    "{{ ('%s' * 333333) % ((1,) * 333333) }}",
     '{{ range(100000) | join("x" * 1000) }}',
     "{{ ([" + PADDED + "] * 999) | join }}",
     "{{ (" + PADDED + ") | replace('x', 'yy') }}",
@@ -438,6 +440,9 @@ SLOW = [
     "{% for i in range(100000) %}{{ range(100000) | sum }}{% endfor %}",
     "{% macro m() %}{% for i in range(100000) %}{% endfor %}{% endmacro %}"
     "{% for i in range(100000) %}{{ m() }}{% endfor %}",
+    "{% for i in range(100000) %}{{ ((range(100000) | list) * 9) | groupby('real') }}{% endfor %}",
+    "{% for i in range(100000) %}{{ ((range(100000) | list) * 9) | map(attribute='real')"
+    " | select | list | length }}{% endfor %}",
 ]
 
 
@@ -469,6 +474,9 @@ def test_a_slow_condition_stops_too() -> None:
         ("{{ 'a\nb' | indent(2) }}", "a\n  b"),
         ("{{ range(3) | join('-') }}", "0-1-2"),
         ("{{ [1, 2, 3] | batch(2) | list }}", "[[1, 2], [3]]"),
+        ("{{ [[1, 2], [3]] | sum(start=[]) }}", "[1, 2, 3]"),
+        ("{{ [{'a': 2}, {'a': 1}] | map(attribute='a') | sort | join }}", "12"),
+        ("{{ [{'a': 1}, {'a': 1}] | groupby('a') | map('first') | list }}", "[1]"),
         ("{{ {'a': [1]} | tojson(2) }}", '{\n  "a": [\n    1\n  ]\n}'),
         ("{{ lipsum(1, html=false, min=3, max=4) | wordcount > 2 }}", "True"),
         ("{{ 2 ** 64 }}", "18446744073709551616"),
