@@ -333,9 +333,12 @@ def _undefined_hint(missing: Reference, variables: Mapping[str, Any]) -> str:
     guess = f"did you mean '{'.'.join((*missing[:-1], close[0]))}'? " if close else ""
     if len(missing) == 1:
         return guess + f"templates can read: {', '.join(known) or 'nothing here'}"
+    no_key = f"'{'.'.join(missing[:-1])}' has no such key"
     if missing[0] == "steps" and len(missing) == 3:
         return guess + "a step's result has status, exit_code, stdout and value"
-    return guess + _ROOT_HINTS.get(missing[0], f"'{'.'.join(missing[:-1])}' has no such key")
+    if missing[0] == "steps" and len(missing) > 3:
+        return guess + no_key
+    return guess + _ROOT_HINTS.get(missing[0], no_key)
 
 
 # --- static references -----------------------------------------------------------------

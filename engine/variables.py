@@ -100,9 +100,11 @@ class Placeholder:
         """A method of the value (`steps.x.stdout.strip()`): its object is what is unknown."""
         raise UnknownUntilRun(self.path.rpartition(".")[0] or self.path)
 
-    def __getitem__(self, key: object) -> Placeholder:
+    def __getitem__(self, key: object) -> Any:
         if self.kind is not None and not (self.kind is str and isinstance(key, int | slice)):
-            raise TypeError(f"{self.kind.__name__} {self.path} has no item {key!r}")
+            from jinja2 import StrictUndefined  # what the run's value gives, worded alike
+
+            return StrictUndefined(hint=f"'{self.kind.__name__} object' has no attribute {key!r}")
         return Placeholder(f"{self.path}[{key!r}]", self.kind)
 
     def __iter__(self) -> Iterator[Any]:

@@ -164,8 +164,8 @@ def test_a_signal_during_a_slow_template_is_honoured_within_about_a_second(
         ("steps.look.bogus", "undefined variable 'steps.look.bogus'"),
         ("steps.look.stdout.bogus", "undefined variable 'steps.look.stdout.bogus'"),
         ("steps.look.stdout['key']", "undefined variable 'steps.look.stdout.key'"),
-        ("steps.look.stdout.nosuch()", "has no attribute 'nosuch'"),
-        ("steps.look.exit_code.upper()", "has no attribute 'upper'"),
+        ("steps.look.stdout.nosuch()", "'str object' has no attribute 'nosuch'"),
+        ("steps.look.exit_code.upper()", "'int object' has no attribute 'upper'"),
     ],
 )
 def test_what_no_step_result_has_is_refused_by_the_plan_as_by_the_run(
@@ -191,4 +191,5 @@ def test_what_no_step_result_has_is_refused_by_the_plan_as_by_the_run(
         assert done.returncode == 2, done.stdout + done.stderr
         assert f"{variant}:10:5: step 'use': " in done.stderr
         assert message in done.stderr
+        assert "engine." not in done.stderr
     assert not (work / "done").exists()
