@@ -38,6 +38,11 @@ def read_regular(path: str | os.PathLike[str], limit: int = -1) -> bytes:
         return handle.read() if limit < 0 else handle.read(limit + 1)
 
 
+def check_regular(path: str | os.PathLike[str]) -> None:
+    """OSError unless `path` is a regular file (for a library that opens it itself)."""
+    read_regular(path, limit=0)
+
+
 def read_regular_text(path: str | os.PathLike[str], errors: str = "strict") -> str:
     """`read_regular` decoded as UTF-8 (UnicodeDecodeError with `errors="strict"`)."""
     return read_regular(path).decode("utf-8", errors)
