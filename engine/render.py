@@ -30,6 +30,7 @@ Reference = tuple[str, ...]
 
 _TEXT, _SHELL = "text", "shell"
 _CACHE_SIZE = 1024
+_MAX_MESSAGE = 500  # characters of an error message; a value in it can be far longer
 _NOT_VARIABLES = frozenset({"loop", "caller", "varargs", "kwargs", "self"})
 # The secrets of the renderer whose `shell()` is running (the environment is shared).
 _shell_secrets: contextvars.ContextVar[Redactor | None] = contextvars.ContextVar(
@@ -255,9 +256,16 @@ def _failure(
     variables: Mapping[str, Any],
     redactor: Redactor,
 ) -> RenderError:
-    """`exc` as a RenderError whose message and hint contain no secret value."""
+    """`exc` as a RenderError whose message and hint contain no secret value, and no
+    value of a million characters either (shortened after redaction, never before)."""
     error = exc if isinstance(exc, RenderError) else _translate(exc, references, variables)
-    return RenderError(redactor.redact(error.message), redactor.redact(error.hint))
+    return RenderError(_short(redactor.redact(error.message)), redactor.redact(error.hint))
+
+
+def _short(message: str) -> str:
+    if len(message) <= _MAX_MESSAGE:
+        return message
+    return f"{message[:_MAX_MESSAGE]}… ({len(message):,} characters)"
 
 
 def _translate(

@@ -231,6 +231,12 @@ def test_secret_values_never_appear_in_error_messages(template: str) -> None:
     expect_error(template)
 
 
+def test_a_huge_value_in_an_error_message_is_shortened() -> None:
+    error = expect_error("{{ inputs[('x' * 999999)] }}")
+    assert len(error.message) < 600
+    assert error.message.endswith("characters)")
+
+
 def test_other_failures_are_render_errors_too() -> None:
     assert "ZeroDivisionError" in expect_error("{{ 1 / 0 }}").message
 
