@@ -48,7 +48,7 @@ _current: contextvars.ContextVar[list[float] | None] = contextvars.ContextVar(
 
 
 class BudgetExceeded(Exception):
-    """A template went past its time or size budget (a SecurityError in the sandbox)."""
+    """A template went past its time or size budget; `hint` says which and what to do."""
 
     hint = _SIZE_HINT
 
