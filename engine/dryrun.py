@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from msgspec import Struct
 from msgspec.structs import asdict, replace
 
+from engine.findings import Location
 from engine.operator import HeadlessOperator
 from engine.playbook.model import Action, Playbook, Step
 from engine.playbook.traits import is_readonly, undoes_itself
@@ -21,6 +22,8 @@ from engine.variables import PlaceholderNamespace, RunVariables, UnknownUntilRun
 
 if TYPE_CHECKING:
     from engine.probe import ProbedPlan
+
+T = TypeVar("T")
 
 
 class PlannedStep(Struct, frozen=True):
@@ -102,7 +105,9 @@ def _located_plan_step(
 def _plan_step(index: int, step: Step, shared: StepContext) -> PlannedStep:
     ctx = replace(shared, step_id=step.id)
     renderer = ctx.render
-    planned = plan_action(step.action, ctx)
+    planned = _located(step.action.location, lambda: plan_action(step.action, ctx))
+    undo_at = step.undo.location if step.undo is not None else step.location
+    undo = _located(undo_at, lambda: describe_undo(step, ctx))
     readonly = is_readonly(step) or planned.readonly
     verdict = Verdict.NO_OP if readonly else _mutation_verdict(planned)
     verdict, note = _when_verdict(step, renderer, verdict, planned.note)
@@ -112,13 +117,21 @@ def _plan_step(index: int, step: Step, shared: StepContext) -> PlannedStep:
         title=step.title,
         type=step.action.type,
         command=planned.command,
-        undo=describe_undo(step, ctx),
+        undo=undo,
         readonly=readonly,
         verdict=str(verdict),
         note=note,
         confirm=_confirm_text(step, ctx),
         when=step.when or "",
     )
+
+
+def _located(where: Location, plan: Callable[[], T]) -> T:
+    """`plan()`; a template it cannot render is placed at `where` (the step's body or undo)."""
+    try:
+        return plan()
+    except RenderError as exc:
+        raise RenderError(exc.message, exc.hint, exc.location or where) from None
 
 
 def _confirm_text(step: Step, ctx: StepContext) -> str:

@@ -95,7 +95,7 @@ def test_a_template_over_its_budget_is_refused_before_step_1_at_its_step(
 
         assert done.returncode == 2, done.stdout + done.stderr
         assert time.perf_counter() - started < 10
-        assert f"{variant}:10:5: step 'hostile': the template sandbox refused: " in done.stderr
+        assert f"{variant}:12:12: step 'hostile': the template sandbox refused: " in done.stderr
         assert "Traceback" not in done.stderr
     assert not (work / "done").exists()
 
@@ -189,7 +189,25 @@ def test_what_no_step_result_has_is_refused_by_the_plan_as_by_the_run(
         done = runbook(command, variant, "-i", f"dir={work}")
 
         assert done.returncode == 2, done.stdout + done.stderr
-        assert f"{variant}:10:5: step 'use': " in done.stderr
+        assert f"{variant}:12:12: step 'use': " in done.stderr
         assert message in done.stderr
         assert "engine." not in done.stderr
     assert not (work / "done").exists()
+
+
+def test_a_broken_template_in_an_undo_is_placed_at_the_undo(tmp_path: Path) -> None:
+    work = current_env().work
+    variant = _write(
+        tmp_path,
+        """\
+        - id: change
+          shell: {run: "echo change >> {{ inputs.dir }}/done"}
+          undo:
+            shell: {run: "echo {{ '%0999999999d' % 1 }}"}
+        """,
+    )
+
+    planned = runbook("plan", variant, "-i", f"dir={work}")
+
+    assert planned.returncode == 2, planned.stdout + planned.stderr
+    assert f"{variant}:10:14: step 'change': the template sandbox refused: " in planned.stderr
