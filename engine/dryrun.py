@@ -4,22 +4,26 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from msgspec import Struct
 from msgspec.structs import asdict, replace
 
+from engine.findings import Location
 from engine.operator import HeadlessOperator
 from engine.playbook.model import Action, Playbook, Step
 from engine.playbook.traits import is_readonly, undoes_itself
+from engine.render import RenderError, TemplateRenderer
 from engine.steps.base import Planned, Resources, StepContext, Verdict
 from engine.steps.registry import is_available, step_type
 from engine.variables import PlaceholderNamespace, RunVariables, UnknownUntilRun
 
 if TYPE_CHECKING:
     from engine.probe import ProbedPlan
+
+T = TypeVar("T")
 
 
 class PlannedStep(Struct, frozen=True):
@@ -48,13 +52,27 @@ def plan_variables(variables: RunVariables) -> dict[str, Any]:
     return mapping
 
 
+class PlanRenderer(TemplateRenderer):
+    """Renders for a plan: a template that needs a value only the run will know (it
+    computes with a capture or a step's output) is shown as written, and noted."""
+
+    def __init__(self, variables: Mapping[str, Any]) -> None:
+        super().__init__(variables)
+        self.unknown: list[str] = []
+
+    def _render(self, kind: str, template: str) -> str:
+        try:
+            return super()._render(kind, template)
+        except UnknownUntilRun as exc:
+            self.unknown.append(str(exc.args[0]))
+            return template
+
+
 def build_plan(
     playbook: Playbook, variables: Mapping[str, Any], steps: Sequence[Step] | None = None
 ) -> list[PlannedStep]:
     """Render every step (RenderError for a broken template, before anything runs)."""
-    from engine.render import TemplateRenderer
-
-    renderer = TemplateRenderer(variables)
+    renderer = PlanRenderer(variables)
     chosen = playbook.steps if steps is None else steps
     # One context, copied with each step's id: a run plans every step before step 1, and
     # a new operator, resources and cancel event for each would be made for nothing.
@@ -66,13 +84,32 @@ def build_plan(
         base_dir=Path(playbook.file).resolve().parent,
         cancel=threading.Event(),
     )
-    return [_plan_step(i, step, ctx) for i, step in enumerate(chosen, 1)]
+    return [_located_plan_step(i, step, ctx, renderer) for i, step in enumerate(chosen, 1)]
+
+
+def _located_plan_step(
+    index: int, step: Step, shared: StepContext, renderer: PlanRenderer
+) -> PlannedStep:
+    """The plan of one step; a template that cannot render names the step and its place."""
+    known_before = len(renderer.unknown)
+    try:
+        planned = _plan_step(index, step, shared)
+    except RenderError as exc:
+        message = f"step '{step.id}': {exc.message}"
+        raise RenderError(message, exc.hint, exc.location or step.location) from None
+    unknown = renderer.unknown[known_before:]
+    if not unknown:
+        return planned
+    note = f"depends on {', '.join(dict.fromkeys(unknown))}, known only during the run"
+    return replace(planned, note=f"{planned.note}; {note}" if planned.note else note)
 
 
 def _plan_step(index: int, step: Step, shared: StepContext) -> PlannedStep:
     ctx = replace(shared, step_id=step.id)
     renderer = ctx.render
-    planned = plan_action(step.action, ctx)
+    planned = _located(step.action.location, lambda: plan_action(step.action, ctx))
+    undo_at = step.undo.location if step.undo is not None else step.location
+    undo = _located(undo_at, lambda: describe_undo(step, ctx))
     readonly = is_readonly(step) or planned.readonly
     verdict = Verdict.NO_OP if readonly else _mutation_verdict(planned)
     verdict, note = _when_verdict(step, renderer, verdict, planned.note)
@@ -82,7 +119,7 @@ def _plan_step(index: int, step: Step, shared: StepContext) -> PlannedStep:
         title=step.title,
         type=step.action.type,
         command=planned.command,
-        undo=describe_undo(step, ctx),
+        undo=undo,
         readonly=readonly,
         verdict=str(verdict),
         note=note,
@@ -91,10 +128,16 @@ def _plan_step(index: int, step: Step, shared: StepContext) -> PlannedStep:
     )
 
 
+def _located(where: Location, plan: Callable[[], T]) -> T:
+    """`plan()`; a template it cannot render is placed at `where` (the step's body or undo)."""
+    try:
+        return plan()
+    except RenderError as exc:
+        raise RenderError(exc.message, exc.hint, exc.location or where) from None
+
+
 def _confirm_text(step: Step, ctx: StepContext) -> str:
     """The confirm question as the operator will see it, as far as it is known now."""
-    from engine.render import RenderError
-
     if not step.confirm:
         return ""
     try:

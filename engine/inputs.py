@@ -105,7 +105,7 @@ def _parse_integer(text: str) -> int:
 
 def _parse_number(text: str) -> int | float:
     if _INTEGER.fullmatch(text):
-        return int(text)
+        return _parse_integer(text)
     if not _NUMBER.fullmatch(text) or not math.isfinite(float(text)):
         raise ValueError(f"{_show(text)} is not a number")
     return float(text)

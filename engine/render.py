@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct
 
+from engine import template_budget
 from engine.errors import EngineError, ExitCode
 from engine.secrets import Redactor
 from engine.shellsyntax import SLOT, ShellCommand, Unsafe, analyse, compose
@@ -24,14 +25,12 @@ if TYPE_CHECKING:
     from jinja2 import Environment, Template
     from jinja2.environment import TemplateExpression
     from jinja2.nodes import Node
-    from jinja2.runtime import Context
 
 Reference = tuple[str, ...]
 
 _TEXT, _SHELL, _ARGUMENT = "text", "shell", "argument"
 _CACHE_SIZE = 1024
-_MAX_SEQUENCE = 1_000_000  # longest string/list a template may build with `*`
-_MAX_POWER_BITS = 64 * 1024  # largest integer a template may build with `**`
+_MAX_MESSAGE = 500  # characters of an error message; a value in it can be far longer
 _NOT_VARIABLES = frozenset({"loop", "caller", "varargs", "kwargs", "self"})
 # The secrets of the renderer whose `shell()` or `argv()` is running (the environment is
 # shared), and the values `shell()` has taken out of the script so far.
@@ -46,6 +45,7 @@ _SYNTAX_HINT = (
 # and a comment would silently delete everything between them. No template can open one:
 # the delimiters hold a NUL, and a template holding one is refused (`_compile`).
 COMMENT_START, COMMENT_END = "\0{#\0", "\0#}\0"
+_LONG_NUMBER_HINT = "numbers in templates have at most 4,000 digits; quote it if it is text"
 _SANDBOX_HINT = "templates may only read values; names starting with '_' are off-limits"
 _ROOT_HINTS = {
     "inputs": "declare it under `inputs:`, or pass it with -i NAME=VALUE",
@@ -71,7 +71,8 @@ def _template_problems() -> tuple[type[BaseException], ...]:
     from jinja2 import TemplateError
 
     return (TemplateError, ArithmeticError, AttributeError, LookupError, MemoryError,
-            RuntimeError, TypeError, ValueError)  # fmt: skip
+            RuntimeError, TypeError, ValueError, AssertionError,  # jinja2 asserts (truncate)
+            template_budget.BudgetExceeded)  # fmt: skip
 
 
 class TemplateRenderer:
@@ -141,11 +142,14 @@ class TemplateRenderer:
     def _render(self, kind: str, template: str) -> str:
         if _is_literal(template):
             return template
+        budget = template_budget.start()
         try:
             return _compile(kind, template).render(self.variables)
         except _template_problems() as exc:
             refs = functools.partial(template_references, template)
             raise _failure(exc, refs, self.variables, self.redactor) from None
+        finally:
+            template_budget.stop(budget)
 
 
 def _is_literal(template: str) -> bool:
@@ -163,12 +167,15 @@ class Condition(Struct, frozen=True):
 
     def evaluate(self, variables: Mapping[str, Any]) -> bool:
         """The truth of the expression for these variables."""
+        budget = template_budget.start()
         try:
             return bool(self.compiled(variables))
         except _template_problems() as exc:
             refs = functools.partial(condition_references, self.source)
             redactor = Redactor(_secret_values(variables))
             raise _failure(exc, refs, variables, redactor) from None
+        finally:
+            template_budget.stop(budget)
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
@@ -255,35 +262,10 @@ def _environment(kind: str) -> Environment:
 
 @functools.cache
 def _bounded_sandbox() -> type[Environment]:
-    """The immutable sandbox, refusing `*` and `**` results that would exhaust memory.
+    """The immutable sandbox, held to a time and size budget (engine.template_sandbox)."""
+    from engine.template_sandbox import BudgetedSandbox
 
-    A guard against accidents such as `{{ 2 ** 10 ** 9 }}`, not a resource limit.
-    """
-    from jinja2.exceptions import SecurityError
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    class BoundedSandbox(ImmutableSandboxedEnvironment):
-        intercepted_binops = frozenset({"*", "**"})
-
-        def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
-            if _too_big(operator, left, right):
-                raise SecurityError(f"the result of {operator!r} would be too large")
-            return super().call_binop(context, operator, left, right)
-
-    return BoundedSandbox
-
-
-def _too_big(operator: str, left: Any, right: Any) -> bool:
-    if operator == "**":
-        if not (isinstance(left, int) and isinstance(right, int)) or abs(left) < 2:
-            return False
-        return right * abs(left).bit_length() > _MAX_POWER_BITS
-    return _long_repeat(left, right) or _long_repeat(right, left)
-
-
-def _long_repeat(sequence: Any, times: Any) -> bool:
-    repeatable = isinstance(sequence, str | list | tuple) and isinstance(times, int)
-    return repeatable and len(sequence) * times > _MAX_SEQUENCE
+    return BudgetedSandbox
 
 
 # --- values in commands ------------------------------------------------------------
@@ -378,9 +360,16 @@ def _failure(
     variables: Mapping[str, Any],
     redactor: Redactor,
 ) -> RenderError:
-    """`exc` as a RenderError whose message and hint contain no secret value."""
+    """`exc` as a RenderError whose message and hint contain no secret value, and no
+    value of a million characters either (shortened after redaction, never before)."""
     error = exc if isinstance(exc, RenderError) else _translate(exc, references, variables)
-    return RenderError(redactor.redact(error.message), redactor.redact(error.hint))
+    return RenderError(_short(redactor.redact(error.message)), redactor.redact(error.hint))
+
+
+def _short(message: str) -> str:
+    if len(message) <= _MAX_MESSAGE:
+        return message
+    return f"{message[:_MAX_MESSAGE]}… ({len(message):,} characters)"
 
 
 def _translate(
@@ -388,8 +377,9 @@ def _translate(
 ) -> RenderError:
     from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
-    if isinstance(exc, SecurityError):
-        return RenderError(f"the template sandbox refused: {exc}", _SANDBOX_HINT)
+    if isinstance(exc, SecurityError | template_budget.BudgetExceeded):
+        hint = getattr(exc, "hint", _SANDBOX_HINT)
+        return RenderError(f"the template sandbox refused: {exc}", hint)
     if isinstance(exc, UndefinedError):
         return _undefined(exc, references, variables)
     if isinstance(exc, TemplateSyntaxError):
@@ -406,6 +396,8 @@ def _compile_failure(exc: BaseException) -> RenderError:
     if isinstance(exc, TemplateSyntaxError):
         where = f" (line {exc.lineno})" if exc.lineno else ""
         return RenderError(f"template syntax error{where}: {exc.message or exc}", _SYNTAX_HINT)
+    if isinstance(exc, ValueError) and "digits" in str(exc):  # Python reads 4,300 at most
+        return RenderError("the template holds a number too long to read", _LONG_NUMBER_HINT)
     return RenderError(f"the template cannot be compiled: {type(exc).__name__}", _SYNTAX_HINT)
 
 
@@ -453,7 +445,12 @@ def _undefined_hint(missing: Reference, variables: Mapping[str, Any]) -> str:
     guess = f"did you mean '{'.'.join((*missing[:-1], close[0]))}'? " if close else ""
     if len(missing) == 1:
         return guess + f"templates can read: {', '.join(known) or 'nothing here'}"
-    return guess + _ROOT_HINTS.get(missing[0], f"'{'.'.join(missing[:-1])}' has no such key")
+    no_key = f"'{'.'.join(missing[:-1])}' has no such key"
+    if missing[0] == "steps" and len(missing) == 3:
+        return guess + "a step's result has status, exit_code, stdout and value"
+    if missing[0] == "steps" and len(missing) > 3:
+        return guess + no_key
+    return guess + _ROOT_HINTS.get(missing[0], no_key)
 
 
 # --- static references -----------------------------------------------------------------

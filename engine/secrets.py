@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import EngineError, ExitCode
 from engine.output_cuts import LINE_MARK_START, TAIL_MARK_END
+from engine.regular_file import read_regular_text
 
 if TYPE_CHECKING:
     from engine.playbook.model import SecretSpec
@@ -67,7 +68,7 @@ def _load_one(spec: SecretSpec, base_dir: Path, environ: Mapping[str, str]) -> t
 
 def _read_secret_file(path: Path) -> tuple[str, str]:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular_text(path)
     except UnicodeDecodeError:  # its message quotes the offending bytes: keep it out
         return "", f"file {path} is not UTF-8 text"
     except OSError as exc:

@@ -71,22 +71,41 @@ def base_variables(
     )
 
 
-class Placeholder:
-    """Stands for a value only a live run will know (a capture), in a dry-run plan."""
+# Attributes the template sandbox reads on whatever a template calls (not the value's).
+_SANDBOX_MARKS = frozenset({"unsafe_callable", "alters_data"})
 
-    def __init__(self, path: str) -> None:
+
+class Placeholder:
+    """Stands for a value only a live run will know (a capture), in a dry-run plan.
+
+    When the type of the value is known (a step's `stdout` is text), only what that
+    type has can be read from it, as during the run.
+    """
+
+    def __init__(self, path: str, kind: type | None = None) -> None:
         self.path = path
+        self.kind = kind
 
     def __str__(self) -> str:
         return f"<{self.path}>"
 
     def __getattr__(self, name: str) -> Placeholder:
-        if name.startswith("_"):
+        if name.startswith("_") or name in _SANDBOX_MARKS:
+            raise AttributeError(name)
+        if self.kind is not None and not hasattr(self.kind, name):
             raise AttributeError(name)
         return Placeholder(f"{self.path}.{name}")
 
-    def __getitem__(self, key: object) -> Placeholder:
-        return Placeholder(f"{self.path}[{key!r}]")
+    def __call__(self, *_: object, **__: object) -> Any:
+        """A method of the value (`steps.x.stdout.strip()`): its object is what is unknown."""
+        raise UnknownUntilRun(self.path.rpartition(".")[0] or self.path)
+
+    def __getitem__(self, key: object) -> Any:
+        if self.kind is not None and not (self.kind is str and isinstance(key, int | slice)):
+            from jinja2 import StrictUndefined  # what the run's value gives, worded alike
+
+            return StrictUndefined(hint=f"'{self.kind.__name__} object' has no attribute {key!r}")
+        return Placeholder(f"{self.path}[{key!r}]", self.kind)
 
     def __iter__(self) -> Iterator[Any]:
         return iter(())
@@ -110,6 +129,29 @@ class UnknownUntilRun(Exception):
     """A dry-run needed a value that only exists once earlier steps have run."""
 
 
+class StepPlaceholder(Placeholder):
+    """`steps.<id>` in a plan: the fields of a step's result, each of its type."""
+
+    def __getattr__(self, name: str) -> Placeholder:
+        if name not in STEP_FIELDS:
+            raise AttributeError(name)
+        return Placeholder(f"{self.path}.{name}", STEP_FIELDS[name])
+
+    def __getitem__(self, key: object) -> Placeholder:
+        if not isinstance(key, str) or key not in STEP_FIELDS:
+            raise KeyError(key)
+        return Placeholder(f"{self.path}.{key}", STEP_FIELDS[key])
+
+
+# What `step_view` gives a template, and the type of each (None: any, e.g. JSON).
+STEP_FIELDS: dict[str, type | None] = {
+    "status": str,
+    "exit_code": int,
+    "stdout": str,
+    "value": None,
+}
+
+
 class PlaceholderNamespace(dict[str, Any]):
     """`captures` / `steps` in a dry-run: every name is a Placeholder."""
 
@@ -118,4 +160,5 @@ class PlaceholderNamespace(dict[str, Any]):
         self.root = root
 
     def __missing__(self, key: str) -> Placeholder:
-        return Placeholder(f"{self.root}.{key}")
+        path = f"{self.root}.{key}"
+        return StepPlaceholder(path) if self.root == "steps" else Placeholder(path)

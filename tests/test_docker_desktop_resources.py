@@ -282,3 +282,10 @@ def test_plan_says_what_ensure_resources_would_do(isolated_home: Path) -> None:
     )
     assert planned.command.startswith("raise to floors (memory ≥ 8 GiB)")
     assert "never lowers" in planned.note and not planned.readonly
+
+
+@pytest.mark.timeout(10)
+def test_a_settings_file_that_is_a_fifo_is_refused_without_waiting(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "settings-store.json")
+    with pytest.raises(SettingsError, match="not a regular file but a FIFO"):
+        read_settings(tmp_path / "settings-store.json")

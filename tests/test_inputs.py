@@ -194,6 +194,11 @@ def test_long_values_are_shortened_in_messages() -> None:
     assert problem.endswith("... is too large")
 
 
+def test_a_number_input_of_thousands_of_digits_is_too_large_in_plain_words() -> None:
+    (problem,) = problems({"x": spec("number")}, {"x": "9" * 5000})
+    assert problem.endswith("... is too large")
+
+
 @given(st.text(max_size=20))
 def test_pattern_decides_exactly_like_fullmatch(value: str) -> None:
     specs = {"x": spec(pattern=K8S_NAME)}

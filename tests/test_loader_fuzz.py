@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.errors import EngineError, ExitCode
 from engine.playbook import CheckReport, check_file
+from engine.preflight import RunRequest, prepare
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=2000)
@@ -52,6 +55,9 @@ GOOD_TEMPLATES = st.sampled_from(
         "{{ alert.labels.team | default('none') }}",
         "{{ steps.s0.stdout }}",
         "{{ captures.out }}",
+        "{{ captures.out | int + 1 }}",
+        "{{ steps.s0.stdout.strip() }}",
+        "{{ 'x'.center(inputs.a | int) }}",
         "uptime",
     ]
 )
@@ -180,3 +186,85 @@ def test_playbook_shaped_data_gives_a_located_report(data: dict[str, Any], style
     report = assert_located_report(text)
     if report.ok():
         assert report.playbook is not None
+
+
+SCALAR_TAGS = st.sampled_from(["", "!!int ", "!!float ", "!!bool ", "!!null ", "!!str "])
+LONG_NUMBERS = st.builds(
+    lambda sign, prefix, digits: sign + prefix + digits,
+    st.sampled_from(["", "-", "+"]),
+    st.sampled_from(["", "0x", "0o", "0b"]),
+    st.integers(1, 6000).map(lambda n: "1" * n),
+)
+ODD_SCALARS = st.builds(
+    lambda tag, text: tag + text,
+    SCALAR_TAGS,
+    LONG_NUMBERS | st.sampled_from(["abc", "maybe", "0x", "1e999", ".nan", "~", "1_0", ""]),
+)
+PLACES = st.sampled_from(
+    ["maturity: {}", "version: {}", "owner: {}", "x-extra: {}", "inputs: {{a: {{type: integer, "
+     "default: {}}}}}", "targets: [{}]"]
+)  # fmt: skip
+STEP_PLACES = st.sampled_from(
+    ["timeout: {}", "readonly: {}", "retry: {{attempts: {}}}", "shell: {{run: {}}}",
+     "kubectl: {{action: scale, kind: deployment, name: web, replicas: {}}}"]
+)  # fmt: skip
+
+
+@FUZZ
+@given(ODD_SCALARS, PLACES, STEP_PLACES, st.booleans())
+def test_tagged_and_huge_scalars_give_a_located_report(
+    scalar: str, place: str, step_place: str, in_step: bool
+) -> None:
+    """`!!int abc`, `!!bool maybe` and integers of thousands of digits, anywhere."""
+    head = "apiVersion: runbook/v1\nkind: Playbook\n"
+    meta = "metadata: {name: fuzz, version: 1.0.0, maturity: 2, owner: me}\n"
+    step = "steps:\n  - id: s0\n    readonly: true\n    shell: {run: uptime}\n"
+    if in_step:
+        step = f"steps:\n  - id: s0\n    {step_place.format(scalar)}\n    shell: {{run: uptime}}\n"
+        text = head + meta + step
+    else:
+        text = head + meta + step + place.format(scalar) + "\n"
+    assert_located_report(text)
+
+
+COMPUTED = st.sampled_from(
+    ["{{ captures.out | int + 1 }}", "{{ steps.s0.stdout.strip() }}", "{{ captures.out.x.y }}",
+     "{{ 'x'.center(inputs.a | int) }}", "{{ inputs.a * 3 }}", "{{ steps.s0.exit_code + 1 }}",
+     "{{ captures.out | length }}", "{{ (captures.out | list)[0] }}", "{{ inputs.a.split() }}",
+     "{% for x in captures.out %}{{ x }}{% endfor %}", "{{ captures.out ~ inputs.a }}",
+     "{{ '%s' % captures.out }}", "{{ steps.s0.status.upper() }}", "{{ captures.out.items() }}"]
+)  # fmt: skip
+COMPUTED_STEPS = st.lists(
+    st.fixed_dictionaries(
+        {"readonly": st.just(True), "shell": st.fixed_dictionaries({"run": COMPUTED})},
+        optional={"when": st.just("captures.out.strip() == 'x'"), "confirm": COMPUTED},
+    ),
+    min_size=1,
+    max_size=3,
+)
+
+
+@FUZZ
+@given(steps=COMPUTED_STEPS, value=st.sampled_from(["x", "7", "-1", "{{ 7*7 }}", "9" * 5000]))
+def test_a_playbook_that_validates_plans_or_gives_an_engine_error(
+    steps: list[dict[str, Any]], value: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Everything `runbook plan` does before step 1, on templates that compute with
+    inputs and with what only the run knows: no exception but an EngineError."""
+    first = {"id": "s0", "readonly": True, "shell": {"run": "echo 1", "capture": "out"}}
+    numbered = [{"id": f"s{i}", **step} for i, step in enumerate(steps, 1)]
+    data = {
+        "apiVersion": "runbook/v1",
+        "kind": "Playbook",
+        "metadata": {"name": "fuzz", "version": "1.0.0", "maturity": 2, "owner": "me"},
+        "inputs": {"a": {"type": "string"}},
+        "steps": [first, *numbered],
+    }
+    path = tmp_path_factory.mktemp("plan") / "fuzz.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True))
+    assert check_file(str(path)).ok(), [f.render() for f in check_file(str(path)).findings]
+    request = RunRequest(str(path), {"a": value}, dry_run=True)
+    try:
+        prepare(request, run_id="dry-run", mode="dry-run")
+    except EngineError as error:
+        assert error.exit_code != ExitCode.INTERNAL

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import resource
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
+import jinja2.filters
+import jinja2.tests
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import render
+from engine import render, template_budget
+from engine.dryrun import PlanRenderer
 from engine.errors import EngineError, ExitCode
 from engine.render import (
     RenderError,
@@ -23,6 +29,7 @@ from engine.render import (
     template_references,
 )
 from engine.shellsyntax import ShellCommand
+from engine.variables import PlaceholderNamespace
 
 SECRET = "s3cr3t-CANARY-value"
 INJECTIONS = [
@@ -273,6 +280,12 @@ def test_secret_values_never_appear_in_error_messages(template: str) -> None:
     expect_error(template)
 
 
+def test_a_huge_value_in_an_error_message_is_shortened() -> None:
+    error = expect_error("{{ inputs[('x' * 999999)] }}")
+    assert len(error.message) < 600
+    assert error.message.endswith("characters)")
+
+
 def test_other_failures_are_render_errors_too() -> None:
     assert "ZeroDivisionError" in expect_error("{{ 1 / 0 }}").message
 
@@ -405,3 +418,207 @@ def test_importing_the_module_does_not_import_jinja2() -> None:
         check=True,
     )
     assert done.stdout.strip() == "False"
+
+
+# --- the budget: time and size (RELIABILITY.md #15) ---------------------------------------
+
+PADDED = '"x" * 999999'
+SHARED = "{% set ns = namespace(x=[1]) %}{% for i in range(60) %}{% set ns.x = [ns.x, ns.x] %}"
+HOSTILE = [
+    '{{ "x".center(10**9) }}',
+    '{{ "x".ljust(10**9) }}',
+    '{{ "x".rjust(10**9, "y") }}',
+    '{{ "1".zfill(10**9) }}',
+    '{{ "a\\tb".expandtabs(10**9) }}',
+    "{{ (" + PADDED + ').replace("x", "yy") }}',
+    '{{ "ab".translate({97: ' + PADDED + "}) }}",
+    '{{ "-".join([' + PADDED + "] * 999) }}",
+    '{{ (1).to_bytes(10**9, "big") }}',
+    '{{ "%0999999999d" % 1 }}',
+    '{{ "%*d" % (10**9, 1) }}',
+    '{{ "%.999999999f" % 1.0 }}',
+    '{{ "{:>999999999}".format(1) }}',
+    '{{ "{:>{w}}".format(1, w=10**9) }}',
+    '{{ "{:.999999999f}".format(1.0) }}',
+    '{{ "{a:>999999999}".format_map({"a": 1}) }}',
+    '{{ "x" | center(10**9) }}',
+    '{{ "x" | indent(10**9) }}',
+    '{{ ("a" * 1000) | wordwrap(1, wrapstring="x" * 100000) }}',
+    '{{ "%0999999999d" | format(1) }}',
+    "{{ 1 | tojson(10**9) }}",
+    "{{ ([[1] * 1000] * 1000) | sum(start=[]) | length }}",
+    "{{ ('%s' * 333333) % ((1,) * 333333) }}",
+    '{{ range(100000) | join("x" * 1000) }}',
+    "{{ ([" + PADDED + "] * 999) | join }}",
+    "{{ (" + PADDED + ") | replace('x', 'yy') }}",
+    "{{ [1] | batch(10**9, 0) | list | length }}",
+    "{{ [1] | slice(10**9) | list | length }}",
+    "{{ lipsum(10**6) }}",
+    "{{ (" + PADDED + ") + (" + PADDED + ") }}",
+    "{{ 'x' * 10 ** 9 }}",
+    "{{ 10 ** 5000 }}",
+    "{{ (10 ** 3000) * (10 ** 3000) }}",
+    "{% set ns = namespace(s='xx') %}{% for i in range(64) %}{% set ns.s = ns.s ~ ns.s %}"
+    "{% endfor %}",
+    "{% set ns = namespace(s='xx') %}{% for i in range(64) %}{% set ns.s = ns.s + ns.s %}"
+    "{% endfor %}",
+    SHARED + "{% endfor %}{{ ns.x }}",
+    SHARED + "{% endfor %}{{ ns.x | tojson }}",
+    SHARED + "{% endfor %}{{ ns.x | string }}",
+    SHARED + "{% endfor %}{{ ns }}",
+    SHARED + "{% endfor %}{{ '%s' % (ns.x,) }}",
+    SHARED + "{% endfor %}{{ '{}'.format(ns.x) }}",
+    SHARED + "{% endfor %}{{ ns.x | join }}",
+    "{% for i in range(100000) %}{{ " + PADDED + " }}{% endfor %}",
+    "{% set b %}{% for i in range(100000) %}{{ " + PADDED + " }}{% endfor %}{% endset %}",
+    "{% macro m() %}{% for i in range(100000) %}{{ " + PADDED + " }}{% endfor %}{% endmacro %}"
+    "{{ m() | length }}",
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("template", HOSTILE)
+def test_templates_that_would_build_gigabytes_are_refused_before_they_do(template: str) -> None:
+    started = time.perf_counter()
+    error = expect_error(template)
+    assert time.perf_counter() - started < 1.5
+    assert error.message.startswith("the template sandbox refused: ")
+    assert "characters or items" in error.hint or "4,000 digits" in error.message
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss < 1024 * 1024  # KiB: < 1 GiB
+
+
+SLOW = [
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "{% set ns = namespace(n=0) %}{% for i in range(100000) %}{% for j in range(100000) %}"
+    "{% set ns.n = ns.n + 1 %}{% endfor %}{% endfor %}",
+    "{% for i in range(100000) %}{% for c in 'x' * 999999 %}{% endfor %}{% endfor %}",
+    "{% for i in range(100000) %}{{ range(100000) | sum }}{% endfor %}",
+    "{% macro m() %}{% for i in range(100000) %}{% endfor %}{% endmacro %}"
+    "{% for i in range(100000) %}{{ m() }}{% endfor %}",
+    "{% for i in range(100000) %}{{ ((range(100000) | list) * 9) | groupby('real') }}{% endfor %}",
+    "{% for i in range(100000) %}{{ ((range(100000) | list) * 9) | map(attribute='real')"
+    " | select | list | length }}{% endfor %}",
+]
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("template", SLOW)
+def test_a_template_that_runs_too_long_stops_after_its_time_budget(template: str) -> None:
+    started = time.perf_counter()
+    error = expect_error(template)
+    assert time.perf_counter() - started < template_budget.MAX_SECONDS + 0.5
+    assert "longer than its 1 s budget" in error.message or "characters" in error.hint
+    assert "second" in error.hint or "characters" in error.hint
+
+
+def test_a_slow_condition_stops_too() -> None:
+    with pytest.raises(RenderError, match="budget"):
+        expr = "((range(100000) | list) * 10) | map('string') | map('center', 9) | list"
+        evaluate_condition(f"({expr}) | map('trim') | list", {})
+
+
+@pytest.mark.parametrize(
+    ("template", "expected"),
+    [
+        ("{{ steps.check.stdout.strip() }}", "ok"),
+        ("{{ steps.check.stdout.upper().split() | join(',') }}", "OK"),
+        ("{{ inputs.profile.center(7, '*') }}", "**dev**"),
+        ("{{ '%05d|%-4s|%.2f' % (42, 'ab', 1.5) }}", "00042|ab  |1.50"),
+        ("{{ '{:>6}|{:.1f}'.format(inputs.profile, 2.25) }}", "   dev|2.2"),
+        ("{{ 'a b c' | wordwrap(2) | length }}", "5"),
+        ("{{ 'a\nb' | indent(2) }}", "a\n  b"),
+        ("{{ range(3) | join('-') }}", "0-1-2"),
+        ("{{ [1, 2, 3] | batch(2) | list }}", "[[1, 2], [3]]"),
+        ("{{ [[1, 2], [3]] | sum(start=[]) }}", "[1, 2, 3]"),
+        ("{{ [{'a': 2}, {'a': 1}] | map(attribute='a') | sort | join }}", "12"),
+        ("{{ [{'a': 1}, {'a': 1}] | groupby('a') | map('first') | list }}", "[1]"),
+        ("{{ {'a': [1]} | tojson(2) }}", '{\n  "a": [\n    1\n  ]\n}'),
+        ("{{ lipsum(1, html=false, min=3, max=4) | wordcount > 2 }}", "True"),
+        ("{{ 2 ** 64 }}", "18446744073709551616"),
+        ("{{ ('ab' * 3) ~ (([1] * 2) | string) }}", "ababab[1, 1]"),
+        ("{% for c in 'abc' %}{{ loop.index }}{{ c }}{% endfor %}", "1a2b3c"),
+        ("{% set x %}{{ inputs.profile }}!{% endset %}{{ x }}", "dev!"),
+        ("{{ ('x' * 999999) | length }}", "999999"),
+        ("{{ ((range(100000) | list) * 10) | length }}", "1000000"),
+    ],
+)
+def test_after_a_refusal_ordinary_templates_still_render(template: str, expected: str) -> None:
+    renderer = make()
+    with pytest.raises(RenderError, match="sandbox refused"):
+        renderer.text('{{ "%0999999999d" % 1 }}')
+    assert renderer.text(template) == expected
+
+
+@pytest.mark.timeout(30)
+def test_each_render_has_its_own_time_budget() -> None:
+    renderer = make()
+    with pytest.raises(RenderError, match="budget"):
+        renderer.text(SLOW[0])
+    loop = "{% for i in range(100000) %}{% endfor %}{{ inputs.profile }}"
+    started = time.perf_counter()
+    while time.perf_counter() - started < template_budget.MAX_SECONDS * 1.5:
+        assert renderer.text(loop) == "dev"  # together longer than one budget
+
+
+# --- fuzzing: methods, filters on wrong types, huge numbers, deep nesting ------------------
+
+FUZZ_VALUES = st.sampled_from(
+    ["inputs.profile", "inputs.n", "steps.check.stdout", "steps.check.exit_code",
+     "captures.c", "alert.labels", "'abc'", "'a\\tb'", "'%s %d'", "'{0} {}'", "'{:{}}'",
+     "'%*d'", "''", "10 ** 300", "1e308", "-1", "0", "[1, [2]]", "{'a': 1}", "none", "true",
+     "range(5)", "namespace(a=1)", "cycler(1, 2)", "'9' * 5000", "2 ** 13000", "(1, 2)"]
+)  # fmt: skip
+FUZZ_ARGS = st.sampled_from(
+    ["", "1", "-1", "0", "10 ** 9", "'x'", "none", "[1]", "{'a': 1}", "1, 2", "'a', 'b'",
+     "inputs.profile", "captures.c", "attribute='a'", "10 ** 300", "1e308", "true", "'%'"]
+)  # fmt: skip
+OTHER_METHODS = ["items", "keys", "get", "to_bytes", "bit_length", "count", "index", "hex"]
+FUZZ_METHODS = st.sampled_from(
+    [*sorted(name for name in dir(str) if not name.startswith("_")), *OTHER_METHODS]
+)
+FUZZ_FILTERS = st.sampled_from(sorted(jinja2.filters.FILTERS))
+FUZZ_TESTS = st.sampled_from(sorted(jinja2.tests.TESTS))
+FUZZ_OPERATORS = st.sampled_from(["+", "-", "*", "/", "//", "%", "**", "~", "==", "<", "in"])
+
+
+@st.composite
+def fuzz_expressions(draw: st.DrawFn) -> str:
+    expression = draw(FUZZ_VALUES)
+    for _ in range(draw(st.integers(0, 4))):
+        kind = draw(st.sampled_from(["filter", "method", "operator", "test", "nest"]))
+        if kind == "filter":
+            expression = f"({expression}) | {draw(FUZZ_FILTERS)}({draw(FUZZ_ARGS)})"
+        elif kind == "method":
+            expression = f"({expression}).{draw(FUZZ_METHODS)}({draw(FUZZ_ARGS)})"
+        elif kind == "operator":
+            expression = f"({expression}) {draw(FUZZ_OPERATORS)} ({draw(FUZZ_VALUES)})"
+        elif kind == "test":
+            expression = f"({expression}) is {draw(FUZZ_TESTS)}"
+        else:
+            expression = f"[{expression}, ({expression})]"
+    return expression
+
+
+def plan_renderer() -> PlanRenderer:
+    variables = dict(make().variables)
+    variables["steps"] = PlaceholderNamespace("steps")
+    variables["captures"] = PlaceholderNamespace("captures")
+    return PlanRenderer(variables)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expression=fuzz_expressions())
+def test_any_expression_renders_or_is_a_render_error_for_the_run_and_the_plan(
+    expression: str,
+) -> None:
+    """No exception but RenderError, in the run or in a plan, for values and stand-ins."""
+    run = make()
+    run.variables = {**run.variables, "captures": {"c": "7"}}
+    for renderer in (run, plan_renderer()):
+        for attempt in (renderer.text, renderer.shell):
+            started = time.perf_counter()
+            with contextlib.suppress(RenderError):
+                attempt("{{ " + expression + " }}")
+            assert time.perf_counter() - started < template_budget.MAX_SECONDS + 1
+    with contextlib.suppress(RenderError):
+        evaluate_condition(expression, run.variables)

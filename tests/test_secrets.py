@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import shlex
 import urllib.parse
 from collections.abc import Callable
@@ -181,3 +182,13 @@ def test_the_part_of_a_secret_left_beside_an_output_cut_is_redacted() -> None:
     line = line_cut("start " + CANARY[:9], 1000)
     assert redactor.redact(line).startswith("start «redacted:c, cut» […")
     assert redactor.redact(tail_cut(20, "unrelated text")).endswith("unrelated text")
+
+
+@pytest.mark.timeout(10)
+def test_a_secret_file_that_is_a_fifo_is_refused_without_waiting(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "token")
+    with pytest.raises(SecretError) as caught:
+        load_secrets({"t": SecretSpec("t", file="token")}, tmp_path, {})
+    assert f"cannot read file {tmp_path / 'token'}: not a regular file but a FIFO" in str(
+        caught.value.render()
+    )

@@ -156,3 +156,10 @@ def test_a_known_hosts_file_others_can_write_is_refused(tmp_path: Path) -> None:
     known.chmod(0o666)  # anyone could add the key of a server of theirs
     with pytest.raises(HostKeyError, match=f"known_hosts file {known}: .*writable by others"):
         verify(host, key)
+
+
+@pytest.mark.timeout(10)
+def test_an_inventory_that_is_a_fifo_is_refused_without_waiting(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "hosts.yaml")
+    with pytest.raises(InventoryError, match="not a regular file but a FIFO"):
+        load_inventory(tmp_path / "hosts.yaml", required=True)

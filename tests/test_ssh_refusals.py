@@ -5,6 +5,7 @@ offered), wrong client key, closed port, black-holed TCP, a silent banner, stall
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import threading
@@ -287,3 +288,19 @@ def test_a_stalled_login_fails_within_the_auth_deadline(
     assert message.startswith(f"auth: authentication with {sshd.user}@127.0.0.1:{port} (box)")
     assert "auth deadline of 1s" in message
     assert 0.9 < took < 3
+
+
+@pytest.mark.timeout(60)
+def test_an_identity_file_that_is_a_fifo_is_refused_without_waiting(
+    sshd: SshServer, remote_dir: Path
+) -> None:
+    fifo = current_env().work / "id_fifo"
+    os.mkfifo(fifo)  # paramiko would wait for a writer for ever
+
+    code, message, took, stdout = _attempt(sshd, remote_dir, identity_file=str(fifo))
+
+    assert code == 1, stdout
+    assert f"identity file {fifo} cannot be read as a private key" in message
+    assert "not a regular file but a FIFO" in message
+    assert took < 5
+    assert not (remote_dir / "ran").exists()

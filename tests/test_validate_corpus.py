@@ -10,6 +10,7 @@ gives no finding at all, even with --strict.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -194,3 +195,20 @@ def test_without_libyaml_deep_nesting_is_refused_too(monkeypatch: pytest.MonkeyP
     report = check_file("deep.yaml", text=text)
     assert [f.message for f in report.findings] == ["data nested too deeply for the YAML parser"]
     assert report.findings[0].hint
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_only_regular_files_are_read_and_a_fifo_is_not_waited_on(tmp_path: Path, kind: str) -> None:
+    path = tmp_path / "playbook.yaml"
+    if kind == "fifo":
+        os.mkfifo(path)  # opening it to read would wait for a writer, for ever
+    elif kind == "folder":
+        path.mkdir()
+    file = "/dev/zero" if kind == "device" else str(path)  # /dev/zero never ends
+    started = time.perf_counter()
+    report = check_file(file)
+    assert time.perf_counter() - started < 1
+    [finding] = report.findings
+    assert finding.message.startswith("cannot read: not a regular file but ")
+    assert finding.hint == "give the path of a file: the engine reads no pipes or devices"

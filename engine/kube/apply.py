@@ -24,6 +24,7 @@ from engine.kube.ops import (
     rv,
     undo_op,
 )
+from engine.regular_file import read_regular_text
 from engine.steps.base import Verdict
 
 IGNORED = ("managedFields", "resourceVersion", "generation")
@@ -93,8 +94,8 @@ def load_manifest(body: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
     if raw is None:
         path = Path(str(body.get("file")))
         try:
-            raw = (path if path.is_absolute() else base_dir / path).read_text(encoding="utf-8")
-        except OSError as exc:
+            raw = read_regular_text(path if path.is_absolute() else base_dir / path)
+        except (OSError, UnicodeDecodeError) as exc:
             raise ActionError(f"cannot read the manifest file: {exc}") from None
     documents = _documents(raw)
     if len(documents) != 1:

@@ -13,6 +13,7 @@ from typing import Any
 
 from msgspec import Struct
 
+from engine.regular_file import read_regular_text
 from engine.steps.base import Renderer
 
 KUBE_TYPES = frozenset({"kubectl"})
@@ -130,8 +131,8 @@ def _load(path: Path) -> dict[str, Any]:
 
     _refuse_unless_trusted(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = yaml.safe_load(read_regular_text(path))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise KubeConfigError(f"cannot read kubeconfig {path}: {exc}", "fix the file") from None
     return data if isinstance(data, dict) else {}
 

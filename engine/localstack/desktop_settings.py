@@ -25,6 +25,8 @@ from typing import Any
 
 from msgspec import Struct
 
+from engine.regular_file import read_regular_text
+
 SETTINGS_NAMES = ("settings-store.json", "settings.json")
 RESOURCES = ("memory", "cpus", "disk")
 # (settings-store.json key, settings.json key)
@@ -105,7 +107,7 @@ class DesktopSettings(Struct, frozen=True):
 
 def read_settings(path: Path) -> DesktopSettings:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_regular_text(path))
     except FileNotFoundError:
         raise SettingsError(f"{path} does not exist") from None
     except (OSError, ValueError) as exc:

@@ -19,12 +19,15 @@ from engine.findings import Finding, Location
 from engine.playbook.textfile import MAX_FILE_BYTES, check_size, text_size
 
 __all__ = [
-    "DEPTH_HINT", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_NODES", "check_depth_at_error",
-    "check_flow_depth", "check_graph", "check_size", "text_size",
+    "DEPTH_HINT", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_INT_BITS", "MAX_NODES",
+    "check_depth_at_error", "check_flow_depth", "check_graph", "check_size", "text_size",
 ]  # fmt: skip
 
 MAX_NODES = 200_000
 MAX_DEPTH = 64
+# About 4,000 decimal digits: Python converts at most 4,300 between text and int, and no
+# field of a playbook needs anything near it.
+MAX_INT_BITS = 13_300
 
 DEPTH_HINT = "a playbook is shallow data; flatten the structure"
 

@@ -7,10 +7,12 @@ import os
 
 from engine.errors import InvalidPlaybook
 from engine.findings import Finding, Location
+from engine.regular_file import NotARegularFile, read_regular
 
 __all__ = ["MAX_FILE_BYTES", "check_size", "read_bounded", "text_size", "unicode_finding"]
 
 MAX_FILE_BYTES = 1024 * 1024
+_NOT_REGULAR_HINT = "give the path of a file: the engine reads no pipes or devices"
 _MIB = 1024 * 1024
 
 
@@ -18,10 +20,10 @@ def read_bounded(file: str) -> str:
     """The text of `file`, refused when too large or not UTF-8."""
     try:
         check_size(file, os.stat(file).st_size)
-        with open(file, "rb") as handle:
-            data = handle.read(MAX_FILE_BYTES + 1)
+        data = read_regular(file, MAX_FILE_BYTES)
     except OSError as exc:
-        finding = Finding(Location(file, 1, 1), "", f"cannot read: {exc.strerror}")
+        hint = _NOT_REGULAR_HINT if isinstance(exc, NotARegularFile) else ""
+        finding = Finding(Location(file, 1, 1), "", f"cannot read: {exc.strerror}", hint)
         raise InvalidPlaybook(findings=[finding]) from None
     check_size(file, len(data), exact=False)  # grew, or not a regular file
     try:

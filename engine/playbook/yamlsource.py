@@ -11,6 +11,7 @@ nesting and alias expansion (`limits`).
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable
 from functools import cache, lru_cache
 from math import isfinite
@@ -238,7 +239,7 @@ def _plain(root: yaml.Node) -> Any:
     count = 1
     scalar_node, mapping_node, sequence_node = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
     str_tag, timestamp_tag, constructors = _STR_TAG, _TIMESTAMP_TAG, _CONSTRUCTORS
-    max_depth = limits.MAX_DEPTH
+    max_depth, max_int_bits = limits.MAX_DEPTH, limits.MAX_INT_BITS
 
     def build(node: yaml.Node, depth: int) -> Any:
         nonlocal count
@@ -258,6 +259,8 @@ def _plain(root: yaml.Node) -> Any:
                 raise _NotPlain
             if value.__class__ is int and not -MAX_INTEGER <= value <= MAX_INTEGER:
                 raise _NotPlain
+            if value.__class__ is int and value.bit_length() > max_int_bits:
+                raise _NotPlain  # the checked build says why
             return value
         children = node.value
         if (depth >= max_depth and children) or id(node) in seen:
@@ -360,8 +363,10 @@ class _Builder:
             return node.value  # dates stay text: nothing in the format is a date
         try:
             value = self.constructor.construct_object(node)
-        except (ValueError, yaml.constructor.ConstructorError):  # `!!int abc`, 5000 digits
-            self._problem(node, path, *_unreadable(node))
+        except (ValueError, LookupError, TypeError, ArithmeticError):  # `!!int abc`, `!!bool x`
+            value = _UNREADABLE
+        if value is _UNREADABLE or _too_long(value):
+            self._problem(node, path, *_unreadable_scalar(node))
             return None
         if isinstance(value, float) and not isfinite(value):
             message = f"{node.value!r} is not a finite number"
@@ -382,15 +387,29 @@ class _Builder:
         self.findings.append(Finding(location, dotted(path), message, hint))
 
 
-def _unreadable(node: yaml.Node) -> tuple[str, str]:
-    """Message and hint for a scalar its tag's constructor refused."""
-    if len(node.value) > _INT_MAX_DIGITS:
-        return f"{_shown(node.value)} has more digits than a number can", _INTEGER_HINT
+_UNREADABLE = object()
+
+
+def _too_long(value: Any) -> bool:
+    return type(value) is int and value.bit_length() > limits.MAX_INT_BITS
+
+
+_DIGITS = re.compile(r"[-+]?(0[xob])?[0-9a-fA-F_]+")
+
+
+def _unreadable_scalar(node: yaml.Node) -> tuple[str, str]:
+    """(message, hint) for a scalar its tag cannot read, or an integer far too long."""
+    text = str(node.value)
+    if len(text) > 4000 and _DIGITS.fullmatch(text):
+        message = f"an integer of {len(text):,} characters is too large to be a number here"
+        return message, "quote it if it is text; numbers in a playbook have at most 4,000 digits"
+    shown = text if len(text) <= 40 else text[:40] + "…"
     tag = node.tag.replace("tag:yaml.org,2002:", "!!")
-    return f"{_shown(node.value)} is not a value of {tag}", "remove the tag, or fix the value"
+    kind = _TAG_NAMES.get(tag, tag)
+    return f"{shown!r} is not {kind}", f"remove the {tag} tag, or write {kind}"
 
 
-_INT_MAX_DIGITS = 4300  # what int() converts (sys.get_int_max_str_digits)
+_TAG_NAMES = {"!!int": "an integer", "!!float": "a number", "!!bool": "a boolean"}
 
 
 def _shown(text: str) -> str:

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from engine.regular_file import check_regular
 from engine.remote.errors import AuthError, BannerError, ConnectError
 from engine.remote.hostkeys import ServerKey, preferred_types, verify
 from engine.remote.inventory import Host
@@ -211,6 +212,7 @@ def _load_key(path: Path) -> PKey:
     from paramiko.pkey import UnknownKeyType
 
     try:
+        check_regular(path)  # paramiko would wait for ever on a FIFO
         return paramiko.PKey.from_path(path)
     except FileNotFoundError:
         raise AuthError(f"identity file {path} does not exist") from None

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from msgspec import Struct
 
+from engine.regular_file import read_regular_text
 from engine.remote.errors import HostKeyError
 from engine.remote.inventory import Host
 
@@ -97,7 +98,7 @@ def read_entries(files: Iterable[Path]) -> list[Entry]:
         if os.path.exists(path):
             _refuse_unless_trusted(path)
         try:
-            text = path.read_text(errors="replace")
+            text = read_regular_text(path, errors="replace")
         except OSError:
             continue
         found.extend(_parse(text, str(path)))

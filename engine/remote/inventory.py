@@ -113,7 +113,7 @@ def inventory_path(
 
 def load_inventory(path: Path, required: bool) -> Inventory:
     """Parse the inventory at `path`; an absent optional file is an empty inventory."""
-    if not path.is_file():
+    if not path.exists():
         if required:
             raise InventoryError(
                 f"inventory file {path} not found", "pass --inventory FILE or set " + ENV_VAR
