@@ -40,11 +40,11 @@ def _write(tmp_path: Path, steps: str) -> str:
 COMPUTED = """\
 - id: count
   readonly: true
-  shell: {run: "echo ' 4 '", capture: n}
+  shell: {run: "echo ' 4 '", capture: num}
 - id: use
   shell:
-    run: "echo {{ steps.count.stdout.strip() }} $NEXT {{ captures.n | int * 2 }} >> {{ inputs.dir }}/done"
-    env: {NEXT: "{{ captures.n | int + 1 }}"}
+    run: "echo {{ steps.count.stdout.strip() }} $NEXT {{ captures.num | int * 2 }} >> {{ inputs.dir }}/done"
+    env: {NEXT: "{{ captures.num | int + 1 }}"}
   irreversible: test
 """  # noqa: E501
 
@@ -56,10 +56,10 @@ def test_plan_shows_what_depends_on_the_run_and_the_run_computes_it(tmp_path: Pa
     planned = runbook("plan", variant, "-i", f"dir={work}")
 
     assert planned.returncode == 0, planned.stdout + planned.stderr
-    assert "echo {{ steps.count.stdout.strip() }} $NEXT {{ captures.n | int * 2 }}" in (
+    assert "echo {{ steps.count.stdout.strip() }} $NEXT {{ captures.num | int * 2 }}" in (
         planned.stdout
     )
-    assert "note: depends on steps.count.stdout, captures.n, known only during the run" in (
+    assert "note: depends on steps.count.stdout, captures.num, known only during the run" in (
         planned.stdout
     )
     ran = runbook("run", variant, "-i", f"dir={work}")
@@ -133,12 +133,12 @@ def test_a_signal_during_a_slow_template_is_honoured_within_about_a_second(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
     work = current_env().work
-    loop = "range(captures.n | int)"
+    loop = "range(captures.num | int)"
     variant = _write(
         tmp_path,
         f"""\
         - id: change
-          shell: {{run: "echo change >> {{{{ inputs.dir }}}}/done; echo 100000", capture: n}}
+          shell: {{run: "echo change >> {{{{ inputs.dir }}}}/done; echo 100000", capture: num}}
           undo: {{shell: {{run: "echo change >> {{{{ inputs.dir }}}}/undone"}}}}
         - id: slow
           readonly: true

@@ -51,7 +51,8 @@ SEMANTIC = {
     ],
     "templates": [
         "template-private-attribute", "template-root-cycler", "template-root-unknown",
-        "template-syntax-error", "template-syntax-in-block", "template-unclosed-block",
+        "template-number-too-long", "template-syntax-error", "template-syntax-in-block",
+        "template-unclosed-block",
         "when-does-not-parse", "when-with-braces",
     ],
     "an input's default or enum against its own declaration": [
@@ -89,6 +90,9 @@ NOT_RUN = {
     "alias-bomb": "a billion-laughs document: the independent validator would expand it",
     "alias-recursive": "a recursive alias crashes check-jsonschema's loader (RecursionError)",
     "number-too-many-digits": "5,000 digits crash check-jsonschema's loader (int() refuses)",
+    "number-too-long": "5,000 digits crash check-jsonschema's loader (int() refuses)",
+    "tag-bool-not-a-boolean": "`!!bool maybe` crashes check-jsonschema's loader (KeyError)",
+    "tag-int-not-a-number": "`!!int two` crashes check-jsonschema's loader (ValueError)",
 }
 
 
