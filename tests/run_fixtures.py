@@ -20,6 +20,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import textwrap
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -251,3 +252,22 @@ def finish_terminal(child: Any, timeout: float = 20) -> int:
     child.close()
     status = child.exitstatus if child.exitstatus is not None else -(child.signalstatus or 0)
     return int(status)
+
+
+_STEPS_ONLY = """\
+apiVersion: runbook/v1
+kind: Playbook
+metadata: {{name: {name}, version: 1.0.0, maturity: 2, owner: tests}}
+inputs:
+  dir: {{type: string}}
+steps:
+"""
+
+
+def steps_playbook(folder: Path, name: str, steps: str) -> str:
+    """A playbook `folder/name.yaml` (named `name`) whose only input is `dir` and whose
+    steps are `steps`: a YAML list, dedented here."""
+    path = folder / f"{name}.yaml"
+    body = textwrap.indent(textwrap.dedent(steps), "  ")
+    path.write_text(_STEPS_ONLY.format(name=name) + body)
+    return str(path)

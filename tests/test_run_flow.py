@@ -3,7 +3,6 @@ of every outcome."""
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -16,22 +15,12 @@ from run_fixtures import (
     run_id_of,
     runbook,
     runs_json,
+    steps_playbook,
 )
-
-HEADER = """\
-apiVersion: runbook/v1
-kind: Playbook
-metadata: {name: run-flow-variant, version: 1.0.0, maturity: 2, owner: tests}
-inputs:
-  dir: {type: string}
-steps:
-"""
 
 
 def _write(tmp_path: Path, steps: str) -> str:
-    path = tmp_path / "variant.yaml"
-    path.write_text(HEADER + textwrap.indent(textwrap.dedent(steps), "  "))
-    return str(path)
+    return steps_playbook(tmp_path, "variant", steps)
 
 
 def test_when_capture_and_expect_on_the_happy_path() -> None:

@@ -5,7 +5,6 @@ second even while a template renders (RELIABILITY.md #14, #15)."""
 from __future__ import annotations
 
 import signal
-import textwrap
 import time
 from pathlib import Path
 
@@ -17,23 +16,13 @@ from run_fixtures import (
     runbook,
     runs_json,
     start_engine,
+    steps_playbook,
     wait_for,
 )
 
-HEADER = """\
-apiVersion: runbook/v1
-kind: Playbook
-metadata: {name: run-templates, version: 1.0.0, maturity: 2, owner: tests}
-inputs:
-  dir: {type: string}
-steps:
-"""
-
 
 def _write(tmp_path: Path, steps: str) -> str:
-    path = tmp_path / "templates.yaml"
-    path.write_text(HEADER + textwrap.indent(textwrap.dedent(steps), "  "))
-    return str(path)
+    return steps_playbook(tmp_path, "templates", steps)
 
 
 # Values only the run knows, used with methods, filters and arithmetic.
