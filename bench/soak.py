@@ -171,12 +171,15 @@ def _exact(work: Path, started: list[str]) -> str:
 def _parallel_trial(work: Path, rng: random.Random) -> str:
     playbook, env = _setup(work, rng)
     command = [*ENGINE, "run", str(playbook), "-i", f"dir={work}"]
-    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
-    engines = [subprocess.Popen(command, env=env, **quiet) for _ in range(4)]
-    codes = sorted(engine.wait(timeout=120) for engine in engines)
+    piped = {"stdout": subprocess.PIPE, "stderr": subprocess.STDOUT, "text": True}
+    engines = [subprocess.Popen(command, env=env, **piped) for _ in range(4)]  # type: ignore[call-overload]
+    outputs = [engine.communicate(timeout=120)[0] for engine in engines]
+    codes = sorted(engine.returncode for engine in engines)
     done = _lines(work / "done")
     if codes.count(0) < 1 or set(codes) - {0, 5}:
-        return f"exit codes {codes}"
+        pairs = zip(engines, outputs, strict=True)
+        odd = [out for engine, out in pairs if engine.returncode not in (0, 5)]
+        return f"exit codes {codes}: {odd[0][-400:] if odd else ''}"
     ran = codes.count(0)
     if done != [f"s{n}" for _ in range(ran) for n in range(1, STEPS + 1)]:
         return f"steps interleaved or repeated: {done}"

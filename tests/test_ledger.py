@@ -46,9 +46,12 @@ with Ledger.open(path) as ledger:
 """
 
 CHILD_OPENS = """
-import sys
+import sys, time
 from pathlib import Path
 from engine.ledger import Ledger
+start = float(sys.argv[2])
+while time.time() < start:  # every opener at the same moment, once started
+    pass
 Ledger.open(Path(sys.argv[1])).close()
 """
 
@@ -388,8 +391,13 @@ def test_two_engines_append_concurrently(ledger: Ledger, ledger_path: Path, tmp_
     assert sql(ledger_path, "PRAGMA integrity_check") == [("ok",)]
 
 
-def test_engines_create_a_new_ledger_at_once(ledger_path: Path) -> None:
-    openers = [spawn(CHILD_OPENS, ledger_path) for _ in range(4)]
+@pytest.mark.parametrize("attempt", range(5))
+def test_engines_create_a_new_ledger_at_once(tmp_path: Path, attempt: int) -> None:
+    # SQLite refuses some of the locks that making a new file WAL takes without waiting
+    # (deadlock avoidance): six engines starting together on a new ledger all open it.
+    ledger_path = tmp_path / f"state-{attempt}" / "ledger.sqlite3"
+    start = time.time() + 0.7
+    openers = [spawn(CHILD_OPENS, ledger_path, start) for _ in range(6)]
     for opener in openers:
         assert finish(opener) == (0, "")
     assert sql(ledger_path, "PRAGMA user_version") == [(1,)]

@@ -83,6 +83,7 @@ INSERT INTO events (run_id, seq, ts, kind, step_id, data) VALUES (?, ?, ?, ?, ?,
 _SELECT_RUNS = "SELECT * FROM runs"
 _NEWEST_FIRST = "ORDER BY started_at DESC, run_id DESC"
 # What SQLite says of a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB).
+_LOCKED = re.compile(r"database is locked|database table is locked")
 _DAMAGED = re.compile(r"malformed|not a database|corrupt", re.IGNORECASE)
 EventSpec = tuple[str, str | None, Mapping[str, Any]]
 _T = TypeVar("_T")
@@ -113,8 +114,7 @@ class Ledger:
         path = Path(path) if path is not None else default_home() / LEDGER_FILE
         ledger = cls(_connect(path), path)
         try:
-            _configure(ledger._conn, path)
-            _ensure_schema(ledger._conn, path)
+            _prepare(ledger._conn, path)
             ledger.mark_interrupted()
         except BaseException:
             ledger.close()
@@ -382,6 +382,26 @@ def _connect(path: Path) -> sqlite3.Connection:
         raise _cannot_open(path, exc) from exc
     conn.row_factory = sqlite3.Row
     return conn
+
+
+def _prepare(conn: sqlite3.Connection, path: Path) -> None:
+    """WAL mode and the tables, also while other engines open a new ledger at the same
+    moment: turning a new file into WAL and creating its tables take locks that SQLite
+    may refuse at once (not after its busy timeout) to avoid a deadlock; each try is
+    repeated within the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            _configure(conn, path)
+            _ensure_schema(conn, path)
+            return
+        except LedgerError as exc:
+            locked = isinstance(exc.__cause__, sqlite3.OperationalError) and _LOCKED.search(
+                str(exc.__cause__)
+            )
+            if not locked or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
 
 
 def _configure(conn: sqlite3.Connection, path: Path) -> None:
