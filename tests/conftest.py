@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from engine.ledger import Ledger
+
 pytest_plugins = [
     "prom_fixtures",
     "sshd_fixtures",
@@ -27,3 +29,15 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.delenv("KUBECONFIG", raising=False)
     monkeypatch.delenv("XDG_STATE_HOME", raising=False)
     yield home
+
+
+@pytest.fixture
+def ledger_path(tmp_path: Path) -> Path:
+    """Where a ledger test keeps its ledger (the folder is created on opening)."""
+    return tmp_path / "state" / "ledger.sqlite3"
+
+
+@pytest.fixture
+def ledger(ledger_path: Path) -> Iterator[Ledger]:
+    with Ledger.open(ledger_path) as opened:
+        yield opened

@@ -81,6 +81,18 @@ def log_lines(log: Path) -> list[str]:
     return log.read_text().split() if log.exists() else []
 
 
+def start_drill_until_injected(path: Path, log: Path) -> subprocess.Popen[str]:
+    """`runbook drill PATH --yes -o json` in the background, once its inject has run."""
+    engine = subprocess.Popen(
+        [sys.executable, "-m", "engine", "drill", str(path), "--yes", "-o", "json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while "inject" not in log_lines(log) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return engine
+
+
 def test_the_fault_is_detected_the_playbook_recovers_and_the_fault_is_reverted(
     tmp_path: Path,
 ) -> None:
@@ -220,13 +232,7 @@ def test_a_playbook_without_a_drill_is_a_usage_error() -> None:
 
 def test_sigterm_while_waiting_for_detection_still_reverts(tmp_path: Path) -> None:
     path, _state, log = write_drill(tmp_path, inject="echo bad > {state}.elsewhere", detect="60s")
-    engine = subprocess.Popen(
-        [sys.executable, "-m", "engine", "drill", str(path), "--yes", "-o", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while "inject" not in log_lines(log) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    engine = start_drill_until_injected(path, log)
     time.sleep(0.5)  # into the detection wait
 
     engine.send_signal(signal.SIGTERM)
@@ -270,13 +276,7 @@ def test_a_drill_of_a_playbook_others_can_write_is_refused_before_the_inject(
 def test_the_drill_holds_its_targets_from_the_baseline_to_the_revert(tmp_path: Path) -> None:
     path, _state, log = write_drill(tmp_path, inject="echo bad > {state}.elsewhere", detect="3s")
     path.write_text(path.read_text().replace("sli:\n", 'targets: ["svc/drill-test"]\nsli:\n', 1))
-    engine = subprocess.Popen(
-        [sys.executable, "-m", "engine", "drill", str(path), "--yes", "-o", "json"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ.copy(),
-    )  # fmt: skip
-    deadline = time.monotonic() + 30
-    while "inject" not in log_lines(log) and time.monotonic() < deadline:
-        time.sleep(0.05)
+    engine = start_drill_until_injected(path, log)
 
     between = run_cli("run", str(path), "--yes", "--force")  # while the drill waits to detect
     out, err = engine.communicate(timeout=60)

@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
 
@@ -60,17 +59,6 @@ Ledger.open(Path(sys.argv[1])).close()
 def _no_real_state_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Keep every test away from the user's real ~/.local/state."""
     monkeypatch.setenv("RUNBOOK_HOME", str(tmp_path / "home"))
-
-
-@pytest.fixture
-def ledger_path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "ledger.sqlite3"
-
-
-@pytest.fixture
-def ledger(ledger_path: Path) -> Iterator[Ledger]:
-    with Ledger.open(ledger_path) as opened:
-        yield opened
 
 
 def make_info(

@@ -8,11 +8,8 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
-
-import pytest
 
 from engine.ledger import Ledger, new_run_id
 
@@ -26,17 +23,6 @@ ledger = Ledger.open(Path(sys.argv[1]))
 assert ledger.take_leases(sys.argv[2], [sys.argv[3]]).blocked_by is None
 os.kill(os.getpid(), 9)
 """
-
-
-@pytest.fixture
-def ledger_path(tmp_path: Path) -> Path:
-    return tmp_path / "state" / "ledger.sqlite3"
-
-
-@pytest.fixture
-def ledger(ledger_path: Path) -> Iterator[Ledger]:
-    with Ledger.open(ledger_path) as opened:
-        yield opened
 
 
 def sql(path: Path, statement: str, *params: object) -> list[tuple[object, ...]]:
