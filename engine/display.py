@@ -182,10 +182,13 @@ class PlainLines:
         self.quiet = quiet
 
     def __call__(self, event: Event) -> None:
+        finished = event.kind == "run_finished"
+        if self.quiet and not finished:
+            return  # nothing else is shown: not even formatted
         line = self.format(event)
-        if line is not None and (not self.quiet or event.kind == "run_finished"):
+        if line is not None:
             self.lines.write(line + "\n")
-        if event.kind == "run_finished":
+        if finished:
             self.lines.flush()
 
     def format(self, event: Event) -> str | None:
