@@ -232,14 +232,14 @@ class PlainLines:
 
     def _on_lock_waited(self, step: str, data: dict[str, Any]) -> str:
         holder = data.get("holder") or {}
-        return (
+        return printable_line(  # the holder is nested: shown_data did not reach it
             f"… waiting for target {data.get('target')!r}, locked by run {holder.get('run_id')} "
             f"(host {holder.get('host')}, pid {holder.get('pid')})"
         )
 
     def _on_lock_taken(self, step: str, data: dict[str, Any]) -> str:
         epochs = data.get("epochs") or {}
-        return "locked " + ", ".join(f"{t} (epoch {e})" for t, e in epochs.items())
+        return printable_line("locked " + ", ".join(f"{t} (epoch {e})" for t, e in epochs.items()))
 
     def _on_rollback_started(self, step: str, data: dict[str, Any]) -> str:
         return "rolling back completed steps in reverse order"

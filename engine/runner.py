@@ -144,7 +144,10 @@ class Run:
     def _lock(self) -> str:
         """Take the targets ("" once held, else why not); templates read each lease's epoch
         as `run.locks[target]`, to hand a system that checks fencing tokens."""
-        blocked = self.lock.acquire(self.signals.cancel)
+        try:
+            blocked = self.lock.acquire(self.signals.cancel)
+        except LedgerError as exc:  # refused like a held target: the run still finishes
+            return f"the targets cannot be locked: {exc.message}"
         if not blocked:
             variables = self.prepared.variables
             variables.run = {**variables.run, "locks": self.lock.epochs()}

@@ -20,6 +20,7 @@ from engine.ledger import Ledger
 from engine.ledger.locks import LEASE_SECONDS, RENEW_EVERY, Grant, Lease, normalised
 from engine.playbook.model import Playbook
 from engine.secrets import Redactor
+from engine.terminal_text import printable_line
 from engine.variables import RunVariables
 
 FIRST_POLL = 0.05
@@ -66,7 +67,7 @@ def _key_problem(key: str, redactor: Redactor) -> str:
         return "an empty string"
     if key != key.strip():
         return f"{key!r}, with blanks around it"
-    if any(ord(char) < 32 or ord(char) == 127 for char in key):
+    if any(ord(char) < 32 for char in key) or printable_line(key) != key:  # C0, C1, bidi
         return f"{key!r}, with a control character"
     if redactor and redactor.redact(key) != key:
         return "a text holding a secret"
@@ -169,7 +170,11 @@ class TargetLock:
             leases = tuple(lease for lease in leases if lease.since >= self._asked_at)
         if not leases:
             return
-        freed = self.ledger.release_leases(leases)
+        try:
+            freed = self.ledger.release_leases(leases)
+        except LedgerError as exc:  # they expire on their own: the run's outcome stands
+            self._emit("lock_release_failed", reason=exc.message, expires_in=LEASE_SECONDS)
+            return
         self._emit("lock_released", targets=[lease.target for lease in freed])
 
     def _taken(self, leases: tuple[Lease, ...], taken_over: Sequence[Lease], waited: float) -> None:

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from run_fixtures import (
@@ -119,3 +120,14 @@ def test_without_cgroups_commands_start_in_no_cell() -> None:
     containment = Containment("r1", None, None)
     started, cell = containment.start(lambda: "started")
     assert (started, cell.path) == ("started", None)
+
+
+def test_a_cell_that_cannot_be_used_falls_back_and_leaves_nothing(tmp_path: Path) -> None:
+    base = tmp_path / "not-a-cgroup"  # a plain folder: no cgroup.procs in it
+    base.mkdir()
+    containment = Containment("r1", base, base)
+    started, cell = containment.start(lambda: "started")
+    assert (started, cell.path, containment.usable) == ("started", None, False)
+    assert containment.start(lambda: "again")[1].path is None  # process groups from now on
+    containment.close()
+    assert list(base.iterdir()) == []

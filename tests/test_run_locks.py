@@ -243,6 +243,13 @@ def test_a_target_that_renders_with_blanks_is_refused_before_anything_runs(tmp_p
     )
     assert runs_json() == []
     assert started() == []
+    for obeyed in ("\u202e", "\x9b"):  # a bidi override, an 8-bit CSI: shown in `locks`
+        ran = runbook(
+            "run", str(path), "-i", f"dir={current_env().work}", "-i", f"target=x{obeyed}y"
+        )
+        assert ran.returncode == 2, ran.stdout + ran.stderr
+        assert "with a control character" in ran.stderr
+    assert runs_json() == []
 
 
 def test_ctrl_c_while_waiting_for_a_lock_aborts_before_anything_runs() -> None:

@@ -3,7 +3,7 @@
 Every local command starts in a session of its own, and a timeout or an abort kills
 that process group. A daemon that calls `setsid` leaves the group, and when the engine
 itself is killed (kill -9, the OOM killer) nobody is left to kill anything. Where the
-engine may create cgroups (cgroup v2, as root or in a delegated subtree), each command
+engine may create `<cgroup2 mount>/runbook-engine` (cgroup v2, as root), each command
 of a run therefore starts in a cgroup of its own,
 
     <cgroup2 mount>/runbook-engine/<run id>/<n>
@@ -65,8 +65,8 @@ class Containment:
     """The cells of one run's commands."""
 
     def __init__(self, run_id: str, base: Path | None, own: Path | None) -> None:
-        self.run_id = run_id
-        self.base = base if own is not None else None
+        self.folder = base / run_id if base is not None and own is not None else None
+        self.usable = self.folder is not None  # False once cgroups failed: groups only
         self.own = own  # the engine's own cgroup, where it returns after each start
         self.own_fd: int | None = None  # its cgroup.procs, kept open: one write(2) a move
         self.pid = str(os.getpid()).encode()
@@ -81,46 +81,62 @@ class Containment:
 
     def start(self, spawn: Callable[[], _T]) -> tuple[_T, Cell]:
         """Call `spawn` so that what it starts is born in a cell of this run of its own:
-        the last command's cell once nothing lives in it any more, else a new one."""
+        the last command's cell once nothing lives in it any more, else a new one. If a
+        move fails, the command is started all the same, contained by its process group
+        only, and so is every later one."""
         procs = self._empty_cell()
-        if procs is None or self.cell is None:
+        if procs is None or self.cell is None or self.own_fd is None:
             return spawn(), NO_CELL
+        cell, own = self.cell, self.own_fd
         with _moving:
-            os.write(procs, self.pid)
+            if not self._move(procs):
+                return spawn(), NO_CELL
             try:
-                return spawn(), Cell(self.cell)
+                child = spawn()
             finally:
-                os.write(self._own_procs(), self.pid)
+                back = self._move(own)
+            return child, Cell(cell) if back else NO_CELL
+
+    def _move(self, procs: int) -> bool:
+        """Move the engine into the cgroup whose cgroup.procs is `procs`."""
+        try:
+            os.write(procs, self.pid)
+        except OSError:
+            self._give_up()
+            return False
+        return True
 
     def _empty_cell(self) -> int | None:
         """The cgroup.procs of a cell with no process in it, or None without cgroups."""
+        if not self.usable or self.folder is None or self.own is None:
+            return None
         if self.cell_fd is not None and not os.pread(self.cell_fd, 1, 0):
             return self.cell_fd
-        if self.base is None:
-            return None
         self.count += 1
-        cell = self.base / self.run_id / str(self.count)
+        cell = self.folder / str(self.count)
+        fd = None
         try:
             cell.mkdir(parents=True, mode=0o700)
             fd = os.open(cell / "cgroup.procs", os.O_RDWR)
-            self._own_procs()
+            if self.own_fd is None:
+                self.own_fd = os.open(self.own / "cgroup.procs", os.O_WRONLY)
         except OSError:
-            self.base = None  # not ours to use after all: process groups only from now on
+            if fd is not None:
+                os.close(fd)
+            self._give_up()  # not ours to use after all
             return None
         self._close_cell()
         self.cell, self.cell_fd = cell, fd
         return fd
 
+    def _give_up(self) -> None:
+        self.usable = False
+        self._close_cell()
+
     def _close_cell(self) -> None:
         if self.cell_fd is not None:
             os.close(self.cell_fd)
         self.cell = self.cell_fd = None
-
-    def _own_procs(self) -> int:
-        if self.own_fd is None:
-            assert self.own is not None
-            self.own_fd = os.open(self.own / "cgroup.procs", os.O_WRONLY)
-        return self.own_fd
 
     def close(self) -> None:
         """Remove the run's empty cells and folder (best effort)."""
@@ -128,13 +144,12 @@ class Containment:
         if self.own_fd is not None:
             os.close(self.own_fd)
             self.own_fd = None
-        if self.base is None:
+        if self.folder is None:
             return
-        folder = self.base / self.run_id
         with contextlib.suppress(OSError):
-            for cell in folder.iterdir():
+            for cell in self.folder.iterdir():
                 Cell(cell).release()
-            folder.rmdir()
+            self.folder.rmdir()
 
 
 def kill_leftovers(run_id: str) -> int:
@@ -206,10 +221,6 @@ def _own_cgroup() -> Path | None:
                 own = mount / line[3:].lstrip("/")
                 return own if os.access(own / "cgroup.procs", os.W_OK) else None
     return None
-
-
-def _move_self(cgroup: Path) -> None:
-    (cgroup / "cgroup.procs").write_text(str(os.getpid()))
 
 
 def _pids(path: Path) -> list[int]:
