@@ -88,7 +88,7 @@ def discover(bin_dir: Path | None = None) -> Tools:
 
 def _engine_importable() -> bool:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    probe = [sys.executable, "-c", "import click, yaml, jsonschema, engine.cli"]
+    probe = [sys.executable, "-c", "import click, yaml, jsonschema, engine.cli.app"]
     return subprocess.run(probe, env=env, capture_output=True, check=False).returncode == 0
 
 

@@ -182,8 +182,8 @@ def in_process(server: dict[str, Any], work: Path) -> dict[str, float]:
     began = time.perf_counter()
     import paramiko  # noqa: F401  (its import cost is part of the first ssh step)
 
-    from engine.remote.connect import open_transport
-    from engine.remote.inventory import load_inventory
+    from engine.backends.ssh.connect import open_transport
+    from engine.backends.ssh.inventory import load_inventory
 
     imported = time.perf_counter() - began
     host = load_inventory(work / "inventory.yaml", True).resolve("box")[0]
@@ -206,7 +206,7 @@ def in_process(server: dict[str, Any], work: Path) -> dict[str, float]:
 
 
 def _command(transport: Any, argv: tuple[str, ...]) -> float:
-    from engine.remote.command import RemoteCommand, run_remote
+    from engine.backends.ssh.command import RemoteCommand, run_remote
 
     began = time.perf_counter()
     outcome = run_remote(transport, RemoteCommand(argv), timeout=120,

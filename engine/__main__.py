@@ -1,3 +1,3 @@
-from engine.main import main
+from engine.cli.main import main
 
 main()

@@ -4,7 +4,7 @@ Importing click costs about 12 ms, a tenth of a 10-step run. This parser knows o
 plain forms of `runbook run`'s options and returns None for anything else: `--help`,
 `--dry-run`, a missing or unreadable playbook, an unknown or repeated option, a value
 that starts with `-`, joined short options, `--`, or `RUNBOOK_INVENTORY` being set.
-Then the click command (`engine.cli`) parses the same arguments and owns the help and
+Then the click command (`engine.cli.app`) parses the same arguments and owns the help and
 the error messages. Where both parse, they agree: a property test compares them.
 """
 

@@ -54,7 +54,7 @@ def _status(code: object) -> int:
         return 0
     if isinstance(code, int):
         return code & 0xFF
-    from engine.terminal_text import printable
+    from engine.ui.terminal_text import printable
 
     print(printable(str(code)), file=sys.stderr)
     return 1

@@ -26,7 +26,9 @@ from typing import Any
 import pytest
 from components import free_port, require_binary
 
-KUBE_CACHE = Path(os.environ.get("RUNBOOK_KUBE_CACHE", "/var/cache/runbook-engine/kube-1.20"))
+KUBE_CACHE = Path(
+    os.environ.get("RUNBOOK_KUBE_CACHE", "/var/cache/runbook-engine/backends/kube-1.20")
+)
 BUILD = "scripts/build-kube-control-plane.sh"
 TOKEN = "runbook-test-admin-token"  # a loopback test cluster's static token
 NODES = ("node-1", "node-2")
@@ -61,9 +63,9 @@ class KubeCluster:
 
     def api(self, method: str, path: str, body: Any = None, **kw: Any) -> Any:
         """One request through the engine's client (raises KubeError)."""
-        from engine.kube.client import Deadline
-        from engine.kube.config import Binding
-        from engine.kube.session import connect
+        from engine.backends.kube.client import Deadline
+        from engine.backends.kube.config import Binding
+        from engine.backends.kube.session import connect
 
         kube = connect(Binding(str(self.kubeconfig), self.context, True))
         try:
@@ -244,9 +246,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def step_context(kubeconfig: Path | str, timeout: float = 30, mode: str = "live") -> Any:
     """A StepContext as the runner builds it, with `playbook.kubernetes` from KUBECONFIG."""
-    from engine.operator import HeadlessOperator
-    from engine.render import TemplateRenderer
+    from engine.run.context.render import TemplateRenderer
     from engine.steps.base import Resources, StepContext
+    from engine.ui.operator import HeadlessOperator
 
     kubernetes = {"env_kubeconfig": str(kubeconfig), "base_dir": str(HERE)}
     variables = {"playbook": {"kubernetes": kubernetes}, "run": {"mode": mode}, "inputs": {}}
@@ -258,7 +260,7 @@ def step_context(kubeconfig: Path | str, timeout: float = 30, mode: str = "live"
 
 def kubectl(body: dict[str, Any]) -> Any:
     """The parsed spec of a `kubectl:` step body."""
-    from engine.findings import Location
+    from engine.core.findings import Location
     from engine.steps import kubectl as step
 
     return step.parse(body, Location("test"))

@@ -36,9 +36,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.kube.client import Deadline, KubeError
-from engine.kube.config import Binding
-from engine.kube.session import connect
+from engine.backends.kube.client import Deadline, KubeError
+from engine.backends.kube.config import Binding
+from engine.backends.kube.session import connect
 
 MERGE = "application/merge-patch+json"
 CRASH_WITHIN = 2.0  # a command still running after this "started" fine

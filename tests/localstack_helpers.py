@@ -10,9 +10,9 @@ from typing import Any
 
 def step_context(timeout: float | None = 30, **variables: Any) -> Any:
     """A StepContext like the runner's, with these run variables (inputs, steps…)."""
-    from engine.operator import HeadlessOperator
-    from engine.render import TemplateRenderer
+    from engine.run.context.render import TemplateRenderer
     from engine.steps.base import Resources, StepContext
+    from engine.ui.operator import HeadlessOperator
 
     names = ("inputs", "secrets", "run", "playbook", "alert", "captures", "steps")
     mapping = {name: variables.get(name, {}) for name in names}
@@ -30,7 +30,7 @@ def apply_step(
     kind: str, body: dict[str, Any], timeout: float | None = 30, **variables: Any
 ) -> Any:
     """Parse one step body of type `kind` and run it in-process, as the runner does."""
-    from engine.findings import Location
+    from engine.core.findings import Location
     from engine.steps.registry import step_type
 
     module = step_type(kind)
@@ -42,7 +42,7 @@ def apply_step(
 def undo_step(
     kind: str, body: dict[str, Any], captured: dict[str, Any], timeout: float = 30
 ) -> Any:
-    from engine.findings import Location
+    from engine.core.findings import Location
     from engine.steps.registry import step_type
 
     module = step_type(kind)
@@ -50,7 +50,7 @@ def undo_step(
 
 
 def plan_step(kind: str, body: dict[str, Any], **variables: Any) -> Any:
-    from engine.findings import Location
+    from engine.core.findings import Location
     from engine.steps.registry import step_type
 
     module = step_type(kind)

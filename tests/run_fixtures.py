@@ -1,7 +1,7 @@
 """Shared fixtures and helpers for the `tests/test_run_*.py` tests.
 
 Every test runs the real engine: `sys.executable -m engine …` as a subprocess (or
-`engine.commands.run.run_playbook`), with RUNBOOK_HOME and HOME in a temporary folder so
+`engine.modes.run.run_playbook`), with RUNBOOK_HOME and HOME in a temporary folder so
 that no test ever touches the user's ledger, ~/.kube or ~/.ssh.
 
 Import the autouse fixture into a test module to activate it, and get this test's

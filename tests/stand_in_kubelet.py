@@ -18,9 +18,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from engine.kube.client import Deadline, KubeClient, KubeError
-from engine.kube.config import Binding
-from engine.kube.session import connect
+from engine.backends.kube.client import Deadline, KubeClient, KubeError
+from engine.backends.kube.config import Binding
+from engine.backends.kube.session import connect
 
 MERGE = "application/merge-patch+json"
 NOT_READY_TAINT = "node.kubernetes.io/not-ready"

@@ -83,7 +83,7 @@ def test_validate_refuses_each_broken_playbook(
     """The click command in-process, so that the whole corpus stays fast."""
     from click.testing import CliRunner
 
-    from engine.cli import cli
+    from engine.cli.app import cli
 
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(cli, ["validate", str(INVALID / name)])

@@ -107,7 +107,7 @@ def test_a_run_from_the_cache_imports_no_yaml_schema_or_template_checks() -> Non
     said(path)
     code = (
         "import sys\n"
-        "from engine.preflight import RunRequest, prepare\n"
+        "from engine.run.preflight import RunRequest, prepare\n"
         f"prepare(RunRequest({str(path)!r}), 'r1', 'live')\n"
         "heavy = ('yaml', 'jsonschema', 'fastjsonschema', 'engine.playbook.loader',"
         " 'engine.playbook.templates')\n"

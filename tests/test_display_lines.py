@@ -22,8 +22,8 @@ from run_fixtures import (
     wait_for,
 )
 
-from engine import display
-from engine.display import PromptLines
+from engine.ui import display
+from engine.ui.display import PromptLines
 
 
 @pytest.fixture

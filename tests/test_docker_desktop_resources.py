@@ -13,7 +13,7 @@ from localstack_fixtures import desktop_settings
 from localstack_helpers import apply_step, plan_step, write_playbook
 from sli_helpers import events, run_cli, run_id_of
 
-from engine.localstack.desktop_settings import (
+from engine.backends.localstack.desktop_settings import (
     SettingsError,
     disk_image_candidates,
     raise_to_floors,
@@ -21,7 +21,7 @@ from engine.localstack.desktop_settings import (
     settings_candidates,
     wslconfig_limits,
 )
-from engine.localstack.sizes import SizeError, format_mib, parse_mib
+from engine.backends.localstack.sizes import SizeError, format_mib, parse_mib
 from engine.steps.base import Status
 
 GIB = 1024

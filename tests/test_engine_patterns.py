@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from engine.durations import is_duration, parse_duration
-from engine.kube.ops import NAME, NAMESPACE
-from engine.remote.errors import InventoryError
-from engine.remote.inventory import Inventory
+from engine.backends.kube.ops import NAME, NAMESPACE
+from engine.backends.ssh.errors import InventoryError
+from engine.backends.ssh.inventory import Inventory
+from engine.core.durations import is_duration, parse_duration
 
 ENGINE = Path(__file__).resolve().parent.parent / "engine"
 _RE_CALLS = {"compile", "match", "search", "fullmatch", "sub", "split", "findall", "finditer"}

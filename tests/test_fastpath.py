@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.cli import cli
+from engine.cli.app import cli
 from engine.fastpath import RunArguments, parse_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,7 +179,7 @@ def test_the_console_script_runs_a_playbook_without_importing_click(tmp_path: Pa
         "import atexit, sys\n"
         "loaded = lambda: ('click' in sys.modules, 'typing_extensions' in sys.modules)\n"
         "atexit.register(lambda: print(loaded(), file=sys.stderr))\n"
-        "from engine.main import main\n"
+        "from engine.cli.main import main\n"
         f"sys.argv = ['runbook', 'run', {str(DEMO)!r}, '-q']\n"
         "main()\n"
     )

@@ -155,7 +155,7 @@ steps:
 
 
 def test_http_spec_defaults() -> None:
-    from engine.findings import Location
+    from engine.core.findings import Location
 
     spec = parse({"url": "http://x/", "expect_status": [200, 409]}, Location("f"))
     assert spec.method == "GET" and spec.expect_status == (200, 409) and spec.verify_tls

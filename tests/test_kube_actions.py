@@ -11,7 +11,7 @@ import pytest
 from kube_fixtures import KubeCluster, available, create_web, kubectl, step_context
 from run_fixtures import events, run_env, run_id_of, runbook  # noqa: F401  (autouse fixture)
 
-from engine.render import TemplateRenderer
+from engine.run.context.render import TemplateRenderer
 from engine.sli import kubernetes as probe
 from engine.sli.judge import SliVerdict
 from engine.steps import kubectl as step

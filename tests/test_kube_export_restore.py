@@ -16,9 +16,9 @@ import pytest
 from kube_fixtures import KubeCluster, deployment, kubectl, step_context
 from run_fixtures import current_env, ledger_bytes, run_env, run_id_of, runbook  # noqa: F401
 
-from engine.findings import Location
-from engine.kube import archive
-from engine.kube.ops import ActionError
+from engine.backends.kube import archive
+from engine.backends.kube.ops import ActionError
+from engine.core.findings import Location
 from engine.steps import kubectl as step
 from engine.steps.base import SpecError, Status, StepResult, Verdict
 

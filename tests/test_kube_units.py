@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from run_fixtures import run_env, runbook  # noqa: F401  (autouse fixture)
 
-from engine.findings import Location
-from engine.kube import fields
-from engine.kube.config import KubeConfigError, bind
-from engine.render import TemplateRenderer
+from engine.backends.kube import fields
+from engine.backends.kube.config import KubeConfigError, bind
+from engine.core.findings import Location
+from engine.run.context.render import TemplateRenderer
 from engine.steps import kubectl as step
 from engine.steps.base import SpecError
 
@@ -161,7 +161,7 @@ def test_the_kubernetes_package_is_imported_only_when_a_kubernetes_step_runs() -
         from engine.steps.registry import step_type
         load_playbook({str(BOOKS / "mutations.yaml")!r})
         step_type("kubectl")
-        import engine.sli.checker, engine.kube.guard
+        import engine.sli.checker, engine.backends.kube.guard
         print("kubernetes" in sys.modules, "urllib3" in sys.modules)
     """)
     shown = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.kube.apply import load_manifest
-from engine.kube.ops import ActionError
-from engine.kube.patch import patch_of
+from engine.backends.kube.apply import load_manifest
+from engine.backends.kube.ops import ActionError
+from engine.backends.kube.patch import patch_of
 
 MANIFEST = "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings}}\ndata: {{{data}}}\n"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import LedgerError
+from engine.core.errors import LedgerError
 from engine.ledger import Ledger, RunInfo, default_home, new_run_id
 
 ROOT = Path(__file__).resolve().parents[1]

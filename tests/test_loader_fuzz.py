@@ -16,9 +16,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine.errors import EngineError, ExitCode
+from engine.core.errors import EngineError, ExitCode
 from engine.playbook import CheckReport, check_file
-from engine.preflight import RunRequest, prepare
+from engine.run.preflight import RunRequest, prepare
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=2000)

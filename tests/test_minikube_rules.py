@@ -87,7 +87,7 @@ def test_start_is_not_called_when_the_profile_cannot_be_read(fake_minikube: Loca
     ],
 )
 def test_bodies_the_step_type_rejects(body: dict[str, object], message: str) -> None:
-    from engine.findings import Location
+    from engine.core.findings import Location
     from engine.steps.minikube import parse
 
     with pytest.raises(SpecError, match=message.replace("`", ".").replace("(", ".")):

@@ -53,9 +53,9 @@ def run(path: Path, *inputs: str) -> tuple[int, str, str]:
 DRILL = """\
 import sys
 from msgspec.structs import replace
-from engine.commands.run import execute_prepared
+from engine.modes.run import execute_prepared
 from engine.ledger import new_run_id
-from engine.preflight import RunRequest, prepare
+from engine.run.preflight import RunRequest, prepare
 section, path, pairs = sys.argv[1], sys.argv[2], dict(a.split("=", 1) for a in sys.argv[3:])
 run_id = new_run_id()
 prepared = prepare(RunRequest(path, pairs, assume_yes=True), run_id, mode="drill")

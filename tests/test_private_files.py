@@ -162,7 +162,7 @@ def test_the_ledger_and_every_folder_made_for_it_are_private_under_umask_0() -> 
 CRASH_UNDER_UMASK_0 = """\
 import os
 os.umask(0)
-from engine.error_handler import error_handler
+from engine.cli.error_handler import error_handler
 with error_handler():
     raise RuntimeError("a crash, on purpose")
 """

@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import render, template_budget
-from engine.dryrun import PlanRenderer
-from engine.errors import EngineError, ExitCode
-from engine.render import (
+from engine.core.errors import EngineError, ExitCode
+from engine.core.shellsyntax import ShellCommand
+from engine.run.context import render, template_budget
+from engine.run.context.render import (
     RenderError,
     TemplateRenderer,
     compile_condition,
@@ -28,8 +28,8 @@ from engine.render import (
     evaluate_condition,
     template_references,
 )
-from engine.shellsyntax import ShellCommand
-from engine.variables import PlaceholderNamespace
+from engine.run.context.variables import PlaceholderNamespace
+from engine.run.plan import PlanRenderer
 
 SECRET = "s3cr3t-CANARY-value"
 INJECTIONS = [
@@ -407,7 +407,7 @@ def test_arbitrary_templates_only_ever_raise_render_error(template: str) -> None
 
 
 def test_importing_the_module_does_not_import_jinja2() -> None:
-    modules = "engine.render, engine.inputs, engine.secrets"
+    modules = "engine.run.context.render, engine.run.context.inputs, engine.run.context.secrets"
     code = f"import sys, {modules}; print('jinja2' in sys.modules)"
     root = str(Path(__file__).resolve().parents[1])
     done = subprocess.run(

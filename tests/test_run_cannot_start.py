@@ -18,7 +18,7 @@ from run_fixtures import (
     runbook,
 )
 
-from engine.stdout_text import ERROR_HANDLER, escape_unencodable
+from engine.ui.stdout_text import ERROR_HANDLER, escape_unencodable
 
 REASONS = {
     "missing_program": ("broken", "cannot start `no-such-program-anywhere`: no such program"),

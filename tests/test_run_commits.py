@@ -22,10 +22,10 @@ from run_fixtures import (
     wait_for,
 )
 
-from engine.events import Event, EventBus, LedgerListener
 from engine.ledger import Ledger, RunInfo, new_run_id
-from engine.preflight import RunRequest, prepare
-from engine.runner import Run
+from engine.run.events import Event, EventBus, LedgerListener
+from engine.run.preflight import RunRequest, prepare
+from engine.run.runner import Run
 
 RUN_ID = new_run_id()
 

@@ -1,7 +1,7 @@
 """A step's processes die with it: on a timeout, daemons that left its process group
 (`setsid`) die too; when the engine itself is killed, `rollback` and `recover` kill
 what the interrupted step left running before anything is undone. Both rest on a
-cgroup per command (engine.steps.containment), which the machines of CI provide."""
+cgroup per command (engine.backends.local.containment), which the machines of CI provide."""
 
 from __future__ import annotations
 
@@ -28,11 +28,13 @@ from run_fixtures import (
     wait_for,
 )
 
-from engine.steps.containment import Containment, cgroup_base
+from engine.backends.local.containment import Containment, cgroup_base
 
 if cgroup_base() is None:
     if os.environ.get("CI") == "true":
-        raise RuntimeError("CI needs cgroup v2 that root may write (engine.steps.containment)")
+        raise RuntimeError(
+            "CI needs cgroup v2 that root may write (engine.backends.local.containment)"
+        )
     pytest.skip("no writable cgroup v2 here", allow_module_level=True)
 
 

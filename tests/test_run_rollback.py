@@ -24,9 +24,9 @@ from run_fixtures import (
     wait_for,
 )
 
-from engine.commands.run import run_playbook
-from engine.outcome import Outcome
-from engine.preflight import RunRequest
+from engine.core.outcome import Outcome
+from engine.modes.run import run_playbook
+from engine.run.preflight import RunRequest
 
 
 def test_undos_run_in_reverse_order_of_the_completed_steps() -> None:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.steps.process import CannotStart, find_executable, run_process
-from engine.steps.spawn import SpawnedChild, spawn, spawn_on_path
+from engine.backends.local.process import CannotStart, find_executable, run_process
+from engine.backends.local.spawn import SpawnedChild, spawn, spawn_on_path
 
 
 def tool(folder: Path, name: str, body: str, mode: int = 0o755) -> Path:
@@ -103,7 +103,7 @@ def test_the_child_gets_no_descriptor_of_the_engines(way: str, tmp_path: Path) -
     read, write = os.pipe()
     code = (
         "import sys\n"
-        "from engine.steps.process import run_process\n"
+        "from engine.backends.local.process import run_process\n"
         f"outcome = run_process(['ls', '/proc/self/fd'], cwd={_cwd(way, tmp_path)!r})\n"
         "print(outcome.stdout.split())\n"
     )

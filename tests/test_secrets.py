@@ -14,10 +14,10 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from engine.errors import ExitCode
-from engine.output_cuts import line_cut, tail_cut
+from engine.core.errors import ExitCode
+from engine.core.output_cuts import line_cut, tail_cut
 from engine.playbook.model import SecretSpec
-from engine.secrets import Redactor, SecretError, load_secrets
+from engine.run.context.secrets import Redactor, SecretError, load_secrets
 
 CANARY = "c4nary-Secret-Value"
 

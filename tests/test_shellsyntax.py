@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.shellsyntax import (
+from engine.core.shellsyntax import (
     SLOT,
     Place,
     ShellCommand,

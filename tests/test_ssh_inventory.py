@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.remote.errors import HostKeyError, InventoryError
-from engine.remote.hostkeys import Entry, ServerKey, matches, verify
-from engine.remote.inventory import Host, inventory_path, load_inventory
+from engine.backends.ssh.errors import HostKeyError, InventoryError
+from engine.backends.ssh.hostkeys import Entry, ServerKey, matches, verify
+from engine.backends.ssh.inventory import Host, inventory_path, load_inventory
 
 GOOD = """\
 defaults: {user: ops, connect_timeout: 3s}

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from sshd_fixtures import SshServer, session_children, wait_gone
 
-from engine.remote.command import RemoteCommand, run_remote
-from engine.remote.inventory import load_inventory
-from engine.remote.pool import connection
+from engine.backends.ssh.command import RemoteCommand, run_remote
+from engine.backends.ssh.inventory import load_inventory
+from engine.backends.ssh.pool import connection
 from engine.steps.base import Resources
 
 

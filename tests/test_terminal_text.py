@@ -14,7 +14,7 @@ from run_fixtures import (
     spawn_terminal,
 )
 
-from engine.terminal_text import printable, printable_line
+from engine.ui.terminal_text import printable, printable_line
 
 # Characters a terminal acts on: ESC, BEL, CR, backspace, DEL, C1 CSI, RLO, a raw C1
 # byte that arrived undecoded (surrogateescape).

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.errors import InvalidPlaybook
+from engine.core.errors import InvalidPlaybook
 from engine.playbook import check_file
 from engine.playbook.schema import schema_findings, schema_path
 from engine.playbook.yamlsource import load_source

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from engine.errors import InvalidPlaybook
-from engine.findings import Finding
+from engine.core.errors import InvalidPlaybook
+from engine.core.findings import Finding
 from engine.playbook import check_file, load_playbook, yamlsource
 
 HERE = Path(__file__).resolve().parent

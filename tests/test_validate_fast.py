@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from engine.commands.validate import render_text, validate
-from engine.errors import InvalidPlaybook
+from engine.core.errors import InvalidPlaybook
+from engine.modes.validate import render_text, validate
 from engine.playbook import check_file, fastschema, yamlsource
 from engine.playbook.schema import fast_valid, schema_path, validator
 

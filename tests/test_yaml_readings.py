@@ -16,7 +16,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
-from engine.errors import InvalidPlaybook
+from engine.core.errors import InvalidPlaybook
 from engine.playbook.yamlsource import load_source
 
 WORDS = [

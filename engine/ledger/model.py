@@ -19,7 +19,7 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
-from engine.errors import LedgerError
+from engine.core.errors import LedgerError
 
 LEDGER_FILE = "ledger.sqlite3"
 RUNNING = "running"

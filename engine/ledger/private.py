@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from engine.private_files import check_private_file, open_private_file, private_folder
+from engine.core.private_files import check_private_file, open_private_file, private_folder
 
 # SQLite's companions of a WAL database: it creates them with the database's mode.
 COMPANIONS = ("-wal", "-shm", "-journal")

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from engine.errors import LedgerError
+from engine.core.errors import LedgerError
 from engine.ledger import locks
 from engine.ledger.locks import Grant, Lease, Owner
 from engine.ledger.model import (

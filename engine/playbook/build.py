@@ -7,8 +7,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from engine.durations import parse_duration
-from engine.findings import Finding
+from engine.core.durations import parse_duration
+from engine.core.findings import Finding
 from engine.playbook.model import (
     Action,
     Drill,

@@ -8,8 +8,8 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from engine.durations import format_seconds, parse_duration
-from engine.findings import Finding, Location
+from engine.core.durations import format_seconds, parse_duration
+from engine.core.findings import Finding, Location
 from engine.playbook import ecma
 from engine.playbook.model import Drill, Healthy, InputSpec, Playbook, Step
 from engine.playbook.traits import is_readonly, undoes_itself
@@ -132,7 +132,7 @@ def _maturity(playbook: Playbook, where: Locator) -> Iterator[Finding]:
 
 
 def _kube_contexts(playbook: Playbook, where: Locator) -> Iterator[Finding]:
-    from engine.kube.guard import contextless
+    from engine.backends.kube.guard import contextless
 
     for step in contextless(all_steps(playbook), playbook):
         message = (
@@ -187,7 +187,7 @@ def _input_problems(spec: InputSpec, where: Locator) -> Iterator[Finding]:
 
 def _default_problems(spec: InputSpec) -> list[str]:
     """What `runbook run` would say about the default: the runtime's own check."""
-    from engine.inputs import InputError, bind_inputs
+    from engine.run.context.inputs import InputError, bind_inputs
 
     if spec.default is None:
         return []
@@ -250,7 +250,7 @@ def _action_timeout_past_step(step: Step, where: Locator) -> Iterator[Finding]:
 
 def _recovery_before_detection(drill: Drill, where: Locator) -> Iterator[Finding]:
     """Both are counted from the injection, and recovery comes after detection."""
-    from engine.drill import DEFAULT_DETECT_WITHIN
+    from engine.modes.drill.game_day import DEFAULT_DETECT_WITHIN
 
     detect = drill.detect_within or DEFAULT_DETECT_WITHIN
     recover = drill.recover_within

@@ -1,7 +1,7 @@
 """Static check of commands: a template where no quoting can keep its value data.
 
 A command string reaches `/bin/sh -c` with each value in the environment
-(`engine.shellsyntax`); a template inside '…', a here-document, backquotes, arithmetic
+(`engine.core.shellsyntax`); a template inside '…', a here-document, backquotes, arithmetic
 or the script of another interpreter cannot be passed that way and is refused here, at
 the template's line, before anything runs. In an argv list, a template in the script of
 `sh -c`, `python3 -c`… (or in `eval`'s words, or `ssh`'s remote command) is refused the
@@ -51,8 +51,8 @@ def argv_owner(path: Path) -> Path | None:
 @lru_cache(maxsize=4096)
 def shell_problems(template: str) -> tuple[CommandProblem, ...]:
     """The templates of a command string that no quoting keeps data (cached per text)."""
-    from engine.render import unsafe_error
-    from engine.shellsyntax import analyse
+    from engine.core.shellsyntax import analyse
+    from engine.run.context.render import unsafe_error
 
     slotted, lines = _slotted(template)
     found = []
@@ -65,7 +65,7 @@ def shell_problems(template: str) -> tuple[CommandProblem, ...]:
 def argv_problems(parts: Sequence[object]) -> list[tuple[int, str, str]]:
     """(index, message, hint) of each templated element of an argv list that another
     program runs as code (the script of `sh -c`…)."""
-    from engine.shellsyntax import code_arguments, code_place, script_hint
+    from engine.core.shellsyntax import code_arguments, code_place, script_hint
 
     words = [part if isinstance(part, str) else "" for part in parts]
     found = []
@@ -79,7 +79,7 @@ def argv_problems(parts: Sequence[object]) -> list[tuple[int, str, str]]:
 def stdin_problem(body: object) -> tuple[str, str] | None:
     """(message, hint) when a step's templated `stdin:` is code for its program (`run:
     sh` or `psql db` reads stdin as code)."""
-    from engine.shellsyntax import stdin_program
+    from engine.core.shellsyntax import stdin_program
 
     run = body.get("run") if isinstance(body, dict) else None
     words = [str(w) for w in run] if isinstance(run, list) else str(run or "").split()
@@ -97,8 +97,8 @@ def _slotted(template: str) -> tuple[str, list[int]]:
     """The template as the shell would see it, each `{{ }}` a SLOT (blocks dropped), and
     the template line of each slot. Plain references (`{{ inputs.x | trim }}`) are found
     with a regular expression; anything else is lexed by Jinja."""
+    from engine.core.shellsyntax import SLOT
     from engine.playbook.templates import SIMPLE_REFERENCE
-    from engine.shellsyntax import SLOT
 
     if "{%" not in template and "{{-" not in template and "-}}" not in template:
         lines = [
@@ -113,8 +113,8 @@ def _slotted(template: str) -> tuple[str, list[int]]:
 def _lexed(template: str) -> tuple[str, list[int]]:
     from jinja2 import TemplateError
 
+    from engine.core.shellsyntax import SLOT
     from engine.playbook.templates import parser
-    from engine.shellsyntax import SLOT
 
     text: list[str] = []
     lines: list[int] = []

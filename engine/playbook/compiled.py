@@ -1,7 +1,7 @@
 """The compiled-playbook cache: what `runbook run` loads instead of re-checking a file.
 
 A playbook that passed every check is kept, pickled, in the user's private cache
-directory (`engine.usercache`), keyed by everything the checks read: the exact text
+directory (`engine.core.usercache`), keyed by everything the checks read: the exact text
 (the bytes that are also recorded in the ledger), the path as given, the engine's own
 code (path, size and mtime of every module and data file of the package, so an edited
 or upgraded engine never meets a stale entry) and the Python bytecode version. Two
@@ -25,8 +25,8 @@ import zlib
 from pathlib import Path
 
 from engine import __version__
+from engine.core.usercache import cache_dir, keep_newest, read_private, touch, write_atomically
 from engine.playbook.model import Playbook
-from engine.usercache import cache_dir, keep_newest, read_private, touch, write_atomically
 
 __all__ = ["load_checked", "lookup", "store"]
 

@@ -27,8 +27,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from engine.core.usercache import cache_dir, read_private, write_atomically
 from engine.playbook import ecma
-from engine.usercache import cache_dir, read_private, write_atomically
 
 __all__ = ["cache_dir", "compiled", "unsupported"]
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 
 import yaml
 
-from engine.errors import InvalidPlaybook
-from engine.findings import Finding, Location
+from engine.core.errors import InvalidPlaybook
+from engine.core.findings import Finding, Location
 from engine.playbook.textfile import MAX_FILE_BYTES, check_size, text_size
 
 __all__ = [

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from msgspec import Struct
 
-from engine.errors import InvalidPlaybook
-from engine.findings import Finding
+from engine.core.errors import InvalidPlaybook
+from engine.core.findings import Finding
 from engine.playbook.build import build_playbook
 from engine.playbook.checks import semantic_findings
 from engine.playbook.model import Playbook

@@ -7,7 +7,7 @@ from typing import Any
 
 from msgspec import Struct, field
 
-from engine.findings import Location
+from engine.core.findings import Location
 
 
 class Trigger(Struct, frozen=True):

@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from engine.findings import Finding
+from engine.core.findings import Finding
 from engine.playbook import ecma
 from engine.playbook.explain import (
     STEP_TYPE_KEYS,

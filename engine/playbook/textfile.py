@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 
-from engine.errors import InvalidPlaybook
-from engine.findings import Finding, Location
-from engine.regular_file import NotARegularFile, read_regular
+from engine.core.errors import InvalidPlaybook
+from engine.core.findings import Finding, Location
+from engine.core.regular_file import NotARegularFile, read_regular
 
 __all__ = ["MAX_FILE_BYTES", "check_size", "read_bounded", "text_size", "unicode_finding"]
 

@@ -1,6 +1,6 @@
 """Whose playbook is this? A file that someone other than its runner (or root) could have
 written is code they chose: `run` and `drill` refuse it before reading it, `plan` warns.
-The rules are sshd's StrictModes (`engine.private_files.check_trusted_file`), for every
+The rules are sshd's StrictModes (`engine.core.private_files.check_trusted_file`), for every
 user: the file and every folder above it owned by the runner or root, and writable by
 nobody else (a folder with the sticky bit, like /tmp, excepted)."""
 
@@ -10,7 +10,7 @@ import os
 import sys
 from pathlib import Path
 
-from engine.private_files import UnsafePathError, check_trusted_file
+from engine.core.private_files import UnsafePathError, check_trusted_file
 
 
 def check_playbook_owner(file: str, executes: bool) -> None:
@@ -23,7 +23,7 @@ def check_playbook_owner(file: str, executes: bool) -> None:
         exc.message = f"playbook {file}: {exc.message}"
         if executes:
             raise
-        from engine.display import flush_stdout
+        from engine.ui.display import flush_stdout
 
         flush_stdout()
         warning = exc.render().replace("error: ", "warning: ", 1)

@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from engine.findings import Finding, Location
+from engine.core.findings import Finding, Location
 
 _ALIAS = re.compile(r"[*&]([^\s,\[\]{}]+)")
 _DEFAULT_HINT = "check indentation and quoting near this position"

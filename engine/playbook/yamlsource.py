@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from engine.errors import InvalidPlaybook
-from engine.findings import Finding, Location
+from engine.core.errors import InvalidPlaybook
+from engine.core.findings import Finding, Location
 from engine.playbook import limits
 from engine.playbook.textfile import read_bounded
 from engine.playbook.yamlcore import AMBIGUOUS_TAG, ambiguity_message, resolve_plain

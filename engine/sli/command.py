@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.durations import parse_duration
+from engine.backends.local.process import run_process
+from engine.core.durations import parse_duration
 from engine.sli.judge import Reading, SliVerdict
 from engine.steps.base import Renderer
-from engine.steps.process import run_process
 
 DEFAULT_TIMEOUT = 10.0
 

@@ -6,8 +6,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from engine.durations import parse_duration
-from engine.http_client import (
+from engine.backends.http import (
     HttpError,
     Options,
     Request,
@@ -15,6 +14,7 @@ from engine.http_client import (
     secret_headers,
     send,
 )
+from engine.core.durations import parse_duration
 from engine.sli.judge import Reading, SliVerdict
 from engine.steps.base import Renderer
 

@@ -23,10 +23,10 @@ DEFAULT_TIMEOUT = 5.0
 
 def read(spec: Mapping[str, Any], render: Renderer, numeric: bool) -> Reading:
     """One sample; unreadable (no context, API error, timeout) is unknown, never healthy."""
-    from engine.kube.client import Deadline, KubeError
-    from engine.kube.config import KubeConfigError, bind, playbook_defaults
-    from engine.kube.ops import ActionError, Op, check_names
-    from engine.kube.session import connect
+    from engine.backends.kube.client import Deadline, KubeError
+    from engine.backends.kube.config import KubeConfigError, bind, playbook_defaults
+    from engine.backends.kube.ops import ActionError, Op, check_names
+    from engine.backends.kube.session import connect
 
     body = {key: render.value(value) for key, value in spec.items() if key != "context"}
     deadline = Deadline.after(DEFAULT_TIMEOUT)
@@ -63,8 +63,8 @@ def _available(op: Any) -> Reading:
 
 
 def _ready_pods(op: Any) -> Reading:
-    from engine.kube.kinds import KINDS
-    from engine.kube.read import listed
+    from engine.backends.kube.kinds import KINDS
+    from engine.backends.kube.read import listed
 
     pods = listed(op, KINDS["pod"])
     ready = sum(1 for pod in pods if _is_true(pod, "Ready"))

@@ -12,8 +12,7 @@ import urllib.parse
 from collections.abc import Mapping
 from typing import Any
 
-from engine.durations import parse_duration
-from engine.http_client import (
+from engine.backends.http import (
     HttpError,
     Options,
     Request,
@@ -21,6 +20,7 @@ from engine.http_client import (
     secret_headers,
     send,
 )
+from engine.core.durations import parse_duration
 from engine.sli.judge import Reading
 from engine.steps.base import Renderer
 

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from msgspec import Struct, field
 
-from engine.findings import Location
-from engine.steps.containment import Containment
+from engine.backends.local.containment import Containment
+from engine.core.findings import Location
 
 if TYPE_CHECKING:
-    from engine.shellsyntax import ShellCommand
+    from engine.core.shellsyntax import ShellCommand
 
 
 class Status(StrEnum):

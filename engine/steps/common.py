@@ -12,7 +12,7 @@ from msgspec import Struct
 from engine.steps.base import Renderer, SpecError, Status, StepResult
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
-_VALUE_NAME = re.compile(r"^RUNBOOK_V[0-9]+\Z")  # engine.shellsyntax.value_name
+_VALUE_NAME = re.compile(r"^RUNBOOK_V[0-9]+\Z")  # engine.core.shellsyntax.value_name
 
 
 class Expect(Struct, frozen=True):

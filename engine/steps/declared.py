@@ -1,7 +1,7 @@
 """Step types whose format is published but whose execution is not in this release.
 
 Such a step validates, plans and shows its reversibility; a run that contains one
-is refused before step 1 (see `engine.runner`), never half-way through.
+is refused before step 1 (see `engine.run.runner`), never half-way through.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 from msgspec import Struct, field
 
-from engine.findings import Location
+from engine.core.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 
 

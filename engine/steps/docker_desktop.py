@@ -16,10 +16,10 @@ from typing import Any
 
 from msgspec import Struct
 
-from engine.findings import Location
-from engine.localstack import desktop_actions
-from engine.localstack.cli import Deadline, refused, with_reason
-from engine.localstack.sizes import SIZE_HINT, SizeError, format_mib, parse_mib
+from engine.backends.localstack import desktop_actions
+from engine.backends.localstack.cli import Deadline, refused, with_reason
+from engine.backends.localstack.sizes import SIZE_HINT, SizeError, format_mib, parse_mib
+from engine.core.findings import Location
 from engine.steps.base import Planned, Renderer, SpecError, StepContext, StepResult, Verdict
 
 READONLY = frozenset({"status", "engine_ping", "check_disk_image"})

@@ -2,7 +2,7 @@
 
 Reversible like any step through a declared `undo:` (another request); GET and HEAD
 are read-only. The step's `timeout` bounds the whole request. Redirects follow the
-rules of `engine.http_client`: credentials stay with their origin, https is never left
+rules of `engine.backends.http`: credentials stay with their origin, https is never left
 for http, and a redirected change fails unless `follow_redirects: true` (307/308 only)
 or `expect_status` lists the redirect as the answer.
 """
@@ -15,8 +15,7 @@ from typing import Any
 
 from msgspec import Struct, field
 
-from engine.findings import Location
-from engine.http_client import (
+from engine.backends.http import (
     HttpError,
     Options,
     Request,
@@ -26,6 +25,7 @@ from engine.http_client import (
     secret_headers,
     send,
 )
+from engine.core.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 from engine.steps.common import captured_value
 

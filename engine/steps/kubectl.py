@@ -17,15 +17,15 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from engine.durations import parse_duration
-from engine.findings import Location
-from engine.kube.config import Binding, KubeConfigError, bind, playbook_defaults, rebind
-from engine.kube.spec import MODULES, SELF_UNDOING, KubeSpec, describe, parse_spec
+from engine.backends.kube.config import Binding, KubeConfigError, bind, playbook_defaults, rebind
+from engine.backends.kube.spec import MODULES, SELF_UNDOING, KubeSpec, describe, parse_spec
+from engine.core.durations import parse_duration
+from engine.core.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 
 if TYPE_CHECKING:
-    from engine.kube.client import Deadline
-    from engine.kube.ops import Done, Op
+    from engine.backends.kube.client import Deadline
+    from engine.backends.kube.ops import Done, Op
 
 DEFAULT_DEADLINE = 30 * 60.0
 PLAN_DEADLINE = 15.0
@@ -67,9 +67,9 @@ def plan(spec: KubeSpec, ctx: StepContext) -> Planned:
 def _dry_run(
     spec: KubeSpec, ctx: StepContext, body: dict[str, Any], binding: Binding
 ) -> tuple[Verdict, str]:
-    from engine.kube.client import KubeError
-    from engine.kube.ops import ActionError, check_names
-    from engine.kube.session import client_for
+    from engine.backends.kube.client import KubeError
+    from engine.backends.kube.ops import ActionError, check_names
+    from engine.backends.kube.session import client_for
 
     try:
         check_names(body)
@@ -120,8 +120,8 @@ def undo(spec: KubeSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepR
 
 def _verify_export(spec: KubeSpec, body: dict[str, Any], ctx: StepContext) -> StepResult | None:
     """A restore checks its export before it connects; `verify_only` stops there."""
-    from engine.kube.ops import ActionError
-    from engine.kube.restore import verified, verify_only
+    from engine.backends.kube.ops import ActionError
+    from engine.backends.kube.restore import verified, verify_only
 
     try:
         if spec.local:
@@ -136,8 +136,8 @@ def _verify_export(spec: KubeSpec, body: dict[str, Any], ctx: StepContext) -> St
 
 
 def _remove_export(captured: Mapping[str, Any]) -> StepResult:
-    from engine.kube.export import undo_local
-    from engine.kube.ops import ActionError
+    from engine.backends.kube.export import undo_local
+    from engine.backends.kube.ops import ActionError
 
     try:
         done = undo_local(captured)
@@ -152,8 +152,8 @@ def _run(
     binding: Callable[[], Binding],
     act: Callable[[Op], Done],
 ) -> StepResult:
-    from engine.kube.client import KubeError
-    from engine.kube.ops import ActionError
+    from engine.backends.kube.client import KubeError
+    from engine.backends.kube.ops import ActionError
 
     op: Op | None = None
     try:
@@ -170,8 +170,8 @@ def _run(
 
 
 def _connect(ctx: StepContext, body: dict[str, Any], binding: Binding) -> Op:
-    from engine.kube.ops import check_names
-    from engine.kube.session import client_for
+    from engine.backends.kube.ops import check_names
+    from engine.backends.kube.session import client_for
 
     check_names(body)
     deadline = _deadline(ctx, body.get("timeout"), DEFAULT_DEADLINE)
@@ -197,7 +197,7 @@ def _mode(ctx: StepContext) -> str:
 
 
 def _deadline(ctx: StepContext, action_timeout: Any, default: float) -> Deadline:
-    from engine.kube.client import Deadline
+    from engine.backends.kube.client import Deadline
 
     seconds = ctx.timeout if ctx.timeout is not None else default
     if action_timeout:
@@ -206,10 +206,10 @@ def _deadline(ctx: StepContext, action_timeout: Any, default: float) -> Deadline
 
 
 def _op(client: Any, body: dict[str, Any], deadline: Deadline, ctx: StepContext) -> Op:
-    from engine.kube.ops import Op
+    from engine.backends.kube.ops import Op
 
     return Op(client, body, deadline, ctx.base_dir)
 
 
 def _module(spec: KubeSpec) -> Any:
-    return importlib.import_module(f"engine.kube.{MODULES[spec.action]}")
+    return importlib.import_module(f"engine.backends.kube.{MODULES[spec.action]}")

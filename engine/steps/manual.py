@@ -7,7 +7,7 @@ from typing import Any
 
 from msgspec import Struct
 
-from engine.findings import Location
+from engine.core.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 
 ANSWER_STATUS = {"done": Status.SUCCEEDED, "failed": Status.FAILED, "skipped": Status.SKIPPED}

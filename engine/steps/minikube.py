@@ -17,11 +17,11 @@ from typing import Any
 
 from msgspec import Struct
 
-from engine.findings import Location
-from engine.localstack import minikube_actions
-from engine.localstack.cli import Deadline, refused, with_reason
-from engine.localstack.minikube_argv import Target, main_argv, render_target
-from engine.localstack.sizes import SIZE_HINT, SizeError, parse_mib
+from engine.backends.localstack import minikube_actions
+from engine.backends.localstack.cli import Deadline, refused, with_reason
+from engine.backends.localstack.minikube_argv import Target, main_argv, render_target
+from engine.backends.localstack.sizes import SIZE_HINT, SizeError, parse_mib
+from engine.core.findings import Location
 from engine.steps.base import Planned, SpecError, StepContext, StepResult, Verdict
 from engine.steps.common import parse_run
 

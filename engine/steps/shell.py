@@ -1,6 +1,6 @@
 """`shell`: a local command. An argv list runs without a shell; a string runs under
 `/bin/sh -c` with every interpolated value passed in the environment (`RUNBOOK_V1`…),
-never written into the script (`engine.shellsyntax`)."""
+never written into the script (`engine.core.shellsyntax`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from typing import Any
 
 from msgspec import Struct, field
 
-from engine.findings import Location
+from engine.backends.local.process import CannotStart, run_process
+from engine.core.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 from engine.steps.common import (
     Expect,
@@ -19,7 +20,6 @@ from engine.steps.common import (
     parse_run,
     render_command,
 )
-from engine.steps.process import CannotStart, run_process
 
 
 class ShellSpec(Struct, frozen=True):

@@ -3,7 +3,7 @@
 `run` is an argv list (joined with `shlex.join` for the remote shell) or a string whose
 interpolated values are shell-quoted, as for `shell`. `env` reaches the remote command
 through a script on stdin, never argv; `sudo: true` runs `sudo -n` (never prompts).
-Hosts come from the run's inventory (`engine.remote.inventory`); one transport per host
+Hosts come from the run's inventory (`engine.backends.ssh.inventory`); one transport per host
 is shared by every step of the run. paramiko is imported only when a step runs.
 
 A group step that fails on some hosts undoes itself on the hosts where it succeeded
@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from msgspec import Struct, field
 from msgspec.structs import replace
 
-from engine.errors import EngineError
-from engine.findings import Location
+from engine.core.errors import EngineError
+from engine.core.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 from engine.steps.common import (
     Command,
@@ -32,9 +32,9 @@ from engine.steps.common import (
 )
 
 if TYPE_CHECKING:
+    from engine.backends.ssh.group import HostResult, Job
+    from engine.backends.ssh.inventory import Host, Inventory
     from engine.playbook.model import Action, Step
-    from engine.remote.group import HostResult, Job
-    from engine.remote.inventory import Host, Inventory
 
 
 class SshSpec(Struct, frozen=True):
@@ -86,8 +86,8 @@ def plan(spec: SshSpec, ctx: StepContext) -> Planned:
 
 def apply(spec: SshSpec, ctx: StepContext) -> StepResult:
     """Run on the target host(s); connection problems are a FAILED result naming the phase."""
-    from engine.remote.errors import RemoteError
-    from engine.remote.group import combine
+    from engine.backends.ssh.errors import RemoteError
+    from engine.backends.ssh.group import combine
 
     try:
         job = _job(spec, ctx)
@@ -107,7 +107,7 @@ def undo(spec: SshSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepRe
 
 
 def _targets(spec: SshSpec, ctx: StepContext) -> tuple[Inventory, tuple[Host, ...]]:
-    from engine.remote.pool import run_inventory
+    from engine.backends.ssh.pool import run_inventory
 
     inventory = run_inventory(ctx.settings.get("inventory"), ctx.base_dir, ctx.resources)
     hosts = inventory.resolve(ctx.render.text(spec.host))
@@ -116,8 +116,8 @@ def _targets(spec: SshSpec, ctx: StepContext) -> tuple[Inventory, tuple[Host, ..
 
 
 def _job(spec: SshSpec, ctx: StepContext) -> Job:
-    from engine.remote.command import RemoteCommand
-    from engine.remote.group import Job
+    from engine.backends.ssh.command import RemoteCommand
+    from engine.backends.ssh.group import Job
 
     run = render_command(spec.run, ctx.render)
     env = {name: ctx.render.text(value) for name, value in spec.env.items()}
@@ -130,7 +130,7 @@ def _job(spec: SshSpec, ctx: StepContext) -> Job:
 def _run(
     job: Job, spec: SshSpec, ctx: StepContext, inventory: Inventory, hosts: tuple[Host, ...]
 ) -> list[HostResult]:
-    from engine.remote.group import host_output, run_hosts, run_on_host
+    from engine.backends.ssh.group import host_output, run_hosts, run_on_host
 
     output = host_output(ctx.on_output, grouped=len(hosts) > 1)
     return run_hosts(

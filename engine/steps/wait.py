@@ -7,8 +7,8 @@ from typing import Any
 
 from msgspec import Struct
 
-from engine.durations import format_seconds, parse_duration
-from engine.findings import Location
+from engine.core.durations import format_seconds, parse_duration
+from engine.core.findings import Location
 from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 
 

@@ -1,0 +1,420 @@
+"""Run a local process under a deadline, stream its output, kill its whole group."""
+
+from __future__ import annotations
+
+import codecs
+import functools
+import math
+import os
+import select
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from msgspec import Struct
+
+from engine.backends.local.containment import NO_CELL, Cell, Containment
+from engine.backends.local.spawn import Child, Pipe, spawn, spawn_on_path
+from engine.core.output_cuts import line_cut, tail_cut
+
+KILL_GRACE_SECONDS = 2.0
+DRAIN_AFTER_EXIT_SECONDS = 0.5
+_withheld: set[str] = set()  # see withhold_from_children
+MAX_LINE = 64 * 1024  # a longer line is shown cut; the output tail keeps its end anyway
+_UTF8_DECODER = codecs.getincrementaldecoder("utf-8")
+
+
+class ProcessOutcome(Struct, frozen=True):
+    """How a local process ended: exit code, output tail, timeout or cancel."""
+
+    exit_code: int | None
+    stdout: str
+    output: str  # stdout and stderr interleaved, capped to its tail
+    timed_out: bool = False
+    cancelled: bool = False
+    truncated: bool = False
+
+
+class CannotStart(Exception):
+    """The process could not be started (nothing ran): a missing program or working
+    directory, a permission, or a value no program can be given."""
+
+    def __init__(self, name: str, cause: OSError | ValueError, search: Search) -> None:
+        self.cause = cause
+        super().__init__(f"cannot start `{name}`: {_why(name, cause, search)}")
+
+
+class Search(Struct, frozen=True):
+    """Where the child looked for its program: its PATH and working directory."""
+
+    path: str | None
+    cwd: str | None
+
+
+def _why(name: str, cause: OSError | ValueError, search: Search) -> str:
+    if isinstance(cause, UnicodeEncodeError):
+        bad = cause.object[cause.start : cause.end]
+        return (
+            f"a value holds {bad!r}, which cannot be encoded for a command "
+            "(an unpaired surrogate, e.g. from a JSON `\\ud800` escape)"
+        )
+    if isinstance(cause, ValueError):  # a NUL character, an `=` in an environment name
+        return f"a value cannot be given to a command: {cause}"
+    if isinstance(cause, FileNotFoundError) and cause.filename == name:
+        return _not_found(name, search, cause.strerror)
+    where = f": {cause.filename}" if cause.filename else ""
+    return f"{cause.strerror or cause}{where}"
+
+
+def _not_found(name: str, search: Search, reason: str | None) -> str:
+    """ENOENT for the program itself: it is missing, or its `#!` interpreter is."""
+    if "/" in name:
+        found: str | None = os.path.join(search.cwd or "", name)
+    else:
+        found = find_executable(name, search.path)
+    if found is None:
+        return "no such program on PATH"
+    if not os.path.exists(found):
+        return f"no such file: {name}"
+    return f"{found} exists but cannot be run: {reason} (a missing #! interpreter?)"
+
+
+class TailBuffer:
+    """Keeps the last `cap` characters, and remembers whether it dropped any."""
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.parts: list[str] = []
+        self.size = 0
+        self.truncated = False
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+        if self.size > 2 * self.cap:
+            self._compact()
+
+    def _compact(self) -> None:
+        joined = "".join(self.parts)
+        if len(joined) > self.cap:
+            self.truncated = True
+            joined = joined[-self.cap :]
+        self.parts = [joined]
+        self.size = len(joined)
+
+    def text(self) -> str:
+        self._compact()
+        body = self.parts[0] if self.parts else ""
+        return tail_cut(self.cap, body) if self.truncated else body
+
+
+class LineSplitter:
+    """Feeds complete lines to a callback; the rest waits for more data.
+
+    A line longer than `max_line` is shown once, cut, with how much was left out; the
+    rest of it is counted, not kept. Time is linear in the output whatever its shape
+    (one 200 MB line costs what 200 MB of short lines do) and memory stays bounded.
+    """
+
+    def __init__(self, emit: Callable[[str], None], max_line: int = MAX_LINE) -> None:
+        self.emit = emit
+        self.max_line = max_line
+        self.pending: list[str] = []
+        self.size = 0
+        self.cut = 0
+
+    def feed(self, text: str) -> None:
+        *complete, rest = text.split("\n")
+        for line in complete:
+            if self.pending or self.cut or len(line) > self.max_line:
+                self._hold(line)
+                self._emit_pending()
+            else:
+                self.emit(line)
+        self._hold(rest)
+
+    def flush(self) -> None:
+        if self.pending or self.cut:
+            self._emit_pending()
+
+    def _hold(self, piece: str) -> None:
+        room = max(self.max_line - self.size, 0)
+        if len(piece) > room:
+            self.cut += len(piece) - room
+            piece = piece[:room]
+        if piece:
+            self.pending.append(piece)
+            self.size += len(piece)
+
+    def _emit_pending(self) -> None:
+        line = "".join(self.pending)
+        if self.cut:
+            line = line_cut(line, self.cut)
+        self.pending, self.size, self.cut = [], 0, 0
+        self.emit(line)
+
+
+def run_process(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    stdin: str | None = None,
+    timeout: float | None = None,
+    on_output: Callable[[str], None] = lambda line: None,
+    cancel: threading.Event | None = None,
+    cap: int = 64 * 1024,
+    on_started: Callable[[], None] = lambda: None,
+    contain: Containment | None = None,
+) -> ProcessOutcome:
+    """Run `argv` in its own process group (and cell of `contain`, see
+    engine.backends.local.containment); on timeout or cancel, TERM then KILL the group, then
+    kill whatever is left in the cell. `on_started` is called once the process runs,
+    before its output is read. Raises CannotStart when it could not start (then nothing
+    ran)."""
+    child_env = _child_environment(env)
+    try:
+        # Bytes as argv and env get them: a byte argv could not decode goes back as itself.
+        data = stdin.encode("utf-8", "surrogateescape") if stdin is not None else None
+        start = functools.partial(_spawn, list(argv), child_env, cwd, data is not None)
+        proc, cell = contain.start(start) if contain is not None else (start(), NO_CELL)
+    except (OSError, ValueError) as exc:  # ValueError: NUL, `=` in a name, a surrogate
+        search = Search((child_env if child_env is not None else os.environ).get("PATH"), cwd)
+        raise CannotStart(argv[0] if argv else "", exc, search) from exc
+    try:
+        on_started()
+        return _supervise(proc, data, timeout, on_output, cancel, cap, cell)
+    except BaseException:
+        kill_tree(proc, cell)
+        close_pipes(proc)
+        raise
+
+
+def withhold_from_children(names: Iterable[str]) -> None:
+    """Never pass these environment variables on to a command this engine starts: the
+    variables secrets were read from. A command gets a secret only through its own
+    `env:` or `stdin:` (RELIABILITY.md #12)."""
+    _withheld.update(names)
+
+
+def _child_environment(env: Mapping[str, str] | None) -> dict[str, str] | None:
+    """The engine's environment without what is withheld, plus the step's `env`; None
+    (the engine's own, as it is) when there is nothing to change."""
+    if not _withheld:
+        return {**os.environ, **env} if env else None
+    inherited = {name: value for name, value in os.environ.items() if name not in _withheld}
+    return {**inherited, **env} if env else inherited
+
+
+def _spawn(
+    argv: list[str], env: Mapping[str, str] | None, cwd: str | None, with_stdin: bool
+) -> Child:
+    if cwd is None and _searched_on_own_path(argv[0], env):
+        child = spawn_on_path(argv, env, with_stdin)
+        if child is not None:
+            return child
+    executable = find_executable(argv[0], (os.environ if env is None else env).get("PATH"))
+    if executable is None:
+        return spawn(argv, None, env, cwd, with_stdin)
+    try:
+        return spawn(argv, executable, env, cwd, with_stdin)
+    except OSError:
+        # The file found is not what the kernel runs (a bad interpreter line, say): let
+        # the usual search decide, which tries the next directories and names the error.
+        return spawn(argv, None, env, cwd, with_stdin)
+
+
+def _searched_on_own_path(name: str, env: Mapping[str, str] | None) -> bool:
+    """Whether `name` is looked up on PATH and the child's PATH is the engine's own: then
+    libc's search in the child (`posix_spawnp`, which reads the engine's PATH) finds what
+    the child's own search would."""
+    if not name or "/" in name or "PATH" not in os.environ:
+        return False  # without PATH, libc's default search path is its own (musl's differs)
+    return env is None or env.get("PATH") == os.environ.get("PATH")
+
+
+def find_executable(name: str, path: str | None) -> str | None:
+    """The absolute file a PATH search for `name` finds first, or None to leave the search
+    to the child. For a child whose PATH is not the engine's (a step's `env` sets it),
+    where libc cannot search it. None for a name with a slash, and once a relative or
+    empty PATH entry comes first (it depends on `cwd`)."""
+    if not name or "/" in name:
+        return None
+    for folder in (os.defpath if path is None else path).split(os.pathsep):
+        if not folder.startswith("/"):
+            return None
+        candidate = f"{folder}{name}" if folder.endswith("/") else f"{folder}/{name}"
+        if os.access(candidate, os.X_OK) and os.path.isfile(candidate):
+            return candidate
+    return None
+
+
+def _supervise(
+    proc: Child,
+    stdin: bytes | None,
+    timeout: float | None,
+    on_output: Callable[[str], None],
+    cancel: threading.Event | None,
+    cap: int,
+    cell: Cell,
+) -> ProcessOutcome:
+    if stdin is not None and proc.stdin is not None:
+        threading.Thread(target=_feed_stdin, args=(proc.stdin, stdin), daemon=True).start()
+    deadline = time.monotonic() + timeout if timeout else None
+    reader = _Reader(proc, on_output, cap)
+    timed_out = cancelled = False
+    while reader.open:
+        reader.pump(_wait_slice(deadline, proc, reader))
+        if reader.exit_seen is not None:
+            # It ended: its exit status is the outcome, whatever is asked from now on
+            # (a Ctrl-C here must not turn a finished step into a cancelled one).
+            if reader.exited_long_ago():
+                break  # a background child holds the pipe; do not wait for it
+            continue
+        if cancel is not None and cancel.is_set() and proc.poll() is None:
+            cancelled = True
+            break
+        if deadline is not None and time.monotonic() >= deadline and proc.poll() is None:
+            timed_out = True
+            break
+    if timed_out or cancelled:
+        kill_tree(proc, cell)
+    exit_code = proc.wait()
+    reader.close()
+    return ProcessOutcome(
+        exit_code=None if (timed_out or cancelled) else exit_code,
+        stdout=reader.stdout.text(),
+        output=reader.output.text(),
+        timed_out=timed_out,
+        cancelled=cancelled,
+        truncated=reader.output.truncated,
+    )
+
+
+def _wait_slice(deadline: float | None, proc: Child, reader: _Reader) -> float:
+    if reader.exit_seen is not None:
+        return 0.05
+    slice_ = 0.2
+    if deadline is not None:
+        slice_ = max(0.0, min(slice_, deadline - time.monotonic()))
+    return slice_
+
+
+def _feed_stdin(pipe: object, data: bytes) -> None:
+    try:
+        pipe.write(data)  # type: ignore[attr-defined]
+        pipe.close()  # type: ignore[attr-defined]
+    except (BrokenPipeError, OSError):
+        pass
+
+
+class _Reader:
+    """Reads stdout and stderr without blocking, until both close."""
+
+    def __init__(self, proc: Child, on_output: Callable[[str], None], cap: int):
+        self.proc = proc
+        # poll(2) itself: two pipes, no extra descriptor or set-up calls (epoll), and none
+        # of the bookkeeping of `selectors`, on a path every step takes.
+        self.poller = select.poll()
+        self.pipes: dict[int, Pipe] = {}
+        self.stdout_fd = proc.stdout.fileno() if proc.stdout is not None else -1
+        self.stdout = TailBuffer(cap)
+        self.output = TailBuffer(cap)
+        self.lines = LineSplitter(on_output)
+        self.exit_seen: float | None = None
+        # One decoder per pipe: a UTF-8 character split across two reads stays whole.
+        self.decoders: dict[int, codecs.IncrementalDecoder] = {}
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:  # read only when poll says so: data or EOF, never a block
+                self.pipes[pipe.fileno()] = pipe
+                self.poller.register(pipe.fileno(), select.POLLIN)
+
+    @property
+    def open(self) -> bool:
+        return bool(self.pipes)
+
+    def pump(self, wait: float) -> None:
+        for fd, _ in self.poller.poll(math.ceil(wait * 1000)):
+            chunk = os.read(fd, 65536)
+            if chunk:
+                text = self._decoder(fd).decode(chunk)
+            else:  # end of file: what a split character left behind, if anything
+                self.poller.unregister(fd)
+                del self.pipes[fd]
+                decoder = self.decoders.get(fd)
+                text = decoder.decode(b"", final=True) if decoder is not None else ""
+            if not text:
+                continue
+            if fd == self.stdout_fd:
+                self.stdout.add(text)
+            self.output.add(text)
+            self.lines.feed(text)
+        if self.exit_seen is None and self.proc.poll() is not None:
+            self.exit_seen = time.monotonic()
+
+    def _decoder(self, fd: int) -> codecs.IncrementalDecoder:
+        decoder = self.decoders.get(fd)
+        if decoder is None:
+            decoder = self.decoders[fd] = _UTF8_DECODER("replace")
+        return decoder
+
+    def exited_long_ago(self) -> bool:
+        return self.exit_seen is not None and (
+            time.monotonic() - self.exit_seen > DRAIN_AFTER_EXIT_SECONDS
+        )
+
+    def close(self) -> None:
+        self.lines.flush()
+        close_pipes(self.proc)
+
+
+def close_pipes(proc: Child) -> None:
+    """Close the child's output pipes (closing twice is harmless)."""
+    for pipe in (proc.stdout, proc.stderr):
+        if pipe is not None:
+            pipe.close()
+
+
+def kill_tree(proc: Child, cell: Cell) -> None:
+    """Kill the command's process group, then what left it (`setsid`) in its cell."""
+    kill_group(proc)
+    cell.kill()
+
+
+def kill_group(proc: Child) -> None:
+    """TERM the process group, then KILL it if it is still there after a grace period."""
+    for sig, grace in ((signal.SIGTERM, KILL_GRACE_SECONDS), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        if _group_gone(proc, grace):
+            return
+
+
+def _group_gone(proc: Child, grace: float) -> bool:
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        proc.poll()
+        try:
+            os.killpg(proc.pid, 0)
+        except ProcessLookupError:
+            return True
+        if proc.returncode is not None and _only_zombies(proc.pid):
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def _only_zombies(pgid: int) -> bool:
+    """True when every process left in the group is a zombie (dead, not yet reaped)."""
+    import subprocess  # only after a kill: kept off the start of every step
+
+    try:
+        out = subprocess.run(
+            ["ps", "-o", "stat=", "-g", str(pgid)], capture_output=True, text=True, timeout=5
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return all(line.strip().startswith("Z") for line in out.splitlines() if line.strip())

@@ -1,0 +1,63 @@
+"""Entry point of the `runbook` console script.
+
+`runbook run` with plain arguments starts without click (`engine.fastpath`); every
+other command line goes to the click CLI (`engine.cli.app`), which owns the help, the
+errors and the other commands. Either way the process ends through `quick_exit`.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from engine.cli.error_handler import error_handler
+from engine.quick_exit import quick_exit
+from engine.ui.stdout_text import tolerate_unencodable
+
+# What click exits with when stdout is a closed pipe (it silences the rest).
+BROKEN_PIPE = 1
+
+
+def main() -> None:
+    """Run the command line in `sys.argv`, then end the process with its exit code."""
+    tolerate_unencodable()
+    try:
+        with error_handler():
+            _dispatch(sys.argv[1:])
+    except SystemExit as done:
+        quick_exit(done.code)
+    except BrokenPipeError:
+        quick_exit(BROKEN_PIPE)
+    quick_exit(0)
+
+
+def _dispatch(argv: list[str]) -> None:
+    from engine.fastpath import parse_run
+
+    arguments = parse_run(argv)
+    if arguments is None:
+        _click_cli()
+        return
+    from engine.lean_msgspec import import_msgspec
+
+    import_msgspec()  # before the run's modules import it the usual way
+    from engine.cli.options import run_and_exit_code
+
+    sys.exit(run_and_exit_code(**arguments))
+
+
+def _click_cli() -> None:
+    """Click parses and runs the command; its errors are shown as click shows them, but a
+    Ctrl-C it caught (Abort) ends like one on the fast path: `error_handler` says
+    "interrupted" and exits 130, where click alone would say "Aborted!" and exit 1."""
+    import click
+
+    from engine.cli.app import cli
+
+    try:
+        code = cli.main(prog_name="runbook", standalone_mode=False)
+    except click.exceptions.Abort:
+        raise KeyboardInterrupt from None
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    sys.exit(code if isinstance(code, int) else 0)

@@ -1,0 +1,78 @@
+"""What the `run`-like commands build from their options: the request and the displays.
+
+Free of click, so that `runbook run` can be started without it (`engine.cli.main`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from engine.run.events import Listener
+    from engine.run.preflight import RunRequest
+
+
+def make_request(playbook: str, inputs: tuple[str, ...], **options: object) -> RunRequest:
+    """The request for `playbook` with `NAME=VALUE` inputs, at a terminal or not."""
+    from engine.run.context.inputs import parse_assignments
+    from engine.run.preflight import RunRequest
+    from engine.ui.operator import has_terminal
+
+    return RunRequest(
+        file=playbook,
+        inputs=parse_assignments(inputs),
+        interactive=has_terminal(),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def wait_seconds(wait_lock: str | None) -> float:
+    """`--wait-lock DURATION` in seconds (0 without it: a held target refuses at once)."""
+    if wait_lock is None:
+        return 0.0
+    from engine.core.durations import parse_duration
+    from engine.core.errors import UsageError
+
+    try:
+        return parse_duration(wait_lock)
+    except ValueError as exc:
+        raise UsageError(f"--wait-lock: {exc}", "e.g. --wait-lock 30s or --wait-lock 5m") from None
+
+
+def make_listeners(output: str, quiet: bool) -> list[Listener]:
+    """JSON lines, the live display at a terminal, or plain lines."""
+    from engine.ui.display import JsonLines, PlainLines
+
+    if output == "json":
+        return [JsonLines()]
+    if not quiet and sys.stdout.isatty() and not os.environ.get("RUNBOOK_PLAIN"):
+        from engine.ui.live import LiveDisplay
+
+        return [LiveDisplay()]
+    return [PlainLines(quiet=quiet)]
+
+
+def run_and_exit_code(
+    playbook: str,
+    inputs: tuple[str, ...],
+    inventory: str | None,
+    assume_yes: bool,
+    force: bool,
+    quiet: bool,
+    output: str,
+    wait_lock: str | None = None,
+) -> int:
+    """`runbook run` without --dry-run: run and record; the outcome's exit code."""
+    from engine.modes.run import run_playbook
+
+    request = make_request(
+        playbook,
+        inputs,
+        assume_yes=assume_yes,
+        force=force,
+        inventory=inventory,
+        wait_lock=wait_seconds(wait_lock),
+    )
+    return int(run_playbook(request, make_listeners(output, quiet)).outcome.exit_code)

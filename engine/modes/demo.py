@@ -1,0 +1,46 @@
+"""`runbook demo`: the shipped demo playbook, twice, in a fresh temporary directory.
+
+First run: a step fails on purpose and the completed steps are undone in reverse
+order. Second run: everything goes through and the fake disk is cleaned up.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from engine.core.outcome import Outcome
+from engine.run.events import Listener
+from engine.run.preflight import RunRequest
+
+DEMO_SOURCE = "playbooks/demo/disk-cleanup-demo.yaml"
+
+
+def demo_playbook() -> Path:
+    """The demo shipped in the wheel, or the one in a source checkout."""
+    packaged = Path(__file__).resolve().parent.parent / "_data" / "demo.yaml"
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[2] / DEMO_SOURCE
+
+
+def _request(workdir: str, **inputs: str) -> RunRequest:
+    return RunRequest(str(demo_playbook()), {"workdir": workdir, **inputs}, interactive=False)
+
+
+def run_demo(listeners: Sequence[Listener], say: Callable[[str], None]) -> Outcome:
+    """Both demo runs; the outcome of the second."""
+    from engine.modes.drill.inject import inject_fault
+    from engine.modes.run import run_playbook
+
+    with tempfile.TemporaryDirectory(prefix="runbook-demo-") as tmp:
+        workdir = str(Path(tmp) / "demo")
+        say(f"== 0/2: the fault: a disk full of logs (workdir {workdir}) ==")
+        inject_fault(_request(workdir), listeners)
+        say("\n== 1/2: a remediation that fails half-way: completed steps are undone ==")
+        run_playbook(_request(workdir), listeners)
+        say("\n== 2/2: the same playbook, nothing failing: it stops once the SLI recovers ==")
+        result = run_playbook(_request(workdir, fail_at="none"), listeners)
+        say("\nnext: `runbook runs` lists both runs; `runbook show RUN_ID` replays one.")
+        return result.outcome

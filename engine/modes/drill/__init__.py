@@ -1,0 +1,1 @@
+"""Game days: inject a fault, watch the SLI detect it, remediate, revert, and report."""

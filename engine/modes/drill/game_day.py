@@ -1,0 +1,358 @@
+"""`runbook drill`: a game day for one playbook. Check the SLI is healthy, inject the
+playbook's fault (`drill.inject`), measure how long the SLI takes to notice, run the
+playbook as the remediation, measure how long until it recovers, and always take the
+fault out again: `drill.revert` when the playbook declares it, else the undos of the
+inject steps. Each part is a recorded run of mode `drill`; the report ties them
+together.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import msgspec.structs
+from msgspec import Struct, field
+
+from engine.core.errors import ExitCode, RefusedError, UsageError
+from engine.core.outcome import Outcome
+from engine.run.events import Listener
+from engine.run.preflight import Prepared, RunRequest, prepare
+from engine.run.runner import RunResult
+
+if TYPE_CHECKING:
+    from engine.ledger import Ledger
+from engine.sli.judge import Sample, SliVerdict
+
+DEFAULT_DETECT_WITHIN = 60.0
+Listeners = Callable[[], Sequence[Listener]]
+
+
+class Verdict:
+    PASSED = "passed"  # detected in time, recovered in time, fault removed
+    NOT_DETECTED = "not_detected"  # the SLI never saw the fault
+    NOT_RECOVERED = "not_recovered"  # the playbook ran and the SLI did not recover (in time)
+    INJECT_FAILED = "inject_failed"  # the fault could not be injected
+    REVERT_FAILED = "revert_failed"  # the fault may still be in place: act now
+    ABORTED = "aborted"
+
+
+EXIT_CODES = {
+    Verdict.PASSED: ExitCode.OK,
+    Verdict.NOT_DETECTED: ExitCode.NOT_RECOVERED,
+    Verdict.NOT_RECOVERED: ExitCode.NOT_RECOVERED,
+    Verdict.INJECT_FAILED: ExitCode.FAILED,
+    Verdict.REVERT_FAILED: ExitCode.ROLLBACK_FAILED,
+    Verdict.ABORTED: ExitCode.ABORTED,
+}
+
+
+class Part(Struct):
+    """One recorded run of the drill: inject, remediate or revert."""
+
+    name: str
+    run_id: str
+    outcome: str
+    message: str
+    seconds: float
+
+
+class DrillReport(Struct):
+    playbook: str
+    version: str
+    file: str
+    started_at: float
+    detect_within: float
+    recover_within: float | None
+    baseline: Sample | None = None
+    parts: list[Part] = field(default_factory=list)
+    samples: list[tuple[float, Sample]] = field(default_factory=list)  # (s after inject, sample)
+    detected_after: float | None = None
+    recovered_after: float | None = None
+    verdict: str = Verdict.PASSED
+    findings: list[str] = field(default_factory=list)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return EXIT_CODES[self.verdict]
+
+    def fail(self, verdict: str, finding: str) -> None:
+        """Keep the first failure as the verdict; a revert failure overrides everything."""
+        if self.verdict == Verdict.PASSED or verdict == Verdict.REVERT_FAILED:
+            self.verdict = verdict
+        self.findings.append(finding)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = msgspec.structs.asdict(self)
+        data["parts"] = [msgspec.structs.asdict(part) for part in self.parts]
+        data["baseline"] = _sample_dict(self.baseline) if self.baseline else None
+        data["samples"] = [{"after": round(t, 3), **_sample_dict(s)} for t, s in self.samples]
+        data["exit_code"] = int(self.exit_code)
+        return data
+
+
+def _sample_dict(sample: Sample) -> dict[str, Any]:
+    return {"verdict": str(sample.verdict), "value": sample.value, "error": sample.error}
+
+
+class DrillSignals:
+    """Ctrl-C / SIGTERM between the recorded runs: stop waiting, skip the remediation,
+    go straight to the revert. (Inside a run, the runner's own handling applies.)"""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.stop.set()
+
+    @contextlib.contextmanager
+    def installed(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {
+            sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)
+        }
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
+    """The whole drill; raises UsageError / RefusedError before anything is injected."""
+    checked = _checked(request)
+    drill = checked.playbook.drill
+    assert drill is not None and checked.playbook.sli is not None
+    report = DrillReport(
+        checked.playbook.name,
+        checked.playbook.metadata.version,
+        request.file,
+        time.time(),
+        drill.detect_within or DEFAULT_DETECT_WITHIN,
+        drill.recover_within,
+    )
+    signals = DrillSignals()
+    with signals.installed(), _holding_targets(request, checked, signals) as (request, ledger):
+        report.baseline = _sample(checked, "drill-baseline")
+        if report.baseline.verdict != SliVerdict.HEALTHY:
+            raise RefusedError(
+                f"the SLI is {report.baseline.verdict} before the drill"
+                + (f" ({report.baseline.error})" if report.baseline.error else ""),
+                "a drill measures a fault on a healthy service: start when the SLI is healthy",
+            )
+        _Drill(request, checked, report, signals, listeners, ledger).play()
+    return report
+
+
+@contextlib.contextmanager
+def _holding_targets(
+    request: RunRequest, checked: Prepared, signals: DrillSignals
+) -> Iterator[tuple[RunRequest, Ledger | None]]:
+    """The playbook's targets, locked from before the baseline to after the revert: the
+    request the drill's runs are made from (they work under these leases) and the ledger
+    they are recorded in (the one that holds the leases)."""
+    if not checked.targets:
+        yield request, None
+        return
+    from engine.ledger import new_run_id
+    from engine.modes.run import open_ledger
+    from engine.run.target_lock import TargetLock
+
+    owner = f"drill-{new_run_id()}"
+    with open_ledger(request) as ledger:
+        lock = TargetLock(ledger, None, owner, checked.targets, request.wait_lock)
+        blocked = lock.acquire(signals.stop)
+        if signals.stop.is_set():
+            raise KeyboardInterrupt  # Ctrl-C while waiting: nothing injected
+        if blocked:
+            raise RefusedError(blocked, "a drill needs its targets to itself")
+        try:
+            yield msgspec.structs.replace(request, lock_owner=owner), ledger
+        finally:
+            lock.release()
+
+
+def _checked(request: RunRequest) -> Prepared:
+    """Everything that can be wrong with the playbook, found before the fault goes in."""
+    prepared = prepare(request, "drill", mode="drill")
+    playbook, drill = prepared.playbook, prepared.playbook.drill
+    if drill is None or not drill.inject:
+        raise UsageError(
+            f"{request.file}: the playbook has no drill.inject steps",
+            "add a `drill:` section with `inject:` steps that cause the fault",
+        )
+    if playbook.sli is None:
+        raise UsageError(
+            f"{request.file}: the playbook has no sli; a drill measures detection with it",
+            "add an `sli:` block that turns unhealthy when the fault is in place",
+        )
+    if not drill.revert:
+        for step in drill.inject:
+            if step.undo is None and step.irreversible:
+                raise UsageError(
+                    f"{request.file}: inject step {step.id!r} has no undo and there is no "
+                    "drill.revert, so the fault could not be taken out after the drill",
+                    "give the inject step an `undo:`, or add `drill.revert:` steps",
+                )
+    if prepared.refusal:
+        raise RefusedError(prepared.refusal, prepared.refusal_hint)
+    return prepared
+
+
+def _sample(prepared: Prepared, phase: str) -> Sample:
+    from engine.run.context.render import TemplateRenderer
+    from engine.sli.checker import SliChecker
+
+    sli = prepared.playbook.sli
+    assert sli is not None
+    variables = prepared.variables
+    checker = SliChecker(
+        sli,
+        lambda: TemplateRenderer(variables.as_mapping()),
+        dict(variables.secrets),
+        lambda sample, phase: None,
+        threading.Event(),
+    )
+    return checker.sample(phase)
+
+
+class _Drill:
+    def __init__(
+        self,
+        request: RunRequest,
+        checked: Prepared,
+        report: DrillReport,
+        signals: DrillSignals,
+        listeners: Listeners,
+        ledger: Ledger | None = None,
+    ) -> None:
+        self.ledger = ledger  # None: each run opens the ledger itself
+        self.request = request
+        self.checked = checked
+        self.report = report
+        self.signals = signals
+        self.listeners = listeners
+
+    def play(self) -> None:
+        inject: RunResult | None = None
+        try:
+            inject = self._section("inject", self.checked.playbook.drill.inject)  # type: ignore[union-attr]
+            if inject.outcome != Outcome.COMPLETED:
+                self.report.fail(
+                    Verdict.ABORTED if inject.outcome == Outcome.ABORTED else Verdict.INJECT_FAILED,
+                    f"the fault could not be injected: {inject.outcome} {inject.message}".strip(),
+                )
+                return
+            injected_at = time.monotonic()
+            if self._detected(injected_at) and not self.signals.stop.is_set():
+                self._remediate(injected_at)
+        finally:
+            self._revert(inject)
+
+    def _section(self, name: str, steps: Sequence[Any]) -> RunResult:
+        """Run only these steps (no SLI gate) as a recorded drill run."""
+        from engine.ledger import new_run_id
+        from engine.modes.run import execute_prepared
+
+        run_id = new_run_id()
+        prepared = prepare(self.request, run_id, mode="drill")
+        prepared.playbook = msgspec.structs.replace(prepared.playbook, steps=tuple(steps), sli=None)
+        return self._record(
+            name, lambda: execute_prepared(prepared, run_id, self.listeners(), self.ledger)
+        )
+
+    def _record(self, name: str, run: Callable[[], RunResult]) -> RunResult:
+        began = time.monotonic()
+        result = run()
+        seconds = time.monotonic() - began
+        self.report.parts.append(
+            Part(name, result.run_id, str(result.outcome), result.message, round(seconds, 3))
+        )
+        return result
+
+    def _detected(self, injected_at: float) -> bool:
+        """Sample until the SLI is no longer healthy, within detect_within."""
+        sli = self.checked.playbook.sli
+        assert sli is not None
+        deadline = injected_at + self.report.detect_within
+        while not self.signals.stop.is_set():
+            sample = _sample(self.checked, "drill-detect")
+            after = time.monotonic() - injected_at
+            self.report.samples.append((after, sample))
+            if sample.verdict == SliVerdict.UNHEALTHY:
+                self.report.detected_after = round(after, 3)
+                return True
+            if time.monotonic() + sli.interval > deadline:
+                break
+            self.signals.stop.wait(sli.interval)
+        if self.signals.stop.is_set():
+            self.report.fail(Verdict.ABORTED, "the drill was interrupted; the fault is reverted")
+            return False
+        unknown = [s for _, s in self.report.samples if s.verdict == SliVerdict.UNKNOWN]
+        self.report.fail(
+            Verdict.NOT_DETECTED,
+            f"the SLI did not turn unhealthy within {self.report.detect_within:g}s of the "
+            "injection"
+            + (f" ({len(unknown)} sample(s) could not be read)" if unknown else "")
+            + ": the alert this playbook answers would not have fired",
+        )
+        return False
+
+    def _remediate(self, injected_at: float) -> None:
+        """The playbook itself, SLI pre-check and stop-on-recovery included."""
+        from engine.ledger import new_run_id
+        from engine.modes.run import execute_prepared
+
+        run_id = new_run_id()
+        prepared = prepare(self.request, run_id, mode="drill")
+        result = self._record(
+            "remediate", lambda: execute_prepared(prepared, run_id, self.listeners(), self.ledger)
+        )
+        if result.outcome == Outcome.RECOVERED:
+            self.report.recovered_after = round(time.monotonic() - injected_at, 3)
+            limit = self.report.recover_within
+            if limit is not None and self.report.recovered_after > limit:
+                self.report.fail(
+                    Verdict.NOT_RECOVERED,
+                    f"recovered after {self.report.recovered_after:g}s, later than "
+                    f"recover_within {limit:g}s",
+                )
+            return
+        verdict = Verdict.ABORTED if result.outcome == Outcome.ABORTED else Verdict.NOT_RECOVERED
+        self.report.fail(
+            verdict, f"the playbook did not recover the SLI: {result.outcome} {result.message}"
+        )
+
+    def _revert(self, inject: RunResult | None) -> None:
+        """Always: the declared revert steps, else the undos of what inject completed."""
+        drill = self.checked.playbook.drill
+        assert drill is not None
+        if drill.revert:
+            result = self._section("revert", drill.revert)
+            ok = result.outcome == Outcome.COMPLETED
+        elif inject is not None and inject.outcome == Outcome.COMPLETED:
+            result = self._undo_inject(inject)
+            ok = result.outcome in (Outcome.COMPLETED, Outcome.RECOVERED)
+        else:
+            return  # the inject run rolled itself back
+        if not ok:
+            self.report.fail(
+                Verdict.REVERT_FAILED,
+                f"REVERT FAILED ({result.outcome} {result.message}): the injected fault may "
+                f"still be in place; see `runbook show {result.run_id}` and remove it by hand",
+            )
+
+    def _undo_inject(self, inject: RunResult) -> RunResult:
+        from engine.modes.rollback.undo_run import rollback_run
+
+        request = msgspec.structs.replace(self.request, assume_yes=True)  # the drill's own undo
+        return self._record(
+            "revert", lambda: rollback_run(inject.run_id, request, self.listeners(), self.ledger)
+        )

@@ -1,0 +1,48 @@
+"""`runbook drill`: the report of a game day, as text for people or JSON for machines."""
+
+from __future__ import annotations
+
+import json
+
+from engine.modes.drill.game_day import DrillReport, Verdict
+
+HEADLINES = {
+    Verdict.PASSED: "PASSED: fault detected, SLI recovered by the playbook, fault removed",
+    Verdict.NOT_DETECTED: "FAILED: the SLI did not notice the fault",
+    Verdict.NOT_RECOVERED: "FAILED: the playbook did not recover the SLI (in time)",
+    Verdict.INJECT_FAILED: "FAILED: the fault could not be injected",
+    Verdict.REVERT_FAILED: "REVERT FAILED: the injected fault may still be in place",
+    Verdict.ABORTED: "ABORTED: the drill was interrupted; the fault was reverted",
+}
+
+
+def render_json(report: DrillReport) -> str:
+    return json.dumps(report.as_dict(), indent=2, sort_keys=True)
+
+
+def render_text(report: DrillReport) -> str:
+    lines = [
+        f"drill of {report.playbook} {report.version} ({report.file})",
+        f"  verdict:    {HEADLINES[report.verdict]}",
+        f"  detection:  {_seconds(report.detected_after)} (limit {report.detect_within:g}s)",
+        f"  recovery:   {_seconds(report.recovered_after)} after the injection"
+        + (f" (limit {report.recover_within:g}s)" if report.recover_within is not None else ""),
+    ]
+    if report.baseline is not None:
+        lines.append(f"  baseline:   SLI {report.baseline.verdict} {_value(report.baseline.value)}")
+    for part in report.parts:
+        message = f" ({part.message})" if part.message else ""
+        lines.append(
+            f"  {part.name:<10}  run {part.run_id}: {part.outcome} in {part.seconds:g}s{message}"
+        )
+    lines += [f"  finding:    {finding}" for finding in report.findings]
+    lines.append("`runbook show RUN_ID` replays each part.")
+    return "\n".join(lines)
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:g}s"
+
+
+def _value(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"

@@ -1,0 +1,80 @@
+"""`runbook plan --probe`: a dry-run that also reads. It runs the SLI probe and the
+read-only steps (their captures make the plan concrete), and says what the
+pre-check would decide. Nothing that changes anything runs."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from msgspec import Struct
+
+from engine.playbook.traits import is_readonly
+from engine.run.execution import apply_step, step_timeout
+from engine.run.plan import PlannedStep, build_plan, plan_variables
+from engine.run.preflight import Prepared
+from engine.sli.checker import SliChecker
+from engine.sli.judge import Sample, SliVerdict
+from engine.steps.base import Resources, StepContext
+from engine.ui.operator import HeadlessOperator
+
+PRECHECK_DECISIONS = {
+    SliVerdict.HEALTHY: "refuse: the SLI is already healthy (nothing to fix)",
+    SliVerdict.UNHEALTHY: "proceed: the SLI is unhealthy",
+    SliVerdict.UNKNOWN: "refuse: the SLI cannot be read",
+}
+
+
+class ProbedPlan(Struct, frozen=True):
+    plan: list[PlannedStep]
+    precheck: Sample | None
+    read_steps: list[str]
+
+    @property
+    def decision(self) -> str:
+        if self.precheck is None:
+            return "proceed: no SLI declared"
+        return PRECHECK_DECISIONS[self.precheck.verdict]
+
+
+def probe_plan(prepared: Prepared) -> ProbedPlan:
+    """Sample the SLI once, run the read-only steps, then plan with what they captured."""
+    precheck = _sample(prepared)
+    read_steps = _run_readonly_steps(prepared)
+    plan = build_plan(prepared.playbook, plan_variables(prepared.variables))
+    return ProbedPlan(plan, precheck, read_steps)
+
+
+def _sample(prepared: Prepared) -> Sample | None:
+    from engine.run.context.render import TemplateRenderer
+
+    sli = prepared.playbook.sli
+    if sli is None:
+        return None
+    variables = prepared.variables
+    render = lambda: TemplateRenderer(variables.as_mapping())  # noqa: E731
+    checker = SliChecker(sli, render, dict(variables.secrets), lambda s, p: None, threading.Event())
+    return checker.sample("pre-check")
+
+
+def _run_readonly_steps(prepared: Prepared) -> list[str]:
+    from engine.run.context.render import TemplateRenderer
+
+    ran = []
+    resources = Resources()
+    for step in prepared.playbook.steps:
+        if not is_readonly(step) or step.when or step.action.type in ("manual", "wait"):
+            continue
+        ctx = StepContext(
+            step_id=step.id,
+            render=TemplateRenderer(prepared.variables.as_mapping()),
+            operator=HeadlessOperator(assume_yes=False),
+            resources=resources,
+            base_dir=Path(prepared.playbook.file).resolve().parent,
+            timeout=step_timeout(step),
+        )
+        result = apply_step(step, ctx)
+        prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
+        ran.append(f"{step.id}: {result.status}")
+    resources.close_all()
+    return ran

@@ -1,0 +1,261 @@
+"""`runbook rollback RUN_ID`: undo the completed, not-yet-undone steps of an earlier run,
+also of one whose process died. The playbook is the exact text recorded in the
+ledger when the run started, never a file that may have changed since."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+import msgspec.structs
+from msgspec import Struct
+
+from engine.core.errors import EngineError, RefusedError
+from engine.core.outcome import Outcome
+from engine.ledger import EventRow, Ledger, RunInfo, new_run_id
+from engine.modes.run import make_operator, open_ledger
+from engine.playbook.loader import load_playbook
+from engine.playbook.model import Playbook
+from engine.playbook.traits import is_readonly
+from engine.run.events import EventBus, LedgerListener, Listener
+from engine.run.execution import Completed
+from engine.run.preflight import Prepared, RunRequest, assemble
+from engine.run.runner import Run, RunResult
+from engine.run.target_lock import render_targets
+from engine.steps.base import Status, StepResult
+
+UNDONE = ("succeeded", "skipped")
+REDACTED_MARK = "«redacted:"  # what `engine.run.context.secrets.Redactor` puts in place of a secret
+_CHANGED_HINT = (
+    "the ledger was changed or damaged since: undo the run's steps by hand "
+    "(`runbook show {run}` lists them), and find out who could write the ledger"
+)
+
+
+class RollbackPlan(Struct):
+    """A rollback made and not yet started: the ledger stays open until it runs."""
+
+    ledger: Ledger
+    run_id: str  # of the run being undone
+    prepared: Prepared
+    completed: list[Completed]  # what is left to undo as the plan was made
+    events: list[EventRow]  # the run's, then its rollbacks'
+
+
+def rollback_run(
+    run_id: str,
+    request: RunRequest,
+    listeners: Sequence[Listener] = (),
+    ledger: Ledger | None = None,
+) -> RunResult:
+    """Undo what run `run_id` left done; a new run (mode `rollback`) records it."""
+    with planned_rollback(run_id, request, ledger) as plan:
+        return execute_rollback(plan, listeners)
+
+
+@contextmanager
+def planned_rollback(
+    run_id: str, request: RunRequest, ledger: Ledger | None = None
+) -> Iterator[RollbackPlan]:
+    """What undoing run `run_id` would do, from its recorded playbook text once that text
+    proved to be what the run executed; refused (nothing run) otherwise."""
+    with open_ledger(request, ledger) as ledger:
+        original = ledger.get_run(run_id)
+        if original.status == "running":
+            raise RefusedError(f"run {original.run_id} is still running", "abort it first (Ctrl-C)")
+        events = _history(ledger, original.run_id)
+        prepared = _prepared(ledger, original.run_id, events, request)
+        completed = completed_steps(prepared.playbook, events)
+        _refuse_without_hands(prepared.playbook, completed, request)
+        yield RollbackPlan(ledger, original.run_id, prepared, completed, events)
+
+
+def execute_rollback(plan: RollbackPlan, listeners: Sequence[Listener] = ()) -> RunResult:
+    """Undo the plan's steps in reverse order, recorded as a new run. The new run holds
+    the targets the original run locked while it undoes, and reads what is left to undo
+    once it holds them: of parallel rollbacks of one run, one does the undos. Nothing
+    left to undo: nothing is recorded, and the result (run id "") says so."""
+    ledger, prepared = plan.ledger, plan.prepared
+    if not plan.completed:
+        return RunResult("", Outcome.COMPLETED, _nothing_left(ledger, plan.run_id))
+    prepared.targets = _locked_targets(prepared, plan.events)
+    if prepared.request.lock_owner is None:  # (a drill's revert: the drill holds the targets)
+        prepared.targets += (rollback_key(plan.run_id),)
+    bus = EventBus(prepared.redactor.redact_data)
+    bus.ledger = LedgerListener(ledger)
+    bus.listeners.extend(listeners)
+    operator = make_operator(prepared.request, listeners)
+    run = Run(prepared, new_run_id(), bus, ledger, operator)
+
+    def pending() -> list[Completed]:
+        return completed_steps(prepared.playbook, _history(ledger, plan.run_id))
+
+    return run.undo_earlier(pending, lambda: _nothing_left(ledger, plan.run_id))
+
+
+def rollback_key(run_id: str) -> str:
+    """The lock every rollback of `run_id` takes besides the run's targets: rollbacks of
+    one run exclude each other also when its playbook declares no targets."""
+    return f"rollback:{run_id}"
+
+
+def _nothing_left(ledger: Ledger, run_id: str) -> str:
+    """What a rollback of `run_id` says when no step of it is left to undo."""
+    children = reversed(ledger.runs(parent_run=run_id, limit=1000))  # oldest first
+    undid = (
+        child.run_id
+        for child in children
+        if child.mode == "rollback"
+        and any(e.kind == "undo_result" for e in ledger.events(child.run_id))
+    )
+    by = next(undid, None)
+    if by is not None:
+        return f"nothing to undo: run {run_id} was already rolled back (by run {by})"
+    return f"nothing to undo: run {run_id} left no completed step that changes something"
+
+
+def _locked_targets(prepared: Prepared, events: Iterable[EventRow]) -> tuple[str, ...]:
+    """The targets the original run locked (as it rendered them), else rendered again."""
+    for event in events:
+        if event.kind == "lock_taken" and isinstance(event.data.get("targets"), list):
+            return tuple(str(target) for target in event.data["targets"])
+    return render_targets(prepared.playbook, prepared.variables, prepared.redactor)
+
+
+def _history(ledger: Ledger, run_id: str) -> list[EventRow]:
+    """The run's events, then those of rollbacks already made of it."""
+    events = ledger.events(run_id)
+    for child in reversed(ledger.runs(parent_run=run_id, limit=1000)):
+        events += ledger.events(child.run_id)
+    return events
+
+
+def _prepared(
+    ledger: Ledger, run_id: str, events: Sequence[EventRow], request: RunRequest
+) -> Prepared:
+    info = ledger.run_info(run_id)
+    started = next((e for e in events if e.kind == "run_started"), None)
+    if started is None or "source" not in started.data:
+        raise RefusedError(f"run {run_id} recorded no playbook text", "undo its steps by hand")
+    source = str(started.data["source"])
+    playbook = _as_run(verified_playbook(info, source), events)
+    request = RunRequest(
+        info.file,
+        home=request.home,
+        interactive=request.interactive,
+        assume_yes=request.assume_yes,
+        environ=request.environ,
+        inventory=request.inventory,
+        wait_lock=request.wait_lock,
+        lock_owner=request.lock_owner,
+    )
+    prepared = assemble(request, playbook, source, info.inputs, run_id, "rollback")
+    prepared.parent_run = run_id
+    _restore_results(prepared, playbook, events)
+    return prepared
+
+
+def verified_playbook(info: RunInfo, source: str) -> Playbook:
+    """The playbook of the recorded text, refused unless its content hash is the one the run
+    recorded when it started: text changed in the ledger since is never executed."""
+    if REDACTED_MARK in source:
+        raise _tampered(
+            info,
+            "a secret's value appears in the playbook's own text, and the ledger recorded "
+            "the text with that value redacted",
+            "undo the run's steps by hand (`runbook show {run}` lists them), and choose "
+            "secret values that do not appear in the playbook's text",
+        )
+    try:
+        playbook = load_playbook(info.file, text=source)
+    except EngineError as exc:
+        raise _tampered(info, f"it no longer loads ({exc.message})") from None
+    if playbook.content_hash != info.content_hash:
+        found = f"hash {playbook.content_hash[:16]}, recorded {info.content_hash[:16]}"
+        raise _tampered(info, f"its content hash does not match ({found})")
+    return playbook
+
+
+def _tampered(info: RunInfo, why: str, hint: str = _CHANGED_HINT) -> RefusedError:
+    return RefusedError(
+        f"the playbook text recorded for run {info.run_id} is not what it ran: {why}; "
+        "nothing was undone",
+        hint.format(run=info.run_id),
+    )
+
+
+def _as_run(playbook: Playbook, events: Iterable[EventRow]) -> Playbook:
+    """The playbook as that run executed it: a drill run ran `drill.inject` or
+    `drill.revert` in place of the steps, and those are what its rollback undoes."""
+    ran = {event.step_id for event in events if event.step_id}
+    drill = playbook.drill
+    if drill is None or not ran or ran <= {step.id for step in playbook.steps}:
+        return playbook
+    for section in (drill.inject, drill.revert):
+        if section and ran <= {step.id for step in section}:
+            return msgspec.structs.replace(playbook, steps=section, sli=None)
+    return playbook
+
+
+def _restore_results(prepared: Prepared, playbook: Playbook, events: Iterable[EventRow]) -> None:
+    """Captures and step results, so undo templates render as they would have."""
+    steps = {step.id: step for step in playbook.steps}
+    for event in events:
+        step = steps.get(event.step_id or "")
+        if step is None or event.kind != "step_result":
+            continue
+        data = event.data
+        result = StepResult(
+            Status(data["status"]),
+            data.get("exit_code"),
+            data.get("output", ""),
+            value=data.get("value"),
+        )
+        prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
+
+
+def _refuse_without_hands(
+    playbook: Playbook, completed: Sequence[Completed], request: RunRequest
+) -> None:
+    """Before any undo: without a terminal, nobody can answer a guided or manual undo."""
+    if request.interactive or not completed:
+        return
+    if playbook.metadata.maturity == 1:
+        raise RefusedError(
+            "undoing a level-1 (guided) run needs a human", "run `runbook rollback` in a terminal"
+        )
+    manual = [
+        c.step.id for c in completed if c.step.undo is not None and c.step.undo.type == "manual"
+    ]
+    if manual:
+        raise RefusedError(
+            f"no terminal for the manual undo of: {', '.join(manual)}",
+            "run `runbook rollback` in a terminal",
+        )
+
+
+def _settled(event: EventRow) -> bool:
+    """An undo that succeeded, or one a rollback skipped as not safe (a later one would
+    skip it again): either way, no later rollback has that step left to undo."""
+    if event.kind == "undo_result":
+        return event.data.get("status") in UNDONE
+    return event.kind == "undo_skipped"
+
+
+def completed_steps(playbook: Playbook, events: Iterable[EventRow]) -> list[Completed]:
+    """Steps that started and change something, in order, minus those a rollback already
+    undid or skipped. Read-only steps have nothing to undo (as in the run's own rollback)."""
+    steps = {step.id: step for step in playbook.steps if not is_readonly(step)}
+    started: dict[str, Completed] = {}
+    for event in events:
+        step = steps.get(event.step_id or "")
+        if step is None:
+            continue
+        if event.kind == "step_intent":
+            started[step.id] = Completed(step, Status.UNKNOWN)
+        elif event.kind == "step_result" and step.id in started:
+            captured = event.data.get("captured") or {}
+            started[step.id] = Completed(step, Status(event.data["status"]), captured)
+        elif _settled(event):
+            started.pop(step.id, None)
+    return [c for c in started.values() if c.status is not Status.SKIPPED]

@@ -1,0 +1,98 @@
+"""`runbook run` and `runbook plan`: the work behind the CLI, callable from tests and hooks."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+
+from engine.ledger import LEDGER_FILE, Ledger, default_home, new_run_id
+from engine.run.events import EventBus, LedgerListener, Listener
+from engine.run.preflight import Prepared, RunRequest, prepare
+from engine.run.runner import Run, RunResult
+from engine.steps.base import Operator
+from engine.ui.operator import HeadlessOperator, TerminalOperator
+
+
+def run_playbook(request: RunRequest, listeners: Sequence[Listener] = ()) -> RunResult:
+    """Prepare (exit 2 on bad input, nothing recorded), then run and record."""
+    run_id = new_run_id()
+    prepared = prepare(request, run_id, mode="live")
+    return execute_prepared(prepared, run_id, listeners)
+
+
+def execute_prepared(
+    prepared: Prepared,
+    run_id: str,
+    listeners: Sequence[Listener] = (),
+    ledger: Ledger | None = None,
+) -> RunResult:
+    """Run a prepared playbook to its outcome, recorded in `ledger` (by default the
+    request's, opened and closed here)."""
+    with open_ledger(prepared.request, ledger) as ledger:
+        bus = EventBus(prepared.redactor.redact_data)
+        bus.ledger = LedgerListener(ledger)
+        bus.listeners.extend(listeners)
+        operator = make_operator(prepared.request, listeners)
+        return Run(prepared, run_id, bus, ledger, operator).execute()
+
+
+@contextlib.contextmanager
+def open_ledger(request: RunRequest, ledger: Ledger | None = None) -> Iterator[Ledger]:
+    """`ledger` as it is, or the request's ledger, opened for the block and closed after.
+
+    A process that holds a ledger open passes it on: a second connection would open and
+    close the file again, and closing a file drops the process's SQLite locks on it.
+    """
+    if ledger is not None:
+        yield ledger
+        return
+    with Ledger.open((request.home or default_home()) / LEDGER_FILE) as opened:
+        yield opened
+
+
+def make_operator(request: RunRequest, listeners: Sequence[Listener] = ()) -> Operator:
+    """The human, or the stand-in; a live display is paused while they answer."""
+    operator = _operator(request)
+    for listener in listeners:
+        pause = getattr(listener, "pause", None)
+        if pause is not None:
+            from engine.ui.live import LiveDisplay, PausingOperator
+
+            assert isinstance(listener, LiveDisplay)
+            return PausingOperator(operator, listener)
+    return operator
+
+
+def _operator(request: RunRequest) -> Operator:
+    if request.interactive and not request.assume_yes:
+        return TerminalOperator()
+    if request.interactive:
+        return PreApprovedTerminal()
+    return HeadlessOperator(request.assume_yes)
+
+
+class PreApprovedTerminal(TerminalOperator):
+    """--yes at a terminal: confirm gates pass (recorded); manual steps still ask."""
+
+    def confirm(self, question: str) -> bool:
+        return True
+
+
+def plan_playbook(request: RunRequest, output: str, probe: bool = False) -> str:
+    """The dry-run: everything rendered, nothing changed, nothing recorded. With `probe`,
+    the SLI and the read-only steps are read first."""
+    from engine.run.plan import render_plan_json, render_plan_text
+
+    if probe:  # it runs the read-only steps: commands, as the playbook declares them
+        from engine.playbook.trust import check_playbook_owner
+
+        check_playbook_owner(request.file, executes=True)
+    prepared = prepare(request, run_id="dry-run", mode="dry-run")
+    probed = None
+    if probe:
+        from engine.modes.probe import probe_plan
+
+        probed = probe_plan(prepared)
+        prepared.plan = probed.plan
+    render = render_plan_json if output == "json" else render_plan_text
+    return prepared.redactor.redact(render(prepared.playbook, prepared.plan, probed))

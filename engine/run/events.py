@@ -1,0 +1,183 @@
+"""Events a run emits, and the bus that hands them to listeners.
+
+The ledger, the terminal display and the JSON stream are listeners. A failing
+listener never stops a run, except the ledger: if an intent cannot be recorded,
+the step does not run. Every event passes the redactor before any listener sees it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
+
+from msgspec import Struct, field
+
+from engine.core.errors import EngineError, ExitCode, LedgerError
+from engine.ledger import EventSpec, Ledger
+
+# Kinds after which the ledger must be durable before the engine goes on: the intent
+# of a side effect, the end of a run, and a wait for a target lock (which may be long:
+# `runbook show` tells what the run waits for).
+DURABLE_KINDS = frozenset(
+    {"step_intent", "undo_intent", "run_started", "run_finished", "lock_waited"}
+)
+
+
+class Event(Struct, frozen=True):
+    """One thing that happened in a run, as listeners and the ledger see it."""
+
+    kind: str
+    run_id: str
+    step_id: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    ts: float = field(default_factory=time.time)
+
+
+class Listener(Protocol):
+    def __call__(self, event: Event) -> None: ...
+
+
+class EventBus:
+    """Redacts each event, then hands it to the ledger (critical) and the others."""
+
+    def __init__(self, redact: Callable[[Any], Any]) -> None:
+        self.redact = redact
+        self.ledger: LedgerListener | None = None
+        self.listeners: list[Listener] = []
+        self.listener_errors = 0
+
+    def emit(self, kind: str, run_id: str, step_id: str | None = None, **data: Any) -> Event:
+        event = Event(kind, run_id, step_id, self.redact(data))
+        if self.ledger is not None:
+            self.ledger(event)  # may raise: then the side effect does not happen
+        for listener in self.listeners:
+            self._notify(listener, event)
+        return event
+
+    def transient(self, kind: str, run_id: str, step_id: str | None = None, **data: Any) -> None:
+        """An event for displays only (live output lines): never written to the ledger."""
+        event = Event(kind, run_id, step_id, self.redact(data))
+        for listener in self.listeners:
+            self._notify(listener, event)
+
+    def _notify(self, listener: Listener, event: Event) -> None:
+        try:
+            listener(event)
+        except Exception as exc:
+            self.listener_errors += 1
+            if self.listener_errors == 1:
+                from engine.ui.display import flush_stdout
+
+                flush_stdout()
+                print(f"warning: a display failed ({exc}); the run goes on", file=sys.stderr)
+
+
+class LedgerListener:
+    """Writes events to the ledger: one commit per step, shared by the step's intent and
+    the previous step's result. A result that carries captured undo state is committed at
+    once.
+
+    The intent of a read-only step need not be durable before the step starts (after a
+    crash there is nothing of it to undo), so when its batch holds nothing else a later
+    rollback depends on, its commit is deferred until the step has started
+    (`commit_deferred`, called once the command is running, or when the step is over):
+    still one durable commit per step, its `fsync` overlapping the command. A batch with
+    the result of a step that changes something is always committed before the engine
+    goes on.
+    """
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self.pending: list[tuple[str, str | None, Mapping[str, Any]]] = []
+        self.run_id = ""
+        self.readonly_steps: set[str | None] = set()
+        self.pending_safe = True  # nothing in `pending` must be durable before going on
+        self.deferred = False  # `pending` ends with a read-only intent, not yet committed
+        self.failure: LedgerError | None = None  # the first commit that failed, if any
+
+    def __call__(self, event: Event) -> None:
+        self.run_id = event.run_id
+        kind, step_id, data = event.kind, event.step_id, event.data
+        self.pending.append((kind, step_id, data))
+        if kind == "step_intent" and data.get("readonly"):
+            self.readonly_steps.add(step_id)
+            if self.pending_safe and not self.deferred:
+                self.deferred = True
+            else:
+                self.flush(intent=True)
+        elif kind in DURABLE_KINDS or data.get("captured"):
+            self.flush(intent=kind == "step_intent")
+        elif self.pending_safe and not self._safe(kind, step_id):
+            self.pending_safe = False
+
+    def _safe(self, kind: str, step_id: str | None) -> bool:
+        """Whether losing this event in a crash leaves every later rollback unchanged."""
+        if kind in ("step_result", "step_retry"):
+            return step_id in self.readonly_steps
+        return kind in ("step_skipped", "sli_sample")
+
+    def commit_deferred(self) -> None:
+        """Commit a deferred read-only intent (and what came before it), if there is one."""
+        if self.deferred:
+            self.flush(intent=True)
+
+    def flush(self, intent: bool = False) -> None:
+        """Commit what is pending, in one transaction.
+
+        When the ledger cannot record (a full disk, an I/O error) nothing is lost: the
+        events stay pending, to be committed with the next batch, and `failure` says
+        why. Only a step's intent raises: a step never starts unrecorded, while an
+        undo, which puts things back, still runs (the runner checks at the end).
+        """
+        self.deferred = False
+        self.pending_safe = True
+        if not self.pending:
+            return
+        try:
+            self.ledger.append_many(self.run_id, self.pending)
+        except LedgerError as exc:
+            self.failure = self.failure or exc
+            if intent:
+                if self.pending[-1][0] == "step_intent":
+                    self.pending.pop()  # that step does not start: it has no intent
+                raise
+            return
+        self.pending = []
+
+
+class UnrecordedRun(EngineError):
+    """The ledger could not record all of a run: what it lacks is shown instead."""
+
+    exit_code = ExitCode.ROLLBACK_FAILED  # a human must look now
+
+    def __init__(
+        self,
+        run_id: str,
+        events: list[EventSpec],
+        undone: list[str],
+        cause: LedgerError | None,
+    ) -> None:
+        why = f" ({cause.message})" if cause is not None else ""
+        warning = (
+            f"; its steps {', '.join(undone)} WERE undone: do not roll it back again"
+            if undone
+            else ""
+        )
+        lines = [_json_line(run_id, event) for event in events]
+        super().__init__(
+            f"the ledger could not record {len(events)} events of run {run_id}{why}; it will"
+            f" show the run as interrupted{warning}. The events, one JSON object a line:\n"
+            + "\n".join(lines),
+            hint="free space on the ledger's disk (or repair it), and keep these lines with"
+            " the run's record",
+        )
+
+
+def _json_line(run_id: str, event: EventSpec) -> str:
+    import json
+
+    kind, step_id, data = event
+    record = {"run_id": run_id, "kind": kind, "step": step_id, **data}
+    return json.dumps(record, default=str)

@@ -1,0 +1,142 @@
+"""Everything checked before step 1: the playbook, inputs, secrets, templates, and
+whether this run can finish without a human it does not have."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from msgspec import Struct, field
+
+from engine.backends.local.process import withhold_from_children
+from engine.playbook.compiled import load_checked
+from engine.playbook.model import Playbook, Step
+from engine.run.context.secrets import Redactor, load_secrets
+from engine.run.context.variables import RunVariables, base_variables
+from engine.run.plan import PlannedStep, build_plan, plan_variables, unavailable_types
+
+
+class RunRequest(Struct, frozen=True):
+    """What the caller (CLI, webhook, test) asks for."""
+
+    file: str
+    inputs: Mapping[str, str] = field(default_factory=dict)
+    dry_run: bool = False
+    assume_yes: bool = False
+    force: bool = False
+    interactive: bool = False
+    home: Path | None = None
+    environ: Mapping[str, str] | None = None
+    alert: Mapping[str, Any] = field(default_factory=dict)
+    inventory: str | None = None  # SSH hosts file; None: $RUNBOOK_INVENTORY or beside the playbook
+    wait_lock: float = 0.0  # seconds to wait for a target another run holds (0: refuse at once)
+    lock_owner: str | None = None  # the leases are held by this owner (a drill), not the run
+
+
+class Prepared(Struct):
+    """A run that passed every check that needs no side effect."""
+
+    request: RunRequest
+    playbook: Playbook
+    variables: RunVariables
+    redactor: Redactor
+    source: str
+    mode: str
+    plan: list[PlannedStep] = field(default_factory=list)
+    refusal: str = ""
+    refusal_hint: str = ""
+    parent_run: str | None = None
+    targets: tuple[str, ...] = ()  # the rendered lock keys (not for a dry run)
+
+
+def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
+    """Load, bind and render everything; raises EngineError (exit 2) on bad input."""
+    from engine.playbook.trust import check_playbook_owner
+    from engine.run.context.inputs import bind_inputs
+
+    check_playbook_owner(request.file, executes=not request.dry_run)
+    source = read_source(request.file)
+    playbook = load_checked(request.file, source)
+    inputs = bind_inputs(playbook.inputs, request.inputs)
+    prepared = assemble(request, playbook, source, inputs, run_id, mode)
+    prepared.plan = build_plan(playbook, plan_variables(prepared.variables))
+    if not request.dry_run:
+        from engine.run.target_lock import render_targets
+
+        prepared.targets = render_targets(playbook, prepared.variables, prepared.redactor)
+        prepared.refusal, prepared.refusal_hint = refusal(playbook, request)
+    if not request.dry_run and not prepared.refusal:  # wrong cluster: refused before step 1
+        from engine.backends.kube.guard import refusal as kube_refusal
+
+        prepared.refusal, prepared.refusal_hint = kube_refusal(
+            playbook, prepared.variables.as_mapping()
+        )
+    return prepared
+
+
+def read_source(file: str) -> str:
+    """The playbook text, read once: what is validated is exactly what is recorded."""
+    from engine.playbook.textfile import read_bounded
+
+    return read_bounded(file)
+
+
+def assemble(
+    request: RunRequest,
+    playbook: Playbook,
+    source: str,
+    inputs: Mapping[str, Any],
+    run_id: str,
+    mode: str,
+) -> Prepared:
+    """Secrets, redaction and variables around a loaded playbook and bound inputs."""
+    environ = os.environ if request.environ is None else request.environ
+    secrets = load_secrets(playbook.secrets, Path(playbook.file).resolve().parent, environ)
+    withhold_from_children(spec.env for spec in playbook.secrets.values() if spec.env)
+    redactor = Redactor(secrets)
+    _install_crash_redaction(redactor)
+    variables = base_variables(playbook, inputs, secrets, run_id, mode)
+    variables.alert = dict(request.alert)
+    from engine.backends.kube.guard import defaults_mapping  # the playbook's `kubernetes:` block
+
+    variables.playbook = {**variables.playbook, "kubernetes": defaults_mapping(playbook, environ)}
+    return Prepared(request, playbook, variables, redactor, source, mode)
+
+
+def _install_crash_redaction(redactor: Redactor) -> None:
+    from engine.cli import error_handler
+
+    error_handler.redact_hook = redactor.redact
+
+
+def refusal(playbook: Playbook, request: RunRequest) -> tuple[str, str]:
+    """Why this run cannot go from start to finish here, or ("", "")."""
+    missing = unavailable_types(playbook)
+    if missing:
+        return f"step type(s) not available in this release: {', '.join(missing)}", (
+            "use `runbook plan` to see what the playbook would do"
+        )
+    if request.interactive:
+        return "", ""
+    return _headless_refusal(playbook, request.assume_yes)
+
+
+def _headless_refusal(playbook: Playbook, assume_yes: bool) -> tuple[str, str]:
+    hint_terminal = "run it from a terminal"
+    if playbook.metadata.maturity == 1:
+        return "a level-1 playbook is a guided checklist and needs a human", hint_terminal
+    manual = [s.id for s in playbook.steps if _needs_hands(s)]
+    if manual:
+        return f"no terminal for the manual step(s): {', '.join(manual)}", hint_terminal
+    gated = [s.id for s in playbook.steps if s.confirm]
+    if gated and not assume_yes:
+        return f"no terminal to answer the confirm gate(s): {', '.join(gated)}", (
+            "pass --yes to pre-approve them (recorded with your name), or use a terminal"
+        )
+    return "", ""
+
+
+def _needs_hands(step: Step) -> bool:
+    return step.action.type == "manual" or (step.undo is not None and step.undo.type == "manual")

@@ -1,0 +1,83 @@
+"""Undo completed steps in reverse order; a failed undo does not stop the others."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from engine.core.errors import EngineError
+from engine.core.signals import AbortSignals
+from engine.playbook.model import Step
+from engine.run.events import EventBus
+from engine.run.execution import Completed, undo_step
+from engine.steps.base import Operator, Status, StepContext, StepResult
+from engine.ui.operator import AbortRequested
+
+ContextFactory = Callable[[Step, threading.Event], StepContext]
+
+
+class UndoRunner:
+    def __init__(
+        self,
+        run_id: str,
+        bus: EventBus,
+        signals: AbortSignals,
+        context: ContextFactory,
+        operator: Operator,
+    ) -> None:
+        self.run_id = run_id
+        self.bus = bus
+        self.signals = signals
+        self.context = context
+        self.operator = operator
+        # Undo commands are not cancelled by the abort that started the rollback.
+        self.cancel = threading.Event()
+
+    def undo_in_reverse(self, completed: Sequence[Completed], guided: bool = False) -> bool:
+        """True when every needed undo succeeded (or was skipped with a reason)."""
+        self.bus.emit("rollback_started", self.run_id, steps=[c.step.id for c in completed])
+        failures = [c.step.id for c in reversed(completed) if not self._undo_one(c, guided)]
+        self.bus.emit("rollback_finished", self.run_id, ok=not failures, failed=failures)
+        return not failures
+
+    def _undo_one(self, item: Completed, guided: bool) -> bool:
+        step = item.step
+        if not item.needs_undo:
+            reason = f"step ended {item.status}; its undo is not safe after a partial run"
+            self.bus.emit("undo_skipped", self.run_id, step.id, reason=reason)
+            return True
+        ctx = self.context(step, self.cancel)
+        self.bus.emit("undo_intent", self.run_id, step.id, of_status=str(item.status))
+        try:
+            result = self._guided(step, ctx) if guided else self._apply(step, item, ctx)
+        except (AbortRequested, EngineError) as exc:
+            # The operator stopped this undo (Ctrl-C at its prompt), or nobody can do it
+            # here: it did not happen, and the other undos still run.
+            message = exc.message if isinstance(exc, EngineError) else str(exc)
+            result = StepResult(Status.FAILED, message=f"undo not done: {message}")
+        self.bus.emit(
+            "undo_result",
+            self.run_id,
+            step.id,
+            status=str(result.status),
+            exit_code=result.exit_code,
+            message=result.message,
+            output=result.output,
+        )
+        return result.status in (Status.SUCCEEDED, Status.SKIPPED)
+
+    def _apply(self, step: Step, item: Completed, ctx: StepContext) -> StepResult:
+        from engine.run.context.render import RenderError
+
+        try:
+            return undo_step(step, item.captured, ctx)
+        except RenderError as exc:
+            return StepResult(Status.FAILED, message=f"could not render the undo: {exc.message}")
+
+    def _guided(self, step: Step, ctx: StepContext) -> StepResult:
+        from engine.run.plan import describe_undo
+
+        what = describe_undo(step, ctx)
+        answer, note = self.operator.checklist(f"undo {step.label}", what, "")
+        status = Status.SUCCEEDED if answer in ("done", "skipped") else Status.FAILED
+        return StepResult(status, message=note)
