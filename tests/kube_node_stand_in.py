@@ -1,5 +1,5 @@
 """Stand-ins for what a real cluster has and this machine cannot run, for the Kubernetes
-playbook e2e tests (tests/test_playbooks_e2e_kube.py). The control plane they talk to is
+playbook e2e tests (tests/e2e/test_playbooks_e2e_kube.py). The control plane they talk to is
 the REAL one of tests/kube_fixtures.py; only the node agent and the metrics exporter are
 stand-ins:
 

@@ -1,4 +1,4 @@
-"""Shared fixtures and helpers for the `tests/test_run_*.py` tests.
+"""Shared fixtures and helpers for the `tests/run/test_run_*.py` tests.
 
 Every test runs the real engine: `sys.executable -m engine …` as a subprocess (or
 `engine.modes.run.run_playbook`), with RUNBOOK_HOME and HOME in a temporary folder so

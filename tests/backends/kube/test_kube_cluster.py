@@ -23,9 +23,10 @@ from run_fixtures import (
     start_engine,
     wait_for,
 )
+from tree import TESTS
 
 pytestmark = pytest.mark.integration
-BOOKS = Path(__file__).resolve().parent / "playbooks" / "kube"
+BOOKS = TESTS / "playbooks" / "kube"
 
 
 def book(name: str) -> str:

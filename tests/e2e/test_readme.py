@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tree import REPO
+
 from engine.core.outcome import Outcome
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 

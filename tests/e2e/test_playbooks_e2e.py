@@ -3,8 +3,8 @@ injects the fault, the SLI sees it, the run recovers — asserted on what the fa
 recorded and, for kubectl steps, on the REAL kube-apiserver of tests/kube_fixtures.py
 (the backup and docker-vm-wiped playbooks: the minikube and Docker Desktop CLIs are
 fakes, the cluster they stand for is that API server). The Kubernetes playbooks run
-end to end in tests/test_playbooks_e2e_kube.py, the Linux and PostgreSQL ones in
-tests/test_playbooks_e2e_hosts.py, the AI ones in tests/test_playbooks_e2e_ai.py."""
+end to end in tests/e2e/test_playbooks_e2e_kube.py, the Linux and PostgreSQL ones in
+tests/e2e/test_playbooks_e2e_hosts.py, the AI ones in tests/e2e/test_playbooks_e2e_ai.py."""
 
 from __future__ import annotations
 
@@ -21,10 +21,10 @@ import pytest
 from kube_fixtures import KubeCluster
 from localstack_fixtures import DOCKER, LocalStack, desktop_vm
 from sli_helpers import events, run_cli, run_id_of
+from tree import REPO
 
 from engine.playbook import load_playbook
 
-REPO = Path(__file__).resolve().parent.parent
 PLAYBOOKS = sorted((REPO / "playbooks").glob("*/*.yaml"))
 SAMPLE_INPUTS = {
     "context": "minikube", "namespace": "shop", "deployment": "web", "selector": "app=web",

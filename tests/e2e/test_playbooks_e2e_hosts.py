@@ -41,10 +41,11 @@ from components import free_port, require_binary
 from sli_helpers import events, run_cli, step_statuses
 from sshd_fixtures import SshServer, sibling_sshd
 from test_playbooks_e2e import REPO, outcome
+from tree import TESTS
 
 DISK_FULL = REPO / "playbooks/linux/disk-full.yaml"
 SERVICE_RESTART = REPO / "playbooks/linux/service-restart.yaml"
-FAKES = Path(__file__).resolve().parent / "fakes"
+FAKES = TESTS / "fakes"
 
 
 def _need_root(sshd: SshServer) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from run_fixtures import run_env, runbook  # noqa: F401  (autouse fixture)
+from tree import TESTS
 
 from engine.backends.kube import fields
 from engine.backends.kube.config import KubeConfigError, bind
@@ -21,7 +22,7 @@ from engine.run.context.render import TemplateRenderer
 from engine.steps import kubectl as step
 from engine.steps.base import SpecError
 
-BOOKS = Path(__file__).resolve().parent / "playbooks" / "kube"
+BOOKS = TESTS / "playbooks" / "kube"
 
 
 def kubeconfig(path: Path, contexts: list[str], current: str = "") -> Path:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from kube_fixtures import KubeCluster, deployment, kubectl, step_context
 from run_fixtures import current_env, ledger_bytes, run_env, run_id_of, runbook  # noqa: F401
+from tree import TESTS
 
 from engine.backends.kube import archive
 from engine.backends.kube.ops import ActionError
@@ -22,7 +23,7 @@ from engine.core.findings import Location
 from engine.steps import kubectl as step
 from engine.steps.base import SpecError, Status, StepResult, Verdict
 
-BOOKS = Path(__file__).resolve().parent / "playbooks" / "kube"
+BOOKS = TESTS / "playbooks" / "kube"
 PASSWORD = "s3cret-hunter2-value"  # must never reach the terminal or the ledger
 SERVER_META = ("uid", "resourceVersion", "creationTimestamp", "generation", "managedFields")
 SERVER_ANNOTATIONS = ("deployment.kubernetes.io/revision",)

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 from sshd_fixtures import SshServer, session_children, wait_gone
+from tree import TESTS
 
 from engine.backends.ssh.command import RemoteCommand, run_remote
 from engine.backends.ssh.inventory import load_inventory
@@ -56,7 +57,7 @@ def test_one_transport_per_host_reused_and_reopened_when_it_died(
 
 
 def test_help_validate_and_plan_never_import_paramiko() -> None:
-    playbook = str(Path(__file__).parent / "playbooks" / "ssh" / "flow.yaml")
+    playbook = str(TESTS / "playbooks" / "ssh" / "flow.yaml")
     for args in (
         ["--help"],
         ["validate", playbook],

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tree import REPO
 
 from engine.backends.local.process import CannotStart, find_executable, run_process
 from engine.backends.local.spawn import SpawnedChild, spawn, spawn_on_path
@@ -111,7 +112,7 @@ def test_the_child_gets_no_descriptor_of_the_engines(way: str, tmp_path: Path) -
         engine = subprocess.run(
             [sys.executable, "-c", code, str(write)],
             pass_fds=(write,), capture_output=True, text=True, timeout=30, check=False,
-            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+            env={**os.environ, "PYTHONPATH": str(REPO)},
         )  # fmt: skip
     finally:
         os.close(read)

@@ -16,12 +16,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tree import TESTS
 
 from engine.core.errors import InvalidPlaybook
 from engine.core.findings import Finding
 from engine.playbook import check_file, load_playbook, yamlsource
 
-HERE = Path(__file__).resolve().parent
+HERE = TESTS
 INVALID = HERE / "playbooks" / "invalid"
 VALID = HERE / "playbooks" / "valid"
 MIB = 1024 * 1024

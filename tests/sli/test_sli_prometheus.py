@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from prom_fixtures import PromStack, start_prometheus, stop
 from sli_helpers import playbook, run_cli, run_id_of, samples, step_statuses
+from tree import TESTS
 
 pytestmark = pytest.mark.integration
 
-PUSH_SCRIPT = Path(__file__).with_name("push_metric.py")
+PUSH_SCRIPT = TESTS / "push_metric.py"
 
 
 def _sli(prom_url: str, job: str, samples_needed: int = 2, timeout: str = "4s") -> str:

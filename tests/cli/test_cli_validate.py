@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from tree import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 INVALID = REPO / "tests" / "playbooks" / "invalid"
 VALID = REPO / "tests" / "playbooks" / "valid"
 SHIPPED = REPO / "playbooks"

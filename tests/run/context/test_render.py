@@ -16,6 +16,7 @@ import jinja2.tests
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tree import REPO
 
 from engine.core.errors import EngineError, ExitCode
 from engine.core.shellsyntax import ShellCommand
@@ -409,7 +410,7 @@ def test_arbitrary_templates_only_ever_raise_render_error(template: str) -> None
 def test_importing_the_module_does_not_import_jinja2() -> None:
     modules = "engine.run.context.render, engine.run.context.inputs, engine.run.context.secrets"
     code = f"import sys, {modules}; print('jinja2' in sys.modules)"
-    root = str(Path(__file__).resolve().parents[1])
+    root = str(REPO)
     done = subprocess.run(
         [sys.executable, "-c", code],
         capture_output=True,

@@ -20,13 +20,13 @@ from typing import Any
 
 import pytest
 import yaml
+from tree import REPO
 
 from engine.core.errors import InvalidPlaybook
 from engine.modes.validate import render_text, validate
 from engine.playbook import check_file, fastschema, yamlsource
 from engine.playbook.schema import fast_valid, schema_path, validator
 
-REPO = Path(__file__).resolve().parent.parent
 CORPUS_DIRS = (REPO / "tests" / "playbooks", REPO / "playbooks")
 FILES = sorted(p for d in CORPUS_DIRS for p in d.rglob("*") if p.suffix in (".yaml", ".yml"))
 

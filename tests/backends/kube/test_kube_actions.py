@@ -4,12 +4,12 @@ PodDisruptionBudgets and DaemonSets."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from kube_fixtures import KubeCluster, available, create_web, kubectl, step_context
 from run_fixtures import events, run_env, run_id_of, runbook  # noqa: F401  (autouse fixture)
+from tree import TESTS
 
 from engine.run.context.render import TemplateRenderer
 from engine.sli import kubernetes as probe
@@ -18,7 +18,7 @@ from engine.steps import kubectl as step
 from engine.steps.base import Status, StepResult
 
 pytestmark = pytest.mark.integration
-BOOKS = Path(__file__).resolve().parent / "playbooks" / "kube"
+BOOKS = TESTS / "playbooks" / "kube"
 MERGE = "application/merge-patch+json"
 
 

@@ -11,9 +11,11 @@ import time
 from contextlib import closing
 from pathlib import Path
 
+from tree import REPO
+
 from engine.ledger import Ledger, new_run_id
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 
 CHILD_TAKES_AND_DIES = """
 import os, sys

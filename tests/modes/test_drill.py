@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sli_helpers import events, run_cli
+from tree import REPO, TESTS
 
 SLI = """\
 sli:
@@ -221,7 +222,7 @@ def test_an_irreversible_inject_without_a_revert_is_refused_before_injecting(
 
 
 def test_a_playbook_without_a_drill_is_a_usage_error() -> None:
-    demo = Path(__file__).parent / "playbooks" / "valid"
+    demo = TESTS / "playbooks" / "valid"
     without = next(p for p in sorted(demo.glob("*.yaml")) if "drill:" not in p.read_text())
 
     done = run_cli("drill", str(without), timeout=60)
@@ -248,7 +249,7 @@ def test_sigterm_while_waiting_for_detection_still_reverts(tmp_path: Path) -> No
 
 
 def test_the_shipped_demo_playbook_passes_its_drill(tmp_path: Path) -> None:
-    demo = Path(__file__).parents[1] / "playbooks" / "demo" / "disk-cleanup-demo.yaml"
+    demo = REPO / "playbooks" / "demo" / "disk-cleanup-demo.yaml"
     (tmp_path / "disk").mkdir()  # an empty disk: the SLI is healthy before the drill
 
     code, report = drill_json(demo, "-i", f"workdir={tmp_path}", "-i", "fail_at=none")

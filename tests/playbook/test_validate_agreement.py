@@ -23,16 +23,15 @@ import json
 import subprocess
 import sys
 from functools import cache
-from pathlib import Path
 
 import pytest
+from tree import REPO
 
 from engine.core.errors import InvalidPlaybook
 from engine.playbook import check_file
 from engine.playbook.schema import schema_findings, schema_path
 from engine.playbook.yamlsource import load_source
 
-REPO = Path(__file__).resolve().parent.parent
 INVALID = REPO / "tests" / "playbooks" / "invalid"
 VALID_DIRS = [REPO / "tests" / "playbooks" / d for d in ("valid", "run", "ssh", "kube")]
 SHIPPED = REPO / "playbooks"

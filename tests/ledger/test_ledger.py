@@ -12,11 +12,12 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from tree import REPO
 
 from engine.core.errors import LedgerError
 from engine.ledger import Ledger, RunInfo, default_home, new_run_id
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
 HAS_PROC = Path("/proc/self/stat").exists()
 
 CHILD_DIES_MID_RUN = """
