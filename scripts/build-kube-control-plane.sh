@@ -4,7 +4,7 @@
 #
 #   scripts/build-kube-control-plane.sh [OUT_DIR]
 #
-# OUT_DIR defaults to ${RUNBOOK_KUBE_CACHE:-/var/cache/runbook-engine/backends/kube-1.20}: a
+# OUT_DIR defaults to ${RUNBOOK_KUBE_CACHE:-/var/cache/runbook-engine/kube-1.20}: a
 # cache OUTSIDE the checkout (the binaries are ~240 MB). When the three binaries are
 # already there the build is skipped; only the runtime packages are (re)checked.
 #
@@ -16,7 +16,7 @@
 set -euo pipefail
 shopt -s inherit_errexit  # a failing fetch inside $(...) stops the script too
 
-OUT=${1:-${RUNBOOK_KUBE_CACHE:-/var/cache/runbook-engine/backends/kube-1.20}}
+OUT=${1:-${RUNBOOK_KUBE_CACHE:-/var/cache/runbook-engine/kube-1.20}}
 WORK=${RUNBOOK_KUBE_BUILD_DIR:-/var/tmp/runbook-engine-kube-build}
 BINARIES=(kube-apiserver kube-controller-manager kube-scheduler)
 APT=(apt-get -o DPkg::Lock::Timeout=300)

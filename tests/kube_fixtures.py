@@ -27,7 +27,7 @@ import pytest
 from components import free_port, require_binary
 
 KUBE_CACHE = Path(
-    os.environ.get("RUNBOOK_KUBE_CACHE", "/var/cache/runbook-engine/backends/kube-1.20")
+    os.environ.get("RUNBOOK_KUBE_CACHE", "/var/cache/runbook-engine/kube-1.20")
 )
 BUILD = "scripts/build-kube-control-plane.sh"
 TOKEN = "runbook-test-admin-token"  # a loopback test cluster's static token
