@@ -11,17 +11,36 @@ from pathlib import Path
 
 from engine.errors import EngineError, ExitCode
 
-# Set by a run once its secrets are known, so a crash report cannot leak them.
-redact_hook: Callable[[str], str] = lambda text: text  # noqa: E731
+
+class Redactions:
+    """The redactors of the runs one error handler covers: what the handler says or
+    logs passes through each. A run registers its redactor through its request
+    (`RunRequest.redactions`) once its secrets are known, so a crash cannot leak them."""
+
+    def __init__(self) -> None:
+        self._redactors: list[Callable[[str], str]] = []
+
+    def add(self, redact: Callable[[str], str]) -> None:
+        """Redact with `redact` too, from now on."""
+        self._redactors.append(redact)
+
+    def __call__(self, text: str) -> str:
+        for redact in self._redactors:
+            text = redact(text)
+        return text
 
 
 @contextlib.contextmanager
-def error_handler() -> Iterator[None]:
-    """Expected errors → one line + hint; Ctrl-C → 130; a crash → log file, exit 70."""
+def error_handler(redactions: Redactions | None = None) -> Iterator[Redactions]:
+    """Expected errors → one line + hint; Ctrl-C → 130; a crash → log file, exit 70.
+
+    Yields the handler's `Redactions` (`redactions`, or new ones): a run registered
+    there has its secrets redacted from the line and the crash log."""
+    redact = Redactions() if redactions is None else redactions
     try:
-        yield
+        yield redact
     except EngineError as exc:
-        _say(redact_hook(exc.render()))
+        _say(redact(exc.render()))
         raise SystemExit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         _say("interrupted")
@@ -29,9 +48,9 @@ def error_handler() -> Iterator[None]:
     except (SystemExit, BrokenPipeError):
         raise
     except Exception as exc:
-        log = _write_crash_log()
+        log = _write_crash_log(redact)
         name = type(exc).__name__
-        _say(f"internal error: {redact_hook(f'{name}: {exc}')}\n  details: {log}")
+        _say(f"internal error: {redact(f'{name}: {exc}')}\n  details: {log}")
         raise SystemExit(int(ExitCode.INTERNAL)) from None
 
 
@@ -43,13 +62,13 @@ def _say(text: str) -> None:
     print(printable(text), file=sys.stderr)
 
 
-def _write_crash_log() -> str:
+def _write_crash_log(redact: Callable[[str], str]) -> str:
     import traceback  # only on the way out of an internal error
 
     from engine.ledger import default_home
     from engine.private_files import UnsafePathError, private_folder, write_private_file
 
-    text = redact_hook(traceback.format_exc())
+    text = redact(traceback.format_exc())
     try:
         directory = private_folder(default_home() / "logs")
         path = directory / f"crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"
