@@ -1,5 +1,6 @@
-"""Shared test setup: every test runs with its own HOME and RUNBOOK_HOME, so nothing
-touches the user's ~/.kube, ~/.ssh or ledger; fixtures for real components."""
+"""Shared test setup: every test runs with its own HOME and RUNBOOK_HOME, without the
+user's KUBECONFIG or ssh agent, so nothing touches the user's ~/.kube, ~/.ssh, agent or
+ledger; fixtures for real components."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     monkeypatch.setenv("RUNBOOK_HOME", str(home / ".runbook"))
     monkeypatch.setenv("RUNBOOK_PLAIN", "1")
     monkeypatch.delenv("KUBECONFIG", raising=False)
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)  # the user's agent keys, offered by paramiko
     monkeypatch.delenv("XDG_STATE_HOME", raising=False)
     yield home
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 import uuid
@@ -26,9 +28,7 @@ from typing import Any
 import pytest
 from components import free_port, require_binary
 
-KUBE_CACHE = Path(
-    os.environ.get("RUNBOOK_KUBE_CACHE", "/var/cache/runbook-engine/kube-1.20")
-)
+KUBE_CACHE = Path(os.environ.get("RUNBOOK_KUBE_CACHE", "/var/cache/runbook-engine/kube-1.20"))
 BUILD = "scripts/build-kube-control-plane.sh"
 TOKEN = "runbook-test-admin-token"  # a loopback test cluster's static token
 NODES = ("node-1", "node-2")
@@ -304,3 +304,60 @@ def available(cluster: KubeCluster, ns: str, name: str = "web") -> int:
     found = cluster.api("GET", f"/apis/apps/v1/namespaces/{ns}/deployments/{name}")
     settled = found["status"].get("observedGeneration") == found["metadata"]["generation"]
     return int(found["status"].get("availableReplicas", 0)) if settled else -1
+
+
+class CountingRelay:
+    """A TCP relay in front of the API server that counts the connections clients open
+    through it: what a kubeconfig from `kubeconfig_through` reaches. The bytes (TLS
+    included) pass unchanged, so the server's certificate still matches 127.0.0.1."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections = 0
+        self._sockets: list[socket.socket] = [self.listener]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def kubeconfig_through(self, cluster: KubeCluster, path: Path) -> Path:
+        """A copy of the cluster's kubeconfig whose server is this relay."""
+        config = json.loads(cluster.kubeconfig.read_text())
+        server = f"https://127.0.0.1:{self.port}"
+        config["clusters"][0]["cluster"]["server"] = server
+        path.write_text(json.dumps(config))
+        return path
+
+    def close(self) -> None:
+        for sock in self._sockets:
+            sock.close()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            self.connections += 1
+            server = socket.create_connection(self.upstream)
+            self._sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+
+
+def _pipe(source: socket.socket, sink: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            sink.sendall(data)
+        sink.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass  # the other side went away, or the relay closed
+
+
+@pytest.fixture
+def counting_relay(kube_cluster: KubeCluster) -> Iterator[CountingRelay]:
+    """A connection-counting relay to the test cluster's API server."""
+    config = json.loads(kube_cluster.kubeconfig.read_text())
+    port = int(config["clusters"][0]["cluster"]["server"].rsplit(":", 1)[1])
+    relay = CountingRelay(port)
+    yield relay
+    relay.close()

@@ -18,6 +18,7 @@ from engine.cli.options import (
     run_and_exit_code,
     wait_seconds,
 )
+from engine.core.redactions import Redactions
 from engine.ui.terminal_text import say
 
 OUTPUT = click.Choice(["text", "json"])
@@ -27,6 +28,13 @@ OUTPUT = click.Choice(["text", "json"])
 @click.version_option(__version__, prog_name="runbook")
 def cli() -> None:
     """Run runbooks safely: ordered, reversible steps, SLI-gated, maturity-aware."""
+
+
+def crash_redactions() -> Redactions | None:
+    """Where a command's runs register their secrets: the error handler's `Redactions`,
+    which `engine.cli.main` hands to click as the context object (None when not run that way)."""
+    found = click.get_current_context().obj
+    return found if isinstance(found, Redactions) else None
 
 
 @cli.command()
@@ -119,8 +127,11 @@ def run(
     if dry_run:
         _print_plan(playbook, inputs, output, probe, inventory)
         return
+    redactions = crash_redactions()
     sys.exit(
-        run_and_exit_code(playbook, inputs, inventory, assume_yes, force, quiet, output, wait_lock)
+        run_and_exit_code(
+            playbook, inputs, inventory, assume_yes, force, quiet, output, wait_lock, redactions
+        )
     )
 
 
@@ -144,7 +155,7 @@ def _print_plan(
 
     if inventory:  # `--probe` runs read-only ssh steps; they read the inventory from here
         os.environ["RUNBOOK_INVENTORY"] = inventory
-    request = make_request(playbook, inputs, dry_run=True, inventory=inventory)
+    request = make_request(playbook, inputs, crash_redactions(), dry_run=True, inventory=inventory)
     say(plan_playbook(request, output, probe))
 
 
@@ -181,6 +192,7 @@ def rollback(
         assume_yes=assume_yes,
         inventory=inventory,
         wait_lock=wait_seconds(wait_lock),
+        redactions=crash_redactions() or Redactions(),
     )
     listeners = make_listeners(output, False)
     sys.exit(command(run_id, request, listeners, output, dry_run, _confirm_at_terminal))
@@ -229,6 +241,7 @@ def drill(
     request = make_request(
         playbook,
         inputs,
+        crash_redactions(),
         assume_yes=assume_yes,
         inventory=inventory,
         wait_lock=wait_seconds(wait_lock),
@@ -248,7 +261,7 @@ def demo(quiet: bool) -> None:
     """Run the self-contained demo: a failure rolled back, then a clean run."""
     from engine.modes.demo import run_demo
 
-    outcome = run_demo(make_listeners("text", quiet), click.echo)
+    outcome = run_demo(make_listeners("text", quiet), click.echo, crash_redactions())
     sys.exit(int(outcome.exit_code))
 
 

@@ -10,18 +10,20 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from engine.core.errors import EngineError, ExitCode
-
-# Set by a run once its secrets are known, so a crash report cannot leak them.
-redact_hook: Callable[[str], str] = lambda text: text  # noqa: E731
+from engine.core.redactions import Redactions
 
 
 @contextlib.contextmanager
-def error_handler() -> Iterator[None]:
-    """Expected errors → one line + hint; Ctrl-C → 130; a crash → log file, exit 70."""
+def error_handler(redactions: Redactions | None = None) -> Iterator[Redactions]:
+    """Expected errors → one line + hint; Ctrl-C → 130; a crash → log file, exit 70.
+
+    Yields the handler's `Redactions` (`redactions`, or new ones): a run registered
+    there has its secrets redacted from the line and the crash log."""
+    redact = Redactions() if redactions is None else redactions
     try:
-        yield
+        yield redact
     except EngineError as exc:
-        _say(redact_hook(exc.render()))
+        _say(redact(exc.render()))
         raise SystemExit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
         _say("interrupted")
@@ -29,9 +31,9 @@ def error_handler() -> Iterator[None]:
     except (SystemExit, BrokenPipeError):
         raise
     except Exception as exc:
-        log = _write_crash_log()
+        log = _write_crash_log(redact)
         name = type(exc).__name__
-        _say(f"internal error: {redact_hook(f'{name}: {exc}')}\n  details: {log}")
+        _say(f"internal error: {redact(f'{name}: {exc}')}\n  details: {log}")
         raise SystemExit(int(ExitCode.INTERNAL)) from None
 
 
@@ -43,13 +45,13 @@ def _say(text: str) -> None:
     print(printable(text), file=sys.stderr)
 
 
-def _write_crash_log() -> str:
+def _write_crash_log(redact: Callable[[str], str]) -> str:
     import traceback  # only on the way out of an internal error
 
     from engine.core.private_files import UnsafePathError, private_folder, write_private_file
     from engine.ledger import default_home
 
-    text = redact_hook(traceback.format_exc())
+    text = redact(traceback.format_exc())
     try:
         directory = private_folder(default_home() / "logs")
         path = directory / f"crash-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}.log"

@@ -10,16 +10,25 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from engine.core.redactions import Redactions
     from engine.run.events import Listener
     from engine.run.preflight import RunRequest
 
 
-def make_request(playbook: str, inputs: tuple[str, ...], **options: object) -> RunRequest:
-    """The request for `playbook` with `NAME=VALUE` inputs, at a terminal or not."""
+def make_request(
+    playbook: str,
+    inputs: tuple[str, ...],
+    redactions: Redactions | None = None,
+    **options: object,
+) -> RunRequest:
+    """The request for `playbook` with `NAME=VALUE` inputs, at a terminal or not; its
+    secrets are registered in `redactions` (the error handler's) when given."""
     from engine.run.context.inputs import parse_assignments
     from engine.run.preflight import RunRequest
     from engine.ui.operator import has_terminal
 
+    if redactions is not None:
+        options["redactions"] = redactions
     return RunRequest(
         file=playbook,
         inputs=parse_assignments(inputs),
@@ -63,8 +72,10 @@ def run_and_exit_code(
     quiet: bool,
     output: str,
     wait_lock: str | None = None,
+    redactions: Redactions | None = None,
 ) -> int:
-    """`runbook run` without --dry-run: run and record; the outcome's exit code."""
+    """`runbook run` without --dry-run: run and record; the outcome's exit code. The
+    run's secrets are registered in `redactions` (its error handler's)."""
     from engine.modes.run import run_playbook
 
     request = make_request(
@@ -74,5 +85,6 @@ def run_and_exit_code(
         force=force,
         inventory=inventory,
         wait_lock=wait_seconds(wait_lock),
+        redactions=redactions,
     )
     return int(run_playbook(request, make_listeners(output, quiet)).outcome.exit_code)

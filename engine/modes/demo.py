@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from engine.core.outcome import Outcome
+from engine.core.redactions import Redactions
 from engine.run.events import Listener
 from engine.run.preflight import RunRequest
 
@@ -25,22 +26,29 @@ def demo_playbook() -> Path:
     return Path(__file__).resolve().parents[2] / DEMO_SOURCE
 
 
-def _request(workdir: str, **inputs: str) -> RunRequest:
-    return RunRequest(str(demo_playbook()), {"workdir": workdir, **inputs}, interactive=False)
+def _request(workdir: str, redactions: Redactions, **inputs: str) -> RunRequest:
+    playbook, values = str(demo_playbook()), {"workdir": workdir, **inputs}
+    return RunRequest(playbook, values, interactive=False, redactions=redactions)
 
 
-def run_demo(listeners: Sequence[Listener], say: Callable[[str], None]) -> Outcome:
-    """Both demo runs; the outcome of the second."""
+def run_demo(
+    listeners: Sequence[Listener],
+    say: Callable[[str], None],
+    redactions: Redactions | None = None,
+) -> Outcome:
+    """Both demo runs; the outcome of the second. Their secrets are registered in
+    `redactions` (the error handler's) when given."""
+    redactions = Redactions() if redactions is None else redactions
     from engine.modes.drill.inject import inject_fault
     from engine.modes.run import run_playbook
 
     with tempfile.TemporaryDirectory(prefix="runbook-demo-") as tmp:
         workdir = str(Path(tmp) / "demo")
         say(f"== 0/2: the fault: a disk full of logs (workdir {workdir}) ==")
-        inject_fault(_request(workdir), listeners)
+        inject_fault(_request(workdir, redactions), listeners)
         say("\n== 1/2: a remediation that fails half-way: completed steps are undone ==")
-        run_playbook(_request(workdir), listeners)
+        run_playbook(_request(workdir, redactions), listeners)
         say("\n== 2/2: the same playbook, nothing failing: it stops once the SLI recovers ==")
-        result = run_playbook(_request(workdir, fail_at="none"), listeners)
+        result = run_playbook(_request(workdir, redactions, fail_at="none"), listeners)
         say("\nnext: `runbook runs` lists both runs; `runbook show RUN_ID` replays one.")
         return result.outcome

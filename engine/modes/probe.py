@@ -38,14 +38,19 @@ class ProbedPlan(Struct, frozen=True):
 
 
 def probe_plan(prepared: Prepared) -> ProbedPlan:
-    """Sample the SLI once, run the read-only steps, then plan with what they captured."""
-    precheck = _sample(prepared)
-    read_steps = _run_readonly_steps(prepared)
+    """Sample the SLI once, run the read-only steps, then plan with what they captured.
+    The probe and the steps share their connections (one client per target)."""
+    resources = Resources()
+    try:
+        precheck = _sample(prepared, resources)
+        read_steps = _run_readonly_steps(prepared, resources)
+    finally:
+        resources.close_all()
     plan = build_plan(prepared.playbook, plan_variables(prepared.variables))
     return ProbedPlan(plan, precheck, read_steps)
 
 
-def _sample(prepared: Prepared) -> Sample | None:
+def _sample(prepared: Prepared, resources: Resources) -> Sample | None:
     from engine.run.context.render import TemplateRenderer
 
     sli = prepared.playbook.sli
@@ -53,15 +58,15 @@ def _sample(prepared: Prepared) -> Sample | None:
         return None
     variables = prepared.variables
     render = lambda: TemplateRenderer(variables.as_mapping())  # noqa: E731
-    checker = SliChecker(sli, render, dict(variables.secrets), lambda s, p: None, threading.Event())
+    secrets, cancel = dict(variables.secrets), threading.Event()
+    checker = SliChecker(sli, render, secrets, lambda s, p: None, cancel, resources)
     return checker.sample("pre-check")
 
 
-def _run_readonly_steps(prepared: Prepared) -> list[str]:
+def _run_readonly_steps(prepared: Prepared, resources: Resources) -> list[str]:
     from engine.run.context.render import TemplateRenderer
 
     ran = []
-    resources = Resources()
     for step in prepared.playbook.steps:
         if not is_readonly(step) or step.when or step.action.type in ("manual", "wait"):
             continue
@@ -76,5 +81,4 @@ def _run_readonly_steps(prepared: Prepared) -> list[str]:
         result = apply_step(step, ctx)
         prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
         ran.append(f"{step.id}: {result.status}")
-    resources.close_all()
     return ran

@@ -11,6 +11,7 @@ from typing import Any
 from msgspec import Struct, field
 
 from engine.backends.local.process import withhold_from_children
+from engine.core.redactions import Redactions
 from engine.playbook.compiled import load_checked
 from engine.playbook.model import Playbook, Step
 from engine.run.context.secrets import Redactor, load_secrets
@@ -33,6 +34,8 @@ class RunRequest(Struct, frozen=True):
     inventory: str | None = None  # SSH hosts file; None: $RUNBOOK_INVENTORY or beside the playbook
     wait_lock: float = 0.0  # seconds to wait for a target another run holds (0: refuse at once)
     lock_owner: str | None = None  # the leases are held by this owner (a drill), not the run
+    # where the run registers its redactor: the caller's error handler redacts with it
+    redactions: Redactions = field(default_factory=Redactions)
 
 
 class Prepared(Struct):
@@ -96,19 +99,13 @@ def assemble(
     secrets = load_secrets(playbook.secrets, Path(playbook.file).resolve().parent, environ)
     withhold_from_children(spec.env for spec in playbook.secrets.values() if spec.env)
     redactor = Redactor(secrets)
-    _install_crash_redaction(redactor)
+    request.redactions.add(redactor.redact)  # before anything can fail with a secret in it
     variables = base_variables(playbook, inputs, secrets, run_id, mode)
     variables.alert = dict(request.alert)
     from engine.backends.kube.guard import defaults_mapping  # the playbook's `kubernetes:` block
 
     variables.playbook = {**variables.playbook, "kubernetes": defaults_mapping(playbook, environ)}
     return Prepared(request, playbook, variables, redactor, source, mode)
-
-
-def _install_crash_redaction(redactor: Redactor) -> None:
-    from engine.cli import error_handler
-
-    error_handler.redact_hook = redactor.redact
 
 
 def refusal(playbook: Playbook, request: RunRequest) -> tuple[str, str]:

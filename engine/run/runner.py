@@ -216,6 +216,7 @@ class Run:
             dict(variables.secrets),
             self._on_sample,
             self.signals.cancel,
+            self.resources,
         )
 
     def _on_sample(self, sample: Sample, phase: str) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.playbook.model import Sli
 from engine.sli.judge import Reading, Sample, SliVerdict, judge
-from engine.steps.base import Renderer
+from engine.steps.base import Renderer, Resources
 
 PROBES = {
     "prometheus": "engine.sli.prometheus",
@@ -23,7 +23,8 @@ NUMERIC = frozenset({"prometheus", "command"})
 
 
 class SliChecker:
-    """Reads the playbook's SLI; every sample goes to `on_sample` (the ledger, displays)."""
+    """Reads the playbook's SLI; every sample goes to `on_sample` (the ledger, displays).
+    A probe that keeps a connection keeps it in `resources` (the run's), across samples."""
 
     def __init__(
         self,
@@ -32,12 +33,14 @@ class SliChecker:
         secrets: dict[str, str],
         on_sample: Callable[[Sample, str], None],
         cancel: threading.Event,
+        resources: Resources,
     ) -> None:
         self.sli = sli
         self.render = render
         self.secrets = secrets
         self.on_sample = on_sample
         self.cancel = cancel
+        self.resources = resources
 
     def sample(self, phase: str) -> Sample:
         """One reading, judged; a probe that raises is unknown, not a crash."""
@@ -59,6 +62,8 @@ class SliChecker:
         if probe.type == "prometheus":
             token = self.secrets.get(probe.spec.get("bearer_token_secret", ""), "")
             return module.read(probe.spec, self.render(), numeric, token)  # type: ignore[no-any-return]
+        if probe.type == "kubernetes":
+            return module.read(probe.spec, self.render(), numeric, self.resources)  # type: ignore[no-any-return]
         return module.read(probe.spec, self.render(), numeric)  # type: ignore[no-any-return]
 
     def recovered_after(self, step_id: str, final: bool) -> bool:

@@ -5,8 +5,9 @@ selector, or whether an object's condition is True.
 
 The reading is the count (or 1/0 for a condition); healthy when it reaches `minimum`
 (default: the desired replicas; 1 ready pod; condition True). The context comes from
-the probe or the playbook's `kubernetes:` block, as for steps; one short-lived client
-per sample, every request within the probe's deadline.
+the probe or the playbook's `kubernetes:` block, as for steps; the run's client for
+that context (shared with its steps, kept across samples), every request within the
+probe's deadline.
 """
 
 from __future__ import annotations
@@ -16,32 +17,31 @@ from pathlib import Path
 from typing import Any
 
 from engine.sli.judge import Reading, SliVerdict
-from engine.steps.base import Renderer
+from engine.steps.base import Renderer, Resources
 
 DEFAULT_TIMEOUT = 5.0
 
 
-def read(spec: Mapping[str, Any], render: Renderer, numeric: bool) -> Reading:
-    """One sample; unreadable (no context, API error, timeout) is unknown, never healthy."""
+def read(spec: Mapping[str, Any], render: Renderer, numeric: bool, resources: Resources) -> Reading:
+    """One sample, through the run's client for the context (in `resources`); unreadable
+    (no context, API error, timeout) is unknown, never healthy."""
     from engine.backends.kube.client import Deadline, KubeError
     from engine.backends.kube.config import KubeConfigError, bind, playbook_defaults
     from engine.backends.kube.ops import ActionError, Op, check_names
-    from engine.backends.kube.session import connect
+    from engine.backends.kube.session import shared_client
 
     body = {key: render.value(value) for key, value in spec.items() if key != "context"}
     deadline = Deadline.after(DEFAULT_TIMEOUT)
     try:
         binding = bind(spec.get("context"), playbook_defaults(render), render, Path.cwd())
         check_names(body)
-        client = connect(binding)
+        client = shared_client(resources, binding)
     except (KubeConfigError, ActionError) as exc:
         return Reading.failed(str(exc))
     try:
         return _check(Op(client, body, deadline))
     except (KubeError, ActionError) as exc:
         return Reading.failed(str(exc))
-    finally:
-        client.close()
 
 
 def _check(op: Any) -> Reading:

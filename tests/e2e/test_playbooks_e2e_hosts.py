@@ -3,10 +3,14 @@ tests/sshd_fixtures.py (with a real `sudo`):
 
 * linux/disk-full: a real, small tmpfs is the "mount"; `runbook drill` fills it to 90 %
   (the playbook's own drill.inject), the shipped steps free it, the revert is checked.
-  Everything the steps run is real (df, du, find, gzip, journalctl, apt-get clean) —
-  on this machine, as on any test host. The SLI probe is the real `ssh` client too,
-  but given `-F` with the test's ssh config: OpenSSH reads ~/.ssh/config from the
-  passwd home, not $HOME, which the tests isolate.
+  The steps run the real df, du, find and gzip on that tmpfs; `journalctl` and
+  `apt-get` are STAND-INS first on the host's PATH (and sudo's secure_path) that record
+  their arguments and empty a fake journal and package cache in the test's folder: the
+  machine's own journal and cache are never touched. The host's sshd runs in a mount
+  namespace of its own with a private /run, where the playbook keeps its list of
+  compressed logs. The SLI probe is the real `ssh` client, given `-F` with the test's
+  ssh config: OpenSSH reads ~/.ssh/config from the passwd home, not $HOME, which the
+  tests isolate.
 * linux/service-restart: a REAL Prometheus scrapes the "service" (a small HTTP
   /metrics server), so the SLI is the playbook's own `up` query. systemd cannot run
   here (no systemd as PID 1), so `systemctl` and `journalctl` on the SSH host are a
@@ -22,7 +26,8 @@ tests/sshd_fixtures.py (with a real `sudo`):
   is not installed here, so a stand-in pushes the replica's real replay delay to the
   real Pushgateway/Prometheus (tests/prom_fixtures.py) under the exporter's metric name.
 
-All need root (tmpfs mount, sudoers rule for the SSH test user, `runuser -u postgres`).
+All need root (tmpfs mount, mount namespace, sudoers rule for the SSH test user,
+`runuser -u postgres`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -54,18 +60,62 @@ def _need_root(sshd: SshServer) -> None:
         pytest.skip("mounting a tmpfs and adding a sudoers rule for the test user need root")
 
 
+STAND_IN_JOURNALCTL = """\
+#!/bin/sh
+# STAND-IN journalctl: records its arguments; --vacuum-size deletes the archived files
+# of the test's fake journal, never the machine's.
+printf '%s\\n' "journalctl $*" >> {calls}
+case "$*" in
+  *--vacuum-size=*) rm -f -- {journal}/*.journal~; echo "Vacuuming done: {journal}" ;;
+esac
+"""
+STAND_IN_APT_GET = """\
+#!/bin/sh
+# STAND-IN apt-get: records its arguments; `clean` empties the test's fake package cache.
+printf '%s\\n' "apt-get $*" >> {calls}
+if [ "$1" = clean ]; then rm -f -- {cache}/*.deb; fi
+"""
+
+
+@dataclass
+class HostTools:
+    """The stand-ins' folder (first on the host's PATH and sudo's secure_path), the
+    log of their calls, and the fake journal and package cache they clean."""
+
+    bin_dir: Path
+    calls: Path
+    journal: Path
+    cache: Path
+
+    def called(self) -> list[str]:
+        return self.calls.read_text().splitlines() if self.calls.exists() else []
+
+
 @pytest.fixture
-def sudo_rule(sshd: SshServer) -> Iterator[Path]:
-    """Lets the SSH test user run, as root without a password, what the playbooks run
-    under sudo (and nothing like `whoami`, which the sudo tests expect to be refused)."""
+def host_tools(sshd: SshServer, remote_dir: Path) -> Iterator[HostTools]:
+    """The stand-ins, and a sudoers rule that lets the SSH test user run, as root without
+    a password, what the playbook runs under sudo (and nothing like `whoami`, which the
+    sudo tests expect to be refused), with the stand-ins first on sudo's PATH."""
     _need_root(sshd)
+    tools = HostTools(remote_dir / "fakebin", remote_dir / "fakebin" / "calls",
+                      remote_dir / "journal", remote_dir / "apt-cache")  # fmt: skip
+    for folder in (tools.bin_dir, tools.journal, tools.cache):
+        folder.mkdir()
+    for name, text in (("journalctl", STAND_IN_JOURNALCTL), ("apt-get", STAND_IN_APT_GET)):
+        script = tools.bin_dir / name
+        script.write_text(text.format(calls=tools.calls, journal=tools.journal, cache=tools.cache))
+        script.chmod(0o755)
     rule = Path(f"/etc/sudoers.d/runbook-e2e-hosts-{os.getpid()}")
-    commands = ["/usr/bin/sh", "/bin/sh", "/usr/bin/find", "/usr/bin/journalctl"]
-    rule.write_text(f"{sshd.user} ALL=(root) NOPASSWD: {', '.join(commands)}\n")
+    secure_path = f"{tools.bin_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+    commands = ["/usr/bin/sh", "/bin/sh", "/usr/bin/find", f"{tools.bin_dir}/journalctl"]
+    rule.write_text(f'Defaults:{sshd.user} secure_path="{secure_path}"\n'
+                    f"{sshd.user} ALL=(root) NOPASSWD: {', '.join(commands)}\n")  # fmt: skip
     rule.chmod(0o440)
     subprocess.run(["visudo", "-cf", str(rule)], check=True, capture_output=True)
-    yield rule
-    rule.unlink(missing_ok=True)
+    try:
+        yield tools
+    finally:
+        rule.unlink(missing_ok=True)
 
 
 def _ssh_wrapper(sshd: SshServer, bin_dir: Path, name: str) -> None:
@@ -101,21 +151,44 @@ def small_mount(remote_dir: Path) -> Iterator[Path]:
         subprocess.run(["umount", str(mount)], check=False)
 
 
+@pytest.fixture
+def disk_host(
+    sshd: SshServer, host_tools: HostTools, small_mount: Path
+) -> Iterator[tuple[SshServer, int]]:
+    """A second sshd (same keys and user as the session's) in a mount namespace of its
+    own, where /run is a private tmpfs (the playbook writes its list of compressed logs
+    there) and the stand-ins come first on PATH; started after the small mount, which it
+    sees too. Yields (server, the sshd's pid)."""
+    unshare = require_binary("unshare", "util-linux")
+    setup = ("mount -t tmpfs -o size=8m,mode=0755 runbook-host-run /run && "
+             'mkdir -m 0755 /run/sshd && exec "$@"')  # fmt: skip
+    launcher = [unshare, "--mount", "--propagation", "private", "--", "/bin/sh", "-c", setup,
+                "sh"]  # fmt: skip
+    path = f"SetEnv PATH={host_tools.bin_dir}:/usr/local/bin:/usr/bin:/bin\n"
+    # the namespace, and its /run, go with the sshd, its last process
+    with sibling_sshd(sshd, path, launcher=launcher) as server:
+        yield server, server.process.pid
+
+
 def _used_percent(mount: Path) -> int:
     usage = shutil.disk_usage(mount)
     return round(usage.used * 100 / usage.total)
 
 
 def test_disk_full_drill_fills_the_mount_and_the_playbook_frees_it(
-    sshd: SshServer,
-    sudo_rule: Path,
+    disk_host: tuple[SshServer, int],
+    host_tools: HostTools,
     small_mount: Path,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _ssh_wrapper(sshd, tmp_path / "bin", "box")
+    server, sshd_pid = disk_host
+    _ssh_wrapper(server, tmp_path / "bin", "box")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    inventory = sshd.inventory(tmp_path / "inventory.yaml")
+    inventory = server.inventory(tmp_path / "inventory.yaml")
+    (host_tools.journal / "system@0001.journal~").write_text("an archived journal\n")
+    (host_tools.journal / "system.journal").write_text("the active journal\n")
+    (host_tools.cache / "old_1.0_amd64.deb").write_text("a cached package\n")
     logs = small_mount / "log"
     logs.mkdir()
     (logs / "app.log").write_text("today\n")
@@ -147,6 +220,13 @@ def test_disk_full_drill_fills_the_mount_and_the_playbook_frees_it(
     # Least destructive first: the rotated log was compressed (and is kept), today's is untouched.
     assert not rotated.exists() and (logs / "app.log.1.gz").exists()
     assert (logs / "app.log").read_text() == "today\n"
+    # The stand-ins ran under sudo, on the test's fake journal and cache only.
+    assert host_tools.called() == ["journalctl --vacuum-size=500M", "apt-get clean"]
+    assert [p.name for p in host_tools.journal.iterdir()] == ["system.journal"]
+    assert list(host_tools.cache.iterdir()) == []
+    # The list of compressed logs is in the host's private /run, not the machine's.
+    manifest = Path(f"/proc/{sshd_pid}/root/run/runbook-disk-full.compressed")
+    assert manifest.read_text() == f"{rotated}\n"
     print(f"disk-full drill: {took:.1f} s")
 
 

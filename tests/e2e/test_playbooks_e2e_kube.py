@@ -259,14 +259,21 @@ FAKE_CRICTL = """\
 echo "$*" >> {calls}
 echo "no unused images to remove"
 """
+STAND_IN_JOURNALCTL = """\
+#!/bin/sh
+# STAND-IN journalctl: records its arguments; the machine's journal is never vacuumed.
+echo "$*" >> {calls}
+echo "Vacuuming done, freed 0B of archived journals (stand-in)."
+"""
 
 
 @pytest.fixture
 def node_sshd(sshd: SshServer, remote_dir: Path) -> Iterator[tuple[SshServer, Path, int]]:
     """A second sshd (same keys and user as the session's) in a mount namespace of its
     own, where /var/lib is a 64 MiB tmpfs holding /var/lib/kubelet and
-    /var/lib/systemd/coredump: the "node's disk". Its sessions run a fake `crictl` under
-    sudo (secure_path). Yields (server, fake bin folder, the sshd's pid)."""
+    /var/lib/systemd/coredump: the "node's disk". Its sessions run a fake `crictl` and a
+    stand-in `journalctl` under sudo (secure_path), so the machine's journal is left
+    alone. Yields (server, fake bin folder, the sshd's pid)."""
     require_binary("sudo", "sudo")
     unshare = require_binary("unshare", "util-linux")
     if os.geteuid() != 0 or sshd.user == "root":
@@ -275,9 +282,12 @@ def node_sshd(sshd: SshServer, remote_dir: Path) -> Iterator[tuple[SshServer, Pa
     bin_dir.mkdir()
     (bin_dir / "crictl").write_text(FAKE_CRICTL.format(calls=bin_dir / "crictl.calls"))
     (bin_dir / "crictl").chmod(0o755)
+    journalctl = bin_dir / "journalctl"
+    journalctl.write_text(STAND_IN_JOURNALCTL.format(calls=bin_dir / "journalctl.calls"))
+    journalctl.chmod(0o755)
     rule = Path(f"/etc/sudoers.d/runbook-e2e-kube-{os.getpid()}")
     secure_path = f"{bin_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    allowed = ["/usr/bin/sh", "/bin/sh", "/usr/bin/journalctl", f"{bin_dir}/crictl",
+    allowed = ["/usr/bin/sh", "/bin/sh", f"{bin_dir}/journalctl", f"{bin_dir}/crictl",
                "/usr/bin/rm", "/bin/rm"]  # fmt: skip
     rule.write_text(f'Defaults:{sshd.user} secure_path="{secure_path}"\n'
                     f"{sshd.user} ALL=(root) NOPASSWD: {', '.join(allowed)}\n")  # fmt: skip
@@ -380,6 +390,7 @@ def test_node_disk_pressure_drill_drains_frees_the_disk_and_uncordons(
         assert not (disk / "systemd/coredump/core.runbook-drill").exists()
         assert not pressure()
         assert (bin_dir / "crictl.calls").read_text() == "rmi --prune\n"
+        assert (bin_dir / "journalctl.calls").read_text().startswith("--vacuum-size=")
         pods = pods_of_web(cluster, ns)
         assert first not in pods and len(pods) == 1 and name not in pods.values(), pods
         assert available(cluster, ns) == 1

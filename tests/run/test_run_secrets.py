@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import uuid
 
 import pytest
 from run_fixtures import (
+    REPO,
     Env,
     current_env,
     ledger_bytes,
@@ -155,3 +159,78 @@ def test_a_multi_line_secret_its_encodings_and_a_cut_secret_appear_nowhere() -> 
     shown = runbook("show", run_id, "--output", "json")
     (result,) = [e for e in json.loads(shown.stdout)["events"] if e["kind"] == "step_result"]
     assert "characters kept …]\n«redacted:token, cut»xxx" in result["data"]["output"]
+
+
+# Two runs prepared under one error handler, each with its own secret, then an error or
+# a crash whose message quotes both (as a bug could).
+ERROR_AFTER_TWO_RUNS = """\
+import sys
+from engine.cli.error_handler import error_handler
+from engine.core.errors import RefusedError
+from engine.run.preflight import RunRequest, prepare
+
+playbook, work, how, *secrets = sys.argv[1:]
+with error_handler() as redactions:
+    for number, secret in enumerate(secrets):
+        environ = {"CANARY_TOKEN": secret}
+        inputs = {"dir": work, "mode": "ok"}
+        request = RunRequest(playbook, inputs, environ=environ, redactions=redactions)
+        prepare(request, f"r{number}", "live")
+    quoted = " and ".join(secrets)
+    if how == "crash":
+        raise RuntimeError(f"a crash that quotes {quoted}")
+    raise RefusedError(f"an error that quotes {quoted}", f"not {quoted}")
+"""
+
+
+@pytest.mark.parametrize(("how", "exit_code"), [("crash", 70), ("error", 5)])
+def test_a_secret_of_any_run_under_an_error_handler_is_redacted_from_its_line_and_crash_log(
+    how: str, exit_code: int
+) -> None:
+    env = current_env()
+    secrets = [_canary(), _canary()]
+    command = [sys.executable, "-c", ERROR_AFTER_TWO_RUNS, playbook("secret.yaml")]
+    done = subprocess.run(
+        [*command, str(env.work), how, *secrets], capture_output=True, text=True, cwd=REPO
+    )
+
+    assert done.returncode == exit_code, done.stderr
+    assert "quotes «redacted:token» and «redacted:token»" in done.stderr
+    logs = list((env.home / "logs").glob("*.log")) if how == "crash" else []
+    assert len(logs) == (how == "crash")
+    for log in logs:
+        assert "RuntimeError: a crash that quotes «redacted:token» and" in log.read_text()
+    for secret in secrets:
+        _assert_nowhere(secret, env, [], done.stdout, done.stderr)
+
+
+PLAN_UNDER_REDACTIONS = """\
+import sys
+from engine.cli.app import cli
+from engine.core.redactions import Redactions
+
+playbook, work, secret = sys.argv[1:]
+redactions = Redactions()
+try:
+    argv = ["plan", playbook, "-i", f"dir={work}", "-i", "mode=ok"]
+    cli.main(argv, prog_name="runbook", standalone_mode=False, obj=redactions)
+except SystemExit:
+    pass
+print(redactions(f"afterwards: {secret}"))
+"""
+
+
+def test_a_command_registers_its_runs_secrets_with_the_error_handler_it_is_given() -> None:
+    env = current_env()
+    secret = _canary()
+    command = [sys.executable, "-c", PLAN_UNDER_REDACTIONS, playbook("secret.yaml")]
+    done = subprocess.run(
+        [*command, str(env.work), secret],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "CANARY_TOKEN": secret},
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "afterwards: «redacted:token»"

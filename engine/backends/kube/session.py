@@ -28,10 +28,17 @@ def connect(binding: Binding) -> KubeClient:
     return KubeClient(client.ApiClient(configuration), binding)
 
 
+def shared_client(resources: Resources, binding: Binding) -> KubeClient:
+    """The run's one client for `binding`'s kubeconfig and context, made on first use and
+    closed with the run's other connections (steps and the SLI probe share it)."""
+    kube: KubeClient = resources.get(binding.key, lambda: connect(binding), _close)
+    return kube
+
+
 def client_for(resources: Resources, binding: Binding, deadline: Deadline) -> KubeClient:
     """The run's client for this context. Its first use reads the cluster's UID (recorded
     with undo state) and refuses a context that points away from a pinned cluster_uid."""
-    kube: KubeClient = resources.get(binding.key, lambda: connect(binding), _close)
+    kube = shared_client(resources, binding)
     if kube.uid is None:
         kube.uid = _read_uid(kube, deadline)
     if binding.cluster_uid:

@@ -28,6 +28,7 @@ from engine.run.runner import RunResult
 if TYPE_CHECKING:
     from engine.ledger import Ledger
 from engine.sli.judge import Sample, SliVerdict
+from engine.steps.base import Resources
 
 DEFAULT_DETECT_WITHIN = 60.0
 Listeners = Callable[[], Sequence[Listener]]
@@ -139,15 +140,19 @@ def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
         drill.recover_within,
     )
     signals = DrillSignals()
-    with signals.installed(), _holding_targets(request, checked, signals) as (request, ledger):
-        report.baseline = _sample(checked, "drill-baseline")
+    with (
+        signals.installed(),
+        _holding_targets(request, checked, signals) as (request, ledger),
+        _connections() as probes,
+    ):
+        report.baseline = _sample(checked, "drill-baseline", probes)
         if report.baseline.verdict != SliVerdict.HEALTHY:
             raise RefusedError(
                 f"the SLI is {report.baseline.verdict} before the drill"
                 + (f" ({report.baseline.error})" if report.baseline.error else ""),
                 "a drill measures a fault on a healthy service: start when the SLI is healthy",
             )
-        _Drill(request, checked, report, signals, listeners, ledger).play()
+        _Drill(request, checked, report, signals, listeners, probes, ledger).play()
     return report
 
 
@@ -179,6 +184,17 @@ def _holding_targets(
             lock.release()
 
 
+@contextlib.contextmanager
+def _connections() -> Iterator[Resources]:
+    """The connections of the drill's own SLI samples (one client per target across
+    them), closed when the drill ends."""
+    resources = Resources()
+    try:
+        yield resources
+    finally:
+        resources.close_all()
+
+
 def _checked(request: RunRequest) -> Prepared:
     """Everything that can be wrong with the playbook, found before the fault goes in."""
     prepared = prepare(request, "drill", mode="drill")
@@ -206,7 +222,7 @@ def _checked(request: RunRequest) -> Prepared:
     return prepared
 
 
-def _sample(prepared: Prepared, phase: str) -> Sample:
+def _sample(prepared: Prepared, phase: str, resources: Resources) -> Sample:
     from engine.run.context.render import TemplateRenderer
     from engine.sli.checker import SliChecker
 
@@ -219,6 +235,7 @@ def _sample(prepared: Prepared, phase: str) -> Sample:
         dict(variables.secrets),
         lambda sample, phase: None,
         threading.Event(),
+        resources,
     )
     return checker.sample(phase)
 
@@ -231,9 +248,11 @@ class _Drill:
         report: DrillReport,
         signals: DrillSignals,
         listeners: Listeners,
+        probes: Resources,
         ledger: Ledger | None = None,
     ) -> None:
         self.ledger = ledger  # None: each run opens the ledger itself
+        self.probes = probes  # the connections of the drill's own SLI samples
         self.request = request
         self.checked = checked
         self.report = report
@@ -283,7 +302,7 @@ class _Drill:
         assert sli is not None
         deadline = injected_at + self.report.detect_within
         while not self.signals.stop.is_set():
-            sample = _sample(self.checked, "drill-detect")
+            sample = _sample(self.checked, "drill-detect", self.probes)
             after = time.monotonic() - injected_at
             self.report.samples.append((after, sample))
             if sample.verdict == SliVerdict.UNHEALTHY:

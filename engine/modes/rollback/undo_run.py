@@ -148,6 +148,7 @@ def _prepared(
         inventory=request.inventory,
         wait_lock=request.wait_lock,
         lock_owner=request.lock_owner,
+        redactions=request.redactions,
     )
     prepared = assemble(request, playbook, source, info.inputs, run_id, "rollback")
     prepared.parent_run = run_id

@@ -15,7 +15,7 @@ from engine.run.context.render import TemplateRenderer
 from engine.sli import kubernetes as probe
 from engine.sli.judge import SliVerdict
 from engine.steps import kubectl as step
-from engine.steps.base import Status, StepResult
+from engine.steps.base import Resources, Status, StepResult
 
 pytestmark = pytest.mark.integration
 BOOKS = TESTS / "playbooks" / "kube"
@@ -134,12 +134,15 @@ def test_the_kubernetes_probe_reads_replicas_pods_and_conditions(
     render = TemplateRenderer({"playbook": {"kubernetes": kubernetes}, "inputs": {}})
     base = {"namespace": kube_ns, "kind": "Deployment", "name": "web"}
 
-    replicas = probe.read({**base, "check": "available_replicas"}, render, False)
-    too_few = probe.read({**base, "check": "available_replicas", "minimum": 3}, render, False)
+    run = Resources()
+    replicas = probe.read({**base, "check": "available_replicas"}, render, False, run)
+    too_few = probe.read({**base, "check": "available_replicas", "minimum": 3}, render, False, run)
     pods = probe.read({"namespace": kube_ns, "selector": "app=web", "check": "ready_pods"},
-                      render, False)  # fmt: skip
-    condition = probe.read({**base, "check": "condition", "condition": "Available"}, render, False)
-    lost = probe.read({**base, "context": "elsewhere"}, render, False)
+                      render, False, run)  # fmt: skip
+    condition = probe.read({**base, "check": "condition", "condition": "Available"}, render, False,
+                           run)  # fmt: skip
+    lost = probe.read({**base, "context": "elsewhere"}, render, False, run)
+    run.close_all()
 
     assert (replicas.value, replicas.verdict) == (2.0, SliVerdict.HEALTHY)
     assert (too_few.value, too_few.verdict) == (2.0, SliVerdict.UNHEALTHY)

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kube_fixtures import KubeCluster, available, create_web
+from kube_fixtures import CountingRelay, KubeCluster, available, create_web
 from run_fixtures import (
     current_env,
     events,
@@ -221,6 +221,25 @@ def test_a_wrong_cluster_uid_is_refused_before_step_1(kube_cluster: KubeCluster,
     )
     assert pinned.returncode == 0, pinned.stdout + pinned.stderr
     assert replicas(kube_cluster, ns) == 0
+
+
+def test_a_run_reads_its_kubernetes_probe_and_runs_its_steps_over_one_connection(
+    kube_cluster: KubeCluster, ns: str, counting_relay: CountingRelay, tmp_path: Path
+) -> None:
+    create_web(kube_cluster, ns)
+    kubeconfig = counting_relay.kubeconfig_through(kube_cluster, tmp_path / "kubeconfig")
+
+    ran = runbook(
+        "run", book("scale-up-sli.yaml"), "-i", f"namespace={ns}",
+        extra_env={"KUBECONFIG": str(kubeconfig)}, timeout=120,
+    )  # fmt: skip
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    samples = events(run_id_of(ran.stdout), "sli_sample")
+    assert len(samples) >= 3  # the pre-check and two healthy in a row
+    # one client for the context, shared by the scale step and every sample (each
+    # sample opened a connection of its own before)
+    assert counting_relay.connections == 1
 
 
 def test_the_kubernetes_probe_judges_the_recovery_of_a_run(
