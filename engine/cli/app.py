@@ -6,7 +6,6 @@ rich, paramiko and kubernetes are imported by the functions that need them.
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -153,8 +152,6 @@ def _print_plan(
 ) -> None:
     from engine.modes.run import plan_playbook
 
-    if inventory:  # `--probe` runs read-only ssh steps; they read the inventory from here
-        os.environ["RUNBOOK_INVENTORY"] = inventory
     request = make_request(playbook, inputs, crash_redactions(), dry_run=True, inventory=inventory)
     say(plan_playbook(request, output, probe))
 

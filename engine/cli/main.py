@@ -1,57 +1,44 @@
-"""Entry point of the `runbook` console script.
-
-`runbook run` with plain arguments starts without click (`engine.fastpath`); every
-other command line goes to the click CLI (`engine.cli.app`), which owns the help, the
-errors and the other commands. Either way the process ends through `quick_exit`.
-"""
+"""Entry point of the `runbook` console script: the click CLI (`engine.cli.app`), its errors
+and Ctrl-C shown by `error_handler`, then a normal `sys.exit` with the exit code."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
+from typing import IO, NoReturn
 
 from engine.cli.error_handler import error_handler
 from engine.core.redactions import Redactions
-from engine.quick_exit import quick_exit
 from engine.ui.stdout_text import tolerate_unencodable
 
 # What click exits with when stdout is a closed pipe (it silences the rest).
 BROKEN_PIPE = 1
+# What Python exits with when flushing stdout fails at shutdown (a closed pipe, say).
+FLUSH_FAILED = 120
 
 
-def main() -> None:
-    """Run the command line in `sys.argv`, then end the process with its exit code."""
+def main() -> NoReturn:
+    """Run the command line in `sys.argv`, then exit with its exit code."""
     tolerate_unencodable()
+    code: str | int | None = 0
     try:
         with error_handler() as redactions:
-            _dispatch(sys.argv[1:], redactions)
+            _click_cli(redactions)
     except SystemExit as done:
-        quick_exit(done.code)
+        code = done.code
     except BrokenPipeError:
-        quick_exit(BROKEN_PIPE)
-    quick_exit(0)
-
-
-def _dispatch(argv: list[str], redactions: Redactions) -> None:
-    """The command line, run with its runs' secrets registered in `redactions`."""
-    from engine.fastpath import parse_run
-
-    arguments = parse_run(argv)
-    if arguments is None:
-        _click_cli(redactions)
-        return
-    from engine.lean_msgspec import import_msgspec
-
-    import_msgspec()  # before the run's modules import it the usual way
-    from engine.cli.options import run_and_exit_code
-
-    sys.exit(run_and_exit_code(**arguments, redactions=redactions))
+        code = BROKEN_PIPE
+    if not _standard_streams_flushed():
+        code = code or FLUSH_FAILED
+    sys.exit(code)
 
 
 def _click_cli(redactions: Redactions) -> None:
     """Click parses and runs the command; its errors are shown as click shows them, but a
-    Ctrl-C it caught (Abort) ends like one on the fast path: `error_handler` says
-    "interrupted" and exits 130, where click alone would say "Aborted!" and exit 1.
-    The commands find `redactions` as click's context object."""
+    Ctrl-C it caught (Abort) ends like any other: `error_handler` says "interrupted" and
+    exits 130, where click alone would say "Aborted!" and exit 1. The commands find
+    `redactions` (where their runs register their secrets) as click's context object."""
     import click
 
     from engine.cli.app import cli
@@ -64,3 +51,27 @@ def _click_cli(redactions: Redactions) -> None:
         exc.show()
         sys.exit(exc.exit_code)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _standard_streams_flushed() -> bool:
+    """Flush stdout, then stderr. A stream that cannot be written (a closed pipe) is sent
+    to /dev/null instead: Python flushes both again at exit and would print a traceback
+    of the same failure (the recipe of Python's documentation on SIGPIPE)."""
+    flushed = True
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            if stream is not None:
+                stream.flush()
+        except (OSError, ValueError):
+            flushed = False
+            _send_to_devnull(stream)
+    return flushed
+
+
+def _send_to_devnull(stream: IO[str]) -> None:
+    with contextlib.suppress(OSError, ValueError):  # a stream without a descriptor
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, stream.fileno())
+        finally:
+            os.close(devnull)

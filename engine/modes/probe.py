@@ -77,6 +77,7 @@ def _run_readonly_steps(prepared: Prepared, resources: Resources) -> list[str]:
             resources=resources,
             base_dir=Path(prepared.playbook.file).resolve().parent,
             timeout=step_timeout(step),
+            settings={"inventory": prepared.request.inventory},  # as a run gives ssh steps
         )
         result = apply_step(step, ctx)
         prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)

@@ -7,7 +7,6 @@ output and the exit code are the same as when one process checks them all.
 
 from __future__ import annotations
 
-import gc
 import json
 import os
 import sys
@@ -90,7 +89,6 @@ def _in_workers(files: list[str], workers: int) -> list[CheckReport]:
 
     chunk = max(1, min(32, len(files) // (workers * 4)))
     context = multiprocessing.get_context("fork")
-    gc.freeze()  # the collector of a worker leaves the parent's objects (and pages) alone
     sys.stdout.flush()
     sys.stderr.flush()
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start) as pool:

@@ -4,6 +4,7 @@ with its inputs and a verdict, and provably nothing executed or recorded."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,25 @@ def test_a_dry_run_with_bad_input_is_an_error_and_changes_nothing() -> None:
     assert "starts with '-'" in shown.stderr
     assert "Traceback" not in shown.stderr
     _nothing_happened(work)
+
+
+def test_planning_with_an_inventory_leaves_the_process_environment_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The CLI hands `--inventory` on in the request; it sets no environment variable.
+    from click.testing import CliRunner
+
+    from engine.cli.app import cli
+
+    work = current_env().work
+    monkeypatch.delenv("RUNBOOK_INVENTORY", raising=False)
+    before = dict(os.environ)
+
+    args = ["plan", playbook("dryrun.yaml"), "-i", f"dir={work}", "--inventory", "hosts.yaml"]
+    planned = CliRunner().invoke(cli, args)
+
+    assert planned.exit_code == 0, planned.output
+    assert dict(os.environ) == before
 
 
 def test_a_when_comparing_a_capture_is_unknown_in_the_plan(tmp_path: Path) -> None:

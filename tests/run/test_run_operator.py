@@ -333,7 +333,7 @@ def test_sigterm_during_the_sli_pre_check_aborts_the_run_before_step_1() -> None
     assert events(run["run_id"], "step_intent") == []
 
 
-# `-y -q` is parsed without click (engine.fastpath), `-yq` by click: the same stop.
+# Separate and joined short options (`-y -q`, `-yq`) mean the same stop.
 @pytest.mark.parametrize("flags", [["-y", "-q"], ["-yq"]])
 def test_a_third_signal_during_the_rollback_stops_at_once_with_130(flags: list[str]) -> None:
     work = current_env().work

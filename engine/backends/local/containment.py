@@ -15,9 +15,9 @@ and kill it before anything is undone (`kill_leftovers`). A machine that reboots
 the folders with the processes, so nothing needs to be written to disk for this.
 
 The command is put in its cgroup by birth: the engine moves itself into the new cgroup,
-starts the command there (posix_spawn or Popen alike) and moves itself back, so no
-child can fork before it is contained. Where cgroups cannot be used (another OS, no
-permission) commands keep the process group alone; `RUNBOOK_CGROUPS=off` chooses that.
+starts the command there and moves itself back, so no child can fork before it is
+contained. Where cgroups cannot be used (another OS, no permission) commands keep the
+process group alone; `RUNBOOK_CGROUPS=off` chooses that.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from msgspec import Struct
 
 from engine.backends.local.containment import NO_CELL, Cell, Containment
-from engine.backends.local.spawn import Child, Pipe, spawn, spawn_on_path
+from engine.backends.local.spawn import Child, Pipe, spawn
 from engine.core.output_cuts import line_cut, tail_cut
 
 KILL_GRACE_SECONDS = 2.0
@@ -177,7 +177,7 @@ def run_process(
     try:
         # Bytes as argv and env get them: a byte argv could not decode goes back as itself.
         data = stdin.encode("utf-8", "surrogateescape") if stdin is not None else None
-        start = functools.partial(_spawn, list(argv), child_env, cwd, data is not None)
+        start = functools.partial(spawn, list(argv), child_env, cwd, data is not None)
         proc, cell = contain.start(start) if contain is not None else (start(), NO_CELL)
     except (OSError, ValueError) as exc:  # ValueError: NUL, `=` in a name, a surrogate
         search = Search((child_env if child_env is not None else os.environ).get("PATH"), cwd)
@@ -207,38 +207,10 @@ def _child_environment(env: Mapping[str, str] | None) -> dict[str, str] | None:
     return {**inherited, **env} if env else inherited
 
 
-def _spawn(
-    argv: list[str], env: Mapping[str, str] | None, cwd: str | None, with_stdin: bool
-) -> Child:
-    if cwd is None and _searched_on_own_path(argv[0], env):
-        child = spawn_on_path(argv, env, with_stdin)
-        if child is not None:
-            return child
-    executable = find_executable(argv[0], (os.environ if env is None else env).get("PATH"))
-    if executable is None:
-        return spawn(argv, None, env, cwd, with_stdin)
-    try:
-        return spawn(argv, executable, env, cwd, with_stdin)
-    except OSError:
-        # The file found is not what the kernel runs (a bad interpreter line, say): let
-        # the usual search decide, which tries the next directories and names the error.
-        return spawn(argv, None, env, cwd, with_stdin)
-
-
-def _searched_on_own_path(name: str, env: Mapping[str, str] | None) -> bool:
-    """Whether `name` is looked up on PATH and the child's PATH is the engine's own: then
-    libc's search in the child (`posix_spawnp`, which reads the engine's PATH) finds what
-    the child's own search would."""
-    if not name or "/" in name or "PATH" not in os.environ:
-        return False  # without PATH, libc's default search path is its own (musl's differs)
-    return env is None or env.get("PATH") == os.environ.get("PATH")
-
-
 def find_executable(name: str, path: str | None) -> str | None:
-    """The absolute file a PATH search for `name` finds first, or None to leave the search
-    to the child. For a child whose PATH is not the engine's (a step's `env` sets it),
-    where libc cannot search it. None for a name with a slash, and once a relative or
-    empty PATH entry comes first (it depends on `cwd`)."""
+    """The absolute file a PATH search for `name` finds first, to name it when it could
+    not be started. None for a name with a slash, and once a relative or empty PATH entry
+    comes first (it depends on `cwd`)."""
     if not name or "/" in name:
         return None
     for folder in (os.defpath if path is None else path).split(os.pathsep):

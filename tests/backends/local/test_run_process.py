@@ -1,14 +1,21 @@
 """Deadlines, signals and retries: a timed-out step dies with its whole process group, a
-signal after a command ended leaves its exit status the outcome, and retry
-delays grow exponentially up to `max_backoff` (with jitter inside [d/2, d])."""
+signal after a command ended leaves its exit status the outcome, retry delays grow
+exponentially up to `max_backoff` (with jitter inside [d/2, d]), and a step gets no
+descriptor the engine inherited."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
+import pytest
+from components import require_binary
 from run_fixtures import (
     current_env,
+    engine_command,
     events,
     lines,
     playbook,
@@ -144,3 +151,43 @@ def test_a_signal_after_the_command_ended_keeps_the_step_succeeded_and_undoes_it
     result = next(e for e in events(run_id_of(ran.stdout), "step_result"))
     assert (result["step_id"], result["data"]["status"]) == ("one", "succeeded")
     assert lines(env.work / "undone") == ["one"]
+
+
+# Where /proc is missing (macOS, or here a mount namespace with an empty tmpfs over it),
+# nothing can list the engine's descriptors there: they must be closed all the same.
+PROC_HIDDEN = 'mount -t tmpfs runbook-no-proc /proc && exec "$@"'
+
+
+def _launcher(proc: str) -> list[str]:
+    if proc == "with /proc":
+        return []
+    unshare = require_binary("unshare", "util-linux")
+    if os.geteuid() != 0:
+        pytest.skip("a mount namespace and a tmpfs over /proc need root")
+    return [unshare, "--mount", "--propagation", "private", "--",
+            "/bin/sh", "-c", PROC_HIDDEN, "sh"]  # fmt: skip
+
+
+@pytest.mark.parametrize("proc", ["with /proc", "without /proc"])
+def test_a_descriptor_the_engine_inherited_does_not_reach_a_step(proc: str) -> None:
+    # An engine started with an extra, inheritable descriptor (as a shell's `3>file` or a
+    # job server gives one): its steps must not get it.
+    work = current_env().work
+    read, write = os.pipe()
+    argv = engine_command(
+        "run", playbook("inherited-fd.yaml"),
+        "-i", f"dir={work}", "-i", f"fd={write}",
+    )  # fmt: skip
+    python_first = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
+    try:
+        ran = subprocess.run(
+            [*_launcher(proc), *argv],
+            pass_fds=(write,), stdin=subprocess.DEVNULL, capture_output=True, text=True,
+            env={**os.environ, "PATH": python_first}, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(read)
+        os.close(write)
+
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert lines(work / "seen") == ["closed"]

@@ -14,7 +14,6 @@ import pytest
 from tree import REPO
 
 from engine.backends.local.process import CannotStart, find_executable, run_process
-from engine.backends.local.spawn import SpawnedChild, spawn, spawn_on_path
 
 
 def tool(folder: Path, name: str, body: str, mode: int = 0o755) -> Path:
@@ -70,13 +69,13 @@ def test_names_with_a_slash_and_relative_path_entries_are_left_to_the_child(
     assert outcome.exit_code == 0 and outcome.stdout == "here\n"
 
 
-# Both ways of starting a process (posix_spawn without `cwd`, Popen with it) must start
-# the same process: its own session, default SIGPIPE, none of the engine's descriptors.
-BOTH_WAYS = ["posix_spawn", "popen"]
+# With a working directory or without one, the same process starts: its own session,
+# default SIGPIPE, none of the engine's descriptors.
+BOTH_WAYS = ["own cwd", "cwd"]
 
 
 def _cwd(way: str, tmp_path: Path) -> str | None:
-    return str(tmp_path) if way == "popen" else None
+    return str(tmp_path) if way == "cwd" else None
 
 
 @pytest.mark.parametrize("way", BOTH_WAYS)
@@ -137,8 +136,8 @@ def test_a_child_killed_by_a_signal_and_stdin_fed_through_a_pipe(way: str, tmp_p
 def test_the_child_sees_the_engines_environment_as_it_is_now(
     way: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # posix_spawn is handed the bytes behind os.environ: what was set, changed or removed
-    # since the engine started must reach the child exactly, undecodable bytes included.
+    # What was set, changed or removed since the engine started must reach the child
+    # exactly, undecodable bytes included.
     show = ["sh", "-c", 'printf "%s|%s|%s" "$RB_SET" "$RB_GONE" "$RB_RAW"']
     monkeypatch.setenv("RB_GONE", "still here")
     before = run_process(show, cwd=_cwd(way, tmp_path), timeout=10)
@@ -150,18 +149,6 @@ def test_the_child_sees_the_engines_environment_as_it_is_now(
 
     assert before.stdout == "|still here|"
     assert after.stdout == "new value||caf\ufffd"  # the child got the byte; we decode
-
-
-def test_posix_spawn_is_used_unless_a_cwd_is_asked_for(tmp_path: Path) -> None:
-    fast = spawn(["true"], "/bin/true", None, None, False)
-    slow = spawn(["true"], "/bin/true", None, str(tmp_path), False)
-
-    assert isinstance(fast, SpawnedChild) and fast.wait() == 0
-    assert isinstance(slow, subprocess.Popen) and slow.wait() == 0
-    for child in (fast, slow):
-        for pipe in (child.stdout, child.stderr):
-            assert pipe is not None
-            pipe.close()
 
 
 @pytest.mark.parametrize("way", BOTH_WAYS)
@@ -183,11 +170,11 @@ def test_an_error_while_reading_kills_the_child_and_leaks_no_descriptor(
         os.kill(int(str(failed.value)), 0)
 
 
-def test_on_the_engines_own_path_libc_searches_it_as_the_child_would(
+def test_on_the_engines_own_path_the_search_skips_what_cannot_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The child's PATH is the engine's: posix_spawnp searches it. Not executable, a
-    # directory, or a broken interpreter line: skipped as the child's own search skips them.
+    # Not executable, a directory, or a broken interpreter line: skipped, as a shell's own
+    # search skips them.
     first, second, third = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     tool(first, "hello", "#!/bin/sh\necho first\n", mode=0o644)
     (second / "hello").mkdir(parents=True)
@@ -196,17 +183,11 @@ def test_on_the_engines_own_path_libc_searches_it_as_the_child_would(
     tool(third, "broken", "#!/bin/sh\necho good\n")
     monkeypatch.setenv("PATH", os.pathsep.join(map(str, (first, second, third, "/usr/bin:/bin"))))
 
-    child = spawn_on_path(["hello"], None, False)
     outcome = run_process(["hello"], timeout=10)
     broken = run_process(["broken"], env={"LANG": "C"}, timeout=10)  # same PATH as ours
-    missing = spawn_on_path(["no-such-tool-anywhere"], None, False)
 
-    assert isinstance(child, SpawnedChild) and child.wait() == 0
-    for pipe in (child.stdout, child.stderr):
-        pipe.close()
     assert (outcome.exit_code, outcome.stdout) == (0, f"third {third / 'hello'}\n")
     assert (broken.exit_code, broken.stdout) == (0, "good\n")
-    assert missing is None  # the caller's search and Popen then name the error
     with pytest.raises(CannotStart, match=r"`no-such-tool-anywhere`: no such program on PATH") as e:
         run_process(["no-such-tool-anywhere"], timeout=10)
     assert isinstance(e.value.cause, FileNotFoundError)

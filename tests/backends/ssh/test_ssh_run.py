@@ -104,6 +104,20 @@ def test_rollback_reads_the_inventory_from_the_environment_too(
     assert lines(remote_dir / "undone") == ["boom", "two", "one"]
 
 
+def test_a_probed_plan_runs_its_read_only_ssh_step_on_the_inventory_given(
+    sshd: SshServer, remote_dir: Path
+) -> None:
+    probed = runbook(
+        "plan", "--probe", ssh_playbook("flow.yaml"), "--inventory", _inventory(sshd),
+        "-i", "host=box", "-i", f"dir={remote_dir}",
+    )  # fmt: skip
+
+    assert probed.returncode == 0, probed.stdout + probed.stderr
+    assert "whoami: succeeded" in probed.stdout
+    assert f"box:{sshd.user}" in probed.stdout  # captured remotely, used by `two`'s plan
+    assert not (remote_dir / "done").exists()  # nothing else ran
+
+
 def test_inventory_from_env_and_beside_the_playbook(sshd: SshServer, remote_dir: Path) -> None:
     work = current_env().work
     inventory = _inventory(sshd)
