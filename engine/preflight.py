@@ -12,7 +12,8 @@ from msgspec import Struct, field
 
 from engine.dryrun import PlannedStep, build_plan, plan_variables, unavailable_types
 from engine.playbook.compiled import load_checked
-from engine.playbook.model import Playbook, Step
+from engine.playbook.model import Playbook
+from engine.playbook.traits import needs_hands
 from engine.secrets import Redactor, load_secrets
 from engine.steps.process import withhold_from_children
 from engine.variables import RunVariables, base_variables
@@ -127,7 +128,7 @@ def _headless_refusal(playbook: Playbook, assume_yes: bool) -> tuple[str, str]:
     hint_terminal = "run it from a terminal"
     if playbook.metadata.maturity == 1:
         return "a level-1 playbook is a guided checklist and needs a human", hint_terminal
-    manual = [s.id for s in playbook.steps if _needs_hands(s)]
+    manual = [s.id for s in playbook.steps if needs_hands(s)]
     if manual:
         return f"no terminal for the manual step(s): {', '.join(manual)}", hint_terminal
     gated = [s.id for s in playbook.steps if s.confirm]
@@ -136,7 +137,3 @@ def _headless_refusal(playbook: Playbook, assume_yes: bool) -> tuple[str, str]:
             "pass --yes to pre-approve them (recorded with your name), or use a terminal"
         )
     return "", ""
-
-
-def _needs_hands(step: Step) -> bool:
-    return step.action.type == "manual" or (step.undo is not None and step.undo.type == "manual")

@@ -12,11 +12,12 @@ from msgspec import Struct
 from engine.dryrun import PlannedStep, build_plan, plan_variables
 from engine.execution import apply_step, step_timeout
 from engine.operator import HeadlessOperator
-from engine.playbook.traits import is_readonly
+from engine.playbook.traits import capture_name, is_readonly
 from engine.preflight import Prepared
 from engine.sli.checker import SliChecker
 from engine.sli.judge import Sample, SliVerdict
 from engine.steps.base import Resources, StepContext
+from engine.steps.registry import step_type
 
 PRECHECK_DECISIONS = {
     SliVerdict.HEALTHY: "refuse: the SLI is already healthy (nothing to fix)",
@@ -63,7 +64,7 @@ def _run_readonly_steps(prepared: Prepared) -> list[str]:
     ran = []
     resources = Resources()
     for step in prepared.playbook.steps:
-        if not is_readonly(step) or step.when or step.action.type in ("manual", "wait"):
+        if not is_readonly(step) or step.when or not step_type(step.action.type).probed:
             continue
         ctx = StepContext(
             step_id=step.id,
@@ -74,7 +75,7 @@ def _run_readonly_steps(prepared: Prepared) -> list[str]:
             timeout=step_timeout(step),
         )
         result = apply_step(step, ctx)
-        prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
+        prepared.variables.record(step.id, capture_name(step), result)
         ran.append(f"{step.id}: {result.status}")
     resources.close_all()
     return ran

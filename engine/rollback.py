@@ -18,7 +18,7 @@ from engine.ledger import EventRow, Ledger, RunInfo, new_run_id
 from engine.outcome import Outcome
 from engine.playbook.loader import load_playbook
 from engine.playbook.model import Playbook
-from engine.playbook.traits import is_readonly
+from engine.playbook.traits import capture_name, is_readonly, undo_needs_hands
 from engine.preflight import Prepared, RunRequest, assemble
 from engine.runner import Run, RunResult
 from engine.steps.base import Status, StepResult
@@ -211,7 +211,7 @@ def _restore_results(prepared: Prepared, playbook: Playbook, events: Iterable[Ev
             data.get("output", ""),
             value=data.get("value"),
         )
-        prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
+        prepared.variables.record(step.id, capture_name(step), result)
 
 
 def _refuse_without_hands(
@@ -224,9 +224,7 @@ def _refuse_without_hands(
         raise RefusedError(
             "undoing a level-1 (guided) run needs a human", "run `runbook rollback` in a terminal"
         )
-    manual = [
-        c.step.id for c in completed if c.step.undo is not None and c.step.undo.type == "manual"
-    ]
+    manual = [c.step.id for c in completed if undo_needs_hands(c.step)]
     if manual:
         raise RefusedError(
             f"no terminal for the manual undo of: {', '.join(manual)}",

@@ -12,9 +12,9 @@ from engine.durations import format_seconds, parse_duration
 from engine.findings import Finding, Location
 from engine.playbook import ecma
 from engine.playbook.model import Drill, Healthy, InputSpec, Playbook, Step
-from engine.playbook.traits import is_readonly, undoes_itself
+from engine.playbook.traits import capture_name, is_readonly, undoes_itself
 from engine.playbook.yamlsource import Path, Source, dotted
-from engine.steps.registry import HUMAN_TYPES
+from engine.steps.registry import needs_human
 
 ERROR, WARNING = "error", "warning"
 UNDO_HINT = "add `undo:`, `irreversible: <reason>`, or `readonly: true` if it changes nothing"
@@ -85,7 +85,7 @@ def _duplicate_ids(playbook: Playbook, where: Locator) -> Iterator[Finding]:
 def _duplicate_captures(playbook: Playbook, where: Locator) -> Iterator[Finding]:
     seen: dict[str, Step] = {}
     for step in all_steps(playbook):
-        name = getattr(step.action.spec, "capture", None)
+        name = capture_name(step)
         if not isinstance(name, str):
             continue
         first = seen.setdefault(name, step)
@@ -109,7 +109,7 @@ def _reversibility(playbook: Playbook, where: Locator) -> Iterator[Finding]:
 
 
 def _lacks_undo_story(step: Step) -> bool:
-    if step.action.type in HUMAN_TYPES or step.undo is not None or step.irreversible:
+    if needs_human(step.action.type) or step.undo is not None or step.irreversible:
         return False
     return not is_readonly(step) and not undoes_itself(step)
 
@@ -143,7 +143,7 @@ def _kube_contexts(playbook: Playbook, where: Locator) -> Iterator[Finding]:
 
 
 def _unattended_step(step: Step, where: Locator) -> Iterator[Finding]:
-    if step.action.type in HUMAN_TYPES:
+    if needs_human(step.action.type):
         message = "level 3 cannot have manual steps"
         yield where.finding(step, (step.action.type,), message, LEVEL3_HINT, ERROR)
     if step.confirm:

@@ -14,7 +14,14 @@ from typing import Any
 from msgspec import Struct, field
 
 from engine.findings import Location
-from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+from engine.steps.base import (
+    DEFAULT_STEP_TIMEOUT,
+    Planned,
+    Status,
+    StepContext,
+    StepResult,
+    Verdict,
+)
 
 
 class DeclaredSpec(Struct, frozen=True):
@@ -40,6 +47,9 @@ class DeclaredType(Struct, frozen=True):
     self_undoing_actions: frozenset[str] = frozenset()
     readonly_rule: Callable[[DeclaredSpec], bool] | None = field(default=None)
     available: bool = False
+    needs_human: bool = False
+    default_timeout: float | None = DEFAULT_STEP_TIMEOUT
+    probed: bool = True
 
     def parse(self, body: Any, where: Location) -> DeclaredSpec:
         return DeclaredSpec(self.name, MappingProxyType(dict(body)))
@@ -51,6 +61,13 @@ class DeclaredType(Struct, frozen=True):
 
     def undoes_itself(self, spec: DeclaredSpec) -> bool:
         return spec.action in self.self_undoing_actions
+
+    def capture_name(self, spec: DeclaredSpec) -> str | None:
+        value = spec.body.get("capture")
+        return str(value) if value is not None else None
+
+    def expectation(self, spec: DeclaredSpec) -> str:
+        return ""
 
     def plan(self, spec: DeclaredSpec, ctx: StepContext) -> Planned:
         rendered = ctx.render.value(dict(spec.body))

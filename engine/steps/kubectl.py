@@ -21,7 +21,14 @@ from engine.durations import parse_duration
 from engine.findings import Location
 from engine.kube.config import Binding, KubeConfigError, bind, playbook_defaults, rebind
 from engine.kube.spec import MODULES, SELF_UNDOING, KubeSpec, describe, parse_spec
-from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+from engine.steps.base import (
+    DEFAULT_STEP_TIMEOUT,
+    Planned,
+    Status,
+    StepContext,
+    StepResult,
+    Verdict,
+)
 
 if TYPE_CHECKING:
     from engine.kube.client import Deadline
@@ -29,6 +36,11 @@ if TYPE_CHECKING:
 
 DEFAULT_DEADLINE = 30 * 60.0
 PLAN_DEADLINE = 15.0
+
+
+needs_human = False
+default_timeout: float | None = DEFAULT_STEP_TIMEOUT
+probed = True
 
 
 def parse(body: Any, where: Location) -> KubeSpec:
@@ -44,6 +56,14 @@ def is_readonly(spec: KubeSpec) -> bool:
 def undoes_itself(spec: KubeSpec) -> bool:
     """Every mutating action but `delete` captures its own undo."""
     return spec.action in SELF_UNDOING
+
+
+def capture_name(spec: KubeSpec) -> str | None:
+    return spec.capture
+
+
+def expectation(spec: KubeSpec) -> str:
+    return ""
 
 
 def plan(spec: KubeSpec, ctx: StepContext) -> Planned:
