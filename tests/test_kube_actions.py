@@ -134,12 +134,14 @@ def test_the_kubernetes_probe_reads_replicas_pods_and_conditions(
     render = TemplateRenderer({"playbook": {"kubernetes": kubernetes}, "inputs": {}})
     base = {"namespace": kube_ns, "kind": "Deployment", "name": "web"}
 
-    replicas = probe.read({**base, "check": "available_replicas"}, render, False)
-    too_few = probe.read({**base, "check": "available_replicas", "minimum": 3}, render, False)
+    replicas = probe.read({**base, "check": "available_replicas"}, render, False, {})
+    too_few = probe.read({**base, "check": "available_replicas", "minimum": 3}, render, False, {})
     pods = probe.read({"namespace": kube_ns, "selector": "app=web", "check": "ready_pods"},
-                      render, False)  # fmt: skip
-    condition = probe.read({**base, "check": "condition", "condition": "Available"}, render, False)
-    lost = probe.read({**base, "context": "elsewhere"}, render, False)
+                      render, False, {})  # fmt: skip
+    condition = probe.read(
+        {**base, "check": "condition", "condition": "Available"}, render, False, {}
+    )
+    lost = probe.read({**base, "context": "elsewhere"}, render, False, {})
 
     assert (replicas.value, replicas.verdict) == (2.0, SliVerdict.HEALTHY)
     assert (too_few.value, too_few.verdict) == (2.0, SliVerdict.UNHEALTHY)

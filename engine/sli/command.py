@@ -11,10 +11,13 @@ from engine.sli.judge import Reading, SliVerdict
 from engine.steps.base import Renderer
 from engine.steps.process import run_process
 
+reads_number = True
 DEFAULT_TIMEOUT = 10.0
 
 
-def read(spec: Mapping[str, Any], render: Renderer, numeric: bool) -> Reading:
+def read(
+    spec: Mapping[str, Any], render: Renderer, numeric: bool, secrets: Mapping[str, str]
+) -> Reading:
     run = spec["run"]
     if isinstance(run, list):
         argv, env = render.argv([str(part) for part in run]), None

@@ -18,11 +18,14 @@ from engine.http_client import (
 from engine.sli.judge import Reading, SliVerdict
 from engine.steps.base import Renderer
 
+reads_number = False
 DEFAULT_TIMEOUT = 5.0
 BODY_LIMIT = 1024 * 1024
 
 
-def read(spec: Mapping[str, Any], render: Renderer, numeric: bool) -> Reading:
+def read(
+    spec: Mapping[str, Any], render: Renderer, numeric: bool, secrets: Mapping[str, str]
+) -> Reading:
     timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
     templates = spec.get("headers") or {}
     headers = {k: render.text(v) for k, v in templates.items()}

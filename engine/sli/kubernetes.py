@@ -18,10 +18,13 @@ from typing import Any
 from engine.sli.judge import Reading, SliVerdict
 from engine.steps.base import Renderer
 
+reads_number = False
 DEFAULT_TIMEOUT = 5.0
 
 
-def read(spec: Mapping[str, Any], render: Renderer, numeric: bool) -> Reading:
+def read(
+    spec: Mapping[str, Any], render: Renderer, numeric: bool, secrets: Mapping[str, str]
+) -> Reading:
     """One sample; unreadable (no context, API error, timeout) is unknown, never healthy."""
     from engine.kube.client import Deadline, KubeError
     from engine.kube.config import KubeConfigError, bind, playbook_defaults

@@ -28,7 +28,14 @@ DEFAULT_TIMEOUT = 5.0
 BODY_LIMIT = 4 * 1024 * 1024
 
 
-def read(spec: Mapping[str, Any], render: Renderer, numeric: bool, token: str = "") -> Reading:
+reads_number = True
+
+
+def read(
+    spec: Mapping[str, Any], render: Renderer, numeric: bool, secrets: Mapping[str, str]
+) -> Reading:
+    """One instant query; `bearer_token_secret` names the secret sent as the bearer token."""
+    token = secrets.get(spec.get("bearer_token_secret", ""), "")
     timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
     query = render.text(spec["query"])
     url = (

@@ -1,0 +1,60 @@
+"""The SLI probe types: what the engine knows of one (`Probe`), and the one place that
+maps a YAML probe key to the module implementing it.
+
+Shaped like `engine.steps.registry`: modules load on first use (the kubernetes probe
+pulls in the kubernetes client), and mypy checks every module against `Probe` below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from engine.sli.judge import Reading
+from engine.steps.base import Renderer
+
+PROBES: dict[str, str] = {
+    "prometheus": "engine.sli.prometheus",
+    "http": "engine.sli.http",
+    "command": "engine.sli.command",
+    "kubernetes": "engine.sli.kubernetes",
+}
+
+
+class Probe(Protocol):
+    """The members every module in `engine/sli/` that reads an SLI exposes."""
+
+    # Its reading is a number that `healthy:` judges (else the probe judges itself).
+    reads_number: bool
+
+    def read(
+        self, spec: Mapping[str, Any], render: Renderer, numeric: bool, secrets: Mapping[str, str]
+    ) -> Reading:
+        """One reading; `numeric`: judge it by `healthy:`; `secrets`: the run's, by name."""
+        ...
+
+
+if TYPE_CHECKING:  # the modules load lazily at run time; mypy sees each one as a Probe
+    from engine.sli import command, http, kubernetes, prometheus
+
+    CHECKED: dict[str, Probe] = {
+        "prometheus": prometheus,
+        "http": http,
+        "command": command,
+        "kubernetes": kubernetes,
+    }
+
+
+def is_available(name: str) -> bool:
+    """Whether this release can read a probe of type `name`."""
+    return name in PROBES
+
+
+@cache
+def probe_type(name: str) -> Probe:
+    """The implementation of probe type `name` (a key of PROBES)."""
+    module: Any = importlib.import_module(PROBES[name])
+    implementation: Probe = module
+    return implementation
