@@ -16,6 +16,7 @@ from engine.playbook.model import Playbook
 from engine.playbook.traits import needs_hands
 from engine.secrets import Redactor, load_secrets
 from engine.steps.process import withhold_from_children
+from engine.steps.registry import playbook_hooks
 from engine.variables import RunVariables, base_variables
 
 
@@ -68,10 +69,8 @@ def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
 
         prepared.targets = render_targets(playbook, prepared.variables, prepared.redactor)
         prepared.refusal, prepared.refusal_hint = refusal(playbook, request)
-    if not request.dry_run and not prepared.refusal:  # wrong cluster: refused before step 1
-        from engine.kube.guard import refusal as kube_refusal
-
-        prepared.refusal, prepared.refusal_hint = kube_refusal(
+    if not request.dry_run and not prepared.refusal:  # e.g. a wrong cluster: before step 1
+        prepared.refusal, prepared.refusal_hint = step_type_refusal(
             playbook, prepared.variables.as_mapping()
         )
     return prepared
@@ -100,9 +99,8 @@ def assemble(
     _install_crash_redaction(redactor)
     variables = base_variables(playbook, inputs, secrets, run_id, mode)
     variables.alert = dict(request.alert)
-    from engine.kube.guard import defaults_mapping  # the playbook's `kubernetes:` block
-
-    variables.playbook = {**variables.playbook, "kubernetes": defaults_mapping(playbook, environ)}
+    for hook in playbook_hooks().values():  # e.g. the playbook's `kubernetes:` block
+        variables.playbook = {**variables.playbook, **hook.run_variables(playbook, environ)}
     return Prepared(request, playbook, variables, redactor, source, mode)
 
 
@@ -110,6 +108,15 @@ def _install_crash_redaction(redactor: Redactor) -> None:
     from engine import error_handler
 
     error_handler.redact_hook = redactor.redact
+
+
+def step_type_refusal(playbook: Playbook, variables: Mapping[str, Any]) -> tuple[str, str]:
+    """Why a step type will not let this run start (e.g. a wrong cluster), or ("", "")."""
+    for hook in playbook_hooks().values():
+        reason, hint = hook.refusal(playbook, variables)
+        if reason:
+            return reason, hint
+    return "", ""
 
 
 def refusal(playbook: Playbook, request: RunRequest) -> tuple[str, str]:

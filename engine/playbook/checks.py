@@ -14,7 +14,7 @@ from engine.playbook import ecma
 from engine.playbook.model import Drill, Healthy, InputSpec, Playbook, Step
 from engine.playbook.traits import capture_name, is_readonly, undoes_itself
 from engine.playbook.yamlsource import Path, Source, dotted
-from engine.steps.registry import needs_human
+from engine.steps.registry import needs_human, playbook_hooks
 
 ERROR, WARNING = "error", "warning"
 UNDO_HINT = "add `undo:`, `irreversible: <reason>`, or `readonly: true` if it changes nothing"
@@ -53,6 +53,7 @@ def semantic_findings(playbook: Playbook, source: Source | None = None) -> list[
         _maturity,
         _input_declarations,
         _reversed_ranges,
+        _step_type_problems,
         _advice,
     )
     return [finding for check in checks for finding in check(playbook, where)]
@@ -128,18 +129,14 @@ def _maturity(playbook: Playbook, where: Locator) -> Iterator[Finding]:
         yield Finding(level, "metadata.triggers", message, LEVEL3_HINT)
     for step in all_steps(playbook):
         yield from _unattended_step(step, where)
-    yield from _kube_contexts(playbook, where)
 
 
-def _kube_contexts(playbook: Playbook, where: Locator) -> Iterator[Finding]:
-    from engine.kube.guard import contextless
-
-    for step in contextless(all_steps(playbook), playbook):
-        message = (
-            f"step {step.id!r} names no kubeconfig context; level 3 never uses the current one"
-        )
-        hint = "set `context:` on the step or under `kubernetes:`, or lower metadata.maturity to 2"
-        yield where.finding(step, (step.action.type,), message, hint, ERROR)
+def _step_type_problems(playbook: Playbook, where: Locator) -> Iterator[Finding]:
+    """What the step types that look at the whole playbook find (e.g. kubectl's)."""
+    steps = all_steps(playbook)
+    for hook in playbook_hooks().values():
+        for problem in hook.problems(playbook, steps):
+            yield where.finding(problem.step, problem.path, problem.message, problem.hint, ERROR)
 
 
 def _unattended_step(step: Step, where: Locator) -> Iterator[Finding]:
@@ -208,7 +205,6 @@ def _reversed_ranges(playbook: Playbook, where: Locator) -> Iterator[Finding]:
         yield from _latency_past_timeout(sli.probe.spec, where)
     for step in all_steps(playbook):
         yield from _backoff_past_cap(step, where)
-        yield from _action_timeout_past_step(step, where)
     if playbook.drill and playbook.drill.recover_within is not None:
         yield from _recovery_before_detection(playbook.drill, where)
 
@@ -231,21 +227,6 @@ def _backoff_past_cap(step: Step, where: Locator) -> Iterator[Finding]:
         )
         hint = "lower backoff, or raise max_backoff (default 30s) to at least backoff"
         yield where.finding(step, ("retry", "backoff"), message, hint, ERROR)
-
-
-def _action_timeout_past_step(step: Step, where: Locator) -> Iterator[Finding]:
-    """A kubectl `timeout:` longer than its step's: the step's cuts it first."""
-    body = getattr(step.action.spec, "body", None)
-    own = body.get("timeout") if isinstance(body, Mapping) else None
-    if step.action.type != "kubectl" or step.timeout is None or not isinstance(own, str):
-        return
-    if parse_duration(own) > step.timeout:
-        message = (
-            f"kubectl timeout {own} is longer than the step's timeout "
-            f"{format_seconds(step.timeout)}, which ends the step first"
-        )
-        hint = "raise the step's timeout above it, or lower the kubectl timeout"
-        yield where.finding(step, ("kubectl", "timeout"), message, hint, ERROR)
 
 
 def _recovery_before_detection(drill: Drill, where: Locator) -> Iterator[Finding]:

@@ -9,10 +9,10 @@ against it in `engine.steps.registry`); the registry maps the YAML key to the mo
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from msgspec import Struct, field
 
@@ -20,7 +20,7 @@ from engine.findings import Location
 from engine.steps.containment import Containment
 
 if TYPE_CHECKING:
-    from engine.playbook.model import Step
+    from engine.playbook.model import Playbook, Step
     from engine.shellsyntax import ShellCommand
 
 # A step with no `timeout:` still gets a deadline: nothing waits forever.
@@ -177,4 +177,35 @@ class StepType(Protocol):
 
     def expectation(self, spec: Any) -> str:
         """What a good result looks like, for a human (the level-1 checklist)."""
+        ...
+
+
+class StepProblem(NamedTuple):
+    """A problem a step type finds in one of its steps when it looks at the whole
+    playbook: where under the step (e.g. `("kubectl", "timeout")`), what, what to do."""
+
+    step: Step
+    path: tuple[str, ...]
+    message: str
+    hint: str
+
+
+class PlaybookHook(Protocol):
+    """What a step type whose steps share a top-level block of the playbook (kubectl:
+    `kubernetes:`) checks of the playbook as a whole. The registry names such types."""
+
+    def parse_block(self, raw: Mapping[str, Any]) -> Any:
+        """The block as written (schema-valid; {} when absent) → the model's value."""
+        ...
+
+    def problems(self, playbook: Playbook, steps: Sequence[Step]) -> Iterator[StepProblem]:
+        """What `validate` reports of `steps` (every step of the playbook, drill included)."""
+        ...
+
+    def run_variables(self, playbook: Playbook, environ: Mapping[str, str]) -> Mapping[str, Any]:
+        """What the run variables' `playbook` gets, for the steps to read."""
+        ...
+
+    def refusal(self, playbook: Playbook, variables: Mapping[str, Any]) -> tuple[str, str]:
+        """Why a run of `playbook` must not start, with a hint; ("", "") when it may."""
         ...

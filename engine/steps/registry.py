@@ -10,7 +10,7 @@ import importlib
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from engine.steps.base import StepType
+from engine.steps.base import PlaybookHook, StepType
 
 STEP_TYPES: dict[str, str] = {
     "shell": "engine.steps.shell",
@@ -22,6 +22,10 @@ STEP_TYPES: dict[str, str] = {
     "manual": "engine.steps.manual",
     "wait": "engine.steps.wait",
 }
+
+# Step types whose module is also a PlaybookHook, by the top-level playbook block their
+# steps share: loaded whenever a playbook is built or run, so keep them light.
+PLAYBOOK_BLOCKS: dict[str, str] = {"kubernetes": "kubectl"}
 
 if TYPE_CHECKING:  # the modules load lazily at run time; mypy sees each one as a StepType
     from engine.steps import docker_desktop, http, kubectl, manual, minikube, shell, ssh, wait
@@ -36,6 +40,7 @@ if TYPE_CHECKING:  # the modules load lazily at run time; mypy sees each one as 
         "manual": manual,
         "wait": wait,
     }
+    HOOKS: dict[str, PlaybookHook] = {"kubernetes": kubectl}
 
 
 @cache
@@ -48,6 +53,17 @@ def step_type(name: str) -> StepType:
     module: Any = importlib.import_module(STEP_TYPES[name])
     implementation: StepType = getattr(module, "STEP", module)
     return implementation
+
+
+def playbook_hooks() -> dict[str, PlaybookHook]:
+    """The step types that look at the playbook as a whole, by the block they own."""
+    return {block: _hook(owner) for block, owner in PLAYBOOK_BLOCKS.items()}
+
+
+def _hook(name: str) -> PlaybookHook:
+    module: Any = importlib.import_module(STEP_TYPES[name])
+    hook: PlaybookHook = module
+    return hook
 
 
 def needs_human(name: str) -> bool:
