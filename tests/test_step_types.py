@@ -14,8 +14,8 @@ from engine.execution import step_timeout
 from engine.playbook.loader import load_playbook
 from engine.playbook.model import Playbook
 from engine.preflight import RunRequest, refusal
-from engine.steps.base import StepType
-from engine.steps.registry import STEP_TYPES, step_type
+from engine.steps.base import PlaybookHook, StepType
+from engine.steps.registry import PLAYBOOK_BLOCKS, STEP_TYPES, playbook_hooks, step_type
 
 STAND_IN = "human_pause"  # registered by the test below only
 
@@ -35,8 +35,8 @@ PROTOCOL_METHODS = sorted(
 )
 
 
-def _method_parameters(name: str) -> list[str]:
-    return list(inspect.signature(getattr(StepType, name)).parameters)[1:]  # without self
+def _method_parameters(name: str, protocol: type = StepType) -> list[str]:
+    return list(inspect.signature(getattr(protocol, name)).parameters)[1:]  # without self
 
 
 @pytest.mark.parametrize("name", sorted(STEP_TYPES))
@@ -55,6 +55,29 @@ def test_the_protocol_names_what_the_engine_asks() -> None:
         PROTOCOL_METHODS
     )
     assert {"needs_human", "default_timeout", "probed"} <= set(StepType.__annotations__)
+
+
+def test_every_playbook_hook_is_a_registered_type_with_the_hooks_members() -> None:
+    hooks = playbook_hooks()
+    assert set(hooks) == set(PLAYBOOK_BLOCKS)
+    assert set(PLAYBOOK_BLOCKS.values()) <= set(STEP_TYPES)
+    methods = [
+        name for name in vars(PlaybookHook) if inspect.isfunction(getattr(PlaybookHook, name))
+    ]
+    for block, hook in hooks.items():
+        for method in (name for name in methods if not name.startswith("_")):
+            parameters = list(inspect.signature(getattr(hook, method)).parameters)
+            assert parameters == _method_parameters(method, PlaybookHook), f"{block}.{method}"
+
+
+def test_the_playbook_model_holds_each_block_as_its_type_parsed_it(tmp_path: Path) -> None:
+    file = tmp_path / "pause.yaml"
+    file.write_text(PLAYBOOK + "kubernetes: {context: kind-a}\n")
+    playbook = load_playbook(str(file))
+    assert set(playbook.step_blocks) == set(PLAYBOOK_BLOCKS)
+    assert playbook.step_blocks["kubernetes"] == playbook_hooks()["kubernetes"].parse_block(
+        {"context": "kind-a"}
+    )
 
 
 @pytest.fixture
