@@ -151,8 +151,9 @@ def test_prometheus_results_that_are_unknown(document: dict[str, object], error:
 def test_every_registered_probe_has_the_protocols_members(name: str) -> None:
     kind = probe_type(name)
     assert isinstance(kind.reads_number, bool)
-    wanted = list(inspect.signature(Probe.read).parameters)[1:]  # without self
-    assert list(inspect.signature(kind.read).parameters) == wanted
+    for method in ("read", "problems"):
+        wanted = list(inspect.signature(getattr(Probe, method)).parameters)[1:]  # without self
+        assert list(inspect.signature(getattr(kind, method)).parameters) == wanted, method
 
 
 def test_judgement_fails_closed() -> None:

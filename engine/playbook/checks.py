@@ -8,12 +8,13 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from engine.durations import format_seconds, parse_duration
+from engine.durations import format_seconds
 from engine.findings import Finding, Location
 from engine.playbook import ecma
 from engine.playbook.model import Drill, Healthy, InputSpec, Playbook, Step
 from engine.playbook.traits import capture_name, is_readonly, undoes_itself
 from engine.playbook.yamlsource import Path, Source, dotted
+from engine.sli.registry import probe_available, probe_type
 from engine.steps.registry import needs_human, playbook_hooks
 
 ERROR, WARNING = "error", "warning"
@@ -201,12 +202,19 @@ def _reversed_ranges(playbook: Playbook, where: Locator) -> Iterator[Finding]:
     sli = playbook.sli
     if sli and sli.healthy:
         yield from _empty_between(sli.healthy, where)
-    if sli and sli.probe.type == "http":
-        yield from _latency_past_timeout(sli.probe.spec, where)
+    if sli and isinstance(sli.probe.spec, Mapping) and probe_available(sli.probe.type):
+        yield from _probe_problems(sli.probe.type, sli.probe.spec, where)
     for step in all_steps(playbook):
         yield from _backoff_past_cap(step, where)
     if playbook.drill and playbook.drill.recover_within is not None:
         yield from _recovery_before_detection(playbook.drill, where)
+
+
+def _probe_problems(kind: str, spec: Mapping[str, Any], where: Locator) -> Iterator[Finding]:
+    """What the probe type finds in its spec beyond the schema (e.g. http's latency)."""
+    for problem in probe_type(kind).problems(spec):
+        at = ("sli", "probe", kind, problem.key)
+        yield Finding(where.at(at), dotted(at), problem.message, problem.hint)
 
 
 def _empty_between(healthy: Healthy, where: Locator) -> Iterator[Finding]:
@@ -243,23 +251,6 @@ def _recovery_before_detection(drill: Drill, where: Locator) -> Iterator[Finding
         )
         hint = "both count from the injection: make recover_within the longer"
         yield Finding(where.at(at), dotted(at), message, hint, WARNING)
-
-
-def _latency_past_timeout(spec: Any, where: Locator) -> Iterator[Finding]:
-    from engine.sli.http import DEFAULT_TIMEOUT
-
-    if not isinstance(spec, Mapping) or "max_latency" not in spec:
-        return
-    latency = parse_duration(spec["max_latency"])
-    timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
-    if latency >= timeout:
-        at = ("sli", "probe", "http", "max_latency")
-        message = (
-            f"max_latency {format_seconds(latency)} is not shorter than the probe's timeout "
-            f"{format_seconds(timeout)}: a response that slow times out first"
-        )
-        hint = f"lower max_latency, or raise timeout (default {DEFAULT_TIMEOUT:g}s) above it"
-        yield Finding(where.at(at), dotted(at), message, hint)
 
 
 def _advice(playbook: Playbook, where: Locator) -> Iterable[Finding]:

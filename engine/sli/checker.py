@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from engine.playbook.model import Sli
 from engine.sli.judge import Reading, Sample, SliVerdict, judge
-from engine.sli.registry import is_available, probe_type
+from engine.sli.registry import probe_available, probe_type
 from engine.steps.base import Renderer
 
 
@@ -41,11 +41,11 @@ class SliChecker:
 
     def _reads_number(self) -> bool:
         kind = self.sli.probe.type
-        return is_available(kind) and probe_type(kind).reads_number
+        return probe_available(kind) and probe_type(kind).reads_number
 
     def _read(self) -> Reading:
         probe = self.sli.probe
-        if not is_available(probe.type):
+        if not probe_available(probe.type):
             return Reading.failed(f"the {probe.type} probe is not available in this release")
         kind = probe_type(probe.type)
         numeric = kind.reads_number and self.sli.healthy is not None

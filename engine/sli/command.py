@@ -3,11 +3,12 @@ then its stdout is parsed as a number and judged."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from engine.durations import parse_duration
 from engine.sli.judge import Reading, SliVerdict
+from engine.sli.registry import ProbeProblem
 from engine.steps.base import Renderer
 from engine.steps.process import run_process
 
@@ -46,3 +47,8 @@ def _number(exit_code: int, stdout: str) -> Reading:
         return Reading(float(text.split()[-1]), detail=text[-80:])
     except ValueError:
         return Reading.failed(f"the probe printed {text[-40:]!r}, not a number")
+
+
+def problems(spec: Mapping[str, Any]) -> Iterator[ProbeProblem]:
+    """Nothing beyond the schema."""
+    return iter(())

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from engine.durations import parse_duration
+from engine.durations import format_seconds, parse_duration
 from engine.http_client import (
     HttpError,
     Options,
@@ -16,6 +16,7 @@ from engine.http_client import (
     send,
 )
 from engine.sli.judge import Reading, SliVerdict
+from engine.sli.registry import ProbeProblem
 from engine.steps.base import Renderer
 
 reads_number = False
@@ -75,3 +76,18 @@ def _problem(
     if "body_contains" in spec and render.text(spec["body_contains"]) not in body:
         return ", body does not contain the expected text"
     return ""
+
+
+def problems(spec: Mapping[str, Any]) -> Iterator[ProbeProblem]:
+    """A `max_latency` not shorter than the timeout: a response that slow times out first."""
+    if "max_latency" not in spec:
+        return
+    latency = parse_duration(spec["max_latency"])
+    timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
+    if latency >= timeout:
+        message = (
+            f"max_latency {format_seconds(latency)} is not shorter than the probe's timeout "
+            f"{format_seconds(timeout)}: a response that slow times out first"
+        )
+        hint = f"lower max_latency, or raise timeout (default {DEFAULT_TIMEOUT:g}s) above it"
+        yield ProbeProblem("max_latency", message, hint)

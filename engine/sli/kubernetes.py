@@ -11,11 +11,12 @@ per sample, every request within the probe's deadline.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from engine.sli.judge import Reading, SliVerdict
+from engine.sli.registry import ProbeProblem
 from engine.steps.base import Renderer
 
 reads_number = False
@@ -94,3 +95,8 @@ def _minimum(op: Any, default: int) -> int:
 def _judge(value: int, minimum: int, detail: str) -> Reading:
     verdict = SliVerdict.HEALTHY if value >= minimum else SliVerdict.UNHEALTHY
     return Reading(float(value), verdict=verdict, detail=f"{detail} (healthy at ≥ {minimum})")
+
+
+def problems(spec: Mapping[str, Any]) -> Iterator[ProbeProblem]:
+    """Nothing beyond the schema."""
+    return iter(())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from engine.durations import parse_duration
@@ -22,6 +22,7 @@ from engine.http_client import (
     send,
 )
 from engine.sli.judge import Reading
+from engine.sli.registry import ProbeProblem
 from engine.steps.base import Renderer
 
 DEFAULT_TIMEOUT = 5.0
@@ -100,3 +101,8 @@ def _number(pair: Any, detail: str = "") -> Reading:
     if value != value:  # NaN
         return Reading.failed("query returned NaN")
     return Reading(value, detail=detail)
+
+
+def problems(spec: Mapping[str, Any]) -> Iterator[ProbeProblem]:
+    """Nothing beyond the schema."""
+    return iter(())

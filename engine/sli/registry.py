@@ -8,9 +8,9 @@ pulls in the kubernetes client), and mypy checks every module against `Probe` be
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from engine.sli.judge import Reading
 from engine.steps.base import Renderer
@@ -21,6 +21,14 @@ PROBES: dict[str, str] = {
     "command": "engine.sli.command",
     "kubernetes": "engine.sli.kubernetes",
 }
+
+
+class ProbeProblem(NamedTuple):
+    """A problem `validate` reports in a probe's spec: its key, what, what to do."""
+
+    key: str
+    message: str
+    hint: str
 
 
 class Probe(Protocol):
@@ -35,6 +43,10 @@ class Probe(Protocol):
         """One reading; `numeric`: judge it by `healthy:`; `secrets`: the run's, by name."""
         ...
 
+    def problems(self, spec: Mapping[str, Any]) -> Iterator[ProbeProblem]:
+        """What `validate` reports of the (schema-valid) spec beyond the schema."""
+        ...
+
 
 if TYPE_CHECKING:  # the modules load lazily at run time; mypy sees each one as a Probe
     from engine.sli import command, http, kubernetes, prometheus
@@ -47,7 +59,7 @@ if TYPE_CHECKING:  # the modules load lazily at run time; mypy sees each one as 
     }
 
 
-def is_available(name: str) -> bool:
+def probe_available(name: str) -> bool:
     """Whether this release can read a probe of type `name`."""
     return name in PROBES
 
