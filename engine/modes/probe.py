@@ -9,13 +9,14 @@ from pathlib import Path
 
 from msgspec import Struct
 
-from engine.playbook.traits import is_readonly
+from engine.playbook.traits import capture_name, is_readonly
 from engine.run.execution import apply_step, step_timeout
 from engine.run.plan import PlannedStep, build_plan, plan_variables
 from engine.run.preflight import Prepared
 from engine.sli.checker import SliChecker
 from engine.sli.judge import Sample, SliVerdict
 from engine.steps.base import Resources, StepContext
+from engine.steps.registry import step_type
 from engine.ui.operator import HeadlessOperator
 
 PRECHECK_DECISIONS = {
@@ -68,7 +69,7 @@ def _run_readonly_steps(prepared: Prepared, resources: Resources) -> list[str]:
 
     ran = []
     for step in prepared.playbook.steps:
-        if not is_readonly(step) or step.when or step.action.type in ("manual", "wait"):
+        if not is_readonly(step) or step.when or not step_type(step.action.type).probed:
             continue
         ctx = StepContext(
             step_id=step.id,
@@ -77,9 +78,10 @@ def _run_readonly_steps(prepared: Prepared, resources: Resources) -> list[str]:
             resources=resources,
             base_dir=Path(prepared.playbook.file).resolve().parent,
             timeout=step_timeout(step),
-            settings={"inventory": prepared.request.inventory},  # as a run gives ssh steps
+            inventory=prepared.request.inventory,  # as a run gives ssh steps
+            step=step,
         )
         result = apply_step(step, ctx)
-        prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
+        prepared.variables.record(step.id, capture_name(step), result)
         ran.append(f"{step.id}: {result.status}")
     return ran

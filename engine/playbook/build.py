@@ -14,7 +14,6 @@ from engine.playbook.model import (
     Drill,
     Healthy,
     InputSpec,
-    KubernetesDefaults,
     Metadata,
     Playbook,
     Probe,
@@ -27,7 +26,7 @@ from engine.playbook.model import (
 from engine.playbook.schema import STEP_TYPE_KEYS
 from engine.playbook.yamlsource import Path, Source, dotted
 from engine.steps.base import SpecError
-from engine.steps.registry import step_type
+from engine.steps.registry import playbook_hooks, step_type
 
 
 class _Builder:
@@ -49,7 +48,7 @@ class _Builder:
             targets=tuple(data.get("targets", [])),
             sli=_sli(data["sli"]) if "sli" in data else None,
             drill=self.drill(data["drill"]) if "drill" in data else None,
-            kubernetes=KubernetesDefaults(**data.get("kubernetes", {})),
+            step_blocks=_step_blocks(data),
         )
 
     def steps(self, raw: list[Mapping[str, Any]], path: Path) -> tuple[Step, ...]:
@@ -155,6 +154,13 @@ def _retry(raw: Mapping[str, Any]) -> Retry:
         max_backoff=parse_duration(raw.get("max_backoff", "30s")),
         jitter=raw.get("jitter", True),
     )
+
+
+def _step_blocks(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Each top-level block a step type owns, as that type parses it ({} when absent)."""
+    return {
+        block: hook.parse_block(data.get(block, {})) for block, hook in playbook_hooks().items()
+    }
 
 
 def _sli(raw: Mapping[str, Any]) -> Sli:

@@ -8,13 +8,14 @@ from typing import Any
 
 from msgspec.structs import replace
 
-from engine.core.durations import format_seconds, parse_duration
+from engine.core.durations import format_seconds
 from engine.core.findings import Finding, Location
 from engine.playbook import ecma
 from engine.playbook.model import Drill, Healthy, InputSpec, Playbook, Step
-from engine.playbook.traits import is_readonly, undoes_itself
+from engine.playbook.traits import capture_name, is_readonly, undoes_itself
 from engine.playbook.yamlsource import Path, Source, dotted
-from engine.steps.registry import HUMAN_TYPES
+from engine.sli.registry import probe_available, probe_type
+from engine.steps.registry import needs_human, playbook_hooks
 
 ERROR, WARNING = "error", "warning"
 UNDO_HINT = "add `undo:`, `irreversible: <reason>`, or `readonly: true` if it changes nothing"
@@ -53,6 +54,7 @@ def semantic_findings(playbook: Playbook, source: Source | None = None) -> list[
         _maturity,
         _input_declarations,
         _reversed_ranges,
+        _step_type_problems,
         _advice,
     )
     return [finding for check in checks for finding in check(playbook, where)]
@@ -85,7 +87,7 @@ def _duplicate_ids(playbook: Playbook, where: Locator) -> Iterator[Finding]:
 def _duplicate_captures(playbook: Playbook, where: Locator) -> Iterator[Finding]:
     seen: dict[str, Step] = {}
     for step in all_steps(playbook):
-        name = getattr(step.action.spec, "capture", None)
+        name = capture_name(step)
         if not isinstance(name, str):
             continue
         first = seen.setdefault(name, step)
@@ -109,7 +111,7 @@ def _reversibility(playbook: Playbook, where: Locator) -> Iterator[Finding]:
 
 
 def _lacks_undo_story(step: Step) -> bool:
-    if step.action.type in HUMAN_TYPES or step.undo is not None or step.irreversible:
+    if needs_human(step.action.type) or step.undo is not None or step.irreversible:
         return False
     return not is_readonly(step) and not undoes_itself(step)
 
@@ -128,22 +130,18 @@ def _maturity(playbook: Playbook, where: Locator) -> Iterator[Finding]:
         yield Finding(level, "metadata.triggers", message, LEVEL3_HINT)
     for step in all_steps(playbook):
         yield from _unattended_step(step, where)
-    yield from _kube_contexts(playbook, where)
 
 
-def _kube_contexts(playbook: Playbook, where: Locator) -> Iterator[Finding]:
-    from engine.backends.kube.guard import contextless
-
-    for step in contextless(all_steps(playbook), playbook):
-        message = (
-            f"step {step.id!r} names no kubeconfig context; level 3 never uses the current one"
-        )
-        hint = "set `context:` on the step or under `kubernetes:`, or lower metadata.maturity to 2"
-        yield where.finding(step, (step.action.type,), message, hint, ERROR)
+def _step_type_problems(playbook: Playbook, where: Locator) -> Iterator[Finding]:
+    """What the step types that look at the whole playbook find (e.g. kubectl's)."""
+    steps = all_steps(playbook)
+    for hook in playbook_hooks().values():
+        for problem in hook.problems(playbook, steps):
+            yield where.finding(problem.step, problem.path, problem.message, problem.hint, ERROR)
 
 
 def _unattended_step(step: Step, where: Locator) -> Iterator[Finding]:
-    if step.action.type in HUMAN_TYPES:
+    if needs_human(step.action.type):
         message = "level 3 cannot have manual steps"
         yield where.finding(step, (step.action.type,), message, LEVEL3_HINT, ERROR)
     if step.confirm:
@@ -204,13 +202,19 @@ def _reversed_ranges(playbook: Playbook, where: Locator) -> Iterator[Finding]:
     sli = playbook.sli
     if sli and sli.healthy:
         yield from _empty_between(sli.healthy, where)
-    if sli and sli.probe.type == "http":
-        yield from _latency_past_timeout(sli.probe.spec, where)
+    if sli and isinstance(sli.probe.spec, Mapping) and probe_available(sli.probe.type):
+        yield from _probe_problems(sli.probe.type, sli.probe.spec, where)
     for step in all_steps(playbook):
         yield from _backoff_past_cap(step, where)
-        yield from _action_timeout_past_step(step, where)
     if playbook.drill and playbook.drill.recover_within is not None:
         yield from _recovery_before_detection(playbook.drill, where)
+
+
+def _probe_problems(kind: str, spec: Mapping[str, Any], where: Locator) -> Iterator[Finding]:
+    """What the probe type finds in its spec beyond the schema (e.g. http's latency)."""
+    for problem in probe_type(kind).problems(spec):
+        at = ("sli", "probe", kind, problem.key)
+        yield Finding(where.at(at), dotted(at), problem.message, problem.hint)
 
 
 def _empty_between(healthy: Healthy, where: Locator) -> Iterator[Finding]:
@@ -233,21 +237,6 @@ def _backoff_past_cap(step: Step, where: Locator) -> Iterator[Finding]:
         yield where.finding(step, ("retry", "backoff"), message, hint, ERROR)
 
 
-def _action_timeout_past_step(step: Step, where: Locator) -> Iterator[Finding]:
-    """A kubectl `timeout:` longer than its step's: the step's cuts it first."""
-    body = getattr(step.action.spec, "body", None)
-    own = body.get("timeout") if isinstance(body, Mapping) else None
-    if step.action.type != "kubectl" or step.timeout is None or not isinstance(own, str):
-        return
-    if parse_duration(own) > step.timeout:
-        message = (
-            f"kubectl timeout {own} is longer than the step's timeout "
-            f"{format_seconds(step.timeout)}, which ends the step first"
-        )
-        hint = "raise the step's timeout above it, or lower the kubectl timeout"
-        yield where.finding(step, ("kubectl", "timeout"), message, hint, ERROR)
-
-
 def _recovery_before_detection(drill: Drill, where: Locator) -> Iterator[Finding]:
     """Both are counted from the injection, and recovery comes after detection."""
     from engine.modes.drill.game_day import DEFAULT_DETECT_WITHIN
@@ -262,23 +251,6 @@ def _recovery_before_detection(drill: Drill, where: Locator) -> Iterator[Finding
         )
         hint = "both count from the injection: make recover_within the longer"
         yield Finding(where.at(at), dotted(at), message, hint, WARNING)
-
-
-def _latency_past_timeout(spec: Any, where: Locator) -> Iterator[Finding]:
-    from engine.sli.http import DEFAULT_TIMEOUT
-
-    if not isinstance(spec, Mapping) or "max_latency" not in spec:
-        return
-    latency = parse_duration(spec["max_latency"])
-    timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
-    if latency >= timeout:
-        at = ("sli", "probe", "http", "max_latency")
-        message = (
-            f"max_latency {format_seconds(latency)} is not shorter than the probe's timeout "
-            f"{format_seconds(timeout)}: a response that slow times out first"
-        )
-        hint = f"lower max_latency, or raise timeout (default {DEFAULT_TIMEOUT:g}s) above it"
-        yield Finding(where.at(at), dotted(at), message, hint)
 
 
 def _advice(playbook: Playbook, where: Locator) -> Iterable[Finding]:

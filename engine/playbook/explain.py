@@ -12,12 +12,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from engine.playbook.yamlsource import type_name
+from engine.steps.registry import STEP_TYPES
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
 Explanation = tuple[str, str, str]
-STEP_TYPE_KEYS = ("shell", "ssh", "kubectl", "minikube", "docker_desktop", "http", "manual", "wait")
+STEP_TYPE_KEYS = tuple(STEP_TYPES)  # the keys that name a step type, in the registry's order
 DURATION_HINT = "use e.g. 500ms, 30s, 5m or 1h"
 _JSON_TYPES = {"object": "a mapping", "array": "a list", "string": "a string"}
 _JSON_TYPES.update({"integer": "an integer", "number": "a number", "boolean": "true or false"})

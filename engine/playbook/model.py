@@ -142,14 +142,6 @@ class Drill(Struct, frozen=True):
     recover_within: float | None = None
 
 
-class KubernetesDefaults(Struct, frozen=True):
-    """`kubernetes:`: the context (and cluster) every Kubernetes step uses."""
-
-    context: str | None = None
-    cluster_uid: str | None = None
-    kubeconfig: str | None = None
-
-
 class Playbook(Struct, frozen=True):
     """A checked playbook: everything `runbook run` needs, with source locations."""
 
@@ -162,7 +154,9 @@ class Playbook(Struct, frozen=True):
     targets: tuple[str, ...] = ()
     sli: Sli | None = None
     drill: Drill | None = None
-    kubernetes: KubernetesDefaults = KubernetesDefaults()
+    # The top-level blocks whose settings a step type's steps share (`kubernetes:`), by
+    # block, as that type parsed them (`engine.steps.registry.PLAYBOOK_BLOCKS`).
+    step_blocks: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def name(self) -> str:

@@ -1,4 +1,5 @@
-"""What a step is, as the run loop needs to know it: read-only, mitigating, self-undoing.
+"""What a step is, as the run loop needs to know it: read-only, mitigating, self-undoing,
+whether it needs a human, what it captures. Each answer comes from the step's type.
 
 Kept apart from the checks so that a run imports no more than the model and the
 step-type registry.
@@ -9,7 +10,15 @@ from __future__ import annotations
 from engine.playbook.model import Action, Step
 from engine.steps.registry import step_type
 
-__all__ = ["is_readonly", "mitigates", "undoes_itself"]
+__all__ = [
+    "capture_name",
+    "expectation",
+    "is_readonly",
+    "mitigates",
+    "needs_hands",
+    "undo_needs_hands",
+    "undoes_itself",
+]
 
 
 def is_readonly(step: Step) -> bool:
@@ -32,3 +41,25 @@ def _action_readonly(action: Action) -> bool:
 def undoes_itself(step: Step) -> bool:
     spec = step.action.spec
     return spec is not None and step_type(step.action.type).undoes_itself(spec)
+
+
+def capture_name(step: Step) -> str | None:
+    """The name `capture:` stores the step's value under, or None."""
+    spec = step.action.spec
+    return None if spec is None else step_type(step.action.type).capture_name(spec)
+
+
+def expectation(step: Step) -> str:
+    """What a good result of the step looks like, for a human (the level-1 checklist)."""
+    spec = step.action.spec
+    return "" if spec is None else step_type(step.action.type).expectation(spec)
+
+
+def needs_hands(step: Step) -> bool:
+    """Whether the step or its undo needs a human (a terminal) to run."""
+    return step_type(step.action.type).needs_human or undo_needs_hands(step)
+
+
+def undo_needs_hands(step: Step) -> bool:
+    """Whether the step's declared undo needs a human (a terminal) to run."""
+    return step.undo is not None and step_type(step.undo.type).needs_human

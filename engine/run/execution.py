@@ -16,9 +16,6 @@ from engine.steps.registry import step_type
 if TYPE_CHECKING:
     import random
 
-# A command step with no `timeout:` still gets a deadline: nothing waits forever.
-DEFAULT_STEP_TIMEOUT = 30 * 60.0
-
 
 class Attempts(Struct):
     """The result of the last attempt and how many were made."""
@@ -85,9 +82,10 @@ def undo_step(step: Step, captured: Mapping[str, Any], ctx: StepContext) -> Step
 
 
 def step_timeout(step: Step) -> float | None:
+    """The step's `timeout:`, else its type's default (None: no deadline)."""
     if step.timeout is not None:
         return step.timeout
-    return None if step.action.type == "manual" else DEFAULT_STEP_TIMEOUT
+    return step_type(step.action.type).default_timeout
 
 
 class Completed(Struct):

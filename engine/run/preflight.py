@@ -13,10 +13,12 @@ from msgspec import Struct, field
 from engine.backends.local.process import withhold_from_children
 from engine.core.redactions import Redactions
 from engine.playbook.compiled import load_checked
-from engine.playbook.model import Playbook, Step
+from engine.playbook.model import Playbook
+from engine.playbook.traits import needs_hands
 from engine.run.context.secrets import Redactor, load_secrets
 from engine.run.context.variables import RunVariables, base_variables
 from engine.run.plan import PlannedStep, build_plan, plan_variables, unavailable_types
+from engine.steps.registry import playbook_hooks
 
 
 class RunRequest(Struct, frozen=True):
@@ -70,10 +72,8 @@ def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
 
         prepared.targets = render_targets(playbook, prepared.variables, prepared.redactor)
         prepared.refusal, prepared.refusal_hint = refusal(playbook, request)
-    if not request.dry_run and not prepared.refusal:  # wrong cluster: refused before step 1
-        from engine.backends.kube.guard import refusal as kube_refusal
-
-        prepared.refusal, prepared.refusal_hint = kube_refusal(
+    if not request.dry_run and not prepared.refusal:  # e.g. a wrong cluster: before step 1
+        prepared.refusal, prepared.refusal_hint = step_type_refusal(
             playbook, prepared.variables.as_mapping()
         )
     return prepared
@@ -102,10 +102,18 @@ def assemble(
     request.redactions.add(redactor.redact)  # before anything can fail with a secret in it
     variables = base_variables(playbook, inputs, secrets, run_id, mode)
     variables.alert = dict(request.alert)
-    from engine.backends.kube.guard import defaults_mapping  # the playbook's `kubernetes:` block
-
-    variables.playbook = {**variables.playbook, "kubernetes": defaults_mapping(playbook, environ)}
+    for hook in playbook_hooks().values():  # e.g. the playbook's `kubernetes:` block
+        variables.playbook = {**variables.playbook, **hook.run_variables(playbook, environ)}
     return Prepared(request, playbook, variables, redactor, source, mode)
+
+
+def step_type_refusal(playbook: Playbook, variables: Mapping[str, Any]) -> tuple[str, str]:
+    """Why a step type will not let this run start (e.g. a wrong cluster), or ("", "")."""
+    for hook in playbook_hooks().values():
+        reason, hint = hook.refusal(playbook, variables)
+        if reason:
+            return reason, hint
+    return "", ""
 
 
 def refusal(playbook: Playbook, request: RunRequest) -> tuple[str, str]:
@@ -124,7 +132,7 @@ def _headless_refusal(playbook: Playbook, assume_yes: bool) -> tuple[str, str]:
     hint_terminal = "run it from a terminal"
     if playbook.metadata.maturity == 1:
         return "a level-1 playbook is a guided checklist and needs a human", hint_terminal
-    manual = [s.id for s in playbook.steps if _needs_hands(s)]
+    manual = [s.id for s in playbook.steps if needs_hands(s)]
     if manual:
         return f"no terminal for the manual step(s): {', '.join(manual)}", hint_terminal
     gated = [s.id for s in playbook.steps if s.confirm]
@@ -133,7 +141,3 @@ def _headless_refusal(playbook: Playbook, assume_yes: bool) -> tuple[str, str]:
             "pass --yes to pre-approve them (recorded with your name), or use a terminal"
         )
     return "", ""
-
-
-def _needs_hands(step: Step) -> bool:
-    return step.action.type == "manual" or (step.undo is not None and step.undo.type == "manual")

@@ -22,14 +22,14 @@ from engine.core.outcome import Outcome
 from engine.core.signals import AbortSignals
 from engine.ledger import EventSpec, Ledger, RunInfo, host_name
 from engine.playbook.model import Step
-from engine.playbook.traits import is_readonly, mitigates
+from engine.playbook.traits import capture_name, expectation, is_readonly, mitigates
 from engine.run.events import EventBus, UnrecordedRun
 from engine.run.execution import Completed, apply_step, step_timeout, with_retries
 from engine.run.preflight import Prepared
 from engine.run.target_lock import TargetLock
 from engine.run.undo import UndoRunner
 from engine.steps.base import Operator, Resources, Status, StepContext, StepResult
-from engine.steps.registry import HUMAN_TYPES
+from engine.steps.registry import needs_human
 from engine.ui.operator import AbortRequested, SignalAwareOperator, operator_name, os_user
 
 if TYPE_CHECKING:  # imported when a playbook has an SLI
@@ -311,8 +311,7 @@ class Run:
     def _failure_outcome(self, step: Step, result: StepResult) -> tuple[Outcome, str]:
         # A group step that failed on one host undoes itself where it succeeded; when
         # that undo fails, the run cannot end better than `rollback_failed`.
-        undo_status = result.captured.get("undo_status")
-        self.compensation_failed = undo_status not in (None, str(Status.SUCCEEDED))
+        self.compensation_failed = result.compensation not in (None, Status.SUCCEEDED)
         if self.signals.aborted:
             return Outcome.ABORTED, f"aborted by {self.signals.reason} during {step.id}"
         return Outcome.FAILED, f"step {step.id} {result.status}: {result.message}".rstrip(": ")
@@ -335,7 +334,7 @@ class Run:
         self.bus.emit(
             "step_intent", self.run_id, step.id, command=planned, readonly=is_readonly(step)
         )
-        if self.guided or step.action.type in HUMAN_TYPES:
+        if self.guided or needs_human(step.action.type):
             self._commit_deferred()  # a step that waits for a human is recorded before it
         attempts = with_retries(
             step.retry, lambda: self._attempt(step, ctx), ctx, self._on_retry(step)
@@ -349,7 +348,7 @@ class Run:
         from engine.run.context.render import RenderError
 
         try:
-            if self.guided and step.action.type not in HUMAN_TYPES:
+            if self.guided and not needs_human(step.action.type):
                 return self._guided(step, ctx)
             return apply_step(step, ctx)  # a manual step asks the human itself
         except RenderError as exc:
@@ -358,9 +357,9 @@ class Run:
     def _guided(self, step: Step, ctx: StepContext) -> StepResult:
         """Level 1: show the rendered step; the human does it and says how it went."""
         command = self._planned_command(step, ctx)
-        expect = getattr(step.action.spec, "expect", "")
+        expect = expectation(step)
         with self.signals.prompting():
-            answer, note = self.operator.checklist(step.label, command, str(expect or ""))
+            answer, note = self.operator.checklist(step.label, command, expect)
         status = {"done": Status.SUCCEEDED, "skipped": Status.SKIPPED}.get(answer, Status.FAILED)
         return StepResult(status, message=note)
 
@@ -428,7 +427,7 @@ class Run:
 
     def _record(self, step: Step, result: StepResult, attempts: int, duration: float) -> None:
         self.statuses[step.id] = str(result.status)
-        self.prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
+        self.prepared.variables.record(step.id, capture_name(step), result)
         if result.status is not Status.SKIPPED and not is_readonly(step):
             # Known to need its undo before the ledger is asked to record it (it may fail).
             self.completed.append(Completed(step, result.status, result.captured))
@@ -462,7 +461,8 @@ class Run:
             on_output=lambda line: self.bus.transient("output", self.run_id, step.id, line=line),
             on_started=self._commit_deferred,
             cancel=cancel,
-            settings={"inventory": self.prepared.request.inventory, "step": step},
+            inventory=self.prepared.request.inventory,
+            step=step,
             containment=self.containment,
         )
 

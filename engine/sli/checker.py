@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 from engine.playbook.model import Sli
 from engine.sli.judge import Reading, Sample, SliVerdict, judge
+from engine.sli.registry import probe_available, probe_type
 from engine.steps.base import Renderer, Resources
-
-PROBES = {
-    "prometheus": "engine.sli.prometheus",
-    "http": "engine.sli.http",
-    "command": "engine.sli.command",
-    "kubernetes": "engine.sli.kubernetes",
-}
-# Probes whose reading is a number that `healthy:` judges.
-NUMERIC = frozenset({"prometheus", "command"})
 
 
 class SliChecker:
@@ -48,23 +38,21 @@ class SliChecker:
             reading = self._read()
         except Exception as exc:
             reading = Reading.failed(f"the probe could not run: {type(exc).__name__}: {exc}")
-        numeric = self.sli.probe.type in NUMERIC
-        result = judge(reading, self.sli.healthy if numeric else None)
+        result = judge(reading, self.sli.healthy if self._reads_number() else None)
         self.on_sample(result, phase)
         return result
 
+    def _reads_number(self) -> bool:
+        kind = self.sli.probe.type
+        return probe_available(kind) and probe_type(kind).reads_number
+
     def _read(self) -> Reading:
         probe = self.sli.probe
-        if probe.type not in PROBES:
+        if not probe_available(probe.type):
             return Reading.failed(f"the {probe.type} probe is not available in this release")
-        module: Any = importlib.import_module(PROBES[probe.type])
-        numeric = probe.type in NUMERIC and self.sli.healthy is not None
-        if probe.type == "prometheus":
-            token = self.secrets.get(probe.spec.get("bearer_token_secret", ""), "")
-            return module.read(probe.spec, self.render(), numeric, token)  # type: ignore[no-any-return]
-        if probe.type == "kubernetes":
-            return module.read(probe.spec, self.render(), numeric, self.resources)  # type: ignore[no-any-return]
-        return module.read(probe.spec, self.render(), numeric)  # type: ignore[no-any-return]
+        kind = probe_type(probe.type)
+        numeric = kind.reads_number and self.sli.healthy is not None
+        return kind.read(probe.spec, self.render(), numeric, self.secrets, self.resources)
 
     def recovered_after(self, step_id: str, final: bool) -> bool:
         """Settle, then sample: `samples` healthy in a row → True. After a middle step, the

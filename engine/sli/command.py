@@ -3,18 +3,26 @@ then its stdout is parsed as a number and judged."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from engine.backends.local.process import run_process
 from engine.core.durations import parse_duration
 from engine.sli.judge import Reading, SliVerdict
-from engine.steps.base import Renderer
+from engine.sli.registry import ProbeProblem
+from engine.steps.base import Renderer, Resources
 
+reads_number = True
 DEFAULT_TIMEOUT = 10.0
 
 
-def read(spec: Mapping[str, Any], render: Renderer, numeric: bool) -> Reading:
+def read(
+    spec: Mapping[str, Any],
+    render: Renderer,
+    numeric: bool,
+    secrets: Mapping[str, str],
+    resources: Resources,
+) -> Reading:
     run = spec["run"]
     if isinstance(run, list):
         argv, env = render.argv([str(part) for part in run]), None
@@ -43,3 +51,8 @@ def _number(exit_code: int, stdout: str) -> Reading:
         return Reading(float(text.split()[-1]), detail=text[-80:])
     except ValueError:
         return Reading.failed(f"the probe printed {text[-40:]!r}, not a number")
+
+
+def problems(spec: Mapping[str, Any]) -> Iterator[ProbeProblem]:
+    """Nothing beyond the schema."""
+    return iter(())

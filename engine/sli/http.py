@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from engine.backends.http import (
@@ -14,15 +14,23 @@ from engine.backends.http import (
     secret_headers,
     send,
 )
-from engine.core.durations import parse_duration
+from engine.core.durations import format_seconds, parse_duration
 from engine.sli.judge import Reading, SliVerdict
-from engine.steps.base import Renderer
+from engine.sli.registry import ProbeProblem
+from engine.steps.base import Renderer, Resources
 
+reads_number = False
 DEFAULT_TIMEOUT = 5.0
 BODY_LIMIT = 1024 * 1024
 
 
-def read(spec: Mapping[str, Any], render: Renderer, numeric: bool) -> Reading:
+def read(
+    spec: Mapping[str, Any],
+    render: Renderer,
+    numeric: bool,
+    secrets: Mapping[str, str],
+    resources: Resources,
+) -> Reading:
     timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
     templates = spec.get("headers") or {}
     headers = {k: render.text(v) for k, v in templates.items()}
@@ -72,3 +80,18 @@ def _problem(
     if "body_contains" in spec and render.text(spec["body_contains"]) not in body:
         return ", body does not contain the expected text"
     return ""
+
+
+def problems(spec: Mapping[str, Any]) -> Iterator[ProbeProblem]:
+    """A `max_latency` not shorter than the timeout: a response that slow times out first."""
+    if "max_latency" not in spec:
+        return
+    latency = parse_duration(spec["max_latency"])
+    timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
+    if latency >= timeout:
+        message = (
+            f"max_latency {format_seconds(latency)} is not shorter than the probe's timeout "
+            f"{format_seconds(timeout)}: a response that slow times out first"
+        )
+        hint = f"lower max_latency, or raise timeout (default {DEFAULT_TIMEOUT:g}s) above it"
+        yield ProbeProblem("max_latency", message, hint)

@@ -12,17 +12,25 @@ probe's deadline.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from engine.sli.judge import Reading, SliVerdict
+from engine.sli.registry import ProbeProblem
 from engine.steps.base import Renderer, Resources
 
+reads_number = False
 DEFAULT_TIMEOUT = 5.0
 
 
-def read(spec: Mapping[str, Any], render: Renderer, numeric: bool, resources: Resources) -> Reading:
+def read(
+    spec: Mapping[str, Any],
+    render: Renderer,
+    numeric: bool,
+    secrets: Mapping[str, str],
+    resources: Resources,
+) -> Reading:
     """One sample, through the run's client for the context (in `resources`); unreadable
     (no context, API error, timeout) is unknown, never healthy."""
     from engine.backends.kube.client import Deadline, KubeError
@@ -91,3 +99,8 @@ def _minimum(op: Any, default: int) -> int:
 def _judge(value: int, minimum: int, detail: str) -> Reading:
     verdict = SliVerdict.HEALTHY if value >= minimum else SliVerdict.UNHEALTHY
     return Reading(float(value), verdict=verdict, detail=f"{detail} (healthy at ≥ {minimum})")
+
+
+def problems(spec: Mapping[str, Any]) -> Iterator[ProbeProblem]:
+    """Nothing beyond the schema."""
+    return iter(())

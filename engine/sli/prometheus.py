@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from engine.backends.http import (
@@ -22,13 +22,25 @@ from engine.backends.http import (
 )
 from engine.core.durations import parse_duration
 from engine.sli.judge import Reading
-from engine.steps.base import Renderer
+from engine.sli.registry import ProbeProblem
+from engine.steps.base import Renderer, Resources
 
 DEFAULT_TIMEOUT = 5.0
 BODY_LIMIT = 4 * 1024 * 1024
 
 
-def read(spec: Mapping[str, Any], render: Renderer, numeric: bool, token: str = "") -> Reading:
+reads_number = True
+
+
+def read(
+    spec: Mapping[str, Any],
+    render: Renderer,
+    numeric: bool,
+    secrets: Mapping[str, str],
+    resources: Resources,
+) -> Reading:
+    """One instant query; `bearer_token_secret` names the secret sent as the bearer token."""
+    token = secrets.get(spec.get("bearer_token_secret", ""), "")
     timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
     query = render.text(spec["query"])
     url = (
@@ -93,3 +105,8 @@ def _number(pair: Any, detail: str = "") -> Reading:
     if value != value:  # NaN
         return Reading.failed("query returned NaN")
     return Reading(value, detail=detail)
+
+
+def problems(spec: Mapping[str, Any]) -> Iterator[ProbeProblem]:
+    """Nothing beyond the schema."""
+    return iter(())

@@ -1,17 +1,18 @@
 """The contract every step type implements, and the values it exchanges with the runner.
 
-A step type is a module exposing the functions of `StepType`; the registry maps the
-YAML key to the module. `plan` has no side effects; `apply` may capture undo state;
-a failed command is a `StepResult`, while an exception means "could not even try".
+A step type is a module exposing the members of `StepType` (mypy checks every module
+against it in `engine.steps.registry`); the registry maps the YAML key to the module.
+`plan` has no side effects; `apply` may capture undo state; a failed command is a
+`StepResult`, while an exception means "could not even try".
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from msgspec import Struct, field
 
@@ -20,6 +21,10 @@ from engine.core.findings import Location
 
 if TYPE_CHECKING:
     from engine.core.shellsyntax import ShellCommand
+    from engine.playbook.model import Playbook, Step
+
+# A step with no `timeout:` still gets a deadline: nothing waits forever.
+DEFAULT_STEP_TIMEOUT = 30 * 60.0
 
 
 class Status(StrEnum):
@@ -64,6 +69,10 @@ class StepResult(Struct, frozen=True):
     captured: Mapping[str, Any] = field(default_factory=dict)  # state the undo needs
     value: Any = None  # what `capture:` stores for later steps
     changed: bool | None = None
+    # How the step's own compensation ended (a group step undone on the hosts where it
+    # succeeded); None when it needed none. Not SUCCEEDED: the run cannot end better
+    # than `rollback_failed`.
+    compensation: Status | None = None
 
     @property
     def ok(self) -> bool:
@@ -128,13 +137,27 @@ class StepContext(Struct):
     on_started: Callable[[], None] = lambda: None
     cancel: threading.Event = field(default_factory=threading.Event)
     output_cap: int = 64 * 1024
-    settings: Mapping[str, Any] = field(default_factory=dict)  # run-wide options (inventory...)
+    # The SSH hosts file the run was given (None: $RUNBOOK_INVENTORY or beside the playbook).
+    inventory: str | None = None
+    # The step being run (None when an undo runs outside a run, as in `runbook rollback`).
+    step: Step | None = None
+    # Only these hosts of an inventory group (None: all), e.g. to compensate where it succeeded.
+    only_hosts: tuple[str, ...] | None = None
     # Where the run's local commands live, so all their processes die with them.
     containment: Containment | None = None
 
 
 class StepType(Protocol):
-    """The functions every module in `engine/steps/` exposes."""
+    """What the engine knows of a step type: the members every module in `engine/steps/`
+    exposes. The engine asks these, never the type's name."""
+
+    # A human does the work (no terminal: the run is refused before step 1).
+    needs_human: bool
+    # The deadline of a step that names no `timeout:`; None: it waits as long as it takes.
+    default_timeout: float | None
+    # Whether `plan --probe` runs a read-only step of this type: False when running it
+    # tells nothing (a pause) or needs a human.
+    probed: bool
 
     def parse(self, body: Any, where: Location) -> Any: ...
 
@@ -147,3 +170,42 @@ class StepType(Protocol):
     def apply(self, spec: Any, ctx: StepContext) -> StepResult: ...
 
     def undo(self, spec: Any, captured: Mapping[str, Any], ctx: StepContext) -> StepResult: ...
+
+    def capture_name(self, spec: Any) -> str | None:
+        """The name `capture:` stores the step's value under, or None."""
+        ...
+
+    def expectation(self, spec: Any) -> str:
+        """What a good result looks like, for a human (the level-1 checklist)."""
+        ...
+
+
+class StepProblem(NamedTuple):
+    """A problem a step type finds in one of its steps when it looks at the whole
+    playbook: where under the step (e.g. `("kubectl", "timeout")`), what, what to do."""
+
+    step: Step
+    path: tuple[str, ...]
+    message: str
+    hint: str
+
+
+class PlaybookHook(Protocol):
+    """What a step type whose steps share a top-level block of the playbook (kubectl:
+    `kubernetes:`) checks of the playbook as a whole. The registry names such types."""
+
+    def parse_block(self, raw: Mapping[str, Any]) -> Any:
+        """The block as written (schema-valid; {} when absent) → the model's value."""
+        ...
+
+    def problems(self, playbook: Playbook, steps: Sequence[Step]) -> Iterator[StepProblem]:
+        """What `validate` reports of `steps` (every step of the playbook, drill included)."""
+        ...
+
+    def run_variables(self, playbook: Playbook, environ: Mapping[str, str]) -> Mapping[str, Any]:
+        """What the run variables' `playbook` gets, for the steps to read."""
+        ...
+
+    def refusal(self, playbook: Playbook, variables: Mapping[str, Any]) -> tuple[str, str]:
+        """Why a run of `playbook` must not start, with a hint; ("", "") when it may."""
+        ...

@@ -20,7 +20,15 @@ from engine.backends.localstack import desktop_actions
 from engine.backends.localstack.cli import Deadline, refused, with_reason
 from engine.backends.localstack.sizes import SIZE_HINT, SizeError, format_mib, parse_mib
 from engine.core.findings import Location
-from engine.steps.base import Planned, Renderer, SpecError, StepContext, StepResult, Verdict
+from engine.steps.base import (
+    DEFAULT_STEP_TIMEOUT,
+    Planned,
+    Renderer,
+    SpecError,
+    StepContext,
+    StepResult,
+    Verdict,
+)
 
 READONLY = frozenset({"status", "engine_ping", "check_disk_image"})
 SELF_UNDOING = frozenset({"start", "stop", "context_use"})
@@ -35,6 +43,11 @@ ONLY_FOR = {
     "disk_image": {"check_disk_image"},
     "settings_file": {"ensure_resources", "check_disk_image"},
 }
+
+
+needs_human = False
+default_timeout: float | None = DEFAULT_STEP_TIMEOUT
+probed = True
 
 
 class DesktopSpec(Struct, frozen=True):
@@ -87,6 +100,14 @@ def is_readonly(spec: DesktopSpec) -> bool:
 
 def undoes_itself(spec: DesktopSpec) -> bool:
     return spec.action in SELF_UNDOING
+
+
+def capture_name(spec: DesktopSpec) -> str | None:
+    return spec.capture
+
+
+def expectation(spec: DesktopSpec) -> str:
+    return ""
 
 
 def render_values(spec: DesktopSpec, render: Renderer) -> dict[str, Any]:

@@ -26,12 +26,24 @@ from engine.backends.http import (
     send,
 )
 from engine.core.findings import Location
-from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+from engine.steps.base import (
+    DEFAULT_STEP_TIMEOUT,
+    Planned,
+    Status,
+    StepContext,
+    StepResult,
+    Verdict,
+)
 from engine.steps.common import captured_value
 
 DEFAULT_TIMEOUT = 30.0
 BODY_LIMIT = 4 * 1024 * 1024
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+needs_human = False
+default_timeout: float | None = DEFAULT_STEP_TIMEOUT
+probed = True
 
 
 class HttpSpec(Struct, frozen=True):
@@ -76,6 +88,14 @@ def is_readonly(spec: HttpSpec) -> bool:
 
 def undoes_itself(spec: HttpSpec) -> bool:
     return False
+
+
+def capture_name(spec: HttpSpec) -> str | None:
+    return spec.capture
+
+
+def expectation(spec: HttpSpec) -> str:
+    return ""
 
 
 def plan(spec: HttpSpec, ctx: StepContext) -> Planned:

@@ -9,26 +9,52 @@ as server-side dry-runs (dryRun=All) only in `runbook plan`, never during a run.
 `export` writes files and changes nothing in the cluster; its undo removes the files
 without connecting. `restore` verifies the export before it connects; with
 `verify_only: true` it never connects at all.
+
+The module is also the playbook hook of the `kubernetes:` block: the defaults every
+Kubernetes step (and the kubernetes probe) uses, the run variables that carry them,
+the refusals before step 1 (`engine.backends.kube.guard`) and the checks across steps.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine.backends.kube.config import Binding, KubeConfigError, bind, playbook_defaults, rebind
+from engine.backends.kube import guard
+from engine.backends.kube.config import (
+    Binding,
+    KubeConfigError,
+    KubernetesDefaults,
+    bind,
+    playbook_defaults,
+    rebind,
+)
 from engine.backends.kube.spec import MODULES, SELF_UNDOING, KubeSpec, describe, parse_spec
-from engine.core.durations import parse_duration
+from engine.core.durations import format_seconds, parse_duration
 from engine.core.findings import Location
-from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+from engine.steps.base import (
+    DEFAULT_STEP_TIMEOUT,
+    Planned,
+    Status,
+    StepContext,
+    StepProblem,
+    StepResult,
+    Verdict,
+)
 
 if TYPE_CHECKING:
     from engine.backends.kube.client import Deadline
     from engine.backends.kube.ops import Done, Op
+    from engine.playbook.model import Playbook, Step
 
 DEFAULT_DEADLINE = 30 * 60.0
 PLAN_DEADLINE = 15.0
+
+
+needs_human = False
+default_timeout: float | None = DEFAULT_STEP_TIMEOUT
+probed = True
 
 
 def parse(body: Any, where: Location) -> KubeSpec:
@@ -44,6 +70,61 @@ def is_readonly(spec: KubeSpec) -> bool:
 def undoes_itself(spec: KubeSpec) -> bool:
     """Every mutating action but `delete` captures its own undo."""
     return spec.action in SELF_UNDOING
+
+
+def capture_name(spec: KubeSpec) -> str | None:
+    return spec.capture
+
+
+def expectation(spec: KubeSpec) -> str:
+    return ""
+
+
+def parse_block(raw: Mapping[str, Any]) -> KubernetesDefaults:
+    """The playbook's `kubernetes:` block."""
+    return KubernetesDefaults(**raw)
+
+
+def problems(playbook: Playbook, steps: Sequence[Step]) -> Iterator[StepProblem]:
+    """A kubectl `timeout:` longer than its step's; at level 3, a step naming no context."""
+    for step in steps:
+        yield from _timeout_past_step(step)
+    if playbook.metadata.maturity == 3:
+        yield from _contextless(playbook, steps)
+
+
+def run_variables(playbook: Playbook, environ: Mapping[str, str]) -> Mapping[str, Any]:
+    """`playbook.kubernetes`: the defaults, with the kubeconfig the environment names."""
+    return {guard.BLOCK: guard.defaults_mapping(playbook, environ)}
+
+
+def refusal(playbook: Playbook, variables: Mapping[str, Any]) -> tuple[str, str]:
+    """A context that is not in the kubeconfig, none at level 3, a wrong pinned cluster."""
+    return guard.refusal(playbook, variables)
+
+
+def _timeout_past_step(step: Step) -> Iterator[StepProblem]:
+    """A kubectl `timeout:` longer than its step's: the step's cuts it first."""
+    body = getattr(step.action.spec, "body", None)
+    own = body.get("timeout") if isinstance(body, Mapping) else None
+    if step.action.type != "kubectl" or step.timeout is None or not isinstance(own, str):
+        return
+    if parse_duration(own) > step.timeout:
+        message = (
+            f"kubectl timeout {own} is longer than the step's timeout "
+            f"{format_seconds(step.timeout)}, which ends the step first"
+        )
+        hint = "raise the step's timeout above it, or lower the kubectl timeout"
+        yield StepProblem(step, ("kubectl", "timeout"), message, hint)
+
+
+def _contextless(playbook: Playbook, steps: Sequence[Step]) -> Iterator[StepProblem]:
+    for step in guard.contextless(steps, playbook):
+        message = (
+            f"step {step.id!r} names no kubeconfig context; level 3 never uses the current one"
+        )
+        hint = "set `context:` on the step or under `kubernetes:`, or lower metadata.maturity to 2"
+        yield StepProblem(step, (step.action.type,), message, hint)
 
 
 def plan(spec: KubeSpec, ctx: StepContext) -> Planned:

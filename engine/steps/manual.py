@@ -13,6 +13,13 @@ from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
 ANSWER_STATUS = {"done": Status.SUCCEEDED, "failed": Status.FAILED, "skipped": Status.SKIPPED}
 
 
+# A human does the work: the step waits for their answer as long as it takes,
+# and `plan --probe` does not ask them.
+needs_human = True
+default_timeout: float | None = None
+probed = False
+
+
 class ManualSpec(Struct, frozen=True):
     instructions: str
     expect: str = ""
@@ -28,6 +35,14 @@ def is_readonly(spec: ManualSpec) -> bool:
 
 def undoes_itself(spec: ManualSpec) -> bool:
     return False
+
+
+def capture_name(spec: ManualSpec) -> str | None:
+    return None
+
+
+def expectation(spec: ManualSpec) -> str:
+    return spec.expect
 
 
 def plan(spec: ManualSpec, ctx: StepContext) -> Planned:

@@ -22,7 +22,14 @@ from engine.backends.localstack.cli import Deadline, refused, with_reason
 from engine.backends.localstack.minikube_argv import Target, main_argv, render_target
 from engine.backends.localstack.sizes import SIZE_HINT, SizeError, parse_mib
 from engine.core.findings import Location
-from engine.steps.base import Planned, SpecError, StepContext, StepResult, Verdict
+from engine.steps.base import (
+    DEFAULT_STEP_TIMEOUT,
+    Planned,
+    SpecError,
+    StepContext,
+    StepResult,
+    Verdict,
+)
 from engine.steps.common import parse_run
 
 READONLY = frozenset({"status", "logs"})
@@ -42,6 +49,11 @@ ONLY_FOR = {
     "backup_step": {"delete"},
 }
 NEEDS = {"addons": ("addon", "enable"), "ssh": ("command",)}
+
+
+needs_human = False
+default_timeout: float | None = DEFAULT_STEP_TIMEOUT
+probed = True
 
 
 class MinikubeSpec(Struct, frozen=True):
@@ -127,6 +139,14 @@ def is_readonly(spec: MinikubeSpec) -> bool:
 
 def undoes_itself(spec: MinikubeSpec) -> bool:
     return spec.action in SELF_UNDOING
+
+
+def capture_name(spec: MinikubeSpec) -> str | None:
+    return spec.capture
+
+
+def expectation(spec: MinikubeSpec) -> str:
+    return ""
 
 
 def plan(spec: MinikubeSpec, ctx: StepContext) -> Planned:

@@ -1,16 +1,16 @@
 """The one place that maps a YAML step-type key to the module implementing it.
 
 Modules are imported on first use, so a playbook of shell steps never pays for
-paramiko or the kubernetes client.
+paramiko or the kubernetes client. mypy checks every module against `StepType` below.
 """
 
 from __future__ import annotations
 
 import importlib
 from functools import cache
-from typing import cast
+from typing import TYPE_CHECKING, Any
 
-from engine.steps.base import StepType
+from engine.steps.base import PlaybookHook, StepType
 
 STEP_TYPES: dict[str, str] = {
     "shell": "engine.steps.shell",
@@ -23,8 +23,24 @@ STEP_TYPES: dict[str, str] = {
     "wait": "engine.steps.wait",
 }
 
-# Step types that need a human's hands rather than an undo story of their own.
-HUMAN_TYPES = frozenset({"manual"})
+# Step types whose module is also a PlaybookHook, by the top-level playbook block their
+# steps share: loaded whenever a playbook is built or run, so keep them light.
+PLAYBOOK_BLOCKS: dict[str, str] = {"kubernetes": "kubectl"}
+
+if TYPE_CHECKING:  # the modules load lazily at run time; mypy sees each one as a StepType
+    from engine.steps import docker_desktop, http, kubectl, manual, minikube, shell, ssh, wait
+
+    CHECKED: dict[str, StepType] = {
+        "shell": shell,
+        "ssh": ssh,
+        "kubectl": kubectl,
+        "minikube": minikube,
+        "docker_desktop": docker_desktop,
+        "http": http,
+        "manual": manual,
+        "wait": wait,
+    }
+    HOOKS: dict[str, PlaybookHook] = {"kubernetes": kubectl}
 
 
 @cache
@@ -34,8 +50,25 @@ def step_type(name: str) -> StepType:
     A module is the implementation itself, unless it exposes one as `STEP`. Looked up
     once per type: the run loop asks several times a step.
     """
-    module = importlib.import_module(STEP_TYPES[name])
-    return cast(StepType, getattr(module, "STEP", module))
+    module: Any = importlib.import_module(STEP_TYPES[name])
+    implementation: StepType = getattr(module, "STEP", module)
+    return implementation
+
+
+def playbook_hooks() -> dict[str, PlaybookHook]:
+    """The step types that look at the playbook as a whole, by the block they own."""
+    return {block: _hook(owner) for block, owner in PLAYBOOK_BLOCKS.items()}
+
+
+def _hook(name: str) -> PlaybookHook:
+    module: Any = importlib.import_module(STEP_TYPES[name])
+    hook: PlaybookHook = module
+    return hook
+
+
+def needs_human(name: str) -> bool:
+    """Whether a step of type `name` needs a human's hands (a terminal)."""
+    return step_type(name).needs_human
 
 
 def is_available(name: str) -> bool:

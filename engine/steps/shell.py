@@ -11,7 +11,14 @@ from msgspec import Struct, field
 
 from engine.backends.local.process import CannotStart, run_process
 from engine.core.findings import Location
-from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+from engine.steps.base import (
+    DEFAULT_STEP_TIMEOUT,
+    Planned,
+    Status,
+    StepContext,
+    StepResult,
+    Verdict,
+)
 from engine.steps.common import (
     Expect,
     checked_env,
@@ -20,6 +27,10 @@ from engine.steps.common import (
     parse_run,
     render_command,
 )
+
+needs_human = False
+default_timeout: float | None = DEFAULT_STEP_TIMEOUT
+probed = True
 
 
 class ShellSpec(Struct, frozen=True):
@@ -50,6 +61,14 @@ def is_readonly(spec: ShellSpec) -> bool:
 
 def undoes_itself(spec: ShellSpec) -> bool:
     return False
+
+
+def capture_name(spec: ShellSpec) -> str | None:
+    return spec.capture
+
+
+def expectation(spec: ShellSpec) -> str:
+    return str(spec.expect)
 
 
 def plan(spec: ShellSpec, ctx: StepContext) -> Planned:

@@ -21,7 +21,14 @@ from msgspec.structs import replace
 
 from engine.core.errors import EngineError
 from engine.core.findings import Location
-from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+from engine.steps.base import (
+    DEFAULT_STEP_TIMEOUT,
+    Planned,
+    Status,
+    StepContext,
+    StepResult,
+    Verdict,
+)
 from engine.steps.common import (
     Command,
     Expect,
@@ -35,6 +42,11 @@ if TYPE_CHECKING:
     from engine.backends.ssh.group import HostResult, Job
     from engine.backends.ssh.inventory import Host, Inventory
     from engine.playbook.model import Action, Step
+
+
+needs_human = False
+default_timeout: float | None = DEFAULT_STEP_TIMEOUT
+probed = True
 
 
 class SshSpec(Struct, frozen=True):
@@ -68,6 +80,14 @@ def is_readonly(spec: SshSpec) -> bool:
 
 def undoes_itself(spec: SshSpec) -> bool:
     return False
+
+
+def capture_name(spec: SshSpec) -> str | None:
+    return spec.capture
+
+
+def expectation(spec: SshSpec) -> str:
+    return str(spec.expect)
 
 
 def describe(spec: SshSpec, command: Command, host: str) -> str:
@@ -109,9 +129,9 @@ def undo(spec: SshSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepRe
 def _targets(spec: SshSpec, ctx: StepContext) -> tuple[Inventory, tuple[Host, ...]]:
     from engine.backends.ssh.pool import run_inventory
 
-    inventory = run_inventory(ctx.settings.get("inventory"), ctx.base_dir, ctx.resources)
+    inventory = run_inventory(ctx.inventory, ctx.base_dir, ctx.resources)
     hosts = inventory.resolve(ctx.render.text(spec.host))
-    only = ctx.settings.get("only_hosts")
+    only = ctx.only_hosts
     return inventory, tuple(h for h in hosts if only is None or h.name in only)
 
 
@@ -150,14 +170,14 @@ def _compensate(
     spec: SshSpec, ctx: StepContext, results: list[HostResult], combined: StepResult
 ) -> StepResult:
     """A group step that failed somewhere: undo it where it succeeded, say so."""
-    undo_action = _undo_to_compensate(ctx.settings.get("step"), spec)
+    undo_action = _undo_to_compensate(ctx.step, spec)
     done = tuple(r.host for r in results if r.result.ok)
     if combined.ok or len(results) < 2 or not done or undo_action is None:
         return combined
     from engine.steps.registry import step_type
 
     ctx.on_output(f"undoing {ctx.step_id} on {', '.join(done)} (it succeeded there)")
-    undo_ctx = replace(ctx, settings={**ctx.settings, "only_hosts": done})
+    undo_ctx = replace(ctx, only_hosts=done)
     try:
         undone = step_type(undo_action.type).apply(undo_action.spec, undo_ctx)
     except EngineError as exc:  # e.g. the undo's template cannot be rendered
@@ -167,4 +187,4 @@ def _compensate(
     if not undone.ok and undone.message:
         message += f" ({undone.message})"
     captured = {**combined.captured, "undone_on": list(done), "undo_status": str(undone.status)}
-    return replace(combined, message=message, captured=captured)
+    return replace(combined, message=message, captured=captured, compensation=undone.status)

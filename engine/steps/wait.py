@@ -9,7 +9,19 @@ from msgspec import Struct
 
 from engine.core.durations import format_seconds, parse_duration
 from engine.core.findings import Location
-from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+from engine.steps.base import (
+    DEFAULT_STEP_TIMEOUT,
+    Planned,
+    Status,
+    StepContext,
+    StepResult,
+    Verdict,
+)
+
+# Running it in `plan --probe` would only pass time.
+needs_human = False
+default_timeout: float | None = DEFAULT_STEP_TIMEOUT
+probed = False
 
 
 class WaitSpec(Struct, frozen=True):
@@ -29,6 +41,14 @@ def is_readonly(spec: WaitSpec) -> bool:
 
 def undoes_itself(spec: WaitSpec) -> bool:
     return False
+
+
+def capture_name(spec: WaitSpec) -> str | None:
+    return None
+
+
+def expectation(spec: WaitSpec) -> str:
+    return ""
 
 
 def plan(spec: WaitSpec, ctx: StepContext) -> Planned:

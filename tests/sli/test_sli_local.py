@@ -7,6 +7,7 @@ the servers that redirect a probe, the Prometheus API's among them."""
 from __future__ import annotations
 
 import http.server
+import inspect
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,7 @@ from sli_helpers import playbook, run_cli, run_id_of, samples, step_statuses
 from engine.playbook.model import Healthy
 from engine.sli.judge import Reading, SliVerdict, judge
 from engine.sli.prometheus import interpret
+from engine.sli.registry import PROBES, Probe, probe_type
 
 FAST = "  settle: 100ms\n  samples: 2\n  interval: 100ms\n  timeout: 1s\n"
 
@@ -143,6 +145,15 @@ def test_prometheus_results_that_are_unknown(document: dict[str, object], error:
     sample = judge(interpret(document), Healthy("below", 1))
     assert sample.verdict is SliVerdict.UNKNOWN
     assert error in sample.error
+
+
+@pytest.mark.parametrize("name", sorted(PROBES))
+def test_every_registered_probe_has_the_protocols_members(name: str) -> None:
+    kind = probe_type(name)
+    assert isinstance(kind.reads_number, bool)
+    for method in ("read", "problems"):
+        wanted = list(inspect.signature(getattr(Probe, method)).parameters)[1:]  # without self
+        assert list(inspect.signature(getattr(kind, method)).parameters) == wanted, method
 
 
 def test_judgement_fails_closed() -> None:

@@ -28,6 +28,14 @@ class KubeConfigError(Exception):
         self.hint = hint
 
 
+class KubernetesDefaults(Struct, frozen=True):
+    """`kubernetes:`: the context (and cluster) every Kubernetes step uses."""
+
+    context: str | None = None
+    cluster_uid: str | None = None
+    kubeconfig: str | None = None
+
+
 class Binding(Struct, frozen=True):
     """The kubeconfig file(s) and context one step uses, and the pinned cluster UID."""
 
@@ -42,7 +50,9 @@ class Binding(Struct, frozen=True):
         return f"kube:{self.kubeconfig}:{self.context}"
 
 
-def defaults_for(kubernetes: Any, environ: Mapping[str, str], base_dir: Path) -> dict[str, Any]:
+def defaults_for(
+    kubernetes: KubernetesDefaults, environ: Mapping[str, str], base_dir: Path
+) -> dict[str, Any]:
     """The playbook-level `kubernetes:` block as run variables (`playbook.kubernetes`),
     with the kubeconfig the environment names (KUBECONFIG, else ~/.kube/config) and the
     folder a relative `kubeconfig:` is relative to (the playbook's)."""

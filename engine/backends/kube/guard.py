@@ -19,6 +19,7 @@ from engine.backends.kube.config import (
     KUBE_TYPES,
     Binding,
     KubeConfigError,
+    KubernetesDefaults,
     bind,
     playbook_defaults,
 )
@@ -26,6 +27,7 @@ from engine.playbook.model import Action, Playbook, Step
 from engine.steps.base import Renderer
 
 PREFLIGHT_SECONDS = 10.0
+BLOCK = "kubernetes"  # the playbook's top-level block (and the run variables' key)
 
 
 def kube_contexts(playbook: Playbook) -> Iterator[tuple[str, str | None]]:
@@ -103,10 +105,16 @@ def _pinned_refusal(bindings: Any) -> tuple[str, str]:
     return "", ""
 
 
+def defaults_of(playbook: Playbook) -> KubernetesDefaults:
+    """The playbook's `kubernetes:` block (all unset when it has none)."""
+    found = playbook.step_blocks.get(BLOCK)
+    return found if isinstance(found, KubernetesDefaults) else KubernetesDefaults()
+
+
 def contextless(steps: Iterable[Step], playbook: Playbook) -> list[Step]:
     """Kubernetes steps that name no context, in a playbook that names none either
     (the validator's level-3 rule)."""
-    if playbook.kubernetes.context:
+    if defaults_of(playbook).context:
         return []
     kube = [s for s in steps if s.action.type in KUBE_TYPES and not _local(s.action)]
     return [s for s in kube if not _context(s.action)]
@@ -116,4 +124,4 @@ def defaults_mapping(playbook: Playbook, environ: Mapping[str, str]) -> dict[str
     """What preflight adds to the run variables as `playbook.kubernetes`."""
     from engine.backends.kube.config import defaults_for
 
-    return defaults_for(playbook.kubernetes, environ, Path(playbook.file).resolve().parent)
+    return defaults_for(defaults_of(playbook), environ, Path(playbook.file).resolve().parent)

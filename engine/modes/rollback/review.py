@@ -118,7 +118,7 @@ def _plan_context(plan: RollbackPlan) -> StepContext:
         resources=Resources(),
         base_dir=Path(prepared.playbook.file).resolve().parent,
         cancel=threading.Event(),
-        settings={"inventory": prepared.request.inventory},
+        inventory=prepared.request.inventory,
     )
 
 

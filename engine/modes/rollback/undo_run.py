@@ -16,7 +16,7 @@ from engine.ledger import EventRow, Ledger, RunInfo, new_run_id
 from engine.modes.run import make_operator, open_ledger
 from engine.playbook.loader import load_playbook
 from engine.playbook.model import Playbook
-from engine.playbook.traits import is_readonly
+from engine.playbook.traits import capture_name, is_readonly, undo_needs_hands
 from engine.run.events import EventBus, LedgerListener, Listener
 from engine.run.execution import Completed
 from engine.run.preflight import Prepared, RunRequest, assemble
@@ -212,7 +212,7 @@ def _restore_results(prepared: Prepared, playbook: Playbook, events: Iterable[Ev
             data.get("output", ""),
             value=data.get("value"),
         )
-        prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
+        prepared.variables.record(step.id, capture_name(step), result)
 
 
 def _refuse_without_hands(
@@ -225,9 +225,7 @@ def _refuse_without_hands(
         raise RefusedError(
             "undoing a level-1 (guided) run needs a human", "run `runbook rollback` in a terminal"
         )
-    manual = [
-        c.step.id for c in completed if c.step.undo is not None and c.step.undo.type == "manual"
-    ]
+    manual = [c.step.id for c in completed if undo_needs_hands(c.step)]
     if manual:
         raise RefusedError(
             f"no terminal for the manual undo of: {', '.join(manual)}",

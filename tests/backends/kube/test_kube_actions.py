@@ -135,13 +135,16 @@ def test_the_kubernetes_probe_reads_replicas_pods_and_conditions(
     base = {"namespace": kube_ns, "kind": "Deployment", "name": "web"}
 
     run = Resources()
-    replicas = probe.read({**base, "check": "available_replicas"}, render, False, run)
-    too_few = probe.read({**base, "check": "available_replicas", "minimum": 3}, render, False, run)
+    replicas = probe.read({**base, "check": "available_replicas"}, render, False, {}, run)
+    too_few = probe.read(
+        {**base, "check": "available_replicas", "minimum": 3}, render, False, {}, run
+    )
     pods = probe.read({"namespace": kube_ns, "selector": "app=web", "check": "ready_pods"},
-                      render, False, run)  # fmt: skip
-    condition = probe.read({**base, "check": "condition", "condition": "Available"}, render, False,
-                           run)  # fmt: skip
-    lost = probe.read({**base, "context": "elsewhere"}, render, False, run)
+                      render, False, {}, run)  # fmt: skip
+    condition = probe.read(
+        {**base, "check": "condition", "condition": "Available"}, render, False, {}, run
+    )
+    lost = probe.read({**base, "context": "elsewhere"}, render, False, {}, run)
     run.close_all()
 
     assert (replicas.value, replicas.verdict) == (2.0, SliVerdict.HEALTHY)

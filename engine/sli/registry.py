@@ -1,0 +1,78 @@
+"""The SLI probe types: what the engine knows of one (`Probe`), and the one place that
+maps a YAML probe key to the module implementing it.
+
+Shaped like `engine.steps.registry`: modules load on first use (the kubernetes probe
+pulls in the kubernetes client), and mypy checks every module against `Probe` below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+from functools import cache
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from engine.sli.judge import Reading
+from engine.steps.base import Renderer, Resources
+
+PROBES: dict[str, str] = {
+    "prometheus": "engine.sli.prometheus",
+    "http": "engine.sli.http",
+    "command": "engine.sli.command",
+    "kubernetes": "engine.sli.kubernetes",
+}
+
+
+class ProbeProblem(NamedTuple):
+    """A problem `validate` reports in a probe's spec: its key, what, what to do."""
+
+    key: str
+    message: str
+    hint: str
+
+
+class Probe(Protocol):
+    """The members every module in `engine/sli/` that reads an SLI exposes."""
+
+    # Its reading is a number that `healthy:` judges (else the probe judges itself).
+    reads_number: bool
+
+    def read(
+        self,
+        spec: Mapping[str, Any],
+        render: Renderer,
+        numeric: bool,
+        secrets: Mapping[str, str],
+        resources: Resources,
+    ) -> Reading:
+        """One reading; `numeric`: judge it by `healthy:`; `secrets`: the run's, by name;
+        `resources`: the run's connections, kept across samples (one client per target)."""
+        ...
+
+    def problems(self, spec: Mapping[str, Any]) -> Iterator[ProbeProblem]:
+        """What `validate` reports of the (schema-valid) spec beyond the schema."""
+        ...
+
+
+if TYPE_CHECKING:  # the modules load lazily at run time; mypy sees each one as a Probe
+    from engine.sli import command, http, kubernetes, prometheus
+
+    CHECKED: dict[str, Probe] = {
+        "prometheus": prometheus,
+        "http": http,
+        "command": command,
+        "kubernetes": kubernetes,
+    }
+
+
+def probe_available(name: str) -> bool:
+    """Whether this release can read a probe of type `name`."""
+    return name in PROBES
+
+
+@cache
+def probe_type(name: str) -> Probe:
+    """The implementation of probe type `name` (a key of PROBES)."""
+    module: Any = importlib.import_module(PROBES[name])
+    implementation: Probe = module
+    return implementation
