@@ -12,6 +12,7 @@ from msgspec import Struct
 
 from engine.commands.run import make_operator, open_ledger
 from engine.errors import EngineError, RefusedError
+from engine.event_types import EventKind
 from engine.events import EventBus, LedgerListener, Listener
 from engine.execution import Completed
 from engine.ledger import EventRow, Ledger, RunInfo, new_run_id
@@ -106,7 +107,7 @@ def _nothing_left(ledger: Ledger, run_id: str) -> str:
         child.run_id
         for child in children
         if child.mode == "rollback"
-        and any(e.kind == "undo_result" for e in ledger.events(child.run_id))
+        and any(e.kind == EventKind.UNDO_RESULT for e in ledger.events(child.run_id))
     )
     by = next(undid, None)
     if by is not None:
@@ -117,7 +118,7 @@ def _nothing_left(ledger: Ledger, run_id: str) -> str:
 def _locked_targets(prepared: Prepared, events: Iterable[EventRow]) -> tuple[str, ...]:
     """The targets the original run locked (as it rendered them), else rendered again."""
     for event in events:
-        if event.kind == "lock_taken" and isinstance(event.data.get("targets"), list):
+        if event.kind == EventKind.LOCK_TAKEN and isinstance(event.data.get("targets"), list):
             return tuple(str(target) for target in event.data["targets"])
     return render_targets(prepared.playbook, prepared.variables, prepared.redactor)
 
@@ -134,7 +135,7 @@ def _prepared(
     ledger: Ledger, run_id: str, events: Sequence[EventRow], request: RunRequest
 ) -> Prepared:
     info = ledger.run_info(run_id)
-    started = next((e for e in events if e.kind == "run_started"), None)
+    started = next((e for e in events if e.kind == EventKind.RUN_STARTED), None)
     if started is None or "source" not in started.data:
         raise RefusedError(f"run {run_id} recorded no playbook text", "undo its steps by hand")
     source = str(started.data["source"])
@@ -202,7 +203,7 @@ def _restore_results(prepared: Prepared, playbook: Playbook, events: Iterable[Ev
     steps = {step.id: step for step in playbook.steps}
     for event in events:
         step = steps.get(event.step_id or "")
-        if step is None or event.kind != "step_result":
+        if step is None or event.kind != EventKind.STEP_RESULT:
             continue
         data = event.data
         result = StepResult(
@@ -237,9 +238,9 @@ def _refuse_without_hands(
 def _settled(event: EventRow) -> bool:
     """An undo that succeeded, or one a rollback skipped as not safe (a later one would
     skip it again): either way, no later rollback has that step left to undo."""
-    if event.kind == "undo_result":
+    if event.kind == EventKind.UNDO_RESULT:
         return event.data.get("status") in UNDONE
-    return event.kind == "undo_skipped"
+    return event.kind == EventKind.UNDO_SKIPPED
 
 
 def completed_steps(playbook: Playbook, events: Iterable[EventRow]) -> list[Completed]:
@@ -251,9 +252,9 @@ def completed_steps(playbook: Playbook, events: Iterable[EventRow]) -> list[Comp
         step = steps.get(event.step_id or "")
         if step is None:
             continue
-        if event.kind == "step_intent":
+        if event.kind == EventKind.STEP_INTENT:
             started[step.id] = Completed(step, Status.UNKNOWN)
-        elif event.kind == "step_result" and step.id in started:
+        elif event.kind == EventKind.STEP_RESULT and step.id in started:
             captured = event.data.get("captured") or {}
             started[step.id] = Completed(step, Status(event.data["status"]), captured)
         elif _settled(event):

@@ -10,7 +10,9 @@ from msgspec.structs import asdict
 
 from engine.commands.catalog import table
 from engine.durations import format_seconds
+from engine.event_types import EventKind
 from engine.ledger import LEDGER_FILE, EventRow, Ledger, RunRow, default_home
+from engine.outcome import Outcome
 
 
 def open_ledger(home: Path | None = None) -> Ledger:
@@ -54,7 +56,7 @@ def show_run(run_id: str, output: str) -> str:
 
 def _os_user(events: list[EventRow]) -> str:
     """The account that ran it, as the engine saw it (runs recorded before it did: unknown)."""
-    started = next((e for e in events if e.kind == "run_started"), None)
+    started = next((e for e in events if e.kind == EventKind.RUN_STARTED), None)
     return str(started.data.get("os_user") or "not recorded") if started else "not recorded"
 
 
@@ -101,7 +103,7 @@ def recover() -> str:
 
     with open_ledger() as ledger:
         interrupted = ledger.mark_interrupted()
-        recent = ledger.runs(outcome="interrupted", limit=20)
+        recent = ledger.runs(outcome=Outcome.INTERRUPTED, limit=20)
     lines = [f"marked interrupted: {run}" for run in interrupted]
     for row in recent:
         killed = kill_leftovers(row.run_id)
