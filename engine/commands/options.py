@@ -10,6 +10,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from engine.display import PromptLines
     from engine.events import Listener
     from engine.preflight import RunRequest
 
@@ -41,17 +42,18 @@ def wait_seconds(wait_lock: str | None) -> float:
         raise UsageError(f"--wait-lock: {exc}", "e.g. --wait-lock 30s or --wait-lock 5m") from None
 
 
-def make_listeners(output: str, quiet: bool) -> list[Listener]:
-    """JSON lines, the live display at a terminal, or plain lines."""
+def make_listeners(output: str, quiet: bool, lines: PromptLines | None = None) -> list[Listener]:
+    """JSON lines, the live display at a terminal, or plain lines; written through `lines`
+    when given (a command that runs several times, as a drill does, shares one)."""
     from engine.display import JsonLines, PlainLines
 
     if output == "json":
-        return [JsonLines()]
+        return [JsonLines(lines)]
     if not quiet and sys.stdout.isatty() and not os.environ.get("RUNBOOK_PLAIN"):
         from engine.live import LiveDisplay
 
         return [LiveDisplay()]
-    return [PlainLines(quiet=quiet)]
+    return [PlainLines(lines, quiet=quiet)]
 
 
 def run_and_exit_code(
