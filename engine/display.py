@@ -193,7 +193,7 @@ class JsonLines:
     """`--output json`: every event as one JSON object per line on stdout."""
 
     def __init__(self, lines: PromptLines | None = None) -> None:
-        self.lines = lines or PromptLines(sys.stdout)
+        self.lines = lines if lines is not None else PromptLines(sys.stdout)
 
     def __call__(self, event: Event) -> None:
         record = {"ts": event.ts, "kind": event.kind, "run_id": event.run_id}
@@ -229,7 +229,7 @@ class PlainLines:
     """Line-oriented progress for logs and pipes; `quiet` keeps only the outcome."""
 
     def __init__(self, lines: PromptLines | None = None, quiet: bool = False) -> None:
-        self.lines = lines or PromptLines(sys.stdout)
+        self.lines = lines if lines is not None else PromptLines(sys.stdout)
         self.quiet = quiet
         self.handlers: dict[EventKind, Callable[[Event], str]] = dict(
             [

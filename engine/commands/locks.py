@@ -11,6 +11,7 @@ from msgspec.structs import asdict
 from engine.commands.catalog import table
 from engine.commands.history import open_ledger
 from engine.ledger.locks import Lease
+from engine.outcome import Outcome
 
 
 def list_locks(output: str) -> str:
@@ -29,7 +30,7 @@ def list_locks(output: str) -> str:
 def nothing_done(message: str, output: str) -> str:
     """What a command that found nothing to do says, as text or as one JSON object."""
     if output == "json":
-        return json.dumps({"outcome": "completed", "message": message})
+        return json.dumps({"outcome": Outcome.COMPLETED, "message": message})
     return message
 
 
