@@ -180,8 +180,10 @@ def on(cls: type[P], handle: Callable[[Event, P], R]) -> tuple[EventKind, Callab
 
 def shown_payload(event: Event, cls: type[P]) -> P:
     """The event's payload with its values as they may be shown (`shown_data`)."""
-    payload = event.payload if isinstance(event.payload, cls) else cls(**event.data)
-    return msgspec.structs.replace(payload, **shown_data(payload.fields()))
+    payload = event.payload
+    if isinstance(payload, cls):  # redacted by the bus, as the data are
+        return msgspec.structs.replace(payload, **shown_data(payload.fields()))
+    return cls(**shown_data(event.data))  # an event made without its payload
 
 
 def shown_step(event: Event) -> str:

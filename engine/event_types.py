@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from msgspec import UNSET, Struct, UnsetType
 from msgspec.structs import asdict
+from msgspec.structs import fields as struct_fields
 
 from engine.outcome import Outcome
 
@@ -49,10 +50,15 @@ class Payload(Struct, frozen=True, kw_only=True):
     """The fields of one kind of event; each subclass sets its `kind`."""
 
     kind: ClassVar[EventKind]
+    unset_default: ClassVar[tuple[str, ...]] = ()  # the fields that may be left out
 
     def fields(self) -> dict[str, Any]:
         """The event's data as the ledger stores it: the fields set, in their order."""
-        return {name: value for name, value in asdict(self).items() if value is not UNSET}
+        data = asdict(self)
+        for name in self.unset_default:
+            if data[name] is UNSET:
+                del data[name]
+        return data
 
 
 class RunStarted(Payload, frozen=True, kw_only=True):
@@ -224,3 +230,6 @@ class Interrupted(Payload, frozen=True, kw_only=True):
 PAYLOADS: dict[EventKind, type[Payload]] = {
     cls.kind: cls for cls in Payload.__subclasses__()
 }  # every kind has one (a test checks it)
+
+for _cls in PAYLOADS.values():
+    _cls.unset_default = tuple(f.name for f in struct_fields(_cls) if f.default is UNSET)

@@ -95,8 +95,11 @@ class EventBus:
     def _redacted(self, payload: Payload, run_id: str, step_id: str | None) -> Event:
         fields = payload.fields()
         data = self.redact(fields)
-        if data is not fields:  # a secret may have been replaced: the typed view follows
-            changed = {name: data[name] for name in fields if name in data}
+        # Where a secret was replaced, the typed view shows the same text as the data.
+        changed = {
+            name: data[name] for name in fields if name in data and data[name] is not fields[name]
+        }
+        if changed:
             payload = msgspec.structs.replace(payload, **changed)
         return Event(payload.kind, run_id, step_id, data, payload=payload)
 
