@@ -6,13 +6,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
+import msgspec
 import msgspec.structs
-from msgspec import Struct
+from msgspec import UNSET, Struct
 
 from engine.commands.run import make_operator, open_ledger
 from engine.errors import EngineError, RefusedError
-from engine.event_types import EventKind
+from engine.event_types import EventKind, Payload, StepResultEvent, UndoResultEvent
 from engine.events import EventBus, LedgerListener, Listener
 from engine.execution import Completed
 from engine.ledger import EventRow, Ledger, RunInfo, new_run_id
@@ -25,7 +27,8 @@ from engine.runner import Run, RunResult
 from engine.steps.base import Status, StepResult
 from engine.target_lock import render_targets
 
-UNDONE = ("succeeded", "skipped")
+UNDONE = (Status.SUCCEEDED, Status.SKIPPED)
+P = TypeVar("P", bound=Payload)
 REDACTED_MARK = "«redacted:"  # what `engine.secrets.Redactor` puts in place of a secret
 _CHANGED_HINT = (
     "the ledger was changed or damaged since: undo the run's steps by hand "
@@ -205,12 +208,12 @@ def _restore_results(prepared: Prepared, playbook: Playbook, events: Iterable[Ev
         step = steps.get(event.step_id or "")
         if step is None or event.kind != EventKind.STEP_RESULT:
             continue
-        data = event.data
+        recorded = _recorded_result(event)
         result = StepResult(
-            Status(data["status"]),
-            data.get("exit_code"),
-            data.get("output", ""),
-            value=data.get("value"),
+            _status(event, recorded.status),
+            recorded.exit_code,
+            recorded.output or "",
+            value=recorded.value if recorded.value is not UNSET else None,
         )
         prepared.variables.record(step.id, getattr(step.action.spec, "capture", None), result)
 
@@ -239,7 +242,7 @@ def _settled(event: EventRow) -> bool:
     """An undo that succeeded, or one a rollback skipped as not safe (a later one would
     skip it again): either way, no later rollback has that step left to undo."""
     if event.kind == EventKind.UNDO_RESULT:
-        return event.data.get("status") in UNDONE
+        return _recorded(UndoResultEvent, event).status in UNDONE
     return event.kind == EventKind.UNDO_SKIPPED
 
 
@@ -255,8 +258,37 @@ def completed_steps(playbook: Playbook, events: Iterable[EventRow]) -> list[Comp
         if event.kind == EventKind.STEP_INTENT:
             started[step.id] = Completed(step, Status.UNKNOWN)
         elif event.kind == EventKind.STEP_RESULT and step.id in started:
-            captured = event.data.get("captured") or {}
-            started[step.id] = Completed(step, Status(event.data["status"]), captured)
+            result = _recorded_result(event)
+            captured = result.captured or {}
+            started[step.id] = Completed(step, _status(event, result.status), captured)
         elif _settled(event):
             started.pop(step.id, None)
     return [c for c in started.values() if c.status is not Status.SKIPPED]
+
+
+def _recorded_result(event: EventRow) -> StepResultEvent:
+    return _recorded(StepResultEvent, event)
+
+
+def _recorded(cls: type[P], event: EventRow) -> P:
+    """The typed payload of an event read back from the ledger; refused when its data are
+    not what the engine records (changed by hand): no undo is guessed from them."""
+    try:
+        return msgspec.convert(event.data, cls)
+    except msgspec.ValidationError as exc:
+        raise _unreadable_event(event, str(exc)) from None
+
+
+def _status(event: EventRow, status: str) -> Status:
+    try:
+        return Status(status)
+    except ValueError:
+        raise _unreadable_event(event, f"unknown status {status!r}") from None
+
+
+def _unreadable_event(event: EventRow, why: str) -> RefusedError:
+    return RefusedError(
+        f"event {event.seq} ({event.kind} of step {event.step_id}) is not one the engine "
+        f"records: {why}; nothing was undone",
+        "undo the run's steps by hand (`runbook show RUN_ID` lists them)",
+    )
