@@ -1,7 +1,8 @@
 """The kinds of event a run emits, and the fields each kind carries.
 
 Every kind is an `EventKind` (a `StrEnum`: the ledger and `--output json` show the same
-strings as ever) and has one payload Struct, named after it, that says its fields. The
+strings as ever) and has one payload Struct, named after it (`StepResultEvent` and
+`UndoResultEvent`, beside the steps' own `StepResult`), that says its fields. The
 order of a Struct's fields is the order of the keys the ledger stores and JSON shows; a
 field left `UNSET` is not stored at all (a step that failed to render has no output).
 """

@@ -41,7 +41,7 @@ SAFE_WHEN_READONLY = frozenset({EventKind.STEP_RESULT, EventKind.STEP_RETRY})
 class Event(Struct, frozen=True):
     """One thing that happened in a run, as listeners and the ledger see it: `data` is
     what the ledger stores and JSON shows, `payload` the same fields typed (both
-    redacted). An event read back from the ledger has no payload."""
+    redacted). The bus always sets `payload`; only an event made by hand lacks it."""
 
     kind: EventKind
     run_id: str
@@ -49,11 +49,6 @@ class Event(Struct, frozen=True):
     data: Mapping[str, Any] = field(default_factory=dict)
     ts: float = field(default_factory=time.time)
     payload: Payload | None = None
-
-    @classmethod
-    def of(cls, payload: Payload, run_id: str, step_id: str | None = None) -> Event:
-        """The event of `payload`, its data the payload's fields (not redacted)."""
-        return cls(payload.kind, run_id, step_id, payload.fields(), payload=payload)
 
 
 class Listener(Protocol):
