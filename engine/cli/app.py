@@ -247,7 +247,10 @@ def drill(
         report = run_drill(request)
         say(command.render_json(report))
     else:
-        report = run_drill(request, lambda: make_listeners("text", quiet))
+        from engine.ui.display import PromptLines
+
+        lines = PromptLines(sys.stdout)  # one for the drill's runs: one flushing thread
+        report = run_drill(request, lambda: make_listeners("text", quiet, lines))
         say(command.render_text(report))
     sys.exit(int(report.exit_code))
 

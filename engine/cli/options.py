@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from engine.core.redactions import Redactions
     from engine.run.events import Listener
     from engine.run.preflight import RunRequest
+    from engine.ui.display import PromptLines
 
 
 def make_request(
@@ -50,17 +51,18 @@ def wait_seconds(wait_lock: str | None) -> float:
         raise UsageError(f"--wait-lock: {exc}", "e.g. --wait-lock 30s or --wait-lock 5m") from None
 
 
-def make_listeners(output: str, quiet: bool) -> list[Listener]:
-    """JSON lines, the live display at a terminal, or plain lines."""
+def make_listeners(output: str, quiet: bool, lines: PromptLines | None = None) -> list[Listener]:
+    """JSON lines, the live display at a terminal, or plain lines; written through `lines`
+    when given (a command that runs several times, as a drill does, shares one)."""
     from engine.ui.display import JsonLines, PlainLines
 
     if output == "json":
-        return [JsonLines()]
+        return [JsonLines(lines)]
     if not quiet and sys.stdout.isatty() and not os.environ.get("RUNBOOK_PLAIN"):
         from engine.ui.live import LiveDisplay
 
         return [LiveDisplay()]
-    return [PlainLines(quiet=quiet)]
+    return [PlainLines(lines, quiet=quiet)]
 
 
 def run_and_exit_code(

@@ -20,23 +20,13 @@ import msgspec
 from msgspec import Struct
 
 from engine.core.errors import LedgerError
+from engine.core.outcome import Outcome
 
 LEDGER_FILE = "ledger.sqlite3"
 RUNNING = "running"
-INTERRUPTED = "interrupted"
+INTERRUPTED = Outcome.INTERRUPTED.value
 MODES = frozenset({"live", "dry-run", "guided", "drill", "tabletop", "rollback"})
-OUTCOMES = frozenset(
-    {
-        "recovered",
-        "completed",
-        "not_recovered",
-        "failed",
-        "rollback_failed",
-        "aborted",
-        "refused",
-        INTERRUPTED,
-    }
-)
+OUTCOMES = frozenset(outcome.value for outcome in Outcome)  # a run's status once it ended
 
 
 def default_home() -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from engine.core.errors import LedgerError
+from engine.core.events import Interrupted
 from engine.ledger import locks
 from engine.ledger.locks import Grant, Lease, Owner
 from engine.ledger.model import (
@@ -186,9 +187,10 @@ class Ledger:
             )
             if cur.rowcount != 1:  # another engine got there first
                 return False
-            data = {"reason": "engine process gone", "owner_pid": owner_pid}
-            found = {**data, "found_by_pid": os.getpid()}
-            self._insert_events(run_id, [(INTERRUPTED, None, found)])
+            found = Interrupted(
+                reason="engine process gone", owner_pid=owner_pid, found_by_pid=os.getpid()
+            )
+            self._insert_events(run_id, [(found.kind, None, found.fields())])
             return True
 
     def _insert_events(self, run_id: str, events: Sequence[EventSpec]) -> list[int]:

@@ -9,6 +9,8 @@ from pathlib import Path
 from msgspec.structs import asdict
 
 from engine.core.durations import format_seconds
+from engine.core.events import EventKind
+from engine.core.outcome import Outcome
 from engine.ledger import LEDGER_FILE, EventRow, Ledger, RunRow, default_home
 from engine.modes.catalog import table
 
@@ -54,7 +56,7 @@ def show_run(run_id: str, output: str) -> str:
 
 def _os_user(events: list[EventRow]) -> str:
     """The account that ran it, as the engine saw it (runs recorded before it did: unknown)."""
-    started = next((e for e in events if e.kind == "run_started"), None)
+    started = next((e for e in events if e.kind == EventKind.RUN_STARTED), None)
     return str(started.data.get("os_user") or "not recorded") if started else "not recorded"
 
 
@@ -101,7 +103,7 @@ def recover() -> str:
 
     with open_ledger() as ledger:
         interrupted = ledger.mark_interrupted()
-        recent = ledger.runs(outcome="interrupted", limit=20)
+        recent = ledger.runs(outcome=Outcome.INTERRUPTED, limit=20)
     lines = [f"marked interrupted: {run}" for run in interrupted]
     for row in recent:
         killed = kill_leftovers(row.run_id)

@@ -8,6 +8,7 @@ from typing import Any
 
 from msgspec.structs import asdict
 
+from engine.core.outcome import Outcome
 from engine.ledger.locks import Lease
 from engine.modes.catalog import table
 from engine.modes.history import open_ledger
@@ -29,7 +30,7 @@ def list_locks(output: str) -> str:
 def nothing_done(message: str, output: str) -> str:
     """What a command that found nothing to do says, as text or as one JSON object."""
     if output == "json":
-        return json.dumps({"outcome": "completed", "message": message})
+        return json.dumps({"outcome": Outcome.COMPLETED, "message": message})
     return message
 
 

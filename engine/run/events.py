@@ -7,36 +7,60 @@ the step does not run. Every event passes the redactor before any listener sees 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
+import msgspec.structs
 from msgspec import Struct, field
 
 from engine.core.errors import EngineError, ExitCode, LedgerError
+from engine.core.events import EventKind, Payload, StepIntent, StepResultEvent
 from engine.ledger import EventSpec, Ledger
 
 # Kinds after which the ledger must be durable before the engine goes on: the intent
 # of a side effect, the end of a run, and a wait for a target lock (which may be long:
 # `runbook show` tells what the run waits for).
 DURABLE_KINDS = frozenset(
-    {"step_intent", "undo_intent", "run_started", "run_finished", "lock_waited"}
+    {
+        EventKind.STEP_INTENT,
+        EventKind.UNDO_INTENT,
+        EventKind.RUN_STARTED,
+        EventKind.RUN_FINISHED,
+        EventKind.LOCK_WAITED,
+    }
 )
+# Kinds whose loss in a crash leaves every later rollback unchanged (a result or a retry
+# only when its step is read-only).
+SAFE_KINDS = frozenset({EventKind.STEP_SKIPPED, EventKind.SLI_SAMPLE})
+SAFE_WHEN_READONLY = frozenset({EventKind.STEP_RESULT, EventKind.STEP_RETRY})
 
 
 class Event(Struct, frozen=True):
-    """One thing that happened in a run, as listeners and the ledger see it."""
+    """One thing that happened in a run, as listeners and the ledger see it: `data` is
+    what the ledger stores and JSON shows, `payload` the same fields typed (both
+    redacted). The bus always sets `payload`; only an event made by hand lacks it."""
 
-    kind: str
+    kind: EventKind
     run_id: str
     step_id: str | None = None
     data: Mapping[str, Any] = field(default_factory=dict)
     ts: float = field(default_factory=time.time)
+    payload: Payload | None = None
 
 
 class Listener(Protocol):
     def __call__(self, event: Event) -> None: ...
+
+
+@runtime_checkable
+class Flushable(Protocol):
+    """A listener that holds lines back (to write them in fewer calls) and can write them
+    now: the bus flushes such listeners before it says something on stderr."""
+
+    def flush(self) -> None: ...
 
 
 class EventBus:
@@ -48,19 +72,31 @@ class EventBus:
         self.listeners: list[Listener] = []
         self.listener_errors = 0
 
-    def emit(self, kind: str, run_id: str, step_id: str | None = None, **data: Any) -> Event:
-        event = Event(kind, run_id, step_id, self.redact(data))
+    def emit(self, payload: Payload, run_id: str, step_id: str | None = None) -> Event:
+        """Record `payload` as an event of its kind, then show it."""
+        event = self._redacted(payload, run_id, step_id)
         if self.ledger is not None:
             self.ledger(event)  # may raise: then the side effect does not happen
         for listener in self.listeners:
             self._notify(listener, event)
         return event
 
-    def transient(self, kind: str, run_id: str, step_id: str | None = None, **data: Any) -> None:
+    def transient(self, payload: Payload, run_id: str, step_id: str | None = None) -> None:
         """An event for displays only (live output lines): never written to the ledger."""
-        event = Event(kind, run_id, step_id, self.redact(data))
+        event = self._redacted(payload, run_id, step_id)
         for listener in self.listeners:
             self._notify(listener, event)
+
+    def _redacted(self, payload: Payload, run_id: str, step_id: str | None) -> Event:
+        fields = payload.fields()
+        data = self.redact(fields)
+        # Where a secret was replaced, the typed view shows the same text as the data.
+        changed = {
+            name: data[name] for name in fields if name in data and data[name] is not fields[name]
+        }
+        if changed:
+            payload = msgspec.structs.replace(payload, **changed)
+        return Event(payload.kind, run_id, step_id, data, payload=payload)
 
     def _notify(self, listener: Listener, event: Event) -> None:
         try:
@@ -68,10 +104,15 @@ class EventBus:
         except Exception as exc:
             self.listener_errors += 1
             if self.listener_errors == 1:
-                from engine.ui.display import flush_stdout
-
-                flush_stdout()
+                self.flush_listeners()
                 print(f"warning: a display failed ({exc}); the run goes on", file=sys.stderr)
+
+    def flush_listeners(self) -> None:
+        """Write what the displays hold back, before a message on stderr."""
+        for listener in self.listeners:
+            if isinstance(listener, Flushable):
+                with contextlib.suppress(OSError, ValueError):  # a closed pipe: said later
+                    listener.flush()
 
 
 class LedgerListener:
@@ -99,24 +140,24 @@ class LedgerListener:
 
     def __call__(self, event: Event) -> None:
         self.run_id = event.run_id
-        kind, step_id, data = event.kind, event.step_id, event.data
-        self.pending.append((kind, step_id, data))
-        if kind == "step_intent" and data.get("readonly"):
+        kind, step_id, payload = event.kind, event.step_id, event.payload
+        self.pending.append((kind, step_id, event.data))
+        if isinstance(payload, StepIntent) and payload.readonly:
             self.readonly_steps.add(step_id)
             if self.pending_safe and not self.deferred:
                 self.deferred = True
             else:
                 self.flush(intent=True)
-        elif kind in DURABLE_KINDS or data.get("captured"):
-            self.flush(intent=kind == "step_intent")
+        elif kind in DURABLE_KINDS or (isinstance(payload, StepResultEvent) and payload.captured):
+            self.flush(intent=kind == EventKind.STEP_INTENT)
         elif self.pending_safe and not self._safe(kind, step_id):
             self.pending_safe = False
 
-    def _safe(self, kind: str, step_id: str | None) -> bool:
+    def _safe(self, kind: EventKind, step_id: str | None) -> bool:
         """Whether losing this event in a crash leaves every later rollback unchanged."""
-        if kind in ("step_result", "step_retry"):
+        if kind in SAFE_WHEN_READONLY:
             return step_id in self.readonly_steps
-        return kind in ("step_skipped", "sli_sample")
+        return kind in SAFE_KINDS
 
     def commit_deferred(self) -> None:
         """Commit a deferred read-only intent (and what came before it), if there is one."""
@@ -140,7 +181,7 @@ class LedgerListener:
         except LedgerError as exc:
             self.failure = self.failure or exc
             if intent:
-                if self.pending[-1][0] == "step_intent":
+                if self.pending[-1][0] == EventKind.STEP_INTENT:
                     self.pending.pop()  # that step does not start: it has no intent
                 raise
             return

@@ -18,6 +18,21 @@ from msgspec import Struct, field
 from engine import __version__
 from engine.backends.local.containment import Containment, kill_leftovers
 from engine.core.errors import LedgerError
+from engine.core.events import (
+    AwaitingOperator,
+    ConfirmAnswer,
+    EventKind,
+    LeftoversKilled,
+    LockLost,
+    Output,
+    RunFinished,
+    RunStarted,
+    SliSample,
+    StepIntent,
+    StepResultEvent,
+    StepRetry,
+    StepSkipped,
+)
 from engine.core.outcome import Outcome
 from engine.core.signals import AbortSignals
 from engine.ledger import EventSpec, Ledger, RunInfo, host_name
@@ -161,7 +176,7 @@ class Run:
         parent = self.prepared.parent_run
         killed = kill_leftovers(parent) if parent else 0
         if killed:
-            self.bus.emit("leftovers_killed", self.run_id, of_run=parent, processes=killed)
+            self.bus.emit(LeftoversKilled(of_run=parent, processes=killed), self.run_id)
 
     def _close(self) -> None:
         self.resources.close_all()
@@ -170,9 +185,7 @@ class Run:
     def _start(self) -> None:
         request = self.prepared.request
         self.ledger.start_run(self._run_info())
-        self.bus.emit(
-            "run_started",
-            self.run_id,
+        started = RunStarted(
             playbook=self.playbook.name,
             version=self.playbook.metadata.version,
             maturity=self.playbook.metadata.maturity,
@@ -184,6 +197,7 @@ class Run:
             parent_run=self.prepared.parent_run,
             source=self.prepared.source,
         )
+        self.bus.emit(started, self.run_id)
 
     def _run_info(self) -> RunInfo:
         meta = self.playbook.metadata
@@ -221,14 +235,15 @@ class Run:
 
     def _on_sample(self, sample: Sample, phase: str) -> None:
         self.bus.emit(
-            "sli_sample",
+            SliSample(
+                phase=phase,
+                verdict=str(sample.verdict),
+                value=sample.value,
+                error=sample.error,
+                detail=sample.detail,
+                sample_ts=sample.ts,
+            ),
             self.run_id,
-            phase=phase,
-            verdict=str(sample.verdict),
-            value=sample.value,
-            error=sample.error,
-            detail=sample.detail,
-            sample_ts=sample.ts,
         )
 
     def _unreadable_ledger(self) -> str:
@@ -284,7 +299,7 @@ class Run:
         (the undos would act on targets another run holds); `runbook rollback` does it
         under the lock later."""
         reason = self.lock.lost()
-        self.bus.emit("lock_lost", self.run_id, step.id, reason=reason)
+        self.bus.emit(LockLost(reason=reason), self.run_id, step.id)
         return Outcome.INTERRUPTED, (
             f"{reason}: stopped before {step.id}, nothing undone; "
             f"`runbook rollback {self.run_id}` undoes the completed steps once the lock is free"
@@ -331,9 +346,7 @@ class Run:
             return self._unrenderable(step, exc.message)
         if question and not self.guided:
             self._confirm(step, self.prepared.redactor.redact(question))
-        self.bus.emit(
-            "step_intent", self.run_id, step.id, command=planned, readonly=is_readonly(step)
-        )
+        self.bus.emit(StepIntent(command=planned, readonly=is_readonly(step)), self.run_id, step.id)
         if self.guided or needs_human(step.action.type):
             self._commit_deferred()  # a step that waits for a human is recorded before it
         attempts = with_retries(
@@ -376,20 +389,19 @@ class Run:
 
     def _confirm(self, step: Step, question: str) -> None:
         """Ask the rendered (and redacted) question of the step's confirm gate."""
-        self.bus.emit("awaiting_operator", self.run_id, step.id, question=question)
+        self.bus.emit(AwaitingOperator(question=question), self.run_id, step.id)
         with self.signals.prompting():
             approved = self.operator.confirm(question)
         who = operator_name()
-        self.bus.emit(
-            "confirm_answer", self.run_id, step.id, approved=approved, by=who, os_user=os_user()
-        )
+        answer = ConfirmAnswer(approved=approved, by=who, os_user=os_user())
+        self.bus.emit(answer, self.run_id, step.id)
         if not approved:
             raise AbortRequested(f"{who} declined the confirm gate of {step.id}")
 
     def _skip(self, step: Step, reason: str) -> StepResult:
         result = StepResult(Status.SKIPPED, message=reason)
         self.statuses[step.id] = str(Status.SKIPPED)
-        self.bus.emit("step_skipped", self.run_id, step.id, reason=reason)
+        self.bus.emit(StepSkipped(reason=reason), self.run_id, step.id)
         # Later steps may ask `steps.<id>.status`; a skipped step has no capture.
         self.prepared.variables.record(step.id, None, result)
         return result
@@ -398,30 +410,26 @@ class Run:
         """The step failed before it started: no intent, nothing of it to undo."""
         result = StepResult(Status.FAILED, message=f"could not render: {problem}")
         self.statuses[step.id] = str(result.status)
-        self.bus.emit(
-            "step_result",
-            self.run_id,
-            step.id,
+        unrendered = StepResultEvent(
             status=str(result.status),
             exit_code=None,
             message=result.message,
             attempts=0,
             duration=0.0,
         )
+        self.bus.emit(unrendered, self.run_id, step.id)
         self.prepared.variables.record(step.id, None, result)
         return result
 
     def _on_retry(self, step: Step):  # type: ignore[no-untyped-def]
         def emit(attempt: int, result: StepResult, delay: float) -> None:
-            self.bus.emit(
-                "step_retry",
-                self.run_id,
-                step.id,
+            retry = StepRetry(
                 attempt=attempt,
                 status=str(result.status),
                 message=result.message,
                 delay=round(delay, 3),
             )
+            self.bus.emit(retry, self.run_id, step.id)
 
         return emit
 
@@ -431,10 +439,7 @@ class Run:
         if result.status is not Status.SKIPPED and not is_readonly(step):
             # Known to need its undo before the ledger is asked to record it (it may fail).
             self.completed.append(Completed(step, result.status, result.captured))
-        self.bus.emit(
-            "step_result",
-            self.run_id,
-            step.id,
+        ended = StepResultEvent(
             status=str(result.status),
             exit_code=result.exit_code,
             message=result.message,
@@ -444,6 +449,7 @@ class Run:
             attempts=attempts,
             duration=round(duration, 6),
         )
+        self.bus.emit(ended, self.run_id, step.id)
 
     def _context(self, step: Step, cancel: threading.Event) -> StepContext:
         from engine.run.context.render import TemplateRenderer
@@ -458,7 +464,7 @@ class Run:
             resources=self.resources,
             base_dir=self.base_dir,
             timeout=step_timeout(step),
-            on_output=lambda line: self.bus.transient("output", self.run_id, step.id, line=line),
+            on_output=lambda line: self.bus.transient(Output(line=line), self.run_id, step.id),
             on_started=self._commit_deferred,
             cancel=cancel,
             inventory=self.prepared.request.inventory,
@@ -480,7 +486,7 @@ class Run:
 
     def _finish(self, outcome: Outcome, message: str) -> RunResult:
         summary = {"message": message, "steps": self.statuses}
-        self.bus.emit("run_finished", self.run_id, outcome=str(outcome), message=message)
+        self.bus.emit(RunFinished(outcome=outcome, message=message), self.run_id)
         try:
             self.ledger.finish_run(
                 self.run_id, str(outcome), self.prepared.redactor.redact_data(summary)
@@ -495,5 +501,5 @@ class Run:
         return list(self.bus.ledger.pending) if self.bus.ledger is not None else []
 
     def _undone(self) -> list[str]:
-        undone = [e for e in self._unrecorded() if e[0] == "undo_result"]
+        undone = [e for e in self._unrecorded() if e[0] == EventKind.UNDO_RESULT]
         return [str(step) for kind, step, data in undone if data.get("status") == "succeeded"]

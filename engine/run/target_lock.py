@@ -14,7 +14,17 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from msgspec import UNSET
+
 from engine.core.errors import LedgerError, UsageError
+from engine.core.events import (
+    LockRefused,
+    LockReleased,
+    LockReleaseFailed,
+    LockTaken,
+    LockWaited,
+    Payload,
+)
 from engine.ledger import Ledger
 from engine.ledger.locks import LEASE_SECONDS, RENEW_EVERY, Grant, Lease, normalised
 from engine.playbook.model import Playbook
@@ -134,7 +144,7 @@ class TargetLock:
             if left <= 0 or cancel.is_set():
                 return self._refused(holder, time.monotonic() - started, cancel.is_set())
             if waited_for is None or waited_for.run_id != holder.run_id:
-                self._emit("lock_waited", target=holder.target, holder=holder_data(holder))
+                self._emit(LockWaited(target=holder.target, holder=holder_data(holder)))
                 waited_for = holder
             cancel.wait(min(left, poll * random.uniform(0.8, 1.2)))
             poll = min(poll * 1.5, LAST_POLL)
@@ -173,15 +183,14 @@ class TargetLock:
         try:
             freed = self.ledger.release_leases(leases)
         except LedgerError as exc:  # they expire on their own: the run's outcome stands
-            self._emit("lock_release_failed", reason=exc.message, expires_in=LEASE_SECONDS)
+            self._emit(LockReleaseFailed(reason=exc.message, expires_in=LEASE_SECONDS))
             return
-        self._emit("lock_released", targets=[lease.target for lease in freed])
+        self._emit(LockReleased(targets=[lease.target for lease in freed]))
 
     def _taken(self, leases: tuple[Lease, ...], taken_over: Sequence[Lease], waited: float) -> None:
         self.leases = leases
         self._renewed = time.monotonic()
-        self._emit(
-            "lock_taken",
+        taken = LockTaken(
             targets=list(self.targets),
             epochs={lease.target: lease.epoch for lease in leases},
             waited=round(waited, 3),
@@ -189,8 +198,9 @@ class TargetLock:
                 {"target": old.target, "state": old.state(), **holder_data(old)}
                 for old in taken_over
             ],
-            **({"held_by": self.owner} if self.inherited else {}),
+            held_by=self.owner if self.inherited else UNSET,
         )
+        self._emit(taken)
         if self.inherited:  # the holder renews them
             self._renewed = float("inf")
             return
@@ -199,10 +209,7 @@ class TargetLock:
 
     def _refused(self, holder: Lease, waited: float, cancelled: bool) -> str:
         self._emit(
-            "lock_refused",
-            target=holder.target,
-            holder=holder_data(holder),
-            waited=round(waited, 3),
+            LockRefused(target=holder.target, holder=holder_data(holder), waited=round(waited, 3))
         )
         if cancelled:
             return f"interrupted while waiting for target {holder.target!r}"
@@ -225,6 +232,6 @@ class TargetLock:
                 return
             self._renewed = time.monotonic()
 
-    def _emit(self, kind: str, **data: Any) -> None:
+    def _emit(self, payload: Payload) -> None:
         if self.bus is not None:
-            self.bus.emit(kind, self.run_id, **data)
+            self.bus.emit(payload, self.run_id)

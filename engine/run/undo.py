@@ -6,6 +6,13 @@ import threading
 from collections.abc import Callable, Sequence
 
 from engine.core.errors import EngineError
+from engine.core.events import (
+    RollbackFinished,
+    RollbackStarted,
+    UndoIntent,
+    UndoResultEvent,
+    UndoSkipped,
+)
 from engine.core.signals import AbortSignals
 from engine.playbook.model import Step
 from engine.run.events import EventBus
@@ -35,19 +42,19 @@ class UndoRunner:
 
     def undo_in_reverse(self, completed: Sequence[Completed], guided: bool = False) -> bool:
         """True when every needed undo succeeded (or was skipped with a reason)."""
-        self.bus.emit("rollback_started", self.run_id, steps=[c.step.id for c in completed])
+        self.bus.emit(RollbackStarted(steps=[c.step.id for c in completed]), self.run_id)
         failures = [c.step.id for c in reversed(completed) if not self._undo_one(c, guided)]
-        self.bus.emit("rollback_finished", self.run_id, ok=not failures, failed=failures)
+        self.bus.emit(RollbackFinished(ok=not failures, failed=failures), self.run_id)
         return not failures
 
     def _undo_one(self, item: Completed, guided: bool) -> bool:
         step = item.step
         if not item.needs_undo:
             reason = f"step ended {item.status}; its undo is not safe after a partial run"
-            self.bus.emit("undo_skipped", self.run_id, step.id, reason=reason)
+            self.bus.emit(UndoSkipped(reason=reason), self.run_id, step.id)
             return True
         ctx = self.context(step, self.cancel)
-        self.bus.emit("undo_intent", self.run_id, step.id, of_status=str(item.status))
+        self.bus.emit(UndoIntent(of_status=str(item.status)), self.run_id, step.id)
         try:
             result = self._guided(step, ctx) if guided else self._apply(step, item, ctx)
         except (AbortRequested, EngineError) as exc:
@@ -55,15 +62,13 @@ class UndoRunner:
             # here: it did not happen, and the other undos still run.
             message = exc.message if isinstance(exc, EngineError) else str(exc)
             result = StepResult(Status.FAILED, message=f"undo not done: {message}")
-        self.bus.emit(
-            "undo_result",
-            self.run_id,
-            step.id,
+        ended = UndoResultEvent(
             status=str(result.status),
             exit_code=result.exit_code,
             message=result.message,
             output=result.output,
         )
+        self.bus.emit(ended, self.run_id, step.id)
         return result.status in (Status.SUCCEEDED, Status.SKIPPED)
 
     def _apply(self, step: Step, item: Completed, ctx: StepContext) -> StepResult:

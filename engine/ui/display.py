@@ -11,10 +11,30 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Mapping
-from typing import IO, Any
+from collections.abc import Callable, Mapping
+from typing import IO, Any, TypeVar
+
+import msgspec.structs
 
 from engine.core.durations import format_seconds
+from engine.core.events import (
+    EventKind,
+    LeftoversKilled,
+    LockTaken,
+    LockWaited,
+    Output,
+    Payload,
+    RollbackStarted,
+    RunFinished,
+    RunStarted,
+    SliSample,
+    StepIntent,
+    StepResultEvent,
+    StepRetry,
+    StepSkipped,
+    UndoResultEvent,
+    UndoSkipped,
+)
 from engine.run.events import Event
 from engine.ui.terminal_text import printable, printable_line
 
@@ -134,35 +154,48 @@ def _is_terminal(stream: IO[str]) -> bool:
         return False
 
 
-_STDOUT_LINES: PromptLines | None = None
-
-
-def stdout_lines() -> PromptLines:
-    """The one `PromptLines` of this process's stdout (displays share it)."""
-    global _STDOUT_LINES
-    if _STDOUT_LINES is None or _STDOUT_LINES.stream is not sys.stdout:
-        _STDOUT_LINES = PromptLines(sys.stdout)
-    return _STDOUT_LINES
-
-
 def flush_stdout() -> None:
-    """Put every line written so far on stdout, before something is said on stderr."""
-    with contextlib.suppress(OSError, ValueError):  # the next write reports a closed pipe
-        if _STDOUT_LINES is not None:
-            _STDOUT_LINES.flush()
-        elif sys.stdout is not None:
-            sys.stdout.flush()
+    """Put every line written so far on stdout, before something is said on stderr.
+
+    A display's `PromptLines` writes its lines into stdout at once and only holds back
+    the flush: flushing the stream itself is enough.
+    """
+    with contextlib.suppress(OSError, ValueError, AttributeError):  # said by the next write
+        sys.stdout.flush()
 
 
-def _lines_for(stream: IO[str] | None) -> PromptLines:
-    return stdout_lines() if stream is None else PromptLines(stream)
+P = TypeVar("P", bound=Payload)
+R = TypeVar("R")
+
+
+def on(cls: type[P], handle: Callable[[Event, P], R]) -> tuple[EventKind, Callable[[Event], R]]:
+    """An entry of a display's table: events of `cls.kind` go to `handle`, with their
+    payload as it may be shown (`shown_data`)."""
+
+    def call(event: Event) -> R:
+        return handle(event, shown_payload(event, cls))
+
+    return cls.kind, call
+
+
+def shown_payload(event: Event, cls: type[P]) -> P:
+    """The event's payload with its values as they may be shown (`shown_data`)."""
+    payload = event.payload
+    if isinstance(payload, cls):  # redacted by the bus, as the data are
+        return msgspec.structs.replace(payload, **shown_data(payload.fields()))
+    return cls(**shown_data(event.data))  # an event made without its payload
+
+
+def shown_step(event: Event) -> str:
+    """The event's step id as it may be shown."""
+    return printable_line(event.step_id or "")
 
 
 class JsonLines:
     """`--output json`: every event as one JSON object per line on stdout."""
 
-    def __init__(self, stream: IO[str] | None = None) -> None:
-        self.lines = _lines_for(stream)
+    def __init__(self, lines: PromptLines | None = None) -> None:
+        self.lines = lines if lines is not None else PromptLines(sys.stdout)
 
     def __call__(self, event: Event) -> None:
         record = {"ts": event.ts, "kind": event.kind, "run_id": event.run_id}
@@ -170,19 +203,57 @@ class JsonLines:
             record["step"] = event.step_id
         record.update({k: v for k, v in event.data.items() if k != "source"})
         self.lines.write(json.dumps(record, default=str) + "\n")
-        if event.kind == "run_finished":
+        if event.kind == EventKind.RUN_FINISHED:
             self.lines.flush()
+
+    def flush(self) -> None:
+        """Write the lines held back now."""
+        self.lines.flush()
+
+
+# Kinds plain lines do not show (the engine's bookkeeping, or shown by the next line).
+PLAIN_IGNORED = frozenset(
+    {
+        EventKind.AWAITING_OPERATOR,  # the prompt itself asks
+        EventKind.CONFIRM_ANSWER,
+        EventKind.LOCK_REFUSED,  # the outcome says why
+        EventKind.LOCK_RELEASED,
+        EventKind.LOCK_RELEASE_FAILED,
+        EventKind.LOCK_LOST,
+        EventKind.UNDO_INTENT,  # its result follows
+        EventKind.ROLLBACK_FINISHED,
+        EventKind.INTERRUPTED,  # written by the ledger, never emitted
+    }
+)
 
 
 class PlainLines:
     """Line-oriented progress for logs and pipes; `quiet` keeps only the outcome."""
 
-    def __init__(self, stream: IO[str] | None = None, quiet: bool = False) -> None:
-        self.lines = _lines_for(stream)
+    def __init__(self, lines: PromptLines | None = None, quiet: bool = False) -> None:
+        self.lines = lines if lines is not None else PromptLines(sys.stdout)
         self.quiet = quiet
+        self.handlers: dict[EventKind, Callable[[Event], str]] = dict(
+            [
+                on(RunStarted, self._on_run_started),
+                on(StepIntent, self._on_step_intent),
+                on(Output, self._on_output),
+                on(StepRetry, self._on_step_retry),
+                on(StepResultEvent, self._on_step_result),
+                on(StepSkipped, self._on_step_skipped),
+                on(SliSample, self._on_sli_sample),
+                on(LeftoversKilled, self._on_leftovers_killed),
+                on(LockWaited, self._on_lock_waited),
+                on(LockTaken, self._on_lock_taken),
+                on(RollbackStarted, self._on_rollback_started),
+                on(UndoResultEvent, self._on_undo_result),
+                on(UndoSkipped, self._on_undo_skipped),
+                on(RunFinished, self._on_run_finished),
+            ]
+        )
 
     def __call__(self, event: Event) -> None:
-        finished = event.kind == "run_finished"
+        finished = event.kind == EventKind.RUN_FINISHED
         if self.quiet and not finished:
             return  # nothing else is shown: not even formatted
         line = self.format(event)
@@ -191,67 +262,69 @@ class PlainLines:
         if finished:
             self.lines.flush()
 
+    def flush(self) -> None:
+        """Write the lines held back now."""
+        self.lines.flush()
+
     def format(self, event: Event) -> str | None:
-        handler = getattr(self, f"_on_{event.kind}", None)
-        data = shown_data({**event.data, "run_id": event.run_id})
-        return handler(printable_line(event.step_id or ""), data) if handler else None
+        """The line of `event`; None for a kind without one (`PLAIN_IGNORED`, or one this
+        engine does not know)."""
+        handler = self.handlers.get(event.kind)
+        return handler(event) if handler is not None else None
 
-    def _on_run_started(self, step: str, data: dict[str, Any]) -> str:
-        return f"run {data.get('playbook')} {data.get('version')} ({data.get('mode')})"
+    def _on_run_started(self, event: Event, run: RunStarted) -> str:
+        return f"run {run.playbook} {run.version} ({run.mode})"
 
-    def _on_step_intent(self, step: str, data: dict[str, Any]) -> str:
-        return f"→ {step}: {one_line(str(data.get('command')))}"
+    def _on_step_intent(self, event: Event, intent: StepIntent) -> str:
+        return f"→ {shown_step(event)}: {one_line(intent.command)}"
 
-    def _on_output(self, step: str, data: dict[str, Any]) -> str:
-        return f"    │ {data.get('line')}"
+    def _on_output(self, event: Event, output: Output) -> str:
+        return f"    │ {output.line}"
 
-    def _on_step_retry(self, step: str, data: dict[str, Any]) -> str:
-        wait = format_seconds(float(data.get("delay", 0)))
-        return f"  ↻ {step}: attempt {data.get('attempt')} {data.get('status')}, retry in {wait}"
+    def _on_step_retry(self, event: Event, retry: StepRetry) -> str:
+        wait = format_seconds(float(retry.delay))
+        return f"  ↻ {shown_step(event)}: attempt {retry.attempt} {retry.status}, retry in {wait}"
 
-    def _on_step_result(self, step: str, data: dict[str, Any]) -> str:
-        status = str(data.get("status"))
-        took = format_seconds(float(data.get("duration", 0)))
-        message = f" — {data['message']}" if data.get("message") else ""
-        return f"{SYMBOLS.get(status, '?')} {step} {status} in {took}{message}"
+    def _on_step_result(self, event: Event, result: StepResultEvent) -> str:
+        took = format_seconds(float(result.duration))
+        message = f" — {result.message}" if result.message else ""
+        symbol = SYMBOLS.get(result.status, "?")
+        return f"{symbol} {shown_step(event)} {result.status} in {took}{message}"
 
-    def _on_step_skipped(self, step: str, data: dict[str, Any]) -> str:
-        return f"- {step} skipped ({data.get('reason')})"
+    def _on_step_skipped(self, event: Event, skipped: StepSkipped) -> str:
+        return f"- {shown_step(event)} skipped ({skipped.reason})"
 
-    def _on_sli_sample(self, step: str, data: dict[str, Any]) -> str:
-        value = data.get("value")
+    def _on_sli_sample(self, event: Event, sample: SliSample) -> str:
+        value = sample.value
         shown = f" {value:g}" if isinstance(value, int | float) else ""
-        why = data.get("error") or data.get("detail") or ""
+        why = sample.error or sample.detail or ""
         why = "" if shown.strip() == str(why).strip() else why
-        return f"  ◇ SLI {data.get('phase')}: {data.get('verdict')}{shown}" + (
-            f" ({why})" if why else ""
-        )
+        return f"  ◇ SLI {sample.phase}: {sample.verdict}{shown}" + (f" ({why})" if why else "")
 
-    def _on_leftovers_killed(self, step: str, data: dict[str, Any]) -> str:
-        return f"killed {data.get('processes')} processes run {data.get('of_run')} left running"
+    def _on_leftovers_killed(self, event: Event, killed: LeftoversKilled) -> str:
+        return f"killed {killed.processes} processes run {killed.of_run} left running"
 
-    def _on_lock_waited(self, step: str, data: dict[str, Any]) -> str:
-        holder = data.get("holder") or {}
+    def _on_lock_waited(self, event: Event, waited: LockWaited) -> str:
+        holder = waited.holder or {}
         return printable_line(  # the holder is nested: shown_data did not reach it
-            f"… waiting for target {data.get('target')!r}, locked by run {holder.get('run_id')} "
+            f"… waiting for target {waited.target!r}, locked by run {holder.get('run_id')} "
             f"(host {holder.get('host')}, pid {holder.get('pid')})"
         )
 
-    def _on_lock_taken(self, step: str, data: dict[str, Any]) -> str:
-        epochs = data.get("epochs") or {}
+    def _on_lock_taken(self, event: Event, taken: LockTaken) -> str:
+        epochs = taken.epochs or {}
         return printable_line("locked " + ", ".join(f"{t} (epoch {e})" for t, e in epochs.items()))
 
-    def _on_rollback_started(self, step: str, data: dict[str, Any]) -> str:
+    def _on_rollback_started(self, event: Event, started: RollbackStarted) -> str:
         return "rolling back completed steps in reverse order"
 
-    def _on_undo_result(self, step: str, data: dict[str, Any]) -> str:
-        status = str(data.get("status"))
-        message = f" — {data['message']}" if data.get("message") else ""
-        return f"  ↶ undo {step}: {status}{message}"
+    def _on_undo_result(self, event: Event, result: UndoResultEvent) -> str:
+        message = f" — {result.message}" if result.message else ""
+        return f"  ↶ undo {shown_step(event)}: {result.status}{message}"
 
-    def _on_undo_skipped(self, step: str, data: dict[str, Any]) -> str:
-        return f"  ↶ undo {step}: skipped ({data.get('reason')})"
+    def _on_undo_skipped(self, event: Event, skipped: UndoSkipped) -> str:
+        return f"  ↶ undo {shown_step(event)}: skipped ({skipped.reason})"
 
-    def _on_run_finished(self, step: str, data: dict[str, Any]) -> str:
-        message = f": {data['message']}" if data.get("message") else ""
-        return f"outcome: {data.get('outcome')}{message}\nrun id: {data['run_id']}"
+    def _on_run_finished(self, event: Event, finished: RunFinished) -> str:
+        message = f": {finished.message}" if finished.message else ""
+        return f"outcome: {finished.outcome}{message}\nrun id: {printable_line(event.run_id)}"

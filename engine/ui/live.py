@@ -5,15 +5,29 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from msgspec import Struct, field
 
 from engine.core.durations import format_seconds
+from engine.core.events import (
+    EventKind,
+    LockTaken,
+    LockWaited,
+    Output,
+    RunFinished,
+    RunStarted,
+    SliSample,
+    StepIntent,
+    StepResultEvent,
+    StepRetry,
+    StepSkipped,
+    UndoResultEvent,
+)
 from engine.run.events import Event
 from engine.steps.base import Operator
-from engine.ui.display import SYMBOLS, PlainLines, one_line, shown_data
-from engine.ui.terminal_text import printable_line
+from engine.ui.display import SYMBOLS, PlainLines, on, one_line, shown_step
 
 TAIL_LINES = 4
 STATE_STYLES = {
@@ -26,6 +40,26 @@ STATE_STYLES = {
     "skipped": "dim",
     "undone": "magenta",
 }
+
+
+# Kinds that change nothing in the live table (`PLAIN_IGNORED` and more: the table shows
+# each step's own state, not the rollback's start, leftovers or undo intents).
+LIVE_IGNORED = frozenset(
+    {
+        EventKind.AWAITING_OPERATOR,
+        EventKind.CONFIRM_ANSWER,
+        EventKind.LEFTOVERS_KILLED,
+        EventKind.LOCK_REFUSED,
+        EventKind.LOCK_RELEASED,
+        EventKind.LOCK_RELEASE_FAILED,
+        EventKind.LOCK_LOST,
+        EventKind.ROLLBACK_STARTED,
+        EventKind.UNDO_SKIPPED,
+        EventKind.UNDO_INTENT,
+        EventKind.ROLLBACK_FINISHED,
+        EventKind.INTERRUPTED,
+    }
+)
 
 
 class StepRow(Struct):
@@ -50,68 +84,81 @@ class LiveDisplay:
         self.title = ""
         self.sli_line = ""
         self.lines = PlainLines()
+        self.handlers: dict[EventKind, Callable[[Event], None]] = dict(
+            [
+                on(RunStarted, self._on_run_started),
+                on(StepIntent, self._on_step_intent),
+                on(Output, self._on_output),
+                on(StepRetry, self._on_step_retry),
+                on(StepResultEvent, self._on_step_result),
+                on(StepSkipped, self._on_step_skipped),
+                on(SliSample, self._on_sli_sample),
+                on(LockWaited, self._on_lock_waited),
+                on(LockTaken, self._on_lock_taken),
+                on(UndoResultEvent, self._on_undo_result),
+                on(RunFinished, self._on_run_finished),
+            ]
+        )
 
     def __call__(self, event: Event) -> None:
-        handler = getattr(self, f"_on_{event.kind}", None)
-        if handler is not None:
-            handler(printable_line(event.step_id or ""), shown_data(event.data))
-        if event.kind in ("rollback_started", "run_finished"):
-            text = self.lines.format(event)
-            if text and event.kind == "run_finished":
-                self.stop()
-                self.console.print(text)
+        handler = self.handlers.get(event.kind)
+        if handler is not None:  # other kinds change nothing in the table (LIVE_IGNORED)
+            handler(event)
 
-    def _on_run_started(self, step: str, data: dict[str, Any]) -> None:
-        self.title = f"{data.get('playbook')} {data.get('version')} ({data.get('mode')})"
-        self.rows = {sid: StepRow(sid) for sid in data.get("steps", [])}
+    def _on_run_started(self, event: Event, run: RunStarted) -> None:
+        self.title = f"{run.playbook} {run.version} ({run.mode})"
+        self.rows = {sid: StepRow(sid) for sid in run.steps}
         self.resume()
 
-    def _row(self, step: str) -> StepRow:
+    def _row(self, event: Event) -> StepRow:
+        step = shown_step(event)
         return self.rows.setdefault(step, StepRow(step))
 
-    def _on_step_intent(self, step: str, data: dict[str, Any]) -> None:
-        row = self._row(step)
+    def _on_step_intent(self, event: Event, intent: StepIntent) -> None:
+        row = self._row(event)
         row.state, row.started, row.command = (
             "running",
             time.monotonic(),
-            one_line(str(data.get("command")), 80),
+            one_line(intent.command, 80),
         )
 
-    def _on_output(self, step: str, data: dict[str, Any]) -> None:
-        self._row(step).tail.append(str(data.get("line", ""))[:160])
+    def _on_output(self, event: Event, output: Output) -> None:
+        self._row(event).tail.append(output.line[:160])
 
-    def _on_step_retry(self, step: str, data: dict[str, Any]) -> None:
-        wait = format_seconds(float(data.get("delay", 0)))
-        self._row(
-            step
-        ).note = f"attempt {data.get('attempt')} {data.get('status')}, retry in {wait}"
+    def _on_step_retry(self, event: Event, retry: StepRetry) -> None:
+        wait = format_seconds(float(retry.delay))
+        self._row(event).note = f"attempt {retry.attempt} {retry.status}, retry in {wait}"
 
-    def _on_step_result(self, step: str, data: dict[str, Any]) -> None:
-        row = self._row(step)
-        row.state, row.elapsed = str(data.get("status")), float(data.get("duration", 0))
-        row.note = str(data.get("message") or "")
+    def _on_step_result(self, event: Event, result: StepResultEvent) -> None:
+        row = self._row(event)
+        row.state, row.elapsed = result.status, float(result.duration)
+        row.note = result.message or ""
 
-    def _on_step_skipped(self, step: str, data: dict[str, Any]) -> None:
-        row = self._row(step)
-        row.state, row.note = "skipped", str(data.get("reason", ""))
+    def _on_step_skipped(self, event: Event, skipped: StepSkipped) -> None:
+        row = self._row(event)
+        row.state, row.note = "skipped", skipped.reason
 
-    def _on_sli_sample(self, step: str, data: dict[str, Any]) -> None:
-        value = data.get("value")
+    def _on_sli_sample(self, event: Event, sample: SliSample) -> None:
+        value = sample.value
         shown = f" {value:g}" if isinstance(value, int | float) else ""
-        why = f" — {data['error']}" if data.get("error") else ""
-        self.sli_line = f"SLI {data.get('phase')}: {data.get('verdict')}{shown}{why}"
+        why = f" — {sample.error}" if sample.error else ""
+        self.sli_line = f"SLI {sample.phase}: {sample.verdict}{shown}{why}"
 
-    def _on_lock_waited(self, step: str, data: dict[str, Any]) -> None:
-        self.sli_line = self.lines._on_lock_waited(step, data)  # under the table while waiting
+    def _on_lock_waited(self, event: Event, waited: LockWaited) -> None:
+        self.sli_line = self.lines._on_lock_waited(event, waited)  # under the table meanwhile
 
-    def _on_lock_taken(self, step: str, data: dict[str, Any]) -> None:
-        self.sli_line = self.lines._on_lock_taken(step, data)
+    def _on_lock_taken(self, event: Event, taken: LockTaken) -> None:
+        self.sli_line = self.lines._on_lock_taken(event, taken)
 
-    def _on_undo_result(self, step: str, data: dict[str, Any]) -> None:
-        row = self._row(step)
-        ok = data.get("status") == "succeeded"
+    def _on_undo_result(self, event: Event, result: UndoResultEvent) -> None:
+        row = self._row(event)
+        ok = result.status == "succeeded"
         row.state = "undone" if ok else row.state
-        row.note = "undone" if ok else f"undo {data.get('status')}: {data.get('message', '')}"
+        row.note = "undone" if ok else f"undo {result.status}: {result.message}"
+
+    def _on_run_finished(self, event: Event, finished: RunFinished) -> None:
+        self.stop()
+        self.console.print(self.lines._on_run_finished(event, finished))
 
     def __rich__(self) -> Any:
         from rich.table import Table

@@ -147,3 +147,40 @@ def test_recorded_text_that_lost_a_secret_value_to_redaction_is_not_run() -> Non
     assert "a secret's value appears in the playbook's own text" in rolled.stderr
     assert not (env.work / "undo-saw").exists()
     assert [r["run_id"] for r in runs_json()] == [run_id]
+
+
+def rewrite_recorded_result(run_id: str, step: str, **changes: object) -> None:
+    """Change, or with None remove, fields of the recorded result of `step`."""
+    conn = sqlite3.connect(current_env().ledger)
+    try:
+        where = "WHERE run_id = ? AND kind = 'step_result' AND step_id = ?"
+        (raw,) = conn.execute(f"SELECT data FROM events {where}", (run_id, step)).fetchone()
+        data = json.loads(raw)
+        for key, value in changes.items():
+            if value is None:
+                del data[key]
+            else:
+                data[key] = value
+        conn.execute(f"UPDATE events SET data = ? {where}", (json.dumps(data), run_id, step))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [{"status": None}, {"status": "half-done"}, {"captured": "not a mapping"}],
+    ids=["no-status", "unknown-status", "captured-not-a-mapping"],
+)
+def test_a_recorded_result_the_engine_did_not_write_refuses_the_rollback(
+    changes: dict[str, object],
+) -> None:
+    run_id = completed_run()
+    rewrite_recorded_result(run_id, "two", **changes)
+
+    rolled = runbook("rollback", "--yes", run_id)
+
+    assert rolled.returncode == 5, rolled.stdout + rolled.stderr
+    assert "(step_result of step two) is not one the engine records" in rolled.stderr
+    assert "nothing was undone" in rolled.stderr
+    assert_nothing_undone(rolled, run_id)

@@ -22,6 +22,8 @@ from run_fixtures import (
     wait_for,
 )
 
+from engine.core.events import EventKind, Payload, RunFinished, StepIntent, StepResultEvent
+from engine.core.outcome import Outcome
 from engine.ledger import Ledger, RunInfo, new_run_id
 from engine.run.events import Event, EventBus, LedgerListener
 from engine.run.preflight import RunRequest, prepare
@@ -52,39 +54,47 @@ def test_each_step_is_one_commit_and_a_read_only_intent_waits_for_its_command(
     with open_run(path) as ledger:
         listener = LedgerListener(ledger)
 
-        def emit(kind: str, step: str | None = None, **data: object) -> None:
-            listener(Event(kind, RUN_ID, step, data))
+        def emit(kind: str, step: str | None = None, payload: Payload | None = None) -> None:
+            data = payload.fields() if payload is not None else {}
+            listener(Event(EventKind(kind), RUN_ID, step, data, payload=payload))
+
+        def intent(readonly: bool) -> StepIntent:
+            return StepIntent(command="true", readonly=readonly)
+
+        succeeded = StepResultEvent(
+            status="succeeded", exit_code=0, message="", attempts=1, duration=0.0
+        )
 
         emit("run_started")
         assert committed(path) == [("run_started", None)]
 
         # A read-only step: its intent is committed once its command runs.
-        emit("step_intent", "look", readonly=True)
+        emit("step_intent", "look", intent(True))
         assert len(committed(path)) == 1
         listener.commit_deferred()
         assert committed(path)[-1] == ("step_intent", "look")
-        emit("step_result", "look", status="succeeded")
+        emit("step_result", "look", succeeded)
 
         # Its result shares the next commit, also with a read-only intent.
-        emit("step_intent", "look2", readonly=True)
+        emit("step_intent", "look2", intent(True))
         assert committed(path)[-1] == ("step_intent", "look")
         listener.commit_deferred()
         assert committed(path)[-2:] == [("step_result", "look"), ("step_intent", "look2")]
-        emit("step_result", "look2", status="succeeded")
+        emit("step_result", "look2", succeeded)
 
         # A changing step: its intent is durable before it runs.
-        emit("step_intent", "change", readonly=False)
+        emit("step_intent", "change", intent(False))
         assert committed(path)[-2:] == [("step_result", "look2"), ("step_intent", "change")]
-        emit("step_result", "change", status="succeeded")
+        emit("step_result", "change", succeeded)
 
         # After a changing step's result, even a read-only intent is committed at once:
         # a rollback after a crash must know that the change succeeded.
-        emit("step_intent", "look3", readonly=True)
+        emit("step_intent", "look3", intent(True))
         assert committed(path)[-2:] == [("step_result", "change"), ("step_intent", "look3")]
         listener.commit_deferred()  # nothing left to commit
-        emit("step_result", "look3", status="succeeded")
+        emit("step_result", "look3", succeeded)
 
-        emit("run_finished", outcome="completed")
+        emit("run_finished", payload=RunFinished(outcome=Outcome.COMPLETED, message=""))
         assert committed(path)[-2:] == [("step_result", "look3"), ("run_finished", None)]
         assert len(committed(path)) == 10
 

@@ -139,8 +139,4 @@ def render_json(plan: RollbackPlan, steps: Sequence[PlannedUndo]) -> str:
 
 
 def _say(text: str) -> None:
-    from engine.ui.display import stdout_lines
-
-    lines = stdout_lines()
-    lines.write(text + "\n")
-    lines.flush()
+    print(text, flush=True)  # before the undos' lines, which a display writes

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TypeVar
 
+import msgspec
 import msgspec.structs
-from msgspec import Struct
+from msgspec import UNSET, Struct
 
 from engine.core.errors import EngineError, RefusedError
+from engine.core.events import EventKind, Payload, StepResultEvent, UndoResultEvent
 from engine.core.outcome import Outcome
 from engine.ledger import EventRow, Ledger, RunInfo, new_run_id
 from engine.modes.run import make_operator, open_ledger
@@ -24,7 +27,8 @@ from engine.run.runner import Run, RunResult
 from engine.run.target_lock import render_targets
 from engine.steps.base import Status, StepResult
 
-UNDONE = ("succeeded", "skipped")
+UNDONE = (Status.SUCCEEDED, Status.SKIPPED)
+P = TypeVar("P", bound=Payload)
 REDACTED_MARK = "«redacted:"  # what `engine.run.context.secrets.Redactor` puts in place of a secret
 _CHANGED_HINT = (
     "the ledger was changed or damaged since: undo the run's steps by hand "
@@ -106,7 +110,7 @@ def _nothing_left(ledger: Ledger, run_id: str) -> str:
         child.run_id
         for child in children
         if child.mode == "rollback"
-        and any(e.kind == "undo_result" for e in ledger.events(child.run_id))
+        and any(e.kind == EventKind.UNDO_RESULT for e in ledger.events(child.run_id))
     )
     by = next(undid, None)
     if by is not None:
@@ -117,7 +121,7 @@ def _nothing_left(ledger: Ledger, run_id: str) -> str:
 def _locked_targets(prepared: Prepared, events: Iterable[EventRow]) -> tuple[str, ...]:
     """The targets the original run locked (as it rendered them), else rendered again."""
     for event in events:
-        if event.kind == "lock_taken" and isinstance(event.data.get("targets"), list):
+        if event.kind == EventKind.LOCK_TAKEN and isinstance(event.data.get("targets"), list):
             return tuple(str(target) for target in event.data["targets"])
     return render_targets(prepared.playbook, prepared.variables, prepared.redactor)
 
@@ -134,7 +138,7 @@ def _prepared(
     ledger: Ledger, run_id: str, events: Sequence[EventRow], request: RunRequest
 ) -> Prepared:
     info = ledger.run_info(run_id)
-    started = next((e for e in events if e.kind == "run_started"), None)
+    started = next((e for e in events if e.kind == EventKind.RUN_STARTED), None)
     if started is None or "source" not in started.data:
         raise RefusedError(f"run {run_id} recorded no playbook text", "undo its steps by hand")
     source = str(started.data["source"])
@@ -203,14 +207,14 @@ def _restore_results(prepared: Prepared, playbook: Playbook, events: Iterable[Ev
     steps = {step.id: step for step in playbook.steps}
     for event in events:
         step = steps.get(event.step_id or "")
-        if step is None or event.kind != "step_result":
+        if step is None or event.kind != EventKind.STEP_RESULT:
             continue
-        data = event.data
+        recorded = _recorded_result(event)
         result = StepResult(
-            Status(data["status"]),
-            data.get("exit_code"),
-            data.get("output", ""),
-            value=data.get("value"),
+            _status(event, recorded.status),
+            recorded.exit_code,
+            recorded.output or "",
+            value=recorded.value if recorded.value is not UNSET else None,
         )
         prepared.variables.record(step.id, capture_name(step), result)
 
@@ -236,9 +240,9 @@ def _refuse_without_hands(
 def _settled(event: EventRow) -> bool:
     """An undo that succeeded, or one a rollback skipped as not safe (a later one would
     skip it again): either way, no later rollback has that step left to undo."""
-    if event.kind == "undo_result":
-        return event.data.get("status") in UNDONE
-    return event.kind == "undo_skipped"
+    if event.kind == EventKind.UNDO_RESULT:
+        return _recorded(UndoResultEvent, event).status in UNDONE
+    return event.kind == EventKind.UNDO_SKIPPED
 
 
 def completed_steps(playbook: Playbook, events: Iterable[EventRow]) -> list[Completed]:
@@ -250,11 +254,40 @@ def completed_steps(playbook: Playbook, events: Iterable[EventRow]) -> list[Comp
         step = steps.get(event.step_id or "")
         if step is None:
             continue
-        if event.kind == "step_intent":
+        if event.kind == EventKind.STEP_INTENT:
             started[step.id] = Completed(step, Status.UNKNOWN)
-        elif event.kind == "step_result" and step.id in started:
-            captured = event.data.get("captured") or {}
-            started[step.id] = Completed(step, Status(event.data["status"]), captured)
+        elif event.kind == EventKind.STEP_RESULT and step.id in started:
+            result = _recorded_result(event)
+            captured = result.captured or {}
+            started[step.id] = Completed(step, _status(event, result.status), captured)
         elif _settled(event):
             started.pop(step.id, None)
     return [c for c in started.values() if c.status is not Status.SKIPPED]
+
+
+def _recorded_result(event: EventRow) -> StepResultEvent:
+    return _recorded(StepResultEvent, event)
+
+
+def _recorded(cls: type[P], event: EventRow) -> P:
+    """The typed payload of an event read back from the ledger; refused when its data are
+    not what the engine records (changed by hand): no undo is guessed from them."""
+    try:
+        return msgspec.convert(event.data, cls)
+    except msgspec.ValidationError as exc:
+        raise _unreadable_event(event, str(exc)) from None
+
+
+def _status(event: EventRow, status: str) -> Status:
+    try:
+        return Status(status)
+    except ValueError:
+        raise _unreadable_event(event, f"unknown status {status!r}") from None
+
+
+def _unreadable_event(event: EventRow, why: str) -> RefusedError:
+    return RefusedError(
+        f"event {event.seq} ({event.kind} of step {event.step_id}) is not one the engine "
+        f"records: {why}; nothing was undone",
+        "undo the run's steps by hand (`runbook show RUN_ID` lists them)",
+    )
