@@ -246,8 +246,9 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 def step_context(kubeconfig: Path | str, timeout: float = 30, mode: str = "live") -> Any:
     """A StepContext as the runner builds it, with `playbook.kubernetes` from KUBECONFIG."""
-    from engine.run.context.render import TemplateRenderer
-    from engine.steps.base import Resources, StepContext
+    from engine.core.resources import Resources
+    from engine.steps.base import StepContext
+    from engine.templating.render import TemplateRenderer
     from engine.ui.operator import HeadlessOperator
 
     kubernetes = {"env_kubeconfig": str(kubeconfig), "base_dir": str(HERE)}

@@ -10,8 +10,9 @@ from typing import Any
 
 def step_context(timeout: float | None = 30, **variables: Any) -> Any:
     """A StepContext like the runner's, with these run variables (inputs, steps…)."""
-    from engine.run.context.render import TemplateRenderer
-    from engine.steps.base import Resources, StepContext
+    from engine.core.resources import Resources
+    from engine.steps.base import StepContext
+    from engine.templating.render import TemplateRenderer
     from engine.ui.operator import HeadlessOperator
 
     names = ("inputs", "secrets", "run", "playbook", "alert", "captures", "steps")

@@ -10,8 +10,8 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from engine.core.events import Listener
     from engine.core.redactions import Redactions
-    from engine.run.events import Listener
     from engine.run.preflight import RunRequest
     from engine.ui.display import PromptLines
 
@@ -24,7 +24,7 @@ def make_request(
 ) -> RunRequest:
     """The request for `playbook` with `NAME=VALUE` inputs, at a terminal or not; its
     secrets are registered in `redactions` (the error handler's) when given."""
-    from engine.run.context.inputs import parse_assignments
+    from engine.playbook.inputs import parse_assignments
     from engine.run.preflight import RunRequest
     from engine.ui.operator import has_terminal
 

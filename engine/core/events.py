@@ -9,10 +9,12 @@ field left `UNSET` is not stored at all (a step that failed to render has no out
 
 from __future__ import annotations
 
+import time
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from msgspec import UNSET, Struct, UnsetType
+from msgspec import UNSET, Struct, UnsetType, field
 from msgspec.structs import asdict
 from msgspec.structs import fields as struct_fields
 
@@ -234,3 +236,28 @@ PAYLOADS: dict[EventKind, type[Payload]] = {
 
 for _cls in PAYLOADS.values():
     _cls.unset_default = tuple(f.name for f in struct_fields(_cls) if f.default is UNSET)
+
+
+class Event(Struct, frozen=True):
+    """One thing that happened in a run, as listeners and the ledger see it: `data` is
+    what the ledger stores and JSON shows, `payload` the same fields typed (both
+    redacted). The bus always sets `payload`; only an event made by hand lacks it."""
+
+    kind: EventKind
+    run_id: str
+    step_id: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    ts: float = field(default_factory=time.time)
+    payload: Payload | None = None
+
+
+class Listener(Protocol):
+    def __call__(self, event: Event) -> None: ...
+
+
+@runtime_checkable
+class Flushable(Protocol):
+    """A listener that holds lines back (to write them in fewer calls) and can write them
+    now: the bus flushes such listeners before it says something on stderr."""
+
+    def flush(self) -> None: ...

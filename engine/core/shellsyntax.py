@@ -2,7 +2,7 @@
 
 A command string is a template run by `/bin/sh -c`. The engine never writes a value into
 the script: each `{{ }}` becomes a reference to an environment variable holding the value
-(`engine.run.context.render`). A reference is safe unquoted (written `"${V}"`) and inside double
+(`engine.templating.render`). A reference is safe unquoted (written `"${V}"`) and inside double
 quotes (`${V}`); anywhere else the shell, or the program the text is for, would read the
 value as code or could not read it at all: inside '…' or $'…', a here-document, backquotes,
 `${…}`, arithmetic (bash evaluates `a[$(cmd)]` there), `[[ ]]`, or the script of another

@@ -10,9 +10,9 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from engine.core.events import Listener
 from engine.core.outcome import Outcome
 from engine.core.redactions import Redactions
-from engine.run.events import Listener
 from engine.run.preflight import RunRequest
 
 DEMO_SOURCE = "playbooks/demo/disk-cleanup-demo.yaml"

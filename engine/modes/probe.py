@@ -7,35 +7,16 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from msgspec import Struct
-
+from engine.core.resources import Resources
 from engine.playbook.traits import capture_name, is_readonly
 from engine.run.execution import apply_step, step_timeout
-from engine.run.plan import PlannedStep, build_plan, plan_variables
+from engine.run.plan import ProbedPlan, build_plan, plan_variables
 from engine.run.preflight import Prepared
 from engine.sli.checker import SliChecker
-from engine.sli.judge import Sample, SliVerdict
-from engine.steps.base import Resources, StepContext
+from engine.sli.judge import Sample
+from engine.steps.base import StepContext
 from engine.steps.registry import step_type
 from engine.ui.operator import HeadlessOperator
-
-PRECHECK_DECISIONS = {
-    SliVerdict.HEALTHY: "refuse: the SLI is already healthy (nothing to fix)",
-    SliVerdict.UNHEALTHY: "proceed: the SLI is unhealthy",
-    SliVerdict.UNKNOWN: "refuse: the SLI cannot be read",
-}
-
-
-class ProbedPlan(Struct, frozen=True):
-    plan: list[PlannedStep]
-    precheck: Sample | None
-    read_steps: list[str]
-
-    @property
-    def decision(self) -> str:
-        if self.precheck is None:
-            return "proceed: no SLI declared"
-        return PRECHECK_DECISIONS[self.precheck.verdict]
 
 
 def probe_plan(prepared: Prepared) -> ProbedPlan:
@@ -52,7 +33,7 @@ def probe_plan(prepared: Prepared) -> ProbedPlan:
 
 
 def _sample(prepared: Prepared, resources: Resources) -> Sample | None:
-    from engine.run.context.render import TemplateRenderer
+    from engine.templating.render import TemplateRenderer
 
     sli = prepared.playbook.sli
     if sli is None:
@@ -65,7 +46,7 @@ def _sample(prepared: Prepared, resources: Resources) -> Sample | None:
 
 
 def _run_readonly_steps(prepared: Prepared, resources: Resources) -> list[str]:
-    from engine.run.context.render import TemplateRenderer
+    from engine.templating.render import TemplateRenderer
 
     ran = []
     for step in prepared.playbook.steps:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 
+from engine.core.events import Listener
 from engine.ledger import LEDGER_FILE, Ledger, default_home, new_run_id
-from engine.run.events import EventBus, LedgerListener, Listener
+from engine.run.events import EventBus, LedgerListener
 from engine.run.preflight import Prepared, RunRequest, prepare
 from engine.run.runner import Run, RunResult
 from engine.steps.base import Operator

@@ -9,6 +9,7 @@ from typing import Any
 
 from engine.core.durations import parse_duration
 from engine.core.findings import Finding
+from engine.core.results import SpecError
 from engine.playbook.model import (
     Action,
     Drill,
@@ -25,7 +26,6 @@ from engine.playbook.model import (
 )
 from engine.playbook.schema import STEP_TYPE_KEYS
 from engine.playbook.yamlsource import Path, Source, dotted
-from engine.steps.base import SpecError
 from engine.steps.registry import playbook_hooks, step_type
 
 

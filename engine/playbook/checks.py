@@ -185,7 +185,7 @@ def _input_problems(spec: InputSpec, where: Locator) -> Iterator[Finding]:
 
 def _default_problems(spec: InputSpec) -> list[str]:
     """What `runbook run` would say about the default: the runtime's own check."""
-    from engine.run.context.inputs import InputError, bind_inputs
+    from engine.playbook.inputs import InputError, bind_inputs
 
     if spec.default is None:
         return []

@@ -52,7 +52,7 @@ def argv_owner(path: Path) -> Path | None:
 def shell_problems(template: str) -> tuple[CommandProblem, ...]:
     """The templates of a command string that no quoting keeps data (cached per text)."""
     from engine.core.shellsyntax import analyse
-    from engine.run.context.render import unsafe_error
+    from engine.templating.render import unsafe_error
 
     slotted, lines = _slotted(template)
     found = []

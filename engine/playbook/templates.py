@@ -54,7 +54,7 @@ def references(template: str) -> set[tuple[str, ...]]:
         simple = _simple_references(template)
         if simple is not None:
             return simple
-    from engine.run.context.render import template_references
+    from engine.templating.render import template_references
 
     return template_references(template)
 
@@ -82,7 +82,7 @@ def parser() -> Environment:
     """The environment that parses (never renders) playbook templates."""
     from jinja2 import Environment
 
-    from engine.run.context.render import COMMENT_END, COMMENT_START
+    from engine.templating.render import COMMENT_END, COMMENT_START
 
     return Environment(
         autoescape=False,  # noqa: S701 - parses only, renders nothing
@@ -298,7 +298,7 @@ Refs = frozenset[tuple[str, ...]]
 
 @lru_cache(maxsize=4096)
 def _template_references(template: str) -> Refs | tuple[str, str]:
-    from engine.run.context.render import RenderError
+    from engine.templating.render import RenderError
 
     try:
         return frozenset(references(template))
@@ -308,7 +308,7 @@ def _template_references(template: str) -> Refs | tuple[str, str]:
 
 @lru_cache(maxsize=4096)
 def _condition_references(expr: str) -> Refs | tuple[str, str]:
-    from engine.run.context.render import RenderError, compile_condition, condition_references
+    from engine.templating.render import RenderError, compile_condition, condition_references
 
     try:
         compile_condition(expr)

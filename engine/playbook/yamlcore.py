@@ -107,7 +107,10 @@ def describe(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, str):
         return f"the text {value!r}"
-    return repr(value)
+    try:
+        return repr(value)
+    except ValueError:  # an integer past Python's 4300-digit limit of int -> str
+        return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
 
 
 def ambiguity_message(text: str) -> tuple[str, str]:

@@ -9,15 +9,21 @@ from __future__ import annotations
 
 import contextlib
 import sys
-import time
 from collections.abc import Callable, Mapping
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 import msgspec.structs
-from msgspec import Struct, field
 
 from engine.core.errors import EngineError, ExitCode, LedgerError
-from engine.core.events import EventKind, Payload, StepIntent, StepResultEvent
+from engine.core.events import (
+    Event,
+    EventKind,
+    Flushable,
+    Listener,
+    Payload,
+    StepIntent,
+    StepResultEvent,
+)
 from engine.ledger import EventSpec, Ledger
 
 # Kinds after which the ledger must be durable before the engine goes on: the intent
@@ -36,31 +42,6 @@ DURABLE_KINDS = frozenset(
 # only when its step is read-only).
 SAFE_KINDS = frozenset({EventKind.STEP_SKIPPED, EventKind.SLI_SAMPLE})
 SAFE_WHEN_READONLY = frozenset({EventKind.STEP_RESULT, EventKind.STEP_RETRY})
-
-
-class Event(Struct, frozen=True):
-    """One thing that happened in a run, as listeners and the ledger see it: `data` is
-    what the ledger stores and JSON shows, `payload` the same fields typed (both
-    redacted). The bus always sets `payload`; only an event made by hand lacks it."""
-
-    kind: EventKind
-    run_id: str
-    step_id: str | None = None
-    data: Mapping[str, Any] = field(default_factory=dict)
-    ts: float = field(default_factory=time.time)
-    payload: Payload | None = None
-
-
-class Listener(Protocol):
-    def __call__(self, event: Event) -> None: ...
-
-
-@runtime_checkable
-class Flushable(Protocol):
-    """A listener that holds lines back (to write them in fewer calls) and can write them
-    now: the bus flushes such listeners before it says something on stderr."""
-
-    def flush(self) -> None: ...
 
 
 class EventBus:

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct, field
 
+from engine.core.results import Status, StepResult
 from engine.playbook.model import Retry, Step
 from engine.playbook.traits import undoes_itself
-from engine.steps.base import Status, StepContext, StepResult
+from engine.steps.base import StepContext
 from engine.steps.registry import step_type
 
 if TYPE_CHECKING:

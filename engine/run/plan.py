@@ -6,22 +6,22 @@ import json
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from msgspec import Struct
 from msgspec.structs import asdict, replace
 
 from engine.core.findings import Location
+from engine.core.resources import Resources
+from engine.core.results import Planned, Verdict
 from engine.playbook.model import Action, Playbook, Step
 from engine.playbook.traits import is_readonly, undoes_itself
-from engine.run.context.render import RenderError, TemplateRenderer
 from engine.run.context.variables import PlaceholderNamespace, RunVariables, UnknownUntilRun
-from engine.steps.base import Planned, Resources, StepContext, Verdict
+from engine.sli.judge import Sample, SliVerdict
+from engine.steps.base import StepContext
 from engine.steps.registry import is_available, step_type
+from engine.templating.render import RenderError, TemplateRenderer
 from engine.ui.operator import HeadlessOperator
-
-if TYPE_CHECKING:
-    from engine.modes.probe import ProbedPlan
 
 T = TypeVar("T")
 
@@ -158,7 +158,7 @@ def _mutation_verdict(planned: Planned) -> Verdict:
 def _when_verdict(step: Step, renderer: Any, verdict: Verdict, note: str) -> tuple[Verdict, str]:
     if not step.when:
         return verdict, note
-    from engine.run.context.render import evaluate_condition
+    from engine.templating.render import evaluate_condition
 
     try:
         if not evaluate_condition(step.when, renderer.variables):
@@ -238,3 +238,22 @@ def render_plan_json(
             "precheck_decision": probed.decision,
         }
     return json.dumps(document, indent=2)
+
+
+PRECHECK_DECISIONS = {
+    SliVerdict.HEALTHY: "refuse: the SLI is already healthy (nothing to fix)",
+    SliVerdict.UNHEALTHY: "proceed: the SLI is unhealthy",
+    SliVerdict.UNKNOWN: "refuse: the SLI cannot be read",
+}
+
+
+class ProbedPlan(Struct, frozen=True):
+    plan: list[PlannedStep]
+    precheck: Sample | None
+    read_steps: list[str]
+
+    @property
+    def decision(self) -> str:
+        if self.precheck is None:
+            return "proceed: no SLI declared"
+        return PRECHECK_DECISIONS[self.precheck.verdict]

@@ -15,10 +15,11 @@ from engine.core.redactions import Redactions
 from engine.playbook.compiled import load_checked
 from engine.playbook.model import Playbook
 from engine.playbook.traits import needs_hands
-from engine.run.context.secrets import Redactor, load_secrets
+from engine.run.context.secrets import load_secrets
 from engine.run.context.variables import RunVariables, base_variables
 from engine.run.plan import PlannedStep, build_plan, plan_variables, unavailable_types
 from engine.steps.registry import playbook_hooks
+from engine.templating.redaction import Redactor
 
 
 class RunRequest(Struct, frozen=True):
@@ -58,8 +59,8 @@ class Prepared(Struct):
 
 def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
     """Load, bind and render everything; raises EngineError (exit 2) on bad input."""
+    from engine.playbook.inputs import bind_inputs
     from engine.playbook.trust import check_playbook_owner
-    from engine.run.context.inputs import bind_inputs
 
     check_playbook_owner(request.file, executes=not request.dry_run)
     source = read_source(request.file)

@@ -34,6 +34,8 @@ from engine.core.events import (
     StepSkipped,
 )
 from engine.core.outcome import Outcome
+from engine.core.resources import Resources
+from engine.core.results import Status, StepResult
 from engine.core.signals import AbortSignals
 from engine.ledger import EventSpec, Ledger, RunInfo, host_name
 from engine.playbook.model import Step
@@ -43,7 +45,7 @@ from engine.run.execution import Completed, apply_step, step_timeout, with_retri
 from engine.run.preflight import Prepared
 from engine.run.target_lock import TargetLock
 from engine.run.undo import UndoRunner
-from engine.steps.base import Operator, Resources, Status, StepContext, StepResult
+from engine.steps.base import Operator, StepContext
 from engine.steps.registry import needs_human
 from engine.ui.operator import AbortRequested, SignalAwareOperator, operator_name, os_user
 
@@ -220,8 +222,8 @@ class Run:
         sli = self.playbook.sli
         if sli is None:
             return None
-        from engine.run.context.render import TemplateRenderer
         from engine.sli.checker import SliChecker
+        from engine.templating.render import TemplateRenderer
 
         variables = self.prepared.variables
         return SliChecker(
@@ -332,7 +334,7 @@ class Run:
         return Outcome.FAILED, f"step {step.id} {result.status}: {result.message}".rstrip(": ")
 
     def _run_step(self, step: Step) -> StepResult:
-        from engine.run.context.render import RenderError
+        from engine.templating.render import RenderError
 
         ctx = self._context(step, self.signals.cancel)
         try:
@@ -358,7 +360,7 @@ class Run:
         return result
 
     def _attempt(self, step: Step, ctx: StepContext) -> StepResult:
-        from engine.run.context.render import RenderError
+        from engine.templating.render import RenderError
 
         try:
             if self.guided and not needs_human(step.action.type):
@@ -382,7 +384,7 @@ class Run:
         return plan_action(step.action, ctx).command
 
     def _condition(self, step: Step, ctx: StepContext) -> bool:
-        from engine.run.context.render import evaluate_condition
+        from engine.templating.render import evaluate_condition
 
         assert step.when is not None
         return evaluate_condition(step.when, self.prepared.variables.as_mapping())
@@ -452,7 +454,7 @@ class Run:
         self.bus.emit(ended, self.run_id, step.id)
 
     def _context(self, step: Step, cancel: threading.Event) -> StepContext:
-        from engine.run.context.render import TemplateRenderer
+        from engine.templating.render import TemplateRenderer
 
         return StepContext(
             step_id=step.id,

@@ -28,9 +28,9 @@ from engine.core.events import (
 from engine.ledger import Ledger
 from engine.ledger.locks import LEASE_SECONDS, RENEW_EVERY, Grant, Lease, normalised
 from engine.playbook.model import Playbook
-from engine.run.context.secrets import Redactor
 from engine.run.context.variables import RunVariables
 from engine.run.events import EventBus
+from engine.templating.redaction import Redactor
 from engine.ui.terminal_text import printable_line
 
 FIRST_POLL = 0.05
@@ -67,7 +67,7 @@ def _rendered(template: str, variables: RunVariables, redactor: Redactor) -> str
     Jinja construct starts with a brace)."""
     if "{" not in template:
         return template
-    from engine.run.context.render import TemplateRenderer
+    from engine.templating.render import TemplateRenderer
 
     return TemplateRenderer(variables.as_mapping(), redactor=redactor).text(template)
 

@@ -13,11 +13,12 @@ from engine.core.events import (
     UndoResultEvent,
     UndoSkipped,
 )
+from engine.core.results import Status, StepResult
 from engine.core.signals import AbortSignals
 from engine.playbook.model import Step
 from engine.run.events import EventBus
 from engine.run.execution import Completed, undo_step
-from engine.steps.base import Operator, Status, StepContext, StepResult
+from engine.steps.base import Operator, StepContext
 from engine.ui.operator import AbortRequested
 
 ContextFactory = Callable[[Step, threading.Event], StepContext]
@@ -72,7 +73,7 @@ class UndoRunner:
         return result.status in (Status.SUCCEEDED, Status.SKIPPED)
 
     def _apply(self, step: Step, item: Completed, ctx: StepContext) -> StepResult:
-        from engine.run.context.render import RenderError
+        from engine.templating.render import RenderError
 
         try:
             return undo_step(step, item.captured, ctx)

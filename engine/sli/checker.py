@@ -6,10 +6,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from engine.core.rendering import Renderer
+from engine.core.resources import Resources
 from engine.playbook.model import Sli
 from engine.sli.judge import Reading, Sample, SliVerdict, judge
 from engine.sli.registry import probe_available, probe_type
-from engine.steps.base import Renderer, Resources
 
 
 class SliChecker:

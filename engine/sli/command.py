@@ -8,9 +8,10 @@ from typing import Any
 
 from engine.backends.local.process import run_process
 from engine.core.durations import parse_duration
+from engine.core.rendering import Renderer
+from engine.core.resources import Resources
 from engine.sli.judge import Reading, SliVerdict
 from engine.sli.registry import ProbeProblem
-from engine.steps.base import Renderer, Resources
 
 reads_number = True
 DEFAULT_TIMEOUT = 10.0

@@ -15,9 +15,10 @@ from engine.backends.http import (
     send,
 )
 from engine.core.durations import format_seconds, parse_duration
+from engine.core.rendering import Renderer
+from engine.core.resources import Resources
 from engine.sli.judge import Reading, SliVerdict
 from engine.sli.registry import ProbeProblem
-from engine.steps.base import Renderer, Resources
 
 reads_number = False
 DEFAULT_TIMEOUT = 5.0

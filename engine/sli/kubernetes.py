@@ -16,9 +16,10 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.core.rendering import Renderer
+from engine.core.resources import Resources
 from engine.sli.judge import Reading, SliVerdict
 from engine.sli.registry import ProbeProblem
-from engine.steps.base import Renderer, Resources
 
 reads_number = False
 DEFAULT_TIMEOUT = 5.0

@@ -21,9 +21,10 @@ from engine.backends.http import (
     send,
 )
 from engine.core.durations import parse_duration
+from engine.core.rendering import Renderer
+from engine.core.resources import Resources
 from engine.sli.judge import Reading
 from engine.sli.registry import ProbeProblem
-from engine.steps.base import Renderer, Resources
 
 DEFAULT_TIMEOUT = 5.0
 BODY_LIMIT = 4 * 1024 * 1024

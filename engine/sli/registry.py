@@ -12,8 +12,9 @@ from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+from engine.core.rendering import Renderer
+from engine.core.resources import Resources
 from engine.sli.judge import Reading
-from engine.steps.base import Renderer, Resources
 
 PROBES: dict[str, str] = {
     "prometheus": "engine.sli.prometheus",

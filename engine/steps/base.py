@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
@@ -18,75 +17,15 @@ from msgspec import Struct, field
 
 from engine.backends.local.containment import Containment
 from engine.core.findings import Location
+from engine.core.rendering import Renderer
+from engine.core.resources import Resources
+from engine.core.results import Planned, StepResult
 
 if TYPE_CHECKING:
-    from engine.core.shellsyntax import ShellCommand
     from engine.playbook.model import Playbook, Step
 
 # A step with no `timeout:` still gets a deadline: nothing waits forever.
 DEFAULT_STEP_TIMEOUT = 30 * 60.0
-
-
-class Status(StrEnum):
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    TIMED_OUT = "timed_out"
-    UNKNOWN = "unknown"  # we cannot tell whether it took effect
-    SKIPPED = "skipped"
-
-
-class Verdict(StrEnum):
-    WOULD_CHANGE = "would change"
-    NO_OP = "no-op"
-    UNKNOWN = "unknown"
-
-
-class SpecError(ValueError):
-    """A step body that the schema accepted but the step type cannot use."""
-
-    def __init__(self, message: str, hint: str = "", field_name: str = "") -> None:
-        super().__init__(message)
-        self.hint = hint
-        self.field_name = field_name
-
-
-class Planned(Struct, frozen=True):
-    """What a step would do, rendered, without doing it."""
-
-    command: str
-    readonly: bool
-    verdict: Verdict = Verdict.UNKNOWN
-    note: str = ""
-
-
-class StepResult(Struct, frozen=True):
-    """How one attempt of a step ended: status, output, captures, undo state."""
-
-    status: Status
-    exit_code: int | None = None
-    output: str = ""
-    message: str = ""
-    captured: Mapping[str, Any] = field(default_factory=dict)  # state the undo needs
-    value: Any = None  # what `capture:` stores for later steps
-    changed: bool | None = None
-    # How the step's own compensation ended (a group step undone on the hosts where it
-    # succeeded); None when it needed none. Not SUCCEEDED: the run cannot end better
-    # than `rollback_failed`.
-    compensation: Status | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.status is Status.SUCCEEDED
-
-
-class Renderer(Protocol):
-    def text(self, template: str) -> str: ...
-
-    def shell(self, template: str) -> ShellCommand: ...
-
-    def argv(self, parts: Sequence[str]) -> list[str]: ...
-
-    def value(self, data: Any) -> Any: ...
 
 
 class Operator(Protocol):
@@ -95,32 +34,6 @@ class Operator(Protocol):
     def confirm(self, question: str) -> bool: ...
 
     def checklist(self, title: str, body: str, expect: str) -> tuple[str, str]: ...
-
-
-class Resources:
-    """Per-run cache of connections (one SSH transport per host, one API client per context)."""
-
-    def __init__(self) -> None:
-        self._items: dict[str, Any] = {}
-        self._closers: list[Callable[[], None]] = []
-        self._lock = threading.Lock()
-
-    def get(self, key: str, create: Callable[[], Any], close: Callable[[Any], None]) -> Any:
-        with self._lock:
-            if key not in self._items:
-                item = create()
-                self._items[key] = item
-                self._closers.append(lambda: close(item))
-            return self._items[key]
-
-    def close_all(self) -> None:
-        for closer in reversed(self._closers):
-            try:
-                closer()
-            except Exception:  # noqa: S112 - closing is best effort
-                continue
-        self._closers.clear()
-        self._items.clear()
 
 
 class StepContext(Struct):

@@ -20,15 +20,9 @@ from engine.backends.localstack import desktop_actions
 from engine.backends.localstack.cli import Deadline, refused, with_reason
 from engine.backends.localstack.sizes import SIZE_HINT, SizeError, format_mib, parse_mib
 from engine.core.findings import Location
-from engine.steps.base import (
-    DEFAULT_STEP_TIMEOUT,
-    Planned,
-    Renderer,
-    SpecError,
-    StepContext,
-    StepResult,
-    Verdict,
-)
+from engine.core.rendering import Renderer
+from engine.core.results import Planned, SpecError, StepResult, Verdict
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
 
 READONLY = frozenset({"status", "engine_ping", "check_disk_image"})
 SELF_UNDOING = frozenset({"start", "stop", "context_use"})

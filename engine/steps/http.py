@@ -15,6 +15,7 @@ from typing import Any
 
 from msgspec import Struct, field
 
+from engine.backends.command_result import captured_value
 from engine.backends.http import (
     HttpError,
     Options,
@@ -26,15 +27,8 @@ from engine.backends.http import (
     send,
 )
 from engine.core.findings import Location
-from engine.steps.base import (
-    DEFAULT_STEP_TIMEOUT,
-    Planned,
-    Status,
-    StepContext,
-    StepResult,
-    Verdict,
-)
-from engine.steps.common import captured_value
+from engine.core.results import Planned, Status, StepResult, Verdict
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
 
 DEFAULT_TIMEOUT = 30.0
 BODY_LIMIT = 4 * 1024 * 1024

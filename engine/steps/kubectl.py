@@ -33,15 +33,8 @@ from engine.backends.kube.config import (
 from engine.backends.kube.spec import MODULES, SELF_UNDOING, KubeSpec, describe, parse_spec
 from engine.core.durations import format_seconds, parse_duration
 from engine.core.findings import Location
-from engine.steps.base import (
-    DEFAULT_STEP_TIMEOUT,
-    Planned,
-    Status,
-    StepContext,
-    StepProblem,
-    StepResult,
-    Verdict,
-)
+from engine.core.results import Planned, Status, StepResult, Verdict
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext, StepProblem
 
 if TYPE_CHECKING:
     from engine.backends.kube.client import Deadline

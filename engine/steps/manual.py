@@ -8,7 +8,8 @@ from typing import Any
 from msgspec import Struct
 
 from engine.core.findings import Location
-from engine.steps.base import Planned, Status, StepContext, StepResult, Verdict
+from engine.core.results import Planned, Status, StepResult, Verdict
+from engine.steps.base import StepContext
 
 ANSWER_STATUS = {"done": Status.SUCCEEDED, "failed": Status.FAILED, "skipped": Status.SKIPPED}
 

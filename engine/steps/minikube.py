@@ -22,14 +22,8 @@ from engine.backends.localstack.cli import Deadline, refused, with_reason
 from engine.backends.localstack.minikube_argv import Target, main_argv, render_target
 from engine.backends.localstack.sizes import SIZE_HINT, SizeError, parse_mib
 from engine.core.findings import Location
-from engine.steps.base import (
-    DEFAULT_STEP_TIMEOUT,
-    Planned,
-    SpecError,
-    StepContext,
-    StepResult,
-    Verdict,
-)
+from engine.core.results import Planned, SpecError, StepResult, Verdict
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
 from engine.steps.common import parse_run
 
 READONLY = frozenset({"status", "logs"})

@@ -9,24 +9,12 @@ from typing import Any
 
 from msgspec import Struct, field
 
+from engine.backends.command_result import Expect, command_result, parse_expect
 from engine.backends.local.process import CannotStart, run_process
 from engine.core.findings import Location
-from engine.steps.base import (
-    DEFAULT_STEP_TIMEOUT,
-    Planned,
-    Status,
-    StepContext,
-    StepResult,
-    Verdict,
-)
-from engine.steps.common import (
-    Expect,
-    checked_env,
-    command_result,
-    parse_expect,
-    parse_run,
-    render_command,
-)
+from engine.core.results import Planned, Status, StepResult, Verdict
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
+from engine.steps.common import checked_env, parse_run, render_command
 
 needs_human = False
 default_timeout: float | None = DEFAULT_STEP_TIMEOUT

@@ -19,24 +19,12 @@ from typing import TYPE_CHECKING, Any
 from msgspec import Struct, field
 from msgspec.structs import replace
 
+from engine.backends.command_result import Expect, parse_expect
 from engine.core.errors import EngineError
 from engine.core.findings import Location
-from engine.steps.base import (
-    DEFAULT_STEP_TIMEOUT,
-    Planned,
-    Status,
-    StepContext,
-    StepResult,
-    Verdict,
-)
-from engine.steps.common import (
-    Command,
-    Expect,
-    checked_env,
-    parse_expect,
-    parse_run,
-    render_command,
-)
+from engine.core.results import Planned, Status, StepResult, Verdict
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
+from engine.steps.common import Command, checked_env, parse_run, render_command
 
 if TYPE_CHECKING:
     from engine.backends.ssh.group import HostResult, Job

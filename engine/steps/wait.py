@@ -9,14 +9,8 @@ from msgspec import Struct
 
 from engine.core.durations import format_seconds, parse_duration
 from engine.core.findings import Location
-from engine.steps.base import (
-    DEFAULT_STEP_TIMEOUT,
-    Planned,
-    Status,
-    StepContext,
-    StepResult,
-    Verdict,
-)
+from engine.core.results import Planned, Status, StepResult, Verdict
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
 
 # Running it in `plan --probe` would only pass time.
 needs_human = False

@@ -18,6 +18,7 @@ import msgspec.structs
 
 from engine.core.durations import format_seconds
 from engine.core.events import (
+    Event,
     EventKind,
     LeftoversKilled,
     LockTaken,
@@ -35,7 +36,6 @@ from engine.core.events import (
     UndoResultEvent,
     UndoSkipped,
 )
-from engine.run.events import Event
 from engine.ui.terminal_text import printable, printable_line
 
 SYMBOLS = {

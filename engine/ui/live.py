@@ -12,6 +12,7 @@ from msgspec import Struct, field
 
 from engine.core.durations import format_seconds
 from engine.core.events import (
+    Event,
     EventKind,
     LockTaken,
     LockWaited,
@@ -25,7 +26,6 @@ from engine.core.events import (
     StepSkipped,
     UndoResultEvent,
 )
-from engine.run.events import Event
 from engine.steps.base import Operator
 from engine.ui.display import SYMBOLS, PlainLines, on, one_line, shown_step
 

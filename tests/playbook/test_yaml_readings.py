@@ -64,3 +64,18 @@ def test_an_accepted_scalar_reads_the_same_in_yaml_1_1_and_1_2(scalar: str) -> N
         new = scalar
     assert _same(ours, new), (scalar, ours, new)
     assert _same(ours, old), (scalar, ours, old)
+
+
+def test_an_ambiguous_integer_too_long_to_print_is_named_by_its_size() -> None:
+    """Python refuses to print an integer of more than 4300 digits: the message about a
+    hex number YAML 1.1 and 1.2 read differently says its size instead of crashing."""
+    scalar = "-0x" + "1" * 5000
+    try:
+        load_source("scalar.yaml", f"v: {scalar}\n")
+    except InvalidPlaybook as exc:
+        finding = exc.findings[0]
+        assert finding.location.line == 1
+        assert "means an integer of about 6020 digits in YAML 1.1" in finding.message
+        assert finding.hint
+    else:
+        raise AssertionError("an ambiguous scalar was accepted")

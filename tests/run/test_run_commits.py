@@ -22,10 +22,10 @@ from run_fixtures import (
     wait_for,
 )
 
-from engine.core.events import EventKind, Payload, RunFinished, StepIntent, StepResultEvent
+from engine.core.events import Event, EventKind, Payload, RunFinished, StepIntent, StepResultEvent
 from engine.core.outcome import Outcome
 from engine.ledger import Ledger, RunInfo, new_run_id
-from engine.run.events import Event, EventBus, LedgerListener
+from engine.run.events import EventBus, LedgerListener
 from engine.run.preflight import RunRequest, prepare
 from engine.run.runner import Run
 

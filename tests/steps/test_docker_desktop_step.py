@@ -14,7 +14,7 @@ from localstack_fixtures import DOCKER, LocalStack, engine_requests
 from localstack_helpers import apply_step, plan_step, process_gone, undo_step, write_playbook
 from sli_helpers import events, run_cli, run_id_of
 
-from engine.steps.base import Status
+from engine.core.results import Status
 
 
 def _desktop(stack: LocalStack) -> str:

@@ -10,7 +10,7 @@ import pytest
 from localstack_fixtures import LocalStack
 from localstack_helpers import apply_step
 
-from engine.steps.base import SpecError, Status
+from engine.core.results import SpecError, Status
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import time
 from localstack_fixtures import LocalStack
 from localstack_helpers import apply_step, plan_step, process_gone, undo_step
 
-from engine.steps.base import Status
+from engine.core.results import Status
 
 
 def test_status_of_a_running_profile_is_decoded(fake_minikube: LocalStack) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.steps.common import captured_value
+from engine.backends.command_result import captured_value
 
 
 def test_json_output_is_parsed() -> None:

@@ -15,6 +15,7 @@ import pytest
 
 from engine.core.events import (
     PAYLOADS,
+    Event,
     EventKind,
     Output,
     RunFinished,
@@ -22,8 +23,8 @@ from engine.core.events import (
     StepResultEvent,
 )
 from engine.core.outcome import Outcome
-from engine.run.context.secrets import Redactor
-from engine.run.events import Event, EventBus
+from engine.run.events import EventBus
+from engine.templating.redaction import Redactor
 from engine.ui.display import PLAIN_IGNORED, JsonLines, PlainLines, PromptLines
 from engine.ui.live import LIVE_IGNORED, LiveDisplay
 

@@ -145,7 +145,7 @@ def _check_header(name: str, value: str) -> None:
 
 def carries_secret(render: object) -> Callable[[str], bool]:
     """Whether a rendered text holds one of the run's secrets (by the renderer's redactor)."""
-    from engine.run.context.secrets import Redactor
+    from engine.templating.redaction import Redactor
 
     redactor = getattr(render, "redactor", None)
     if not isinstance(redactor, Redactor) or not redactor:
@@ -166,7 +166,7 @@ def reads_secrets(template: Any) -> bool:
 
 
 def _references(template: str) -> set[tuple[str, ...]]:
-    from engine.run.context.render import template_references
+    from engine.templating.render import template_references
 
     return {tuple(ref) for ref in template_references(template)}
 

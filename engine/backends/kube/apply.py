@@ -25,7 +25,7 @@ from engine.backends.kube.ops import (
     undo_op,
 )
 from engine.core.regular_file import read_regular_text
-from engine.steps.base import Verdict
+from engine.core.results import Verdict
 
 IGNORED = ("managedFields", "resourceVersion", "generation")
 

@@ -14,7 +14,7 @@ from typing import Any
 from msgspec import Struct
 
 from engine.core.regular_file import read_regular_text
-from engine.steps.base import Renderer
+from engine.core.rendering import Renderer
 
 KUBE_TYPES = frozenset({"kubectl"})
 CONTEXT_HINT = "name a context of your kubeconfig: `kubectl config get-contexts`"

@@ -9,7 +9,7 @@ from typing import Any
 from engine.backends.kube.client import KubeError
 from engine.backends.kube.kinds import Kind
 from engine.backends.kube.ops import ActionError, Done, Op, Preview
-from engine.steps.base import Verdict
+from engine.core.results import Verdict
 
 IRREVERSIBLE = "delete is irreversible by nature"
 

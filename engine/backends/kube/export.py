@@ -20,7 +20,7 @@ from engine import __version__
 from engine.backends.kube import archive, kinds
 from engine.backends.kube.client import KubeError
 from engine.backends.kube.ops import ActionError, Done, Op, Preview
-from engine.steps.base import Verdict
+from engine.core.results import Verdict
 
 NAMESPACE = kinds.KINDS["namespace"]
 

@@ -23,8 +23,8 @@ from engine.backends.kube.config import (
     bind,
     playbook_defaults,
 )
+from engine.core.rendering import Renderer
 from engine.playbook.model import Action, Playbook, Step
-from engine.steps.base import Renderer
 
 PREFLIGHT_SECONDS = 10.0
 BLOCK = "kubernetes"  # the playbook's top-level block (and the run variables' key)
@@ -53,7 +53,7 @@ def _context(action: Action) -> str | None:
 
 def refusal(playbook: Playbook, variables: Mapping[str, Any]) -> tuple[str, str]:
     """Why this run must not start, with a hint; ("", "") when it may."""
-    from engine.run.context.render import TemplateRenderer
+    from engine.templating.render import TemplateRenderer
 
     render = TemplateRenderer(variables)
     defaults = playbook_defaults(render)
@@ -76,7 +76,7 @@ def _bind(
     context: str | None, defaults: Mapping[str, Any], render: Renderer, base_dir: Path
 ) -> Binding | None:
     """The binding, or None when the context depends on what the run will capture."""
-    from engine.run.context.render import RenderError
+    from engine.templating.render import RenderError
 
     try:
         return bind(context, defaults, render, base_dir)
@@ -90,7 +90,7 @@ def _pinned_refusal(bindings: Any) -> tuple[str, str]:
         return "", ""
     from engine.backends.kube.client import Deadline, KubeError
     from engine.backends.kube.session import client_for
-    from engine.steps.base import Resources
+    from engine.core.resources import Resources
 
     resources = Resources()
     try:

@@ -12,7 +12,7 @@ from engine.backends.kube import evict
 from engine.backends.kube.client import on_conflict
 from engine.backends.kube.kinds import Kind
 from engine.backends.kube.ops import MERGE, ActionError, Done, Op, Preview, kind_of, rv, undo_op
-from engine.steps.base import Verdict
+from engine.core.results import Verdict
 
 
 def apply(action: str, op: Op) -> Done:

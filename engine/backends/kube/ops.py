@@ -12,7 +12,7 @@ from msgspec import Struct, field
 
 from engine.backends.kube import kinds
 from engine.backends.kube.client import JSON, Deadline, KubeClient
-from engine.steps.base import Verdict
+from engine.core.results import Verdict
 
 MERGE = "application/merge-patch+json"
 STRATEGIC = "application/strategic-merge-patch+json"

@@ -22,7 +22,7 @@ from engine.backends.kube.ops import (
     rv,
     undo_op,
 )
-from engine.steps.base import Verdict
+from engine.core.results import Verdict
 
 CONTENT_TYPES = {"strategic": STRATEGIC, "merge": MERGE, "json": JSON_PATCH}
 

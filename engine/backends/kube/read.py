@@ -9,7 +9,7 @@ from typing import Any
 
 from engine.backends.kube.kinds import Kind, known
 from engine.backends.kube.ops import ActionError, Done, Op, Preview, dig
-from engine.steps.base import Verdict
+from engine.core.results import Verdict
 
 POD = known("Pod")
 

@@ -31,7 +31,7 @@ from engine.backends.kube import archive, fields, kinds
 from engine.backends.kube.apply import comparable, delete_created, server_side_apply
 from engine.backends.kube.client import KubeError, on_conflict
 from engine.backends.kube.ops import FIELD_MANAGER, ActionError, Done, Op, Preview, kind_of, undo_op
-from engine.steps.base import Verdict
+from engine.core.results import Verdict
 
 CREATE, UPDATE, SAME = "create", "update", "unchanged"
 

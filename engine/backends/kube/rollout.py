@@ -13,7 +13,7 @@ from engine.backends.kube import fields
 from engine.backends.kube.client import on_conflict
 from engine.backends.kube.kinds import ROLLABLE, Kind, known
 from engine.backends.kube.ops import STRATEGIC, ActionError, Done, Op, Preview, kind_of, rv, undo_op
-from engine.steps.base import Verdict
+from engine.core.results import Verdict
 
 TEMPLATE = [["spec", "template"]]
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"

@@ -9,7 +9,7 @@ from typing import Any
 from engine.backends.kube.client import on_conflict
 from engine.backends.kube.kinds import SCALABLE, Kind
 from engine.backends.kube.ops import ActionError, Done, Op, Preview, kind_of, undo_op
-from engine.steps.base import Verdict
+from engine.core.results import Verdict
 
 
 def apply(action: str, op: Op) -> Done:

@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.backends.kube.client import Deadline, KubeClient, KubeError
 from engine.backends.kube.config import Binding, KubeConfigError
-from engine.steps.base import Resources
+from engine.core.resources import Resources
 
 
 def connect(binding: Binding) -> KubeClient:

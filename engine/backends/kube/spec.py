@@ -10,7 +10,7 @@ from typing import Any
 from msgspec import Struct
 
 from engine.backends.kube.kinds import KINDS, ROLLABLE, SCALABLE, known
-from engine.steps.base import SpecError
+from engine.core.results import SpecError
 
 READONLY = frozenset({"get", "logs", "wait"})
 SELF_UNDOING = frozenset({"scale", "cordon", "uncordon", "drain", "patch", "apply", "label"})

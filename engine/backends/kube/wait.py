@@ -13,7 +13,7 @@ from typing import Any
 from engine.backends.kube.client import KubeError
 from engine.backends.kube.kinds import Kind
 from engine.backends.kube.ops import ActionError, Done, Op, Preview, dig
-from engine.steps.base import Verdict
+from engine.core.results import Verdict
 
 WATCH_SECONDS = 60
 

@@ -18,7 +18,8 @@ import msgspec.structs
 from msgspec import Struct
 
 from engine.backends.local.process import CannotStart, run_process
-from engine.steps.base import Status, StepContext, StepResult
+from engine.backends.step_run import StepRun
+from engine.core.results import Status, StepResult
 
 DEFAULT_DEADLINE = 30 * 60.0
 READ_LIMIT = 120.0  # a read-only look (status, profile list) never takes longer than this
@@ -71,7 +72,7 @@ class CliResult(Struct, frozen=True):
 
 def run_cli(
     argv: Sequence[str],
-    ctx: StepContext,
+    ctx: StepRun,
     deadline: Deadline,
     *,
     read_only: bool = False,

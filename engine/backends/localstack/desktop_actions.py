@@ -14,10 +14,11 @@ from typing import Any
 
 from engine.backends.localstack.cli import CliResult, Deadline, failure, refused, run_cli, succeeded
 from engine.backends.localstack.desktop_files import check_disk_image, ensure_resources
-from engine.steps.base import StepContext, StepResult
+from engine.backends.step_run import StepRun
+from engine.core.results import StepResult
 
 DOCKER = "docker"
-Action = Callable[[Any, Mapping[str, Any], StepContext, Deadline], StepResult]
+Action = Callable[[Any, Mapping[str, Any], StepRun, Deadline], StepResult]
 
 
 def desktop_argv(command: str) -> list[str]:
@@ -52,12 +53,12 @@ def parse_status(stdout: str) -> str:
     return "unknown"
 
 
-def read_status(ctx: StepContext, deadline: Deadline) -> tuple[str, CliResult]:
+def read_status(ctx: StepRun, deadline: Deadline) -> tuple[str, CliResult]:
     result = run_cli(desktop_argv("status"), ctx, deadline, read_only=True)
     return (parse_status(result.stdout) if result.ok else ""), result
 
 
-def status(spec: Any, r: Mapping[str, Any], ctx: StepContext, deadline: Deadline) -> StepResult:
+def status(spec: Any, r: Mapping[str, Any], ctx: StepRun, deadline: Deadline) -> StepResult:
     state, result = read_status(ctx, deadline)
     if not result.ok:
         return failure(result, "reading Docker Desktop's status")
@@ -65,7 +66,7 @@ def status(spec: Any, r: Mapping[str, Any], ctx: StepContext, deadline: Deadline
     return succeeded(result, f"Docker Desktop is {state}", value=value)
 
 
-def _switch(command: str, ctx: StepContext, deadline: Deadline) -> StepResult:
+def _switch(command: str, ctx: StepRun, deadline: Deadline) -> StepResult:
     """start or stop, with the state before captured for the undo."""
     state, before = read_status(ctx, deadline)
     if not before.ok:
@@ -79,24 +80,22 @@ def _switch(command: str, ctx: StepContext, deadline: Deadline) -> StepResult:
     return succeeded(result, message, captured=captured, changed=changed)
 
 
-def start(spec: Any, r: Mapping[str, Any], ctx: StepContext, deadline: Deadline) -> StepResult:
+def start(spec: Any, r: Mapping[str, Any], ctx: StepRun, deadline: Deadline) -> StepResult:
     return _switch("start", ctx, deadline)
 
 
-def stop(spec: Any, r: Mapping[str, Any], ctx: StepContext, deadline: Deadline) -> StepResult:
+def stop(spec: Any, r: Mapping[str, Any], ctx: StepRun, deadline: Deadline) -> StepResult:
     return _switch("stop", ctx, deadline)
 
 
-def restart(spec: Any, r: Mapping[str, Any], ctx: StepContext, deadline: Deadline) -> StepResult:
+def restart(spec: Any, r: Mapping[str, Any], ctx: StepRun, deadline: Deadline) -> StepResult:
     result = run_cli(desktop_argv("restart"), ctx, deadline)
     if not result.ok:
         return failure(result, "docker desktop restart")
     return succeeded(result, "Docker Desktop restarted", changed=True)
 
 
-def engine_ping(
-    spec: Any, r: Mapping[str, Any], ctx: StepContext, deadline: Deadline
-) -> StepResult:
+def engine_ping(spec: Any, r: Mapping[str, Any], ctx: StepRun, deadline: Deadline) -> StepResult:
     """The engine answers `docker info` before the deadline, with a server version."""
     result = run_cli(PING_ARGV, ctx, deadline, read_only=True)
     if not result.ok:
@@ -117,14 +116,12 @@ def engine_ping(
     return succeeded(result, f"engine {value['server_version']} answered", value=value)
 
 
-def current_context(ctx: StepContext, deadline: Deadline) -> tuple[str, CliResult]:
+def current_context(ctx: StepRun, deadline: Deadline) -> tuple[str, CliResult]:
     result = run_cli(CONTEXT_SHOW_ARGV, ctx, deadline, read_only=True)
     return result.stdout.strip() if result.ok else "", result
 
 
-def context_use(
-    spec: Any, r: Mapping[str, Any], ctx: StepContext, deadline: Deadline
-) -> StepResult:
+def context_use(spec: Any, r: Mapping[str, Any], ctx: StepRun, deadline: Deadline) -> StepResult:
     wanted = str(r["context"])
     previous, shown = current_context(ctx, deadline)
     if not shown.ok or not previous:
@@ -140,7 +137,7 @@ def context_use(
     return succeeded(result, message, captured=captured, value=captured, changed=True)
 
 
-def prune(spec: Any, r: Mapping[str, Any], ctx: StepContext, deadline: Deadline) -> StepResult:
+def prune(spec: Any, r: Mapping[str, Any], ctx: StepRun, deadline: Deadline) -> StepResult:
     result = run_cli(PRUNE_ARGV, ctx, deadline)
     if not result.ok:
         return failure(result, "docker system prune")
@@ -160,7 +157,7 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def undo(spec: Any, captured: Mapping[str, Any], ctx: StepContext) -> StepResult:
+def undo(spec: Any, captured: Mapping[str, Any], ctx: StepRun) -> StepResult:
     """start ↔ stop (only when the step changed the state), context back to the previous."""
     deadline = Deadline(ctx.timeout)
     if spec.action == "context_use":
@@ -177,7 +174,7 @@ def undo(spec: Any, captured: Mapping[str, Any], ctx: StepContext) -> StepResult
     return _undo_with(desktop_argv(command), ctx, deadline, f"docker desktop {command}")
 
 
-def _undo_with(argv: list[str], ctx: StepContext, deadline: Deadline, what: str) -> StepResult:
+def _undo_with(argv: list[str], ctx: StepRun, deadline: Deadline, what: str) -> StepResult:
     result = run_cli(argv, ctx, deadline)
     if not result.ok:
         return failure(result, f"undo ({what})")

@@ -26,7 +26,8 @@ from engine.backends.localstack.desktop_settings import (
     wslconfig_limits,
 )
 from engine.backends.localstack.sizes import format_bytes, format_mib
-from engine.steps.base import Status, StepContext, StepResult
+from engine.backends.step_run import StepRun
+from engine.core.results import Status, StepResult
 
 NEARLY_FULL = 0.95  # an image this full of its size cap makes the engine hang
 
@@ -75,7 +76,7 @@ def shortfalls(current: Mapping[str, int | None], floors: Mapping[str, int]) -> 
 
 
 def ensure_resources(
-    spec: Any, r: Mapping[str, Any], ctx: StepContext, deadline: Deadline
+    spec: Any, r: Mapping[str, Any], ctx: StepRun, deadline: Deadline
 ) -> StepResult:
     settings, problem = locate_settings(r)
     if settings is None:
@@ -126,7 +127,7 @@ def _image_path(r: Mapping[str, Any], settings: DesktopSettings | None) -> Path:
 
 
 def check_disk_image(
-    spec: Any, r: Mapping[str, Any], ctx: StepContext, deadline: Deadline
+    spec: Any, r: Mapping[str, Any], ctx: StepRun, deadline: Deadline
 ) -> StepResult:
     """The VM's disk image exists, is not nearly full, and its volume has free space."""
     settings, _ = locate_settings(r)

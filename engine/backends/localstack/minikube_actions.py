@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from engine.backends.command_result import captured_value
 from engine.backends.localstack import minikube_argv as argv
 from engine.backends.localstack.cli import Deadline, failure, refused, run_cli, succeeded
 from engine.backends.localstack.minikube_argv import Target
@@ -23,14 +24,14 @@ from engine.backends.localstack.minikube_status import (
     find_profile,
 )
 from engine.backends.localstack.sizes import format_mib
-from engine.steps.base import Status, StepContext, StepResult
-from engine.steps.common import captured_value
+from engine.backends.step_run import StepRun
+from engine.core.results import Status, StepResult
 
-Action = Callable[[Any, Target, StepContext, Deadline], StepResult]
+Action = Callable[[Any, Target, StepRun, Deadline], StepResult]
 KEPT_MEMORY = "cannot change the memory size for an existing"
 
 
-def status(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepResult:
+def status(spec: Any, t: Target, ctx: StepRun, deadline: Deadline) -> StepResult:
     """Read-only: the decoded status; a stopped or missing profile is an answer, not a
     failure (later steps decide with `when:` on the capture)."""
     result = run_cli(argv.status_argv(t), ctx, deadline, read_only=True)
@@ -44,7 +45,7 @@ def status(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepRe
 
 
 def read_config(
-    t: Target, ctx: StepContext, deadline: Deadline
+    t: Target, ctx: StepRun, deadline: Deadline
 ) -> tuple[ProfileConfig | None, StepResult | None]:
     """The profile's configuration before a change (None: no such profile), or the
     StepResult that says why it could not be read."""
@@ -77,7 +78,7 @@ def shrink_problem(config: ProfileConfig | None, t: Target) -> str:
     return "; ".join(found)
 
 
-def start(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepResult:
+def start(spec: Any, t: Target, ctx: StepRun, deadline: Deadline) -> StepResult:
     config, problem = read_config(t, ctx, deadline)
     if problem is not None:
         return problem
@@ -105,7 +106,7 @@ def _kept_memory_note(output: str, t: Target) -> str:
     return ""
 
 
-def stop(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepResult:
+def stop(spec: Any, t: Target, ctx: StepRun, deadline: Deadline) -> StepResult:
     config, problem = read_config(t, ctx, deadline)
     if problem is not None:
         return problem
@@ -118,7 +119,7 @@ def stop(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepResu
     return succeeded(result, f"profile {t.profile!r} stopped", captured=captured, changed=True)
 
 
-def restart(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepResult:
+def restart(spec: Any, t: Target, ctx: StepRun, deadline: Deadline) -> StepResult:
     """minikube has no restart: stop, then start with the profile's own configuration."""
     stopped = run_cli(argv.stop_argv(t), ctx, deadline)
     if not stopped.ok:
@@ -130,7 +131,7 @@ def restart(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepR
     return StepResult(Status.SUCCEEDED, 0, output, f"profile {t.profile!r} restarted")
 
 
-def backup_problem(spec: Any, ctx: StepContext) -> str:
+def backup_problem(spec: Any, ctx: StepRun) -> str:
     """Why this run has not taken the backup the delete needs ("" when it has)."""
     variables = getattr(ctx.render, "variables", None)
     steps = variables.get("steps") if isinstance(variables, Mapping) else None
@@ -142,7 +143,7 @@ def backup_problem(spec: Any, ctx: StepContext) -> str:
     return ""
 
 
-def delete(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepResult:
+def delete(spec: Any, t: Target, ctx: StepRun, deadline: Deadline) -> StepResult:
     if not spec.force:
         missing = backup_problem(spec, ctx)
         if missing:
@@ -157,7 +158,7 @@ def delete(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepRe
 
 
 def addon_enabled(
-    t: Target, ctx: StepContext, deadline: Deadline
+    t: Target, ctx: StepRun, deadline: Deadline
 ) -> tuple[bool | None, StepResult | None]:
     result = run_cli(argv.addons_list_argv(t), ctx, deadline, read_only=True)
     if not result.ok:
@@ -171,7 +172,7 @@ def addon_enabled(
     return entry.get("Status") == "enabled", None
 
 
-def addons(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepResult:
+def addons(spec: Any, t: Target, ctx: StepRun, deadline: Deadline) -> StepResult:
     was, problem = addon_enabled(t, ctx, deadline)
     if problem is not None:
         return problem
@@ -187,7 +188,7 @@ def addons(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepRe
     return succeeded(result, f"addon {t.addon!r} {state}", captured=captured, changed=True)
 
 
-def ssh(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepResult:
+def ssh(spec: Any, t: Target, ctx: StepRun, deadline: Deadline) -> StepResult:
     result = run_cli(argv.ssh_argv(t), ctx, deadline)
     if not result.ok:
         return failure(result, f"command on the node of profile {t.profile!r}")
@@ -195,14 +196,14 @@ def ssh(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepResul
     return succeeded(result, value=value)
 
 
-def update_context(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepResult:
+def update_context(spec: Any, t: Target, ctx: StepRun, deadline: Deadline) -> StepResult:
     result = run_cli(argv.update_context_argv(t), ctx, deadline)
     if not result.ok:
         return failure(result, f"update-context of profile {t.profile!r}")
     return succeeded(result, "kubeconfig points at the profile's current address")
 
 
-def logs(spec: Any, t: Target, ctx: StepContext, deadline: Deadline) -> StepResult:
+def logs(spec: Any, t: Target, ctx: StepRun, deadline: Deadline) -> StepResult:
     result = run_cli(argv.logs_argv(t), ctx, deadline, read_only=True)
     if not result.ok:
         return failure(result, f"logs of profile {t.profile!r}")
@@ -223,7 +224,7 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def undo(spec: Any, captured: Mapping[str, Any], ctx: StepContext) -> StepResult:
+def undo(spec: Any, captured: Mapping[str, Any], ctx: StepRun) -> StepResult:
     """Undo a start (stop it if it was not running), a stop (start it again with the
     configuration captured before), or an addon change (set it back)."""
     deadline = Deadline(ctx.timeout)
@@ -241,7 +242,7 @@ def undo(spec: Any, captured: Mapping[str, Any], ctx: StepContext) -> StepResult
 
 
 def _undo_addon(
-    spec: Any, captured: Mapping[str, Any], ctx: StepContext, deadline: Deadline
+    spec: Any, captured: Mapping[str, Any], ctx: StepRun, deadline: Deadline
 ) -> StepResult:
     was = captured.get("was_enabled")
     if was is None:
@@ -252,7 +253,7 @@ def _undo_addon(
     return _run_undo(argv.addon_argv(target, bool(was)), ctx, deadline, "setting the addon back")
 
 
-def _run_undo(command: list[str], ctx: StepContext, deadline: Deadline, doing: str) -> StepResult:
+def _run_undo(command: list[str], ctx: StepRun, deadline: Deadline, doing: str) -> StepResult:
     result = run_cli(command, ctx, deadline)
     if not result.ok:
         return failure(result, f"undo: {doing}")

@@ -14,7 +14,7 @@ from msgspec import Struct
 
 from engine.backends.localstack.minikube_status import ProfileConfig
 from engine.backends.localstack.sizes import parse_mib
-from engine.steps.base import Renderer
+from engine.core.rendering import Renderer
 
 MINIKUBE = "minikube"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z")

@@ -16,13 +16,14 @@ from typing import Any
 from msgspec import Struct
 from msgspec.structs import replace
 
+from engine.backends.command_result import Expect, command_result
 from engine.backends.local.process import TailBuffer
 from engine.backends.ssh.command import RemoteCommand, RemoteOutcome, run_remote
 from engine.backends.ssh.errors import RemoteError, SessionError
 from engine.backends.ssh.inventory import Host, Inventory
 from engine.backends.ssh.pool import connection
-from engine.steps.base import Status, StepContext, StepResult
-from engine.steps.common import Expect, command_result
+from engine.backends.step_run import StepRun
+from engine.core.results import Status, StepResult
 
 SEVERITY = (Status.UNKNOWN, Status.TIMED_OUT, Status.FAILED, Status.SUCCEEDED)
 
@@ -56,7 +57,7 @@ def run_on_host(
     host: Host,
     inventory: Inventory,
     job: Job,
-    ctx: StepContext,
+    ctx: StepRun,
     on_output: Callable[[str], None],
 ) -> HostResult:
     """Connect (or reuse the run's transport) and run the job on one host."""

@@ -12,7 +12,7 @@ from msgspec import Struct, field
 
 from engine.backends.ssh.connect import open_transport
 from engine.backends.ssh.inventory import Host, Inventory, inventory_path, load_inventory
-from engine.steps.base import Resources
+from engine.core.resources import Resources
 
 if TYPE_CHECKING:
     from paramiko import Transport

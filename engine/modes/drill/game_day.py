@@ -20,15 +20,15 @@ import msgspec.structs
 from msgspec import Struct, field
 
 from engine.core.errors import ExitCode, RefusedError, UsageError
+from engine.core.events import Listener
 from engine.core.outcome import Outcome
-from engine.run.events import Listener
 from engine.run.preflight import Prepared, RunRequest, prepare
 from engine.run.runner import RunResult
 
 if TYPE_CHECKING:
     from engine.ledger import Ledger
+from engine.core.resources import Resources
 from engine.sli.judge import Sample, SliVerdict
-from engine.steps.base import Resources
 
 DEFAULT_DETECT_WITHIN = 60.0
 Listeners = Callable[[], Sequence[Listener]]
@@ -223,8 +223,8 @@ def _checked(request: RunRequest) -> Prepared:
 
 
 def _sample(prepared: Prepared, phase: str, resources: Resources) -> Sample:
-    from engine.run.context.render import TemplateRenderer
     from engine.sli.checker import SliChecker
+    from engine.templating.render import TemplateRenderer
 
     sli = prepared.playbook.sli
     assert sli is not None

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import msgspec.structs
 
 from engine.core.errors import UsageError
-from engine.run.events import Listener
+from engine.core.events import Listener
 from engine.run.preflight import RunRequest
 from engine.run.runner import RunResult
 

@@ -17,12 +17,13 @@ from msgspec import Struct
 from msgspec.structs import asdict
 
 from engine.core.errors import ExitCode, RefusedError
+from engine.core.events import Listener
+from engine.core.resources import Resources
 from engine.modes.rollback.undo_run import RollbackPlan, execute_rollback, planned_rollback
-from engine.run.events import Listener
 from engine.run.execution import Completed
 from engine.run.preflight import RunRequest
 from engine.run.runner import RunResult
-from engine.steps.base import Resources, StepContext
+from engine.steps.base import StepContext
 from engine.ui.operator import HeadlessOperator
 
 Confirm = Callable[[str], bool]
@@ -91,8 +92,8 @@ def undo_plan(plan: RollbackPlan) -> list[PlannedUndo]:
 def _planned(item: Completed, shared: StepContext, redact: Callable[[str], str]) -> PlannedUndo:
     from msgspec.structs import replace
 
-    from engine.run.context.render import RenderError
     from engine.run.plan import describe_undo
+    from engine.templating.render import RenderError
 
     step = item.step
     if not item.needs_undo:
@@ -107,7 +108,7 @@ def _planned(item: Completed, shared: StepContext, redact: Callable[[str], str])
 
 def _plan_context(plan: RollbackPlan) -> StepContext:
     """The context the undos would render in, with nobody to ask and nothing connected."""
-    from engine.run.context.render import TemplateRenderer
+    from engine.templating.render import TemplateRenderer
 
     prepared = plan.prepared
     variables = prepared.variables.as_mapping()

@@ -13,19 +13,19 @@ import msgspec.structs
 from msgspec import UNSET, Struct
 
 from engine.core.errors import EngineError, RefusedError
-from engine.core.events import EventKind, Payload, StepResultEvent, UndoResultEvent
+from engine.core.events import EventKind, Listener, Payload, StepResultEvent, UndoResultEvent
 from engine.core.outcome import Outcome
+from engine.core.results import Status, StepResult
 from engine.ledger import EventRow, Ledger, RunInfo, new_run_id
 from engine.modes.run import make_operator, open_ledger
 from engine.playbook.loader import load_playbook
 from engine.playbook.model import Playbook
 from engine.playbook.traits import capture_name, is_readonly, undo_needs_hands
-from engine.run.events import EventBus, LedgerListener, Listener
+from engine.run.events import EventBus, LedgerListener
 from engine.run.execution import Completed
 from engine.run.preflight import Prepared, RunRequest, assemble
 from engine.run.runner import Run, RunResult
 from engine.run.target_lock import render_targets
-from engine.steps.base import Status, StepResult
 
 UNDONE = (Status.SUCCEEDED, Status.SKIPPED)
 P = TypeVar("P", bound=Payload)

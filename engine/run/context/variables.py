@@ -11,8 +11,8 @@ from typing import Any
 
 from msgspec import Struct, field
 
+from engine.core.results import StepResult
 from engine.playbook.model import Playbook
-from engine.steps.base import StepResult
 
 OUTPUT_IN_VARIABLES = 64 * 1024
 

@@ -11,11 +11,12 @@ from kube_fixtures import KubeCluster, available, create_web, kubectl, step_cont
 from run_fixtures import events, run_env, run_id_of, runbook  # noqa: F401  (autouse fixture)
 from tree import TESTS
 
-from engine.run.context.render import TemplateRenderer
+from engine.core.resources import Resources
+from engine.core.results import Status, StepResult
 from engine.sli import kubernetes as probe
 from engine.sli.judge import SliVerdict
 from engine.steps import kubectl as step
-from engine.steps.base import Resources, Status, StepResult
+from engine.templating.render import TemplateRenderer
 
 pytestmark = pytest.mark.integration
 BOOKS = TESTS / "playbooks" / "kube"

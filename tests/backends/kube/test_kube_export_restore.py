@@ -20,8 +20,8 @@ from tree import TESTS
 from engine.backends.kube import archive
 from engine.backends.kube.ops import ActionError
 from engine.core.findings import Location
+from engine.core.results import SpecError, Status, StepResult, Verdict
 from engine.steps import kubectl as step
-from engine.steps.base import SpecError, Status, StepResult, Verdict
 
 BOOKS = TESTS / "playbooks" / "kube"
 PASSWORD = "s3cret-hunter2-value"  # must never reach the terminal or the ledger

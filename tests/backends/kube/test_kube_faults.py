@@ -15,8 +15,8 @@ import pytest
 from fake_kube_api import FakeKubeApi
 from kube_fixtures import deployment, kubectl, step_context
 
+from engine.core.results import Status
 from engine.steps import kubectl as step
-from engine.steps.base import Status
 
 WEB = "/apis/apps/v1/namespaces/shop/deployments/web"
 SCALE = r"/deployments/web/scale$"

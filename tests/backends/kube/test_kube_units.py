@@ -18,9 +18,9 @@ from tree import TESTS
 from engine.backends.kube import fields
 from engine.backends.kube.config import KubeConfigError, bind
 from engine.core.findings import Location
-from engine.run.context.render import TemplateRenderer
+from engine.core.results import SpecError
 from engine.steps import kubectl as step
-from engine.steps.base import SpecError
+from engine.templating.render import TemplateRenderer
 
 BOOKS = TESTS / "playbooks" / "kube"
 

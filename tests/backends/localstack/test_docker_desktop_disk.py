@@ -8,7 +8,7 @@ from pathlib import Path
 from localstack_fixtures import desktop_settings
 from localstack_helpers import apply_step
 
-from engine.steps.base import Status
+from engine.core.results import Status
 
 
 def _image(folder: Path, size: int, written: int) -> Path:

@@ -22,7 +22,7 @@ from engine.backends.localstack.desktop_settings import (
     wslconfig_limits,
 )
 from engine.backends.localstack.sizes import SizeError, format_mib, parse_mib
-from engine.steps.base import Status
+from engine.core.results import Status
 
 GIB = 1024
 

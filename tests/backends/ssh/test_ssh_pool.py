@@ -16,7 +16,7 @@ from tree import TESTS
 from engine.backends.ssh.command import RemoteCommand, run_remote
 from engine.backends.ssh.inventory import load_inventory
 from engine.backends.ssh.pool import connection
-from engine.steps.base import Resources
+from engine.core.resources import Resources
 
 
 def _echo(transport: object, text: str) -> str:

@@ -20,8 +20,11 @@ from tree import REPO
 
 from engine.core.errors import EngineError, ExitCode
 from engine.core.shellsyntax import ShellCommand
-from engine.run.context import render, template_budget
-from engine.run.context.render import (
+from engine.run.context.variables import PlaceholderNamespace
+from engine.run.plan import PlanRenderer
+from engine.templating import budget as template_budget
+from engine.templating import render
+from engine.templating.render import (
     RenderError,
     TemplateRenderer,
     compile_condition,
@@ -29,8 +32,6 @@ from engine.run.context.render import (
     evaluate_condition,
     template_references,
 )
-from engine.run.context.variables import PlaceholderNamespace
-from engine.run.plan import PlanRenderer
 
 SECRET = "s3cr3t-CANARY-value"
 INJECTIONS = [
@@ -408,7 +409,7 @@ def test_arbitrary_templates_only_ever_raise_render_error(template: str) -> None
 
 
 def test_importing_the_module_does_not_import_jinja2() -> None:
-    modules = "engine.run.context.render, engine.run.context.inputs, engine.run.context.secrets"
+    modules = "engine.templating.render, engine.playbook.inputs, engine.run.context.secrets"
     code = f"import sys, {modules}; print('jinja2' in sys.modules)"
     root = str(REPO)
     done = subprocess.run(

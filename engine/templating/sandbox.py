@@ -1,6 +1,6 @@
 """The sandbox templates run in: jinja2's immutable sandbox, held to a budget.
 
-`engine.run.context.template_budget` says what the budget is; this wires it into jinja2 at every
+`engine.templating.budget` says what the budget is; this wires it into jinja2 at every
 place a template can spend time or memory:
 
 * every `for` loop looks at the clock, and so does every call and operator;
@@ -27,7 +27,7 @@ from jinja2 import nodes
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SandboxedFormatter
 
-from engine.run.context.template_budget import (
+from engine.templating.budget import (
     BudgetExceeded,
     bounded_concat,
     budgeted_iter,
@@ -39,7 +39,7 @@ from engine.run.context.template_budget import (
     weight,
     written,
 )
-from engine.run.context.template_guards import checked_result, guard_method, guarded_filter, lipsum
+from engine.templating.guards import checked_result, guard_method, guarded_filter, lipsum
 
 _MAX_INT_BITS = 13_300  # about 4,000 digits: an integer a template may build and print
 

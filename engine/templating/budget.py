@@ -5,7 +5,7 @@ this stops it from running for ever or filling memory (RELIABILITY.md #14, #15):
 loops, `lipsum(10**6)`, `'x'.center(10**9)`, `'%0999999999d' % 1`. Sizes are checked
 *before* an operation builds its result, so a refused template never allocated it.
 
-Plain Python, no jinja2: `engine.run.context.render` imports it on every start.
+Plain Python, no jinja2: `engine.templating.render` imports it on every start.
 """
 
 from __future__ import annotations

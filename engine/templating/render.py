@@ -18,8 +18,8 @@ from msgspec import Struct
 
 from engine.core.errors import EngineError, ExitCode
 from engine.core.shellsyntax import SLOT, ShellCommand, Unsafe, analyse, compose
-from engine.run.context import template_budget
-from engine.run.context.secrets import Redactor
+from engine.templating import budget as template_budget
+from engine.templating.redaction import Redactor
 
 if TYPE_CHECKING:
     from jinja2 import Environment, Template
@@ -263,7 +263,7 @@ def _environment(kind: str) -> Environment:
 @functools.cache
 def _bounded_sandbox() -> type[Environment]:
     """The immutable sandbox, held to a time and size budget (`template_sandbox`)."""
-    from engine.run.context.template_sandbox import BudgetedSandbox
+    from engine.templating.sandbox import BudgetedSandbox
 
     return BudgetedSandbox
 

@@ -1,6 +1,6 @@
 """Size checks of the calls a template makes: str, bytes and int methods, filters, and
 the `lipsum` global. Each that can multiply a size says how large its result would be
-before it is built (`engine.run.context.template_sandbox` calls them; see its docstring)."""
+before it is built (`engine.templating.sandbox` calls them; see its docstring)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 from jinja2.utils import _PassArg, generate_lorem_ipsum
 
-from engine.run.context.template_budget import (
+from engine.templating.budget import (
     MAX_SIZE,
     budgeted_iter,
     check_size,

@@ -1,0 +1,152 @@
+"""Redaction: every form a secret can take in output (as given, quoted, JSON-escaped,
+base64 and URL-encoded, each of its lines) replaced by a mark that names it, in text
+and in data."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from collections.abc import Mapping
+from typing import Any
+
+from engine.core.output_cuts import LINE_MARK_START, TAIL_MARK_END
+
+_PART = 4  # the shortest part of a cut secret that is redacted
+_LINE = 8  # the shortest line of a multi-line secret redacted on its own
+_ENCODED = 8  # the shortest encoded form (base64 core) redacted
+
+
+class Redactor:
+    """Replaces every secret value in text with `«redacted:NAME»`.
+
+    Every non-empty value is redacted, however short: a secret of one or two characters
+    will blank out those characters wherever they appear, so short secrets make output
+    hard to read (and are weak secrets anyway). Besides the raw value, the forms a
+    command or a log may turn it into are redacted (`_forms`: shell-quoted, JSON and
+    Python escapes, `\\u` escapes, URL encoding, hex, base64 at any alignment), each
+    line of a multi-line value (a PEM key printed line by line), and the part of a
+    value left beside a mark where the engine cut output (engine.core.output_cuts). A longer
+    form wins over a shorter one that it contains. Redact whole lines or documents: a
+    value split across two separately redacted chunks is not recognised.
+    """
+
+    def __init__(self, secrets: Mapping[str, str]) -> None:
+        self._names: dict[str, str] = {}  # form of a value -> secret name
+        for name, value in secrets.items():
+            for form in _forms(value):
+                self._names.setdefault(form, name)
+        forms = sorted(self._names, key=len, reverse=True)
+        self._pattern = re.compile("|".join(map(re.escape, forms))) if forms else None
+        self._raw = {value: name for name, value in secrets.items() if value}
+
+    def __bool__(self) -> bool:
+        return self._pattern is not None
+
+    def redact(self, text: str) -> str:
+        """`text` with every occurrence of every secret (in any form) replaced."""
+        if self._pattern is None:
+            return text
+        text = self._pattern.sub(self._replacement, text)
+        if TAIL_MARK_END in text or LINE_MARK_START in text:
+            text = self._redact_at_cuts(text)
+        return text
+
+    def redact_data(self, data: Any) -> Any:
+        """`redact` applied to every string (keys too) in nested dicts, lists and tuples."""
+        if self._pattern is None:
+            return data
+        if isinstance(data, str):
+            return self.redact(data)
+        if isinstance(data, Mapping):
+            return {self.redact_data(key): self.redact_data(value) for key, value in data.items()}
+        if isinstance(data, list):
+            return [self.redact_data(item) for item in data]
+        if isinstance(data, tuple):
+            return tuple(self.redact_data(item) for item in data)
+        return data
+
+    def secret_in(self, text: str) -> str | None:
+        """The name of a secret occurring in `text`, or None."""
+        found = self._pattern.search(text) if self._pattern is not None else None
+        return self._names[found.group()] if found else None
+
+    def _replacement(self, match: re.Match[str]) -> str:
+        return f"«redacted:{self._names[match.group()]}»"
+
+    def _redact_at_cuts(self, text: str) -> str:
+        """The end of a value that starts a cut tail, the start of one that ends a cut
+        line: at least `_PART` characters of it (all of a shorter value)."""
+        parts = text.split(TAIL_MARK_END)
+        parts[1:] = [self._redact_head(part) for part in parts[1:]]
+        text = TAIL_MARK_END.join(parts)
+        parts = text.split(LINE_MARK_START)
+        parts[:-1] = [self._redact_tail(part) for part in parts[:-1]]
+        return LINE_MARK_START.join(parts)
+
+    def _redact_head(self, text: str) -> str:
+        for value, name in self._raw.items():
+            for size in range(len(value) - 1, min(_PART, len(value)) - 1, -1):
+                if text.startswith(value[-size:]):
+                    return f"«redacted:{name}, cut»{text[size:]}"
+        return text
+
+    def _redact_tail(self, text: str) -> str:
+        for value, name in self._raw.items():
+            for size in range(len(value) - 1, min(_PART, len(value)) - 1, -1):
+                if text.endswith(value[:size]):
+                    return f"{text[:-size]}«redacted:{name}, cut»"
+        return text
+
+
+def _forms(value: str) -> set[str]:
+    """The spellings under which a value may show up in output or logs."""
+    if not value:
+        return set()
+    json_forms = {json.dumps(value, ensure_ascii=only_ascii)[1:-1] for only_ascii in (True, False)}
+    forms = {value, shlex.quote(value), repr(value)[1:-1], *json_forms}
+    forms |= _encoded_forms(value)
+    forms |= {line for line in _secret_lines(value) if len(line) >= _LINE}
+    return forms - {""}
+
+
+def _secret_lines(value: str) -> list[str]:
+    """The lines of a multi-line value, but PEM armour (`-----BEGIN …-----`), which is
+    the same in every key."""
+    if "\n" not in value:
+        return []
+    lines = (line.strip() for line in value.splitlines())
+    return [line for line in lines if line and not line.startswith("-----")]
+
+
+def _encoded_forms(value: str) -> set[str]:
+    from urllib.parse import quote, quote_plus
+
+    data = value.encode("utf-8", "surrogateescape")
+    forms = {
+        quote(value, safe=""),
+        quote_plus(value, safe=""),
+        data.hex(),
+        data.hex().upper(),
+        "".join(f"\\u{ord(char):04x}" for char in value if ord(char) <= 0xFFFF),
+        *_base64_cores(data),
+    }
+    return {form for form in forms if len(form) >= min(_ENCODED, 2 * len(value))}
+
+
+def _base64_cores(data: bytes) -> set[str]:
+    """Base64 of `data` as it appears inside a longer encoded text, at each of the three
+    alignments: only the characters that depend on `data` alone (plus the whole
+    encoding, padding included, for `data` encoded on its own)."""
+    import base64
+
+    cores: set[str] = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        cores.add(encode(data).decode())
+        for offset in range(3):
+            encoded = encode(bytes(offset) + data).decode()
+            first, last = -(-offset // 3), (offset + len(data)) // 3
+            core = encoded[4 * first : 4 * last]
+            if len(core) >= _ENCODED:
+                cores.add(core)
+    return cores
