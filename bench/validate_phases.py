@@ -17,7 +17,7 @@ def main(directory: str) -> None:
     start = time.perf_counter()
     import yaml
 
-    from engine.playbook import yamlsource
+    from engine.model import yamlsource
     from engine.playbook.build import build_playbook
     from engine.playbook.checks import semantic_findings
     from engine.playbook.fastschema import compiled

@@ -53,7 +53,7 @@ def validate(paths: tuple[str, ...], strict: bool, output: str) -> None:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of the playbook format."""
-    from engine.playbook.schema import schema_text
+    from engine.playbook.schema_file import schema_text
 
     click.echo(schema_text(), nl=False)
 
@@ -280,10 +280,3 @@ def recover() -> None:
     from engine.modes.history import recover as command
 
     say(command())
-
-
-def main() -> None:
-    """Entry point of the `runbook` console script (kept here for old installs)."""
-    from engine.cli.main import main as entry
-
-    entry()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from engine.core.durations import format_seconds
+from engine.model.playbook import Playbook, Sli, Step
 from engine.modes.validate import playbook_files
 from engine.playbook.loader import check_file
-from engine.playbook.model import Playbook, Sli, Step
 from engine.playbook.traits import is_readonly, undoes_itself
 
 MATURITY_NAMES = {1: "documented", 2: "scripted", 3: "automated"}

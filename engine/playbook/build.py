@@ -10,7 +10,7 @@ from typing import Any
 from engine.core.durations import parse_duration
 from engine.core.findings import Finding
 from engine.core.results import SpecError
-from engine.playbook.model import (
+from engine.model.playbook import (
     Action,
     Drill,
     Healthy,
@@ -24,8 +24,8 @@ from engine.playbook.model import (
     Step,
     Trigger,
 )
+from engine.model.yamlsource import Path, Source, dotted
 from engine.playbook.schema import STEP_TYPE_KEYS
-from engine.playbook.yamlsource import Path, Source, dotted
 from engine.steps.registry import playbook_hooks, step_type
 
 

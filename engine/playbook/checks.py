@@ -10,10 +10,10 @@ from msgspec.structs import replace
 
 from engine.core.durations import format_seconds
 from engine.core.findings import Finding, Location
+from engine.model.playbook import DEFAULT_DETECT_WITHIN, Drill, Healthy, InputSpec, Playbook, Step
+from engine.model.yamlsource import Path, Source, dotted
 from engine.playbook import ecma
-from engine.playbook.model import Drill, Healthy, InputSpec, Playbook, Step
 from engine.playbook.traits import capture_name, is_readonly, undoes_itself
-from engine.playbook.yamlsource import Path, Source, dotted
 from engine.sli.registry import probe_available, probe_type
 from engine.steps.registry import needs_human, playbook_hooks
 
@@ -239,8 +239,6 @@ def _backoff_past_cap(step: Step, where: Locator) -> Iterator[Finding]:
 
 def _recovery_before_detection(drill: Drill, where: Locator) -> Iterator[Finding]:
     """Both are counted from the injection, and recovery comes after detection."""
-    from engine.modes.drill.game_day import DEFAULT_DETECT_WITHIN
-
     detect = drill.detect_within or DEFAULT_DETECT_WITHIN
     recover = drill.recover_within
     if recover is not None and recover <= detect:

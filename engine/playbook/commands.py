@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from msgspec import Struct
 
 if TYPE_CHECKING:
-    from engine.playbook.yamlsource import Path
+    from engine.model.yamlsource import Path
 
 _COMMAND_OWNERS = {"run": frozenset({"shell", "ssh", "command"}), "command": {"minikube"}}
 
@@ -98,7 +98,7 @@ def _slotted(template: str) -> tuple[str, list[int]]:
     the template line of each slot. Plain references (`{{ inputs.x | trim }}`) are found
     with a regular expression; anything else is lexed by Jinja."""
     from engine.core.shellsyntax import SLOT
-    from engine.playbook.templates import SIMPLE_REFERENCE
+    from engine.playbook.template_syntax import SIMPLE_REFERENCE
 
     if "{%" not in template and "{{-" not in template and "-}}" not in template:
         lines = [
@@ -114,7 +114,7 @@ def _lexed(template: str) -> tuple[str, list[int]]:
     from jinja2 import TemplateError
 
     from engine.core.shellsyntax import SLOT
-    from engine.playbook.templates import parser
+    from engine.playbook.template_syntax import parser
 
     text: list[str] = []
     lines: list[int] = []

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from engine import __version__
 from engine.core.usercache import cache_dir, keep_newest, read_private, touch, write_atomically
-from engine.playbook.model import Playbook
+from engine.model.playbook import Playbook
 
 __all__ = ["load_checked", "lookup", "store"]
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from engine.playbook.yamlsource import type_name
+from engine.model.yamlsource import type_name
 from engine.steps.registry import STEP_TYPES
 
 if TYPE_CHECKING:

@@ -111,7 +111,7 @@ def _unsupported(schema: Any, at: str, root: bool = False) -> Iterator[str]:
 @cache
 def compiled() -> FastValidator | None:
     """The compiled check of the shipped schema, or None when it cannot be trusted."""
-    from engine.playbook.schema import schema_text
+    from engine.playbook.schema_file import schema_text
 
     text = schema_text()
     schema = json.loads(text)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from engine.core.errors import EngineError, ExitCode
 
 if TYPE_CHECKING:
-    from engine.playbook.model import InputSpec
+    from engine.model.playbook import InputSpec
 
 _BOOLEANS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 _INTEGER = re.compile(r"[+-]?[0-9]+")

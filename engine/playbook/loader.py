@@ -9,12 +9,12 @@ from msgspec import Struct
 
 from engine.core.errors import InvalidPlaybook
 from engine.core.findings import Finding
+from engine.model.playbook import Playbook
+from engine.model.yamlsource import load_source
 from engine.playbook.build import build_playbook
 from engine.playbook.checks import semantic_findings
-from engine.playbook.model import Playbook
 from engine.playbook.schema import schema_findings
 from engine.playbook.templates import TemplateChecker
-from engine.playbook.yamlsource import load_source
 
 __all__ = ["CheckReport", "check_file", "load_playbook"]
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator
 from functools import cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.core.findings import Finding
+from engine.model.yamlsource import Path as DataPath
+from engine.model.yamlsource import Source, dotted
 from engine.playbook import ecma
 from engine.playbook.explain import (
     STEP_TYPE_KEYS,
@@ -23,8 +24,7 @@ from engine.playbook.explain import (
     only_type_errors,
 )
 from engine.playbook.fastschema import compiled
-from engine.playbook.yamlsource import Path as DataPath
-from engine.playbook.yamlsource import Source, dotted
+from engine.playbook.schema_file import schema_text
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -34,24 +34,8 @@ __all__ = [
     "STEP_TYPE_KEYS",
     "fast_valid",
     "schema_findings",
-    "schema_path",
-    "schema_text",
     "validator",
 ]
-
-SCHEMA_FILE = "playbook.v1.json"
-
-
-def schema_path() -> Path:
-    """The schema shipped in the wheel, or the one in a source checkout."""
-    packaged = Path(__file__).resolve().parent.parent / "_data" / SCHEMA_FILE
-    if packaged.is_file():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "schema" / SCHEMA_FILE
-
-
-def schema_text() -> str:
-    return schema_path().read_text(encoding="utf-8")
 
 
 @cache

@@ -13,10 +13,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from engine.core.findings import Finding, Location
+from engine.model.yamlsource import Path, Source, dotted
 from engine.playbook.commands import (
     argv_owner,
     argv_problems,
@@ -26,15 +27,11 @@ from engine.playbook.commands import (
     stdin_problem,
 )
 from engine.playbook.scope import Scope, reference_problem
-from engine.playbook.yamlsource import Path, Source, dotted
+from engine.playbook.template_syntax import SIMPLE_REFERENCE, parser
 
 if TYPE_CHECKING:
-    from jinja2 import Environment
+    pass
 
-SIMPLE_REFERENCE = re.compile(  # `{{ a.b['c'] | filter }}`
-    r"\{\{-?\s*([A-Za-z_]\w*(?:\.\w+|\[\s*'[^'\\]*'\s*\]|\[\s*\"[^\"\\]*\"\s*\])*)"
-    r"\s*(?:\|\s*\w+\s*)?-?\}\}"
-)
 _PART = re.compile(r"\.(\w+)|\[\s*['\"]([^'\"]*)['\"]\s*\]")
 _MAYBE_PRIVATE = re.compile(r"[.\[]\s*['\"]?_|attr")
 _SYNTAX = re.compile(r"template syntax error \(line (\d+)\): ")
@@ -75,20 +72,6 @@ def private_names(template: str) -> list[str]:
         names += [_const(arg) for arg in node.args] if node.name == "attr" else []
     private = {name for name in names if name.startswith("_")}
     return sorted(private, key=template.find)
-
-
-@cache
-def parser() -> Environment:
-    """The environment that parses (never renders) playbook templates."""
-    from jinja2 import Environment
-
-    from engine.templating.render import COMMENT_END, COMMENT_START
-
-    return Environment(
-        autoescape=False,  # noqa: S701 - parses only, renders nothing
-        comment_start_string=COMMENT_START,
-        comment_end_string=COMMENT_END,
-    )
 
 
 def _const(node: Any) -> str:

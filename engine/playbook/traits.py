@@ -7,7 +7,7 @@ step-type registry.
 
 from __future__ import annotations
 
-from engine.playbook.model import Action, Step
+from engine.model.playbook import Action, Step
 from engine.steps.registry import step_type
 
 __all__ = [

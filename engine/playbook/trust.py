@@ -6,6 +6,7 @@ nobody else (a folder with the sticky bit, like /tmp, excepted)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from pathlib import Path
@@ -23,8 +24,7 @@ def check_playbook_owner(file: str, executes: bool) -> None:
         exc.message = f"playbook {file}: {exc.message}"
         if executes:
             raise
-        from engine.ui.display import flush_stdout
-
-        flush_stdout()
+        with contextlib.suppress(OSError, ValueError):  # the run's lines come first
+            sys.stdout.flush()
         warning = exc.render().replace("error: ", "warning: ", 1)
         print(f"{warning}\n  `runbook run` refuses it", file=sys.stderr)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from msgspec import Struct, field
 
 from engine.core.results import Status, StepResult
-from engine.playbook.model import Retry, Step
+from engine.model.playbook import Retry, Step
 from engine.playbook.traits import undoes_itself
 from engine.steps.base import StepContext
 from engine.steps.registry import step_type

@@ -14,7 +14,7 @@ from msgspec.structs import asdict, replace
 from engine.core.findings import Location
 from engine.core.resources import Resources
 from engine.core.results import Planned, Verdict
-from engine.playbook.model import Action, Playbook, Step
+from engine.model.playbook import Action, Playbook, Step
 from engine.playbook.traits import is_readonly, undoes_itself
 from engine.run.context.variables import PlaceholderNamespace, RunVariables, UnknownUntilRun
 from engine.sli.judge import Sample, SliVerdict

@@ -12,8 +12,8 @@ from msgspec import Struct, field
 
 from engine.backends.local.process import withhold_from_children
 from engine.core.redactions import Redactions
+from engine.model.playbook import Playbook
 from engine.playbook.compiled import load_checked
-from engine.playbook.model import Playbook
 from engine.playbook.traits import needs_hands
 from engine.run.context.secrets import load_secrets
 from engine.run.context.variables import RunVariables, base_variables
@@ -82,7 +82,7 @@ def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
 
 def read_source(file: str) -> str:
     """The playbook text, read once: what is validated is exactly what is recorded."""
-    from engine.playbook.textfile import read_bounded
+    from engine.model.textfile import read_bounded
 
     return read_bounded(file)
 

@@ -38,7 +38,7 @@ from engine.core.resources import Resources
 from engine.core.results import Status, StepResult
 from engine.core.signals import AbortSignals
 from engine.ledger import EventSpec, Ledger, RunInfo, host_name
-from engine.playbook.model import Step
+from engine.model.playbook import Step
 from engine.playbook.traits import capture_name, expectation, is_readonly, mitigates
 from engine.run.events import EventBus, UnrecordedRun
 from engine.run.execution import Completed, apply_step, step_timeout, with_retries

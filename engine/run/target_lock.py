@@ -27,7 +27,7 @@ from engine.core.events import (
 )
 from engine.ledger import Ledger
 from engine.ledger.locks import LEASE_SECONDS, RENEW_EVERY, Grant, Lease, normalised
-from engine.playbook.model import Playbook
+from engine.model.playbook import Playbook
 from engine.run.context.variables import RunVariables
 from engine.run.events import EventBus
 from engine.templating.redaction import Redactor

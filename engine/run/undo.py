@@ -15,7 +15,7 @@ from engine.core.events import (
 )
 from engine.core.results import Status, StepResult
 from engine.core.signals import AbortSignals
-from engine.playbook.model import Step
+from engine.model.playbook import Step
 from engine.run.events import EventBus
 from engine.run.execution import Completed, undo_step
 from engine.steps.base import Operator, StepContext

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from engine.core.rendering import Renderer
 from engine.core.resources import Resources
-from engine.playbook.model import Sli
+from engine.model.playbook import Sli
 from engine.sli.judge import Reading, Sample, SliVerdict, judge
 from engine.sli.registry import probe_available, probe_type
 

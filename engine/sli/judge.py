@@ -8,7 +8,7 @@ from enum import StrEnum
 
 from msgspec import Struct, field
 
-from engine.playbook.model import Healthy
+from engine.model.playbook import Healthy
 
 
 class SliVerdict(StrEnum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Iterator, Mapping
 from functools import cache
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from engine.core.rendering import Renderer
 from engine.core.resources import Resources
@@ -53,17 +53,6 @@ class Probe(Protocol):
     def problems(self, spec: Mapping[str, Any]) -> Iterator[ProbeProblem]:
         """What `validate` reports of the (schema-valid) spec beyond the schema."""
         ...
-
-
-if TYPE_CHECKING:  # the modules load lazily at run time; mypy sees each one as a Probe
-    from engine.sli import command, http, kubernetes, prometheus
-
-    CHECKED: dict[str, Probe] = {
-        "prometheus": prometheus,
-        "http": http,
-        "command": command,
-        "kubernetes": kubernetes,
-    }
 
 
 def probe_available(name: str) -> bool:

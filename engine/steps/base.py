@@ -22,7 +22,7 @@ from engine.core.resources import Resources
 from engine.core.results import Planned, StepResult
 
 if TYPE_CHECKING:
-    from engine.playbook.model import Playbook, Step
+    from engine.model.playbook import Playbook, Step
 
 # A step with no `timeout:` still gets a deadline: nothing waits forever.
 DEFAULT_STEP_TIMEOUT = 30 * 60.0

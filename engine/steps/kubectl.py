@@ -39,7 +39,7 @@ from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext, StepProblem
 if TYPE_CHECKING:
     from engine.backends.kube.client import Deadline
     from engine.backends.kube.ops import Done, Op
-    from engine.playbook.model import Playbook, Step
+    from engine.model.playbook import Playbook, Step
 
 DEFAULT_DEADLINE = 30 * 60.0
 PLAN_DEADLINE = 15.0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.steps.base import PlaybookHook, StepType
 
@@ -26,21 +26,6 @@ STEP_TYPES: dict[str, str] = {
 # Step types whose module is also a PlaybookHook, by the top-level playbook block their
 # steps share: loaded whenever a playbook is built or run, so keep them light.
 PLAYBOOK_BLOCKS: dict[str, str] = {"kubernetes": "kubectl"}
-
-if TYPE_CHECKING:  # the modules load lazily at run time; mypy sees each one as a StepType
-    from engine.steps import docker_desktop, http, kubectl, manual, minikube, shell, ssh, wait
-
-    CHECKED: dict[str, StepType] = {
-        "shell": shell,
-        "ssh": ssh,
-        "kubectl": kubectl,
-        "minikube": minikube,
-        "docker_desktop": docker_desktop,
-        "http": http,
-        "manual": manual,
-        "wait": wait,
-    }
-    HOOKS: dict[str, PlaybookHook] = {"kubernetes": kubectl}
 
 
 @cache

@@ -29,7 +29,7 @@ from engine.steps.common import Command, checked_env, parse_run, render_command
 if TYPE_CHECKING:
     from engine.backends.ssh.group import HostResult, Job
     from engine.backends.ssh.inventory import Host, Inventory
-    from engine.playbook.model import Action, Step
+    from engine.model.playbook import Action, Step
 
 
 needs_human = False

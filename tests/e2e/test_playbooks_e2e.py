@@ -23,7 +23,7 @@ from localstack_fixtures import DOCKER, LocalStack, desktop_vm
 from sli_helpers import events, run_cli, run_id_of
 from tree import REPO
 
-from engine.playbook import load_playbook
+from engine.playbook.loader import load_playbook
 
 PLAYBOOKS = sorted((REPO / "playbooks").glob("*/*.yaml"))
 SAMPLE_INPUTS = {

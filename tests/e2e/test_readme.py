@@ -21,7 +21,7 @@ def _yaml_blocks() -> list[str]:
 
 
 def test_readme_example_playbook_is_valid(tmp_path: Path) -> None:
-    from engine.playbook import check_file
+    from engine.playbook.loader import check_file
 
     playbook = next(block for block in _yaml_blocks() if "kind: Playbook" in block)
     path = tmp_path / "example.yaml"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.playbook import check_file
+from engine.playbook.loader import check_file
 
 HEAD = """apiVersion: runbook/v1
 kind: Playbook

@@ -16,8 +16,9 @@ from pathlib import Path
 import pytest
 from run_fixtures import REPO, current_env, run_env, runbook  # noqa: F401  (autouse fixture)
 
-from engine.playbook import compiled, load_playbook
+from engine.playbook import compiled
 from engine.playbook.compiled import load_checked, lookup
+from engine.playbook.loader import load_playbook
 
 PLAYBOOK = """\
 apiVersion: runbook/v1

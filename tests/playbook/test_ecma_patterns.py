@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.playbook import ecma, fastschema
-from engine.playbook.schema import fast_valid, schema_path, validator
+from engine.playbook.schema import fast_valid, validator
+from engine.playbook.schema_file import schema_path
 
 
 def _schema_patterns(node: Any) -> set[str]:

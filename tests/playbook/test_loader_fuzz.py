@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.core.errors import EngineError, ExitCode
-from engine.playbook import CheckReport, check_file
+from engine.playbook.loader import CheckReport, check_file
 from engine.run.preflight import RunRequest, prepare
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

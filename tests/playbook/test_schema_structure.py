@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
-from engine.playbook.schema import schema_path
+from engine.playbook.schema_file import schema_path
 
 SCHEMA = json.loads(schema_path().read_text(encoding="utf-8"))
 _SUBSCHEMA_MAPS = ("properties", "$defs", "patternProperties", "dependentSchemas")

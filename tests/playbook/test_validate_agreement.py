@@ -28,9 +28,10 @@ import pytest
 from tree import REPO
 
 from engine.core.errors import InvalidPlaybook
-from engine.playbook import check_file
-from engine.playbook.schema import schema_findings, schema_path
-from engine.playbook.yamlsource import load_source
+from engine.model.yamlsource import load_source
+from engine.playbook.loader import check_file
+from engine.playbook.schema import schema_findings
+from engine.playbook.schema_file import schema_path
 
 INVALID = REPO / "tests" / "playbooks" / "invalid"
 VALID_DIRS = [REPO / "tests" / "playbooks" / d for d in ("valid", "run", "ssh", "kube")]

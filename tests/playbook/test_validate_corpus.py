@@ -20,7 +20,8 @@ from tree import TESTS
 
 from engine.core.errors import InvalidPlaybook
 from engine.core.findings import Finding
-from engine.playbook import check_file, load_playbook, yamlsource
+from engine.model import yamlsource
+from engine.playbook.loader import check_file, load_playbook
 
 HERE = TESTS
 INVALID = HERE / "playbooks" / "invalid"

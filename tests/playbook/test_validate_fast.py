@@ -23,9 +23,12 @@ import yaml
 from tree import REPO
 
 from engine.core.errors import InvalidPlaybook
+from engine.model import yamlsource
 from engine.modes.validate import render_text, validate
-from engine.playbook import check_file, fastschema, yamlsource
-from engine.playbook.schema import fast_valid, schema_path, validator
+from engine.playbook import fastschema
+from engine.playbook.loader import check_file
+from engine.playbook.schema import fast_valid, validator
+from engine.playbook.schema_file import schema_path
 
 CORPUS_DIRS = (REPO / "tests" / "playbooks", REPO / "playbooks")
 FILES = sorted(p for d in CORPUS_DIRS for p in d.rglob("*") if p.suffix in (".yaml", ".yml"))
@@ -171,7 +174,8 @@ def test_an_unusable_cache_directory_only_costs_the_generation(tmp_path: Path) -
     blocked = tmp_path / "not-a-directory"
     blocked.write_text("")
     code = (
-        "from engine.playbook import check_file, fastschema\n"
+        "from engine.playbook import fastschema\n"
+        "from engine.playbook.loader import check_file\n"
         "import sys\n"
         "print(fastschema.cache_dir(), fastschema.compiled() is not None,"
         " check_file(sys.argv[1]).ok())\n"

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 
 from engine.core.errors import InvalidPlaybook
-from engine.playbook.yamlsource import load_source
+from engine.model.yamlsource import load_source
 
 WORDS = [
     "yes", "No", "ON", "off", "y", "N", "true", "False", "null", "~", ".inf", "-.Inf",

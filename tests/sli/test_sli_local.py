@@ -16,7 +16,7 @@ import pytest
 from http_fixtures import Origin, Reply
 from sli_helpers import playbook, run_cli, run_id_of, samples, step_statuses
 
-from engine.playbook.model import Healthy
+from engine.model.playbook import Healthy
 from engine.sli.judge import Reading, SliVerdict, judge
 from engine.sli.prometheus import interpret
 from engine.sli.registry import PROBES, Probe, probe_type

@@ -3,21 +3,20 @@ the members of `StepType`, and the engine's decisions follow them, not the type'
 
 from __future__ import annotations
 
-import ast
 import inspect
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from msgspec.structs import replace
 
+from engine.model.playbook import Playbook
 from engine.playbook.loader import load_playbook
-from engine.playbook.model import Playbook
 from engine.run.execution import step_timeout
 from engine.run.preflight import RunRequest, refusal
+from engine.sli import conformance as probe_conformance
 from engine.sli import registry as probe_registry
-from engine.steps import registry
+from engine.steps import conformance as step_conformance
 from engine.steps.base import PlaybookHook, StepType
 from engine.steps.registry import PLAYBOOK_BLOCKS, STEP_TYPES, playbook_hooks, step_type
 
@@ -54,20 +53,12 @@ def test_every_registered_type_has_the_protocols_members(name: str) -> None:
         assert parameters == _method_parameters(method), f"{name}.{method}"
 
 
-def _checked_keys(name: str, module: ModuleType = registry) -> set[str]:
-    """The keys of the registry's dict `name` that only mypy reads (under TYPE_CHECKING)."""
-    tree = ast.parse(inspect.getsource(module))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == name:
-            assert isinstance(node.value, ast.Dict)
-            return {key.value for key in node.value.keys if isinstance(key, ast.Constant)}
-    raise AssertionError(f"no {name} in the registry")
-
-
 def test_mypy_checks_every_registered_type_and_hook() -> None:
-    assert _checked_keys("CHECKED") == set(STEP_TYPES)
-    assert _checked_keys("HOOKS") == set(PLAYBOOK_BLOCKS)
-    assert _checked_keys("CHECKED", probe_registry) == set(probe_registry.PROBES)
+    assert set(step_conformance.CHECKED) == set(STEP_TYPES)
+    assert set(step_conformance.HOOKS) == set(PLAYBOOK_BLOCKS)
+    assert set(probe_conformance.CHECKED) == set(probe_registry.PROBES)
+    for name, module in step_conformance.CHECKED.items():
+        assert step_type(name) is module
 
 
 def test_the_protocol_names_what_the_engine_asks() -> None:

@@ -110,7 +110,7 @@ def _documents(raw: Any) -> list[dict[str, Any]]:
     if isinstance(raw, Mapping):
         return [dict(raw)]
     from engine.core.errors import InvalidPlaybook
-    from engine.playbook.yamlsource import load_documents
+    from engine.model.yamlsource import load_documents
 
     try:
         loaded = [d for d in load_documents("manifest", str(raw)) if d is not None]

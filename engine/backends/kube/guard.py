@@ -24,7 +24,7 @@ from engine.backends.kube.config import (
     playbook_defaults,
 )
 from engine.core.rendering import Renderer
-from engine.playbook.model import Action, Playbook, Step
+from engine.model.playbook import Action, Playbook, Step
 
 PREFLIGHT_SECONDS = 10.0
 BLOCK = "kubernetes"  # the playbook's top-level block (and the run variables' key)

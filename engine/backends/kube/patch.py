@@ -83,7 +83,7 @@ def patch_of(body: Mapping[str, Any]) -> tuple[str, Any]:
 def _parsed(text: str) -> Any:
     """A patch string's data, read as playbooks are (no YAML 1.1 `yes`, no NaN)."""
     from engine.core.errors import InvalidPlaybook
-    from engine.playbook.yamlsource import load_documents
+    from engine.model.yamlsource import load_documents
 
     try:
         documents = load_documents("patch", text)

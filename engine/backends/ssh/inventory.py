@@ -136,7 +136,7 @@ def _refuse_unless_trusted(path: Path) -> None:
 
 
 def _source(file: str) -> Any:
-    from engine.playbook.yamlsource import load_source
+    from engine.model.yamlsource import load_source
 
     try:
         return load_source(file)

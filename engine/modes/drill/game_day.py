@@ -28,9 +28,9 @@ from engine.run.runner import RunResult
 if TYPE_CHECKING:
     from engine.ledger import Ledger
 from engine.core.resources import Resources
+from engine.model.playbook import DEFAULT_DETECT_WITHIN
 from engine.sli.judge import Sample, SliVerdict
 
-DEFAULT_DETECT_WITHIN = 60.0
 Listeners = Callable[[], Sequence[Listener]]
 
 

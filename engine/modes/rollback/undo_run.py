@@ -17,9 +17,9 @@ from engine.core.events import EventKind, Listener, Payload, StepResultEvent, Un
 from engine.core.outcome import Outcome
 from engine.core.results import Status, StepResult
 from engine.ledger import EventRow, Ledger, RunInfo, new_run_id
+from engine.model.playbook import Playbook
 from engine.modes.run import make_operator, open_ledger
 from engine.playbook.loader import load_playbook
-from engine.playbook.model import Playbook
 from engine.playbook.traits import capture_name, is_readonly, undo_needs_hands
 from engine.run.events import EventBus, LedgerListener
 from engine.run.execution import Completed

@@ -17,7 +17,7 @@ from engine.core.errors import EngineError, ExitCode
 from engine.core.regular_file import read_regular_text
 
 if TYPE_CHECKING:
-    from engine.playbook.model import SecretSpec
+    from engine.model.playbook import SecretSpec
 
 
 class SecretError(EngineError):

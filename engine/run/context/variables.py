@@ -12,7 +12,7 @@ from typing import Any
 from msgspec import Struct, field
 
 from engine.core.results import StepResult
-from engine.playbook.model import Playbook
+from engine.model.playbook import Playbook
 
 OUTPUT_IN_VARIABLES = 64 * 1024
 

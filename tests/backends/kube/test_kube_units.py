@@ -158,7 +158,7 @@ def test_plan_without_a_cluster_says_why_it_cannot_tell(tmp_path: Path) -> None:
 def test_the_kubernetes_package_is_imported_only_when_a_kubernetes_step_runs() -> None:
     code = textwrap.dedent(f"""\
         import sys
-        from engine.playbook import load_playbook
+        from engine.playbook.loader import load_playbook
         from engine.steps.registry import step_type
         load_playbook({str(BOOKS / "mutations.yaml")!r})
         step_type("kubectl")

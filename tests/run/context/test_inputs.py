@@ -10,8 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.core.errors import EngineError, ExitCode
+from engine.model.playbook import InputSpec
 from engine.playbook.inputs import InputError, bind_inputs, parse_assignments
-from engine.playbook.model import InputSpec
 
 K8S_NAME = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from engine.core.errors import ExitCode
 from engine.core.output_cuts import line_cut, tail_cut
-from engine.playbook.model import SecretSpec
+from engine.model.playbook import SecretSpec
 from engine.run.context.secrets import SecretError, load_secrets
 from engine.templating.redaction import Redactor
 

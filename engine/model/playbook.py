@@ -133,6 +133,9 @@ class Sli(Struct, frozen=True):
     on_not_recovered: str = "keep"
 
 
+DEFAULT_DETECT_WITHIN = 60.0
+
+
 class Drill(Struct, frozen=True):
     """`drill:`: the steps that inject the fault, and those that take it out."""
 

@@ -21,10 +21,10 @@ import yaml
 
 from engine.core.errors import InvalidPlaybook
 from engine.core.findings import Finding, Location
-from engine.playbook import limits
-from engine.playbook.textfile import read_bounded
-from engine.playbook.yamlcore import AMBIGUOUS_TAG, ambiguity_message, resolve_plain
-from engine.playbook.yamlerrors import reader_finding, syntax_finding
+from engine.model import limits
+from engine.model.textfile import read_bounded
+from engine.model.yamlcore import AMBIGUOUS_TAG, ambiguity_message, resolve_plain
+from engine.model.yamlerrors import reader_finding, syntax_finding
 
 MAX_FILE_BYTES = limits.MAX_FILE_BYTES
 

@@ -16,7 +16,7 @@ import yaml
 
 from engine.core.errors import InvalidPlaybook
 from engine.core.findings import Finding, Location
-from engine.playbook.textfile import MAX_FILE_BYTES, check_size, text_size
+from engine.model.textfile import MAX_FILE_BYTES, check_size, text_size
 
 __all__ = [
     "DEPTH_HINT", "MAX_DEPTH", "MAX_FILE_BYTES", "MAX_INT_BITS", "MAX_NODES",
