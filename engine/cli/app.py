@@ -150,7 +150,7 @@ def plan(
 def _print_plan(
     playbook: str, inputs: tuple[str, ...], output: str, probe: bool, inventory: str | None = None
 ) -> None:
-    from engine.modes.run import plan_playbook
+    from engine.modes.plan import plan_playbook
 
     request = make_request(playbook, inputs, crash_redactions(), dry_run=True, inventory=inventory)
     say(plan_playbook(request, output, probe))

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 import time
+import traceback
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -46,8 +48,6 @@ def _say(text: str) -> None:
 
 
 def _write_crash_log(redact: Callable[[str], str]) -> str:
-    import traceback  # only on the way out of an internal error
-
     from engine.core.private_files import UnsafePathError, private_folder, write_private_file
     from engine.ledger import default_home
 
@@ -63,7 +63,6 @@ def _write_crash_log(redact: Callable[[str], str]) -> str:
 
 def _fallback_log(text: str) -> str:
     """A new 0600 file in the temporary folder (mkstemp's mode, whatever the umask)."""
-    import tempfile
 
     with tempfile.NamedTemporaryFile(
         "w", suffix=".log", delete=False, prefix="runbook-crash-"

@@ -8,6 +8,9 @@ import os
 import sys
 from typing import IO, NoReturn
 
+import click
+
+from engine.cli.app import cli
 from engine.cli.error_handler import error_handler
 from engine.core.redactions import Redactions
 from engine.ui.stdout_text import tolerate_unencodable
@@ -39,9 +42,6 @@ def _click_cli(redactions: Redactions) -> None:
     Ctrl-C it caught (Abort) ends like any other: `error_handler` says "interrupted" and
     exits 130, where click alone would say "Aborted!" and exit 1. The commands find
     `redactions` (where their runs register their secrets) as click's context object."""
-    import click
-
-    from engine.cli.app import cli
 
     try:
         code = cli.main(prog_name="runbook", standalone_mode=False, obj=redactions)

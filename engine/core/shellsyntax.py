@@ -21,6 +21,7 @@ once, not per step.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Sequence
 from enum import StrEnum
 from functools import lru_cache
@@ -553,7 +554,6 @@ class ShellCommand(Struct, frozen=True):
     def shown(self) -> str:
         """What `plan` and the ledger show: one `NAME=value` line per value (quoted for
         the shell), then the script byte for byte."""
-        import shlex
 
         return "\n".join([*(f"{n}={shlex.quote(v)}" for n, v in self.values), self.script])
 

@@ -10,7 +10,10 @@ import contextlib
 import os
 import stat
 import sys
+import tempfile
 from pathlib import Path
+
+from engine.core.private_files import UnsafePathError, private_folder
 
 __all__ = ["cache_dir", "is_private", "keep_newest", "read_private", "touch", "write_atomically"]
 
@@ -20,7 +23,6 @@ _APP = "runbook-engine"
 def cache_dir() -> Path | None:
     """The cache directory, created private (0700, parents too); None if unusable. One
     that is not ours alone (`engine.core.private_files`) is not used, and said so once."""
-    from engine.core.private_files import UnsafePathError, private_folder
 
     base = os.environ.get("XDG_CACHE_HOME", "")
     try:
@@ -64,7 +66,6 @@ def read_private(file: Path) -> bytes | None:
 
 def write_atomically(file: Path, data: bytes) -> None:
     """So that a concurrent reader sees the whole file or none; errors are ignored."""
-    import tempfile
 
     try:
         fd, temp = tempfile.mkstemp(dir=file.parent, prefix=".entry-", suffix=".tmp")

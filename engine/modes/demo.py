@@ -13,6 +13,8 @@ from pathlib import Path
 from engine.core.events import Listener
 from engine.core.outcome import Outcome
 from engine.core.redactions import Redactions
+from engine.modes.drill.inject import inject_fault
+from engine.modes.run import run_playbook
 from engine.run.preflight import RunRequest
 
 DEMO_SOURCE = "playbooks/demo/disk-cleanup-demo.yaml"
@@ -39,8 +41,6 @@ def run_demo(
     """Both demo runs; the outcome of the second. Their secrets are registered in
     `redactions` (the error handler's) when given."""
     redactions = Redactions() if redactions is None else redactions
-    from engine.modes.drill.inject import inject_fault
-    from engine.modes.run import run_playbook
 
     with tempfile.TemporaryDirectory(prefix="runbook-demo-") as tmp:
         workdir = str(Path(tmp) / "demo")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from msgspec.structs import asdict
 
+from engine.backends.local.containment import kill_leftovers
 from engine.core.durations import format_seconds
 from engine.core.events import EventKind
 from engine.core.outcome import Outcome
@@ -99,7 +100,6 @@ def _output_tail(output: object, lines: int = 5) -> str:
 def recover() -> str:
     """Mark runs whose process died as interrupted (opening the ledger does it) and kill
     what their steps left running (engine.backends.local.containment)."""
-    from engine.backends.local.containment import kill_leftovers
 
     with open_ledger() as ledger:
         interrupted = ledger.mark_interrupted()

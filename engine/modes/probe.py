@@ -16,6 +16,7 @@ from engine.sli.checker import SliChecker
 from engine.sli.judge import Sample
 from engine.steps.base import StepContext
 from engine.steps.registry import step_type
+from engine.templating.render import TemplateRenderer
 from engine.ui.operator import HeadlessOperator
 
 
@@ -33,8 +34,6 @@ def probe_plan(prepared: Prepared) -> ProbedPlan:
 
 
 def _sample(prepared: Prepared, resources: Resources) -> Sample | None:
-    from engine.templating.render import TemplateRenderer
-
     sli = prepared.playbook.sli
     if sli is None:
         return None
@@ -46,8 +45,6 @@ def _sample(prepared: Prepared, resources: Resources) -> Sample | None:
 
 
 def _run_readonly_steps(prepared: Prepared, resources: Resources) -> list[str]:
-    from engine.templating.render import TemplateRenderer
-
     ran = []
     for step in prepared.playbook.steps:
         if not is_readonly(step) or step.when or not step_type(step.action.type).probed:

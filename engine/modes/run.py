@@ -1,4 +1,4 @@
-"""`runbook run` and `runbook plan`: the work behind the CLI, callable from tests and hooks."""
+"""`runbook run`: the work behind the CLI, callable from tests and hooks."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from engine.run.events import EventBus, LedgerListener
 from engine.run.preflight import Prepared, RunRequest, prepare
 from engine.run.runner import Run, RunResult
 from engine.steps.base import Operator
+from engine.ui.live import LiveDisplay, PausingOperator
 from engine.ui.operator import HeadlessOperator, TerminalOperator
 
 
@@ -57,8 +58,6 @@ def make_operator(request: RunRequest, listeners: Sequence[Listener] = ()) -> Op
     for listener in listeners:
         pause = getattr(listener, "pause", None)
         if pause is not None:
-            from engine.ui.live import LiveDisplay, PausingOperator
-
             assert isinstance(listener, LiveDisplay)
             return PausingOperator(operator, listener)
     return operator
@@ -77,23 +76,3 @@ class PreApprovedTerminal(TerminalOperator):
 
     def confirm(self, question: str) -> bool:
         return True
-
-
-def plan_playbook(request: RunRequest, output: str, probe: bool = False) -> str:
-    """The dry-run: everything rendered, nothing changed, nothing recorded. With `probe`,
-    the SLI and the read-only steps are read first."""
-    from engine.run.plan import render_plan_json, render_plan_text
-
-    if probe:  # it runs the read-only steps: commands, as the playbook declares them
-        from engine.playbook.trust import check_playbook_owner
-
-        check_playbook_owner(request.file, executes=True)
-    prepared = prepare(request, run_id="dry-run", mode="dry-run")
-    probed = None
-    if probe:
-        from engine.modes.probe import probe_plan
-
-        probed = probe_plan(prepared)
-        prepared.plan = probed.plan
-    render = render_plan_json if output == "json" else render_plan_text
-    return prepared.redactor.redact(render(prepared.playbook, prepared.plan, probed))

@@ -8,10 +8,13 @@ output and the exit code are the same as when one process checks them all.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from engine.core.errors import ExitCode, UsageError
@@ -78,15 +81,11 @@ def _workers(count: int) -> int:
 
 def _can_fork() -> bool:
     """Only a single-threaded process on a platform with fork: workers start warm."""
-    import multiprocessing
 
     return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
 
 
 def _in_workers(files: list[str], workers: int) -> list[CheckReport]:
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
     chunk = max(1, min(32, len(files) // (workers * 4)))
     context = multiprocessing.get_context("fork")
     sys.stdout.flush()
@@ -97,7 +96,6 @@ def _in_workers(files: list[str], workers: int) -> list[CheckReport]:
 
 def _worker_start() -> None:
     """Ctrl-C is the parent's to handle: it stops the pool and reports once."""
-    import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 

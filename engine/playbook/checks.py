@@ -13,6 +13,7 @@ from engine.core.findings import Finding, Location
 from engine.model.playbook import DEFAULT_DETECT_WITHIN, Drill, Healthy, InputSpec, Playbook, Step
 from engine.model.yamlsource import Path, Source, dotted
 from engine.playbook import ecma
+from engine.playbook.inputs import InputError, bind_inputs
 from engine.playbook.traits import capture_name, is_readonly, undoes_itself
 from engine.sli.registry import probe_available, probe_type
 from engine.steps.registry import needs_human, playbook_hooks
@@ -185,7 +186,6 @@ def _input_problems(spec: InputSpec, where: Locator) -> Iterator[Finding]:
 
 def _default_problems(spec: InputSpec) -> list[str]:
     """What `runbook run` would say about the default: the runtime's own check."""
-    from engine.playbook.inputs import InputError, bind_inputs
 
     if spec.default is None:
         return []

@@ -17,6 +17,17 @@ from typing import TYPE_CHECKING
 
 from msgspec import Struct
 
+from engine.core.shellsyntax import (
+    SLOT,
+    analyse,
+    code_arguments,
+    code_place,
+    script_hint,
+    stdin_program,
+)
+from engine.playbook.template_syntax import SIMPLE_REFERENCE, parser
+from engine.templating.render import unsafe_error
+
 if TYPE_CHECKING:
     from engine.model.yamlsource import Path
 
@@ -51,8 +62,6 @@ def argv_owner(path: Path) -> Path | None:
 @lru_cache(maxsize=4096)
 def shell_problems(template: str) -> tuple[CommandProblem, ...]:
     """The templates of a command string that no quoting keeps data (cached per text)."""
-    from engine.core.shellsyntax import analyse
-    from engine.templating.render import unsafe_error
 
     slotted, lines = _slotted(template)
     found = []
@@ -65,7 +74,6 @@ def shell_problems(template: str) -> tuple[CommandProblem, ...]:
 def argv_problems(parts: Sequence[object]) -> list[tuple[int, str, str]]:
     """(index, message, hint) of each templated element of an argv list that another
     program runs as code (the script of `sh -c`…)."""
-    from engine.core.shellsyntax import code_arguments, code_place, script_hint
 
     words = [part if isinstance(part, str) else "" for part in parts]
     found = []
@@ -79,7 +87,6 @@ def argv_problems(parts: Sequence[object]) -> list[tuple[int, str, str]]:
 def stdin_problem(body: object) -> tuple[str, str] | None:
     """(message, hint) when a step's templated `stdin:` is code for its program (`run:
     sh` or `psql db` reads stdin as code)."""
-    from engine.core.shellsyntax import stdin_program
 
     run = body.get("run") if isinstance(body, dict) else None
     words = [str(w) for w in run] if isinstance(run, list) else str(run or "").split()
@@ -97,8 +104,6 @@ def _slotted(template: str) -> tuple[str, list[int]]:
     """The template as the shell would see it, each `{{ }}` a SLOT (blocks dropped), and
     the template line of each slot. Plain references (`{{ inputs.x | trim }}`) are found
     with a regular expression; anything else is lexed by Jinja."""
-    from engine.core.shellsyntax import SLOT
-    from engine.playbook.template_syntax import SIMPLE_REFERENCE
 
     if "{%" not in template and "{{-" not in template and "-}}" not in template:
         lines = [
@@ -112,9 +117,6 @@ def _slotted(template: str) -> tuple[str, list[int]]:
 
 def _lexed(template: str) -> tuple[str, list[int]]:
     from jinja2 import TemplateError
-
-    from engine.core.shellsyntax import SLOT
-    from engine.playbook.template_syntax import parser
 
     text: list[str] = []
     lines: list[int] = []

@@ -29,6 +29,7 @@ from typing import Any
 
 from engine.core.usercache import cache_dir, read_private, write_atomically
 from engine.playbook import ecma
+from engine.playbook.schema_file import schema_text
 
 __all__ = ["cache_dir", "compiled", "unsupported"]
 
@@ -111,7 +112,6 @@ def _unsupported(schema: Any, at: str, root: bool = False) -> Iterator[str]:
 @cache
 def compiled() -> FastValidator | None:
     """The compiled check of the shipped schema, or None when it cannot be trusted."""
-    from engine.playbook.schema_file import schema_text
 
     text = schema_text()
     schema = json.loads(text)

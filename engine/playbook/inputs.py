@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from engine.core.errors import EngineError, ExitCode
+from engine.playbook import ecma
 
 if TYPE_CHECKING:
     from engine.model.playbook import InputSpec
@@ -147,7 +148,6 @@ def _check(spec: InputSpec, value: Any) -> list[str]:
 
 def _check_pattern(value: str, pattern: str) -> list[str]:
     """The whole value must match; the pattern is ECMA-262, as in JSON Schema."""
-    from engine.playbook import ecma
 
     try:
         matched = ecma.full_match(pattern, value)

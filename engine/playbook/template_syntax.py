@@ -7,6 +7,8 @@ import re
 from functools import cache
 from typing import TYPE_CHECKING
 
+from engine.templating.render import COMMENT_END, COMMENT_START
+
 if TYPE_CHECKING:
     from jinja2 import Environment
 
@@ -20,8 +22,6 @@ SIMPLE_REFERENCE = re.compile(  # `{{ a.b['c'] | filter }}`
 def parser() -> Environment:
     """The environment that parses (never renders) playbook templates."""
     from jinja2 import Environment
-
-    from engine.templating.render import COMMENT_END, COMMENT_START
 
     return Environment(
         autoescape=False,  # noqa: S701 - parses only, renders nothing

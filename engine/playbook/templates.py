@@ -28,6 +28,12 @@ from engine.playbook.commands import (
 )
 from engine.playbook.scope import Scope, reference_problem
 from engine.playbook.template_syntax import SIMPLE_REFERENCE, parser
+from engine.templating.render import (
+    RenderError,
+    compile_condition,
+    condition_references,
+    template_references,
+)
 
 if TYPE_CHECKING:
     pass
@@ -51,7 +57,6 @@ def references(template: str) -> set[tuple[str, ...]]:
         simple = _simple_references(template)
         if simple is not None:
             return simple
-    from engine.templating.render import template_references
 
     return template_references(template)
 
@@ -281,8 +286,6 @@ Refs = frozenset[tuple[str, ...]]
 
 @lru_cache(maxsize=4096)
 def _template_references(template: str) -> Refs | tuple[str, str]:
-    from engine.templating.render import RenderError
-
     try:
         return frozenset(references(template))
     except RenderError as exc:
@@ -291,8 +294,6 @@ def _template_references(template: str) -> Refs | tuple[str, str]:
 
 @lru_cache(maxsize=4096)
 def _condition_references(expr: str) -> Refs | tuple[str, str]:
-    from engine.templating.render import RenderError, compile_condition, condition_references
-
     try:
         compile_condition(expr)
         return frozenset(condition_references(expr))

@@ -8,6 +8,7 @@ the step does not run. Every event passes the redactor before any listener sees 
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -198,8 +199,6 @@ class UnrecordedRun(EngineError):
 
 
 def _json_line(run_id: str, event: EventSpec) -> str:
-    import json
-
     kind, step_id, data = event
     record = {"run_id": run_id, "kind": kind, "step": step_id, **data}
     return json.dumps(record, default=str)

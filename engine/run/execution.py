@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from msgspec import Struct, field
 
@@ -13,9 +14,6 @@ from engine.model.playbook import Retry, Step
 from engine.playbook.traits import undoes_itself
 from engine.steps.base import StepContext
 from engine.steps.registry import step_type
-
-if TYPE_CHECKING:
-    import random
 
 
 class Attempts(Struct):
@@ -37,8 +35,6 @@ def backoff_delay(retry: Retry, attempt: int, rng: random.Random | None = None) 
     if not retry.jitter:
         return delay
     if rng is None:
-        import random  # only for jittered retries: kept off the start-up path
-
         return delay / 2 + random.uniform(0, delay / 2)
     return delay / 2 + float(rng.uniform(0, delay / 2))
 

@@ -20,7 +20,7 @@ from engine.run.context.variables import PlaceholderNamespace, RunVariables, Unk
 from engine.sli.judge import Sample, SliVerdict
 from engine.steps.base import StepContext
 from engine.steps.registry import is_available, step_type
-from engine.templating.render import RenderError, TemplateRenderer
+from engine.templating.render import RenderError, TemplateRenderer, evaluate_condition
 from engine.ui.operator import HeadlessOperator
 
 T = TypeVar("T")
@@ -158,7 +158,6 @@ def _mutation_verdict(planned: Planned) -> Verdict:
 def _when_verdict(step: Step, renderer: Any, verdict: Verdict, note: str) -> tuple[Verdict, str]:
     if not step.when:
         return verdict, note
-    from engine.templating.render import evaluate_condition
 
     try:
         if not evaluate_condition(step.when, renderer.variables):

@@ -13,11 +13,15 @@ from msgspec import Struct, field
 from engine.backends.local.process import withhold_from_children
 from engine.core.redactions import Redactions
 from engine.model.playbook import Playbook
+from engine.model.textfile import read_bounded
 from engine.playbook.compiled import load_checked
+from engine.playbook.inputs import bind_inputs
 from engine.playbook.traits import needs_hands
+from engine.playbook.trust import check_playbook_owner
 from engine.run.context.secrets import load_secrets
 from engine.run.context.variables import RunVariables, base_variables
 from engine.run.plan import PlannedStep, build_plan, plan_variables, unavailable_types
+from engine.run.target_lock import render_targets
 from engine.steps.registry import playbook_hooks
 from engine.templating.redaction import Redactor
 
@@ -59,8 +63,6 @@ class Prepared(Struct):
 
 def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
     """Load, bind and render everything; raises EngineError (exit 2) on bad input."""
-    from engine.playbook.inputs import bind_inputs
-    from engine.playbook.trust import check_playbook_owner
 
     check_playbook_owner(request.file, executes=not request.dry_run)
     source = read_source(request.file)
@@ -69,8 +71,6 @@ def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
     prepared = assemble(request, playbook, source, inputs, run_id, mode)
     prepared.plan = build_plan(playbook, plan_variables(prepared.variables))
     if not request.dry_run:
-        from engine.run.target_lock import render_targets
-
         prepared.targets = render_targets(playbook, prepared.variables, prepared.redactor)
         prepared.refusal, prepared.refusal_hint = refusal(playbook, request)
     if not request.dry_run and not prepared.refusal:  # e.g. a wrong cluster: before step 1
@@ -82,7 +82,6 @@ def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
 
 def read_source(file: str) -> str:
     """The playbook text, read once: what is validated is exactly what is recorded."""
-    from engine.model.textfile import read_bounded
 
     return read_bounded(file)
 

@@ -42,11 +42,15 @@ from engine.model.playbook import Step
 from engine.playbook.traits import capture_name, expectation, is_readonly, mitigates
 from engine.run.events import EventBus, UnrecordedRun
 from engine.run.execution import Completed, apply_step, step_timeout, with_retries
+from engine.run.plan import plan_action
 from engine.run.preflight import Prepared
 from engine.run.target_lock import TargetLock
 from engine.run.undo import UndoRunner
+from engine.sli.checker import SliChecker
+from engine.sli.judge import SliVerdict
 from engine.steps.base import Operator, StepContext
 from engine.steps.registry import needs_human
+from engine.templating.render import RenderError, TemplateRenderer, evaluate_condition
 from engine.ui.operator import AbortRequested, SignalAwareOperator, operator_name, os_user
 
 if TYPE_CHECKING:  # imported when a playbook has an SLI
@@ -222,8 +226,6 @@ class Run:
         sli = self.playbook.sli
         if sli is None:
             return None
-        from engine.sli.checker import SliChecker
-        from engine.templating.render import TemplateRenderer
 
         variables = self.prepared.variables
         return SliChecker(
@@ -260,7 +262,6 @@ class Run:
         """Before step 1: a healthy (or unreadable) SLI means there is nothing to fix."""
         if self.sli is None or self.prepared.request.force:
             return ""
-        from engine.sli.judge import SliVerdict
 
         sample = self.sli.sample("pre-check")
         if sample.verdict is SliVerdict.HEALTHY:
@@ -334,8 +335,6 @@ class Run:
         return Outcome.FAILED, f"step {step.id} {result.status}: {result.message}".rstrip(": ")
 
     def _run_step(self, step: Step) -> StepResult:
-        from engine.templating.render import RenderError
-
         ctx = self._context(step, self.signals.cancel)
         try:
             if step.when and not self._condition(step, ctx):
@@ -360,8 +359,6 @@ class Run:
         return result
 
     def _attempt(self, step: Step, ctx: StepContext) -> StepResult:
-        from engine.templating.render import RenderError
-
         try:
             if self.guided and not needs_human(step.action.type):
                 return self._guided(step, ctx)
@@ -379,13 +376,9 @@ class Run:
         return StepResult(status, message=note)
 
     def _planned_command(self, step: Step, ctx: StepContext) -> str:
-        from engine.run.plan import plan_action
-
         return plan_action(step.action, ctx).command
 
     def _condition(self, step: Step, ctx: StepContext) -> bool:
-        from engine.templating.render import evaluate_condition
-
         assert step.when is not None
         return evaluate_condition(step.when, self.prepared.variables.as_mapping())
 
@@ -454,8 +447,6 @@ class Run:
         self.bus.emit(ended, self.run_id, step.id)
 
     def _context(self, step: Step, cancel: threading.Event) -> StepContext:
-        from engine.templating.render import TemplateRenderer
-
         return StepContext(
             step_id=step.id,
             # The run's redactor knows the same secrets: not rebuilt for every step.

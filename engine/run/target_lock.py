@@ -31,6 +31,7 @@ from engine.model.playbook import Playbook
 from engine.run.context.variables import RunVariables
 from engine.run.events import EventBus
 from engine.templating.redaction import Redactor
+from engine.templating.render import TemplateRenderer
 from engine.ui.terminal_text import printable_line
 
 FIRST_POLL = 0.05
@@ -67,7 +68,6 @@ def _rendered(template: str, variables: RunVariables, redactor: Redactor) -> str
     Jinja construct starts with a brace)."""
     if "{" not in template:
         return template
-    from engine.templating.render import TemplateRenderer
 
     return TemplateRenderer(variables.as_mapping(), redactor=redactor).text(template)
 

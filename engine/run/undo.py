@@ -18,7 +18,9 @@ from engine.core.signals import AbortSignals
 from engine.model.playbook import Step
 from engine.run.events import EventBus
 from engine.run.execution import Completed, undo_step
+from engine.run.plan import describe_undo
 from engine.steps.base import Operator, StepContext
+from engine.templating.render import RenderError
 from engine.ui.operator import AbortRequested
 
 ContextFactory = Callable[[Step, threading.Event], StepContext]
@@ -73,16 +75,12 @@ class UndoRunner:
         return result.status in (Status.SUCCEEDED, Status.SKIPPED)
 
     def _apply(self, step: Step, item: Completed, ctx: StepContext) -> StepResult:
-        from engine.templating.render import RenderError
-
         try:
             return undo_step(step, item.captured, ctx)
         except RenderError as exc:
             return StepResult(Status.FAILED, message=f"could not render the undo: {exc.message}")
 
     def _guided(self, step: Step, ctx: StepContext) -> StepResult:
-        from engine.run.plan import describe_undo
-
         what = describe_undo(step, ctx)
         answer, note = self.operator.checklist(f"undo {step.label}", what, "")
         status = Status.SUCCEEDED if answer in ("done", "skipped") else Status.FAILED

@@ -16,6 +16,12 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.backends.kube.client import Deadline, KubeError
+from engine.backends.kube.config import KubeConfigError, bind, playbook_defaults
+from engine.backends.kube.kinds import KINDS
+from engine.backends.kube.ops import ActionError, Op, check_names
+from engine.backends.kube.read import listed
+from engine.backends.kube.session import shared_client
 from engine.core.rendering import Renderer
 from engine.core.resources import Resources
 from engine.sli.judge import Reading, SliVerdict
@@ -34,10 +40,6 @@ def read(
 ) -> Reading:
     """One sample, through the run's client for the context (in `resources`); unreadable
     (no context, API error, timeout) is unknown, never healthy."""
-    from engine.backends.kube.client import Deadline, KubeError
-    from engine.backends.kube.config import KubeConfigError, bind, playbook_defaults
-    from engine.backends.kube.ops import ActionError, Op, check_names
-    from engine.backends.kube.session import shared_client
 
     body = {key: render.value(value) for key, value in spec.items() if key != "context"}
     deadline = Deadline.after(DEFAULT_TIMEOUT)
@@ -72,9 +74,6 @@ def _available(op: Any) -> Reading:
 
 
 def _ready_pods(op: Any) -> Reading:
-    from engine.backends.kube.kinds import KINDS
-    from engine.backends.kube.read import listed
-
     pods = listed(op, KINDS["pod"])
     ready = sum(1 for pod in pods if _is_true(pod, "Ready"))
     return _judge(ready, _minimum(op, 1), f"{ready}/{len(pods)} pods ready")

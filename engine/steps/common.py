@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Mapping
 from typing import Any
 
@@ -32,8 +33,6 @@ def render_command(run: str | tuple[str, ...], render: Renderer) -> Command:
     """An argv list element by element; a string for `/bin/sh -c`, its values in the
     environment (`Renderer.shell`)."""
     if isinstance(run, tuple):
-        import shlex
-
         argv = render.argv(run)
         return Command(argv, {}, shlex.join(argv))
     command = render.shell(run)

@@ -20,11 +20,16 @@ from msgspec import Struct, field
 from msgspec.structs import replace
 
 from engine.backends.command_result import Expect, parse_expect
+from engine.backends.ssh.command import RemoteCommand
+from engine.backends.ssh.errors import RemoteError
+from engine.backends.ssh.group import Job, combine, host_output, run_hosts, run_on_host
+from engine.backends.ssh.pool import run_inventory
 from engine.core.errors import EngineError
 from engine.core.findings import Location
 from engine.core.results import Planned, Status, StepResult, Verdict
 from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
 from engine.steps.common import Command, checked_env, parse_run, render_command
+from engine.steps.registry import step_type
 
 if TYPE_CHECKING:
     from engine.backends.ssh.group import HostResult, Job
@@ -94,8 +99,6 @@ def plan(spec: SshSpec, ctx: StepContext) -> Planned:
 
 def apply(spec: SshSpec, ctx: StepContext) -> StepResult:
     """Run on the target host(s); connection problems are a FAILED result naming the phase."""
-    from engine.backends.ssh.errors import RemoteError
-    from engine.backends.ssh.group import combine
 
     try:
         job = _job(spec, ctx)
@@ -115,8 +118,6 @@ def undo(spec: SshSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepRe
 
 
 def _targets(spec: SshSpec, ctx: StepContext) -> tuple[Inventory, tuple[Host, ...]]:
-    from engine.backends.ssh.pool import run_inventory
-
     inventory = run_inventory(ctx.inventory, ctx.base_dir, ctx.resources)
     hosts = inventory.resolve(ctx.render.text(spec.host))
     only = ctx.only_hosts
@@ -124,9 +125,6 @@ def _targets(spec: SshSpec, ctx: StepContext) -> tuple[Inventory, tuple[Host, ..
 
 
 def _job(spec: SshSpec, ctx: StepContext) -> Job:
-    from engine.backends.ssh.command import RemoteCommand
-    from engine.backends.ssh.group import Job
-
     run = render_command(spec.run, ctx.render)
     env = {name: ctx.render.text(value) for name, value in spec.env.items()}
     env.update(run.values)
@@ -138,7 +136,6 @@ def _job(spec: SshSpec, ctx: StepContext) -> Job:
 def _run(
     job: Job, spec: SshSpec, ctx: StepContext, inventory: Inventory, hosts: tuple[Host, ...]
 ) -> list[HostResult]:
-    from engine.backends.ssh.group import host_output, run_hosts, run_on_host
 
     output = host_output(ctx.on_output, grouped=len(hosts) > 1)
     return run_hosts(
@@ -162,7 +159,6 @@ def _compensate(
     done = tuple(r.host for r in results if r.result.ok)
     if combined.ok or len(results) < 2 or not done or undo_action is None:
         return combined
-    from engine.steps.registry import step_type
 
     ctx.on_output(f"undoing {ctx.step_id} on {', '.join(done)} (it succeeded there)")
     undo_ctx = replace(ctx, only_hosts=done)

@@ -4,11 +4,13 @@ and in data."""
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import shlex
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 from engine.core.output_cuts import LINE_MARK_START, TAIL_MARK_END
 
@@ -120,8 +122,6 @@ def _secret_lines(value: str) -> list[str]:
 
 
 def _encoded_forms(value: str) -> set[str]:
-    from urllib.parse import quote, quote_plus
-
     data = value.encode("utf-8", "surrogateescape")
     forms = {
         quote(value, safe=""),
@@ -138,7 +138,6 @@ def _base64_cores(data: bytes) -> set[str]:
     """Base64 of `data` as it appears inside a longer encoded text, at each of the three
     alignments: only the characters that depend on `data` alone (plus the whole
     encoding, padding included, for `data` encoded on its own)."""
-    import base64
 
     cores: set[str] = set()
     for encode in (base64.b64encode, base64.urlsafe_b64encode):

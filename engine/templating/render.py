@@ -10,6 +10,7 @@ an empty string. jinja2 is imported on first use, so importing this module is ch
 from __future__ import annotations
 
 import contextvars
+import difflib
 import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -262,7 +263,8 @@ def _environment(kind: str) -> Environment:
 
 @functools.cache
 def _bounded_sandbox() -> type[Environment]:
-    """The immutable sandbox, held to a time and size budget (`template_sandbox`)."""
+    """The immutable sandbox, held to a time and size budget (`sandbox`): jinja2 is loaded
+    by the first template rendered, never by a run without one."""
     from engine.templating.sandbox import BudgetedSandbox
 
     return BudgetedSandbox
@@ -438,8 +440,6 @@ def _undefined_hint(missing: Reference, variables: Mapping[str, Any]) -> str:
     parent: Any = variables
     for key in missing[:-1]:
         parent = _child(parent, key)[1]
-    import difflib  # only for this hint: kept off the start-up path
-
     known = sorted(map(str, parent)) if isinstance(parent, Mapping) else []
     close = difflib.get_close_matches(missing[-1], known, n=1)
     guess = f"did you mean '{'.'.join((*missing[:-1], close[0]))}'? " if close else ""

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import getpass
 import os
+import pwd
 import sys
 from typing import TYPE_CHECKING
 
+import click
+
 from engine.core.errors import RefusedError
+from engine.ui.terminal_text import printable
 
 if TYPE_CHECKING:
     from engine.core.signals import AbortSignals
@@ -31,7 +35,6 @@ def operator_name() -> str:
 def os_user() -> str:
     """The account of the real uid, which no environment variable can change (unlike
     `RUNBOOK_OPERATOR`, $USER or $LOGNAME): recorded beside the declared operator."""
-    import pwd
 
     uid = os.getuid()
     try:
@@ -48,20 +51,12 @@ class TerminalOperator:
     """Asks on the terminal. Ctrl-C at a prompt aborts the run (with rollback)."""
 
     def confirm(self, question: str) -> bool:
-        import click
-
         try:
-            from engine.ui.terminal_text import printable
-
             return bool(click.confirm(printable(f"? {question}"), default=False))
         except (KeyboardInterrupt, EOFError, click.Abort):
             raise AbortRequested("aborted at a confirm gate") from None
 
     def checklist(self, title: str, body: str, expect: str) -> tuple[str, str]:
-        import click
-
-        from engine.ui.terminal_text import printable
-
         click.echo(printable(f"\n── {title} ──\n{body}"))
         if expect:
             click.echo(printable(f"expected: {expect}"))

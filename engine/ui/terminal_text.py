@@ -12,6 +12,8 @@ terminal: the operator sees what the text held, and the terminal obeys nothing.
 
 from __future__ import annotations
 
+import click
+
 _KEPT = {0x09, 0x0A}  # tab and newline: layout the engine itself relies on
 _C0 = [code for code in range(0x20) if code not in _KEPT] + [0x7F]
 _C1 = range(0x80, 0xA0)
@@ -44,6 +46,5 @@ def printable_line(text: str) -> str:
 
 def say(text: str) -> None:
     """Print a command's report on stdout, as `printable` text."""
-    import click
 
     click.echo(printable(text))

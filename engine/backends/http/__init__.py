@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,6 +38,8 @@ from engine.backends.http.model import (
 )
 from engine.backends.http.redirects import MAX_REDIRECTS, is_http_url
 from engine.backends.http.transport import exchange
+from engine.templating.redaction import Redactor
+from engine.templating.render import template_references
 
 __all__ = [
     "MAX_REDIRECTS",
@@ -117,7 +120,6 @@ def check_sendable(request: Request) -> None:
 def _userinfo_as_basic_auth(request: Request) -> Request:
     """`https://user:password@host/` sends Basic credentials, as curl does, and they are
     credentials like an Authorization header: never sent to another origin."""
-    import urllib.parse
 
     from urllib3.util import make_headers, parse_url
 
@@ -145,7 +147,6 @@ def _check_header(name: str, value: str) -> None:
 
 def carries_secret(render: object) -> Callable[[str], bool]:
     """Whether a rendered text holds one of the run's secrets (by the renderer's redactor)."""
-    from engine.templating.redaction import Redactor
 
     redactor = getattr(render, "redactor", None)
     if not isinstance(redactor, Redactor) or not redactor:
@@ -166,8 +167,6 @@ def reads_secrets(template: Any) -> bool:
 
 
 def _references(template: str) -> set[tuple[str, ...]]:
-    from engine.templating.render import template_references
-
     return {tuple(ref) for ref in template_references(template)}
 
 

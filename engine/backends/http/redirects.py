@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import urllib.parse
 from collections.abc import Callable
 
 from msgspec import structs
@@ -59,8 +60,6 @@ def _unfollowed(
 
 
 def _resolve(base: str, location: str) -> str:
-    import urllib.parse
-
     try:
         target = urllib.parse.urljoin(base, location.strip())
     except ValueError:  # e.g. an unclosed [ of an IPv6 address

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import threading
 import time
+import urllib.request
 from typing import TYPE_CHECKING, Any
 
+from engine import __version__
 from engine.backends.http.model import NO_ANSWER, HttpError, Options, Request, Response
 from engine.backends.http.redirects import follow, origin
 
@@ -46,8 +48,6 @@ class _Pools:
 
 
 def _proxy_for(url: str) -> str:
-    import urllib.request
-
     scheme, host, _ = origin(url)
     proxies = urllib.request.getproxies()
     if scheme not in proxies or urllib.request.proxy_bypass(host):
@@ -99,7 +99,6 @@ def _hop(
 
 def _headers(request: Request) -> dict[str, str]:
     """The request's headers, with the engine's User-Agent unless the step sets one."""
-    from engine import __version__
 
     headers = dict(request.headers)
     if not any(name.lower() == "user-agent" for name in headers):

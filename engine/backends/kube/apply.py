@@ -24,8 +24,10 @@ from engine.backends.kube.ops import (
     rv,
     undo_op,
 )
+from engine.core.errors import InvalidPlaybook
 from engine.core.regular_file import read_regular_text
 from engine.core.results import Verdict
+from engine.model.yamlsource import load_documents
 
 IGNORED = ("managedFields", "resourceVersion", "generation")
 
@@ -109,8 +111,6 @@ def load_manifest(body: Mapping[str, Any], base_dir: Path) -> dict[str, Any]:
 def _documents(raw: Any) -> list[dict[str, Any]]:
     if isinstance(raw, Mapping):
         return [dict(raw)]
-    from engine.core.errors import InvalidPlaybook
-    from engine.model.yamlsource import load_documents
 
     try:
         loaded = [d for d in load_documents("manifest", str(raw)) if d is not None]

@@ -13,6 +13,7 @@ from typing import Any
 
 from msgspec import Struct
 
+from engine.core.private_files import UnsafePathError, check_trusted_file
 from engine.core.regular_file import read_regular_text
 from engine.core.rendering import Renderer
 
@@ -137,7 +138,7 @@ def _existing(paths: Iterable[str]) -> list[Path]:
 
 
 def _load(path: Path) -> dict[str, Any]:
-    import yaml
+    import yaml  # pyyaml is loaded only where YAML is read (a compiled playbook needs none)
 
     _refuse_unless_trusted(path)
     try:
@@ -150,7 +151,6 @@ def _load(path: Path) -> dict[str, Any]:
 def _refuse_unless_trusted(path: Path) -> None:
     """A kubeconfig chooses the API server and may name a credential plugin that the
     client executes: one that others could have written is not read."""
-    from engine.core.private_files import UnsafePathError, check_trusted_file
 
     try:
         check_trusted_file(path)

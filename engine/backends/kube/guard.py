@@ -15,16 +15,21 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from engine.backends.kube.client import Deadline, KubeError
 from engine.backends.kube.config import (
     KUBE_TYPES,
     Binding,
     KubeConfigError,
     KubernetesDefaults,
     bind,
+    defaults_for,
     playbook_defaults,
 )
+from engine.backends.kube.session import client_for
 from engine.core.rendering import Renderer
+from engine.core.resources import Resources
 from engine.model.playbook import Action, Playbook, Step
+from engine.templating.render import RenderError, TemplateRenderer
 
 PREFLIGHT_SECONDS = 10.0
 BLOCK = "kubernetes"  # the playbook's top-level block (and the run variables' key)
@@ -53,7 +58,6 @@ def _context(action: Action) -> str | None:
 
 def refusal(playbook: Playbook, variables: Mapping[str, Any]) -> tuple[str, str]:
     """Why this run must not start, with a hint; ("", "") when it may."""
-    from engine.templating.render import TemplateRenderer
 
     render = TemplateRenderer(variables)
     defaults = playbook_defaults(render)
@@ -76,7 +80,6 @@ def _bind(
     context: str | None, defaults: Mapping[str, Any], render: Renderer, base_dir: Path
 ) -> Binding | None:
     """The binding, or None when the context depends on what the run will capture."""
-    from engine.templating.render import RenderError
 
     try:
         return bind(context, defaults, render, base_dir)
@@ -88,9 +91,6 @@ def _pinned_refusal(bindings: Any) -> tuple[str, str]:
     pinned = [b for b in bindings if b.cluster_uid]
     if not pinned:
         return "", ""
-    from engine.backends.kube.client import Deadline, KubeError
-    from engine.backends.kube.session import client_for
-    from engine.core.resources import Resources
 
     resources = Resources()
     try:
@@ -122,6 +122,5 @@ def contextless(steps: Iterable[Step], playbook: Playbook) -> list[Step]:
 
 def defaults_mapping(playbook: Playbook, environ: Mapping[str, str]) -> dict[str, Any]:
     """What preflight adds to the run variables as `playbook.kubernetes`."""
-    from engine.backends.kube.config import defaults_for
 
     return defaults_for(defaults_of(playbook), environ, Path(playbook.file).resolve().parent)

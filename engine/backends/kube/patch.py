@@ -22,7 +22,9 @@ from engine.backends.kube.ops import (
     rv,
     undo_op,
 )
+from engine.core.errors import InvalidPlaybook
 from engine.core.results import Verdict
+from engine.model.yamlsource import load_documents
 
 CONTENT_TYPES = {"strategic": STRATEGIC, "merge": MERGE, "json": JSON_PATCH}
 
@@ -82,8 +84,6 @@ def patch_of(body: Mapping[str, Any]) -> tuple[str, Any]:
 
 def _parsed(text: str) -> Any:
     """A patch string's data, read as playbooks are (no YAML 1.1 `yes`, no NaN)."""
-    from engine.core.errors import InvalidPlaybook
-    from engine.model.yamlsource import load_documents
 
     try:
         documents = load_documents("patch", text)

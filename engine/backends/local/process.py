@@ -8,6 +8,7 @@ import math
 import os
 import select
 import signal
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -381,8 +382,6 @@ def _group_gone(proc: Child, grace: float) -> bool:
 
 def _only_zombies(pgid: int) -> bool:
     """True when every process left in the group is a zombie (dead, not yet reaped)."""
-    import subprocess  # only after a kill: kept off the start of every step
-
     try:
         out = subprocess.run(
             ["ps", "-o", "stat=", "-g", str(pgid)], capture_output=True, text=True, timeout=5

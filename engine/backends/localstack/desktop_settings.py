@@ -15,6 +15,7 @@ disk size are never lowered, whatever the step says or the file held when read.
 
 from __future__ import annotations
 
+import configparser
 import json
 import os
 import sys
@@ -25,6 +26,7 @@ from typing import Any
 
 from msgspec import Struct
 
+from engine.backends.localstack.sizes import SizeError, parse_mib
 from engine.core.regular_file import read_regular_text
 
 SETTINGS_NAMES = ("settings-store.json", "settings.json")
@@ -178,9 +180,6 @@ def disk_image_candidates(
 
 def wslconfig_limits(home: Path) -> dict[str, int | None]:
     """Memory (MiB) and processors from %USERPROFILE%\\.wslconfig's [wsl2] section."""
-    import configparser
-
-    from engine.backends.localstack.sizes import SizeError, parse_mib
 
     parser = configparser.ConfigParser()
     try:

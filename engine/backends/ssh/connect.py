@@ -7,6 +7,7 @@ phase; the host key is checked before any credential is offered.
 
 from __future__ import annotations
 
+import getpass
 import logging
 import os
 import socket
@@ -225,6 +226,4 @@ def _load_key(path: Path) -> PKey:
 
 
 def _local_user() -> str:
-    import getpass
-
     return getpass.getuser()

@@ -22,6 +22,7 @@ from msgspec import Struct
 
 from engine.backends.ssh.errors import HostKeyError
 from engine.backends.ssh.inventory import Host
+from engine.core.private_files import UnsafePathError, check_trusted_file
 from engine.core.regular_file import read_regular_text
 
 SYSTEM_FILES = (Path("/etc/ssh/ssh_known_hosts"), Path("/etc/ssh/ssh_known_hosts2"))
@@ -106,8 +107,6 @@ def read_entries(files: Iterable[Path]) -> list[Entry]:
 
 
 def _refuse_unless_trusted(path: Path) -> None:
-    from engine.core.private_files import UnsafePathError, check_trusted_file
-
     try:
         check_trusted_file(path)
     except UnsafePathError as exc:

@@ -30,6 +30,8 @@ from engine.backends.ssh.errors import InventoryError
 from engine.core.durations import parse_duration
 from engine.core.errors import InvalidPlaybook
 from engine.core.findings import Location
+from engine.core.private_files import UnsafePathError, check_trusted_file
+from engine.model.yamlsource import load_source
 
 DEFAULT_NAME = "inventory.yaml"
 ENV_VAR = "RUNBOOK_INVENTORY"
@@ -127,7 +129,6 @@ def load_inventory(path: Path, required: bool) -> Inventory:
 def _refuse_unless_trusted(path: Path) -> None:
     """Whoever can write the inventory chooses where steps run and as whom: it is read only
     when the playbook would be (`engine.playbook.trust`)."""
-    from engine.core.private_files import UnsafePathError, check_trusted_file
 
     try:
         check_trusted_file(path)
@@ -136,8 +137,6 @@ def _refuse_unless_trusted(path: Path) -> None:
 
 
 def _source(file: str) -> Any:
-    from engine.model.yamlsource import load_source
-
     try:
         return load_source(file)
     except InvalidPlaybook as exc:

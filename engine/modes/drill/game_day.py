@@ -22,8 +22,14 @@ from msgspec import Struct, field
 from engine.core.errors import ExitCode, RefusedError, UsageError
 from engine.core.events import Listener
 from engine.core.outcome import Outcome
+from engine.ledger import new_run_id
+from engine.modes.rollback.undo_run import rollback_run
+from engine.modes.run import execute_prepared, open_ledger
 from engine.run.preflight import Prepared, RunRequest, prepare
 from engine.run.runner import RunResult
+from engine.run.target_lock import TargetLock
+from engine.sli.checker import SliChecker
+from engine.templating.render import TemplateRenderer
 
 if TYPE_CHECKING:
     from engine.ledger import Ledger
@@ -166,9 +172,6 @@ def _holding_targets(
     if not checked.targets:
         yield request, None
         return
-    from engine.ledger import new_run_id
-    from engine.modes.run import open_ledger
-    from engine.run.target_lock import TargetLock
 
     owner = f"drill-{new_run_id()}"
     with open_ledger(request) as ledger:
@@ -223,9 +226,6 @@ def _checked(request: RunRequest) -> Prepared:
 
 
 def _sample(prepared: Prepared, phase: str, resources: Resources) -> Sample:
-    from engine.sli.checker import SliChecker
-    from engine.templating.render import TemplateRenderer
-
     sli = prepared.playbook.sli
     assert sli is not None
     variables = prepared.variables
@@ -277,8 +277,6 @@ class _Drill:
 
     def _section(self, name: str, steps: Sequence[Any]) -> RunResult:
         """Run only these steps (no SLI gate) as a recorded drill run."""
-        from engine.ledger import new_run_id
-        from engine.modes.run import execute_prepared
 
         run_id = new_run_id()
         prepared = prepare(self.request, run_id, mode="drill")
@@ -326,8 +324,6 @@ class _Drill:
 
     def _remediate(self, injected_at: float) -> None:
         """The playbook itself, SLI pre-check and stop-on-recovery included."""
-        from engine.ledger import new_run_id
-        from engine.modes.run import execute_prepared
 
         run_id = new_run_id()
         prepared = prepare(self.request, run_id, mode="drill")
@@ -369,8 +365,6 @@ class _Drill:
             )
 
     def _undo_inject(self, inject: RunResult) -> RunResult:
-        from engine.modes.rollback.undo_run import rollback_run
-
         request = msgspec.structs.replace(self.request, assume_yes=True)  # the drill's own undo
         return self._record(
             "revert", lambda: rollback_run(inject.run_id, request, self.listeners(), self.ledger)

@@ -11,15 +11,14 @@ import msgspec.structs
 
 from engine.core.errors import UsageError
 from engine.core.events import Listener
-from engine.run.preflight import RunRequest
+from engine.ledger import new_run_id
+from engine.modes.run import execute_prepared
+from engine.run.preflight import RunRequest, prepare
 from engine.run.runner import RunResult
 
 
 def inject_fault(request: RunRequest, listeners: Sequence[Listener] = ()) -> RunResult:
     """Run the inject steps only (no SLI gate); their undos run if one fails."""
-    from engine.ledger import new_run_id
-    from engine.modes.run import execute_prepared
-    from engine.run.preflight import prepare
 
     run_id = new_run_id()
     prepared = prepare(request, run_id, mode="drill")

@@ -14,16 +14,19 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from msgspec import Struct
-from msgspec.structs import asdict
+from msgspec.structs import asdict, replace
 
 from engine.core.errors import ExitCode, RefusedError
 from engine.core.events import Listener
 from engine.core.resources import Resources
+from engine.modes.locks import nothing_done
 from engine.modes.rollback.undo_run import RollbackPlan, execute_rollback, planned_rollback
 from engine.run.execution import Completed
+from engine.run.plan import describe_undo
 from engine.run.preflight import RunRequest
 from engine.run.runner import RunResult
 from engine.steps.base import StepContext
+from engine.templating.render import RenderError, TemplateRenderer
 from engine.ui.operator import HeadlessOperator
 
 Confirm = Callable[[str], bool]
@@ -65,8 +68,6 @@ def rollback(
 
 def _done(result: RunResult, output: str) -> int:
     if not result.run_id:
-        from engine.modes.locks import nothing_done
-
         _say(nothing_done(result.message, output))
     return int(result.outcome.exit_code)
 
@@ -90,11 +91,6 @@ def undo_plan(plan: RollbackPlan) -> list[PlannedUndo]:
 
 
 def _planned(item: Completed, shared: StepContext, redact: Callable[[str], str]) -> PlannedUndo:
-    from msgspec.structs import replace
-
-    from engine.run.plan import describe_undo
-    from engine.templating.render import RenderError
-
     step = item.step
     if not item.needs_undo:
         undo = f"not undone: the step ended {item.status}, its undo is not safe then"
@@ -108,7 +104,6 @@ def _planned(item: Completed, shared: StepContext, redact: Callable[[str], str])
 
 def _plan_context(plan: RollbackPlan) -> StepContext:
     """The context the undos would render in, with nobody to ask and nothing connected."""
-    from engine.templating.render import TemplateRenderer
 
     prepared = plan.prepared
     variables = prepared.variables.as_mapping()
