@@ -1,6 +1,6 @@
 """What the `run`-like commands build from their options: the request and the displays.
 
-Free of click, so that `runbook run` can be started without it (`engine.cli.main`).
+Free of click: tests, and later the webhook, build the same requests without it.
 """
 
 from __future__ import annotations

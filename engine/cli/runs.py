@@ -1,0 +1,20 @@
+"""`runbook runs`: the history of runs, newest first."""
+
+from __future__ import annotations
+
+import click
+
+from engine.cli.params import OUTPUT
+from engine.ui.terminal_text import say
+
+
+@click.command()
+@click.option("--playbook", "-p", help="Only runs of this playbook.")
+@click.option("--outcome", help="Only runs with this outcome.")
+@click.option("--limit", "-n", default=20, show_default=True)
+@click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+def runs(playbook: str | None, outcome: str | None, limit: int, output: str) -> None:
+    """The history of runs, newest first."""
+    from engine.modes.history import list_runs
+
+    say(list_runs(playbook, outcome, limit, output))
