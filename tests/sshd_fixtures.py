@@ -1,11 +1,15 @@
 """A real OpenSSH server on loopback, started once per test session.
 
 - Listens on 127.0.0.1 on a free port; host key and client keys are generated per session.
-- Logs in a dedicated clean user (`runbook-ssh`, shell /bin/sh, no rc files), created
-  with `useradd` and unlocked with `usermod -p '*'` (with `UsePAM no`, a `!` password
-  means "locked"). Its authorized keys live in a per-session file under its own
-  `~/.ssh` so that `StrictModes yes` holds and two test sessions on one machine do not
-  overwrite each other's keys.
+- Logs in a clean user of the session's own (`runbook-ssh-<pid>`, shell /bin/sh, no rc
+  files), created with `useradd` when the session starts, unlocked with `usermod -p '*'`
+  (with `UsePAM no`, a `!` password means "locked"), and removed with its home
+  (`userdel -r`) when the session ends, passed or failed; a user left by a session that
+  was killed is removed by the next one. Its authorized keys live under its own
+  `~/.ssh` so that `StrictModes yes` holds.
+- sshd's privilege separation folder /run/sshd is made when missing and removed when the
+  last session that uses it ends (each holds a shared lock on it; a marker inside says
+  the tests made it), so concurrent sessions never pull it from under each other.
 - Not root: sshd runs as the current user, who is then the only one who can log in
   (its keys in the session's private folder, `StrictModes no`).
 - `sshd` missing: the tests using it are skipped, but fail under CI=true (`.ci/run`
@@ -34,8 +38,10 @@ import pytest
 import yaml
 from components import free_port, require_binary
 
-TEST_USER = "runbook-ssh"
-USER_LOCK = Path("/tmp/runbook-ssh-test-user.lock")
+USER_PREFIX = "runbook-ssh-"  # + the pid of the test session that owns the user
+PRIVSEP = Path("/run/sshd")  # compiled into sshd: where its unprivileged child chroots
+PRIVSEP_MARKER = ".made-by-runbook-tests"
+BUSY_PASSWD = 10  # useradd/userdel: /etc/passwd is locked by another process
 ADDRESS = "127.0.0.1"
 
 SSHD_CONFIG = """\
@@ -126,23 +132,121 @@ def _run(*argv: str) -> str:
     return done.stdout
 
 
-def _ensure_test_user() -> Path:
-    """Create (once per machine) the clean login user; its home."""
-    USER_LOCK.touch(exist_ok=True)
-    with USER_LOCK.open() as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+def _run_account_tool(*argv: str) -> None:
+    """useradd/usermod/userdel, again while another process holds /etc/passwd's lock."""
+    deadline = time.monotonic() + 30
+    while True:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        if done.returncode == 0:
+            return
+        if done.returncode != BUSY_PASSWD or time.monotonic() > deadline:
+            raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip()}")
+        time.sleep(0.1)
+
+
+def _remove_user(user: str) -> None:
+    """The user, its home and its processes (all of them this session's own)."""
+    subprocess.run(["pkill", "-KILL", "-U", user], capture_output=True, check=False)
+    _run_account_tool("userdel", "--remove", "--force", user)
+
+
+def _remove_users_of_dead_sessions() -> None:
+    """Users that a killed test session could not remove (its pid is gone)."""
+    for entry in pwd.getpwall():
+        pid = entry.pw_name.removeprefix(USER_PREFIX)
+        if entry.pw_name.startswith(USER_PREFIX) and pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(RuntimeError):  # another session removed it first
+                _remove_user(entry.pw_name)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def session_user() -> Iterator[tuple[str, Path]]:
+    """The session's clean login user and its home, removed (with the home) at the end."""
+    _remove_users_of_dead_sessions()
+    user = f"{USER_PREFIX}{os.getpid()}"
+    useradd = require_binary("useradd", "passwd")
+    _run_account_tool(useradd, "--create-home", "--shell", "/bin/sh",
+                      "--comment", "runbook-engine tests", user)  # fmt: skip
+    try:
+        _run_account_tool("usermod", "-p", "*", user)  # unlock: "!" in shadow means locked
+        home = Path(pwd.getpwnam(user).pw_dir)
+        ssh_dir = home / ".ssh"
+        ssh_dir.mkdir(mode=0o700, exist_ok=True)
+        shutil.chown(ssh_dir, user, user)
+        home.chmod(0o755)
+        yield user, home
+    finally:
+        _remove_user(user)
+
+
+@contextlib.contextmanager
+def privsep_dir(path: Path = PRIVSEP) -> Iterator[None]:
+    """/run/sshd while the session runs; removed by the last session that uses it, if a
+    test session made it (the machine's own is left as it was)."""
+    while True:
+        with contextlib.suppress(FileExistsError):
+            path.mkdir(mode=0o755)
+            (path / PRIVSEP_MARKER).touch()
         try:
-            pwd.getpwnam(TEST_USER)
-        except KeyError:
-            _run(require_binary("useradd", "passwd"), "--create-home", "--shell", "/bin/sh",
-                 "--comment", "runbook-engine tests", TEST_USER)  # fmt: skip
-        _run("usermod", "-p", "*", TEST_USER)  # unlock: "!" in shadow means locked
-    home = Path(pwd.getpwnam(TEST_USER).pw_dir)
-    ssh_dir = home / ".ssh"
-    ssh_dir.mkdir(mode=0o700, exist_ok=True)
-    shutil.chown(ssh_dir, TEST_USER, TEST_USER)
-    home.chmod(0o755)
-    return home
+            held = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:  # the last other session just removed it
+            continue
+        fcntl.flock(held, fcntl.LOCK_SH)
+        if _same_file(held, path):
+            break
+        os.close(held)  # removed (and maybe made again) while we waited for the lock
+    try:
+        yield
+    finally:
+        _leave_privsep_dir(held, path)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), path.stat())
+    except FileNotFoundError:
+        return False
+
+
+def _leave_privsep_dir(held: int, path: Path) -> None:
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # only when no session holds it
+        if (path / PRIVSEP_MARKER).exists():
+            (path / PRIVSEP_MARKER).unlink()
+            path.rmdir()
+    except BlockingIOError:
+        pass  # another session's sshd still needs it: the last one removes it
+    finally:
+        os.close(held)
+
+
+@contextlib.contextmanager
+def sudoers_rule(name: str, text: str) -> Iterator[Path]:
+    """`text` as a rule of /etc/sudoers.d/ (`name`-<pid>) while the caller needs it,
+    removed afterwards, also when a test or the check fails. Written under a name sudo
+    skips (it has a dot) and moved in place only once `visudo -c` accepts it, so a bad
+    rule never reaches sudo."""
+    rule = Path(f"/etc/sudoers.d/{name}-{os.getpid()}")
+    draft = rule.with_name(f"{rule.name}.draft")
+    try:
+        draft.write_text(text)
+        draft.chmod(0o440)
+        subprocess.run(["visudo", "-cf", str(draft)], check=True, capture_output=True)
+        draft.rename(rule)
+        yield rule
+    finally:
+        draft.unlink(missing_ok=True)
+        rule.unlink(missing_ok=True)
 
 
 def _keygen(path: Path, comment: str) -> None:
@@ -150,12 +254,13 @@ def _keygen(path: Path, comment: str) -> None:
     _run(keygen, "-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", str(path))
 
 
-def _login(state: Path, port: int) -> tuple[str, Path, Path, str]:
-    """(user, home for work folders, authorized_keys file, StrictModes)."""
-    if os.geteuid() != 0:
+def _login(state: Path, port: int, account: tuple[str, Path] | None) -> tuple[str, Path, Path, str]:
+    """(user, home for work folders, authorized_keys file, StrictModes); `account`: the
+    session's own user and home (root), else the current user logs in."""
+    if account is None:
         return getpass.getuser(), state / "work", state / "authorized_keys", "no"
-    home = _ensure_test_user()
-    return TEST_USER, home, home / ".ssh" / f"runbook-tests-{port}.keys", "yes"
+    user, home = account
+    return user, home, home / ".ssh" / f"runbook-tests-{port}.keys", "yes"
 
 
 def _authorize(key_file: Path, public: str, user: str) -> None:
@@ -178,9 +283,9 @@ def _wait_for_banner(port: int, process: subprocess.Popen[bytes], log: Path) -> 
     raise RuntimeError(f"sshd never served a banner:\n{log.read_text()}")
 
 
-def _start(sshd: str, state: Path) -> SshServer:
+def _start(sshd: str, state: Path, account: tuple[str, Path] | None) -> SshServer:
     port = free_port()
-    user, home, authorized, strict = _login(state, port)
+    user, home, authorized, strict = _login(state, port, account)
     home.mkdir(exist_ok=True)
     _authorize(authorized, (state / "client_ed25519.pub").read_text(), user)
     config = state / f"sshd_config-{port}"
@@ -239,12 +344,19 @@ def sshd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SshServer]:
         binary = require_binary("sshd", "openssh-server")
     state = tmp_path_factory.mktemp("sshd")
     state.chmod(0o700)
-    if os.geteuid() == 0:
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
     for name in ("ssh_host_ed25519_key", "client_ed25519", "other_ed25519"):
         _keygen(state / name, name)
-    server = _start(binary, state)
-    yield server
+    with contextlib.ExitStack() as session:  # undone in reverse, also after a failure
+        account = None
+        if os.geteuid() == 0:
+            session.enter_context(privsep_dir())
+            account = session.enter_context(session_user())
+        server = _start(binary, state, account)
+        session.callback(_stop, server)
+        yield server
+
+
+def _stop(server: SshServer) -> None:
     server.process.terminate()
     try:
         server.process.wait(timeout=10)

@@ -119,6 +119,9 @@ class Probe(Struct, frozen=True):
 
     type: str
     spec: Any
+    # The playbook block of a step type whose defaults it reads (the kubernetes probe:
+    # `kubernetes:`), or None: preflight checks its context with that type's steps.
+    block: str | None = None
 
 
 class Sli(Struct, frozen=True):
@@ -158,7 +161,7 @@ class Playbook(Struct, frozen=True):
     sli: Sli | None = None
     drill: Drill | None = None
     # The top-level blocks whose settings a step type's steps share (`kubernetes:`), by
-    # block, as that type parsed them (`engine.steps.registry.PLAYBOOK_BLOCKS`).
+    # block, as that type parsed them (`engine.steps.registry.PLAYBOOK_HOOKS`).
     step_blocks: Mapping[str, Any] = field(default_factory=dict)
 
     @property

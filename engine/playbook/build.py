@@ -26,6 +26,7 @@ from engine.model.playbook import (
 )
 from engine.model.yamlsource import Path, Source, dotted
 from engine.playbook.schema import STEP_TYPE_KEYS
+from engine.sli.registry import PROBE_BLOCKS
 from engine.steps.registry import playbook_hooks, step_type
 
 
@@ -166,7 +167,7 @@ def _step_blocks(data: Mapping[str, Any]) -> dict[str, Any]:
 def _sli(raw: Mapping[str, Any]) -> Sli:
     probe_type, probe_spec = next(iter(raw["probe"].items()))
     return Sli(
-        probe=Probe(probe_type, probe_spec),
+        probe=Probe(probe_type, probe_spec, PROBE_BLOCKS.get(probe_type)),
         healthy=_healthy(raw["healthy"]) if "healthy" in raw else None,
         settle=parse_duration(raw.get("settle", "0s")),
         samples=raw.get("samples", 1),

@@ -5,8 +5,8 @@ A command string reaches `/bin/sh -c` with each value in the environment
 or the script of another interpreter cannot be passed that way and is refused here, at
 the template's line, before anything runs. In an argv list, a template in the script of
 `sh -c`, `python3 -c`… (or in `eval`'s words, or `ssh`'s remote command) is refused the
-same way. Commands are the `run:` of `shell`, `ssh` and the `command` probe, and the
-`command:` of a minikube `ssh` action.
+same way. Which keys of a step's body (or a probe's spec) hold commands, or a command's
+stdin, each step type and probe says (`command_fields`, `stdin_fields`).
 """
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ from engine.core.shellsyntax import (
     stdin_program,
 )
 from engine.playbook.template_syntax import SIMPLE_REFERENCE, parser
+from engine.sli.registry import PROBES, probe_type
+from engine.steps.registry import STEP_TYPES, step_type
 from engine.templating.render import unsafe_error
 
 if TYPE_CHECKING:
     from engine.model.yamlsource import Path
 
-_COMMAND_OWNERS = {"run": frozenset({"shell", "ssh", "command"}), "command": {"minikube"}}
+_PROBE = "probe"  # the key of `sli:` whose one entry is {probe type: spec}
 
 
 class CommandProblem(Struct, frozen=True):
@@ -43,13 +45,40 @@ class CommandProblem(Struct, frozen=True):
 
 
 def is_stdin(path: Path) -> bool:
-    """Whether the string at `path` is the `stdin:` of a command step."""
-    return len(path) >= 2 and path[-1] == "stdin" and str(path[-2]) in ("shell", "ssh")
+    """Whether the string at `path` is the stdin of a step's command."""
+    if len(path) < 2 or _owned_by_probe(path):
+        return False
+    return str(path[-1]) in _stdin_fields(str(path[-2]))
 
 
 def is_command(path: Path) -> bool:
     """Whether the string at `path` is a command string run by a shell."""
-    return len(path) >= 2 and str(path[-2]) in _COMMAND_OWNERS.get(str(path[-1]), ())
+    if len(path) < 2:
+        return False
+    owner, key = str(path[-2]), str(path[-1])
+    if _owned_by_probe(path):
+        return key in _probe_command_fields(owner)
+    return key in _step_command_fields(owner)
+
+
+def _owned_by_probe(path: Path) -> bool:
+    """Whether `path` is a key of the SLI probe's spec (`sli.probe.<type>.<key>`)."""
+    return len(path) >= 3 and path[-3] == _PROBE
+
+
+@lru_cache(maxsize=64)
+def _step_command_fields(owner: str) -> frozenset[str]:
+    return step_type(owner).command_fields if owner in STEP_TYPES else frozenset()
+
+
+@lru_cache(maxsize=64)
+def _stdin_fields(owner: str) -> frozenset[str]:
+    return step_type(owner).stdin_fields if owner in STEP_TYPES else frozenset()
+
+
+@lru_cache(maxsize=64)
+def _probe_command_fields(owner: str) -> frozenset[str]:
+    return probe_type(owner).command_fields if owner in PROBES else frozenset()
 
 
 def argv_owner(path: Path) -> Path | None:

@@ -28,6 +28,7 @@ from engine.playbook.commands import (
 )
 from engine.playbook.scope import Scope, reference_problem
 from engine.playbook.template_syntax import SIMPLE_REFERENCE, parser
+from engine.steps.registry import playbook_hooks
 from engine.templating.render import (
     RenderError,
     compile_condition,
@@ -41,8 +42,6 @@ if TYPE_CHECKING:
 _PART = re.compile(r"\.(\w+)|\[\s*['\"]([^'\"]*)['\"]\s*\]")
 _MAYBE_PRIVATE = re.compile(r"[.\[]\s*['\"]?_|attr")
 _SYNTAX = re.compile(r"template syntax error \(line (\d+)\): ")
-COMMAND_KEYS = frozenset({"run", "command"})
-NOT_COMMAND_KEYS = frozenset({"env", "stdin"})  # how a command receives a secret safely
 _WHEN_HINT = "write a Jinja expression, e.g. inputs.force or steps.check.exit_code == 0"
 _TARGET_HINT = "name the target by inputs or plain text, e.g. 'db/{{ inputs.cluster }}'"
 _PRIVATE_HINT = "templates may only read values: inputs, secrets, steps, captures, alert, run"
@@ -111,7 +110,7 @@ class TemplateChecker:
 
     def check(self) -> list[Finding]:
         data = self.source.data
-        for key in ("targets", "sli", "kubernetes"):
+        for key in ("targets", "sli", *playbook_hooks()):  # and the blocks of step types
             if key in data:
                 self.walk(data[key], (key,), Scope(self.inputs, self.secrets))
         self.check_steps(data.get("steps"), ("steps",))
@@ -233,8 +232,8 @@ def _block_line(text: str, start: Location, line: int) -> Location:
 
 
 def _on_command_line(path: Path) -> bool:
-    parts = {str(part) for part in path}
-    return bool(parts & COMMAND_KEYS) and not parts & NOT_COMMAND_KEYS
+    """A command string, or a word of a command's argv (its `env:` and stdin are safe)."""
+    return is_command(path) or argv_owner(path) is not None
 
 
 def _value_at(data: Any, path: Path) -> Any:

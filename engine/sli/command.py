@@ -14,6 +14,7 @@ from engine.sli.judge import Reading, SliVerdict
 from engine.sli.registry import ProbeProblem
 
 reads_number = True
+command_fields: frozenset[str] = frozenset({"run"})
 DEFAULT_TIMEOUT = 10.0
 
 

@@ -21,6 +21,7 @@ from engine.sli.judge import Reading, SliVerdict
 from engine.sli.registry import ProbeProblem
 
 reads_number = False
+command_fields: frozenset[str] = frozenset()
 DEFAULT_TIMEOUT = 5.0
 BODY_LIMIT = 1024 * 1024
 

@@ -26,8 +26,10 @@ from engine.core.rendering import Renderer
 from engine.core.resources import Resources
 from engine.sli.judge import Reading, SliVerdict
 from engine.sli.registry import ProbeProblem
+from engine.steps import kubectl
 
 reads_number = False
+command_fields: frozenset[str] = frozenset()
 DEFAULT_TIMEOUT = 5.0
 
 
@@ -44,7 +46,9 @@ def read(
     body = {key: render.value(value) for key, value in spec.items() if key != "context"}
     deadline = Deadline.after(DEFAULT_TIMEOUT)
     try:
-        binding = bind(spec.get("context"), playbook_defaults(render), render, Path.cwd())
+        binding = bind(
+            spec.get("context"), playbook_defaults(render, kubectl.block), render, Path.cwd()
+        )
         check_names(body)
         client = shared_client(resources, binding)
     except (KubeConfigError, ActionError) as exc:

@@ -31,6 +31,7 @@ BODY_LIMIT = 4 * 1024 * 1024
 
 
 reads_number = True
+command_fields: frozenset[str] = frozenset()
 
 
 def read(

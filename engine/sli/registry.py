@@ -15,6 +15,7 @@ from typing import Any, NamedTuple, Protocol
 from engine.core.rendering import Renderer
 from engine.core.resources import Resources
 from engine.sli.judge import Reading
+from engine.steps import kubectl
 
 PROBES: dict[str, str] = {
     "prometheus": "engine.sli.prometheus",
@@ -22,6 +23,10 @@ PROBES: dict[str, str] = {
     "command": "engine.sli.command",
     "kubernetes": "engine.sli.kubernetes",
 }
+
+# The probes that read the defaults of a step type's block of the playbook, by probe:
+# the kubernetes probe shares the kubectl steps' `kubernetes:` (and preflight's check).
+PROBE_BLOCKS: dict[str, str] = {"kubernetes": kubectl.block}
 
 
 class ProbeProblem(NamedTuple):
@@ -37,6 +42,8 @@ class Probe(Protocol):
 
     # Its reading is a number that `healthy:` judges (else the probe judges itself).
     reads_number: bool
+    # The keys of its spec whose strings (or argv lists) a shell or program runs.
+    command_fields: frozenset[str]
 
     def read(
         self,

@@ -71,6 +71,11 @@ class StepType(Protocol):
     # Whether `plan --probe` runs a read-only step of this type: False when running it
     # tells nothing (a pause) or needs a human.
     probed: bool
+    # The keys of its body whose strings (or argv lists) a shell or program runs: a
+    # template there must stay data (`engine.playbook.commands` checks them).
+    command_fields: frozenset[str]
+    # The keys of its body whose text a command reads on its stdin.
+    stdin_fields: frozenset[str]
 
     def parse(self, body: Any, where: Location) -> Any: ...
 
@@ -106,6 +111,9 @@ class StepProblem(NamedTuple):
 class PlaybookHook(Protocol):
     """What a step type whose steps share a top-level block of the playbook (kubectl:
     `kubernetes:`) checks of the playbook as a whole. The registry names such types."""
+
+    # The top-level block of the playbook it owns (also the run variables' key).
+    block: str
 
     def parse_block(self, raw: Mapping[str, Any]) -> Any:
         """The block as written (schema-valid; {} when absent) → the model's value."""

@@ -17,4 +17,4 @@ CHECKED: dict[str, StepType] = {
     "manual": manual,
     "wait": wait,
 }
-HOOKS: dict[str, PlaybookHook] = {"kubernetes": kubectl}
+HOOKS: dict[str, PlaybookHook] = {"kubectl": kubectl}

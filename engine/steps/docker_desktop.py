@@ -42,6 +42,8 @@ ONLY_FOR = {
 needs_human = False
 default_timeout: float | None = DEFAULT_STEP_TIMEOUT
 probed = True
+command_fields: frozenset[str] = frozenset()
+stdin_fields: frozenset[str] = frozenset()
 
 
 class DesktopSpec(Struct, frozen=True):

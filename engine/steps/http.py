@@ -38,6 +38,8 @@ SAFE_METHODS = frozenset({"GET", "HEAD"})
 needs_human = False
 default_timeout: float | None = DEFAULT_STEP_TIMEOUT
 probed = True
+command_fields: frozenset[str] = frozenset()
+stdin_fields: frozenset[str] = frozenset()
 
 
 class HttpSpec(Struct, frozen=True):

@@ -30,6 +30,7 @@ from engine.backends.kube.config import (
     playbook_defaults,
     rebind,
 )
+from engine.backends.kube.guard import KubeNames
 from engine.backends.kube.spec import MODULES, SELF_UNDOING, KubeSpec, describe, parse_spec
 from engine.core.durations import format_seconds, parse_duration
 from engine.core.findings import Location
@@ -43,11 +44,19 @@ if TYPE_CHECKING:
 
 DEFAULT_DEADLINE = 30 * 60.0
 PLAN_DEADLINE = 15.0
+NAME = "kubectl"  # the YAML key of its steps
+
+# The top-level block of the playbook this hook owns: the defaults of every Kubernetes
+# step and of an SLI probe that reads a cluster (the run variables' `playbook.kubernetes`).
+block = "kubernetes"
+NAMES = KubeNames(frozenset({NAME}), block)
 
 
 needs_human = False
 default_timeout: float | None = DEFAULT_STEP_TIMEOUT
 probed = True
+command_fields: frozenset[str] = frozenset()
+stdin_fields: frozenset[str] = frozenset()
 
 
 def parse(body: Any, where: Location) -> KubeSpec:
@@ -88,19 +97,19 @@ def problems(playbook: Playbook, steps: Sequence[Step]) -> Iterator[StepProblem]
 
 def run_variables(playbook: Playbook, environ: Mapping[str, str]) -> Mapping[str, Any]:
     """`playbook.kubernetes`: the defaults, with the kubeconfig the environment names."""
-    return {guard.BLOCK: guard.defaults_mapping(playbook, environ)}
+    return {block: guard.defaults_mapping(playbook, environ, block)}
 
 
 def refusal(playbook: Playbook, variables: Mapping[str, Any]) -> tuple[str, str]:
     """A context that is not in the kubeconfig, none at level 3, a wrong pinned cluster."""
-    return guard.refusal(playbook, variables)
+    return guard.refusal(playbook, variables, NAMES)
 
 
 def _timeout_past_step(step: Step) -> Iterator[StepProblem]:
     """A kubectl `timeout:` longer than its step's: the step's cuts it first."""
     body = getattr(step.action.spec, "body", None)
     own = body.get("timeout") if isinstance(body, Mapping) else None
-    if step.action.type != "kubectl" or step.timeout is None or not isinstance(own, str):
+    if step.action.type != NAME or step.timeout is None or not isinstance(own, str):
         return
     if parse_duration(own) > step.timeout:
         message = (
@@ -112,7 +121,7 @@ def _timeout_past_step(step: Step) -> Iterator[StepProblem]:
 
 
 def _contextless(playbook: Playbook, steps: Sequence[Step]) -> Iterator[StepProblem]:
-    for step in guard.contextless(steps, playbook):
+    for step in guard.contextless(steps, playbook, NAMES):
         message = (
             f"step {step.id!r} names no kubeconfig context; level 3 never uses the current one"
         )
@@ -179,7 +188,7 @@ def undo(spec: KubeSpec, captured: Mapping[str, Any], ctx: StepContext) -> StepR
         return StepResult(Status.SKIPPED, message="nothing was captured: nothing to undo")
     if "export_dir" in captured:
         return _remove_export(captured)
-    defaults = playbook_defaults(ctx.render)
+    defaults = playbook_defaults(ctx.render, block)
     context, uid = str(captured.get("context", "")), captured.get("cluster_uid")
 
     def binding() -> Binding:
@@ -261,7 +270,7 @@ def _captured(op: Op | None, state: Mapping[str, Any] | None) -> dict[str, Any]:
 
 
 def _binding(spec: KubeSpec, ctx: StepContext) -> Binding:
-    return bind(spec.context, playbook_defaults(ctx.render), ctx.render, ctx.base_dir)
+    return bind(spec.context, playbook_defaults(ctx.render, block), ctx.render, ctx.base_dir)
 
 
 def _mode(ctx: StepContext) -> str:

@@ -19,6 +19,8 @@ ANSWER_STATUS = {"done": Status.SUCCEEDED, "failed": Status.FAILED, "skipped": S
 needs_human = True
 default_timeout: float | None = None
 probed = False
+command_fields: frozenset[str] = frozenset()
+stdin_fields: frozenset[str] = frozenset()
 
 
 class ManualSpec(Struct, frozen=True):

@@ -48,6 +48,8 @@ NEEDS = {"addons": ("addon", "enable"), "ssh": ("command",)}
 needs_human = False
 default_timeout: float | None = DEFAULT_STEP_TIMEOUT
 probed = True
+command_fields: frozenset[str] = frozenset({"command"})  # the `command:` of an `ssh` action
+stdin_fields: frozenset[str] = frozenset()
 
 
 class MinikubeSpec(Struct, frozen=True):

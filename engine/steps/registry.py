@@ -23,9 +23,10 @@ STEP_TYPES: dict[str, str] = {
     "wait": "engine.steps.wait",
 }
 
-# Step types whose module is also a PlaybookHook, by the top-level playbook block their
-# steps share: loaded whenever a playbook is built or run, so keep them light.
-PLAYBOOK_BLOCKS: dict[str, str] = {"kubernetes": "kubectl"}
+# Step types whose module is also a PlaybookHook (its steps share a top-level block of
+# the playbook, which the hook names): loaded whenever a playbook is built or run, so
+# keep them light.
+PLAYBOOK_HOOKS: tuple[str, ...] = ("kubectl",)
 
 
 @cache
@@ -42,7 +43,8 @@ def step_type(name: str) -> StepType:
 
 def playbook_hooks() -> dict[str, PlaybookHook]:
     """The step types that look at the playbook as a whole, by the block they own."""
-    return {block: _hook(owner) for block, owner in PLAYBOOK_BLOCKS.items()}
+    hooks = [_hook(owner) for owner in PLAYBOOK_HOOKS]
+    return {hook.block: hook for hook in hooks}
 
 
 def _hook(name: str) -> PlaybookHook:

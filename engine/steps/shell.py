@@ -19,6 +19,8 @@ from engine.steps.common import checked_env, parse_run, render_command
 needs_human = False
 default_timeout: float | None = DEFAULT_STEP_TIMEOUT
 probed = True
+command_fields: frozenset[str] = frozenset({"run"})
+stdin_fields: frozenset[str] = frozenset({"stdin"})
 
 
 class ShellSpec(Struct, frozen=True):

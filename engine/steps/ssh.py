@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 needs_human = False
 default_timeout: float | None = DEFAULT_STEP_TIMEOUT
 probed = True
+command_fields: frozenset[str] = frozenset({"run"})
+stdin_fields: frozenset[str] = frozenset({"stdin"})
 
 
 class SshSpec(Struct, frozen=True):

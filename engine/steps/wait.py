@@ -16,6 +16,8 @@ from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
 needs_human = False
 default_timeout: float | None = DEFAULT_STEP_TIMEOUT
 probed = False
+command_fields: frozenset[str] = frozenset()
+stdin_fields: frozenset[str] = frozenset()
 
 
 class WaitSpec(Struct, frozen=True):

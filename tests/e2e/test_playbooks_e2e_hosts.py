@@ -45,7 +45,7 @@ from typing import Any
 import pytest
 from components import free_port, require_binary
 from sli_helpers import events, run_cli, step_statuses
-from sshd_fixtures import SshServer, sibling_sshd
+from sshd_fixtures import SshServer, sibling_sshd, sudoers_rule
 from test_playbooks_e2e import REPO, outcome
 from tree import TESTS
 
@@ -105,17 +105,12 @@ def host_tools(sshd: SshServer, remote_dir: Path) -> Iterator[HostTools]:
         script = tools.bin_dir / name
         script.write_text(text.format(calls=tools.calls, journal=tools.journal, cache=tools.cache))
         script.chmod(0o755)
-    rule = Path(f"/etc/sudoers.d/runbook-e2e-hosts-{os.getpid()}")
     secure_path = f"{tools.bin_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     commands = ["/usr/bin/sh", "/bin/sh", "/usr/bin/find", f"{tools.bin_dir}/journalctl"]
-    rule.write_text(f'Defaults:{sshd.user} secure_path="{secure_path}"\n'
-                    f"{sshd.user} ALL=(root) NOPASSWD: {', '.join(commands)}\n")  # fmt: skip
-    rule.chmod(0o440)
-    subprocess.run(["visudo", "-cf", str(rule)], check=True, capture_output=True)
-    try:
+    text = (f'Defaults:{sshd.user} secure_path="{secure_path}"\n'
+            f"{sshd.user} ALL=(root) NOPASSWD: {', '.join(commands)}\n")  # fmt: skip
+    with sudoers_rule("runbook-e2e-hosts", text):
         yield tools
-    finally:
-        rule.unlink(missing_ok=True)
 
 
 def _ssh_wrapper(sshd: SshServer, bin_dir: Path, name: str) -> None:
@@ -258,18 +253,15 @@ def fake_systemd(sshd: SshServer, remote_dir: Path) -> Iterator[Path]:
     (bin_dir / "fake-systemd.json.lock").touch(mode=0o666)
     (bin_dir / "fake-systemd.json.lock").chmod(0o666)
     shutil.chown(bin_dir, sshd.user, sshd.user)  # the fake writes its state as either user
-    rule = Path(f"/etc/sudoers.d/runbook-e2e-systemd-{os.getpid()}")
     secure_path = f"{bin_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-    rule.write_text(
+    text = (
         f'Defaults:{sshd.user} secure_path="{secure_path}"\n'
         f"{sshd.user} ALL=(root) NOPASSWD: {bin_dir}/systemctl, {bin_dir}/journalctl\n"
     )
-    rule.chmod(0o440)
-    subprocess.run(["visudo", "-cf", str(rule)], check=True, capture_output=True)
     try:
-        yield bin_dir
+        with sudoers_rule("runbook-e2e-systemd", text):
+            yield bin_dir
     finally:
-        rule.unlink(missing_ok=True)
         subprocess.run([bin_dir / "systemctl", "stop", "web"], capture_output=True, check=False)
 
 

@@ -42,7 +42,7 @@ from kube_fixtures import KubeCluster, available, create_web
 from kube_node_stand_in import MetricsStandIn, NodeStandIn
 from prom_fixtures import PromStack
 from sli_helpers import events, run_cli, step_statuses
-from sshd_fixtures import SshServer, sibling_sshd
+from sshd_fixtures import SshServer, sibling_sshd, sudoers_rule
 from test_playbooks_e2e import REPO, outcome
 
 CRASHLOOP = REPO / "playbooks/kubernetes/crashloop-rollback.yaml"
@@ -285,24 +285,18 @@ def node_sshd(sshd: SshServer, remote_dir: Path) -> Iterator[tuple[SshServer, Pa
     journalctl = bin_dir / "journalctl"
     journalctl.write_text(STAND_IN_JOURNALCTL.format(calls=bin_dir / "journalctl.calls"))
     journalctl.chmod(0o755)
-    rule = Path(f"/etc/sudoers.d/runbook-e2e-kube-{os.getpid()}")
     secure_path = f"{bin_dir}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     allowed = ["/usr/bin/sh", "/bin/sh", f"{bin_dir}/journalctl", f"{bin_dir}/crictl",
                "/usr/bin/rm", "/bin/rm"]  # fmt: skip
-    rule.write_text(f'Defaults:{sshd.user} secure_path="{secure_path}"\n'
-                    f"{sshd.user} ALL=(root) NOPASSWD: {', '.join(allowed)}\n")  # fmt: skip
-    rule.chmod(0o440)
-    subprocess.run(["visudo", "-cf", str(rule)], check=True, capture_output=True)
+    text = (f'Defaults:{sshd.user} secure_path="{secure_path}"\n'
+            f"{sshd.user} ALL=(root) NOPASSWD: {', '.join(allowed)}\n")  # fmt: skip
     setup = ("mount -t tmpfs -o size=64m,mode=0755 runbook-node-disk /var/lib && "
              'mkdir -p /var/lib/kubelet /var/lib/systemd/coredump && exec "$@"')  # fmt: skip
     launcher = [unshare, "--mount", "--propagation", "private", "--", "/bin/sh", "-c", setup,
                 "sh"]  # fmt: skip
-    try:
-        # the namespace, and its tmpfs, go with the sshd, its last process
-        with sibling_sshd(sshd, launcher=launcher) as server:
-            yield server, bin_dir, server.process.pid
-    finally:
-        rule.unlink(missing_ok=True)
+    # the namespace, and its tmpfs, go with the sshd, its last process
+    with sudoers_rule("runbook-e2e-kube", text), sibling_sshd(sshd, launcher=launcher) as server:
+        yield server, bin_dir, server.process.pid
 
 
 def node_series(cluster: KubeCluster, name: str) -> list[str]:

@@ -18,7 +18,7 @@ from engine.sli import conformance as probe_conformance
 from engine.sli import registry as probe_registry
 from engine.steps import conformance as step_conformance
 from engine.steps.base import PlaybookHook, StepType
-from engine.steps.registry import PLAYBOOK_BLOCKS, STEP_TYPES, playbook_hooks, step_type
+from engine.steps.registry import PLAYBOOK_HOOKS, STEP_TYPES, playbook_hooks, step_type
 
 STAND_IN = "human_pause"  # registered by the test below only
 
@@ -55,7 +55,7 @@ def test_every_registered_type_has_the_protocols_members(name: str) -> None:
 
 def test_mypy_checks_every_registered_type_and_hook() -> None:
     assert set(step_conformance.CHECKED) == set(STEP_TYPES)
-    assert set(step_conformance.HOOKS) == set(PLAYBOOK_BLOCKS)
+    assert set(step_conformance.HOOKS) == set(PLAYBOOK_HOOKS)
     assert set(probe_conformance.CHECKED) == set(probe_registry.PROBES)
     for name, module in step_conformance.CHECKED.items():
         assert step_type(name) is module
@@ -70,8 +70,8 @@ def test_the_protocol_names_what_the_engine_asks() -> None:
 
 def test_every_playbook_hook_is_a_registered_type_with_the_hooks_members() -> None:
     hooks = playbook_hooks()
-    assert set(hooks) == set(PLAYBOOK_BLOCKS)
-    assert set(PLAYBOOK_BLOCKS.values()) <= set(STEP_TYPES)
+    assert set(hooks) == {hook.block for hook in step_conformance.HOOKS.values()}
+    assert set(PLAYBOOK_HOOKS) <= set(STEP_TYPES)
     methods = [
         name for name in vars(PlaybookHook) if inspect.isfunction(getattr(PlaybookHook, name))
     ]
@@ -85,7 +85,7 @@ def test_the_playbook_model_holds_each_block_as_its_type_parsed_it(tmp_path: Pat
     file = tmp_path / "pause.yaml"
     file.write_text(PLAYBOOK + "kubernetes: {context: kind-a}\n")
     playbook = load_playbook(str(file))
-    assert set(playbook.step_blocks) == set(PLAYBOOK_BLOCKS)
+    assert set(playbook.step_blocks) == set(playbook_hooks())
     assert playbook.step_blocks["kubernetes"] == playbook_hooks()["kubernetes"].parse_block(
         {"context": "kind-a"}
     )

@@ -17,7 +17,6 @@ from engine.core.private_files import UnsafePathError, check_trusted_file
 from engine.core.regular_file import read_regular_text
 from engine.core.rendering import Renderer
 
-KUBE_TYPES = frozenset({"kubectl"})
 CONTEXT_HINT = "name a context of your kubeconfig: `kubectl config get-contexts`"
 
 
@@ -67,11 +66,12 @@ def defaults_for(
     }
 
 
-def playbook_defaults(render: Renderer) -> Mapping[str, Any]:
-    """`playbook.kubernetes` of the run variables, or {} outside a prepared run."""
+def playbook_defaults(render: Renderer, block: str) -> Mapping[str, Any]:
+    """`playbook.<block>` of the run variables (the block of defaults the kubectl hook
+    put there: `playbook.kubernetes`), or {} outside a prepared run."""
     variables = getattr(render, "variables", None) or {}
     playbook = variables.get("playbook") or {}
-    found = playbook.get("kubernetes") if isinstance(playbook, Mapping) else None
+    found = playbook.get(block) if isinstance(playbook, Mapping) else None
     return found if isinstance(found, Mapping) else {}
 
 

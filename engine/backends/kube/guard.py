@@ -1,23 +1,24 @@
 """Before step 1: the refusals that keep a playbook off the wrong cluster.
 
-* a Kubernetes step (or undo, or the `kubernetes` probe) whose context is not in the
-  kubeconfig, or that has no context at all where none is current (a step that needs
-  no cluster, a `restore` with `verify_only`, is not checked);
+* a Kubernetes step (or undo, or an SLI probe that reads the block's defaults) whose
+  context is not in the kubeconfig, or that has no context at all where none is current
+  (a step that needs no cluster, a `restore` with `verify_only`, is not checked);
 * at level 3, one that names no context (the current-context is never used there);
 * a pinned `cluster_uid` that is not the UID of the context's cluster (one read).
 
-Only a pinned cluster_uid needs the network; the rest reads the kubeconfig.
+Only a pinned cluster_uid needs the network; the rest reads the kubeconfig. The step
+types and the block are the kubectl hook's (`KubeNames`): a backend names none.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.backends.kube.client import Deadline, KubeError
 from engine.backends.kube.config import (
-    KUBE_TYPES,
     Binding,
     KubeConfigError,
     KubernetesDefaults,
@@ -32,18 +33,27 @@ from engine.model.playbook import Action, Playbook, Step
 from engine.templating.render import RenderError, TemplateRenderer
 
 PREFLIGHT_SECONDS = 10.0
-BLOCK = "kubernetes"  # the playbook's top-level block (and the run variables' key)
 
 
-def kube_contexts(playbook: Playbook) -> Iterator[tuple[str, str | None]]:
+class KubeNames(NamedTuple):
+    """What the kubectl hook calls its parts of a playbook."""
+
+    # The step types that act on a cluster.
+    step_types: AbstractSet[str]
+    # The playbook's top-level block of defaults (also the run variables' key); an SLI
+    # probe whose model names it reads a cluster too.
+    block: str
+
+
+def kube_contexts(playbook: Playbook, names: KubeNames) -> Iterator[tuple[str, str | None]]:
     """(where, the context it names or None) for every Kubernetes step, undo and probe."""
     for step in playbook.steps:
         for label, action in (("step", step.action), ("undo of", step.undo)):
-            if action is not None and action.type == "kubectl" and not _local(action):
+            if action is not None and action.type in names.step_types and not _local(action):
                 yield f"{label} {step.id}", _context(action)
     sli = playbook.sli
-    if sli is not None and sli.probe.type == "kubernetes":
-        yield "the kubernetes SLI probe", sli.probe.spec.get("context") or None
+    if sli is not None and sli.probe.block == names.block:
+        yield f"the {sli.probe.type} SLI probe", sli.probe.spec.get("context") or None
 
 
 def _local(action: Action) -> bool:
@@ -56,16 +66,16 @@ def _context(action: Action) -> str | None:
     return getattr(spec, "context", None) if spec is not None else None
 
 
-def refusal(playbook: Playbook, variables: Mapping[str, Any]) -> tuple[str, str]:
+def refusal(playbook: Playbook, variables: Mapping[str, Any], names: KubeNames) -> tuple[str, str]:
     """Why this run must not start, with a hint; ("", "") when it may."""
 
     render = TemplateRenderer(variables)
-    defaults = playbook_defaults(render)
+    defaults = playbook_defaults(render, names.block)
     base_dir = Path(playbook.file).resolve().parent
     bindings: dict[str, Binding] = {}
-    for where, context in kube_contexts(playbook):
+    for where, context in kube_contexts(playbook, names):
         if playbook.metadata.maturity == 3 and not (context or defaults.get("context")):
-            hint = "set `context:` on the step or under the playbook's `kubernetes:`"
+            hint = f"set `context:` on the step or under the playbook's `{names.block}:`"
             return f"{where} names no kubeconfig context; level 3 never uses the current one", hint
         try:
             binding = _bind(context, defaults, render, base_dir)
@@ -105,22 +115,23 @@ def _pinned_refusal(bindings: Any) -> tuple[str, str]:
     return "", ""
 
 
-def defaults_of(playbook: Playbook) -> KubernetesDefaults:
+def defaults_of(playbook: Playbook, block: str) -> KubernetesDefaults:
     """The playbook's `kubernetes:` block (all unset when it has none)."""
-    found = playbook.step_blocks.get(BLOCK)
+    found = playbook.step_blocks.get(block)
     return found if isinstance(found, KubernetesDefaults) else KubernetesDefaults()
 
 
-def contextless(steps: Iterable[Step], playbook: Playbook) -> list[Step]:
+def contextless(steps: Iterable[Step], playbook: Playbook, names: KubeNames) -> list[Step]:
     """Kubernetes steps that name no context, in a playbook that names none either
     (the validator's level-3 rule)."""
-    if defaults_of(playbook).context:
+    if defaults_of(playbook, names.block).context:
         return []
-    kube = [s for s in steps if s.action.type in KUBE_TYPES and not _local(s.action)]
+    kube = [s for s in steps if s.action.type in names.step_types and not _local(s.action)]
     return [s for s in kube if not _context(s.action)]
 
 
-def defaults_mapping(playbook: Playbook, environ: Mapping[str, str]) -> dict[str, Any]:
+def defaults_mapping(playbook: Playbook, environ: Mapping[str, str], block: str) -> dict[str, Any]:
     """What preflight adds to the run variables as `playbook.kubernetes`."""
 
-    return defaults_for(defaults_of(playbook), environ, Path(playbook.file).resolve().parent)
+    defaults = defaults_of(playbook, block)
+    return defaults_for(defaults, environ, Path(playbook.file).resolve().parent)

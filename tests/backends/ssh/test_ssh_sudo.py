@@ -20,7 +20,7 @@ from run_fixtures import (
     run_id_of,
     runbook,
 )
-from sshd_fixtures import SshServer
+from sshd_fixtures import SshServer, sudoers_rule
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +29,12 @@ def sudoers(sshd: SshServer) -> Iterator[Path]:
     require_binary("sudo", "sudo")
     if os.geteuid() != 0 or sshd.user == "root":
         pytest.skip("adding a sudoers rule for the test user needs root")
-    rule = Path(f"/etc/sudoers.d/runbook-ssh-test-{sshd.port}")
-    rule.write_text(
+    text = (
         f"{sshd.user} ALL=(root) NOPASSWD: /usr/bin/id\n"
         f"{sshd.user} ALL=(root) NOPASSWD:SETENV: /usr/bin/printenv, /usr/bin/sleep\n"
     )
-    rule.chmod(0o440)
-    subprocess.run(["visudo", "-cf", str(rule)], check=True, capture_output=True)
-    yield rule
-    rule.unlink(missing_ok=True)
+    with sudoers_rule("runbook-ssh-test", text) as rule:
+        yield rule
 
 
 def _run(sshd: SshServer, body: str, timeout: str = "20s") -> tuple[int, dict[str, object]]:
