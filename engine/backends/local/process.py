@@ -165,6 +165,7 @@ class _LocalRun:
         self.stdout_fd = proc.stdout.fileno() if proc.stdout is not None else -1
         # One decoder per pipe: a UTF-8 character split across two reads stays whole.
         self.decoders: dict[int, codecs.IncrementalDecoder] = {}
+        self.pidfd: int | None = None  # opened once its output closed, -1 where none
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:  # read only when poll says so: data or EOF, never a block
                 self.pipes[pipe.fileno()] = pipe
@@ -187,6 +188,15 @@ class _LocalRun:
                 self.output.add(text, fd == self.stdout_fd)
 
     def _wait_exit(self, wait: float) -> None:
+        # Its exit usually follows within microseconds: a pidfd wakes the poll right then
+        # (Popen.wait with a timeout would sleep a millisecond or more first).
+        if self.pidfd is None:
+            self.pidfd = _open_pidfd(self.proc.pid)
+            if self.pidfd >= 0:
+                self.poller.register(self.pidfd, select.POLLIN)
+        if self.pidfd >= 0:
+            self.poller.poll(math.ceil(wait * 1000))
+            return
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(timeout=wait)
 
@@ -216,6 +226,20 @@ class _LocalRun:
         if not self.finished:
             kill_tree(self.proc, self.cell)
         close_pipes(self.proc)
+        if self.pidfd is not None and self.pidfd >= 0:
+            os.close(self.pidfd)
+
+
+def _open_pidfd(pid: int) -> int:
+    """A descriptor that becomes readable when `pid` exits; -1 where there is none
+    (before Linux 5.3, on macOS)."""
+    open_pidfd = getattr(os, "pidfd_open", None)
+    if open_pidfd is None:
+        return -1
+    try:
+        return int(open_pidfd(pid))
+    except OSError:
+        return -1
 
 
 def close_pipes(proc: Child) -> None:
