@@ -212,7 +212,7 @@ def _command(transport: Any, argv: tuple[str, ...]) -> float:
     outcome = run_remote(transport, RemoteCommand(argv), timeout=120,
                          on_output=lambda line: None, cancel=threading.Event(),
                          cap=65536)  # fmt: skip
-    assert outcome.state == "exited", outcome
+    assert outcome.ending == "exited", outcome
     return time.perf_counter() - began
 
 

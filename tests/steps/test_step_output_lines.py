@@ -11,7 +11,7 @@ from run_fixtures import (
     runbook,
 )
 
-from engine.backends.local.process import MAX_LINE, LineSplitter
+from engine.backends.supervisor import MAX_LINE, LineSplitter
 
 
 def _splitter(max_line: int = 10) -> tuple[LineSplitter, list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import functools
 import math
 import os
@@ -17,24 +18,11 @@ from msgspec import Struct
 
 from engine.backends.local.containment import NO_CELL, Cell, Containment
 from engine.backends.local.spawn import Child, Pipe, spawn
-from engine.core.output_cuts import line_cut, tail_cut
+from engine.backends.supervisor import CommandOutcome, CommandOutput, Ending, State, supervise
 
 KILL_GRACE_SECONDS = 2.0
-DRAIN_AFTER_EXIT_SECONDS = 0.5
 _withheld: set[str] = set()  # see withhold_from_children
-MAX_LINE = 64 * 1024  # a longer line is shown cut; the output tail keeps its end anyway
 _UTF8_DECODER = codecs.getincrementaldecoder("utf-8")
-
-
-class ProcessOutcome(Struct, frozen=True):
-    """How a local process ended: exit code, output tail, timeout or cancel."""
-
-    exit_code: int | None
-    stdout: str
-    output: str  # stdout and stderr interleaved, capped to its tail
-    timed_out: bool = False
-    cancelled: bool = False
-    truncated: bool = False
 
 
 class CannotStart(Exception):
@@ -81,81 +69,6 @@ def _not_found(name: str, search: Search, reason: str | None) -> str:
     return f"{found} exists but cannot be run: {reason} (a missing #! interpreter?)"
 
 
-class TailBuffer:
-    """Keeps the last `cap` characters, and remembers whether it dropped any."""
-
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.parts: list[str] = []
-        self.size = 0
-        self.truncated = False
-
-    def add(self, text: str) -> None:
-        self.parts.append(text)
-        self.size += len(text)
-        if self.size > 2 * self.cap:
-            self._compact()
-
-    def _compact(self) -> None:
-        joined = "".join(self.parts)
-        if len(joined) > self.cap:
-            self.truncated = True
-            joined = joined[-self.cap :]
-        self.parts = [joined]
-        self.size = len(joined)
-
-    def text(self) -> str:
-        self._compact()
-        body = self.parts[0] if self.parts else ""
-        return tail_cut(self.cap, body) if self.truncated else body
-
-
-class LineSplitter:
-    """Feeds complete lines to a callback; the rest waits for more data.
-
-    A line longer than `max_line` is shown once, cut, with how much was left out; the
-    rest of it is counted, not kept. Time is linear in the output whatever its shape
-    (one 200 MB line costs what 200 MB of short lines do) and memory stays bounded.
-    """
-
-    def __init__(self, emit: Callable[[str], None], max_line: int = MAX_LINE) -> None:
-        self.emit = emit
-        self.max_line = max_line
-        self.pending: list[str] = []
-        self.size = 0
-        self.cut = 0
-
-    def feed(self, text: str) -> None:
-        *complete, rest = text.split("\n")
-        for line in complete:
-            if self.pending or self.cut or len(line) > self.max_line:
-                self._hold(line)
-                self._emit_pending()
-            else:
-                self.emit(line)
-        self._hold(rest)
-
-    def flush(self) -> None:
-        if self.pending or self.cut:
-            self._emit_pending()
-
-    def _hold(self, piece: str) -> None:
-        room = max(self.max_line - self.size, 0)
-        if len(piece) > room:
-            self.cut += len(piece) - room
-            piece = piece[:room]
-        if piece:
-            self.pending.append(piece)
-            self.size += len(piece)
-
-    def _emit_pending(self) -> None:
-        line = "".join(self.pending)
-        if self.cut:
-            line = line_cut(line, self.cut)
-        self.pending, self.size, self.cut = [], 0, 0
-        self.emit(line)
-
-
 def run_process(
     argv: Sequence[str],
     *,
@@ -168,7 +81,7 @@ def run_process(
     cap: int = 64 * 1024,
     on_started: Callable[[], None] = lambda: None,
     contain: Containment | None = None,
-) -> ProcessOutcome:
+) -> CommandOutcome:
     """Run `argv` in its own process group (and cell of `contain`, see
     engine.backends.local.containment); on timeout or cancel, TERM then KILL the group, then
     kill whatever is left in the cell. `on_started` is called once the process runs,
@@ -183,13 +96,16 @@ def run_process(
     except (OSError, ValueError) as exc:  # ValueError: NUL, `=` in a name, a surrogate
         search = Search((child_env if child_env is not None else os.environ).get("PATH"), cwd)
         raise CannotStart(argv[0] if argv else "", exc, search) from exc
+    output = CommandOutput(on_output, cap)
+    running = _LocalRun(proc, cell, output)
     try:
         on_started()
-        return _supervise(proc, data, timeout, on_output, cancel, cap, cell)
     except BaseException:
-        kill_tree(proc, cell)
-        close_pipes(proc)
+        running.close()
         raise
+    if data is not None and proc.stdin is not None:
+        threading.Thread(target=_feed_stdin, args=(proc.stdin, data), daemon=True).start()
+    return supervise(running, output, timeout or None, cancel)  # 0: no deadline
 
 
 def withhold_from_children(names: Iterable[str]) -> None:
@@ -223,57 +139,6 @@ def find_executable(name: str, path: str | None) -> str | None:
     return None
 
 
-def _supervise(
-    proc: Child,
-    stdin: bytes | None,
-    timeout: float | None,
-    on_output: Callable[[str], None],
-    cancel: threading.Event | None,
-    cap: int,
-    cell: Cell,
-) -> ProcessOutcome:
-    if stdin is not None and proc.stdin is not None:
-        threading.Thread(target=_feed_stdin, args=(proc.stdin, stdin), daemon=True).start()
-    deadline = time.monotonic() + timeout if timeout else None
-    reader = _Reader(proc, on_output, cap)
-    timed_out = cancelled = False
-    while reader.open:
-        reader.pump(_wait_slice(deadline, proc, reader))
-        if reader.exit_seen is not None:
-            # It ended: its exit status is the outcome, whatever is asked from now on
-            # (a Ctrl-C here must not turn a finished step into a cancelled one).
-            if reader.exited_long_ago():
-                break  # a background child holds the pipe; do not wait for it
-            continue
-        if cancel is not None and cancel.is_set() and proc.poll() is None:
-            cancelled = True
-            break
-        if deadline is not None and time.monotonic() >= deadline and proc.poll() is None:
-            timed_out = True
-            break
-    if timed_out or cancelled:
-        kill_tree(proc, cell)
-    exit_code = proc.wait()
-    reader.close()
-    return ProcessOutcome(
-        exit_code=None if (timed_out or cancelled) else exit_code,
-        stdout=reader.stdout.text(),
-        output=reader.output.text(),
-        timed_out=timed_out,
-        cancelled=cancelled,
-        truncated=reader.output.truncated,
-    )
-
-
-def _wait_slice(deadline: float | None, proc: Child, reader: _Reader) -> float:
-    if reader.exit_seen is not None:
-        return 0.05
-    slice_ = 0.2
-    if deadline is not None:
-        slice_ = max(0.0, min(slice_, deadline - time.monotonic()))
-    return slice_
-
-
 def _feed_stdin(pipe: object, data: bytes) -> None:
     try:
         pipe.write(data)  # type: ignore[attr-defined]
@@ -282,32 +147,34 @@ def _feed_stdin(pipe: object, data: bytes) -> None:
         pass
 
 
-class _Reader:
-    """Reads stdout and stderr without blocking, until both close."""
+class _LocalRun:
+    """A local process as the supervisor drives it: its pipes read without blocking
+    until both close, its process group (and cell) killed to stop it."""
 
-    def __init__(self, proc: Child, on_output: Callable[[str], None], cap: int):
+    wait_slice = 0.2
+
+    def __init__(self, proc: Child, cell: Cell, output: CommandOutput) -> None:
         self.proc = proc
+        self.cell = cell
+        self.output = output
+        self.finished = False
         # poll(2) itself: two pipes, no extra descriptor or set-up calls (epoll), and none
         # of the bookkeeping of `selectors`, on a path every step takes.
         self.poller = select.poll()
         self.pipes: dict[int, Pipe] = {}
         self.stdout_fd = proc.stdout.fileno() if proc.stdout is not None else -1
-        self.stdout = TailBuffer(cap)
-        self.output = TailBuffer(cap)
-        self.lines = LineSplitter(on_output)
-        self.exit_seen: float | None = None
         # One decoder per pipe: a UTF-8 character split across two reads stays whole.
         self.decoders: dict[int, codecs.IncrementalDecoder] = {}
+        self.pidfd: int | None = None  # opened once its output closed, -1 where none
         for pipe in (proc.stdout, proc.stderr):
             if pipe is not None:  # read only when poll says so: data or EOF, never a block
                 self.pipes[pipe.fileno()] = pipe
                 self.poller.register(pipe.fileno(), select.POLLIN)
 
-    @property
-    def open(self) -> bool:
-        return bool(self.pipes)
-
     def pump(self, wait: float) -> None:
+        if not self.pipes:  # it closed its output and runs on: wait for its exit instead
+            self._wait_exit(wait)
+            return
         for fd, _ in self.poller.poll(math.ceil(wait * 1000)):
             chunk = os.read(fd, 65536)
             if chunk:
@@ -317,14 +184,21 @@ class _Reader:
                 del self.pipes[fd]
                 decoder = self.decoders.get(fd)
                 text = decoder.decode(b"", final=True) if decoder is not None else ""
-            if not text:
-                continue
-            if fd == self.stdout_fd:
-                self.stdout.add(text)
-            self.output.add(text)
-            self.lines.feed(text)
-        if self.exit_seen is None and self.proc.poll() is not None:
-            self.exit_seen = time.monotonic()
+            if text:
+                self.output.add(text, fd == self.stdout_fd)
+
+    def _wait_exit(self, wait: float) -> None:
+        # Its exit usually follows within microseconds: a pidfd wakes the poll right then
+        # (Popen.wait with a timeout would sleep a millisecond or more first).
+        if self.pidfd is None:
+            self.pidfd = _open_pidfd(self.proc.pid)
+            if self.pidfd >= 0:
+                self.poller.register(self.pidfd, select.POLLIN)
+        if self.pidfd >= 0:
+            self.poller.poll(math.ceil(wait * 1000))
+            return
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=wait)
 
     def _decoder(self, fd: int) -> codecs.IncrementalDecoder:
         decoder = self.decoders.get(fd)
@@ -332,14 +206,40 @@ class _Reader:
             decoder = self.decoders[fd] = _UTF8_DECODER("replace")
         return decoder
 
-    def exited_long_ago(self) -> bool:
-        return self.exit_seen is not None and (
-            time.monotonic() - self.exit_seen > DRAIN_AFTER_EXIT_SECONDS
-        )
+    def state(self) -> State:
+        return State.RUNNING if self.proc.poll() is None else State.EXITED
+
+    def drained(self) -> bool:
+        return not self.pipes
+
+    def stop(self, ending: Ending) -> str:
+        kill_tree(self.proc, self.cell)
+        return "process group killed"
+
+    def finish(self, ending: Ending) -> int | None:
+        exit_code = self.proc.wait()
+        self.finished = True
+        self.output.flush()
+        return exit_code
 
     def close(self) -> None:
-        self.lines.flush()
+        if not self.finished:
+            kill_tree(self.proc, self.cell)
         close_pipes(self.proc)
+        if self.pidfd is not None and self.pidfd >= 0:
+            os.close(self.pidfd)
+
+
+def _open_pidfd(pid: int) -> int:
+    """A descriptor that becomes readable when `pid` exits; -1 where there is none
+    (before Linux 5.3, on macOS)."""
+    open_pidfd = getattr(os, "pidfd_open", None)
+    if open_pidfd is None:
+        return -1
+    try:
+        return int(open_pidfd(pid))
+    except OSError:
+        return -1
 
 
 def close_pipes(proc: Child) -> None:

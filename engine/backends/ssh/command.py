@@ -22,6 +22,7 @@ from msgspec import Struct, field
 
 from engine.backends.ssh.errors import SessionError, UnsendableError
 from engine.backends.ssh.stream import Streams
+from engine.backends.supervisor import CommandOutcome, CommandOutput, Ending, State, supervise
 
 if TYPE_CHECKING:
     from paramiko import Channel, Transport
@@ -59,7 +60,6 @@ _WATCH = (
     "wait $p; r=$?; kill $w 2>/dev/null; exit $r"
 )
 KILL_GRACE_SECONDS = 2.0
-DRAIN_AFTER_EXIT_SECONDS = 0.5
 OPEN_SECONDS = 10.0
 
 
@@ -106,16 +106,6 @@ class RemoteCommand(Struct, frozen=True):
             ) from None
 
 
-class RemoteOutcome(Struct, frozen=True):
-    """`state`: exited, timed_out, cancelled, or lost (no exit status: unknown)."""
-
-    state: str
-    exit_code: int | None
-    stdout: str
-    output: str
-    detail: str = ""
-
-
 def run_remote(
     transport: Transport,
     command: RemoteCommand,
@@ -124,26 +114,19 @@ def run_remote(
     on_output: Callable[[str], None],
     cancel: threading.Event,
     cap: int,
-) -> RemoteOutcome:
+) -> CommandOutcome:
     """Run `command` over `transport`; never waits past `timeout` (plus the kill).
     UnsendableError or SessionError when it could not even start; once started, any
     breakage is `lost`."""
     payload = command.payload()  # the step checked it before connecting (ssh.apply)
     channel = _start(transport)
     try:
-        streams = Streams(channel, payload, on_output, cap)
-        try:
-            state = _supervise(channel, streams, timeout, cancel)
-        except Exception as exc:  # the command started: whatever broke, the outcome is unknown
-            return RemoteOutcome(
-                "lost", None, streams.stdout.text(), streams.output.text(), str(exc)
-            )
-        detail = _stop(transport, channel, streams, command.sudo) if state != "exited" else ""
-        streams.finish()
-        code = channel.exit_status if state == "exited" else None
-        return RemoteOutcome(state, code, streams.stdout.text(), streams.output.text(), detail)
-    finally:
+        output = CommandOutput(on_output, cap)
+        running = _RemoteRun(transport, channel, Streams(channel, payload, output), command.sudo)
+    except BaseException:
         channel.close()
+        raise
+    return supervise(running, output, timeout, cancel)
 
 
 def _start(transport: Transport) -> Channel:
@@ -172,32 +155,61 @@ def open_exec(transport: Transport, command: str) -> Channel:
     return channel
 
 
-def _supervise(
-    channel: Channel, streams: Streams, timeout: float | None, cancel: threading.Event
-) -> str:
-    deadline = time.monotonic() + timeout if timeout is not None else None
-    exited_at: float | None = None
-    while True:
-        streams.pump(_slice(deadline))
+class _RemoteRun:
+    """A remote command as the supervisor drives it: its channel pumped by `Streams`,
+    its process group killed over a second channel. Whatever breaks once it started
+    makes it `lost` (its outcome is unknown), never an exception."""
+
+    wait_slice = 0.1
+
+    def __init__(self, transport: Transport, channel: Channel, streams: Streams, sudo: bool):
+        self.transport = transport
+        self.channel = channel
+        self.streams = streams
+        self.sudo = sudo
+        self.broken: str | None = None  # why the supervision itself failed
+
+    def pump(self, wait: float) -> None:
+        if self.broken is None:
+            try:
+                self.streams.pump(wait)
+            except Exception as exc:  # the command started: whatever broke, it is unknown
+                self.broken = str(exc)
+
+    def state(self) -> State:
+        if self.broken is not None:
+            return State.LOST
+        try:
+            return self._state()
+        except Exception as exc:
+            self.broken = str(exc)
+            return State.LOST
+
+    def _state(self) -> State:
+        channel = self.channel
         if channel.exit_status_ready():
-            if channel.exit_status == -1:
-                return "lost"  # closed without an exit status (connection or signal)
-            exited_at = exited_at or time.monotonic()
-            if channel.eof_received or time.monotonic() - exited_at > DRAIN_AFTER_EXIT_SECONDS:
-                return "exited"
-            continue
+            # closed without an exit status (connection or signal): lost
+            return State.LOST if channel.exit_status == -1 else State.EXITED
         if channel.closed or not channel.get_transport().is_active():
-            return "lost"
-        if cancel.is_set():
-            return "cancelled"
-        if deadline is not None and time.monotonic() >= deadline:
-            return "timed_out"
+            return State.LOST
+        return State.RUNNING
 
+    def drained(self) -> bool:
+        return bool(self.channel.eof_received)
 
-def _slice(deadline: float | None) -> float:
-    if deadline is None:
-        return 0.1
-    return max(0.0, min(0.1, deadline - time.monotonic()))
+    def stop(self, ending: Ending) -> str:
+        if self.broken is not None:
+            return self.broken
+        return _stop(self.transport, self.channel, self.streams, self.sudo)
+
+    def finish(self, ending: Ending) -> int | None:
+        if self.broken is not None:
+            return None
+        self.streams.finish()
+        return self.channel.exit_status if ending is Ending.EXITED else None
+
+    def close(self) -> None:
+        self.channel.close()
 
 
 def _stop(transport: Transport, channel: Channel, streams: Streams, sudo: bool) -> str:

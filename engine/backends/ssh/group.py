@@ -17,12 +17,12 @@ from msgspec import Struct
 from msgspec.structs import replace
 
 from engine.backends.command_result import Expect, command_result
-from engine.backends.local.process import TailBuffer
-from engine.backends.ssh.command import RemoteCommand, RemoteOutcome, run_remote
+from engine.backends.ssh.command import RemoteCommand, run_remote
 from engine.backends.ssh.errors import RemoteError, SessionError
 from engine.backends.ssh.inventory import Host, Inventory
 from engine.backends.ssh.pool import connection
 from engine.backends.step_run import StepRun
+from engine.backends.supervisor import CommandOutcome, Ending, TailBuffer
 from engine.core.results import Status, StepResult
 
 SEVERITY = (Status.UNKNOWN, Status.TIMED_OUT, Status.FAILED, Status.SUCCEEDED)
@@ -77,16 +77,16 @@ def run_on_host(
     return HostResult(host.name, result, "new" if opened else "reused", connect_ms)
 
 
-def judge(outcome: RemoteOutcome, job: Job, host: Host, timeout: float | None) -> StepResult:
+def judge(outcome: CommandOutcome, job: Job, host: Host, timeout: float | None) -> StepResult:
     """A finished remote command as a StepResult."""
-    if outcome.state == "exited":
+    if outcome.ending is Ending.EXITED:
         return command_result(
             outcome.exit_code, outcome.stdout, outcome.output, job.expect, False, job.capture
         )
-    if outcome.state == "timed_out":
+    if outcome.ending is Ending.TIMED_OUT:
         message = f"timed out after {timeout:g}s (command deadline); {outcome.detail}"
         return StepResult(Status.TIMED_OUT, None, outcome.output, message)
-    if outcome.state == "cancelled":
+    if outcome.ending is Ending.CANCELLED:
         return StepResult(Status.UNKNOWN, None, outcome.output, f"cancelled; {outcome.detail}")
     message = (
         f"no exit status from {host.name}: the connection was lost mid-command or the "

@@ -1,7 +1,7 @@
 """The byte streams of one remote command: stdin out, stdout and stderr in, never blocking.
 
 Output is decoded incrementally (a UTF-8 character split across two packets stays
-whole), kept as a capped tail (`TailBuffer`), and handed to the display line by line.
+whole) and handed to the command's `CommandOutput`: capped tails, lines to the display.
 The first stderr line, written by the bootstrap, is the remote process group id.
 """
 
@@ -10,10 +10,9 @@ from __future__ import annotations
 import codecs
 import re
 import select
-from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.backends.local.process import LineSplitter, TailBuffer
+from engine.backends.supervisor import CommandOutput
 
 if TYPE_CHECKING:
     from paramiko import Channel
@@ -26,14 +25,10 @@ PGID_MAX = 64
 class Streams:
     """Moves bytes between one channel and the buffers, `pump` by `pump`."""
 
-    def __init__(
-        self, channel: Channel, payload: bytes, on_output: Callable[[str], None], cap: int
-    ) -> None:
+    def __init__(self, channel: Channel, payload: bytes, output: CommandOutput) -> None:
         self.channel = channel
         self.unsent: bytes | None = payload
-        self.stdout = TailBuffer(cap)
-        self.output = TailBuffer(cap)
-        self.lines = LineSplitter(on_output)
+        self.output = output
         self.decoders = {name: codecs.getincrementaldecoder("utf-8")("replace") for name in "oe"}
         self.pgid: int | None = None
         self.head: bytes | None = b""  # stderr until the pgid line was parsed, then None
@@ -85,12 +80,8 @@ class Streams:
 
     def _add(self, stream: str, data: bytes, final: bool = False) -> None:
         text = self.decoders[stream].decode(data, final=final)
-        if not text:
-            return
-        if stream == "o":
-            self.stdout.add(text)
-        self.output.add(text)
-        self.lines.feed(text)
+        if text:
+            self.output.add(text, stream == "o")
 
     def finish(self) -> None:
         """Read what is still buffered, flush decoders and the last partial line."""
@@ -101,4 +92,4 @@ class Streams:
             self.head = None
         for stream in "oe":
             self._add(stream, b"", final=True)
-        self.lines.flush()
+        self.output.flush()

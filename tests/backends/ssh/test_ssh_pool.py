@@ -28,7 +28,7 @@ def _echo(transport: object, text: str) -> str:
         cancel=threading.Event(),
         cap=1024,
     )
-    assert (outcome.state, outcome.exit_code) == ("exited", 0), outcome
+    assert (outcome.ending, outcome.exit_code) == ("exited", 0), outcome
     return outcome.stdout
 
 
