@@ -36,3 +36,6 @@ class StepRun(Protocol):
 
     @property
     def resources(self) -> Resources: ...
+
+    @property
+    def withheld_env(self) -> frozenset[str]: ...

@@ -40,7 +40,9 @@ def _sample(prepared: Prepared, resources: Resources) -> Sample | None:
     variables = prepared.variables
     render = lambda: TemplateRenderer(variables.as_mapping())  # noqa: E731
     secrets, cancel = dict(variables.secrets), threading.Event()
-    checker = SliChecker(sli, render, secrets, lambda s, p: None, cancel, resources)
+    checker = SliChecker(
+        sli, render, secrets, lambda s, p: None, cancel, resources, prepared.withheld_env
+    )
     return checker.sample("pre-check")
 
 
@@ -58,6 +60,7 @@ def _run_readonly_steps(prepared: Prepared, resources: Resources) -> list[str]:
             timeout=step_timeout(step),
             inventory=prepared.request.inventory,  # as a run gives ssh steps
             step=step,
+            withheld_env=prepared.withheld_env,
         )
         result = apply_step(step, ctx)
         prepared.variables.record(step.id, capture_name(step), result)

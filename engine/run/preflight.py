@@ -10,7 +10,6 @@ from typing import Any
 
 from msgspec import Struct, field
 
-from engine.backends.local.process import withhold_from_children
 from engine.core.redactions import Redactions
 from engine.model.playbook import Playbook
 from engine.model.textfile import read_bounded
@@ -59,6 +58,8 @@ class Prepared(Struct):
     refusal_hint: str = ""
     parent_run: str | None = None
     targets: tuple[str, ...] = ()  # the rendered lock keys (not for a dry run)
+    # The variables the secrets were read from: withheld from every command the run starts.
+    withheld_env: frozenset[str] = frozenset()
 
 
 def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
@@ -97,14 +98,14 @@ def assemble(
     """Secrets, redaction and variables around a loaded playbook and bound inputs."""
     environ = os.environ if request.environ is None else request.environ
     secrets = load_secrets(playbook.secrets, Path(playbook.file).resolve().parent, environ)
-    withhold_from_children(spec.env for spec in playbook.secrets.values() if spec.env)
+    withheld = frozenset(spec.env for spec in playbook.secrets.values() if spec.env)
     redactor = Redactor(secrets)
     request.redactions.add(redactor.redact)  # before anything can fail with a secret in it
     variables = base_variables(playbook, inputs, secrets, run_id, mode)
     variables.alert = dict(request.alert)
     for hook in playbook_hooks().values():  # e.g. the playbook's `kubernetes:` block
         variables.playbook = {**variables.playbook, **hook.run_variables(playbook, environ)}
-    return Prepared(request, playbook, variables, redactor, source, mode)
+    return Prepared(request, playbook, variables, redactor, source, mode, withheld_env=withheld)
 
 
 def step_type_refusal(playbook: Playbook, variables: Mapping[str, Any]) -> tuple[str, str]:

@@ -235,6 +235,7 @@ class Run:
             self._on_sample,
             self.signals.cancel,
             self.resources,
+            self.prepared.withheld_env,
         )
 
     def _on_sample(self, sample: Sample, phase: str) -> None:
@@ -463,6 +464,7 @@ class Run:
             inventory=self.prepared.request.inventory,
             step=step,
             containment=self.containment,
+            withheld_env=self.prepared.withheld_env,
         )
 
     def _commit_deferred(self) -> None:

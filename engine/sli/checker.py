@@ -25,6 +25,7 @@ class SliChecker:
         on_sample: Callable[[Sample, str], None],
         cancel: threading.Event,
         resources: Resources,
+        withheld_env: frozenset[str] = frozenset(),
     ) -> None:
         self.sli = sli
         self.render = render
@@ -32,6 +33,7 @@ class SliChecker:
         self.on_sample = on_sample
         self.cancel = cancel
         self.resources = resources
+        self.withheld_env = withheld_env
 
     def sample(self, phase: str) -> Sample:
         """One reading, judged; a probe that raises is unknown, not a crash."""
@@ -53,7 +55,9 @@ class SliChecker:
             return Reading.failed(f"the {probe.type} probe is not available in this release")
         kind = probe_type(probe.type)
         numeric = kind.reads_number and self.sli.healthy is not None
-        return kind.read(probe.spec, self.render(), numeric, self.secrets, self.resources)
+        return kind.read(
+            probe.spec, self.render(), numeric, self.secrets, self.resources, self.withheld_env
+        )
 
     def recovered_after(self, step_id: str, final: bool) -> bool:
         """Settle, then sample: `samples` healthy in a row → True. After a middle step, the

@@ -24,6 +24,7 @@ def read(
     numeric: bool,
     secrets: Mapping[str, str],
     resources: Resources,
+    withheld_env: frozenset[str] = frozenset(),
 ) -> Reading:
     run = spec["run"]
     if isinstance(run, list):
@@ -32,7 +33,7 @@ def read(
         command = render.shell(run)
         argv, env = command.argv, command.env
     timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
-    outcome = run_process(argv, env=env, timeout=timeout, cap=16 * 1024)
+    outcome = run_process(argv, env=env, timeout=timeout, cap=16 * 1024, withhold=withheld_env)
     if outcome.timed_out or outcome.exit_code is None:
         return Reading.failed(f"the probe command did not finish within {timeout:g}s")
     if not numeric:

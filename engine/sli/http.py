@@ -32,6 +32,7 @@ def read(
     numeric: bool,
     secrets: Mapping[str, str],
     resources: Resources,
+    withheld_env: frozenset[str] = frozenset(),
 ) -> Reading:
     timeout = parse_duration(spec["timeout"]) if "timeout" in spec else DEFAULT_TIMEOUT
     templates = spec.get("headers") or {}

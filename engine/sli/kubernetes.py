@@ -39,6 +39,7 @@ def read(
     numeric: bool,
     secrets: Mapping[str, str],
     resources: Resources,
+    withheld_env: frozenset[str] = frozenset(),
 ) -> Reading:
     """One sample, through the run's client for the context (in `resources`); unreadable
     (no context, API error, timeout) is unknown, never healthy."""

@@ -40,6 +40,7 @@ def read(
     numeric: bool,
     secrets: Mapping[str, str],
     resources: Resources,
+    withheld_env: frozenset[str] = frozenset(),
 ) -> Reading:
     """One instant query; `bearer_token_secret` names the secret sent as the bearer token."""
     token = secrets.get(spec.get("bearer_token_secret", ""), "")

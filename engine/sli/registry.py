@@ -52,9 +52,11 @@ class Probe(Protocol):
         numeric: bool,
         secrets: Mapping[str, str],
         resources: Resources,
+        withheld_env: frozenset[str] = frozenset(),
     ) -> Reading:
         """One reading; `numeric`: judge it by `healthy:`; `secrets`: the run's, by name;
-        `resources`: the run's connections, kept across samples (one client per target)."""
+        `resources`: the run's connections, kept across samples (one client per target);
+        `withheld_env`: the variables no command it starts may inherit."""
         ...
 
     def problems(self, spec: Mapping[str, Any]) -> Iterator[ProbeProblem]:

@@ -58,6 +58,8 @@ class StepContext(Struct):
     only_hosts: tuple[str, ...] | None = None
     # Where the run's local commands live, so all their processes die with them.
     containment: Containment | None = None
+    # The environment variables the run's secrets were read from: no command inherits them.
+    withheld_env: frozenset[str] = frozenset()
 
 
 class StepType(Protocol):

@@ -85,6 +85,7 @@ def apply(spec: ShellSpec, ctx: StepContext) -> StepResult:
             cap=ctx.output_cap,
             on_started=ctx.on_started,
             contain=ctx.containment,
+            withhold=ctx.withheld_env,
         )
     except CannotStart as exc:
         return StepResult(Status.FAILED, message=str(exc))  # nothing ran

@@ -234,3 +234,34 @@ def test_a_command_registers_its_runs_secrets_with_the_error_handler_it_is_given
 
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == "afterwards: «redacted:token»"
+
+
+TWO_RUNS_IN_ONE_PROCESS = """\
+import sys
+from engine.modes.run import run_playbook
+from engine.run.preflight import RunRequest
+
+work = sys.argv[3]
+for playbook in sys.argv[1:3]:
+    run_playbook(RunRequest(playbook, {"dir": work}))
+"""
+
+
+def test_withholding_belongs_to_the_run_that_read_the_secret() -> None:
+    """Two runs in one process (as `runbook serve` makes them): the variable the first
+    run's secret came from is withheld from its commands, not from the next playbook's,
+    which declares no secret and inherits the engine's environment as it is."""
+    env = current_env()
+    books = [playbook("secret-source.yaml"), playbook("plain-env.yaml")]
+    done = subprocess.run(
+        [sys.executable, "-c", TWO_RUNS_IN_ONE_PROCESS, *books, str(env.work)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, "CANARY_TOKEN": _canary()},
+    )
+
+    assert done.returncode == 0, done.stderr
+    seen = lines(env.work / "seen")
+    assert "step:given" in seen
+    assert "plain:inherited" in seen

@@ -12,7 +12,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from msgspec import Struct
 
@@ -21,7 +21,6 @@ from engine.backends.local.spawn import Child, Pipe, spawn
 from engine.backends.supervisor import CommandOutcome, CommandOutput, Ending, State, supervise
 
 KILL_GRACE_SECONDS = 2.0
-_withheld: set[str] = set()  # see withhold_from_children
 _UTF8_DECODER = codecs.getincrementaldecoder("utf-8")
 
 
@@ -81,13 +80,16 @@ def run_process(
     cap: int = 64 * 1024,
     on_started: Callable[[], None] = lambda: None,
     contain: Containment | None = None,
+    withhold: Collection[str] = (),
 ) -> CommandOutcome:
     """Run `argv` in its own process group (and cell of `contain`, see
     engine.backends.local.containment); on timeout or cancel, TERM then KILL the group, then
     kill whatever is left in the cell. `on_started` is called once the process runs,
-    before its output is read. Raises CannotStart when it could not start (then nothing
-    ran)."""
-    child_env = _child_environment(env)
+    before its output is read. The variables named in `withhold` (those the run's secrets
+    were read from) are not passed on: a command gets a secret only through its own
+    `env:` or `stdin:` (RELIABILITY.md #12). Raises CannotStart when it could not start
+    (then nothing ran)."""
+    child_env = _child_environment(env, withhold)
     try:
         # Bytes as argv and env get them: a byte argv could not decode goes back as itself.
         data = stdin.encode("utf-8", "surrogateescape") if stdin is not None else None
@@ -108,19 +110,14 @@ def run_process(
     return supervise(running, output, timeout or None, cancel)  # 0: no deadline
 
 
-def withhold_from_children(names: Iterable[str]) -> None:
-    """Never pass these environment variables on to a command this engine starts: the
-    variables secrets were read from. A command gets a secret only through its own
-    `env:` or `stdin:` (RELIABILITY.md #12)."""
-    _withheld.update(names)
-
-
-def _child_environment(env: Mapping[str, str] | None) -> dict[str, str] | None:
+def _child_environment(
+    env: Mapping[str, str] | None, withhold: Collection[str]
+) -> dict[str, str] | None:
     """The engine's environment without what is withheld, plus the step's `env`; None
     (the engine's own, as it is) when there is nothing to change."""
-    if not _withheld:
+    if not withhold:
         return {**os.environ, **env} if env else None
-    inherited = {name: value for name, value in os.environ.items() if name not in _withheld}
+    inherited = {name: value for name, value in os.environ.items() if name not in withhold}
     return {**inherited, **env} if env else inherited
 
 

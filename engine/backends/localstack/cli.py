@@ -90,6 +90,7 @@ def run_cli(
             cancel=ctx.cancel,
             cap=ctx.output_cap,
             contain=ctx.containment,
+            withhold=ctx.withheld_env,
         )
     except CannotStart as exc:
         return CliResult(tuple(argv), None, "", "", not_started=str(exc))

@@ -236,6 +236,7 @@ def _sample(prepared: Prepared, phase: str, resources: Resources) -> Sample:
         lambda sample, phase: None,
         threading.Event(),
         resources,
+        prepared.withheld_env,
     )
     return checker.sample(phase)
 
