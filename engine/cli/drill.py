@@ -6,13 +6,16 @@ import sys
 
 import click
 
+from engine.cli.completion import complete_playbooks
 from engine.cli.options import make_listeners, make_request, wait_seconds
 from engine.cli.params import INPUT, INVENTORY, OUTPUT, WAIT_LOCK, crash_redactions
 from engine.ui.terminal_text import say
 
 
 @click.command()
-@click.argument("playbook", type=click.Path(exists=True, dir_okay=False))
+@click.argument(
+    "playbook", type=click.Path(exists=True, dir_okay=False), shell_complete=complete_playbooks
+)
 @INPUT
 @INVENTORY
 @click.option("--yes", "-y", "assume_yes", is_flag=True, help="Pre-approve confirm gates.")

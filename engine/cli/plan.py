@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import click
 
+from engine.cli.completion import complete_playbooks
 from engine.cli.options import make_request
 from engine.cli.params import INPUT, INVENTORY, OUTPUT, crash_redactions
 from engine.ui.terminal_text import say
 
 
 @click.command()
-@click.argument("playbook", type=click.Path(exists=True, dir_okay=False))
+@click.argument(
+    "playbook", type=click.Path(exists=True, dir_okay=False), shell_complete=complete_playbooks
+)
 @INPUT
 @INVENTORY
 @click.option("--probe", is_flag=True, help="Also read the SLI and run read-only steps.")

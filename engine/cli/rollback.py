@@ -6,13 +6,14 @@ import sys
 
 import click
 
+from engine.cli.completion import complete_run_ids
 from engine.cli.options import make_listeners, wait_seconds
 from engine.cli.params import INVENTORY, OUTPUT, WAIT_LOCK, crash_redactions
 from engine.core.redactions import Redactions
 
 
 @click.command()
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=complete_run_ids)
 @INVENTORY
 @click.option("--dry-run", is_flag=True, help="Only show the undo plan; undo nothing.")
 @click.option(

@@ -6,13 +6,16 @@ import sys
 
 import click
 
+from engine.cli.completion import complete_playbooks
 from engine.cli.options import run_and_exit_code
 from engine.cli.params import INPUT, INVENTORY, OUTPUT, WAIT_LOCK, crash_redactions
 from engine.cli.plan import print_plan
 
 
 @click.command()
-@click.argument("playbook", type=click.Path(exists=True, dir_okay=False))
+@click.argument(
+    "playbook", type=click.Path(exists=True, dir_okay=False), shell_complete=complete_playbooks
+)
 @INPUT
 @INVENTORY
 @click.option("--dry-run", is_flag=True, help="Show what would run; change nothing.")

@@ -6,12 +6,15 @@ import sys
 
 import click
 
+from engine.cli.completion import complete_playbooks
 from engine.cli.params import OUTPUT
 from engine.ui.terminal_text import say
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.Path(), shell_complete=complete_playbooks
+)
 @click.option("--strict", is_flag=True, help="Treat warnings as errors.")
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
 def validate(paths: tuple[str, ...], strict: bool, output: str) -> None:
