@@ -36,7 +36,7 @@ def drill(
     Exit 0 passed, 3 not detected / not recovered, 1 inject failed, 4 revert failed,
     5 refused (SLI not healthy before), 130 interrupted."""
     from engine.modes.drill import report as command
-    from engine.modes.drill.game_day import run_drill
+    from engine.modes.drill.game_day import DrillRefused, run_drill
 
     request = make_request(
         playbook,
@@ -47,7 +47,11 @@ def drill(
         wait_lock=wait_seconds(wait_lock),
     )
     if output == "json":
-        report = run_drill(request)
+        try:
+            report = run_drill(request)
+        except DrillRefused as refused:  # stdout stays one JSON report; stderr says why
+            say(command.render_json(refused.report))
+            raise
         say(command.render_json(report))
     else:
         from engine.ui.display import PromptLines

@@ -5,12 +5,17 @@ from __future__ import annotations
 import click
 
 from engine.cli.params import OUTPUT
+from engine.core.outcome import Outcome
 from engine.ui.terminal_text import say
 
 
 @click.command()
 @click.option("--playbook", "-p", help="Only runs of this playbook.")
-@click.option("--outcome", help="Only runs with this outcome.")
+@click.option(
+    "--outcome",
+    type=click.Choice([outcome.value for outcome in Outcome]),
+    help="Only runs with this outcome.",
+)
 @click.option("--limit", "-n", default=20, show_default=True)
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
 def runs(playbook: str | None, outcome: str | None, limit: int, output: str) -> None:

@@ -9,11 +9,12 @@ import yaml
 from engine.core.findings import Finding, Location
 
 _ALIAS = re.compile(r"[*&]([^\s,\[\]{}]+)")
+_TAB_HINT = "YAML forbids tabs for indentation: replace the tab with spaces"
 _DEFAULT_HINT = "check indentation and quoting near this position"
 # (words in the problem or its context, hint); the first match wins.
 _HINTS = (
-    ("tab", "indent with spaces, not tabs"),
-    ("'\\t'", "indent with spaces, not tabs"),  # the pure-Python parser's wording
+    ("tab", _TAB_HINT),
+    ("'\\t'", _TAB_HINT),  # the pure-Python parser's wording
     ("expected '-' indicator", "line this up with the lines above it: indentation is structure"),
     ("expected <block end>", "line this up with the lines above it: indentation is structure"),
     ("quoted scalar", "close the quote that starts here"),
@@ -41,11 +42,24 @@ def syntax_finding(file: str, text: str, exc: yaml.MarkedYAMLError) -> Finding:
     location = _mark_location(file, mark)
     words = f"{exc.problem or ''} {exc.context or ''}"
     hint = next((hint for key, hint in _HINTS if key in words), _DEFAULT_HINT)
+    if _tab_indented(text, exc.problem_mark):  # libyaml's words do not say "tab"
+        hint = _TAB_HINT
     if unclosed and exc.context:
         what = exc.context.removeprefix("while scanning ").removeprefix("while parsing ")
         what = _PLAIN_WORDS.get(what, what)
         return Finding(location, "", f"YAML syntax error: {what} that is never closed", hint)
     return Finding(location, "", f"YAML syntax error: {_describe(exc, text)}", hint)
+
+
+def _tab_indented(text: str, mark: yaml.Mark | None) -> bool:
+    """Whether the line of the error has a tab in its indentation (or the error is at
+    a tab), the usual cause of "found character that cannot start any token"."""
+    if mark is None:
+        return False
+    lines = text.split("\n")
+    line = lines[mark.line] if mark.line < len(lines) else ""
+    indentation = line[: len(line) - len(line.lstrip(" \t"))]
+    return "\t" in indentation or line[mark.column : mark.column + 1] == "\t"
 
 
 def reader_finding(file: str, text: str, exc: yaml.reader.ReaderError) -> Finding:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from typing import Any
 
 from engine.core.durations import format_seconds
-from engine.model.playbook import Playbook, Sli, Step
+from engine.model.playbook import Healthy, InputSpec, Playbook, Sli, Step
 from engine.modes.validate import playbook_files
 from engine.playbook.loader import check_file
 from engine.playbook.traits import is_readonly, undoes_itself
@@ -50,6 +52,81 @@ def describe_playbook(playbook: Playbook) -> str:
     lines += _inputs_lines(playbook) + _sli_lines(playbook.sli) + ["steps:"]
     lines += [_step_line(i, step) for i, step in enumerate(playbook.steps, 1)]
     return "\n".join(lines)
+
+
+def describe_playbook_json(playbook: Playbook) -> str:
+    """The summary as one JSON object: what it is, what it takes (secrets by name
+    only), how it judges recovery, and each step with how it is undone."""
+    meta = playbook.metadata
+    summary = {
+        "name": meta.name,
+        "version": meta.version,
+        "maturity": meta.maturity,
+        "maturity_name": MATURITY_NAMES[meta.maturity],
+        "owner": meta.owner,
+        "summary": meta.summary,
+        "description": meta.description,
+        "file": playbook.file,
+        "content_hash": playbook.content_hash,
+        "inputs": [_input_json(spec) for spec in playbook.inputs.values()],
+        "secrets": list(playbook.secrets),
+        "targets": list(playbook.targets),
+        "sli": _sli_json(playbook.sli),
+        "steps": [_step_json(step) for step in playbook.steps],
+    }
+    return json.dumps(summary, indent=2, default=str)
+
+
+def _input_json(spec: InputSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name,
+        "type": spec.type,
+        "required": spec.required,
+        "default": spec.default,
+        "enum": list(spec.enum),
+        "pattern": spec.pattern,
+        "description": spec.description,
+    }
+
+
+def _sli_json(sli: Sli | None) -> dict[str, Any] | None:
+    if sli is None:
+        return None
+    healthy = sli.healthy
+    return {
+        "probe": sli.probe.type,
+        "healthy": None if healthy is None else {healthy.op: _bounds(healthy)},
+        "settle_s": sli.settle,
+        "samples": sli.samples,
+        "interval_s": sli.interval,
+        "timeout_s": sli.timeout,
+        "on_not_recovered": sli.on_not_recovered,
+    }
+
+
+def _bounds(healthy: Healthy) -> float | list[float]:
+    return healthy.low if healthy.high is None else [healthy.low, healthy.high]
+
+
+def _step_json(step: Step) -> dict[str, Any]:
+    return {
+        "id": step.id,
+        "title": step.title,
+        "type": step.action.type,
+        "readonly": is_readonly(step),
+        "undo": _undo_type(step),
+        "irreversible": step.irreversible,
+    }
+
+
+def _undo_type(step: Step) -> str | None:
+    """The step type of the declared undo, "captured" when the step records its own,
+    None when there is none (read-only or irreversible)."""
+    if step.undo is not None:
+        return step.undo.type
+    if undoes_itself(step) and not is_readonly(step):
+        return "captured"
+    return None
 
 
 def _inputs_lines(playbook: Playbook) -> list[str]:

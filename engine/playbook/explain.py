@@ -104,11 +104,19 @@ def _additional(error: ValidationError) -> Explanation:
 
 
 def _required(error: ValidationError) -> Explanation:
-    instance = error.instance if isinstance(error.instance, dict) else {}
-    missing = next((str(k) for k in _keys(error.validator_value) if k not in instance), "?")
+    missing = _missing_key(error)
     props = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
     hint = str(props.get(missing, {}).get("description", ""))
     return f"missing required key {missing!r}", hint, ""
+
+
+def _missing_key(error: ValidationError) -> str:
+    """The one key this error is about: `required` yields one error per missing key,
+    each naming its key in the message (the list of required keys names them all)."""
+    instance = error.instance if isinstance(error.instance, dict) else {}
+    missing = [str(k) for k in _keys(error.validator_value) if k not in instance]
+    named = next((key for key in missing if error.message.startswith(repr(key))), None)
+    return named or (missing[0] if missing else "?")
 
 
 def _one_of(error: ValidationError) -> Explanation:

@@ -13,6 +13,7 @@ from engine.model.playbook import Playbook
 from engine.model.yamlsource import load_source
 from engine.playbook.build import build_playbook
 from engine.playbook.checks import semantic_findings
+from engine.playbook.identify import declares_playbook, not_a_playbook_finding
 from engine.playbook.schema import schema_findings
 from engine.playbook.templates import TemplateChecker
 
@@ -25,6 +26,8 @@ class CheckReport(Struct, frozen=True):
     file: str
     playbook: Playbook | None
     findings: tuple[Finding, ...]
+    # Why the file was not checked (a directory's YAML that is not a playbook), or "".
+    skipped: str = ""
 
     @property
     def errors(self) -> tuple[Finding, ...]:
@@ -35,6 +38,7 @@ class CheckReport(Struct, frozen=True):
         return tuple(f for f in self.findings if f.severity == "warning")
 
     def ok(self, strict: bool = False) -> bool:
+        """No errors (and, when strict, no warnings); a skipped file has neither."""
         return not self.errors and not (strict and self.warnings)
 
 
@@ -44,6 +48,8 @@ def check_file(file: str, text: str | None = None) -> CheckReport:
         source = load_source(file, text)
     except InvalidPlaybook as exc:
         return CheckReport(file, None, tuple(exc.findings))
+    if not declares_playbook(source.data):  # its other "errors" would be noise
+        return CheckReport(file, None, (not_a_playbook_finding(file, source.data),))
     findings = schema_findings(source)
     findings += TemplateChecker(source).check()
     if any(f.severity == "error" for f in findings):

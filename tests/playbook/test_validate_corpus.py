@@ -54,7 +54,7 @@ HINTS = {
     "undefined-capture.yaml": "did you mean 'load'?",
     "duration-words.yaml": "use e.g. 500ms, 30s, 5m or 1h",
     "duration-bare-number.yaml": "add a unit, e.g. 10s or 10m",
-    "yaml-tab-indentation.yaml": "indent with spaces, not tabs",
+    "yaml-tab-indentation.yaml": "YAML forbids tabs for indentation: replace the tab with spaces",
     "yaml-unclosed-quote.yaml": "close the quote that starts here",
     "wrong-type-readonly-string.yaml": "remove the quotes around true",
     "tag-python-object-apply.yaml": "only plain YAML data is allowed; remove the tag",

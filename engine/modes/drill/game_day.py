@@ -47,6 +47,7 @@ class Verdict:
     INJECT_FAILED = "inject_failed"  # the fault could not be injected
     REVERT_FAILED = "revert_failed"  # the fault may still be in place: act now
     ABORTED = "aborted"
+    REFUSED = "refused"  # a precondition was not met: nothing was injected
 
 
 EXIT_CODES = {
@@ -56,6 +57,7 @@ EXIT_CODES = {
     Verdict.INJECT_FAILED: ExitCode.FAILED,
     Verdict.REVERT_FAILED: ExitCode.ROLLBACK_FAILED,
     Verdict.ABORTED: ExitCode.ABORTED,
+    Verdict.REFUSED: ExitCode.REFUSED,
 }
 
 
@@ -132,9 +134,25 @@ class DrillSignals:
                 signal.signal(sig, handler)
 
 
+class DrillRefused(RefusedError):
+    """A refused drill (nothing injected), with the report that says so: the error
+    handler shows it as any refusal; `--output json` prints the report too."""
+
+    def __init__(self, report: DrillReport, refusal: RefusedError) -> None:
+        super().__init__(refusal.message, refusal.hint, refusal.location)
+        report.fail(
+            Verdict.REFUSED,
+            f"{refusal.message} ({refusal.hint})" if refusal.hint else refusal.message,
+        )
+        self.report = report
+
+
 def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
-    """The whole drill; raises UsageError / RefusedError before anything is injected."""
-    checked = _checked(request)
+    """The whole drill; raises UsageError, or DrillRefused, before anything is injected."""
+    try:
+        checked = _checked(request)
+    except RefusedError as exc:  # the playbook could not be read: the report has its file
+        raise DrillRefused(DrillReport("", "", request.file, time.time(), 0.0, None), exc) from None
     drill = checked.playbook.drill
     assert drill is not None and checked.playbook.sli is not None
     report = DrillReport(
@@ -145,6 +163,16 @@ def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
         drill.detect_within or DEFAULT_DETECT_WITHIN,
         drill.recover_within,
     )
+    try:
+        _play(request, checked, report, listeners)
+    except RefusedError as exc:
+        raise DrillRefused(report, exc) from None
+    return report
+
+
+def _play(
+    request: RunRequest, checked: Prepared, report: DrillReport, listeners: Listeners
+) -> None:
     signals = DrillSignals()
     with (
         signals.installed(),
@@ -159,7 +187,6 @@ def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
                 "a drill measures a fault on a healthy service: start when the SLI is healthy",
             )
         _Drill(request, checked, report, signals, listeners, probes, ledger).play()
-    return report
 
 
 @contextlib.contextmanager

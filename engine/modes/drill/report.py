@@ -13,10 +13,12 @@ HEADLINES = {
     Verdict.INJECT_FAILED: "FAILED: the fault could not be injected",
     Verdict.REVERT_FAILED: "REVERT FAILED: the injected fault may still be in place",
     Verdict.ABORTED: "ABORTED: the drill was interrupted; the fault was reverted",
+    Verdict.REFUSED: "REFUSED: nothing was injected",
 }
 
 
 def render_json(report: DrillReport) -> str:
+    """The report as one JSON object (also of a refused drill: verdict `refused`)."""
     return json.dumps(report.as_dict(), indent=2, sort_keys=True)
 
 
