@@ -12,7 +12,9 @@ from run_fixtures import (
     current_env,
     playbook,
     run_env,  # noqa: F401  (autouse fixture)
+    run_id_of,
     runbook,
+    runs_json,
 )
 
 DRY_RUNS = [("run", "--dry-run"), ("plan",)]
@@ -102,3 +104,22 @@ def test_plan_probe_refuses_and_names_the_missing_secrets() -> None:
     assert "leave out --probe" in probed.stderr
     assert "Traceback" not in probed.stderr
     assert list(env.work.iterdir()) == []
+
+
+def test_a_rollback_preview_needs_no_secret_and_the_rollback_itself_does() -> None:
+    env = current_env()
+    args = ("-i", f"dir={env.work}", "-i", "mode=ok")
+    ran = runbook("run", playbook("secret.yaml"), *args, extra_env={"CANARY_TOKEN": TOKEN})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    run_id = run_id_of(ran.stdout)
+
+    previewed = runbook("rollback", "--dry-run", run_id)
+    rolled = runbook("rollback", "--yes", run_id)
+
+    assert previewed.returncode == 0, previewed.stdout + previewed.stderr
+    assert f"undo plan of run {run_id} (run-secret):" in previewed.stdout
+    assert "  1. reach (succeeded):" in previewed.stdout
+    assert rolled.returncode == 2, rolled.stdout + rolled.stderr
+    assert "CANARY_TOKEN is not set" in rolled.stderr
+    assert not (env.work / "undo-saw").exists()
+    assert [run["run_id"] for run in runs_json()] == [run_id]
