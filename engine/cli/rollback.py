@@ -41,6 +41,7 @@ def rollback(
 
     request = RunRequest(
         "",
+        dry_run=dry_run,  # a preview: a secret not set is a placeholder in the plan
         interactive=has_terminal(),
         assume_yes=assume_yes,
         inventory=inventory,

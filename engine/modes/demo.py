@@ -18,6 +18,10 @@ from engine.modes.run import run_playbook
 from engine.run.preflight import RunRequest
 
 DEMO_SOURCE = "playbooks/demo/disk-cleanup-demo.yaml"
+PLANNED_FAILURE = (
+    "(planned: step verify_live_log fails on purpose (fail_at=verify_live_log); watch the "
+    "completed steps being undone in reverse order, leaving the disk as it was found)"
+)
 
 
 def demo_playbook() -> Path:
@@ -45,10 +49,20 @@ def run_demo(
     with tempfile.TemporaryDirectory(prefix="runbook-demo-") as tmp:
         workdir = str(Path(tmp) / "demo")
         say(f"== 0/2: the fault: a disk full of logs (workdir {workdir}) ==")
-        inject_fault(_request(workdir, redactions), listeners)
+        fault = inject_fault(_request(workdir, redactions), listeners)
         say("\n== 1/2: a remediation that fails half-way: completed steps are undone ==")
-        run_playbook(_request(workdir, redactions), listeners)
+        say(PLANNED_FAILURE)  # here, not only in the step's stderr, which a live table hides
+        failed = run_playbook(_request(workdir, redactions), listeners)
         say("\n== 2/2: the same playbook, nothing failing: it stops once the SLI recovers ==")
         result = run_playbook(_request(workdir, redactions, fail_at="none"), listeners)
-        say("\nnext: `runbook runs` lists both runs; `runbook show RUN_ID` replays one.")
+        say(_next_steps(fault.run_id, failed.run_id, result.run_id))
         return result.outcome
+
+
+def _next_steps(fault: str, failed: str, recovered: str) -> str:
+    """Where the demo's three runs are now: the ledger of RUNBOOK_HOME, as any run's."""
+    return (
+        "\nnext: `runbook runs` lists the demo's three runs: the fault's injection "
+        f"({fault}), the run rolled back ({failed}) and the run that recovered "
+        f"({recovered}); `runbook show {failed}` replays the rollback."
+    )

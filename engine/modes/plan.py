@@ -6,20 +6,38 @@ from __future__ import annotations
 
 from engine.modes.probe import probe_plan
 from engine.playbook.trust import check_playbook_owner
+from engine.run.context.secrets import SecretError
 from engine.run.plan import render_plan_json, render_plan_text
-from engine.run.preflight import RunRequest, prepare
+from engine.run.preflight import Prepared, RunRequest, prepare
 
 
 def plan_playbook(request: RunRequest, output: str, probe: bool = False) -> str:
     """The dry-run: everything rendered, nothing changed, nothing recorded. With `probe`,
-    the SLI and the read-only steps are read first."""
+    the SLI and the read-only steps are read first. A secret that is not set is a
+    placeholder in the plan, and listed as missing; `probe` runs commands, so it needs
+    every secret (SecretError, exit 2, otherwise)."""
 
     if probe:  # it runs the read-only steps: commands, as the playbook declares them
         check_playbook_owner(request.file, executes=True)
     prepared = prepare(request, run_id="dry-run", mode="dry-run")
     probed = None
     if probe:
+        refuse_probe_without_secrets(prepared)
         probed = probe_plan(prepared)
         prepared.plan = probed.plan
     render = render_plan_json if output == "json" else render_plan_text
-    return prepared.redactor.redact(render(prepared.playbook, prepared.plan, probed))
+    text = render(prepared.playbook, prepared.plan, probed, prepared.secrets)
+    return prepared.redactor.redact(text)
+
+
+def refuse_probe_without_secrets(prepared: Prepared) -> None:
+    """`--probe` runs the SLI probe and the read-only steps with the real secrets: a
+    placeholder would reach a live system (and fail it, or lock an account), so every
+    declared secret must be set."""
+    missing = [status for status in prepared.secrets if status.problem]
+    if missing:
+        names = "\n".join(f"secret '{status.name}': {status.problem}" for status in missing)
+        raise SecretError(
+            f"--probe runs the SLI probe and the read-only steps, which need the secrets:\n{names}",
+            hint="set them, or leave out --probe: the plan alone shows a placeholder for them",
+        )

@@ -16,6 +16,7 @@ from engine.core.resources import Resources
 from engine.core.results import Planned, Verdict
 from engine.model.playbook import Action, Playbook, Step
 from engine.playbook.traits import is_readonly, undoes_itself
+from engine.run.context.secrets import SecretStatus
 from engine.run.context.variables import PlaceholderNamespace, RunVariables, UnknownUntilRun
 from engine.sli.judge import Sample, SliVerdict
 from engine.steps.base import StepContext
@@ -185,12 +186,17 @@ def unavailable_types(playbook: Playbook) -> list[str]:
 
 
 def render_plan_text(
-    playbook: Playbook, plan: Sequence[PlannedStep], probed: ProbedPlan | None = None
+    playbook: Playbook,
+    plan: Sequence[PlannedStep],
+    probed: ProbedPlan | None = None,
+    secrets: Sequence[SecretStatus] = (),
 ) -> str:
+    """The plan as a person reads it: the secrets a live run needs, then every step."""
     meta = playbook.metadata
     lines = [f"plan: {meta.name} {meta.version} (level {meta.maturity}) — nothing will be changed"]
     if probed is not None:
         lines += _probe_lines(probed)
+    lines += _secret_lines(secrets)
     for item in plan:
         lines.append(f"{item.index}. {item.id} [{item.type}] {item.verdict}")
         lines.append(f"     run:  {_indented(item.command)}")
@@ -207,6 +213,21 @@ def _extras(item: PlannedStep) -> list[tuple[str, str]]:
     return [("confirm", item.confirm), ("when", item.when), ("note", item.note)]
 
 
+def _secret_lines(secrets: Sequence[SecretStatus]) -> list[str]:
+    """Which secrets a live run reads, and which of them it could not read now."""
+    if not secrets:
+        return []
+    missing = sum(1 for status in secrets if status.problem)
+    head = "secrets a live run needs:"
+    if missing:
+        head = f"secrets a live run needs ({missing} not set: `runbook run` would refuse to start):"
+    lines = [head]
+    for status in secrets:
+        state = f"NOT SET ({status.problem})" if status.problem else "set"
+        lines.append(f"  {status.name}: {status.source} — {state}")
+    return lines
+
+
 def _probe_lines(probed: ProbedPlan) -> list[str]:
     lines = [f"read-only steps run: {', '.join(probed.read_steps) or 'none'}"]
     sample = probed.precheck
@@ -219,14 +240,19 @@ def _probe_lines(probed: ProbedPlan) -> list[str]:
 
 
 def render_plan_json(
-    playbook: Playbook, plan: Sequence[PlannedStep], probed: ProbedPlan | None = None
+    playbook: Playbook,
+    plan: Sequence[PlannedStep],
+    probed: ProbedPlan | None = None,
+    secrets: Sequence[SecretStatus] = (),
 ) -> str:
+    """The plan as one JSON document; `secrets` lists each with `set` and its problem."""
     meta = playbook.metadata
     document = {
         "playbook": meta.name,
         "version": meta.version,
         "maturity": meta.maturity,
         "content_hash": playbook.content_hash,
+        "secrets": [{**asdict(status), "set": not status.problem} for status in secrets],
         "steps": [asdict(item) for item in plan],
     }
     if probed is not None:

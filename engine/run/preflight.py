@@ -17,7 +17,7 @@ from engine.playbook.compiled import load_checked
 from engine.playbook.inputs import bind_inputs
 from engine.playbook.traits import needs_hands
 from engine.playbook.trust import check_playbook_owner
-from engine.run.context.secrets import load_secrets
+from engine.run.context.secrets import SecretStatus, load_secrets, preview_secrets
 from engine.run.context.variables import RunVariables, base_variables
 from engine.run.plan import PlannedStep, build_plan, plan_variables, unavailable_types
 from engine.run.target_lock import render_targets
@@ -60,6 +60,9 @@ class Prepared(Struct):
     targets: tuple[str, ...] = ()  # the rendered lock keys (not for a dry run)
     # The variables the secrets were read from: withheld from every command the run starts.
     withheld_env: frozenset[str] = frozenset()
+    # A dry run's view of the declared secrets (set or not); empty for a live run, which
+    # has them all or does not start.
+    secrets: list[SecretStatus] = field(default_factory=list)
 
 
 def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
@@ -97,15 +100,35 @@ def assemble(
 ) -> Prepared:
     """Secrets, redaction and variables around a loaded playbook and bound inputs."""
     environ = os.environ if request.environ is None else request.environ
-    secrets = load_secrets(playbook.secrets, Path(playbook.file).resolve().parent, environ)
+    secrets, placeholders, statuses = _secrets(request, playbook, environ)
     withheld = frozenset(spec.env for spec in playbook.secrets.values() if spec.env)
-    redactor = Redactor(secrets)
+    redactor = Redactor(secrets)  # the placeholders are no secret: they stay visible
     request.redactions.add(redactor.redact)  # before anything can fail with a secret in it
-    variables = base_variables(playbook, inputs, secrets, run_id, mode)
+    variables = base_variables(playbook, inputs, {**secrets, **placeholders}, run_id, mode)
     variables.alert = dict(request.alert)
     for hook in playbook_hooks().values():  # e.g. the playbook's `kubernetes:` block
         variables.playbook = {**variables.playbook, **hook.run_variables(playbook, environ)}
-    return Prepared(request, playbook, variables, redactor, source, mode, withheld_env=withheld)
+    return Prepared(
+        request,
+        playbook,
+        variables,
+        redactor,
+        source,
+        mode,
+        withheld_env=withheld,
+        secrets=statuses,
+    )
+
+
+def _secrets(
+    request: RunRequest, playbook: Playbook, environ: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str], list[SecretStatus]]:
+    """(values, placeholders, statuses): a live run needs every secret (SecretError,
+    exit 2, before step 1); a dry run changes nothing, so one not set is a placeholder."""
+    base_dir = Path(playbook.file).resolve().parent
+    if request.dry_run:
+        return preview_secrets(playbook.secrets, base_dir, environ)
+    return load_secrets(playbook.secrets, base_dir, environ), {}, []
 
 
 def step_type_refusal(playbook: Playbook, variables: Mapping[str, Any]) -> tuple[str, str]:

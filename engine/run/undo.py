@@ -24,6 +24,10 @@ from engine.templating.render import RenderError
 from engine.ui.operator import AbortRequested
 
 ContextFactory = Callable[[Step, threading.Event], StepContext]
+# Why the undo of a step that may have half-run is skipped, and the setting that allows it.
+NOT_SAFE_AFTER_PARTIAL_RUN = (
+    "its undo is not safe after a partial run (`undo_if_interrupted: true` on the step says it is)"
+)
 
 
 class UndoRunner:
@@ -53,7 +57,7 @@ class UndoRunner:
     def _undo_one(self, item: Completed, guided: bool) -> bool:
         step = item.step
         if not item.needs_undo:
-            reason = f"step ended {item.status}; its undo is not safe after a partial run"
+            reason = f"step ended {item.status}; {NOT_SAFE_AFTER_PARTIAL_RUN}"
             self.bus.emit(UndoSkipped(reason=reason), self.run_id, step.id)
             return True
         ctx = self.context(step, self.cancel)

@@ -184,3 +184,27 @@ def test_a_recorded_result_the_engine_did_not_write_refuses_the_rollback(
     assert "(step_result of step two) is not one the engine records" in rolled.stderr
     assert "nothing was undone" in rolled.stderr
     assert_nothing_undone(rolled, run_id)
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+@pytest.mark.parametrize("dry_run", [True, False], ids=["dry-run", "yes"])
+def test_nothing_left_to_undo_is_said_plainly_and_records_no_run(
+    output: str, dry_run: bool
+) -> None:
+    run_id = completed_run()
+    first = runbook("rollback", "--yes", run_id)
+    assert first.returncode == 0, first.stdout + first.stderr
+    before = runs_json()
+
+    again = runbook("rollback", "--dry-run" if dry_run else "--yes", "--output", output, run_id)
+
+    assert again.returncode == 0, again.stdout + again.stderr
+    said = (
+        f"nothing to undo: run {run_id} was already rolled back (by run {run_id_of(first.stdout)})"
+    )
+    if output == "json":
+        assert json.loads(again.stdout) == {"outcome": "completed", "message": said}
+    else:
+        assert again.stdout.strip() == said
+    assert runs_json() == before
+    assert lines(current_env().work / "undone") == ["two", "one"]

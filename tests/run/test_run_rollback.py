@@ -212,3 +212,46 @@ def test_a_later_rollback_skips_read_only_steps() -> None:
         "use_capture",
     ]
     assert not (env.work / "used").exists()  # use_capture's undo removed it
+
+
+def test_the_skipped_undo_of_a_failed_step_names_the_setting_that_allows_it() -> None:
+    env = current_env()
+
+    ran = runbook("run", playbook("rollback-order.yaml"), "-i", f"dir={env.work}")
+
+    assert ran.returncode == 1, ran.stdout + ran.stderr
+    allows = "(`undo_if_interrupted: true` on the step says it is)"
+    assert "↶ undo boom: skipped (step ended failed; its undo is not safe after a partial run" in (
+        ran.stdout
+    )
+    assert allows in ran.stdout
+    [skipped] = events(run_id_of(ran.stdout), "undo_skipped")
+    assert allows in skipped["data"]["reason"]
+
+
+@pytest.mark.parametrize("output", ["text", "json"])
+def test_a_rollback_with_only_a_half_run_step_left_says_so_and_records_no_run(
+    output: str,
+) -> None:
+    env = current_env()
+    run_id = _kill_engine_during_step_3(env, "crash-first.yaml")  # killed in step 1
+    before = runs_json()
+
+    planned = runbook("rollback", "--dry-run", run_id)
+    rolled = runbook("rollback", "--yes", "--output", output, run_id)
+
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert "  1. s1 (unknown): not undone: the step ended unknown;" in planned.stdout
+    nothing = f"nothing to undo: run {run_id} left only s1, which may have half-run: "
+    assert nothing in planned.stdout
+    assert "`undo_if_interrupted: true` on the step says it is" in planned.stdout
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    if output == "json":
+        documents = [json.loads(line) for line in rolled.stdout.splitlines()]
+        assert documents[0]["kind"] == "undo_plan"
+        assert documents[-1]["outcome"] == "completed"
+        assert documents[-1]["message"].startswith(nothing)
+    else:
+        assert nothing in rolled.stdout
+    assert not (env.work / "undone").exists()
+    assert runs_json() == before  # no empty rollback run

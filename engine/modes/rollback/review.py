@@ -25,6 +25,7 @@ from engine.run.execution import Completed
 from engine.run.plan import describe_undo
 from engine.run.preflight import RunRequest
 from engine.run.runner import RunResult
+from engine.run.undo import NOT_SAFE_AFTER_PARTIAL_RUN
 from engine.steps.base import StepContext
 from engine.templating.render import RenderError, TemplateRenderer
 from engine.ui.operator import HeadlessOperator
@@ -56,14 +57,26 @@ def rollback(
         if not steps:  # nothing is recorded then: the result only says why
             return _done(execute_rollback(plan, listeners), output)
         _say(render_json(plan, steps) if output == "json" else render_text(plan, steps))
+        count = sum(step.undone for step in steps)
+        if not count:  # only skips: a rollback run would record nothing undone
+            _say(nothing_done(_only_unsafe_left(plan, steps), output))
+            return int(ExitCode.OK)
         if dry_run:
             return int(ExitCode.OK)
-        count = sum(step.undone for step in steps)
-        if count and not _approved(plan, count, request, confirm):
+        if not _approved(plan, count, request, confirm):
             print("rollback not confirmed: nothing undone", file=sys.stderr)
             return int(ExitCode.ABORTED)
         # Another rollback may have undone it all while this one waited for the lock.
         return _done(execute_rollback(plan, listeners), output)
+
+
+def _only_unsafe_left(plan: RollbackPlan, steps: Sequence[PlannedUndo]) -> str:
+    """What a rollback says when every step left may have half-run and has no safe undo."""
+    ids = ", ".join(step.step for step in steps)
+    return (
+        f"nothing to undo: run {plan.run_id} left only {ids}, which may have half-run: "
+        f"{NOT_SAFE_AFTER_PARTIAL_RUN}"
+    )
 
 
 def _done(result: RunResult, output: str) -> int:
@@ -93,7 +106,7 @@ def undo_plan(plan: RollbackPlan) -> list[PlannedUndo]:
 def _planned(item: Completed, shared: StepContext, redact: Callable[[str], str]) -> PlannedUndo:
     step = item.step
     if not item.needs_undo:
-        undo = f"not undone: the step ended {item.status}, its undo is not safe then"
+        undo = f"not undone: the step ended {item.status}; {NOT_SAFE_AFTER_PARTIAL_RUN}"
     else:
         try:
             undo = describe_undo(step, replace(shared, step_id=step.id))

@@ -145,6 +145,7 @@ def _prepared(
     playbook = _as_run(verified_playbook(info, source), events)
     request = RunRequest(
         info.file,
+        dry_run=request.dry_run,
         home=request.home,
         interactive=request.interactive,
         assume_yes=request.assume_yes,

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from msgspec import Struct
+
 from engine.core.errors import EngineError, ExitCode
 from engine.core.regular_file import read_regular_text
 
@@ -26,6 +28,15 @@ class SecretError(EngineError):
     exit_code = ExitCode.USAGE
 
 
+class SecretStatus(Struct, frozen=True):
+    """A declared secret as a preview sees it: where a live run reads it, and whether it
+    can (`problem` says why not; "" when it is set). Never its value."""
+
+    name: str
+    source: str  # "env API_TOKEN" or "file ./token"
+    problem: str = ""
+
+
 def load_secrets(
     specs: Mapping[str, SecretSpec], base_dir: Path, environ: Mapping[str, str]
 ) -> dict[str, str]:
@@ -34,20 +45,50 @@ def load_secrets(
     A file path is relative to `base_dir` (the playbook's folder); one trailing newline
     is stripped. Every problem is collected and raised as one `SecretError`.
     """
-    values: dict[str, str] = {}
-    problems: list[str] = []
-    for name, spec in specs.items():
-        value, problem = _load_one(spec, base_dir, environ)
-        if problem:
-            problems.append(f"secret '{name}': {problem}")
-        else:
-            values[name] = value
-    if problems:
+    values, statuses = read_secrets(specs, base_dir, environ)
+    missing = [status for status in statuses if status.problem]
+    if missing:
         raise SecretError(
-            "\n".join(problems),
+            "\n".join(f"secret '{status.name}': {status.problem}" for status in missing),
             hint="set the environment variable or create the file before the run",
         )
     return values
+
+
+def read_secrets(
+    specs: Mapping[str, SecretSpec], base_dir: Path, environ: Mapping[str, str]
+) -> tuple[dict[str, str], list[SecretStatus]]:
+    """The values of the secrets that can be read, and the status of every one."""
+    values: dict[str, str] = {}
+    statuses: list[SecretStatus] = []
+    for name, spec in specs.items():
+        value, problem = _load_one(spec, base_dir, environ)
+        statuses.append(SecretStatus(name, _source(spec), problem))
+        if not problem:
+            values[name] = value
+    return values, statuses
+
+
+def preview_secrets(
+    specs: Mapping[str, SecretSpec], base_dir: Path, environ: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str], list[SecretStatus]]:
+    """For a preview (plan, dry run), which changes nothing and so needs no secret: the
+    values that are set (to be redacted), placeholders for those that are not (shown as
+    they are), and the status of every one."""
+    values, statuses = read_secrets(specs, base_dir, environ)
+    placeholders = {s.name: missing_secret_placeholder(s.name) for s in statuses if s.problem}
+    return values, placeholders, statuses
+
+
+def missing_secret_placeholder(name: str) -> str:
+    """What a preview renders in place of a secret that is not set."""
+    return f"«secret:{name} (not set)»"
+
+
+def _source(spec: SecretSpec) -> str:
+    if spec.env:
+        return f"env {spec.env}"
+    return f"file {spec.file}" if spec.file else "nowhere"
 
 
 def _load_one(spec: SecretSpec, base_dir: Path, environ: Mapping[str, str]) -> tuple[str, str]:
