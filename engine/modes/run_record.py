@@ -43,6 +43,7 @@ SHOWN_KEYS = (
     *("target", "targets", "epochs", "holder", "waited", "taken_over"),  # target locks
 )
 P = TypeVar("P", bound=Payload)
+_SHELL_SPECIAL = frozenset("'\"\\$`;&|<>()*?[]{}!#~")
 
 
 class RunRecord(Struct, frozen=True):
@@ -121,7 +122,10 @@ def _inputs(inputs: Mapping[str, Any]) -> str:
 
 def _input_value(value: Any) -> str:
     text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return printable_line(shlex.quote(text))
+    # Quoted only where a shell would need it: shlex.quote also quotes any non-ASCII
+    # letter, and the mark of a redacted secret.
+    plain = text and not any(char.isspace() or char in _SHELL_SPECIAL for char in text)
+    return printable_line(text if plain else shlex.quote(text))
 
 
 def _os_user(events: list[EventRow]) -> str:
@@ -168,8 +172,10 @@ def _ending(status: str, exit_code: int | None, message: str, took: str, output:
 
 
 def _sli_sample(sample: SliSample) -> str:
-    value = f", value {sample.value:g}" if sample.value is not None else ""
+    number = f"{sample.value:g}" if sample.value is not None else ""
+    value = f", value {number}" if number else ""
     why = sample.error or _series(sample.detail)
+    why = "" if why.strip() == number else why  # a command probe's detail is its output
     why = f" ({printable_line(why)})" if why else ""
     return f": {sample.phase} {sample.verdict}{value}{why}"
 
