@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from msgspec import UNSET, Struct, UnsetType, field
+from msgspec import UNSET, Struct, UnsetType, ValidationError, convert, field
 from msgspec.structs import asdict
 from msgspec.structs import fields as struct_fields
 
@@ -236,6 +236,20 @@ PAYLOADS: dict[EventKind, type[Payload]] = {
 
 for _cls in PAYLOADS.values():
     _cls.unset_default = tuple(f.name for f in struct_fields(_cls) if f.default is UNSET)
+
+
+def read_payload(kind: str, data: Mapping[str, Any]) -> Payload | None:
+    """A recorded event's data as its typed payload; None when it cannot be one: a kind
+    this engine does not know, or a record of an older engine that lacks a field (its
+    reader then shows the data as they are). Fields it does not know are left out."""
+    try:
+        cls = PAYLOADS[EventKind(kind)]
+    except ValueError:
+        return None
+    try:
+        return convert(dict(data), cls, strict=False)
+    except ValidationError:
+        return None
 
 
 class Event(Struct, frozen=True):

@@ -78,6 +78,8 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)
 # other engine can write between that read and the insert (BEGIN IMMEDIATE holds the
 # lock), and the primary key would refuse a duplicate if one did.
 _LAST_SEQ = "SELECT seq FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1"
+# An event's `ts` is when it happened, as the bus stamped it (rows written by engines
+# before it was passed on hold their commit time).
 _INSERT_EVENT = """
 INSERT INTO events (run_id, seq, ts, kind, step_id, data) VALUES (?, ?, ?, ?, ?, ?)
 """
@@ -142,11 +144,18 @@ class Ledger:
         """Record one event durably (committed on return) and give its sequence number."""
         return self.append_many(run_id, [(kind, step_id, data)])[0]
 
-    def append_many(self, run_id: str, events: Sequence[EventSpec]) -> list[int]:
-        """Record `(kind, step_id, data)` events in one transaction: all of them or none."""
+    def append_many(
+        self, run_id: str, events: Sequence[EventSpec], times: Sequence[float] | None = None
+    ) -> list[int]:
+        """Record `(kind, step_id, data)` events in one transaction: all of them or none.
+
+        `times` are when each event happened (its `ts`, as `runbook show` tells it): a
+        batch is committed later than its first events. Without them, the commit time."""
+        if times is not None and len(times) != len(events):
+            raise ValueError(f"{len(events)} events with {len(times)} times")
         with self._lock:  # the number is remembered by the thread that committed it
             with self._write(f"record {len(events)} events of run {run_id}"):
-                numbers = self._insert_events(run_id, events)
+                numbers = self._insert_events(run_id, events, times)
             if numbers:
                 self._last_seq[run_id] = numbers[-1]
         return numbers
@@ -193,13 +202,17 @@ class Ledger:
             self._insert_events(run_id, [(found.kind, None, found.fields())])
             return True
 
-    def _insert_events(self, run_id: str, events: Sequence[EventSpec]) -> list[int]:
+    def _insert_events(
+        self, run_id: str, events: Sequence[EventSpec], times: Sequence[float] | None = None
+    ) -> list[int]:
         """Inside a write transaction: number `events` after the run's last and insert
-        them in one call; their sequence numbers."""
+        them in one call, at `times` (else now); their sequence numbers."""
         known = self._last_seq.pop(run_id, None)
         first = (known if known is not None else self._read_last_seq(run_id)) + 1
+        now = time.time()
+        at = list(times) if times is not None else [now] * len(events)
         rows = [
-            (run_id, first + offset, time.time(), kind, step_id, to_json(data))
+            (run_id, first + offset, at[offset], kind, step_id, to_json(data))
             for offset, (kind, step_id, data) in enumerate(events)
         ]
         try:
@@ -209,7 +222,7 @@ class Ledger:
                 raise
             # Another engine wrote to this run since (it found this one gone): number
             # after its events. The failed statement left the transaction open.
-            return self._insert_events(run_id, events)
+            return self._insert_events(run_id, events, times)
         return list(range(first, first + len(rows)))
 
     def _read_last_seq(self, run_id: str) -> int:

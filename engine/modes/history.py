@@ -10,10 +10,10 @@ from msgspec.structs import asdict
 
 from engine.backends.local.containment import kill_leftovers
 from engine.core.durations import format_seconds
-from engine.core.events import EventKind
 from engine.core.outcome import Outcome
-from engine.ledger import LEDGER_FILE, EventRow, Ledger, RunRow, default_home
+from engine.ledger import LEDGER_FILE, Ledger, RunRow, default_home
 from engine.modes.catalog import table
+from engine.modes.run_record import read_record, record_json, record_text
 
 
 def open_ledger(home: Path | None = None) -> Ledger:
@@ -45,56 +45,10 @@ def _run_cells(row: RunRow) -> tuple[str, ...]:
 
 
 def show_run(run_id: str, output: str) -> str:
+    """A run told whole (`engine.modes.run_record`): as text, or as JSON."""
     with open_ledger() as ledger:
-        row = ledger.get_run(run_id)
-        events = ledger.events(row.run_id)
-    if output == "json":
-        return json.dumps({"run": asdict(row), "events": [asdict(e) for e in events]}, indent=2)
-    head = f"run {row.run_id}: {row.playbook} {row.version} ({row.mode}) — {row.status}"
-    who = f"operator: {row.operator} (declared), OS user: {_os_user(events)}"
-    return "\n".join([head, who, *(_event_line(row.started_at, e) for e in events)])
-
-
-def _os_user(events: list[EventRow]) -> str:
-    """The account that ran it, as the engine saw it (runs recorded before it did: unknown)."""
-    started = next((e for e in events if e.kind == EventKind.RUN_STARTED), None)
-    return str(started.data.get("os_user") or "not recorded") if started else "not recorded"
-
-
-def _event_line(start: float, event: EventRow) -> str:
-    offset = f"+{event.ts - start:7.3f}s"
-    step = f" {event.step_id}" if event.step_id else ""
-    return f"{offset} {event.kind}{step}{_event_detail(event)}"
-
-
-def _event_detail(event: EventRow) -> str:
-    data = event.data
-    keys = (
-        *("command", "status", "exit_code", "message", "attempt", "delay", "outcome", "reason"),
-        *("approved_by", "approved", "by", "os_user"),  # who approved a confirm gate (audit)
-        *("target", "targets", "epochs", "holder", "waited", "taken_over"),  # target locks
-    )
-    parts = [
-        f"{key}={_holder(data[key]) if key == 'holder' else repr(data[key])}"
-        for key in keys
-        if data.get(key) not in (None, "", [], {})
-    ]
-    tail = _output_tail(data.get("output"))
-    return (": " + ", ".join(parts) if parts else "") + tail
-
-
-def _holder(holder: object) -> str:
-    """The holder of a target lock, as the refusal names it."""
-    if not isinstance(holder, dict):
-        return repr(holder)
-    return f"run {holder.get('run_id')} (host {holder.get('host')}, pid {holder.get('pid')})"
-
-
-def _output_tail(output: object, lines: int = 5) -> str:
-    if not isinstance(output, str) or not output.strip():
-        return ""
-    tail = output.rstrip("\n").splitlines()[-lines:]
-    return "".join(f"\n           │ {line}" for line in tail)
+        record = read_record(ledger, run_id)
+    return record_json(record) if output == "json" else record_text(record)
 
 
 def recover() -> str:

@@ -114,6 +114,7 @@ class LedgerListener:
     def __init__(self, ledger: Ledger) -> None:
         self.ledger = ledger
         self.pending: list[tuple[str, str | None, Mapping[str, Any]]] = []
+        self.pending_times: list[float] = []  # when each pending event happened
         self.run_id = ""
         self.readonly_steps: set[str | None] = set()
         self.pending_safe = True  # nothing in `pending` must be durable before going on
@@ -124,6 +125,7 @@ class LedgerListener:
         self.run_id = event.run_id
         kind, step_id, payload = event.kind, event.step_id, event.payload
         self.pending.append((kind, step_id, event.data))
+        self.pending_times.append(event.ts)
         if isinstance(payload, StepIntent) and payload.readonly:
             self.readonly_steps.add(step_id)
             if self.pending_safe and not self.deferred:
@@ -159,15 +161,17 @@ class LedgerListener:
         if not self.pending:
             return
         try:
-            self.ledger.append_many(self.run_id, self.pending)
+            self.ledger.append_many(self.run_id, self.pending, self.pending_times)
         except LedgerError as exc:
             self.failure = self.failure or exc
             if intent:
                 if self.pending[-1][0] == EventKind.STEP_INTENT:
                     self.pending.pop()  # that step does not start: it has no intent
+                    self.pending_times.pop()
                 raise
             return
         self.pending = []
+        self.pending_times = []
 
 
 class UnrecordedRun(EngineError):

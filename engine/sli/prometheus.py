@@ -97,7 +97,17 @@ def _vector(result: list[Any]) -> Reading:
         return Reading.failed(
             f"query returned {len(result)} series; aggregate it (e.g. max(...), sum(...))"
         )
-    return _number(result[0].get("value"), str(result[0].get("metric", {})))
+    return _number(result[0].get("value"), series_name(result[0].get("metric")))
+
+
+def series_name(labels: Any) -> str:
+    """A series' labels as Prometheus writes them (`{job="api"}`); "" for an aggregate,
+    which has none."""
+    if not isinstance(labels, dict) or not labels:
+        return ""
+    name = labels.get("__name__", "")
+    pairs = ", ".join(f"{k}={json.dumps(str(v))}" for k, v in labels.items() if k != "__name__")
+    return f"{name}{{{pairs}}}" if pairs else str(name)
 
 
 def _number(pair: Any, detail: str = "") -> Reading:

@@ -202,6 +202,20 @@ def test_append_many_is_atomic(ledger: Ledger, ledger_path: Path) -> None:
     assert ledger.append_many(info.run_id, [("result", "a", {}), ("intent", "b", {})]) == [2, 3]
 
 
+def test_events_are_stored_at_the_times_they_happened(ledger: Ledger) -> None:
+    """A batch is committed after its first events happened: each keeps its own time."""
+    info = make_info()
+    ledger.start_run(info)
+    batch = [("result", "a", {}), ("sample", None, {}), ("intent", "b", {})]
+    ledger.append_many(info.run_id, batch, [100.0, 101.5, 103.0])
+    ledger.append(info.run_id, "note", {})
+    times = [e.ts for e in ledger.events(info.run_id)]
+    assert times[:3] == [100.0, 101.5, 103.0]
+    assert times[3] > 103.0  # without times given: when it was committed
+    with pytest.raises(ValueError, match="2 events with 1 times"):
+        ledger.append_many(info.run_id, batch[:2], [1.0])
+
+
 # -- ids, listing, lookup -----------------------------------------------------------
 
 
