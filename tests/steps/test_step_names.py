@@ -31,6 +31,7 @@ OTHER_MEANINGS = {
     ("backends/localstack/minikube_argv.py", "ssh"): "the minikube action `ssh`",
     ("core/shellsyntax.py", "ssh"): "the program `ssh` in a command line",
     ("ui/display.py", "command"): "an event's field `command`",
+    ("modes/run_record.py", "command"): "an event's field `command`",
 }
 
 BAD_SAMPLE = """
