@@ -150,3 +150,50 @@ def test_a_table_taller_than_the_terminal_keeps_the_running_step_on_screen() -> 
     table = _last_table(seen, "tall 1.0.0 (live) — 20/20 steps")
     assert all(f"s{i:02d}" in table for i in range(1, 21)), table
     assert "earlier steps" not in table
+
+
+# Level 1: the human does each step and says how it went.
+CHECKLIST = """\
+apiVersion: runbook/v1
+kind: Playbook
+metadata: {name: checklist, version: 1.0.0, maturity: 1, owner: tests}
+steps:
+  - id: clear
+    title: Clear the cache
+    shell: {run: "echo clearing"}
+    undo: {shell: {run: "echo restoring"}}
+  - id: look
+    title: Look at the dashboard
+    manual: {instructions: "Open the dashboard.", expect: "no errors"}
+"""
+
+
+def _answer(child: Any, answer: str) -> None:
+    child.expect(r"result \(done, failed, skipped\) \[done\]: ")
+    child.sendline(answer)
+    child.expect(r"note \(optional\)")
+    child.sendline("")
+
+
+@pytest.mark.usefixtures("live")
+def test_the_checklist_takes_first_letters_and_names_steps_by_title_while_nothing_ticks() -> None:
+    child = spawn_terminal("run", _write("c.yaml", CHECKLIST), size=(30, 120))
+    # The table left on screen while the human answers says the step waits for them:
+    # no clock frozen at the moment the view paused.
+    state = child.expect([r"clear[^\n]*waiting", r"clear[^\n]*running"])
+    assert state == 0, child.before
+    child.expect("── Clear the cache ──")
+    child.expect(r"result \(done, failed, skipped\) \[done\]: ")
+    child.sendline("x")
+    child.expect("'x' is not one of done \\(d\\), failed \\(f\\), skipped \\(s\\)")
+    _answer(child, "d")
+    child.expect("── Look at the dashboard ──")
+    _answer(child, "F")
+    child.expect("── undo Clear the cache ──")
+    _answer(child, "s")
+    seen = _seen(child)
+    assert finish_terminal(child) == 1
+
+    table = _last_table(seen, "checklist 1.0.0 (guided)")
+    assert re.search(r"clear\s*│ undone", table), table
+    assert re.search(r"look\s*│ failed", table), table
