@@ -228,8 +228,9 @@ def wait_for(predicate: Callable[[], bool], timeout: float = 15.0, what: str = "
     raise AssertionError(f"timed out waiting for {what or predicate}")
 
 
-def spawn_terminal(*args: str, timeout: float = 20) -> Any:
-    """The CLI at a pseudo-terminal (pexpect), so the engine sees a human."""
+def spawn_terminal(*args: str, timeout: float = 20, size: tuple[int, int] = (60, 200)) -> Any:
+    """The CLI at a pseudo-terminal (pexpect) of `size` (rows, columns), so the engine
+    sees a human."""
     import pexpect
 
     child = pexpect.spawn(
@@ -238,7 +239,7 @@ def spawn_terminal(*args: str, timeout: float = 20) -> Any:
         env={**os.environ},
         encoding="utf-8",
         timeout=timeout,
-        dimensions=(60, 200),
+        dimensions=size,
     )
     _children.append(child)
     return child

@@ -57,7 +57,8 @@ def apply(spec: ManualSpec, ctx: StepContext) -> StepResult:
     """Ask the operator; their answer (done / failed / skipped) is the result."""
     body = ctx.render.text(spec.instructions)
     expect = ctx.render.text(spec.expect)
-    answer, note = ctx.operator.checklist(ctx.step_id, body, expect)
+    title = ctx.step.label if ctx.step is not None else ctx.step_id
+    answer, note = ctx.operator.checklist(title, body, expect)
     return StepResult(ANSWER_STATUS.get(answer, Status.FAILED), message=note)
 
 

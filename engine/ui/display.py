@@ -33,6 +33,7 @@ from engine.core.events import (
     StepResultEvent,
     StepRetry,
     StepSkipped,
+    UndoIntent,
     UndoResultEvent,
     UndoSkipped,
 )
@@ -220,7 +221,6 @@ PLAIN_IGNORED = frozenset(
         EventKind.LOCK_RELEASED,
         EventKind.LOCK_RELEASE_FAILED,
         EventKind.LOCK_LOST,
-        EventKind.UNDO_INTENT,  # its result follows
         EventKind.ROLLBACK_FINISHED,
         EventKind.INTERRUPTED,  # written by the ledger, never emitted
     }
@@ -246,6 +246,7 @@ class PlainLines:
                 on(LockWaited, self._on_lock_waited),
                 on(LockTaken, self._on_lock_taken),
                 on(RollbackStarted, self._on_rollback_started),
+                on(UndoIntent, self._on_undo_intent),
                 on(UndoResultEvent, self._on_undo_result),
                 on(UndoSkipped, self._on_undo_skipped),
                 on(RunFinished, self._on_run_finished),
@@ -257,7 +258,7 @@ class PlainLines:
         if self.quiet and not finished:
             return  # nothing else is shown: not even formatted
         line = self.format(event)
-        if line is not None:
+        if line:
             self.lines.write(line + "\n")
         if finished:
             self.lines.flush()
@@ -270,7 +271,7 @@ class PlainLines:
         """The line of `event`; None for a kind without one (`PLAIN_IGNORED`, or one this
         engine does not know)."""
         handler = self.handlers.get(event.kind)
-        return handler(event) if handler is not None else None
+        return handler(event) if handler is not None else None  # "" when it says nothing
 
     def _on_run_started(self, event: Event, run: RunStarted) -> str:
         return f"run {run.playbook} {run.version} ({run.mode})"
@@ -316,7 +317,13 @@ class PlainLines:
         return printable_line("locked " + ", ".join(f"{t} (epoch {e})" for t, e in epochs.items()))
 
     def _on_rollback_started(self, event: Event, started: RollbackStarted) -> str:
+        if not started.steps:
+            return ""  # nothing to undo: nothing to announce
         return "rolling back completed steps in reverse order"
+
+    def _on_undo_intent(self, event: Event, intent: UndoIntent) -> str:
+        # Before the undo's output, as `→` is before a step's.
+        return f"  ↶ undo {shown_step(event)} …"
 
     def _on_undo_result(self, event: Event, result: UndoResultEvent) -> str:
         message = f" — {result.message}" if result.message else ""

@@ -12,11 +12,13 @@ from msgspec import Struct, field
 
 from engine.core.durations import format_seconds
 from engine.core.events import (
+    AwaitingOperator,
     Event,
     EventKind,
     LockTaken,
     LockWaited,
     Output,
+    RollbackStarted,
     RunFinished,
     RunStarted,
     SliSample,
@@ -24,7 +26,9 @@ from engine.core.events import (
     StepResultEvent,
     StepRetry,
     StepSkipped,
+    UndoIntent,
     UndoResultEvent,
+    UndoSkipped,
 )
 from engine.steps.base import Operator
 from engine.ui.display import SYMBOLS, PlainLines, on, one_line, shown_step
@@ -39,23 +43,32 @@ STATE_STYLES = {
     "unknown": "yellow",
     "skipped": "dim",
     "undone": "magenta",
+    "undoing": "bold magenta",
+    "undo_failed": "bold red",
+    "waiting": "bold yellow",
 }
+# States whose row shows the tail of the step's (or its undo's) output: what ran or failed.
+SHOWS_TAIL = frozenset({"running", "undoing", "failed", "timed_out", "unknown", "undo_failed"})
+# States a step is in once it ended (counted in the title's progress).
+ENDED = frozenset(
+    {"succeeded", "failed", "timed_out", "unknown", "skipped", "undone", "undo_failed"}
+)
+SYMBOL_OF_STATE = {**SYMBOLS, "undone": "↶", "undoing": "↶", "undo_failed": "✗", "running": "…"}
+# Lines of the screen the table does not give to rows: title, header, its rule, caption,
+# the marks of rows left out, and the line the cursor rests on.
+TABLE_OVERHEAD_LINES = 7
 
 
-# Kinds that change nothing in the live table (`PLAIN_IGNORED` and more: the table shows
-# each step's own state, not the rollback's start, leftovers or undo intents).
+# Kinds that change nothing in the live table (`PLAIN_IGNORED` and more: leftovers killed
+# are told by the outcome).
 LIVE_IGNORED = frozenset(
     {
-        EventKind.AWAITING_OPERATOR,
         EventKind.CONFIRM_ANSWER,
         EventKind.LEFTOVERS_KILLED,
         EventKind.LOCK_REFUSED,
         EventKind.LOCK_RELEASED,
         EventKind.LOCK_RELEASE_FAILED,
         EventKind.LOCK_LOST,
-        EventKind.ROLLBACK_STARTED,
-        EventKind.UNDO_SKIPPED,
-        EventKind.UNDO_INTENT,
         EventKind.ROLLBACK_FINISHED,
         EventKind.INTERRUPTED,
     }
@@ -82,6 +95,8 @@ class LiveDisplay:
         self.live: Any = None
         self.rows: dict[str, StepRow] = {}
         self.title = ""
+        self.started = time.monotonic()
+        self.finished = False  # the last drawing shows every row
         self.sli_line = ""
         self.lines = PlainLines()
         self.handlers: dict[EventKind, Callable[[Event], None]] = dict(
@@ -95,7 +110,11 @@ class LiveDisplay:
                 on(SliSample, self._on_sli_sample),
                 on(LockWaited, self._on_lock_waited),
                 on(LockTaken, self._on_lock_taken),
+                on(AwaitingOperator, self._on_awaiting_operator),
+                on(RollbackStarted, self._on_rollback_started),
+                on(UndoIntent, self._on_undo_intent),
                 on(UndoResultEvent, self._on_undo_result),
+                on(UndoSkipped, self._on_undo_skipped),
                 on(RunFinished, self._on_run_finished),
             ]
         )
@@ -107,6 +126,7 @@ class LiveDisplay:
 
     def _on_run_started(self, event: Event, run: RunStarted) -> None:
         self.title = f"{run.playbook} {run.version} ({run.mode})"
+        self.started = time.monotonic()
         self.rows = {sid: StepRow(sid) for sid in run.steps}
         self.resume()
 
@@ -126,8 +146,12 @@ class LiveDisplay:
         self._row(event).tail.append(output.line[:160])
 
     def _on_step_retry(self, event: Event, retry: StepRetry) -> None:
+        row = self._row(event)
         wait = format_seconds(float(retry.delay))
-        self._row(event).note = f"attempt {retry.attempt} {retry.status}, retry in {wait}"
+        row.note = f"attempt {retry.attempt} {retry.status}, retry in {wait}"
+        # Above the table, where it stays: the failed attempt's output and the retry.
+        self._say(*self._tail_lines(row), self.lines._on_step_retry(event, retry))
+        row.tail.clear()
 
     def _on_step_result(self, event: Event, result: StepResultEvent) -> None:
         row = self._row(event)
@@ -150,13 +174,47 @@ class LiveDisplay:
     def _on_lock_taken(self, event: Event, taken: LockTaken) -> None:
         self.sli_line = self.lines._on_lock_taken(event, taken)
 
+    def _on_awaiting_operator(self, event: Event, waiting: AwaitingOperator) -> None:
+        self._wait_for_human(self._row(event))
+
+    def _wait_for_human(self, row: StepRow) -> None:
+        """The step waits for an answer: its row says so, without a clock that the pause
+        of the view would freeze."""
+        row.state, row.started, row.elapsed = "waiting", None, None
+
+    def _on_rollback_started(self, event: Event, started: RollbackStarted) -> None:
+        if started.steps:  # nothing to undo: nothing to announce
+            self._say(self.lines._on_rollback_started(event, started))
+
+    def _on_undo_intent(self, event: Event, intent: UndoIntent) -> None:
+        row = self._row(event)
+        row.state, row.started, row.elapsed, row.note = "undoing", time.monotonic(), None, "undo"
+        row.tail.clear()  # from here on, the undo's output
+
     def _on_undo_result(self, event: Event, result: UndoResultEvent) -> None:
         row = self._row(event)
         ok = result.status == "succeeded"
-        row.state = "undone" if ok else row.state
+        if row.started is not None:
+            row.elapsed = time.monotonic() - row.started
+        row.state = "undone" if ok else "undo_failed"
         row.note = "undone" if ok else f"undo {result.status}: {result.message}"
+        self._say(*self._tail_lines(row), self.lines._on_undo_result(event, result))
+
+    def _on_undo_skipped(self, event: Event, skipped: UndoSkipped) -> None:
+        self._row(event).note = f"undo skipped: {skipped.reason}"
+        self._say(self.lines._on_undo_skipped(event, skipped))
+
+    def _say(self, *lines: str) -> None:
+        """Print lines above the table: the history of the run scrolls there."""
+        from rich.text import Text
+
+        self.console.print(Text("\n".join(lines)), soft_wrap=True)  # one redraw for all
+
+    def _tail_lines(self, row: StepRow) -> list[str]:
+        return [f"    │ {line}" for line in row.tail]
 
     def _on_run_finished(self, event: Event, finished: RunFinished) -> None:
+        self.finished = True
         self.stop()
         self.console.print(self.lines._on_run_finished(event, finished))
 
@@ -164,7 +222,7 @@ class LiveDisplay:
         from rich.table import Table
 
         table = Table(
-            title=self.title,
+            title=_escape(f"{self.title} — {self._progress()}"),
             title_justify="left",
             caption=_escape(self.sli_line),
             caption_justify="left",
@@ -173,9 +231,41 @@ class LiveDisplay:
         )
         for column in ("", "step", "state", "time", "detail"):
             table.add_column(column, overflow="fold")
-        for row in self.rows.values():
-            table.add_row(*self._cells(row))
+        rows = list(self.rows.values())
+        shown = range(len(rows)) if self.finished else self._window(rows)
+        if shown and shown.start:
+            table.add_row("", f"[dim]… {shown.start} earlier steps[/]", "", "", "")
+        for index in shown:
+            table.add_row(*self._cells(rows[index]))
+        if shown and shown.stop < len(rows):
+            table.add_row("", f"[dim]… {len(rows) - shown.stop} more steps[/]", "", "", "")
         return table
+
+    def _progress(self) -> str:
+        ended = sum(row.state in ENDED for row in self.rows.values())
+        took = format_seconds(time.monotonic() - self.started)
+        return f"{ended}/{len(self.rows)} steps, {took}"
+
+    def _window(self, rows: list[StepRow]) -> range:
+        """The rows that fit the terminal, around the step that runs now (the last one
+        that left `pending`): a taller table would push it off the screen."""
+        if not rows:
+            return range(0)
+        budget = self.console.size.height - TABLE_OVERHEAD_LINES - self.sli_line.count("\n")
+        started = [i for i, row in enumerate(rows) if row.state != "pending"]
+        focus = started[-1] if started else 0
+        first, last = focus, focus + 1
+        budget -= _height(rows[focus])
+        while True:
+            grown = False
+            for before in (False, True):  # the next steps first, then the earlier ones
+                index = first - 1 if before else last
+                if 0 <= index < len(rows) and _height(rows[index]) <= budget:
+                    budget -= _height(rows[index])
+                    first, last = (index, last) if before else (first, index + 1)
+                    grown = True
+            if not grown:
+                return range(first, last)
 
     def _cells(self, row: StepRow) -> tuple[str, ...]:
         style = STATE_STYLES.get(row.state, "")
@@ -183,11 +273,17 @@ class LiveDisplay:
         if elapsed is None and row.started is not None:
             elapsed = time.monotonic() - row.started
         took = format_seconds(elapsed) if elapsed is not None else ""
-        detail = (
-            "\n".join([row.note or row.command, *row.tail]) if row.state == "running" else row.note
-        )
-        symbol = {**SYMBOLS, "undone": "↶", "running": "…"}.get(row.state, " ")
+        detail = row.note or row.command if row.state == "running" else row.note
+        if row.state in SHOWS_TAIL:
+            detail = "\n".join([detail, *row.tail])
+        symbol = SYMBOL_OF_STATE.get(row.state, " ")
         return (symbol, row.step_id, f"[{style}]{row.state}[/]", took, _escape(detail))
+
+    def wait_for_human(self) -> None:
+        """A question is asked now: the step that runs waits for its answer."""
+        for row in self.rows.values():
+            if row.state in ("running", "undoing"):
+                self._wait_for_human(row)
 
     def pause(self) -> None:
         if self.live is not None:
@@ -205,6 +301,11 @@ class LiveDisplay:
     stop = pause
 
 
+def _height(row: StepRow) -> int:
+    """Lines the row takes (wrapped lines aside)."""
+    return 1 + (len(row.tail) if row.state in SHOWS_TAIL else 0)
+
+
 def _escape(text: str) -> str:
     from rich.markup import escape
 
@@ -219,6 +320,7 @@ class PausingOperator:
         self.display = display
 
     def confirm(self, question: str) -> bool:
+        self.display.wait_for_human()
         self.display.pause()
         try:
             return self.inner.confirm(question)
@@ -226,6 +328,7 @@ class PausingOperator:
             self.display.resume()
 
     def checklist(self, title: str, body: str, expect: str) -> tuple[str, str]:
+        self.display.wait_for_human()
         self.display.pause()
         try:
             return self.inner.checklist(title, body, expect)

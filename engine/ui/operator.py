@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from engine.steps.base import Operator
 
 ANSWERS = ("done", "failed", "skipped")
+# What a tired human may type for each answer: its first letter will do.
+ANSWER_OF_INPUT = {**{a: a for a in ANSWERS}, **{a[0]: a for a in ANSWERS}}
 
 
 class AbortRequested(Exception):
@@ -61,11 +63,22 @@ class TerminalOperator:
         if expect:
             click.echo(printable(f"expected: {expect}"))
         try:
-            answer = click.prompt("result", type=click.Choice(ANSWERS), default="done")
+            answer = click.prompt(
+                f"result ({', '.join(ANSWERS)})", default="done", value_proc=checklist_answer
+            )
             note = click.prompt("note (optional)", default="", show_default=False)
         except (KeyboardInterrupt, EOFError, click.Abort):
             raise AbortRequested("aborted at a manual step") from None
         return str(answer), str(note)
+
+
+def checklist_answer(typed: str) -> str:
+    """The answer a human typed at the checklist: a full word or its first letter, in any
+    case; anything else is asked again (click repeats the prompt on `click.UsageError`)."""
+    answer = ANSWER_OF_INPUT.get(typed.strip().lower())
+    if answer is None:
+        raise click.UsageError(f"{typed!r} is not one of done (d), failed (f), skipped (s)")
+    return answer
 
 
 class HeadlessOperator:
