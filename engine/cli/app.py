@@ -13,6 +13,7 @@ from engine import __version__
 from engine.cli.catalog import list_playbooks
 from engine.cli.demo import demo
 from engine.cli.drill import drill
+from engine.cli.drills import drills
 from engine.cli.locks import locks
 from engine.cli.plan import plan
 from engine.cli.recover import recover
@@ -39,6 +40,7 @@ cli.add_command(plan)
 cli.add_command(rollback)
 cli.add_command(runs)
 cli.add_command(drill)
+cli.add_command(drills)
 cli.add_command(demo)
 cli.add_command(locks)
 cli.add_command(recover)

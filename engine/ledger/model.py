@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -52,10 +53,27 @@ def _next_millisecond() -> int:
 
 def new_run_id() -> str:
     """A new run id like `r20250101T120000123-k3q9zx`: lexical order is creation order."""
+    return _new_id("r")
+
+
+def new_drill_id() -> str:
+    """A new drill id like `d20250101T120000123-k3q9zx`: a run id's format, its own letter."""
+    return _new_id("d")
+
+
+def is_drill_id(text: str) -> bool:
+    """Whether `text` is (the start of) a drill id rather than a run id."""
+    return bool(_DRILL_ID.match(text))
+
+
+_DRILL_ID = re.compile(r"d(\d|\Z)")
+
+
+def _new_id(letter: str) -> str:
     ms = _next_millisecond()
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ms // 1000))
     suffix = base64.b32encode(os.urandom(5)).decode("ascii")[:6].lower()
-    return f"r{stamp}{ms % 1000:03d}-{suffix}"
+    return f"{letter}{stamp}{ms % 1000:03d}-{suffix}"
 
 
 class RunInfo(Struct, frozen=True):
@@ -104,6 +122,46 @@ class RunRow(Struct, frozen=True):
     def from_record(cls, record: Mapping[str, Any]) -> RunRow:
         """Build from a stored row (extra columns ignored, `summary` as JSON text)."""
         return cls(**_fields_of(cls, record, summary=from_json(record["summary"])))
+
+
+class DrillEnd(Struct, frozen=True):
+    """How a drill ended: its verdict, timings (seconds after the injection), the runs
+    it was made of, and its whole report as `runbook drill --output json` printed it."""
+
+    verdict: str
+    detected_after: float | None
+    recovered_after: float | None
+    inject_run: str | None
+    remediate_run: str | None
+    revert_run: str | None
+    report: dict[str, Any]
+
+
+class DrillRow(Struct, frozen=True):
+    """One drill as listed: the playbook it exercised, how it went, and its runs.
+
+    `status` is the drill's own run row's (`running`, `interrupted` or the outcome its
+    verdict maps to); `verdict` and what follows are None until the drill ended."""
+
+    drill_id: str
+    playbook: str
+    version: str
+    content_hash: str
+    status: str
+    started_at: float
+    finished_at: float | None
+    verdict: str | None
+    detected_after: float | None
+    recovered_after: float | None
+    inject_run: str | None
+    remediate_run: str | None
+    revert_run: str | None
+    report: dict[str, Any]
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> DrillRow:
+        """Build from a stored row (`report` as JSON text)."""
+        return cls(**_fields_of(cls, record, report=from_json(record["report"])))
 
 
 class EventRow(Struct, frozen=True):
@@ -155,6 +213,11 @@ def from_json(text: str | None) -> dict[str, Any]:
 def no_such_run(run_id: str) -> LedgerError:
     """The error for a run id (or prefix) that names no run."""
     return LedgerError(f"no run {run_id!r} in the ledger", hint="`runbook runs` lists them")
+
+
+def no_such_drill(drill_id: str) -> LedgerError:
+    """The error for a drill id (or prefix) that names no drill."""
+    return LedgerError(f"no drill {drill_id!r} in the ledger", hint="`runbook drills` lists them")
 
 
 def pick_run_id(prefix: str, matches: Sequence[str]) -> str:

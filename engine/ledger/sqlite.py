@@ -1,4 +1,4 @@
-"""The SQLite ledger: runs and their events, durable before each call returns.
+"""The SQLite ledger: runs and their events, and drills, durable before each call returns.
 
 Every write is one `BEGIN IMMEDIATE … COMMIT` transaction in WAL mode with
 `synchronous=FULL`, so a committed event survives a crash of the process or the
@@ -27,11 +27,14 @@ from engine.ledger.model import (
     LEDGER_FILE,
     OUTCOMES,
     RUNNING,
+    DrillEnd,
+    DrillRow,
     EventRow,
     RunInfo,
     RunRow,
     default_home,
     host_name,
+    no_such_drill,
     no_such_run,
     pick_run_id,
     process_alive,
@@ -40,7 +43,7 @@ from engine.ledger.model import (
 )
 from engine.ledger.private import open_private_ledger
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 10_000
 # Checkpoint the WAL into the database every 64 pages (SQLite's default: 1000). The WAL
 # then starts over and commits overwrite blocks it already has instead of growing it,
@@ -69,6 +72,30 @@ CREATE TABLE events (
 ) WITHOUT ROWID;
 """
 
+# What brings a ledger of schema version N to N + 1, applied in order when an engine
+# opens an older ledger (its runs and events stay as they are), and to a new ledger
+# after `_SCHEMA` (version 1).
+_MIGRATIONS = {
+    # v2: drills. A drill is also a run row (mode `drill`, id `d…`): the runs it is made
+    # of name it as their `parent_run`, which must be a run; this table holds what only
+    # a drill has, in columns a query can filter and sort on.
+    1: """
+CREATE TABLE drills (
+    drill_id TEXT PRIMARY KEY REFERENCES runs (run_id),
+    playbook TEXT NOT NULL, version TEXT NOT NULL, content_hash TEXT NOT NULL,
+    started_at REAL NOT NULL, finished_at REAL,
+    -- NULL until the drill ended (its run row says `running` or `interrupted`)
+    verdict TEXT, detected_after REAL, recovered_after REAL,
+    inject_run TEXT REFERENCES runs (run_id), remediate_run TEXT REFERENCES runs (run_id),
+    revert_run TEXT REFERENCES runs (run_id),
+    -- the report as `runbook drill --output json` printed it
+    report TEXT
+);
+CREATE INDEX drills_by_start ON drills (started_at);
+CREATE INDEX drills_by_playbook ON drills (playbook, started_at)
+""",
+}
+
 _INSERT_RUN = """
 INSERT INTO runs (run_id, playbook, version, content_hash, file, mode, inputs, operator, host,
     engine_version, started_at, parent_run, status, owner_host, owner_pid, owner_start)
@@ -83,6 +110,15 @@ _LAST_SEQ = "SELECT seq FROM events WHERE run_id = ? ORDER BY seq DESC LIMIT 1"
 _INSERT_EVENT = """
 INSERT INTO events (run_id, seq, ts, kind, step_id, data) VALUES (?, ?, ?, ?, ?, ?)
 """
+_INSERT_DRILL = """
+INSERT INTO drills (drill_id, playbook, version, content_hash, started_at) VALUES (?, ?, ?, ?, ?)
+"""
+_FINISH_DRILL = """
+UPDATE drills SET finished_at = ?, verdict = ?, detected_after = ?, recovered_after = ?,
+    inject_run = ?, remediate_run = ?, revert_run = ?, report = ?
+WHERE drill_id = ?
+"""
+_SELECT_DRILLS = "SELECT drills.*, runs.status FROM drills JOIN runs ON runs.run_id = drill_id"
 _SELECT_RUNS = "SELECT * FROM runs"
 _NEWEST_FIRST = "ORDER BY started_at DESC, run_id DESC"
 # What SQLite says of a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB).
@@ -128,15 +164,34 @@ class Ledger:
 
     def start_run(self, info: RunInfo) -> None:
         """Record a new run as `running`, owned by this process."""
-        pid = os.getpid()
-        owner = (host_name(), pid, process_start_time(pid))
-        values = (
-            *(info.run_id, info.playbook, info.version, info.content_hash, info.file),
-            *(info.mode, to_json(info.inputs), info.operator, info.host),
-            *(info.engine_version, info.started_at, info.parent_run, *owner),
-        )
         with self._write(f"start run {info.run_id}") as conn:
-            conn.execute(_INSERT_RUN, values)
+            conn.execute(_INSERT_RUN, _run_values(info))
+
+    def start_drill(self, info: RunInfo) -> None:
+        """Record a new drill (`info.run_id` from `new_drill_id`) as `running`: its run
+        row, which the drill's runs name as their parent, and its drill row."""
+        drill = (info.run_id, info.playbook, info.version, info.content_hash, info.started_at)
+        with self._write(f"start drill {info.run_id}") as conn:
+            conn.execute(_INSERT_RUN, _run_values(info))
+            conn.execute(_INSERT_DRILL, drill)
+
+    def finish_drill(self, drill_id: str, outcome: str, end: DrillEnd) -> None:
+        """Close a drill: its run row with `outcome`, its drill row with how it went."""
+        if outcome not in OUTCOMES:
+            raise ValueError(f"unknown outcome {outcome!r} (one of {sorted(OUTCOMES)})")
+        now = time.time()
+        values = (
+            *(now, end.verdict, end.detected_after, end.recovered_after),
+            *(end.inject_run, end.remediate_run, end.revert_run, to_json(end.report), drill_id),
+        )
+        summary = {"verdict": end.verdict}
+        with self._write(f"finish drill {drill_id}") as conn:
+            cur = conn.execute(
+                "UPDATE runs SET status = ?, finished_at = ?, summary = ? WHERE run_id = ?",
+                (outcome, now, to_json(summary), drill_id),
+            )
+            if cur.rowcount != 1 or conn.execute(_FINISH_DRILL, values).rowcount != 1:
+                raise no_such_drill(drill_id)
 
     def append(
         self, run_id: str, kind: str, data: Mapping[str, Any], step_id: str | None = None
@@ -330,6 +385,27 @@ class Ledger:
         sql = f"{_SELECT_RUNS} {where} {_NEWEST_FIRST} LIMIT ?"
         return [RunRow.from_record(dict(r)) for r in self._query(sql, (*used.values(), limit))]
 
+    def drills(self, *, playbook: str | None = None, limit: int = 50) -> list[DrillRow]:
+        """Drills, newest first, optionally of one playbook."""
+        where, params = ("WHERE drills.playbook = ?", [playbook]) if playbook else ("", [])
+        order = "ORDER BY drills.started_at DESC, drill_id DESC"
+        rows = self._query(f"{_SELECT_DRILLS} {where} {order} LIMIT ?", (*params, limit))
+        return [DrillRow.from_record(dict(r)) for r in rows]
+
+    def get_drill(self, drill_id: str) -> DrillRow:
+        """One drill by its id or a unique prefix of it."""
+        rows = self._query(
+            "SELECT drill_id FROM drills WHERE drill_id >= ? AND drill_id < ?"
+            " ORDER BY drill_id LIMIT 6",
+            (drill_id, drill_id + "\U0010ffff"),
+        )
+        try:
+            found = pick_run_id(drill_id, [r["drill_id"] for r in rows])
+        except LedgerError as exc:
+            raise no_such_drill(drill_id) if not rows else exc from None
+        record = self._query(f"{_SELECT_DRILLS} WHERE drill_id = ?", (found,))
+        return DrillRow.from_record(dict(record[0]))
+
     def get_run(self, run_id: str) -> RunRow:
         """One run by its id or a unique prefix of it."""
         return RunRow.from_record(self._run_record(run_id))
@@ -385,6 +461,17 @@ class Ledger:
         self.close()
 
 
+def _run_values(info: RunInfo) -> tuple[Any, ...]:
+    """The values of `_INSERT_RUN` for a new run owned by this process."""
+    pid = os.getpid()
+    owner = (host_name(), pid, process_start_time(pid))
+    return (
+        *(info.run_id, info.playbook, info.version, info.content_hash, info.file),
+        *(info.mode, to_json(info.inputs), info.operator, info.host),
+        *(info.engine_version, info.started_at, info.parent_run, *owner),
+    )
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     """Create the folder (0700) and file (0600) if needed, refuse them unless they are ours
     alone (`engine.ledger.private`), and connect, without a transaction."""
@@ -433,7 +520,8 @@ def _configure(conn: sqlite3.Connection, path: Path) -> None:
 
 
 def _ensure_schema(conn: sqlite3.Connection, path: Path) -> None:
-    """Create the tables in a new ledger; refuse a newer schema or a foreign database."""
+    """Create the tables in a new ledger, bring an older one to this schema; refuse a
+    newer schema or a foreign database."""
     if _user_version(conn) == SCHEMA_VERSION:
         return
     try:
@@ -456,12 +544,21 @@ def _create_schema(conn: sqlite3.Connection, path: Path) -> None:
         )
     if version == SCHEMA_VERSION:
         return
-    if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-        raise _not_a_ledger(path, "a SQLite database of something else")
-    for statement in _SCHEMA.split(";\n"):  # executescript() would COMMIT our transaction
+    if version == 0:
+        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise _not_a_ledger(path, "a SQLite database of something else")
+        _execute(conn, _SCHEMA)
+        version = 1
+    for older in range(version, SCHEMA_VERSION):
+        _execute(conn, _MIGRATIONS[older])
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+
+def _execute(conn: sqlite3.Connection, script: str) -> None:
+    # executescript() would COMMIT our transaction: one statement at a time.
+    for statement in script.split(";\n"):
         if statement.strip():
             conn.execute(statement)
-    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def _user_version(conn: sqlite3.Connection) -> int:

@@ -15,7 +15,7 @@ import pytest
 from tree import REPO
 
 from engine.core.errors import LedgerError
-from engine.ledger import Ledger, RunInfo, default_home, new_run_id
+from engine.ledger import SCHEMA_VERSION, Ledger, RunInfo, default_home, new_run_id
 
 ROOT = REPO
 HAS_PROC = Path("/proc/self/stat").exists()
@@ -403,7 +403,7 @@ def test_engines_create_a_new_ledger_at_once(tmp_path: Path, attempt: int) -> No
     openers = [spawn(CHILD_OPENS, ledger_path, start) for _ in range(6)]
     for opener in openers:
         assert finish(opener) == (0, "")
-    assert sql(ledger_path, "PRAGMA user_version") == [(1,)]
+    assert sql(ledger_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert sql(ledger_path, "PRAGMA journal_mode") == [("wal",)]
 
 

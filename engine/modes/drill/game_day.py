@@ -3,7 +3,10 @@ playbook's fault (`drill.inject`), measure how long the SLI takes to notice, run
 playbook as the remediation, measure how long until it recovers, and always take the
 fault out again: `drill.revert` when the playbook declares it, else the undos of the
 inject steps. Each part is a recorded run of mode `drill`; the report ties them
-together.
+together. The drill itself is recorded too (`Ledger.start_drill`), refused or not: its
+id names it as the parent of its inject, remediate and declared revert runs (a revert
+made of the inject's undos is a rollback, whose parent is the inject run), and
+`runbook show DRILL_ID` replays its report.
 """
 
 from __future__ import annotations
@@ -13,16 +16,18 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import msgspec.structs
 from msgspec import Struct, field
 
+from engine import __version__
 from engine.core.errors import ExitCode, RefusedError, UsageError
 from engine.core.events import Listener
 from engine.core.outcome import Outcome
-from engine.ledger import new_run_id
+from engine.ledger import DrillEnd, RunInfo, host_name, new_drill_id, new_run_id
 from engine.modes.rollback.undo_run import rollback_run
 from engine.modes.run import execute_prepared, open_ledger
 from engine.run.preflight import Prepared, RunRequest, prepare
@@ -30,6 +35,7 @@ from engine.run.runner import RunResult
 from engine.run.target_lock import TargetLock
 from engine.sli.checker import SliChecker
 from engine.templating.render import TemplateRenderer
+from engine.ui.operator import operator_name
 
 if TYPE_CHECKING:
     from engine.ledger import Ledger
@@ -61,6 +67,18 @@ EXIT_CODES = {
 }
 
 
+# The outcome a drill's own run row ends with: its exit code is the drill's.
+OUTCOMES = {
+    Verdict.PASSED: Outcome.COMPLETED,
+    Verdict.NOT_DETECTED: Outcome.NOT_RECOVERED,
+    Verdict.NOT_RECOVERED: Outcome.NOT_RECOVERED,
+    Verdict.INJECT_FAILED: Outcome.FAILED,
+    Verdict.REVERT_FAILED: Outcome.ROLLBACK_FAILED,
+    Verdict.ABORTED: Outcome.ABORTED,
+    Verdict.REFUSED: Outcome.REFUSED,
+}
+
+
 class Part(Struct):
     """One recorded run of the drill: inject, remediate or revert."""
 
@@ -85,6 +103,7 @@ class DrillReport(Struct):
     recovered_after: float | None = None
     verdict: str = Verdict.PASSED
     findings: list[str] = field(default_factory=list)
+    drill_id: str | None = None  # None: not recorded (the playbook could not be read)
 
     @property
     def exit_code(self) -> ExitCode:
@@ -104,9 +123,23 @@ class DrillReport(Struct):
         data["exit_code"] = int(self.exit_code)
         return data
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DrillReport:
+        """The report `as_dict` gave (as the ledger keeps it), to be rendered again."""
+        fields = {name: data[name] for name in cls.__struct_fields__ if name in data}
+        fields["parts"] = [Part(**part) for part in data.get("parts", [])]
+        baseline = data.get("baseline")
+        fields["baseline"] = _sample_of(baseline) if baseline else None
+        fields["samples"] = [(s["after"], _sample_of(s)) for s in data.get("samples", [])]
+        return cls(**fields)
+
 
 def _sample_dict(sample: Sample) -> dict[str, Any]:
     return {"verdict": str(sample.verdict), "value": sample.value, "error": sample.error}
+
+
+def _sample_of(data: dict[str, Any]) -> Sample:
+    return Sample(SliVerdict(data["verdict"]), data["value"], data["error"])
 
 
 class DrillSignals:
@@ -148,7 +181,8 @@ class DrillRefused(RefusedError):
 
 
 def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
-    """The whole drill; raises UsageError, or DrillRefused, before anything is injected."""
+    """The whole drill, recorded in the ledger; raises UsageError, or DrillRefused,
+    before anything is injected (a refusal of a playbook that could be read is recorded)."""
     try:
         checked = _checked(request)
     except RefusedError as exc:  # the playbook could not be read: the report has its file
@@ -162,21 +196,71 @@ def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
         time.time(),
         drill.detect_within or DEFAULT_DETECT_WITHIN,
         drill.recover_within,
+        drill_id=new_drill_id(),
     )
-    try:
-        _play(request, checked, report, listeners)
-    except RefusedError as exc:
-        raise DrillRefused(report, exc) from None
+    with open_ledger(request) as ledger:
+        ledger.start_drill(_drill_info(checked, report))
+        try:
+            _refuse_unless_ready(checked)
+            _play(request, checked, report, listeners, ledger)
+        except RefusedError as exc:
+            refused = DrillRefused(report, exc)
+            _finish(ledger, report)
+            raise refused from None
+        except KeyboardInterrupt:  # waiting for the targets: nothing injected
+            report.fail(Verdict.ABORTED, "the drill was interrupted before the inject")
+            _finish(ledger, report)
+            raise
+        _finish(ledger, report)
     return report
 
 
+def _drill_info(checked: Prepared, report: DrillReport) -> RunInfo:
+    """The drill's own run row: the runs of the drill name it as their parent."""
+    assert report.drill_id is not None
+    playbook = checked.playbook
+    return RunInfo(
+        run_id=report.drill_id,
+        playbook=playbook.metadata.name,
+        version=playbook.metadata.version,
+        content_hash=playbook.content_hash,
+        file=str(Path(playbook.file).resolve()),
+        mode="drill",
+        inputs=checked.redactor.redact_data(dict(checked.variables.inputs)),
+        operator=operator_name(),
+        host=host_name(),
+        engine_version=__version__,
+        started_at=report.started_at,
+    )
+
+
+def _finish(ledger: Ledger, report: DrillReport) -> None:
+    """Record how the drill went: verdict, timings, its runs and the report itself."""
+    assert report.drill_id is not None
+    runs = {part.name: part.run_id for part in report.parts}
+    end = DrillEnd(
+        verdict=report.verdict,
+        detected_after=report.detected_after,
+        recovered_after=report.recovered_after,
+        inject_run=runs.get("inject"),
+        remediate_run=runs.get("remediate"),
+        revert_run=runs.get("revert"),
+        report=report.as_dict(),
+    )
+    ledger.finish_drill(report.drill_id, OUTCOMES[report.verdict], end)
+
+
 def _play(
-    request: RunRequest, checked: Prepared, report: DrillReport, listeners: Listeners
+    request: RunRequest,
+    checked: Prepared,
+    report: DrillReport,
+    listeners: Listeners,
+    ledger: Ledger,
 ) -> None:
     signals = DrillSignals()
     with (
         signals.installed(),
-        _holding_targets(request, checked, signals) as (request, ledger),
+        _holding_targets(request, checked, signals, ledger) as request,
         _connections() as probes,
     ):
         report.baseline = _sample(checked, "drill-baseline", probes)
@@ -191,27 +275,26 @@ def _play(
 
 @contextlib.contextmanager
 def _holding_targets(
-    request: RunRequest, checked: Prepared, signals: DrillSignals
-) -> Iterator[tuple[RunRequest, Ledger | None]]:
-    """The playbook's targets, locked from before the baseline to after the revert: the
-    request the drill's runs are made from (they work under these leases) and the ledger
-    they are recorded in (the one that holds the leases)."""
+    request: RunRequest, checked: Prepared, signals: DrillSignals, ledger: Ledger
+) -> Iterator[RunRequest]:
+    """The playbook's targets, locked in `ledger` (the one the drill's runs are recorded
+    in) from before the baseline to after the revert: the request the drill's runs are
+    made from (they work under these leases)."""
     if not checked.targets:
-        yield request, None
+        yield request
         return
 
     owner = f"drill-{new_run_id()}"
-    with open_ledger(request) as ledger:
-        lock = TargetLock(ledger, None, owner, checked.targets, request.wait_lock)
-        blocked = lock.acquire(signals.stop)
-        if signals.stop.is_set():
-            raise KeyboardInterrupt  # Ctrl-C while waiting: nothing injected
-        if blocked:
-            raise RefusedError(blocked, "a drill needs its targets to itself")
-        try:
-            yield msgspec.structs.replace(request, lock_owner=owner), ledger
-        finally:
-            lock.release()
+    lock = TargetLock(ledger, None, owner, checked.targets, request.wait_lock)
+    blocked = lock.acquire(signals.stop)
+    if signals.stop.is_set():
+        raise KeyboardInterrupt  # Ctrl-C while waiting: nothing injected
+    if blocked:
+        raise RefusedError(blocked, "a drill needs its targets to itself")
+    try:
+        yield msgspec.structs.replace(request, lock_owner=owner)
+    finally:
+        lock.release()
 
 
 @contextlib.contextmanager
@@ -247,9 +330,13 @@ def _checked(request: RunRequest) -> Prepared:
                     "drill.revert, so the fault could not be taken out after the drill",
                     "give the inject step an `undo:`, or add `drill.revert:` steps",
                 )
+    return prepared
+
+
+def _refuse_unless_ready(prepared: Prepared) -> None:
+    """A refusal `prepare` found (a secret not set, …): nothing is injected."""
     if prepared.refusal:
         raise RefusedError(prepared.refusal, prepared.refusal_hint)
-    return prepared
 
 
 def _sample(prepared: Prepared, phase: str, resources: Resources) -> Sample:
@@ -277,9 +364,9 @@ class _Drill:
         signals: DrillSignals,
         listeners: Listeners,
         probes: Resources,
-        ledger: Ledger | None = None,
+        ledger: Ledger,
     ) -> None:
-        self.ledger = ledger  # None: each run opens the ledger itself
+        self.ledger = ledger  # the drill's: its runs are recorded in it
         self.probes = probes  # the connections of the drill's own SLI samples
         self.request = request
         self.checked = checked
@@ -308,6 +395,7 @@ class _Drill:
 
         run_id = new_run_id()
         prepared = prepare(self.request, run_id, mode="drill")
+        prepared.parent_run = self.report.drill_id
         prepared.playbook = msgspec.structs.replace(prepared.playbook, steps=tuple(steps), sli=None)
         return self._record(
             name, lambda: execute_prepared(prepared, run_id, self.listeners(), self.ledger)
@@ -355,6 +443,7 @@ class _Drill:
 
         run_id = new_run_id()
         prepared = prepare(self.request, run_id, mode="drill")
+        prepared.parent_run = self.report.drill_id
         result = self._record(
             "remediate", lambda: execute_prepared(prepared, run_id, self.listeners(), self.ledger)
         )

@@ -23,8 +23,9 @@ def render_json(report: DrillReport) -> str:
 
 
 def render_text(report: DrillReport) -> str:
+    recorded = f" {report.drill_id}" if report.drill_id else ""
     lines = [
-        f"drill of {report.playbook} {report.version} ({report.file})",
+        f"drill{recorded} of {report.playbook} {report.version} ({report.file})",
         f"  verdict:    {HEADLINES[report.verdict]}",
         f"  detection:  {_seconds(report.detected_after)} (limit {report.detect_within:g}s)",
         f"  recovery:   {_seconds(report.recovered_after)} after the injection"

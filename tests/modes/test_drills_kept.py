@@ -1,0 +1,134 @@
+"""Drills are kept: `runbook drills` lists them, `runbook show DRILL_ID` replays the
+report the drill printed, and the drill's runs name it as their parent. Real drills of
+local playbooks whose SLI is a command probe reading a state file (see test_drill)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sli_helpers import run_cli
+from test_drill import INJECT_IRREVERSIBLE, drill_json, write_drill
+
+
+def drills(*args: str) -> list[dict[str, Any]]:
+    done = run_cli("drills", "--output", "json", *args)
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
+
+
+def run_of(run_id: str) -> dict[str, Any]:
+    shown = run_cli("show", run_id, "--output", "json")
+    assert shown.returncode == 0, shown.stderr
+    return dict(json.loads(shown.stdout)["run"])
+
+
+def parent_of(run_id: str) -> str | None:
+    parent = run_of(run_id)["parent_run"]
+    return str(parent) if parent else None
+
+
+def test_a_passed_drill_is_listed_with_its_verdict_timings_and_runs(tmp_path: Path) -> None:
+    path, _, _ = write_drill(tmp_path)
+
+    code, report = drill_json(path)
+
+    assert code == 0, report
+    (kept,) = drills()
+    assert kept["drill_id"] == report["drill_id"] and kept["drill_id"].startswith("d")
+    assert (kept["playbook"], kept["version"]) == ("drill-test", "1.2.0")
+    assert (kept["verdict"], kept["status"]) == ("passed", "completed")
+    assert kept["detected_after"] == report["detected_after"]
+    assert kept["recovered_after"] == report["recovered_after"]
+    assert kept["finished_at"] >= kept["started_at"]
+    parts = {p["name"]: p["run_id"] for p in report["parts"]}
+    runs = (kept["inject_run"], kept["remediate_run"], kept["revert_run"])
+    assert runs == (parts["inject"], parts["remediate"], parts["revert"])
+    assert kept["content_hash"] == run_of(parts["remediate"])["content_hash"]
+    assert parent_of(parts["inject"]) == parent_of(parts["remediate"]) == kept["drill_id"]
+    # the revert made of the inject's undos is a rollback of the inject run
+    assert parent_of(parts["revert"]) == parts["inject"]
+
+
+def test_show_drill_id_replays_the_report_the_drill_printed(tmp_path: Path) -> None:
+    path, _, _ = write_drill(tmp_path)
+    printed = run_cli("drill", str(path), "--yes", "--quiet", timeout=120)
+    assert printed.returncode == 0, printed.stdout + printed.stderr
+    drill_id = drills()[0]["drill_id"]
+
+    shown = run_cli("show", drill_id)
+
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.startswith(f"drill {drill_id} of drill-test 1.2.0")
+    assert printed.stdout.endswith(shown.stdout)  # after the runs' own outcome lines
+    assert "  remediate   run r" in shown.stdout  # the linked runs
+
+
+def test_show_drill_id_output_json_is_the_drill_s_json_report(tmp_path: Path) -> None:
+    path, _, _ = write_drill(tmp_path)
+    printed = run_cli("drill", str(path), "--yes", "--output", "json", timeout=120)
+    drill_id = json.loads(printed.stdout)["drill_id"]
+
+    shown = run_cli("show", drill_id[:14], "--output", "json")
+
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout == printed.stdout
+
+
+def test_a_refused_drill_is_kept_with_its_verdict(tmp_path: Path) -> None:
+    path, state, _ = write_drill(tmp_path)
+    state.write_text("bad\n")
+
+    done = run_cli("drill", str(path), "--yes", "--output", "json", timeout=60)
+
+    assert done.returncode == 5, done.stdout + done.stderr
+    (kept,) = drills()
+    assert (kept["verdict"], kept["status"]) == ("refused", "refused")
+    assert kept["drill_id"] == json.loads(done.stdout)["drill_id"]
+    assert (kept["inject_run"], kept["remediate_run"], kept["revert_run"]) == (None, None, None)
+    shown = run_cli("show", kept["drill_id"])
+    assert "REFUSED: nothing was injected" in shown.stdout
+
+
+def test_a_drill_whose_inject_fails_is_kept_with_its_inject_run(tmp_path: Path) -> None:
+    path, _, _ = write_drill(tmp_path, inject="exit 1")
+
+    code, report = drill_json(path)
+
+    assert code == 1, report
+    (kept,) = drills()
+    assert (kept["verdict"], kept["status"]) == ("inject_failed", "failed")
+    assert kept["inject_run"] == report["parts"][0]["run_id"]
+    assert (kept["remediate_run"], kept["revert_run"]) == (None, None)
+    assert parent_of(kept["inject_run"]) == kept["drill_id"]
+
+
+def test_declared_revert_runs_name_the_drill_as_their_parent(tmp_path: Path) -> None:
+    path, _, _ = write_drill(
+        tmp_path, inject_block=INJECT_IRREVERSIBLE, revert="echo good > {state}"
+    )
+
+    code, report = drill_json(path)
+
+    assert code == 0, report
+    (kept,) = drills()
+    assert parent_of(kept["revert_run"]) == kept["drill_id"]
+
+
+def test_drills_are_listed_newest_first_and_by_playbook(tmp_path: Path) -> None:
+    path, state, _ = write_drill(tmp_path)
+    state.write_text("bad\n")
+    run_cli("drill", str(path), "--yes", timeout=60)  # refused
+    state.write_text("good\n")
+    drill_json(path)
+
+    listed = drills()
+    table = run_cli("drills")
+
+    assert [d["verdict"] for d in listed] == ["passed", "refused"]
+    assert drills("--playbook", "drill-test") == listed
+    assert drills("--playbook", "another") == []
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[:4] == ["DRILL", "PLAYBOOK", "VERSION", "VERDICT"]
+    assert [row.split()[0] for row in rows] == [d["drill_id"] for d in listed]
