@@ -25,8 +25,8 @@ _HEADER = re.compile(
     r"""[ \t]*["']?(?:runbook/|Playbook\b)""",
     re.M,
 )
-_BLOCK_KEY = re.compile(r"""^(?:[A-Za-z_][\w.-]*|"[^"\n]*"|'[^'\n]*')[ \t]*:(?:[ \t]|$)""")
-_BLOCK_ITEM = re.compile(r"^-(?:[ \t]|$)")
+_BLOCK_KEY = re.compile(r"""^(?:[A-Za-z_][\w.-]*|"[^"\n]*"|'[^'\n]*')[ \t]*:(?:[ \t]|\Z)""")
+_BLOCK_ITEM = re.compile(r"^-(?:[ \t]|\Z)")
 
 
 def declares_playbook(data: Any) -> bool:
