@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.core.durations import format_seconds
 from engine.model.playbook import Healthy, InputSpec, Playbook, Sli, Step
-from engine.modes.validate import playbook_files
+from engine.modes.validate import candidate_files, only_not_a_playbook
 from engine.playbook.loader import check_file
 from engine.playbook.traits import is_readonly, undoes_itself
 
@@ -16,10 +16,14 @@ MATURITY_NAMES = {1: "documented", 2: "scripted", 3: "automated"}
 
 
 def list_rows(directory: str) -> list[tuple[str, ...]]:
-    """One row per playbook file: name, version, maturity, owner, steps, file."""
+    """One row per playbook file: name, version, maturity, owner, steps, file. YAML that
+    reads as something else (an inventory, a Kubernetes manifest) is left out; a file that
+    cannot be read is listed as invalid (it may be a broken playbook)."""
     rows: list[tuple[str, ...]] = []
-    for file in playbook_files([directory]):
+    for file, _found in candidate_files([directory]):
         report = check_file(file)
+        if only_not_a_playbook(report):
+            continue
         playbook = report.playbook
         if playbook is None:
             rows.append(("(invalid)", "", "", "", "", file))

@@ -62,7 +62,8 @@ def recover() -> str:
     for row in recent:
         killed = kill_leftovers(row.run_id)
         left = f" (killed {killed} processes its steps left running)" if killed else ""
+        verb = "show" if row.mode == "drill" else "rollback"  # a drill's runs undo themselves
         lines.append(
-            f"interrupted: {row.run_id} {row.playbook}{left} — `runbook rollback {row.run_id}`"
+            f"interrupted: {row.run_id} {row.playbook}{left} — `runbook {verb} {row.run_id}`"
         )
     return "\n".join(lines) or "no interrupted runs"

@@ -31,12 +31,6 @@ PLAYBOOK_SUFFIXES = (".yaml", ".yml")
 PARALLEL_FROM = 64
 
 
-def playbook_files(paths: Iterable[str]) -> Iterator[str]:
-    """Files as given; directories searched recursively for *.yaml / *.yml."""
-    for name, _found in candidate_files(paths):
-        yield name
-
-
 def candidate_files(paths: Iterable[str]) -> Iterator[tuple[str, bool]]:
     """(file, found in a directory): a file named on the command line is checked even
     when it is not a playbook; one found in a directory may be skipped."""
@@ -90,19 +84,19 @@ def check(candidate: tuple[str, bool]) -> CheckReport:
     """The findings of one file (without the model: `validate` only reports); a file
     found in a directory that is plainly not a playbook is skipped, not failed."""
     file, found = candidate
-    if found and clearly_not_a_playbook(_top_of(file)):
+    if found and clearly_not_a_playbook(top_of(file)):
         return CheckReport(file, None, (), skipped=NOT_A_PLAYBOOK)
     report = check_file(file)
-    if found and _only_not_a_playbook(report):
+    if found and only_not_a_playbook(report):
         return CheckReport(file, None, (), skipped=NOT_A_PLAYBOOK)
     return CheckReport(report.file, None, report.findings)
 
 
-def _only_not_a_playbook(report: CheckReport) -> bool:
+def only_not_a_playbook(report: CheckReport) -> bool:
     return len(report.findings) == 1 and report.findings[0].message.startswith(NOT_A_PLAYBOOK_SAYS)
 
 
-def _top_of(file: str) -> str:
+def top_of(file: str) -> str:
     """The first characters of a file, read leniently: enough to see what it is."""
     try:
         with open(file, "rb") as handle:

@@ -122,3 +122,14 @@ def test_a_folder_of_no_playbooks_is_a_usage_error(tmp_path: Path) -> None:
     run = runbook("validate", str(folder), cwd=tmp_path, home=tmp_path / "home")
     assert_clean_failure(run, 2)
     assert "no playbooks found: 1 YAML file(s) skipped, none is a playbook" in run.err + run.out
+
+
+def test_list_shows_the_playbook_and_leaves_the_inventory_and_manifest_out(
+    folder: Path, tmp_path: Path
+) -> None:
+    run = runbook("list", str(folder), cwd=tmp_path, home=tmp_path / "home")
+    assert run.code == 0, run.out + run.err
+    assert "disk-cleanup.yaml" in run.out
+    assert "inventory.yaml" not in run.out
+    assert "deploy.yml" not in run.out
+    assert "(invalid)" not in run.out

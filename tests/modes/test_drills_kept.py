@@ -5,6 +5,9 @@ local playbooks whose SLI is a command probe reading a state file (see test_dril
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -132,3 +135,34 @@ def test_drills_are_listed_newest_first_and_by_playbook(tmp_path: Path) -> None:
     header, *rows = table.stdout.splitlines()
     assert header.split()[:4] == ["DRILL", "PLAYBOOK", "VERSION", "VERDICT"]
     assert [row.split()[0] for row in rows] == [d["drill_id"] for d in listed]
+
+
+DRILL_DIES = """\
+import time
+from engine.ledger import LEDGER_FILE, Ledger, RunInfo, default_home, new_drill_id
+
+drill_id = new_drill_id()
+with Ledger.open(default_home() / LEDGER_FILE) as ledger:
+    ledger.start_drill(RunInfo(
+        drill_id, "disk-cleanup", "1.0.0", "sha256:aaa", "pb.yaml", "drill", {}, "ci",
+        "laptop", "0.1.0", time.time(),
+    ))
+print(drill_id)
+"""
+
+
+def test_recover_points_at_the_report_of_a_drill_whose_engine_died() -> None:
+    """A drill's runs are undone by their own rollback; the drill itself has no playbook
+    text to undo from, so `recover` points at its report, not at `rollback`."""
+    started = subprocess.run(
+        [sys.executable, "-c", DRILL_DIES], capture_output=True, text=True, env=os.environ.copy()
+    )
+    assert started.returncode == 0, started.stderr
+    drill_id = started.stdout.strip()
+
+    recovered = run_cli("recover")
+
+    assert recovered.returncode == 0, recovered.stderr
+    line = next(line for line in recovered.stdout.splitlines() if drill_id in line)
+    assert f"`runbook show {drill_id}`" in line
+    assert "rollback" not in line
