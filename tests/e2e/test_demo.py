@@ -21,7 +21,8 @@ def test_demo_shows_a_rollback_then_a_clean_run(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
-    undos = [line for line in done.stdout.splitlines() if "undo " in line]
+    # each undo says `↶ undo X …` as it starts and `↶ undo X: outcome` when it ends
+    undos = [line for line in done.stdout.splitlines() if "undo " in line and ": " in line]
     assert [line.split("undo ")[1].split(":")[0] for line in undos] == [
         "ship_rotated_logs",
         "open_incident_note",

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from components import free_port, require_binary
 from sli_helpers import events, run_cli, step_statuses
 from sshd_fixtures import SshServer, sibling_sshd, sudoers_rule
@@ -481,10 +482,13 @@ def test_postgres_replication_lag_drill_pauses_replay_and_the_steps_resume_it(
     )  # fmt: skip
     import pexpect
 
+    data = yaml.safe_load(fast)
+    steps = [*data["steps"], *data["drill"].get("inject", []), *data["drill"].get("revert", [])]
+    by_title = {step.get("title", step["id"]): step["id"] for step in steps}
     seen, output = [], []
     while child.expect([r"── (.+?) ──", pexpect.EOF]) == 0:
         output.append(child.before)
-        step = child.match.group(1)
+        step = by_title.get(child.match.group(1), child.match.group(1))  # asked by title
         seen.append(step)
         child.expect(r"result \(done, failed, skipped\)")
         if step in actions:
