@@ -9,7 +9,7 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import FrameType
 
 HARD_STOP_AFTER = 3
@@ -44,19 +44,8 @@ class AbortSignals:
         if self._prompting:
             raise KeyboardInterrupt  # unblocks the prompt; the operator turns it into an abort
 
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {
-            sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    def installed(self) -> contextlib.AbstractContextManager[None]:
+        return stop_signals_handled(self._handle)
 
     @contextlib.contextmanager
     def prompting(self) -> Iterator[None]:
@@ -65,3 +54,18 @@ class AbortSignals:
             yield
         finally:
             self._prompting = previous
+
+
+@contextlib.contextmanager
+def stop_signals_handled(handle: Callable[[int, FrameType | None], None]) -> Iterator[None]:
+    """SIGINT and SIGTERM go to `handle` for the block, then to what handled them before.
+    Only the main thread may set handlers: elsewhere the block runs with them as they are."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

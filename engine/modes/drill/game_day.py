@@ -12,7 +12,6 @@ made of the inject's undos is a rollback, whose parent is the inject run), and
 from __future__ import annotations
 
 import contextlib
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -40,6 +39,7 @@ from engine.ui.operator import operator_name
 if TYPE_CHECKING:
     from engine.ledger import Ledger
 from engine.core.resources import Resources
+from engine.core.signals import stop_signals_handled
 from engine.model.playbook import DEFAULT_DETECT_WITHIN
 from engine.sli.judge import Sample, SliVerdict
 
@@ -152,19 +152,8 @@ class DrillSignals:
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.stop.set()
 
-    @contextlib.contextmanager
-    def installed(self) -> Iterator[None]:
-        if threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {
-            sig: signal.signal(sig, self._handle) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+    def installed(self) -> contextlib.AbstractContextManager[None]:
+        return stop_signals_handled(self._handle)
 
 
 class DrillRefused(RefusedError):
