@@ -52,16 +52,17 @@ def wait_seconds(wait_lock: str | None) -> float:
 
 
 def make_listeners(output: str, quiet: bool, lines: PromptLines | None = None) -> list[Listener]:
-    """JSON lines, the live display at a terminal, or plain lines; written through `lines`
-    when given (a command that runs several times, as a drill does, shares one)."""
+    """JSON lines, the terminal view (the live table, or a level-1 checklist), or plain
+    lines; written through `lines` when given (a command that runs several times, as a
+    drill does, shares one)."""
     from engine.ui.display import JsonLines, PlainLines
 
     if output == "json":
         return [JsonLines(lines)]
     if not quiet and sys.stdout.isatty() and not os.environ.get("RUNBOOK_PLAIN"):
-        from engine.ui.live import LiveDisplay
+        from engine.ui.live import TerminalView
 
-        return [LiveDisplay()]
+        return [TerminalView()]
     return [PlainLines(lines, quiet=quiet)]
 
 

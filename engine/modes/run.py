@@ -11,7 +11,7 @@ from engine.run.events import EventBus, LedgerListener
 from engine.run.preflight import Prepared, RunRequest, prepare
 from engine.run.runner import Run, RunResult
 from engine.steps.base import Operator
-from engine.ui.live import LiveDisplay, PausingOperator
+from engine.ui.live import PausingOperator, TerminalView
 from engine.ui.operator import HeadlessOperator, TerminalOperator
 
 
@@ -53,12 +53,11 @@ def open_ledger(request: RunRequest, ledger: Ledger | None = None) -> Iterator[L
 
 
 def make_operator(request: RunRequest, listeners: Sequence[Listener] = ()) -> Operator:
-    """The human, or the stand-in; a live display is paused while they answer."""
+    """The human, or the stand-in; the terminal's view is told when they are asked (the
+    live table pauses meanwhile)."""
     operator = _operator(request)
     for listener in listeners:
-        pause = getattr(listener, "pause", None)
-        if pause is not None:
-            assert isinstance(listener, LiveDisplay)
+        if isinstance(listener, TerminalView):
             return PausingOperator(operator, listener)
     return operator
 

@@ -31,6 +31,7 @@ from engine.core.events import (
     UndoSkipped,
 )
 from engine.steps.base import Operator
+from engine.ui.checklist import ChecklistLines
 from engine.ui.display import SYMBOLS, PlainLines, on, one_line, shown_step
 
 TAIL_LINES = 4
@@ -279,11 +280,16 @@ class LiveDisplay:
         symbol = SYMBOL_OF_STATE.get(row.state, " ")
         return (symbol, row.step_id, f"[{style}]{row.state}[/]", took, _escape(detail))
 
-    def wait_for_human(self) -> None:
-        """A question is asked now: the step that runs waits for its answer."""
+    def asking(self, title: str | None) -> None:
+        """A question is asked now: the step that runs waits for its answer, and the view
+        stops while the human reads and answers."""
         for row in self.rows.values():
             if row.state in ("running", "undoing"):
                 self._wait_for_human(row)
+        self.pause()
+
+    def answered(self) -> None:
+        self.resume()
 
     def pause(self) -> None:
         if self.live is not None:
@@ -312,25 +318,50 @@ def _escape(text: str) -> str:
     return escape(text)
 
 
-class PausingOperator:
-    """Stops the live view while a human answers, so the prompt is readable."""
+class TerminalView:
+    """The view of runs at a terminal: the level-1 checklist for a guided playbook (the
+    human does every step: nothing runs that a table could show), else the live table.
+    Chosen at each run's start, from the playbook's maturity."""
 
-    def __init__(self, inner: Operator, display: LiveDisplay) -> None:
+    def __init__(self) -> None:
+        self.view: LiveDisplay | ChecklistLines = LiveDisplay()
+
+    def __call__(self, event: Event) -> None:
+        if event.kind == EventKind.RUN_STARTED:
+            self.view = self._view_of(event.data.get("maturity"))
+        self.view(event)
+
+    def _view_of(self, maturity: object) -> LiveDisplay | ChecklistLines:
+        if maturity == 1:
+            return ChecklistLines()
+        return self.view if isinstance(self.view, LiveDisplay) else LiveDisplay()
+
+    def asking(self, title: str | None) -> None:
+        """A human is asked now: a step's checklist under `title`, or a question."""
+        self.view.asking(title)
+
+    def answered(self) -> None:
+        self.view.answered()
+
+
+class PausingOperator:
+    """Tells the view when a human is asked and when they answered: the live table
+    stops meanwhile, so the prompt is readable; the checklist names the step."""
+
+    def __init__(self, inner: Operator, view: TerminalView) -> None:
         self.inner = inner
-        self.display = display
+        self.view = view
 
     def confirm(self, question: str) -> bool:
-        self.display.wait_for_human()
-        self.display.pause()
+        self.view.asking(None)  # a question, not a step's title
         try:
             return self.inner.confirm(question)
         finally:
-            self.display.resume()
+            self.view.answered()
 
     def checklist(self, title: str, body: str, expect: str) -> tuple[str, str]:
-        self.display.wait_for_human()
-        self.display.pause()
+        self.view.asking(title)
         try:
             return self.inner.checklist(title, body, expect)
         finally:
-            self.display.resume()
+            self.view.answered()

@@ -25,6 +25,7 @@ from engine.core.events import (
 from engine.core.outcome import Outcome
 from engine.run.events import EventBus
 from engine.templating.redaction import Redactor
+from engine.ui.checklist import CHECKLIST_IGNORED, ChecklistLines
 from engine.ui.display import PLAIN_IGNORED, JsonLines, PlainLines, PromptLines
 from engine.ui.live import LIVE_IGNORED, LiveDisplay
 
@@ -53,16 +54,25 @@ def test_the_live_view_handles_every_kind_or_declares_it_ignored() -> None:
     assert not handled & LIVE_IGNORED
 
 
+def test_the_checklist_handles_every_kind_or_declares_it_ignored() -> None:
+    handled = set(ChecklistLines().handlers)
+    assert handled | CHECKLIST_IGNORED == set(EventKind)
+    assert not handled & CHECKLIST_IGNORED
+
+
 def test_a_kind_the_engine_does_not_know_is_shown_by_no_display() -> None:
     event = Event("from_a_newer_engine", RUN_ID, "s1", {"command": "true"})  # type: ignore[arg-type]
     lines, stream = plain_lines()
+    checklist_stream = io.StringIO()
+    checklist = ChecklistLines(PromptLines(checklist_stream))
     live = LiveDisplay()
 
     lines(event)
+    checklist(event)
     live(event)
 
     assert lines.format(event) is None
-    assert stream.getvalue() == ""
+    assert stream.getvalue() == checklist_stream.getvalue() == ""
     assert live.rows == {}
     assert live.sli_line == ""
 
