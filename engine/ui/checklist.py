@@ -42,6 +42,8 @@ class ChecklistLines:
         self.titles: dict[str, str] = {}  # step id -> the title the human was shown
         self.current = ""  # the step that comes up now: the next question is its
         self.answers: Counter[str] = Counter()
+        self.begun: set[str] = set()  # the steps that came up
+        self.ended: set[str] = set()  # the steps answered (or skipped by their `when`)
         self.handlers: dict[EventKind, Callable[[Event], str]] = {
             **self.plain.handlers,
             **dict(
@@ -89,11 +91,13 @@ class ChecklistLines:
 
     def _on_step_intent(self, event: Event, intent: StepIntent) -> str:
         self.current = shown_step(event)
+        self.begun.add(self.current)
         return f"\n{self._position(self.current)} · {self._elapsed()} elapsed"
 
     def _on_step_result(self, event: Event, result: StepResultEvent) -> str:
         step = shown_step(event)
         self.current = ""
+        self.ended.add(step)
         answer = ANSWER_OF_STATUS.get(result.status, result.status)
         self.answers[answer] += 1
         took = format_seconds(float(result.duration))
@@ -103,6 +107,7 @@ class ChecklistLines:
 
     def _on_step_skipped(self, event: Event, skipped: StepSkipped) -> str:
         step = shown_step(event)
+        self.ended.add(step)
         self.answers["skipped"] += 1
         return f"\n- {self._position(step)}: skipped ({skipped.reason})"
 
@@ -114,10 +119,13 @@ class ChecklistLines:
         outcome = f"\n{self.plain.format(event)}"
         if not self.steps:
             return outcome
-        ended = sum(self.answers.values())
         tally = [f"{count} {answer}" for answer, count in self.answers.items()]
-        if ended < len(self.steps):
-            tally.append(f"{len(self.steps) - ended} not reached")
+        interrupted = len(self.begun - self.ended)  # asked, never answered (an abort)
+        if interrupted:
+            tally.append(f"{interrupted} interrupted")
+        unreached = len(self.steps) - len(self.begun | self.ended)
+        if unreached:
+            tally.append(f"{unreached} not reached")
         return f"\n{len(self.steps)} steps: {', '.join(tally)}, in {self._elapsed()}{outcome}"
 
     def _position(self, step: str) -> str:

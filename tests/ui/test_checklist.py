@@ -188,3 +188,18 @@ def test_a_guided_rollback_at_a_terminal_reads_as_the_checklist_did() -> None:
         assert seen.count(line) == 1, seen
     assert "steps:" not in seen  # no tally of the forward steps: none were asked
     assert "outcome: completed" in seen, seen
+
+
+def test_an_abort_at_a_prompt_is_told_in_the_tally_as_interrupted() -> None:
+    child = _at_a_terminal("run", _playbook())
+    _answer(child, "d")
+    child.expect("── Rotate the logs ──")
+    child.expect(r"result \(done, failed, skipped\) \[done\]: ")
+    child.sendintr()
+    child.expect("── undo Clear the cache ──")
+    _answer(child, "d")
+    seen = _seen(child)
+    assert finish_terminal(child) == 130
+
+    assert re.search(rf"\n3 steps: 1 done, 1 interrupted, 1 not reached, in {ELAPSED}\n", seen)
+    assert "outcome: aborted" in seen, seen
