@@ -79,11 +79,7 @@ class ChecklistLines:
         self.started = time.monotonic()
         self.steps = [] if run.mode == "rollback" else list(run.steps)  # undos only
         count = len(self.steps)
-        what = (
-            f"{count} step{'' if count == 1 else 's'} to do by hand"
-            if count
-            else "each undo by hand"
-        )
+        what = f"{_steps(count)} to do by hand" if count else "each undo by hand"
         return (
             f"{self.plain.format(event)}: {what}\n"
             "after each, answer d (done), f (failed) or s (skipped), and a note if you like"
@@ -126,7 +122,7 @@ class ChecklistLines:
         unreached = len(self.steps) - len(self.begun | self.ended)
         if unreached:
             tally.append(f"{unreached} not reached")
-        return f"\n{len(self.steps)} steps: {', '.join(tally)}, in {self._elapsed()}{outcome}"
+        return f"\n{_steps(len(self.steps))}: {', '.join(tally)}, in {self._elapsed()}{outcome}"
 
     def _position(self, step: str) -> str:
         """`step 2 of 5 (id)`: where the step is in the playbook."""
@@ -139,3 +135,7 @@ class ChecklistLines:
 
     def _elapsed(self) -> str:
         return format_seconds(time.monotonic() - self.started)
+
+
+def _steps(count: int) -> str:
+    return f"{count} step{'' if count == 1 else 's'}"

@@ -203,3 +203,63 @@ def test_an_abort_at_a_prompt_is_told_in_the_tally_as_interrupted() -> None:
 
     assert re.search(rf"\n3 steps: 1 done, 1 interrupted, 1 not reached, in {ELAPSED}\n", seen)
     assert "outcome: aborted" in seen, seen
+
+
+# A drill of a level-1 playbook: the human breaks the service (a flag file), then
+# mends it; every part of the drill is a checklist of one step.
+DRILL = """\
+apiVersion: runbook/v1
+kind: Playbook
+metadata: {{name: drilled, version: 1.0.0, maturity: 1, owner: tests}}
+sli:
+  probe:
+    command: {{run: "test -e {flag} && echo 0 || echo 1"}}
+  healthy: {{below: 1}}
+  samples: 1
+  interval: 100ms
+  timeout: 5s
+steps:
+  - id: mend
+    title: Put the flag back
+    manual: {{instructions: "touch {flag}"}}
+drill:
+  inject:
+    - id: break
+      title: Remove the flag
+      manual: {{instructions: "rm {flag}"}}
+  detect_within: 10s
+  recover_within: 30s
+"""
+
+
+def test_a_drill_of_a_level_1_playbook_reads_as_checklists() -> None:
+    flag = current_env().work / "flag"
+    flag.touch()
+    path = current_env().work / "drilled.yaml"
+    path.write_text(DRILL.format(flag=flag))
+    child = _at_a_terminal("drill", str(path), "--yes")
+    child.expect("── Remove the flag ──")
+    flag.unlink()
+    _answer(child, "d")
+    child.expect("── Put the flag back ──")
+    flag.touch()
+    _answer(child, "d")
+    child.expect("── undo Remove the flag ──")  # the revert: the inject's undo
+    _answer(child, "d")
+    seen = _seen(child)
+    assert finish_terminal(child) == 0
+
+    assert "┃" not in seen and "waiting" not in seen, seen
+    _in_order(
+        [
+            r"run drilled 1\.0\.0 \(drill\): 1 step to do by hand\n",
+            rf"✓ Remove the flag \(break\): done in {ELAPSED}\n",
+            rf"\n1 step: 1 done, in {ELAPSED}\noutcome: completed\n",
+            rf"✓ Put the flag back \(mend\): done in {ELAPSED}\n",
+            r"\noutcome: recovered",
+            r"run drilled 1\.0\.0 \(rollback\): each undo by hand\n",
+            r"↶ undo break: succeeded\n",
+            r"verdict: +PASSED",
+        ],
+        seen,
+    )
