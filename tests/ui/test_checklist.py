@@ -1,7 +1,8 @@
 """The level-1 checklist at a real pseudo-terminal: each step comes up once with its
 title and instructions, the human's answer (first letters will do) stays on the step's
 line, a progress line says where the run is and how long it has taken, and nothing is
-redrawn or ticks while the human answers; a guided rollback reads the same way."""
+redrawn or ticks while the human answers; a tally ends the run. A guided rollback and
+each part of a level-1 drill read the same way."""
 
 from __future__ import annotations
 
