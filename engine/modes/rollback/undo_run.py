@@ -28,7 +28,9 @@ from engine.ledger import EventRow, Ledger, RunInfo, new_run_id
 from engine.model.playbook import Playbook
 from engine.modes.run import make_operator, open_ledger
 from engine.playbook.loader import load_playbook
+from engine.playbook.secret_uses import secrets_read_by_undos
 from engine.playbook.traits import capture_name, is_readonly, undo_needs_hands
+from engine.run.context.secrets import require_secrets
 from engine.run.events import EventBus, LedgerListener
 from engine.run.execution import Completed
 from engine.run.preflight import Prepared, RunRequest, assemble
@@ -92,6 +94,7 @@ def execute_rollback(plan: RollbackPlan, listeners: Sequence[Listener] = ()) -> 
     ledger, prepared = plan.ledger, plan.prepared
     if not plan.completed:
         return RunResult("", Outcome.COMPLETED, _nothing_left(ledger, plan.run_id))
+    require_undo_secrets(plan)
     prepared.targets = plan.targets
     if prepared.request.lock_owner is None:  # (a drill's revert: the drill holds the targets)
         prepared.targets += (rollback_key(plan.run_id),)
@@ -105,6 +108,16 @@ def execute_rollback(plan: RollbackPlan, listeners: Sequence[Listener] = ()) -> 
         return completed_steps(prepared.playbook, _history(ledger, plan.run_id))
 
     return run.undo_earlier(pending, lambda: _nothing_left(ledger, plan.run_id))
+
+
+def require_undo_secrets(plan: RollbackPlan) -> None:
+    """Refused (SecretError, exit 2) before any undo when a secret the undos read is not
+    set; the plan showed it as a placeholder."""
+    require_secrets(
+        plan.prepared.secrets,
+        f"the undos of run {plan.run_id} read secrets that are not set",
+        f"set them; `runbook rollback --dry-run {plan.run_id}` shows the plan without them",
+    )
 
 
 def rollback_key(run_id: str) -> str:
@@ -165,7 +178,9 @@ def _prepared(
         lock_owner=request.lock_owner,
         redactions=request.redactions,
     )
-    prepared = assemble(request, playbook, source, info.inputs, run_id, "rollback")
+    undone = [c.step for c in completed_steps(playbook, events) if c.needs_undo]
+    needed = secrets_read_by_undos(playbook, undone)  # and no other: see the plan's list
+    prepared = assemble(request, playbook, source, info.inputs, run_id, "rollback", needed)
     prepared.parent_run = run_id
     _restore_results(prepared, playbook, events)
     return prepared
