@@ -202,7 +202,7 @@ def _step_retry(retry: StepRetry) -> str:
 
 
 def _step_result(result: StepResultEvent) -> str:
-    took = f" in {format_seconds(result.duration)}"
+    took = f" in {format_seconds(result.duration)}" if result.attempts else " before it started"
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
     output = result.output if isinstance(result.output, str) else ""
     return _ending(result.status, result.exit_code, result.message, took + tries, output)
@@ -315,8 +315,8 @@ def _run_finished(finished: RunFinished) -> str:
 
 def _interrupted(found: Interrupted) -> str:
     return printable_line(
-        f"interrupted: its engine (pid {found.owner_pid}) is gone ({found.reason}); "
-        f"found by the engine with pid {found.found_by_pid}"
+        f"{found.reason} (pid {found.owner_pid}): marked interrupted by the engine with pid "
+        f"{found.found_by_pid}"
     )
 
 

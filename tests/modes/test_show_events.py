@@ -142,6 +142,10 @@ def test_the_lock_retry_and_rollback_events_read_as_sentences() -> None:
     )
     assert told[EventKind.ROLLBACK_STARTED] == "undoing restart, then drain"
     assert told[EventKind.ROLLBACK_FINISHED] == "undo failed for drain, restart"
+    assert told[EventKind.STEP_RESULT] == "failed before it started — could not render: 'x'"
+    assert told[EventKind.INTERRUPTED] == (
+        "engine process gone (pid 41): marked interrupted by the engine with pid 43"
+    )
     assert told[EventKind.LEFTOVERS_KILLED] == "killed 2 processes an earlier run left running"
     assert told[EventKind.CONFIRM_ANSWER] == "declined by ana (OS user ana (uid 1000))"
 
