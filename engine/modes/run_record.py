@@ -1,10 +1,11 @@
 """`runbook show RUN_ID`: a run told whole from the ledger — what ran, who ran it, with
 which inputs, when each thing happened and how it went.
 
-Events are read back through their typed payloads (`engine.core.events`); a record an
-older engine wrote, without a field this engine knows, is shown from its data as they
-are. Each event is placed at the time it happened (`ts`): ledgers written before the
-engine stored that time give the time its batch was committed.
+Events are read back through their typed payloads (`engine.core.events`), and each
+kind is told in words (`_TOLD`; a test checks that none is missing); a record an older
+engine wrote, without a field this engine knows, is shown from its data as they are.
+Each event is placed at the time it happened (`ts`): ledgers written before the engine
+stored that time give the time its batch was committed.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ from engine.ui.terminal_text import printable_line
 
 INDENT = " " * 11  # under the event's text, past its `+  0.000s` offset
 TAIL_LINES = 5  # the lines of a step's output shown; `--output json` has all of it
-# The keys an event without its own line shows, in this order.
+# The keys shown, in this order and as words (`exit code 0`), of an event that does not
+# read as this engine's payload: a record of an older engine, or of a kind it does not know.
 SHOWN_KEYS = (
     *("command", "status", "exit_code", "message", "attempt", "delay", "outcome", "reason"),
     *("phase", "verdict", "value", "error", "detail"),  # an SLI sample of an older engine
