@@ -90,8 +90,12 @@ class Output(Payload, frozen=True, kw_only=True):
 
 
 class StepRetry(Payload, frozen=True, kw_only=True):
+    """Attempt `attempt` of `attempts` (the step's `retry.attempts`; a record without it
+    does not tell) ended `status`; the next one starts after `delay` seconds."""
+
     kind = EventKind.STEP_RETRY
     attempt: int
+    attempts: int | UnsetType = UNSET
     status: str
     message: str
     delay: float

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from engine.modes.probe import probe_plan
 from engine.playbook.trust import check_playbook_owner
-from engine.run.context.secrets import SecretError
+from engine.run.context.secrets import require_secrets
 from engine.run.plan import render_plan_json, render_plan_text
 from engine.run.preflight import Prepared, RunRequest, prepare
 
@@ -34,10 +34,8 @@ def refuse_probe_without_secrets(prepared: Prepared) -> None:
     """`--probe` runs the SLI probe and the read-only steps with the real secrets: a
     placeholder would reach a live system (and fail it, or lock an account), so every
     declared secret must be set."""
-    missing = [status for status in prepared.secrets if status.problem]
-    if missing:
-        names = "\n".join(f"secret '{status.name}': {status.problem}" for status in missing)
-        raise SecretError(
-            f"--probe runs the SLI probe and the read-only steps, which need the secrets:\n{names}",
-            hint="set them, or leave out --probe: the plan alone shows a placeholder for them",
-        )
+    require_secrets(
+        prepared.secrets,
+        "--probe runs the SLI probe and the read-only steps, which need the secrets",
+        "set them, or leave out --probe: the plan alone shows a placeholder for them",
+    )

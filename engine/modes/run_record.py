@@ -1,10 +1,11 @@
 """`runbook show RUN_ID`: a run told whole from the ledger — what ran, who ran it, with
 which inputs, when each thing happened and how it went.
 
-Events are read back through their typed payloads (`engine.core.events`); a record an
-older engine wrote, without a field this engine knows, is shown from its data as they
-are. Each event is placed at the time it happened (`ts`): ledgers written before the
-engine stored that time give the time its batch was committed.
+Events are read back through their typed payloads (`engine.core.events`), and each
+kind is told in words (`_TOLD`; a test checks that none is missing); a record an older
+engine wrote, without a field this engine knows, is shown from its data as they are.
+Each event is placed at the time it happened (`ts`): ledgers written before the engine
+stored that time give the time its batch was committed.
 """
 
 from __future__ import annotations
@@ -20,13 +21,31 @@ from msgspec.structs import asdict
 
 from engine.core.durations import format_seconds
 from engine.core.events import (
+    AwaitingOperator,
+    ConfirmAnswer,
+    EventKind,
+    Interrupted,
+    LeftoversKilled,
+    LockLost,
+    LockRefused,
+    LockReleased,
+    LockReleaseFailed,
+    LockTaken,
+    LockWaited,
+    Output,
     Payload,
+    RollbackFinished,
+    RollbackStarted,
     RunFinished,
     RunStarted,
     SliSample,
     StepIntent,
     StepResultEvent,
+    StepRetry,
+    StepSkipped,
+    UndoIntent,
     UndoResultEvent,
+    UndoSkipped,
     read_payload,
 )
 from engine.core.output_cuts import recorded_cut
@@ -35,13 +54,17 @@ from engine.ui.terminal_text import printable_line
 
 INDENT = " " * 11  # under the event's text, past its `+  0.000s` offset
 TAIL_LINES = 5  # the lines of a step's output shown; `--output json` has all of it
-# The keys an event without its own line shows, in this order.
+# The keys shown, in this order and as words (`exit code 0`), of an event that does not
+# read as this engine's payload: a record of an older engine, or of a kind it does not know.
 SHOWN_KEYS = (
     *("command", "status", "exit_code", "message", "attempt", "delay", "outcome", "reason"),
     *("phase", "verdict", "value", "error", "detail"),  # an SLI sample of an older engine
     *("approved_by", "approved", "by", "os_user"),  # who approved a confirm gate (audit)
     *("target", "targets", "epochs", "holder", "waited", "taken_over"),  # target locks
 )
+# Why a lease another run held was taken over, by the state `runbook locks` shows.
+TAKEN_OVER_BECAUSE = {"owner dead": "its engine was gone", "expired": "its lease had expired"}
+WAIT_WORTH_TELLING = 0.05  # seconds: a lock taken sooner was not waited for
 P = TypeVar("P", bound=Payload)
 _SHELL_SPECIAL = frozenset("'\"\\$`;&|<>()*?[]{}!#~")
 
@@ -80,7 +103,7 @@ def record_text(record: RunRecord) -> str:
     """The run's header, then one line per event (a step's output tail under it)."""
     row = record.row
     lines = [*_header(record), ""]
-    lines += [_event_text(row.started_at, event) for event in record.events]
+    lines += [event_text(row.started_at, event) for event in record.events]
     return "\n".join(lines)
 
 
@@ -141,24 +164,120 @@ def _os_user(events: list[EventRow]) -> str:
 # -- the events --------------------------------------------------------------------------
 
 
-def _event_text(start: float, event: EventRow) -> str:
+def event_text(start: float, event: EventRow) -> str:
+    """One event as a line (and the lines under it): its offset from `start`, its kind and
+    step, then what happened in words. A record an older engine wrote, which does not
+    read as this engine's payload, is told from the data it has."""
     offset = f"+{event.ts - start:7.3f}s"
-    step = f" {event.step_id}" if event.step_id else ""
+    step = f" {printable_line(event.step_id)}" if event.step_id else ""
     payload = read_payload(event.kind, event.data)
     tell = _TOLD.get(type(payload)) if payload is not None else None
-    detail = tell(payload) if tell is not None and payload is not None else _data(event.data)
-    return f"{offset} {event.kind}{step}{detail}"
+    detail = ": " + tell(payload) if tell is not None and payload is not None else _data(event.data)
+    return f"{offset} {printable_line(event.kind)}{step}{detail}"
+
+
+def _run_started(run: RunStarted) -> str:
+    steps = ", ".join(run.steps) or "none"
+    text = f"{run.playbook} {run.version} ({run.mode}, level {run.maturity})"
+    text += f" by {run.operator} as OS user {run.os_user}; steps {steps}"
+    if run.approved_by:
+        text += f"; confirm gates pre-approved by {run.approved_by}"
+    if run.parent_run:
+        text += f"; parent run {run.parent_run}"
+    return printable_line(text)
 
 
 def _intent(intent: StepIntent) -> str:
-    return ": " + _command(intent.command)
+    return _command(intent.command)
+
+
+def _output(output: Output) -> str:
+    return printable_line(output.line)
+
+
+def _step_retry(retry: StepRetry) -> str:
+    of = f" of {retry.attempts}" if isinstance(retry.attempts, int) else ""
+    ended = retry.status.replace("_", " ")
+    why = f" — {retry.message}" if retry.message else ""
+    wait = format_seconds(retry.delay)
+    return printable_line(f"attempt {retry.attempt}{of} {ended}{why}; next attempt in {wait}")
 
 
 def _step_result(result: StepResultEvent) -> str:
-    took = f" in {format_seconds(result.duration)}"
+    took = f" in {format_seconds(result.duration)}" if result.attempts else " before it started"
     tries = f" after {result.attempts} attempts" if result.attempts > 1 else ""
     output = result.output if isinstance(result.output, str) else ""
     return _ending(result.status, result.exit_code, result.message, took + tries, output)
+
+
+def _step_skipped(skipped: StepSkipped) -> str:
+    return printable_line(f"skipped ({skipped.reason})")
+
+
+def _awaiting_operator(awaiting: AwaitingOperator) -> str:
+    return "asked the operator: " + printable_line(awaiting.question)
+
+
+def _confirm_answer(answer: ConfirmAnswer) -> str:
+    said = "approved" if answer.approved else "declined"
+    return printable_line(f"{said} by {answer.by} (OS user {answer.os_user})")
+
+
+def _leftovers_killed(killed: LeftoversKilled) -> str:
+    of = f"run {killed.of_run}" if killed.of_run else "an earlier run"
+    return printable_line(f"killed {killed.processes} processes {of} left running")
+
+
+def _lock_waited(waited: LockWaited) -> str:
+    return printable_line(f"waiting for target {waited.target}, locked by {_holder(waited.holder)}")
+
+
+def _lock_taken(taken: LockTaken) -> str:
+    leases = ", ".join(f"{t} (lease epoch {e})" for t, e in taken.epochs.items())
+    text = f"locked targets {leases or ', '.join(taken.targets)}"
+    if taken.waited >= WAIT_WORTH_TELLING:
+        text += f" after waiting {format_seconds(taken.waited)}"
+    for old in taken.taken_over:
+        why = TAKEN_OVER_BECAUSE.get(str(old.get("state")), "its lease had expired")
+        text += f"; took {old.get('target')} over from {_holder(old)}: {why}"
+    if isinstance(taken.held_by, str):
+        text += f"; held for this run by {taken.held_by}"
+    return printable_line(text)
+
+
+def _lock_refused(refused: LockRefused) -> str:
+    waited = f" after waiting {format_seconds(refused.waited)}" if refused.waited else ""
+    holder = _holder(refused.holder)
+    return printable_line(f"target {refused.target} is locked by {holder}; gave up{waited}")
+
+
+def _lock_released(released: LockReleased) -> str:
+    return printable_line("released targets " + (", ".join(released.targets) or "none"))
+
+
+def _lock_release_failed(failed: LockReleaseFailed) -> str:
+    expires = format_seconds(failed.expires_in)
+    why = printable_line(failed.reason)
+    return f"could not release the targets ({why}): their leases expire within {expires}"
+
+
+def _lock_lost(lost: LockLost) -> str:
+    return printable_line(f"lost the targets' lock ({lost.reason}): stopped here")
+
+
+def _rollback_started(started: RollbackStarted) -> str:
+    if not started.steps:
+        return "nothing to undo"
+    # The completed steps, in the order they ran: they are undone last first.
+    return printable_line("undoing " + ", then ".join(reversed(started.steps)))
+
+
+def _undo_skipped(skipped: UndoSkipped) -> str:
+    return printable_line(f"undo skipped ({skipped.reason})")
+
+
+def _undo_intent(intent: UndoIntent) -> str:
+    return printable_line(f"undoing the step, which ended {intent.of_status}")
 
 
 def _undo_result(result: UndoResultEvent) -> str:
@@ -168,7 +287,7 @@ def _undo_result(result: UndoResultEvent) -> str:
 def _ending(status: str, exit_code: int | None, message: str, took: str, output: str) -> str:
     code = f", exit code {exit_code}" if exit_code is not None else ""
     why = f" — {printable_line(message)}" if message else ""
-    return f": {status}{took}{code}{why}{_output_tail(output)}"
+    return f"{printable_line(status)}{took}{code}{why}{_output_tail(output)}"
 
 
 def _sli_sample(sample: SliSample) -> str:
@@ -177,7 +296,7 @@ def _sli_sample(sample: SliSample) -> str:
     why = sample.error or _series(sample.detail)
     why = "" if why.strip() == number else why  # a command probe's detail is its output
     why = f" ({printable_line(why)})" if why else ""
-    return f": {sample.phase} {sample.verdict}{value}{why}"
+    return f"{printable_line(sample.phase)} {printable_line(sample.verdict)}{value}{why}"
 
 
 def _series(detail: str) -> str:
@@ -185,12 +304,24 @@ def _series(detail: str) -> str:
     return "" if detail == "{}" else detail
 
 
+def _rollback_finished(finished: RollbackFinished) -> str:
+    if finished.ok:
+        return "rollback done: no undo failed"
+    return printable_line("undo failed for " + ", ".join(finished.failed))
+
+
 def _run_finished(finished: RunFinished) -> str:
     why = f" — {printable_line(finished.message)}" if finished.message else ""
-    return f": {finished.outcome}{why}"
+    return f"{finished.outcome}{why}"
 
 
-# The kinds told in their own words; every other is shown as its data (`_data`).
+def _interrupted(found: Interrupted) -> str:
+    return printable_line(
+        f"{found.reason} (pid {found.owner_pid}): marked interrupted by the engine with pid "
+        f"{found.found_by_pid}"
+    )
+
+
 def _told(cls: type[P], tell: Callable[[P], str]) -> tuple[type[Payload], Callable[[Payload], str]]:
     """An entry of `_TOLD`: payloads of `cls` are told by `tell`."""
 
@@ -201,22 +332,46 @@ def _told(cls: type[P], tell: Callable[[P], str]) -> tuple[type[Payload], Callab
     return cls, call
 
 
+# How each kind is told, in words (a test checks that every kind has its entry).
 _TOLD: dict[type[Payload], Callable[[Payload], str]] = dict(
     [
+        _told(RunStarted, _run_started),
         _told(StepIntent, _intent),
+        _told(Output, _output),
+        _told(StepRetry, _step_retry),
         _told(StepResultEvent, _step_result),
-        _told(UndoResultEvent, _undo_result),
+        _told(StepSkipped, _step_skipped),
+        _told(AwaitingOperator, _awaiting_operator),
+        _told(ConfirmAnswer, _confirm_answer),
         _told(SliSample, _sli_sample),
+        _told(LeftoversKilled, _leftovers_killed),
+        _told(LockWaited, _lock_waited),
+        _told(LockTaken, _lock_taken),
+        _told(LockRefused, _lock_refused),
+        _told(LockReleased, _lock_released),
+        _told(LockReleaseFailed, _lock_release_failed),
+        _told(LockLost, _lock_lost),
+        _told(RollbackStarted, _rollback_started),
+        _told(UndoSkipped, _undo_skipped),
+        _told(UndoIntent, _undo_intent),
+        _told(UndoResultEvent, _undo_result),
+        _told(RollbackFinished, _rollback_finished),
         _told(RunFinished, _run_finished),
+        _told(Interrupted, _interrupted),
     ]
 )
+
+
+def told_kinds() -> frozenset[EventKind]:
+    """The kinds of event this view tells in words."""
+    return frozenset(cls.kind for cls in _TOLD)
 
 
 def _data(data: Mapping[str, Any]) -> str:
     """An event as its recorded data: the keys of `SHOWN_KEYS` it has, and its output."""
     parts = [_key_value(key, data[key]) for key in SHOWN_KEYS if _present(data.get(key))]
     if data.get("detail") == "{}":
-        parts = [part for part in parts if not part.startswith("detail=")]
+        parts = [part for part in parts if not part.startswith("detail ")]
     output = data.get("output")
     tail = _output_tail(output) if isinstance(output, str) else ""
     return (": " + ", ".join(parts) if parts else "") + tail
@@ -227,17 +382,27 @@ def _present(value: Any) -> bool:
 
 
 def _key_value(key: str, value: Any) -> str:
+    """One recorded value, named by its key with its words apart (`exit code 3`)."""
     if key == "command":
         return _command(value)
     if key == "holder":
-        return f"holder={_holder(value)}"
-    return f"{key}={printable_line(repr(value))}"
+        return f"holder {_holder(value)}"
+    return printable_line(f"{key.replace('_', ' ')} {_plain(value)}")
+
+
+def _plain(value: Any) -> str:
+    """A recorded value as words: a list as its items, a mapping as `key value` pairs."""
+    if isinstance(value, list):
+        return ", ".join(_plain(item) for item in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{key} {_plain(item)}" for key, item in value.items())
+    return str(value)
 
 
 def _holder(holder: object) -> str:
     """The holder of a target lock, as the refusal names it."""
-    if not isinstance(holder, dict):
-        return repr(holder)
+    if not isinstance(holder, Mapping):
+        return str(holder)
     return f"run {holder.get('run_id')} (host {holder.get('host')}, pid {holder.get('pid')})"
 
 

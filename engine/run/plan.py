@@ -196,7 +196,7 @@ def render_plan_text(
     lines = [f"plan: {meta.name} {meta.version} (level {meta.maturity}) — nothing will be changed"]
     if probed is not None:
         lines += _probe_lines(probed)
-    lines += _secret_lines(secrets)
+    lines += secret_lines(secrets)
     for item in plan:
         lines.append(f"{item.index}. {item.id} [{item.type}] {item.verdict}")
         lines.append(f"     run:  {_indented(item.command)}")
@@ -213,19 +213,27 @@ def _extras(item: PlannedStep) -> list[tuple[str, str]]:
     return [("confirm", item.confirm), ("when", item.when), ("note", item.note)]
 
 
-def _secret_lines(secrets: Sequence[SecretStatus]) -> list[str]:
-    """Which secrets a live run reads, and which of them it could not read now."""
+def secret_lines(
+    secrets: Sequence[SecretStatus], needed_by: str = "a live run", verb: str = "runbook run"
+) -> list[str]:
+    """Which secrets `needed_by` reads, and which of them it could not read now (`verb`
+    would refuse to start)."""
     if not secrets:
         return []
     missing = sum(1 for status in secrets if status.problem)
-    head = "secrets a live run needs:"
+    head = f"secrets {needed_by} needs:"
     if missing:
-        head = f"secrets a live run needs ({missing} not set: `runbook run` would refuse to start):"
+        head = f"secrets {needed_by} needs ({missing} not set: `{verb}` would refuse to start):"
     lines = [head]
     for status in secrets:
         state = f"NOT SET ({status.problem})" if status.problem else "set"
         lines.append(f"  {status.name}: {status.source} — {state}")
     return lines
+
+
+def secrets_json(secrets: Sequence[SecretStatus]) -> list[dict[str, Any]]:
+    """The secrets as `--output json` lists them: name, source, problem, and `set`."""
+    return [{**asdict(status), "set": not status.problem} for status in secrets]
 
 
 def _probe_lines(probed: ProbedPlan) -> list[str]:
@@ -252,7 +260,7 @@ def render_plan_json(
         "version": meta.version,
         "maturity": meta.maturity,
         "content_hash": playbook.content_hash,
-        "secrets": [{**asdict(status), "set": not status.problem} for status in secrets],
+        "secrets": secrets_json(secrets),
         "steps": [asdict(item) for item in plan],
     }
     if probed is not None:

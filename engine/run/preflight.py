@@ -4,7 +4,7 @@ whether this run can finish without a human it does not have."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,12 @@ from engine.playbook.compiled import load_checked
 from engine.playbook.inputs import bind_inputs
 from engine.playbook.traits import needs_hands
 from engine.playbook.trust import check_playbook_owner
-from engine.run.context.secrets import SecretStatus, load_secrets, preview_secrets
+from engine.run.context.secrets import (
+    SecretStatus,
+    load_secrets,
+    preview_secrets,
+    read_needed_secrets,
+)
 from engine.run.context.variables import RunVariables, base_variables
 from engine.run.plan import PlannedStep, build_plan, plan_variables, unavailable_types
 from engine.run.target_lock import render_targets
@@ -60,8 +65,8 @@ class Prepared(Struct):
     targets: tuple[str, ...] = ()  # the rendered lock keys (not for a dry run)
     # The variables the secrets were read from: withheld from every command the run starts.
     withheld_env: frozenset[str] = frozenset()
-    # A dry run's view of the declared secrets (set or not); empty for a live run, which
-    # has them all or does not start.
+    # A dry run's view of the declared secrets (set or not), or a rollback's of those its
+    # undos read; empty for a live run, which has them all or does not start.
     secrets: list[SecretStatus] = field(default_factory=list)
 
 
@@ -97,10 +102,13 @@ def assemble(
     inputs: Mapping[str, Any],
     run_id: str,
     mode: str,
+    needed_secrets: Collection[str] | None = None,
 ) -> Prepared:
-    """Secrets, redaction and variables around a loaded playbook and bound inputs."""
+    """Secrets, redaction and variables around a loaded playbook and bound inputs. With
+    `needed_secrets`, the run reads only those (`read_needed_secrets`): `secrets` says
+    which of them are set, and the caller refuses it before any change when one is not."""
     environ = os.environ if request.environ is None else request.environ
-    secrets, placeholders, statuses = _secrets(request, playbook, environ)
+    secrets, placeholders, statuses = _secrets(request, playbook, environ, needed_secrets)
     withheld = frozenset(spec.env for spec in playbook.secrets.values() if spec.env)
     redactor = Redactor(secrets)  # the placeholders are no secret: they stay visible
     request.redactions.add(redactor.redact)  # before anything can fail with a secret in it
@@ -121,11 +129,16 @@ def assemble(
 
 
 def _secrets(
-    request: RunRequest, playbook: Playbook, environ: Mapping[str, str]
+    request: RunRequest,
+    playbook: Playbook,
+    environ: Mapping[str, str],
+    needed: Collection[str] | None,
 ) -> tuple[dict[str, str], dict[str, str], list[SecretStatus]]:
     """(values, placeholders, statuses): a live run needs every secret (SecretError,
     exit 2, before step 1); a dry run changes nothing, so one not set is a placeholder."""
     base_dir = Path(playbook.file).resolve().parent
+    if needed is not None:
+        return read_needed_secrets(playbook.secrets, needed, base_dir, environ)
     if request.dry_run:
         return preview_secrets(playbook.secrets, base_dir, environ)
     return load_secrets(playbook.secrets, base_dir, environ), {}, []

@@ -421,6 +421,7 @@ class Run:
         def emit(attempt: int, result: StepResult, delay: float) -> None:
             retry = StepRetry(
                 attempt=attempt,
+                attempts=step.retry.attempts,
                 status=str(result.status),
                 message=result.message,
                 delay=round(delay, 3),

@@ -151,17 +151,24 @@ def test_recorded_text_that_lost_a_secret_value_to_redaction_is_not_run() -> Non
 
 def rewrite_recorded_result(run_id: str, step: str, **changes: object) -> None:
     """Change, or with None remove, fields of the recorded result of `step`."""
+    rewrite_recorded_event(run_id, "step_result", step, **changes)
+
+
+def rewrite_recorded_event(run_id: str, kind: str, step: str, **changes: object) -> None:
+    """Change, or with None remove, fields of the run's recorded `kind` event of `step`
+    ("" for an event of the run)."""
     conn = sqlite3.connect(current_env().ledger)
     try:
-        where = "WHERE run_id = ? AND kind = 'step_result' AND step_id = ?"
-        (raw,) = conn.execute(f"SELECT data FROM events {where}", (run_id, step)).fetchone()
+        where = "WHERE run_id = ? AND kind = ? AND coalesce(step_id, '') = ?"
+        key = (run_id, kind, step)
+        (raw,) = conn.execute(f"SELECT data FROM events {where}", key).fetchone()
         data = json.loads(raw)
-        for key, value in changes.items():
+        for name, value in changes.items():
             if value is None:
-                del data[key]
+                del data[name]
             else:
-                data[key] = value
-        conn.execute(f"UPDATE events SET data = ? {where}", (json.dumps(data), run_id, step))
+                data[name] = value
+        conn.execute(f"UPDATE events SET data = ? {where}", (json.dumps(data), *key))
         conn.commit()
     finally:
         conn.close()
@@ -184,6 +191,37 @@ def test_a_recorded_result_the_engine_did_not_write_refuses_the_rollback(
     assert "(step_result of step two) is not one the engine records" in rolled.stderr
     assert "nothing was undone" in rolled.stderr
     assert_nothing_undone(rolled, run_id)
+
+
+@pytest.mark.parametrize(
+    ("kind", "changes", "why"),
+    [
+        ("run_started", {"source": ["steps: []"]}, "Expected `str`, got `array` - at `$.source`"),
+        ("run_started", {"source": None}, "Object missing required field `source`"),
+        ("run_started", {"steps": None}, "Object missing required field `steps`"),
+        ("lock_taken", {"targets": "db/db-1"}, "Expected `array`, got `str` - at `$.targets`"),
+        ("lock_taken", {"targets": [7]}, "Expected `str`, got `int` - at `$.targets[0]`"),
+        ("lock_taken", {"epochs": None}, "Object missing required field `epochs`"),
+    ],
+    ids=["source-a-list", "no-source", "no-steps", "targets-a-text", "a-number", "no-epochs"],
+)
+def test_a_recorded_start_or_lock_the_engine_did_not_write_refuses_the_rollback(
+    kind: str, changes: dict[str, object], why: str
+) -> None:
+    work = current_env().work
+    (work / "release").touch()  # step one of locked.yaml holds until this file exists
+    ran = runbook("run", playbook("locked.yaml"), "-i", f"dir={work}")
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    run_id = run_id_of(ran.stdout)
+    rewrite_recorded_event(run_id, kind, "", **changes)
+
+    for rolled in (runbook("rollback", "--dry-run", run_id), runbook("rollback", "--yes", run_id)):
+        assert rolled.returncode == 5, rolled.stdout + rolled.stderr
+        said = f"({kind}) is not one the engine records: {why}; nothing was undone"
+        assert said in rolled.stderr
+        assert "hint: undo the run's steps by hand" in rolled.stderr
+        assert "undo plan" not in rolled.stdout  # refused before a plan it could not carry out
+        assert_nothing_undone(rolled, run_id)
 
 
 @pytest.mark.parametrize("output", ["text", "json"])

@@ -135,7 +135,12 @@ def test_wait_lock_waits_for_the_holder_then_runs() -> None:
         "db/db-1": lock_data(holder_id, "lock_taken")["epochs"]["db/db-1"] + 1
     }
     shown = runbook("show", waiter_id)
-    assert f"lock_waited: target='db/db-1', holder=run {holder_id} (host " in shown.stdout
+    assert f"lock_waited: waiting for target db/db-1, locked by run {holder_id} (host " in (
+        shown.stdout
+    )
+    assert re.search(
+        r"lock_taken: locked targets db/db-1 \(lease epoch \d+\) after waiting ", shown.stdout
+    )
 
 
 def test_a_bad_wait_lock_duration_is_a_usage_error() -> None:
@@ -301,6 +306,10 @@ def test_a_run_whose_lease_was_taken_over_stops_before_its_next_step_and_undoes_
     assert lines(current_env().work / "done") == ["one"]
     assert lines(current_env().work / "undone") == []
     assert [e["step_id"] for e in events(holder_id, "lock_lost")] == ["two"]
+    assert (
+        "lock_lost two: lost the targets' lock (the lock on db/db-1 was taken over by another run):"
+        " stopped here\n" in runbook("show", holder_id).stdout
+    )
     assert [row["run_id"] for row in locks_json()] == ["r-elsewhere"]  # not released by it
     later = runbook("rollback", "--yes", holder_id)
     assert later.returncode == 5, later.stdout + later.stderr

@@ -74,7 +74,8 @@ def test_a_confirm_gate_without_a_terminal_passes_with_yes_and_records_the_appro
     asked = events(run_id, "awaiting_operator")[0]["data"]["question"]
     assert asked == f"Restart the database in {work} now?"  # rendered, not `{{ inputs.dir }}`
     shown = runbook("show", run_id)
-    assert f"run_started: approved_by='{OPERATOR}'" in shown.stdout
+    assert f"; confirm gates pre-approved by {OPERATOR}" in shown.stdout
+    assert f"confirm_answer two: approved by {OPERATOR} (OS user " in shown.stdout
 
 
 def test_the_os_user_is_recorded_beside_a_declared_operator_that_could_be_spoofed() -> None:

@@ -20,9 +20,14 @@ from engine.core.errors import ExitCode, RefusedError
 from engine.core.events import Listener
 from engine.core.resources import Resources
 from engine.modes.locks import nothing_done
-from engine.modes.rollback.undo_run import RollbackPlan, execute_rollback, planned_rollback
+from engine.modes.rollback.undo_run import (
+    RollbackPlan,
+    execute_rollback,
+    planned_rollback,
+    require_undo_secrets,
+)
 from engine.run.execution import Completed
-from engine.run.plan import describe_undo
+from engine.run.plan import describe_undo, secret_lines, secrets_json
 from engine.run.preflight import RunRequest
 from engine.run.runner import RunResult
 from engine.run.undo import NOT_SAFE_AFTER_PARTIAL_RUN
@@ -63,6 +68,7 @@ def rollback(
             return int(ExitCode.OK)
         if dry_run:
             return int(ExitCode.OK)
+        require_undo_secrets(plan)  # before the question: the answer could not be carried out
         if not _approved(plan, count, request, confirm):
             print("rollback not confirmed: nothing undone", file=sys.stderr)
             return int(ExitCode.ABORTED)
@@ -132,6 +138,8 @@ def _plan_context(plan: RollbackPlan) -> StepContext:
 
 
 def render_text(plan: RollbackPlan, steps: Sequence[PlannedUndo]) -> str:
+    """The undos in their order, then the secrets they read (as `runbook plan` lists a
+    run's), each set or not."""
     head = f"undo plan of run {plan.run_id} ({plan.prepared.playbook.name}):"
     if not steps:
         return f"{head} nothing to undo"
@@ -139,11 +147,17 @@ def render_text(plan: RollbackPlan, steps: Sequence[PlannedUndo]) -> str:
         f"  {i}. {s.step} ({s.ended}): " + s.undo.replace("\n", "\n       ")  # values, script
         for i, s in enumerate(steps, 1)
     ]
+    lines += secret_lines(plan.prepared.secrets, "a live rollback", "runbook rollback")
     return "\n".join([head, *lines])
 
 
 def render_json(plan: RollbackPlan, steps: Sequence[PlannedUndo]) -> str:
-    record = {"kind": "undo_plan", "run_id": plan.run_id, "steps": [asdict(s) for s in steps]}
+    record = {
+        "kind": "undo_plan",
+        "run_id": plan.run_id,
+        "steps": [asdict(s) for s in steps],
+        "secrets": secrets_json(plan.prepared.secrets),
+    }
     return json.dumps(record)
 
 

@@ -13,14 +13,24 @@ import msgspec.structs
 from msgspec import UNSET, Struct
 
 from engine.core.errors import EngineError, RefusedError
-from engine.core.events import EventKind, Listener, Payload, StepResultEvent, UndoResultEvent
+from engine.core.events import (
+    EventKind,
+    Listener,
+    LockTaken,
+    Payload,
+    RunStarted,
+    StepResultEvent,
+    UndoResultEvent,
+)
 from engine.core.outcome import Outcome
 from engine.core.results import Status, StepResult
 from engine.ledger import EventRow, Ledger, RunInfo, new_run_id
 from engine.model.playbook import Playbook
 from engine.modes.run import make_operator, open_ledger
 from engine.playbook.loader import load_playbook
+from engine.playbook.secret_uses import secrets_read_by_undos
 from engine.playbook.traits import capture_name, is_readonly, undo_needs_hands
+from engine.run.context.secrets import require_secrets
 from engine.run.events import EventBus, LedgerListener
 from engine.run.execution import Completed
 from engine.run.preflight import Prepared, RunRequest, assemble
@@ -44,6 +54,7 @@ class RollbackPlan(Struct):
     prepared: Prepared
     completed: list[Completed]  # what is left to undo as the plan was made
     events: list[EventRow]  # the run's, then its rollbacks'
+    targets: tuple[str, ...]  # the targets the run locked: the rollback holds them
 
 
 def rollback_run(
@@ -71,7 +82,8 @@ def planned_rollback(
         prepared = _prepared(ledger, original.run_id, events, request)
         completed = completed_steps(prepared.playbook, events)
         _refuse_without_hands(prepared.playbook, completed, request)
-        yield RollbackPlan(ledger, original.run_id, prepared, completed, events)
+        targets = _locked_targets(prepared, events)  # refused before the plan is shown
+        yield RollbackPlan(ledger, original.run_id, prepared, completed, events, targets)
 
 
 def execute_rollback(plan: RollbackPlan, listeners: Sequence[Listener] = ()) -> RunResult:
@@ -82,7 +94,8 @@ def execute_rollback(plan: RollbackPlan, listeners: Sequence[Listener] = ()) -> 
     ledger, prepared = plan.ledger, plan.prepared
     if not plan.completed:
         return RunResult("", Outcome.COMPLETED, _nothing_left(ledger, plan.run_id))
-    prepared.targets = _locked_targets(prepared, plan.events)
+    require_undo_secrets(plan)
+    prepared.targets = plan.targets
     if prepared.request.lock_owner is None:  # (a drill's revert: the drill holds the targets)
         prepared.targets += (rollback_key(plan.run_id),)
     bus = EventBus(prepared.redactor.redact_data)
@@ -95,6 +108,16 @@ def execute_rollback(plan: RollbackPlan, listeners: Sequence[Listener] = ()) -> 
         return completed_steps(prepared.playbook, _history(ledger, plan.run_id))
 
     return run.undo_earlier(pending, lambda: _nothing_left(ledger, plan.run_id))
+
+
+def require_undo_secrets(plan: RollbackPlan) -> None:
+    """Refused (SecretError, exit 2) before any undo when a secret the undos read is not
+    set; the plan showed it as a placeholder."""
+    require_secrets(
+        plan.prepared.secrets,
+        f"the undos of run {plan.run_id} read secrets that are not set",
+        f"set them; `runbook rollback --dry-run {plan.run_id}` shows the plan without them",
+    )
 
 
 def rollback_key(run_id: str) -> str:
@@ -121,8 +144,8 @@ def _nothing_left(ledger: Ledger, run_id: str) -> str:
 def _locked_targets(prepared: Prepared, events: Iterable[EventRow]) -> tuple[str, ...]:
     """The targets the original run locked (as it rendered them), else rendered again."""
     for event in events:
-        if event.kind == EventKind.LOCK_TAKEN and isinstance(event.data.get("targets"), list):
-            return tuple(str(target) for target in event.data["targets"])
+        if event.kind == EventKind.LOCK_TAKEN:
+            return tuple(_recorded(LockTaken, event).targets)
     return render_targets(prepared.playbook, prepared.variables, prepared.redactor)
 
 
@@ -139,9 +162,9 @@ def _prepared(
 ) -> Prepared:
     info = ledger.run_info(run_id)
     started = next((e for e in events if e.kind == EventKind.RUN_STARTED), None)
-    if started is None or "source" not in started.data:
+    if started is None:
         raise RefusedError(f"run {run_id} recorded no playbook text", "undo its steps by hand")
-    source = str(started.data["source"])
+    source = _recorded(RunStarted, started).source
     playbook = _as_run(verified_playbook(info, source), events)
     request = RunRequest(
         info.file,
@@ -155,7 +178,9 @@ def _prepared(
         lock_owner=request.lock_owner,
         redactions=request.redactions,
     )
-    prepared = assemble(request, playbook, source, info.inputs, run_id, "rollback")
+    undone = [c.step for c in completed_steps(playbook, events) if c.needs_undo]
+    needed = secrets_read_by_undos(playbook, undone)  # and no other: see the plan's list
+    prepared = assemble(request, playbook, source, info.inputs, run_id, "rollback", needed)
     prepared.parent_run = run_id
     _restore_results(prepared, playbook, events)
     return prepared
@@ -287,8 +312,9 @@ def _status(event: EventRow, status: str) -> Status:
 
 
 def _unreadable_event(event: EventRow, why: str) -> RefusedError:
+    of_step = f" of step {event.step_id}" if event.step_id else ""
     return RefusedError(
-        f"event {event.seq} ({event.kind} of step {event.step_id}) is not one the engine "
-        f"records: {why}; nothing was undone",
+        f"event {event.seq} ({event.kind}{of_step}) is not one the engine records: {why}; "
+        "nothing was undone",
         "undo the run's steps by hand (`runbook show RUN_ID` lists them)",
     )

@@ -9,7 +9,7 @@ local user can read in `ps`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -78,6 +78,32 @@ def preview_secrets(
     values, statuses = read_secrets(specs, base_dir, environ)
     placeholders = {s.name: missing_secret_placeholder(s.name) for s in statuses if s.problem}
     return values, placeholders, statuses
+
+
+def read_needed_secrets(
+    specs: Mapping[str, SecretSpec],
+    needed: Collection[str],
+    base_dir: Path,
+    environ: Mapping[str, str],
+) -> tuple[dict[str, str], dict[str, str], list[SecretStatus]]:
+    """For a run that reads only the `needed` secrets (a rollback: those its undos read):
+    the values that are set (every one, to be redacted), placeholders for the needed ones
+    that are not (such a run shows its plan, then is refused: `require_secrets`), and the
+    status of each needed one. A secret neither needed nor set is left out: a template
+    that read it would fail, never run with a placeholder."""
+    values, statuses = read_secrets(specs, base_dir, environ)
+    wanted = [status for status in statuses if status.name in needed]
+    placeholders = {s.name: missing_secret_placeholder(s.name) for s in wanted if s.problem}
+    return values, placeholders, wanted
+
+
+def require_secrets(statuses: Sequence[SecretStatus], needed_by: str, hint: str) -> None:
+    """SecretError (exit 2) naming each secret of `statuses` that is not set, and why,
+    under `needed_by`: what reads them ("--probe runs …, which need the secrets")."""
+    missing = [status for status in statuses if status.problem]
+    if missing:
+        names = "\n".join(f"secret '{status.name}': {status.problem}" for status in missing)
+        raise SecretError(f"{needed_by}:\n{names}", hint=hint)
 
 
 def missing_secret_placeholder(name: str) -> str:
