@@ -36,7 +36,8 @@ def drill(
     Exit 0 passed, 3 not detected / not recovered, 1 inject failed, 4 revert failed,
     5 refused (SLI not healthy before), 130 interrupted."""
     from engine.modes.drill import report as command
-    from engine.modes.drill.game_day import DrillRefused, run_drill
+    from engine.modes.drill.game_day import run_drill
+    from engine.modes.drill.verdict import DrillRefused
 
     request = make_request(
         playbook,

@@ -144,9 +144,10 @@ class DrillRow(Struct, frozen=True):
     verdict maps to); `verdict` and what follows are None until the drill ended."""
 
     drill_id: str
-    playbook: str
+    playbook: str  # its name; its file when the name could not be read
     version: str
     content_hash: str
+    file: str  # the playbook file (resolved)
     status: str
     started_at: float
     finished_at: float | None

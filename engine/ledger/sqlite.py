@@ -118,7 +118,9 @@ UPDATE drills SET finished_at = ?, verdict = ?, detected_after = ?, recovered_af
     inject_run = ?, remediate_run = ?, revert_run = ?, report = ?
 WHERE drill_id = ?
 """
-_SELECT_DRILLS = "SELECT drills.*, runs.status FROM drills JOIN runs ON runs.run_id = drill_id"
+_SELECT_DRILLS = (
+    "SELECT drills.*, runs.status, runs.file FROM drills JOIN runs ON runs.run_id = drill_id"
+)
 _SELECT_RUNS = "SELECT * FROM runs"
 _NEWEST_FIRST = "ORDER BY started_at DESC, run_id DESC"
 # What SQLite says of a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB).
@@ -385,11 +387,16 @@ class Ledger:
         sql = f"{_SELECT_RUNS} {where} {_NEWEST_FIRST} LIMIT ?"
         return [RunRow.from_record(dict(r)) for r in self._query(sql, (*used.values(), limit))]
 
-    def drills(self, *, playbook: str | None = None, limit: int = 50) -> list[DrillRow]:
-        """Drills, newest first, optionally of one playbook."""
-        where, params = ("WHERE drills.playbook = ?", [playbook]) if playbook else ("", [])
+    def drills(
+        self, *, playbook: str | None = None, file: str | None = None, limit: int = 50
+    ) -> list[DrillRow]:
+        """Drills, newest first, optionally of one playbook: by its name, or its file (as
+        recorded: the resolved path), or either when both are given."""
+        filters = {"drills.playbook = ?": playbook, "runs.file = ?": file}
+        used = {clause: value for clause, value in filters.items() if value is not None}
+        where = f"WHERE {' OR '.join(used)}" if used else ""
         order = "ORDER BY drills.started_at DESC, drill_id DESC"
-        rows = self._query(f"{_SELECT_DRILLS} {where} {order} LIMIT ?", (*params, limit))
+        rows = self._query(f"{_SELECT_DRILLS} {where} {order} LIMIT ?", (*used.values(), limit))
         return [DrillRow.from_record(dict(r)) for r in rows]
 
     def get_drill(self, drill_id: str) -> DrillRow:
