@@ -122,6 +122,7 @@ _SELECT_DRILLS = (
     "SELECT drills.*, runs.status, runs.file FROM drills JOIN runs ON runs.run_id = drill_id"
 )
 _SELECT_RUNS = "SELECT * FROM runs"
+_NOT_A_DRILL = "run_id NOT IN (SELECT drill_id FROM drills)"
 _NEWEST_FIRST = "ORDER BY started_at DESC, run_id DESC"
 # What SQLite says of a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB).
 _LOCKED = re.compile(r"database is locked|database table is locked")
@@ -370,20 +371,25 @@ class Ledger:
         *,
         playbook: str | None = None,
         outcome: str | None = None,
+        mode: str | None = None,
         since: float | None = None,
         parent_run: str | None = None,
+        with_drills: bool = True,
         limit: int = 50,
     ) -> list[RunRow]:
-        """Runs, newest first, optionally of one playbook, with one status, since a time,
-        or made to roll back `parent_run`."""
+        """Runs, newest first, optionally of one playbook, with one status or mode, since a
+        time, or made by `parent_run` (a drill's runs, a rollback of a run); without the
+        drills' own run rows unless `with_drills`."""
         filters = {
             "playbook = ?": playbook,
             "status = ?": outcome,
+            "mode = ?": mode,
             "started_at >= ?": since,
             "parent_run = ?": parent_run,
         }
         used = {clause: value for clause, value in filters.items() if value is not None}
-        where = f"WHERE {' AND '.join(used)}" if used else ""
+        clauses = [*used] + ([] if with_drills else [_NOT_A_DRILL])
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         sql = f"{_SELECT_RUNS} {where} {_NEWEST_FIRST} LIMIT ?"
         return [RunRow.from_record(dict(r)) for r in self._query(sql, (*used.values(), limit))]
 

@@ -92,6 +92,20 @@ def test_drills_of_a_file_are_found_by_it_also_without_a_name(ledger: Ledger) ->
     assert [d.drill_id for d in either] == [other, unnamed, named]
 
 
+def test_runs_leave_out_the_drills_own_rows_when_asked_and_filter_by_mode(
+    ledger: Ledger,
+) -> None:
+    drill_id, inject_id, live_id = new_drill_id(), new_run_id(), new_run_id()
+    ledger.start_drill(info(drill_id))
+    ledger.start_run(info(inject_id, parent=drill_id))
+    ledger.start_run(info(live_id, mode="live"))
+
+    assert [r.run_id for r in ledger.runs()] == [live_id, inject_id, drill_id]
+    assert [r.run_id for r in ledger.runs(with_drills=False)] == [live_id, inject_id]
+    assert [r.run_id for r in ledger.runs(mode="drill", with_drills=False)] == [inject_id]
+    assert [r.run_id for r in ledger.runs(mode="live")] == [live_id]
+
+
 def test_an_unknown_drill_says_where_drills_are_listed(ledger: Ledger) -> None:
     with pytest.raises(LedgerError, match="no drill 'd1999'") as err:
         ledger.get_drill("d1999")

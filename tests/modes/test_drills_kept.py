@@ -15,10 +15,15 @@ from sli_helpers import run_cli
 from test_drill import INJECT_IRREVERSIBLE, drill_json, write_drill
 
 
-def drills(*args: str) -> list[dict[str, Any]]:
-    done = run_cli("drills", "--output", "json", *args)
+def listed(verb: str, *args: str) -> list[dict[str, Any]]:
+    """What `runbook drills` or `runbook runs` lists, as JSON."""
+    done = run_cli(verb, "--output", "json", *args)
     assert done.returncode == 0, done.stderr
     return list(json.loads(done.stdout))
+
+
+def drills(*args: str) -> list[dict[str, Any]]:
+    return listed("drills", *args)
 
 
 def run_of(run_id: str) -> dict[str, Any]:
@@ -166,3 +171,42 @@ def test_recover_points_at_the_report_of_a_drill_whose_engine_died() -> None:
     line = next(line for line in recovered.stdout.splitlines() if drill_id in line)
     assert f"`runbook show {drill_id}`" in line
     assert "rollback" not in line
+
+
+def passed_drill(tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """A drill that passed: its id, and its runs by part."""
+    code, report = drill_json(write_drill(tmp_path)[0])
+    assert code == 0, report
+    return report["drill_id"], {p["name"]: p["run_id"] for p in report["parts"]}
+
+
+def test_runs_lists_a_drill_s_runs_with_the_drill_as_their_parent_not_the_drill(
+    tmp_path: Path,
+) -> None:
+    drill_id, parts = passed_drill(tmp_path)
+
+    runs = {run["run_id"]: run for run in listed("runs")}
+    table = run_cli("runs")
+
+    assert drill_id not in runs  # `runbook drills` lists the drill
+    assert set(runs) == set(parts.values())
+    assert runs[parts["inject"]]["parent_run"] == drill_id
+    assert runs[parts["remediate"]]["parent_run"] == drill_id
+    assert runs[parts["revert"]]["parent_run"] == parts["inject"]  # its rollback
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[:6] == ["RUN", "PLAYBOOK", "VERSION", "MODE", "PARENT", "OUTCOME"]
+    cells = {row.split()[0]: row.split() for row in rows}
+    assert drill_id not in cells
+    assert cells[parts["inject"]][3:5] == ["drill", drill_id]
+    assert cells[parts["revert"]][3:5] == ["rollback", parts["inject"]]
+
+
+def test_runs_mode_keeps_the_runs_of_one_mode(tmp_path: Path) -> None:
+    _, parts = passed_drill(tmp_path)
+
+    drill_runs = [run["run_id"] for run in listed("runs", "--mode", "drill")]
+    rollbacks = [run["run_id"] for run in listed("runs", "--mode", "rollback")]
+
+    assert drill_runs == [parts["remediate"], parts["inject"]]  # newest first
+    assert rollbacks == [parts["revert"]]
+    assert listed("runs", "--mode", "live") == []

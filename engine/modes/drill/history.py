@@ -61,7 +61,8 @@ def _unfinished(row: DrillRow) -> str:
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.started_at))
     return (
         f"drill {row.drill_id} of {row.playbook} {row.version}, started {started}: "
-        f"{row.status}, no report recorded (`runbook runs` lists its runs)"
+        f"{row.status}, no report recorded (`runbook runs --mode drill` lists its runs,"
+        " each with this drill as its parent)"
     )
 
 
