@@ -169,3 +169,47 @@ def test_a_refused_drill_of_an_unreadable_playbook_is_replayed_as_text(tmp_path:
     assert finding.startswith(f"  finding:    {path}:4:1: YAML syntax error")
     listed = run_cli("drills", "--playbook", str(path))
     assert kept["drill_id"] in listed.stdout and str(path.resolve()) in listed.stdout
+
+
+def a_ledger_others_can_write(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    monkeypatch.setenv("RUNBOOK_HOME", str(shared / "state"))
+    return shared
+
+
+def test_a_ledger_that_cannot_keep_the_drill_refuses_it_with_a_json_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, state, log = write_drill(tmp_path)
+    shared = a_ledger_others_can_write(tmp_path, monkeypatch)
+
+    done = run_cli("drill", str(path), "--yes", "--output", "json", timeout=60)
+
+    assert done.returncode == 5, done.stdout + done.stderr
+    report = json.loads(done.stdout)
+    assert (report["verdict"], report["exit_code"], report["drill_id"]) == ("refused", 5, None)
+    assert (report["playbook"], report["version"]) == ("drill-test", "1.2.0")
+    assert f"the folder {shared} is writable by others" in report["refusal"][0]["message"]
+    assert f"the folder {shared} is writable by others" in done.stderr
+    assert log_lines(log) == [] and state.read_text() == "good\n"
+
+
+def test_a_broken_playbook_and_a_ledger_that_cannot_keep_it_give_both_reasons(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "broken.yaml"
+    path.write_text("apiVersion: runbook/v1\nkind: Playbook\nmetadata: [\n")
+    shared = a_ledger_others_can_write(tmp_path, monkeypatch)
+
+    done = run_cli("drill", str(path), "--yes", "--output", "json", timeout=60)
+
+    assert done.returncode == 2, done.stdout + done.stderr  # the playbook's reason first
+    report = json.loads(done.stdout)
+    assert report["drill_id"] is None  # not recorded
+    playbook_reason, ledger_reason = report["refusal"]
+    assert (playbook_reason["file"], playbook_reason["line"]) == (str(path), 4)
+    assert f"the folder {shared} is writable by others" in ledger_reason["message"]
+    assert f"{path}:4:1: YAML syntax error" in done.stderr
+    assert f"the folder {shared} is writable by others" in done.stderr

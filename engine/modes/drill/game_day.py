@@ -28,10 +28,10 @@ from engine.core.resources import Resources
 from engine.core.signals import stop_signals_handled
 from engine.ledger import new_drill_id, new_run_id
 from engine.model.playbook import DEFAULT_DETECT_WITHIN
-from engine.modes.drill.record import Identity, finish_record, refused_before_check, start_record
+from engine.modes.drill.record import Identity, finish_record, open_record, refused_before_check
 from engine.modes.drill.verdict import DrillRefused, DrillReport, Part, Verdict
 from engine.modes.rollback.undo_run import rollback_run
-from engine.modes.run import execute_prepared, open_ledger
+from engine.modes.run import execute_prepared
 from engine.run.preflight import Prepared, RunRequest, prepare
 from engine.run.runner import RunResult
 from engine.run.target_lock import TargetLock
@@ -77,8 +77,11 @@ def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
         drill.recover_within,
         drill_id=new_drill_id(),
     )
-    with open_ledger(request) as ledger:
-        start_record(ledger, report, _identity(checked), _recorded_inputs(checked))
+    with contextlib.ExitStack() as stack:
+        try:
+            ledger = open_record(stack, request, report, *_identity(checked))
+        except EngineError as exc:  # the ledger cannot record the drill: not one to run
+            raise DrillRefused(report, exc, request.redactions) from None
         try:
             _refuse_unless_ready(checked)
             _play(request, checked, report, listeners, ledger)
@@ -96,13 +99,11 @@ def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
     return report
 
 
-def _identity(checked: Prepared) -> Identity:
+def _identity(checked: Prepared) -> tuple[Identity, dict[str, Any]]:
+    """What the drill's record is keyed by, and its inputs (redacted)."""
     metadata = checked.playbook.metadata
-    return Identity(metadata.name, metadata.version, checked.playbook.content_hash)
-
-
-def _recorded_inputs(checked: Prepared) -> dict[str, Any]:
-    return dict(checked.redactor.redact_data(dict(checked.variables.inputs)))
+    inputs = dict(checked.redactor.redact_data(dict(checked.variables.inputs)))
+    return Identity(metadata.name, metadata.version, checked.playbook.content_hash), inputs
 
 
 def _play(

@@ -11,7 +11,9 @@ drill and is not recorded.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,9 @@ class Identity(Struct, frozen=True):
     content_hash: str
 
 
-def start_record(ledger: Ledger, report: DrillReport, identity: Identity, inputs: Any) -> None:
+def start_record(
+    ledger: Ledger, report: DrillReport, identity: Identity, inputs: Mapping[str, Any]
+) -> None:
     """Record the drill as `running` (`report.drill_id` from `new_drill_id`)."""
     assert report.drill_id is not None
     info = RunInfo(
@@ -88,10 +92,33 @@ def refused_before_check(request: RunRequest, refusal: EngineError) -> DrillRefu
     given = {name: request.redactions(value) for name, value in request.inputs.items()}
     file = str(Path(request.file).resolve())
     key = known if known.name else Identity(file, known.version, known.content_hash)
-    with open_ledger(request) as ledger:
-        start_record(ledger, report, key, given)
+    with contextlib.ExitStack() as stack:
+        try:
+            ledger = open_record(stack, request, report, key, given)
+        except EngineError as problem:
+            refused.add_reason(problem, request.redactions)
+            return refused
         finish_record(ledger, report)
     return refused
+
+
+def open_record(
+    stack: contextlib.ExitStack[Any],
+    request: RunRequest,
+    report: DrillReport,
+    identity: Identity,
+    inputs: Mapping[str, Any],
+) -> Ledger:
+    """The request's ledger, open until `stack` closes, with the drill recorded in it as
+    `running`; when that cannot be (a ledger that is not the user's alone, a full disk)
+    the drill is not recorded (`drill_id` None) and the error is raised."""
+    try:
+        ledger = stack.enter_context(open_ledger(request))
+        start_record(ledger, report, identity, inputs)
+    except EngineError:
+        report.drill_id = None
+        raise
+    return ledger
 
 
 def read_identity(file: str) -> Identity:

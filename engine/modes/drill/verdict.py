@@ -185,10 +185,16 @@ class DrillRefused(EngineError):
         self, report: DrillReport, refusal: EngineError, redact: Callable[[str], str] = _same
     ) -> None:
         super().__init__(refusal.message, refusal.hint, refusal.location)
-        self.refusal = refusal
+        self.refusals = [refusal]
         self.exit_code = refusal.exit_code
         report.refuse(reasons_of(refusal, redact), refusal.exit_code)
         self.report = report
 
+    def add_reason(self, problem: EngineError, redact: Callable[[str], str] = _same) -> None:
+        """One more reason (the ledger could not record the refusal); the exit code stays
+        the first reason's."""
+        self.refusals.append(problem)
+        self.report.refuse(reasons_of(problem, redact), self.exit_code)
+
     def render(self) -> str:
-        return self.refusal.render()
+        return "\n".join(refusal.render() for refusal in self.refusals)
