@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sli_helpers import run_cli
-from test_drill import INJECT_IRREVERSIBLE, drill_json, write_drill
+from test_drill import INJECT_IRREVERSIBLE, drill_json, log_lines, write_drill
 
 
 def listed(verb: str, *args: str) -> list[dict[str, Any]]:
@@ -210,3 +210,52 @@ def test_runs_mode_keeps_the_runs_of_one_mode(tmp_path: Path) -> None:
     assert drill_runs == [parts["remediate"], parts["inject"]]  # newest first
     assert rollbacks == [parts["revert"]]
     assert listed("runs", "--mode", "live") == []
+
+
+def breaks_the_playbook(tmp_path: Path) -> str:
+    """An inject that also spoils the playbook file: the drill's next run cannot load it."""
+    return f"echo bad > {{state}}; echo 'oops: [' >> {tmp_path / 'drill.yaml'}"
+
+
+def test_an_error_after_the_inject_stops_the_drill_reverts_and_keeps_it(
+    tmp_path: Path,
+) -> None:
+    path, state, log = write_drill(tmp_path, inject=breaks_the_playbook(tmp_path))
+
+    code, report = drill_json(path)
+
+    assert code == 2, report  # the error's own: the playbook no longer loads
+    assert report["verdict"] == "stopped" and report["exit_code"] == 2
+    assert [p["name"] for p in report["parts"]] == ["inject", "revert"]
+    assert "the drill stopped after the inject" in report["findings"][0]
+    assert "YAML syntax error" in report["findings"][0]
+    assert log_lines(log) == ["inject", "undo-inject"] and state.read_text() == "good\n"
+    (kept,) = drills()
+    assert (kept["drill_id"], kept["verdict"], kept["status"]) == (
+        report["drill_id"],
+        "stopped",
+        "failed",
+    )
+    assert kept["revert_run"] == report["parts"][1]["run_id"]
+
+
+def test_an_error_that_keeps_the_revert_from_running_is_a_revert_failure(
+    tmp_path: Path,
+) -> None:
+    path, state, _ = write_drill(
+        tmp_path,
+        inject=breaks_the_playbook(tmp_path),
+        inject_block=INJECT_IRREVERSIBLE,
+        revert="echo good > {state}",
+    )
+
+    done = run_cli("drill", str(path), "--yes", "--quiet", timeout=120)
+
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "REVERT FAILED: the injected fault may still be in place" in done.stdout
+    assert "YAML syntax error" in done.stderr and "Traceback" not in done.stderr
+    assert state.read_text() == "bad\n"  # as the report says
+    (kept,) = drills()
+    assert (kept["verdict"], kept["status"]) == ("revert_failed", "rollback_failed")
+    shown = run_cli("show", kept["drill_id"])
+    assert "may still be in place; remove it by hand" in shown.stdout

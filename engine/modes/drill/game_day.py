@@ -27,9 +27,9 @@ from engine.core.outcome import Outcome
 from engine.core.resources import Resources
 from engine.core.signals import stop_signals_handled
 from engine.ledger import new_drill_id, new_run_id
-from engine.model.playbook import DEFAULT_DETECT_WITHIN
+from engine.model.playbook import DEFAULT_DETECT_WITHIN, Drill
 from engine.modes.drill.record import Identity, finish_record, open_record, refused_before_check
-from engine.modes.drill.verdict import DrillRefused, DrillReport, Part, Verdict
+from engine.modes.drill.verdict import DrillRefused, DrillReport, DrillStopped, Part, Verdict
 from engine.modes.rollback.undo_run import rollback_run
 from engine.modes.run import execute_prepared
 from engine.run.preflight import Prepared, RunRequest, prepare
@@ -61,7 +61,8 @@ class DrillSignals:
 
 def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
     """The whole drill, recorded in the ledger; raises DrillRefused before anything is
-    injected (also when the playbook does not pass its checks: that too is recorded)."""
+    injected (also when the playbook does not pass its checks: that too is recorded),
+    DrillStopped when an error ends it after the inject (recorded too)."""
     try:
         checked = _checked(request)
     except EngineError as exc:
@@ -86,17 +87,32 @@ def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
             _refuse_unless_ready(checked)
             _play(request, checked, report, listeners, ledger)
         except EngineError as exc:
-            if report.parts:  # not a refusal: the fault went in (and the revert ran)
-                raise
-            refused = DrillRefused(report, exc, request.redactions)
+            ended: EngineError = (
+                _stopped(report, drill, exc, request)
+                if report.parts  # the drill was under way
+                else DrillRefused(report, exc, request.redactions)
+            )
             finish_record(ledger, report)
-            raise refused from None
+            raise ended from None
         except KeyboardInterrupt:  # waiting for the targets: nothing injected
             report.fail(Verdict.ABORTED, "the drill was interrupted before the inject")
             finish_record(ledger, report)
             raise
         finish_record(ledger, report)
     return report
+
+
+def _stopped(
+    report: DrillReport, drill: Drill, error: EngineError, request: RunRequest
+) -> DrillStopped:
+    """The drill ended by `error` once under way: was the fault taken out? The revert
+    always runs (`_Drill.play`), so no revert part means the revert itself did not end,
+    unless the inject never completed and there is no revert to run (its run rolled
+    itself back)."""
+    parts = {part.name: part for part in report.parts}
+    inject = parts.get("inject")
+    rolled_back = inject is not None and inject.outcome != Outcome.COMPLETED and not drill.revert
+    return DrillStopped(report, error, "revert" in parts or rolled_back, request.redactions)
 
 
 def _identity(checked: Prepared) -> tuple[Identity, dict[str, Any]]:

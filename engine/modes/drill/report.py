@@ -14,6 +14,7 @@ HEADLINES = {
     Verdict.REVERT_FAILED: "REVERT FAILED: the injected fault may still be in place",
     Verdict.ABORTED: "ABORTED: the drill was interrupted; the fault was reverted",
     Verdict.REFUSED: "REFUSED: nothing was injected",
+    Verdict.STOPPED: "STOPPED: an error ended the drill after the inject; the fault was reverted",
 }
 
 

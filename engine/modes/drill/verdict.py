@@ -23,6 +23,7 @@ class Verdict:
     REVERT_FAILED = "revert_failed"  # the fault may still be in place: act now
     ABORTED = "aborted"
     REFUSED = "refused"  # a precondition was not met: nothing was injected
+    STOPPED = "stopped"  # an error ended the drill after the inject; the fault was reverted
 
 
 EXIT_CODES = {
@@ -33,6 +34,7 @@ EXIT_CODES = {
     Verdict.REVERT_FAILED: ExitCode.ROLLBACK_FAILED,
     Verdict.ABORTED: ExitCode.ABORTED,
     Verdict.REFUSED: ExitCode.REFUSED,
+    Verdict.STOPPED: ExitCode.FAILED,  # the error's own, when known (`error_exit`)
 }
 
 
@@ -45,7 +47,10 @@ OUTCOMES = {
     Verdict.REVERT_FAILED: Outcome.ROLLBACK_FAILED,
     Verdict.ABORTED: Outcome.ABORTED,
     Verdict.REFUSED: Outcome.REFUSED,
+    Verdict.STOPPED: Outcome.FAILED,
 }
+# The verdicts of a drill an error ended early: the report's exit code is the error's.
+ENDED_BY_ERROR = (Verdict.REFUSED, Verdict.STOPPED)
 
 
 class Part(Struct):
@@ -116,14 +121,15 @@ class DrillReport(Struct):
     findings: list[str] = field(default_factory=list)
     refusal: list[Reason] = field(default_factory=list)  # why, when the verdict is refused
     drill_id: str | None = None  # None: not recorded
-    # A refusal's own exit code (2: a playbook that cannot be read or bad inputs; 5: a
-    # precondition not met); `exit_code` in the JSON.
-    refusal_exit: int | None = None
+    # The exit code of the error that ended the drill early (a refusal: 2 for a playbook
+    # that cannot be read or bad inputs, 5 for a precondition not met); `exit_code` in
+    # the JSON.
+    error_exit: int | None = None
 
     @property
     def exit_code(self) -> ExitCode:
-        if self.verdict == Verdict.REFUSED and self.refusal_exit is not None:
-            return ExitCode(self.refusal_exit)
+        if self.verdict in ENDED_BY_ERROR and self.error_exit is not None:
+            return ExitCode(self.error_exit)
         return EXIT_CODES[self.verdict]
 
     def fail(self, verdict: str, finding: str) -> None:
@@ -137,7 +143,7 @@ class DrillReport(Struct):
         self.verdict = Verdict.REFUSED
         self.refusal += reasons
         self.findings += [reason.render() for reason in reasons]
-        self.refusal_exit = int(exit_code)
+        self.error_exit = int(exit_code)
 
     def as_dict(self) -> dict[str, Any]:
         data = msgspec.structs.asdict(self)
@@ -145,7 +151,7 @@ class DrillReport(Struct):
         data["refusal"] = [msgspec.structs.asdict(reason) for reason in self.refusal]
         data["baseline"] = _sample_dict(self.baseline) if self.baseline else None
         data["samples"] = [{"after": round(t, 3), **_sample_dict(s)} for t, s in self.samples]
-        del data["refusal_exit"]
+        del data["error_exit"]
         data["exit_code"] = int(self.exit_code)
         return data
 
@@ -158,8 +164,8 @@ class DrillReport(Struct):
         baseline = data.get("baseline")
         fields["baseline"] = _sample_of(baseline) if baseline else None
         fields["samples"] = [(s["after"], _sample_of(s)) for s in data.get("samples", [])]
-        if data.get("verdict") == Verdict.REFUSED:
-            fields["refusal_exit"] = data.get("exit_code")
+        if data.get("verdict") in ENDED_BY_ERROR:
+            fields["error_exit"] = data.get("exit_code")
         return cls(**fields)
 
 
@@ -198,3 +204,36 @@ class DrillRefused(EngineError):
 
     def render(self) -> str:
         return "\n".join(refusal.render() for refusal in self.refusals)
+
+
+class DrillStopped(EngineError):
+    """An error that ended a drill after the inject (the playbook changed on disk, a
+    secret went missing), with the report that says so: the verdict `stopped` when the
+    fault was taken out (the error's exit code), `revert_failed` when the revert did not
+    run to its end (exit 4: the fault may still be in place). The error handler tells
+    the error; the CLI prints the report too."""
+
+    def __init__(
+        self,
+        report: DrillReport,
+        error: EngineError,
+        fault_out: bool,
+        redact: Callable[[str], str] = _same,
+    ) -> None:
+        super().__init__(error.message, error.hint, error.location)
+        self.error = error
+        said = "; ".join(reason.render() for reason in reasons_of(error, redact))
+        if fault_out:
+            report.fail(Verdict.STOPPED, f"the drill stopped after the inject: {said}")
+            report.error_exit = int(error.exit_code)
+        else:
+            report.fail(
+                Verdict.REVERT_FAILED,
+                f"REVERT FAILED ({said}): the injected fault may still be in place; "
+                "remove it by hand",
+            )
+        self.exit_code = report.exit_code
+        self.report = report
+
+    def render(self) -> str:
+        return self.error.render()
