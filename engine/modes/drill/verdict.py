@@ -80,15 +80,16 @@ class Reason(Struct):
         return f"{text} — {self.hint}" if self.hint else text
 
 
-def reasons_of(refusal: EngineError, redact: Callable[[str], str]) -> list[Reason]:
-    """The refusal as reasons (each finding of an invalid playbook), secrets redacted."""
-    if isinstance(refusal, InvalidPlaybook) and refusal.findings:
-        found = [_reason_of_finding(finding) for finding in refusal.findings]
+def reasons_of(error: EngineError, redact: Callable[[str], str]) -> list[Reason]:
+    """An error as reasons (one for each finding of an invalid playbook), at its place
+    when it has one, secrets redacted."""
+    if isinstance(error, InvalidPlaybook) and error.findings:
+        found = [_reason_of_finding(finding) for finding in error.findings]
+    elif error.location is not None:
+        where = error.location
+        found = [Reason(error.message, error.hint, where.file, where.line, where.col)]
     else:
-        where = refusal.location
-        found = [Reason(refusal.message, refusal.hint)]
-        if where is not None:
-            found = [Reason(refusal.message, refusal.hint, where.file, where.line, where.col)]
+        found = [Reason(error.message, error.hint)]
     return [_redacted(reason, redact) for reason in found]
 
 
