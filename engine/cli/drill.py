@@ -34,9 +34,11 @@ def drill(
     """Game day: inject the playbook's fault, time detection and recovery, always revert.
 
     Exit 0 passed, 3 not detected / not recovered, 1 inject failed, 4 revert failed,
-    5 refused (SLI not healthy before), 130 interrupted."""
+    5 refused (SLI not healthy before; 2: the playbook fails its checks), 130
+    interrupted."""
     from engine.modes.drill import report as command
-    from engine.modes.drill.game_day import DrillRefused, run_drill
+    from engine.modes.drill.game_day import run_drill
+    from engine.modes.drill.verdict import DrillRefused, DrillStopped
 
     request = make_request(
         playbook,
@@ -49,14 +51,18 @@ def drill(
     if output == "json":
         try:
             report = run_drill(request)
-        except DrillRefused as refused:  # stdout stays one JSON report; stderr says why
-            say(command.render_json(refused.report))
+        except (DrillRefused, DrillStopped) as ended:  # stdout: one report; stderr: why
+            say(command.render_json(ended.report))
             raise
         say(command.render_json(report))
     else:
         from engine.ui.display import PromptLines
 
         lines = PromptLines(sys.stdout)  # one for the drill's runs: one flushing thread
-        report = run_drill(request, lambda: make_listeners("text", quiet, lines))
+        try:
+            report = run_drill(request, lambda: make_listeners("text", quiet, lines))
+        except DrillStopped as stopped:  # under way: its report, as at any end
+            say(command.render_text(stopped.report))
+            raise
         say(command.render_text(report))
     sys.exit(int(report.exit_code))

@@ -9,7 +9,12 @@ from engine.ui.terminal_text import say
 
 
 @click.command()
-@click.option("--playbook", "-p", help="Only drills of this playbook (its name).")
+@click.option(
+    "--playbook",
+    "-p",
+    help="Only drills of this playbook: its name, or its file (also drills refused before "
+    "its name could be read).",
+)
 @click.option("--limit", "-n", default=20, show_default=True)
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
 def drills(playbook: str | None, limit: int, output: str) -> None:

@@ -22,11 +22,12 @@ from msgspec import Struct
 
 from engine.core.errors import LedgerError
 from engine.core.outcome import Outcome
+from engine.core.run_modes import RUN_MODES
 
 LEDGER_FILE = "ledger.sqlite3"
 RUNNING = "running"
 INTERRUPTED = Outcome.INTERRUPTED.value
-MODES = frozenset({"live", "dry-run", "guided", "drill", "tabletop", "rollback"})
+MODES = frozenset(RUN_MODES)
 OUTCOMES = frozenset(outcome.value for outcome in Outcome)  # a run's status once it ended
 
 
@@ -144,9 +145,10 @@ class DrillRow(Struct, frozen=True):
     verdict maps to); `verdict` and what follows are None until the drill ended."""
 
     drill_id: str
-    playbook: str
+    playbook: str  # its name; its file when the name could not be read
     version: str
     content_hash: str
+    file: str  # the playbook file (resolved)
     status: str
     started_at: float
     finished_at: float | None

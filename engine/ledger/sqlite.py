@@ -118,8 +118,11 @@ UPDATE drills SET finished_at = ?, verdict = ?, detected_after = ?, recovered_af
     inject_run = ?, remediate_run = ?, revert_run = ?, report = ?
 WHERE drill_id = ?
 """
-_SELECT_DRILLS = "SELECT drills.*, runs.status FROM drills JOIN runs ON runs.run_id = drill_id"
+_SELECT_DRILLS = (
+    "SELECT drills.*, runs.status, runs.file FROM drills JOIN runs ON runs.run_id = drill_id"
+)
 _SELECT_RUNS = "SELECT * FROM runs"
+_NOT_A_DRILL = "run_id NOT IN (SELECT drill_id FROM drills)"
 _NEWEST_FIRST = "ORDER BY started_at DESC, run_id DESC"
 # What SQLite says of a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB).
 _LOCKED = re.compile(r"database is locked|database table is locked")
@@ -368,28 +371,38 @@ class Ledger:
         *,
         playbook: str | None = None,
         outcome: str | None = None,
+        mode: str | None = None,
         since: float | None = None,
         parent_run: str | None = None,
+        with_drills: bool = True,
         limit: int = 50,
     ) -> list[RunRow]:
-        """Runs, newest first, optionally of one playbook, with one status, since a time,
-        or made to roll back `parent_run`."""
+        """Runs, newest first, optionally of one playbook, with one status or mode, since a
+        time, or made by `parent_run` (a drill's runs, a rollback of a run); without the
+        drills' own run rows unless `with_drills`."""
         filters = {
             "playbook = ?": playbook,
             "status = ?": outcome,
+            "mode = ?": mode,
             "started_at >= ?": since,
             "parent_run = ?": parent_run,
         }
         used = {clause: value for clause, value in filters.items() if value is not None}
-        where = f"WHERE {' AND '.join(used)}" if used else ""
+        clauses = [*used] + ([] if with_drills else [_NOT_A_DRILL])
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         sql = f"{_SELECT_RUNS} {where} {_NEWEST_FIRST} LIMIT ?"
         return [RunRow.from_record(dict(r)) for r in self._query(sql, (*used.values(), limit))]
 
-    def drills(self, *, playbook: str | None = None, limit: int = 50) -> list[DrillRow]:
-        """Drills, newest first, optionally of one playbook."""
-        where, params = ("WHERE drills.playbook = ?", [playbook]) if playbook else ("", [])
+    def drills(
+        self, *, playbook: str | None = None, file: str | None = None, limit: int = 50
+    ) -> list[DrillRow]:
+        """Drills, newest first, optionally of one playbook: by its name, or its file (as
+        recorded: the resolved path), or either when both are given."""
+        filters = {"drills.playbook = ?": playbook, "runs.file = ?": file}
+        used = {clause: value for clause, value in filters.items() if value is not None}
+        where = f"WHERE {' OR '.join(used)}" if used else ""
         order = "ORDER BY drills.started_at DESC, drill_id DESC"
-        rows = self._query(f"{_SELECT_DRILLS} {where} {order} LIMIT ?", (*params, limit))
+        rows = self._query(f"{_SELECT_DRILLS} {where} {order} LIMIT ?", (*used.values(), limit))
         return [DrillRow.from_record(dict(r)) for r in rows]
 
     def get_drill(self, drill_id: str) -> DrillRow:

@@ -20,13 +20,20 @@ def open_ledger(home: Path | None = None) -> Ledger:
     return Ledger.open((home or default_home()) / LEDGER_FILE)
 
 
-def list_runs(playbook: str | None, outcome: str | None, limit: int, output: str) -> str:
+def list_runs(
+    playbook: str | None, outcome: str | None, mode: str | None, limit: int, output: str
+) -> str:
+    """The runs, newest first, each with the run that made it (`parent_run`: the drill
+    of a drill's runs, the run a rollback undid); the drills themselves are listed by
+    `runbook drills`."""
     with open_ledger() as ledger:
-        rows = ledger.runs(playbook=playbook, outcome=outcome, limit=limit)
+        rows = ledger.runs(
+            playbook=playbook, outcome=outcome, mode=mode, with_drills=False, limit=limit
+        )
     if output == "json":
         return json.dumps([asdict(row) for row in rows], indent=2)
-    header = ("RUN", "PLAYBOOK", "VERSION", "MODE", "OUTCOME", "STARTED", "TOOK", "OPERATOR")
-    return table(header, [_run_cells(row) for row in rows])
+    header = ("RUN", "PLAYBOOK", "VERSION", "MODE", "PARENT", "OUTCOME", "STARTED", "TOOK")
+    return table((*header, "OPERATOR"), [_run_cells(row) for row in rows])
 
 
 def _run_cells(row: RunRow) -> tuple[str, ...]:
@@ -37,6 +44,7 @@ def _run_cells(row: RunRow) -> tuple[str, ...]:
         row.playbook,
         row.version,
         row.mode,
+        row.parent_run or "-",
         row.status,
         started,
         took,

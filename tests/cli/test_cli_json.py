@@ -1,5 +1,6 @@
-"""`--output json` of `runbook show PLAYBOOK`, and `runbook runs --outcome` checked
-against the outcomes there are: real processes, as a script with jq would run them."""
+"""`--output json` of `runbook show PLAYBOOK`, and `runbook runs --outcome` and `--mode`
+checked against the outcomes and modes there are: real processes, as a script with jq
+would run them."""
 
 from __future__ import annotations
 
@@ -52,6 +53,15 @@ def test_runs_with_an_unknown_outcome_is_a_usage_error(tmp_path: Path) -> None:
     assert "'bogus' is not one of" in run.err
     for outcome in Outcome:
         assert repr(outcome.value) in run.err
+    assert run.out == ""
+
+
+def test_runs_with_an_unknown_mode_is_a_usage_error(tmp_path: Path) -> None:
+    run = runbook("runs", "--mode", "bogus", cwd=tmp_path, home=tmp_path / "home")
+    assert_clean_failure(run, 2)
+    assert "'bogus' is not one of" in run.err
+    for mode in ("live", "drill", "rollback"):
+        assert repr(mode) in run.err
     assert run.out == ""
 
 

@@ -27,9 +27,15 @@ def sql(path: Path, statement: str) -> list[tuple[object, ...]]:
         return conn.execute(statement).fetchall()
 
 
-def info(run_id: str, playbook: str = "disk-cleanup", parent: str | None = None) -> RunInfo:
+def info(
+    run_id: str,
+    playbook: str = "disk-cleanup",
+    parent: str | None = None,
+    mode: str = "drill",
+    file: str = "pb.yaml",
+) -> RunInfo:
     return RunInfo(
-        *(run_id, playbook, "1.0.0", "sha256:aaa", "pb.yaml", "drill", {}, "ci", "laptop"),
+        *(run_id, playbook, "1.0.0", "sha256:aaa", file, mode, {}, "ci", "laptop"),
         *("0.1.0", time.time()),
         parent_run=parent,
     )
@@ -70,6 +76,34 @@ def test_drills_are_listed_newest_first_and_by_playbook(ledger: Ledger) -> None:
 
     assert [d.drill_id for d in ledger.drills()] == [newer, older]
     assert [d.drill_id for d in ledger.drills(playbook="disk-cleanup")] == [older]
+
+
+def test_drills_of_a_file_are_found_by_it_also_without_a_name(ledger: Ledger) -> None:
+    named, unnamed, other = new_drill_id(), new_drill_id(), new_drill_id()
+    ledger.start_drill(info(named, "disk-cleanup", file="/pb/disk.yaml"))
+    ledger.start_drill(info(unnamed, "/pb/disk.yaml", file="/pb/disk.yaml"))  # keyed by file
+    ledger.start_drill(info(other, "disk-cleanup", file="/elsewhere/disk.yaml"))
+
+    by_file = ledger.drills(file="/pb/disk.yaml")
+    either = ledger.drills(playbook="disk-cleanup", file="/pb/disk.yaml")
+
+    assert [d.drill_id for d in by_file] == [unnamed, named]
+    assert {d.file for d in by_file} == {"/pb/disk.yaml"}
+    assert [d.drill_id for d in either] == [other, unnamed, named]
+
+
+def test_runs_leave_out_the_drills_own_rows_when_asked_and_filter_by_mode(
+    ledger: Ledger,
+) -> None:
+    drill_id, inject_id, live_id = new_drill_id(), new_run_id(), new_run_id()
+    ledger.start_drill(info(drill_id))
+    ledger.start_run(info(inject_id, parent=drill_id))
+    ledger.start_run(info(live_id, mode="live"))
+
+    assert [r.run_id for r in ledger.runs()] == [live_id, inject_id, drill_id]
+    assert [r.run_id for r in ledger.runs(with_drills=False)] == [live_id, inject_id]
+    assert [r.run_id for r in ledger.runs(mode="drill", with_drills=False)] == [inject_id]
+    assert [r.run_id for r in ledger.runs(mode="live")] == [live_id]
 
 
 def test_an_unknown_drill_says_where_drills_are_listed(ledger: Ledger) -> None:

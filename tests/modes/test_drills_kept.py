@@ -12,13 +12,18 @@ from pathlib import Path
 from typing import Any
 
 from sli_helpers import run_cli
-from test_drill import INJECT_IRREVERSIBLE, drill_json, write_drill
+from test_drill import INJECT_IRREVERSIBLE, drill_json, log_lines, write_drill
+
+
+def listed(verb: str, *args: str) -> list[dict[str, Any]]:
+    """What `runbook drills` or `runbook runs` lists, as JSON."""
+    done = run_cli(verb, "--output", "json", *args)
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
 
 
 def drills(*args: str) -> list[dict[str, Any]]:
-    done = run_cli("drills", "--output", "json", *args)
-    assert done.returncode == 0, done.stderr
-    return list(json.loads(done.stdout))
+    return listed("drills", *args)
 
 
 def run_of(run_id: str) -> dict[str, Any]:
@@ -166,3 +171,91 @@ def test_recover_points_at_the_report_of_a_drill_whose_engine_died() -> None:
     line = next(line for line in recovered.stdout.splitlines() if drill_id in line)
     assert f"`runbook show {drill_id}`" in line
     assert "rollback" not in line
+
+
+def passed_drill(tmp_path: Path) -> tuple[str, dict[str, str]]:
+    """A drill that passed: its id, and its runs by part."""
+    code, report = drill_json(write_drill(tmp_path)[0])
+    assert code == 0, report
+    return report["drill_id"], {p["name"]: p["run_id"] for p in report["parts"]}
+
+
+def test_runs_lists_a_drill_s_runs_with_the_drill_as_their_parent_not_the_drill(
+    tmp_path: Path,
+) -> None:
+    drill_id, parts = passed_drill(tmp_path)
+
+    runs = {run["run_id"]: run for run in listed("runs")}
+    table = run_cli("runs")
+
+    assert drill_id not in runs  # `runbook drills` lists the drill
+    assert set(runs) == set(parts.values())
+    assert runs[parts["inject"]]["parent_run"] == drill_id
+    assert runs[parts["remediate"]]["parent_run"] == drill_id
+    assert runs[parts["revert"]]["parent_run"] == parts["inject"]  # its rollback
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[:6] == ["RUN", "PLAYBOOK", "VERSION", "MODE", "PARENT", "OUTCOME"]
+    cells = {row.split()[0]: row.split() for row in rows}
+    assert drill_id not in cells
+    assert cells[parts["inject"]][3:5] == ["drill", drill_id]
+    assert cells[parts["revert"]][3:5] == ["rollback", parts["inject"]]
+
+
+def test_runs_mode_keeps_the_runs_of_one_mode(tmp_path: Path) -> None:
+    _, parts = passed_drill(tmp_path)
+
+    drill_runs = [run["run_id"] for run in listed("runs", "--mode", "drill")]
+    rollbacks = [run["run_id"] for run in listed("runs", "--mode", "rollback")]
+
+    assert drill_runs == [parts["remediate"], parts["inject"]]  # newest first
+    assert rollbacks == [parts["revert"]]
+    assert listed("runs", "--mode", "live") == []
+
+
+def breaks_the_playbook(tmp_path: Path) -> str:
+    """An inject that also spoils the playbook file: the drill's next run cannot load it."""
+    return f"echo bad > {{state}}; echo 'oops: [' >> {tmp_path / 'drill.yaml'}"
+
+
+def test_an_error_after_the_inject_stops_the_drill_reverts_and_keeps_it(
+    tmp_path: Path,
+) -> None:
+    path, state, log = write_drill(tmp_path, inject=breaks_the_playbook(tmp_path))
+
+    code, report = drill_json(path)
+
+    assert code == 2, report  # the error's own: the playbook no longer loads
+    assert report["verdict"] == "stopped" and report["exit_code"] == 2
+    assert [p["name"] for p in report["parts"]] == ["inject", "revert"]
+    assert "the drill stopped after the inject" in report["findings"][0]
+    assert "YAML syntax error" in report["findings"][0]
+    assert log_lines(log) == ["inject", "undo-inject"] and state.read_text() == "good\n"
+    (kept,) = drills()
+    assert (kept["drill_id"], kept["verdict"], kept["status"]) == (
+        report["drill_id"],
+        "stopped",
+        "failed",
+    )
+    assert kept["revert_run"] == report["parts"][1]["run_id"]
+
+
+def test_an_error_that_keeps_the_revert_from_running_is_a_revert_failure(
+    tmp_path: Path,
+) -> None:
+    path, state, _ = write_drill(
+        tmp_path,
+        inject=breaks_the_playbook(tmp_path),
+        inject_block=INJECT_IRREVERSIBLE,
+        revert="echo good > {state}",
+    )
+
+    done = run_cli("drill", str(path), "--yes", "--quiet", timeout=120)
+
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "REVERT FAILED: the injected fault may still be in place" in done.stdout
+    assert "YAML syntax error" in done.stderr and "Traceback" not in done.stderr
+    assert state.read_text() == "bad\n"  # as the report says
+    (kept,) = drills()
+    assert (kept["verdict"], kept["status"]) == ("revert_failed", "rollback_failed")
+    shown = run_cli("show", kept["drill_id"])
+    assert "may still be in place; remove it by hand" in shown.stdout

@@ -15,131 +15,34 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import msgspec.structs
-from msgspec import Struct, field
 
-from engine import __version__
-from engine.core.errors import ExitCode, RefusedError, UsageError
+from engine.core.errors import EngineError, RefusedError, UsageError
 from engine.core.events import Listener
+from engine.core.findings import Location
 from engine.core.outcome import Outcome
-from engine.ledger import DrillEnd, RunInfo, host_name, new_drill_id, new_run_id
+from engine.core.resources import Resources
+from engine.core.signals import stop_signals_handled
+from engine.ledger import new_drill_id, new_run_id
+from engine.model.playbook import DEFAULT_DETECT_WITHIN, Drill
+from engine.modes.drill.record import Identity, finish_record, open_record, refused_before_check
+from engine.modes.drill.verdict import DrillRefused, DrillReport, DrillStopped, Part, Verdict
 from engine.modes.rollback.undo_run import rollback_run
-from engine.modes.run import execute_prepared, open_ledger
+from engine.modes.run import execute_prepared
 from engine.run.preflight import Prepared, RunRequest, prepare
 from engine.run.runner import RunResult
 from engine.run.target_lock import TargetLock
 from engine.sli.checker import SliChecker
+from engine.sli.judge import Sample, SliVerdict
 from engine.templating.render import TemplateRenderer
-from engine.ui.operator import operator_name
 
 if TYPE_CHECKING:
     from engine.ledger import Ledger
-from engine.core.resources import Resources
-from engine.core.signals import stop_signals_handled
-from engine.model.playbook import DEFAULT_DETECT_WITHIN
-from engine.sli.judge import Sample, SliVerdict
 
 Listeners = Callable[[], Sequence[Listener]]
-
-
-class Verdict:
-    PASSED = "passed"  # detected in time, recovered in time, fault removed
-    NOT_DETECTED = "not_detected"  # the SLI never saw the fault
-    NOT_RECOVERED = "not_recovered"  # the playbook ran and the SLI did not recover (in time)
-    INJECT_FAILED = "inject_failed"  # the fault could not be injected
-    REVERT_FAILED = "revert_failed"  # the fault may still be in place: act now
-    ABORTED = "aborted"
-    REFUSED = "refused"  # a precondition was not met: nothing was injected
-
-
-EXIT_CODES = {
-    Verdict.PASSED: ExitCode.OK,
-    Verdict.NOT_DETECTED: ExitCode.NOT_RECOVERED,
-    Verdict.NOT_RECOVERED: ExitCode.NOT_RECOVERED,
-    Verdict.INJECT_FAILED: ExitCode.FAILED,
-    Verdict.REVERT_FAILED: ExitCode.ROLLBACK_FAILED,
-    Verdict.ABORTED: ExitCode.ABORTED,
-    Verdict.REFUSED: ExitCode.REFUSED,
-}
-
-
-# The outcome a drill's own run row ends with: its exit code is the drill's.
-OUTCOMES = {
-    Verdict.PASSED: Outcome.COMPLETED,
-    Verdict.NOT_DETECTED: Outcome.NOT_RECOVERED,
-    Verdict.NOT_RECOVERED: Outcome.NOT_RECOVERED,
-    Verdict.INJECT_FAILED: Outcome.FAILED,
-    Verdict.REVERT_FAILED: Outcome.ROLLBACK_FAILED,
-    Verdict.ABORTED: Outcome.ABORTED,
-    Verdict.REFUSED: Outcome.REFUSED,
-}
-
-
-class Part(Struct):
-    """One recorded run of the drill: inject, remediate or revert."""
-
-    name: str
-    run_id: str
-    outcome: str
-    message: str
-    seconds: float
-
-
-class DrillReport(Struct):
-    playbook: str
-    version: str
-    file: str
-    started_at: float
-    detect_within: float
-    recover_within: float | None
-    baseline: Sample | None = None
-    parts: list[Part] = field(default_factory=list)
-    samples: list[tuple[float, Sample]] = field(default_factory=list)  # (s after inject, sample)
-    detected_after: float | None = None
-    recovered_after: float | None = None
-    verdict: str = Verdict.PASSED
-    findings: list[str] = field(default_factory=list)
-    drill_id: str | None = None  # None: not recorded (the playbook could not be read)
-
-    @property
-    def exit_code(self) -> ExitCode:
-        return EXIT_CODES[self.verdict]
-
-    def fail(self, verdict: str, finding: str) -> None:
-        """Keep the first failure as the verdict; a revert failure overrides everything."""
-        if self.verdict == Verdict.PASSED or verdict == Verdict.REVERT_FAILED:
-            self.verdict = verdict
-        self.findings.append(finding)
-
-    def as_dict(self) -> dict[str, Any]:
-        data = msgspec.structs.asdict(self)
-        data["parts"] = [msgspec.structs.asdict(part) for part in self.parts]
-        data["baseline"] = _sample_dict(self.baseline) if self.baseline else None
-        data["samples"] = [{"after": round(t, 3), **_sample_dict(s)} for t, s in self.samples]
-        data["exit_code"] = int(self.exit_code)
-        return data
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> DrillReport:
-        """The report `as_dict` gave (as the ledger keeps it), to be rendered again."""
-        fields = {name: data[name] for name in cls.__struct_fields__ if name in data}
-        fields["parts"] = [Part(**part) for part in data.get("parts", [])]
-        baseline = data.get("baseline")
-        fields["baseline"] = _sample_of(baseline) if baseline else None
-        fields["samples"] = [(s["after"], _sample_of(s)) for s in data.get("samples", [])]
-        return cls(**fields)
-
-
-def _sample_dict(sample: Sample) -> dict[str, Any]:
-    return {"verdict": str(sample.verdict), "value": sample.value, "error": sample.error}
-
-
-def _sample_of(data: dict[str, Any]) -> Sample:
-    return Sample(SliVerdict(data["verdict"]), data["value"], data["error"])
 
 
 class DrillSignals:
@@ -156,26 +59,14 @@ class DrillSignals:
         return stop_signals_handled(self._handle)
 
 
-class DrillRefused(RefusedError):
-    """A refused drill (nothing injected), with the report that says so: the error
-    handler shows it as any refusal; `--output json` prints the report too."""
-
-    def __init__(self, report: DrillReport, refusal: RefusedError) -> None:
-        super().__init__(refusal.message, refusal.hint, refusal.location)
-        report.fail(
-            Verdict.REFUSED,
-            f"{refusal.message} ({refusal.hint})" if refusal.hint else refusal.message,
-        )
-        self.report = report
-
-
 def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
-    """The whole drill, recorded in the ledger; raises UsageError, or DrillRefused,
-    before anything is injected (a refusal of a playbook that could be read is recorded)."""
+    """The whole drill, recorded in the ledger; raises DrillRefused before anything is
+    injected (also when the playbook does not pass its checks: that too is recorded),
+    DrillStopped when an error ends it after the inject (recorded too)."""
     try:
         checked = _checked(request)
-    except RefusedError as exc:  # the playbook could not be read: the report has its file
-        raise DrillRefused(DrillReport("", "", request.file, time.time(), 0.0, None), exc) from None
+    except EngineError as exc:
+        raise refused_before_check(request, exc) from None
     drill = checked.playbook.drill
     assert drill is not None and checked.playbook.sli is not None
     report = DrillReport(
@@ -187,56 +78,48 @@ def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
         drill.recover_within,
         drill_id=new_drill_id(),
     )
-    with open_ledger(request) as ledger:
-        ledger.start_drill(_drill_info(checked, report))
+    with contextlib.ExitStack() as stack:
+        try:
+            ledger = open_record(stack, request, report, *_identity(checked))
+        except EngineError as exc:  # the ledger cannot record the drill: not one to run
+            raise DrillRefused(report, exc, request.redactions) from None
         try:
             _refuse_unless_ready(checked)
             _play(request, checked, report, listeners, ledger)
-        except RefusedError as exc:
-            refused = DrillRefused(report, exc)
-            _finish(ledger, report)
-            raise refused from None
+        except EngineError as exc:
+            ended: EngineError = (
+                _stopped(report, drill, exc, request)
+                if report.parts  # the drill was under way
+                else DrillRefused(report, exc, request.redactions)
+            )
+            finish_record(ledger, report)
+            raise ended from None
         except KeyboardInterrupt:  # waiting for the targets: nothing injected
             report.fail(Verdict.ABORTED, "the drill was interrupted before the inject")
-            _finish(ledger, report)
+            finish_record(ledger, report)
             raise
-        _finish(ledger, report)
+        finish_record(ledger, report)
     return report
 
 
-def _drill_info(checked: Prepared, report: DrillReport) -> RunInfo:
-    """The drill's own run row: the runs of the drill name it as their parent."""
-    assert report.drill_id is not None
-    playbook = checked.playbook
-    return RunInfo(
-        run_id=report.drill_id,
-        playbook=playbook.metadata.name,
-        version=playbook.metadata.version,
-        content_hash=playbook.content_hash,
-        file=str(Path(playbook.file).resolve()),
-        mode="drill",
-        inputs=checked.redactor.redact_data(dict(checked.variables.inputs)),
-        operator=operator_name(),
-        host=host_name(),
-        engine_version=__version__,
-        started_at=report.started_at,
-    )
+def _stopped(
+    report: DrillReport, drill: Drill, error: EngineError, request: RunRequest
+) -> DrillStopped:
+    """The drill ended by `error` once under way: was the fault taken out? The revert
+    always runs (`_Drill.play`), so no revert part means the revert itself did not end,
+    unless the inject never completed and there is no revert to run (its run rolled
+    itself back)."""
+    parts = {part.name: part for part in report.parts}
+    inject = parts.get("inject")
+    rolled_back = inject is not None and inject.outcome != Outcome.COMPLETED and not drill.revert
+    return DrillStopped(report, error, "revert" in parts or rolled_back, request.redactions)
 
 
-def _finish(ledger: Ledger, report: DrillReport) -> None:
-    """Record how the drill went: verdict, timings, its runs and the report itself."""
-    assert report.drill_id is not None
-    runs = {part.name: part.run_id for part in report.parts}
-    end = DrillEnd(
-        verdict=report.verdict,
-        detected_after=report.detected_after,
-        recovered_after=report.recovered_after,
-        inject_run=runs.get("inject"),
-        remediate_run=runs.get("remediate"),
-        revert_run=runs.get("revert"),
-        report=report.as_dict(),
-    )
-    ledger.finish_drill(report.drill_id, OUTCOMES[report.verdict], end)
+def _identity(checked: Prepared) -> tuple[Identity, dict[str, Any]]:
+    """What the drill's record is keyed by, and its inputs (redacted)."""
+    metadata = checked.playbook.metadata
+    inputs = dict(checked.redactor.redact_data(dict(checked.variables.inputs)))
+    return Identity(metadata.name, metadata.version, checked.playbook.content_hash), inputs
 
 
 def _play(
@@ -303,21 +186,24 @@ def _checked(request: RunRequest) -> Prepared:
     playbook, drill = prepared.playbook, prepared.playbook.drill
     if drill is None or not drill.inject:
         raise UsageError(
-            f"{request.file}: the playbook has no drill.inject steps",
+            "the playbook has no drill.inject steps",
             "add a `drill:` section with `inject:` steps that cause the fault",
+            Location(request.file, 1, 1),
         )
     if playbook.sli is None:
         raise UsageError(
-            f"{request.file}: the playbook has no sli; a drill measures detection with it",
+            "the playbook has no sli; a drill measures detection with it",
             "add an `sli:` block that turns unhealthy when the fault is in place",
+            Location(request.file, 1, 1),
         )
     if not drill.revert:
         for step in drill.inject:
             if step.undo is None and step.irreversible:
                 raise UsageError(
-                    f"{request.file}: inject step {step.id!r} has no undo and there is no "
-                    "drill.revert, so the fault could not be taken out after the drill",
+                    f"inject step {step.id!r} has no undo and there is no drill.revert, "
+                    "so the fault could not be taken out after the drill",
                     "give the inject step an `undo:`, or add `drill.revert:` steps",
+                    step.location,
                 )
     return prepared
 
@@ -403,7 +289,8 @@ class _Drill:
         """Sample until the SLI is no longer healthy, within detect_within."""
         sli = self.checked.playbook.sli
         assert sli is not None
-        deadline = injected_at + self.report.detect_within
+        within = self.report.detect_within or DEFAULT_DETECT_WITHIN  # set: the drill was read
+        deadline = injected_at + within
         while not self.signals.stop.is_set():
             sample = _sample(self.checked, "drill-detect", self.probes)
             after = time.monotonic() - injected_at
@@ -420,8 +307,7 @@ class _Drill:
         unknown = [s for _, s in self.report.samples if s.verdict == SliVerdict.UNKNOWN]
         self.report.fail(
             Verdict.NOT_DETECTED,
-            f"the SLI did not turn unhealthy within {self.report.detect_within:g}s of the "
-            "injection"
+            f"the SLI did not turn unhealthy within {within:g}s of the injection"
             + (f" ({len(unknown)} sample(s) could not be read)" if unknown else "")
             + ": the alert this playbook answers would not have fired",
         )

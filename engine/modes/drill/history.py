@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 from msgspec.structs import asdict
 
 from engine.ledger import DrillRow
 from engine.modes.catalog import table
-from engine.modes.drill.game_day import DrillReport
 from engine.modes.drill.report import render_json, render_text
+from engine.modes.drill.verdict import DrillReport
 from engine.modes.history import open_ledger
 
 
 def list_drills(playbook: str | None, limit: int, output: str) -> str:
-    """The drills, newest first (of one playbook): a table, or JSON without the reports."""
+    """The drills, newest first (of one playbook: its name or its file): a table, or JSON
+    without the reports."""
+    file = str(Path(playbook).resolve()) if playbook else None
     with open_ledger() as ledger:
-        rows = ledger.drills(playbook=playbook, limit=limit)
+        rows = ledger.drills(playbook=playbook, file=file, limit=limit)
     if output == "json":
         return json.dumps([_listed(row) for row in rows], indent=2)
     header = ("DRILL", "PLAYBOOK", "VERSION", "VERDICT", "DETECTED", "RECOVERED", "STARTED")
@@ -58,7 +61,8 @@ def _unfinished(row: DrillRow) -> str:
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.started_at))
     return (
         f"drill {row.drill_id} of {row.playbook} {row.version}, started {started}: "
-        f"{row.status}, no report recorded (`runbook runs` lists its runs)"
+        f"{row.status}, no report recorded (`runbook runs --mode drill` lists its runs,"
+        " each with this drill as its parent)"
     )
 
 

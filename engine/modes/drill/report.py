@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from engine.modes.drill.game_day import DrillReport, Verdict
+from engine.modes.drill.verdict import DrillReport, Verdict
 
 HEADLINES = {
     Verdict.PASSED: "PASSED: fault detected, SLI recovered by the playbook, fault removed",
@@ -14,6 +14,7 @@ HEADLINES = {
     Verdict.REVERT_FAILED: "REVERT FAILED: the injected fault may still be in place",
     Verdict.ABORTED: "ABORTED: the drill was interrupted; the fault was reverted",
     Verdict.REFUSED: "REFUSED: nothing was injected",
+    Verdict.STOPPED: "STOPPED: an error ended the drill after the inject; the fault was reverted",
 }
 
 
@@ -23,14 +24,9 @@ def render_json(report: DrillReport) -> str:
 
 
 def render_text(report: DrillReport) -> str:
-    recorded = f" {report.drill_id}" if report.drill_id else ""
-    lines = [
-        f"drill{recorded} of {report.playbook} {report.version} ({report.file})",
-        f"  verdict:    {HEADLINES[report.verdict]}",
-        f"  detection:  {_seconds(report.detected_after)} (limit {report.detect_within:g}s)",
-        f"  recovery:   {_seconds(report.recovered_after)} after the injection"
-        + (f" (limit {report.recover_within:g}s)" if report.recover_within is not None else ""),
-    ]
+    lines = [_title(report), f"  verdict:    {HEADLINES[report.verdict]}"]
+    if report.verdict != Verdict.REFUSED:  # a refused drill measured nothing
+        lines += _timings(report)
     if report.baseline is not None:
         lines.append(f"  baseline:   SLI {report.baseline.verdict} {_value(report.baseline.value)}")
     for part in report.parts:
@@ -39,8 +35,30 @@ def render_text(report: DrillReport) -> str:
             f"  {part.name:<10}  run {part.run_id}: {part.outcome} in {part.seconds:g}s{message}"
         )
     lines += [f"  finding:    {finding}" for finding in report.findings]
-    lines.append("`runbook show RUN_ID` replays each part.")
+    if report.parts:
+        lines.append("`runbook show RUN_ID` replays each part.")
     return "\n".join(lines)
+
+
+def _timings(report: DrillReport) -> list[str]:
+    limit = report.detect_within
+    return [
+        f"  detection:  {_seconds(report.detected_after)}"
+        + (f" (limit {limit:g}s)" if limit is not None else ""),
+        f"  recovery:   {_seconds(report.recovered_after)} after the injection"
+        + (f" (limit {report.recover_within:g}s)" if report.recover_within is not None else ""),
+    ]
+
+
+def _title(report: DrillReport) -> str:
+    """Which drill of what: the playbook's name and version as far as they could be read."""
+    recorded = f" {report.drill_id}" if report.drill_id else ""
+    named = " ".join(part for part in (report.playbook, report.version) if part)
+    return (
+        f"drill{recorded} of {named} ({report.file})"
+        if named
+        else f"drill{recorded} of {report.file}"
+    )
 
 
 def _seconds(value: float | None) -> str:

@@ -1,0 +1,8 @@
+"""The modes a run is recorded with: what made it (`runbook runs --mode` filters on them)."""
+
+from __future__ import annotations
+
+# live: `runbook run`; drill: a drill and its inject, remediate and declared revert
+# runs; rollback: `runbook rollback` (also a drill's revert made of its inject's undos).
+# dry-run, guided and tabletop are known to the ledger; no verb records them yet.
+RUN_MODES = ("live", "drill", "rollback", "dry-run", "guided", "tabletop")
