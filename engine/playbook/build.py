@@ -15,6 +15,7 @@ from engine.model.playbook import (
     Drill,
     Healthy,
     InputSpec,
+    Matcher,
     Metadata,
     Playbook,
     Probe,
@@ -25,6 +26,7 @@ from engine.model.playbook import (
     Trigger,
 )
 from engine.model.yamlsource import Path, Source, dotted
+from engine.playbook.matchers import MatcherError, parse_matcher
 from engine.playbook.schema import STEP_TYPE_KEYS
 from engine.sli.registry import PROBE_BLOCKS
 from engine.steps.registry import playbook_hooks, step_type
@@ -42,7 +44,7 @@ class _Builder:
         return Playbook(
             file=self.source.file,
             content_hash=content_hash(data),
-            metadata=_metadata(data["metadata"]),
+            metadata=self.metadata(data["metadata"]),
             steps=self.steps(data.get("steps", []), ("steps",)),
             inputs=_inputs(self.source, data.get("inputs") or {}),
             secrets=_secrets(data.get("secrets") or {}),
@@ -87,6 +89,39 @@ class _Builder:
             spec = None
         return Action(key, spec, where)
 
+    def metadata(self, raw: Mapping[str, Any]) -> Metadata:
+        triggers = tuple(
+            self.trigger(item, ("metadata", "triggers", i))
+            for i, item in enumerate(raw.get("triggers", []))
+        )
+        return Metadata(
+            name=raw["name"],
+            version=raw["version"],
+            maturity=raw["maturity"],
+            owner=raw.get("owner", ""),
+            summary=raw.get("summary", ""),
+            description=raw.get("description", ""),
+            tags=tuple(raw.get("tags", [])),
+            triggers=triggers,
+        )
+
+    def trigger(self, raw: Mapping[str, Any], path: Path) -> Trigger:
+        matchers = tuple(
+            matcher
+            for j, text in enumerate(raw.get("matchers", []))
+            if (matcher := self.matcher(text, (*path, "matchers", j))) is not None
+        )
+        return Trigger(raw["alertname"], dict(raw.get("labels", {})), matchers)
+
+    def matcher(self, text: str, path: Path) -> Matcher | None:
+        """The parsed matcher; a malformed one becomes a finding at its position."""
+        try:
+            return parse_matcher(text)
+        except MatcherError as exc:
+            location = self.source.at(path)
+            self.findings.append(Finding(location, dotted(path), str(exc), exc.hint))
+            return None
+
     def drill(self, raw: Mapping[str, Any]) -> Drill:
         within = raw.get("detect_within")
         recover = raw.get("recover_within")
@@ -111,22 +146,6 @@ def content_hash(data: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _metadata(raw: Mapping[str, Any]) -> Metadata:
-    triggers = tuple(
-        Trigger(t["alertname"], dict(t.get("labels", {}))) for t in raw.get("triggers", [])
-    )
-    return Metadata(
-        name=raw["name"],
-        version=raw["version"],
-        maturity=raw["maturity"],
-        owner=raw.get("owner", ""),
-        summary=raw.get("summary", ""),
-        description=raw.get("description", ""),
-        tags=tuple(raw.get("tags", [])),
-        triggers=triggers,
-    )
-
-
 def _inputs(source: Source, raw: Mapping[str, Any]) -> dict[str, InputSpec]:
     return {
         name: InputSpec(
@@ -139,6 +158,7 @@ def _inputs(source: Source, raw: Mapping[str, Any]) -> dict[str, InputSpec]:
             description=spec.get("description", ""),
             allow_leading_dash=bool(spec.get("allow_leading_dash", False)),
             location=source.at(("inputs", name), key=True),
+            source=spec.get("from", ""),
         )
         for name, spec in raw.items()
     }

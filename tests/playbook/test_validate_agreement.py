@@ -69,6 +69,9 @@ SEMANTIC = {
         "template-in-shell-script-string", "template-in-single-quotes",
         "template-in-ssh-remote-command",
     ],
+    "Alertmanager's matcher syntax and its RE2 regular expressions": [
+        "trigger-matcher-bad-regex", "trigger-matcher-malformed",
+    ],
     "ranges whose ends are the wrong way round": [
         "healthy-between-reversed", "retry-backoff-past-cap", "http-probe-latency-past-timeout",
         "kubectl-timeout-past-step",

@@ -1,0 +1,140 @@
+"""Alertmanager's label matchers: `name=value`, `name!=value`, `name=~re`, `name!~re`.
+
+The syntax and the semantics are Alertmanager's (0.25, `pkg/labels`), so a matcher
+copied from a route or a silence means the same thing here:
+
+- the name is a Prometheus label name, the operator one of `=`, `!=`, `=~`, `!~`;
+  whitespace around each part is ignored;
+- the value may be written in double quotes; inside, `\\"` is a quote, `\\\\` a
+  backslash and `\\n` a line feed (any other backslash is literal), and an unescaped
+  quote anywhere but at the two ends is refused;
+- a regular expression is RE2 (Go's dialect: no backreferences, no lookaround; linear
+  time on any label value) and matches the whole value: it is compiled as
+  `^(?:value)$`, so `=~"crit"` does not match `critical`;
+- a label the alert does not carry reads as the empty string: `env!="prod"` matches
+  an alert without `env`, `env=~".*"` matches every alert.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+
+import re2
+
+from engine.model.playbook import Matcher
+
+__all__ = ["MatcherError", "matcher_accepts", "parse_matcher"]
+
+# Alertmanager's own split of a matcher (Go's \s is [\t\n\f\r ]; `$` is the text's end).
+_MATCHER = re.compile(
+    r"[\t\n\f\r ]*([a-zA-Z_:][a-zA-Z0-9_:]*)[\t\n\f\r ]*(=~|=|!=|!~)[\t\n\f\r ]*(.*?)[\t\n\f\r ]*",
+    re.DOTALL,
+)
+_OPTIONS = re2.Options()
+_OPTIONS.log_errors = False  # RE2 would print each refused pattern to stderr
+_ESCAPES = {"n": "\n", '"': '"', "\\": "\\"}
+_FORM_HINT = 'write NAME OP VALUE with OP one of =, !=, =~, !~, e.g. severity=~"critical|page"'
+_QUOTE_HINT = 'write a double quote inside the value as \\"'
+_REGEX_HINT = (
+    "matcher regular expressions are RE2, as in Alertmanager (no backreferences or"
+    " lookaround), and match the whole label value"
+)
+
+
+class MatcherError(ValueError):
+    """A matcher that Alertmanager would refuse: what is wrong, and (`hint`) the fix."""
+
+    def __init__(self, message: str, hint: str = _FORM_HINT) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+def parse_matcher(text: str) -> Matcher:
+    """The matcher `text` states; MatcherError (a ValueError) when it is malformed."""
+    parts = _MATCHER.fullmatch(text)
+    if parts is None:
+        raise MatcherError(f"{_show(text)} is not a label matcher")
+    name, op, raw = parts.groups()
+    if not raw:
+        hint = f'write {name}{op}"" to compare with the empty value (a missing label)'
+        raise MatcherError(f"{_show(text)} has no value", hint)
+    matcher = Matcher(name, op, _unquote(raw, text), text)
+    if matcher.is_regex:
+        _compiled(matcher.value)
+    return matcher
+
+
+def matcher_accepts(matcher: Matcher, value: str) -> bool:
+    """Whether a label value (the empty string for a missing label) passes the matcher."""
+    if matcher.is_regex:
+        found = _compiled(matcher.value).search(value) is not None
+    else:
+        found = value == matcher.value
+    return found != matcher.negated
+
+
+def _unquote(raw: str, text: str) -> str:
+    """The value without its enclosing quotes and with `\\"`, `\\\\`, `\\n` unescaped."""
+    quoted = raw.startswith('"')
+    body = raw[1:] if quoted else raw
+    if quoted and (len(body) == 0 or not _closes(body)):
+        message = f"{_show(text)}: the quote that opens the value is never closed"
+        raise MatcherError(message, 'end the value with an unescaped "')
+    if quoted:
+        body = body[:-1]
+    value: list[str] = []
+    index = 0
+    while index < len(body):
+        char = body[index]
+        if char == "\\" and index + 1 < len(body):
+            following = body[index + 1]
+            value.append(_ESCAPES.get(following, "\\" + following))
+            index += 2
+            continue
+        if char == '"':
+            message = f"{_show(text)}: the value holds an unescaped double quote"
+            raise MatcherError(message, _QUOTE_HINT)
+        value.append(char)
+        index += 1
+    return "".join(value)
+
+
+def _closes(body: str) -> bool:
+    """Whether the last character of a quoted value is a closing quote (not an escaped one)."""
+    if not body.endswith('"'):
+        return False
+    backslashes = len(body) - 1 - len(body[:-1].rstrip("\\"))
+    return backslashes % 2 == 0
+
+
+@lru_cache(maxsize=1024)
+def _compiled(value: str) -> Any:
+    """The RE2 program of a regex matcher, anchored as Alertmanager anchors it."""
+    try:
+        return re2.compile(f"^(?:{value})$", _OPTIONS)
+    except re2.error as exc:
+        reason = _reason(value) or _reason(f"^(?:{value})$") or _text(exc)
+        message = f"{_show(value)} is not an RE2 regular expression ({reason})"
+        raise MatcherError(message, _REGEX_HINT) from None
+
+
+def _reason(pattern: str) -> str:
+    """RE2's complaint about a pattern, or "" (the value alone is told when it is at
+    fault, rather than the anchored form the user never wrote)."""
+    try:
+        re2.compile(pattern, _OPTIONS)
+    except re2.error as exc:
+        return _text(exc)
+    return ""
+
+
+def _text(exc: Exception) -> str:
+    reason = exc.args[0] if exc.args else "invalid"
+    return reason.decode(errors="replace") if isinstance(reason, bytes) else str(reason)
+
+
+def _show(value: str, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
