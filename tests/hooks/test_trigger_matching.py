@@ -1,0 +1,223 @@
+"""Triggers match alerts as Alertmanager matches them.
+
+The parsing table follows Alertmanager's own (`pkg/labels/parse_test.go`, 0.25): the
+operators, quoting and escapes, the tolerated spurious backslash, and the refusals.
+The semantics: regular expressions are RE2 matched whole (`^(?:re)$`), and a missing
+label reads as the empty string.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from engine.hooks.matching import (
+    Matcher,
+    MatcherError,
+    matching_playbooks,
+    matching_trigger,
+    parse_matcher,
+    trigger_matches,
+)
+from engine.hooks.payload import AlertPayload
+from engine.model.playbook import Playbook, Trigger
+from engine.playbook.loader import load_playbook
+
+ZERO = "0001-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "op", "value"),
+    [
+        ('foo="bar"', "foo", "=", "bar"),
+        ('foo=~"bar.*"', "foo", "=~", "bar.*"),
+        ('foo!="bar"', "foo", "!=", "bar"),
+        ('foo!~"bar.*"', "foo", "!~", "bar.*"),
+        ("foo=bar", "foo", "=", "bar"),
+        ('  foo =  "bar"  ', "foo", "=", "bar"),
+        ('foo=""', "foo", "=", ""),
+        ('foo="bar,quux"', "foo", "=", "bar,quux"),
+        ('quote="She said: \\"Hi, ladies!\\""', "quote", "=", 'She said: "Hi, ladies!"'),
+        ('statuscode=~"5.."', "statuscode", "=~", "5.."),
+        # `=~` is read before `=`: the value is what follows the operator
+        ("tricky=~~~", "tricky", "=~", "~~"),
+        # \\ is a backslash, \= a spurious escape kept as written, \" a quote
+        ('trickier==\\\\=\\=\\"', "trickier", "=", '=\\=\\="'),
+        ('contains_quote != "\\""', "contains_quote", "!=", '"'),
+        ('nl="a\\nb"', "nl", "=", "a\nb"),
+        ("tail=ends\\", "tail", "=", "ends\\"),
+        ('colon:name="x"', "colon:name", "=", "x"),
+        ('_under="x"', "_under", "=", "x"),
+    ],
+)
+def test_a_matcher_parses_as_alertmanager_parses_it(
+    text: str, name: str, op: str, value: str
+) -> None:
+    matcher = parse_matcher(text)
+    assert (matcher.name, matcher.op, matcher.value) == (name, op, value)
+    assert isinstance(matcher, Matcher)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("job=", "has no value"),
+        ('job="value', "never closed"),
+        ('job="value\\"', "never closed"),
+        ('job=value"', "unescaped double quote"),
+        ('trickier==\\\\=\\=\\""', "unescaped double quote"),
+        ('contains_unescaped_quote = foo"bar', "unescaped double quote"),
+        ('job="a"b"', "unescaped double quote"),
+        ('invalid-name = "valid label"', "is not a label matcher"),
+        ('9lives="x"', "is not a label matcher"),
+        ('"foo=\\"bar"', "is not a label matcher"),
+        ('{foo="bar"}', "is not a label matcher"),
+        ("severity", "is not a label matcher"),
+        ('severity=="x"', "unescaped double quote"),
+        ('foo=~"invalid[regexp"', "is not an RE2 regular expression (missing ]"),
+        # Python's re takes these; Go's regexp (RE2) does not, so Alertmanager does not
+        ('foo=~"(a)\\\\1"', "is not an RE2 regular expression"),
+        ('foo=~"(?=a)a"', "is not an RE2 regular expression"),
+    ],
+)
+def test_a_malformed_matcher_is_refused_with_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(MatcherError) as caught:
+        parse_matcher(text)
+    assert isinstance(caught.value, ValueError)
+    assert message in str(caught.value)
+    assert caught.value.hint
+
+
+def accepts(text: str, labels: dict[str, str]) -> bool:
+    trigger = Trigger("A", matchers=(parse_matcher(text),))
+    return trigger_matches(trigger, {"alertname": "A", **labels})
+
+
+@pytest.mark.parametrize(
+    ("text", "labels", "expected"),
+    [
+        ('severity=~"critical|page"', {"severity": "page"}, True),
+        ('severity=~"critical|page"', {"severity": "warning"}, False),
+        # anchored: the expression must match the whole value, both ends
+        ('severity=~"crit"', {"severity": "critical"}, False),
+        ('severity=~"ical"', {"severity": "critical"}, False),
+        ('severity=~"crit.*"', {"severity": "critical"}, True),
+        # the alternation is inside the anchors: ^(?:a|b)$, not ^a|b$
+        ('severity=~"x|page"', {"severity": "pager"}, False),
+        # `$` is the end of the text, not the place before a final newline
+        ('severity=~"page"', {"severity": "page\n"}, False),
+        ('severity!~"crit.*"', {"severity": "critical"}, False),
+        ('severity!~"crit.*"', {"severity": "warning"}, True),
+        ('env!="dev"', {"env": "prod"}, True),
+        ('env!="dev"', {"env": "dev"}, False),
+        ('team="db"', {"team": "db"}, True),
+        ('team="db"', {"team": "DB"}, False),
+        # a missing label is the empty string
+        ('env!="dev"', {}, True),
+        ('env="dev"', {}, False),
+        ('env=""', {}, True),
+        ('env=""', {"env": "x"}, False),
+        ('env=~".*"', {}, True),
+        ('env=~".+"', {}, False),
+        ('env!~".+"', {}, True),
+        # the value is matched as text: a matcher's `.` is a regex only with =~
+        ('host="a.b"', {"host": "axb"}, False),
+        ('host=~"a.b"', {"host": "axb"}, True),
+        # RE2 syntax Go accepts: POSIX classes, flags
+        ('host=~"[[:alpha:]]+-[0-9]+"', {"host": "web-12"}, True),
+        ('host=~"(?i)WEB-.*"', {"host": "web-12"}, True),
+        ('quote="say \\"hi\\""', {"quote": 'say "hi"'}, True),
+    ],
+)
+def test_a_matcher_means_what_it_means_in_alertmanager(
+    text: str, labels: dict[str, str], expected: bool
+) -> None:
+    assert accepts(text, labels) is expected
+
+
+def test_a_regex_matcher_takes_linear_time_on_a_hostile_label() -> None:
+    started = time.perf_counter()
+    assert not accepts('host=~"(a+)+b"', {"host": "a" * 100_000})
+    assert time.perf_counter() - started < 0.5
+
+
+def test_a_trigger_needs_its_alertname_its_labels_and_every_matcher() -> None:
+    trigger = Trigger(
+        "DiskFull",
+        labels={"team": "sre"},
+        matchers=(parse_matcher('severity=~"critical|page"'), parse_matcher('env!="dev"')),
+    )
+    alert = {"alertname": "DiskFull", "team": "sre", "severity": "page", "env": "prod"}
+    assert trigger_matches(trigger, alert)
+    assert not trigger_matches(trigger, {**alert, "alertname": "DiskFul"})
+    assert not trigger_matches(trigger, {k: v for k, v in alert.items() if k != "alertname"})
+    assert not trigger_matches(trigger, {**alert, "team": "db"})
+    assert not trigger_matches(trigger, {k: v for k, v in alert.items() if k != "team"})
+    assert not trigger_matches(trigger, {**alert, "severity": "info"})
+    assert not trigger_matches(trigger, {**alert, "env": "dev"})
+
+
+PLAYBOOK = """\
+apiVersion: runbook/v1
+kind: Playbook
+metadata:
+  name: {name}
+  version: 1.0.0
+  maturity: 1
+  owner: sre
+  triggers:
+{triggers}
+steps:
+  - id: look
+    readonly: true
+    shell: {{run: uptime}}
+"""
+
+
+def playbook(tmp_path_factory: pytest.TempPathFactory, name: str, triggers: str) -> Playbook:
+    file = tmp_path_factory.mktemp(name) / f"{name}.yaml"
+    file.write_text(PLAYBOOK.format(name=name, triggers=triggers))
+    return load_playbook(str(file))
+
+
+def alert(**labels: str) -> AlertPayload:
+    return AlertPayload("firing", labels, {}, "2026-01-02T03:04:05Z", ZERO, "", "60144226ae7f262b")
+
+
+def test_the_playbooks_an_alert_triggers_are_those_with_a_matching_trigger(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    disk = playbook(
+        tmp_path_factory,
+        "disk",
+        "    - alertname: DiskFull\n"
+        "      labels: {team: sre}\n"
+        "      matchers: ['severity=~\"critical|page\"', 'env!=\"dev\"']\n"
+        "    - alertname: InodesFull\n",
+    )
+    any_disk = playbook(tmp_path_factory, "any-disk", "    - alertname: DiskFull\n")
+    other = playbook(tmp_path_factory, "other", "    - alertname: NginxDown\n")
+    books = [disk, any_disk, other]
+
+    paged = alert(alertname="DiskFull", team="sre", severity="page")
+    assert matching_playbooks(books, paged) == [disk, any_disk]
+    assert matching_playbooks(books, alert(alertname="DiskFull", team="sre")) == [any_disk]
+    assert matching_playbooks(books, alert(alertname="InodesFull")) == [disk]
+    assert matching_playbooks(books, alert(alertname="Unknown")) == []
+    assert matching_trigger(disk, alert(alertname="InodesFull").labels) == disk.metadata.triggers[1]
+
+
+def test_matchers_are_read_once_when_the_playbook_loads(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    book = playbook(
+        tmp_path_factory,
+        "parsed",
+        "    - alertname: A\n      matchers: ['severity =~ \"critical|page\"', 'team=db']\n",
+    )
+    (trigger,) = book.metadata.triggers
+    assert [(m.name, m.op, m.value) for m in trigger.matchers] == [
+        ("severity", "=~", "critical|page"),
+        ("team", "=", "db"),
+    ]
