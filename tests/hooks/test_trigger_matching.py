@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.hooks.matching import (
     Matcher,
@@ -23,6 +25,7 @@ from engine.hooks.matching import (
 from engine.hooks.payload import AlertPayload
 from engine.model.playbook import Playbook, Trigger
 from engine.playbook.loader import load_playbook
+from engine.playbook.matchers import matcher_accepts
 
 ZERO = "0001-01-01T00:00:00Z"
 
@@ -221,3 +224,45 @@ def test_matchers_are_read_once_when_the_playbook_loads(
         ("severity", "=~", "critical|page"),
         ("team", "=", "db"),
     ]
+
+
+def quoted(value: str) -> str:
+    """A value written as Alertmanager's own tools write it: in quotes, escaped."""
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+NAMES = st.from_regex(r"[a-zA-Z_:][a-zA-Z0-9_:]{0,10}", fullmatch=True)
+OPERATORS = st.sampled_from(["=", "!=", "=~", "!~"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=40))
+def test_any_text_is_a_matcher_or_a_matcher_error(text: str) -> None:
+    try:
+        matcher = parse_matcher(text)
+    except MatcherError as exc:
+        assert exc.hint
+        return
+    assert matcher.op in ("=", "!=", "=~", "!~")
+    assert matcher_accepts(matcher, "") in (True, False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(NAMES, st.sampled_from(["=", "!="]), st.text(max_size=30), st.text(max_size=30))
+def test_a_quoted_value_reads_back_exactly_and_compares_as_text(
+    name: str, op: str, value: str, label: str
+) -> None:
+    matcher = parse_matcher(f" {name} {op} {quoted(value)} ")
+    assert (matcher.name, matcher.op, matcher.value) == (name, op, value)
+    assert matcher_accepts(matcher, label) is ((label == value) == (op == "="))
+    assert matcher_accepts(matcher, value) is (op == "=")
+
+
+@settings(max_examples=200, deadline=None)
+@given(NAMES, st.text(max_size=20), st.text(max_size=20))
+def test_an_escaped_literal_regex_matches_only_the_whole_value(
+    name: str, value: str, label: str
+) -> None:
+    escaped = "".join(f"\\x{{{ord(c):x}}}" for c in value)
+    matcher = parse_matcher(f"{name}=~{quoted(escaped)}")
+    assert matcher_accepts(matcher, label) is (label == value)
