@@ -135,6 +135,7 @@ def test_a_required_input_the_alert_lacks_is_a_binding_error(load) -> None:  # t
             "does not match the pattern",
         ),
         ("  pod: {type: string}\n", {"pod": "-rf"}, "'-rf' starts with '-'"),
+        ("  pod: {type: string}\n", {"pod": "web\0-1"}, "holds a NUL character"),
         ("  mode: {type: string, enum: [soft, hard]}\n", {"mode": "nuke"}, "is not one of"),
     ],
 )

@@ -56,8 +56,8 @@ SEMANTIC = {
         "when-does-not-parse", "when-with-braces",
     ],
     "an input's default or enum against its own declaration": [
-        "input-default-leading-dash", "input-default-mismatch", "input-default-not-in-enum",
-        "input-default-wrong-type", "input-enum-unreachable",
+        "input-default-leading-dash", "input-default-mismatch", "input-default-nul",
+        "input-default-not-in-enum", "input-default-wrong-type", "input-enum-unreachable",
     ],
     "what a step type or the shell accepts": [
         "secret-by-computed-name-in-argv", "secret-in-argv", "secret-in-target",
