@@ -34,6 +34,9 @@ _MATCHER = re.compile(
 )
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # RE2 would print each refused pattern to stderr
+_OPTIONS.never_capture = True  # only whether it matches counts
+# Verdicts on label values up to this length are remembered (`_regex_accepts`).
+_REMEMBERED_VALUE = 256
 _ESCAPES = {"n": "\n", '"': '"', "\\": "\\"}
 _FORM_HINT = 'write NAME OP VALUE with OP one of =, !=, =~, !~, e.g. severity=~"critical|page"'
 _QUOTE_HINT = 'write a double quote inside the value as \\"'
@@ -68,7 +71,9 @@ def parse_matcher(text: str) -> Matcher:
 
 def matcher_accepts(matcher: Matcher, value: str) -> bool:
     """Whether a label value (the empty string for a missing label) passes the matcher."""
-    if matcher.is_regex:
+    if matcher.is_regex and len(value) <= _REMEMBERED_VALUE:
+        found = _regex_accepts(matcher.value, value)
+    elif matcher.is_regex:
         found = _compiled(matcher.value).search(value) is not None
     else:
         found = value == matcher.value
@@ -107,6 +112,14 @@ def _closes(body: str) -> bool:
         return False
     backslashes = len(body) - 1 - len(body[:-1].rstrip("\\"))
     return backslashes % 2 == 0
+
+
+@lru_cache(maxsize=8192)
+def _regex_accepts(pattern: str, value: str) -> bool:
+    """A regex verdict on a short label value, remembered: label values repeat (severity,
+    env, namespace…) and a search through RE2's Python binding costs ~8 µs, a lookup
+    here ~0.3 µs."""
+    return _compiled(pattern).search(value) is not None
 
 
 @lru_cache(maxsize=1024)

@@ -266,3 +266,23 @@ def test_an_escaped_literal_regex_matches_only_the_whole_value(
     escaped = "".join(f"\\x{{{ord(c):x}}}" for c in value)
     matcher = parse_matcher(f"{name}=~{quoted(escaped)}")
     assert matcher_accepts(matcher, label) is (label == value)
+
+
+def test_an_alert_is_matched_against_a_hundred_playbooks_in_well_under_a_millisecond_each(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    book = playbook(
+        tmp_path_factory,
+        "busy",
+        "    - alertname: DiskFull\n"
+        "      labels: {team: sre}\n"
+        "      matchers: ['severity=~\"critical|page\"', 'env!=\"dev\"', 'ns!~\"kube-.*\"']\n",
+    )
+    books = [book] * 100
+    paged = alert(alertname="DiskFull", team="sre", severity="page", env="prod")
+    fastest = float("inf")
+    for _ in range(20):
+        started = time.perf_counter()
+        assert len(matching_playbooks(books, paged)) == 100
+        fastest = min(fastest, time.perf_counter() - started)
+    assert fastest < 0.005
