@@ -5,8 +5,8 @@ An input takes, in order: the source its `from:` names (`labels.<name>` or
 annotation of that name; failing those, its default. A label or annotation with an
 empty value counts as absent (Prometheus treats an empty label as no label). The value
 is then parsed and checked exactly as `runbook run -i NAME=VALUE` checks it (type,
-pattern, allowed set, no leading `-`): an alert is as untrusted as a command line. It
-stays data: nothing here is rendered.
+pattern, allowed set, no leading `-`, no NUL): an alert is as untrusted as a command line.
+It stays data: nothing here is rendered.
 """
 
 from __future__ import annotations
