@@ -26,7 +26,7 @@ from engine.model.playbook import (
     Trigger,
 )
 from engine.model.yamlsource import Path, Source, dotted
-from engine.playbook.matchers import MatcherError, parse_matcher
+from engine.playbook.matchers import MatcherError, parse_matchers
 from engine.playbook.schema import STEP_TYPE_KEYS
 from engine.sli.registry import PROBE_BLOCKS
 from engine.steps.registry import playbook_hooks, step_type
@@ -109,18 +109,18 @@ class _Builder:
         matchers = tuple(
             matcher
             for j, text in enumerate(raw.get("matchers", []))
-            if (matcher := self.matcher(text, (*path, "matchers", j))) is not None
+            for matcher in self.matchers(text, (*path, "matchers", j))
         )
         return Trigger(raw["alertname"], dict(raw.get("labels", {})), matchers)
 
-    def matcher(self, text: str, path: Path) -> Matcher | None:
-        """The parsed matcher; a malformed one becomes a finding at its position."""
+    def matchers(self, text: str, path: Path) -> list[Matcher]:
+        """The item's matchers; a malformed one becomes a finding at the item."""
         try:
-            return parse_matcher(text)
+            return parse_matchers(text)
         except MatcherError as exc:
             location = self.source.at(path)
             self.findings.append(Finding(location, dotted(path), str(exc), exc.hint))
-            return None
+            return []
 
     def drill(self, raw: Mapping[str, Any]) -> Drill:
         within = raw.get("detect_within")

@@ -5,9 +5,11 @@ copied from a route or a silence means the same thing here:
 
 - the name is a Prometheus label name, the operator one of `=`, `!=`, `=~`, `!~`;
   whitespace around each part is ignored;
-- the value may be written in double quotes; inside, `\\"` is a quote, `\\\\` a
-  backslash and `\\n` a line feed (any other backslash is literal), and an unescaped
-  quote anywhere but at the two ends is refused;
+- an item of a `matchers:` list may hold several, as in a route: `{a="1", b!="2"}`
+  (`parse_matchers`);
+- the value may be empty (`env=` is `env=""`) and may be written in double quotes;
+  inside, `\\"` is a quote, `\\\\` a backslash and `\\n` a line feed (any other
+  backslash is literal), and an unescaped quote anywhere but at the two ends is refused;
 - a regular expression is RE2 (Go's dialect: no backreferences, no lookaround; linear
   time on any label value) and matches the whole value: it is compiled as
   `^(?:value)$`, so `=~"crit"` does not match `critical`;
@@ -22,16 +24,21 @@ from functools import lru_cache
 from typing import Any
 
 import re2
+from msgspec.structs import replace
 
 from engine.model.playbook import Matcher
 
-__all__ = ["MatcherError", "matcher_accepts", "parse_matcher"]
+__all__ = ["MatcherError", "matcher_accepts", "parse_matcher", "parse_matchers"]
 
 # Alertmanager's own split of a matcher (Go's \s is [\t\n\f\r ]; `$` is the text's end).
 _MATCHER = re.compile(
     r"[\t\n\f\r ]*([a-zA-Z_:][a-zA-Z0-9_:]*)[\t\n\f\r ]*(=~|=|!=|!~)[\t\n\f\r ]*(.*?)[\t\n\f\r ]*",
     re.DOTALL,
 )
+# What Go's strings.TrimSpace removes (unicode.IsSpace), which Python's strip() does not
+# quite match (it also strips \x1c-\x1f).
+_GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680" + "".join(map(chr, range(0x2000, 0x200B)))
+_GO_SPACE += "\u2028\u2029\u202f\u205f\u3000"
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # RE2 would print each refused pattern to stderr
 _OPTIONS.never_capture = True  # only whether it matches counts
@@ -54,15 +61,47 @@ class MatcherError(ValueError):
         self.hint = hint
 
 
+def parse_matchers(text: str) -> list[Matcher]:
+    """The matchers of one item of an Alertmanager route's `matchers:` list.
+
+    As Alertmanager reads such an item (`ParseMatchers`): an optional `{` and `}` around
+    it, and matchers separated by commas outside double quotes (`{env="prod",
+    team!="db"}` is two); a trailing comma is ignored. Each is then a `parse_matcher`.
+    """
+    tokens = _split(text.removeprefix("{").removesuffix("}"))
+    return [replace(parse_matcher(token), text=token.strip(_GO_SPACE)) for token in tokens]
+
+
+def _split(text: str) -> list[str]:
+    """Alertmanager's split at the commas outside quotes, quirks included: a backslash
+    escapes a quote for this purpose, and a comma inside quotes keeps a pending escape."""
+    tokens: list[str] = []
+    token: list[str] = []
+    inside = escaped = False
+    for char in text:
+        if char == ",":
+            if not inside:
+                tokens.append("".join(token))
+                token = []
+                continue
+        elif char == '"':
+            inside, escaped = (not inside, escaped) if not escaped else (inside, False)
+        elif char == "\\":
+            escaped = not escaped
+        else:
+            escaped = False
+        token.append(char)
+    if last := "".join(token).strip(_GO_SPACE):
+        tokens.append(last)
+    return tokens
+
+
 def parse_matcher(text: str) -> Matcher:
     """The matcher `text` states; MatcherError (a ValueError) when it is malformed."""
     parts = _MATCHER.fullmatch(text)
     if parts is None:
         raise MatcherError(f"{_show(text)} is not a label matcher")
     name, op, raw = parts.groups()
-    if not raw:
-        hint = f'write {name}{op}"" to compare with the empty value (a missing label)'
-        raise MatcherError(f"{_show(text)} has no value", hint)
     matcher = Matcher(name, op, _unquote(raw, text), text)
     if matcher.is_regex:
         _compiled(matcher.value)

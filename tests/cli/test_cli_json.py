@@ -75,6 +75,8 @@ def test_show_playbook_json_tells_its_triggers_and_where_an_alert_gives_each_inp
                 'env!="dev"',
                 'namespace !~ "kube-.*"',
                 'quote="say \\"hi\\""',
+                'cluster=~"prod-.*"',
+                'tier!="batch"',
             ],
         },
         {"alertname": "PodOOMKilled", "labels": {}, "matchers": []},

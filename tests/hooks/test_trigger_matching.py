@@ -8,9 +8,14 @@ label reads as the empty string.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
+from components import require_binary
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -25,35 +30,37 @@ from engine.hooks.matching import (
 from engine.hooks.payload import AlertPayload
 from engine.model.playbook import Playbook, Trigger
 from engine.playbook.loader import load_playbook
-from engine.playbook.matchers import matcher_accepts
+from engine.playbook.matchers import matcher_accepts, parse_matchers
 
 ZERO = "0001-01-01T00:00:00Z"
 
 
-@pytest.mark.parametrize(
-    ("text", "name", "op", "value"),
-    [
-        ('foo="bar"', "foo", "=", "bar"),
-        ('foo=~"bar.*"', "foo", "=~", "bar.*"),
-        ('foo!="bar"', "foo", "!=", "bar"),
-        ('foo!~"bar.*"', "foo", "!~", "bar.*"),
-        ("foo=bar", "foo", "=", "bar"),
-        ('  foo =  "bar"  ', "foo", "=", "bar"),
-        ('foo=""', "foo", "=", ""),
-        ('foo="bar,quux"', "foo", "=", "bar,quux"),
-        ('quote="She said: \\"Hi, ladies!\\""', "quote", "=", 'She said: "Hi, ladies!"'),
-        ('statuscode=~"5.."', "statuscode", "=~", "5.."),
-        # `=~` is read before `=`: the value is what follows the operator
-        ("tricky=~~~", "tricky", "=~", "~~"),
-        # \\ is a backslash, \= a spurious escape kept as written, \" a quote
-        ('trickier==\\\\=\\=\\"', "trickier", "=", '=\\=\\="'),
-        ('contains_quote != "\\""', "contains_quote", "!=", '"'),
-        ('nl="a\\nb"', "nl", "=", "a\nb"),
-        ("tail=ends\\", "tail", "=", "ends\\"),
-        ('colon:name="x"', "colon:name", "=", "x"),
-        ('_under="x"', "_under", "=", "x"),
-    ],
-)
+PARSED = [
+    ('foo="bar"', "foo", "=", "bar"),
+    ('foo=~"bar.*"', "foo", "=~", "bar.*"),
+    ('foo!="bar"', "foo", "!=", "bar"),
+    ('foo!~"bar.*"', "foo", "!~", "bar.*"),
+    ("foo=bar", "foo", "=", "bar"),
+    ('  foo =  "bar"  ', "foo", "=", "bar"),
+    ('foo=""', "foo", "=", ""),
+    # Alertmanager 0.25 reads a missing value as the empty one (later versions refuse it)
+    ("foo=", "foo", "=", ""),
+    ('foo="bar,quux"', "foo", "=", "bar,quux"),
+    ('quote="She said: \\"Hi, ladies!\\""', "quote", "=", 'She said: "Hi, ladies!"'),
+    ('statuscode=~"5.."', "statuscode", "=~", "5.."),
+    # `=~` is read before `=`: the value is what follows the operator
+    ("tricky=~~~", "tricky", "=~", "~~"),
+    # \\ is a backslash, \= a spurious escape kept as written, \" a quote
+    ('trickier==\\\\=\\=\\"', "trickier", "=", '=\\=\\="'),
+    ('contains_quote != "\\""', "contains_quote", "!=", '"'),
+    ('nl="a\\nb"', "nl", "=", "a\nb"),
+    ("tail=ends\\", "tail", "=", "ends\\"),
+    ('colon:name="x"', "colon:name", "=", "x"),
+    ('_under="x"', "_under", "=", "x"),
+]
+
+
+@pytest.mark.parametrize(("text", "name", "op", "value"), PARSED)
 def test_a_matcher_parses_as_alertmanager_parses_it(
     text: str, name: str, op: str, value: str
 ) -> None:
@@ -62,28 +69,27 @@ def test_a_matcher_parses_as_alertmanager_parses_it(
     assert isinstance(matcher, Matcher)
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("job=", "has no value"),
-        ('job="value', "never closed"),
-        ('job="value\\"', "never closed"),
-        ('job=value"', "unescaped double quote"),
-        ('trickier==\\\\=\\=\\""', "unescaped double quote"),
-        ('contains_unescaped_quote = foo"bar', "unescaped double quote"),
-        ('job="a"b"', "unescaped double quote"),
-        ('invalid-name = "valid label"', "is not a label matcher"),
-        ('9lives="x"', "is not a label matcher"),
-        ('"foo=\\"bar"', "is not a label matcher"),
-        ('{foo="bar"}', "is not a label matcher"),
-        ("severity", "is not a label matcher"),
-        ('severity=="x"', "unescaped double quote"),
-        ('foo=~"invalid[regexp"', "is not an RE2 regular expression (missing ]"),
-        # Python's re takes these; Go's regexp (RE2) does not, so Alertmanager does not
-        ('foo=~"(a)\\\\1"', "is not an RE2 regular expression"),
-        ('foo=~"(?=a)a"', "is not an RE2 regular expression"),
-    ],
-)
+REFUSED = [
+    ('job="value', "never closed"),
+    ('job="value\\"', "never closed"),
+    ('job=value"', "unescaped double quote"),
+    ('trickier==\\\\=\\=\\""', "unescaped double quote"),
+    ('contains_unescaped_quote = foo"bar', "unescaped double quote"),
+    ('job="a"b"', "unescaped double quote"),
+    ('invalid-name = "valid label"', "is not a label matcher"),
+    ('9lives="x"', "is not a label matcher"),
+    ('"foo=\\"bar"', "is not a label matcher"),
+    ('{foo="bar"}', "is not a label matcher"),
+    ("severity", "is not a label matcher"),
+    ('severity=="x"', "unescaped double quote"),
+    ('foo=~"invalid[regexp"', "is not an RE2 regular expression (missing ]"),
+    # Python's re takes these; Go's regexp (RE2) does not, so Alertmanager does not
+    ('foo=~"(a)\\\\1"', "is not an RE2 regular expression"),
+    ('foo=~"(?=a)a"', "is not an RE2 regular expression"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), REFUSED)
 def test_a_malformed_matcher_is_refused_with_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(MatcherError) as caught:
         parse_matcher(text)
@@ -92,47 +98,82 @@ def test_a_malformed_matcher_is_refused_with_what_is_wrong(text: str, message: s
     assert caught.value.hint
 
 
+ITEMS = [
+    ('{foo="bar"}', [("foo", "=", "bar")]),
+    ('{foo="bar", baz!~"quux.*"}', [("foo", "=", "bar"), ("baz", "!~", "quux.*")]),
+    (
+        '{foo="bar", instance=~"some-api.*"}',
+        [("foo", "=", "bar"), ("instance", "=~", "some-api.*")],
+    ),
+    ('{foo="bar,quux", job="job1"}', [("foo", "=", "bar,quux"), ("job", "=", "job1")]),
+    ('{foo = "bar", dings != "bums", }', [("foo", "=", "bar"), ("dings", "!=", "bums")]),
+    ("foo=bar,dings!=bums", [("foo", "=", "bar"), ("dings", "!=", "bums")]),
+    ('{quote="She said: \\"Hi, ladies!\\""}', [("quote", "=", 'She said: "Hi, ladies!"')]),
+    (
+        'contains_quote != "\\"" , contains_comma !~ "foo,bar" , ',
+        [("contains_quote", "!=", '"'), ("contains_comma", "!~", "foo,bar")],
+    ),
+    ('severity=~"critical|page"', [("severity", "=~", "critical|page")]),
+]
+ITEMS_REFUSED = ['"{foo=\\"bar"}', '"foo=\\"bar\\""', "a=1,,b=2", ' {a="1"}']
+
+
+@pytest.mark.parametrize(("text", "expected"), ITEMS)
+def test_an_item_of_matchers_holds_several_as_in_an_alertmanager_route(
+    text: str, expected: list[tuple[str, str, str]]
+) -> None:
+    assert [(m.name, m.op, m.value) for m in parse_matchers(text)] == expected
+
+
+@pytest.mark.parametrize("text", ITEMS_REFUSED)
+def test_an_item_alertmanager_refuses_is_refused(text: str) -> None:
+    with pytest.raises(MatcherError):
+        parse_matchers(text)
+
+
 def accepts(text: str, labels: dict[str, str]) -> bool:
     trigger = Trigger("A", matchers=(parse_matcher(text),))
     return trigger_matches(trigger, {"alertname": "A", **labels})
 
 
-@pytest.mark.parametrize(
-    ("text", "labels", "expected"),
-    [
-        ('severity=~"critical|page"', {"severity": "page"}, True),
-        ('severity=~"critical|page"', {"severity": "warning"}, False),
-        # anchored: the expression must match the whole value, both ends
-        ('severity=~"crit"', {"severity": "critical"}, False),
-        ('severity=~"ical"', {"severity": "critical"}, False),
-        ('severity=~"crit.*"', {"severity": "critical"}, True),
-        # the alternation is inside the anchors: ^(?:a|b)$, not ^a|b$
-        ('severity=~"x|page"', {"severity": "pager"}, False),
-        # `$` is the end of the text, not the place before a final newline
-        ('severity=~"page"', {"severity": "page\n"}, False),
-        ('severity!~"crit.*"', {"severity": "critical"}, False),
-        ('severity!~"crit.*"', {"severity": "warning"}, True),
-        ('env!="dev"', {"env": "prod"}, True),
-        ('env!="dev"', {"env": "dev"}, False),
-        ('team="db"', {"team": "db"}, True),
-        ('team="db"', {"team": "DB"}, False),
-        # a missing label is the empty string
-        ('env!="dev"', {}, True),
-        ('env="dev"', {}, False),
-        ('env=""', {}, True),
-        ('env=""', {"env": "x"}, False),
-        ('env=~".*"', {}, True),
-        ('env=~".+"', {}, False),
-        ('env!~".+"', {}, True),
-        # the value is matched as text: a matcher's `.` is a regex only with =~
-        ('host="a.b"', {"host": "axb"}, False),
-        ('host=~"a.b"', {"host": "axb"}, True),
-        # RE2 syntax Go accepts: POSIX classes, flags
-        ('host=~"[[:alpha:]]+-[0-9]+"', {"host": "web-12"}, True),
-        ('host=~"(?i)WEB-.*"', {"host": "web-12"}, True),
-        ('quote="say \\"hi\\""', {"quote": 'say "hi"'}, True),
-    ],
-)
+SEMANTICS = [
+    ('severity=~"critical|page"', {"severity": "page"}, True),
+    ('severity=~"critical|page"', {"severity": "warning"}, False),
+    # anchored: the expression must match the whole value, both ends
+    ('severity=~"crit"', {"severity": "critical"}, False),
+    ('severity=~"ical"', {"severity": "critical"}, False),
+    ('severity=~"crit.*"', {"severity": "critical"}, True),
+    # the alternation is inside the anchors: ^(?:a|b)$, not ^a|b$
+    ('severity=~"x|page"', {"severity": "pager"}, False),
+    # `$` is the end of the text, not the place before a final newline
+    ('severity=~"page"', {"severity": "page\n"}, False),
+    ('severity!~"crit.*"', {"severity": "critical"}, False),
+    ('severity!~"crit.*"', {"severity": "warning"}, True),
+    ('env!="dev"', {"env": "prod"}, True),
+    ('env!="dev"', {"env": "dev"}, False),
+    ('team="db"', {"team": "db"}, True),
+    ('team="db"', {"team": "DB"}, False),
+    # a missing label is the empty string
+    ('env!="dev"', {}, True),
+    ('env="dev"', {}, False),
+    ('env=""', {}, True),
+    ('env=""', {"env": "x"}, False),
+    ("env=", {}, True),
+    ("env!=", {"env": "x"}, True),
+    ('env=~".*"', {}, True),
+    ('env=~".+"', {}, False),
+    ('env!~".+"', {}, True),
+    # the value is matched as text: a matcher's `.` is a regex only with =~
+    ('host="a.b"', {"host": "axb"}, False),
+    ('host=~"a.b"', {"host": "axb"}, True),
+    # RE2 syntax Go accepts: POSIX classes, flags
+    ('host=~"[[:alpha:]]+-[0-9]+"', {"host": "web-12"}, True),
+    ('host=~"(?i)WEB-.*"', {"host": "web-12"}, True),
+    ('quote="say \\"hi\\""', {"quote": 'say "hi"'}, True),
+]
+
+
+@pytest.mark.parametrize(("text", "labels", "expected"), SEMANTICS)
 def test_a_matcher_means_what_it_means_in_alertmanager(
     text: str, labels: dict[str, str], expected: bool
 ) -> None:
@@ -286,3 +327,97 @@ def test_an_alert_is_matched_against_a_hundred_playbooks_in_well_under_a_millise
         assert len(matching_playbooks(books, paged)) == 100
         fastest = min(fastest, time.perf_counter() - started)
     assert fastest < 0.005
+
+
+# Alertmanager itself (amtool 0.25, offline): the same matchers in a route.
+
+
+def amtool_config(tmp_path: Path, matchers: list[str]) -> Path:
+    """A config whose route r<i> has the i-th matcher item, `continue`ing to the next."""
+    routes = "".join(
+        f"    - {{receiver: r{i}, continue: true, matchers: [{json.dumps(text)}]}}\n"
+        for i, text in enumerate(matchers)
+    )
+    receivers = "".join(f"  - name: r{i}\n" for i in range(len(matchers)))
+    config = tmp_path / f"alertmanager-{len(list(tmp_path.iterdir()))}.yml"
+    config.write_text(
+        f"route:\n  receiver: miss\n  routes:\n{routes}receivers:\n  - name: miss\n{receivers}"
+    )
+    return config
+
+
+def alertmanager_accepts(amtool: str, tmp_path: Path, text: str) -> bool:
+    checked = subprocess.run(
+        [amtool, "check-config", str(amtool_config(tmp_path, [text]))],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    return checked.returncode == 0
+
+
+def routed(amtool: str, config: Path, labels: dict[str, str]) -> set[str]:
+    arguments = [f"{name}={quoted(value)}" for name, value in labels.items()]
+    test = [amtool, "config", "routes", "test", f"--config.file={config}", *arguments]
+    run = subprocess.run(test, capture_output=True, text=True, timeout=30, check=True)
+    return set(run.stdout.strip().split(",")) - {"miss"}
+
+
+@pytest.fixture(scope="module")
+def amtool() -> str:
+    return require_binary("amtool", "prometheus-alertmanager")
+
+
+def test_alertmanager_accepts_and_refuses_the_matchers_we_do(amtool: str, tmp_path: Path) -> None:
+    texts = [t for t, *_ in PARSED] + [t for t, _ in REFUSED] + [t for t, _ in ITEMS]
+    texts += ITEMS_REFUSED
+    disagree = []
+    for text in texts:
+        try:
+            parse_matchers(text)
+            ours = True
+        except MatcherError:
+            ours = False
+        if alertmanager_accepts(amtool, tmp_path, text) is not ours:
+            disagree.append((text, ours))
+    assert not disagree
+
+
+def test_alertmanager_routes_every_label_set_as_our_matchers_match_it(
+    amtool: str, tmp_path: Path
+) -> None:
+    matchers = sorted({text for text, _, _ in SEMANTICS})
+    config = amtool_config(tmp_path, matchers)
+    label_sets = [labels for _, labels, _ in SEMANTICS]
+    label_sets += [{"severity": "page", "env": "dev", "team": "db"}, {"host": "web-12"}]
+    for labels in label_sets:
+        ours = {
+            f"r{i}"
+            for i, text in enumerate(matchers)
+            if matcher_accepts(parse_matcher(text), labels.get(parse_matcher(text).name, ""))
+        }
+        assert routed(amtool, config, labels) == ours, labels
+
+
+MATCHER_TEXT = st.builds(
+    "{}{}{}{}".format,
+    st.sampled_from(["", " ", "{"]),
+    NAMES,
+    st.sampled_from(["=", "!=", "=~", "!~", " = ", "=="]),
+    st.text(alphabet='ab."\\,{}*|()[] -n', max_size=12),
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(MATCHER_TEXT)
+def test_alertmanager_and_we_agree_on_generated_matchers(amtool: str, text: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            parsed = parse_matchers(text)
+        except MatcherError:
+            parsed = None
+        assert alertmanager_accepts(amtool, Path(folder), text) is (parsed is not None), text
+        if parsed and len(parsed) == 1 and parsed[0].op == "=":
+            config = amtool_config(Path(folder), [text])
+            name, value = parsed[0].name, parsed[0].value
+            assert routed(amtool, config, {name: value} if value else {}) == {"r0"}, text
