@@ -104,6 +104,7 @@ def parse_matcher(text: str) -> Matcher:
     name, op, raw = parts.groups()
     matcher = Matcher(name, op, _unquote(raw, text), text)
     if matcher.is_regex:
+        _refuse_what_go_refuses(matcher.value)
         _compiled(matcher.value)
     return matcher
 
@@ -151,6 +152,35 @@ def _closes(body: str) -> bool:
         return False
     backslashes = len(body) - 1 - len(body[:-1].rstrip("\\"))
     return backslashes % 2 == 0
+
+
+def _refuse_what_go_refuses(value: str) -> None:
+    """The two constructs RE2 takes and Go's regexp (Alertmanager 0.25's) does not:
+    `\\C` (any byte) and the `(?<name>…)` group (Go spells it `(?P<name>…)`)."""
+    index, in_class = 0, False
+    while index < len(value):
+        char, following = value[index], value[index + 1 : index + 2]
+        if char == "\\" and following == "Q":  # \Q…\E is literal text
+            end = value.find("\\E", index + 2)
+            index = len(value) if end < 0 else end + 2
+        elif char == "\\" and following == "C":
+            raise MatcherError(
+                f"{_show(value)}: \\C is not in Go's regular expressions", _REGEX_HINT
+            )
+        elif char == "\\":
+            index += 2
+        elif in_class:
+            in_class = char != "]"
+            index += 1
+        elif char == "[":
+            index += 1 + (value[index + 1 : index + 2] == "^")
+            index += value[index : index + 1] == "]"  # a leading ] is literal
+            in_class = True
+        elif value.startswith("(?<", index) and value[index + 3 : index + 4] not in ("=", "!"):
+            message = f"{_show(value)}: Go's regular expressions name a group (?P<name>...)"
+            raise MatcherError(message, _REGEX_HINT)
+        else:
+            index += 1
 
 
 @lru_cache(maxsize=8192)

@@ -9,6 +9,7 @@ label reads as the empty string.
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import tempfile
 import time
@@ -57,6 +58,10 @@ PARSED = [
     ("tail=ends\\", "tail", "=", "ends\\"),
     ('colon:name="x"', "colon:name", "=", "x"),
     ('_under="x"', "_under", "=", "x"),
+    # RE2 syntax that Go's regexp shares; \C inside \Q…\E and (?< inside [ ] are text
+    (r'x=~"(?P<n>a)"', "x", "=~", "(?P<n>a)"),
+    (r'x=~"\\Q\\C\\E"', "x", "=~", r"\Q\C\E"),
+    (r'x=~"[(?<n>]"', "x", "=~", "[(?<n>]"),
 ]
 
 
@@ -86,6 +91,9 @@ REFUSED = [
     # Python's re takes these; Go's regexp (RE2) does not, so Alertmanager does not
     ('foo=~"(a)\\\\1"', "is not an RE2 regular expression"),
     ('foo=~"(?=a)a"', "is not an RE2 regular expression"),
+    # RE2 takes these, Go's regexp (Alertmanager's) does not
+    (r'foo=~"a\\Cb"', "\\C is not in Go's regular expressions"),
+    (r'foo=~"(?<n>a)"', "Go's regular expressions name a group (?P<name>...)"),
 ]
 
 
@@ -421,3 +429,35 @@ def test_alertmanager_and_we_agree_on_generated_matchers(amtool: str, text: str)
             config = amtool_config(Path(folder), [text])
             name, value = parsed[0].name, parsed[0].value
             assert routed(amtool, config, {name: value} if value else {}) == {"r0"}, text
+
+
+REGEX_ATOMS = [
+    *("a", "b", "é", "A", "1", " ", "-", ".", "*", "+", "?", "(", ")", "|", "^", "$", "{2}"),
+    *("[ab]", "[^a]", "[[:upper:]]", r"\d", r"\w", r"\s", r"\b", r"\B", r"\pL", r"\n", r"\x41"),
+    *("(?i)", "(?s)", "(?m)", "(?U)", r"\A", r"\z", r"\Z", r"\C", "(?<n>", "(?P<n>", "(?=", "{1,"),
+]
+LABEL_PIECES = ["a", "b", "A", "é", "É", "1", " ", "\n", "-", "ab"]
+
+
+def test_alertmanager_and_we_agree_on_random_regular_expressions(
+    amtool: str, tmp_path: Path
+) -> None:
+    chance = random.Random(19)
+    texts = [
+        "x=~" + json.dumps("".join(chance.choices(REGEX_ATOMS, k=chance.randint(1, 5))))
+        for _ in range(200)
+    ]
+    accepted, refused = [], []
+    for text in texts:
+        try:
+            accepted.append(parse_matcher(text))
+        except MatcherError:
+            refused.append(text)
+    assert len(accepted) > 80
+    assert not [text for text in refused[:40] if alertmanager_accepts(amtool, tmp_path, text)]
+    # one config holds every matcher we accept: amtool refuses all of it if it refuses one
+    config = amtool_config(tmp_path, [m.text for m in accepted])
+    for _ in range(30):
+        label = "".join(chance.choices(LABEL_PIECES, k=chance.randint(0, 4)))
+        ours = {f"r{i}" for i, m in enumerate(accepted) if matcher_accepts(m, label)}
+        assert routed(amtool, config, {"x": label} if label else {}) == ours, repr(label)
