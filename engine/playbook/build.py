@@ -106,12 +106,24 @@ class _Builder:
         )
 
     def trigger(self, raw: Mapping[str, Any], path: Path) -> Trigger:
+        self.refuse_templates(raw, path)
         matchers = tuple(
             matcher
             for j, text in enumerate(raw.get("matchers", []))
             for matcher in self.matchers(text, (*path, "matchers", j))
         )
         return Trigger(raw["alertname"], dict(raw.get("labels", {})), matchers)
+
+    def refuse_templates(self, raw: Mapping[str, Any], path: Path) -> None:
+        """A trigger is matched as written: a template in it would never be rendered."""
+        texts: list[tuple[Path, str]] = [((*path, "alertname"), raw["alertname"])]
+        texts += [((*path, "labels", k), v) for k, v in raw.get("labels", {}).items()]
+        texts += [((*path, "matchers", j), t) for j, t in enumerate(raw.get("matchers", []))]
+        for at, text in texts:
+            if "{{" in text or "{%" in text:
+                message = "a trigger is matched as written: this template would never be rendered"
+                hint = 'write the value itself, or a pattern with a matcher (team=~"db-.*")'
+                self.findings.append(Finding(self.source.at(at), dotted(at), message, hint))
 
     def matchers(self, text: str, path: Path) -> list[Matcher]:
         """The item's matchers; a malformed one becomes a finding at the item."""

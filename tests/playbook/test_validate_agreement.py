@@ -69,8 +69,8 @@ SEMANTIC = {
         "template-in-shell-script-string", "template-in-single-quotes",
         "template-in-ssh-remote-command",
     ],
-    "Alertmanager's matcher syntax and its RE2 regular expressions": [
-        "trigger-matcher-bad-regex", "trigger-matcher-malformed",
+    "triggers: Alertmanager's matcher syntax, RE2 regular expressions, no templates": [
+        "trigger-matcher-bad-regex", "trigger-matcher-malformed", "trigger-with-template",
     ],
     "ranges whose ends are the wrong way round": [
         "healthy-between-reversed", "retry-backoff-past-cap", "http-probe-latency-past-timeout",
