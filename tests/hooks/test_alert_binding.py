@@ -105,6 +105,9 @@ def test_from_names_the_label_or_annotation_an_input_takes(load) -> None:  # typ
         "node": "host-1",
         "threshold": 90,
     }
+    # a label name holding dots (OpenTelemetry's, in Prometheus 3) is one name
+    dotted = load("  service: {type: string, from: labels.service.name}\n")
+    assert bind_inputs(dotted, alert({"service.name": "checkout"})) == {"service": "checkout"}
     assert "input 'node' is required: the alert has no labels.instance" in reason(
         book, alert({"node": "host-2"})
     )
