@@ -124,7 +124,7 @@ def _unquote(raw: str, text: str) -> str:
     """The value without its enclosing quotes and with `\\"`, `\\\\`, `\\n` unescaped."""
     quoted = raw.startswith('"')
     body = raw[1:] if quoted else raw
-    if quoted and (len(body) == 0 or not _closes(body)):
+    if quoted and not _closes(body):
         message = f"{_show(text)}: the quote that opens the value is never closed"
         raise MatcherError(message, 'end the value with an unescaped "')
     if quoted:

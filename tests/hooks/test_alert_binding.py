@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.hooks.binding import BindingError, alert_namespace, bind_inputs
 from engine.hooks.payload import AlertPayload, decode_notification
@@ -191,3 +193,38 @@ def test_the_alert_namespace_is_what_templates_read() -> None:
     )
     namespace["labels"]["instance"] = "changed"
     assert firing.labels["instance"] == "host-0-1795354999"
+
+
+FUZZED = """\
+  text: {type: string, pattern: '^[a-z0-9-]+$', default: web}
+  count: {type: integer, from: labels.count, default: 1}
+  ratio: {type: number, from: annotations.ratio, default: 0.5}
+  flag: {type: boolean, default: false}
+  mode: {type: string, enum: [soft, hard], default: soft}
+"""
+LABEL_NAMES = st.sampled_from(["text", "count", "ratio", "flag", "mode", "other"])
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.dictionaries(LABEL_NAMES, st.text(max_size=30)),
+    st.dictionaries(LABEL_NAMES, st.text(max_size=30)),
+)
+def test_any_labels_bind_or_give_a_reason(
+    fuzzed: Playbook, labels: dict[str, str], annotations: dict[str, str]
+) -> None:
+    try:
+        bound = bind_inputs(fuzzed, alert(labels, annotations))
+    except BindingError as exc:
+        assert exc.reason.startswith("input '")
+        assert len(exc.reason) < 1000
+        return
+    assert set(bound) == {"text", "count", "ratio", "flag", "mode"}
+    assert type(bound["count"]) is int and isinstance(bound["flag"], bool)
+
+
+@pytest.fixture(scope="module")
+def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Playbook:
+    file = tmp_path_factory.mktemp("fuzzed") / "fuzzed.yaml"
+    file.write_text(PLAYBOOK.format(inputs=FUZZED))
+    return load_playbook(str(file))
