@@ -10,11 +10,34 @@ from msgspec import Struct, field
 from engine.core.findings import Location
 
 
+class Matcher(Struct, frozen=True):
+    """One Alertmanager label matcher (`severity=~"critical|page"`), as parsed.
+
+    `op` is `=`, `!=`, `=~` or `!~`; `value` is unquoted and unescaped. A regular
+    expression is matched whole (`^(?:value)$`), as Alertmanager does
+    (`engine.playbook.matchers`).
+    """
+
+    name: str
+    op: str
+    value: str
+    text: str = ""
+
+    @property
+    def is_regex(self) -> bool:
+        return self.op in ("=~", "!~")
+
+    @property
+    def negated(self) -> bool:
+        return self.op in ("!=", "!~")
+
+
 class Trigger(Struct, frozen=True):
-    """An alert this playbook answers: its name, and labels that must match."""
+    """An alert this playbook answers: its name, labels that must equal, and matchers."""
 
     alertname: str
     labels: Mapping[str, str] = field(default_factory=dict)
+    matchers: tuple[Matcher, ...] = ()
 
 
 class Metadata(Struct, frozen=True):
@@ -42,6 +65,9 @@ class InputSpec(Struct, frozen=True):
     description: str = ""
     allow_leading_dash: bool = False
     location: Location = field(default_factory=lambda: Location(""))
+    # `from:` where an alert gives the value: `labels.<name>` or `annotations.<name>`;
+    # "" for the default (the label of the input's name, else that annotation).
+    source: str = ""
 
 
 class SecretSpec(Struct, frozen=True):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.core.durations import format_seconds
-from engine.model.playbook import Healthy, InputSpec, Playbook, Sli, Step
+from engine.model.playbook import Healthy, InputSpec, Playbook, Sli, Step, Trigger
 from engine.modes.validate import candidate_files, only_not_a_playbook
 from engine.playbook.loader import check_file
 from engine.playbook.traits import is_readonly, undoes_itself
@@ -72,6 +72,7 @@ def describe_playbook_json(playbook: Playbook) -> str:
         "description": meta.description,
         "file": playbook.file,
         "content_hash": playbook.content_hash,
+        "triggers": [_trigger_json(trigger) for trigger in meta.triggers],
         "inputs": [_input_json(spec) for spec in playbook.inputs.values()],
         "secrets": list(playbook.secrets),
         "targets": list(playbook.targets),
@@ -90,6 +91,15 @@ def _input_json(spec: InputSpec) -> dict[str, Any]:
         "enum": list(spec.enum),
         "pattern": spec.pattern,
         "description": spec.description,
+        "from": spec.source or None,
+    }
+
+
+def _trigger_json(trigger: Trigger) -> dict[str, Any]:
+    return {
+        "alertname": trigger.alertname,
+        "labels": dict(trigger.labels),
+        "matchers": [matcher.text for matcher in trigger.matchers],
     }
 
 

@@ -15,6 +15,7 @@ from engine.model.playbook import (
     Drill,
     Healthy,
     InputSpec,
+    Matcher,
     Metadata,
     Playbook,
     Probe,
@@ -25,6 +26,7 @@ from engine.model.playbook import (
     Trigger,
 )
 from engine.model.yamlsource import Path, Source, dotted
+from engine.playbook.matchers import MatcherError, parse_matchers
 from engine.playbook.schema import STEP_TYPE_KEYS
 from engine.sli.registry import PROBE_BLOCKS
 from engine.steps.registry import playbook_hooks, step_type
@@ -42,7 +44,7 @@ class _Builder:
         return Playbook(
             file=self.source.file,
             content_hash=content_hash(data),
-            metadata=_metadata(data["metadata"]),
+            metadata=self.metadata(data["metadata"]),
             steps=self.steps(data.get("steps", []), ("steps",)),
             inputs=_inputs(self.source, data.get("inputs") or {}),
             secrets=_secrets(data.get("secrets") or {}),
@@ -87,6 +89,51 @@ class _Builder:
             spec = None
         return Action(key, spec, where)
 
+    def metadata(self, raw: Mapping[str, Any]) -> Metadata:
+        triggers = tuple(
+            self.trigger(item, ("metadata", "triggers", i))
+            for i, item in enumerate(raw.get("triggers", []))
+        )
+        return Metadata(
+            name=raw["name"],
+            version=raw["version"],
+            maturity=raw["maturity"],
+            owner=raw.get("owner", ""),
+            summary=raw.get("summary", ""),
+            description=raw.get("description", ""),
+            tags=tuple(raw.get("tags", [])),
+            triggers=triggers,
+        )
+
+    def trigger(self, raw: Mapping[str, Any], path: Path) -> Trigger:
+        self.refuse_templates(raw, path)
+        matchers = tuple(
+            matcher
+            for j, text in enumerate(raw.get("matchers", []))
+            for matcher in self.matchers(text, (*path, "matchers", j))
+        )
+        return Trigger(raw["alertname"], dict(raw.get("labels", {})), matchers)
+
+    def refuse_templates(self, raw: Mapping[str, Any], path: Path) -> None:
+        """A trigger is matched as written: a template in it would never be rendered."""
+        texts: list[tuple[Path, str]] = [((*path, "alertname"), raw["alertname"])]
+        texts += [((*path, "labels", k), v) for k, v in raw.get("labels", {}).items()]
+        texts += [((*path, "matchers", j), t) for j, t in enumerate(raw.get("matchers", []))]
+        for at, text in texts:
+            if "{{" in text or "{%" in text:
+                message = "a trigger is matched as written: this template would never be rendered"
+                hint = 'write the value itself, or a pattern with a matcher (team=~"db-.*")'
+                self.findings.append(Finding(self.source.at(at), dotted(at), message, hint))
+
+    def matchers(self, text: str, path: Path) -> list[Matcher]:
+        """The item's matchers; a malformed one becomes a finding at the item."""
+        try:
+            return parse_matchers(text)
+        except MatcherError as exc:
+            location = self.source.at(path)
+            self.findings.append(Finding(location, dotted(path), str(exc), exc.hint))
+            return []
+
     def drill(self, raw: Mapping[str, Any]) -> Drill:
         within = raw.get("detect_within")
         recover = raw.get("recover_within")
@@ -111,22 +158,6 @@ def content_hash(data: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _metadata(raw: Mapping[str, Any]) -> Metadata:
-    triggers = tuple(
-        Trigger(t["alertname"], dict(t.get("labels", {}))) for t in raw.get("triggers", [])
-    )
-    return Metadata(
-        name=raw["name"],
-        version=raw["version"],
-        maturity=raw["maturity"],
-        owner=raw.get("owner", ""),
-        summary=raw.get("summary", ""),
-        description=raw.get("description", ""),
-        tags=tuple(raw.get("tags", [])),
-        triggers=triggers,
-    )
-
-
 def _inputs(source: Source, raw: Mapping[str, Any]) -> dict[str, InputSpec]:
     return {
         name: InputSpec(
@@ -139,6 +170,7 @@ def _inputs(source: Source, raw: Mapping[str, Any]) -> dict[str, InputSpec]:
             description=spec.get("description", ""),
             allow_leading_dash=bool(spec.get("allow_leading_dash", False)),
             location=source.at(("inputs", name), key=True),
+            source=spec.get("from", ""),
         )
         for name, spec in raw.items()
     }

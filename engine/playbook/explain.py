@@ -28,6 +28,7 @@ _FORMS = {
     "version": "a semantic version",
     "id": "a valid step id",
     "capture": "a valid capture name",
+    "from": "labels.<name> or annotations.<name>",
 }
 _NAMED = {"inputs": "input", "secrets": "secret"}
 _UNQUOTED = {

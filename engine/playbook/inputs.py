@@ -3,7 +3,8 @@
 Quoting does not stop option injection (`shlex.quote('-rf')` is `-rf`), so inputs are
 typed and checked before anything runs (RELIABILITY.md #2): a declared type, a pattern
 (ECMA-262, the dialect of JSON Schema and editors) that must match the whole value,
-an allowed set, and no leading `-` unless declared.
+an allowed set, no leading `-` unless declared, and no NUL (which no argument or
+environment variable can carry: the step would fail only when it starts).
 """
 
 from __future__ import annotations
@@ -132,8 +133,13 @@ _TYPES: dict[str, tuple[Callable[[str], Any], Callable[[Any], bool]]] = {
 
 
 def _check(spec: InputSpec, value: Any) -> list[str]:
-    """Problems with a typed value: leading dash, pattern, allowed set."""
+    """Problems with a typed value: a NUL, leading dash, pattern, allowed set."""
     problems: list[str] = []
+    if isinstance(value, str) and "\0" in value:
+        problems.append(
+            f"{_show(value)} holds a NUL character, which no command argument or"
+            " environment variable can carry"
+        )
     if isinstance(value, str) and value.startswith("-") and not spec.allow_leading_dash:
         problems.append(
             f"{_show(value)} starts with '-' and could be read as an option"

@@ -69,3 +69,34 @@ def test_runs_with_a_known_outcome_is_accepted(tmp_path: Path) -> None:
     run = runbook("runs", "--outcome", "failed", "-o", "json", cwd=tmp_path, home=tmp_path / "home")
     assert run.code == 0, run.err
     assert json.loads(run.out) == []
+
+
+def test_show_playbook_json_tells_its_triggers_and_where_an_alert_gives_each_input(
+    tmp_path: Path,
+) -> None:
+    alerted = REPO / "tests" / "playbooks" / "valid" / "triggers-and-alert-inputs.yaml"
+    summary = show_json(alerted, tmp_path)
+    assert summary["triggers"] == [
+        {
+            "alertname": "PodCrashLooping",
+            "labels": {"team": "sre"},
+            "matchers": [
+                'severity=~"critical|page"',
+                'env!="dev"',
+                'namespace !~ "kube-.*"',
+                'quote="say \\"hi\\""',
+                'cluster=~"prod-.*"',
+                'tier!="batch"',
+            ],
+        },
+        {"alertname": "PodOOMKilled", "labels": {}, "matchers": []},
+    ]
+    inputs = summary["inputs"]
+    assert isinstance(inputs, list)
+    sources = {item["name"]: item["from"] for item in inputs}
+    assert sources == {
+        "pod": None,
+        "namespace": None,
+        "node": "labels.instance",
+        "restarts": "annotations.restart_count",
+    }

@@ -159,6 +159,14 @@ def test_a_leading_dash_is_refused_unless_declared() -> None:
     assert bind_one("-3", "integer") == -3  # a number is not an option
 
 
+def test_a_nul_character_is_refused_as_no_command_can_take_it() -> None:
+    (problem,) = problems({"x": spec()}, {"x": "web\0-1"})
+    assert problem == (
+        "input 'x': 'web\\x00-1' holds a NUL character, which no command argument or"
+        " environment variable can carry"
+    )
+
+
 def test_unknown_inputs_are_refused_with_the_declared_ones_as_hint() -> None:
     specs = {"profile": spec(name="profile", default="minikube"), "n": spec("integer", name="n")}
     with pytest.raises(InputError) as caught:

@@ -56,8 +56,8 @@ SEMANTIC = {
         "when-does-not-parse", "when-with-braces",
     ],
     "an input's default or enum against its own declaration": [
-        "input-default-leading-dash", "input-default-mismatch", "input-default-not-in-enum",
-        "input-default-wrong-type", "input-enum-unreachable",
+        "input-default-leading-dash", "input-default-mismatch", "input-default-nul",
+        "input-default-not-in-enum", "input-default-wrong-type", "input-enum-unreachable",
     ],
     "what a step type or the shell accepts": [
         "secret-by-computed-name-in-argv", "secret-in-argv", "secret-in-target",
@@ -68,6 +68,9 @@ SEMANTIC = {
         "template-in-probe-and-minikube-command", "template-in-shell-script-argv",
         "template-in-shell-script-string", "template-in-single-quotes",
         "template-in-ssh-remote-command",
+    ],
+    "triggers: Alertmanager's matcher syntax, RE2 regular expressions, no templates": [
+        "trigger-matcher-bad-regex", "trigger-matcher-malformed", "trigger-with-template",
     ],
     "ranges whose ends are the wrong way round": [
         "healthy-between-reversed", "retry-backoff-past-cap", "http-probe-latency-past-timeout",
