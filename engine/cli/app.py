@@ -21,7 +21,9 @@ from engine.cli.rollback import rollback
 from engine.cli.run import run
 from engine.cli.runs import runs
 from engine.cli.schema import schema
+from engine.cli.serve import serve
 from engine.cli.show import show
+from engine.cli.triggers import triggers
 from engine.cli.validate import validate
 
 
@@ -44,3 +46,5 @@ cli.add_command(drills)
 cli.add_command(demo)
 cli.add_command(locks)
 cli.add_command(recover)
+cli.add_command(serve)
+cli.add_command(triggers)

@@ -31,11 +31,19 @@ def execute_prepared(
     """Run a prepared playbook to its outcome, recorded in `ledger` (by default the
     request's, opened and closed here)."""
     with open_ledger(prepared.request, ledger) as ledger:
-        bus = EventBus(prepared.redactor.redact_data)
-        bus.ledger = LedgerListener(ledger)
-        bus.listeners.extend(listeners)
-        operator = make_operator(prepared.request, listeners)
-        return Run(prepared, run_id, bus, ledger, operator).execute()
+        return make_run(prepared, run_id, ledger, listeners).execute()
+
+
+def make_run(
+    prepared: Prepared, run_id: str, ledger: Ledger, listeners: Sequence[Listener] = ()
+) -> Run:
+    """A run of a prepared playbook recorded in `ledger`, ready to `execute()` (a caller
+    that keeps it can abort it from another thread: `run.signals.request_abort`)."""
+    bus = EventBus(prepared.redactor.redact_data)
+    bus.ledger = LedgerListener(ledger)
+    bus.listeners.extend(listeners)
+    operator = make_operator(prepared.request, listeners)
+    return Run(prepared, run_id, bus, ledger, operator)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,63 @@
+"""What to do with one firing alert: which playbooks answer it, and at which level.
+
+Maturity decides: a level-3 playbook runs unattended; a level-2 playbook is proposed
+to a human; a level-1 playbook is suggested as a checklist. An alert no playbook
+matches, or whose labels do not make valid inputs, starts nothing, and says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from engine.hooks.binding import BindingError, bind_inputs
+from engine.hooks.matching import matching_playbooks
+from engine.hooks.payload import AlertPayload
+from engine.ledger import new_run_id
+from engine.ledger.inbox import BAD_INPUT, NO_MATCH, PROPOSED, RUN, SUGGESTED, Decision
+from engine.model.playbook import Playbook
+
+
+def decisions_for(alert: AlertPayload, playbooks: Sequence[Playbook]) -> list[Decision]:
+    """One decision per matching playbook, or one saying that none matched."""
+    matched = matching_playbooks(playbooks, alert)
+    if not matched:
+        name = alert.labels.get("alertname", "")
+        return [Decision(NO_MATCH, f"no served playbook has a trigger matching alert {name!r}")]
+    return [_decision(playbook, alert) for playbook in matched]
+
+
+def _decision(playbook: Playbook, alert: AlertPayload) -> Decision:
+    meta = playbook.metadata
+    file = str(Path(playbook.file).resolve())
+    about: dict[str, Any] = {
+        "playbook": meta.name,
+        "version": meta.version,
+        "content_hash": playbook.content_hash,
+        "file": file,
+    }
+    try:
+        inputs = bind_inputs(playbook, alert)
+    except BindingError as exc:
+        return Decision(BAD_INPUT, f"the alert's labels make no valid inputs: {exc}", **about)
+    if meta.maturity >= 3:
+        return Decision(
+            RUN, "level 3: runs unattended", inputs=inputs, run_id=new_run_id(), **about
+        )
+    if meta.maturity == 2:
+        reason = f"level 2: proposed; a human runs it after reading the plan: runbook run {file}"
+        return Decision(PROPOSED, reason, inputs=inputs, **about)
+    reason = f"level 1: suggested; a human follows its checklist: runbook run {file}"
+    return Decision(SUGGESTED, reason, inputs=inputs, **about)
+
+
+def input_arguments(inputs: Mapping[str, Any]) -> dict[str, str]:
+    """Bound inputs as `runbook run -i` would give them (they are checked again there)."""
+    return {name: _argument(value) for name, value in inputs.items()}
+
+
+def _argument(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
