@@ -45,6 +45,13 @@ DEFAULT_LISTEN = "127.0.0.1:9095"
     help="Largest notification accepted, in bytes (413 above).",
 )
 @click.option(
+    "--body-timeout",
+    default="10s",
+    show_default=True,
+    metavar="DURATION",
+    help="A request body slower than this is refused (408): a slow-loris, not a sender.",
+)
+@click.option(
     "--drain",
     default="30s",
     show_default=True,
@@ -60,18 +67,16 @@ def serve(
     tls_key: str | None,
     concurrency: int,
     max_body: int,
+    body_timeout: str,
     drain: str,
 ) -> None:
     """Answer Alertmanager's webhook: level 3 runs, level 2 is proposed, level 1 suggested."""
-    from engine.core.durations import parse_duration
     from engine.hooks.app import Limits
     from engine.hooks.server import ServeSettings
     from engine.hooks.server import serve as run_server
 
-    try:
-        drain_seconds = parse_duration(drain)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--drain") from None
+    drain_seconds = _duration(drain, "--drain")
+    body_seconds = _duration(body_timeout, "--body-timeout")
     settings = ServeSettings(
         playbooks=playbooks,
         listen=listen,
@@ -80,7 +85,16 @@ def serve(
         tls_cert=tls_cert,
         tls_key=tls_key,
         concurrency=concurrency,
-        limits=Limits(body_bytes=max_body),
+        limits=Limits(body_bytes=max_body, body_seconds=body_seconds),
         drain_seconds=drain_seconds,
     )
     run_server(settings)
+
+
+def _duration(text: str, option: str) -> float:
+    from engine.core.durations import parse_duration
+
+    try:
+        return parse_duration(text)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint=option) from None
