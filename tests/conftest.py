@@ -17,6 +17,7 @@ pytest_plugins = [
     "kube_fixtures",
     "localstack_fixtures",
     "http_fixtures",
+    "alertmanager_fixtures",
 ]
 
 
