@@ -12,6 +12,8 @@ names, and fires and resolves alerts through its API v2 as Prometheus would.
   with a backoff starting near 0.5 s, for at most max(group_interval, 10 s).
 - Credentials go through files (`credentials_file`, `password_file`), as production
   should, so a token never appears in the config.
+- An https webhook is trusted through `ca_file`; like any Go program, Alertmanager also
+  trusts SSL_CERT_FILE from its environment (which the https_origin fixture sets).
 - `alertmanager` binary missing: the tests using it are skipped, but fail under CI=true
   (`.ci/run` installs prometheus-alertmanager).
 """
