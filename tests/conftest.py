@@ -18,6 +18,7 @@ pytest_plugins = [
     "localstack_fixtures",
     "http_fixtures",
     "serve_fixtures",
+    "alertmanager_fixtures",
 ]
 
 
