@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -245,3 +246,64 @@ def test_kill_9_during_a_storm_loses_nothing_and_runs_nothing_twice(
         row["run_id"] for row in rows if row["decision"] == "run"
     )
     assert {run["status"] for run in runs} <= {"recovered", "interrupted"}
+
+
+CANARY_PLAYBOOK = """\
+apiVersion: runbook/v1
+kind: Playbook
+metadata:
+  name: uses-a-secret
+  version: 1.0.0
+  maturity: 3
+  owner: tests
+  triggers:
+    - alertname: TokenExpired
+inputs:
+  service: {{type: string, pattern: '^[a-z]+$'}}
+secrets:
+  token: {{env: SERVE_CANARY_TOKEN}}
+targets: ["svc/{{{{ inputs.service }}}}"]
+sli:
+  probe: {{command: {{run: "test -f {markers}/done; echo $?", timeout: 5s}}}}
+  healthy: {{below: 1}}
+  settle: 0s
+  samples: 1
+  interval: 100ms
+steps:
+  - id: rotate
+    timeout: 10s
+    irreversible: a rotated token cannot be unrotated
+    shell:
+      run: 'echo "$TOKEN" {{{{ alert.annotations.summary }}}} | tee {markers}/done'
+      env: {{TOKEN: "{{{{ secrets.token }}}}"}}
+"""
+
+
+def test_a_secret_never_leaves_the_run_and_the_alert_reaches_its_templates(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    canary = f"canary-{uuid.uuid4().hex}"
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "uses-a-secret.yaml").write_text(CANARY_PLAYBOOK.format(markers=markers))
+    server = serve_factory(folder, env={"SERVE_CANARY_TOKEN": canary}).start()
+    reply = server.post(notification([alert("TokenExpired", service="auth")]))
+    assert reply.status == 200
+    server.wait_settled(1)
+    (run,) = _runs_of(server)
+    assert run["status"] == "recovered", server.log
+    # the step had the secret and the alert's annotation (as data)
+    assert (markers / "done").read_text() == f"{canary} TokenExpired on auth\n"
+
+    shown = server.cli("show", str(run["run_id"]), "--output", "json").stdout
+    seen = [
+        reply.data.decode(),
+        server.log,
+        server.get("/metrics").data.decode(),
+        json.dumps(server.triggers()),
+        shown,
+        *(path.read_bytes().decode("latin-1") for path in server.home.rglob("*") if path.is_file()),
+    ]
+    assert all(canary not in text for text in seen)
