@@ -4,10 +4,12 @@ notifications to post to it (the shape of Alertmanager 0.25's webhook body, vers
 from __future__ import annotations
 
 import hashlib
+import http.server
 import json
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -44,9 +46,10 @@ sli:
 steps:
   - id: fix
     timeout: 30s
-    shell: {{run: "sleep {sleep}; touch {markers}/fixed-{{{{ inputs.service }}}}"}}
+    shell: {{run: "sleep {sleep}; {action}"}}
     undo: {{shell: {{run: "rm -f {markers}/fixed-{{{{ inputs.service }}}}"}}}}
-"""
+{extra}"""
+FIX = "touch {markers}/fixed-{{{{ inputs.service }}}}"
 
 
 def write_playbook(
@@ -57,11 +60,23 @@ def write_playbook(
     level: int = 3,
     alertname: str = "ServiceDown",
     sleep: float = 0,
+    action: str = "",
+    extra: str = "",
 ) -> Path:
-    """A playbook answering `alertname` by touching `markers/fixed-<service>`."""
+    """A playbook answering `alertname` by touching `markers/fixed-<service>` (or by
+    `action`, a shell command), with `extra` YAML at its top level."""
     folder.mkdir(parents=True, exist_ok=True)
     markers.mkdir(parents=True, exist_ok=True)
-    text = LEVEL3.format(name=name, level=level, alertname=alertname, markers=markers, sleep=sleep)
+    action = action or FIX.format(markers=markers)
+    text = LEVEL3.format(
+        name=name,
+        level=level,
+        alertname=alertname,
+        markers=markers,
+        sleep=sleep,
+        action=action,
+        extra=extra,
+    )
     path = folder / f"{name}.yaml"
     path.write_text(text, encoding="utf-8")
     return path
@@ -249,3 +264,41 @@ def serve_factory(tmp_path: Path) -> Iterator[Callable[..., Server]]:
         if server.process is not None and server.process.poll() is None:
             os.killpg(server.process.pid, signal.SIGKILL)
             server.process.wait(10)
+
+
+@dataclass
+class Received:
+    """What a webhook receiver got: each request's headers and JSON body."""
+
+    requests: list[tuple[dict[str, str], Any]] = field(default_factory=list)
+
+    def bodies(self) -> list[Any]:
+        return [body for _, body in self.requests]
+
+
+@pytest.fixture
+def webhook_receiver() -> Iterator[tuple[str, Received]]:
+    """A plain HTTP receiver on loopback that answers 200 and keeps every POST
+    (an escalation's chat or paging webhook)."""
+    received = Received()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length) or b"null")
+            received.requests.append((dict(self.headers.items()), body))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: Any) -> None:  # quiet
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/escalate", received
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -15,6 +15,12 @@ DEFAULT_LISTEN = "127.0.0.1:9095"
     type=click.Path(exists=True, file_okay=False),
     help="The folder of playbooks whose triggers answer alerts.",
 )
+@click.option(
+    "--config",
+    "config",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML: defaults of the guards and the escalation, the global budget (README).",
+)
 @click.option("--listen", default=DEFAULT_LISTEN, show_default=True, metavar="HOST:PORT")
 @click.option(
     "--token-file",
@@ -60,6 +66,7 @@ DEFAULT_LISTEN = "127.0.0.1:9095"
 )
 def serve(
     playbooks: str,
+    config: str | None,
     listen: str,
     token_file: str | None,
     basic_auth_file: str | None,
@@ -87,6 +94,7 @@ def serve(
         concurrency=concurrency,
         limits=Limits(body_bytes=max_body, body_seconds=body_seconds),
         drain_seconds=drain_seconds,
+        config=config,
     )
     run_server(settings)
 

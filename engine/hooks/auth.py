@@ -45,8 +45,8 @@ class Credentials(Struct, frozen=True):
 
 def load_credentials(token_file: str | None, basic_auth_file: str | None) -> Credentials:
     """Read the token (one line) and the `user:password` pair (one line) from their files."""
-    bearer = _read_secret_line(token_file, "--token-file") if token_file else b""
-    basic = _read_secret_line(basic_auth_file, "--basic-auth-file") if basic_auth_file else b""
+    bearer = read_secret_line(token_file, "--token-file") if token_file else b""
+    basic = read_secret_line(basic_auth_file, "--basic-auth-file") if basic_auth_file else b""
     if basic and b":" not in basic:
         raise UsageError(
             f"{basic_auth_file}: expected one line `user:password`",
@@ -55,7 +55,7 @@ def load_credentials(token_file: str | None, basic_auth_file: str | None) -> Cre
     return Credentials(bearer=bearer, basic=basic)
 
 
-def _read_secret_line(file: str, option: str) -> bytes:
+def read_secret_line(file: str, option: str) -> bytes:
     path = Path(file)
     try:
         mode = path.stat().st_mode

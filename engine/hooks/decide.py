@@ -11,12 +11,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from engine.hooks.binding import BindingError, bind_inputs
+from engine.core.errors import EngineError
+from engine.hooks.binding import BindingError, alert_namespace, bind_inputs
 from engine.hooks.matching import matching_playbooks
 from engine.hooks.payload import AlertPayload
 from engine.ledger import new_run_id
 from engine.ledger.inbox import BAD_INPUT, NO_MATCH, PROPOSED, RUN, SUGGESTED, Decision
 from engine.model.playbook import Playbook
+from engine.run.context.variables import base_variables
+from engine.run.target_lock import render_targets
+from engine.templating.redaction import Redactor
 
 
 def decisions_for(alert: AlertPayload, playbooks: Sequence[Playbook]) -> list[Decision]:
@@ -42,14 +46,27 @@ def _decision(playbook: Playbook, alert: AlertPayload) -> Decision:
     except BindingError as exc:
         return Decision(BAD_INPUT, f"the alert's labels make no valid inputs: {exc}", **about)
     if meta.maturity >= 3:
-        return Decision(
-            RUN, "level 3: runs unattended", inputs=inputs, run_id=new_run_id(), **about
-        )
+        try:
+            targets = lock_keys(playbook, inputs, alert)
+        except EngineError as exc:
+            return Decision(BAD_INPUT, f"its targets do not render: {exc.message}", **about)
+        reason = "level 3: runs unattended"
+        return Decision(RUN, reason, inputs=inputs, run_id=new_run_id(), targets=targets, **about)
     if meta.maturity == 2:
         reason = f"level 2: proposed; a human runs it after reading the plan: runbook run {file}"
         return Decision(PROPOSED, reason, inputs=inputs, **about)
     reason = f"level 1: suggested; a human follows its checklist: runbook run {file}"
     return Decision(SUGGESTED, reason, inputs=inputs, **about)
+
+
+def lock_keys(
+    playbook: Playbook, inputs: Mapping[str, Any], alert: AlertPayload
+) -> tuple[str, ...]:
+    """The run's targets, rendered as the run will render them (from its inputs and the
+    alert; a target needing a secret is refused there too)."""
+    variables = base_variables(playbook, inputs, {}, "", "hook")
+    variables.alert = alert_namespace(alert)
+    return render_targets(playbook, variables, Redactor({}))
 
 
 def input_arguments(inputs: Mapping[str, Any]) -> dict[str, str]:

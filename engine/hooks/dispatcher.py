@@ -17,14 +17,34 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from engine.backends.local.containment import kill_leftovers
 from engine.core.errors import EngineError, UsageError
 from engine.hooks.binding import alert_namespace
 from engine.hooks.catalog import Catalog
+from engine.hooks.config import ServeConfig
 from engine.hooks.decide import decisions_for, input_arguments
+from engine.hooks.escalation import (
+    ESCALATED_OUTCOMES,
+    Escalator,
+    held_back_summary,
+    run_summary,
+)
+from engine.hooks.guards import Guarded, GuardPolicy, policy_for
 from engine.hooks.metrics import ServeMetrics
 from engine.hooks.payload import AlertPayload, PayloadError, decode_notification
 from engine.ledger import Ledger
-from engine.ledger.inbox import REFUSED, RESOLVED, RUN, Decision, InboxAlert, Pending, TriggerRow
+from engine.ledger.inbox import (
+    BUDGET_EXHAUSTED,
+    FLAPPING,
+    REFUSED,
+    RESOLVED,
+    RUN,
+    Decision,
+    InboxAlert,
+    Pending,
+    TriggerRow,
+)
+from engine.model.playbook import Playbook
 from engine.modes.run import make_run
 from engine.run.preflight import RunRequest, prepare
 from engine.run.runner import Run
@@ -47,11 +67,16 @@ class Dispatcher:
         *,
         home: Path | None = None,
         concurrency: int = 4,
+        config: ServeConfig | None = None,
     ) -> None:
         self.ledger = ledger
         self.catalog = catalog
         self.metrics = metrics
         self.home = home
+        self.config = config or ServeConfig()
+        self.escalator = Escalator(ledger, self.config.escalation)
+        self.playbooks: dict[str, Playbook] = {}  # by content hash, as last read
+        self.policies: dict[str, GuardPolicy] = {}
         self.wake = threading.Event()
         self.stopping = threading.Event()
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="runbook-hook-run")
@@ -63,6 +88,8 @@ class Dispatcher:
 
     def start(self) -> None:
         """Queue again what a previous server left, then start deciding."""
+        self.escalator.resume()
+        self._escalate_interrupted()
         requeued = self.ledger.requeue_unstarted_triggers()
         if requeued:
             log.warning(
@@ -88,6 +115,21 @@ class Dispatcher:
                 log.warning("aborting run %s: the server is stopping", run_id)
                 run.signals.request_abort("server stopping")
         self.pool.shutdown(wait=True)
+        self.escalator.stop()
+
+    def _escalate_interrupted(self) -> None:
+        """Runs a stopped server left interrupted: kill what their steps left running
+        (as `runbook recover`), never start them again, and tell a human."""
+        for trigger in self.ledger.interrupted_hook_runs():
+            assert trigger.run_id is not None
+            killed = kill_leftovers(trigger.run_id)
+            alert = self._stored_alert(trigger.notification_id, trigger.position)
+            body = run_summary(self.ledger, trigger.run_id, trigger.trigger_id, alert)
+            body["summary"] += (
+                f" (the server stopped during the run; killed {killed} leftover processes)"
+            )
+            body["next"] = f"runbook show {trigger.run_id}; runbook rollback {trigger.run_id}"
+            self._escalate("interrupted", body, trigger.playbook, trigger.content_hash, trigger)
 
     def _wait_for_runs(self, seconds: float) -> bool:
         deadline = threading.Event()
@@ -130,19 +172,21 @@ class Dispatcher:
                     return
                 self._decide(pending, playbooks)
 
-    def _playbooks(self) -> list[Any]:
+    def _playbooks(self) -> list[Playbook]:
         try:
             playbooks = self.catalog.refresh()
         except UsageError as exc:  # the folder was emptied or removed
             log.error("%s", exc.message)
             playbooks = []
+        self.playbooks.update((p.content_hash, p) for p in playbooks)
+        self.policies = {p.content_hash: policy_for(p.guards, self.config) for p in playbooks}
         broken = self.catalog.invalid_files()
         self.metrics.invalid_playbooks.set(len(broken))
         for file in broken:
             log.error("playbook %s is invalid: left out until it is fixed", file)
         return playbooks
 
-    def _decide(self, pending: Pending, playbooks: list[Any]) -> None:
+    def _decide(self, pending: Pending, playbooks: list[Playbook]) -> None:
         try:
             alert = decode_notification(pending.payload.encode()).alerts[pending.position]
         except (PayloadError, IndexError) as exc:
@@ -173,7 +217,8 @@ class Dispatcher:
         decisions: list[Decision],
         alert: AlertPayload | None,
     ) -> None:
-        for trigger_id, decision in self.ledger.decide_alert(pending, facts, decisions):
+        guard = Guarded(self.policies, facts.fingerprint)
+        for trigger_id, decision in self.ledger.decide_alert(pending, facts, decisions, guard):
             self.metrics.decisions.labels(decision.decision).inc()
             log.info(
                 "alert %s %s: %s %s (%s)",
@@ -185,12 +230,45 @@ class Dispatcher:
             )
             if decision.decision == RUN and alert is not None:
                 self._queue(trigger_id, decision, alert, pending.receiver)
+            elif decision.decision in (FLAPPING, BUDGET_EXHAUSTED) and alert is not None:
+                body = held_back_summary(decision, trigger_id, alert)
+                about = (trigger_id, None, decision.playbook)
+                self._escalate_about(decision.decision, body, decision.content_hash, about)
 
     # -- running -------------------------------------------------------------------
 
+    def _escalate(
+        self,
+        reason: str,
+        body: dict[str, Any],
+        playbook: str | None,
+        content_hash: str | None,
+        trigger: TriggerRow,
+    ) -> None:
+        about = (trigger.trigger_id, trigger.run_id, playbook)
+        self._escalate_about(reason, body, content_hash, about)
+
+    def _escalate_about(
+        self,
+        reason: str,
+        body: dict[str, Any],
+        content_hash: str | None,
+        about: tuple[str | None, str | None, str | None],
+    ) -> None:
+        playbook = self.playbooks.get(content_hash or "")
+        own = playbook.escalation if playbook else None
+        base_dir = Path(playbook.file).resolve().parent if playbook else None
+        try:
+            self.escalator.escalate(reason, body, own, base_dir, about)
+        except EngineError as exc:
+            log.error("cannot record an escalation (%s): %s", reason, exc.message)
+
+    def _stored_alert(self, notification_id: str, position: int) -> AlertPayload:
+        payload = self.ledger.notification_payload(notification_id)
+        return decode_notification(payload.encode()).alerts[position]
+
     def _queue_from_record(self, trigger: TriggerRow) -> None:
-        payload = self.ledger.notification_payload(trigger.notification_id)
-        alert = decode_notification(payload.encode()).alerts[trigger.position]
+        alert = self._stored_alert(trigger.notification_id, trigger.position)
         decision = Decision(
             RUN,
             trigger.reason,
@@ -200,6 +278,7 @@ class Dispatcher:
             file=trigger.file,
             inputs=trigger.inputs,
             run_id=trigger.run_id,
+            targets=tuple(trigger.targets),
         )
         self._queue(trigger.trigger_id, decision, alert, "")
 
@@ -234,9 +313,9 @@ class Dispatcher:
             log.exception("trigger %s did not start", trigger_id)
             self.ledger.trigger_not_started(trigger_id, f"internal error: {type(exc).__name__}")
             return
-        self._execute(run)
+        self._execute(run, trigger_id, decision, alert)
 
-    def _execute(self, run: Run) -> None:
+    def _execute(self, run: Run, trigger_id: str, decision: Decision, alert: AlertPayload) -> None:
         with self._running_lock:
             self.running[run.run_id] = run
         self.metrics.in_flight.inc()
@@ -244,6 +323,10 @@ class Dispatcher:
             result = run.execute()
             self.metrics.runs.labels(result.outcome.value).inc()
             log.info("run %s of %s: %s", run.run_id, run.playbook.name, result.outcome.value)
+            if result.outcome.value in ESCALATED_OUTCOMES:
+                body = run_summary(self.ledger, run.run_id, trigger_id, alert)
+                about = (trigger_id, run.run_id, decision.playbook)
+                self._escalate_about(result.outcome.value, body, decision.content_hash, about)
         except Exception:
             log.exception("run %s failed inside the engine", run.run_id)
         finally:

@@ -19,6 +19,7 @@ from engine.core.errors import UsageError
 from engine.hooks.app import Limits, Service, create_app
 from engine.hooks.auth import load_credentials
 from engine.hooks.catalog import Catalog
+from engine.hooks.config import load_config
 from engine.hooks.dispatcher import Dispatcher
 from engine.hooks.metrics import ServeMetrics
 from engine.ledger import LEDGER_FILE, Ledger, default_home
@@ -41,6 +42,7 @@ class ServeSettings(Struct, frozen=True):
     limits: Limits = Limits()
     drain_seconds: float = 30.0
     home: Path | None = None
+    config: str | None = None  # --config FILE: guards, budget and escalation defaults
 
 
 def serve(settings: ServeSettings) -> None:
@@ -54,6 +56,7 @@ def serve(settings: ServeSettings) -> None:
         )
     if bool(settings.tls_cert) != bool(settings.tls_key):
         raise UsageError("TLS needs both --tls-cert and --tls-key")
+    config = load_config(settings.config)
     catalog = Catalog(settings.playbooks)
     playbooks = catalog.load()
     _configure_logging()
@@ -61,12 +64,12 @@ def serve(settings: ServeSettings) -> None:
     with Ledger.open(home / LEDGER_FILE) as ledger:
         metrics = ServeMetrics()
         dispatcher = Dispatcher(
-            ledger, catalog, metrics, home=home, concurrency=settings.concurrency
+            ledger, catalog, metrics, home=home, concurrency=settings.concurrency, config=config
         )
         service = Service(
             ledger, credentials, dispatcher, metrics, settings.limits, settings.drain_seconds
         )
-        config = uvicorn.Config(
+        uvicorn_config = uvicorn.Config(
             create_app(service),
             host=host,
             port=port,
@@ -85,7 +88,7 @@ def serve(settings: ServeSettings) -> None:
             host,
             port,
         )
-        uvicorn.Server(config).run()
+        uvicorn.Server(uvicorn_config).run()
 
 
 def parse_listen(listen: str) -> tuple[str, int]:

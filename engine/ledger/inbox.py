@@ -14,9 +14,10 @@ playbook, across resends, Alertmanager's HA peers and our restarts.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from msgspec import Struct
@@ -54,13 +55,25 @@ CREATE TABLE triggers (
     decision TEXT NOT NULL, reason TEXT NOT NULL,
     -- for a run: queued → started | cancelled; the run's id from the moment it is queued
     state TEXT, run_id TEXT,
-    inputs TEXT NOT NULL DEFAULT '{}'
+    inputs TEXT NOT NULL DEFAULT '{}',
+    -- the run's lock keys, rendered when it was decided (what the guards count by)
+    targets TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX triggers_by_time ON triggers (decided_at);
 CREATE INDEX triggers_queued ON triggers (state) WHERE state = 'queued';
 CREATE INDEX triggers_by_alert ON triggers (fingerprint, starts_at);
 CREATE UNIQUE INDEX triggers_once ON triggers (fingerprint, starts_at, content_hash)
-    WHERE decision IN ('run', 'proposed', 'suggested')
+    WHERE decision IN ('run', 'proposed', 'suggested');
+CREATE INDEX triggers_runs ON triggers (decided_at) WHERE decision = 'run';
+CREATE TABLE escalations (
+    escalation_id TEXT PRIMARY KEY,
+    created_at REAL NOT NULL, reason TEXT NOT NULL,
+    trigger_id TEXT, run_id TEXT, playbook TEXT,
+    -- the summary sent (JSON), where to (JSON), and how it went
+    body TEXT NOT NULL, destination TEXT NOT NULL,
+    status TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', sent_at REAL
+);
+CREATE INDEX escalations_pending ON escalations (status) WHERE status = 'pending'
 """
 
 # What a decision can be. The first three act (at most one per firing and playbook
@@ -74,7 +87,13 @@ RESOLVED = "resolved"
 NO_MATCH = "no_match"
 BAD_INPUT = "bad_input"
 REFUSED = "refused"
-DECISIONS = frozenset({*ACTING, DUPLICATE, RESOLVED, NO_MATCH, BAD_INPUT, REFUSED})
+# The guards (engine/hooks/guards.py): a run they held back.
+BUSY = "busy"
+COOLDOWN = "cooldown"
+BUDGET_EXHAUSTED = "budget_exhausted"
+FLAPPING = "flapping"
+GUARDED = frozenset({BUSY, COOLDOWN, BUDGET_EXHAUSTED, FLAPPING})
+DECISIONS = frozenset({*ACTING, DUPLICATE, RESOLVED, NO_MATCH, BAD_INPUT, REFUSED, *GUARDED})
 QUEUED = "queued"
 STARTED = "started"
 CANCELLED = "cancelled"
@@ -126,6 +145,12 @@ class Decision(Struct, frozen=True):
     file: str | None = None
     inputs: Mapping[str, Any] = {}
     run_id: str | None = None
+    targets: tuple[str, ...] = ()
+
+
+# Inside the transaction that records a `run` decision: the same decision, or the one
+# the guards make of it (e.g. `cooldown`), reading what was decided before.
+Guard = Callable[[sqlite3.Connection, Decision], Decision]
 
 
 class TriggerRow(Struct, frozen=True):
@@ -147,11 +172,13 @@ class TriggerRow(Struct, frozen=True):
     state: str | None
     run_id: str | None
     inputs: dict[str, Any]
+    targets: list[str]
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> TriggerRow:
         values = dict(record)
         values["inputs"] = from_json(values["inputs"])
+        values["targets"] = json.loads(values["targets"])
         return cls(**values)
 
 
@@ -197,14 +224,18 @@ def pending(conn: sqlite3.Connection, limit: int) -> list[Pending]:
 
 
 def decide(
-    conn: sqlite3.Connection, alert: Pending, facts: InboxAlert, decisions: Sequence[Decision]
+    conn: sqlite3.Connection,
+    alert: Pending,
+    facts: InboxAlert,
+    decisions: Sequence[Decision],
+    guard: Guard | None = None,
 ) -> list[tuple[str, Decision]]:
     """Inside a write transaction: record the decisions on one alert and mark it handled.
 
     An acting decision that the same firing already had with the same content becomes a
-    `duplicate` naming the first. A `run` is queued with its run id. Returns each
-    trigger id with the decision as recorded."""
-    recorded = [_record(conn, alert, facts, decision) for decision in decisions]
+    `duplicate` naming the first; a `run` is then put to `guard`, and if it passes, queued
+    with its run id. Returns each trigger id with the decision as recorded."""
+    recorded = [_record(conn, alert, facts, decision, guard) for decision in decisions]
     conn.execute(
         "UPDATE inbox SET handled_at = ? WHERE notification_id = ? AND position = ?",
         (time.time(), alert.notification_id, alert.position),
@@ -213,11 +244,17 @@ def decide(
 
 
 def _record(
-    conn: sqlite3.Connection, alert: Pending, facts: InboxAlert, decision: Decision
+    conn: sqlite3.Connection,
+    alert: Pending,
+    facts: InboxAlert,
+    decision: Decision,
+    guard: Guard | None,
 ) -> tuple[str, Decision]:
     if decision.decision in ACTING:
         first = _earlier(conn, facts, decision.content_hash)
-        if first is not None:
+        if first is None and decision.decision == RUN and guard is not None:
+            decision = guard(conn, decision)
+        elif first is not None:
             decision = Decision(
                 decision=DUPLICATE,
                 reason=f"already {first['decision']} as {first['trigger_id']}"
@@ -228,17 +265,19 @@ def _record(
                 file=decision.file,
                 inputs=decision.inputs,
                 run_id=first["run_id"],
+                targets=decision.targets,
             )
     trigger_id = new_trigger_id()
     state = QUEUED if decision.decision == RUN else None
     conn.execute(
-        "INSERT INTO triggers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO triggers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             *(trigger_id, alert.notification_id, alert.position),
             *(facts.fingerprint, facts.starts_at, facts.alertname),
             *(decision.playbook, decision.version, decision.content_hash, decision.file),
             *(time.time(), decision.decision, decision.reason, state, decision.run_id),
             to_json(dict(decision.inputs)),
+            json.dumps(list(decision.targets)),
         ),
     )
     return trigger_id, decision
@@ -306,6 +345,17 @@ def payload_of(conn: sqlite3.Connection, notification_id: str) -> str:
     return str(row[0]) if row else ""
 
 
+def interrupted_unescalated(conn: sqlite3.Connection) -> list[TriggerRow]:
+    """Runs alerts started that a stopped server left `interrupted`, not escalated yet."""
+    rows = conn.execute(
+        "SELECT t.* FROM triggers AS t JOIN runs AS r USING (run_id)"
+        " WHERE t.decision = 'run' AND r.status = 'interrupted'"
+        " AND NOT EXISTS (SELECT 1 FROM escalations AS e WHERE e.run_id = t.run_id)"
+        " ORDER BY t.trigger_id"
+    ).fetchall()
+    return [TriggerRow.from_record(dict(row)) for row in rows]
+
+
 def queued(conn: sqlite3.Connection) -> list[TriggerRow]:
     """Runs decided and not started yet, oldest first (after a restart: never started)."""
     rows = conn.execute(
@@ -335,3 +385,122 @@ def trigger_of_run(conn: sqlite3.Connection, run_id: str) -> TriggerRow | None:
     row = conn.execute("SELECT * FROM triggers WHERE run_id = ? AND decision = ?", (run_id, RUN))
     found = row.fetchone()
     return TriggerRow.from_record(dict(found)) if found else None
+
+
+# -- what the guards read (inside the deciding transaction) ---------------------------
+
+# Runs decided and not cancelled since a time: queued, started, or they ran.
+_COUNT_RUNS = (
+    "SELECT count(*) FROM triggers"
+    " WHERE decision = 'run' AND state IN ('queued', 'started') AND decided_at >= ?"
+)
+
+
+def latest_run_on(conn: sqlite3.Connection, target: str) -> sqlite3.Row | None:
+    """The newest run an alert started on `target`: its trigger, run id, state, and the
+    run's status and end (`ended_at`: NULL while it is queued or runs; the start of one
+    that was interrupted)."""
+    row: sqlite3.Row | None = conn.execute(
+        "SELECT t.trigger_id, t.run_id, t.state, r.status,"
+        " COALESCE(r.finished_at, CASE WHEN r.status != 'running' THEN r.started_at END)"
+        " AS ended_at"
+        " FROM triggers AS t JOIN json_each(t.targets) AS j LEFT JOIN runs AS r USING (run_id)"
+        " WHERE t.decision = 'run' AND t.state IN ('queued', 'started') AND j.value = ?"
+        " ORDER BY t.decided_at DESC LIMIT 1",
+        (target,),
+    ).fetchone()
+    return row
+
+
+def runs_since(
+    conn: sqlite3.Connection,
+    since: float,
+    *,
+    target: str | None = None,
+    playbook: str | None = None,
+    fingerprint: str | None = None,
+) -> int:
+    """How many runs alerts started since `since`, on a target, of a playbook, for an
+    alert, or all of them."""
+    sql = _COUNT_RUNS
+    params: list[Any] = [since]
+    if target is not None:
+        sql += " AND EXISTS (SELECT 1 FROM json_each(targets) WHERE value = ?)"
+        params.append(target)
+    if playbook is not None:
+        sql += " AND playbook = ?"
+        params.append(playbook)
+    if fingerprint is not None:
+        sql += " AND fingerprint = ?"
+        params.append(fingerprint)
+    return int(conn.execute(sql, params).fetchone()[0])
+
+
+# -- escalations ------------------------------------------------------------------------
+
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"
+
+
+class EscalationRow(Struct, frozen=True):
+    """One escalation: why, about what, the summary sent, where to, how it went."""
+
+    escalation_id: str
+    created_at: float
+    reason: str
+    trigger_id: str | None
+    run_id: str | None
+    playbook: str | None
+    body: dict[str, Any]
+    destination: dict[str, Any]
+    status: str
+    detail: str
+    sent_at: float | None
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> EscalationRow:
+        values = dict(record)
+        values["body"] = from_json(values["body"])
+        values["destination"] = from_json(values["destination"])
+        return cls(**values)
+
+
+def add_escalation(
+    conn: sqlite3.Connection,
+    reason: str,
+    body: Mapping[str, Any],
+    destination: Mapping[str, Any],
+    about: tuple[str | None, str | None, str | None],
+) -> str:
+    """Inside a write transaction: an escalation to send (`about`: trigger, run, playbook)."""
+    escalation_id = new_id("e")
+    conn.execute(
+        "INSERT INTO escalations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', NULL)",
+        (escalation_id, time.time(), reason, *about, to_json(body), to_json(destination), PENDING),
+    )
+    return escalation_id
+
+
+def escalation_done(conn: sqlite3.Connection, escalation_id: str, ok: bool, detail: str) -> None:
+    """Inside a write transaction: how sending an escalation went."""
+    conn.execute(
+        "UPDATE escalations SET status = ?, detail = ?, sent_at = ? WHERE escalation_id = ?",
+        (SENT if ok else FAILED, detail, time.time(), escalation_id),
+    )
+
+
+def escalations(
+    conn: sqlite3.Connection, *, status: str | None = None, limit: int = 50
+) -> list[EscalationRow]:
+    """Escalations, newest first (oldest first for `pending`: the order to send them)."""
+    if status is None:
+        rows = conn.execute(
+            "SELECT * FROM escalations ORDER BY created_at DESC LIMIT ?", (limit,)
+        ).fetchall()
+    else:
+        rows = conn.execute(
+            "SELECT * FROM escalations WHERE status = ? ORDER BY created_at LIMIT ?",
+            (status, limit),
+        ).fetchall()
+    return [EscalationRow.from_record(dict(row)) for row in rows]

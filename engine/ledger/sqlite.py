@@ -21,7 +21,15 @@ from typing import Any, TypeVar
 from engine.core.errors import LedgerError
 from engine.core.events import Interrupted
 from engine.ledger import inbox, locks
-from engine.ledger.inbox import Decision, InboxAlert, Pending, Received, TriggerRow
+from engine.ledger.inbox import (
+    Decision,
+    EscalationRow,
+    Guard,
+    InboxAlert,
+    Pending,
+    Received,
+    TriggerRow,
+)
 from engine.ledger.locks import Grant, Lease, Owner
 from engine.ledger.model import (
     INTERRUPTED,
@@ -377,12 +385,36 @@ class Ledger:
         return self._read_with(lambda conn: inbox.pending(conn, limit))
 
     def decide_alert(
-        self, alert: Pending, facts: InboxAlert, decisions: Sequence[Decision]
+        self,
+        alert: Pending,
+        facts: InboxAlert,
+        decisions: Sequence[Decision],
+        guard: Guard | None = None,
     ) -> list[tuple[str, Decision]]:
         """Record the decisions on one alert (a duplicate acting decision becomes
-        `duplicate`) and mark it handled, in one transaction."""
+        `duplicate`, a run is put to `guard`) and mark it handled, in one transaction."""
         with self._write(f"record the decision on alert {facts.fingerprint}") as conn:
-            return inbox.decide(conn, alert, facts, decisions)
+            return inbox.decide(conn, alert, facts, decisions, guard)
+
+    def add_escalation(
+        self,
+        reason: str,
+        body: Mapping[str, Any],
+        destination: Mapping[str, Any],
+        about: tuple[str | None, str | None, str | None],
+    ) -> str:
+        """Record an escalation to send; its id (`about`: trigger, run, playbook)."""
+        with self._write("record an escalation") as conn:
+            return inbox.add_escalation(conn, reason, body, destination, about)
+
+    def escalation_done(self, escalation_id: str, ok: bool, detail: str) -> None:
+        """Record how sending an escalation went."""
+        with self._write(f"record escalation {escalation_id}") as conn:
+            inbox.escalation_done(conn, escalation_id, ok, detail)
+
+    def escalations(self, *, status: str | None = None, limit: int = 50) -> list[EscalationRow]:
+        """Escalations, newest first (pending ones oldest first)."""
+        return self._read_with(lambda conn: inbox.escalations(conn, status=status, limit=limit))
 
     def cancel_queued_runs(self, fingerprint: str, reason: str) -> list[str]:
         """Cancel the queued runs of one alert; their trigger ids."""
@@ -407,6 +439,10 @@ class Ledger:
     def notification_payload(self, notification_id: str) -> str:
         """The body of an accepted notification ("" if there is none with this id)."""
         return self._read_with(lambda conn: inbox.payload_of(conn, notification_id))
+
+    def interrupted_hook_runs(self) -> list[TriggerRow]:
+        """Runs alerts started that were interrupted and not escalated yet."""
+        return self._read_with(inbox.interrupted_unescalated)
 
     def queued_triggers(self) -> list[TriggerRow]:
         """Runs decided and not started, oldest first."""

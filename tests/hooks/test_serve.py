@@ -45,16 +45,27 @@ def test_a_firing_alert_runs_its_level3_playbook_once_whatever_the_resends(
     assert shown["run"]["mode"] == "hook"
 
 
+def _unguarded(tmp_path: Path) -> str:
+    """A serve config with guards that never hold a run back."""
+    config = tmp_path / "serve.yaml"
+    config.write_text(
+        "guards: {cooldown: 0s, max_runs: {per_target: 1000, per_playbook: 1000},"
+        " flap: {runs: 1000, within: 1h}}\nbudget: {runs: 1000, window: 1h}\n"
+    )
+    return str(config)
+
+
 def test_each_firing_of_each_alert_gets_its_own_run(
     tmp_path: Path, serve_factory: ServeFactory
 ) -> None:
     markers = tmp_path / "markers"
     write_playbook(tmp_path / "playbooks", markers)
-    server = serve_factory(tmp_path / "playbooks").start()
+    server = serve_factory(tmp_path / "playbooks", "--config", _unguarded(tmp_path)).start()
     first = alert("ServiceDown", service="api")
     again = alert("ServiceDown", service="api", starts_at="2026-12-07T11:00:00.000Z")
     other = alert("ServiceDown", service="web")
     assert server.post(notification([first, other])).status == 200
+    server.wait_settled(2)
     assert server.post(notification([again])).status == 200
     rows = server.wait_settled(3)
     assert [row["decision"] for row in rows] == ["run", "run", "run"]
@@ -211,7 +222,9 @@ def test_kill_9_during_a_storm_loses_nothing_and_runs_nothing_twice(
     the kill cut is left interrupted, never started again."""
     markers = tmp_path / "markers"
     write_playbook(tmp_path / "playbooks", markers, sleep=0.2)
-    server = serve_factory(tmp_path / "playbooks", "--concurrency", "4").start()
+    config = _unguarded(tmp_path)
+    server = serve_factory(tmp_path / "playbooks", "--concurrency", "4", "--config", config)
+    server.start()
     services = [f"svc-{n}" for n in range(60)]
     bodies = [notification([alert("ServiceDown", service=s)]) for _ in range(3) for s in services]
 
