@@ -249,9 +249,13 @@ def serve_factory(tmp_path: Path) -> Iterator[Callable[..., Server]]:
     servers: list[Server] = []
 
     def make(playbooks: Path, *args: str, env: dict[str, str] | None = None) -> Server:
+        # the first server keeps the test's ledger (RUNBOOK_HOME): the CLI sees its runs
+        home = (
+            Path(os.environ["RUNBOOK_HOME"]) if not servers else tmp_path / f"home-{len(servers)}"
+        )
         server = Server(
             playbooks=playbooks,
-            home=tmp_path / f"serve-home-{len(servers)}",
+            home=home,
             log_file=tmp_path / f"serve-{len(servers)}.log",
             args=list(args),
             env=env or {},

@@ -16,6 +16,7 @@ from engine.cli.drill import drill
 from engine.cli.drills import drills
 from engine.cli.locks import locks
 from engine.cli.plan import plan
+from engine.cli.proposals import approve, proposals
 from engine.cli.recover import recover
 from engine.cli.rollback import rollback
 from engine.cli.run import run
@@ -47,4 +48,6 @@ cli.add_command(demo)
 cli.add_command(locks)
 cli.add_command(recover)
 cli.add_command(serve)
+cli.add_command(proposals)
+cli.add_command(approve)
 cli.add_command(triggers)

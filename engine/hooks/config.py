@@ -6,6 +6,7 @@ global budget. Every key is optional; a wrong one is an error at `file:line:col`
       max_runs: {per_target: 3, per_playbook: 10, window: 1h}
       flap: {runs: 3, within: 1h}
     budget: {runs: 30, window: 1h}     # runs started by alerts, all playbooks together
+    proposals: {expire_after: 1h}      # a level-2 proposal may be approved this long
     escalation:             # for playbooks without their own `escalation:`
       webhook: {url: "https://chat.example/hooks/oncall", token_file: /etc/runbook/chat.token}
       command: [logger, -t, runbook]
@@ -32,12 +33,23 @@ class Budget(Struct, frozen=True, forbid_unknown_fields=True):
     window: str = "1h"
 
 
+class Proposals(Struct, frozen=True, forbid_unknown_fields=True):
+    """How long a level-2 proposal may be approved (`runbook approve`)."""
+
+    expire_after: str = "1h"
+
+
 class ServeConfig(Struct, frozen=True, forbid_unknown_fields=True):
     """The config file's content; an absent file is all defaults."""
 
     guards: Guards | None = None
     budget: Budget | None = None
     escalation: Escalation | None = None
+    proposals: Proposals = Proposals()
+
+    @property
+    def proposal_seconds(self) -> float:
+        return parse_duration(self.proposals.expire_after)
 
 
 _AT = re.compile(r" - at `\$((?:\.[A-Za-z_][\w]*|\[\d+\])*)`$")
@@ -81,6 +93,7 @@ def _check_durations(config: ServeConfig, file: str) -> None:
         "guards.max_runs.window": guards.max_runs.window if guards.max_runs else None,
         "guards.flap.within": guards.flap.within if guards.flap else None,
         "budget.window": config.budget.window if config.budget else None,
+        "proposals.expire_after": config.proposals.expire_after,
     }
     for where, text in found.items():
         if text is None:

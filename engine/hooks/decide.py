@@ -7,6 +7,7 @@ matches, or whose labels do not make valid inputs, starts nothing, and says why.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,16 +24,20 @@ from engine.run.target_lock import render_targets
 from engine.templating.redaction import Redactor
 
 
-def decisions_for(alert: AlertPayload, playbooks: Sequence[Playbook]) -> list[Decision]:
-    """One decision per matching playbook, or one saying that none matched."""
+def decisions_for(
+    alert: AlertPayload, playbooks: Sequence[Playbook], proposal_seconds: float = 3600.0
+) -> list[Decision]:
+    """One decision per matching playbook, or one saying that none matched; a proposal
+    may be approved for `proposal_seconds`."""
     matched = matching_playbooks(playbooks, alert)
     if not matched:
         name = alert.labels.get("alertname", "")
         return [Decision(NO_MATCH, f"no served playbook has a trigger matching alert {name!r}")]
-    return [_decision(playbook, alert) for playbook in matched]
+    expires_at = time.time() + proposal_seconds
+    return [_decision(playbook, alert, expires_at) for playbook in matched]
 
 
-def _decision(playbook: Playbook, alert: AlertPayload) -> Decision:
+def _decision(playbook: Playbook, alert: AlertPayload, expires_at: float) -> Decision:
     meta = playbook.metadata
     file = str(Path(playbook.file).resolve())
     about: dict[str, Any] = {
@@ -53,8 +58,8 @@ def _decision(playbook: Playbook, alert: AlertPayload) -> Decision:
         reason = "level 3: runs unattended"
         return Decision(RUN, reason, inputs=inputs, run_id=new_run_id(), targets=targets, **about)
     if meta.maturity == 2:
-        reason = f"level 2: proposed; a human runs it after reading the plan: runbook run {file}"
-        return Decision(PROPOSED, reason, inputs=inputs, **about)
+        reason = "level 2: proposed; a human approves it after reading its plan (runbook approve)"
+        return Decision(PROPOSED, reason, inputs=inputs, expires_at=expires_at, **about)
     reason = f"level 1: suggested; a human follows its checklist: runbook run {file}"
     return Decision(SUGGESTED, reason, inputs=inputs, **about)
 

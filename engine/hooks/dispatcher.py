@@ -200,14 +200,17 @@ class Dispatcher:
         if alert.status == "resolved":
             decisions = [self._resolved(alert)]
         else:
-            decisions = decisions_for(alert, playbooks)
+            decisions = decisions_for(alert, playbooks, self.config.proposal_seconds)
         self._record(pending, facts, decisions, alert)
 
     def _resolved(self, alert: AlertPayload) -> Decision:
         cancelled = self.ledger.cancel_queued_runs(alert.fingerprint, "resolved before run")
+        closed = self.ledger.close_proposals(alert.fingerprint)
         reason = "resolved: a resolved alert never starts a run"
         if cancelled:
             reason += f"; cancelled the queued run of {', '.join(cancelled)}"
+        if closed:
+            reason += f"; closed the proposal {', '.join(closed)}"
         return Decision(RESOLVED, reason)
 
     def _record(

@@ -57,7 +57,9 @@ CREATE TABLE triggers (
     state TEXT, run_id TEXT,
     inputs TEXT NOT NULL DEFAULT '{}',
     -- the run's lock keys, rendered when it was decided (what the guards count by)
-    targets TEXT NOT NULL DEFAULT '[]'
+    targets TEXT NOT NULL DEFAULT '[]',
+    -- a proposal (state open → approved | resolved) may be approved until then
+    expires_at REAL
 );
 CREATE INDEX triggers_by_time ON triggers (decided_at);
 CREATE INDEX triggers_queued ON triggers (state) WHERE state = 'queued';
@@ -98,6 +100,8 @@ QUEUED = "queued"
 STARTED = "started"
 CANCELLED = "cancelled"
 NOT_STARTED = "not_started"
+OPEN = "open"  # a proposal a human may approve
+APPROVED = "approved"
 
 
 _SELECT_TRIGGERS = "SELECT * FROM triggers"
@@ -146,6 +150,7 @@ class Decision(Struct, frozen=True):
     inputs: Mapping[str, Any] = {}
     run_id: str | None = None
     targets: tuple[str, ...] = ()
+    expires_at: float | None = None  # a proposal's
 
 
 # Inside the transaction that records a `run` decision: the same decision, or the one
@@ -173,6 +178,7 @@ class TriggerRow(Struct, frozen=True):
     run_id: str | None
     inputs: dict[str, Any]
     targets: list[str]
+    expires_at: float | None
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> TriggerRow:
@@ -268,9 +274,9 @@ def _record(
                 targets=decision.targets,
             )
     trigger_id = new_trigger_id()
-    state = QUEUED if decision.decision == RUN else None
+    state = {RUN: QUEUED, PROPOSED: OPEN}.get(decision.decision)
     conn.execute(
-        "INSERT INTO triggers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO triggers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             *(trigger_id, alert.notification_id, alert.position),
             *(facts.fingerprint, facts.starts_at, facts.alertname),
@@ -278,6 +284,7 @@ def _record(
             *(time.time(), decision.decision, decision.reason, state, decision.run_id),
             to_json(dict(decision.inputs)),
             json.dumps(list(decision.targets)),
+            decision.expires_at,
         ),
     )
     return trigger_id, decision
@@ -305,6 +312,39 @@ def cancel_queued(conn: sqlite3.Connection, fingerprint: str, reason: str) -> li
         (CANCELLED, reason, fingerprint, QUEUED),
     )
     return [row[0] for row in rows]
+
+
+def close_proposals(conn: sqlite3.Connection, fingerprint: str) -> list[str]:
+    """Inside a write transaction: the alert resolved; its open proposals close."""
+    rows = conn.execute(
+        "SELECT trigger_id FROM triggers WHERE fingerprint = ? AND state = ?", (fingerprint, OPEN)
+    ).fetchall()
+    conn.execute(
+        "UPDATE triggers SET state = 'resolved' WHERE fingerprint = ? AND state = ?",
+        (fingerprint, OPEN),
+    )
+    return [row[0] for row in rows]
+
+
+def approve(conn: sqlite3.Connection, trigger_id: str, run_id: str, now: float) -> bool:
+    """Inside a write transaction: an open, unexpired proposal becomes approved with the
+    run that carries it out; False if it is not (any more)."""
+    cur = conn.execute(
+        "UPDATE triggers SET state = ?, run_id = ? WHERE trigger_id = ? AND state = ?"
+        " AND (expires_at IS NULL OR expires_at > ?)",
+        (APPROVED, run_id, trigger_id, OPEN, now),
+    )
+    return cur.rowcount == 1
+
+
+def get_trigger(conn: sqlite3.Connection, prefix: str) -> list[TriggerRow]:
+    """The decisions whose id starts with `prefix` (at most 6)."""
+    rows = conn.execute(
+        "SELECT * FROM triggers WHERE trigger_id >= ? AND trigger_id < ? ORDER BY trigger_id"
+        " LIMIT 6",
+        (prefix, prefix + "\U0010ffff"),
+    ).fetchall()
+    return [TriggerRow.from_record(dict(row)) for row in rows]
 
 
 def claim(conn: sqlite3.Connection, trigger_id: str) -> bool:

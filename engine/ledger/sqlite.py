@@ -421,6 +421,30 @@ class Ledger:
         with self._write(f"cancel the queued runs of alert {fingerprint}") as conn:
             return inbox.cancel_queued(conn, fingerprint, reason)
 
+    def close_proposals(self, fingerprint: str) -> list[str]:
+        """The alert resolved: close its open proposals; their trigger ids."""
+        with self._write(f"close the proposals of alert {fingerprint}") as conn:
+            return inbox.close_proposals(conn, fingerprint)
+
+    def approve_proposal(self, trigger_id: str, run_id: str) -> bool:
+        """Mark an open, unexpired proposal approved, carried out by `run_id`."""
+        with self._write(f"approve proposal {trigger_id}") as conn:
+            return inbox.approve(conn, trigger_id, run_id, time.time())
+
+    def get_trigger(self, trigger_id: str) -> TriggerRow:
+        """One decision by its id or a unique prefix of it."""
+        rows = self._read_with(lambda conn: inbox.get_trigger(conn, trigger_id))
+        exact = [row for row in rows if row.trigger_id == trigger_id]
+        if exact or len(rows) == 1:
+            return (exact or rows)[0]
+        if not rows or not trigger_id:
+            raise LedgerError(
+                f"no decision on an alert with id {trigger_id!r}",
+                hint="`runbook proposals` and `runbook triggers` list them",
+            )
+        shown = ", ".join(row.trigger_id for row in rows[:5])
+        raise LedgerError(f"id {trigger_id!r} is ambiguous: {shown}", hint="give more of the id")
+
     def claim_trigger(self, trigger_id: str) -> bool:
         """Mark a queued run started; False if it was cancelled meanwhile."""
         with self._write(f"start the run of trigger {trigger_id}") as conn:

@@ -15,9 +15,12 @@ from engine.ui.live import LiveDisplay, PausingOperator
 from engine.ui.operator import HeadlessOperator, TerminalOperator
 
 
-def run_playbook(request: RunRequest, listeners: Sequence[Listener] = ()) -> RunResult:
-    """Prepare (exit 2 on bad input, nothing recorded), then run and record."""
-    run_id = new_run_id()
+def run_playbook(
+    request: RunRequest, listeners: Sequence[Listener] = (), run_id: str | None = None
+) -> RunResult:
+    """Prepare (exit 2 on bad input, nothing recorded), then run and record (as `run_id`
+    when the caller chose it, e.g. to link it first)."""
+    run_id = run_id or new_run_id()
     prepared = prepare(request, run_id, mode="live")
     return execute_prepared(prepared, run_id, listeners)
 
