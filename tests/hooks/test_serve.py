@@ -98,7 +98,8 @@ def test_below_level_3_nothing_runs_the_decision_says_what_a_human_should_do(
     rows = {row["playbook"]: row for row in server.wait_settled(2)}
     assert rows["scripted"]["decision"] == "proposed"
     assert rows["documented"]["decision"] == "suggested"
-    assert "runbook run" in rows["scripted"]["reason"]
+    assert "runbook approve" in rows["scripted"]["reason"]
+    assert "runbook run" in rows["documented"]["reason"]
     assert server.runs() == []
     assert not (markers / "fixed-api").exists()
 
