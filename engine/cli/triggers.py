@@ -18,6 +18,10 @@ DECISIONS = (
     "no_match",
     "bad_input",
     "refused",
+    "busy",
+    "cooldown",
+    "budget_exhausted",
+    "flapping",
 )
 
 
