@@ -131,14 +131,18 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
+    ca_file: Path | None = None  # with --tls-cert: the certificate clients trust
     http: urllib3.PoolManager = field(default_factory=lambda: urllib3.PoolManager(retries=False))
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.ca_file else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def start(self, wait: bool = True) -> Server:
         self.port = self.port or free_port()
+        if self.ca_file is not None:
+            self.http = urllib3.PoolManager(retries=False, ca_certs=str(self.ca_file))
         command = engine_command(
             "serve", "--playbooks", str(self.playbooks), "--listen", f"127.0.0.1:{self.port}"
         )
