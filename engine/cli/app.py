@@ -24,7 +24,7 @@ from engine.cli.runs import runs
 from engine.cli.schema import schema
 from engine.cli.serve import serve
 from engine.cli.show import show
-from engine.cli.triggers import triggers
+from engine.cli.triggers import escalations, triggers
 from engine.cli.validate import validate
 
 
@@ -51,3 +51,4 @@ cli.add_command(serve)
 cli.add_command(proposals)
 cli.add_command(approve)
 cli.add_command(triggers)
+cli.add_command(escalations)

@@ -42,3 +42,13 @@ def triggers(decision: str | None, since: str | None, limit: int, output: str) -
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--since") from None
     say(list_triggers(decision, start, limit, output))
+
+
+@click.command()
+@click.option("--limit", "-n", default=20, show_default=True)
+@click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
+def escalations(limit: int, output: str) -> None:
+    """What runbook serve escalated, newest first, and whether it was delivered."""
+    from engine.modes.triggers import list_escalations
+
+    say(list_escalations(limit, output))

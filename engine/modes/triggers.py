@@ -7,7 +7,7 @@ import time
 
 from msgspec.structs import asdict
 
-from engine.ledger.inbox import TriggerRow
+from engine.ledger.inbox import EscalationRow, TriggerRow
 from engine.modes.catalog import table
 from engine.modes.history import open_ledger
 
@@ -33,4 +33,26 @@ def _cells(row: TriggerRow) -> tuple[str, ...]:
         decision,
         row.run_id or "-",
         row.reason,
+    )
+
+
+def list_escalations(limit: int, output: str) -> str:
+    """The escalations, newest first, and whether each was delivered."""
+    with open_ledger() as ledger:
+        rows = ledger.escalations(limit=limit)
+    if output == "json":
+        return json.dumps([asdict(row) for row in rows], indent=2)
+    header = ("ESCALATION", "CREATED", "REASON", "PLAYBOOK", "RUN", "STATUS", "DETAIL")
+    return table(header, [_escalation_cells(row) for row in rows])
+
+
+def _escalation_cells(row: EscalationRow) -> tuple[str, ...]:
+    return (
+        row.escalation_id,
+        time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.created_at)),
+        row.reason,
+        row.playbook or "-",
+        row.run_id or "-",
+        row.status,
+        row.detail,
     )

@@ -27,6 +27,12 @@ def _firing(service: str, hour: int, **labels: str) -> dict[str, Any]:
     )
 
 
+def _escalations(server: Server) -> list[dict[str, Any]]:
+    done = server.cli("escalations", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)  # type: ignore[no-any-return]
+
+
 def _decisions(server: Server) -> list[str]:
     return [row["decision"] for row in reversed(server.triggers())]
 
@@ -101,6 +107,7 @@ def test_a_flapping_alert_is_escalated_to_a_command_instead_of_run_again(
         server.wait_settled(hour)
     assert _decisions(server) == ["run", "run", "flapping"]
     server.wait_for(got.exists, "the escalation command ran")
+    server.wait_for(lambda: _escalations(server)[0]["status"] == "sent", "recorded as sent")
     body = json.loads(got.read_text())
     assert body["reason"] == "flapping"
     assert "2 run(s) within 60m00s" in body["summary"]
@@ -125,6 +132,10 @@ def test_a_run_that_fails_is_escalated_with_its_last_step_and_error(
     assert body["last_step"] == "fix"
     assert "exit code 3" in body["last_error"]
     assert body["spent"]["steps_run"] == 1
+    server.wait_for(lambda: _escalations(server)[0]["status"] == "sent", "recorded as sent")
+    (recorded,) = _escalations(server)
+    assert recorded["reason"] == "failed" and recorded["run_id"] == run["run_id"]
+    assert recorded["destination"] == {"webhook": {"url": url, "token_file": None}}
 
 
 def test_a_run_cut_by_a_crash_is_escalated_once_after_the_restart_and_not_run_again(
