@@ -17,6 +17,8 @@ pytest_plugins = [
     "kube_fixtures",
     "localstack_fixtures",
     "http_fixtures",
+    "serve_fixtures",
+    "alertmanager_fixtures",
 ]
 
 

@@ -131,11 +131,33 @@ class OwnPrometheus:
         PromStack(url, "", {}).wait_for(expr, value, timeout)
 
 
-def start_prometheus(state: Path, pgw_port: int) -> OwnPrometheus:
+ALERTING_CONFIG = """\
+  evaluation_interval: 500ms
+rule_files: [rules.yml]
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: ['127.0.0.1:{alertmanager_port}']
+"""
+
+
+def start_prometheus(
+    state: Path, pgw_port: int, rules: str = "", alertmanager_port: int = 0
+) -> OwnPrometheus:
+    """A Prometheus scraping the Pushgateway; with `rules` (a rules file's YAML), it
+    evaluates them every 500 ms and sends its alerts to the Alertmanager on
+    `alertmanager_port`."""
     prometheus = require_binary("prometheus", "prometheus")
     state.mkdir(parents=True)
     port = free_port()
-    (state / "prometheus.yml").write_text(SCRAPE_CONFIG.format(pgw_port=pgw_port))
+    config = SCRAPE_CONFIG.format(pgw_port=pgw_port)
+    if rules:
+        (state / "rules.yml").write_text(rules)
+        scrape, jobs = config.split("scrape_configs:\n")
+        alerting = ALERTING_CONFIG.format(alertmanager_port=alertmanager_port)
+        first, rest = alerting.split("rule_files:")
+        config = f"{scrape}{first}rule_files:{rest}scrape_configs:\n{jobs}"
+    (state / "prometheus.yml").write_text(config)
     process = _start(
         [
             prometheus,

@@ -16,12 +16,15 @@ from engine.cli.drill import drill
 from engine.cli.drills import drills
 from engine.cli.locks import locks
 from engine.cli.plan import plan
+from engine.cli.proposals import approve, proposals
 from engine.cli.recover import recover
 from engine.cli.rollback import rollback
 from engine.cli.run import run
 from engine.cli.runs import runs
 from engine.cli.schema import schema
+from engine.cli.serve import serve
 from engine.cli.show import show
+from engine.cli.triggers import escalations, triggers
 from engine.cli.validate import validate
 
 
@@ -44,3 +47,8 @@ cli.add_command(drills)
 cli.add_command(demo)
 cli.add_command(locks)
 cli.add_command(recover)
+cli.add_command(serve)
+cli.add_command(proposals)
+cli.add_command(approve)
+cli.add_command(triggers)
+cli.add_command(escalations)

@@ -76,6 +76,7 @@ class RunStarted(Payload, frozen=True, kw_only=True):
     os_user: str
     parent_run: str | None
     source: str  # the playbook's text, for a later rollback (JSON output leaves it out)
+    trigger: str | None = None  # the alert decision that started it (`runbook serve`)
 
 
 class StepIntent(Payload, frozen=True, kw_only=True):

@@ -54,12 +54,12 @@ def _next_millisecond() -> int:
 
 def new_run_id() -> str:
     """A new run id like `r20250101T120000123-k3q9zx`: lexical order is creation order."""
-    return _new_id("r")
+    return new_id("r")
 
 
 def new_drill_id() -> str:
     """A new drill id like `d20250101T120000123-k3q9zx`: a run id's format, its own letter."""
-    return _new_id("d")
+    return new_id("d")
 
 
 def is_drill_id(text: str) -> bool:
@@ -70,7 +70,9 @@ def is_drill_id(text: str) -> bool:
 _DRILL_ID = re.compile(r"d(\d|\Z)")
 
 
-def _new_id(letter: str) -> str:
+def new_id(letter: str) -> str:
+    """A new id: `letter`, the UTC time to the millisecond, a random suffix (lexical
+    order is creation order within a process)."""
     ms = _next_millisecond()
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(ms // 1000))
     suffix = base64.b32encode(os.urandom(5)).decode("ascii")[:6].lower()

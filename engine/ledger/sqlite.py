@@ -20,7 +20,16 @@ from typing import Any, TypeVar
 
 from engine.core.errors import LedgerError
 from engine.core.events import Interrupted
-from engine.ledger import locks
+from engine.ledger import inbox, locks
+from engine.ledger.inbox import (
+    Decision,
+    EscalationRow,
+    Guard,
+    InboxAlert,
+    Pending,
+    Received,
+    TriggerRow,
+)
 from engine.ledger.locks import Grant, Lease, Owner
 from engine.ledger.model import (
     INTERRUPTED,
@@ -43,7 +52,7 @@ from engine.ledger.model import (
 )
 from engine.ledger.private import open_private_ledger
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_MS = 10_000
 # Checkpoint the WAL into the database every 64 pages (SQLite's default: 1000). The WAL
 # then starts over and commits overwrite blocks it already has instead of growing it,
@@ -94,6 +103,8 @@ CREATE TABLE drills (
 CREATE INDEX drills_by_start ON drills (started_at);
 CREATE INDEX drills_by_playbook ON drills (playbook, started_at)
 """,
+    # v3: the webhook inbox of `runbook serve` (engine/ledger/inbox.py).
+    2: inbox.SCHEMA,
 }
 
 _INSERT_RUN = """
@@ -330,7 +341,7 @@ class Ledger:
         keys = locks.normalised(targets)
         pid = os.getpid()
         owner = Owner(host_name(), pid, process_start_time(pid))
-        in_the_way = self._query_leases(lambda conn: locks.blocker(conn, run_id, keys))
+        in_the_way = self._read_with(lambda conn: locks.blocker(conn, run_id, keys))
         if in_the_way is not None:  # seen without the write lock: no commit to wait for
             return Grant(blocked_by=in_the_way)
         try:
@@ -355,14 +366,126 @@ class Ledger:
 
     def leases(self) -> list[Lease]:
         """Every held lease (also of dead or expired owners, until taken over), by target."""
-        return self._query_leases(locks.held)
+        return self._read_with(locks.held)
 
-    def _query_leases(self, read: Callable[[sqlite3.Connection], _T]) -> _T:
+    def _read_with(self, read: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Read with `read(connection)` under the ledger's lock."""
         with self._lock:
             try:
                 return read(self._conn)
             except sqlite3.Error as exc:
                 raise LedgerError(f"cannot read the ledger: {exc}", hint=self._hint(exc)) from exc
+
+    # -- the webhook inbox (engine/ledger/inbox.py) -----------------------------
+
+    def accept_notification(self, received: Received) -> str:
+        """Commit a notification and queue its alerts; its id. Durable on return."""
+        with self._write("accept a notification") as conn:
+            return inbox.accept(conn, received)
+
+    def pending_alerts(self, limit: int = 100) -> list[Pending]:
+        """Accepted alerts not decided on yet, oldest first."""
+        return self._read_with(lambda conn: inbox.pending(conn, limit))
+
+    def decide_alert(
+        self,
+        alert: Pending,
+        facts: InboxAlert,
+        decisions: Sequence[Decision],
+        guard: Guard | None = None,
+    ) -> list[tuple[str, Decision]]:
+        """Record the decisions on one alert (a duplicate acting decision becomes
+        `duplicate`, a run is put to `guard`) and mark it handled, in one transaction."""
+        with self._write(f"record the decision on alert {facts.fingerprint}") as conn:
+            return inbox.decide(conn, alert, facts, decisions, guard)
+
+    def add_escalation(
+        self,
+        reason: str,
+        body: Mapping[str, Any],
+        destination: Mapping[str, Any],
+        about: tuple[str | None, str | None, str | None],
+    ) -> str:
+        """Record an escalation to send; its id (`about`: trigger, run, playbook)."""
+        with self._write("record an escalation") as conn:
+            return inbox.add_escalation(conn, reason, body, destination, about)
+
+    def escalation_done(self, escalation_id: str, ok: bool, detail: str) -> None:
+        """Record how sending an escalation went."""
+        with self._write(f"record escalation {escalation_id}") as conn:
+            inbox.escalation_done(conn, escalation_id, ok, detail)
+
+    def escalations(self, *, status: str | None = None, limit: int = 50) -> list[EscalationRow]:
+        """Escalations, newest first (pending ones oldest first)."""
+        return self._read_with(lambda conn: inbox.escalations(conn, status=status, limit=limit))
+
+    def cancel_queued_runs(self, fingerprint: str, reason: str) -> list[str]:
+        """Cancel the queued runs of one alert; their trigger ids."""
+        with self._write(f"cancel the queued runs of alert {fingerprint}") as conn:
+            return inbox.cancel_queued(conn, fingerprint, reason)
+
+    def close_proposals(self, fingerprint: str) -> list[str]:
+        """The alert resolved: close its open proposals; their trigger ids."""
+        with self._write(f"close the proposals of alert {fingerprint}") as conn:
+            return inbox.close_proposals(conn, fingerprint)
+
+    def approve_proposal(self, trigger_id: str, run_id: str) -> bool:
+        """Mark an open, unexpired proposal approved, carried out by `run_id`."""
+        with self._write(f"approve proposal {trigger_id}") as conn:
+            return inbox.approve(conn, trigger_id, run_id, time.time())
+
+    def get_trigger(self, trigger_id: str) -> TriggerRow:
+        """One decision by its id or a unique prefix of it."""
+        rows = self._read_with(lambda conn: inbox.get_trigger(conn, trigger_id))
+        exact = [row for row in rows if row.trigger_id == trigger_id]
+        if exact or len(rows) == 1:
+            return (exact or rows)[0]
+        if not rows or not trigger_id:
+            raise LedgerError(
+                f"no decision on an alert with id {trigger_id!r}",
+                hint="`runbook proposals` and `runbook triggers` list them",
+            )
+        shown = ", ".join(row.trigger_id for row in rows[:5])
+        raise LedgerError(f"id {trigger_id!r} is ambiguous: {shown}", hint="give more of the id")
+
+    def claim_trigger(self, trigger_id: str) -> bool:
+        """Mark a queued run started; False if it was cancelled meanwhile."""
+        with self._write(f"start the run of trigger {trigger_id}") as conn:
+            return inbox.claim(conn, trigger_id)
+
+    def trigger_not_started(self, trigger_id: str, reason: str) -> None:
+        """Record why a claimed run could not start."""
+        with self._write(f"record why trigger {trigger_id} did not start") as conn:
+            inbox.not_started(conn, trigger_id, reason)
+
+    def requeue_unstarted_triggers(self) -> int:
+        """Put back in the queue the runs a stopped server claimed and never started."""
+        with self._write("requeue runs that never started") as conn:
+            return inbox.requeue_unstarted(conn)
+
+    def notification_payload(self, notification_id: str) -> str:
+        """The body of an accepted notification ("" if there is none with this id)."""
+        return self._read_with(lambda conn: inbox.payload_of(conn, notification_id))
+
+    def interrupted_hook_runs(self) -> list[TriggerRow]:
+        """Runs alerts started that were interrupted and not escalated yet."""
+        return self._read_with(inbox.interrupted_unescalated)
+
+    def queued_triggers(self) -> list[TriggerRow]:
+        """Runs decided and not started, oldest first."""
+        return self._read_with(inbox.queued)
+
+    def triggers(
+        self, *, decision: str | None = None, since: float | None = None, limit: int = 50
+    ) -> list[TriggerRow]:
+        """Decisions on alerts, newest first."""
+        return self._read_with(
+            lambda conn: inbox.triggers(conn, decision=decision, since=since, limit=limit)
+        )
+
+    def trigger_of_run(self, run_id: str) -> TriggerRow | None:
+        """The decision on an alert that started run `run_id`, if any."""
+        return self._read_with(lambda conn: inbox.trigger_of_run(conn, run_id))
 
     # -- reading -----------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from typing import Any
 from msgspec import Struct, field
 
 from engine.core.findings import Location
+from engine.model.guards import Escalation, Guards
 
 
 class Matcher(Struct, frozen=True):
@@ -186,6 +187,8 @@ class Playbook(Struct, frozen=True):
     targets: tuple[str, ...] = ()
     sli: Sli | None = None
     drill: Drill | None = None
+    guards: Guards | None = None  # limits on runs started by alerts (`runbook serve`)
+    escalation: Escalation | None = None  # whom to tell when such a run cannot help
     # The top-level blocks whose settings a step type's steps share (`kubernetes:`), by
     # block, as that type parsed them (`engine.steps.registry.PLAYBOOK_HOOKS`).
     step_blocks: Mapping[str, Any] = field(default_factory=dict)

@@ -15,9 +15,12 @@ from engine.ui.live import PausingOperator, TerminalView
 from engine.ui.operator import HeadlessOperator, TerminalOperator
 
 
-def run_playbook(request: RunRequest, listeners: Sequence[Listener] = ()) -> RunResult:
-    """Prepare (exit 2 on bad input, nothing recorded), then run and record."""
-    run_id = new_run_id()
+def run_playbook(
+    request: RunRequest, listeners: Sequence[Listener] = (), run_id: str | None = None
+) -> RunResult:
+    """Prepare (exit 2 on bad input, nothing recorded), then run and record (as `run_id`
+    when the caller chose it, e.g. to link it first)."""
+    run_id = run_id or new_run_id()
     prepared = prepare(request, run_id, mode="live")
     return execute_prepared(prepared, run_id, listeners)
 
@@ -31,11 +34,19 @@ def execute_prepared(
     """Run a prepared playbook to its outcome, recorded in `ledger` (by default the
     request's, opened and closed here)."""
     with open_ledger(prepared.request, ledger) as ledger:
-        bus = EventBus(prepared.redactor.redact_data)
-        bus.ledger = LedgerListener(ledger)
-        bus.listeners.extend(listeners)
-        operator = make_operator(prepared.request, listeners)
-        return Run(prepared, run_id, bus, ledger, operator).execute()
+        return make_run(prepared, run_id, ledger, listeners).execute()
+
+
+def make_run(
+    prepared: Prepared, run_id: str, ledger: Ledger, listeners: Sequence[Listener] = ()
+) -> Run:
+    """A run of a prepared playbook recorded in `ledger`, ready to `execute()` (a caller
+    that keeps it can abort it from another thread: `run.signals.request_abort`)."""
+    bus = EventBus(prepared.redactor.redact_data)
+    bus.ledger = LedgerListener(ledger)
+    bus.listeners.extend(listeners)
+    operator = make_operator(prepared.request, listeners)
+    return Run(prepared, run_id, bus, ledger, operator)
 
 
 @contextlib.contextmanager

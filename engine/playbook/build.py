@@ -7,9 +7,12 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from engine.core.durations import parse_duration
 from engine.core.findings import Finding
 from engine.core.results import SpecError
+from engine.model.guards import Escalation, Guards
 from engine.model.playbook import (
     Action,
     Drill,
@@ -51,6 +54,8 @@ class _Builder:
             targets=tuple(data.get("targets", [])),
             sli=_sli(data["sli"]) if "sli" in data else None,
             drill=self.drill(data["drill"]) if "drill" in data else None,
+            guards=msgspec.convert(data["guards"], Guards) if "guards" in data else None,
+            escalation=_escalation(data.get("escalation")),
             step_blocks=_step_blocks(data),
         )
 
@@ -156,6 +161,10 @@ def content_hash(data: Any) -> str:
     """sha256 of the canonical JSON of the data: comments and layout do not count."""
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _escalation(raw: Mapping[str, Any] | None) -> Escalation | None:
+    return msgspec.convert(raw, Escalation) if raw is not None else None
 
 
 def _inputs(source: Source, raw: Mapping[str, Any]) -> dict[str, InputSpec]:

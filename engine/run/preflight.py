@@ -47,6 +47,8 @@ class RunRequest(Struct, frozen=True):
     lock_owner: str | None = None  # the leases are held by this owner (a drill), not the run
     # where the run registers its redactor: the caller's error handler redacts with it
     redactions: Redactions = field(default_factory=Redactions)
+    operator: str | None = None  # who asked, when not the OS user (e.g. an Alertmanager receiver)
+    trigger: str | None = None  # the webhook decision that started the run (`runbook serve`)
 
 
 class Prepared(Struct):

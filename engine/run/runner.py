@@ -97,7 +97,7 @@ class Run:
 
     @property
     def mode(self) -> str:
-        if self.prepared.mode in ("rollback", "drill"):
+        if self.prepared.mode in ("rollback", "drill", "hook"):
             return self.prepared.mode
         return "guided" if self.guided else "live"
 
@@ -198,10 +198,11 @@ class Run:
             mode=self.mode,
             steps=[step.id for step in self.playbook.steps],
             approved_by=operator_name() if request.assume_yes else None,
-            operator=operator_name(),
+            operator=request.operator or operator_name(),
             os_user=os_user(),
             parent_run=self.prepared.parent_run,
             source=self.prepared.source,
+            trigger=request.trigger,
         )
         self.bus.emit(started, self.run_id)
 
@@ -215,7 +216,7 @@ class Run:
             file=str(Path(self.playbook.file).resolve()),
             mode=self.mode,
             inputs=self.prepared.redactor.redact_data(dict(self.prepared.variables.inputs)),
-            operator=operator_name(),
+            operator=self.prepared.request.operator or operator_name(),
             host=host_name(),
             engine_version=__version__,
             started_at=time.time(),

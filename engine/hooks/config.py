@@ -1,0 +1,109 @@
+"""`runbook serve --config FILE`: the defaults of the guards and the escalation, and the
+global budget. Every key is optional; a wrong one is an error at `file:line:col`.
+
+    guards:                 # what a playbook's own `guards:` does not set
+      cooldown: 5m
+      max_runs: {per_target: 3, per_playbook: 10, window: 1h}
+      flap: {runs: 3, within: 1h}
+    budget: {runs: 30, window: 1h}     # runs started by alerts, all playbooks together
+    proposals: {expire_after: 1h}      # a level-2 proposal may be approved this long
+    escalation:             # for playbooks without their own `escalation:`
+      webhook: {url: "https://chat.example/hooks/oncall", token_file: /etc/runbook/chat.token}
+      command: [logger, -t, runbook]
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import msgspec
+from msgspec import Struct
+
+from engine.core.durations import parse_duration
+from engine.core.errors import InvalidPlaybook, UsageError
+from engine.model.guards import Escalation, Guards
+from engine.model.yamlsource import load_source
+
+
+class Budget(Struct, frozen=True, forbid_unknown_fields=True):
+    """At most `runs` runs started by alerts within `window`, all playbooks together."""
+
+    runs: int
+    window: str = "1h"
+
+
+class Proposals(Struct, frozen=True, forbid_unknown_fields=True):
+    """How long a level-2 proposal may be approved (`runbook approve`)."""
+
+    expire_after: str = "1h"
+
+
+class ServeConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    """The config file's content; an absent file is all defaults."""
+
+    guards: Guards | None = None
+    budget: Budget | None = None
+    escalation: Escalation | None = None
+    proposals: Proposals = Proposals()
+
+    @property
+    def proposal_seconds(self) -> float:
+        return parse_duration(self.proposals.expire_after)
+
+
+_AT = re.compile(r" - at `\$((?:\.[A-Za-z_][\w]*|\[\d+\])*)`$")
+
+
+def load_config(file: str | None) -> ServeConfig:
+    """Read and check `--config FILE`; UsageError (exit 2) with `file:line:col` otherwise."""
+    if file is None:
+        return ServeConfig()
+    try:
+        source = load_source(file)
+    except InvalidPlaybook as exc:
+        first = exc.findings[0]
+        raise UsageError(first.message, first.hint, first.location) from None
+    try:
+        config = msgspec.convert(source.data, ServeConfig)
+    except msgspec.ValidationError as exc:
+        message, path = _split(str(exc))
+        raise UsageError(
+            f"{message} (at {'.'.join(map(str, path)) or 'the top'})",
+            "see `runbook serve --help` and the README's section on runbook serve",
+            source.at(path),
+        ) from None
+    _check_durations(config, file)
+    return config
+
+
+def _split(error: str) -> tuple[str, tuple[str | int, ...]]:
+    match = _AT.search(error)
+    if match is None:
+        return error, ()
+    parts = re.findall(r"\.([A-Za-z_]\w*)|\[(\d+)\]", match.group(1))
+    path = tuple(name if name else int(index) for name, index in parts)
+    return error[: match.start()], path
+
+
+def _check_durations(config: ServeConfig, file: str) -> None:
+    guards = config.guards or Guards()
+    found = {
+        "guards.cooldown": guards.cooldown,
+        "guards.max_runs.window": guards.max_runs.window if guards.max_runs else None,
+        "guards.flap.within": guards.flap.within if guards.flap else None,
+        "budget.window": config.budget.window if config.budget else None,
+        "proposals.expire_after": config.proposals.expire_after,
+    }
+    for where, text in found.items():
+        if text is None:
+            continue
+        try:
+            parse_duration(text)
+        except ValueError as exc:
+            raise UsageError(f"{file}: {where}: {exc}") from None
+    webhook = config.escalation.webhook if config.escalation else None
+    if webhook and not webhook.url.startswith(("http://", "https://")):
+        raise UsageError(f"{file}: escalation.webhook.url: expected an http:// or https:// URL")
+    if webhook and webhook.token_file and not Path(webhook.token_file).is_absolute():
+        raise UsageError(f"{file}: escalation.webhook.token_file: expected an absolute path")

@@ -1,0 +1,338 @@
+"""From the inbox to runs: decide on each accepted alert, then run what level 3 allows.
+
+One thread takes the accepted alerts in the order they arrived and records a decision
+for each (`engine/hooks/decide.py`); a pool of `concurrency` threads runs the queued
+runs, each an ordinary ledger run of mode `hook`. Every step is in the ledger first:
+a server that stops at any moment finds, when it starts again, the alerts it had not
+decided on still pending and the runs it had not started still queued; a run it had
+started is `interrupted` (the ledger marks it when it opens) and is left to `runbook
+recover` or `runbook rollback`, never started again.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from engine.backends.local.containment import kill_leftovers
+from engine.core.errors import EngineError, UsageError
+from engine.hooks.binding import alert_namespace
+from engine.hooks.catalog import Catalog
+from engine.hooks.config import ServeConfig
+from engine.hooks.decide import decisions_for, input_arguments
+from engine.hooks.escalation import (
+    ESCALATED_OUTCOMES,
+    Escalator,
+    held_back_summary,
+    run_summary,
+)
+from engine.hooks.guards import Guarded, GuardPolicy, policy_for
+from engine.hooks.metrics import ServeMetrics
+from engine.hooks.payload import AlertPayload, PayloadError, decode_notification
+from engine.ledger import Ledger
+from engine.ledger.inbox import (
+    BUDGET_EXHAUSTED,
+    FLAPPING,
+    REFUSED,
+    RESOLVED,
+    RUN,
+    Decision,
+    InboxAlert,
+    Pending,
+    TriggerRow,
+)
+from engine.model.playbook import Playbook
+from engine.modes.run import make_run
+from engine.run.preflight import RunRequest, prepare
+from engine.run.runner import Run
+
+log = logging.getLogger("runbook.serve")
+
+# How long the deciding thread sleeps when nothing wakes it: a safety net only, since
+# each accepted notification wakes it at once.
+IDLE_POLL_SECONDS = 1.0
+
+
+class Dispatcher:
+    """Decides on accepted alerts and runs what level 3 allows, `concurrency` at a time."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        catalog: Catalog,
+        metrics: ServeMetrics,
+        *,
+        home: Path | None = None,
+        concurrency: int = 4,
+        config: ServeConfig | None = None,
+    ) -> None:
+        self.ledger = ledger
+        self.catalog = catalog
+        self.metrics = metrics
+        self.home = home
+        self.config = config or ServeConfig()
+        self.escalator = Escalator(ledger, self.config.escalation)
+        self.playbooks: dict[str, Playbook] = {}  # by content hash, as last read
+        self.policies: dict[str, GuardPolicy] = {}
+        self.wake = threading.Event()
+        self.stopping = threading.Event()
+        self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="runbook-hook-run")
+        self.running: dict[str, Run] = {}
+        self._running_lock = threading.Lock()
+        self._thread = threading.Thread(target=self._loop, name="runbook-dispatch", daemon=True)
+
+    # -- lifetime ------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Queue again what a previous server left, then start deciding."""
+        self.escalator.resume()
+        self._escalate_interrupted()
+        requeued = self.ledger.requeue_unstarted_triggers()
+        if requeued:
+            log.warning(
+                "%d run(s) claimed by a stopped server never started: queued again", requeued
+            )
+        for trigger in self.ledger.queued_triggers():
+            self._queue_from_record(trigger)
+        self._thread.start()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def stop(self, drain_seconds: float) -> None:
+        """Stop deciding; let runs in flight finish for `drain_seconds`, then abort them
+        (each undoes what it did, as at Ctrl-C). Runs not started stay queued."""
+        self.stopping.set()
+        self.wake.set()
+        if self._thread.is_alive():
+            self._thread.join()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        if not self._wait_for_runs(drain_seconds):
+            for run_id, run in self._in_flight():
+                log.warning("aborting run %s: the server is stopping", run_id)
+                run.signals.request_abort("server stopping")
+        self.pool.shutdown(wait=True)
+        self.escalator.stop()
+
+    def _escalate_interrupted(self) -> None:
+        """Runs a stopped server left interrupted: kill what their steps left running
+        (as `runbook recover`), never start them again, and tell a human."""
+        for trigger in self.ledger.interrupted_hook_runs():
+            assert trigger.run_id is not None
+            killed = kill_leftovers(trigger.run_id)
+            alert = self._stored_alert(trigger.notification_id, trigger.position)
+            body = run_summary(self.ledger, trigger.run_id, trigger.trigger_id, alert)
+            body["summary"] += (
+                f" (the server stopped during the run; killed {killed} leftover processes)"
+            )
+            body["next"] = f"runbook show {trigger.run_id}; runbook rollback {trigger.run_id}"
+            self._escalate("interrupted", body, trigger.playbook, trigger.content_hash, trigger)
+
+    def _wait_for_runs(self, seconds: float) -> bool:
+        deadline = threading.Event()
+        timer = threading.Timer(seconds, deadline.set)
+        timer.start()
+        try:
+            while self._in_flight() and not deadline.is_set():
+                deadline.wait(0.05)
+        finally:
+            timer.cancel()
+        return not self._in_flight()
+
+    def _in_flight(self) -> list[tuple[str, Run]]:
+        with self._running_lock:
+            return list(self.running.items())
+
+    # -- deciding ------------------------------------------------------------------
+
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            self.wake.wait(IDLE_POLL_SECONDS)
+            self.wake.clear()
+            try:
+                self.decide_pending()
+            except EngineError as exc:  # the ledger: try again at the next wake
+                log.error("cannot decide on accepted alerts: %s", exc.message)
+            except Exception:  # a bug must not stop the server from deciding
+                log.exception("deciding on accepted alerts failed")
+
+    def decide_pending(self) -> None:
+        """Decide on every accepted alert not decided on yet."""
+        while not self.stopping.is_set():
+            batch = self.ledger.pending_alerts()
+            self.metrics.pending.set(len(batch))
+            if not batch:
+                return
+            playbooks = self._playbooks()
+            for pending in batch:
+                if self.stopping.is_set():
+                    return
+                self._decide(pending, playbooks)
+
+    def _playbooks(self) -> list[Playbook]:
+        try:
+            playbooks = self.catalog.refresh()
+        except UsageError as exc:  # the folder was emptied or removed
+            log.error("%s", exc.message)
+            playbooks = []
+        self.playbooks.update((p.content_hash, p) for p in playbooks)
+        self.policies = {p.content_hash: policy_for(p.guards, self.config) for p in playbooks}
+        broken = self.catalog.invalid_files()
+        self.metrics.invalid_playbooks.set(len(broken))
+        for file in broken:
+            log.error("playbook %s is invalid: left out until it is fixed", file)
+        return playbooks
+
+    def _decide(self, pending: Pending, playbooks: list[Playbook]) -> None:
+        try:
+            alert = decode_notification(pending.payload.encode()).alerts[pending.position]
+        except (PayloadError, IndexError) as exc:
+            facts = InboxAlert("", "", "", "")
+            refused = Decision(REFUSED, f"the stored notification cannot be read: {exc}")
+            self._record(pending, facts, [refused], None)
+            return
+        facts = InboxAlert(
+            alert.fingerprint, alert.startsAt, alert.status, alert.labels.get("alertname", "")
+        )
+        if alert.status == "resolved":
+            decisions = [self._resolved(alert)]
+        else:
+            decisions = decisions_for(alert, playbooks, self.config.proposal_seconds)
+        self._record(pending, facts, decisions, alert)
+
+    def _resolved(self, alert: AlertPayload) -> Decision:
+        cancelled = self.ledger.cancel_queued_runs(alert.fingerprint, "resolved before run")
+        closed = self.ledger.close_proposals(alert.fingerprint)
+        reason = "resolved: a resolved alert never starts a run"
+        if cancelled:
+            reason += f"; cancelled the queued run of {', '.join(cancelled)}"
+        if closed:
+            reason += f"; closed the proposal {', '.join(closed)}"
+        return Decision(RESOLVED, reason)
+
+    def _record(
+        self,
+        pending: Pending,
+        facts: InboxAlert,
+        decisions: list[Decision],
+        alert: AlertPayload | None,
+    ) -> None:
+        guard = Guarded(self.policies, facts.fingerprint)
+        for trigger_id, decision in self.ledger.decide_alert(pending, facts, decisions, guard):
+            self.metrics.decisions.labels(decision.decision).inc()
+            log.info(
+                "alert %s %s: %s %s (%s)",
+                facts.alertname,
+                facts.fingerprint,
+                decision.decision,
+                decision.playbook or "",
+                trigger_id,
+            )
+            if decision.decision == RUN and alert is not None:
+                self._queue(trigger_id, decision, alert, pending.receiver)
+            elif decision.decision in (FLAPPING, BUDGET_EXHAUSTED) and alert is not None:
+                body = held_back_summary(decision, trigger_id, alert)
+                about = (trigger_id, None, decision.playbook)
+                self._escalate_about(decision.decision, body, decision.content_hash, about)
+
+    # -- running -------------------------------------------------------------------
+
+    def _escalate(
+        self,
+        reason: str,
+        body: dict[str, Any],
+        playbook: str | None,
+        content_hash: str | None,
+        trigger: TriggerRow,
+    ) -> None:
+        about = (trigger.trigger_id, trigger.run_id, playbook)
+        self._escalate_about(reason, body, content_hash, about)
+
+    def _escalate_about(
+        self,
+        reason: str,
+        body: dict[str, Any],
+        content_hash: str | None,
+        about: tuple[str | None, str | None, str | None],
+    ) -> None:
+        playbook = self.playbooks.get(content_hash or "")
+        own = playbook.escalation if playbook else None
+        base_dir = Path(playbook.file).resolve().parent if playbook else None
+        try:
+            self.escalator.escalate(reason, body, own, base_dir, about)
+        except EngineError as exc:
+            log.error("cannot record an escalation (%s): %s", reason, exc.message)
+
+    def _stored_alert(self, notification_id: str, position: int) -> AlertPayload:
+        payload = self.ledger.notification_payload(notification_id)
+        return decode_notification(payload.encode()).alerts[position]
+
+    def _queue_from_record(self, trigger: TriggerRow) -> None:
+        alert = self._stored_alert(trigger.notification_id, trigger.position)
+        decision = Decision(
+            RUN,
+            trigger.reason,
+            playbook=trigger.playbook,
+            version=trigger.version,
+            content_hash=trigger.content_hash,
+            file=trigger.file,
+            inputs=trigger.inputs,
+            run_id=trigger.run_id,
+            targets=tuple(trigger.targets),
+        )
+        self._queue(trigger.trigger_id, decision, alert, "")
+
+    def _queue(
+        self, trigger_id: str, decision: Decision, alert: AlertPayload, receiver: str
+    ) -> None:
+        self.metrics.queued.inc()
+        self.pool.submit(self._run, trigger_id, decision, alert, receiver)
+
+    def _run(self, trigger_id: str, decision: Decision, alert: AlertPayload, receiver: str) -> None:
+        self.metrics.queued.dec()
+        if self.stopping.is_set() or not self.ledger.claim_trigger(trigger_id):
+            return  # stays queued for the next start, or was cancelled by its resolution
+        assert decision.file is not None and decision.run_id is not None
+        request = RunRequest(
+            file=decision.file,
+            inputs=input_arguments(decision.inputs),
+            home=self.home,
+            alert=alert_namespace(alert),
+            operator=f"alertmanager{f' receiver {receiver}' if receiver else ''}",
+            trigger=trigger_id,
+        )
+        try:
+            run = make_run(
+                prepare(request, decision.run_id, mode="hook"), decision.run_id, self.ledger
+            )
+        except EngineError as exc:
+            log.warning("trigger %s did not start: %s", trigger_id, exc.message)
+            self.ledger.trigger_not_started(trigger_id, exc.message)
+            return
+        except Exception as exc:  # a bug: recorded, and the server goes on
+            log.exception("trigger %s did not start", trigger_id)
+            self.ledger.trigger_not_started(trigger_id, f"internal error: {type(exc).__name__}")
+            return
+        self._execute(run, trigger_id, decision, alert)
+
+    def _execute(self, run: Run, trigger_id: str, decision: Decision, alert: AlertPayload) -> None:
+        with self._running_lock:
+            self.running[run.run_id] = run
+        self.metrics.in_flight.inc()
+        try:
+            result = run.execute()
+            self.metrics.runs.labels(result.outcome.value).inc()
+            log.info("run %s of %s: %s", run.run_id, run.playbook.name, result.outcome.value)
+            if result.outcome.value in ESCALATED_OUTCOMES:
+                body = run_summary(self.ledger, run.run_id, trigger_id, alert)
+                about = (trigger_id, run.run_id, decision.playbook)
+                self._escalate_about(result.outcome.value, body, decision.content_hash, about)
+        except Exception:
+            log.exception("run %s failed inside the engine", run.run_id)
+        finally:
+            self.metrics.in_flight.dec()
+            with self._running_lock:
+                self.running.pop(run.run_id, None)

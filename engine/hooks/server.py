@@ -1,0 +1,122 @@
+"""`runbook serve`: check the settings, open the ledger, read the playbooks, listen.
+
+Nothing listens until everything is checked: a non-loopback address without
+credentials, an unreadable or shared credentials file, an invalid playbook, a TLS
+certificate without its key — each is a usage error (exit 2) before the port opens.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import sys
+from pathlib import Path
+
+import uvicorn
+from msgspec import Struct
+
+from engine.core.errors import UsageError
+from engine.hooks.app import Limits, Service, create_app
+from engine.hooks.auth import load_credentials
+from engine.hooks.catalog import Catalog
+from engine.hooks.config import load_config
+from engine.hooks.dispatcher import Dispatcher
+from engine.hooks.metrics import ServeMetrics
+from engine.ledger import LEDGER_FILE, Ledger, default_home
+
+log = logging.getLogger("runbook.serve")
+
+DEFAULT_LISTEN = "127.0.0.1:9095"
+
+
+class ServeSettings(Struct, frozen=True):
+    """What `runbook serve` was asked for."""
+
+    playbooks: str
+    listen: str = DEFAULT_LISTEN
+    token_file: str | None = None
+    basic_auth_file: str | None = None
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    concurrency: int = 4
+    limits: Limits = Limits()
+    drain_seconds: float = 30.0
+    home: Path | None = None
+    config: str | None = None  # --config FILE: guards, budget and escalation defaults
+
+
+def serve(settings: ServeSettings) -> None:
+    """Listen until SIGINT or SIGTERM; then stop taking alerts, drain, and return."""
+    host, port = parse_listen(settings.listen)
+    credentials = load_credentials(settings.token_file, settings.basic_auth_file)
+    if not credentials.required and not is_loopback(host):
+        raise UsageError(
+            f"refusing to listen on {host} without authentication",
+            hint="pass --token-file (or --basic-auth-file), or listen on 127.0.0.1",
+        )
+    if bool(settings.tls_cert) != bool(settings.tls_key):
+        raise UsageError("TLS needs both --tls-cert and --tls-key")
+    config = load_config(settings.config)
+    catalog = Catalog(settings.playbooks)
+    playbooks = catalog.load()
+    _configure_logging()
+    home = settings.home or default_home()
+    with Ledger.open(home / LEDGER_FILE) as ledger:
+        metrics = ServeMetrics()
+        dispatcher = Dispatcher(
+            ledger, catalog, metrics, home=home, concurrency=settings.concurrency, config=config
+        )
+        service = Service(
+            ledger, credentials, dispatcher, metrics, settings.limits, settings.drain_seconds
+        )
+        uvicorn_config = uvicorn.Config(
+            create_app(service),
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            ssl_certfile=settings.tls_cert,
+            ssl_keyfile=settings.tls_key,
+            timeout_graceful_shutdown=max(1, round(settings.drain_seconds)),
+        )
+        log.info(
+            "serving %d playbook(s) with triggers from %s on %s://%s:%d",
+            len(playbooks),
+            settings.playbooks,
+            "https" if settings.tls_cert else "http",
+            host,
+            port,
+        )
+        uvicorn.Server(uvicorn_config).run()
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """`HOST:PORT` (`[::1]:9095` for IPv6) as (host, port); UsageError otherwise."""
+    host, sep, port = listen.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(
+            f"--listen {listen!r}: expected HOST:PORT", hint="for example 127.0.0.1:9095"
+        )
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine's loopback only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    for name in ("runbook.serve", "uvicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [handler]
+        logger.setLevel(logging.INFO)
+        logger.propagate = False

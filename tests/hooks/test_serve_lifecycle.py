@@ -1,0 +1,102 @@
+"""`runbook serve` over its lifetime: HTTPS and basic auth, playbooks edited while it
+runs, and SIGTERM (drain, then abort)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import signal
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import urllib3
+from alertmanager_fixtures import StartAlertmanager
+from http_fixtures import _self_signed
+from serve_fixtures import Server, alert, notification, write_playbook
+
+ServeFactory = Callable[..., Server]
+
+
+def _secret(path: Path, text: str) -> str:
+    path.write_text(text + "\n")
+    path.chmod(0o600)
+    return str(path)
+
+
+def test_https_with_basic_auth_and_alertmanager_trusting_the_certificate(
+    tmp_path: Path, serve_factory: ServeFactory, alertmanager: StartAlertmanager
+) -> None:
+    cert, key = _self_signed(tmp_path)
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers")
+    users = _secret(tmp_path / "basic", "alertmanager:pa55-w0rd")
+    server = serve_factory(
+        tmp_path / "playbooks",
+        *("--basic-auth-file", users, "--tls-cert", str(cert), "--tls-key", str(key)),
+    )
+    server.ca_file = cert
+    server.start()
+    good = "Basic " + base64.b64encode(b"alertmanager:pa55-w0rd").decode()
+    bad = "Basic " + base64.b64encode(b"alertmanager:guess").decode()
+    body = notification([alert("ServiceDown", service="web")])
+    assert server.post(body, headers={"Authorization": bad}).status == 401
+    with pytest.raises(urllib3.exceptions.HTTPError):  # plain http to the https port
+        urllib3.PoolManager(retries=False).request(
+            "POST", server.url.replace("https", "http") + "/hooks/alertmanager", body=b"{}"
+        )
+    assert server.post(body, headers={"Authorization": good}).status == 200
+    server.wait_settled(1)
+
+    manager = alertmanager(
+        f"{server.url}/hooks/alertmanager",
+        basic_auth=("alertmanager", "pa55-w0rd"),
+        ca_file=cert,
+    )
+    manager.fire("ServiceDown", {"service": "api"})
+    server.wait_for(lambda: len(server.triggers()) == 2, "Alertmanager's alert over https")
+    assert [r["status"] for r in server.runs()] == ["recovered", "recovered"]
+
+
+def test_an_edited_playbook_is_used_and_a_broken_one_left_out_without_a_restart(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    folder = tmp_path / "playbooks"
+    file = write_playbook(folder, tmp_path / "markers", alertname="OldName")
+    server = serve_factory(folder).start()
+    file.write_text(file.read_text().replace("OldName", "NewName"))
+    server.post(notification([alert("NewName", service="api")]))
+    (row,) = server.wait_settled(1)
+    assert row["decision"] == "run"
+
+    (folder / "broken.yaml").write_text("apiVersion: runbook/v1\\nkind: Playbook\\nsteps: 3\\n")
+    server.post(notification([alert("NewName", service="web")]))
+    rows = server.wait_settled(2)
+    assert rows[0]["decision"] == "run"  # the others still answer
+    ready = json.loads(server.get("/readyz").data)
+    assert ready["invalid_playbooks"] == [str(folder / "broken.yaml")]
+    assert "runbook_playbooks_invalid 1.0" in server.get("/metrics").data.decode()
+    assert "broken.yaml is invalid" in server.log
+
+
+def test_sigterm_lets_a_run_in_flight_finish(tmp_path: Path, serve_factory: ServeFactory) -> None:
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers", sleep=1)
+    server = serve_factory(tmp_path / "playbooks").start()
+    server.post(notification([alert("ServiceDown", service="api")]))
+    server.wait_for(lambda: any(r["status"] == "running" for r in server.runs()), "running")
+    assert server.stop() == -signal.SIGTERM  # after the drain, as uvicorn ends on a signal
+    (run,) = server.runs()
+    assert run["status"] == "recovered"
+    assert "aborting" not in server.log
+
+
+def test_sigterm_aborts_a_run_that_outlives_the_drain(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers", sleep=30)
+    server = serve_factory(tmp_path / "playbooks", "--drain", "500ms").start()
+    server.post(notification([alert("ServiceDown", service="api")]))
+    server.wait_for(lambda: any(r["status"] == "running" for r in server.runs()), "running")
+    assert server.stop() == -signal.SIGTERM
+    (run,) = server.runs()
+    assert run["status"] == "aborted"
+    assert "the server is stopping" in server.log

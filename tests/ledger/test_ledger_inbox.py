@@ -1,0 +1,140 @@
+"""The webhook inbox in the ledger: accepted notifications, decisions, dedup, the queue."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from contextlib import closing
+from pathlib import Path
+
+import pytest
+
+from engine.ledger import Ledger, RunInfo, new_run_id
+from engine.ledger.inbox import (
+    CANCELLED,
+    DUPLICATE,
+    NO_MATCH,
+    QUEUED,
+    RUN,
+    STARTED,
+    Decision,
+    InboxAlert,
+    Received,
+)
+
+
+@pytest.fixture
+def ledger(ledger_path: Path) -> Ledger:
+    return Ledger.open(ledger_path)
+
+
+def _received(*fingerprints: str, starts_at: str = "2026-12-07T10:00:00Z") -> Received:
+    alerts = [InboxAlert(fp, starts_at, "firing", "ServiceDown") for fp in fingerprints]
+    payload = json.dumps({"alerts": [{"fingerprint": fp} for fp in fingerprints]}).encode()
+    return Received("alertmanager", "runbook", "{}:{}", "firing", payload, alerts)
+
+
+def _run(content_hash: str = "h1") -> Decision:
+    return Decision(
+        RUN,
+        "level 3",
+        playbook="fix",
+        version="1.0.0",
+        content_hash=content_hash,
+        file="/p/fix.yaml",
+        inputs={"service": "api"},
+        run_id=new_run_id(),
+    )
+
+
+def _decide_all(ledger: Ledger, decision: Callable[[], Decision]) -> list[tuple[str, Decision]]:
+    """Decide `decision()` on every pending alert (alert N has fingerprint fpN)."""
+    recorded = []
+    for pending in ledger.pending_alerts():
+        facts = InboxAlert(f"fp{pending.position}", "2026-12-07T10:00:00Z", "firing", "ServiceDown")
+        recorded += ledger.decide_alert(pending, facts, [decision()])
+    return recorded
+
+
+def test_an_accepted_notification_waits_in_the_inbox_until_decided(ledger: Ledger) -> None:
+    notification_id = ledger.accept_notification(_received("fp0", "fp1"))
+    pending = ledger.pending_alerts()
+    assert [(p.notification_id, p.position) for p in pending] == [
+        (notification_id, 0),
+        (notification_id, 1),
+    ]
+    assert json.loads(ledger.notification_payload(notification_id))["alerts"][1] == {
+        "fingerprint": "fp1"
+    }
+    _decide_all(ledger, lambda: Decision(NO_MATCH, "no playbook"))
+    assert ledger.pending_alerts() == []
+    assert [row.decision for row in ledger.triggers()] == [NO_MATCH, NO_MATCH]
+
+
+def test_the_same_firing_with_the_same_content_is_acted_on_once(ledger: Ledger) -> None:
+    ledger.accept_notification(_received("fp0"))
+    ((first_id, first),) = _decide_all(ledger, _run)
+    ledger.accept_notification(_received("fp0"))  # a resend
+    ((_, second),) = _decide_all(ledger, _run)
+    ledger.accept_notification(_received("fp0"))  # the playbook was edited since
+    ((_, edited),) = _decide_all(ledger, lambda: _run(content_hash="h2"))
+
+    assert first.decision == RUN
+    assert second.decision == DUPLICATE
+    assert second.run_id == first.run_id and first_id in second.reason
+    assert edited.decision == RUN and edited.run_id != first.run_id
+    # the index refuses a second one
+    with closing(sqlite3.connect(ledger.path)) as conn, pytest.raises(sqlite3.IntegrityError):
+        conn.execute(
+            "UPDATE triggers SET decision = 'run', content_hash = 'h1' WHERE decision = 'duplicate'"
+        )
+
+
+def test_a_queued_run_is_started_once_and_not_after_it_was_cancelled(ledger: Ledger) -> None:
+    ledger.accept_notification(_received("fp0", "fp1"))
+    (first_id, _), (second_id, _) = _decide_all(ledger, _run)
+    assert [row.state for row in ledger.queued_triggers()] == [QUEUED, QUEUED]
+
+    assert ledger.claim_trigger(first_id) is True
+    assert ledger.claim_trigger(first_id) is False  # already started
+    assert ledger.cancel_queued_runs("fp1", "resolved before run") == [second_id]
+    assert ledger.claim_trigger(second_id) is False
+    states = {row.trigger_id: (row.state, row.reason) for row in ledger.triggers()}
+    assert states[first_id][0] == STARTED
+    assert states[second_id] == (CANCELLED, "resolved before run")
+    assert ledger.queued_triggers() == []
+
+
+def test_a_claimed_run_that_never_recorded_its_start_is_queued_again(ledger: Ledger) -> None:
+    ledger.accept_notification(_received("fp0", "fp1"))
+    (lost_id, _), (started_id, started) = _decide_all(ledger, _run)
+    assert ledger.claim_trigger(lost_id) and ledger.claim_trigger(started_id)
+    assert started.run_id is not None
+    ledger.start_run(
+        RunInfo(
+            run_id=started.run_id,
+            playbook="fix",
+            version="1.0.0",
+            content_hash="h1",
+            file="/p/fix.yaml",
+            mode="hook",
+            inputs={},
+            operator="alertmanager",
+            host="h",
+            engine_version="0",
+            started_at=0.0,
+        )
+    )
+
+    assert ledger.requeue_unstarted_triggers() == 1
+    assert [row.trigger_id for row in ledger.queued_triggers()] == [lost_id]
+
+
+def test_a_run_started_by_an_alert_knows_its_trigger(ledger: Ledger) -> None:
+    ledger.accept_notification(_received("fp0"))
+    ((trigger_id, decision),) = _decide_all(ledger, _run)
+    assert decision.run_id is not None
+    found = ledger.trigger_of_run(decision.run_id)
+    assert found is not None and found.trigger_id == trigger_id
+    assert ledger.trigger_of_run(new_run_id()) is None
