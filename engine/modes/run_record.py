@@ -50,6 +50,7 @@ from engine.core.events import (
 )
 from engine.core.output_cuts import recorded_cut
 from engine.ledger import EventRow, Ledger, RunInfo, RunRow
+from engine.ledger.inbox import TriggerRow
 from engine.ui.terminal_text import printable_line
 
 INDENT = " " * 11  # under the event's text, past its `+  0.000s` offset
@@ -75,12 +76,21 @@ class RunRecord(Struct, frozen=True):
     row: RunRow
     info: RunInfo
     events: list[EventRow]
+    trigger: TriggerRow | None = None  # the alert decision that started it, if one did
 
 
 def read_record(ledger: Ledger, run_id: str) -> RunRecord:
-    """Run `run_id` (or a unique prefix of it) and its events."""
+    """Run `run_id` (or a unique prefix of it), its events, and the alert behind it."""
     row = ledger.get_run(run_id)
-    return RunRecord(row, ledger.run_info(row.run_id), ledger.events(row.run_id))
+    events = ledger.events(row.run_id)
+    return RunRecord(row, ledger.run_info(row.run_id), events, _trigger(ledger, events))
+
+
+def _trigger(ledger: Ledger, events: list[EventRow]) -> TriggerRow | None:
+    """The decision named by the run's start (a hook run, or an approved proposal)."""
+    started = next((e for e in events if e.kind == "run_started"), None)
+    trigger_id = started.data.get("trigger") if started is not None else None
+    return ledger.get_trigger(str(trigger_id)) if trigger_id else None
 
 
 def record_json(record: RunRecord) -> str:
@@ -94,6 +104,7 @@ def record_json(record: RunRecord) -> str:
         "inputs": info.inputs,
         "os_user": _os_user(record.events),
         "duration": _duration(row),
+        "trigger": asdict(record.trigger) if record.trigger else None,
     }
     events = [{**asdict(e), "offset": round(e.ts - row.started_at, 6)} for e in record.events]
     return json.dumps({"run": run, "events": events}, indent=2, default=str)
@@ -126,10 +137,21 @@ def _header(record: RunRecord) -> list[str]:
     ]
     if row.parent_run:
         lines.append(f"parent run: {row.parent_run}")
+    if record.trigger is not None:
+        lines.append(_alert_line(record.trigger))
     message = row.summary.get("message") if isinstance(row.summary, dict) else None
     if message:
         lines.append(f"message: {printable_line(str(message))}")
     return lines
+
+
+def _alert_line(trigger: TriggerRow) -> str:
+    how = "approved proposal" if trigger.decision == "proposed" else "decision"
+    text = (
+        f"alert: {trigger.alertname} (fingerprint {trigger.fingerprint}, firing since"
+        f" {trigger.starts_at}); {how} {trigger.trigger_id}, notification {trigger.notification_id}"
+    )
+    return printable_line(text)
 
 
 def _duration(row: RunRow) -> float | None:
@@ -184,6 +206,8 @@ def _run_started(run: RunStarted) -> str:
         text += f"; confirm gates pre-approved by {run.approved_by}"
     if run.parent_run:
         text += f"; parent run {run.parent_run}"
+    if run.trigger:
+        text += f"; for alert decision {run.trigger}"
     return printable_line(text)
 
 

@@ -50,6 +50,7 @@ def test_a_proposal_is_listed_and_approving_it_shows_the_plan_then_runs_it_once(
     assert (tmp_path / "markers" / "fixed-api").exists()
     (run,) = server.runs()
     assert run["status"] == "recovered" and run["mode"] == "live"
+    assert f"approved proposal {proposal}" in server.cli("show", str(run["run_id"])).stdout
     (approved,) = _proposals(server, "--all")
     assert approved["status"] == "approved" and approved["run_id"] == run["run_id"]
     assert _proposals(server) == []

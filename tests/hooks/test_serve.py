@@ -43,6 +43,10 @@ def test_a_firing_alert_runs_its_level3_playbook_once_whatever_the_resends(
     assert all(row["run_id"] == run["run_id"] for row in rows)
     shown = json.loads(server.cli("show", str(run["run_id"]), "--output", "json").stdout)
     assert shown["run"]["mode"] == "hook"
+    assert shown["run"]["trigger"]["trigger_id"] == ran["trigger_id"]
+    told = server.cli("show", str(run["run_id"])).stdout
+    assert f"alert: ServiceDown (fingerprint {ran['fingerprint']}" in told
+    assert f"for alert decision {ran['trigger_id']}" in told
 
 
 def _unguarded(tmp_path: Path) -> str:
