@@ -31,7 +31,7 @@ from engine.hooks.escalation import (
 )
 from engine.hooks.guards import Guarded, GuardPolicy, policy_for
 from engine.hooks.metrics import ServeMetrics
-from engine.hooks.payload import AlertPayload, PayloadError, decode_notification
+from engine.hooks.payload import AlertPayload, Notification, PayloadError, decode_notification
 from engine.ledger import Ledger
 from engine.ledger.inbox import (
     BUDGET_EXHAUSTED,
@@ -267,11 +267,15 @@ class Dispatcher:
             log.error("cannot record an escalation (%s): %s", reason, exc.message)
 
     def _stored_alert(self, notification_id: str, position: int) -> AlertPayload:
+        return self._stored(notification_id).alerts[position]
+
+    def _stored(self, notification_id: str) -> Notification:
         payload = self.ledger.notification_payload(notification_id)
-        return decode_notification(payload.encode()).alerts[position]
+        return decode_notification(payload.encode())
 
     def _queue_from_record(self, trigger: TriggerRow) -> None:
-        alert = self._stored_alert(trigger.notification_id, trigger.position)
+        notification = self._stored(trigger.notification_id)
+        alert = notification.alerts[trigger.position]
         decision = Decision(
             RUN,
             trigger.reason,
@@ -283,7 +287,7 @@ class Dispatcher:
             run_id=trigger.run_id,
             targets=tuple(trigger.targets),
         )
-        self._queue(trigger.trigger_id, decision, alert, "")
+        self._queue(trigger.trigger_id, decision, alert, notification.receiver)
 
     def _queue(
         self, trigger_id: str, decision: Decision, alert: AlertPayload, receiver: str
