@@ -719,6 +719,14 @@ def markdown(report: dict[str, Any]) -> list[str]:
         f"{sizes['storm_duplicates']} to EDA (one run per notification: it does not "
         "deduplicate).",
     ]
+    for name, result in (("runbook", rb), ("EDA", eda)):
+        statuses = _get(result, "storm", "statuses")
+        if statuses:
+            shown = ", ".join(f"{code}: {count}" for code, count in sorted(statuses.items()))
+            lines.append(
+                f"Storm replies to {name} by HTTP status: {shown} (0: no reply within "
+                f"{result['storm']['timeout_s']:.0f} s, counted at that time)."
+            )
     if storm_eda and storm_eda.get("all_ran_s") is None:
         lines.append(
             f"EDA's storm had not finished after {storm_eda['timeout_s']:.0f} s: "
