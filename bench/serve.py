@@ -547,7 +547,10 @@ def measure(server: Server, sizes: Sizes, eda: bool) -> dict[str, Any]:
 def run(tools: Tools, root: Path, sizes: Sizes, eda_base: Path) -> dict[str, Any]:
     report: dict[str, Any] = {"sizes": sizes.__dict__, "eda_base": str(eda_base)}
     log("serve: runbook serve")
-    report["runbook"] = measure(runbook_server(tools, root / "runbook"), sizes, eda=False)
+    if tools.runbook is None:
+        report["runbook"] = {"error": "not installed"}
+    else:
+        report["runbook"] = measure(runbook_server(tools, root / "runbook"), sizes, eda=False)
     if eda_installed(eda_base):
         log("serve: Ansible EDA")
         report["eda"] = measure(eda_server(tools, eda_base, root / "eda"), sizes, eda=True)
