@@ -21,10 +21,10 @@ from typing import Any
 if __package__ in (None, ""):  # `python bench/run.py`: make `bench` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import startup, steps, validate
+from bench import serve, startup, steps, validate
 from bench.common import REPO, Tools, discover, environment, log, machine, version_of
 
-BENCHMARKS = ("startup", "validate", "steps")
+BENCHMARKS = ("startup", "validate", "steps", "serve")
 RESULTS = REPO / "bench" / "results"
 
 
@@ -47,6 +47,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--ansible-shell-n2", type=int, help="large N for ansible shell (50; quick 20)"
     )
+    parser.add_argument(
+        "--serve-alerts", type=int, help="sequential alerts to runbook serve (200; quick 50)"
+    )
+    parser.add_argument("--eda-alerts", type=int, help="sequential alerts to EDA (200; quick 20)")
+    parser.add_argument("--storm-targets", type=int, default=100, help="storm: distinct alerts")
+    parser.add_argument(
+        "--storm-duplicates", type=int, default=10, help="storm: notifications per alert"
+    )
+    parser.add_argument(
+        "--eda-storm-targets", type=int, help="storm targets sent to EDA (100; quick 10)"
+    )
+    parser.add_argument(
+        "--eda-storm-timeout",
+        type=float,
+        default=900.0,
+        help="seconds EDA's storm may take before its runs are counted as they are",
+    )
+    parser.add_argument(
+        "--eda-base",
+        type=Path,
+        default=Path(os.environ.get("EDA_BASE", serve.DEFAULT_EDA_BASE)),
+        help="where bench/eda/install.sh installed EDA ($EDA_BASE, else $TMPDIR/eda-peer)",
+    )
     parser.add_argument("--seed", type=int, default=2024, help="seed of the playbook generator")
     parser.add_argument(
         "--bin-dir", type=Path, help="where the tools live (default: beside python)"
@@ -60,11 +83,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.n2 = args.n2 or (50 if quick else 1000)
     args.ansible_raw_n2 = args.ansible_raw_n2 or (50 if quick else 200)
     args.ansible_shell_n2 = args.ansible_shell_n2 or (20 if quick else 50)
+    args.serve_alerts = args.serve_alerts or (50 if quick else 200)
+    args.eda_alerts = args.eda_alerts or (20 if quick else 200)
+    args.eda_storm_targets = args.eda_storm_targets or (10 if quick else args.storm_targets)
     args.only = args.only or list(BENCHMARKS)
     if not 0 < args.n1 < min(args.n2, args.ansible_raw_n2, args.ansible_shell_n2):
         parser.error("need 0 < --n1, and --n1 below --n2, --ansible-raw-n2, --ansible-shell-n2")
     if args.repeat < 1 or args.startup_runs < 1 or args.playbooks < 1:
         parser.error("--repeat, --startup-runs and --playbooks must be at least 1")
+    counts = (args.serve_alerts, args.eda_alerts, args.storm_targets, args.storm_duplicates)
+    if min(*counts, args.eda_storm_targets) < 1:
+        parser.error("the serve bench's counts must be at least 1")
     return args
 
 
@@ -82,6 +111,19 @@ def versions(tools: Tools) -> dict[str, str]:
         else "not installed",
         "python": version_of([tools.python, "--version"], env),
     }
+
+
+def serve_sizes(args: argparse.Namespace) -> serve.Sizes:
+    return serve.Sizes(
+        alerts=args.serve_alerts,
+        eda_alerts=args.eda_alerts,
+        storm_targets=args.storm_targets,
+        storm_duplicates=args.storm_duplicates,
+        eda_storm_targets=args.eda_storm_targets,
+        starts=3 if args.quick else 7,
+        eda_starts=2 if args.quick else 3,
+        eda_storm_timeout=args.eda_storm_timeout,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -119,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
                 (args.n2, args.ansible_raw_n2, args.ansible_shell_n2),
                 args.repeat,
             )
+        if "serve" in args.only:
+            report["serve"] = serve.run(tools, workdir / "serve", serve_sizes(args), args.eda_base)
         if args.keep:
             kept = Path(tempfile.mkdtemp(prefix="runbook-bench-kept-"))
             os.rename(workdir, kept / "work")
@@ -149,6 +193,8 @@ def markdown(report: dict[str, Any]) -> str:
         lines += validate.markdown(report["validate"])
     if "steps" in report:
         lines += steps.markdown(report["steps"])
+    if "serve" in report:
+        lines += serve.markdown(report["serve"])
     lines += [
         "## Targets",
         "",
@@ -170,6 +216,8 @@ def targets(report: dict[str, Any]) -> list[dict[str, Any]]:
         found.append(report["validate"]["target"])
     if "steps" in report:
         found += report["steps"]["targets"]
+    if "serve" in report:
+        found += report["serve"]["targets"]
     return found
 
 
