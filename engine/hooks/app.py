@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,6 +26,7 @@ from starlette.routing import Route
 from engine.core.errors import EngineError
 from engine.hooks.auth import Credentials
 from engine.hooks.dispatcher import Dispatcher
+from engine.hooks.group_commit import GroupCommit
 from engine.hooks.metrics import ServeMetrics
 from engine.hooks.payload import Notification, PayloadError, decode_notification
 from engine.ledger import Ledger
@@ -72,8 +72,9 @@ def create_app(service: Service) -> Starlette:
         finally:
             await run_in_threadpool(service.dispatcher.stop, service.drain_seconds)
 
+    commits = GroupCommit(service.ledger, service.metrics)
     routes = [
-        Route("/hooks/alertmanager", _alertmanager_hook(service), methods=["POST"]),
+        Route("/hooks/alertmanager", _alertmanager_hook(service, commits), methods=["POST"]),
         Route("/healthz", _healthz, methods=["GET"]),
         Route("/readyz", _readyz(service), methods=["GET"]),
         Route("/metrics", _metrics(service), methods=["GET"]),
@@ -84,11 +85,11 @@ def create_app(service: Service) -> Starlette:
 Endpoint = Callable[[Request], Any]
 
 
-def _alertmanager_hook(service: Service) -> Endpoint:
+def _alertmanager_hook(service: Service, commits: GroupCommit) -> Endpoint:
     async def receive(request: Request) -> Response:
         try:
             notification, body = await _admitted(request, service)
-            notification_id = await run_in_threadpool(_commit, service, notification, body)
+            notification_id = await _commit(service, commits, notification, body)
         except _Refused as refused:
             return _reply(service, refused.status, {"error": refused.message}, request)
         service.dispatcher.wake.set()
@@ -130,7 +131,9 @@ async def _read_body(request: Request, limits: Limits) -> bytes:
     return b"".join(chunks)
 
 
-def _commit(service: Service, notification: Notification, body: bytes) -> str:
+async def _commit(
+    service: Service, commits: GroupCommit, notification: Notification, body: bytes
+) -> str:
     alerts = [
         InboxAlert(a.fingerprint, a.startsAt, a.status, a.labels.get("alertname", ""))
         for a in notification.alerts
@@ -143,13 +146,11 @@ def _commit(service: Service, notification: Notification, body: bytes) -> str:
         payload=body,
         alerts=alerts,
     )
-    started = time.perf_counter()
     try:
-        notification_id = service.ledger.accept_notification(received)
+        notification_id = await commits.accept(received)
     except EngineError as exc:
         log.error("cannot record a notification (Alertmanager will retry): %s", exc.message)
         raise _Refused(503, "cannot record the notification now; retry") from None
-    service.metrics.commit_seconds.observe(time.perf_counter() - started)
     for alert in notification.alerts:
         service.metrics.alerts.labels(alert.status).inc()
     return notification_id

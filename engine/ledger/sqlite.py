@@ -380,8 +380,12 @@ class Ledger:
 
     def accept_notification(self, received: Received) -> str:
         """Commit a notification and queue its alerts; its id. Durable on return."""
-        with self._write("accept a notification") as conn:
-            return inbox.accept(conn, received)
+        return self.accept_notifications([received])[0]
+
+    def accept_notifications(self, batch: Sequence[Received]) -> list[str]:
+        """Commit notifications in one transaction (all or none); their ids."""
+        with self._write(f"accept {len(batch)} notification(s)") as conn:
+            return [inbox.accept(conn, received) for received in batch]
 
     def pending_alerts(self, limit: int = 100) -> list[Pending]:
         """Accepted alerts not decided on yet, oldest first."""

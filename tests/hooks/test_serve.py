@@ -325,3 +325,25 @@ def test_a_secret_never_leaves_the_run_and_the_alert_reaches_its_templates(
         *(path.read_bytes().decode("latin-1") for path in server.home.rglob("*") if path.is_file()),
     ]
     assert all(canary not in text for text in seen)
+
+
+def test_notifications_that_arrive_together_share_a_commit_and_each_is_answered_after_it(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers", level=1)
+    server = serve_factory(tmp_path / "playbooks").start()
+    bodies = [notification([alert("ServiceDown", service=f"s{n}")]) for n in range(120)]
+    with ThreadPoolExecutor(12) as pool:
+        replies = list(pool.map(server.post, bodies))
+    assert [reply.status for reply in replies] == [200] * len(bodies)
+    accepted = {json.loads(reply.data)["accepted"] for reply in replies}
+    assert len(accepted) == len(bodies)
+    rows = server.wait_settled(len(bodies))
+    assert {row["notification_id"] for row in rows} == accepted  # each reply's commit held
+    metrics = server.get("/metrics").data.decode()
+    (commits,) = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("runbook_notification_commit_seconds_count")
+    ]
+    assert float(commits.split()[1]) < len(bodies)  # fewer transactions than notifications
