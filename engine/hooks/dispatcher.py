@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from msgspec import Struct
+
 from engine.backends.local.containment import kill_leftovers
 from engine.core.errors import EngineError, UsageError
 from engine.hooks.binding import alert_namespace
@@ -54,6 +56,16 @@ log = logging.getLogger("runbook.serve")
 # How long the deciding thread sleeps when nothing wakes it: a safety net only, since
 # each accepted notification wakes it at once.
 IDLE_POLL_SECONDS = 1.0
+
+
+class _Decided(Struct):
+    """One accepted alert, decided on and not recorded yet."""
+
+    pending: Pending
+    facts: InboxAlert
+    decisions: list[Decision]
+    guard: Guarded | None
+    alert: AlertPayload | None
 
 
 class Dispatcher:
@@ -167,10 +179,7 @@ class Dispatcher:
             if not batch:
                 return
             playbooks = self._playbooks()
-            for pending in batch:
-                if self.stopping.is_set():
-                    return
-                self._decide(pending, playbooks)
+            self._decide_batch(batch, playbooks)
 
     def _playbooks(self) -> list[Playbook]:
         try:
@@ -186,57 +195,53 @@ class Dispatcher:
             log.error("playbook %s is invalid: left out until it is fixed", file)
         return playbooks
 
-    def _decide(self, pending: Pending, playbooks: list[Playbook]) -> None:
+    def _decide_batch(self, batch: list[Pending], playbooks: list[Playbook]) -> None:
+        """Decide on a batch of accepted alerts and record it in one transaction (the
+        guards see the decisions before theirs); then queue, count and escalate."""
+        items = [self._decide(pending, playbooks) for pending in batch]
+        recorded = self.ledger.decide_alerts(
+            [(item.pending, item.facts, item.decisions, item.guard) for item in items]
+        )
+        for item, decided in zip(items, recorded, strict=True):
+            for trigger_id, decision in decided:
+                self._after(item, trigger_id, decision)
+
+    def _decide(self, pending: Pending, playbooks: list[Playbook]) -> _Decided:
         try:
             alert = decode_notification(pending.payload.encode()).alerts[pending.position]
         except (PayloadError, IndexError) as exc:
-            facts = InboxAlert("", "", "", "")
             refused = Decision(REFUSED, f"the stored notification cannot be read: {exc}")
-            self._record(pending, facts, [refused], None)
-            return
+            return _Decided(pending, InboxAlert("", "", "", ""), [refused], None, None)
         facts = InboxAlert(
             alert.fingerprint, alert.startsAt, alert.status, alert.labels.get("alertname", "")
         )
-        if alert.status == "resolved":
-            decisions = [self._resolved(alert)]
+        if alert.status == "resolved":  # the ledger cancels its queued runs and proposals
+            decisions = [Decision(RESOLVED, "resolved: a resolved alert never starts a run")]
         else:
             decisions = decisions_for(alert, playbooks, self.config.proposal_seconds)
-        self._record(pending, facts, decisions, alert)
-
-    def _resolved(self, alert: AlertPayload) -> Decision:
-        cancelled = self.ledger.cancel_queued_runs(alert.fingerprint, "resolved before run")
-        closed = self.ledger.close_proposals(alert.fingerprint)
-        reason = "resolved: a resolved alert never starts a run"
-        if cancelled:
-            reason += f"; cancelled the queued run of {', '.join(cancelled)}"
-        if closed:
-            reason += f"; closed the proposal {', '.join(closed)}"
-        return Decision(RESOLVED, reason)
-
-    def _record(
-        self,
-        pending: Pending,
-        facts: InboxAlert,
-        decisions: list[Decision],
-        alert: AlertPayload | None,
-    ) -> None:
         guard = Guarded(self.policies, facts.fingerprint)
-        for trigger_id, decision in self.ledger.decide_alert(pending, facts, decisions, guard):
-            self.metrics.decisions.labels(decision.decision).inc()
-            log.info(
-                "alert %s %s: %s %s (%s)",
-                facts.alertname,
-                facts.fingerprint,
-                decision.decision,
-                decision.playbook or "",
-                trigger_id,
-            )
-            if decision.decision == RUN and alert is not None:
-                self._queue(trigger_id, decision, alert, pending.receiver)
-            elif decision.decision in (FLAPPING, BUDGET_EXHAUSTED) and alert is not None:
-                body = held_back_summary(decision, trigger_id, alert)
-                about = (trigger_id, None, decision.playbook)
-                self._escalate_about(decision.decision, body, decision.content_hash, about)
+        return _Decided(pending, facts, decisions, guard, alert)
+
+    def _after(self, item: _Decided, trigger_id: str, decision: Decision) -> None:
+        """What a recorded decision sets going: its run, its escalation; its count."""
+        self.metrics.decisions.labels(decision.decision).inc()
+        facts, alert = item.facts, item.alert
+        log.info(
+            "alert %s %s: %s %s (%s)",
+            facts.alertname,
+            facts.fingerprint,
+            decision.decision,
+            decision.playbook or "",
+            trigger_id,
+        )
+        if alert is None:
+            return
+        if decision.decision == RUN:
+            self._queue(trigger_id, decision, alert, item.pending.receiver)
+        elif decision.decision in (FLAPPING, BUDGET_EXHAUSTED):
+            body = held_back_summary(decision, trigger_id, alert)
+            about = (trigger_id, None, decision.playbook)
+            self._escalate_about(decision.decision, body, decision.content_hash, about)
 
     # -- running -------------------------------------------------------------------
 

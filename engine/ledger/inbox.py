@@ -256,6 +256,8 @@ def _record(
     decision: Decision,
     guard: Guard | None,
 ) -> tuple[str, Decision]:
+    if decision.decision == RESOLVED:
+        decision = _resolved(conn, facts.fingerprint, decision)
     if decision.decision in ACTING:
         first = _earlier(conn, facts, decision.content_hash)
         if first is None and decision.decision == RUN and guard is not None:
@@ -288,6 +290,18 @@ def _record(
         ),
     )
     return trigger_id, decision
+
+
+def _resolved(conn: sqlite3.Connection, fingerprint: str, decision: Decision) -> Decision:
+    """A resolved alert cancels its queued runs and closes its open proposals."""
+    reason = decision.reason
+    cancelled = cancel_queued(conn, fingerprint, "resolved before run")
+    if cancelled:
+        reason += f"; cancelled the queued run of {', '.join(cancelled)}"
+    closed = close_proposals(conn, fingerprint)
+    if closed:
+        reason += f"; closed the proposal {', '.join(closed)}"
+    return Decision(RESOLVED, reason)
 
 
 def _earlier(

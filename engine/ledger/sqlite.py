@@ -391,6 +391,13 @@ class Ledger:
         """Accepted alerts not decided on yet, oldest first."""
         return self._read_with(lambda conn: inbox.pending(conn, limit))
 
+    def decide_alerts(
+        self, items: Sequence[tuple[Pending, InboxAlert, Sequence[Decision], Guard | None]]
+    ) -> list[list[tuple[str, Decision]]]:
+        """`decide_alert` for several alerts in one transaction, in order."""
+        with self._write(f"record the decisions on {len(items)} alert(s)") as conn:
+            return [inbox.decide(conn, *item) for item in items]
+
     def decide_alert(
         self,
         alert: Pending,
