@@ -14,10 +14,16 @@ from pathlib import Path
 
 from msgspec import Struct
 
-from engine.core.errors import UsageError
+from engine.core.errors import EngineError, UsageError
 from engine.model.playbook import Playbook
+from engine.model.textfile import read_bounded
 from engine.modes.validate import candidate_files, only_not_a_playbook, render_text
 from engine.playbook.loader import CheckReport, check_file
+
+
+class _Checked(Struct, frozen=True):
+    report: CheckReport
+    text: str  # what was checked: a run reuses the model while the file still holds it
 
 
 class _Stamp(Struct, frozen=True):
@@ -30,7 +36,7 @@ class Catalog:
 
     def __init__(self, directory: str) -> None:
         self.directory = directory
-        self._seen: dict[str, tuple[_Stamp, CheckReport]] = {}
+        self._seen: dict[str, tuple[_Stamp, _Checked]] = {}
 
     def load(self) -> list[Playbook]:
         """Read every playbook; UsageError (exit 2) naming each problem if one is invalid."""
@@ -47,30 +53,45 @@ class Catalog:
     def refresh(self) -> list[Playbook]:
         """The valid playbooks with triggers, checking again only files that changed."""
         files = [file for file, _ in candidate_files([self.directory])]
-        current: dict[str, tuple[_Stamp, CheckReport]] = {}
+        current: dict[str, tuple[_Stamp, _Checked]] = {}
         for file in files:
             stamp = _stamp(file)
             if stamp is None:
                 continue
             seen = self._seen.get(file)
-            current[file] = seen if seen and seen[0] == stamp else (stamp, check_file(file))
+            current[file] = seen if seen and seen[0] == stamp else (stamp, _checked(file))
         self._seen = current
         return [
-            report.playbook
-            for _, report in current.values()
-            if report.playbook is not None and report.ok() and report.playbook.metadata.triggers
+            checked.report.playbook
+            for _, checked in current.values()
+            if checked.report.playbook is not None
+            and checked.report.ok()
+            and checked.report.playbook.metadata.triggers
         ]
+
+    def text_of(self, playbook: Playbook) -> str | None:
+        """The text `playbook` was checked from, while the catalog holds it."""
+        seen = self._seen.get(playbook.file)
+        return seen[1].text if seen and seen[1].report.playbook is playbook else None
 
     def invalid(self) -> Sequence[CheckReport]:
         """The files that are playbooks and not valid, as last read."""
         return [
-            report
-            for _, report in self._seen.values()
-            if not report.ok() and not only_not_a_playbook(report)
+            checked.report
+            for _, checked in self._seen.values()
+            if not checked.report.ok() and not only_not_a_playbook(checked.report)
         ]
 
     def invalid_files(self) -> list[str]:
         return [report.file for report in self.invalid()]
+
+
+def _checked(file: str) -> _Checked:
+    try:
+        text = read_bounded(file)
+    except (OSError, EngineError):  # check_file says what is wrong with it
+        return _Checked(check_file(file), "")
+    return _Checked(check_file(file, text), text)
 
 
 def _stamp(file: str) -> _Stamp | None:

@@ -20,7 +20,7 @@ from typing import Any
 from msgspec import Struct
 
 from engine.backends.local.containment import kill_leftovers
-from engine.core.errors import EngineError, UsageError
+from engine.core.errors import EngineError, RefusedError, UsageError
 from engine.hooks.binding import alert_namespace
 from engine.hooks.catalog import Catalog
 from engine.hooks.config import ServeConfig
@@ -312,11 +312,16 @@ class Dispatcher:
             alert=alert_namespace(alert),
             operator=f"alertmanager{f' receiver {receiver}' if receiver else ''}",
             trigger=trigger_id,
+            checked=self._checked(decision.content_hash),
         )
         try:
-            run = make_run(
-                prepare(request, decision.run_id, mode="hook"), decision.run_id, self.ledger
-            )
+            prepared = prepare(request, decision.run_id, mode="hook")
+            if prepared.playbook.content_hash != decision.content_hash:
+                raise RefusedError(
+                    f"{decision.file} changed between the decision and the run: not run",
+                    "the next notification of the alert is decided on the new content",
+                )
+            run = make_run(prepared, decision.run_id, self.ledger)
         except EngineError as exc:
             log.warning("trigger %s did not start: %s", trigger_id, exc.message)
             self.ledger.trigger_not_started(trigger_id, exc.message)
@@ -326,6 +331,12 @@ class Dispatcher:
             self.ledger.trigger_not_started(trigger_id, f"internal error: {type(exc).__name__}")
             return
         self._execute(run, trigger_id, decision, alert)
+
+    def _checked(self, content_hash: str | None) -> tuple[str, Playbook] | None:
+        """The catalog's model of the decided playbook and its text, if it holds them."""
+        playbook = self.playbooks.get(content_hash or "")
+        text = self.catalog.text_of(playbook) if playbook is not None else None
+        return (text, playbook) if playbook is not None and text is not None else None
 
     def _execute(self, run: Run, trigger_id: str, decision: Decision, alert: AlertPayload) -> None:
         with self._running_lock:

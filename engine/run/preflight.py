@@ -49,6 +49,9 @@ class RunRequest(Struct, frozen=True):
     redactions: Redactions = field(default_factory=Redactions)
     operator: str | None = None  # who asked, when not the OS user (e.g. an Alertmanager receiver)
     trigger: str | None = None  # the webhook decision that started the run (`runbook serve`)
+    # A playbook the caller already checked, with the text it was checked from: used when
+    # the file still holds exactly that text (a server that keeps its playbooks loaded).
+    checked: tuple[str, Playbook] | None = None
 
 
 class Prepared(Struct):
@@ -77,7 +80,8 @@ def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
 
     check_playbook_owner(request.file, executes=not request.dry_run)
     source = read_source(request.file)
-    playbook = load_checked(request.file, source)
+    known = request.checked
+    playbook = known[1] if known and known[0] == source else load_checked(request.file, source)
     inputs = bind_inputs(playbook.inputs, request.inputs)
     prepared = assemble(request, playbook, source, inputs, run_id, mode)
     prepared.plan = build_plan(playbook, plan_variables(prepared.variables))

@@ -100,3 +100,22 @@ def test_sigterm_aborts_a_run_that_outlives_the_drain(
     (run,) = server.runs()
     assert run["status"] == "aborted"
     assert "the server is stopping" in server.log
+
+
+def test_a_playbook_changed_after_the_decision_is_not_run_in_its_place(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    folder = tmp_path / "playbooks"
+    markers = tmp_path / "markers"
+    file = write_playbook(folder, markers, sleep=1)
+    server = serve_factory(folder, "--concurrency", "1").start()
+    server.post(notification([alert("ServiceDown", service="api")]))
+    server.wait_for(lambda: any(r["status"] == "running" for r in server.runs()), "running")
+    server.post(notification([alert("ServiceDown", service="web")]))  # queued behind it
+    server.wait_for(lambda: len(server.triggers()) == 2, "decided")
+    file.write_text(file.read_text().replace("owner: tests", "owner: edited"))
+    rows = server.wait_settled(2)
+    (web,) = [row for row in rows if row["inputs"] == {"service": "web"}]
+    assert web["state"] == "not_started"
+    assert "changed between the decision and the run" in web["reason"]
+    assert [r["status"] for r in server.runs()] == ["recovered"]
