@@ -287,7 +287,7 @@ class Received:
 @pytest.fixture
 def webhook_receiver() -> Iterator[tuple[str, Received]]:
     """A plain HTTP receiver on loopback that answers 200 and keeps every POST
-    (an escalation's chat or paging webhook)."""
+    (an escalation's chat or paging webhook); on /redirect it answers 307 to /escalate."""
     received = Received()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -295,7 +295,11 @@ def webhook_receiver() -> Iterator[tuple[str, Received]]:
             length = int(self.headers.get("Content-Length", "0"))
             body = json.loads(self.rfile.read(length) or b"null")
             received.requests.append((dict(self.headers.items()), body))
-            self.send_response(200)
+            if self.path == "/redirect":  # a receiver that moved
+                self.send_response(307)
+                self.send_header("Location", "/escalate")
+            else:
+                self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

@@ -36,7 +36,8 @@ def approve(proposal: str, assume_yes: bool, quiet: bool, output: str) -> None:
     from engine.ledger import new_run_id
     from engine.modes.history import open_ledger
     from engine.modes.plan import plan_playbook
-    from engine.modes.run import run_playbook
+    from engine.modes.run import execute_prepared
+    from engine.run.preflight import prepare
     from engine.ui.operator import has_terminal
 
     interactive = has_terminal()
@@ -51,13 +52,14 @@ def approve(proposal: str, assume_yes: bool, quiet: bool, output: str) -> None:
         if not click.confirm(f"Approve {found.trigger.trigger_id} and run it now?"):
             raise RefusedError(f"{found.trigger.trigger_id} not approved: nothing ran")
     run_id = new_run_id()
+    # prepared before the proposal is marked approved: a file changed since the plan was
+    # shown is refused here, and the proposal stays open
+    prepared = prepare(replace(request, assume_yes=assume_yes), run_id, mode="live")
     with open_ledger() as ledger:
         if not ledger.approve_proposal(found.trigger.trigger_id, run_id):
             raise RefusedError(
                 f"proposal {found.trigger.trigger_id} was approved, resolved or expired meanwhile",
                 "`runbook proposals --all` shows what became of it",
             )
-    result = run_playbook(
-        replace(request, assume_yes=assume_yes), make_listeners(output, quiet), run_id
-    )
+    result = execute_prepared(prepared, run_id, make_listeners(output, quiet))
     sys.exit(int(result.outcome.exit_code))

@@ -51,11 +51,11 @@ DEFAULT_LISTEN = "127.0.0.1:9095"
     help="Largest notification accepted, in bytes (413 above).",
 )
 @click.option(
-    "--body-timeout",
+    "--read-timeout",
     default="10s",
     show_default=True,
     metavar="DURATION",
-    help="A request body slower than this is refused (408): a slow-loris, not a sender.",
+    help="A request whose head or body takes longer is cut (a slow-loris, not a sender).",
 )
 @click.option(
     "--drain",
@@ -74,7 +74,7 @@ def serve(
     tls_key: str | None,
     concurrency: int,
     max_body: int,
-    body_timeout: str,
+    read_timeout: str,
     drain: str,
 ) -> None:
     """Answer Alertmanager's webhook: level 3 runs, level 2 is proposed, level 1 suggested."""
@@ -83,7 +83,7 @@ def serve(
     from engine.hooks.server import serve as run_server
 
     drain_seconds = _duration(drain, "--drain")
-    body_seconds = _duration(body_timeout, "--body-timeout")
+    body_seconds = _duration(read_timeout, "--read-timeout")
     settings = ServeSettings(
         playbooks=playbooks,
         listen=listen,

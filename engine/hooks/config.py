@@ -52,7 +52,7 @@ class ServeConfig(Struct, frozen=True, forbid_unknown_fields=True):
         return parse_duration(self.proposals.expire_after)
 
 
-_AT = re.compile(r" - at `\$((?:\.[A-Za-z_][\w]*|\[\d+\])*)`$")
+_AT = re.compile(r" - at `\$((?:\.[A-Za-z_][\w]*|\[\d+\])*)`\Z")
 
 
 def load_config(file: str | None) -> ServeConfig:

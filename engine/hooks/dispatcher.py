@@ -20,15 +20,15 @@ from typing import Any
 from msgspec import Struct
 
 from engine.backends.local.containment import kill_leftovers
-from engine.core.errors import EngineError, RefusedError, UsageError
+from engine.core.errors import EngineError, UsageError
 from engine.hooks.binding import alert_namespace
 from engine.hooks.catalog import Catalog
 from engine.hooks.config import ServeConfig
 from engine.hooks.decide import decisions_for, input_arguments
 from engine.hooks.escalation import (
-    ESCALATED_OUTCOMES,
     Escalator,
     held_back_summary,
+    not_started_summary,
     run_summary,
 )
 from engine.hooks.guards import Guarded, GuardPolicy, policy_for
@@ -38,6 +38,7 @@ from engine.ledger import Ledger
 from engine.ledger.inbox import (
     BUDGET_EXHAUSTED,
     FLAPPING,
+    NOT_STARTED,
     REFUSED,
     RESOLVED,
     RUN,
@@ -94,6 +95,7 @@ class Dispatcher:
         self.pool = ThreadPoolExecutor(concurrency, thread_name_prefix="runbook-hook-run")
         self.running: dict[str, Run] = {}
         self._running_lock = threading.Lock()
+        self._sweep_lock = threading.Lock()
         self._thread = threading.Thread(target=self._loop, name="runbook-dispatch", daemon=True)
 
     # -- lifetime ------------------------------------------------------------------
@@ -101,7 +103,7 @@ class Dispatcher:
     def start(self) -> None:
         """Queue again what a previous server left, then start deciding."""
         self.escalator.resume()
-        self._escalate_interrupted()
+        self.sweep_escalations()
         requeued = self.ledger.requeue_unstarted_triggers()
         if requeued:
             log.warning(
@@ -129,19 +131,46 @@ class Dispatcher:
         self.pool.shutdown(wait=True)
         self.escalator.stop()
 
-    def _escalate_interrupted(self) -> None:
-        """Runs a stopped server left interrupted: kill what their steps left running
-        (as `runbook recover`), never start them again, and tell a human."""
-        for trigger in self.ledger.interrupted_hook_runs():
-            assert trigger.run_id is not None
+    def sweep_escalations(self) -> None:
+        """Escalate each run an alert started that ended as a human must hear of, or
+        could not start, and was not escalated yet: after each run, and at start (runs a
+        stopped server left `interrupted` are among them: what their steps left running
+        is killed first, as `runbook recover` does; they are never started again)."""
+        with self._sweep_lock:
+            for trigger in self.ledger.unescalated_triggers():
+                try:
+                    self._escalate_trigger(trigger)
+                except (EngineError, PayloadError, IndexError) as exc:
+                    log.error("cannot escalate trigger %s: %s", trigger.trigger_id, exc)
+
+    def _escalate_trigger(self, trigger: TriggerRow) -> None:
+        alert = self._stored_alert(trigger.notification_id, trigger.position)
+        if trigger.state == NOT_STARTED or trigger.run_id is None:
+            body = not_started_summary(trigger, alert)
+            self._escalate(NOT_STARTED, body, trigger.playbook, trigger.content_hash, trigger)
+            return
+        body = run_summary(self.ledger, trigger.run_id, trigger.trigger_id, alert)
+        if body["outcome"] == "refused" and self._healthy_before(trigger.run_id):
+            about = (trigger.trigger_id, trigger.run_id, trigger.playbook)
+            why = "the SLI was already healthy when the run began: nothing to fix"
+            self.ledger.add_escalation("refused", body, {}, about, not_needed=why)
+            return
+        if body["outcome"] == "interrupted":
             killed = kill_leftovers(trigger.run_id)
-            alert = self._stored_alert(trigger.notification_id, trigger.position)
-            body = run_summary(self.ledger, trigger.run_id, trigger.trigger_id, alert)
             body["summary"] += (
                 f" (the server stopped during the run; killed {killed} leftover processes)"
             )
             body["next"] = f"runbook show {trigger.run_id}; runbook rollback {trigger.run_id}"
-            self._escalate("interrupted", body, trigger.playbook, trigger.content_hash, trigger)
+        self._escalate(body["outcome"], body, trigger.playbook, trigger.content_hash, trigger)
+
+    def _healthy_before(self, run_id: str) -> bool:
+        """Whether the run was refused by a healthy SLI pre-check (the alert is over)."""
+        return any(
+            e.kind == "sli_sample"
+            and e.data.get("phase") == "pre-check"
+            and e.data.get("verdict") == "healthy"
+            for e in self.ledger.events(run_id)
+        )
 
     def _wait_for_runs(self, seconds: float) -> bool:
         deadline = threading.Event()
@@ -198,7 +227,8 @@ class Dispatcher:
     def _decide_batch(self, batch: list[Pending], playbooks: list[Playbook]) -> None:
         """Decide on a batch of accepted alerts and record it in one transaction (the
         guards see the decisions before theirs); then queue, count and escalate."""
-        items = [self._decide(pending, playbooks) for pending in batch]
+        bodies: dict[str, Notification | Exception] = {}
+        items = [self._decide(pending, playbooks, bodies) for pending in batch]
         recorded = self.ledger.decide_alerts(
             [(item.pending, item.facts, item.decisions, item.guard) for item in items]
         )
@@ -206,9 +236,14 @@ class Dispatcher:
             for trigger_id, decision in decided:
                 self._after(item, trigger_id, decision)
 
-    def _decide(self, pending: Pending, playbooks: list[Playbook]) -> _Decided:
+    def _decide(
+        self,
+        pending: Pending,
+        playbooks: list[Playbook],
+        bodies: dict[str, Notification | Exception],
+    ) -> _Decided:
         try:
-            alert = decode_notification(pending.payload.encode()).alerts[pending.position]
+            alert = self._notification(pending.notification_id, bodies).alerts[pending.position]
         except (PayloadError, IndexError) as exc:
             refused = Decision(REFUSED, f"the stored notification cannot be read: {exc}")
             return _Decided(pending, InboxAlert("", "", "", ""), [refused], None, None)
@@ -221,6 +256,20 @@ class Dispatcher:
             decisions = decisions_for(alert, playbooks, self.config.proposal_seconds)
         guard = Guarded(self.policies, facts.fingerprint)
         return _Decided(pending, facts, decisions, guard, alert)
+
+    def _notification(
+        self, notification_id: str, bodies: dict[str, Notification | Exception]
+    ) -> Notification:
+        """A stored notification, decoded once for all its alerts in a batch."""
+        if notification_id not in bodies:
+            try:
+                bodies[notification_id] = self._stored(notification_id)
+            except PayloadError as exc:
+                bodies[notification_id] = exc
+        found = bodies[notification_id]
+        if isinstance(found, Exception):
+            raise found
+        return found
 
     def _after(self, item: _Decided, trigger_id: str, decision: Decision) -> None:
         """What a recorded decision sets going: its run, its escalation; its count."""
@@ -238,7 +287,7 @@ class Dispatcher:
             return
         if decision.decision == RUN:
             self._queue(trigger_id, decision, alert, item.pending.receiver)
-        elif decision.decision in (FLAPPING, BUDGET_EXHAUSTED):
+        elif decision.decision in (FLAPPING, BUDGET_EXHAUSTED) and not decision.again:
             body = held_back_summary(decision, trigger_id, alert)
             about = (trigger_id, None, decision.playbook)
             self._escalate_about(decision.decision, body, decision.content_hash, about)
@@ -313,24 +362,28 @@ class Dispatcher:
             operator=f"alertmanager{f' receiver {receiver}' if receiver else ''}",
             trigger=trigger_id,
             checked=self._checked(decision.content_hash),
+            content_hash=decision.content_hash,
         )
         try:
             prepared = prepare(request, decision.run_id, mode="hook")
-            if prepared.playbook.content_hash != decision.content_hash:
-                raise RefusedError(
-                    f"{decision.file} changed between the decision and the run: not run",
-                    "the next notification of the alert is decided on the new content",
-                )
             run = make_run(prepared, decision.run_id, self.ledger)
         except EngineError as exc:
             log.warning("trigger %s did not start: %s", trigger_id, exc.message)
-            self.ledger.trigger_not_started(trigger_id, exc.message)
+            self._not_started(trigger_id, exc.message)
             return
         except Exception as exc:  # a bug: recorded, and the server goes on
             log.exception("trigger %s did not start", trigger_id)
-            self.ledger.trigger_not_started(trigger_id, f"internal error: {type(exc).__name__}")
+            self._not_started(trigger_id, f"internal error: {type(exc).__name__}")
             return
-        self._execute(run, trigger_id, decision, alert)
+        self._execute(run)
+
+    def _not_started(self, trigger_id: str, reason: str) -> None:
+        try:
+            self.ledger.trigger_not_started(trigger_id, reason)
+        except EngineError as exc:
+            log.error("cannot record why trigger %s did not start: %s", trigger_id, exc.message)
+            return
+        self.sweep_escalations()
 
     def _checked(self, content_hash: str | None) -> tuple[str, Playbook] | None:
         """The catalog's model of the decided playbook and its text, if it holds them."""
@@ -338,7 +391,7 @@ class Dispatcher:
         text = self.catalog.text_of(playbook) if playbook is not None else None
         return (text, playbook) if playbook is not None and text is not None else None
 
-    def _execute(self, run: Run, trigger_id: str, decision: Decision, alert: AlertPayload) -> None:
+    def _execute(self, run: Run) -> None:
         with self._running_lock:
             self.running[run.run_id] = run
         self.metrics.in_flight.inc()
@@ -346,13 +399,10 @@ class Dispatcher:
             result = run.execute()
             self.metrics.runs.labels(result.outcome.value).inc()
             log.info("run %s of %s: %s", run.run_id, run.playbook.name, result.outcome.value)
-            if result.outcome.value in ESCALATED_OUTCOMES:
-                body = run_summary(self.ledger, run.run_id, trigger_id, alert)
-                about = (trigger_id, run.run_id, decision.playbook)
-                self._escalate_about(result.outcome.value, body, decision.content_hash, about)
         except Exception:
             log.exception("run %s failed inside the engine", run.run_id)
         finally:
             self.metrics.in_flight.dec()
             with self._running_lock:
                 self.running.pop(run.run_id, None)
+        self.sweep_escalations()

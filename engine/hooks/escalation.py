@@ -27,13 +27,11 @@ from engine.core.errors import EngineError
 from engine.hooks.auth import read_secret_line
 from engine.hooks.payload import AlertPayload
 from engine.ledger import Ledger
-from engine.ledger.inbox import PENDING, Decision
+from engine.ledger.inbox import PENDING, Decision, TriggerRow
 from engine.model.guards import Escalation
 
 log = logging.getLogger("runbook.serve")
 
-# Run outcomes a human must hear about.
-ESCALATED_OUTCOMES = frozenset({"refused", "failed", "not_recovered", "rollback_failed"})
 WEBHOOK_TIMEOUT = urllib3.Timeout(connect=3.0, read=10.0)
 WEBHOOK_RETRIES = urllib3.Retry(
     total=3, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504), allowed_methods=None
@@ -48,6 +46,8 @@ class Escalator:
     def __init__(self, ledger: Ledger, default: Escalation | None) -> None:
         self.ledger = ledger
         self.default = default
+        # a redirect is not followed: a redirected POST would drop or resend the summary
+        # elsewhere, so it counts as not delivered (3xx)
         self.http = urllib3.PoolManager(retries=WEBHOOK_RETRIES, timeout=WEBHOOK_TIMEOUT)
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="runbook-escalate")
 
@@ -111,7 +111,9 @@ class Escalator:
                 return False, exc.message
             headers["Authorization"] = f"Bearer {token.decode()}"
         try:
-            reply = self.http.request("POST", webhook["url"], body=data, headers=headers)
+            reply = self.http.request(
+                "POST", webhook["url"], body=data, headers=headers, redirect=False
+            )
         except urllib3.exceptions.HTTPError as exc:
             return False, f"webhook {webhook['url']}: {type(exc).__name__}"
         if 200 <= reply.status < 300:
@@ -181,6 +183,22 @@ def held_back_summary(decision: Decision, trigger_id: str, alert: AlertPayload) 
         "targets": list(decision.targets),
         "alert": alert_facts(alert),
         "next": "runbook triggers; runbook show RUN_ID for the earlier runs",
+    }
+
+
+def not_started_summary(trigger: TriggerRow, alert: AlertPayload) -> dict[str, Any]:
+    """The summary of a run an alert asked for that could not start."""
+    return {
+        "kind": "runbook-escalation",
+        "reason": "not_started",
+        "summary": f"{trigger.playbook} did not start for {_name(alert)}: {trigger.reason}",
+        "playbook": trigger.playbook,
+        "version": trigger.version,
+        "trigger_id": trigger.trigger_id,
+        "run_id": None,
+        "targets": trigger.targets,
+        "alert": alert_facts(alert),
+        "next": "runbook triggers",
     }
 
 

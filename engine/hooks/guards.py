@@ -135,8 +135,14 @@ def _target_held(
     latest = latest_run_on(conn, target)
     if latest is None:
         return None
+    run_id = latest["run_id"]
+    if latest["status"] == "interrupted" and latest["ended_at"] is None:
+        return BUSY, (
+            f"run {run_id} on {target} was interrupted: its target waits for a human"
+            f" (runbook show {run_id}; runbook rollback {run_id})"
+        )
     if latest["state"] == "queued" or latest["ended_at"] is None:
-        return BUSY, f"run {latest['run_id']} on {target} is not over yet"
+        return BUSY, f"run {run_id} on {target} is not over yet"
     since = now - float(latest["ended_at"])
     if since < policy.cooldown:
         return COOLDOWN, (

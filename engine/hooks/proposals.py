@@ -104,5 +104,6 @@ def open_proposal(ledger: Ledger, trigger_id: str, interactive: bool) -> Proposa
         interactive=interactive,
         alert=alert_namespace(alert),
         trigger=row.trigger_id,
+        content_hash=row.content_hash,  # refused if the file changes before the run
     )
     return Proposal(row, request)

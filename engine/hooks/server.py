@@ -21,12 +21,14 @@ from engine.hooks.auth import load_credentials
 from engine.hooks.catalog import Catalog
 from engine.hooks.config import load_config
 from engine.hooks.dispatcher import Dispatcher
+from engine.hooks.http_protocol import with_head_deadline
 from engine.hooks.metrics import ServeMetrics
 from engine.ledger import LEDGER_FILE, Ledger, default_home
 
 log = logging.getLogger("runbook.serve")
 
 DEFAULT_LISTEN = "127.0.0.1:9095"
+MAX_CONNECTIONS = 512
 
 
 class ServeSettings(Struct, frozen=True):
@@ -79,6 +81,10 @@ def serve(settings: ServeSettings) -> None:
             ssl_certfile=settings.tls_cert,
             ssl_keyfile=settings.tls_key,
             timeout_graceful_shutdown=max(1, round(settings.drain_seconds)),
+            http=with_head_deadline(settings.limits.body_seconds),
+            # beyond this many connections and requests at once, a 503 at once (which
+            # Alertmanager retries) rather than file descriptors run out
+            limit_concurrency=MAX_CONNECTIONS,
         )
         log.info(
             "serving %d playbook(s) with triggers from %s on %s://%s:%d",

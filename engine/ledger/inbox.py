@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from msgspec import Struct
+from msgspec import Struct, structs
 
 from engine.ledger.model import from_json, new_id, to_json
 
@@ -44,6 +44,7 @@ CREATE TABLE inbox (
     PRIMARY KEY (notification_id, position)
 ) WITHOUT ROWID;
 CREATE INDEX inbox_pending ON inbox (notification_id, position) WHERE handled_at IS NULL;
+CREATE INDEX inbox_by_alert ON inbox (fingerprint, starts_at, status);
 CREATE TABLE triggers (
     trigger_id TEXT PRIMARY KEY,
     notification_id TEXT NOT NULL REFERENCES notifications (notification_id),
@@ -75,7 +76,8 @@ CREATE TABLE escalations (
     body TEXT NOT NULL, destination TEXT NOT NULL,
     status TEXT NOT NULL, detail TEXT NOT NULL DEFAULT '', sent_at REAL
 );
-CREATE INDEX escalations_pending ON escalations (status) WHERE status = 'pending'
+CREATE INDEX escalations_pending ON escalations (status) WHERE status = 'pending';
+CREATE INDEX escalations_by_trigger ON escalations (trigger_id)
 """
 
 # What a decision can be. The first three act (at most one per firing and playbook
@@ -129,13 +131,13 @@ class Received(Struct, frozen=True):
 
 
 class Pending(Struct, frozen=True):
-    """An accepted alert the server has not decided on yet, with its notification."""
+    """An accepted alert the server has not decided on yet (its notification's body is
+    read once per notification: `payload_of`)."""
 
     notification_id: str
     position: int
     received_at: float
     receiver: str
-    payload: str
 
 
 class Decision(Struct, frozen=True):
@@ -151,6 +153,8 @@ class Decision(Struct, frozen=True):
     run_id: str | None = None
     targets: tuple[str, ...] = ()
     expires_at: float | None = None  # a proposal's
+    # Held back again as this firing already was (a resend): recorded, not escalated again.
+    again: bool = False
 
 
 # Inside the transaction that records a `run` decision: the same decision, or the one
@@ -221,7 +225,7 @@ def accept(conn: sqlite3.Connection, received: Received) -> str:
 def pending(conn: sqlite3.Connection, limit: int) -> list[Pending]:
     """Accepted alerts not decided on yet, oldest first."""
     rows = conn.execute(
-        "SELECT inbox.notification_id, position, received_at, receiver, payload"
+        "SELECT inbox.notification_id, position, received_at, receiver"
         " FROM inbox JOIN notifications USING (notification_id)"
         " WHERE handled_at IS NULL ORDER BY inbox.notification_id, position LIMIT ?",
         (limit,),
@@ -257,24 +261,21 @@ def _record(
     guard: Guard | None,
 ) -> tuple[str, Decision]:
     if decision.decision == RESOLVED:
-        decision = _resolved(conn, facts.fingerprint, decision)
+        decision = _resolved(conn, facts, decision)
+    elif decision.decision in ACTING and _resolved_already(conn, facts):
+        decision = structs.replace(
+            decision,
+            decision=RESOLVED,
+            reason="resolved before it was decided: this firing's resolved notification came"
+            " first (a late copy); nothing runs",
+            run_id=None,
+        )
     if decision.decision in ACTING:
         first = _earlier(conn, facts, decision.content_hash)
         if first is None and decision.decision == RUN and guard is not None:
-            decision = guard(conn, decision)
+            decision = _held_again(conn, facts, guard(conn, decision))
         elif first is not None:
-            decision = Decision(
-                decision=DUPLICATE,
-                reason=f"already {first['decision']} as {first['trigger_id']}"
-                + (f" (run {first['run_id']})" if first["run_id"] else ""),
-                playbook=decision.playbook,
-                version=decision.version,
-                content_hash=decision.content_hash,
-                file=decision.file,
-                inputs=decision.inputs,
-                run_id=first["run_id"],
-                targets=decision.targets,
-            )
+            decision = _duplicate(decision, first)
     trigger_id = new_trigger_id()
     state = {RUN: QUEUED, PROPOSED: OPEN}.get(decision.decision)
     conn.execute(
@@ -292,52 +293,90 @@ def _record(
     return trigger_id, decision
 
 
-def _resolved(conn: sqlite3.Connection, fingerprint: str, decision: Decision) -> Decision:
-    """A resolved alert cancels its queued runs and closes its open proposals."""
+def _resolved(conn: sqlite3.Connection, facts: InboxAlert, decision: Decision) -> Decision:
+    """A resolved alert cancels the queued runs and closes the open proposals of the same
+    firing (a later firing of the alert has its own startsAt: it is left alone)."""
     reason = decision.reason
-    cancelled = cancel_queued(conn, fingerprint, "resolved before run")
+    cancelled = cancel_queued(conn, facts.fingerprint, "resolved before run", facts.starts_at)
     if cancelled:
         reason += f"; cancelled the queued run of {', '.join(cancelled)}"
-    closed = close_proposals(conn, fingerprint)
+    closed = close_proposals(conn, facts.fingerprint, facts.starts_at)
     if closed:
         reason += f"; closed the proposal {', '.join(closed)}"
     return Decision(RESOLVED, reason)
+
+
+def _resolved_already(conn: sqlite3.Connection, facts: InboxAlert) -> bool:
+    """Whether a resolved notification of this very firing was accepted."""
+    row = conn.execute(
+        "SELECT 1 FROM inbox WHERE fingerprint = ? AND starts_at = ? AND status = 'resolved'"
+        " LIMIT 1",
+        (facts.fingerprint, facts.starts_at),
+    ).fetchone()
+    return row is not None
+
+
+def _duplicate(decision: Decision, first: sqlite3.Row) -> Decision:
+    what = first["decision"]
+    if first["state"] and first["state"] not in (QUEUED, STARTED):
+        what += f" ({first['state']})"
+    run = f" (run {first['run_id']})" if first["run_id"] else ""
+    return structs.replace(
+        decision,
+        decision=DUPLICATE,
+        reason=f"already {what} as {first['trigger_id']}{run}",
+        run_id=first["run_id"],
+        expires_at=None,
+    )
+
+
+def _held_again(conn: sqlite3.Connection, facts: InboxAlert, decision: Decision) -> Decision:
+    """A run the guards held back, marked `again` when this firing was held back the
+    same way before (escalated once, not at every resend)."""
+    if decision.decision not in GUARDED:
+        return decision
+    row = conn.execute(
+        "SELECT trigger_id FROM triggers WHERE fingerprint = ? AND starts_at = ?"
+        " AND content_hash IS ? AND decision = ? LIMIT 1",
+        (facts.fingerprint, facts.starts_at, decision.content_hash, decision.decision),
+    ).fetchone()
+    if row is None:
+        return decision
+    return structs.replace(decision, reason=f"{decision.reason} (as {row[0]})", again=True)
 
 
 def _earlier(
     conn: sqlite3.Connection, facts: InboxAlert, content_hash: str | None
 ) -> sqlite3.Row | None:
     row: sqlite3.Row | None = conn.execute(
-        "SELECT trigger_id, decision, run_id FROM triggers WHERE fingerprint = ?"
+        "SELECT trigger_id, decision, run_id, state FROM triggers WHERE fingerprint = ?"
         " AND starts_at = ? AND content_hash IS ? AND decision IN ('run', 'proposed', 'suggested')",
         (facts.fingerprint, facts.starts_at, content_hash),
     ).fetchone()
     return row
 
 
-def cancel_queued(conn: sqlite3.Connection, fingerprint: str, reason: str) -> list[str]:
-    """Inside a write transaction: cancel the queued runs of an alert; their trigger ids."""
+def cancel_queued(
+    conn: sqlite3.Connection, fingerprint: str, reason: str, starts_at: str
+) -> list[str]:
+    """Inside a write transaction: cancel the queued runs of one firing of an alert;
+    their trigger ids."""
     rows = conn.execute(
-        "SELECT trigger_id FROM triggers WHERE fingerprint = ? AND state = ?",
-        (fingerprint, QUEUED),
+        "UPDATE triggers SET state = ?, reason = ?"
+        " WHERE fingerprint = ? AND starts_at = ? AND state = ? RETURNING trigger_id",
+        (CANCELLED, reason, fingerprint, starts_at, QUEUED),
     ).fetchall()
-    conn.execute(
-        "UPDATE triggers SET state = ?, reason = ? WHERE fingerprint = ? AND state = ?",
-        (CANCELLED, reason, fingerprint, QUEUED),
-    )
-    return [row[0] for row in rows]
+    return sorted(row[0] for row in rows)
 
 
-def close_proposals(conn: sqlite3.Connection, fingerprint: str) -> list[str]:
-    """Inside a write transaction: the alert resolved; its open proposals close."""
+def close_proposals(conn: sqlite3.Connection, fingerprint: str, starts_at: str) -> list[str]:
+    """Inside a write transaction: a firing resolved; its open proposals close."""
     rows = conn.execute(
-        "SELECT trigger_id FROM triggers WHERE fingerprint = ? AND state = ?", (fingerprint, OPEN)
+        "UPDATE triggers SET state = 'resolved'"
+        " WHERE fingerprint = ? AND starts_at = ? AND state = ? RETURNING trigger_id",
+        (fingerprint, starts_at, OPEN),
     ).fetchall()
-    conn.execute(
-        "UPDATE triggers SET state = 'resolved' WHERE fingerprint = ? AND state = ?",
-        (fingerprint, OPEN),
-    )
-    return [row[0] for row in rows]
+    return sorted(row[0] for row in rows)
 
 
 def approve(conn: sqlite3.Connection, trigger_id: str, run_id: str, now: float) -> bool:
@@ -399,14 +438,30 @@ def payload_of(conn: sqlite3.Connection, notification_id: str) -> str:
     return str(row[0]) if row else ""
 
 
-def interrupted_unescalated(conn: sqlite3.Connection) -> list[TriggerRow]:
-    """Runs alerts started that a stopped server left `interrupted`, not escalated yet."""
-    rows = conn.execute(
-        "SELECT t.* FROM triggers AS t JOIN runs AS r USING (run_id)"
-        " WHERE t.decision = 'run' AND r.status = 'interrupted'"
-        " AND NOT EXISTS (SELECT 1 FROM escalations AS e WHERE e.run_id = t.run_id)"
-        " ORDER BY t.trigger_id"
-    ).fetchall()
+# How a run an alert started ends when a human must hear of it.
+ESCALATED_OUTCOMES = (
+    "refused",
+    "failed",
+    "not_recovered",
+    "rollback_failed",
+    "aborted",
+    "interrupted",
+)
+
+
+_UNESCALATED = (
+    "SELECT t.* FROM triggers AS t LEFT JOIN runs AS r USING (run_id)"
+    " WHERE t.decision = 'run' AND (t.state = 'not_started' OR r.status IN (?, ?, ?, ?, ?, ?))"
+    " AND NOT EXISTS (SELECT 1 FROM escalations AS e WHERE e.trigger_id = t.trigger_id)"
+    " ORDER BY t.trigger_id"
+)
+
+
+def unescalated(conn: sqlite3.Connection) -> list[TriggerRow]:
+    """Runs alerts started that ended as a human must hear of (or could not start), with
+    no escalation yet: what a server escalates after each run and when it starts (so a
+    crash between a run's end and its escalation loses nothing)."""
+    rows = conn.execute(_UNESCALATED, ESCALATED_OUTCOMES).fetchall()
     return [TriggerRow.from_record(dict(row)) for row in rows]
 
 
@@ -452,12 +507,12 @@ _COUNT_RUNS = (
 
 def latest_run_on(conn: sqlite3.Connection, target: str) -> sqlite3.Row | None:
     """The newest run an alert started on `target`: its trigger, run id, state, and the
-    run's status and end (`ended_at`: NULL while it is queued or runs; the start of one
-    that was interrupted)."""
+    run's status and end (`ended_at`: NULL while it is queued or runs, and for a run that
+    was interrupted until a rollback of it ended: its target waits for a human)."""
     row: sqlite3.Row | None = conn.execute(
         "SELECT t.trigger_id, t.run_id, t.state, r.status,"
-        " COALESCE(r.finished_at, CASE WHEN r.status != 'running' THEN r.started_at END)"
-        " AS ended_at"
+        " COALESCE(r.finished_at, (SELECT max(c.finished_at) FROM runs AS c"
+        " WHERE c.parent_run = r.run_id)) AS ended_at"
         " FROM triggers AS t JOIN json_each(t.targets) AS j LEFT JOIN runs AS r USING (run_id)"
         " WHERE t.decision = 'run' AND t.state IN ('queued', 'started') AND j.value = ?"
         " ORDER BY t.decided_at DESC LIMIT 1",
@@ -495,6 +550,7 @@ def runs_since(
 PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
+NOT_NEEDED = "not_needed"
 
 
 class EscalationRow(Struct, frozen=True):
@@ -526,12 +582,18 @@ def add_escalation(
     body: Mapping[str, Any],
     destination: Mapping[str, Any],
     about: tuple[str | None, str | None, str | None],
+    not_needed: str = "",
 ) -> str:
-    """Inside a write transaction: an escalation to send (`about`: trigger, run, playbook)."""
+    """Inside a write transaction: an escalation to send (`about`: trigger, run, playbook),
+    or, with `not_needed` (why), one recorded as not to be sent."""
     escalation_id = new_id("e")
+    status = NOT_NEEDED if not_needed else PENDING
     conn.execute(
-        "INSERT INTO escalations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '', NULL)",
-        (escalation_id, time.time(), reason, *about, to_json(body), to_json(destination), PENDING),
+        "INSERT INTO escalations VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+        (
+            *(escalation_id, time.time(), reason, *about),
+            *(to_json(body), to_json(destination), status, not_needed),
+        ),
     )
     return escalation_id
 

@@ -416,10 +416,12 @@ class Ledger:
         body: Mapping[str, Any],
         destination: Mapping[str, Any],
         about: tuple[str | None, str | None, str | None],
+        not_needed: str = "",
     ) -> str:
-        """Record an escalation to send; its id (`about`: trigger, run, playbook)."""
+        """Record an escalation to send (or, with `not_needed`, not to); its id (`about`:
+        trigger, run, playbook)."""
         with self._write("record an escalation") as conn:
-            return inbox.add_escalation(conn, reason, body, destination, about)
+            return inbox.add_escalation(conn, reason, body, destination, about, not_needed)
 
     def escalation_done(self, escalation_id: str, ok: bool, detail: str) -> None:
         """Record how sending an escalation went."""
@@ -430,15 +432,15 @@ class Ledger:
         """Escalations, newest first (pending ones oldest first)."""
         return self._read_with(lambda conn: inbox.escalations(conn, status=status, limit=limit))
 
-    def cancel_queued_runs(self, fingerprint: str, reason: str) -> list[str]:
-        """Cancel the queued runs of one alert; their trigger ids."""
+    def cancel_queued_runs(self, fingerprint: str, reason: str, starts_at: str) -> list[str]:
+        """Cancel the queued runs of one firing of an alert; their trigger ids."""
         with self._write(f"cancel the queued runs of alert {fingerprint}") as conn:
-            return inbox.cancel_queued(conn, fingerprint, reason)
+            return inbox.cancel_queued(conn, fingerprint, reason, starts_at)
 
-    def close_proposals(self, fingerprint: str) -> list[str]:
-        """The alert resolved: close its open proposals; their trigger ids."""
+    def close_proposals(self, fingerprint: str, starts_at: str) -> list[str]:
+        """A firing resolved: close its open proposals; their trigger ids."""
         with self._write(f"close the proposals of alert {fingerprint}") as conn:
-            return inbox.close_proposals(conn, fingerprint)
+            return inbox.close_proposals(conn, fingerprint, starts_at)
 
     def approve_proposal(self, trigger_id: str, run_id: str) -> bool:
         """Mark an open, unexpired proposal approved, carried out by `run_id`."""
@@ -478,9 +480,9 @@ class Ledger:
         """The body of an accepted notification ("" if there is none with this id)."""
         return self._read_with(lambda conn: inbox.payload_of(conn, notification_id))
 
-    def interrupted_hook_runs(self) -> list[TriggerRow]:
-        """Runs alerts started that were interrupted and not escalated yet."""
-        return self._read_with(inbox.interrupted_unescalated)
+    def unescalated_triggers(self) -> list[TriggerRow]:
+        """Runs alerts started that ended badly or could not start, not escalated yet."""
+        return self._read_with(inbox.unescalated)
 
     def queued_triggers(self) -> list[TriggerRow]:
         """Runs decided and not started, oldest first."""

@@ -10,6 +10,7 @@ from typing import Any
 
 from msgspec import Struct, field
 
+from engine.core.errors import RefusedError
 from engine.core.redactions import Redactions
 from engine.model.playbook import Playbook
 from engine.model.textfile import read_bounded
@@ -52,6 +53,9 @@ class RunRequest(Struct, frozen=True):
     # A playbook the caller already checked, with the text it was checked from: used when
     # the file still holds exactly that text (a server that keeps its playbooks loaded).
     checked: tuple[str, Playbook] | None = None
+    # The content the caller decided on (a webhook decision, an approved proposal): the
+    # run is refused (exit 5) if the file holds other content now.
+    content_hash: str | None = None
 
 
 class Prepared(Struct):
@@ -82,6 +86,13 @@ def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
     source = read_source(request.file)
     known = request.checked
     playbook = known[1] if known and known[0] == source else load_checked(request.file, source)
+    if request.content_hash is not None and playbook.content_hash != request.content_hash:
+        raise RefusedError(
+            f"{request.file} changed since it was decided on (content {request.content_hash[:12]},"
+            f" now {playbook.content_hash[:12]}): not run",
+            "read its new plan: runbook plan FILE; an alert's next notification is decided on"
+            " the new content",
+        )
     inputs = bind_inputs(playbook.inputs, request.inputs)
     prepared = assemble(request, playbook, source, inputs, run_id, mode)
     prepared.plan = build_plan(playbook, plan_variables(prepared.variables))

@@ -108,3 +108,18 @@ def test_at_a_terminal_approve_asks_after_the_plan_and_no_runs_nothing(
     assert finish_terminal(child) == 5
     assert server.runs() == []
     assert _proposals(server)[0]["status"] == "open"
+
+
+def test_a_playbook_edited_while_the_approver_reads_the_plan_is_not_run(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    server, proposal = _proposed(tmp_path, serve_factory)
+    child = spawn_terminal("approve", proposal)
+    child.expect(r"Approve .* and run it now\?")
+    file = tmp_path / "playbooks" / "fix-service.yaml"
+    file.write_text(file.read_text().replace("touch ", "echo NOT-THE-PLAN; touch "))
+    child.sendline("y")
+    assert finish_terminal(child) == 5
+    assert server.runs() == []
+    assert not (tmp_path / "markers" / "fixed-api").exists()
+    assert _proposals(server)[0]["status"] == "open"  # still to decide on

@@ -134,7 +134,7 @@ def test_abuse_is_refused_before_anything_is_recorded(
     token_file.write_text("s3cret-canary-token\n")
     token_file.chmod(0o600)
     server = serve_factory(
-        tmp_path / "playbooks", "--token-file", str(token_file), "--body-timeout", "1s"
+        tmp_path / "playbooks", "--token-file", str(token_file), "--read-timeout", "1s"
     ).start()
     good = notification([alert("ServiceDown", service="api")])
     assert server.post(good).status == 401
@@ -146,6 +146,7 @@ def test_abuse_is_refused_before_anything_is_recorded(
     wrong_type = server.post(good, token="s3cret-canary-token", content_type="text/plain")
     assert wrong_type.status == 415
     assert _slow_body_status(server, "s3cret-canary-token") == 408
+    assert _slow_head_closed(server)
 
     assert server.triggers() == []
     assert server.runs() == []
@@ -164,6 +165,13 @@ def _slow_body_status(server: Server, token: str) -> int:
         )
         answer = conn.recv(200).decode()
     return int(answer.split()[1])
+
+
+def _slow_head_closed(server: Server) -> bool:
+    """Send half a request head, then nothing: the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as conn:
+        conn.sendall(b"POST /hooks/alertmanager HTTP/1.1\r\nHost: x\r\n")
+        return conn.recv(200) == b""  # closed, after --read-timeout, without a reply
 
 
 def test_it_will_not_listen_beyond_loopback_without_credentials(

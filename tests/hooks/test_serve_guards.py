@@ -102,14 +102,18 @@ def test_a_flapping_alert_is_escalated_to_a_command_instead_of_run_again(
     )
     write_playbook(tmp_path / "playbooks", tmp_path / "markers")
     server = serve_factory(tmp_path / "playbooks", "--config", config).start()
-    for hour in (1, 2, 3):  # the same alert fires, resolves, fires again
+    for count, hour in enumerate((1, 2, 3, 3), 1):  # fires, resolves, fires again; a resend
         server.post(notification([_firing("api", hour)]))
-        server.wait_settled(hour)
-    assert _decisions(server) == ["run", "run", "flapping"]
+        server.wait_settled(count)
+    assert _decisions(server) == ["run", "run", "flapping", "flapping"]
     server.wait_for(got.exists, "the escalation command ran")
     server.wait_for(lambda: _escalations(server)[0]["status"] == "sent", "recorded as sent")
     body = json.loads(got.read_text())
     assert body["reason"] == "flapping"
+    recorded = {row["reason"]: row for row in _escalations(server)}
+    assert sorted(recorded) == ["flapping", "refused"]  # one page for the flapping alert,
+    # none for its resend; the second run found the SLI healthy: recorded, not sent
+    assert recorded["refused"]["status"] == "not_needed"
     assert "2 run(s) within 60m00s" in body["summary"]
 
 
@@ -170,3 +174,35 @@ def test_a_wrong_config_is_refused_at_its_line(tmp_path: Path, serve_factory: Se
     assert done.returncode == 2
     assert f"{config}:3:" in done.stderr and "per_target" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_run_that_cannot_start_is_escalated(
+    tmp_path: Path, serve_factory: ServeFactory, webhook_receiver: Receiver
+) -> None:
+    url, received = webhook_receiver
+    config = _config(tmp_path, f"escalation: {{webhook: {{url: '{url}'}}}}\n")
+    extra = "secrets:\n  token: {env: SERVE_TEST_UNSET_SECRET}\n"
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers", extra=extra)
+    server = serve_factory(tmp_path / "playbooks", "--config", config).start()
+    server.post(notification([_firing("api", 1)]))
+    (row,) = server.wait_settled(1)
+    assert row["state"] == "not_started" and "SERVE_TEST_UNSET_SECRET" in row["reason"]
+    server.wait_for(lambda: len(received.requests) == 1, "the escalation arrived")
+    body = received.bodies()[0]
+    assert body["reason"] == "not_started" and body["trigger_id"] == row["trigger_id"]
+
+
+def test_an_escalation_webhook_that_redirects_is_not_counted_as_delivered(
+    tmp_path: Path, serve_factory: ServeFactory, webhook_receiver: Receiver
+) -> None:
+    url, received = webhook_receiver
+    moved = url.replace("/escalate", "/redirect")
+    config = _config(tmp_path, f"escalation: {{webhook: {{url: '{moved}'}}}}\n")
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers", action="exit 3")
+    server = serve_factory(tmp_path / "playbooks", "--config", config).start()
+    server.post(notification([_firing("api", 1)]))
+    server.wait_settled(1)
+    server.wait_for(lambda: _escalations(server)[0]["status"] != "pending", "tried")
+    (recorded,) = _escalations(server)
+    assert recorded["status"] == "failed" and "HTTP 307" in recorded["detail"]
+    assert len(received.requests) == 1  # the redirect answer only: nothing followed it

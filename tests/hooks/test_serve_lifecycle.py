@@ -117,5 +117,5 @@ def test_a_playbook_changed_after_the_decision_is_not_run_in_its_place(
     rows = server.wait_settled(2)
     (web,) = [row for row in rows if row["inputs"] == {"service": "web"}]
     assert web["state"] == "not_started"
-    assert "changed between the decision and the run" in web["reason"]
+    assert "changed since it was decided on" in web["reason"]
     assert [r["status"] for r in server.runs()] == ["recovered"]

@@ -29,7 +29,10 @@ def ledger(ledger_path: Path) -> Ledger:
     return Ledger.open(ledger_path)
 
 
-def _received(*fingerprints: str, starts_at: str = "2026-12-07T10:00:00Z") -> Received:
+STARTS_AT = "2026-12-07T10:00:00Z"
+
+
+def _received(*fingerprints: str, starts_at: str = STARTS_AT) -> Received:
     alerts = [InboxAlert(fp, starts_at, "firing", "ServiceDown") for fp in fingerprints]
     payload = json.dumps({"alerts": [{"fingerprint": fp} for fp in fingerprints]}).encode()
     return Received("alertmanager", "runbook", "{}:{}", "firing", payload, alerts)
@@ -98,7 +101,7 @@ def test_a_queued_run_is_started_once_and_not_after_it_was_cancelled(ledger: Led
 
     assert ledger.claim_trigger(first_id) is True
     assert ledger.claim_trigger(first_id) is False  # already started
-    assert ledger.cancel_queued_runs("fp1", "resolved before run") == [second_id]
+    assert ledger.cancel_queued_runs("fp1", "resolved before run", STARTS_AT) == [second_id]
     assert ledger.claim_trigger(second_id) is False
     states = {row.trigger_id: (row.state, row.reason) for row in ledger.triggers()}
     assert states[first_id][0] == STARTED
