@@ -159,6 +159,9 @@ def test_a_run_cut_by_a_crash_is_escalated_once_after_the_restart_and_not_run_ag
     assert "runbook rollback" in body["next"]
     (run,) = server.runs()
     assert run["status"] == "interrupted"
+    server.post(notification([_firing("api", 2)]))  # its target waits for a human
+    rows = server.wait_settled(2)
+    assert rows[0]["decision"] == "busy" and "was interrupted" in rows[0]["reason"]
     server.stop()
     server.start()  # a second restart escalates nothing more
     assert server.get("/readyz").status == 200
