@@ -7,8 +7,10 @@ certificate without its key — each is a usage error (exit 2) before the port o
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
+import resource
 import sys
 from pathlib import Path
 
@@ -28,7 +30,9 @@ from engine.ledger import LEDGER_FILE, Ledger, default_home
 log = logging.getLogger("runbook.serve")
 
 DEFAULT_LISTEN = "127.0.0.1:9095"
-MAX_CONNECTIONS = 512
+# Open files a server asks for (the soft limit is raised to it, within the hard limit, as
+# servers do: 1024 would cap it at a few hundred connections).
+WANTED_OPEN_FILES = 65536
 
 
 class ServeSettings(Struct, frozen=True):
@@ -84,7 +88,7 @@ def serve(settings: ServeSettings) -> None:
             http=with_head_deadline(settings.limits.body_seconds),
             # beyond this many connections and requests at once, a 503 at once (which
             # Alertmanager retries) rather than file descriptors run out
-            limit_concurrency=MAX_CONNECTIONS,
+            limit_concurrency=connection_limit(),
         )
         log.info(
             "serving %d playbook(s) with triggers from %s on %s://%s:%d",
@@ -95,6 +99,18 @@ def serve(settings: ServeSettings) -> None:
             port,
         )
         uvicorn.Server(uvicorn_config).run()
+
+
+def connection_limit() -> int:
+    """How many connections and requests at once: half the open files this process may
+    have, after raising its soft limit as far as allowed (runs need files too)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = WANTED_OPEN_FILES if hard == resource.RLIM_INFINITY else min(hard, WANTED_OPEN_FILES)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+    return max(64, soft // 2) if soft != resource.RLIM_INFINITY else WANTED_OPEN_FILES // 2
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
