@@ -119,3 +119,16 @@ def test_a_playbook_changed_after_the_decision_is_not_run_in_its_place(
     assert web["state"] == "not_started"
     assert "changed since it was decided on" in web["reason"]
     assert [r["status"] for r in server.runs()] == ["recovered"]
+
+
+def test_the_server_raises_its_open_files_limit_for_bursts_of_connections(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers")
+    server = serve_factory(tmp_path / "playbooks").start()
+    assert server.process is not None
+    limits = Path(f"/proc/{server.process.pid}/limits").read_text()
+    (line,) = [row for row in limits.splitlines() if row.startswith("Max open files")]
+    soft, hard = line.split()[3:5]
+    wanted = 65536 if hard == "unlimited" else min(int(hard), 65536)
+    assert int(soft) >= wanted
