@@ -132,6 +132,7 @@ class Server:
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
     ca_file: Path | None = None  # with --tls-cert: the certificate clients trust
+    soft_open_files: int | None = None  # start it with this soft RLIMIT_NOFILE
     http: urllib3.PoolManager = field(default_factory=lambda: urllib3.PoolManager(retries=False))
 
     @property
@@ -146,6 +147,9 @@ class Server:
         command = engine_command(
             "serve", "--playbooks", str(self.playbooks), "--listen", f"127.0.0.1:{self.port}"
         )
+        if self.soft_open_files is not None:  # a shell sets the limit, then is the server
+            limit = f'ulimit -S -n {self.soft_open_files} && exec "$@"'
+            command = ["sh", "-c", limit, "sh", *command]
         with self.log_file.open("ab") as log:
             self.process = subprocess.Popen(
                 [*command, *self.args],
