@@ -93,7 +93,7 @@ def _applied(policy: GuardPolicy, layer: Guards) -> GuardPolicy:
 
 
 class Guarded:
-    """The guard `Ledger.decide_alert` puts each run to, by the playbook's content hash."""
+    """The guard `Ledger.decide_alerts` puts each run to, by the playbook's content hash."""
 
     def __init__(self, policies: Mapping[str, GuardPolicy], fingerprint: str) -> None:
         self.policies = policies

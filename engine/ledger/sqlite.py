@@ -378,12 +378,9 @@ class Ledger:
 
     # -- the webhook inbox (engine/ledger/inbox.py) -----------------------------
 
-    def accept_notification(self, received: Received) -> str:
-        """Commit a notification and queue its alerts; its id. Durable on return."""
-        return self.accept_notifications([received])[0]
-
     def accept_notifications(self, batch: Sequence[Received]) -> list[str]:
-        """Commit notifications in one transaction (all or none); their ids."""
+        """Commit notifications in one transaction (all or none) and queue their alerts;
+        their ids. Durable on return."""
         with self._write(f"accept {len(batch)} notification(s)") as conn:
             return [inbox.accept(conn, received) for received in batch]
 
@@ -394,21 +391,11 @@ class Ledger:
     def decide_alerts(
         self, items: Sequence[tuple[Pending, InboxAlert, Sequence[Decision], Guard | None]]
     ) -> list[list[tuple[str, Decision]]]:
-        """`decide_alert` for several alerts in one transaction, in order."""
+        """Record the decisions on alerts in one transaction, in order, and mark them
+        handled: a duplicate acting decision becomes `duplicate`, a run is put to its
+        guard, a resolved alert cancels its firing's queued runs and open proposals."""
         with self._write(f"record the decisions on {len(items)} alert(s)") as conn:
             return [inbox.decide(conn, *item) for item in items]
-
-    def decide_alert(
-        self,
-        alert: Pending,
-        facts: InboxAlert,
-        decisions: Sequence[Decision],
-        guard: Guard | None = None,
-    ) -> list[tuple[str, Decision]]:
-        """Record the decisions on one alert (a duplicate acting decision becomes
-        `duplicate`, a run is put to `guard`) and mark it handled, in one transaction."""
-        with self._write(f"record the decision on alert {facts.fingerprint}") as conn:
-            return inbox.decide(conn, alert, facts, decisions, guard)
 
     def add_escalation(
         self,
@@ -431,16 +418,6 @@ class Ledger:
     def escalations(self, *, status: str | None = None, limit: int = 50) -> list[EscalationRow]:
         """Escalations, newest first (pending ones oldest first)."""
         return self._read_with(lambda conn: inbox.escalations(conn, status=status, limit=limit))
-
-    def cancel_queued_runs(self, fingerprint: str, reason: str, starts_at: str) -> list[str]:
-        """Cancel the queued runs of one firing of an alert; their trigger ids."""
-        with self._write(f"cancel the queued runs of alert {fingerprint}") as conn:
-            return inbox.cancel_queued(conn, fingerprint, reason, starts_at)
-
-    def close_proposals(self, fingerprint: str, starts_at: str) -> list[str]:
-        """A firing resolved: close its open proposals; their trigger ids."""
-        with self._write(f"close the proposals of alert {fingerprint}") as conn:
-            return inbox.close_proposals(conn, fingerprint, starts_at)
 
     def approve_proposal(self, trigger_id: str, run_id: str) -> bool:
         """Mark an open, unexpired proposal approved, carried out by `run_id`."""

@@ -16,6 +16,7 @@ from engine.ledger.inbox import (
     DUPLICATE,
     NO_MATCH,
     QUEUED,
+    RESOLVED,
     RUN,
     STARTED,
     Decision,
@@ -56,12 +57,18 @@ def _decide_all(ledger: Ledger, decision: Callable[[], Decision]) -> list[tuple[
     recorded = []
     for pending in ledger.pending_alerts():
         facts = InboxAlert(f"fp{pending.position}", "2026-12-07T10:00:00Z", "firing", "ServiceDown")
-        recorded += ledger.decide_alert(pending, facts, [decision()])
+        (decided,) = ledger.decide_alerts([(pending, facts, [decision()], None)])
+        recorded += decided
     return recorded
 
 
+def _accept(ledger: Ledger, received: Received) -> str:
+    (notification_id,) = ledger.accept_notifications([received])
+    return notification_id
+
+
 def test_an_accepted_notification_waits_in_the_inbox_until_decided(ledger: Ledger) -> None:
-    notification_id = ledger.accept_notification(_received("fp0", "fp1"))
+    notification_id = _accept(ledger, _received("fp0", "fp1"))
     pending = ledger.pending_alerts()
     assert [(p.notification_id, p.position) for p in pending] == [
         (notification_id, 0),
@@ -76,11 +83,11 @@ def test_an_accepted_notification_waits_in_the_inbox_until_decided(ledger: Ledge
 
 
 def test_the_same_firing_with_the_same_content_is_acted_on_once(ledger: Ledger) -> None:
-    ledger.accept_notification(_received("fp0"))
+    _accept(ledger, _received("fp0"))
     ((first_id, first),) = _decide_all(ledger, _run)
-    ledger.accept_notification(_received("fp0"))  # a resend
+    _accept(ledger, _received("fp0"))  # a resend
     ((_, second),) = _decide_all(ledger, _run)
-    ledger.accept_notification(_received("fp0"))  # the playbook was edited since
+    _accept(ledger, _received("fp0"))  # the playbook was edited since
     ((_, edited),) = _decide_all(ledger, lambda: _run(content_hash="h2"))
 
     assert first.decision == RUN
@@ -95,13 +102,19 @@ def test_the_same_firing_with_the_same_content_is_acted_on_once(ledger: Ledger) 
 
 
 def test_a_queued_run_is_started_once_and_not_after_it_was_cancelled(ledger: Ledger) -> None:
-    ledger.accept_notification(_received("fp0", "fp1"))
+    _accept(ledger, _received("fp0", "fp1"))
     (first_id, _), (second_id, _) = _decide_all(ledger, _run)
     assert [row.state for row in ledger.queued_triggers()] == [QUEUED, QUEUED]
 
     assert ledger.claim_trigger(first_id) is True
     assert ledger.claim_trigger(first_id) is False  # already started
-    assert ledger.cancel_queued_runs("fp1", "resolved before run", STARTS_AT) == [second_id]
+    _accept(ledger, _received("fp1"))  # its resolution (decided as resolved below)
+    (resolved,) = ledger.pending_alerts()
+    facts = InboxAlert("fp1", STARTS_AT, "resolved", "ServiceDown")
+    ((_, closed),) = ledger.decide_alerts(
+        [(resolved, facts, [Decision(RESOLVED, "resolved")], None)]
+    )[0]
+    assert closed.reason == f"resolved; cancelled the queued run of {second_id}"
     assert ledger.claim_trigger(second_id) is False
     states = {row.trigger_id: (row.state, row.reason) for row in ledger.triggers()}
     assert states[first_id][0] == STARTED
@@ -110,7 +123,7 @@ def test_a_queued_run_is_started_once_and_not_after_it_was_cancelled(ledger: Led
 
 
 def test_a_claimed_run_that_never_recorded_its_start_is_queued_again(ledger: Ledger) -> None:
-    ledger.accept_notification(_received("fp0", "fp1"))
+    _accept(ledger, _received("fp0", "fp1"))
     (lost_id, _), (started_id, started) = _decide_all(ledger, _run)
     assert ledger.claim_trigger(lost_id) and ledger.claim_trigger(started_id)
     assert started.run_id is not None
@@ -135,7 +148,7 @@ def test_a_claimed_run_that_never_recorded_its_start_is_queued_again(ledger: Led
 
 
 def test_a_run_started_by_an_alert_knows_its_trigger(ledger: Ledger) -> None:
-    ledger.accept_notification(_received("fp0"))
+    _accept(ledger, _received("fp0"))
     ((trigger_id, decision),) = _decide_all(ledger, _run)
     assert decision.run_id is not None
     found = ledger.trigger_of_run(decision.run_id)
