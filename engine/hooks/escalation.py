@@ -18,9 +18,7 @@ import subprocess
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-import urllib3
+from typing import TYPE_CHECKING, Any
 
 from engine.core.durations import format_seconds
 from engine.core.errors import EngineError
@@ -30,12 +28,14 @@ from engine.ledger import Ledger
 from engine.ledger.inbox import PENDING, Decision, TriggerRow
 from engine.model.guards import Escalation
 
+if TYPE_CHECKING:
+    import urllib3
+
 log = logging.getLogger("runbook.serve")
 
-WEBHOOK_TIMEOUT = urllib3.Timeout(connect=3.0, read=10.0)
-WEBHOOK_RETRIES = urllib3.Retry(
-    total=3, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504), allowed_methods=None
-)
+WEBHOOK_CONNECT_SECONDS = 3.0
+WEBHOOK_READ_SECONDS = 10.0
+WEBHOOK_RETRIES = 3  # on a connection error or a 5xx, half a second apart and doubling
 COMMAND_TIMEOUT_SECONDS = 30.0
 NO_DESTINATION = "no escalation declared (the playbook's `escalation:` or the serve config's)"
 
@@ -46,9 +46,7 @@ class Escalator:
     def __init__(self, ledger: Ledger, default: Escalation | None) -> None:
         self.ledger = ledger
         self.default = default
-        # a redirect is not followed: a redirected POST would drop or resend the summary
-        # elsewhere, so it counts as not delivered (3xx)
-        self.http = urllib3.PoolManager(retries=WEBHOOK_RETRIES, timeout=WEBHOOK_TIMEOUT)
+        self._http: urllib3.PoolManager | None = None  # made at the first webhook
         self.pool = ThreadPoolExecutor(1, thread_name_prefix="runbook-escalate")
 
     def resume(self) -> None:
@@ -110,8 +108,12 @@ class Escalator:
             except EngineError as exc:
                 return False, exc.message
             headers["Authorization"] = f"Bearer {token.decode()}"
+        import urllib3  # only a server that escalates to a webhook needs it
+
         try:
-            reply = self.http.request(
+            # a redirect is not followed: a redirected POST would drop or resend the
+            # summary elsewhere, so it counts as not delivered (3xx)
+            reply = self._client().request(
                 "POST", webhook["url"], body=data, headers=headers, redirect=False
             )
         except urllib3.exceptions.HTTPError as exc:
@@ -119,6 +121,21 @@ class Escalator:
         if 200 <= reply.status < 300:
             return True, f"webhook {webhook['url']}: {reply.status}"
         return False, f"webhook {webhook['url']}: HTTP {reply.status}"
+
+    def _client(self) -> urllib3.PoolManager:
+        """The webhook client, made at the first webhook (called on the sending thread)."""
+        import urllib3
+
+        if self._http is None:
+            retries = urllib3.Retry(
+                total=WEBHOOK_RETRIES,
+                backoff_factor=0.5,
+                status_forcelist=(500, 502, 503, 504),
+                allowed_methods=None,
+            )
+            timeout = urllib3.Timeout(connect=WEBHOOK_CONNECT_SECONDS, read=WEBHOOK_READ_SECONDS)
+            self._http = urllib3.PoolManager(retries=retries, timeout=timeout)
+        return self._http
 
 
 def _command(argv: list[str], data: bytes) -> tuple[bool, str]:

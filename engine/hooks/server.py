@@ -17,6 +17,7 @@ from pathlib import Path
 import uvicorn
 from msgspec import Struct
 
+from engine.backends.local.containment import slow_moves
 from engine.core.errors import UsageError
 from engine.hooks.app import Limits, Service, create_app
 from engine.hooks.auth import load_credentials
@@ -98,7 +99,20 @@ def serve(settings: ServeSettings) -> None:
             host,
             port,
         )
+        _hint_slow_moves()
         uvicorn.Server(uvicorn_config).run()
+
+
+def _hint_slow_moves() -> None:
+    mount = slow_moves()
+    if mount is not None:
+        log.info(
+            "commands start in cgroups of their own under %s, mounted without"
+            " `favordynmods`: each run's first command waits 5-25 ms for the kernel;"
+            " `mount -o remount,favordynmods %s` (Linux >= 6.0) removes the wait",
+            mount,
+            mount,
+        )
 
 
 def connection_limit() -> int:

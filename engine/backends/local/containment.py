@@ -203,12 +203,40 @@ def cgroup_base() -> Path | None:
     return base if os.access(base, os.W_OK) and _own_cgroup() is not None else None
 
 
+def slow_moves() -> Path | None:
+    """The cgroup2 mount when commands start in cgroups there and it is mounted without
+    `favordynmods`: then the first move of a process after a pause waits for an RCU
+    grace period in the kernel (5-25 ms), which a server pays before each run's first
+    command. With the option (Linux >= 6.0) a move does not wait. None otherwise."""
+    if cgroup_base() is None:
+        return None
+    mount = _cgroup2_mount_entry()
+    return mount[0] if mount is not None and "favordynmods" not in mount[1] else None
+
+
 def _cgroup2_mount() -> Path | None:
+    mount = _cgroup2_mount_entry()
+    return mount[0] if mount is not None else None
+
+
+def _cgroup2_mount_entry() -> tuple[Path, frozenset[str]] | None:
+    """Where cgroup2 is mounted, and its super options."""
     with contextlib.suppress(OSError):
-        for line in Path("/proc/self/mountinfo").read_text().splitlines():
-            fields = line.split(" - ")
-            if len(fields) == 2 and fields[1].split(" ", 1)[0] == "cgroup2":
-                return Path(fields[0].split(" ")[4])
+        return cgroup2_in_mountinfo(Path("/proc/self/mountinfo").read_text())
+    return None
+
+
+def cgroup2_in_mountinfo(text: str) -> tuple[Path, frozenset[str]] | None:
+    """The first cgroup2 mount in a /proc/PID/mountinfo text: its mount point and its
+    super options (`36 35 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw,nsdelegate`)."""
+    for line in text.splitlines():
+        fields = line.split(" - ")
+        if len(fields) != 2:
+            continue
+        kind = fields[1].split(" ")
+        if kind[0] == "cgroup2":
+            options = frozenset(kind[2].split(",")) if len(kind) > 2 else frozenset()
+            return Path(fields[0].split(" ")[4]), options
     return None
 
 
