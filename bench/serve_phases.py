@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import inspect
 import os
 import statistics
 import sys
@@ -43,7 +44,7 @@ WARM_UP = 3
 WRAPPED: list[tuple[Any, str, str]] = [
     (app, "_commit", "commit"),
     (dispatcher.Dispatcher, "decide_pending", "decide_pending"),
-    (Ledger, "decide_alert", "decide_alert"),
+    (Ledger, "decide_alerts", "decide_alert"),
     (dispatcher.Dispatcher, "_run", "run"),
     (Ledger, "claim_trigger", "claim"),
     (dispatcher, "prepare", "prepare"),
@@ -70,7 +71,15 @@ def wrap(owner: Any, name: str, label: str) -> None:
         finally:
             EVENTS.append((time.time(), f"{label}<"))
 
-    setattr(owner, name, timed)
+    @functools.wraps(original)
+    async def timed_async(*args: Any, **kwargs: Any) -> Any:
+        EVENTS.append((time.time(), f"{label}>"))
+        try:
+            return await original(*args, **kwargs)
+        finally:
+            EVENTS.append((time.time(), f"{label}<"))
+
+    setattr(owner, name, timed_async if inspect.iscoroutinefunction(original) else timed)
 
 
 def phases(events: list[Event], sent: float, first: float) -> dict[str, float]:
@@ -111,9 +120,14 @@ def start_server(root: Path) -> str:
     playbooks.mkdir()
     text = bench_serve.PLAYBOOK.format(alertname=bench_serve.ALERTNAME, marks=marks)
     (playbooks / "bench-serve.yaml").write_text(text, encoding="utf-8")
+    config = root / "serve.yaml"  # the bench's budgets: more runs an hour than the defaults
+    config.write_text(bench_serve.SERVE_CONFIG, encoding="utf-8")
     port = bench_serve.free_port()
     settings = server.ServeSettings(
-        playbooks=str(playbooks), listen=f"127.0.0.1:{port}", home=root / "home"
+        playbooks=str(playbooks),
+        listen=f"127.0.0.1:{port}",
+        home=root / "home",
+        config=str(config),
     )
     threading.Thread(target=server.serve, args=(settings,), daemon=True).start()
     return f"http://127.0.0.1:{port}"
@@ -123,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--alerts", type=int, default=40, help="alerts measured (after 3)")
     args = parser.parse_args(argv)
+    if os.environ.get("SWITCH"):
+        sys.setswitchinterval(float(os.environ["SWITCH"]))
     for owner, name, label in WRAPPED:
         wrap(owner, name, label)
     root = Path(tempfile.mkdtemp(prefix="runbook-serve-phases-"))
