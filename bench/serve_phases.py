@@ -137,8 +137,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--alerts", type=int, default=40, help="alerts measured (after 3)")
     args = parser.parse_args(argv)
-    if os.environ.get("SWITCH"):
-        sys.setswitchinterval(float(os.environ["SWITCH"]))
     for owner, name, label in WRAPPED:
         wrap(owner, name, label)
     root = Path(tempfile.mkdtemp(prefix="runbook-serve-phases-"))
