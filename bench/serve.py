@@ -523,6 +523,19 @@ def storm(
     return result
 
 
+def storm_floor(server: Server, count: int, timeout: float) -> dict[str, Any]:
+    """The storm's floor on this machine: as many POSTs of the same bodies at once, from
+    the same client, to an endpoint of the same server that answers without any work
+    (`/healthz` takes GET only: 405). What the storm's replies take beyond this is the
+    inbox's; this part is the client's and the HTTP server's on these cores."""
+    bodies = [notification(f"floor-{n}") for n in range(count)]
+    replies = asyncio.run(_post_all(server.url + "/healthz", bodies, timeout))
+    reply = distribution([seconds for _, seconds in replies])
+    p99 = reply["p99_s"] * 1000
+    log(f"  {server.name}: HTTP floor, {count} POSTs at once: reply p99 {p99:.1f} ms")
+    return {"notifications": count, "reply": reply}
+
+
 @dataclass(frozen=True)
 class Sizes:
     alerts: int  # sequential alerts, runbook
@@ -545,6 +558,9 @@ def measure(server: Server, sizes: Sizes, eda: bool) -> dict[str, Any]:
         expected = targets * sizes.storm_duplicates if eda else targets
         timeout = sizes.eda_storm_timeout if eda else 300.0
         result["storm"] = storm(server, targets, sizes.storm_duplicates, expected, timeout, "storm")
+        if not eda:
+            count = targets * sizes.storm_duplicates
+            result["storm_floor"] = storm_floor(server, count, timeout)
     except RuntimeError as exc:
         log(f"  {server.name} failed: {exc}")
         result["error"] = str(exc)
@@ -696,6 +712,7 @@ def markdown(report: dict[str, Any]) -> list[str]:
         ("storm: reply p50, ms", ("storm", "reply", "p50_s"), 1000, 1),
         ("storm: reply p99, ms", ("storm", "reply", "p99_s"), 1000, 1),
         ("storm: reply max, ms", ("storm", "reply", "max_s"), 1000, 1),
+        ("HTTP floor: same POSTs, no work, p99, ms", ("storm_floor", "reply", "p99_s"), 1000, 1),
         ("storm: runs", ("storm", "runs"), 1, 0),
         ("storm: targets left without a run", ("storm", "targets_without_run"), 1, 0),
         ("storm: all runs ended, s", ("storm", "all_ran_s"), 1, 2),
@@ -730,7 +747,9 @@ def markdown(report: dict[str, Any]) -> list[str]:
         f"Storm: {sizes['storm_targets']} targets × {sizes['storm_duplicates']} duplicates to "
         f"runbook (one run per target expected), {sizes['eda_storm_targets']} × "
         f"{sizes['storm_duplicates']} to EDA (one run per notification: it does not "
-        "deduplicate).",
+        "deduplicate). HTTP floor: the storm's POSTs sent the same way to an endpoint of "
+        "the same server that does no work (`/healthz`, 405): what the client and the HTTP "
+        "stack take on these cores, below which no inbox can answer.",
     ]
     for name, result in (("runbook", rb), ("EDA", eda)):
         statuses = _get(result, "storm", "statuses")
