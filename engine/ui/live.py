@@ -100,6 +100,7 @@ class LiveDisplay:
         self.finished = False  # the last drawing shows every row
         self.sli_line = ""
         self.lines = PlainLines()
+        self.told: set[str] = set()  # steps whose end is on a line above a question
         self.handlers: dict[EventKind, Callable[[Event], None]] = dict(
             [
                 on(RunStarted, self._on_run_started),
@@ -282,11 +283,20 @@ class LiveDisplay:
 
     def asking(self, title: str | None) -> None:
         """A question is asked now: the step that runs waits for its answer, and the view
-        stops while the human reads and answers."""
+        stops while the human reads and answers. The table is taken off the screen (it
+        comes back after the answer, and stays once the run ends), so that questions do
+        not leave a copy of it each: the steps that ended since the last question stay,
+        one line each, with where the run is."""
         for row in self.rows.values():
             if row.state in ("running", "undoing"):
                 self._wait_for_human(row)
+        if self.live is not None:
+            self.live.transient = True
         self.pause()
+        ended = [row for row in self.rows.values() if row.state in ENDED]
+        lines = [_ended_line(row) for row in ended if row.step_id not in self.told]
+        self.told.update(row.step_id for row in ended)
+        self._say(*lines, f"{self.title} — {self._progress()}")
 
     def answered(self) -> None:
         self.resume()
@@ -305,6 +315,13 @@ class LiveDisplay:
             self.live.start()
 
     stop = pause
+
+
+def _ended_line(row: StepRow) -> str:
+    """One line for a step that ended: `✓ first: succeeded in 3ms`."""
+    took = f" in {format_seconds(row.elapsed)}" if row.elapsed is not None else ""
+    note = f" — {one_line(row.note)}" if row.note else ""
+    return f"{SYMBOL_OF_STATE.get(row.state, ' ')} {row.step_id}: {row.state}{took}{note}"
 
 
 def _height(row: StepRow) -> int:
