@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -286,7 +287,7 @@ class Dispatcher:
         if alert is None:
             return
         if decision.decision == RUN:
-            self._queue(trigger_id, decision, alert, item.pending.receiver)
+            self._queue(trigger_id, decision, alert, item.pending.receiver, time.time())
         elif decision.decision in (FLAPPING, BUDGET_EXHAUSTED) and not decision.again:
             body = held_back_summary(decision, trigger_id, alert)
             about = (trigger_id, None, decision.playbook)
@@ -341,18 +342,36 @@ class Dispatcher:
             run_id=trigger.run_id,
             targets=tuple(trigger.targets),
         )
-        self._queue(trigger.trigger_id, decision, alert, notification.receiver)
+        receiver = notification.receiver
+        self._queue(trigger.trigger_id, decision, alert, receiver, trigger.decided_at)
 
     def _queue(
-        self, trigger_id: str, decision: Decision, alert: AlertPayload, receiver: str
+        self,
+        trigger_id: str,
+        decision: Decision,
+        alert: AlertPayload,
+        receiver: str,
+        decided_at: float,
     ) -> None:
         self.metrics.queued.inc()
-        self.pool.submit(self._run, trigger_id, decision, alert, receiver)
+        self.pool.submit(self._run, trigger_id, decision, alert, receiver, decided_at)
 
-    def _run(self, trigger_id: str, decision: Decision, alert: AlertPayload, receiver: str) -> None:
+    def _run(
+        self,
+        trigger_id: str,
+        decision: Decision,
+        alert: AlertPayload,
+        receiver: str,
+        decided_at: float,
+    ) -> None:
         self.metrics.queued.dec()
         if self.stopping.is_set() or not self.ledger.claim_trigger(trigger_id):
             return  # stays queued for the next start, or was cancelled by its resolution
+        stale = self._stale(decided_at)
+        if stale:
+            log.warning("trigger %s did not start: %s", trigger_id, stale)
+            self._not_started(trigger_id, stale)
+            return
         assert decision.file is not None and decision.run_id is not None
         request = RunRequest(
             file=decision.file,
@@ -376,6 +395,15 @@ class Dispatcher:
             self._not_started(trigger_id, f"internal error: {type(exc).__name__}")
             return
         self._execute(run)
+
+    def _stale(self, decided_at: float) -> str:
+        """Why a run decided at `decided_at` is too old to start now (a server that was
+        down for hours must not act on what an alert said then), or ""."""
+        age = time.time() - decided_at
+        if age <= self.config.queue_seconds:
+            return ""
+        limit = self.config.queue.max_age
+        return f"stale: queued {age_text(age)} ago, over the {limit} limit (queue.max_age)"
 
     def _not_started(self, trigger_id: str, reason: str) -> None:
         try:
@@ -406,3 +434,18 @@ class Dispatcher:
             with self._running_lock:
                 self.running.pop(run.run_id, None)
         self.sweep_escalations()
+
+
+def age_text(seconds: float) -> str:
+    """An age as an on-call reads it: 42s, 12m05s, 2h03m, 3d04h."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
