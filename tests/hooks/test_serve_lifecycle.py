@@ -83,10 +83,21 @@ def test_sigterm_lets_a_run_in_flight_finish(tmp_path: Path, serve_factory: Serv
     server = serve_factory(tmp_path / "playbooks").start()
     server.post(notification([alert("ServiceDown", service="api")]))
     server.wait_for(lambda: any(r["status"] == "running" for r in server.runs()), "running")
-    assert server.stop() == -signal.SIGTERM  # after the drain, as uvicorn ends on a signal
+    assert server.stop() == 0  # a clean stop, as a supervisor expects it
     (run,) = server.runs()
     assert run["status"] == "recovered"
     assert "aborting" not in server.log
+    assert "stopped by SIGTERM" in server.log
+
+
+def test_sigint_stops_as_cleanly_with_exit_0(tmp_path: Path, serve_factory: ServeFactory) -> None:
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers")
+    server = serve_factory(tmp_path / "playbooks").start()
+    assert server.process is not None
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(30) == 0
+    assert "stopped by SIGINT" in server.log
+    assert "Traceback" not in server.log
 
 
 def test_sigterm_aborts_a_run_that_outlives_the_drain(
@@ -96,7 +107,7 @@ def test_sigterm_aborts_a_run_that_outlives_the_drain(
     server = serve_factory(tmp_path / "playbooks", "--drain", "500ms").start()
     server.post(notification([alert("ServiceDown", service="api")]))
     server.wait_for(lambda: any(r["status"] == "running" for r in server.runs()), "running")
-    assert server.stop() == -signal.SIGTERM
+    assert server.stop() == 0  # its runs were aborted and rolled back: a clean stop
     (run,) = server.runs()
     assert run["status"] == "aborted"
     assert "the server is stopping" in server.log
