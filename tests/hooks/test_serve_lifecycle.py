@@ -72,10 +72,37 @@ def test_an_edited_playbook_is_used_and_a_broken_one_left_out_without_a_restart(
     server.post(notification([alert("NewName", service="web")]))
     rows = server.wait_settled(2)
     assert rows[0]["decision"] == "run"  # the others still answer
-    ready = json.loads(server.get("/readyz").data)
-    assert ready["invalid_playbooks"] == [str(folder / "broken.yaml")]
+    ready = json.loads(server.get("/readyz").data)  # no credentials asked: the list
+    assert ready["invalid_playbooks"] == 1
+    assert ready["invalid_files"] == [str(folder / "broken.yaml")]
     assert "runbook_playbooks_invalid 1.0" in server.get("/metrics").data.decode()
     assert "broken.yaml is invalid" in server.log
+
+
+def test_readiness_names_invalid_files_only_to_callers_with_credentials(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    folder = tmp_path / "playbooks"
+    write_playbook(folder, tmp_path / "markers")
+    token = _secret(tmp_path / "token", "s3cr3t-t0ken")
+    server = serve_factory(folder, "--token-file", token).start()
+    (folder / "broken.yaml").write_text("apiVersion: runbook/v1\nkind: Playbook\nsteps: 3\n")
+    server.post(notification([alert("ServiceDown", service="api")]), token="s3cr3t-t0ken")
+    server.wait_settled(1)  # the folder is read again when an alert is decided on
+
+    for anonymous in (None, "Bearer wrong", "Basic Zm9vOmJhcg=="):
+        reply = _ready(server, anonymous)
+        assert json.loads(reply.data) == {"ready": True, "deciding": True, "invalid_playbooks": 1}
+        assert b"broken" not in reply.data and str(tmp_path).encode() not in reply.data
+    known = json.loads(_ready(server, "Bearer s3cr3t-t0ken").data)
+    assert known["invalid_playbooks"] == 1
+    assert known["invalid_files"] == [str(folder / "broken.yaml")]
+    assert "broken.yaml is invalid" in server.log
+
+
+def _ready(server: Server, authorization: str | None) -> urllib3.BaseHTTPResponse:
+    headers = {"Authorization": authorization} if authorization else {}
+    return server.http.request("GET", f"{server.url}/readyz", headers=headers, timeout=5)
 
 
 def test_sigterm_lets_a_run_in_flight_finish(tmp_path: Path, serve_factory: ServeFactory) -> None:
