@@ -33,10 +33,11 @@ from engine.hooks.escalation import (
     run_summary,
 )
 from engine.hooks.guards import Guarded, GuardPolicy, policy_for
-from engine.hooks.metrics import ServeMetrics
+from engine.hooks.metrics import STALE, RunMetrics, ServeMetrics
 from engine.hooks.payload import AlertPayload, Notification, PayloadError, decode_notification
 from engine.ledger import Ledger
 from engine.ledger.inbox import (
+    ACTING,
     BUDGET_EXHAUSTED,
     FLAPPING,
     NOT_STARTED,
@@ -68,6 +69,19 @@ class _Decided(Struct):
     decisions: list[Decision]
     guard: Guarded | None
     alert: AlertPayload | None
+
+
+class _Queued(Struct, frozen=True):
+    """A run decided and waiting for a free slot."""
+
+    trigger_id: str
+    decision: Decision
+    alert: AlertPayload
+    receiver: str
+    decided_at: float
+    # when its notification was accepted; None for a run queued again after a restart
+    # (its wait is the outage: not alert-to-first-step latency)
+    received_at: float | None
 
 
 class Dispatcher:
@@ -204,8 +218,8 @@ class Dispatcher:
     def decide_pending(self) -> None:
         """Decide on every accepted alert not decided on yet."""
         while not self.stopping.is_set():
+            self.metrics.pending.set(self.ledger.pending_count())
             batch = self.ledger.pending_alerts()
-            self.metrics.pending.set(len(batch))
             if not batch:
                 return
             playbooks = self._playbooks()
@@ -275,6 +289,8 @@ class Dispatcher:
     def _after(self, item: _Decided, trigger_id: str, decision: Decision) -> None:
         """What a recorded decision sets going: its run, its escalation; its count."""
         self.metrics.decisions.labels(decision.decision).inc()
+        if decision.decision not in ACTING:
+            self.metrics.suppressed.labels(decision.decision).inc()
         facts, alert = item.facts, item.alert
         log.info(
             "alert %s %s: %s %s (%s)",
@@ -287,7 +303,12 @@ class Dispatcher:
         if alert is None:
             return
         if decision.decision == RUN:
-            self._queue(trigger_id, decision, alert, item.pending.receiver, time.time())
+            pending = item.pending
+            self._queue(
+                _Queued(
+                    trigger_id, decision, alert, pending.receiver, time.time(), pending.received_at
+                )
+            )
         elif decision.decision in (FLAPPING, BUDGET_EXHAUSTED) and not decision.again:
             body = held_back_summary(decision, trigger_id, alert)
             about = (trigger_id, None, decision.playbook)
@@ -343,34 +364,28 @@ class Dispatcher:
             targets=tuple(trigger.targets),
         )
         receiver = notification.receiver
-        self._queue(trigger.trigger_id, decision, alert, receiver, trigger.decided_at)
+        self._queue(
+            _Queued(trigger.trigger_id, decision, alert, receiver, trigger.decided_at, None)
+        )
 
-    def _queue(
-        self,
-        trigger_id: str,
-        decision: Decision,
-        alert: AlertPayload,
-        receiver: str,
-        decided_at: float,
-    ) -> None:
+    def _queue(self, queued: _Queued) -> None:
         self.metrics.queued.inc()
-        self.pool.submit(self._run, trigger_id, decision, alert, receiver, decided_at)
+        self.pool.submit(self._run, queued)
 
-    def _run(
-        self,
-        trigger_id: str,
-        decision: Decision,
-        alert: AlertPayload,
-        receiver: str,
-        decided_at: float,
-    ) -> None:
+    def _run(self, queued: _Queued) -> None:
         self.metrics.queued.dec()
+        trigger_id, decision, alert, receiver = (
+            queued.trigger_id,
+            queued.decision,
+            queued.alert,
+            queued.receiver,
+        )
         if self.stopping.is_set() or not self.ledger.claim_trigger(trigger_id):
             return  # stays queued for the next start, or was cancelled by its resolution
-        stale = self._stale(decided_at)
+        stale = self._stale(queued.decided_at)
         if stale:
             log.warning("trigger %s did not start: %s", trigger_id, stale)
-            self._not_started(trigger_id, stale)
+            self._not_started(trigger_id, stale, STALE)
             return
         assert decision.file is not None and decision.run_id is not None
         request = RunRequest(
@@ -385,7 +400,8 @@ class Dispatcher:
         )
         try:
             prepared = prepare(request, decision.run_id, mode="hook")
-            run = make_run(prepared, decision.run_id, self.ledger)
+            listener = RunMetrics(self.metrics, prepared.playbook.name, queued.received_at)
+            run = make_run(prepared, decision.run_id, self.ledger, [listener])
         except EngineError as exc:
             log.warning("trigger %s did not start: %s", trigger_id, exc.message)
             self._not_started(trigger_id, exc.message)
@@ -405,12 +421,13 @@ class Dispatcher:
         limit = self.config.queue.max_age
         return f"stale: queued {age_text(age)} ago, over the {limit} limit (queue.max_age)"
 
-    def _not_started(self, trigger_id: str, reason: str) -> None:
+    def _not_started(self, trigger_id: str, reason: str, kind: str = NOT_STARTED) -> None:
         try:
             self.ledger.trigger_not_started(trigger_id, reason)
         except EngineError as exc:
             log.error("cannot record why trigger %s did not start: %s", trigger_id, exc.message)
             return
+        self.metrics.suppressed.labels(kind).inc()
         self.sweep_escalations()
 
     def _checked(self, content_hash: str | None) -> tuple[str, Playbook] | None:
@@ -425,7 +442,7 @@ class Dispatcher:
         self.metrics.in_flight.inc()
         try:
             result = run.execute()
-            self.metrics.runs.labels(result.outcome.value).inc()
+            self.metrics.runs.labels(run.playbook.name, result.outcome.value).inc()
             log.info("run %s of %s: %s", run.run_id, run.playbook.name, result.outcome.value)
         except Exception:
             log.exception("run %s failed inside the engine", run.run_id)

@@ -233,6 +233,11 @@ def pending(conn: sqlite3.Connection, limit: int) -> list[Pending]:
     return [Pending(*row) for row in rows]
 
 
+def pending_count(conn: sqlite3.Connection) -> int:
+    """How many accepted alerts are not decided on yet (the partial index counts them)."""
+    return int(conn.execute("SELECT count(*) FROM inbox WHERE handled_at IS NULL").fetchone()[0])
+
+
 def decide(
     conn: sqlite3.Connection,
     alert: Pending,

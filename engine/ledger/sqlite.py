@@ -388,6 +388,10 @@ class Ledger:
         """Accepted alerts not decided on yet, oldest first."""
         return self._read_with(lambda conn: inbox.pending(conn, limit))
 
+    def pending_count(self) -> int:
+        """How many accepted alerts are not decided on yet."""
+        return self._read_with(inbox.pending_count)
+
     def decide_alerts(
         self, items: Sequence[tuple[Pending, InboxAlert, Sequence[Decision], Guard | None]]
     ) -> list[list[tuple[str, Decision]]]:

@@ -240,3 +240,5 @@ def test_a_run_queued_before_a_stop_is_stale_after_a_long_outage_and_escalated(
     assert [r["status"] for r in server.runs()] == ["recovered"]  # web never ran
     listed = server.cli("triggers")
     assert "stale: queued" in listed.stdout
+    metrics = server.get("/metrics").data.decode()
+    assert 'runbook_triggers_suppressed_total{reason="stale"} 1.0' in metrics
