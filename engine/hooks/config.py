@@ -8,6 +8,7 @@ global budget. Every key is optional; a wrong one is an error at `file:line:col`
     budget: {runs: 30, window: 1h}     # runs started by alerts, all playbooks together
     proposals: {expire_after: 1h}      # a level-2 proposal may be approved this long
     queue: {max_age: 15m}   # a run decided longer ago than this does not start (stale)
+    retention: {payloads: 30d}  # notification bodies kept this long once all is settled
     escalation:             # for playbooks without their own `escalation:`
       webhook: {url: "https://chat.example/hooks/oncall", token_file: /etc/runbook/chat.token}
       command: [logger, -t, runbook]
@@ -47,6 +48,13 @@ class Queue(Struct, frozen=True, forbid_unknown_fields=True):
     max_age: str = "15m"
 
 
+class Retention(Struct, frozen=True, forbid_unknown_fields=True):
+    """How long an accepted notification's body is kept once every alert in it is
+    settled (its decisions and their reasons are kept for good)."""
+
+    payloads: str = "30d"
+
+
 class ServeConfig(Struct, frozen=True, forbid_unknown_fields=True):
     """The config file's content; an absent file is all defaults."""
 
@@ -55,6 +63,7 @@ class ServeConfig(Struct, frozen=True, forbid_unknown_fields=True):
     escalation: Escalation | None = None
     proposals: Proposals = Proposals()
     queue: Queue = Queue()
+    retention: Retention = Retention()
 
     @property
     def proposal_seconds(self) -> float:
@@ -63,6 +72,19 @@ class ServeConfig(Struct, frozen=True, forbid_unknown_fields=True):
     @property
     def queue_seconds(self) -> float:
         return parse_duration(self.queue.max_age)
+
+    @property
+    def retention_seconds(self) -> float:
+        return parse_days(self.retention.payloads)
+
+
+_DAYS = re.compile(r"([0-9]{1,5})d")
+
+
+def parse_days(text: str) -> float:
+    """Seconds of a duration that may also be written in days (`30d`); ValueError else."""
+    days = _DAYS.fullmatch(text)
+    return int(days.group(1)) * 86400.0 if days else parse_duration(text)
 
 
 _AT = re.compile(r" - at `\$((?:\.[A-Za-z_][\w]*|\[\d+\])*)`\Z")
@@ -109,11 +131,12 @@ def _check_durations(config: ServeConfig, file: str) -> None:
         "proposals.expire_after": config.proposals.expire_after,
         "queue.max_age": config.queue.max_age,
     }
+    found["retention.payloads"] = config.retention.payloads
     for where, text in found.items():
         if text is None:
             continue
         try:
-            parse_duration(text)
+            parse_days(text) if where == "retention.payloads" else parse_duration(text)
         except ValueError as exc:
             raise UsageError(f"{file}: {where}: {exc}") from None
     webhook = config.escalation.webhook if config.escalation else None

@@ -35,6 +35,7 @@ from engine.hooks.escalation import (
 from engine.hooks.guards import Guarded, GuardPolicy, policy_for
 from engine.hooks.metrics import STALE, RunMetrics, ServeMetrics
 from engine.hooks.payload import AlertPayload, Notification, PayloadError, decode_notification
+from engine.hooks.retention import PayloadRetention
 from engine.ledger import Ledger
 from engine.ledger.inbox import (
     ACTING,
@@ -103,6 +104,7 @@ class Dispatcher:
         self.home = home
         self.config = config or ServeConfig()
         self.escalator = Escalator(ledger, self.config.escalation)
+        self.retention = PayloadRetention(ledger, self.config.retention_seconds)
         self.playbooks: dict[str, Playbook] = {}  # by content hash, as last read
         self.policies: dict[str, GuardPolicy] = {}
         self.wake = threading.Event()
@@ -127,6 +129,7 @@ class Dispatcher:
         for trigger in self.ledger.queued_triggers():
             self._queue_from_record(trigger)
         self._thread.start()
+        self.retention.start()
 
     def alive(self) -> bool:
         return self._thread.is_alive()
@@ -136,6 +139,7 @@ class Dispatcher:
         (each undoes what it did, as at Ctrl-C). Runs not started stay queued."""
         self.stopping.set()
         self.wake.set()
+        self.retention.stop()
         if self._thread.is_alive():
             self._thread.join()
         self.pool.shutdown(wait=False, cancel_futures=True)
