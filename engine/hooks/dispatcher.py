@@ -6,7 +6,8 @@ runs, each an ordinary ledger run of mode `hook`. Every step is in the ledger fi
 a server that stops at any moment finds, when it starts again, the alerts it had not
 decided on still pending and the runs it had not started still queued; a run it had
 started is `interrupted` (the ledger marks it when it opens) and is left to `runbook
-recover` or `runbook rollback`, never started again.
+recover` or `runbook rollback`, never started again. A queued run decided longer ago
+than `queue.max_age` does not start (stale: its alert may be long over) and is escalated.
 """
 
 from __future__ import annotations
