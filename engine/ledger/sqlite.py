@@ -459,7 +459,7 @@ class Ledger:
             return inbox.requeue_unstarted(conn)
 
     def prune_notification_payloads(
-        self, received_before: float, start: Position = (0.0, ""), batch: int = 200
+        self, received_before: float, start: Position = (0.0, ""), batch: int = 50
     ) -> tuple[int, Position]:
         """Empty the bodies of notifications received before `received_before` (and
         after `start`) whose alerts are all settled, `batch` notifications per
