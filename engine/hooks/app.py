@@ -170,10 +170,17 @@ async def _healthz(_: Request) -> Response:
 
 
 def _readyz(service: Service) -> Endpoint:
-    async def readyz(_: Request) -> Response:
+    async def readyz(request: Request) -> Response:
         deciding = service.dispatcher.alive()
         invalid = service.dispatcher.catalog.invalid_files()
-        body = {"ready": deciding, "deciding": deciding, "invalid_playbooks": invalid}
+        body: dict[str, Any] = {
+            "ready": deciding,
+            "deciding": deciding,
+            "invalid_playbooks": len(invalid),
+        }
+        # which files: only to a caller the webhook would take (paths tell of the host)
+        if service.credentials.allows(request.headers.get("authorization")):
+            body["invalid_files"] = invalid
         return JSONResponse(body, status_code=200 if deciding else 503)
 
     return readyz

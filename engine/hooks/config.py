@@ -7,6 +7,8 @@ global budget. Every key is optional; a wrong one is an error at `file:line:col`
       flap: {runs: 3, within: 1h}
     budget: {runs: 30, window: 1h}     # runs started by alerts, all playbooks together
     proposals: {expire_after: 1h}      # a level-2 proposal may be approved this long
+    queue: {max_age: 15m}   # a run decided longer ago than this does not start (stale)
+    retention: {payloads: 30d}  # notification bodies kept this long once all is settled
     escalation:             # for playbooks without their own `escalation:`
       webhook: {url: "https://chat.example/hooks/oncall", token_file: /etc/runbook/chat.token}
       command: [logger, -t, runbook]
@@ -39,6 +41,20 @@ class Proposals(Struct, frozen=True, forbid_unknown_fields=True):
     expire_after: str = "1h"
 
 
+class Queue(Struct, frozen=True, forbid_unknown_fields=True):
+    """How long a decided run may wait to start: past it, it acts on stale information
+    (the alert may have resolved while the server was down) and does not start."""
+
+    max_age: str = "15m"
+
+
+class Retention(Struct, frozen=True, forbid_unknown_fields=True):
+    """How long an accepted notification's body is kept once every alert in it is
+    settled (its decisions and their reasons are kept for good)."""
+
+    payloads: str = "30d"
+
+
 class ServeConfig(Struct, frozen=True, forbid_unknown_fields=True):
     """The config file's content; an absent file is all defaults."""
 
@@ -46,10 +62,29 @@ class ServeConfig(Struct, frozen=True, forbid_unknown_fields=True):
     budget: Budget | None = None
     escalation: Escalation | None = None
     proposals: Proposals = Proposals()
+    queue: Queue = Queue()
+    retention: Retention = Retention()
 
     @property
     def proposal_seconds(self) -> float:
         return parse_duration(self.proposals.expire_after)
+
+    @property
+    def queue_seconds(self) -> float:
+        return parse_duration(self.queue.max_age)
+
+    @property
+    def retention_seconds(self) -> float:
+        return parse_days(self.retention.payloads)
+
+
+_DAYS = re.compile(r"([0-9]{1,5})d")
+
+
+def parse_days(text: str) -> float:
+    """Seconds of a duration that may also be written in days (`30d`); ValueError else."""
+    days = _DAYS.fullmatch(text)
+    return int(days.group(1)) * 86400.0 if days else parse_duration(text)
 
 
 _AT = re.compile(r" - at `\$((?:\.[A-Za-z_][\w]*|\[\d+\])*)`\Z")
@@ -94,12 +129,14 @@ def _check_durations(config: ServeConfig, file: str) -> None:
         "guards.flap.within": guards.flap.within if guards.flap else None,
         "budget.window": config.budget.window if config.budget else None,
         "proposals.expire_after": config.proposals.expire_after,
+        "queue.max_age": config.queue.max_age,
     }
+    found["retention.payloads"] = config.retention.payloads
     for where, text in found.items():
         if text is None:
             continue
         try:
-            parse_duration(text)
+            parse_days(text) if where == "retention.payloads" else parse_duration(text)
         except ValueError as exc:
             raise UsageError(f"{file}: {where}: {exc}") from None
     webhook = config.escalation.webhook if config.escalation else None

@@ -6,13 +6,15 @@ runs, each an ordinary ledger run of mode `hook`. Every step is in the ledger fi
 a server that stops at any moment finds, when it starts again, the alerts it had not
 decided on still pending and the runs it had not started still queued; a run it had
 started is `interrupted` (the ledger marks it when it opens) and is left to `runbook
-recover` or `runbook rollback`, never started again.
+recover` or `runbook rollback`, never started again. A queued run decided longer ago
+than `queue.max_age` does not start (stale: its alert may be long over) and is escalated.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -32,10 +34,12 @@ from engine.hooks.escalation import (
     run_summary,
 )
 from engine.hooks.guards import Guarded, GuardPolicy, policy_for
-from engine.hooks.metrics import ServeMetrics
+from engine.hooks.metrics import STALE, RunMetrics, ServeMetrics
 from engine.hooks.payload import AlertPayload, Notification, PayloadError, decode_notification
+from engine.hooks.retention import PayloadRetention
 from engine.ledger import Ledger
 from engine.ledger.inbox import (
+    ACTING,
     BUDGET_EXHAUSTED,
     FLAPPING,
     NOT_STARTED,
@@ -69,6 +73,19 @@ class _Decided(Struct):
     alert: AlertPayload | None
 
 
+class _Queued(Struct, frozen=True):
+    """A run decided and waiting for a free slot."""
+
+    trigger_id: str
+    decision: Decision
+    alert: AlertPayload
+    receiver: str
+    decided_at: float
+    # when its notification was accepted; None for a run queued again after a restart
+    # (its wait is the outage: not alert-to-first-step latency)
+    received_at: float | None
+
+
 class Dispatcher:
     """Decides on accepted alerts and runs what level 3 allows, `concurrency` at a time."""
 
@@ -88,6 +105,7 @@ class Dispatcher:
         self.home = home
         self.config = config or ServeConfig()
         self.escalator = Escalator(ledger, self.config.escalation)
+        self.retention = PayloadRetention(ledger, self.config.retention_seconds)
         self.playbooks: dict[str, Playbook] = {}  # by content hash, as last read
         self.policies: dict[str, GuardPolicy] = {}
         self.wake = threading.Event()
@@ -112,6 +130,7 @@ class Dispatcher:
         for trigger in self.ledger.queued_triggers():
             self._queue_from_record(trigger)
         self._thread.start()
+        self.retention.start()
 
     def alive(self) -> bool:
         return self._thread.is_alive()
@@ -121,6 +140,7 @@ class Dispatcher:
         (each undoes what it did, as at Ctrl-C). Runs not started stay queued."""
         self.stopping.set()
         self.wake.set()
+        self.retention.stop()
         if self._thread.is_alive():
             self._thread.join()
         self.pool.shutdown(wait=False, cancel_futures=True)
@@ -203,8 +223,8 @@ class Dispatcher:
     def decide_pending(self) -> None:
         """Decide on every accepted alert not decided on yet."""
         while not self.stopping.is_set():
+            self.metrics.pending.set(self.ledger.pending_count())
             batch = self.ledger.pending_alerts()
-            self.metrics.pending.set(len(batch))
             if not batch:
                 return
             playbooks = self._playbooks()
@@ -274,6 +294,8 @@ class Dispatcher:
     def _after(self, item: _Decided, trigger_id: str, decision: Decision) -> None:
         """What a recorded decision sets going: its run, its escalation; its count."""
         self.metrics.decisions.labels(decision.decision).inc()
+        if decision.decision not in ACTING:
+            self.metrics.suppressed.labels(decision.decision).inc()
         facts, alert = item.facts, item.alert
         log.info(
             "alert %s %s: %s %s (%s)",
@@ -286,7 +308,12 @@ class Dispatcher:
         if alert is None:
             return
         if decision.decision == RUN:
-            self._queue(trigger_id, decision, alert, item.pending.receiver)
+            pending = item.pending
+            self._queue(
+                _Queued(
+                    trigger_id, decision, alert, pending.receiver, time.time(), pending.received_at
+                )
+            )
         elif decision.decision in (FLAPPING, BUDGET_EXHAUSTED) and not decision.again:
             body = held_back_summary(decision, trigger_id, alert)
             about = (trigger_id, None, decision.playbook)
@@ -341,18 +368,30 @@ class Dispatcher:
             run_id=trigger.run_id,
             targets=tuple(trigger.targets),
         )
-        self._queue(trigger.trigger_id, decision, alert, notification.receiver)
+        receiver = notification.receiver
+        self._queue(
+            _Queued(trigger.trigger_id, decision, alert, receiver, trigger.decided_at, None)
+        )
 
-    def _queue(
-        self, trigger_id: str, decision: Decision, alert: AlertPayload, receiver: str
-    ) -> None:
+    def _queue(self, queued: _Queued) -> None:
         self.metrics.queued.inc()
-        self.pool.submit(self._run, trigger_id, decision, alert, receiver)
+        self.pool.submit(self._run, queued)
 
-    def _run(self, trigger_id: str, decision: Decision, alert: AlertPayload, receiver: str) -> None:
+    def _run(self, queued: _Queued) -> None:
         self.metrics.queued.dec()
+        trigger_id, decision, alert, receiver = (
+            queued.trigger_id,
+            queued.decision,
+            queued.alert,
+            queued.receiver,
+        )
         if self.stopping.is_set() or not self.ledger.claim_trigger(trigger_id):
             return  # stays queued for the next start, or was cancelled by its resolution
+        stale = self._stale(queued.decided_at)
+        if stale:
+            log.warning("trigger %s did not start: %s", trigger_id, stale)
+            self._not_started(trigger_id, stale, STALE)
+            return
         assert decision.file is not None and decision.run_id is not None
         request = RunRequest(
             file=decision.file,
@@ -366,7 +405,8 @@ class Dispatcher:
         )
         try:
             prepared = prepare(request, decision.run_id, mode="hook")
-            run = make_run(prepared, decision.run_id, self.ledger)
+            listener = RunMetrics(self.metrics, prepared.playbook.name, queued.received_at)
+            run = make_run(prepared, decision.run_id, self.ledger, [listener])
         except EngineError as exc:
             log.warning("trigger %s did not start: %s", trigger_id, exc.message)
             self._not_started(trigger_id, exc.message)
@@ -377,12 +417,22 @@ class Dispatcher:
             return
         self._execute(run)
 
-    def _not_started(self, trigger_id: str, reason: str) -> None:
+    def _stale(self, decided_at: float) -> str:
+        """Why a run decided at `decided_at` is too old to start now (a server that was
+        down for hours must not act on what an alert said then), or ""."""
+        age = time.time() - decided_at
+        if age <= self.config.queue_seconds:
+            return ""
+        limit = self.config.queue.max_age
+        return f"stale: queued {age_text(age)} ago, over the {limit} limit (queue.max_age)"
+
+    def _not_started(self, trigger_id: str, reason: str, kind: str = NOT_STARTED) -> None:
         try:
             self.ledger.trigger_not_started(trigger_id, reason)
         except EngineError as exc:
             log.error("cannot record why trigger %s did not start: %s", trigger_id, exc.message)
             return
+        self.metrics.suppressed.labels(kind).inc()
         self.sweep_escalations()
 
     def _checked(self, content_hash: str | None) -> tuple[str, Playbook] | None:
@@ -397,7 +447,7 @@ class Dispatcher:
         self.metrics.in_flight.inc()
         try:
             result = run.execute()
-            self.metrics.runs.labels(result.outcome.value).inc()
+            self.metrics.runs.labels(run.playbook.name, result.outcome.value).inc()
             log.info("run %s of %s: %s", run.run_id, run.playbook.name, result.outcome.value)
         except Exception:
             log.exception("run %s failed inside the engine", run.run_id)
@@ -406,3 +456,18 @@ class Dispatcher:
             with self._running_lock:
                 self.running.pop(run.run_id, None)
         self.sweep_escalations()
+
+
+def age_text(seconds: float) -> str:
+    """An age as an on-call reads it: 42s, 12m05s, 2h03m, 3d04h."""
+    whole = int(seconds)
+    if whole < 60:
+        return f"{whole}s"
+    minutes, secs = divmod(whole, 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"

@@ -9,11 +9,10 @@ Fields newer Alertmanagers add (`notification_reason`, `routeLabels`…) are ski
 from __future__ import annotations
 
 import re
-from datetime import datetime
-from typing import Annotated
+from datetime import datetime, timedelta
 
 import msgspec
-from msgspec import Meta, Struct
+from msgspec import Struct, structs
 
 __all__ = ["AlertPayload", "Notification", "PayloadError", "decode_notification"]
 
@@ -22,7 +21,14 @@ STATUSES = frozenset({"firing", "resolved"})
 # Alertmanager's fingerprint is 16 hex digits (`%016x`); a longer one is refused, it is
 # a key of the ledger.
 _FINGERPRINT = re.compile(r"[0-9a-fA-F]{1,64}")
-_TIMESTAMP = Annotated[datetime, Meta(tz=True)]
+# RFC 3339's date-time (section 5.6), as Go writes and reads it: seconds 00-59, an
+# optional fraction (Go keeps nanoseconds: digits past the ninth are dropped, as Go
+# drops them), and Z or a numeric offset.
+_RFC3339 = re.compile(
+    r"([0-9]{4}-[0-9]{2}-[0-9]{2})[Tt]([0-9]{2}:[0-9]{2}:[0-9]{2})(?:\.([0-9]+))?"
+    r"(?:[Zz]|([+-])([0-9]{2}):([0-9]{2}))"
+)
+_NOT_RFC3339 = "not an RFC 3339 time with a time zone, e.g. 2026-01-02T03:04:05.678Z"
 _MESSAGE_LIMIT = 200
 _TRUNCATED = {"Input data was truncated": "JSON is malformed: the body ends too early"}
 
@@ -78,7 +84,7 @@ def decode_notification(body: bytes) -> Notification:
     except RecursionError:  # arrays in arrays, deeper than the decoder goes
         raise PayloadError("JSON is malformed: nested too deeply") from None
     _check(notification)
-    return notification
+    return _canonical(notification)
 
 
 def _check(notification: Notification) -> None:
@@ -101,11 +107,44 @@ def _check_alert(alert: AlertPayload, where: str) -> None:
         message = "the fingerprint is not at most 64 hexadecimal digits"
         raise PayloadError(f"{message} - at `{where}.fingerprint`")
     for name in ("startsAt", "endsAt"):
-        try:
-            msgspec.convert(getattr(alert, name), _TIMESTAMP)
-        except msgspec.ValidationError:
-            message = "not an RFC 3339 time with a time zone, e.g. 2026-01-02T03:04:05.678Z"
-            raise PayloadError(f"{message} - at `{where}.{name}`") from None
+        if canonical_time(getattr(alert, name)) is None:
+            raise PayloadError(f"{_NOT_RFC3339} - at `{where}.{name}`")
+
+
+def canonical_time(text: str) -> str | None:
+    """An RFC 3339 time as Go's RFC3339Nano writes it in UTC (`2026-12-07T09:00:00.5Z`:
+    no trailing zeros in the fraction, none at all for whole seconds), so that one
+    instant has one spelling whatever offset or precision it came with; None when
+    `text` is not an RFC 3339 time with a time zone."""
+    match = _RFC3339.fullmatch(text)
+    if match is None:
+        return None
+    day, clock, fraction, sign, hours, minutes = match.groups()
+    try:
+        local = datetime.fromisoformat(f"{day}T{clock}")
+        offset = timedelta(hours=int(hours or 0), minutes=int(minutes or 0))
+        if offset >= timedelta(hours=24) or int(minutes or 0) > 59:
+            return None
+        utc = local - offset if sign == "+" else local + offset
+    except (ValueError, OverflowError):  # no such date, hour or minute; before year 1
+        return None
+    digits = (fraction or "")[:9].rstrip("0")
+    whole = f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T{utc:%H:%M:%S}"
+    return whole + (f".{digits}" if digits else "") + "Z"
+
+
+def _canonical(notification: Notification) -> Notification:
+    """The notification with each alert's times in their one canonical spelling (the
+    inbox compares them as text: dedup, resolved before run)."""
+    alerts = [
+        structs.replace(
+            alert,
+            startsAt=canonical_time(alert.startsAt) or alert.startsAt,
+            endsAt=canonical_time(alert.endsAt) or alert.endsAt,
+        )
+        for alert in notification.alerts
+    ]
+    return structs.replace(notification, alerts=alerts)
 
 
 def _check_status(status: str, where: str) -> None:

@@ -11,8 +11,11 @@ import contextlib
 import ipaddress
 import logging
 import resource
+import signal
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import uvicorn
 from msgspec import Struct
@@ -53,7 +56,8 @@ class ServeSettings(Struct, frozen=True):
 
 
 def serve(settings: ServeSettings) -> None:
-    """Listen until SIGINT or SIGTERM; then stop taking alerts, drain, and return."""
+    """Listen until SIGINT or SIGTERM; then stop taking alerts, drain, and return (the
+    process then exits 0)."""
     host, port = parse_listen(settings.listen)
     credentials = load_credentials(settings.token_file, settings.basic_auth_file)
     if not credentials.required and not is_loopback(host):
@@ -100,7 +104,27 @@ def serve(settings: ServeSettings) -> None:
             port,
         )
         _hint_slow_moves()
-        uvicorn.Server(uvicorn_config).run()
+        with _stop_signals_end_cleanly():
+            uvicorn.Server(uvicorn_config).run()
+
+
+@contextlib.contextmanager
+def _stop_signals_end_cleanly() -> Iterator[None]:
+    """SIGTERM and SIGINT stop the server gracefully (uvicorn's handlers); once it has
+    stopped, uvicorn raises the signal again for the handlers it found. Ours take it, so
+    the process exits 0 after a clean stop, as systemd and Kubernetes expect of a
+    service told to stop (not 143 or 130, which they count as a failure)."""
+    signals = (signal.SIGTERM, signal.SIGINT)
+    previous = {number: signal.signal(number, _stopped_by) for number in signals}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _stopped_by(number: int, _: FrameType | None) -> None:
+    log.info("stopped by %s", signal.Signals(number).name)
 
 
 def _hint_slow_moves() -> None:

@@ -233,6 +233,11 @@ def pending(conn: sqlite3.Connection, limit: int) -> list[Pending]:
     return [Pending(*row) for row in rows]
 
 
+def pending_count(conn: sqlite3.Connection) -> int:
+    """How many accepted alerts are not decided on yet (the partial index counts them)."""
+    return int(conn.execute("SELECT count(*) FROM inbox WHERE handled_at IS NULL").fetchone()[0])
+
+
 def decide(
     conn: sqlite3.Connection,
     alert: Pending,
@@ -463,6 +468,71 @@ def unescalated(conn: sqlite3.Connection) -> list[TriggerRow]:
     crash between a run's end and its escalation loses nothing)."""
     rows = conn.execute(_UNESCALATED, ESCALATED_OUTCOMES).fetchall()
     return [TriggerRow.from_record(dict(row)) for row in rows]
+
+
+# -- retention: the bodies of notifications all of whose alerts are settled -----------
+
+# An alert of the notification still undecided, or one of its decisions (found through
+# the triggers_by_alert index) not settled. Settled: it acted on nothing (state NULL), was
+# cancelled, closed or approved, a proposal that expired, or a run that ended (or could
+# not start) and was escalated or needs no escalation (:escalated: ESCALATED_OUTCOMES).
+_UNSETTLED = (
+    "SELECT 1 FROM inbox AS i WHERE i.notification_id = :id AND (i.handled_at IS NULL"
+    " OR EXISTS (SELECT 1 FROM triggers AS t LEFT JOIN runs AS r USING (run_id)"
+    " WHERE t.fingerprint = i.fingerprint AND t.starts_at = i.starts_at"
+    " AND t.notification_id = i.notification_id AND t.position = i.position AND NOT ("
+    " t.state IS NULL OR t.state IN ('cancelled', 'resolved', 'approved')"
+    " OR (t.state = 'open' AND t.expires_at IS NOT NULL AND t.expires_at <= :now)"
+    " OR (t.state IN ('started', 'not_started') AND ("
+    " EXISTS (SELECT 1 FROM escalations AS e WHERE e.trigger_id = t.trigger_id)"
+    " OR (t.state = 'started' AND r.status IS NOT NULL AND r.status != 'running'"
+    " AND r.status NOT IN (SELECT value FROM json_each(:escalated))))))))"
+    " LIMIT 1"
+)
+PRUNED = ""  # the payload of a notification whose body was pruned
+
+Position = tuple[float, str]  # (received_at, notification_id): where a pruning pass is
+
+
+class Pruned(Struct, frozen=True):
+    """One batch of a pruning pass: how many bodies were emptied, the last notification
+    it looked at, whether there are more, and where the next pass may begin (before the
+    first notification kept: the ones before it are all pruned; None: none was kept)."""
+
+    count: int
+    last: Position
+    more: bool
+    resume: Position | None
+
+
+def prune_payloads(
+    conn: sqlite3.Connection, after: Position, received_before: float, now: float, limit: int
+) -> Pruned:
+    """Inside a write transaction: of the next `limit` notifications received after
+    `after` and before `received_before`, empty the body of each whose alerts are all
+    settled (their inbox and trigger rows, reasons and all, stay)."""
+    rows = conn.execute(
+        "SELECT received_at, notification_id, payload = ? FROM notifications"
+        " WHERE (received_at, notification_id) > (?, ?) AND received_at < ?"
+        " ORDER BY received_at, notification_id LIMIT ?",
+        (PRUNED, after[0], after[1], received_before, limit),
+    ).fetchall()
+    facts = {"now": now, "escalated": json.dumps(ESCALATED_OUTCOMES)}
+    settled: list[str] = []
+    resume: Position | None = None
+    previous = after
+    for received_at, notification_id, gone in rows:
+        if not gone:
+            if conn.execute(_UNSETTLED, {**facts, "id": notification_id}).fetchone() is None:
+                settled.append(notification_id)
+            elif resume is None:
+                resume = previous
+        previous = (received_at, notification_id)
+    conn.executemany(
+        "UPDATE notifications SET payload = ? WHERE notification_id = ?",
+        [(PRUNED, notification_id) for notification_id in settled],
+    )
+    return Pruned(len(settled), previous, len(rows) == limit, resume)
 
 
 def queued(conn: sqlite3.Connection) -> list[TriggerRow]:

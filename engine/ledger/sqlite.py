@@ -27,6 +27,7 @@ from engine.ledger.inbox import (
     Guard,
     InboxAlert,
     Pending,
+    Position,
     Received,
     TriggerRow,
 )
@@ -388,6 +389,10 @@ class Ledger:
         """Accepted alerts not decided on yet, oldest first."""
         return self._read_with(lambda conn: inbox.pending(conn, limit))
 
+    def pending_count(self) -> int:
+        """How many accepted alerts are not decided on yet."""
+        return self._read_with(inbox.pending_count)
+
     def decide_alerts(
         self, items: Sequence[tuple[Pending, InboxAlert, Sequence[Decision], Guard | None]]
     ) -> list[list[tuple[str, Decision]]]:
@@ -452,6 +457,24 @@ class Ledger:
         """Put back in the queue the runs a stopped server claimed and never started."""
         with self._write("requeue runs that never started") as conn:
             return inbox.requeue_unstarted(conn)
+
+    def prune_notification_payloads(
+        self, received_before: float, start: Position = (0.0, ""), batch: int = 50
+    ) -> tuple[int, Position]:
+        """Empty the bodies of notifications received before `received_before` (and
+        after `start`) whose alerts are all settled, `batch` notifications per
+        transaction (a webhook's commit waits for one batch at most). How many were
+        emptied, and where the next pass may start (all before it are pruned)."""
+        pruned = 0
+        resume: Position | None = None
+        after, more = start, True
+        while more:
+            with self._write("prune notification payloads") as conn:
+                done = inbox.prune_payloads(conn, after, received_before, time.time(), batch)
+            pruned += done.count
+            resume = resume or done.resume
+            after, more = done.last, done.more
+        return pruned, resume or after
 
     def notification_payload(self, notification_id: str) -> str:
         """The body of an accepted notification ("" if there is none with this id)."""

@@ -86,9 +86,13 @@ def test_fields_of_newer_alertmanagers_are_tolerated() -> None:
     assert decode_notification(json.dumps(newer).encode()).alerts[0].labels
 
 
-def test_times_in_any_rfc3339_form_are_taken() -> None:
-    for stamp in ("2026-11-22T13:43:22Z", "2026-11-22T15:43:22.123456789+02:00"):
-        assert decode_notification(with_alert(startsAt=stamp)).alerts[0].startsAt == stamp
+def test_times_in_any_rfc3339_form_are_taken_in_utc() -> None:
+    taken = {
+        "2026-11-22T13:43:22Z": "2026-11-22T13:43:22Z",
+        "2026-11-22T15:43:22.123456789+02:00": "2026-11-22T13:43:22.123456789Z",
+    }
+    for stamp, canonical in taken.items():
+        assert decode_notification(with_alert(startsAt=stamp)).alerts[0].startsAt == canonical
 
 
 @pytest.mark.parametrize(
@@ -128,6 +132,62 @@ def test_times_in_any_rfc3339_form_are_taken() -> None:
 )
 def test_a_malformed_body_is_refused_naming_the_field(raw: bytes, message: str) -> None:
     assert message in refusal(raw)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026-12-07T10:00:00Z",
+        "2026-12-07T10:00:00.000Z",
+        "2026-12-07T10:00:00.000000000Z",
+        "2026-12-07T10:00:00+00:00",
+        "2026-12-07T10:00:00-00:00",
+        "2026-12-07T11:00:00+01:00",
+        "2026-12-07T05:30:00-04:30",
+        "2026-12-08T00:00:00+14:00",
+        "2026-12-07t10:00:00z",
+    ],
+)
+def test_one_instant_decodes_to_one_spelling_whatever_its_offset_or_precision(
+    written: str,
+) -> None:
+    (alert,) = decode_notification(with_alert(startsAt=written, endsAt=written)).alerts
+    assert alert.startsAt == alert.endsAt == "2026-12-07T10:00:00Z"
+
+
+def test_fractions_keep_the_nanoseconds_that_tell_two_firings_apart() -> None:
+    def starts(written: str) -> str:
+        return decode_notification(with_alert(startsAt=written)).alerts[0].startsAt
+
+    assert starts("2026-12-07T10:00:00.000000001Z") == "2026-12-07T10:00:00.000000001Z"
+    assert starts("2026-12-07T11:00:00.1234567+01:00") == "2026-12-07T10:00:00.1234567Z"
+    assert starts("2026-12-07T10:00:00.120Z") == starts("2026-12-07T10:00:00.12Z")
+    assert starts("2026-12-07T10:00:00.000000001Z") != starts("2026-12-07T10:00:00.000000002Z")
+    # past the ninth digit Go keeps nothing, and neither do we
+    assert starts("2026-12-07T10:00:00.0000000019Z") == "2026-12-07T10:00:00.000000001Z"
+    assert decode_notification(FIRING).alerts[0].endsAt == "0001-01-01T00:00:00Z"
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2026-12-07 10:00:00Z",
+        "2026-12-07T10:00:00+0100",
+        "2026-12-07T10:00:00+01",
+        "2026-12-07T10:00Z",
+        "2026-12-07T10:00:00.Z",
+        "2026-12-07T10:00:60Z",
+        "2026-02-30T10:00:00Z",
+        "2026-12-07T10:00:00+24:00",
+        "2026-12-07T10:00:00+01:60",
+        "0001-01-01T00:30:00+01:00",
+        "9999-12-31T23:30:00-01:00",
+        "\uff12026-12-07T10:00:00Z",
+    ],
+)
+def test_a_time_that_is_not_rfc_3339_is_refused(written: str) -> None:
+    assert "not an RFC 3339 time" in refusal(with_alert(startsAt=written))
+    assert "at `$.alerts[0].endsAt`" in refusal(with_alert(endsAt=written))
 
 
 def test_a_refusal_never_repeats_a_large_input() -> None:

@@ -224,7 +224,10 @@ def test_health_readiness_and_metrics(tmp_path: Path, serve_factory: ServeFactor
     assert 'runbook_webhook_requests_total{code="200"} 1.0' in metrics
     assert 'runbook_webhook_requests_total{code="400"} 1.0' in metrics
     assert 'runbook_trigger_decisions_total{decision="run"} 1.0' in metrics
-    assert 'runbook_hook_runs_finished_total{outcome="recovered"} 1.0' in metrics
+    assert (
+        'runbook_hook_runs_finished_total{outcome="recovered",playbook="fix-service"} 1.0'
+        in metrics
+    )
 
 
 def test_kill_9_during_a_storm_loses_nothing_and_runs_nothing_twice(

@@ -4,6 +4,7 @@ escalations (webhook, command), against a real server and real runs."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -209,3 +210,35 @@ def test_an_escalation_webhook_that_redirects_is_not_counted_as_delivered(
     (recorded,) = _escalations(server)
     assert recorded["status"] == "failed" and "HTTP 307" in recorded["detail"]
     assert len(received.requests) == 1  # the redirect answer only: nothing followed it
+
+
+def test_a_run_queued_before_a_stop_is_stale_after_a_long_outage_and_escalated(
+    tmp_path: Path, serve_factory: ServeFactory, webhook_receiver: Receiver
+) -> None:
+    url, received = webhook_receiver
+    config = _config(
+        tmp_path, f"queue: {{max_age: 3s}}\nescalation: {{webhook: {{url: '{url}'}}}}\n"
+    )
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers", sleep=1)
+    server = serve_factory(tmp_path / "playbooks", "--config", config, "--concurrency", "1")
+    server.start()
+    server.post(notification([_firing("api", 1)]))
+    server.wait_for(lambda: any(r["status"] == "running" for r in server.runs()), "the run started")
+    server.post(notification([_firing("web", 1)]))  # queued behind it
+    server.wait_for(lambda: len(server.triggers()) == 2, "decided")
+    server.stop()  # the run in flight finishes; the queued one stays queued
+    (web,) = [row for row in server.triggers() if row["inputs"] == {"service": "web"}]
+    assert web["state"] == "queued"
+    time.sleep(max(0.0, web["decided_at"] + 3.5 - time.time()))  # the outage
+    server.start()
+    server.wait_for(lambda: len(received.requests) == 1, "the escalation arrived")
+    (web,) = [row for row in server.triggers() if row["inputs"] == {"service": "web"}]
+    assert web["state"] == "not_started"
+    assert web["reason"].startswith("stale: queued ") and "over the 3s limit" in web["reason"]
+    assert received.bodies()[0]["reason"] == "not_started"
+    assert "stale: queued" in received.bodies()[0]["summary"]
+    assert [r["status"] for r in server.runs()] == ["recovered"]  # web never ran
+    listed = server.cli("triggers")
+    assert "stale: queued" in listed.stdout
+    metrics = server.get("/metrics").data.decode()
+    assert 'runbook_triggers_suppressed_total{reason="stale"} 1.0' in metrics

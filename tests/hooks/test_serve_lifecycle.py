@@ -72,10 +72,37 @@ def test_an_edited_playbook_is_used_and_a_broken_one_left_out_without_a_restart(
     server.post(notification([alert("NewName", service="web")]))
     rows = server.wait_settled(2)
     assert rows[0]["decision"] == "run"  # the others still answer
-    ready = json.loads(server.get("/readyz").data)
-    assert ready["invalid_playbooks"] == [str(folder / "broken.yaml")]
+    ready = json.loads(server.get("/readyz").data)  # no credentials asked: the list
+    assert ready["invalid_playbooks"] == 1
+    assert ready["invalid_files"] == [str(folder / "broken.yaml")]
     assert "runbook_playbooks_invalid 1.0" in server.get("/metrics").data.decode()
     assert "broken.yaml is invalid" in server.log
+
+
+def test_readiness_names_invalid_files_only_to_callers_with_credentials(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    folder = tmp_path / "playbooks"
+    write_playbook(folder, tmp_path / "markers")
+    token = _secret(tmp_path / "token", "s3cr3t-t0ken")
+    server = serve_factory(folder, "--token-file", token).start()
+    (folder / "broken.yaml").write_text("apiVersion: runbook/v1\nkind: Playbook\nsteps: 3\n")
+    server.post(notification([alert("ServiceDown", service="api")]), token="s3cr3t-t0ken")
+    server.wait_settled(1)  # the folder is read again when an alert is decided on
+
+    for anonymous in (None, "Bearer wrong", "Basic Zm9vOmJhcg=="):
+        reply = _ready(server, anonymous)
+        assert json.loads(reply.data) == {"ready": True, "deciding": True, "invalid_playbooks": 1}
+        assert b"broken" not in reply.data and str(tmp_path).encode() not in reply.data
+    known = json.loads(_ready(server, "Bearer s3cr3t-t0ken").data)
+    assert known["invalid_playbooks"] == 1
+    assert known["invalid_files"] == [str(folder / "broken.yaml")]
+    assert "broken.yaml is invalid" in server.log
+
+
+def _ready(server: Server, authorization: str | None) -> urllib3.BaseHTTPResponse:
+    headers = {"Authorization": authorization} if authorization else {}
+    return server.http.request("GET", f"{server.url}/readyz", headers=headers, timeout=5)
 
 
 def test_sigterm_lets_a_run_in_flight_finish(tmp_path: Path, serve_factory: ServeFactory) -> None:
@@ -83,10 +110,21 @@ def test_sigterm_lets_a_run_in_flight_finish(tmp_path: Path, serve_factory: Serv
     server = serve_factory(tmp_path / "playbooks").start()
     server.post(notification([alert("ServiceDown", service="api")]))
     server.wait_for(lambda: any(r["status"] == "running" for r in server.runs()), "running")
-    assert server.stop() == -signal.SIGTERM  # after the drain, as uvicorn ends on a signal
+    assert server.stop() == 0  # a clean stop, as a supervisor expects it
     (run,) = server.runs()
     assert run["status"] == "recovered"
     assert "aborting" not in server.log
+    assert "stopped by SIGTERM" in server.log
+
+
+def test_sigint_stops_as_cleanly_with_exit_0(tmp_path: Path, serve_factory: ServeFactory) -> None:
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers")
+    server = serve_factory(tmp_path / "playbooks").start()
+    assert server.process is not None
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(30) == 0
+    assert "stopped by SIGINT" in server.log
+    assert "Traceback" not in server.log
 
 
 def test_sigterm_aborts_a_run_that_outlives_the_drain(
@@ -96,7 +134,7 @@ def test_sigterm_aborts_a_run_that_outlives_the_drain(
     server = serve_factory(tmp_path / "playbooks", "--drain", "500ms").start()
     server.post(notification([alert("ServiceDown", service="api")]))
     server.wait_for(lambda: any(r["status"] == "running" for r in server.runs()), "running")
-    assert server.stop() == -signal.SIGTERM
+    assert server.stop() == 0  # its runs were aborted and rolled back: a clean stop
     (run,) = server.runs()
     assert run["status"] == "aborted"
     assert "the server is stopping" in server.log

@@ -63,3 +63,33 @@ def test_a_large_group_is_decided_quickly_and_each_alert_once(
     took = time.monotonic() - started
     assert len(rows) == 2000 and {row["decision"] for row in rows} == {"suggested"}
     assert took < 20, f"deciding 2000 alerts of one notification took {took:.1f}s"
+
+
+def test_one_instant_written_differently_is_one_firing(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    markers = tmp_path / "markers"
+    write_playbook(tmp_path / "playbooks", markers)
+    server = serve_factory(tmp_path / "playbooks").start()
+
+    def post(status: str, starts_at: str, service: str) -> list[dict[str, str]]:
+        fired = alert("ServiceDown", status=status, starts_at=starts_at, service=service)
+        decided = len(server.triggers())
+        assert server.post(notification([fired])).status == 200
+        return server.wait_settled(decided + 1)
+
+    post("resolved", "2026-12-07T11:00:00+01:00", "web")
+    rows = post("firing", "2026-12-07T10:00:00.000Z", "web")  # a late copy: its end came first
+    assert rows[0]["decision"] == "resolved", rows[0]["reason"]
+
+    post("firing", "2026-12-07T10:00:00Z", "api")
+    for resend in ("2026-12-07T10:00:00.000000000Z", "2026-12-07T05:00:00-05:00"):
+        rows = post("firing", resend, "api")
+        assert rows[0]["decision"] == "duplicate", rows[0]["reason"]
+    rows = post("firing", "2026-12-07T10:00:00.000000001Z", "api")  # a nanosecond later
+    assert rows[0]["decision"] not in ("duplicate", "resolved")
+    assert [r["status"] for r in server.runs()] == ["recovered"]
+    assert {row["starts_at"] for row in rows} == {
+        "2026-12-07T10:00:00Z",
+        "2026-12-07T10:00:00.000000001Z",
+    }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
@@ -154,3 +155,32 @@ def test_a_run_started_by_an_alert_knows_its_trigger(ledger: Ledger) -> None:
     found = ledger.trigger_of_run(decision.run_id)
     assert found is not None and found.trigger_id == trigger_id
     assert ledger.trigger_of_run(new_run_id()) is None
+
+
+def test_only_bodies_of_notifications_whose_alerts_are_all_settled_are_pruned(
+    ledger: Ledger,
+) -> None:
+    settled = _accept(ledger, _received("fp0"))
+    _decide_all(ledger, lambda: Decision(NO_MATCH, "no playbook"))
+    queued = _accept(ledger, _received("fp0", "fp1"))
+    (first_id, _), (second_id, _) = _decide_all(ledger, _run)
+    undecided = _accept(ledger, _received("fp2"))
+    assert ledger.prune_notification_payloads(0.0)[0] == 0  # none is old enough
+
+    pruned, resume = ledger.prune_notification_payloads(time.time() + 1, batch=2)
+    assert pruned == 1
+    assert ledger.notification_payload(settled) == ""
+    assert ledger.notification_payload(queued) and ledger.notification_payload(undecided)
+    reasons = {row.trigger_id: row.reason for row in ledger.triggers()}
+    assert len(reasons) == 3 and "no playbook" in reasons.values()  # the decisions stay
+
+    for trigger_id in (first_id, second_id):  # could not start, and was escalated
+        assert ledger.claim_trigger(trigger_id)
+        ledger.trigger_not_started(trigger_id, "stale: queued 2h03m ago, over the 15m limit")
+        ledger.add_escalation("not_started", {}, {}, (trigger_id, None, "fix"))
+    assert resume[1] == settled  # all before the first body kept is pruned
+    pruned, resume = ledger.prune_notification_payloads(time.time() + 1, resume)
+    assert (pruned, resume[1]) == (1, queued)
+    assert ledger.notification_payload(queued) == ""
+    assert ledger.notification_payload(undecided)
+    assert ledger.triggers()[0].reason.startswith("stale: queued")
