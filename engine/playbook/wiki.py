@@ -10,6 +10,7 @@ such as "Overview" or "Rollback" are not steps (`describing` and `ROLLBACK` belo
 from __future__ import annotations
 
 import re
+import textwrap
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -226,7 +227,8 @@ class _Document:
         following = self._following_fence(token)
         if not texts[0] and len(texts) == 1 and following is not None and following.map:
             content = range(following.map[0] + 1, following.map[1] - 1)
-            texts = [self.replaced.get(n, self.lines[n]).strip() for n in content]
+            block = "\n".join(self.replaced.get(n, self.lines[n]) for n in content)
+            texts = textwrap.dedent(block).split("\n")
             self.dropped.update(range(*following.map))
         text = "\n".join(t for t in texts if t)
         if text:
@@ -466,7 +468,7 @@ class _Reader:
         taken: set[str] = set()
         for number, draft in enumerate(self.drafts, start=1):
             step_id = _unique(slug(STEP_NUMBER.sub("", draft.plain), MAX_ID), number, taken)
-            title = _one_line(draft.title) or f"Step {number}"
+            title = _one_line(draft.title).rstrip(":") or f"Step {number}"
             undo_ranges = draft.undo_ranges or (self.rollback if number == 1 else [])
             yield ImportedStep(
                 step_id,
