@@ -38,11 +38,6 @@ class ImportedPlaybook:
     written: str | None
 
 
-class ImportedInvalid(Exception):
-    """The playbook made from a wiki page does not pass the checks: a bug of the
-    importer, never of the page."""
-
-
 def import_wiki(request: ImportRequest) -> ImportedPlaybook:
     """The playbook `request.source` describes; written to `request.output` when given
     (whole or not at all). UsageError for a file that cannot be imported or an output
@@ -54,7 +49,7 @@ def import_wiki(request: ImportRequest) -> ImportedPlaybook:
     name = Path(request.source).name
     wiki = read_wiki(request.source, markdown, Path(request.source).stem)
     text = playbook_text(wiki, name, request.owner)
-    _check(text, request.output or f"{wiki.name}.yaml")
+    _check(text, request.output or f"{wiki.name}.yaml", request.source)
     if request.output is not None:
         _write(Path(request.output), text, request.force)
     return ImportedPlaybook(text, len(wiki.steps), request.output)
@@ -155,11 +150,15 @@ def _plainly_text(value: str) -> bool:
     return bool(value) and value[0].isalpha() and value.lower() not in _WORDS_READ_AS_VALUES
 
 
-def _check(text: str, file: str) -> None:
+def _check(text: str, file: str, source: str) -> None:
+    """Refuse a playbook the engine's checker refuses (a page too large for one): the
+    page's file, what the checker said of the playbook."""
     report = check_file(file, text)
     if not report.ok():
         problems = "; ".join(f.render() for f in report.errors)
-        raise ImportedInvalid(f"the imported playbook does not pass the checks: {problems}")
+        message = f"the playbook made from this page does not pass the checks: {problems}"
+        hint = "split the page into smaller runbooks, or leave out what the checker names"
+        raise UsageError(message, hint, Location(source, 1, 1))
 
 
 def _write(target: Path, text: str, force: bool) -> None:

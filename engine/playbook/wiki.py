@@ -9,6 +9,7 @@ such as "Overview" or "Rollback" are not steps (`describing` and `ROLLBACK` belo
 
 from __future__ import annotations
 
+import bisect
 import re
 import textwrap
 import unicodedata
@@ -151,6 +152,11 @@ class _Document:
         self.lines = _without_front_matter(lines)
         parser = MarkdownIt("commonmark").enable("table")
         self.tokens = parser.parse("\n".join(self.lines))
+        # The blocks at the top of the page (not inside a list or a quote): their
+        # first lines, and their places in `tokens`.
+        top = [(t.map[0], at) for at, t in enumerate(self.tokens) if t.level == 0 and t.map]
+        self.top_starts = [line for line, _ in top]
+        self.top_places = [at for _, at in top]
         self.dropped: set[int] = set()
         self.replaced: dict[int, str] = {}
         self.expected: dict[int, str] = {}
@@ -214,17 +220,19 @@ class _Document:
             for offset, content in enumerate(contents):
                 found = EXPECT_LINE.match(content)
                 if found:
-                    self._expect_from(start + offset, token, found, contents[offset:])
+                    self._expect_from(start + offset, at, found, contents[offset:])
                     break
 
-    def _expect_from(self, line: int, token: Token, found: re.Match[str], texts: list[str]) -> None:
-        """The paragraph's lines from `line` on are the expected result (without their
-        label); a label alone (`Expected output:`) announces the code block after it."""
+    def _expect_from(self, line: int, at: int, found: re.Match[str], texts: list[str]) -> None:
+        """The paragraph's lines from `line` on (its inline token at `at`) are the
+        expected result, without their label; a label alone (`Expected output:`)
+        announces the code block after it."""
+        token = self.tokens[at]
         end = token.map[1] if token.map else line + 1
         if found.group("label"):
             texts[0] = EXPECT_LINE.sub("", texts[0], count=1).strip(" *_")
         self.dropped.update(range(line, end))
-        following = self._following_fence(token)
+        following = self._following_fence(at)
         if not texts[0] and len(texts) == 1 and following is not None and following.map:
             content = range(following.map[0] + 1, following.map[1] - 1)
             block = "\n".join(self.replaced.get(n, self.lines[n]) for n in content)
@@ -234,8 +242,7 @@ class _Document:
         if text:
             self.expected[line] = text
 
-    def _following_fence(self, inline: Token) -> Token | None:
-        at = self.tokens.index(inline)
+    def _following_fence(self, at: int) -> Token | None:
         after = self.tokens[at + 2] if at + 2 < len(self.tokens) else None
         return after if after is not None and after.type == "fence" else None
 
@@ -288,18 +295,18 @@ class _Document:
             section.end = next(later, len(self.lines))
         return found
 
-    def top_lists(self, start: int, end: int) -> list[Token]:
-        return [
-            t
-            for t in self.tokens
-            if t.type in ("ordered_list_open", "bullet_list_open")
-            and t.level == 0
-            and t.map
-            and start <= t.map[0] < end
-        ]
+    def top_blocks(self, start: int, end: int) -> list[int]:
+        """The places in `tokens` of the top blocks that start in lines [start, end)."""
+        first = bisect.bisect_left(self.top_starts, start)
+        last = bisect.bisect_left(self.top_starts, end)
+        return self.top_places[first:last]
 
-    def items(self, listing: Token) -> list[tuple[int, int]]:
-        at = self.tokens.index(listing)
+    def top_lists(self, start: int, end: int) -> list[int]:
+        lists = ("ordered_list_open", "bullet_list_open")
+        return [at for at in self.top_blocks(start, end) if self.tokens[at].type in lists]
+
+    def items(self, at: int) -> list[tuple[int, int]]:
+        """The lines of each item of the list that opens at `tokens[at]`."""
         ranges = []
         for token in self.tokens[at + 1 :]:
             if token.type in ("ordered_list_close", "bullet_list_close") and token.level == 0:
@@ -414,13 +421,10 @@ class _Reader:
     def _only_introduces(self, section: _Section) -> bool:
         """A section whose own text holds no list and no code: its subsections are the
         steps (and its text leads into the first of them)."""
-        blocks = [
-            t
-            for t in self.document.tokens
-            if t.level == 0 and t.map and section.body <= t.map[0] < section.own_end
-        ]
+        tokens = self.document.tokens
+        blocks = self.document.top_blocks(section.body, section.own_end)
         actions = {"fence", "code_block", "ordered_list_open", "bullet_list_open"}
-        return not any(t.type in actions for t in blocks)
+        return not any(tokens[at].type in actions for at in blocks)
 
     def _lists_steps(self, section: _Section) -> bool:
         return bool(self.document.top_lists(section.body, section.end))
@@ -454,8 +458,10 @@ class _Reader:
         if not lists:
             self.described.append(within)
             return
-        listing = next((t for t in lists if t.type == "ordered_list_open"), lists[0])
-        start, end = listing.map or within
+        tokens = self.document.tokens
+        ordered = (at for at in lists if tokens[at].type == "ordered_list_open")
+        listing = next(ordered, lists[0])
+        start, end = tokens[listing].map or within
         for item in self.document.items(listing):
             head = _one_line(LIST_MARKER.sub("", self.document.lines[item[0]]))
             self.drafts.append(_Draft(_shortened(head), head, [item], list_item=True))

@@ -144,3 +144,18 @@ def test_the_imported_checklist_shows_each_step_and_template_text_as_written(
     assert "--set image.tag=v1.4.2" in seen
     assert "'{{'" not in seen
     assert "outcome: completed" in seen
+
+
+def test_a_page_too_large_for_one_playbook_is_refused() -> None:
+    section = "## Step {n}\n\n```console\n$ echo {n}\nout\n```\n\nExpected: {{{{ ok }}}}\n\n"
+    page = _work() / "big.md"
+    page.write_text("# Big\n\n" + "".join(section.format(n=n) for n in range(12000)))
+    assert page.stat().st_size < 1024 * 1024
+    said = _refused(page)
+    assert said.startswith(f"error: {page}:1:1: the playbook made from this page does not pass")
+    assert "larger than the 1 MiB limit" in said
+    assert "hint: split the page into smaller runbooks" in said
+
+    page.write_text("# Big\n\n## Step\n\n" + "word " * 250_000)
+    said = _refused(page)
+    assert said.startswith(f"error: {page}:1:1: the file is larger than 1 MiB")
