@@ -62,6 +62,8 @@ SESSION_LANGUAGES = frozenset({"console", "shell-session", "sh-session", "shells
 SHELL_LANGUAGES = frozenset({"", "sh", "bash", "shell", "zsh"})
 STEP_NUMBER = re.compile(r"^(step\s*)?\d+\s*[.:)-]?\s+", re.IGNORECASE)
 LIST_MARKER = re.compile(r"^(\s*)(?:[-*+]|\d{1,9}[.)])(\s+|$)")
+# Blocks that make a section a step rather than an introduction.
+ACTIONS = frozenset({"fence", "code_block", "ordered_list_open", "bullet_list_open"})
 TEMPLATE_OPENING = re.compile(r"\{\{|\{%")
 NO_STEP_HINT = (
     "give each step a heading (`## Restart the service`), or write the steps as a numbered list"
@@ -367,7 +369,7 @@ def read_wiki(file: str, text: str, fallback_name: str) -> WikiRunbook:
             "the file is empty", "give a Markdown runbook", location=document.location()
         )
     sections = document.sections()
-    title = _title(sections)
+    title = _title(document, sections)
     rest = [s for s in sections if s is not title]
     preamble = (title.body if title else 0, rest[0].heading_line if rest else len(document.lines))
     reader = _Reader(document)
@@ -385,11 +387,20 @@ def read_wiki(file: str, text: str, fallback_name: str) -> WikiRunbook:
     return WikiRunbook(name, summary, reader.description(), tuple(reader.steps()))
 
 
-def _title(sections: list[_Section]) -> _Section | None:
-    """The runbook's title: the first heading, when it is the only one of level 1."""
+def _title(document: _Document, sections: list[_Section]) -> _Section | None:
+    """The runbook's title: the first heading, when it is the only one of level 1, or
+    when it opens the page and only text (no list, no code) follows it before the next
+    heading (`# Restart the API`, then `# Drain traffic`, `# Restart`…)."""
     if not sections or sections[0].level != 1:
         return None
-    return sections[0] if sum(s.level == 1 for s in sections) == 1 else None
+    first = sections[0]
+    if sum(s.level == 1 for s in sections) == 1:
+        return first
+    opens = not any(line.strip() for line in document.lines[: first.heading_line])
+    following = sections[1].heading_line if len(sections) > 1 else len(document.lines)
+    blocks = document.top_blocks(first.body, following)
+    acts = any(document.tokens[at].type in ACTIONS for at in blocks)
+    return first if opens and not acts else None
 
 
 class _Reader:
@@ -423,8 +434,7 @@ class _Reader:
         steps (and its text leads into the first of them)."""
         tokens = self.document.tokens
         blocks = self.document.top_blocks(section.body, section.own_end)
-        actions = {"fence", "code_block", "ordered_list_open", "bullet_list_open"}
-        return not any(tokens[at].type in actions for at in blocks)
+        return not any(tokens[at].type in ACTIONS for at in blocks)
 
     def _lists_steps(self, section: _Section) -> bool:
         return bool(self.document.top_lists(section.body, section.end))

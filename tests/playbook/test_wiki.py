@@ -230,3 +230,17 @@ def test_a_page_with_only_a_path_like_name_keeps_the_source_name_out(tmp_path: P
     text = playbook_text(read_wiki(str(page), page.read_text(), page.stem), page.name)
     assert str(tmp_path) not in text
     assert text.startswith("# Imported by `runbook import` from runbook.md")
+
+
+def test_a_first_heading_of_level_1_with_only_text_under_it_is_the_title() -> None:
+    text = "# Restart the API\n\n# Drain traffic\n\nShift it.\n\n# Restart\n\n# Check\n"
+    wiki = read_wiki("api.md", text, "api")
+    assert (wiki.name, wiki.summary) == ("restart-the-api", "Restart the API")
+    assert [s.id for s in wiki.steps] == ["drain-traffic", "restart", "check"]
+    assert wiki.steps[1].instructions == "Restart"  # a heading alone: its own words
+
+    # Headings of one level that are all steps: the first one holds code.
+    text = "# Check\n\n```\ncurl /healthz\n```\n\n# Restart\n\nDo it.\n"
+    wiki = read_wiki("api.md", text, "api")
+    assert wiki.name == "api"
+    assert [s.id for s in wiki.steps] == ["check", "restart"]
