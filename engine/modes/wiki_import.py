@@ -45,6 +45,8 @@ def import_wiki(request: ImportRequest) -> ImportedPlaybook:
     if request.output is not None and not request.force and os.path.lexists(request.output):
         hint = "choose another file, or add --force to replace it"
         raise UsageError(f"{request.output} already exists", hint)
+    if request.output is not None and _same_file(request.source, request.output):
+        raise UsageError(f"{request.output} is the page itself", "write the playbook elsewhere")
     markdown = _read_markdown(request.source)
     name = Path(request.source).name
     wiki = read_wiki(request.source, markdown, Path(request.source).stem)
@@ -53,6 +55,13 @@ def import_wiki(request: ImportRequest) -> ImportedPlaybook:
     if request.output is not None:
         _write(Path(request.output), text, request.force)
     return ImportedPlaybook(text, len(wiki.steps), request.output)
+
+
+def _same_file(first: str, second: str) -> bool:
+    try:
+        return os.path.samefile(first, second)
+    except OSError:
+        return False
 
 
 def _read_markdown(file: str) -> str:

@@ -159,3 +159,12 @@ def test_a_page_too_large_for_one_playbook_is_refused() -> None:
     page.write_text("# Big\n\n## Step\n\n" + "word " * 250_000)
     said = _refused(page)
     assert said.startswith(f"error: {page}:1:1: the file is larger than 1 MiB")
+
+
+def test_the_page_itself_is_never_the_output_even_forced() -> None:
+    page = _work() / "page.md"
+    page.write_text("# Fix\n\n## Do it\n\nNow.\n")
+    result = runbook("import", str(page), "-o", str(page), "--force")
+    assert result.returncode == 2
+    assert f"error: {page} is the page itself" in result.stderr
+    assert page.read_text() == "# Fix\n\n## Do it\n\nNow.\n"
