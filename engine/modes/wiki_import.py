@@ -79,7 +79,7 @@ def _read_markdown(file: str) -> str:
     except UnicodeDecodeError as exc:
         finding = unicode_finding(file, data, exc)
         raise UsageError(finding.message, finding.hint, finding.location) from None
-    return text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 def playbook_text(wiki: WikiRunbook, source_name: str, owner: str = "") -> str:

@@ -57,7 +57,7 @@ EXPECT_LINE = re.compile(
     re.IGNORECASE,
 )
 # A shell prompt at the start of a line of a terminal session: `$ `, `user@host:~$ `.
-PROMPT = re.compile(r"^(?P<indent>\s*)(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?[$#]|\$) ?")
+PROMPT = re.compile(r"^(?P<indent>\s*)(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?[$#]|\$)(?: |$)")
 SESSION_LANGUAGES = frozenset({"console", "shell-session", "sh-session", "shellsession"})
 SHELL_LANGUAGES = frozenset({"", "sh", "bash", "shell", "zsh"})
 STEP_NUMBER = re.compile(r"^(step\s*)?\d+\s*[.:)-]?\s+", re.IGNORECASE)
@@ -150,6 +150,9 @@ class _Document:
 
     def __init__(self, file: str, text: str) -> None:
         self.file = file
+        # Line ends as CommonMark reads them, and U+0000 as U+FFFD (its rule too).
+        text = text.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
+        text = text.replace("\x00", "\ufffd")
         lines = [line.expandtabs(4).rstrip() for line in text.split("\n")]
         self.lines = _without_front_matter(lines)
         parser = MarkdownIt("commonmark").enable("table")
@@ -179,14 +182,18 @@ class _Document:
         """An indented code block, fenced: its lines keep their place, four columns left."""
         while end > start + 1 and not self.lines[end - 1].strip():
             end -= 1
-        indent = _indent(self.lines[start])
+        if self.lines[start].lstrip().startswith(">"):
+            return  # inside a quote: left as written
+        written = [self.lines[n] for n in range(start, end)]
+        indent = min((_indent(line) for line in written if line.strip()), key=len)
         outer = indent[: max(len(indent) - 4, 0)]
-        for number in range(start, end):
-            line = self.lines[number]
+        for number, line in enumerate(written, start=start):
             self.replaced[number] = outer + line[len(indent) :] if line.strip() else ""
+        language = ""
         if PROMPT.match(self.lines[start][len(indent) :]):
             self._strip_prompts(range(start, end), self.replaced)
-        self.replaced[start] = f"{outer}```sh\n{self.replaced[start]}"
+            language = "sh"
+        self.replaced[start] = f"{outer}```{language}\n{self.replaced[start]}"
         self.replaced[end - 1] = f"{self.replaced[end - 1]}\n{outer}```"
 
     def _read_fence(self, token: Token, start: int, end: int) -> None:
@@ -194,7 +201,10 @@ class _Document:
         closed = end - start >= 2 and self.lines[end - 1].strip().startswith(token.markup)
         content = range(start + 1, end - 1 if closed else end)
         first = next((self.lines[n] for n in content if self.lines[n].strip()), "")
-        if language in SESSION_LANGUAGES or (language in SHELL_LANGUAGES and PROMPT.match(first)):
+        session = language in SESSION_LANGUAGES
+        if not self.lines[start].lstrip().startswith(token.markup):
+            return  # inside a quote: left as written
+        if session or (language in SHELL_LANGUAGES and PROMPT.match(first)):
             opening = self.lines[start]
             self.replaced[start] = opening[: opening.index(token.markup) + len(token.markup)] + "sh"
             self._strip_prompts(content)

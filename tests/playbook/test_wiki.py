@@ -244,3 +244,27 @@ def test_a_first_heading_of_level_1_with_only_text_under_it_is_the_title() -> No
     wiki = read_wiki("api.md", text, "api")
     assert wiki.name == "api"
     assert [s.id for s in wiki.steps] == ["check", "restart"]
+
+
+def test_code_blocks_keep_shell_variables_and_their_own_indentation() -> None:
+    text = (
+        "# Paths\n\n## Show the path\n\n```sh\n$HOME/bin/check --all\n```\n\n"
+        "## Print the query\n\n        SELECT 1\n    FROM t;\n\n"
+        "## Quoted\n\n> ```console\n> $ ls\n> ```\n"
+    )
+    wiki = read_wiki("paths.md", text, "paths")
+    assert wiki.steps[0].instructions == "```sh\n$HOME/bin/check --all\n```"
+    # An indented block is fenced, its lines moved left together, no language guessed.
+    assert wiki.steps[1].instructions == "```\n    SELECT 1\nFROM t;\n```"
+    # A block inside a quote is left as written.
+    assert wiki.steps[2].instructions == "> ```console\n> $ ls\n> ```"
+
+
+def test_old_mac_line_ends_and_nul_characters_read_as_commonmark_reads_them() -> None:
+    wiki = read_wiki("mac.md", "# T\r\r## Step\r\rDo\x00 it.\r", "mac")
+    assert [s.id for s in wiki.steps] == ["step"]
+    assert wiki.steps[0].instructions == "Do\ufffd it."
+    report = check_file("mac.yaml", playbook_text(wiki, "mac.md", owner="tests"))
+    assert report.ok(strict=True), [f.render() for f in report.findings]
+    assert report.playbook is not None
+    assert TemplateRenderer({}).text(report.playbook.steps[0].action.spec.instructions)
