@@ -79,7 +79,7 @@ def test_any_page_is_refused_or_gives_a_playbook_that_passes(lines: list[str]) -
     except UsageError:
         return
     report = check_file("page.yaml", playbook_text(wiki, "page.md", owner="tests"))
-    assert report.ok(), [f.render() for f in report.errors]
+    assert report.ok(strict=True), [f.render() for f in report.findings]
     assert report.playbook is not None
     render = TemplateRenderer({}).text
     for imported, step in zip(wiki.steps, report.playbook.steps, strict=True):
