@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,7 +88,7 @@ def playbook_text(wiki: WikiRunbook, source_name: str, owner: str = "") -> str:
     import yaml
 
     header = (
-        f"# Imported by `runbook import` from {source_name}, a wiki runbook.\n"
+        f"# Imported by `runbook import` from {_one_comment_line(source_name)}, a wiki runbook.\n"
         "# Level 1: each step is a manual one the engine shows and records; it runs\n"
         "# nothing. Read each step against the page before the first run.\n"
     )
@@ -100,6 +101,18 @@ def playbook_text(wiki: WikiRunbook, source_name: str, owner: str = "") -> str:
         default_flow_style=False,
     )
     return header + body
+
+
+# What would end a YAML comment line, or hide in one: C0 and C1 controls (NEL among them),
+# the line and paragraph separators, the bidirectional controls.
+_LINE_BREAKING = re.compile(
+    r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069]"
+)
+
+
+def _one_comment_line(text: str) -> str:
+    """`text` with every character that could end or disguise a comment line escaped."""
+    return _LINE_BREAKING.sub(lambda found: f"\\u{ord(found.group()):04x}", text)
 
 
 def _document(wiki: WikiRunbook, owner: str) -> dict[str, Any]:

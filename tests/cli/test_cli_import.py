@@ -168,3 +168,15 @@ def test_the_page_itself_is_never_the_output_even_forced() -> None:
     assert result.returncode == 2
     assert f"error: {page} is the page itself" in result.stderr
     assert page.read_text() == "# Fix\n\n## Do it\n\nNow.\n"
+
+
+def test_a_page_name_cannot_break_out_of_the_comment_that_names_it() -> None:
+    page = _work() / "page\nmetadata: {}\u2028x.md"
+    page.write_text("# Fix\n\n## Do it\n\nNow.\n")
+    imported = runbook("import", str(page), "--owner", "tests")
+    assert imported.returncode == 0, imported.stderr
+    first = imported.stdout.split("\n", 1)[0]
+    assert first == (
+        "# Imported by `runbook import` from page\\u000ametadata: {}\\u2028x.md, a wiki runbook."
+    )
+    assert yaml.safe_load(imported.stdout)["metadata"]["name"] == "fix"
