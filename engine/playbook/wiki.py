@@ -499,7 +499,7 @@ class _Reader:
             yield ImportedStep(
                 step_id,
                 template_literal(title),
-                template_literal(self._instructions(draft) or title),
+                template_literal(_led(self._instructions(draft), title)),
                 template_literal(self.document.expectations(draft.ranges)),
                 self._undo(undo_ranges),
             )
@@ -537,6 +537,18 @@ def _unique(candidate: str, number: int, taken: set[str]) -> str:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def _led(instructions: str, title: str) -> str:
+    """The instructions, led by the title when they open with a code block (their first
+    line is what `runbook plan` shows), or the title alone when there are none."""
+    if not instructions:
+        return title
+    if not instructions.lstrip().startswith(("```", "~~~")):
+        return instructions
+    words = STEP_NUMBER.sub("", title) or title
+    lead = words if words.endswith((".", ":", "!", "?")) else f"{words}:"
+    return f"{lead}\n\n{instructions}"
 
 
 def _shortened(text: str, limit: int = 72) -> str:

@@ -180,3 +180,17 @@ def test_a_page_name_cannot_break_out_of_the_comment_that_names_it() -> None:
         "# Imported by `runbook import` from page\\u000ametadata: {}\\u2028x.md, a wiki runbook."
     )
     assert yaml.safe_load(imported.stdout)["metadata"]["name"] == "fix"
+
+
+def test_the_plan_of_an_imported_page_names_each_step_in_words() -> None:
+    output = _work() / "nodes.yaml"
+    assert runbook("import", str(PAGES / "nested-headings.md"), "-o", str(output)).returncode == 0
+    planned = runbook("plan", str(output))
+    assert planned.returncode == 0, planned.stderr
+    runs = re.findall(r"^\s+run:\s+(.*)$", planned.stdout, flags=re.M)
+    assert runs == [
+        "manual: Find the node:",
+        "manual: SSH to the node and look at what uses the disk:",
+        "manual: Do the same on the second node if the first was not enough.",
+        "manual: Uncordon:",
+    ]

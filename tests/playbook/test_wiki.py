@@ -101,8 +101,9 @@ def test_console_blocks_lose_their_prompts_and_their_output_becomes_comments() -
     )
     assert free["expect"] == "You should see the free space grow in `df -h /var/lib`."
     uncordon = _step(wiki, "uncordon")
+    # Instructions that open with code are led by the heading's words (what `plan` shows).
     assert uncordon["instructions"] == (
-        "```sh\nkubectl uncordon node-1\n# node/node-1 uncordoned\n```"
+        "Uncordon:\n\n```sh\nkubectl uncordon node-1\n# node/node-1 uncordoned\n```"
     )
     assert uncordon["expect"].startswith("Expect the node to report `Ready`")
 
@@ -253,9 +254,9 @@ def test_code_blocks_keep_shell_variables_and_their_own_indentation() -> None:
         "## Quoted\n\n> ```console\n> $ ls\n> ```\n"
     )
     wiki = read_wiki("paths.md", text, "paths")
-    assert wiki.steps[0].instructions == "```sh\n$HOME/bin/check --all\n```"
+    assert wiki.steps[0].instructions == "Show the path:\n\n```sh\n$HOME/bin/check --all\n```"
     # An indented block is fenced, its lines moved left together, no language guessed.
-    assert wiki.steps[1].instructions == "```\n    SELECT 1\nFROM t;\n```"
+    assert wiki.steps[1].instructions == "Print the query:\n\n```\n    SELECT 1\nFROM t;\n```"
     # A block inside a quote is left as written.
     assert wiki.steps[2].instructions == "> ```console\n> $ ls\n> ```"
 
