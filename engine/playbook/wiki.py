@@ -241,22 +241,22 @@ class _Document:
         announces the code block after it."""
         token = self.tokens[at]
         end = token.map[1] if token.map else line + 1
-        if found.group("label"):
-            texts[0] = EXPECT_LINE.sub("", texts[0], count=1).strip(" *_")
+        rest = EXPECT_LINE.sub("", texts[0], count=1).strip(" *_")
+        if found.group("label") or rest == ":":  # `You should see:` announces like a label
+            texts[0] = rest.lstrip(":")
         self.dropped.update(range(line, end))
-        following = self._following_fence(at)
+        following = self._following_code(at)
         if not texts[0] and len(texts) == 1 and following is not None and following.map:
-            content = range(following.map[0] + 1, following.map[1] - 1)
-            block = "\n".join(self.replaced.get(n, self.lines[n]) for n in content)
-            texts = textwrap.dedent(block).split("\n")
+            texts = textwrap.dedent(following.content).rstrip("\n").split("\n")
             self.dropped.update(range(*following.map))
         text = "\n".join(t for t in texts if t)
         if text:
             self.expected[line] = text
 
-    def _following_fence(self, at: int) -> Token | None:
+    def _following_code(self, at: int) -> Token | None:
+        """The code block right after the paragraph whose inline token is at `at`."""
         after = self.tokens[at + 2] if at + 2 < len(self.tokens) else None
-        return after if after is not None and after.type == "fence" else None
+        return after if after is not None and after.type in ("fence", "code_block") else None
 
     def _drop_comments(self) -> None:
         for token in self.tokens:

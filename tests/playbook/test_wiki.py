@@ -269,3 +269,15 @@ def test_old_mac_line_ends_and_nul_characters_read_as_commonmark_reads_them() ->
     assert report.ok(strict=True), [f.render() for f in report.findings]
     assert report.playbook is not None
     assert TemplateRenderer({}).text(report.playbook.steps[0].action.spec.instructions)
+
+
+def test_an_expected_output_label_takes_an_indented_block_or_an_unclosed_fence() -> None:
+    text = (
+        "# Db\n\n## Count\n\nRun `count`.\n\nYou should see:\n\n    rows\n    ----\n      42\n\n"
+        "## Ping\n\nRun `ping`.\n\nExpected output:\n\n```\npong\n  pong"
+    )
+    wiki = read_wiki("db.md", text, "db")
+    assert [(s.instructions, s.expect) for s in wiki.steps] == [
+        ("Run `count`.", "rows\n----\n  42"),
+        ("Run `ping`.", "pong\n  pong"),
+    ]
