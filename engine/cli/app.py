@@ -26,6 +26,7 @@ from engine.cli.serve import serve
 from engine.cli.show import show
 from engine.cli.triggers import escalations, triggers
 from engine.cli.validate import validate
+from engine.cli.wiki_import import import_runbook
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -52,3 +53,4 @@ cli.add_command(proposals)
 cli.add_command(approve)
 cli.add_command(triggers)
 cli.add_command(escalations)
+cli.add_command(import_runbook)
