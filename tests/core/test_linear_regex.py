@@ -1,0 +1,140 @@
+"""Python patterns run by RE2 (engine.core.linear_regex): the same verdicts as `re.search`
+on every text, in time linear in the text, and a refusal naming what RE2 cannot do."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.core.linear_regex import NotLinear, linear
+
+# Pieces where RE2's dialect and Python's part: Unicode `\d \w \s`, `.` and line ends,
+# `$` before a final newline, MULTILINE, DOTALL and ASCII.
+ATOMS = [
+    "a",
+    "z",
+    "é",
+    "٣",
+    ".",
+    r"\d",
+    r"\D",
+    r"\w",
+    r"\W",
+    r"\s",
+    r"\S",
+    r"\A",
+    r"\Z",
+    "^",
+    r"\n",
+    r"\.",
+    "[a-c]",
+    r"[^\d\s]",
+    r"[\w-]",
+    r"[^\n]",
+    r"(?a:\b)",
+    r"(?a:\w)",
+    r"(?s:.)",
+]
+QUANTIFIERS = ["", "", "*", "+", "?", "{2}", "{0,2}", "*?", "+?"]
+FLAGS = ["", "", "(?s)", "(?m)", "(?a)", "(?ms)"]
+TEXT_ALPHABET = "acz éA09_.-\t\n\r\x0b\x0c\x1c\x85\xa0\u2028١٣ß"
+
+
+def _python_patterns() -> st.SearchStrategy[str]:
+    atom = st.builds(lambda a, q: a + q, st.sampled_from(ATOMS), st.sampled_from(QUANTIFIERS))
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        sequence = st.lists(inner, min_size=1, max_size=3).map("".join)
+        group = st.builds(
+            lambda opener, body, q: f"{opener}{body}){q}",
+            st.sampled_from(["(", "(?:", "(?P<g>"]),
+            sequence,
+            st.sampled_from(QUANTIFIERS),
+        )
+        return st.one_of(sequence, group, st.builds(lambda a, b: f"{a}|{b}", sequence, sequence))
+
+    body = st.recursive(atom, extend, max_leaves=6).filter(lambda p: p.count("(?P<g>") <= 1)
+    end = st.sampled_from(["", "", "$", "\\n$", "$|a"])
+    return st.builds(lambda f, b, e: f + b + e, st.sampled_from(FLAGS), body, end).filter(_valid)
+
+
+def _valid(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
+
+
+@settings(max_examples=3000, deadline=None)
+@given(pattern=_python_patterns(), text=st.text(alphabet=TEXT_ALPHABET, max_size=6))
+def test_re2_finds_a_match_exactly_where_python_does(pattern: str, text: str) -> None:
+    try:
+        compiled = linear(pattern)
+    except NotLinear as exc:  # only a '$' with more after it is refused here
+        assert "'$' before more of the pattern" in str(exc)
+        return
+    assert compiled.search(text) is bool(re.search(pattern, text)), compiled.translated
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "found"),
+    [
+        (r"^version 1\.2[0-9]$", "version 1.22\n", True),  # '$' before a final newline
+        (r"^ok$", "ok\n\n", False),
+        (r"^\d+$", "١٢٣", True),  # Python's \d is Unicode-wide, RE2's is not
+        (r"^\w+$", "héllo", True),
+        (r"^\s$", "\x1c", True),
+        (r"(?a)^\w+$", "héllo", False),
+        (r"a.b", "a\nb", False),
+        (r"(?s)a.b", "a\nb", True),
+        (r"(?m)^b$", "a\nb\nc", True),
+        (r"^b", "a\nb", False),
+        (r"[^a]", "\U0001f600", True),
+    ],
+)
+def test_python_verdicts(pattern: str, text: str, found: bool) -> None:
+    assert linear(pattern).search(text) is found
+    assert bool(re.search(pattern, text)) is found
+
+
+@pytest.mark.parametrize(
+    ("pattern", "fragment"),
+    [
+        (r"(a)\1", "a backreference"),
+        (r"(?P<x>a)(?P=x)", "a backreference"),
+        (r"a(?=b)", "a lookaround"),
+        (r"(?<!a)b", "a negative lookaround"),
+        (r"(a)?(?(1)b|c)", "a conditional group"),
+        (r"(?>a+)b", "an atomic group"),
+        (r"a++b", "a possessive quantifier"),
+        (r"(?i)ready", "IGNORECASE"),
+        (r"(?i:ready)", "IGNORECASE"),
+        (r"\bready\b", r"'\b'"),
+        (r"ok$\n", "'$' before more of the pattern"),
+        (r"(ok$)+", "'$' before more of the pattern"),
+        (r"a{1001}", "RE2 cannot run it"),
+    ],
+)
+def test_what_re2_cannot_run_the_same_way_is_refused_with_the_fix(
+    pattern: str, fragment: str
+) -> None:
+    with pytest.raises(NotLinear) as refused:
+        linear(pattern)
+    assert fragment in str(refused.value)
+    assert refused.value.hint
+
+
+def test_a_redos_pattern_decides_hostile_output_at_once() -> None:
+    started = time.perf_counter()
+    assert not linear(r"^(\w+\s?)+$").search("a" * 5000 + "!")
+    assert not linear(r"(x+x+)+y").search("x" * 5000)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_text_with_a_lone_surrogate_matches_nothing() -> None:
+    assert not linear("a").search("a\ud800")
