@@ -36,7 +36,7 @@ _MAX_CODE_POINT = 0x10FFFF
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False  # RE2 would print each refused pattern to stderr
 _OPTIONS.never_capture = True  # only whether it matches counts
-_OPTIONS.max_mem = 64 << 20  # a written-out Unicode class times a counted repeat is large
+_OPTIONS.max_mem = 8 << 20  # per pattern, for its program and its DFA (RE2 falls back to NFA)
 _CATEGORY_PATTERNS = {"DIGIT": r"\d", "WORD": r"\w", "SPACE": r"\s"}
 Ranges = list[tuple[int, int]]
 
