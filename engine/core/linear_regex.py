@@ -11,8 +11,9 @@ characters: every class written out as code-point ranges (Python's `\\d \\w \\s`
 Unicode-wide, RE2's ASCII), `.` without or with DOTALL, `$` as Python reads it (the end,
 or before a final newline). What RE2 cannot do, or not in the same way, is a
 `NotLinear` error naming the construct: backreferences, lookarounds, conditionals,
-atomic groups and possessive quantifiers, Unicode `\\b`, IGNORECASE, and a non-final
-`$`. Only whether a pattern matches is answered (`search`), never where.
+atomic groups and possessive quantifiers, Unicode `\\b`, and a non-final `$`. Under
+IGNORECASE each character and class is written out as the set Python's folding gives.
+Only whether a pattern matches is answered (`search`), never where.
 """
 
 from __future__ import annotations
@@ -83,11 +84,6 @@ def linear(pattern: str) -> LinearPattern:
     that cannot be written, re.error when it is not a Python pattern at all."""
     parsed = sre_parse.parse(pattern)
     flags = int(parsed.state.flags)
-    if flags & re.IGNORECASE:
-        raise NotLinear(
-            "IGNORECASE ((?i)) folds cases as Python does, which RE2 does not",
-            "write the cases out, e.g. [Rr]eady",
-        )
     return LinearPattern(pattern, _Writer().sequence(list(parsed), flags, tail=True))
 
 
@@ -101,23 +97,19 @@ class _Writer:
         )
 
     def node(self, op: Any, av: Any, flags: int, tail: bool) -> str:
+        folds = bool(flags & re.IGNORECASE)
         if op is sre.LITERAL:
-            return _code_point(av)
+            return _class(_folded(av, flags)) if folds else _code_point(av)
         if op is sre.NOT_LITERAL:
-            return _class(_complement([(av, av)]))
+            return _class(_complement(_folded(av, flags) if folds else [(av, av)]))
         if op is sre.ANY:
             return _class([(0, _MAX_CODE_POINT)] if flags & re.DOTALL else _complement([(10, 10)]))
         if op is sre.IN:
-            return _class(_set(av, flags))
+            return _class(_folded_set(av, flags) if folds else _set(av, flags))
         if op is sre.BRANCH:
             return "(?:" + "|".join(self.sequence(list(alt), flags, tail) for alt in av[1]) + ")"
         if op is sre.SUBPATTERN:
             _group, add, remove, body = av
-            if add & re.IGNORECASE:
-                raise NotLinear(
-                    "IGNORECASE ((?i:…)) folds cases as Python does, which RE2 does not",
-                    "write the cases out, e.g. [Rr]eady",
-                )
             return "(?:" + self.sequence(list(body), (flags | add) & ~remove, tail) + ")"
         if op in (sre.MAX_REPEAT, sre.MIN_REPEAT):
             return self.repeat(av, flags, tail)
@@ -193,16 +185,50 @@ def _category(name: str, flags: int) -> Ranges:
     kind = name.removeprefix("CATEGORY_").removeprefix("NOT_")
     if kind not in _CATEGORY_PATTERNS:
         raise NotLinear(f"{name.lower()} cannot be written for RE2")
-    ranges = _category_ranges(_CATEGORY_PATTERNS[kind], bool(flags & re.ASCII))
+    ranges = _asked(_CATEGORY_PATTERNS[kind], flags & re.ASCII)
     return _complement(ranges) if "NOT_" in name else ranges
 
 
-@lru_cache(maxsize=8)
-def _category_ranges(escape: str, ascii_only: bool) -> Ranges:
-    """The code points Python's `escape` matches: asked of Python itself, once."""
-    every = "".join(map(chr, range(_MAX_CODE_POINT + 1)))
-    found = re.finditer(escape + "+", every, re.ASCII if ascii_only else 0)
+def _folded(code_point: int, flags: int) -> Ranges:
+    """The characters Python's IGNORECASE matches for one: `k` is also `K` and the
+    Kelvin sign, `ß` also `ẞ` (Python's folding, which RE2's is not quite)."""
+    return _asked(re.escape(chr(code_point)), flags & (re.IGNORECASE | re.ASCII))
+
+
+def _folded_set(items: Iterable[tuple[Any, Any]], flags: int) -> Ranges:
+    """The code points a class matches under IGNORECASE: the class written back as
+    Python, and Python asked."""
+    parts = ["^"] if any(op is sre.NEGATE for op, _ in items) else []
+    for op, av in items:
+        if op is sre.LITERAL:
+            parts.append(f"\\U{av:08x}")
+        elif op is sre.RANGE:
+            parts.append(f"\\U{av[0]:08x}-\\U{av[1]:08x}")
+        elif op is sre.CATEGORY:
+            parts.append(_CATEGORY_ESCAPES[str(av)])
+        elif op is not sre.NEGATE:
+            raise NotLinear(f"{str(op).lower()} in a class cannot be written for RE2")
+    return _asked(f"[{''.join(parts)}]", flags & (re.IGNORECASE | re.ASCII))
+
+
+_CATEGORY_ESCAPES = {
+    f"CATEGORY_{negation}{kind}": "\\" + (letter.upper() if negation else letter)
+    for kind, letter in (("DIGIT", "d"), ("WORD", "w"), ("SPACE", "s"))
+    for negation in ("", "NOT_")
+}
+
+
+@lru_cache(maxsize=1024)
+def _asked(one_character: str, flags: int) -> Ranges:
+    """The code points Python's pattern of one character matches under `flags`: asked
+    of Python itself, once (some milliseconds)."""
+    found = re.finditer(f"(?:{one_character})+", _every_character(), flags)
     return [(m.start(), m.end() - 1) for m in found]
+
+
+@lru_cache(maxsize=1)
+def _every_character() -> str:
+    return "".join(map(chr, range(_MAX_CODE_POINT + 1)))
 
 
 def _merge(ranges: Ranges) -> Ranges:

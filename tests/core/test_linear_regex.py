@@ -38,10 +38,16 @@ ATOMS = [
     r"(?a:\b)",
     r"(?a:\w)",
     r"(?s:.)",
+    r"(?i:[a-cé])",
+    r"(?i:k)",
+    "s",
+    "K",
+    "ß",
+    "[^k]",
 ]
 QUANTIFIERS = ["", "", "*", "+", "?", "{2}", "{0,2}", "*?", "+?"]
-FLAGS = ["", "", "(?s)", "(?m)", "(?a)", "(?ms)"]
-TEXT_ALPHABET = "acz éA09_.-\t\n\r\x0b\x0c\x1c\x85\xa0\u2028١٣ß"
+FLAGS = ["", "", "(?s)", "(?m)", "(?a)", "(?ms)", "(?i)", "(?ia)"]
+TEXT_ALPHABET = "acz éA09_.-\t\n\r\x0b\x0c\x1c\x85\xa0\u2028١٣ßkKsS\u212a\u017f\u1e9eÉ"
 
 
 def _python_patterns() -> st.SearchStrategy[str]:
@@ -95,6 +101,12 @@ def test_re2_finds_a_match_exactly_where_python_does(pattern: str, text: str) ->
         (r"(?m)^b$", "a\nb\nc", True),
         (r"^b", "a\nb", False),
         (r"[^a]", "\U0001f600", True),
+        (r"(?i)ready", "READY", True),
+        (r"(?i)k", "\u212a", True),  # the Kelvin sign folds to k in Python
+        (r"(?ia)k", "\u212a", False),
+        (r"(?i)[^k]", "K", False),
+        (r"(?i:[a-c])d", "Bd", True),
+        (r"(?i:[a-c])d", "BD", False),
     ],
 )
 def test_python_verdicts(pattern: str, text: str, found: bool) -> None:
@@ -112,8 +124,6 @@ def test_python_verdicts(pattern: str, text: str, found: bool) -> None:
         (r"(a)?(?(1)b|c)", "a conditional group"),
         (r"(?>a+)b", "an atomic group"),
         (r"a++b", "a possessive quantifier"),
-        (r"(?i)ready", "IGNORECASE"),
-        (r"(?i:ready)", "IGNORECASE"),
         (r"\bready\b", r"'\b'"),
         (r"ok$\n", "'$' before more of the pattern"),
         (r"(ok$)+", "'$' before more of the pattern"),
