@@ -82,9 +82,13 @@ class LinearPattern:
 def linear(pattern: str) -> LinearPattern:
     """The Python `pattern` as RE2: matches exactly where `re.search` does; NotLinear when
     that cannot be written, re.error when it is not a Python pattern at all."""
-    parsed = sre_parse.parse(pattern)
-    flags = int(parsed.state.flags)
-    return LinearPattern(pattern, _Writer().sequence(list(parsed), flags, tail=True))
+    try:
+        parsed = sre_parse.parse(pattern)
+        flags = int(parsed.state.flags)
+        translated = _Writer().sequence(list(parsed), flags, tail=True)
+    except RecursionError:
+        raise NotLinear("groups nested too deeply", "nest fewer groups") from None
+    return LinearPattern(pattern, translated)
 
 
 class _Writer:

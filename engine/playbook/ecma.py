@@ -16,6 +16,7 @@ backreferences, lookarounds, Unicode property escapes.
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -64,9 +65,11 @@ def linear(pattern: str) -> LinearPattern:
     compiled(pattern)  # `a)(b` is refused before it is wrapped into `\A(?:a)(b)\Z`
     try:
         python = to_python(pattern)
+        return linear_python(f"\\A(?:{python})\\Z")
     except PatternError as exc:
         raise NotLinear(str(exc), exc.hint or LINEAR_HINT) from None
-    return linear_python(f"\\A(?:{python})\\Z")
+    except (re.error, RecursionError) as exc:  # Python's reading refuses what regress took
+        raise NotLinear(f"not translatable ({exc})", "write it more simply") from None
 
 
 # ECMA-262 classes written out; Python's are Unicode-wide.

@@ -128,6 +128,8 @@ def test_python_verdicts(pattern: str, text: str, found: bool) -> None:
         (r"ok$\n", "'$' before more of the pattern"),
         (r"(ok$)+", "'$' before more of the pattern"),
         (r"a{1001}", "RE2 cannot run it"),
+        ("(" * 400 + "a" + ")" * 400, "nested too deeply"),
+        ("(" * 2000 + "a" + ")" * 2000, "nested too deeply"),
     ],
 )
 def test_what_re2_cannot_run_the_same_way_is_refused_with_the_fix(
