@@ -3,8 +3,10 @@ on every text, in time linear in the text, and a refusal naming what RE2 cannot 
 
 from __future__ import annotations
 
+import ast
 import re
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -150,3 +152,29 @@ def test_a_redos_pattern_decides_hostile_output_at_once() -> None:
 
 def test_text_with_a_lone_surrogate_matches_nothing() -> None:
     assert not linear("a").search("a\ud800")
+
+
+ENGINE = Path(__file__).resolve().parents[2] / "engine"
+_RE_CALLS = {"compile", "match", "search", "fullmatch", "sub", "split", "findall", "finditer"}
+# Files whose `re` patterns are built, each for a reason: secrets' forms, each
+# `re.escape`d (an alternation of literals); one character of a pattern asked of Python
+# on the engine's own text of every character (linear_regex).
+_BUILT = {"templating/redaction.py", "core/linear_regex.py"}
+
+
+def test_only_the_engine_s_own_patterns_are_compiled_by_re() -> None:
+    """A pattern a playbook gives is run by RE2 (`linear`); `re` gets only patterns
+    written in the engine (a constant), so none backtracks on a pattern nobody read."""
+    found = []
+    for file in sorted(ENGINE.rglob("*.py")):
+        name = file.relative_to(ENGINE).as_posix()
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            owner = node.func.value
+            if not (isinstance(owner, ast.Name) and owner.id == "re") or name in _BUILT:
+                continue
+            built = node.args and not isinstance(node.args[0], ast.Constant)
+            if node.func.attr in _RE_CALLS and built:
+                found.append(f"{name}:{node.lineno}")
+    assert found == []
