@@ -10,6 +10,7 @@ from typing import Any
 
 from msgspec import Struct
 
+from engine.core.linear_regex import NotLinear, linear
 from engine.core.results import SpecError, Status, StepResult
 
 
@@ -36,7 +37,7 @@ class Expect(Struct, frozen=True):
             return f"exit code {exit_code}, expected {wanted}"
         if self.stdout_contains is not None and self.stdout_contains not in stdout:
             return f"stdout does not contain {self.stdout_contains!r}"
-        if self.stdout_matches is not None and not re.search(self.stdout_matches, stdout):
+        if self.stdout_matches is not None and not linear(self.stdout_matches).search(stdout):
             return f"stdout does not match {self.stdout_matches!r}"
         return ""
 
@@ -47,17 +48,25 @@ def parse_expect(raw: Mapping[str, Any] | None) -> Expect:
     codes = raw.get("exit_code", 0)
     pattern = raw.get("stdout_matches")
     if pattern is not None:
-        try:
-            re.compile(pattern)
-        except re.error as exc:
-            raise SpecError(
-                f"stdout_matches is not a valid regex: {exc}", field_name="expect"
-            ) from None
+        _check_linear(pattern)
     return Expect(
         exit_codes=tuple(codes) if isinstance(codes, list) else (int(codes),),
         stdout_contains=raw.get("stdout_contains"),
         stdout_matches=pattern,
     )
+
+
+def _check_linear(pattern: str) -> None:
+    """A command's output is not the author's text: its pattern must run in linear time."""
+    try:
+        linear(pattern)
+    except re.error as exc:
+        raise SpecError(
+            f"stdout_matches is not a valid regex: {exc}", field_name="expect"
+        ) from None
+    except NotLinear as exc:
+        message = f"stdout_matches {pattern!r} cannot be matched in linear time: {exc}"
+        raise SpecError(message, exc.hint, field_name="expect") from None
 
 
 def captured_value(stdout: str) -> Any:

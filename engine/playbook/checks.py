@@ -162,13 +162,10 @@ def _input_declarations(playbook: Playbook, where: Locator) -> Iterator[Finding]
 def _input_problems(spec: InputSpec, where: Locator) -> Iterator[Finding]:
     path = ("inputs", spec.name)
     if spec.pattern is not None:
-        try:
-            ecma.compiled(spec.pattern)
-        except ecma.PatternError as exc:
+        refused = _pattern_problem(spec.pattern)
+        if refused is not None:
             at = (*path, "pattern")
-            message = f"pattern {spec.pattern!r} is not an ECMA-262 regular expression: {exc}"
-            hint = "write it as JSON Schema and JavaScript do, e.g. '^[a-z0-9-]+$'"
-            yield Finding(where.at(at, spec.location), dotted(at), message, hint)
+            yield Finding(where.at(at, spec.location), dotted(at), *refused)
             return
     if spec.default is not None:
         at = (*path, "default")
@@ -182,6 +179,19 @@ def _input_problems(spec: InputSpec, where: Locator) -> Iterator[Finding]:
             message = f"enum value {problem}, so it can never be given"
             hint = "remove it, or fix the type or pattern it must satisfy"
             yield Finding(where.at(member, spec.location), dotted(member), message, hint)
+
+
+def _pattern_problem(pattern: str) -> tuple[str, str] | None:
+    """What is wrong with an input's pattern, and the fix: it must be ECMA-262, and one
+    RE2 runs, since an alert's labels (text from anyone) are matched against it."""
+    try:
+        ecma.linear(pattern)
+    except ecma.PatternError as exc:
+        message = f"pattern {pattern!r} is not an ECMA-262 regular expression: {exc}"
+        return message, "write it as JSON Schema and JavaScript do, e.g. '^[a-z0-9-]+$'"
+    except ecma.NotLinear as exc:
+        return f"pattern {pattern!r} cannot be matched in linear time: {exc}", exc.hint
+    return None
 
 
 def _default_problems(spec: InputSpec) -> list[str]:

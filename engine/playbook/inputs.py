@@ -2,7 +2,8 @@
 
 Quoting does not stop option injection (`shlex.quote('-rf')` is `-rf`), so inputs are
 typed and checked before anything runs (RELIABILITY.md #2): a declared type, a pattern
-(ECMA-262, the dialect of JSON Schema and editors) that must match the whole value,
+(ECMA-262, the dialect of JSON Schema and editors, run by RE2 in time linear in the
+value, engine.playbook.ecma.linear) that must match the whole value,
 an allowed set, no leading `-` unless declared, and no NUL (which no argument or
 environment variable can carry: the step would fail only when it starts).
 """
@@ -159,6 +160,8 @@ def _check_pattern(value: str, pattern: str) -> list[str]:
         matched = ecma.full_match(pattern, value)
     except ecma.PatternError as exc:
         return [f"the declared pattern {pattern!r} is not an ECMA-262 regular expression ({exc})"]
+    except ecma.NotLinear as exc:
+        return [f"the declared pattern {pattern!r} cannot be matched in linear time ({exc})"]
     return [] if matched else [f"{_show(value)} does not match the pattern {pattern}"]
 
 

@@ -211,6 +211,10 @@ def printf_size(template: str, values: Any) -> int:
             check_time()
         if match["type"] == "%":
             continue
+        if match["key"] is None and match[0] == "%(":
+            # No `)` follows, so `%` will fail ("incomplete format key"); reading on
+            # would scan the rest again from every later `%(` (quadratic in the text).
+            break
         widths = [_printf_number(match[name], remaining) for name in ("width", "precision")]
         key = match["key"]
         if key is not None and isinstance(values, Mapping):

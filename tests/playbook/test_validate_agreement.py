@@ -72,6 +72,9 @@ SEMANTIC = {
     "triggers: Alertmanager's matcher syntax, RE2 regular expressions, no templates": [
         "trigger-matcher-bad-regex", "trigger-matcher-malformed", "trigger-with-template",
     ],
+    "patterns that text from outside the playbook meets: only what RE2 runs": [
+        "input-pattern-backtracking", "shell-expect-lookahead",
+    ],
     "ranges whose ends are the wrong way round": [
         "healthy-between-reversed", "retry-backoff-past-cap", "http-probe-latency-past-timeout",
         "kubectl-timeout-past-step",

@@ -513,6 +513,18 @@ def test_a_template_that_runs_too_long_stops_after_its_time_budget(template: str
     assert "second" in error.hint or "characters" in error.hint
 
 
+@pytest.mark.timeout(60)
+def test_a_value_used_as_a_printf_template_is_read_in_linear_time() -> None:
+    """A value (an alert's label) on the left of `%`: every `%(` without a `)` after it
+    made the size estimate read the rest of the text again, so 200,000 of them
+    ran seconds past the budget; `%` fails on the first one, and so does the render."""
+    started = time.perf_counter()
+    with pytest.raises(RenderError, match="incomplete format key"):
+        make(v="%(" * 200_000).text("{{ inputs.v % {} }}")
+    assert time.perf_counter() - started < 0.5
+    assert make(v="%(a)s and %(b)3s").text("{{ inputs.v % {'a': 1, 'b': 2} }}") == "1 and   2"
+
+
 def test_a_slow_condition_stops_too() -> None:
     with pytest.raises(RenderError, match="budget"):
         expr = "((range(100000) | list) * 10) | map('string') | map('center', 9) | list"

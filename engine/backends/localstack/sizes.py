@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 import re
 
-_SIZE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)\s*\Z")
+# Matched on the stripped text: `\s*` on both sides of an empty unit made a run of spaces
+# cost time quadratic in its length (a size may be rendered from an alert's label).
+_SIZE = re.compile(r"([0-9]+(?:\.[0-9]+)?)\s*([a-zA-Z]*)")
 _UNIT_MIB = {
     "": 1.0,
     "b": 1 / 1024**2,
@@ -45,7 +47,7 @@ def parse_mib(value: object) -> int:
     if isinstance(value, int):
         mib = float(min(value, _MAX_MIB + 1))  # an int float() cannot hold is too large
     else:
-        match = _SIZE.match(str(value))
+        match = _SIZE.fullmatch(str(value).strip())
         if match is None:
             raise SizeError(f"{value!r} is not a size; {SIZE_HINT}")
         number, suffix = match.groups()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -63,6 +64,16 @@ def test_sizes_are_binary_and_round_up(text: object, mib: int) -> None:
 def test_what_is_not_a_size(text: object) -> None:
     with pytest.raises(SizeError):
         parse_mib(text)
+
+
+def test_a_long_run_of_spaces_is_refused_at_once() -> None:
+    """A size may be rendered from an input, so from an alert's label: 100,000 spaces
+    between a number and a stray character took the old pattern tens of seconds."""
+    started = time.perf_counter()
+    with pytest.raises(SizeError):
+        parse_mib("8" + " " * 100_000 + "g!")
+    assert time.perf_counter() - started < 0.5
+    assert parse_mib(" 8 g\n") == 8 * GIB
 
 
 def test_format_mib() -> None:

@@ -1,0 +1,180 @@
+"""Python patterns run by RE2 (engine.core.linear_regex): the same verdicts as `re.search`
+on every text, in time linear in the text, and a refusal naming what RE2 cannot do."""
+
+from __future__ import annotations
+
+import ast
+import re
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.core.linear_regex import NotLinear, linear
+
+# Pieces where RE2's dialect and Python's part: Unicode `\d \w \s`, `.` and line ends,
+# `$` before a final newline, MULTILINE, DOTALL and ASCII.
+ATOMS = [
+    "a",
+    "z",
+    "é",
+    "٣",
+    ".",
+    r"\d",
+    r"\D",
+    r"\w",
+    r"\W",
+    r"\s",
+    r"\S",
+    r"\A",
+    r"\Z",
+    "^",
+    r"\n",
+    r"\.",
+    "[a-c]",
+    r"[^\d\s]",
+    r"[\w-]",
+    r"[^\n]",
+    r"(?a:\b)",
+    r"(?a:\w)",
+    r"(?s:.)",
+    r"(?i:[a-cé])",
+    r"(?i:k)",
+    "s",
+    "K",
+    "ß",
+    "[^k]",
+]
+QUANTIFIERS = ["", "", "*", "+", "?", "{2}", "{0,2}", "*?", "+?"]
+FLAGS = ["", "", "(?s)", "(?m)", "(?a)", "(?ms)", "(?i)", "(?ia)"]
+TEXT_ALPHABET = "acz éA09_.-\t\n\r\x0b\x0c\x1c\x85\xa0\u2028١٣ßkKsS\u212a\u017f\u1e9eÉ"
+
+
+def _python_patterns() -> st.SearchStrategy[str]:
+    atom = st.builds(lambda a, q: a + q, st.sampled_from(ATOMS), st.sampled_from(QUANTIFIERS))
+
+    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
+        sequence = st.lists(inner, min_size=1, max_size=3).map("".join)
+        group = st.builds(
+            lambda opener, body, q: f"{opener}{body}){q}",
+            st.sampled_from(["(", "(?:", "(?P<g>"]),
+            sequence,
+            st.sampled_from(QUANTIFIERS),
+        )
+        return st.one_of(sequence, group, st.builds(lambda a, b: f"{a}|{b}", sequence, sequence))
+
+    body = st.recursive(atom, extend, max_leaves=6).filter(lambda p: p.count("(?P<g>") <= 1)
+    end = st.sampled_from(["", "", "$", "\\n$", "$|a"])
+    return st.builds(lambda f, b, e: f + b + e, st.sampled_from(FLAGS), body, end).filter(_valid)
+
+
+def _valid(pattern: str) -> bool:
+    try:
+        re.compile(pattern)
+    except re.error:
+        return False
+    return True
+
+
+@settings(max_examples=3000, deadline=None)
+@given(pattern=_python_patterns(), text=st.text(alphabet=TEXT_ALPHABET, max_size=6))
+def test_re2_finds_a_match_exactly_where_python_does(pattern: str, text: str) -> None:
+    try:
+        compiled = linear(pattern)
+    except NotLinear as exc:  # only a '$' with more after it is refused here
+        assert "'$' before more of the pattern" in str(exc)
+        return
+    assert compiled.search(text) is bool(re.search(pattern, text)), compiled.translated
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text", "found"),
+    [
+        (r"^version 1\.2[0-9]$", "version 1.22\n", True),  # '$' before a final newline
+        (r"^ok$", "ok\n\n", False),
+        (r"^\d+$", "١٢٣", True),  # Python's \d is Unicode-wide, RE2's is not
+        (r"^\w+$", "héllo", True),
+        (r"^\s$", "\x1c", True),
+        (r"(?a)^\w+$", "héllo", False),
+        (r"a.b", "a\nb", False),
+        (r"(?s)a.b", "a\nb", True),
+        (r"(?m)^b$", "a\nb\nc", True),
+        (r"^b", "a\nb", False),
+        (r"[^a]", "\U0001f600", True),
+        (r"(?i)ready", "READY", True),
+        (r"(?i)k", "\u212a", True),  # the Kelvin sign folds to k in Python
+        (r"(?ia)k", "\u212a", False),
+        (r"(?i)[^k]", "K", False),
+        (r"(?i:[a-c])d", "Bd", True),
+        (r"(?i:[a-c])d", "BD", False),
+    ],
+)
+def test_python_verdicts(pattern: str, text: str, found: bool) -> None:
+    assert linear(pattern).search(text) is found
+    assert bool(re.search(pattern, text)) is found
+
+
+@pytest.mark.parametrize(
+    ("pattern", "fragment"),
+    [
+        (r"(a)\1", "a backreference"),
+        (r"(?P<x>a)(?P=x)", "a backreference"),
+        (r"a(?=b)", "a lookaround"),
+        (r"(?<!a)b", "a negative lookaround"),
+        (r"(a)?(?(1)b|c)", "a conditional group"),
+        (r"(?>a+)b", "an atomic group"),
+        (r"a++b", "a possessive quantifier"),
+        (r"\bready\b", r"'\b'"),
+        (r"ok$\n", "'$' before more of the pattern"),
+        (r"(ok$)+", "'$' before more of the pattern"),
+        (r"a{1001}", "RE2 cannot run it"),
+        ("(" * 400 + "a" + ")" * 400, "nested too deeply"),
+        ("(" * 2000 + "a" + ")" * 2000, "nested too deeply"),
+    ],
+)
+def test_what_re2_cannot_run_the_same_way_is_refused_with_the_fix(
+    pattern: str, fragment: str
+) -> None:
+    with pytest.raises(NotLinear) as refused:
+        linear(pattern)
+    assert fragment in str(refused.value)
+    assert refused.value.hint
+
+
+def test_a_redos_pattern_decides_hostile_output_at_once() -> None:
+    started = time.perf_counter()
+    assert not linear(r"^(\w+\s?)+$").search("a" * 5000 + "!")
+    assert not linear(r"(x+x+)+y").search("x" * 5000)
+    assert time.perf_counter() - started < 0.5
+
+
+def test_text_with_a_lone_surrogate_matches_nothing() -> None:
+    assert not linear("a").search("a\ud800")
+
+
+ENGINE = Path(__file__).resolve().parents[2] / "engine"
+_RE_CALLS = {"compile", "match", "search", "fullmatch", "sub", "split", "findall", "finditer"}
+# Files whose `re` patterns are built, each for a reason: secrets' forms, each
+# `re.escape`d (an alternation of literals); one character of a pattern asked of Python
+# on the engine's own text of every character (linear_regex).
+_BUILT = {"templating/redaction.py", "core/linear_regex.py"}
+
+
+def test_only_the_engine_s_own_patterns_are_compiled_by_re() -> None:
+    """A pattern a playbook gives is run by RE2 (`linear`); `re` gets only patterns
+    written in the engine (a constant), so none backtracks on a pattern nobody read."""
+    found = []
+    for file in sorted(ENGINE.rglob("*.py")):
+        name = file.relative_to(ENGINE).as_posix()
+        for node in ast.walk(ast.parse(file.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            owner = node.func.value
+            if not (isinstance(owner, ast.Name) and owner.id == "re") or name in _BUILT:
+                continue
+            built = node.args and not isinstance(node.args[0], ast.Constant)
+            if node.func.attr in _RE_CALLS and built:
+                found.append(f"{name}:{node.lineno}")
+    assert found == []
