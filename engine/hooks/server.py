@@ -13,6 +13,7 @@ import logging
 import resource
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -113,7 +114,11 @@ def _stop_signals_end_cleanly() -> Iterator[None]:
     """SIGTERM and SIGINT stop the server gracefully (uvicorn's handlers); once it has
     stopped, uvicorn raises the signal again for the handlers it found. Ours take it, so
     the process exits 0 after a clean stop, as systemd and Kubernetes expect of a
-    service told to stop (not 143 or 130, which they count as a failure)."""
+    service told to stop (not 143 or 130, which they count as a failure). A server
+    started on another thread (embedded) leaves signals alone, as uvicorn does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     signals = (signal.SIGTERM, signal.SIGINT)
     previous = {number: signal.signal(number, _stopped_by) for number in signals}
     try:
