@@ -30,14 +30,13 @@ MAX_NAME = 63
 # the playbook's description. A heading matches when it is one of these, perhaps followed
 # by a qualifier (`Escalation path`, `Prerequisites (access)`): `Contact the DB team` is a
 # step.
-_QUALIFIER = (
-    r"(?:\s+(?:and|&)\s+.*|\s*\(.*\)|\s+(?:path|policy|plan|list|information|info|details))?"
-)
 DESCRIBING = re.compile(
     r"(?:overview|summary|description|about|background|context|introduction|intro|purpose"
     r"|scope|pre-?requisites?|prereqs?|requirements|before you (?:begin|start)|contacts?"
     r"|owners?|ownership|escalations?|who to (?:contact|call|page)|references?|see also"
-    r"|related(?: \w+)?|links|further reading|impact|symptoms?|notes?|glossary|faq)" + _QUALIFIER
+    r"|related(?: \w+)?|links|further reading|impact|symptoms?|notes?|glossary|faq)"
+    # a qualifier
+    r"(?:\s+(?:and|&)\s+.*|\s*\(.*\)|\s+(?:path|policy|plan|list|information|info|details))?"
 )
 # A section saying how to undo what the steps did (not `Roll back the deployment`).
 ROLLBACK = re.compile(

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pattern_strategies import patterns
 
 from engine.core.linear_regex import NotLinear, linear
 
@@ -53,19 +54,8 @@ TEXT_ALPHABET = "acz éA09_.-\t\n\r\x0b\x0c\x1c\x85\xa0\u2028١٣ßkKsS\u212a\u0
 
 
 def _python_patterns() -> st.SearchStrategy[str]:
-    atom = st.builds(lambda a, q: a + q, st.sampled_from(ATOMS), st.sampled_from(QUANTIFIERS))
-
-    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-        sequence = st.lists(inner, min_size=1, max_size=3).map("".join)
-        group = st.builds(
-            lambda opener, body, q: f"{opener}{body}){q}",
-            st.sampled_from(["(", "(?:", "(?P<g>"]),
-            sequence,
-            st.sampled_from(QUANTIFIERS),
-        )
-        return st.one_of(sequence, group, st.builds(lambda a, b: f"{a}|{b}", sequence, sequence))
-
-    body = st.recursive(atom, extend, max_leaves=6).filter(lambda p: p.count("(?P<g>") <= 1)
+    body = patterns(ATOMS, QUANTIFIERS, ["(", "(?:", "(?P<g>"], QUANTIFIERS)
+    body = body.filter(lambda p: p.count("(?P<g>") <= 1)
     end = st.sampled_from(["", "", "$", "\\n$", "$|a"])
     return st.builds(lambda f, b, e: f + b + e, st.sampled_from(FLAGS), body, end).filter(_valid)
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pattern_strategies import patterns
 
 from engine.playbook import ecma, fastschema
 from engine.playbook.schema import fast_valid, validator
@@ -165,19 +166,9 @@ GROUP_QUANTIFIERS = ["", "", "?", "??"]
 
 
 def _ecma_patterns() -> st.SearchStrategy[str]:
-    atom = st.builds(lambda a, q: a + q, st.sampled_from(ATOMS), st.sampled_from(QUANTIFIERS))
-
-    def extend(inner: st.SearchStrategy[str]) -> st.SearchStrategy[str]:
-        sequence = st.lists(inner, min_size=1, max_size=3).map("".join)
-        group = st.builds(
-            lambda opener, body, q: f"{opener}{body}){q}",
-            st.sampled_from(["(", "(?:", "(?<g>"]),
-            sequence,
-            st.sampled_from(GROUP_QUANTIFIERS),
-        )
-        return st.one_of(sequence, group, st.builds(lambda a, b: f"{a}|{b}", sequence, sequence))
-
-    return st.recursive(atom, extend, max_leaves=6).filter(_valid_ecma)
+    return patterns(ATOMS, QUANTIFIERS, ["(", "(?:", "(?<g>"], GROUP_QUANTIFIERS).filter(
+        _valid_ecma
+    )
 
 
 def _valid_ecma(pattern: str) -> bool:
