@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -52,6 +53,14 @@ class Service(Struct):
     metrics: ServeMetrics
     limits: Limits = Limits()
     drain_seconds: float = 30.0
+    stop_asked_at: float | None = None  # time.monotonic() of SIGTERM or SIGINT
+
+    def drain_left(self) -> float:
+        """What is left of the drain, which starts at the signal: the requests in flight
+        had their part of it first, the runs in flight get the rest."""
+        if self.stop_asked_at is None:
+            return self.drain_seconds
+        return max(0.0, self.drain_seconds - (time.monotonic() - self.stop_asked_at))
 
 
 class _Refused(Exception):
@@ -70,7 +79,7 @@ def create_app(service: Service) -> Starlette:
         try:
             yield
         finally:
-            await run_in_threadpool(service.dispatcher.stop, service.drain_seconds)
+            await run_in_threadpool(service.dispatcher.stop, service.drain_left())
 
     commits = GroupCommit(service.ledger, service.metrics)
     routes = [

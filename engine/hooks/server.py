@@ -14,6 +14,7 @@ import resource
 import signal
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
@@ -106,7 +107,21 @@ def serve(settings: ServeSettings) -> None:
         )
         _hint_slow_moves()
         with _stop_signals_end_cleanly():
-            uvicorn.Server(uvicorn_config).run()
+            _Server(uvicorn_config, service).run()
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, which notes when it was told to stop: the drain counts from
+    then (the requests in flight, then the runs), not once per phase."""
+
+    def __init__(self, config: uvicorn.Config, service: Service) -> None:
+        super().__init__(config)
+        self.service = service
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.service.stop_asked_at is None:
+            self.service.stop_asked_at = time.monotonic()
+        super().handle_exit(sig, frame)
 
 
 @contextlib.contextmanager

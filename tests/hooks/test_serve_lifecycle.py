@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import json
 import signal
+import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -138,6 +140,30 @@ def test_sigterm_aborts_a_run_that_outlives_the_drain(
     (run,) = server.runs()
     assert run["status"] == "aborted"
     assert "the server is stopping" in server.log
+
+
+def test_sigterm_stops_within_one_drain_while_a_request_hangs(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    """The drain is one deadline from SIGTERM: a request that holds its connection (a
+    body that never comes) uses it up, and the runs in flight are aborted then, not
+    given a second drain of their own."""
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers", sleep=30)
+    server = serve_factory(tmp_path / "playbooks", "--drain", "3s").start()
+    server.post(notification([alert("ServiceDown", service="api")]))
+    server.wait_for(lambda: any(r["status"] == "running" for r in server.runs()), "running")
+    with socket.create_connection(("127.0.0.1", server.port)) as hanging:
+        hanging.sendall(
+            b"POST /hooks/alertmanager HTTP/1.1\r\nHost: localhost\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        )
+        time.sleep(0.3)  # the request is in the server's hands
+        started = time.monotonic()
+        assert server.stop() == 0
+        took = time.monotonic() - started
+    (run,) = server.runs()
+    assert run["status"] == "aborted"
+    assert took < 5.0, f"stopped after {took:.1f}s: two drains of 3s, not one"
 
 
 def test_a_playbook_changed_after_the_decision_is_not_run_in_its_place(
