@@ -24,6 +24,7 @@ from engine.cli.runs import runs
 from engine.cli.schema import schema
 from engine.cli.serve import serve
 from engine.cli.show import show
+from engine.cli.toil import toil
 from engine.cli.triggers import escalations, triggers
 from engine.cli.validate import validate
 from engine.cli.wiki_import import import_runbook
@@ -54,3 +55,4 @@ cli.add_command(approve)
 cli.add_command(triggers)
 cli.add_command(escalations)
 cli.add_command(import_runbook)
+cli.add_command(toil)
