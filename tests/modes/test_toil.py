@@ -23,7 +23,7 @@ from test_drill import drill_json, write_drill
 
 PAUSE = 1.0  # how long the human thinks before each answer
 MACHINE = 2.0  # how long the engine's own steps take
-SLACK = 1.0  # process start, prompts and ledger commits around a human's answer
+SLACK = 1.0  # drawing the prompts and committing to the ledger around the answers, when busy
 
 GUIDED = """\
 apiVersion: runbook/v1
@@ -74,6 +74,26 @@ steps:
     shell: {run: "sleep {machine}"}
 """
 
+RETRIED = """\
+apiVersion: runbook/v1
+kind: Playbook
+metadata: {name: retried-chore, version: 1.0.0, maturity: 1, owner: tests}
+steps:
+  - id: flaky
+    shell: {run: "systemctl restart flaky"}
+    retry: {attempts: 2, backoff: 3s, jitter: false}
+"""
+
+UNDONE = """\
+apiVersion: runbook/v1
+kind: Playbook
+metadata: {name: undone-chore, version: 1.0.0, maturity: 2, owner: tests}
+steps:
+  - id: fix
+    shell: {run: "sleep {machine}"}
+    undo: {manual: {instructions: "Put it back by hand."}}
+"""
+
 WINDOW_KEYS = {"since", "until", "weeks"}
 TOTAL_KEYS = {"toil_runs", "automated_runs", "drills", "human_seconds"}
 ENTRY_KEYS = {
@@ -104,18 +124,10 @@ def _write(name: str, text: str) -> str:
     return str(path)
 
 
-def _answer_after_a_pause(child: Any) -> None:
-    child.expect(r"result \(done, failed, skipped\) \[done\]: ")
-    time.sleep(PAUSE)
-    child.sendline("d")
-    child.expect(r"note \(optional\)")
-    child.sendline("")
-
-
 def _guided_run() -> None:
     child = spawn_terminal("run", _write("guided", GUIDED))
-    _answer_after_a_pause(child)
-    _answer_after_a_pause(child)
+    _answer(child, "d")
+    _answer(child, "d")
     assert finish_terminal(child) == 0
 
 
@@ -124,7 +136,7 @@ def _supervised_run() -> None:
     child.expect(r"Go on\?")
     time.sleep(PAUSE)
     child.sendline("y")
-    _answer_after_a_pause(child)
+    _answer(child, "d")
     assert finish_terminal(child, timeout=30) == 0
 
 
@@ -133,12 +145,26 @@ def _automated_run() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def _answer(child: Any, answer: str) -> None:
+    child.expect(r"result \(done, failed, skipped\) \[done\]: ")
+    time.sleep(PAUSE)
+    child.sendline(answer)
+    child.expect(r"note \(optional\)")
+    child.sendline("")
+
+
 def _toil(*args: str) -> dict[str, Any]:
     done = runbook("toil", "--output", "json", *args)
     assert done.returncode == 0, done.stdout + done.stderr
     report = json.loads(done.stdout)
     assert isinstance(report, dict)
     return report
+
+
+def _runs() -> list[dict[str, Any]]:
+    done = runbook("runs", "--output", "json")
+    assert done.returncode == 0, done.stderr
+    return list(json.loads(done.stdout))
 
 
 def _by_name(report: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -157,7 +183,7 @@ def test_human_time_is_what_the_humans_took_and_the_ranking_follows_it(tmp_path:
 
     guided = entries["guided-chore"]
     assert guided["guided_runs"] == 2 and guided["supervised_runs"] == 0
-    assert 4 * PAUSE <= guided["human_seconds"] <= 4 * (PAUSE + SLACK), guided
+    assert 4 * PAUSE <= guided["human_seconds"] <= 4 * PAUSE + SLACK, guided
     assert guided["human_seconds_confirm"] == 0
 
     supervised = entries["supervised-chore"]
@@ -184,6 +210,29 @@ def test_human_time_is_what_the_humans_took_and_the_ranking_follows_it(tmp_path:
     }
     assert guided["operators"] == [OPERATOR] and guided["versions"] == ["1.0.0"]
     assert math.isclose(guided["runs_per_week"], 2 / report["window"]["weeks"])
+
+
+def test_the_wait_before_a_retry_and_what_a_rollback_runs_are_the_engines() -> None:
+    child = spawn_terminal("run", _write("retried", RETRIED))
+    _answer(child, "f")  # the human says it failed; the engine waits, then asks again
+    _answer(child, "d")
+    assert finish_terminal(child) == 0
+    child = spawn_terminal("run", _write("undone", UNDONE))
+    assert finish_terminal(child) == 0
+    run_id = _runs()[0]["run_id"]
+    child = spawn_terminal("rollback", run_id)
+    child.expect(r"\[y/N\]: ")
+    child.sendline("y")
+    _answer(child, "d")  # the manual undo
+    assert finish_terminal(child) == 0
+
+    entries = _by_name(_toil())
+    retried = entries["retried-chore"]
+    assert 2 * PAUSE <= retried["human_seconds"] <= 2 * PAUSE + SLACK, retried  # not the 3s
+    undone = entries["undone-chore"]
+    assert undone["runs_by_mode"] == {"live": 1, "rollback": 1}, undone
+    assert PAUSE <= undone["human_seconds_steps"] <= PAUSE + SLACK, undone
+    assert undone["human_seconds"] < MACHINE
 
 
 def test_the_json_shape_is_stable(tmp_path: Path) -> None:
