@@ -2,8 +2,8 @@
 the ledger, and which to automate next.
 
 A run is **toil** when a human did or supervised it: a run of a level-1 or level-2
-playbook (the level its `run_started` event recorded) made by `runbook run`, by
-`runbook serve` (a proposal a human approved) or by `runbook rollback`. Level-3 runs are
+playbook (the level its `run_started` event recorded) made by `runbook run` (also
+`runbook approve` of a proposal), by `runbook serve` or by `runbook rollback`. Level-3 runs are
 **automated**; drills (and the runs a drill is made of) are practice, counted apart;
 dry runs and tabletops change nothing and are not counted. The human time of a run is
 read from its events (`engine.modes.toil_time`); the ranking is by human time per week.
@@ -19,7 +19,7 @@ from engine.ledger import EventRow, Ledger, RunRow, is_drill_id
 from engine.modes.history import open_ledger
 from engine.modes.toil_time import HumanTime, human_time
 
-TOIL_MODES = frozenset({"live", "hook", "rollback"})  # a "guided" mode counts the same
+TOIL_MODES = frozenset({"live", "guided", "hook", "rollback"})
 TOIL_LEVELS = frozenset({1, 2})
 # Practice (drills, tabletops) and runs that change nothing (dry runs): never toil.
 PRACTICE_MODES = frozenset({"drill", "tabletop", "dry-run"})
@@ -101,7 +101,7 @@ def _tally(ledger: Ledger, rows: list[RunRow]) -> dict[str, PlaybookToil]:
             continue
         events = ledger.events(row.run_id)
         started = _started(events)
-        if started is not None and row.mode in TOIL_MODES | {"guided"}:
+        if started is not None and row.mode in TOIL_MODES:
             _count(entry, row, started, events)
     return by_name
 
