@@ -18,6 +18,7 @@ from engine.core.regular_file import NotARegularFile, read_regular
 from engine.model.textfile import MAX_FILE_BYTES, unicode_finding
 from engine.playbook.loader import check_file
 from engine.playbook.wiki import ImportedStep, ImportedUndo, WikiRunbook, read_wiki
+from engine.steps import manual
 
 __all__ = ["ImportRequest", "ImportedPlaybook", "import_wiki"]
 
@@ -133,17 +134,14 @@ def _document(wiki: WikiRunbook, owner: str) -> dict[str, Any]:
 
 
 def _step(step: ImportedStep) -> dict[str, Any]:
-    body: dict[str, Any] = {"id": step.id, "title": step.title, "manual": _manual(step)}
+    body: dict[str, Any] = {"id": step.id, "title": step.title, **_manual(step)}
     if step.undo is not None:
-        body["undo"] = {"manual": _manual(step.undo)}
+        body["undo"] = _manual(step.undo)
     return body
 
 
-def _manual(part: ImportedStep | ImportedUndo) -> dict[str, str]:
-    manual = {"instructions": part.instructions}
-    if part.expect:
-        manual["expect"] = part.expect
-    return manual
+def _manual(part: ImportedStep | ImportedUndo) -> dict[str, dict[str, str]]:
+    return manual.block(part.instructions, part.expect)
 
 
 def _dumper() -> Any:

@@ -56,11 +56,11 @@ EXPECT_LINE = re.compile(
     re.IGNORECASE,
 )
 # A shell prompt at the start of a line of a terminal session: `$ `, `user@host:~$ `.
-PROMPT = re.compile(r"^(?P<indent>\s*)(?:[\w.-]+@[\w.-]+(?::[^\s$#]*)?[$#]|\$)(?: |$)")
+PROMPT = re.compile(r"^(?P<indent>\s*)(?:[\w.-]+@[\w.-]+(?::[^\s\$#]*)?[\$#]|\$)(?: |\Z)")
 SESSION_LANGUAGES = frozenset({"console", "shell-session", "sh-session", "shellsession"})
 SHELL_LANGUAGES = frozenset({"", "sh", "bash", "shell", "zsh"})
 STEP_NUMBER = re.compile(r"^(step\s*)?\d+\s*[.:)-]?\s+", re.IGNORECASE)
-LIST_MARKER = re.compile(r"^(\s*)(?:[-*+]|\d{1,9}[.)])(\s+|$)")
+LIST_MARKER = re.compile(r"^(\s*)(?:[-*+]|\d{1,9}[.)])(\s+|\Z)")
 # Blocks that make a section a step rather than an introduction.
 ACTIONS = frozenset({"fence", "code_block", "ordered_list_open", "bullet_list_open"})
 TEMPLATE_OPENING = re.compile(r"\{\{|\{%")

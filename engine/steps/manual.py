@@ -23,6 +23,15 @@ command_fields: frozenset[str] = frozenset()
 stdin_fields: frozenset[str] = frozenset()
 
 
+def block(instructions: str, expect: str = "") -> dict[str, dict[str, str]]:
+    """A step's (or an undo's) `manual:` block as a playbook file holds it, for what
+    writes playbooks (`runbook import`)."""
+    body = {"instructions": instructions}
+    if expect:
+        body["expect"] = expect
+    return {"manual": body}
+
+
 class ManualSpec(Struct, frozen=True):
     instructions: str
     expect: str = ""

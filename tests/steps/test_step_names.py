@@ -33,6 +33,7 @@ OTHER_MEANINGS = {
     ("ui/display.py", "command"): "an event's field `command`",
     ("modes/run_record.py", "command"): "an event's field `command`",
     ("hooks/escalation.py", "command"): "an escalation's `command:` (argv to notify a human)",
+    ("playbook/wiki.py", "shell"): "a Markdown code block's language `shell`",
 }
 
 BAD_SAMPLE = """
