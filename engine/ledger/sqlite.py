@@ -444,7 +444,7 @@ class Ledger:
         raise LedgerError(f"id {trigger_id!r} is ambiguous: {shown}", hint="give more of the id")
 
     def claim_trigger(self, trigger_id: str) -> bool:
-        """Mark a queued run started; False if it was cancelled meanwhile."""
+        """Mark a queued run started; False if it was cancelled meanwhile or its alert resolved."""
         with self._write(f"start the run of trigger {trigger_id}") as conn:
             return inbox.claim(conn, trigger_id)
 
