@@ -443,6 +443,12 @@ class Dispatcher:
 
     def _execute(self, run: Run) -> None:
         with self._running_lock:
+            # a run still being prepared when the server was told to stop does not start:
+            # the drain counts only the runs in `running` (it would neither wait for this
+            # one nor abort it); recorded nowhere yet, it is queued again at the next start
+            if self.stopping.is_set():
+                log.info("run %s not started: the server is stopping", run.run_id)
+                return
             self.running[run.run_id] = run
         self.metrics.in_flight.inc()
         try:
