@@ -202,6 +202,32 @@ def test_sigterm_while_a_claimed_run_is_prepared_starts_nothing_and_it_runs_afte
     assert "queued again" in server.log
 
 
+def test_sigterm_while_a_batch_of_alerts_is_decided_keeps_to_one_drain(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    """Deciding stops at the next alert when the server is told to stop (the others
+    stay in the inbox for the next start), and what it took counts in the drain: the
+    runs in flight are aborted when the drain is over, not a drain after the batch."""
+    file = write_playbook(tmp_path / "playbooks", tmp_path / "markers", sleep=30)
+    slow_targets = f'targets: ["svc/{{{{ inputs.service }}}}{SLOW_TEMPLATE}"]'
+    file.write_text(file.read_text().replace('targets: ["svc/{{ inputs.service }}"]', slow_targets))
+    server = serve_factory(tmp_path / "playbooks", "--drain", "2s").start()
+    server.post(notification([alert("ServiceDown", service="api")]))
+    server.wait_for(lambda: any(r["status"] == "running" for r in server.runs()), "running")
+    storm = [alert("ServiceDown", service=f"web-{n}") for n in range(30)]
+    server.post(notification(storm))  # about a quarter of a second per alert to decide
+    time.sleep(0.5)
+
+    started = time.monotonic()
+    assert server.stop() == 0
+    took = time.monotonic() - started
+    assert took < 4.5, f"stopped after {took:.1f}s: the batch, then a drain of 2s"
+    assert [r["status"] for r in server.runs()] == ["aborted"]
+    with closing(sqlite3.connect(server.home / LEDGER_FILE)) as conn:
+        (pending,) = conn.execute("SELECT count(*) FROM inbox WHERE handled_at IS NULL").fetchone()
+    assert 0 < pending < 30  # decided up to the stop; the rest waits for the next start
+
+
 def _trigger_states(server: Server) -> list[str]:
     with closing(sqlite3.connect(server.home / LEDGER_FILE)) as conn:
         return [row[0] for row in conn.execute("SELECT state FROM triggers")]
