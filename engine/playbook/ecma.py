@@ -26,7 +26,16 @@ from engine.core.linear_regex import linear as linear_python
 if TYPE_CHECKING:
     import regress
 
-__all__ = ["NotLinear", "PatternError", "compiled", "full_match", "linear", "search", "to_python"]
+__all__ = [
+    "NotLinear",
+    "PatternError",
+    "PatternTooLong",
+    "compiled",
+    "full_match",
+    "linear",
+    "search",
+    "to_python",
+]
 
 
 class PatternError(ValueError):
@@ -37,11 +46,26 @@ class PatternError(ValueError):
         self.hint = hint
 
 
+class PatternTooLong(PatternError):
+    """Longer than `MAX_PATTERN_CHARACTERS`: refused before any engine reads it."""
+
+
+# regress reads an alternation on the stack: about 80,000 alternatives fill a thread's
+# 8 MiB and kill the process. Far longer than any pattern written by hand.
+MAX_PATTERN_CHARACTERS = 10_000
+
+
 @lru_cache(maxsize=256)
 def compiled(pattern: str) -> regress.Regex:
     """The ECMA-262 (`u` flag) regular expression; PatternError when it is not one."""
     import regress
 
+    if len(pattern) > MAX_PATTERN_CHARACTERS:
+        raise PatternTooLong(
+            f"pattern of {len(pattern):,} characters, over the"
+            f" {MAX_PATTERN_CHARACTERS:,} a pattern may have",
+            "match the values' shape (e.g. ^[a-z0-9-]+$) rather than list them all",
+        )
     try:
         return regress.Regex(pattern, flags="u")
     except regress.RegressError as exc:
