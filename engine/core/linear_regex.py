@@ -97,6 +97,10 @@ def linear(pattern: str) -> LinearPattern:
 class _Writer:
     """Writes parsed nodes as RE2 syntax."""
 
+    def __init__(self) -> None:
+        self.copies = 0  # what the counted repeats so far ask RE2 to write out
+        self.outer = 1  # copies of the repeat being written, times those around it
+
     def sequence(self, nodes: Sequence[tuple[Any, Any]], flags: int, tail: bool) -> str:
         last = len(nodes) - 1
         return "".join(
@@ -126,13 +130,30 @@ class _Writer:
 
     def repeat(self, av: Any, flags: int, tail: bool) -> str:
         low, high, body = av
+        copies = low if high is sre.MAXREPEAT else high
+        if copies > 1:
+            self._count(copies)
+        outer, self.outer = self.outer, self.outer * max(copies, 1)
         # Another round may follow a round's end, so it is a tail only when there is one.
         text = self.sequence(list(body), flags, tail and high == 1)
+        self.outer = outer
         top = "" if high is sre.MAXREPEAT else str(high)
         bound = f"{{{low}}}" if top == str(low) else f"{{{low},{top}}}"
         return f"(?:{text}){bound}"
 
+    def _count(self, copies: int) -> None:
+        """RE2 writes each copy a count asks for out, and compiles in time that grows with
+        the square of them (fifty of `{0,1000}` take 3 s): a pattern's are bounded."""
+        self.copies += copies * self.outer
+        if self.copies > MAX_COPIES:
+            raise NotLinear(
+                f"counted repeats ({{n,m}}) that add up to over {MAX_COPIES:,} copies,"
+                " which RE2 takes long to compile",
+                "count fewer, or write * or + where the exact count does not matter",
+            )
 
+
+MAX_COPIES = 10_000  # a fifth of a second of RE2's compile time at worst
 _NAMES = {
     "GROUPREF": "a backreference",
     "GROUPREF_EXISTS": "a conditional group ((?(1)…))",

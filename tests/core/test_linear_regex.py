@@ -165,6 +165,19 @@ def test_a_long_pattern_under_ignorecase_is_translated_at_once_and_folds_as_pyth
         assert wrong == [], pattern
 
 
+def test_counted_repeats_adding_up_past_what_re2_compiles_quickly_are_refused_at_once() -> None:
+    # RE2 writes out every copy a count asks for; its compile time grows with the square
+    # of them: fifty of {0,1000} took 3 s, two hundred a minute (a check, or a server
+    # reloading its playbooks, waits all that time)
+    started = time.perf_counter()
+    with pytest.raises(NotLinear) as refused:
+        linear("(?:a){0,1000}" * 50)
+    assert "counted repeats" in str(refused.value) and refused.value.hint
+    assert time.perf_counter() - started < 1.0
+    linear("(?:a){0,1000}" * 10)  # ten thousand copies: a fifth of a second
+    linear("(?:ab|c)?" * 20_000)  # ?, * and + are not written out
+
+
 def test_text_with_a_lone_surrogate_matches_nothing() -> None:
     assert not linear("a").search("a\ud800")
 
