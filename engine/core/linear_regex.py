@@ -30,7 +30,14 @@ from typing import Any
 
 import re2
 
-__all__ = ["LinearPattern", "NotLinear", "linear"]
+__all__ = [
+    "MAX_PATTERN_CHARACTERS",
+    "LinearPattern",
+    "NotLinear",
+    "PatternTooLong",
+    "linear",
+    "translated_linear",
+]
 
 LINEAR_HINT = (
     "backreferences and lookarounds can take exponential time on text from outside the"
@@ -51,6 +58,14 @@ class NotLinear(ValueError):
     def __init__(self, message: str, hint: str = LINEAR_HINT) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+class PatternTooLong(NotLinear):
+    """Over MAX_PATTERN_CHARACTERS: RE2 compiles in time that grows faster than a
+    pattern's length (100,000 of `a?` take 8 s), so none longer is read."""
+
+
+MAX_PATTERN_CHARACTERS = 10_000
 
 
 class LinearPattern:
@@ -81,10 +96,23 @@ class LinearPattern:
             return False
 
 
-@lru_cache(maxsize=256)
 def linear(pattern: str) -> LinearPattern:
     """The Python `pattern` as RE2: matches exactly where `re.search` does; NotLinear when
-    that cannot be written, re.error when it is not a Python pattern at all."""
+    that cannot be written or it is over MAX_PATTERN_CHARACTERS (PatternTooLong), re.error
+    when it is not a Python pattern at all."""
+    if len(pattern) > MAX_PATTERN_CHARACTERS:
+        raise PatternTooLong(
+            f"pattern of {len(pattern):,} characters, over the"
+            f" {MAX_PATTERN_CHARACTERS:,} a pattern may have",
+            "match the text's shape (a class, a repeat) rather than list every case",
+        )
+    return translated_linear(pattern)
+
+
+@lru_cache(maxsize=256)
+def translated_linear(pattern: str) -> LinearPattern:
+    """`linear` for a pattern the engine wrote from one whose length it checked (an
+    ECMA-262 pattern's translation, longer than what was written): no length limit."""
     try:
         parsed = sre_parse.parse(pattern)
         flags = int(parsed.state.flags)

@@ -20,8 +20,13 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from engine.core.linear_regex import LINEAR_HINT, LinearPattern, NotLinear
-from engine.core.linear_regex import linear as linear_python
+from engine.core.linear_regex import (
+    LINEAR_HINT,
+    MAX_PATTERN_CHARACTERS,
+    LinearPattern,
+    NotLinear,
+    translated_linear,
+)
 
 if TYPE_CHECKING:
     import regress
@@ -50,9 +55,8 @@ class PatternTooLong(PatternError):
     """Longer than `MAX_PATTERN_CHARACTERS`: refused before any engine reads it."""
 
 
-# regress reads an alternation on the stack: about 80,000 alternatives fill a thread's
-# 8 MiB and kill the process. Far longer than any pattern written by hand.
-MAX_PATTERN_CHARACTERS = 10_000
+# MAX_PATTERN_CHARACTERS, as for Python patterns: regress also reads an alternation on
+# the stack (about 80,000 alternatives fill a thread's 8 MiB and kill the process).
 
 
 @lru_cache(maxsize=256)
@@ -89,7 +93,7 @@ def linear(pattern: str) -> LinearPattern:
     compiled(pattern)  # `a)(b` is refused before it is wrapped into `\A(?:a)(b)\Z`
     try:
         python = to_python(pattern)
-        return linear_python(f"\\A(?:{python})\\Z")
+        return translated_linear(f"\\A(?:{python})\\Z")
     except PatternError as exc:
         raise NotLinear(str(exc), exc.hint or LINEAR_HINT) from None
     except (re.error, RecursionError) as exc:  # Python's reading refuses what regress took
