@@ -194,6 +194,18 @@ def test_a_regex_matcher_takes_linear_time_on_a_hostile_label() -> None:
     assert time.perf_counter() - started < 0.5
 
 
+def test_a_matcher_with_long_runs_of_spaces_is_read_in_linear_time() -> None:
+    # the value's spaces were tried as the trailing spaces at each of them: 40,000 took
+    # 4 s to read (60,000 here: 9 s), and a playbook's matchers are read at every check
+    # and reload
+    started = time.perf_counter()
+    (matcher,) = parse_matchers('env="' + " " * 60_000 + 'prod"')
+    (spaced,) = parse_matchers(" \t env != " + "a" + " " * 60_000 + "b \n")
+    assert time.perf_counter() - started < 0.5
+    assert matcher.value == " " * 60_000 + "prod"
+    assert (spaced.op, spaced.value) == ("!=", "a" + " " * 60_000 + "b")
+
+
 def test_a_trigger_needs_its_alertname_its_labels_and_every_matcher() -> None:
     trigger = Trigger(
         "DiskFull",
