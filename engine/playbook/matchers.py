@@ -26,6 +26,7 @@ from typing import Any
 import re2
 from msgspec.structs import replace
 
+from engine.core.linear_regex import MAX_PATTERN_CHARACTERS
 from engine.model.playbook import Matcher
 
 __all__ = ["MatcherError", "matcher_accepts", "parse_matcher", "parse_matchers"]
@@ -106,9 +107,21 @@ def parse_matcher(text: str) -> Matcher:
     name, op, raw = parts.groups()
     matcher = Matcher(name, op, _unquote(raw, text), text)
     if matcher.is_regex:
+        _refuse_too_long(matcher.value)
         _refuse_what_go_refuses(matcher.value)
         _compiled(matcher.value)
     return matcher
+
+
+def _refuse_too_long(value: str) -> None:
+    """RE2's compile time grows faster than a pattern's length (100,000 of `a?` take 8 s,
+    at every check and reload): a regular expression is as long as a pattern may be."""
+    if len(value) > MAX_PATTERN_CHARACTERS:
+        raise MatcherError(
+            f"{_show(value, 40)}: a regular expression of {len(value):,} characters, over"
+            f" the {MAX_PATTERN_CHARACTERS:,} a pattern may have",
+            "match the values' shape (a class, a repeat) rather than list them all",
+        )
 
 
 def matcher_accepts(matcher: Matcher, value: str) -> bool:

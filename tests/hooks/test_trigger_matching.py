@@ -206,6 +206,15 @@ def test_a_matcher_with_long_runs_of_spaces_is_read_in_linear_time() -> None:
     assert (spaced.op, spaced.value) == ("!=", "a" + " " * 60_000 + "b")
 
 
+def test_a_regex_matcher_longer_than_re2_compiles_quickly_is_refused_at_once() -> None:
+    started = time.perf_counter()  # RE2 took 8 s to compile this one
+    with pytest.raises(MatcherError) as refused:
+        parse_matchers('host=~"' + "a?" * 100_000 + '"')
+    assert "200,000 characters" in str(refused.value) and refused.value.hint
+    assert time.perf_counter() - started < 0.5
+    assert len(str(refused.value)) < 300  # the value is not repeated back
+
+
 def test_a_trigger_needs_its_alertname_its_labels_and_every_matcher() -> None:
     trigger = Trigger(
         "DiskFull",
