@@ -31,6 +31,7 @@ from typing import Any
 import re2
 
 __all__ = [
+    "MAX_COPIES",
     "MAX_PATTERN_CHARACTERS",
     "LinearPattern",
     "NotLinear",

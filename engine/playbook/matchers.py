@@ -26,7 +26,7 @@ from typing import Any
 import re2
 from msgspec.structs import replace
 
-from engine.core.linear_regex import MAX_PATTERN_CHARACTERS
+from engine.core.linear_regex import MAX_COPIES, MAX_PATTERN_CHARACTERS
 from engine.model.playbook import Matcher
 
 __all__ = ["MatcherError", "matcher_accepts", "parse_matcher", "parse_matchers"]
@@ -115,13 +115,26 @@ def parse_matcher(text: str) -> Matcher:
 
 def _refuse_too_long(value: str) -> None:
     """RE2's compile time grows faster than a pattern's length (100,000 of `a?` take 8 s,
-    at every check and reload): a regular expression is as long as a pattern may be."""
+    at every check and reload) and than the copies its counts ask for (fifty of
+    `{0,1000}` take 3 s): both are bounded as for a pattern (engine.core.linear_regex)."""
     if len(value) > MAX_PATTERN_CHARACTERS:
         raise MatcherError(
             f"{_show(value, 40)}: a regular expression of {len(value):,} characters, over"
             f" the {MAX_PATTERN_CHARACTERS:,} a pattern may have",
             "match the values' shape (a class, a repeat) rather than list them all",
         )
+    # each {n}, {n,} or {n,m}, counted whether nested or escaped (RE2 refuses nested
+    # counts over 1,000 itself)
+    copies = sum(int(top or low) for low, top in _COUNTS.findall(value))
+    if copies > MAX_COPIES:
+        raise MatcherError(
+            f"{_show(value, 40)}: counted repeats ({{n,m}}) that add up to over"
+            f" {MAX_COPIES:,} copies, which RE2 takes long to compile",
+            "count fewer, or write * or + where the exact count does not matter",
+        )
+
+
+_COUNTS = re.compile(r"\{([0-9]{1,4}),?([0-9]{0,4})\}")
 
 
 def matcher_accepts(matcher: Matcher, value: str) -> bool:

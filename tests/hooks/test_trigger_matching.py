@@ -215,6 +215,15 @@ def test_a_regex_matcher_longer_than_re2_compiles_quickly_is_refused_at_once() -
     assert len(str(refused.value)) < 300  # the value is not repeated back
 
 
+def test_a_regex_matcher_whose_counts_add_up_past_what_re2_compiles_quickly_is_refused() -> None:
+    started = time.perf_counter()  # RE2 took 3 s to compile this one
+    with pytest.raises(MatcherError) as refused:
+        parse_matchers('host=~"' + "(?:a){0,1000}" * 50 + '"')
+    assert "10,000 copies" in str(refused.value) and refused.value.hint
+    assert time.perf_counter() - started < 0.5
+    parse_matchers('host=~"[0-9a-f]{64}|(?:a){0,1000}"')
+
+
 def test_a_trigger_needs_its_alertname_its_labels_and_every_matcher() -> None:
     trigger = Trigger(
         "DiskFull",
