@@ -10,7 +10,7 @@ from typing import Any
 
 from msgspec import Struct
 
-from engine.core.linear_regex import NotLinear, linear
+from engine.core.linear_regex import NotLinear, PatternTooLong, linear
 from engine.core.results import SpecError, Status, StepResult
 
 
@@ -64,6 +64,8 @@ def _check_linear(pattern: str) -> None:
         raise SpecError(
             f"stdout_matches is not a valid regex: {exc}", field_name="expect"
         ) from None
+    except PatternTooLong as exc:  # not repeated back: it may be a megabyte
+        raise SpecError(f"stdout_matches: {exc}", exc.hint, field_name="expect") from None
     except NotLinear as exc:
         message = f"stdout_matches {pattern!r} cannot be matched in linear time: {exc}"
         raise SpecError(message, exc.hint, field_name="expect") from None

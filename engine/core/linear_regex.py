@@ -18,16 +18,27 @@ Only whether a pattern matches is answered (`search`), never where.
 
 from __future__ import annotations
 
+import _sre  # type: ignore[import-not-found]  # re's own case predicate
 import re
 import re._constants as sre  # type: ignore[import-not-found]  # the node kinds of re._parser
 import re._parser as sre_parse  # type: ignore[import-not-found]  # Python's own reading
+from bisect import bisect_right
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 import re2
 
-__all__ = ["LinearPattern", "NotLinear", "linear"]
+__all__ = [
+    "MAX_COPIES",
+    "MAX_PATTERN_CHARACTERS",
+    "LinearPattern",
+    "NotLinear",
+    "PatternTooLong",
+    "linear",
+    "translated_linear",
+]
 
 LINEAR_HINT = (
     "backreferences and lookarounds can take exponential time on text from outside the"
@@ -48,6 +59,14 @@ class NotLinear(ValueError):
     def __init__(self, message: str, hint: str = LINEAR_HINT) -> None:
         super().__init__(message)
         self.hint = hint
+
+
+class PatternTooLong(NotLinear):
+    """Over MAX_PATTERN_CHARACTERS: RE2 compiles in time that grows faster than a
+    pattern's length (100,000 of `a?` take 8 s), so none longer is read."""
+
+
+MAX_PATTERN_CHARACTERS = 10_000
 
 
 class LinearPattern:
@@ -78,10 +97,23 @@ class LinearPattern:
             return False
 
 
-@lru_cache(maxsize=256)
 def linear(pattern: str) -> LinearPattern:
     """The Python `pattern` as RE2: matches exactly where `re.search` does; NotLinear when
-    that cannot be written, re.error when it is not a Python pattern at all."""
+    that cannot be written or it is over MAX_PATTERN_CHARACTERS (PatternTooLong), re.error
+    when it is not a Python pattern at all."""
+    if len(pattern) > MAX_PATTERN_CHARACTERS:
+        raise PatternTooLong(
+            f"pattern of {len(pattern):,} characters, over the"
+            f" {MAX_PATTERN_CHARACTERS:,} a pattern may have",
+            "match the text's shape (a class, a repeat) rather than list every case",
+        )
+    return translated_linear(pattern)
+
+
+@lru_cache(maxsize=256)
+def translated_linear(pattern: str) -> LinearPattern:
+    """`linear` for a pattern the engine wrote from one whose length it checked (an
+    ECMA-262 pattern's translation, longer than what was written): no length limit."""
     try:
         parsed = sre_parse.parse(pattern)
         flags = int(parsed.state.flags)
@@ -93,6 +125,10 @@ def linear(pattern: str) -> LinearPattern:
 
 class _Writer:
     """Writes parsed nodes as RE2 syntax."""
+
+    def __init__(self) -> None:
+        self.copies = 0  # what the counted repeats so far ask RE2 to write out
+        self.outer = 1  # copies of the repeat being written, times those around it
 
     def sequence(self, nodes: Sequence[tuple[Any, Any]], flags: int, tail: bool) -> str:
         last = len(nodes) - 1
@@ -123,13 +159,30 @@ class _Writer:
 
     def repeat(self, av: Any, flags: int, tail: bool) -> str:
         low, high, body = av
+        copies = low if high is sre.MAXREPEAT else high
+        if copies > 1:
+            self._count(copies)
+        outer, self.outer = self.outer, self.outer * max(copies, 1)
         # Another round may follow a round's end, so it is a tail only when there is one.
         text = self.sequence(list(body), flags, tail and high == 1)
+        self.outer = outer
         top = "" if high is sre.MAXREPEAT else str(high)
         bound = f"{{{low}}}" if top == str(low) else f"{{{low},{top}}}"
         return f"(?:{text}){bound}"
 
+    def _count(self, copies: int) -> None:
+        """RE2 writes each copy a count asks for out, and compiles in time that grows with
+        the square of them (fifty of `{0,1000}` take 3 s): a pattern's are bounded."""
+        self.copies += copies * self.outer
+        if self.copies > MAX_COPIES:
+            raise NotLinear(
+                f"counted repeats ({{n,m}}) that add up to over {MAX_COPIES:,} copies,"
+                " which RE2 takes long to compile",
+                "count fewer, or write * or + where the exact count does not matter",
+            )
 
+
+MAX_COPIES = 10_000  # a fifth of a second of RE2's compile time at worst
 _NAMES = {
     "GROUPREF": "a backreference",
     "GROUPREF_EXISTS": "a conditional group ((?(1)…))",
@@ -196,7 +249,8 @@ def _category(name: str, flags: int) -> Ranges:
 def _folded(code_point: int, flags: int) -> Ranges:
     """The characters Python's IGNORECASE matches for one: `k` is also `K` and the
     Kelvin sign, `ß` also `ẞ` (Python's folding, which RE2's is not quite)."""
-    return _asked(re.escape(chr(code_point)), flags & (re.IGNORECASE | re.ASCII))
+    named = ((code_point, code_point),)
+    return _asked_folded(re.escape(chr(code_point)), flags & re.ASCII, named)
 
 
 def _folded_set(items: Iterable[tuple[Any, Any]], flags: int) -> Ranges:
@@ -212,7 +266,8 @@ def _folded_set(items: Iterable[tuple[Any, Any]], flags: int) -> Ranges:
             parts.append(_CATEGORY_ESCAPES[str(av)])
         elif op is not sre.NEGATE:
             raise NotLinear(f"{str(op).lower()} in a class cannot be written for RE2")
-    return _asked(f"[{''.join(parts)}]", flags & (re.IGNORECASE | re.ASCII))
+    named = tuple(_set(items, flags))
+    return _asked_folded(f"[{''.join(parts)}]", flags & re.ASCII, named)
 
 
 _CATEGORY_ESCAPES = {
@@ -228,6 +283,37 @@ def _asked(one_character: str, flags: int) -> Ranges:
     of Python itself, once (some milliseconds)."""
     found = re.finditer(f"(?:{one_character})+", _every_character(), flags)
     return [(m.start(), m.end() - 1) for m in found]
+
+
+@lru_cache(maxsize=1024)
+def _asked_folded(
+    one_character: str, ascii_only: int, named: tuple[tuple[int, int], ...]
+) -> Ranges:
+    """The code points Python's pattern of one character matches under IGNORECASE, asked
+    of Python about the only ones that can match: those it names without folding
+    (`named`) and the cased ones (an uncased character folds to no other and no other
+    to it). A few hundred characters for a letter, not all 1.1 million (14 ms each)."""
+    candidates = _merge([*named, *_cased()])
+    offsets = list(accumulate((high - low + 1 for low, high in candidates), initial=0))
+    every = _every_character()
+    text = "".join(every[low : high + 1] for low, high in candidates)
+    found: Ranges = []
+    for match in re.finditer(f"(?:{one_character})+", text, re.IGNORECASE | ascii_only):
+        start, end = match.span()
+        index = bisect_right(offsets, start) - 1
+        while start < end:  # the run, cut where the candidates' ranges are
+            first = candidates[index][0] + start - offsets[index]
+            stop = min(end, offsets[index + 1])
+            found.append((first, first + stop - start - 1))
+            start, index = stop, index + 1
+    return _merge(found)
+
+
+@lru_cache(maxsize=1)
+def _cased() -> Ranges:
+    """The code points with a lower or upper case other than themselves: the only ones
+    IGNORECASE relates to others (`unicode_iscased`, the test re's compiler makes)."""
+    return _merge([(n, n) for n in range(_MAX_CODE_POINT + 1) if _sre.unicode_iscased(n)])
 
 
 @lru_cache(maxsize=1)

@@ -136,15 +136,17 @@ class Dispatcher:
         return self._thread.is_alive()
 
     def stop(self, drain_seconds: float) -> None:
-        """Stop deciding; let runs in flight finish for `drain_seconds`, then abort them
-        (each undoes what it did, as at Ctrl-C). Runs not started stay queued."""
+        """Stop deciding (at the next alert); let runs in flight finish until
+        `drain_seconds` from now, then abort them (each undoes what it did, as at Ctrl-C).
+        Runs not started stay queued, alerts not decided on stay pending."""
+        deadline = time.monotonic() + drain_seconds
         self.stopping.set()
         self.wake.set()
         self.retention.stop()
         if self._thread.is_alive():
             self._thread.join()
         self.pool.shutdown(wait=False, cancel_futures=True)
-        if not self._wait_for_runs(drain_seconds):
+        if not self._wait_for_runs(max(0.0, deadline - time.monotonic())):
             for run_id, run in self._in_flight():
                 log.warning("aborting run %s: the server is stopping", run_id)
                 run.signals.request_abort("server stopping")
@@ -246,9 +248,16 @@ class Dispatcher:
 
     def _decide_batch(self, batch: list[Pending], playbooks: list[Playbook]) -> None:
         """Decide on a batch of accepted alerts and record it in one transaction (the
-        guards see the decisions before theirs); then queue, count and escalate."""
+        guards see the decisions before theirs); then queue, count and escalate. A
+        stopping server decides no further alert (each may take a render budget)."""
         bodies: dict[str, Notification | Exception] = {}
-        items = [self._decide(pending, playbooks, bodies) for pending in batch]
+        items: list[_Decided] = []
+        for pending in batch:
+            if self.stopping.is_set():  # the rest stay pending for the next start
+                break
+            items.append(self._decide(pending, playbooks, bodies))
+        if not items:
+            return
         recorded = self.ledger.decide_alerts(
             [(item.pending, item.facts, item.decisions, item.guard) for item in items]
         )
@@ -443,6 +452,12 @@ class Dispatcher:
 
     def _execute(self, run: Run) -> None:
         with self._running_lock:
+            # a run still being prepared when the server was told to stop does not start:
+            # the drain counts only the runs in `running` (it would neither wait for this
+            # one nor abort it); recorded nowhere yet, it is queued again at the next start
+            if self.stopping.is_set():
+                log.info("run %s not started: the server is stopping", run.run_id)
+                return
             self.running[run.run_id] = run
         self.metrics.in_flight.inc()
         try:

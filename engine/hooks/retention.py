@@ -43,7 +43,11 @@ class PayloadRetention:
     def prune(self) -> int:
         """One pass; how many bodies were emptied."""
         before = time.time() - self.keep_seconds
-        pruned, self._start = self.ledger.prune_notification_payloads(before, self._start)
+        # a pass may take minutes (a large ledger, a shorter retention): a stopping
+        # server ends it at the next batch, as its drain has a deadline
+        pruned, self._start = self.ledger.prune_notification_payloads(
+            before, self._start, stopping=self.stopping.is_set
+        )
         if pruned:
             log.info("pruned the bodies of %d settled notification(s)", pruned)
         return pruned

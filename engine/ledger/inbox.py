@@ -386,7 +386,10 @@ def close_proposals(conn: sqlite3.Connection, fingerprint: str, starts_at: str) 
 
 def approve(conn: sqlite3.Connection, trigger_id: str, run_id: str, now: float) -> bool:
     """Inside a write transaction: an open, unexpired proposal becomes approved with the
-    run that carries it out; False if it is not (any more)."""
+    run that carries it out; False if it is not (any more), or if its firing's resolved
+    notification was accepted (the proposal is closed now, as deciding it would)."""
+    if _resolve_before_start(conn, trigger_id, OPEN, RESOLVED, None):
+        return False
     cur = conn.execute(
         "UPDATE triggers SET state = ?, run_id = ? WHERE trigger_id = ? AND state = ?"
         " AND (expires_at IS NULL OR expires_at > ?)",
@@ -407,10 +410,29 @@ def get_trigger(conn: sqlite3.Connection, prefix: str) -> list[TriggerRow]:
 
 def claim(conn: sqlite3.Connection, trigger_id: str) -> bool:
     """Inside a write transaction: move a queued run to `started`; False if it was
-    cancelled (or claimed) meanwhile."""
+    cancelled (or claimed) meanwhile, or if its firing's resolved notification was
+    accepted, decided or not (the run is cancelled now: at a restart the queued runs are
+    taken up before the inbox is decided)."""
+    if _resolve_before_start(conn, trigger_id, QUEUED, CANCELLED, "resolved before run"):
+        return False
     cur = conn.execute(
         "UPDATE triggers SET state = ? WHERE trigger_id = ? AND state = ?",
         (STARTED, trigger_id, QUEUED),
+    )
+    return cur.rowcount == 1
+
+
+def _resolve_before_start(
+    conn: sqlite3.Connection, trigger_id: str, state: str, to: str, reason: str | None
+) -> bool:
+    """Move the trigger from `state` to `to` (with `reason`, if given) when a resolved
+    notification of its firing was accepted; whether it was moved."""
+    cur = conn.execute(
+        "UPDATE triggers SET state = ?, reason = coalesce(?, reason)"
+        " WHERE trigger_id = ? AND state = ? AND EXISTS (SELECT 1 FROM inbox AS i"
+        " WHERE i.fingerprint = triggers.fingerprint AND i.starts_at = triggers.starts_at"
+        " AND i.status = 'resolved')",
+        (to, reason, trigger_id, state),
     )
     return cur.rowcount == 1
 

@@ -444,7 +444,7 @@ class Ledger:
         raise LedgerError(f"id {trigger_id!r} is ambiguous: {shown}", hint="give more of the id")
 
     def claim_trigger(self, trigger_id: str) -> bool:
-        """Mark a queued run started; False if it was cancelled meanwhile."""
+        """Mark a queued run started; False if it was cancelled meanwhile or its alert resolved."""
         with self._write(f"start the run of trigger {trigger_id}") as conn:
             return inbox.claim(conn, trigger_id)
 
@@ -459,16 +459,21 @@ class Ledger:
             return inbox.requeue_unstarted(conn)
 
     def prune_notification_payloads(
-        self, received_before: float, start: Position = (0.0, ""), batch: int = 50
+        self,
+        received_before: float,
+        start: Position = (0.0, ""),
+        batch: int = 50,
+        stopping: Callable[[], bool] = lambda: False,
     ) -> tuple[int, Position]:
         """Empty the bodies of notifications received before `received_before` (and
         after `start`) whose alerts are all settled, `batch` notifications per
-        transaction (a webhook's commit waits for one batch at most). How many were
-        emptied, and where the next pass may start (all before it are pruned)."""
+        transaction (a webhook's commit waits for one batch at most), until done or
+        `stopping()` (checked between batches). How many were emptied, and where the
+        next pass may start (all before it are pruned)."""
         pruned = 0
         resume: Position | None = None
         after, more = start, True
-        while more:
+        while more and not stopping():
             with self._write("prune notification payloads") as conn:
                 done = inbox.prune_payloads(conn, after, received_before, time.time(), batch)
             pruned += done.count

@@ -186,6 +186,8 @@ def _pattern_problem(pattern: str) -> tuple[str, str] | None:
     RE2 runs, since an alert's labels (text from anyone) are matched against it."""
     try:
         ecma.linear(pattern)
+    except ecma.PatternTooLong as exc:  # not repeated back: it may be a megabyte
+        return str(exc), exc.hint
     except ecma.PatternError as exc:
         message = f"pattern {pattern!r} is not an ECMA-262 regular expression: {exc}"
         return message, "write it as JSON Schema and JavaScript do, e.g. '^[a-z0-9-]+$'"

@@ -20,13 +20,27 @@ import re
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from engine.core.linear_regex import LINEAR_HINT, LinearPattern, NotLinear
-from engine.core.linear_regex import linear as linear_python
+from engine.core.linear_regex import (
+    LINEAR_HINT,
+    MAX_PATTERN_CHARACTERS,
+    LinearPattern,
+    NotLinear,
+    translated_linear,
+)
 
 if TYPE_CHECKING:
     import regress
 
-__all__ = ["NotLinear", "PatternError", "compiled", "full_match", "linear", "search", "to_python"]
+__all__ = [
+    "NotLinear",
+    "PatternError",
+    "PatternTooLong",
+    "compiled",
+    "full_match",
+    "linear",
+    "search",
+    "to_python",
+]
 
 
 class PatternError(ValueError):
@@ -37,11 +51,25 @@ class PatternError(ValueError):
         self.hint = hint
 
 
+class PatternTooLong(PatternError):
+    """Longer than `MAX_PATTERN_CHARACTERS`: refused before any engine reads it."""
+
+
+# MAX_PATTERN_CHARACTERS, as for Python patterns: regress also reads an alternation on
+# the stack (about 80,000 alternatives fill a thread's 8 MiB and kill the process).
+
+
 @lru_cache(maxsize=256)
 def compiled(pattern: str) -> regress.Regex:
     """The ECMA-262 (`u` flag) regular expression; PatternError when it is not one."""
     import regress
 
+    if len(pattern) > MAX_PATTERN_CHARACTERS:
+        raise PatternTooLong(
+            f"pattern of {len(pattern):,} characters, over the"
+            f" {MAX_PATTERN_CHARACTERS:,} a pattern may have",
+            "match the values' shape (e.g. ^[a-z0-9-]+$) rather than list them all",
+        )
     try:
         return regress.Regex(pattern, flags="u")
     except regress.RegressError as exc:
@@ -65,7 +93,7 @@ def linear(pattern: str) -> LinearPattern:
     compiled(pattern)  # `a)(b` is refused before it is wrapped into `\A(?:a)(b)\Z`
     try:
         python = to_python(pattern)
-        return linear_python(f"\\A(?:{python})\\Z")
+        return translated_linear(f"\\A(?:{python})\\Z")
     except PatternError as exc:
         raise NotLinear(str(exc), exc.hint or LINEAR_HINT) from None
     except (re.error, RecursionError) as exc:  # Python's reading refuses what regress took

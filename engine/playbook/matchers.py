@@ -26,14 +26,17 @@ from typing import Any
 import re2
 from msgspec.structs import replace
 
+from engine.core.linear_regex import MAX_COPIES, MAX_PATTERN_CHARACTERS
 from engine.model.playbook import Matcher
 
 __all__ = ["MatcherError", "matcher_accepts", "parse_matcher", "parse_matchers"]
 
-# Alertmanager's own split of a matcher (Go's \s is [\t\n\f\r ]; `$` is the text's end).
+# Alertmanager's own split of a matcher (Go's \s is [\t\n\f\r ]; `$` is the text's end),
+# read from the text stripped of Go's \s at both ends: its `(.*?)\s*$` tried the rest of
+# a run of spaces at each space of the value (quadratic in the run).
+_GO_REGEX_SPACE = "\t\n\f\r "
 _MATCHER = re.compile(
-    r"[\t\n\f\r ]*([a-zA-Z_:][a-zA-Z0-9_:]*)[\t\n\f\r ]*(=~|=|!=|!~)[\t\n\f\r ]*(.*?)[\t\n\f\r ]*",
-    re.DOTALL,
+    r"([a-zA-Z_:][a-zA-Z0-9_:]*)[\t\n\f\r ]*(=~|=|!=|!~)[\t\n\f\r ]*(.*)", re.DOTALL
 )
 # What Go's strings.TrimSpace removes (unicode.IsSpace), which Python's strip() does not
 # quite match (it also strips \x1c-\x1f).
@@ -98,15 +101,40 @@ def _split(text: str) -> list[str]:
 
 def parse_matcher(text: str) -> Matcher:
     """The matcher `text` states; MatcherError (a ValueError) when it is malformed."""
-    parts = _MATCHER.fullmatch(text)
+    parts = _MATCHER.fullmatch(text.strip(_GO_REGEX_SPACE))
     if parts is None:
         raise MatcherError(f"{_show(text)} is not a label matcher")
     name, op, raw = parts.groups()
     matcher = Matcher(name, op, _unquote(raw, text), text)
     if matcher.is_regex:
+        _refuse_too_long(matcher.value)
         _refuse_what_go_refuses(matcher.value)
         _compiled(matcher.value)
     return matcher
+
+
+def _refuse_too_long(value: str) -> None:
+    """RE2's compile time grows faster than a pattern's length (100,000 of `a?` take 8 s,
+    at every check and reload) and than the copies its counts ask for (fifty of
+    `{0,1000}` take 3 s): both are bounded as for a pattern (engine.core.linear_regex)."""
+    if len(value) > MAX_PATTERN_CHARACTERS:
+        raise MatcherError(
+            f"{_show(value, 40)}: a regular expression of {len(value):,} characters, over"
+            f" the {MAX_PATTERN_CHARACTERS:,} a pattern may have",
+            "match the values' shape (a class, a repeat) rather than list them all",
+        )
+    # each {n}, {n,} or {n,m}, counted whether nested or escaped (RE2 refuses nested
+    # counts over 1,000 itself)
+    copies = sum(int(top or low) for low, top in _COUNTS.findall(value))
+    if copies > MAX_COPIES:
+        raise MatcherError(
+            f"{_show(value, 40)}: counted repeats ({{n,m}}) that add up to over"
+            f" {MAX_COPIES:,} copies, which RE2 takes long to compile",
+            "count fewer, or write * or + where the exact count does not matter",
+        )
+
+
+_COUNTS = re.compile(r"\{([0-9]{1,4}),?([0-9]{0,4})\}")
 
 
 def matcher_accepts(matcher: Matcher, value: str) -> bool:

@@ -140,6 +140,54 @@ def test_a_redos_pattern_decides_hostile_output_at_once() -> None:
     assert time.perf_counter() - started < 0.5
 
 
+# Characters whose case folding is Python's own (Kelvin sign, long s, final sigma, dotted
+# and dotless i, titlecase digraphs, ligatures, Deseret, Adlam), and classes of them.
+FOLDING = "kKßẞİıiIσςΣſsǅǄǆﬀͅιΙᾀᾈÅåÅⒶⓐⅠⅰ𐐀𐐨𞤀𞤢5_-"
+FOLDED_CLASSES = [r"[a-z]", r"[^k]", r"[Ā-ɏ]", r"[^\w]", r"[\W]", r"[ſ-ƀ]", r"[^ǅ-ǌ]", r"[\d-]"]
+
+
+def test_a_long_pattern_under_ignorecase_is_translated_at_once_and_folds_as_python() -> None:
+    # each character and class is asked of Python: only the few it may match, not
+    # every character there is (14 ms each: a pattern of 500 took seven seconds)
+    started = time.perf_counter()
+    linear("(?i)" + "".join(chr(0x4E00 + n) for n in range(500)))
+    linear("(?i)" + "".join(f"[{chr(0x100 + 2 * n)}-{chr(0x200 + n)}]" for n in range(100)))
+    assert time.perf_counter() - started < 1.0
+
+    texts = {chr(n) for n in range(0x10000) if chr(n).lower() != chr(n).upper()}
+    texts |= set(FOLDING) | {"\u212a", "\u1e9e", "\u1fbe", "\U0001e900", "\U0001e922"}
+    for pattern in [
+        *(f"(?i){re.escape(c)}" for c in FOLDING),
+        *("(?i)" + c for c in FOLDED_CLASSES),
+    ]:
+        compiled = linear(pattern)
+        wrong = [t for t in sorted(texts) if compiled.search(t) is not bool(re.search(pattern, t))]
+        assert wrong == [], pattern
+
+
+def test_counted_repeats_adding_up_past_what_re2_compiles_quickly_are_refused_at_once() -> None:
+    # RE2 writes out every copy a count asks for; its compile time grows with the square
+    # of them: fifty of {0,1000} took 3 s, two hundred a minute (a check, or a server
+    # reloading its playbooks, waits all that time)
+    started = time.perf_counter()
+    with pytest.raises(NotLinear) as refused:
+        linear("(?:a){0,1000}" * 50)
+    assert "counted repeats" in str(refused.value) and refused.value.hint
+    assert time.perf_counter() - started < 1.0
+    linear("(?:a){0,1000}" * 10)  # ten thousand copies: a fifth of a second
+    linear("(?:ab|c)?" * 1_000)  # ?, * and + are not written out
+
+
+def test_a_pattern_longer_than_re2_compiles_quickly_is_refused_at_once() -> None:
+    # RE2's compile time grows faster than the pattern: 100,000 of `a?` took 8 s
+    started = time.perf_counter()
+    with pytest.raises(NotLinear) as refused:
+        linear("a?" * 100_000)
+    assert "pattern of 200,000 characters" in str(refused.value) and refused.value.hint
+    assert time.perf_counter() - started < 0.5
+    linear("a?" * 5_000)
+
+
 def test_text_with_a_lone_surrogate_matches_nothing() -> None:
     assert not linear("a").search("a\ud800")
 

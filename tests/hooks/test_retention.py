@@ -11,7 +11,9 @@ from pathlib import Path
 
 from serve_fixtures import Server, alert, notification, write_playbook
 
-from engine.ledger import LEDGER_FILE
+from engine.hooks.retention import PayloadRetention
+from engine.ledger import LEDGER_FILE, Ledger
+from engine.ledger.inbox import InboxAlert, Received
 
 ServeFactory = Callable[..., Server]
 
@@ -67,3 +69,36 @@ def test_a_retention_that_is_not_a_duration_is_refused(
     done = server.cli("serve", "--playbooks", str(server.playbooks), "--config", str(config))
     assert done.returncode == 2
     assert "retention.payloads" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_long_pruning_pass_ends_at_its_next_batch_when_the_server_stops(
+    tmp_path: Path,
+) -> None:
+    # a first pass over a large ledger (or one after retention.payloads was lowered)
+    # takes minutes: the server's drain must not wait for it
+    ledger = Ledger.open(tmp_path / LEDGER_FILE)
+    ledger.accept_notifications([_settled_later(number) for number in range(60_000)])
+    with closing(sqlite3.connect(ledger.path)) as conn, conn:
+        conn.execute("UPDATE inbox SET handled_at = 0")  # decided: nothing to act on
+    retention = PayloadRetention(ledger, keep_seconds=0.0)
+    retention.start()
+    deadline = time.monotonic() + 30
+    while _pruned_count(ledger) == 0 and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+    began = time.monotonic()
+    retention.stop()
+    assert time.monotonic() - began < 0.5
+    assert 0 < _pruned_count(ledger) < 60_000
+
+
+def _settled_later(number: int) -> Received:
+    facts = InboxAlert(f"{number:016x}", "2026-12-07T10:00:00Z", "firing", "ServiceDown")
+    return Received("alertmanager", "runbook", "{}:{}", "firing", b"{}", [facts])
+
+
+def _pruned_count(ledger: Ledger) -> int:
+    with closing(sqlite3.connect(ledger.path)) as conn:
+        return int(
+            conn.execute("SELECT count(*) FROM notifications WHERE payload = ''").fetchone()[0]
+        )

@@ -7,8 +7,10 @@ import base64
 import json
 import signal
 import socket
+import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,8 @@ import urllib3
 from alertmanager_fixtures import StartAlertmanager
 from http_fixtures import _self_signed
 from serve_fixtures import Server, alert, notification, write_playbook
+
+from engine.ledger import LEDGER_FILE
 
 ServeFactory = Callable[..., Server]
 
@@ -164,6 +168,69 @@ def test_sigterm_stops_within_one_drain_while_a_request_hangs(
     (run,) = server.runs()
     assert run["status"] == "aborted"
     assert took < 5.0, f"stopped after {took:.1f}s: two drains of 3s, not one"
+
+
+# A template that takes a quarter of a second to render (its budget is a second): the
+# run's preparation, which renders each step's command for the plan, takes about one.
+SLOW_TEMPLATE = (
+    "{% for i in range(300) %}{% for j in range(1000) %}{% set x = i * j %}{% endfor %}{% endfor %}"
+)
+
+
+def test_sigterm_while_a_claimed_run_is_prepared_starts_nothing_and_it_runs_after_restart(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    """A run taken from the queue whose preparation has not ended when SIGTERM comes
+    does not start: the drain would not know of it, so it would neither be waited for
+    nor aborted. Its trigger is queued again at the next start."""
+    file = write_playbook(tmp_path / "playbooks", tmp_path / "markers", sleep=1)
+    looks = "".join(
+        f"  - id: look-{n}\n    readonly: true\n    timeout: 5s\n"
+        f'    shell: {{run: "true{SLOW_TEMPLATE}"}}\n'
+        for n in range(4)
+    )
+    file.write_text(file.read_text().replace("steps:\n", "steps:\n" + looks))
+    server = serve_factory(tmp_path / "playbooks", "--drain", "10s").start()
+    server.post(notification([alert("ServiceDown", service="api")]))
+    deadline = time.monotonic() + 20
+    while _trigger_states(server) != ["started"] and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert server.stop() == 0  # the run is being prepared (claimed, not recorded)
+    assert server.runs() == []
+    server.start()
+    server.wait_for(lambda: [r["status"] for r in server.runs()] == ["recovered"], "run")
+    assert "queued again" in server.log
+
+
+def test_sigterm_while_a_batch_of_alerts_is_decided_keeps_to_one_drain(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    """Deciding stops at the next alert when the server is told to stop (the others
+    stay in the inbox for the next start), and what it took counts in the drain: the
+    runs in flight are aborted when the drain is over, not a drain after the batch."""
+    file = write_playbook(tmp_path / "playbooks", tmp_path / "markers", sleep=30)
+    slow_targets = f'targets: ["svc/{{{{ inputs.service }}}}{SLOW_TEMPLATE}"]'
+    file.write_text(file.read_text().replace('targets: ["svc/{{ inputs.service }}"]', slow_targets))
+    server = serve_factory(tmp_path / "playbooks", "--drain", "2s").start()
+    server.post(notification([alert("ServiceDown", service="api")]))
+    server.wait_for(lambda: any(r["status"] == "running" for r in server.runs()), "running")
+    storm = [alert("ServiceDown", service=f"web-{n}") for n in range(30)]
+    server.post(notification(storm))  # about a quarter of a second per alert to decide
+    time.sleep(0.5)
+
+    started = time.monotonic()
+    assert server.stop() == 0
+    took = time.monotonic() - started
+    assert took < 4.5, f"stopped after {took:.1f}s: the batch, then a drain of 2s"
+    assert [r["status"] for r in server.runs()] == ["aborted"]
+    with closing(sqlite3.connect(server.home / LEDGER_FILE)) as conn:
+        (pending,) = conn.execute("SELECT count(*) FROM inbox WHERE handled_at IS NULL").fetchone()
+    assert 0 < pending < 30  # decided up to the stop; the rest waits for the next start
+
+
+def _trigger_states(server: Server) -> list[str]:
+    with closing(sqlite3.connect(server.home / LEDGER_FILE)) as conn:
+        return [row[0] for row in conn.execute("SELECT state FROM triggers")]
 
 
 def test_a_playbook_changed_after_the_decision_is_not_run_in_its_place(

@@ -194,6 +194,36 @@ def test_a_regex_matcher_takes_linear_time_on_a_hostile_label() -> None:
     assert time.perf_counter() - started < 0.5
 
 
+def test_a_matcher_with_long_runs_of_spaces_is_read_in_linear_time() -> None:
+    # the value's spaces were tried as the trailing spaces at each of them: 40,000 took
+    # 4 s to read (60,000 here: 9 s), and a playbook's matchers are read at every check
+    # and reload
+    started = time.perf_counter()
+    (matcher,) = parse_matchers('env="' + " " * 60_000 + 'prod"')
+    (spaced,) = parse_matchers(" \t env != " + "a" + " " * 60_000 + "b \n")
+    assert time.perf_counter() - started < 0.5
+    assert matcher.value == " " * 60_000 + "prod"
+    assert (spaced.op, spaced.value) == ("!=", "a" + " " * 60_000 + "b")
+
+
+def test_a_regex_matcher_longer_than_re2_compiles_quickly_is_refused_at_once() -> None:
+    started = time.perf_counter()  # RE2 took 8 s to compile this one
+    with pytest.raises(MatcherError) as refused:
+        parse_matchers('host=~"' + "a?" * 100_000 + '"')
+    assert "200,000 characters" in str(refused.value) and refused.value.hint
+    assert time.perf_counter() - started < 0.5
+    assert len(str(refused.value)) < 300  # the value is not repeated back
+
+
+def test_a_regex_matcher_whose_counts_add_up_past_what_re2_compiles_quickly_is_refused() -> None:
+    started = time.perf_counter()  # RE2 took 3 s to compile this one
+    with pytest.raises(MatcherError) as refused:
+        parse_matchers('host=~"' + "(?:a){0,1000}" * 50 + '"')
+    assert "10,000 copies" in str(refused.value) and refused.value.hint
+    assert time.perf_counter() - started < 0.5
+    parse_matchers('host=~"[0-9a-f]{64}|(?:a){0,1000}"')
+
+
 def test_a_trigger_needs_its_alertname_its_labels_and_every_matcher() -> None:
     trigger = Trigger(
         "DiskFull",

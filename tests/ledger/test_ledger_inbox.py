@@ -10,12 +10,14 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from engine.ledger import Ledger, RunInfo, new_run_id
 from engine.ledger.inbox import (
     CANCELLED,
     DUPLICATE,
     NO_MATCH,
+    PROPOSED,
     QUEUED,
     RESOLVED,
     RUN,
@@ -121,6 +123,39 @@ def test_a_queued_run_is_started_once_and_not_after_it_was_cancelled(ledger: Led
     assert states[first_id][0] == STARTED
     assert states[second_id] == (CANCELLED, "resolved before run")
     assert ledger.queued_triggers() == []
+
+
+def _resolution(fingerprint: str) -> Received:
+    """A resolved notification of the firing `_received` gives (not decided yet)."""
+    alerts = [InboxAlert(fingerprint, STARTS_AT, "resolved", "ServiceDown")]
+    payload = json.dumps({"alerts": [{"fingerprint": fingerprint}]}).encode()
+    return Received("alertmanager", "runbook", "{}:{}", "resolved", payload, alerts)
+
+
+def test_a_queued_run_whose_resolution_was_accepted_does_not_start(ledger: Ledger) -> None:
+    # a restart queues the recorded runs before the inbox is decided: the resolution
+    # accepted before the stop must hold the run back all the same
+    _accept(ledger, _received("fp0", "fp1"))
+    (resolved_id, _), (firing_id, _) = _decide_all(ledger, _run)
+    _accept(ledger, _resolution("fp0"))
+    assert len(ledger.pending_alerts()) == 1  # not decided yet
+
+    assert ledger.claim_trigger(resolved_id) is False
+    assert ledger.claim_trigger(firing_id) is True
+    states = {row.trigger_id: (row.state, row.reason) for row in ledger.triggers()}
+    assert states[resolved_id] == (CANCELLED, "resolved before run")
+    assert states[firing_id][0] == STARTED
+
+
+def test_a_proposal_whose_resolution_was_accepted_cannot_be_approved(ledger: Ledger) -> None:
+    _accept(ledger, _received("fp0"))
+    proposal = replace(_run(), decision=PROPOSED, run_id=None, expires_at=time.time() + 3600)
+    ((trigger_id, _),) = _decide_all(ledger, lambda: proposal)
+    _accept(ledger, _resolution("fp0"))  # not decided yet
+
+    assert ledger.approve_proposal(trigger_id, new_run_id()) is False
+    (row,) = ledger.triggers()
+    assert (row.state, row.run_id) == (RESOLVED, None)
 
 
 def test_a_claimed_run_that_never_recorded_its_start_is_queued_again(ledger: Ledger) -> None:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import re
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pattern_strategies import patterns
+from sli_helpers import run_cli
 
 from engine.playbook import ecma, fastschema
 from engine.playbook.schema import fast_valid, validator
@@ -219,3 +221,35 @@ def test_a_redos_pattern_decides_a_hostile_value_at_once() -> None:
         started = time.perf_counter()
         assert not ecma.full_match(r"^(\w+\s?)+$", "a" * length + "!")
         assert time.perf_counter() - started < 0.5, length
+
+
+def test_a_pattern_too_long_for_the_ecma_262_engine_is_refused_not_a_crash(
+    tmp_path: Path,
+) -> None:
+    # regress reads a long alternation on the stack: 100,000 alternatives overflow it
+    # and kill the process (a validate, or a server that reloads its playbooks)
+    pattern = "|".join(f"n{number}" for number in range(100_000))
+    playbook = tmp_path / "long-pattern.yaml"
+    playbook.write_text(LONG_PATTERN_PLAYBOOK.replace("PATTERN", pattern), encoding="utf-8")
+    done = run_cli("validate", str(playbook))
+    assert done.returncode == 1, done.stderr[-2000:]  # a finding, as for any bad pattern
+    assert f"{playbook}:9:33: inputs.node.pattern: pattern of 688,889 characters" in done.stdout
+    assert "Traceback" not in done.stderr
+    assert len(done.stdout) < 2000  # the pattern is not repeated back
+
+
+LONG_PATTERN_PLAYBOOK = """\
+apiVersion: runbook/v1
+kind: Playbook
+metadata:
+  name: long-pattern
+  version: 1.0.0
+  maturity: 1
+  owner: sre
+inputs:
+  node: {type: string, pattern: 'PATTERN'}
+steps:
+  - id: look
+    readonly: true
+    shell: {run: uptime}
+"""
