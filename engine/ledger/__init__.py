@@ -23,7 +23,7 @@ from engine.ledger.model import (
     new_run_id,
     process_alive,
 )
-from engine.ledger.sqlite import SCHEMA_VERSION, EventSpec, Ledger
+from engine.ledger.sqlite import SCHEMA_VERSION, EventSpec, Ledger, VersionReused
 
 __all__ = [
     "LEDGER_FILE",
@@ -39,6 +39,7 @@ __all__ = [
     "Ledger",
     "RunInfo",
     "RunRow",
+    "VersionReused",
     "default_home",
     "host_name",
     "is_drill_id",
