@@ -68,3 +68,17 @@ def test_a_bumped_version_runs_and_the_maturity_alone_is_no_new_content(tmp_path
 
     assert code == 0, out + err
     assert lines(current_env().work / "marks") == ["first", "second"]
+
+
+def test_a_dry_run_of_an_edited_file_warns_and_plans(tmp_path: Path) -> None:
+    path = _playbook(tmp_path, "first")
+    code, out, _err = _run(path)
+    assert code == 0
+    _playbook(tmp_path, "second")
+
+    planned = runbook("plan", str(path), "-i", f"dir={current_env().work}", "-o", "json")
+
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    said = f"version 1.0.0 of guarded was recorded with other content (run {run_id_of(out)})"
+    assert f"warning: {path}:" in planned.stderr and said in planned.stderr
+    assert planned.stdout.lstrip().startswith("{")  # the plan's JSON alone on stdout
