@@ -55,6 +55,13 @@ drill:
   detect_within: 5s
 """
 
+BOARD_KEYS = {
+    *("file", "playbook", "version", "evidence_hash", "declared", "effective", "demoted_by"),
+    *("next_level", "verdict", "missing", "rules", "evidence", "changes"),
+}
+RULE_KEYS = {"rule", "status", "found", "needed", "says", "rows"}
+ROW_KEYS = {"id", "kind", "at", "outcome", "ok", "detail", "detected_after", "recovered_after"}
+
 
 def _ladder(text: str = LADDER) -> Path:
     work = current_env().work
@@ -142,6 +149,14 @@ def test_the_manual_ladder_from_1_to_3_on_evidence() -> None:
     report = json.loads(drilled.stdout)
     (entry,) = _board(path)
     rules = _rules(entry)
+    assert set(entry) == BOARD_KEYS and all(set(rule) == RULE_KEYS for rule in entry["rules"])
+    assert all(set(row) == ROW_KEYS for row in entry["evidence"])
+    assert {row["kind"] for row in entry["evidence"]} == {
+        "guided_run",
+        "supervised_run",
+        "drill",
+        "exercised_undo",
+    }
     assert entry["verdict"] == "promote" and entry["missing"] == []
     assert rules["passed_drills"]["rows"] == [report["drill_id"]]
     revert = next(part["run_id"] for part in report["parts"] if part["name"] == "revert")
