@@ -212,6 +212,22 @@ def test_a_changed_file_under_its_recorded_version_is_refused() -> None:
     assert f"{path}:6:12: version 1.0.0 of ladder was recorded with other content" in ran.stderr
 
 
+def test_a_drill_of_a_changed_file_under_its_recorded_version_injects_nothing() -> None:
+    path = _ladder(LADDER.replace("maturity: 1", "maturity: 2"))
+    _supervised_run(path)
+    path.write_text(path.read_text().replace("detect_within: 5s", "detect_within: 6s"))
+    state = path.parent / "state"
+    state.write_text("good\n")
+
+    drilled = runbook("drill", str(path), "--yes")
+
+    assert drilled.returncode == 2, drilled.stdout + drilled.stderr
+    assert "recorded with other content" in drilled.stderr and "bump `version`" in drilled.stderr
+    assert state.read_text() == "good\n"  # nothing injected
+    (kept,) = json.loads(runbook("drills", "--output", "json").stdout)  # kept as refused
+    assert (kept["status"], kept["inject_run"]) == ("refused", None)
+
+
 def test_a_failed_rollback_refuses_the_promotion_with_its_run(tmp_path: Path) -> None:
     text = LADDER.replace("maturity: 1", "maturity: 2")
     text = text.replace('shell: {run: "echo good > STATE"}', 'shell: {run: "exit 1"}')
