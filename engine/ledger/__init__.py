@@ -6,6 +6,7 @@ nothing about step types. `Ledger` is the SQLite ledger (the default).
 
 from __future__ import annotations
 
+from engine.ledger.evidence import Content
 from engine.ledger.locks import Grant, Lease
 from engine.ledger.model import (
     LEDGER_FILE,
@@ -30,6 +31,7 @@ __all__ = [
     "MODES",
     "OUTCOMES",
     "SCHEMA_VERSION",
+    "Content",
     "DrillEnd",
     "DrillRow",
     "EventRow",

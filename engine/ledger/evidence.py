@@ -3,9 +3,10 @@ drills, exercised undos and escalations of a (playbook name, evidence hash), and
 sign-offs (`runbook promote`, `runbook demote`) that changed its level.
 
 The evidence hash is the content hash without `metadata.maturity`
-(`engine.playbook.build.evidence_hash`); runs recorded before v4 have none (NULL) and
-count for no content. Their maturity level is read back from their `run_started`
-event, which always held it.
+(`engine.playbook.build.evidence_hash`). Runs recorded before v4 have none (NULL): they
+are matched by their content hash instead, which is one of the content's hashes at
+levels 1, 2 and 3 (`Content.legacy`). Their maturity level is read back from their
+`run_started` event, which always held it.
 """
 
 from __future__ import annotations
@@ -43,6 +44,36 @@ CREATE INDEX maturity_changes_by_playbook ON maturity_changes (playbook, at)
 """
 
 SUCCEEDED = "succeeded"
+# The runs of one content (`Content.params`): by their evidence hash, or (recorded before
+# v4) by their content hash.
+_CONTENT = """WITH content AS (SELECT * FROM runs WHERE playbook = ? AND (evidence_hash = ?
+    OR (evidence_hash IS NULL AND content_hash IN (SELECT value FROM json_each(?)))))"""
+_ENDED_RUNS = "SELECT * FROM content WHERE status != ? ORDER BY started_at, run_id"
+_UNDOS = (
+    "SELECT events.run_id, events.step_id, events.ts, content.mode FROM events"
+    " JOIN content ON content.run_id = events.run_id WHERE events.kind = 'undo_result'"
+    " AND json_extract(events.data, '$.status') = ? ORDER BY events.ts, events.run_id"
+)
+_ESCALATIONS = (
+    "SELECT escalation_id, escalations.run_id, reason, created_at FROM escalations"
+    " JOIN content ON content.run_id = escalations.run_id ORDER BY created_at"
+)
+_DRILLS = (
+    "SELECT drill_id FROM drills JOIN content ON content.run_id = drill_id"
+    " WHERE drills.verdict IS NOT NULL ORDER BY drills.started_at, drill_id"
+)
+
+
+class Content(Struct, frozen=True):
+    """One playbook content: its name, evidence hash, and its content hashes at each
+    level (what runs recorded before the evidence hash match by)."""
+
+    playbook: str
+    evidence_hash: str
+    legacy: tuple[str, ...] = ()
+
+    def params(self) -> tuple[str, str, str]:
+        return (self.playbook, self.evidence_hash, json.dumps(list(self.legacy)))
 
 
 class VersionRecord(Struct, frozen=True):
@@ -101,37 +132,29 @@ def other_content(
     return VersionRecord(row["run_id"], row["evidence_hash"]) if row else None
 
 
-def runs(conn: sqlite3.Connection, playbook: str, evidence_hash: str) -> list[RunRow]:
+def runs(conn: sqlite3.Connection, content: Content) -> list[RunRow]:
     """Every run of this content that ended (drills' own rows included), oldest first."""
     rows = conn.execute(
-        "SELECT * FROM runs WHERE playbook = ? AND evidence_hash = ? AND status != ?"
-        " ORDER BY started_at, run_id",
-        (playbook, evidence_hash, RUNNING),
+        f"{_CONTENT} {_ENDED_RUNS}",
+        (*content.params(), RUNNING),
     ).fetchall()
     return [RunRow.from_record(dict(row)) for row in rows]
 
 
-def undos(conn: sqlite3.Connection, playbook: str, evidence_hash: str) -> list[UndoRow]:
+def undos(conn: sqlite3.Connection, content: Content) -> list[UndoRow]:
     """Every undo that succeeded in a run of this content, oldest first."""
     rows = conn.execute(
-        "SELECT events.run_id, events.step_id, events.ts, runs.mode FROM events"
-        " JOIN runs ON runs.run_id = events.run_id"
-        " WHERE runs.playbook = ? AND runs.evidence_hash = ? AND events.kind = 'undo_result'"
-        " AND json_extract(events.data, '$.status') = ? ORDER BY events.ts, events.run_id",
-        (playbook, evidence_hash, SUCCEEDED),
+        f"{_CONTENT} {_UNDOS}",
+        (*content.params(), SUCCEEDED),
     ).fetchall()
     return [UndoRow(r["run_id"], r["step_id"] or "", r["ts"], r["mode"]) for r in rows]
 
 
-def escalations(
-    conn: sqlite3.Connection, playbook: str, evidence_hash: str
-) -> list[EscalationOfRun]:
+def escalations(conn: sqlite3.Connection, content: Content) -> list[EscalationOfRun]:
     """Escalations about runs of this content, oldest first."""
     rows = conn.execute(
-        "SELECT escalation_id, escalations.run_id, reason, created_at FROM escalations"
-        " JOIN runs ON runs.run_id = escalations.run_id"
-        " WHERE runs.playbook = ? AND runs.evidence_hash = ? ORDER BY created_at",
-        (playbook, evidence_hash),
+        f"{_CONTENT} {_ESCALATIONS}",
+        content.params(),
     ).fetchall()
     return [
         EscalationOfRun(r["escalation_id"], r["run_id"], r["reason"], r["created_at"]) for r in rows
@@ -143,6 +166,15 @@ INSERT INTO maturity_changes (change_id, playbook, version, evidence_hash, file,
     from_level, to_level, operator, at, reason, evidence, verdict)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
+
+
+def drill_ids(conn: sqlite3.Connection, content: Content) -> list[str]:
+    """The drills of this content that ended, oldest first."""
+    rows = conn.execute(
+        f"{_CONTENT} {_DRILLS}",
+        content.params(),
+    ).fetchall()
+    return [row["drill_id"] for row in rows]
 
 
 def add_change(conn: sqlite3.Connection, change: dict[str, Any]) -> str:

@@ -22,7 +22,13 @@ from engine.core.errors import LedgerError, UsageError
 from engine.core.events import Interrupted
 from engine.core.findings import Location
 from engine.ledger import evidence, inbox, locks
-from engine.ledger.evidence import EscalationOfRun, MaturityChange, UndoRow, VersionRecord
+from engine.ledger.evidence import (
+    Content,
+    EscalationOfRun,
+    MaturityChange,
+    UndoRow,
+    VersionRecord,
+)
 from engine.ledger.inbox import (
     Decision,
     EscalationRow,
@@ -597,26 +603,22 @@ class Ledger:
             lambda conn: evidence.other_content(conn, playbook, version, evidence_hash)
         )
 
-    def evidence_runs(self, playbook: str, evidence_hash: str) -> list[RunRow]:
-        """Every ended run of this content (by evidence hash), oldest first."""
-        return self._read_with(lambda conn: evidence.runs(conn, playbook, evidence_hash))
+    def evidence_runs(self, content: Content) -> list[RunRow]:
+        """Every ended run of this content, oldest first."""
+        return self._read_with(lambda conn: evidence.runs(conn, content))
 
-    def evidence_undos(self, playbook: str, evidence_hash: str) -> list[UndoRow]:
+    def evidence_undos(self, content: Content) -> list[UndoRow]:
         """Every undo that succeeded in a run of this content, oldest first."""
-        return self._read_with(lambda conn: evidence.undos(conn, playbook, evidence_hash))
+        return self._read_with(lambda conn: evidence.undos(conn, content))
 
-    def evidence_escalations(self, playbook: str, evidence_hash: str) -> list[EscalationOfRun]:
+    def evidence_escalations(self, content: Content) -> list[EscalationOfRun]:
         """Escalations about runs of this content, oldest first."""
-        return self._read_with(lambda conn: evidence.escalations(conn, playbook, evidence_hash))
+        return self._read_with(lambda conn: evidence.escalations(conn, content))
 
-    def drills_of(self, playbook: str, evidence_hash: str) -> list[DrillRow]:
+    def drills_of(self, content: Content) -> list[DrillRow]:
         """The ended drills of this content, oldest first."""
-        rows = self._query(
-            f"{_SELECT_DRILLS} WHERE drills.playbook = ? AND runs.evidence_hash = ?"
-            " AND drills.verdict IS NOT NULL ORDER BY drills.started_at, drill_id",
-            (playbook, evidence_hash),
-        )
-        return [DrillRow.from_record(dict(r)) for r in rows]
+        ids = self._read_with(lambda conn: evidence.drill_ids(conn, content))
+        return [self.get_drill(drill_id) for drill_id in ids]
 
     def add_maturity_change(self, change: dict[str, Any]) -> str:
         """Record a sign-off (`evidence.add_change`); its id."""

@@ -197,6 +197,9 @@ class Playbook(Struct, frozen=True):
     # The content hash without `metadata.maturity`: what the evidence of maturity is
     # counted by, so a promotion keeps it and any other edit starts it over.
     evidence_hash: str = ""
+    # The content hashes of this file at maturity 1, 2 and 3: the same evidence, as runs
+    # recorded before the evidence hash know it.
+    level_hashes: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

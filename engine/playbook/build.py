@@ -58,6 +58,7 @@ class _Builder:
             escalation=_escalation(data.get("escalation")),
             step_blocks=_step_blocks(data),
             evidence_hash=evidence_hash(data),
+            level_hashes=level_hashes(data),
         )
 
     def steps(self, raw: list[Mapping[str, Any]], path: Path) -> tuple[Step, ...]:
@@ -173,6 +174,16 @@ def evidence_hash(data: Mapping[str, Any]) -> str:
         return content_hash(data)
     kept = {key: value for key, value in metadata.items() if key != "maturity"}
     return content_hash({**data, "metadata": kept})
+
+
+def level_hashes(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The content hashes of the data at maturity 1, 2 and 3 (one of them its own)."""
+    metadata = data.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return ()
+    return tuple(
+        content_hash({**data, "metadata": {**metadata, "maturity": level}}) for level in (1, 2, 3)
+    )
 
 
 def _escalation(raw: Mapping[str, Any] | None) -> Escalation | None:

@@ -201,6 +201,21 @@ def test_an_edit_resets_the_evidence_and_a_promotion_keeps_it() -> None:
     assert _rules(entry)["guided_runs"]["found"] == 0 and entry["evidence"] == []
 
 
+def test_runs_recorded_before_the_evidence_hash_count_by_their_content_hash() -> None:
+    path = _ladder()
+    for _ in range(3):
+        _guided_run(path)
+    with closing(sqlite3.connect(current_env().ledger)) as conn, conn:
+        conn.execute("UPDATE runs SET evidence_hash = NULL")  # as an older engine left them
+    path.write_text(path.read_text().replace("maturity: 1", "maturity: 2"))
+
+    (entry,) = _board(path)
+
+    assert [row["kind"] for row in entry["evidence"]] == ["guided_run"] * 3
+    path.write_text(path.read_text().replace("timeout: 10s", "timeout: 11s", 1))
+    assert _board(path)[0]["evidence"] == []
+
+
 def test_a_changed_file_under_its_recorded_version_is_refused() -> None:
     path = _ladder()
     _guided_run(path)

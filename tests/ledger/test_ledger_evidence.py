@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.ledger import SCHEMA_VERSION, Ledger, RunInfo, VersionReused, new_run_id
+from engine.ledger import SCHEMA_VERSION, Content, Ledger, RunInfo, VersionReused, new_run_id
 
 
 def sql(path: Path, statement: str) -> list[tuple[object, ...]]:
@@ -27,7 +27,7 @@ def info(run_id: str, evidence: str | None, version: str = "1.0.0") -> RunInfo:
     )
 
 
-def test_a_v3_ledger_gets_each_runs_level_from_its_start_and_no_evidence_hash(
+def test_a_v3_run_gets_its_level_from_its_start_and_counts_by_its_content_hash(
     ledger_path: Path,
 ) -> None:
     run_id = new_run_id()
@@ -45,7 +45,10 @@ def test_a_v3_ledger_gets_each_runs_level_from_its_start_and_no_evidence_hash(
     with Ledger.open(ledger_path) as ledger:
         row = ledger.get_run(run_id)
         assert (row.maturity, row.evidence_hash) == (3, None)
-        assert ledger.evidence_runs("disk-cleanup", "aaa") == []  # counts for no content
+        assert ledger.evidence_runs(Content("disk-cleanup", "aaa")) == []
+        # matched by its content hash, one of the content's at each level
+        legacy = Content("disk-cleanup", "aaa", ("sha256:other", "sha256:aaa"))
+        assert [run.run_id for run in ledger.evidence_runs(legacy)] == [run_id]
         assert ledger.maturity_changes(["disk-cleanup"]) == []
 
     assert sql(ledger_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(4,)]

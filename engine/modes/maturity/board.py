@@ -13,7 +13,7 @@ import msgspec
 from msgspec import Struct
 
 from engine.core.errors import InvalidPlaybook
-from engine.ledger import LEDGER_FILE, Ledger, default_home
+from engine.ledger import LEDGER_FILE, Content, Ledger, default_home
 from engine.ledger.evidence import MaturityChange
 from engine.model.playbook import Playbook
 from engine.modes.maturity.evidence import ROLLBACK_FAILED, EvidenceRow, evidence_rows
@@ -46,7 +46,7 @@ def standing(
 ) -> Standing:
     """Where `playbook` stands, from `ledger`, under `policy`."""
     name, hashed = playbook.name, playbook.evidence_hash
-    rows = evidence_rows(ledger, name, hashed)
+    rows = evidence_rows(ledger, Content(name, hashed, playbook.level_hashes))
     changes = [c for c in ledger.maturity_changes([name]) if c.evidence_hash == hashed]
     declared = playbook.metadata.maturity
     last = changes[-1] if changes else None

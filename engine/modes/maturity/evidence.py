@@ -7,7 +7,7 @@ from msgspec import Struct
 
 from engine.core.outcome import Outcome
 from engine.core.results import Status
-from engine.ledger import Ledger, RunRow
+from engine.ledger import Content, Ledger, RunRow
 
 GUIDED = "guided_run"
 SUPERVISED = "supervised_run"
@@ -35,9 +35,9 @@ class EvidenceRow(Struct, frozen=True):
     recovered_after: float | None = None
 
 
-def evidence_rows(ledger: Ledger, playbook: str, evidence_hash: str) -> list[EvidenceRow]:
-    """Every evidence row of (playbook, evidence hash), oldest first."""
-    runs = ledger.evidence_runs(playbook, evidence_hash)
+def evidence_rows(ledger: Ledger, content: Content) -> list[EvidenceRow]:
+    """Every evidence row of this content, oldest first."""
+    runs = ledger.evidence_runs(content)
     rows = [row for run in runs for row in _of_run(run)]
     rows += [
         EvidenceRow(
@@ -49,15 +49,15 @@ def evidence_rows(ledger: Ledger, playbook: str, evidence_hash: str) -> list[Evi
             detected_after=drill.detected_after,
             recovered_after=drill.recovered_after,
         )
-        for drill in ledger.drills_of(playbook, evidence_hash)
+        for drill in ledger.drills_of(content)
     ]
     rows += [
         EvidenceRow(undo.run_id, UNDO, undo.at, Status.SUCCEEDED.value, True, undo.step_id)
-        for undo in ledger.evidence_undos(playbook, evidence_hash)
+        for undo in ledger.evidence_undos(content)
     ]
     rows += [
         EvidenceRow(found.run_id, ESCALATION, found.created_at, found.reason, False)
-        for found in ledger.evidence_escalations(playbook, evidence_hash)
+        for found in ledger.evidence_escalations(content)
     ]
     return sorted(rows, key=lambda row: (row.at, row.id, row.kind))
 
