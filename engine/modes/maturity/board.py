@@ -13,12 +13,13 @@ import msgspec
 from msgspec import Struct
 
 from engine.core.errors import InvalidPlaybook
+from engine.core.findings import Finding
 from engine.ledger import LEDGER_FILE, Content, Ledger, default_home
 from engine.ledger.evidence import MaturityChange
 from engine.model.playbook import Playbook
 from engine.modes.maturity.evidence import ROLLBACK_FAILED, EvidenceRow, evidence_rows
 from engine.modes.maturity.policy import Policy
-from engine.modes.maturity.verdict import Verdict, judge
+from engine.modes.maturity.verdict import Rule, Verdict, judge
 from engine.modes.validate import candidate_files, only_not_a_playbook
 from engine.playbook.loader import CheckReport, check_file
 from engine.playbook.maturity_edit import with_maturity
@@ -41,9 +42,7 @@ class Standing(Struct, frozen=True):
     changes: list[MaturityChange]
 
 
-def standing(
-    playbook: Playbook, ledger: Ledger, policy: Policy, report_file: str | None = None
-) -> Standing:
+def standing(playbook: Playbook, ledger: Ledger, policy: Policy) -> Standing:
     """Where `playbook` stands, from `ledger`, under `policy`."""
     name, hashed = playbook.name, playbook.evidence_hash
     rows = evidence_rows(ledger, Content(name, hashed, playbook.level_hashes))
@@ -55,7 +54,7 @@ def standing(
     target = effective + 1
     verdict = None
     if target <= TOP:
-        static = static_findings(report_file or playbook.file, target)
+        static = static_findings(playbook.file, target)
         verdict = judge(target, _fresh(rows, changes), static, policy)
     return Standing(
         playbook.file,
@@ -81,7 +80,7 @@ def _fresh(rows: list[EvidenceRow], changes: list[MaturityChange]) -> list[Evide
     return [row for row in rows if row.at > since or row.kind == ROLLBACK_FAILED]
 
 
-def static_findings(file: str, level: int) -> list[Any]:
+def static_findings(file: str, level: int) -> list[Finding]:
     """The findings of the file checked as if it declared `level`."""
     text = with_maturity(Path(file).read_text(encoding="utf-8"), file, level)
     return list(check_file(file, text).findings)
@@ -135,7 +134,7 @@ def render_one(item: Standing) -> str:
     return "\n".join(lines)
 
 
-def render_rule(rule: Any) -> str:
+def render_rule(rule: Rule) -> str:
     mark = {"met": "ok", "violated": "VIOLATED", "missing": "missing"}[rule.status]
     rows = f"  [{', '.join(rule.rows)}]" if rule.rows else ""
     return f"    {mark:<8} {rule.rule}: {rule.says} (needs {rule.needed}){rows}"

@@ -124,7 +124,7 @@ def _apply(request: SignOff, before: Standing, record: dict[str, object]) -> str
     path = Path(request.file)
     old = path.read_text(encoding="utf-8")
     new = with_maturity(old, request.file, request.to_level)
-    _check_new_text(request.file, new, before)
+    _check_new_text(request.file, new, before, request.to_level)
     staged = _stage(path, new)
     try:
         with _ledger(request.home) as ledger:
@@ -135,12 +135,18 @@ def _apply(request: SignOff, before: Standing, record: dict[str, object]) -> str
     return change_id
 
 
-def _check_new_text(file: str, text: str, before: Standing) -> None:
+def _check_new_text(file: str, text: str, before: Standing, level: int) -> None:
+    """The new text must validate, say `level`, and differ in nothing else."""
     report = check_file(file, text)
     if report.playbook is None or report.errors:
         raise InvalidPlaybook(list(report.errors) or list(report.findings))
-    if report.playbook.evidence_hash != before.evidence_hash:  # only the level may change
-        raise UsageError(f"{file}: writing the level would change more than the level")
+    written = report.playbook
+    if written.evidence_hash != before.evidence_hash or written.metadata.maturity != level:
+        raise UsageError(
+            f"{file}: the level cannot be written as `maturity: {level}` alone (the file"
+            " changed meanwhile, or its maturity is not a plain number)",
+            "write `maturity:` as a plain number, then run the command again",
+        )
 
 
 def _stage(path: Path, text: str) -> Path:
