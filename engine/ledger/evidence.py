@@ -56,7 +56,8 @@ _UNDOS = (
 )
 _ESCALATIONS = (
     "SELECT escalation_id, escalations.run_id, reason, created_at FROM escalations"
-    " JOIN content ON content.run_id = escalations.run_id ORDER BY created_at"
+    " JOIN content ON content.run_id = escalations.run_id"
+    " WHERE escalations.status != 'not_needed' ORDER BY created_at"
 )
 _DRILLS = (
     "SELECT drill_id FROM drills JOIN content ON content.run_id = drill_id"
@@ -151,7 +152,8 @@ def undos(conn: sqlite3.Connection, content: Content) -> list[UndoRow]:
 
 
 def escalations(conn: sqlite3.Connection, content: Content) -> list[EscalationOfRun]:
-    """Escalations about runs of this content, oldest first."""
+    """Escalations about runs of this content, oldest first (those recorded as not
+    needed left out)."""
     rows = conn.execute(
         f"{_CONTENT} {_ESCALATIONS}",
         content.params(),
