@@ -190,15 +190,16 @@ def test_an_edit_resets_the_evidence_and_a_promotion_keeps_it() -> None:
     path = _ladder()
     for _ in range(3):
         _guided_run(path)
+    assert runbook("promote", str(path), "--to", "2", "--yes").returncode == 0
     (entry,) = _board(path)
-    assert entry["verdict"] == "promote"
+    assert [row["kind"] for row in entry["evidence"]] == ["guided_run"] * 3  # kept
 
     edited = path.read_text().replace('version: "1.0.0"', 'version: "1.0.1"')
     path.write_text(edited.replace("timeout: 10s", "timeout: 12s", 1))
 
     (entry,) = _board(path)
-    assert entry["verdict"] == "inconclusive"
-    assert _rules(entry)["guided_runs"]["found"] == 0 and entry["evidence"] == []
+    assert entry["verdict"] == "inconclusive" and entry["evidence"] == []
+    assert _rules(entry)["supervised_runs"]["found"] == 0 and entry["changes"] == []
 
 
 def test_runs_recorded_before_the_evidence_hash_count_by_their_content_hash() -> None:

@@ -4,6 +4,8 @@ with other content is refused before anything runs (exit 2, at `version:`); an e
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from run_fixtures import (
@@ -68,6 +70,13 @@ def test_a_bumped_version_runs_and_the_maturity_alone_is_no_new_content(tmp_path
 
     assert code == 0, out + err
     assert lines(current_env().work / "marks") == ["first", "second"]
+    with closing(sqlite3.connect(current_env().ledger)) as conn:
+        recorded = conn.execute(
+            "SELECT version, count(DISTINCT evidence_hash), count(DISTINCT content_hash)"
+            " FROM runs GROUP BY version ORDER BY version"
+        ).fetchall()
+    # the two levels of 1.0.0 are one content for the evidence; 1.0.1 is another
+    assert recorded == [("1.0.0", 1, 2), ("1.0.1", 1, 1)]
 
 
 def test_a_dry_run_of_an_edited_file_warns_and_plans(tmp_path: Path) -> None:
