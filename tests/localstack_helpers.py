@@ -60,14 +60,17 @@ def plan_step(kind: str, body: dict[str, Any], **variables: Any) -> Any:
 
 PLAYBOOK_HEAD = (
     "apiVersion: runbook/v1\nkind: Playbook\n"
-    "metadata: {{name: {name}, version: 1.0.0, maturity: 2, owner: tests}}\n"
+    "metadata: {{name: {name}, version: {version}, maturity: 2, owner: tests}}\n"
 )
 
 
-def write_playbook(tmp: Path, steps: str, name: str = "localstack-test", extra: str = "") -> Path:
-    """A level-2 playbook with these steps (YAML text under `steps:`)."""
+def write_playbook(
+    tmp: Path, steps: str, name: str = "localstack-test", extra: str = "", version: str = "1.0.0"
+) -> Path:
+    """A level-2 playbook with these steps (YAML text under `steps:`), at `version`."""
     path = tmp / f"{name}.yaml"
-    path.write_text(PLAYBOOK_HEAD.format(name=name) + extra + "steps:\n" + steps)
+    head = PLAYBOOK_HEAD.format(name=name, version=version)
+    path.write_text(head + extra + "steps:\n" + steps)
     return path
 
 

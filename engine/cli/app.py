@@ -15,6 +15,7 @@ from engine.cli.demo import demo
 from engine.cli.drill import drill
 from engine.cli.drills import drills
 from engine.cli.locks import locks
+from engine.cli.maturity import demote, maturity, promote
 from engine.cli.plan import plan
 from engine.cli.proposals import approve, proposals
 from engine.cli.recover import recover
@@ -56,3 +57,6 @@ cli.add_command(triggers)
 cli.add_command(escalations)
 cli.add_command(import_runbook)
 cli.add_command(toil)
+cli.add_command(maturity)
+cli.add_command(promote)
+cli.add_command(demote)

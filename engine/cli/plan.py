@@ -31,4 +31,4 @@ def print_plan(
     from engine.modes.plan import plan_playbook
 
     request = make_request(playbook, inputs, crash_redactions(), dry_run=True, inventory=inventory)
-    say(plan_playbook(request, output, probe))
+    say(plan_playbook(request, output, probe, warn=lambda text: click.echo(text, err=True)))

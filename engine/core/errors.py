@@ -18,6 +18,7 @@ class ExitCode(IntEnum):
     NOT_RECOVERED = 3
     ROLLBACK_FAILED = 4
     REFUSED = 5
+    INCONCLUSIVE = 6  # runbook promote: no rule violated, not enough evidence yet
     INTERNAL = 70  # a bug: traceback written to a log file
     ABORTED = 130
 

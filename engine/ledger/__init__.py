@@ -6,6 +6,7 @@ nothing about step types. `Ledger` is the SQLite ledger (the default).
 
 from __future__ import annotations
 
+from engine.ledger.evidence import Content
 from engine.ledger.locks import Grant, Lease
 from engine.ledger.model import (
     LEDGER_FILE,
@@ -23,13 +24,14 @@ from engine.ledger.model import (
     new_run_id,
     process_alive,
 )
-from engine.ledger.sqlite import SCHEMA_VERSION, EventSpec, Ledger
+from engine.ledger.sqlite import SCHEMA_VERSION, EventSpec, Ledger, VersionReused
 
 __all__ = [
     "LEDGER_FILE",
     "MODES",
     "OUTCOMES",
     "SCHEMA_VERSION",
+    "Content",
     "DrillEnd",
     "DrillRow",
     "EventRow",
@@ -39,6 +41,7 @@ __all__ = [
     "Ledger",
     "RunInfo",
     "RunRow",
+    "VersionReused",
     "default_home",
     "host_name",
     "is_drill_id",

@@ -94,6 +94,9 @@ class RunInfo(Struct, frozen=True):
     engine_version: str
     started_at: float
     parent_run: str | None = None
+    # the content hash without `metadata.maturity`, and the declared level, of the file run
+    evidence_hash: str | None = None
+    maturity: int | None = None
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -120,6 +123,8 @@ class RunRow(Struct, frozen=True):
     finished_at: float | None
     summary: dict[str, Any]
     parent_run: str | None = None
+    evidence_hash: str | None = None  # None: recorded before ledger schema v4
+    maturity: int | None = None
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> RunRow:

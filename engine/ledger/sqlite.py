@@ -18,9 +18,17 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from engine.core.errors import LedgerError
+from engine.core.errors import LedgerError, UsageError
 from engine.core.events import Interrupted
-from engine.ledger import inbox, locks
+from engine.core.findings import Location
+from engine.ledger import evidence, inbox, locks
+from engine.ledger.evidence import (
+    Content,
+    EscalationOfRun,
+    MaturityChange,
+    UndoRow,
+    VersionRecord,
+)
 from engine.ledger.inbox import (
     Decision,
     EscalationRow,
@@ -53,7 +61,7 @@ from engine.ledger.model import (
 )
 from engine.ledger.private import open_private_ledger
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_MS = 10_000
 # Checkpoint the WAL into the database every 64 pages (SQLite's default: 1000). The WAL
 # then starts over and commits overwrite blocks it already has instead of growing it,
@@ -106,12 +114,17 @@ CREATE INDEX drills_by_playbook ON drills (playbook, started_at)
 """,
     # v3: the webhook inbox of `runbook serve` (engine/ledger/inbox.py).
     2: inbox.SCHEMA,
+    # v4: maturity on evidence (engine/ledger/evidence.py): each run's evidence hash and
+    # level (older runs: the level from their run_started event, no evidence hash), and
+    # the sign-offs of `runbook promote` and `runbook demote`.
+    3: evidence.SCHEMA,
 }
 
 _INSERT_RUN = """
 INSERT INTO runs (run_id, playbook, version, content_hash, file, mode, inputs, operator, host,
-    engine_version, started_at, parent_run, status, owner_host, owner_pid, owner_start)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)
+    engine_version, started_at, parent_run, evidence_hash, maturity, status, owner_host,
+    owner_pid, owner_start)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?)
 """
 # Events are numbered after the run's last one, read inside the write transaction: no
 # other engine can write between that read and the insert (BEGIN IMMEDIATE holds the
@@ -178,8 +191,10 @@ class Ledger:
     # -- writing -----------------------------------------------------------------
 
     def start_run(self, info: RunInfo) -> None:
-        """Record a new run as `running`, owned by this process."""
+        """Record a new run as `running`, owned by this process; refused (VersionReused)
+        when its version was recorded with another content."""
         with self._write(f"start run {info.run_id}") as conn:
+            _refuse_reused_version(conn, info)
             conn.execute(_INSERT_RUN, _run_values(info))
 
     def start_drill(self, info: RunInfo) -> None:
@@ -187,6 +202,7 @@ class Ledger:
         row, which the drill's runs name as their parent, and its drill row."""
         drill = (info.run_id, info.playbook, info.version, info.content_hash, info.started_at)
         with self._write(f"start drill {info.run_id}") as conn:
+            _refuse_reused_version(conn, info)
             conn.execute(_INSERT_RUN, _run_values(info))
             conn.execute(_INSERT_DRILL, drill)
 
@@ -582,6 +598,42 @@ class Ledger:
         rows = self._query(f"{sql} {_NEWEST_FIRST}", (playbook, content_hash, RUNNING))
         return [RunRow.from_record(dict(r)) for r in rows]
 
+    # -- maturity ----------------------------------------------------------------
+
+    def other_content(
+        self, playbook: str, version: str, evidence_hash: str
+    ) -> VersionRecord | None:
+        """The first run of `playbook` at `version` recorded with another content."""
+        return self._read_with(
+            lambda conn: evidence.other_content(conn, playbook, version, evidence_hash)
+        )
+
+    def evidence_runs(self, content: Content) -> list[RunRow]:
+        """Every ended run of this content, oldest first."""
+        return self._read_with(lambda conn: evidence.runs(conn, content))
+
+    def evidence_undos(self, content: Content) -> list[UndoRow]:
+        """Every undo that succeeded in a run of this content, oldest first."""
+        return self._read_with(lambda conn: evidence.undos(conn, content))
+
+    def evidence_escalations(self, content: Content) -> list[EscalationOfRun]:
+        """Escalations about runs of this content, oldest first."""
+        return self._read_with(lambda conn: evidence.escalations(conn, content))
+
+    def drills_of(self, content: Content) -> list[DrillRow]:
+        """The ended drills of this content, oldest first."""
+        ids = self._read_with(lambda conn: evidence.drill_ids(conn, content))
+        return [self.get_drill(drill_id) for drill_id in ids]
+
+    def add_maturity_change(self, change: dict[str, Any]) -> str:
+        """Record a sign-off (`evidence.add_change`); its id."""
+        with self._write(f"record the sign-off of {change.get('playbook')}") as conn:
+            return evidence.add_change(conn, change)
+
+    def maturity_changes(self, playbooks: Sequence[str]) -> list[MaturityChange]:
+        """The sign-offs of these playbooks, oldest first."""
+        return self._read_with(lambda conn: evidence.changes(conn, playbooks))
+
     def _run_record(self, run_id: str) -> dict[str, Any]:
         rows = self._query(f"{_SELECT_RUNS} WHERE run_id = ?", (self._resolve(run_id),))
         return dict(rows[0])
@@ -622,8 +674,35 @@ def _run_values(info: RunInfo) -> tuple[Any, ...]:
     return (
         *(info.run_id, info.playbook, info.version, info.content_hash, info.file),
         *(info.mode, to_json(info.inputs), info.operator, info.host),
-        *(info.engine_version, info.started_at, info.parent_run, *owner),
+        *(info.engine_version, info.started_at, info.parent_run),
+        *(info.evidence_hash, info.maturity, *owner),
     )
+
+
+def _refuse_reused_version(conn: sqlite3.Connection, info: RunInfo) -> None:
+    """Inside the write transaction that starts a run: refuse it when its playbook's
+    version was recorded with another content (two engines cannot both slip past)."""
+    if info.evidence_hash is None:
+        return
+    found = evidence.other_content(conn, info.playbook, info.version, info.evidence_hash)
+    if found is not None:
+        raise VersionReused(info.playbook, info.version, found.run_id)
+
+
+class VersionReused(UsageError):
+    """A playbook's version was recorded with other content: nothing runs (exit 2)."""
+
+    def __init__(
+        self, playbook: str, version: str, run_id: str, location: Location | None = None
+    ) -> None:
+        super().__init__(
+            f"version {version} of {playbook} was recorded with other content (run {run_id});"
+            " bump `version`",
+            "an edited playbook is a new version: raise metadata.version (e.g. 1.2.0 to"
+            " 1.2.1), so that its runs count as evidence of what the file now says",
+            location,
+        )
+        self.run_id = run_id
 
 
 def _connect(path: Path) -> sqlite3.Connection:

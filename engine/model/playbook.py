@@ -52,6 +52,8 @@ class Metadata(Struct, frozen=True):
     description: str = ""
     tags: tuple[str, ...] = ()
     triggers: tuple[Trigger, ...] = ()
+    # where `version:` is written: a run refused for a reused version points there
+    version_location: Location = field(default_factory=lambda: Location(""))
 
 
 class InputSpec(Struct, frozen=True):
@@ -192,6 +194,12 @@ class Playbook(Struct, frozen=True):
     # The top-level blocks whose settings a step type's steps share (`kubernetes:`), by
     # block, as that type parsed them (`engine.steps.registry.PLAYBOOK_HOOKS`).
     step_blocks: Mapping[str, Any] = field(default_factory=dict)
+    # The content hash without `metadata.maturity`: what the evidence of maturity is
+    # counted by, so a promotion keeps it and any other edit starts it over.
+    evidence_hash: str = ""
+    # The content hashes of this file at maturity 1, 2 and 3: the same evidence, as runs
+    # recorded before the evidence hash know it.
+    level_hashes: tuple[str, ...] = ()
 
     @property
     def name(self) -> str:

@@ -4,14 +4,19 @@ read first."""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+
 from engine.modes.probe import probe_plan
 from engine.playbook.trust import check_playbook_owner
 from engine.run.context.secrets import require_secrets
 from engine.run.plan import render_plan_json, render_plan_text
-from engine.run.preflight import Prepared, RunRequest, prepare
+from engine.run.preflight import Prepared, RunRequest, prepare, reused_version
 
 
-def plan_playbook(request: RunRequest, output: str, probe: bool = False) -> str:
+def plan_playbook(
+    request: RunRequest, output: str, probe: bool = False, warn: Callable[[str], None] | None = None
+) -> str:
     """The dry-run: everything rendered, nothing changed, nothing recorded. With `probe`,
     the SLI and the read-only steps are read first. A secret that is not set is a
     placeholder in the plan, and listed as missing; `probe` runs commands, so it needs
@@ -20,6 +25,15 @@ def plan_playbook(request: RunRequest, output: str, probe: bool = False) -> str:
     if probe:  # it runs the read-only steps: commands, as the playbook declares them
         check_playbook_owner(request.file, executes=True)
     prepared = prepare(request, run_id="dry-run", mode="dry-run")
+    reused = reused_version(prepared.playbook, request.home)
+    if reused is not None:
+        say_warning = warn or (lambda text: print(text, file=sys.stderr))
+        meta = prepared.playbook.metadata
+        say_warning(
+            f"warning: {meta.version_location}: version {meta.version} of {meta.name} was"
+            f" recorded with other content (run {reused}); a run of this file is refused"
+            " until `version` is bumped"
+        )
     probed = None
     if probe:
         refuse_probe_without_secrets(prepared)

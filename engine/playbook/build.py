@@ -57,6 +57,8 @@ class _Builder:
             guards=msgspec.convert(data["guards"], Guards) if "guards" in data else None,
             escalation=_escalation(data.get("escalation")),
             step_blocks=_step_blocks(data),
+            evidence_hash=evidence_hash(data),
+            level_hashes=level_hashes(data),
         )
 
     def steps(self, raw: list[Mapping[str, Any]], path: Path) -> tuple[Step, ...]:
@@ -108,6 +110,7 @@ class _Builder:
             description=raw.get("description", ""),
             tags=tuple(raw.get("tags", [])),
             triggers=triggers,
+            version_location=self.source.at(("metadata", "version")),
         )
 
     def trigger(self, raw: Mapping[str, Any], path: Path) -> Trigger:
@@ -161,6 +164,26 @@ def content_hash(data: Any) -> str:
     """sha256 of the canonical JSON of the data: comments and layout do not count."""
     canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def evidence_hash(data: Mapping[str, Any]) -> str:
+    """The content hash of the data without `metadata.maturity`: a promotion or a
+    demotion changes only that value and keeps the evidence; any other edit resets it."""
+    metadata = data.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return content_hash(data)
+    kept = {key: value for key, value in metadata.items() if key != "maturity"}
+    return content_hash({**data, "metadata": kept})
+
+
+def level_hashes(data: Mapping[str, Any]) -> tuple[str, ...]:
+    """The content hashes of the data at maturity 1, 2 and 3 (one of them its own)."""
+    metadata = data.get("metadata")
+    if not isinstance(metadata, Mapping):
+        return ()
+    return tuple(
+        content_hash({**data, "metadata": {**metadata, "maturity": level}}) for level in (1, 2, 3)
+    )
 
 
 def _escalation(raw: Mapping[str, Any] | None) -> Escalation | None:

@@ -12,6 +12,7 @@ from msgspec import Struct, field
 
 from engine.core.errors import RefusedError
 from engine.core.redactions import Redactions
+from engine.ledger import LEDGER_FILE, Ledger, VersionReused, default_home
 from engine.model.playbook import Playbook
 from engine.model.textfile import read_bounded
 from engine.playbook.compiled import load_checked
@@ -93,6 +94,8 @@ def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
             "read its new plan: runbook plan FILE; an alert's next notification is decided on"
             " the new content",
         )
+    if not request.dry_run:
+        refuse_reused_version(playbook, request.home)
     inputs = bind_inputs(playbook.inputs, request.inputs)
     prepared = assemble(request, playbook, source, inputs, run_id, mode)
     prepared.plan = build_plan(playbook, plan_variables(prepared.variables))
@@ -104,6 +107,27 @@ def prepare(request: RunRequest, run_id: str, mode: str) -> Prepared:
             playbook, prepared.variables.as_mapping()
         )
     return prepared
+
+
+def refuse_reused_version(playbook: Playbook, home: Path | None) -> None:
+    """Before anything runs: refuse (exit 2, at `version:`) a playbook whose version the
+    ledger recorded with another content. The ledger checks again as it records the run."""
+    found = reused_version(playbook, home)
+    if found is not None:
+        meta = playbook.metadata
+        raise VersionReused(meta.name, meta.version, found, meta.version_location)
+
+
+def reused_version(playbook: Playbook, home: Path | None) -> str | None:
+    """The run that recorded this playbook's version with another content, if any (a
+    ledger that does not exist yet recorded nothing)."""
+    path = (home or default_home()) / LEDGER_FILE
+    if not playbook.evidence_hash or not path.exists():
+        return None
+    meta = playbook.metadata
+    with Ledger.open(path) as ledger:
+        found = ledger.other_content(meta.name, meta.version, playbook.evidence_hash)
+    return found.run_id if found else None
 
 
 def read_source(file: str) -> str:

@@ -221,6 +221,8 @@ class Run:
             engine_version=__version__,
             started_at=time.time(),
             parent_run=self.prepared.parent_run,
+            evidence_hash=self.playbook.evidence_hash or None,
+            maturity=meta.maturity,
         )
 
     def _sli_checker(self) -> SliChecker | None:

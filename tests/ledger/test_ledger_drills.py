@@ -120,6 +120,10 @@ def test_a_ledger_from_before_drills_is_upgraded_and_keeps_its_runs(ledger_path:
     for (table,) in later:  # what an engine of schema v1 wrote: runs and events
         if table not in ("runs", "events"):
             sql(ledger_path, f"DROP TABLE {table}")
+    for index in ("runs_by_evidence", "runs_by_version"):  # and the runs' v4 columns
+        sql(ledger_path, f"DROP INDEX {index}")
+    for column in ("evidence_hash", "maturity"):
+        sql(ledger_path, f"ALTER TABLE runs DROP COLUMN {column}")
     sql(ledger_path, "PRAGMA user_version = 1")
 
     with Ledger.open(ledger_path) as ledger:
@@ -128,5 +132,5 @@ def test_a_ledger_from_before_drills_is_upgraded_and_keeps_its_runs(ledger_path:
         ledger.start_drill(info(drill_id))
         assert [d.drill_id for d in ledger.drills()] == [drill_id]
 
-    assert sql(ledger_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(3,)]
+    assert sql(ledger_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(4,)]
     assert ledger_path.stat().st_mode & 0o777 == 0o600

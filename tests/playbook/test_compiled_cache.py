@@ -23,7 +23,7 @@ from engine.playbook.loader import load_playbook
 PLAYBOOK = """\
 apiVersion: runbook/v1
 kind: Playbook
-metadata: {{name: cache-test, version: 1.0.0, maturity: 2, owner: tests}}
+metadata: {{name: cache-test, version: {version}, maturity: 2, owner: tests}}
 steps:
   - id: say
     readonly: true
@@ -37,9 +37,9 @@ def entries() -> list[Path]:
     return sorted(folder.glob("playbook-*.pickle"))
 
 
-def write_playbook(word: str) -> Path:
+def write_playbook(word: str, version: str = "1.0.0") -> Path:
     path = current_env().work / "cache-test.yaml"
-    path.write_text(PLAYBOOK.format(word=word))
+    path.write_text(PLAYBOOK.format(word=word, version=version))
     return path
 
 
@@ -64,11 +64,12 @@ def test_an_edited_playbook_is_checked_again_and_an_error_is_never_hidden() -> N
     path = write_playbook("first")
     said(path)
 
-    path.write_text(PLAYBOOK.format(word="second"))
+    path.write_text(PLAYBOOK.format(word="second", version="1.0.1"))  # a new version
     assert "second" in said(path)
     assert len(entries()) == 2
 
-    path.write_text(PLAYBOOK.format(word="second").replace("readonly: true", "readonly: maybe"))
+    invalid = PLAYBOOK.format(word="second", version="1.0.2")
+    path.write_text(invalid.replace("readonly: true", "readonly: maybe"))
     refused = runbook("run", str(path))
     assert refused.returncode == 2, refused.stdout + refused.stderr
     assert "cache-test.yaml:6:15" in refused.stderr  # the full check ran, with its location
@@ -81,7 +82,9 @@ def test_an_entry_others_could_have_written_is_not_used() -> None:
     [entry] = entries()
     # What an attacker with write access to the entry would plant: a valid playbook
     # (the same file name, another command), in an entry anybody may write.
-    planted = load_playbook(str(write_playbook("planted")), text=PLAYBOOK.format(word="planted"))
+    planted = load_playbook(
+        str(write_playbook("planted")), text=PLAYBOOK.format(word="planted", version="1.0.0")
+    )
     write_playbook("genuine")
     key, _ = pickle.loads(entry.read_bytes())  # the genuine key: only the mode gives it away
     entry.write_bytes(pickle.dumps((key, planted)))
@@ -168,7 +171,7 @@ def test_the_cache_keeps_the_most_recently_used_entries(
     paths = []
     for index in range(5):
         path = tmp_path / f"pb{index}.yaml"
-        path.write_text(PLAYBOOK.format(word=f"word{index}"))
+        path.write_text(PLAYBOOK.format(word=f"word{index}", version="1.0.0"))
         load_checked(str(path), path.read_text())
         paths.append(path)
         for entry in folder.glob("playbook-*.pickle"):  # ages apart, whatever the clock
@@ -178,7 +181,7 @@ def test_the_cache_keeps_the_most_recently_used_entries(
     assert lookup(str(first), first.read_text()) is not None  # used: now the newest
 
     newest = tmp_path / "pb-new.yaml"
-    newest.write_text(PLAYBOOK.format(word="new"))
+    newest.write_text(PLAYBOOK.format(word="new", version="1.0.0"))
     load_checked(str(newest), newest.read_text())
 
     kept = [p for p in [*paths, newest] if lookup(str(p), p.read_text()) is not None]

@@ -161,14 +161,16 @@ def test_http_spec_defaults() -> None:
     assert spec.method == "GET" and spec.expect_status == (200, 409) and spec.verify_tls
 
 
-def _one_step(tmp_path: Path, name: str, step: str, inputs: str = "") -> Path:
-    """A playbook named `name` whose one step is `step` (YAML, indented as a list item);
-    `inputs` is YAML put before the steps (inputs, secrets)."""
+def _one_step(
+    tmp_path: Path, name: str, step: str, inputs: str = "", version: str = "1.0.0"
+) -> Path:
+    """A playbook named `name` (at `version`) whose one step is `step` (YAML, indented as
+    a list item); `inputs` is YAML put before the steps (inputs, secrets)."""
     path = tmp_path / f"{name}.yaml"
     path.write_text(
         "apiVersion: runbook/v1\n"
         "kind: Playbook\n"
-        f"metadata: {{name: {name}, version: 1.0.0, maturity: 2, owner: tests}}\n"
+        f"metadata: {{name: {name}, version: {version}, maturity: 2, owner: tests}}\n"
         f"{inputs}steps:\n{step}"
     )
     return path
@@ -305,7 +307,7 @@ def test_tls_is_verified_unless_the_step_opts_out(
     steps = _get(f"{https_origin.url}/ok", "ok", unverified) + _get(
         f"{https_origin.url}/down", "down", unverified
     )
-    done = run_cli("run", str(_one_step(tmp_path, "tls", steps)))
+    done = run_cli("run", str(_one_step(tmp_path, "tls", steps, version="1.0.1")))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "✓ ok succeeded" in done.stdout and "it would leave https for plain http" in done.stdout
     assert done.stderr == "" and http_origin.received == []  # no warning either
@@ -325,7 +327,7 @@ def test_a_redirected_post_fails_and_is_not_repeated_as_a_get(
         "request was not repeated there" in done.stdout
     )
     allowed = _post(f"{url}/switch", "      follow_redirects: true\n")
-    done = run_cli("run", str(_one_step(tmp_path, "post", allowed, SECRETS)))
+    done = run_cli("run", str(_one_step(tmp_path, "post", allowed, SECRETS, "1.0.1")))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "following it would send a GET without the body" in done.stdout
     assert http_origin.paths() == ["POST /switch"] * 2
@@ -376,7 +378,7 @@ def test_a_307_to_another_origin_drops_credentials_and_never_takes_a_secret_body
     [landed] = other_origin.received
     assert landed.body == b'{"provider": "fallback"}' and "Authorization" not in landed.headers
     secret_body = _post(f"{http_origin.url}/flag", follow, '{token: "{{ secrets.key }}"}')
-    done = run_cli("run", str(_one_step(tmp_path, "moved", secret_body, SECRETS)))
+    done = run_cli("run", str(_one_step(tmp_path, "moved", secret_body, SECRETS, "1.0.1")))
     assert done.returncode == 1, done.stdout + done.stderr
     assert "the body holds a secret and would go to another origin" in done.stdout
     assert len(other_origin.received) == 1 and KEY not in repr(other_origin.received)

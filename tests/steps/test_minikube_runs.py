@@ -157,8 +157,8 @@ def test_delete_is_refused_when_the_backup_comes_later_or_does_not_exist(
 ) -> None:
     fake_minikube.profile("dev")
     later = DELETE.format(backup="backup") + BACKUP.format(dir=tmp_path, when="")
-    for steps in (later, DELETE.format(backup="no-such-step")):
-        code, output, run_events = _run(write_playbook(tmp_path, steps))
+    for version, steps in (("1.0.0", later), ("1.0.1", DELETE.format(backup="no-such-step"))):
+        code, output, run_events = _run(write_playbook(tmp_path, steps, version=version))
         assert code == 1, output
         assert "refused:" in _results(run_events)["delete"]["message"]
     assert not (tmp_path / "backup.yaml").exists()

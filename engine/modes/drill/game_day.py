@@ -119,7 +119,15 @@ def _identity(checked: Prepared) -> tuple[Identity, dict[str, Any]]:
     """What the drill's record is keyed by, and its inputs (redacted)."""
     metadata = checked.playbook.metadata
     inputs = dict(checked.redactor.redact_data(dict(checked.variables.inputs)))
-    return Identity(metadata.name, metadata.version, checked.playbook.content_hash), inputs
+    playbook = checked.playbook
+    identity = Identity(
+        metadata.name,
+        metadata.version,
+        playbook.content_hash,
+        playbook.evidence_hash or None,
+        metadata.maturity,
+    )
+    return identity, inputs
 
 
 def _play(

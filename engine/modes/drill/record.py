@@ -36,6 +36,8 @@ class Identity(Struct, frozen=True):
     name: str
     version: str
     content_hash: str
+    evidence_hash: str | None = None  # None: a drill refused before its playbook was checked
+    maturity: int | None = None
 
 
 def start_record(
@@ -55,6 +57,8 @@ def start_record(
         host=host_name(),
         engine_version=__version__,
         started_at=report.started_at,
+        evidence_hash=identity.evidence_hash,
+        maturity=identity.maturity,
     )
     ledger.start_drill(info)
 

@@ -1,0 +1,140 @@
+"""`runbook maturity [PATH…]`: per playbook, the declared level, the effective level
+(lower when a demotion is recorded for this content), the evidence per rule for the next
+level and what is missing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from msgspec import Struct
+
+from engine.core.errors import InvalidPlaybook
+from engine.core.findings import Finding
+from engine.ledger import LEDGER_FILE, Content, Ledger, default_home
+from engine.ledger.evidence import MaturityChange
+from engine.model.playbook import Playbook
+from engine.modes.maturity.evidence import ROLLBACK_FAILED, EvidenceRow, evidence_rows
+from engine.modes.maturity.policy import Policy
+from engine.modes.maturity.verdict import Rule, Verdict, judge
+from engine.modes.validate import candidate_files, only_not_a_playbook
+from engine.playbook.loader import CheckReport, check_file
+from engine.playbook.maturity_edit import with_maturity
+
+TOP = 3
+
+
+class Standing(Struct, frozen=True):
+    """Where one playbook content stands on the ladder."""
+
+    file: str
+    playbook: str
+    version: str
+    evidence_hash: str
+    declared: int
+    effective: int
+    demoted_by: str | None  # the recorded demotion that lowered the effective level
+    next: Verdict | None  # None at level 3
+    evidence: list[EvidenceRow]
+    changes: list[MaturityChange]
+
+
+def standing(playbook: Playbook, ledger: Ledger, policy: Policy) -> Standing:
+    """Where `playbook` stands, from `ledger`, under `policy`."""
+    name, hashed = playbook.name, playbook.evidence_hash
+    rows = evidence_rows(ledger, Content(name, hashed, playbook.level_hashes))
+    changes = [c for c in ledger.maturity_changes([name]) if c.evidence_hash == hashed]
+    declared = playbook.metadata.maturity
+    last = changes[-1] if changes else None
+    demoted = last is not None and last.action == "demote" and last.to_level < declared
+    effective = last.to_level if demoted and last is not None else declared
+    target = effective + 1
+    verdict = None
+    if target <= TOP:
+        static = static_findings(playbook.file, target)
+        verdict = judge(target, _fresh(rows, changes), static, policy)
+    return Standing(
+        playbook.file,
+        name,
+        playbook.metadata.version,
+        hashed,
+        declared,
+        effective,
+        last.change_id if demoted and last is not None else None,
+        verdict,
+        rows,
+        changes,
+    )
+
+
+def _fresh(rows: list[EvidenceRow], changes: list[MaturityChange]) -> list[EvidenceRow]:
+    """After a demotion of this content, a promotion needs evidence gathered since; a
+    failed rollback counts at any time."""
+    demotions = [change.at for change in changes if change.action == "demote"]
+    if not demotions:
+        return rows
+    since = max(demotions)
+    return [row for row in rows if row.at > since or row.kind == ROLLBACK_FAILED]
+
+
+def static_findings(file: str, level: int) -> list[Finding]:
+    """The findings of the file checked as if it declared `level`."""
+    text = with_maturity(Path(file).read_text(encoding="utf-8"), file, level)
+    return list(check_file(file, text).findings)
+
+
+def board(paths: Sequence[str], policy: Policy, home: Path | None) -> list[Standing]:
+    """The standing of every playbook under `paths` (files or folders)."""
+    reports = [check_file(file) for file, _found in candidate_files(list(paths))]
+    playbooks: list[Playbook] = []
+    for report in reports:
+        if only_not_a_playbook(report):
+            continue
+        playbooks.append(_valid(report))
+    with Ledger.open((home or default_home()) / LEDGER_FILE) as ledger:
+        return [standing(playbook, ledger, policy) for playbook in playbooks]
+
+
+def _valid(report: CheckReport) -> Playbook:
+    if report.playbook is None or report.errors:
+        raise InvalidPlaybook(list(report.errors) or list(report.findings))
+    return report.playbook
+
+
+def as_dict(found: Standing) -> dict[str, Any]:
+    """The JSON shape of one standing (README: Maturity on evidence)."""
+    data: dict[str, Any] = msgspec.to_builtins(found)
+    nxt = data.pop("next")
+    data["next_level"] = None if nxt is None else nxt["to_level"]
+    data["verdict"] = None if nxt is None else nxt["verdict"]
+    data["rules"] = [] if nxt is None else nxt["rules"]
+    data["missing"] = [rule["rule"] for rule in data["rules"] if rule["status"] != "met"]
+    return data
+
+
+def render_board(found: Sequence[Standing], output: str) -> str:
+    if output == "json":
+        return json.dumps([as_dict(item) for item in found], indent=2)
+    return "\n\n".join(render_one(item) for item in found) or "no playbooks found"
+
+
+def render_one(item: Standing) -> str:
+    level = f"level {item.declared}"
+    if item.effective != item.declared:
+        level += f", effective {item.effective} (demoted: {item.demoted_by})"
+    lines = [f"{item.playbook} {item.version} — {level}  ({item.file})"]
+    if item.next is None:
+        lines.append("  top level: nothing further to earn")
+        return "\n".join(lines)
+    lines.append(f"  to level {item.next.to_level}: {item.next.verdict}")
+    lines += [render_rule(rule) for rule in item.next.rules]
+    return "\n".join(lines)
+
+
+def render_rule(rule: Rule) -> str:
+    mark = {"met": "ok", "violated": "VIOLATED", "missing": "missing"}[rule.status]
+    rows = f"  [{', '.join(rule.rows)}]" if rule.rows else ""
+    return f"    {mark:<8} {rule.rule}: {rule.says} (needs {rule.needed}){rows}"

@@ -1,0 +1,97 @@
+"""The promotion policy: how much evidence each level asks for. The defaults are the
+README's; a YAML file (`--policy FILE`, else `$RUNBOOK_HOME/maturity-policy.yaml` when
+it exists) overrides any of them, checked at `file:line:col`."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import msgspec
+from msgspec import Struct, field
+
+from engine.core.errors import InvalidPlaybook, UsageError
+from engine.ledger import default_home
+from engine.model.yamlsource import Source, load_source
+
+POLICY_FILE = "maturity-policy.yaml"
+_DAYS = re.compile(r"([1-9][0-9]{0,3})d")
+
+
+class ToScripted(Struct, frozen=True, forbid_unknown_fields=True):
+    """1 → 2: completed guided runs (level 1, every step done)."""
+
+    guided_runs: int = 3
+
+
+class ToAutomated(Struct, frozen=True, forbid_unknown_fields=True):
+    """2 → 3: within `within`, supervised runs and their success rate, passed drills and
+    exercised undos; rollback failures of this content at any time."""
+
+    within: str = "30d"
+    supervised_runs: int = 5
+    success_rate: float = 0.8
+    passed_drills: int = 1
+    exercised_undos: int = 1
+    rollback_failed: int = 0
+
+
+class Policy(Struct, frozen=True, forbid_unknown_fields=True):
+    """The whole policy file (both sections optional)."""
+
+    to_2: ToScripted = field(default_factory=ToScripted)
+    to_3: ToAutomated = field(default_factory=ToAutomated)
+
+    @property
+    def window_seconds(self) -> float:
+        return int(self.to_3.within[:-1]) * 86400.0
+
+
+def load_policy(file: str | None, home: Path | None = None) -> tuple[Policy, str]:
+    """The policy of `file`, else of the default file if it exists, else the defaults;
+    with where it came from. UsageError (exit 2) at `file:line:col` for a bad file."""
+    if file is None:
+        default = (home or default_home()) / POLICY_FILE
+        if not default.is_file():
+            return Policy(), "defaults"
+        file = str(default)
+    try:
+        source = load_source(file)
+    except InvalidPlaybook as exc:
+        first = exc.findings[0]
+        raise UsageError(first.message, first.hint, first.location) from None
+    try:
+        policy = msgspec.convert(source.data or {}, Policy)
+    except msgspec.ValidationError as exc:
+        raise UsageError(
+            str(exc), "see the README: Maturity on evidence, the policy file", source.at(())
+        ) from None
+    _check(policy, source)
+    return policy, file
+
+
+def _check(policy: Policy, source: Source) -> None:
+    """Numbers in range and a window in days."""
+    to_3 = policy.to_3
+    problems = {
+        ("to_3", "within"): None if _DAYS.fullmatch(to_3.within) else "expected days, e.g. 30d",
+        ("to_3", "success_rate"): None
+        if 0.0 <= to_3.success_rate <= 1.0
+        else "expected a fraction from 0 to 1, e.g. 0.8",
+    }
+    counts = {
+        ("to_2", "guided_runs"): policy.to_2.guided_runs,
+        ("to_3", "supervised_runs"): to_3.supervised_runs,
+        ("to_3", "passed_drills"): to_3.passed_drills,
+        ("to_3", "exercised_undos"): to_3.exercised_undos,
+        ("to_3", "rollback_failed"): to_3.rollback_failed,
+    }
+    for path, count in counts.items():
+        problems[path] = None if count >= 0 else "expected a count, 0 or more"
+    for path, problem in problems.items():
+        if problem is not None:
+            raise UsageError(
+                f"{'.'.join(path)}: {problem}",
+                "see the README: Maturity on evidence, the policy file",
+                source.at(path),
+            )
