@@ -13,11 +13,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from engine.core.errors import UsageError
 from engine.core.events import EventKind, RunStarted, read_payload
 from engine.ledger import EventRow, Ledger, RunRow, is_drill_id
 from engine.modes.history import open_ledger
+from engine.modes.maturity.board import standing
+from engine.modes.maturity.policy import load_policy
 from engine.modes.toil_time import HumanTime, human_time
+from engine.playbook.loader import check_file
 
 TOIL_MODES = frozenset({"live", "guided", "hook", "rollback"})
 TOIL_LEVELS = frozenset({1, 2})
@@ -68,9 +73,24 @@ class Toil:
 
 def missing_for_next_level(playbook: str, ledger: Ledger) -> list[str] | None:
     """What the evidence of `playbook` lacks for its next maturity level, one line per
-    rule; None when this report does not say (`runbook maturity` does, from the same
-    ledger). The one place the toil report asks it."""
-    return None
+    rule not met (none at level 3), as `runbook maturity` judges the file its last run
+    read under the default policy; None when that file is gone, changed its name or
+    is invalid, or the policy file is (then `runbook maturity FILE` says why)."""
+    runs = ledger.runs(playbook=playbook, limit=1)
+    file = ledger.run_info(runs[0].run_id).file if runs else ""
+    if not file or not Path(file).is_file():
+        return None
+    report = check_file(file)
+    if report.playbook is None or report.errors or report.playbook.name != playbook:
+        return None
+    try:
+        policy, _ = load_policy(None)
+    except UsageError:
+        return None
+    verdict = standing(report.playbook, ledger, policy).next
+    if verdict is None:
+        return []
+    return [f"{rule.rule}: {rule.says}" for rule in verdict.missing]
 
 
 def toil_report(period: float, now: float | None = None) -> Toil:
