@@ -24,7 +24,13 @@ from engine.ledger.model import (
     new_run_id,
     process_alive,
 )
-from engine.ledger.sqlite import SCHEMA_VERSION, EventSpec, Ledger, VersionReused
+from engine.ledger.sqlite import (
+    SCHEMA_VERSION,
+    EventSpec,
+    Ledger,
+    VersionReused,
+    recorded_with_other_content,
+)
 
 __all__ = [
     "LEDGER_FILE",
@@ -48,4 +54,5 @@ __all__ = [
     "new_drill_id",
     "new_run_id",
     "process_alive",
+    "recorded_with_other_content",
 ]

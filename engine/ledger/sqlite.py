@@ -27,7 +27,6 @@ from engine.ledger.evidence import (
     EscalationOfRun,
     MaturityChange,
     UndoRow,
-    VersionRecord,
 )
 from engine.ledger.inbox import (
     Decision,
@@ -600,14 +599,6 @@ class Ledger:
 
     # -- maturity ----------------------------------------------------------------
 
-    def other_content(
-        self, playbook: str, version: str, evidence_hash: str
-    ) -> VersionRecord | None:
-        """The first run of `playbook` at `version` recorded with another content."""
-        return self._read_with(
-            lambda conn: evidence.other_content(conn, playbook, version, evidence_hash)
-        )
-
     def evidence_runs(self, content: Content) -> list[RunRow]:
         """Every ended run of this content, oldest first."""
         return self._read_with(lambda conn: evidence.runs(conn, content))
@@ -687,6 +678,27 @@ def _refuse_reused_version(conn: sqlite3.Connection, info: RunInfo) -> None:
     found = evidence.other_content(conn, info.playbook, info.version, info.evidence_hash)
     if found is not None:
         raise VersionReused(info.playbook, info.version, found.run_id)
+
+
+def recorded_with_other_content(
+    path: Path, playbook: str, version: str, evidence_hash: str
+) -> str | None:
+    """The run that recorded `version` of `playbook` with another content, read through a
+    read-only connection: none of `Ledger.open`'s work (checks, migration, recovery), so
+    a run can be refused early at little cost. None when the ledger cannot be read so
+    (missing, older schema, busy): the check inside `start_run`'s transaction decides."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error:
+        return None
+    conn.row_factory = sqlite3.Row
+    try:
+        found = evidence.other_content(conn, playbook, version, evidence_hash)
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return found.run_id if found else None
 
 
 class VersionReused(UsageError):

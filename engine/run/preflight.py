@@ -12,7 +12,12 @@ from msgspec import Struct, field
 
 from engine.core.errors import RefusedError
 from engine.core.redactions import Redactions
-from engine.ledger import LEDGER_FILE, Ledger, VersionReused, default_home
+from engine.ledger import (
+    LEDGER_FILE,
+    VersionReused,
+    default_home,
+    recorded_with_other_content,
+)
 from engine.model.playbook import Playbook
 from engine.model.textfile import read_bounded
 from engine.playbook.compiled import load_checked
@@ -125,9 +130,7 @@ def reused_version(playbook: Playbook, home: Path | None) -> str | None:
     if not playbook.evidence_hash or not path.exists():
         return None
     meta = playbook.metadata
-    with Ledger.open(path) as ledger:
-        found = ledger.other_content(meta.name, meta.version, playbook.evidence_hash)
-    return found.run_id if found else None
+    return recorded_with_other_content(path, meta.name, meta.version, playbook.evidence_hash)
 
 
 def read_source(file: str) -> str:
