@@ -19,13 +19,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import msgspec
 from msgspec import Struct
 
 from engine.core.durations import parse_duration
-from engine.core.errors import InvalidPlaybook, UsageError
+from engine.core.errors import UsageError
 from engine.model.guards import Escalation, Guards
-from engine.model.yamlsource import load_source
+from engine.model.settings_file import load_settings
 
 
 class Budget(Struct, frozen=True, forbid_unknown_fields=True):
@@ -87,38 +86,14 @@ def parse_days(text: str) -> float:
     return int(days.group(1)) * 86400.0 if days else parse_duration(text)
 
 
-_AT = re.compile(r" - at `\$((?:\.[A-Za-z_][\w]*|\[\d+\])*)`\Z")
-
-
 def load_config(file: str | None) -> ServeConfig:
     """Read and check `--config FILE`; UsageError (exit 2) with `file:line:col` otherwise."""
     if file is None:
         return ServeConfig()
-    try:
-        source = load_source(file)
-    except InvalidPlaybook as exc:
-        first = exc.findings[0]
-        raise UsageError(first.message, first.hint, first.location) from None
-    try:
-        config = msgspec.convert(source.data, ServeConfig)
-    except msgspec.ValidationError as exc:
-        message, path = _split(str(exc))
-        raise UsageError(
-            f"{message} (at {'.'.join(map(str, path)) or 'the top'})",
-            "see `runbook serve --help` and the README's section on runbook serve",
-            source.at(path),
-        ) from None
+    hint = "see `runbook serve --help` and the README's section on runbook serve"
+    config, _ = load_settings(file, ServeConfig, hint)
     _check_durations(config, file)
     return config
-
-
-def _split(error: str) -> tuple[str, tuple[str | int, ...]]:
-    match = _AT.search(error)
-    if match is None:
-        return error, ()
-    parts = re.findall(r"\.([A-Za-z_]\w*)|\[(\d+)\]", match.group(1))
-    path = tuple(name if name else int(index) for name, index in parts)
-    return error[: match.start()], path
 
 
 def _check_durations(config: ServeConfig, file: str) -> None:

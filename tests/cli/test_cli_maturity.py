@@ -297,7 +297,7 @@ def test_a_bad_policy_file_is_refused_at_its_line(tmp_path: Path) -> None:
     policy = current_env().work / "policy.yaml"
     for text, line, said in [
         ("to_3:\n  within: 30 days\n", 2, "to_3.within: expected days"),
-        ("to_2:\n  guided: 3\n", 1, "unknown field"),
+        ("to_2:\n  guided: 3\n", 2, "unknown field"),
         ("to_3:\n  success_rate: 2\n", 2, "to_3.success_rate"),
     ]:
         policy.write_text(text)

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import msgspec
 from msgspec import Struct, field
 
-from engine.core.errors import InvalidPlaybook, UsageError
+from engine.core.errors import UsageError
 from engine.ledger import default_home
-from engine.model.yamlsource import Source, load_source
+from engine.model.settings_file import load_settings
+from engine.model.yamlsource import Source
 
 POLICY_FILE = "maturity-policy.yaml"
 _DAYS = re.compile(r"([1-9][0-9]{0,3})d")
@@ -55,17 +55,8 @@ def load_policy(file: str | None, home: Path | None = None) -> tuple[Policy, str
         if not default.is_file():
             return Policy(), "defaults"
         file = str(default)
-    try:
-        source = load_source(file)
-    except InvalidPlaybook as exc:
-        first = exc.findings[0]
-        raise UsageError(first.message, first.hint, first.location) from None
-    try:
-        policy = msgspec.convert(source.data or {}, Policy)
-    except msgspec.ValidationError as exc:
-        raise UsageError(
-            str(exc), "see the README: Maturity on evidence, the policy file", source.at(())
-        ) from None
+    hint = "see the README: Maturity on evidence, the policy file"
+    policy, source = load_settings(file, Policy, hint)
     _check(policy, source)
     return policy, file
 
