@@ -11,38 +11,20 @@ import json
 from pathlib import Path
 from typing import Any
 
+from demotion_helpers import rollback_failing_playbook, switched_playbook
 from run_fixtures import (
     current_env,
     run_env,  # noqa: F401  (autouse fixture)
     run_id_of,
     runbook,
 )
-from serve_fixtures import write_playbook
 
-# The fix makes the SLI healthy only while the switch file exists: without it the run
-# ends not_recovered.
-SWITCHED = "test -f {switch} && touch {markers}/fixed-{{{{ inputs.service }}}} || true"
-FAILING_UNDO = """\
-  - id: then_fail
-    timeout: 30s
-    shell: {run: "exit 3"}
-    undo: {shell: {run: "true"}}
-"""
 POLICY = """\
 to_3:
   supervised_runs: 2
   passed_drills: 0
   exercised_undos: 0
 """
-
-
-def _switched() -> tuple[Path, Path]:
-    work = current_env().work
-    switch = work / "switch"
-    action = SWITCHED.format(switch=switch, markers=work / "markers")
-    path = write_playbook(work / "playbooks", work / "markers", action=action)
-    path.write_text(path.read_text().replace("interval: 100ms", "interval: 100ms\n  timeout: 1s"))
-    return path, switch
 
 
 def _run(path: Path, healthy: bool, switch: Path) -> tuple[str, str]:
@@ -69,11 +51,7 @@ def _demotions(entry: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_a_failed_rollback_demotes_at_once_and_run_says_so() -> None:
-    work = current_env().work
-    path = write_playbook(work / "playbooks", work / "markers", action="true", extra=FAILING_UNDO)
-    path.write_text(
-        path.read_text().replace('undo: {shell: {run: "rm', 'undo: {shell: {run: "exit 4; rm')
-    )
+    path = rollback_failing_playbook(current_env().work)
     before = path.read_bytes()
 
     done = runbook("run", str(path), "-i", "service=db", "--yes")
@@ -104,7 +82,7 @@ def test_a_failed_rollback_demotes_at_once_and_run_says_so() -> None:
 
 
 def test_two_consecutive_not_recovered_runs_demote_and_one_then_a_success_does_not() -> None:
-    path, switch = _switched()
+    path, switch = switched_playbook(current_env().work)
     before = path.read_bytes()
     first, _ = _run(path, False, switch)
     _run(path, True, switch)
@@ -122,7 +100,7 @@ def test_two_consecutive_not_recovered_runs_demote_and_one_then_a_success_does_n
 
 
 def test_re_promotion_counts_only_evidence_since_the_demotion() -> None:
-    path, switch = _switched()
+    path, switch = switched_playbook(current_env().work)
     policy_file = current_env().work / "policy.yaml"
     policy_file.write_text(POLICY)
     policy = ("--policy", str(policy_file))
