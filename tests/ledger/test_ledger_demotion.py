@@ -121,3 +121,18 @@ def test_re_promotion_counts_only_evidence_since_the_demotion() -> None:
     _, stderr = _run(path, False, switch)
     assert "warning" not in stderr
     assert _standing(path, *policy)["effective"] == 3
+
+
+def test_a_bad_demote_section_of_the_policy_is_refused_at_its_line() -> None:
+    path, _switch = switched_playbook(current_env().work)
+    policy = current_env().work / "policy.yaml"
+    for text, line, said in [
+        ("demote:\n  escalations_within: 24 hours\n", 2, "demote.escalations_within: expected"),
+        ("demote:\n  escalations: -1\n", 2, "demote.escalations: expected a count"),
+        ("demote:\n  within: 1d\n", 1, "unknown field"),
+    ]:
+        policy.write_text(text)
+        asked = runbook("maturity", str(path), "--policy", str(policy))
+        assert asked.returncode == 2, asked.stdout + asked.stderr
+        assert f"{policy}:{line}:" in asked.stderr and said in asked.stderr, asked.stderr
+        assert "Traceback" not in asked.stderr
