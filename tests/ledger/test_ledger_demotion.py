@@ -67,6 +67,8 @@ def test_a_failed_rollback_demotes_at_once_and_run_says_so() -> None:
     assert demotion["reason"] == f"demoted after {failed} rollback_failed"
     assert (demotion["from_level"], demotion["to_level"]) == (3, 2)
     assert path.read_bytes() == before
+    board = runbook("maturity", str(path)).stdout
+    assert f"level 3, effective 2 (demoted after {failed} rollback_failed, by runbook;" in board
 
     again = runbook("run", str(path), "-i", "service=db", "--yes")
     warning = (

@@ -124,7 +124,9 @@ def render_board(found: Sequence[Standing], output: str) -> str:
 def render_one(item: Standing) -> str:
     level = f"level {item.declared}"
     if item.effective != item.declared:
-        level += f", effective {item.effective} (demoted: {item.demoted_by})"
+        why = [c for c in item.changes if c.change_id == item.demoted_by]
+        said = f"{why[0].reason}, by {why[0].operator}; " if why and why[0].reason else ""
+        level += f", effective {item.effective} ({said}{item.demoted_by})"
     lines = [f"{item.playbook} {item.version} — {level}  ({item.file})"]
     if item.next is None:
         lines.append("  top level: nothing further to earn")
