@@ -88,6 +88,13 @@ class _Queued(Struct, frozen=True):
     received_at: float | None
 
 
+def _demoted_since(demoted: MaturityChange, file: str) -> str:
+    return (
+        f"effective level {demoted.to_level} since it was decided: {demoted.reason}"
+        f" ({demoted.change_id}); to run it by hand: runbook run {file}"
+    )
+
+
 class Dispatcher:
     """Decides on accepted alerts and runs what level 3 allows, `concurrency` at a time."""
 
@@ -422,6 +429,10 @@ class Dispatcher:
         )
         try:
             prepared = prepare(request, decision.run_id, mode="hook")
+            demoted = self._demotion(prepared.playbook)
+            if demoted is not None:  # since the alert was decided: a human decides now
+                self._not_started(trigger_id, _demoted_since(demoted, decision.file))
+                return
             listener = RunMetrics(self.metrics, prepared.playbook.name, queued.received_at)
             run = make_run(prepared, decision.run_id, self.ledger, [listener])
         except EngineError as exc:

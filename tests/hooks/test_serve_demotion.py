@@ -75,3 +75,21 @@ def test_escalations_within_the_window_demote(tmp_path: Path, serve_factory: Ser
     hooks = [run["run_id"] for run in server.runs() if run["mode"] == "hook"]
     assert demotion["reason"].startswith("demoted after 2 escalations within 24h"), demotion
     assert sorted(demotion["evidence"]) == sorted(hooks)
+
+
+def test_a_run_queued_before_the_demotion_does_not_start(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    path = rollback_failing_playbook(tmp_path)
+    server = serve_factory(path.parent, "--concurrency", "1").start()
+    both = [alert("ServiceDown", service="api"), alert("ServiceDown", service="web")]
+
+    assert server.post(notification(both)).status == 200
+    rows = server.wait_settled(2)
+    assert [row["decision"] for row in rows] == ["run", "run"], rows
+    (run,) = server.runs()
+    assert run["status"] == "rollback_failed", run
+    (held,) = [row for row in rows if row["run_id"] != run["run_id"]]
+    assert held["state"] == "not_started", held
+    why = f"effective level 2 since it was decided: demoted after {run['run_id']} rollback_failed"
+    assert held["reason"].startswith(why), held["reason"]
