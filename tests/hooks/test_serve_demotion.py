@@ -47,6 +47,11 @@ def test_a_failed_rollback_of_an_alerts_run_makes_the_next_alert_a_proposal(
     assert [item["run_id"] for item in server.runs()] == [run["run_id"]]  # nothing ran
     assert path.read_bytes() == before
 
+    approved = server.cli("approve", second["trigger_id"], "--yes")
+    assert "declares level 3 but is at effective level 2" in approved.stderr, approved.stderr
+    changes = _standing(server, path)["changes"]
+    assert [change["action"] for change in changes] == ["demote"]  # a level-2 run: no more
+
 
 def test_escalations_within_the_window_demote(tmp_path: Path, serve_factory: ServeFactory) -> None:
     path, switch = switched_playbook(tmp_path)
