@@ -98,3 +98,18 @@ def test_a_run_queued_before_the_demotion_does_not_start(
     assert held["state"] == "not_started", held
     why = f"effective level 2 since it was decided: demoted after {run['run_id']} rollback_failed"
     assert held["reason"].startswith(why), held["reason"]
+
+
+def test_a_bad_policy_file_stops_serve_at_its_line(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    path = rollback_failing_playbook(tmp_path)
+    server = serve_factory(path.parent)
+    server.home.mkdir(parents=True, exist_ok=True)
+    policy = server.home / "maturity-policy.yaml"
+    policy.write_text("demote:\n  escalations_within: soon\n")
+    server.start(wait=False)
+    assert server.process is not None
+    assert server.process.wait(30) == 2
+    assert f"{policy}:2:" in server.log and "demote.escalations_within" in server.log
+    assert "Traceback" not in server.log
