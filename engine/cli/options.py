@@ -90,4 +90,10 @@ def run_and_exit_code(
         wait_lock=wait_seconds(wait_lock),
         redactions=redactions,
     )
-    return int(run_playbook(request, make_listeners(output, quiet)).outcome.exit_code)
+    result = run_playbook(request, make_listeners(output, quiet), warn=warn)
+    return int(result.outcome.exit_code)
+
+
+def warn(text: str) -> None:
+    """A warning line on stderr."""
+    print(text, file=sys.stderr, flush=True)

@@ -30,7 +30,7 @@ def proposals(show_all: bool, output: str) -> None:
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
 def approve(proposal: str, assume_yes: bool, quiet: bool, output: str) -> None:
     """Show a proposal's plan, then run it as you (at a terminal it asks first)."""
-    from engine.cli.options import make_listeners
+    from engine.cli.options import make_listeners, warn
     from engine.core.errors import RefusedError
     from engine.hooks.proposals import open_proposal
     from engine.ledger import new_run_id
@@ -61,5 +61,5 @@ def approve(proposal: str, assume_yes: bool, quiet: bool, output: str) -> None:
                 f"proposal {found.trigger.trigger_id} was approved, resolved or expired meanwhile",
                 "`runbook proposals --all` shows what became of it",
             )
-    result = execute_prepared(prepared, run_id, make_listeners(output, quiet))
+    result = execute_prepared(prepared, run_id, make_listeners(output, quiet), warn=warn)
     sys.exit(int(result.outcome.exit_code))

@@ -1,6 +1,7 @@
 """What to do with one firing alert: which playbooks answer it, and at which level.
 
-Maturity decides: a level-3 playbook runs unattended; a level-2 playbook is proposed
+Maturity decides, at the effective level (a level-3 playbook demoted in the ledger is
+at level 2): a level-3 playbook runs unattended; a level-2 playbook is proposed
 to a human; a level-1 playbook is suggested as a checklist. An alert no playbook
 matches, or whose labels do not make valid inputs, starts nothing, and says why.
 """
@@ -8,7 +9,7 @@ matches, or whose labels do not make valid inputs, starts nothing, and says why.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,28 +18,42 @@ from engine.hooks.binding import BindingError, alert_namespace, bind_inputs
 from engine.hooks.matching import matching_playbooks
 from engine.hooks.payload import AlertPayload
 from engine.ledger import new_run_id
+from engine.ledger.evidence import MaturityChange
 from engine.ledger.inbox import BAD_INPUT, NO_MATCH, PROPOSED, RUN, SUGGESTED, Decision
 from engine.model.playbook import Playbook
 from engine.run.context.variables import base_variables
 from engine.run.target_lock import render_targets
 from engine.templating.redaction import Redactor
 
+Demotions = Callable[[Playbook], MaturityChange | None]
+
+
+def _none(_playbook: Playbook) -> MaturityChange | None:
+    return None
+
 
 def decisions_for(
-    alert: AlertPayload, playbooks: Sequence[Playbook], proposal_seconds: float = 3600.0
+    alert: AlertPayload,
+    playbooks: Sequence[Playbook],
+    proposal_seconds: float = 3600.0,
+    demotion: Demotions = _none,
 ) -> list[Decision]:
     """One decision per matching playbook, or one saying that none matched; a proposal
-    may be approved for `proposal_seconds`."""
+    may be approved for `proposal_seconds`. `demotion`: the recorded demotion that
+    lowers a playbook's level, if any."""
     matched = matching_playbooks(playbooks, alert)
     if not matched:
         name = alert.labels.get("alertname", "")
         return [Decision(NO_MATCH, f"no served playbook has a trigger matching alert {name!r}")]
     expires_at = time.time() + proposal_seconds
-    return [_decision(playbook, alert, expires_at) for playbook in matched]
+    return [_decision(playbook, alert, expires_at, demotion(playbook)) for playbook in matched]
 
 
-def _decision(playbook: Playbook, alert: AlertPayload, expires_at: float) -> Decision:
+def _decision(
+    playbook: Playbook, alert: AlertPayload, expires_at: float, demoted: MaturityChange | None
+) -> Decision:
     meta = playbook.metadata
+    level = meta.maturity if demoted is None else demoted.to_level
     file = str(Path(playbook.file).resolve())
     about: dict[str, Any] = {
         "playbook": meta.name,
@@ -50,18 +65,23 @@ def _decision(playbook: Playbook, alert: AlertPayload, expires_at: float) -> Dec
         inputs = bind_inputs(playbook, alert)
     except BindingError as exc:
         return Decision(BAD_INPUT, f"the alert's labels make no valid inputs: {exc}", **about)
-    if meta.maturity >= 3:
+    if level >= 3:
         try:
             targets = lock_keys(playbook, inputs, alert)
         except EngineError as exc:
             return Decision(BAD_INPUT, f"its targets do not render: {exc.message}", **about)
         reason = "level 3: runs unattended"
         return Decision(RUN, reason, inputs=inputs, run_id=new_run_id(), targets=targets, **about)
-    if meta.maturity == 2:
-        reason = "level 2: proposed; a human approves it after reading its plan (runbook approve)"
+    if level == 2:
+        why = "level 2" if demoted is None else _demoted(demoted)
+        reason = f"{why}: proposed; a human approves it after reading its plan (runbook approve)"
         return Decision(PROPOSED, reason, inputs=inputs, expires_at=expires_at, **about)
     reason = f"level 1: suggested; a human follows its checklist: runbook run {file}"
     return Decision(SUGGESTED, reason, inputs=inputs, **about)
+
+
+def _demoted(demoted: MaturityChange) -> str:
+    return f"effective level {demoted.to_level}: {demoted.reason} ({demoted.change_id})"
 
 
 def lock_keys(

@@ -38,6 +38,7 @@ from engine.hooks.metrics import STALE, RunMetrics, ServeMetrics
 from engine.hooks.payload import AlertPayload, Notification, PayloadError, decode_notification
 from engine.hooks.retention import PayloadRetention
 from engine.ledger import Ledger
+from engine.ledger.evidence import MaturityChange
 from engine.ledger.inbox import (
     ACTING,
     BUDGET_EXHAUSTED,
@@ -52,6 +53,7 @@ from engine.ledger.inbox import (
     TriggerRow,
 )
 from engine.model.playbook import Playbook
+from engine.modes.maturity.policy import load_policy
 from engine.modes.run import make_run
 from engine.run.preflight import RunRequest, prepare
 from engine.run.runner import Run
@@ -86,6 +88,13 @@ class _Queued(Struct, frozen=True):
     received_at: float | None
 
 
+def _demoted_since(demoted: MaturityChange, file: str) -> str:
+    return (
+        f"effective level {demoted.to_level} since it was decided: {demoted.reason}"
+        f" ({demoted.change_id}); to run it by hand: runbook run {file}"
+    )
+
+
 class Dispatcher:
     """Decides on accepted alerts and runs what level 3 allows, `concurrency` at a time."""
 
@@ -104,6 +113,7 @@ class Dispatcher:
         self.metrics = metrics
         self.home = home
         self.config = config or ServeConfig()
+        self.ledger.demotion = load_policy(None, home)[0].demotion_rule()
         self.escalator = Escalator(ledger, self.config.escalation)
         self.retention = PayloadRetention(ledger, self.config.retention_seconds)
         self.playbooks: dict[str, Playbook] = {}  # by content hash, as last read
@@ -282,9 +292,14 @@ class Dispatcher:
         if alert.status == "resolved":  # the ledger cancels its queued runs and proposals
             decisions = [Decision(RESOLVED, "resolved: a resolved alert never starts a run")]
         else:
-            decisions = decisions_for(alert, playbooks, self.config.proposal_seconds)
+            seconds = self.config.proposal_seconds
+            decisions = decisions_for(alert, playbooks, seconds, self._demotion)
         guard = Guarded(self.policies, facts.fingerprint)
         return _Decided(pending, facts, decisions, guard, alert)
+
+    def _demotion(self, playbook: Playbook) -> MaturityChange | None:
+        meta = playbook.metadata
+        return self.ledger.demotion_of(playbook.name, playbook.evidence_hash, meta.maturity)
 
     def _notification(
         self, notification_id: str, bodies: dict[str, Notification | Exception]
@@ -414,6 +429,10 @@ class Dispatcher:
         )
         try:
             prepared = prepare(request, decision.run_id, mode="hook")
+            demoted = self._demotion(prepared.playbook)
+            if demoted is not None:  # since the alert was decided: a human decides now
+                self._not_started(trigger_id, _demoted_since(demoted, decision.file))
+                return
             listener = RunMetrics(self.metrics, prepared.playbook.name, queued.received_at)
             run = make_run(prepared, decision.run_id, self.ledger, [listener])
         except EngineError as exc:

@@ -21,7 +21,8 @@ from typing import Any, TypeVar
 from engine.core.errors import LedgerError, UsageError
 from engine.core.events import Interrupted
 from engine.core.findings import Location
-from engine.ledger import evidence, inbox, locks
+from engine.ledger import demotion, evidence, inbox, locks
+from engine.ledger.demotion import DemotionRule
 from engine.ledger.evidence import (
     Content,
     EscalationOfRun,
@@ -173,6 +174,8 @@ class Ledger:
         # The last committed sequence number of each run this engine wrote: a commit then
         # numbers its events without reading the run's last one first.
         self._last_seq: dict[str, int] = {}
+        # When a level-3 content's escalations demote it (the maturity policy's `demote:`).
+        self.demotion = DemotionRule()
 
     @classmethod
     def open(cls, path: Path | None = None) -> Ledger:
@@ -256,6 +259,7 @@ class Ledger:
             )
             if cur.rowcount != 1:
                 raise no_such_run(run_id)
+            demotion.after_run(conn, run_id, self.demotion)
 
     def mark_interrupted(self) -> list[str]:
         """Mark `running` runs whose engine process is gone as `interrupted`; return their ids.
@@ -428,7 +432,10 @@ class Ledger:
         """Record an escalation to send (or, with `not_needed`, not to); its id (`about`:
         trigger, run, playbook)."""
         with self._write("record an escalation") as conn:
-            return inbox.add_escalation(conn, reason, body, destination, about, not_needed)
+            found = inbox.add_escalation(conn, reason, body, destination, about, not_needed)
+            if not not_needed:
+                demotion.after_escalation(conn, about[1], self.demotion)
+            return found
 
     def escalation_done(self, escalation_id: str, ok: bool, detail: str) -> None:
         """Record how sending an escalation went."""
@@ -620,6 +627,13 @@ class Ledger:
         """Record a sign-off (`evidence.add_change`); its id."""
         with self._write(f"record the sign-off of {change.get('playbook')}") as conn:
             return evidence.add_change(conn, change)
+
+    def demotion_of(
+        self, playbook: str, evidence_hash: str, declared: int
+    ) -> MaturityChange | None:
+        """The recorded demotion that lowers this content below `declared`, or None."""
+        changes = self.maturity_changes([playbook])
+        return demotion.lowering([c for c in changes if c.evidence_hash == evidence_hash], declared)
 
     def maturity_changes(self, playbooks: Sequence[str]) -> list[MaturityChange]:
         """The sign-offs of these playbooks, oldest first."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+
+from msgspec.structs import replace
 
 from engine.core.events import Listener
 from engine.ledger import LEDGER_FILE, Ledger, default_home, new_run_id
+from engine.ledger.evidence import MaturityChange
 from engine.run.events import EventBus, LedgerListener
 from engine.run.preflight import Prepared, RunRequest, prepare
 from engine.run.runner import Run, RunResult
@@ -14,15 +17,20 @@ from engine.steps.base import Operator
 from engine.ui.live import PausingOperator, TerminalView
 from engine.ui.operator import HeadlessOperator, TerminalOperator
 
+Warn = Callable[[str], None]
+
 
 def run_playbook(
-    request: RunRequest, listeners: Sequence[Listener] = (), run_id: str | None = None
+    request: RunRequest,
+    listeners: Sequence[Listener] = (),
+    run_id: str | None = None,
+    warn: Warn | None = None,
 ) -> RunResult:
     """Prepare (exit 2 on bad input, nothing recorded), then run and record (as `run_id`
     when the caller chose it, e.g. to link it first)."""
     run_id = run_id or new_run_id()
     prepared = prepare(request, run_id, mode="live")
-    return execute_prepared(prepared, run_id, listeners)
+    return execute_prepared(prepared, run_id, listeners, warn=warn)
 
 
 def execute_prepared(
@@ -30,23 +38,55 @@ def execute_prepared(
     run_id: str,
     listeners: Sequence[Listener] = (),
     ledger: Ledger | None = None,
+    warn: Warn | None = None,
 ) -> RunResult:
     """Run a prepared playbook to its outcome, recorded in `ledger` (by default the
     request's, opened and closed here)."""
     with open_ledger(prepared.request, ledger) as ledger:
-        return make_run(prepared, run_id, ledger, listeners).execute()
+        return make_run(prepared, run_id, ledger, listeners, warn).execute()
 
 
 def make_run(
-    prepared: Prepared, run_id: str, ledger: Ledger, listeners: Sequence[Listener] = ()
+    prepared: Prepared,
+    run_id: str,
+    ledger: Ledger,
+    listeners: Sequence[Listener] = (),
+    warn: Warn | None = None,
 ) -> Run:
     """A run of a prepared playbook recorded in `ledger`, ready to `execute()` (a caller
-    that keeps it can abort it from another thread: `run.signals.request_abort`)."""
+    that keeps it can abort it from another thread: `run.signals.request_abort`). A
+    playbook demoted in the ledger runs at its effective level (`warn` is told why)."""
+    demoted = at_effective_level(prepared, ledger)
+    if demoted is not None and warn is not None:
+        warn(demotion_warning(prepared.request.file, demoted))
     bus = EventBus(prepared.redactor.redact_data)
     bus.ledger = LedgerListener(ledger)
     bus.listeners.extend(listeners)
     operator = make_operator(prepared.request, listeners)
     return Run(prepared, run_id, bus, ledger, operator)
+
+
+def at_effective_level(prepared: Prepared, ledger: Ledger) -> MaturityChange | None:
+    """Lower the prepared playbook to its effective level when a demotion of its content
+    is recorded (to level 2 or above: a level-1 checklist is decided before preparing);
+    the demotion."""
+    playbook = prepared.playbook
+    meta = playbook.metadata
+    demoted = ledger.demotion_of(playbook.name, playbook.evidence_hash, meta.maturity)
+    if demoted is None or demoted.to_level < 2:
+        return None
+    prepared.playbook = replace(playbook, metadata=replace(meta, maturity=demoted.to_level))
+    return demoted
+
+
+def demotion_warning(file: str, demoted: MaturityChange) -> str:
+    """What `runbook run` says before a demoted playbook runs."""
+    return (
+        f"warning: {demoted.playbook} declares level {demoted.from_level} but is at effective"
+        f" level {demoted.to_level}: {demoted.reason} ({demoted.change_id}, by"
+        f" {demoted.operator}); it runs as level {demoted.to_level}. To re-promote on fresh"
+        f" evidence: runbook promote {file} --to {demoted.from_level}"
+    )
 
 
 @contextlib.contextmanager

@@ -15,6 +15,7 @@ from msgspec import Struct
 from engine.core.errors import InvalidPlaybook
 from engine.core.findings import Finding
 from engine.ledger import LEDGER_FILE, Content, Ledger, default_home
+from engine.ledger.demotion import lowering
 from engine.ledger.evidence import MaturityChange
 from engine.model.playbook import Playbook
 from engine.modes.maturity.evidence import ROLLBACK_FAILED, EvidenceRow, evidence_rows
@@ -48,9 +49,8 @@ def standing(playbook: Playbook, ledger: Ledger, policy: Policy) -> Standing:
     rows = evidence_rows(ledger, Content(name, hashed, playbook.level_hashes))
     changes = [c for c in ledger.maturity_changes([name]) if c.evidence_hash == hashed]
     declared = playbook.metadata.maturity
-    last = changes[-1] if changes else None
-    demoted = last is not None and last.action == "demote" and last.to_level < declared
-    effective = last.to_level if demoted and last is not None else declared
+    demoted = lowering(changes, declared)
+    effective = demoted.to_level if demoted is not None else declared
     target = effective + 1
     verdict = None
     if target <= TOP:
@@ -63,7 +63,7 @@ def standing(playbook: Playbook, ledger: Ledger, policy: Policy) -> Standing:
         hashed,
         declared,
         effective,
-        last.change_id if demoted and last is not None else None,
+        demoted.change_id if demoted is not None else None,
         verdict,
         rows,
         changes,
@@ -124,7 +124,9 @@ def render_board(found: Sequence[Standing], output: str) -> str:
 def render_one(item: Standing) -> str:
     level = f"level {item.declared}"
     if item.effective != item.declared:
-        level += f", effective {item.effective} (demoted: {item.demoted_by})"
+        why = [c for c in item.changes if c.change_id == item.demoted_by]
+        said = f"{why[0].reason}, by {why[0].operator}; " if why and why[0].reason else ""
+        level += f", effective {item.effective} ({said}{item.demoted_by})"
     lines = [f"{item.playbook} {item.version} — {level}  ({item.file})"]
     if item.next is None:
         lines.append("  top level: nothing further to earn")

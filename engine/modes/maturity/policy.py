@@ -11,11 +11,13 @@ from msgspec import Struct, field
 
 from engine.core.errors import UsageError
 from engine.ledger import default_home
+from engine.ledger.demotion import DemotionRule
 from engine.model.settings_file import load_settings
 from engine.model.yamlsource import Source
 
 POLICY_FILE = "maturity-policy.yaml"
 _DAYS = re.compile(r"([1-9][0-9]{0,3})d")
+_SPAN = re.compile(r"([1-9][0-9]{0,4})([hd])")
 
 
 class ToScripted(Struct, frozen=True, forbid_unknown_fields=True):
@@ -36,11 +38,28 @@ class ToAutomated(Struct, frozen=True, forbid_unknown_fields=True):
     rollback_failed: int = 0
 
 
+class Demote(Struct, frozen=True, forbid_unknown_fields=True):
+    """3 → 2 at once: this many escalations about a level-3 content's runs within
+    `escalations_within` (hours or days). Also, always: a run ending rollback_failed, two
+    consecutive runs ending failed or not_recovered."""
+
+    escalations: int = 3
+    escalations_within: str = "24h"
+
+
 class Policy(Struct, frozen=True, forbid_unknown_fields=True):
-    """The whole policy file (both sections optional)."""
+    """The whole policy file (every section optional)."""
 
     to_2: ToScripted = field(default_factory=ToScripted)
     to_3: ToAutomated = field(default_factory=ToAutomated)
+    demote: Demote = field(default_factory=Demote)
+
+    def demotion_rule(self) -> DemotionRule:
+        """The ledger's rule for automatic demotions on escalations."""
+        span = _SPAN.fullmatch(self.demote.escalations_within)
+        unit = 3600.0 if span is None or span.group(2) == "h" else 86400.0
+        count = int(span.group(1)) if span is not None else 24
+        return DemotionRule(self.demote.escalations, count * unit)
 
     @property
     def window_seconds(self) -> float:
@@ -69,6 +88,9 @@ def _check(policy: Policy, source: Source) -> None:
         ("to_3", "success_rate"): None
         if 0.0 <= to_3.success_rate <= 1.0
         else "expected a fraction from 0 to 1, e.g. 0.8",
+        ("demote", "escalations_within"): None
+        if _SPAN.fullmatch(policy.demote.escalations_within)
+        else "expected hours or days, e.g. 24h or 2d",
     }
     counts = {
         ("to_2", "guided_runs"): policy.to_2.guided_runs,
@@ -76,6 +98,7 @@ def _check(policy: Policy, source: Source) -> None:
         ("to_3", "passed_drills"): to_3.passed_drills,
         ("to_3", "exercised_undos"): to_3.exercised_undos,
         ("to_3", "rollback_failed"): to_3.rollback_failed,
+        ("demote", "escalations"): policy.demote.escalations,
     }
     for path, count in counts.items():
         problems[path] = None if count >= 0 else "expected a count, 0 or more"
