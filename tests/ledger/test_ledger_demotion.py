@@ -131,7 +131,7 @@ def test_a_bad_demote_section_of_the_policy_is_refused_at_its_line() -> None:
     for text, line, said in [
         ("demote:\n  escalations_within: 24 hours\n", 2, "demote.escalations_within: expected"),
         ("demote:\n  escalations: -1\n", 2, "demote.escalations: expected a count"),
-        ("demote:\n  within: 1d\n", 1, "unknown field"),
+        ("demote:\n  within: 1d\n", 2, "unknown field"),
     ]:
         policy.write_text(text)
         asked = runbook("maturity", str(path), "--policy", str(policy))
