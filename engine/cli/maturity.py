@@ -22,13 +22,23 @@ POLICY = click.option(
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
 def maturity(paths: tuple[str, ...], policy: str | None, output: str) -> None:
     """The board: each playbook's declared and effective level, the evidence per rule for
-    the next level, and what is missing (PATHS: files or folders, default playbooks)."""
-    from engine.modes.maturity.board import board, render_board
+    the next level, and what is missing (PATHS: files or folders, default playbooks).
+
+    Exit 0; 1 when a playbook is invalid (its errors on stderr, the others on the board);
+    2: bad input (a bad policy, no such path)."""
+    from engine.core.errors import ExitCode
+    from engine.modes.maturity.board import board, render_board, render_invalid
     from engine.modes.maturity.policy import load_policy
-    from engine.ui.terminal_text import say
+    from engine.ui.terminal_text import printable, say
 
     rules, _source = load_policy(policy)
-    say(render_board(board(list(paths) or ["playbooks"], rules, None), output))
+    found = board(list(paths) or ["playbooks"], rules, None)
+    shown = render_board(found, output)
+    if shown:
+        say(shown)
+    if found.invalid:
+        click.echo(printable(render_invalid(found)), err=True)
+        sys.exit(ExitCode.FAILED)
 
 
 @click.command()

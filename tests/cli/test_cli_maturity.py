@@ -307,6 +307,29 @@ def test_a_bad_policy_file_is_refused_at_its_line(tmp_path: Path) -> None:
         assert "Traceback" not in asked.stderr
 
 
+def test_an_invalid_playbook_in_a_folder_is_reported_and_the_others_are_on_the_board() -> None:
+    folder = current_env().work / "board"
+    folder.mkdir()
+    good = _ladder()
+    good = good.rename(folder / "ladder.yaml")
+    bad = folder / "broken.yaml"
+    bad.write_text(good.read_text().replace("  owner: tests\n", "  owner: tests\n  ownr: x\n"))
+    worse = folder / "unparsable.yaml"
+    worse.write_text("apiVersion: runbook/v1\nkind: Playbook\nmetadata: [\n")
+
+    for output in ("text", "json"):
+        shown = runbook("maturity", str(folder), "--output", output)
+
+        assert shown.returncode == 1, shown.stdout + shown.stderr
+        assert f"{bad}:9:3:" in shown.stderr and "ownr" in shown.stderr, shown.stderr
+        assert f"{worse}:" in shown.stderr and "Traceback" not in shown.stderr
+        assert "2 invalid playbook(s) not on the board" in shown.stderr
+        if output == "json":
+            assert [entry["file"] for entry in json.loads(shown.stdout)] == [str(good)]
+        else:
+            assert f"ladder 1.0.0 — level 1  ({good})" in shown.stdout, shown.stdout
+
+
 def test_the_default_policy_file_under_runbook_home_is_read() -> None:
     path = _ladder()
     home = current_env().home

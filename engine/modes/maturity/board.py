@@ -12,7 +12,6 @@ from typing import Any
 import msgspec
 from msgspec import Struct
 
-from engine.core.errors import InvalidPlaybook
 from engine.core.findings import Finding
 from engine.ledger import LEDGER_FILE, Content, Ledger, default_home
 from engine.ledger.demotion import lowering
@@ -86,22 +85,40 @@ def static_findings(file: str, level: int) -> list[Finding]:
     return list(check_file(file, text).findings)
 
 
-def board(paths: Sequence[str], policy: Policy, home: Path | None) -> list[Standing]:
-    """The standing of every playbook under `paths` (files or folders)."""
+class Board(Struct, frozen=True):
+    """The standings of the valid playbooks, and the errors of the invalid ones."""
+
+    standings: list[Standing]
+    invalid: list[Finding]
+
+
+def board(paths: Sequence[str], policy: Policy, home: Path | None) -> Board:
+    """The standing of every valid playbook under `paths` (files or folders); an invalid
+    one is left off the board with its errors, and does not hide the others."""
     reports = [check_file(file) for file, _found in candidate_files(list(paths))]
     playbooks: list[Playbook] = []
+    invalid: list[Finding] = []
     for report in reports:
         if only_not_a_playbook(report):
             continue
-        playbooks.append(_valid(report))
+        if report.playbook is None or report.errors:
+            invalid += _errors(report)
+        else:
+            playbooks.append(report.playbook)
     with Ledger.open((home or default_home()) / LEDGER_FILE) as ledger:
-        return [standing(playbook, ledger, policy) for playbook in playbooks]
+        return Board([standing(playbook, ledger, policy) for playbook in playbooks], invalid)
 
 
-def _valid(report: CheckReport) -> Playbook:
-    if report.playbook is None or report.errors:
-        raise InvalidPlaybook(list(report.errors) or list(report.findings))
-    return report.playbook
+def _errors(report: CheckReport) -> tuple[Finding, ...]:
+    return report.errors or report.findings
+
+
+def render_invalid(found: Board) -> str:
+    """The errors of the playbooks left off the board, each at its file:line:col."""
+    lines = [finding.render() for finding in found.invalid]
+    files = len({finding.location.file for finding in found.invalid})
+    lines.append(f"{files} invalid playbook(s) not on the board: fix them, then run it again")
+    return "\n".join(lines)
 
 
 def as_dict(found: Standing) -> dict[str, Any]:
@@ -115,10 +132,12 @@ def as_dict(found: Standing) -> dict[str, Any]:
     return data
 
 
-def render_board(found: Sequence[Standing], output: str) -> str:
+def render_board(found: Board, output: str) -> str:
+    """The board in `output` (text or json); JSON lists the valid playbooks only."""
     if output == "json":
-        return json.dumps([as_dict(item) for item in found], indent=2)
-    return "\n\n".join(render_one(item) for item in found) or "no playbooks found"
+        return json.dumps([as_dict(item) for item in found.standings], indent=2)
+    empty = "" if found.invalid else "no playbooks found"
+    return "\n\n".join(render_one(item) for item in found.standings) or empty
 
 
 def render_one(item: Standing) -> str:
