@@ -436,3 +436,15 @@ def test_demote_writes_the_level_in_a_flow_mapping_and_records_why() -> None:
     (change,) = entry["changes"]
     assert (change["action"], change["from_level"], change["to_level"]) == ("demote", 2, 1)
     assert (change["reason"], change["operator"]) == ("paged twice at night", "test-operator")
+
+
+def test_a_sign_off_changes_the_one_digit_of_a_crlf_file_with_a_bom() -> None:
+    path = _ladder(LADDER.replace("maturity: 1", "maturity: 2"))
+    before = b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"\r\n")
+    path.write_bytes(before)
+
+    demoted = runbook("demote", str(path), "--to", "1", "--reason", "paged twice at night")
+
+    assert demoted.returncode == 0, demoted.stdout + demoted.stderr
+    assert path.read_bytes() == before.replace(b"maturity: 2", b"maturity: 1")
+

@@ -122,7 +122,7 @@ def _record(
 def _apply(request: SignOff, before: Standing, record: dict[str, object]) -> str:
     """Check the new text, stage it, record the sign-off, then put the text in place."""
     path = Path(request.file)
-    old = path.read_text(encoding="utf-8")
+    old = path.read_bytes().decode("utf-8")  # as written: CRLF line ends stay
     new = with_maturity(old, request.file, request.to_level)
     _check_new_text(request.file, new, before, request.to_level)
     staged = _stage(path, new)
@@ -154,7 +154,7 @@ def _stage(path: Path, text: str) -> Path:
     handle, name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     staged = Path(name)
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
