@@ -448,3 +448,14 @@ def test_a_sign_off_changes_the_one_digit_of_a_crlf_file_with_a_bom() -> None:
     assert demoted.returncode == 0, demoted.stdout + demoted.stderr
     assert path.read_bytes() == before.replace(b"maturity: 2", b"maturity: 1")
 
+
+def test_a_sign_off_through_a_symlink_writes_the_file_it_points_to_and_keeps_the_link() -> None:
+    target = _ladder(LADDER.replace("maturity: 1", "maturity: 2"))
+    link = target.parent / "linked.yaml"
+    link.symlink_to(target)
+
+    demoted = runbook("demote", str(link), "--to", "1", "--reason", "paged twice at night")
+
+    assert demoted.returncode == 0, demoted.stdout + demoted.stderr
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    assert "maturity: 1" in target.read_text()

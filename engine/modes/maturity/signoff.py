@@ -121,7 +121,7 @@ def _record(
 
 def _apply(request: SignOff, before: Standing, record: dict[str, object]) -> str:
     """Check the new text, stage it, record the sign-off, then put the text in place."""
-    path = Path(request.file)
+    path = Path(request.file).resolve()  # a symlink stays one: its target is rewritten
     old = path.read_bytes().decode("utf-8")  # as written: CRLF line ends stay
     new = with_maturity(old, request.file, request.to_level)
     _check_new_text(request.file, new, before, request.to_level)
