@@ -81,7 +81,7 @@ def promote(
         return assume_yes or click.confirm(question, default=False, err=True)
 
     request = SignOff(playbook, to_level, operator_name())
-    done = command(request, before, confirm)
+    done = command(request, before, confirm, rules)
     click.echo(f"promoted to level {to_level}: sign-off {done.change_id}", err=True)
 
 

@@ -459,3 +459,29 @@ def test_a_sign_off_through_a_symlink_writes_the_file_it_points_to_and_keeps_the
     assert demoted.returncode == 0, demoted.stdout + demoted.stderr
     assert link.is_symlink() and link.resolve() == target.resolve()
     assert "maturity: 1" in target.read_text()
+
+
+def test_a_run_that_fails_while_the_promotion_is_asked_refuses_it() -> None:
+    path = _ladder(LADDER.replace("maturity: 1", "maturity: 2"))
+    policy = current_env().work / "policy.yaml"
+    policy.write_text(
+        "to_3: {supervised_runs: 1, success_rate: 1.0, passed_drills: 0, exercised_undos: 0}\n"
+    )
+    _supervised_run(path)
+    before = path.read_text()
+    child = spawn_terminal("promote", str(path), "--to", "3", "--policy", str(policy))
+    child.expect("to level 3: promote")
+    child.expect(r"\[y/N\]")
+    state = path.parent / "state"
+    state.unlink()
+    state.mkdir()  # the service is down and the fix cannot write the word back
+    failed = runbook("run", str(path), "--yes")
+    assert failed.returncode not in (0, 2, 5), failed.stdout + failed.stderr
+
+    child.sendline("y")
+
+    assert finish_terminal(child) == 5
+    assert "not promoted: the verdict is refuse" in (child.before or "")
+    assert path.read_text() == before
+    (entry,) = _board(path)
+    assert entry["changes"] == []  # no sign-off recorded

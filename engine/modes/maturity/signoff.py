@@ -20,7 +20,7 @@ from engine.ledger import LEDGER_FILE, Ledger, default_home
 from engine.model.playbook import Playbook
 from engine.modes.maturity.board import Standing, standing
 from engine.modes.maturity.policy import Policy
-from engine.modes.maturity.verdict import PROMOTE
+from engine.modes.maturity.verdict import PROMOTE, Verdict
 from engine.playbook.loader import check_file
 from engine.playbook.maturity_edit import with_maturity
 
@@ -72,17 +72,39 @@ def check_promotion(before: Standing, to_level: int) -> None:
         )
 
 
-def promote(request: SignOff, before: Standing, confirm: Callable[[], bool]) -> Done:
-    """Write and record a promotion whose verdict is `promote`, once `confirm` says so."""
-    check_promotion(before, request.to_level)
-    verdict = before.next
-    if verdict is None or verdict.verdict != PROMOTE:
-        raise RefusedError(f"the verdict is {verdict.verdict if verdict else 'none'}")
+def promote(
+    request: SignOff, before: Standing, confirm: Callable[[], bool], policy: Policy
+) -> Done:
+    """Write and record a promotion whose verdict is `promote`, once `confirm` says so and
+    the verdict still holds on what the ledger holds then."""
+    _promotable(before, request.to_level)
     if not confirm():
         raise RefusedError("not promoted: the operator said no")
+    now = assess(request.file, policy, request.home)
+    if (now.evidence_hash, now.effective) != (before.evidence_hash, before.effective):
+        raise RefusedError(
+            f"not promoted: {now.playbook} changed while the promotion was asked (now level"
+            f" {now.effective}, evidence hash {now.evidence_hash[:12]})",
+            f"see where it stands: runbook promote {request.file} --to {request.to_level}"
+            " --explain",
+        )
+    verdict = _promotable(now, request.to_level)
     evidence = sorted({row for rule in verdict.rules for row in rule.rows})
-    record = _record(request, before, "promote", evidence, verdict.verdict)
-    return Done(_apply(request, before, record), before)
+    record = _record(request, now, "promote", evidence, verdict.verdict)
+    return Done(_apply(request, now, record), before)
+
+
+def _promotable(found: Standing, to_level: int) -> Verdict:
+    """The verdict of promoting `found` to `to_level`; RefusedError unless it is promote."""
+    check_promotion(found, to_level)
+    verdict = found.next
+    if verdict is None or verdict.verdict != PROMOTE:
+        said = verdict.verdict if verdict else "none"
+        raise RefusedError(
+            f"not promoted: the verdict is {said}",
+            f"see why: runbook promote {found.file} --to {to_level} --explain",
+        )
+    return verdict
 
 
 def demote(request: SignOff, before: Standing) -> Done:
