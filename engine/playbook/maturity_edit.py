@@ -10,7 +10,9 @@ from typing import Any
 from engine.core.errors import UsageError
 from engine.core.findings import Location
 
-_SCALAR = re.compile(r"[^\s,\]}#]+")
+# The value where ruamel says it starts: a tag (`!!int`) and an anchor (`&level`), kept,
+# then the scalar itself, replaced.
+_SCALAR = re.compile(r"(?:[!&][^\s,\]}]*[ \t]+)*(?P<value>[^\s,\]}#]+)")
 
 
 def with_maturity(text: str, file: str, level: int) -> str:
@@ -36,5 +38,6 @@ def with_maturity(text: str, file: str, level: int) -> str:
             "write it as `maturity: 2`",
             Location(file, line + 1, column + 1),
         )
-    lines[line] = lines[line][: found.start()] + str(level) + lines[line][found.end() :]
+    start, end = found.span("value")
+    lines[line] = lines[line][:start] + str(level) + lines[line][end:]
     return "".join(lines)
