@@ -5,7 +5,8 @@ A run is **toil** when a human did or supervised it: a run of a level-1 or level
 playbook (the level its `run_started` event recorded) made by `runbook run` (also
 `runbook approve` of a proposal), by `runbook serve` or by `runbook rollback`. Level-3 runs are
 **automated**; drills (and the runs a drill is made of) are practice, counted apart;
-dry runs and tabletops change nothing and are not counted. The human time of a run is
+dry runs and tabletops change nothing and are not counted, nor are refused runs (nothing
+ran). The human time of a run is
 read from its events (`engine.modes.toil_time`); the ranking is by human time per week.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 
 from engine.core.errors import UsageError
 from engine.core.events import EventKind, RunStarted, read_payload
+from engine.core.outcome import Outcome
 from engine.ledger import EventRow, Ledger, RunRow, is_drill_id
 from engine.modes.history import open_ledger
 from engine.modes.maturity.board import standing
@@ -114,6 +116,8 @@ def _tally(ledger: Ledger, rows: list[RunRow]) -> dict[str, PlaybookToil]:
     by_name: dict[str, PlaybookToil] = {}
     modes = {row.run_id: row.mode for row in rows}
     for row in rows:
+        if row.status == Outcome.REFUSED:  # nothing ran: no one's work
+            continue
         entry = by_name.setdefault(row.playbook, PlaybookToil(row.playbook))
         entry.versions.add(row.version)
         if _practice(row) or _of_practice(ledger, row, modes):

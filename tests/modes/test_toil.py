@@ -264,6 +264,18 @@ def test_since_leaves_out_the_runs_before_the_window() -> None:
     assert set(_by_name(_toil())) == {"guided-chore", "supervised-chore"}
 
 
+def test_a_refused_run_is_no_toil() -> None:
+    healthy = AUTOMATED.replace("maturity: 3", "maturity: 2").replace("automated", "refused")
+    path = _write("refused", healthy)
+    _supervised_run()
+
+    refused = runbook("run", path, "--yes")  # the SLI is healthy: nothing to fix
+    assert refused.returncode == 5 and "refused" in refused.stdout, refused.stdout
+
+    assert list(_by_name(_toil())) == ["supervised-chore"]
+    assert _toil()["totals"]["toil_runs"] == 1
+
+
 def test_an_empty_ledger_says_so_and_succeeds() -> None:
     done = runbook("toil")
     assert done.returncode == 0, done.stderr
