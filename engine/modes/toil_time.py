@@ -11,7 +11,8 @@ Counted, from the time each event was recorded:
   (`confirm_answer`).
 
 Nothing else counts: what the engine runs, SLI checks, lock waits, and a question never
-answered (the run was interrupted).
+answered (the run was interrupted). Times come from the wall clock: a span it stepped back
+across counts as nothing, never as less than nothing.
 """
 
 from __future__ import annotations
@@ -72,7 +73,7 @@ def human_time(started: RunStarted, row: RunRow, events: list[EventRow]) -> Huma
         if event.kind in _OPENS and hands.does(key[0], event.step_id):
             opened[key] = event.ts
         elif event.kind == EventKind.STEP_RETRY and key in opened:
-            spent.steps += event.ts - opened[key]  # the wait before the next attempt
+            spent.steps += max(0.0, event.ts - opened[key])  # up to the wait before a retry
             opened[key] = event.ts + float(event.data.get("delay", 0.0))
         elif event.kind in _CLOSES and key in opened:
             spent.steps += max(0.0, event.ts - opened.pop(key))
