@@ -36,3 +36,13 @@ def test_only_the_number_changes(written: str, rewritten: str) -> None:
     assert after.playbook is not None and not after.errors, after.findings
     assert after.playbook.metadata.maturity == 2
     assert after.playbook.evidence_hash == before.evidence_hash
+
+
+def test_a_file_the_loader_validates_is_edited_where_it_reads_the_level() -> None:
+    # a tab before a comment is YAML the loader reads; the round-trip reader refused it
+    text = PLAYBOOK.replace("owner: sre", "owner: sre\t# the on-call team", 1)
+    assert not check_file("p.yaml", text).errors
+
+    edited = with_maturity(text, "p.yaml", 2)
+
+    assert edited == text.replace("maturity: 1", "maturity: 2", 1)
