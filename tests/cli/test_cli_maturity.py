@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import signal
 import sqlite3
 from contextlib import closing
 from pathlib import Path
@@ -15,10 +16,13 @@ import pexpect
 from run_fixtures import (
     current_env,
     finish_terminal,
+    kill_group_after_test,
     run_env,  # noqa: F401  (autouse fixture)
     run_id_of,
     runbook,
     spawn_terminal,
+    start_engine,
+    wait_for,
 )
 
 LADDER = """\
@@ -485,3 +489,26 @@ def test_a_run_that_fails_while_the_promotion_is_asked_refuses_it() -> None:
     assert path.read_text() == before
     (entry,) = _board(path)
     assert entry["changes"] == []  # no sign-off recorded
+
+
+def test_a_run_whose_engine_died_is_no_evidence_either_way() -> None:
+    hangs = '"if [ -e HANG ]; then echo $$ > HANG; sleep 30; fi; echo good > STATE"'
+    text = LADDER.replace("maturity: 1", "maturity: 2")
+    path = _ladder(text.replace('"echo good > STATE"', hangs, 1))
+    hang = path.parent / "hang"
+    path.write_text(path.read_text().replace("HANG", str(hang)))
+    good = _supervised_run(path)
+    hang.write_text("")
+    _break(path)
+    engine = start_engine("run", str(path), "--yes")
+    wait_for(lambda: hang.read_text().strip() != "", what="the step")
+    kill_group_after_test(int(hang.read_text()))
+    engine.send_signal(signal.SIGKILL)
+    engine.communicate(timeout=10)
+    recovered = runbook("recover")
+    assert recovered.returncode == 0 and "interrupted: " in recovered.stdout, recovered.stdout
+
+    (entry,) = _board(path)
+
+    assert [(row["id"], row["kind"]) for row in entry["evidence"]] == [(good, "supervised_run")]
+    assert _rules(entry)["success_rate"]["says"] == "1 of 1 supervised runs recovered or completed"

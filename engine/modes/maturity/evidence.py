@@ -18,6 +18,9 @@ ESCALATION = "escalation"
 GUIDED_MODE = "guided"  # a level-1 run at a terminal
 SUPERVISED_MODES = ("live", "hook")  # a level-2 or 3 run: `runbook run`, `runbook serve`
 SUCCESSES = (Outcome.RECOVERED.value, Outcome.COMPLETED.value)
+# Refused: nothing ran. Interrupted: the engine died (a crash, a reboot), which tells
+# nothing of the playbook; what its rollback undid still counts as exercised undos.
+_NO_EVIDENCE = (Outcome.REFUSED.value, Outcome.INTERRUPTED.value)
 
 
 class EvidenceRow(Struct, frozen=True):
@@ -66,7 +69,7 @@ def _of_run(run: RunRow) -> list[EvidenceRow]:
     rows: list[EvidenceRow] = []
     if run.status == Outcome.ROLLBACK_FAILED.value:
         rows.append(EvidenceRow(run.run_id, ROLLBACK_FAILED, run.started_at, run.status, False))
-    if run.status == Outcome.REFUSED.value:  # nothing ran: no evidence either way
+    if run.status in _NO_EVIDENCE:
         return rows
     if run.mode == GUIDED_MODE:
         rows.append(_guided(run))
