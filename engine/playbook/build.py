@@ -104,7 +104,7 @@ class _Builder:
         return Metadata(
             name=raw["name"],
             version=raw["version"],
-            maturity=raw["maturity"],
+            maturity=int(raw["maturity"]),  # `2.0` is the integer 2 to JSON Schema too
             owner=raw.get("owner", ""),
             summary=raw.get("summary", ""),
             description=raw.get("description", ""),

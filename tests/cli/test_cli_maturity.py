@@ -512,3 +512,13 @@ def test_a_run_whose_engine_died_is_no_evidence_either_way() -> None:
 
     assert [(row["id"], row["kind"]) for row in entry["evidence"]] == [(good, "supervised_run")]
     assert _rules(entry)["success_rate"]["says"] == "1 of 1 supervised runs recovered or completed"
+
+
+def test_a_level_written_2_0_is_the_level_2() -> None:
+    path = _ladder(LADDER.replace("maturity: 1", "maturity: 2.0"))
+
+    (entry,) = _board(path)
+
+    assert (entry["declared"], entry["next_level"]) == (2, 3)
+    assert isinstance(entry["declared"], int) and isinstance(entry["next_level"], int)
+    assert "ladder 1.0.0 — level 2  (" in runbook("maturity", str(path)).stdout
