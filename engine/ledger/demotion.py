@@ -10,7 +10,8 @@ Triggers, counted among the runs of this content since its last sign-off (a prom
 starts them over), runs of modes `live` and `hook` recorded at level 3:
 - a run that ended `rollback_failed`;
 - two consecutive runs that ended `failed` or `not_recovered`;
-- `escalations` escalations about its runs within `escalations_within` seconds.
+- `escalations` escalations about its runs within `escalations_within` seconds (not
+  counting those about runs the engine died under: `interrupted` is no evidence).
 A drill's runs (mode `drill`) are practice: their failures are evidence, no trigger.
 """
 
@@ -77,6 +78,8 @@ def after_escalation(
         "SELECT escalations.run_id FROM escalations JOIN runs USING (run_id)"
         " WHERE runs.playbook = ? AND runs.evidence_hash = ? AND runs.maturity >= ?"
         " AND escalations.status != 'not_needed' AND escalations.created_at > ?"
+        # a run its engine died under (kill -9, a reboot) says nothing of the playbook
+        " AND runs.status != 'interrupted'"
         " ORDER BY escalations.created_at",
         (content.playbook, content.evidence_hash, AUTOMATED, since),
     ).fetchall()
