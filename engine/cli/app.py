@@ -19,6 +19,7 @@ from engine.cli.maturity import demote, maturity, promote
 from engine.cli.plan import plan
 from engine.cli.proposals import approve, proposals
 from engine.cli.recover import recover
+from engine.cli.regress import regress
 from engine.cli.rollback import rollback
 from engine.cli.run import run
 from engine.cli.runs import runs
@@ -60,3 +61,4 @@ cli.add_command(toil)
 cli.add_command(maturity)
 cli.add_command(promote)
 cli.add_command(demote)
+cli.add_command(regress)

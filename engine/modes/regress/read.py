@@ -1,0 +1,110 @@
+"""Reading a case file: the playbook loader's YAML with positions, then the published
+schema (schema/case.v1.json), every violation at its `file:line:col` (exit 2)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from msgspec import Struct
+
+from engine.core.errors import InvalidPlaybook
+from engine.core.findings import Finding
+from engine.model.textfile import read_bounded
+from engine.model.yamlsource import Source, dotted, load_source
+from engine.modes.regress.case import Case, case_of
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
+    from jsonschema.protocols import Validator
+
+SCHEMA_FILE = "case.v1.json"
+HINT = (
+    "a case file is what `runbook regress ID -o CASE.yaml` writes; its schema is"
+    " schema/case.v1.json"
+)
+
+
+class ReadCase(Struct, frozen=True):
+    """A case as read: itself, its file, and the sha256 of the file's text."""
+
+    case: Case
+    file: str
+    sha256: str
+
+    def playbook_file(self) -> str:
+        """The playbook the case names: a relative path is relative to the case's folder."""
+        named = Path(self.case.source.file)
+        return str(named if named.is_absolute() else Path(self.file).parent / named)
+
+
+def read_case(file: str) -> ReadCase:
+    """The case in `file`; InvalidPlaybook (exit 2) with every finding at its place."""
+    text = read_bounded(file)
+    source = load_source(file, text)
+    findings = schema_findings(source)
+    if findings:
+        raise InvalidPlaybook(findings)
+    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return ReadCase(case_of(source.data), file, digest)
+
+
+def schema_findings(source: Source) -> list[Finding]:
+    """Every violation of the case schema, one per value, at the position of its node."""
+    errors = sorted(validator().iter_errors(source.data), key=lambda e: list(map(str, e.path)))
+    typed = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
+    kept = [e for e in errors if e.validator == "type" or tuple(e.absolute_path) not in typed]
+    return [_finding(source, error) for error in kept]
+
+
+def schema_path() -> Path:
+    """The case schema shipped in the wheel, or the one in a source checkout."""
+    packaged = Path(__file__).resolve().parents[2] / "_data" / SCHEMA_FILE
+    if packaged.is_file():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "schema" / SCHEMA_FILE
+
+
+@cache
+def validator() -> Validator:
+    from jsonschema import Draft202012Validator
+
+    schema = json.loads(schema_path().read_text(encoding="utf-8"))
+    return Draft202012Validator(schema)
+
+
+def _finding(source: Source, error: ValidationError) -> Finding:
+    path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties":
+        unknown = _unknown_keys(error)
+        if unknown:
+            at = (*path, unknown[0])
+            allowed = ", ".join(sorted(_properties(error)))
+            message = f"unknown key {unknown[0]!r}"
+            return Finding(source.at(at, key=True), dotted(at), message, f"known: {allowed}")
+    if error.validator == "required":
+        return Finding(source.at(path, key=True), dotted(path), error.message, HINT)
+    return Finding(source.at(path), dotted(path), _said(error), HINT)
+
+
+def _unknown_keys(error: ValidationError) -> list[str]:
+    known = _properties(error)
+    instance: Any = error.instance
+    return [str(key) for key in instance if key not in known] if isinstance(instance, dict) else []
+
+
+def _properties(error: ValidationError) -> dict[str, Any]:
+    schema = error.schema
+    found = schema.get("properties") if isinstance(schema, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _said(error: ValidationError) -> str:
+    if error.validator in ("enum", "const"):
+        wanted = error.validator_value
+        choices = wanted if isinstance(wanted, list) else [wanted]
+        return f"{error.instance!r} is not one of {', '.join(map(repr, choices))}"
+    return error.message
