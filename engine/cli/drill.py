@@ -1,8 +1,10 @@
-"""`runbook drill PLAYBOOK`: a game day, and its report."""
+"""`runbook drill PLAYBOOK`: a game day, and its report; `--case CASE.yaml`: a drill of
+a regression case, or (`--dry-run`) its path checked without side effects."""
 
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -11,10 +13,17 @@ from engine.cli.options import make_listeners, make_request, wait_seconds
 from engine.cli.params import INPUT, INVENTORY, OUTPUT, WAIT_LOCK, crash_redactions
 from engine.ui.terminal_text import say
 
+if TYPE_CHECKING:
+    from engine.modes.drill.game_day import CaseCheck
+    from engine.run.preflight import RunRequest
+
 
 @click.command()
 @click.argument(
-    "playbook", type=click.Path(exists=True, dir_okay=False), shell_complete=complete_playbooks
+    "playbook",
+    required=False,
+    type=click.Path(exists=True, dir_okay=False),
+    shell_complete=complete_playbooks,
 )
 @INPUT
 @INVENTORY
@@ -22,35 +31,74 @@ from engine.ui.terminal_text import say
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the report.")
 @WAIT_LOCK
+@click.option(
+    "--case",
+    "case_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="A regression case (runbook regress): its inputs, alert and expectation.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="With --case: check the playbook would take the same path; change nothing.",
+)
 def drill(
-    playbook: str,
+    playbook: str | None,
     inputs: tuple[str, ...],
     inventory: str | None,
     assume_yes: bool,
     output: str,
     quiet: bool,
     wait_lock: str | None,
+    case_file: str | None,
+    dry_run: bool,
 ) -> None:
     """Game day: inject the playbook's fault, time detection and recovery, always revert.
 
     Exit 0 passed, 3 not detected / not recovered, 1 inject failed, 4 revert failed,
     5 refused (SLI not healthy before; 2: the playbook fails its checks), 130
-    interrupted."""
+    interrupted. With --case CASE.yaml (PLAYBOOK defaults to the case's): the case's
+    inputs and alert, and its expectation judged too (1: one did not hold); with
+    --dry-run, exit 0 same path, 1 another path, 2 an invalid case or playbook."""
+    from engine.core.errors import UsageError
+
+    if case_file is None:
+        if dry_run:
+            raise UsageError("--dry-run needs --case", "runbook plan PLAYBOOK is a drill's dry run")
+        if playbook is None:
+            raise UsageError("give a PLAYBOOK or --case CASE.yaml", "runbook drill --help")
+        request = make_request(playbook, inputs, crash_redactions(), assume_yes=assume_yes,
+                               inventory=inventory, wait_lock=wait_seconds(wait_lock))  # fmt: skip
+        _drill(request, output, quiet)
+    elif dry_run:
+        _dry_case(case_file, playbook, inputs, output)
+    else:
+        from engine.modes.regress.judge import CaseJudge, case_inputs
+        from engine.modes.regress.read import read_case
+        from engine.playbook.inputs import parse_assignments
+
+        read = read_case(case_file)
+        given = case_inputs(read.case, parse_assignments(inputs))
+        request = make_request(
+            playbook or read.playbook_file(),
+            tuple(f"{name}={value}" for name, value in given.items()),
+            crash_redactions(),
+            assume_yes=assume_yes,
+            inventory=inventory,
+            wait_lock=wait_seconds(wait_lock),
+            alert=read.case.fault_context.alert.namespace(),
+        )
+        _drill(request, output, quiet, CaseJudge(read))
+
+
+def _drill(request: RunRequest, output: str, quiet: bool, case: CaseCheck | None = None) -> None:
     from engine.modes.drill import report as command
     from engine.modes.drill.game_day import run_drill
     from engine.modes.drill.verdict import DrillRefused, DrillStopped
 
-    request = make_request(
-        playbook,
-        inputs,
-        crash_redactions(),
-        assume_yes=assume_yes,
-        inventory=inventory,
-        wait_lock=wait_seconds(wait_lock),
-    )
     if output == "json":
         try:
-            report = run_drill(request)
+            report = run_drill(request, case=case)
         except (DrillRefused, DrillStopped) as ended:  # stdout: one report; stderr: why
             say(command.render_json(ended.report))
             raise
@@ -60,9 +108,22 @@ def drill(
 
         lines = PromptLines(sys.stdout)  # one for the drill's runs: one flushing thread
         try:
-            report = run_drill(request, lambda: make_listeners("text", quiet, lines))
+            report = run_drill(request, lambda: make_listeners("text", quiet, lines), case)
         except DrillStopped as stopped:  # under way: its report, as at any end
             say(command.render_text(stopped.report))
             raise
         say(command.render_text(report))
     sys.exit(int(report.exit_code))
+
+
+def _dry_case(case_file: str, playbook: str | None, inputs: tuple[str, ...], output: str) -> None:
+    """The case's path checked against the playbook's plan: nothing runs or is recorded."""
+    from engine.modes.regress.judge import check_case
+    from engine.modes.regress.read import read_case
+    from engine.modes.regress.report import render_dry_json, render_dry_text
+    from engine.playbook.inputs import parse_assignments
+
+    read = read_case(case_file)
+    check = check_case(read, playbook or read.playbook_file(), parse_assignments(inputs))
+    say(render_dry_json(check) if output == "json" else render_dry_text(check))
+    sys.exit(int(check.exit_code))

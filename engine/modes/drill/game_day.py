@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import msgspec.structs
 
@@ -45,6 +45,15 @@ if TYPE_CHECKING:
 Listeners = Callable[[], Sequence[Listener]]
 
 
+class CaseCheck(Protocol):
+    """A regression case the drill runs (`runbook drill --case`): named in the drill's
+    record from its start, its expectation judged once the drill ended."""
+
+    def identity(self) -> dict[str, Any]: ...
+
+    def judge(self, report: DrillReport, ledger: Ledger) -> None: ...
+
+
 class DrillSignals:
     """Ctrl-C / SIGTERM between the recorded runs: stop waiting, skip the remediation,
     go straight to the revert. (Inside a run, the runner's own handling applies.)"""
@@ -59,10 +68,13 @@ class DrillSignals:
         return stop_signals_handled(self._handle)
 
 
-def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
+def run_drill(
+    request: RunRequest, listeners: Listeners = tuple, case: CaseCheck | None = None
+) -> DrillReport:
     """The whole drill, recorded in the ledger; raises DrillRefused before anything is
     injected (also when the playbook does not pass its checks: that too is recorded),
-    DrillStopped when an error ends it after the inject (recorded too)."""
+    DrillStopped when an error ends it after the inject (recorded too). With `case`, the
+    drill is of that regression case: its expectation is judged on top of the verdict."""
     try:
         checked = _checked(request)
     except EngineError as exc:
@@ -77,6 +89,7 @@ def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
         drill.detect_within or DEFAULT_DETECT_WITHIN,
         drill.recover_within,
         drill_id=new_drill_id(),
+        case=None if case is None else case.identity(),
     )
     with contextlib.ExitStack() as stack:
         try:
@@ -98,6 +111,8 @@ def run_drill(request: RunRequest, listeners: Listeners = tuple) -> DrillReport:
             report.fail(Verdict.ABORTED, "the drill was interrupted before the inject")
             finish_record(ledger, report)
             raise
+        if case is not None:
+            case.judge(report, ledger)
         finish_record(ledger, report)
     return report
 

@@ -15,6 +15,8 @@ HEADLINES = {
     Verdict.ABORTED: "ABORTED: the drill was interrupted; the fault was reverted",
     Verdict.REFUSED: "REFUSED: nothing was injected",
     Verdict.STOPPED: "STOPPED: an error ended the drill after the inject; the fault was reverted",
+    Verdict.CASE_FAILED: "FAILED: the drill passed, but the regression case's expectation did not"
+    " hold",
 }
 
 
@@ -34,10 +36,23 @@ def render_text(report: DrillReport) -> str:
         lines.append(
             f"  {part.name:<10}  run {part.run_id}: {part.outcome} in {part.seconds:g}s{message}"
         )
+    lines += _case_lines(report)
     lines += [f"  finding:    {finding}" for finding in report.findings]
     if report.parts:
         lines.append("`runbook show RUN_ID` replays each part.")
     return "\n".join(lines)
+
+
+def _case_lines(report: DrillReport) -> list[str]:
+    """The regression case the drill ran, and each expectation: held or not."""
+    case = report.case
+    if case is None:
+        return []
+    lines = [f"  case:       {case['name']} ({case['file']}, sha256 {case['sha256'][:12]})"]
+    for expectation in case.get("expectations", []):
+        mark = "held" if expectation["held"] else "NOT HELD"
+        lines.append(f"    {mark:<9} {expectation['name']}: {expectation['says']}")
+    return lines
 
 
 def _timings(report: DrillReport) -> list[str]:

@@ -24,6 +24,7 @@ class Verdict:
     ABORTED = "aborted"
     REFUSED = "refused"  # a precondition was not met: nothing was injected
     STOPPED = "stopped"  # an error ended the drill after the inject; the fault was reverted
+    CASE_FAILED = "case_failed"  # passed, but the regression case's expectation did not hold
 
 
 EXIT_CODES = {
@@ -35,6 +36,7 @@ EXIT_CODES = {
     Verdict.ABORTED: ExitCode.ABORTED,
     Verdict.REFUSED: ExitCode.REFUSED,
     Verdict.STOPPED: ExitCode.FAILED,  # the error's own, when known (`error_exit`)
+    Verdict.CASE_FAILED: ExitCode.FAILED,
 }
 
 
@@ -48,6 +50,7 @@ OUTCOMES = {
     Verdict.ABORTED: Outcome.ABORTED,
     Verdict.REFUSED: Outcome.REFUSED,
     Verdict.STOPPED: Outcome.FAILED,
+    Verdict.CASE_FAILED: Outcome.FAILED,
 }
 # The verdicts of a drill an error ended early: the report's exit code is the error's.
 ENDED_BY_ERROR = (Verdict.REFUSED, Verdict.STOPPED)
@@ -126,6 +129,9 @@ class DrillReport(Struct):
     # that cannot be read or bad inputs, 5 for a precondition not met); `exit_code` in
     # the JSON.
     error_exit: int | None = None
+    # `runbook drill --case`: the case's name, file and sha256, and once judged, each
+    # expectation (name, held, says) and whether all held
+    case: dict[str, Any] | None = None
 
     @property
     def exit_code(self) -> ExitCode:
