@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from msgspec import Struct
 
 from engine.core.outcome import Outcome
@@ -49,6 +51,7 @@ def evidence_rows(ledger: Ledger, content: Content) -> list[EvidenceRow]:
             drill.started_at,
             drill.verdict or "",
             drill.verdict == "passed",
+            _case_of(drill.report),
             detected_after=drill.detected_after,
             recovered_after=drill.recovered_after,
         )
@@ -63,6 +66,12 @@ def evidence_rows(ledger: Ledger, content: Content) -> list[EvidenceRow]:
         for found in ledger.evidence_escalations(content)
     ]
     return sorted(rows, key=lambda row: (row.at, row.id, row.kind))
+
+
+def _case_of(report: dict[str, Any]) -> str:
+    """A drill of a regression case (`runbook drill --case`) says so: `drill (case NAME)`."""
+    case = report.get("case")
+    return f"drill (case {case['name']})" if isinstance(case, dict) and "name" in case else ""
 
 
 def _of_run(run: RunRow) -> list[EvidenceRow]:
