@@ -426,3 +426,57 @@ def test_a_run_an_alert_started_becomes_a_case_with_the_alerts_labels(
     code, found = dry_run(case)
     assert code == 0, found
     assert Path(found["file"]).resolve() == playbook.resolve()
+
+
+SECRET_LABEL_PLAYBOOK = """\
+apiVersion: runbook/v1
+kind: Playbook
+metadata:
+  name: secret-label
+  version: 1.0.0
+  maturity: 3
+  owner: tests
+  triggers:
+    - alertname: ServiceDown
+inputs:
+  service: {{type: string, pattern: '^[a-z0-9-]+$'}}
+secrets:
+  token: {{env: REGRESS_TOKEN}}
+targets: ["svc/secret-label"]
+sli:
+  probe:
+    command: {{run: "test -f {markers}/fixed; echo $?", timeout: 5s}}
+  healthy: {{below: 1}}
+  settle: 0s
+  samples: 1
+  interval: 100ms
+steps:
+  - id: fix
+    timeout: 30s
+    shell:
+      run: 'test -n "$S" && touch {markers}/fixed'
+      env: {{S: "{{{{ inputs.service }}}}"}}
+    undo: {{shell: {{run: "rm -f {markers}/fixed"}}}}
+"""
+
+
+def test_a_label_that_gave_a_secret_input_is_redacted_in_the_case(
+    tmp_path: Path, serve_factory: Callable[..., Server]
+) -> None:
+    canary = f"canary-{uuid.uuid4().hex[:12]}"
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "secret-label.yaml").write_text(SECRET_LABEL_PLAYBOOK.format(markers=tmp_path))
+    server = serve_factory(folder, env={"REGRESS_TOKEN": canary}).start()
+    assert server.post(notification([alert("ServiceDown", service=canary)])).status == 200
+    (decided,) = server.wait_settled(1)
+    assert decided["state"] == "started", (decided["reason"], server.log[-2000:])
+    case = tmp_path / "case.yaml"
+
+    regress(str(decided["run_id"]), case)
+
+    assert canary not in case.read_text()
+    context = read_yaml(case)["fault_context"]
+    assert context["supply"] == ["service"] and context["inputs"] == {}
+    assert context["alert"]["labels"]["service"] == "«redacted:service»"
+    assert context["alert"]["labels"]["alertname"] == "ServiceDown"

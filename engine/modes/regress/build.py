@@ -33,6 +33,7 @@ from engine.modes.regress.case import (
     Source,
     within_of,
 )
+from engine.templating.redaction import Redactor
 
 REDACTED_MARK = "«redacted:"  # how the ledger keeps a value that held a secret
 WHEN_FALSE = "`when` is false"  # the reason the runner records for a skipped step
@@ -79,7 +80,7 @@ def from_run(ledger: Ledger, run_id: str) -> Case:
     )
     return _case(
         source,
-        _alert_of(ledger, ledger.trigger_of_run(info.run_id)),
+        _alert_of(ledger, ledger.trigger_of_run(info.run_id), _held_secrets(info.inputs)),
         info.inputs,
         _fault_of(events, info.file),
         Expect(row.status, within_of(observed), OBSERVED, path_of(events), round(observed, 3)),
@@ -170,11 +171,35 @@ def _split_inputs(inputs: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
     return kept, sorted(supply)
 
 
-def _alert_of(ledger: Ledger, trigger: TriggerRow | None) -> Alert:
+def _held_secrets(inputs: Mapping[str, Any]) -> list[str]:
+    """The inputs the ledger kept redacted: they held a secret's value."""
+    return _split_inputs(inputs)[1]
+
+
+def _alert_of(ledger: Ledger, trigger: TriggerRow | None, secret_inputs: list[str]) -> Alert:
     """The labels and annotations of the alert that started the run, from the
-    notification it came in (only its name when the body was pruned)."""
+    notification it came in (only its name when the body was pruned); the value of an
+    input that held a secret is redacted in them too (the alert is where it came from)."""
     if trigger is None:
         return Alert()
+    held = {name: str(trigger.inputs[name]) for name in secret_inputs if name in trigger.inputs}
+    redactor = Redactor({name: value for name, value in held.items() if value})
+    alert = _alert_in(ledger, trigger)
+    if not redactor:
+        return alert
+    return msgspec.structs.replace(
+        alert,
+        labels=redactor.redact_data(alert.labels),
+        annotations=redactor.redact_data(alert.annotations),
+        note="; ".join(
+            part
+            for part in (alert.note, "values that held a secret are redacted: «redacted:INPUT»")
+            if part
+        ),
+    )
+
+
+def _alert_in(ledger: Ledger, trigger: TriggerRow) -> Alert:
     body = _json(ledger.notification_payload(trigger.notification_id))
     alerts = body.get("alerts") if isinstance(body, dict) else None
     if not isinstance(alerts, list) or not 0 <= trigger.position < len(alerts):
