@@ -480,3 +480,33 @@ def test_a_label_that_gave_a_secret_input_is_redacted_in_the_case(
     assert context["supply"] == ["service"] and context["inputs"] == {}
     assert context["alert"]["labels"]["service"] == "«redacted:service»"
     assert context["alert"]["labels"]["alertname"] == "ServiceDown"
+
+
+def test_the_dry_run_decides_when_with_the_cases_alert_labels(
+    tmp_path: Path, serve_factory: Callable[..., Server]
+) -> None:
+    paged = (
+        "steps:\n  - id: page\n    when: \"alert.labels.severity == 'page'\"\n"
+        '    timeout: 5s\n    readonly: true\n    shell: {{run: "true"}}\n'
+    )
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    text = SECRET_LABEL_PLAYBOOK.replace("steps:\n", paged, 1).format(markers=tmp_path)
+    (folder / "paged.yaml").write_text(text)
+    server = serve_factory(folder, env={"REGRESS_TOKEN": "unused-here"}).start()
+    fired = alert("ServiceDown", service="api", severity="page")
+    assert server.post(notification([fired])).status == 200
+    (decided,) = server.wait_settled(1)
+    assert decided["state"] == "started", (decided["reason"], server.log[-2000:])
+    case = tmp_path / "case.yaml"
+    regress(str(decided["run_id"]), case)
+    assert read_yaml(case)["expect"]["steps"][0] == {"id": "page", "path": "ran"}
+    (tmp_path / "fixed").unlink()
+
+    same, _ = dry_run(case)
+    case.write_text(case.read_text().replace("severity: page", "severity: ticket"))
+    code, found = dry_run(case)
+
+    assert same == 0
+    assert code == 1, found
+    assert found["differences"] == ["step 'page' ran in the record; now its `when` is false"]
