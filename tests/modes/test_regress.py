@@ -307,6 +307,20 @@ def test_a_drill_of_the_case_passes_and_is_kept_as_the_cases_evidence(tmp_path: 
     rows = json.loads(board.stdout)[0]["evidence"]
     drill = next(row for row in rows if row["id"] == report["drill_id"])
     assert drill["detail"] == "drill (case disk-full-2026-12)" and drill["ok"] is True
+    assert report["case"]["content_hash"]["same"] is True
+
+
+def test_a_drill_of_a_case_tells_a_changed_playbook_and_judges_the_path(tmp_path: Path) -> None:
+    path, state, _ = write_playbook(tmp_path)
+    case = tmp_path / "case.yaml"
+    regress(recorded_run(path, state), case)
+    write_playbook(tmp_path, version="1.0.1")  # another content, the same path
+
+    done = run_cli("drill", "--case", str(case), "--yes", "--quiet", timeout=120)
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "playbook content changed since the case" in done.stdout
+    assert "held      path: the same path (fix ran)" in done.stdout
 
 
 def test_an_expectation_that_does_not_hold_fails_the_drill_with_exit_1(tmp_path: Path) -> None:

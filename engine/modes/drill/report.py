@@ -49,6 +49,12 @@ def _case_lines(report: DrillReport) -> list[str]:
     if case is None:
         return []
     lines = [f"  case:       {case['name']} ({case['file']}, sha256 {case['sha256'][:12]})"]
+    content = case.get("content_hash")
+    if isinstance(content, dict) and not content.get("same"):
+        lines.append(
+            f"    playbook content changed since the case ({str(content['case'])[:12]}, now"
+            f" {str(content['now'])[:12]}): the expectation decides"
+        )
     for expectation in case.get("expectations", []):
         mark = "held" if expectation["held"] else "NOT HELD"
         lines.append(f"    {mark:<9} {expectation['name']}: {expectation['says']}")

@@ -12,7 +12,7 @@ from msgspec import Struct, field
 
 from engine.core.errors import ExitCode, UsageError
 from engine.core.events import EventKind
-from engine.ledger import EventRow, Ledger
+from engine.ledger import EventRow, Ledger, RunRow
 from engine.modes.drill.verdict import DrillReport, Verdict
 from engine.modes.regress.build import path_of
 from engine.modes.regress.case import (
@@ -209,9 +209,17 @@ class CaseJudge:
             ]
         report.case = {**self.identity(), "held": all(e.held for e in held),
                        "expectations": [_as_dict(e) for e in held]}  # fmt: skip
+        if remediate is not None:
+            report.case["content_hash"] = self._content(ledger.get_run(remediate.run_id))
         for expectation in held:
             if not expectation.held:
                 report.fail(Verdict.CASE_FAILED, f"case {self.read.case.name}: {expectation.says}")
+
+    def _content(self, run: RunRow) -> dict[str, Any]:
+        """The playbook's content the drill ran against the case's (a change is told,
+        not a failure by itself: the path decides)."""
+        recorded = self.read.case.source.content_hash
+        return {"case": recorded, "now": run.content_hash, "same": recorded == run.content_hash}
 
     def _outcome(self, outcome: str) -> Expectation:
         wanted = self.read.case.expect.outcome
