@@ -112,9 +112,18 @@ def run_drill(
             finish_record(ledger, report)
             raise
         if case is not None:
-            case.judge(report, ledger)
+            _judge(case, report, ledger)
         finish_record(ledger, report)
     return report
+
+
+def _judge(case: CaseCheck, report: DrillReport, ledger: Ledger) -> None:
+    """The case's expectation on top of the verdict; a record that cannot be read back
+    to judge it fails the case, and the drill is still recorded as it ended."""
+    try:
+        case.judge(report, ledger)
+    except EngineError as exc:
+        report.fail(Verdict.CASE_FAILED, f"the case could not be judged: {exc.message}")
 
 
 def _stopped(
