@@ -109,7 +109,7 @@ def _text(source: Source, where: tuple[str | int, ...], value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        _fail(source, where, f"`{where[-1]}` must be text (quote it)", False)
+        _fail(source, where, f"`{where[-1]}` must be text", False)
     return value.strip()
 
 

@@ -17,6 +17,7 @@ from msgspec.structs import asdict
 from engine.core.durations import format_seconds
 from engine.core.errors import UsageError
 from engine.core.outcome import Outcome
+from engine.core.results import Verdict
 from engine.core.tabletop import ANSWERS, GAPS, spoken
 from engine.modes.tabletop.walk import Walk, WalkedStep
 
@@ -61,7 +62,7 @@ class Tabletop(Struct):
             at = (
                 self.walk.steps[len(self.steps)].planned.id
                 if len(self.steps) < total
-                else "the end"
+                else "the findings"
             )
             return f"stopped at {at} after {len(self.steps)} of {total} step(s): {said}"
         return f"{total} step(s) walked through: {said}"
@@ -118,9 +119,8 @@ def step_text(walked: WalkedStep, index: int, total: int) -> str:
 def _change(verdict: str, readonly: bool) -> str:
     if readonly:
         return "nothing (read-only)"
-    return {"would_change": "would change the system", "no_op": "nothing now"}.get(
-        verdict, spoken(verdict)
-    )
+    said = {Verdict.WOULD_CHANGE: "would change the system", Verdict.NO_OP: "nothing now"}
+    return said.get(Verdict(verdict), "unknown until it runs")
 
 
 def _indented(text: str) -> str:
@@ -215,17 +215,7 @@ def render_json(tabletop: Tabletop) -> str:
         "message": tabletop.message(),
         "participants": tabletop.participants,
         "duration": round(tabletop.duration, 3),
-        "steps": [
-            {
-                **asdict(walked.planned),
-                "answer": answered[walked.planned.id].answer
-                if walked.planned.id in answered
-                else None,
-                "gap": answered[walked.planned.id].gap if walked.planned.id in answered else None,
-                "note": answered[walked.planned.id].note if walked.planned.id in answered else None,
-            }
-            for walked in walk.steps
-        ],
+        "steps": [_step_json(walked, answered.get(walked.planned.id)) for walked in walk.steps],
         "gaps": {kind: [step.id for step in steps] for kind, steps in tabletop.gaps().items()},
         "findings": tabletop.findings,
     }
@@ -233,12 +223,16 @@ def render_json(tabletop: Tabletop) -> str:
 
 
 def _step_json(walked: WalkedStep, step: AnsweredStep | None) -> dict[str, Any]:
-    """A step as the plan's JSON shows it, with its answer, gap and note (null: not
-    reached)."""
-    answer: dict[str, str | None] = {"answer": None, "gap": None, "note": None}
-    if step is not None:
-        answer = {"answer": step.answer, "gap": step.gap or None, "note": step.note}
-    return {**asdict(walked.planned), "irreversible": walked.irreversible or None, **answer}
+    """A step's answer, gap and note (null: not reached), and the step as the plan's
+    JSON shows it."""
+    return {
+        "id": walked.planned.id,
+        "answer": step.answer if step else None,
+        "gap": (step.gap or None) if step else None,
+        "note": step.note if step else None,
+        "irreversible": walked.irreversible or None,
+        "plan": asdict(walked.planned),
+    }
 
 
 # -- the report file -----------------------------------------------------------------------
