@@ -63,7 +63,10 @@ def tabletop(
         answers_file=answers_file,
         report_file=report_file,
     )
-    terminal = TerminalTabletop(err=output == "json") if sys.stdin.isatty() else None
+    # The questions go where a person reads them: stderr when stdout is the JSON report
+    # or not the terminal (a file, a pipe).
+    questions_on_stderr = output == "json" or not sys.stdout.isatty()
+    terminal = TerminalTabletop(err=questions_on_stderr) if sys.stdin.isatty() else None
     done = run_tabletop(request, terminal)
     say(render_json(done) if output == "json" else render_text(done))
     sys.exit(done.exit_code)

@@ -140,3 +140,15 @@ def test_a_tabletop_is_neither_toil_nor_a_supervised_run() -> None:
     assert toil["totals"]["toil_runs"] == 0
     assert toil["totals"]["human_seconds"] == 0
     assert not [row for row in entry["evidence"] if row["kind"] != "tabletop"]
+
+
+def test_a_changed_file_under_its_recorded_version_is_refused_before_any_question() -> None:
+    path = _playbook()
+    _tabletop_json(path)
+    path.write_text(path.read_text().replace("the files are gone for good", "gone"))
+
+    done = runbook("tabletop", str(path), "--answers", str(answers_file(current_env().work)))
+
+    assert done.returncode == 2
+    assert "version 1.0.0 of tabletop-test was recorded with other content" in done.stderr
+    assert len(json.loads(runbook("runs", "--output", "json").stdout)) == 1

@@ -4,11 +4,16 @@ answers and gaps are recorded, nothing is executed; Ctrl-C keeps the answers so 
 from __future__ import annotations
 
 import io
+import json
+import os
 import re
+import shlex
 import signal
 import stat
+import sys
 from typing import Any
 
+import pexpect
 from http_fixtures import Origin
 from run_fixtures import (
     current_env,
@@ -116,3 +121,30 @@ def test_sigterm_ends_a_tabletop_as_aborted_too(http_origin: Origin) -> None:
     (run,) = runs_json()
     assert run["status"] == "aborted"
     assert "stopped at drain after 0 of 3 step(s)" in run["summary"]["message"]
+
+
+def test_with_json_output_the_questions_go_to_stderr_and_stdout_is_one_document(
+    http_origin: Origin,
+) -> None:
+    work = current_env().work
+    path, _markers = tabletop_playbook(work, http_origin.url)
+    out = work / "report.json"
+    engine = shlex.join([sys.executable, "-m", "engine", "tabletop", str(path)])
+    child = pexpect.spawn(
+        "sh",
+        ["-c", f"exec {engine} --participant ana --output json > {shlex.quote(str(out))}"],
+        env={**os.environ},
+        encoding="utf-8",
+        timeout=20,
+        dimensions=(40, 120),
+    )
+    for step in ("drain", "call", "purge"):
+        _answer(child, step, "w")
+    child.expect(r"findings \(optional\): ")
+    child.sendline("")
+
+    assert finish_terminal(child) == 0
+    document = json.loads(out.read_text())
+    assert [step["answer"] for step in document["steps"]] == ["would_do"] * 3
+    assert document["participants"] == ["ana"]
+    assert document["sli"].startswith("http probe")
