@@ -7,8 +7,9 @@ far; an engine killed outright leaves the run for the ledger to mark `interrupte
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import Any, Protocol
@@ -123,8 +124,9 @@ def _session(ledger: Ledger, walk: Walk, asker: Asker, named: list[str]) -> Tabl
     tabletop = _start(ledger, walk, named)
     clock = time.monotonic()
     try:
-        with stop_signals_handled(_stop):
-            _walk_through(ledger, walk, asker, tabletop)
+        stops = Stops()
+        with stop_signals_handled(stops.handle):
+            _walk_through(ledger, walk, asker, tabletop, stops)
         tabletop.status = Outcome.COMPLETED.value
     except (AbortRequested, KeyboardInterrupt):
         tabletop.status = Outcome.ABORTED.value
@@ -133,9 +135,30 @@ def _session(ledger: Ledger, walk: Walk, asker: Asker, named: list[str]) -> Tabl
     return tabletop
 
 
-def _stop(signum: int, frame: FrameType | None) -> None:
-    """SIGTERM as Ctrl-C: the exercise ends, as aborted, at the question it was at."""
-    raise KeyboardInterrupt
+class Stops:
+    """Ctrl-C and SIGTERM: the exercise ends, as aborted, at the question it was at; one
+    that comes while an answer is recorded waits until the answer is in the ledger and in
+    the report alike."""
+
+    def __init__(self) -> None:
+        self.recording = False
+        self.pending = False
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.recording:
+            self.pending = True
+            return
+        raise KeyboardInterrupt
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        self.recording = True
+        try:
+            yield
+        finally:
+            self.recording = False
+        if self.pending:
+            raise KeyboardInterrupt
 
 
 def _start(ledger: Ledger, walk: Walk, named: list[str]) -> Tabletop:
@@ -173,19 +196,23 @@ def _start(ledger: Ledger, walk: Walk, named: list[str]) -> Tabletop:
     return Tabletop(info.run_id, walk, participants=named, started_at=info.started_at)
 
 
-def _walk_through(ledger: Ledger, walk: Walk, asker: Asker, tabletop: Tabletop) -> None:
+def _walk_through(
+    ledger: Ledger, walk: Walk, asker: Asker, tabletop: Tabletop, stops: Stops
+) -> None:
     run_id = tabletop.run_id
     asker.say(intro_text(walk, run_id))
-    if not tabletop.participants:
-        tabletop.participants = asker.participants()
-    said = Participants(participants=tabletop.participants)
-    ledger.append(run_id, said.kind, said.fields())
+    named = tabletop.participants or asker.participants()
+    with stops.held():
+        said = Participants(participants=named)
+        ledger.append(run_id, said.kind, said.fields())
+        tabletop.participants = named
     for index, walked in enumerate(walk.steps, 1):
         answer, note, gap = asker.answer(step_text(walked, index, len(walk.steps)))
-        event = TabletopAnswer(answer=answer, note=note, gap=gap)
-        ledger.append(run_id, event.kind, event.fields(), walked.planned.id)
         planned = walked.planned
-        tabletop.steps.append(AnsweredStep(planned.id, planned.title, answer, note, gap))
+        with stops.held():  # in the ledger and the report, or in neither
+            event = TabletopAnswer(answer=answer, note=note, gap=gap)
+            ledger.append(run_id, event.kind, event.fields(), planned.id)
+            tabletop.steps.append(AnsweredStep(planned.id, planned.title, answer, note, gap))
     tabletop.findings = asker.findings()
 
 

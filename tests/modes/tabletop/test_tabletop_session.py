@@ -4,6 +4,7 @@ read), and what the participants answered is in the ledger and the report."""
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -16,7 +17,7 @@ from tabletop_helpers import CANARY, STEP_IDS, answers_file, tabletop_playbook
 
 from engine.ledger import LEDGER_FILE, Ledger
 from engine.modes.tabletop.report import intro_text, step_text
-from engine.modes.tabletop.session import TabletopRequest, run_tabletop
+from engine.modes.tabletop.session import Stops, TabletopRequest, run_tabletop
 
 
 @pytest.fixture
@@ -133,3 +134,16 @@ def test_each_step_is_shown_rendered_with_its_undo_change_gate_and_condition(
     assert "secrets (not read; shown as «secret:NAME»): token" in intro
     assert "inject break: sh -c 'touch " in intro
     assert "detect within 10.0s" in intro
+
+
+def test_a_stop_while_an_answer_is_recorded_waits_for_the_record() -> None:
+    stops = Stops()
+    recorded: list[str] = []
+
+    with pytest.raises(KeyboardInterrupt), stops.held():
+        stops.handle(signal.SIGTERM, None)  # arrives between the ledger and the report
+        recorded.append("both")
+
+    assert recorded == ["both"]
+    with pytest.raises(KeyboardInterrupt):  # at a question: at once
+        Stops().handle(signal.SIGINT, None)
