@@ -148,3 +148,24 @@ def test_with_json_output_the_questions_go_to_stderr_and_stdout_is_one_document(
     assert [step["answer"] for step in document["steps"]] == ["would_do"] * 3
     assert document["participants"] == ["ana"]
     assert document["sli"].startswith("http probe")
+
+
+def test_ctrl_c_before_anyone_is_named_records_an_aborted_tabletop_without_answers(
+    http_origin: Origin,
+) -> None:
+    path, _markers = tabletop_playbook(current_env().work, http_origin.url)
+    child = _at_a_terminal("tabletop", str(path))
+    child.expect(r"participants \(names, separated by commas\): ")
+
+    child.sendintr()
+
+    assert finish_terminal(child) == 130
+    (run,) = runs_json()
+    assert run["status"] == "aborted"
+    assert run["summary"]["message"].startswith("stopped before the first of 3 step(s)")
+    assert run["summary"]["steps"] == {}
+    assert [e["kind"] for e in events(run["run_id"])] == [
+        "run_started",
+        "tabletop_findings",
+        "run_finished",
+    ]

@@ -58,6 +58,8 @@ class Tabletop(Struct):
         total = len(self.walk.steps)
         gaps = sum(len(steps) for steps in self.gaps().values())
         said = f"{', '.join(counts)}; {gaps} gap(s)"
+        if self.status == Outcome.ABORTED.value and not self.participants:
+            return f"stopped before the first of {total} step(s), at who takes part"
         if self.status == Outcome.ABORTED.value:
             at = (
                 self.walk.steps[len(self.steps)].planned.id
