@@ -57,8 +57,8 @@ def participants_of(typed: str) -> list[str]:
 
 
 class TerminalTabletop:
-    """Asks the participants at the terminal; `err`: questions on stderr (stdout holds
-    the JSON report)."""
+    """Asks the participants at the terminal; `err`: the questions on stderr, when stdout
+    is the JSON report, a file or a pipe."""
 
     def __init__(self, err: bool = False) -> None:
         self.err = err
