@@ -26,6 +26,7 @@ from engine.cli.runs import runs
 from engine.cli.schema import schema
 from engine.cli.serve import serve
 from engine.cli.show import show
+from engine.cli.tabletop import tabletop
 from engine.cli.toil import toil
 from engine.cli.triggers import escalations, triggers
 from engine.cli.validate import validate
@@ -62,3 +63,4 @@ cli.add_command(maturity)
 cli.add_command(promote)
 cli.add_command(demote)
 cli.add_command(regress)
+cli.add_command(tabletop)

@@ -47,6 +47,10 @@ class EventKind(StrEnum):
     ROLLBACK_FINISHED = "rollback_finished"
     RUN_FINISHED = "run_finished"
     INTERRUPTED = "interrupted"  # written by the ledger for a run whose engine is gone
+    # `runbook tabletop`: who took part, each step's answer, the findings at the end
+    TABLETOP_PARTICIPANTS = "tabletop_participants"
+    TABLETOP_ANSWER = "tabletop_answer"
+    TABLETOP_FINDINGS = "tabletop_findings"
 
 
 class Payload(Struct, frozen=True, kw_only=True):
@@ -233,6 +237,32 @@ class Interrupted(Payload, frozen=True, kw_only=True):
     reason: str
     owner_pid: int
     found_by_pid: int
+
+
+class TabletopParticipants(Payload, frozen=True, kw_only=True):
+    """Who walked through the playbook in a tabletop exercise."""
+
+    kind = EventKind.TABLETOP_PARTICIPANTS
+    participants: list[str]
+
+
+class TabletopAnswer(Payload, frozen=True, kw_only=True):
+    """The participants' answer at one step: `would_do`, `unclear` or `blocked`, their
+    note, and for an unclear or blocked step the kind of gap (else "")."""
+
+    kind = EventKind.TABLETOP_ANSWER
+    answer: str
+    note: str
+    gap: str
+
+
+class TabletopFindings(Payload, frozen=True, kw_only=True):
+    """The end of a tabletop: its free-form findings and how long it took (seconds,
+    measured on a monotonic clock)."""
+
+    kind = EventKind.TABLETOP_FINDINGS
+    findings: str
+    duration: float
 
 
 PAYLOADS: dict[EventKind, type[Payload]] = {

@@ -43,6 +43,9 @@ from engine.core.events import (
     StepResultEvent,
     StepRetry,
     StepSkipped,
+    TabletopAnswer,
+    TabletopFindings,
+    TabletopParticipants,
     UndoIntent,
     UndoResultEvent,
     UndoSkipped,
@@ -346,6 +349,25 @@ def _interrupted(found: Interrupted) -> str:
     )
 
 
+def _tabletop_participants(taking_part: TabletopParticipants) -> str:
+    names = ", ".join(taking_part.participants) or "none named"
+    return printable_line(f"tabletop walk-through with {names}")
+
+
+def _tabletop_answer(answered: TabletopAnswer) -> str:
+    text = answered.answer.replace("_", " ")
+    if answered.gap:
+        text += f" (gap: {answered.gap.replace('_', ' ')})"
+    if answered.note:
+        text += f" — {answered.note}"
+    return printable_line(text)
+
+
+def _tabletop_findings(found: TabletopFindings) -> str:
+    said = f"findings: {found.findings}" if found.findings else "no findings written"
+    return printable_line(f"walk-through took {format_seconds(found.duration)}; {said}")
+
+
 def _told(cls: type[P], tell: Callable[[P], str]) -> tuple[type[Payload], Callable[[Payload], str]]:
     """An entry of `_TOLD`: payloads of `cls` are told by `tell`."""
 
@@ -382,6 +404,9 @@ _TOLD: dict[type[Payload], Callable[[Payload], str]] = dict(
         _told(RollbackFinished, _rollback_finished),
         _told(RunFinished, _run_finished),
         _told(Interrupted, _interrupted),
+        _told(TabletopParticipants, _tabletop_participants),
+        _told(TabletopAnswer, _tabletop_answer),
+        _told(TabletopFindings, _tabletop_findings),
     ]
 )
 

@@ -223,6 +223,10 @@ PLAIN_IGNORED = frozenset(
         EventKind.LOCK_LOST,
         EventKind.ROLLBACK_FINISHED,
         EventKind.INTERRUPTED,  # written by the ledger, never emitted
+        # a tabletop's: written by `runbook tabletop`, which says them itself; no run emits them
+        EventKind.TABLETOP_PARTICIPANTS,
+        EventKind.TABLETOP_ANSWER,
+        EventKind.TABLETOP_FINDINGS,
     }
 )
 

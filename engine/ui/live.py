@@ -72,6 +72,9 @@ LIVE_IGNORED = frozenset(
         EventKind.LOCK_LOST,
         EventKind.ROLLBACK_FINISHED,
         EventKind.INTERRUPTED,
+        EventKind.TABLETOP_PARTICIPANTS,
+        EventKind.TABLETOP_ANSWER,
+        EventKind.TABLETOP_FINDINGS,
     }
 )
 

@@ -61,7 +61,7 @@ drill:
 
 BOARD_KEYS = {
     *("file", "playbook", "version", "evidence_hash", "declared", "effective", "demoted_by"),
-    *("next_level", "verdict", "missing", "rules", "evidence", "changes"),
+    *("next_level", "verdict", "missing", "rules", "evidence", "changes", "tabletops"),
 }
 RULE_KEYS = {"rule", "status", "found", "needed", "says", "rows"}
 ROW_KEYS = {"id", "kind", "at", "outcome", "ok", "detail", "detected_after", "recovered_after"}

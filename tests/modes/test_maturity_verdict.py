@@ -4,9 +4,16 @@ rule with its numbers and rows; the window of the policy."""
 from __future__ import annotations
 
 from engine.core.findings import Finding, Location
-from engine.modes.maturity.evidence import DRILL, GUIDED, ROLLBACK_FAILED, SUPERVISED, UNDO
+from engine.modes.maturity.evidence import (
+    DRILL,
+    GUIDED,
+    ROLLBACK_FAILED,
+    SUPERVISED,
+    TABLETOP,
+    UNDO,
+)
 from engine.modes.maturity.evidence import EvidenceRow as Row
-from engine.modes.maturity.policy import Policy, ToAutomated
+from engine.modes.maturity.policy import Policy, ToAutomated, ToScripted
 from engine.modes.maturity.verdict import judge
 
 NOW = 1_800_000_000.0
@@ -74,3 +81,20 @@ def test_a_failing_static_rule_refuses_and_guided_runs_count_for_level_2() -> No
     refused = judge(2, guided, [finding], Policy(), now=NOW)
     assert refused.verdict == "refuse"
     assert "pb.yaml:3:5: no timeout" in refused.rules[0].says
+
+
+def test_a_policy_asking_for_tabletops_counts_clean_ones_at_each_level() -> None:
+    rows = [
+        Row("t1", TABLETOP, NOW - DAY, "completed", False, "missing permission at purge"),
+        Row("t2", TABLETOP, NOW - 40 * DAY, "completed", True),  # outside 30d
+        Row("t3", TABLETOP, NOW - DAY, "completed", True),
+    ]
+    asking = Policy(to_2=ToScripted(guided_runs=0, tabletops=2), to_3=ToAutomated(tabletops=2))
+
+    to_2 = {rule.rule: rule for rule in judge(2, rows, [], asking, now=NOW).rules}
+    to_3 = {rule.rule: rule for rule in judge(3, rows, [], asking, now=NOW).rules}
+    default = {rule.rule for rule in judge(2, rows, [], Policy(), now=NOW).rules}
+
+    assert (to_2["tabletops"].status, to_2["tabletops"].rows) == ("met", ["t2", "t3"])
+    assert (to_3["tabletops"].status, to_3["tabletops"].rows) == ("missing", ["t3"])
+    assert "tabletops" not in default

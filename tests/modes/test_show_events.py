@@ -41,6 +41,9 @@ from engine.core.events import (
     StepResultEvent,
     StepRetry,
     StepSkipped,
+    TabletopAnswer,
+    TabletopFindings,
+    TabletopParticipants,
     UndoIntent,
     UndoResultEvent,
     UndoSkipped,
@@ -94,6 +97,9 @@ SAMPLES: list[Payload] = [
     RollbackFinished(ok=False, failed=["drain", "restart"]),
     RunFinished(outcome=Outcome.FAILED, message="step 'restart' failed"),
     Interrupted(reason="engine process gone", owner_pid=41, found_by_pid=43),
+    TabletopParticipants(participants=["ana", "bo"]),
+    TabletopAnswer(answer="blocked", note="no 'sudo' on db1", gap="missing_permission"),
+    TabletopFindings(findings="nobody owns 'db1'", duration=95.0),
 ]
 # What a repr or a key=value dump looks like: `key=`, `['`, `{'`, `': `, None, True.
 RAW = re.compile(r"\b\w+=|\[['\"]|\{['\"]|['\"]: |\bNone\b|\bTrue\b|\bFalse\b|\{\}|\[\]")
@@ -148,6 +154,18 @@ def test_the_lock_retry_and_rollback_events_read_as_sentences() -> None:
     )
     assert told[EventKind.LEFTOVERS_KILLED] == "killed 2 processes an earlier run left running"
     assert told[EventKind.CONFIRM_ANSWER] == "declined by ana (OS user ana (uid 1000))"
+
+
+def test_a_tabletops_events_read_as_sentences() -> None:
+    told = {payload.kind: _told(payload, None).split(": ", 1)[1] for payload in SAMPLES}
+
+    assert told[EventKind.TABLETOP_PARTICIPANTS] == "tabletop walk-through with ana, bo"
+    assert told[EventKind.TABLETOP_ANSWER] == (
+        "blocked (gap: missing permission) — no 'sudo' on db1"
+    )
+    assert told[EventKind.TABLETOP_FINDINGS] == (
+        "walk-through took 1m35s; findings: nobody owns 'db1'"
+    )
 
 
 def _shown_lines(run_id: str) -> list[str]:

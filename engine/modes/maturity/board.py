@@ -17,7 +17,7 @@ from engine.ledger import LEDGER_FILE, Content, Ledger, default_home
 from engine.ledger.demotion import lowering
 from engine.ledger.evidence import MaturityChange
 from engine.model.playbook import Playbook
-from engine.modes.maturity.evidence import ROLLBACK_FAILED, EvidenceRow, evidence_rows
+from engine.modes.maturity.evidence import ROLLBACK_FAILED, TABLETOP, EvidenceRow, evidence_rows
 from engine.modes.maturity.policy import Policy
 from engine.modes.maturity.verdict import Rule, Verdict, judge
 from engine.modes.validate import candidate_files, only_not_a_playbook
@@ -129,7 +129,32 @@ def as_dict(found: Standing) -> dict[str, Any]:
     data["verdict"] = None if nxt is None else nxt["verdict"]
     data["rules"] = [] if nxt is None else nxt["rules"]
     data["missing"] = [rule["rule"] for rule in data["rules"] if rule["status"] != "met"]
+    data["tabletops"] = tabletops_json(found.evidence)
     return data
+
+
+def tabletops_json(rows: Sequence[EvidenceRow]) -> dict[str, Any]:
+    """How many tabletops this content had, how many clean, and the last one's gaps."""
+    tabletops = [row for row in rows if row.kind == TABLETOP]
+    last = tabletops[-1] if tabletops else None
+    return {
+        "count": len(tabletops),
+        "clean": sum(row.ok for row in tabletops),
+        "last": None if last is None else last.id,
+        "open_gaps": [] if last is None or not last.detail else last.detail.split("; "),
+    }
+
+
+def tabletops_line(rows: Sequence[EvidenceRow]) -> str | None:
+    """The board's line of tabletops (None when the content had none)."""
+    found = tabletops_json(rows)
+    if not found["count"]:
+        return None
+    gaps = "; ".join(found["open_gaps"]) or "none"
+    return (
+        f"  tabletops: {found['count']} ({found['clean']} clean); last {found['last']},"
+        f" its open gaps: {gaps}"
+    )
 
 
 def render_board(found: Board, output: str) -> str:
@@ -147,6 +172,9 @@ def render_one(item: Standing) -> str:
         said = f"{why[0].reason}, by {why[0].operator}; " if why and why[0].reason else ""
         level += f", effective {item.effective} ({said}{item.demoted_by})"
     lines = [f"{item.playbook} {item.version} — {level}  ({item.file})"]
+    tabletops = tabletops_line(item.evidence)
+    if tabletops is not None:
+        lines.append(tabletops)
     if item.next is None:
         lines.append("  top level: nothing further to earn")
         return "\n".join(lines)

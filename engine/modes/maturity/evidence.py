@@ -9,6 +9,7 @@ from msgspec import Struct
 
 from engine.core.outcome import Outcome
 from engine.core.results import Status
+from engine.core.tabletop import spoken
 from engine.ledger import Content, Ledger, RunRow
 
 GUIDED = "guided_run"
@@ -17,6 +18,8 @@ DRILL = "drill"
 UNDO = "exercised_undo"
 ROLLBACK_FAILED = "rollback_failed"
 ESCALATION = "escalation"
+TABLETOP = "tabletop"
+TABLETOP_MODE = "tabletop"  # `runbook tabletop`: practice, never a guided or supervised run
 GUIDED_MODE = "guided"  # a level-1 run at a terminal
 SUPERVISED_MODES = ("live", "hook")  # a level-2 or 3 run: `runbook run`, `runbook serve`
 SUCCESSES = (Outcome.RECOVERED.value, Outcome.COMPLETED.value)
@@ -82,6 +85,8 @@ def _of_run(run: RunRow) -> list[EvidenceRow]:
         return rows
     if run.mode == GUIDED_MODE:
         rows.append(_guided(run))
+    elif run.mode == TABLETOP_MODE:
+        rows.append(_tabletop(run))
     elif run.mode in SUPERVISED_MODES and (run.maturity or 0) >= 2:
         ok = run.status in SUCCESSES
         rows.append(EvidenceRow(run.run_id, SUPERVISED, run.started_at, run.status, ok))
@@ -96,3 +101,20 @@ def _guided(run: RunRow) -> EvidenceRow:
     ok = run.status in SUCCESSES and bool(statuses) and not not_done
     detail = f"not done: {', '.join(not_done)}" if not_done else ""
     return EvidenceRow(run.run_id, GUIDED, run.started_at, run.status, ok, detail)
+
+
+def _tabletop(run: RunRow) -> EvidenceRow:
+    """A tabletop counts (a clean one) when it went through every step and no step was
+    blocked; its detail names its gaps, which the board shows for the last one."""
+    blocked = run.summary.get("blocked")
+    ok = run.status == Outcome.COMPLETED.value and not blocked
+    return EvidenceRow(run.run_id, TABLETOP, run.started_at, run.status, ok, tabletop_gaps(run))
+
+
+def tabletop_gaps(run: RunRow) -> str:
+    """The gaps a tabletop recorded, as `missing permission at restart; …`."""
+    gaps = run.summary.get("gaps")
+    if not isinstance(gaps, list):
+        return ""
+    found = [gap for gap in gaps if isinstance(gap, dict)]
+    return "; ".join(f"{spoken(str(gap.get('gap')))} at {gap.get('step')}" for gap in found)

@@ -21,14 +21,17 @@ _SPAN = re.compile(r"([1-9][0-9]{0,4})([hd])")
 
 
 class ToScripted(Struct, frozen=True, forbid_unknown_fields=True):
-    """1 → 2: completed guided runs (level 1, every step done)."""
+    """1 → 2: completed guided runs (level 1, every step done), and clean tabletops
+    (none asked by default)."""
 
     guided_runs: int = 3
+    tabletops: int = 0
 
 
 class ToAutomated(Struct, frozen=True, forbid_unknown_fields=True):
-    """2 → 3: within `within`, supervised runs and their success rate, passed drills and
-    exercised undos; rollback failures of this content at any time."""
+    """2 → 3: within `within`, supervised runs and their success rate, passed drills,
+    exercised undos and clean tabletops (none asked by default); rollback failures of
+    this content at any time."""
 
     within: str = "30d"
     supervised_runs: int = 5
@@ -36,6 +39,7 @@ class ToAutomated(Struct, frozen=True, forbid_unknown_fields=True):
     passed_drills: int = 1
     exercised_undos: int = 1
     rollback_failed: int = 0
+    tabletops: int = 0
 
 
 class Demote(Struct, frozen=True, forbid_unknown_fields=True):
@@ -94,6 +98,8 @@ def _check(policy: Policy, source: Source) -> None:
     }
     counts = {
         ("to_2", "guided_runs"): policy.to_2.guided_runs,
+        ("to_2", "tabletops"): policy.to_2.tabletops,
+        ("to_3", "tabletops"): to_3.tabletops,
         ("to_3", "supervised_runs"): to_3.supervised_runs,
         ("to_3", "passed_drills"): to_3.passed_drills,
         ("to_3", "exercised_undos"): to_3.exercised_undos,

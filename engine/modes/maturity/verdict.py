@@ -15,6 +15,7 @@ from engine.modes.maturity.evidence import (
     GUIDED,
     ROLLBACK_FAILED,
     SUPERVISED,
+    TABLETOP,
     UNDO,
     EvidenceRow,
 )
@@ -62,10 +63,12 @@ def judge(
     rules = [_static(to_level, static)]
     if to_level == 2:
         rules.append(_at_least("guided_runs", _ok(rows, GUIDED), policy.to_2.guided_runs))
+        rules += _tabletops(rows, policy.to_2.tabletops)
     else:
         since = (time.time() if now is None else now) - policy.window_seconds
         recent = [row for row in rows if row.at >= since]
         rules += _to_automated(rows, recent, policy)
+        rules += _tabletops(recent, policy.to_3.tabletops, policy.to_3.within)
     statuses = {rule.status for rule in rules}
     verdict = REFUSE if VIOLATED in statuses else INCONCLUSIVE if MISSING in statuses else PROMOTE
     return Verdict(verdict, to_level, rules)
@@ -93,6 +96,14 @@ def _to_automated(
             failed_rollbacks,
         ),
     ]
+
+
+def _tabletops(rows: Sequence[EvidenceRow], needed: int, within: str = "") -> list[Rule]:
+    """Clean tabletops (every step walked through, none blocked), when the policy asks
+    for any: a policy without the key judges as before tabletops existed."""
+    if needed <= 0:
+        return []
+    return [_at_least("tabletops", _ok(rows, TABLETOP), needed, within)]
 
 
 def _ok(rows: Sequence[EvidenceRow], kind: str) -> list[str]:
