@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -10,6 +12,9 @@ from engine.cli.completion import complete_playbooks
 from engine.cli.options import make_listeners, make_request, wait_seconds
 from engine.cli.params import INPUT, INVENTORY, OUTPUT, WAIT_LOCK, crash_redactions
 from engine.ui.terminal_text import say
+
+if TYPE_CHECKING:
+    from engine.modes.drill.verdict import DrillReport
 
 
 @click.command()
@@ -22,6 +27,13 @@ from engine.ui.terminal_text import say
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the report.")
 @WAIT_LOCK
+@click.option(
+    "--html",
+    "html",
+    type=click.Path(dir_okay=False),
+    help="Also write the report as one HTML page with the SLI chart (owner-only).",
+)
+@click.option("--force", is_flag=True, help="Replace the --html file if it exists.")
 def drill(
     playbook: str,
     inputs: tuple[str, ...],
@@ -30,12 +42,39 @@ def drill(
     output: str,
     quiet: bool,
     wait_lock: str | None,
+    html: str | None,
+    force: bool,
 ) -> None:
     """Game day: inject the playbook's fault, time detection and recovery, always revert.
 
     Exit 0 passed, 3 not detected / not recovered, 1 inject failed, 4 revert failed,
     5 refused (SLI not healthy before; 2: the playbook fails its checks), 130
-    interrupted."""
+    interrupted. With --html FILE, the report is also written as a page with the SLI
+    chart (detection, remediation and revert on one time axis)."""
+    from engine.modes.drill.verdict import DrillRefused, DrillStopped
+    from engine.modes.postmortem.draft_file import check_target
+
+    if html is not None:
+        check_target(Path(html), force)  # before the drill: a report it could not write
+    try:
+        report = _drill(playbook, inputs, inventory, assume_yes, output, quiet, wait_lock)
+    except (DrillRefused, DrillStopped) as ended:
+        _write_html(ended.report, html, force)
+        raise
+    _write_html(report, html, force)
+    sys.exit(int(report.exit_code))
+
+
+def _drill(
+    playbook: str,
+    inputs: tuple[str, ...],
+    inventory: str | None,
+    assume_yes: bool,
+    output: str,
+    quiet: bool,
+    wait_lock: str | None,
+) -> DrillReport:
+    """Run the drill and print its report (also when an error ended it)."""
     from engine.modes.drill import report as command
     from engine.modes.drill.game_day import run_drill
     from engine.modes.drill.verdict import DrillRefused, DrillStopped
@@ -65,4 +104,14 @@ def drill(
             say(command.render_text(stopped.report))
             raise
         say(command.render_text(report))
-    sys.exit(int(report.exit_code))
+    return report
+
+
+def _write_html(report: DrillReport, html: str | None, force: bool) -> None:
+    """The drill's HTML report, when asked for and the drill was recorded."""
+    from engine.modes.postmortem.draft_file import write_drill_html
+
+    if html is None or report.drill_id is None:
+        return
+    write_drill_html(report.drill_id, Path(html), force)
+    click.echo(f"wrote {html}", err=True)
