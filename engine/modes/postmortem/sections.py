@@ -16,7 +16,7 @@ from msgspec import Struct, field
 from engine.core.durations import format_seconds
 from engine.core.events import StepResultEvent, UndoResultEvent, read_payload
 from engine.ledger import EventRow
-from engine.modes.postmortem.story import Moment, Story
+from engine.modes.postmortem.story import Alert, Moment, Story
 from engine.modes.run_record import RunRecord
 from engine.ui.sli_chart import ChartData, Marker
 from engine.ui.terminal_text import printable_line
@@ -247,12 +247,23 @@ def _detection(story: Story) -> list[Block]:
         ]
         return [
             Block(True, "Alert to run", items=[printable_line(s) for s in said]),
+            *[_alert_said(alert) for alert in story.alerts],
             human("How it could be detected sooner"),
         ]
     return [
         fact("How it was detected", "no alert in the record: the run was started by hand"),
         human("Who noticed, and how"),
     ]
+
+
+def _alert_said(alert: Alert) -> Block:
+    """What the alert said: its labels and annotations, and where it was drawn from."""
+    said = [f"label {key}={value}" for key, value in sorted(alert.labels.items())]
+    said += [f"annotation {key}: {value}" for key, value in sorted(alert.annotations.items())]
+    if alert.generator_url:
+        said.append(f"source: {alert.generator_url}")
+    name = f"Alert {alert.alertname}"
+    return Block(True, name, items=[printable_line(s) for s in said] or ["no labels recorded"])
 
 
 def _responders(story: Story) -> list[str]:
