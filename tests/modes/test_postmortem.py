@@ -304,3 +304,25 @@ def test_the_output_file_is_private_written_whole_and_replaced_only_with_force(
     assert out.read_text().startswith("<!DOCTYPE html>")
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert sorted(os.listdir(tmp_path)) == sorted(["draft.md", "home", "pm-output.yaml"])
+
+
+def test_a_later_rollback_of_the_run_is_part_of_its_story(tmp_path: Path) -> None:
+    body = (
+        "sli:\n  probe:\n    command: {run: 'echo 1'}\n"
+        "  healthy: {below: 1}\n  settle: 0s\n  samples: 1\n  interval: 100ms\n  timeout: 1s\n"
+        "steps:\n  - id: fix\n    shell: {run: 'true'}\n    undo: {shell: {run: 'exit 3'}}\n"
+    )
+    done = run_cli("run", str(write(tmp_path, "pm-rollback", body)), "--yes")
+    assert done.returncode == 3, done.stdout + done.stderr
+    run_id = run_id_of(done.stdout)
+    undone = run_cli("rollback", run_id, "--yes")
+    assert undone.returncode == 4, undone.stdout + undone.stderr
+
+    text = postmortem(run_id)
+
+    (rollback,) = json.loads(run_cli("runs", "--mode", "rollback", "-o", "json").stdout)
+    assert f"| `runbook show {rollback['run_id']}` | rollback | rollback\\_failed |" in text
+    items = text[text.index("## Action items") : text.index("## Times to detect")]
+    assert f"| find why the SLI did not recover after run {run_id} |" in items
+    assert "| make the undo of step fix work (failed) |" in items
+    assert f"| undo of step fix failed | `runbook show {rollback['run_id']}` |" in text

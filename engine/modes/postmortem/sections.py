@@ -185,6 +185,8 @@ def _timeline(story: Story) -> Block:
             )
     for record in story.runs:
         rows += [(ts, cells) for ts, cells in _run_rows(record)]
+    for note in story.notes:
+        rows.append((note.ts, _row(note.ts, f"note by {note.author}: {note.text}", "")))
     mitigated = story.lifecycle.mitigated
     if mitigated is not None:
         rows.append((mitigated.ts, _row(mitigated.ts, "SLI recovered (first healthy sample)", "")))
@@ -272,7 +274,7 @@ def _responders(story: Story) -> list[str]:
         for name in [record.row.operator, *_approvers(record)]:
             if name and name not in names:
                 names.append(name)
-    return names
+    return names + [n.author for n in story.notes if n.author and n.author not in names]
 
 
 def _approvers(record: RunRecord) -> list[str]:

@@ -27,6 +27,7 @@ from engine.modes.run_record import RunRecord, read_record
 from engine.playbook.loader import load_playbook
 
 PRE_CHECK = "pre-check"  # the SLI sample a run takes before its first step
+ROLLBACKS_READ = 100  # the rollbacks of one run told (a run is rarely undone twice)
 ESCALATIONS_READ = 1000  # the newest escalations searched for those of a story's runs
 
 
@@ -110,6 +111,7 @@ def run_story(ledger: Ledger, run_id: str) -> Story:
     """The story of one run, and of the alert that started it where one did."""
     record = read_record(ledger, run_id)
     alerts = [_alert(ledger, record.trigger)] if record.trigger is not None else []
+    runs = [record, *_rollbacks_of(ledger, record)]
     points = _points(record.events)
     sli_declared, healthy = _sli_of(record)
     return Story(
@@ -118,14 +120,20 @@ def run_story(ledger: Ledger, run_id: str) -> Story:
         playbook=record.row.playbook,
         version=record.row.version,
         content_hash=record.row.content_hash,
-        runs=[record],
+        runs=runs,
         alerts=alerts,
         points=points,
         sli_declared=sli_declared,
         healthy=healthy,
         lifecycle=_run_lifecycle(record, alerts, points),
-        escalations=_escalations(ledger, [record]),
+        escalations=_escalations(ledger, runs),
     )
+
+
+def _rollbacks_of(ledger: Ledger, record: RunRecord) -> list[RunRecord]:
+    """The rollbacks made of the run later (`runbook rollback RUN_ID`), oldest first."""
+    children = ledger.runs(parent_run=record.row.run_id, limit=ROLLBACKS_READ)
+    return [read_record(ledger, child.run_id) for child in reversed(children)]
 
 
 def drill_story(ledger: Ledger, drill_id: str) -> Story:
