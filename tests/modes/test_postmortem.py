@@ -326,3 +326,19 @@ def test_a_later_rollback_of_the_run_is_part_of_its_story(tmp_path: Path) -> Non
     assert f"| find why the SLI did not recover after run {run_id} |" in items
     assert "| make the undo of step fix work (failed) |" in items
     assert f"| undo of step fix failed | `runbook show {rollback['run_id']}` |" in text
+
+
+def test_a_refused_drill_gets_its_html_report_saying_nothing_was_injected(tmp_path: Path) -> None:
+    path, state = drill_playbook(tmp_path)
+    state.write_text("bad\n")  # the SLI is unhealthy before: refused
+    html = tmp_path / "drill.html"
+
+    done = run_cli("drill", str(path), "--yes", "--html", str(html))
+
+    assert done.returncode == 5, done.stdout + done.stderr
+    page = html.read_text(encoding="utf-8")
+    assert "A game-day drill, refused: nothing was injected." in page
+    assert "drill found (refused): the SLI is unhealthy before the drill" in page
+    assert "<svg" not in page and "no chart" in page
+    (drill,) = json.loads(run_cli("drills", "-o", "json").stdout)
+    assert f"drill {drill['drill_id']} started" in page

@@ -22,6 +22,7 @@ from engine.ui.sli_chart import ChartData, Marker
 from engine.ui.terminal_text import printable_line
 
 TO_WRITE = "to be written"
+PASSED, REFUSED = "passed", "refused"  # a drill's verdicts
 STEP_FAILED = frozenset({"failed", "timed_out", "unknown"})  # a step's or an undo's end
 WENT_WELL = frozenset({"succeeded"})
 
@@ -126,11 +127,13 @@ def _summary(story: Story) -> list[Block]:
     life = story.lifecycle
     said = [f"Playbook {story.playbook} {story.version} ended: {_end_status(story)}."]
     said += [f"Alert {a.alertname} fired at {utc(a.starts_at)}." for a in story.alerts]
-    if story.kind == "drill":
+    if story.drill is not None and story.drill.verdict == REFUSED:
+        said.append("A game-day drill, refused: nothing was injected.")
+    elif story.kind == "drill":
         said.append("A game-day drill: the fault was injected on purpose.")
     if life.mitigated is not None:
         said.append(f"The SLI recovered at {utc(life.mitigated.ts)}.")
-    elif story.sli_declared:
+    elif story.sli_declared and story.runs:
         said.append("The SLI was not seen to recover.")
     return [fact("From the record", " ".join(said)), human("What happened, in two sentences")]
 
@@ -185,6 +188,13 @@ def _timeline(story: Story) -> Block:
             )
     for record in story.runs:
         rows += [(ts, cells) for ts, cells in _run_rows(record)]
+    if story.drill_span is not None:
+        began, ended = story.drill_span
+        show = f"runbook show {story.story_id}"
+        rows.append((began, _row(began, f"drill {story.story_id} started", show)))
+        if ended is not None:
+            said = f"drill {story.story_id} ended: {_end_status(story)}"
+            rows.append((ended, _row(ended, said, show)))
     for note in story.notes:
         rows.append((note.ts, _row(note.ts, f"note by {note.author}: {note.text}", "")))
     mitigated = story.lifecycle.mitigated
@@ -237,8 +247,13 @@ def _detection(story: Story) -> list[Block]:
         seen = (
             f"the drill's SLI samples saw the fault after {after:g}s" if after is not None else None
         )
+        missed = (
+            "nothing was injected"
+            if story.drill.verdict == REFUSED
+            else "the SLI did not see the fault"
+        )
         return [
-            fact("How it was detected", seen or "the SLI did not see the fault"),
+            fact("How it was detected", seen or missed),
             human("How it could be detected sooner"),
         ]
     if story.alerts:
@@ -353,6 +368,7 @@ def _lessons(story: Story) -> list[Block]:
         f"run {r.row.run_id} ended {r.row.status}" for r in story.runs if r.row.status in _BAD_ENDS
     ]
     badly += [f"escalated: {e.reason}" for e in story.escalations]
+    badly += _drill_findings(story)
     return [
         Block(
             True,
@@ -368,6 +384,14 @@ def _lessons(story: Story) -> list[Block]:
     ]
 
 
+def _drill_findings(story: Story) -> list[str]:
+    """What a drill that did not pass found (its report's findings)."""
+    if story.drill is None or story.drill.verdict == PASSED:
+        return []
+    return [f"drill found ({story.drill.verdict}): {said}" for said in story.drill.findings]
+
+
+_NO_RUN = [Cell("no run"), Cell("-"), Cell("-")]
 _BAD_ENDS = frozenset({"failed", "not_recovered", "rollback_failed", "interrupted", "aborted"})
 
 
@@ -387,6 +411,7 @@ def _action_items(story: Story) -> Block:
         for r in story.runs
         if r.row.status == "not_recovered"
     ]
+    items += [f"act on what the {finding}" for finding in _drill_findings(story)]
     items += [f"answer the escalation {e.escalation_id}: {e.reason}" for e in story.escalations]
     rows = [[Cell(printable_line(item)), Cell(TO_WRITE), Cell(TO_WRITE)] for item in items]
     rows.append([Cell(TO_WRITE), Cell(TO_WRITE), Cell(TO_WRITE)])
@@ -438,7 +463,7 @@ def _support(story: Story) -> list[Block]:
     blocks = [
         fact("Playbook", f"{story.playbook}@{story.version}"),
         fact("Content hash", f"sha256 {story.content_hash}"),
-        Block(True, "Runs", headers=["run", "mode", "outcome"], rows=runs),
+        Block(True, "Runs", headers=["run", "mode", "outcome"], rows=runs or [_NO_RUN]),
     ]
     if story.kind == "drill":
         blocks.append(fact("Drill", f"runbook show {story.story_id}"))

@@ -97,6 +97,7 @@ class Story(Struct, frozen=True):
     escalations: list[EscalationRow] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     drill: DrillReport | None = None
+    drill_span: tuple[float, float | None] | None = None  # a drill's own start and end
 
 
 def build_story(story_id: str) -> Story:
@@ -150,7 +151,9 @@ def drill_story(ledger: Ledger, drill_id: str) -> Story:
     for record in runs:
         points += _points(record.events)
     points.sort(key=lambda point: point.ts)
-    sli_declared, healthy = _sli_of(runs[0]) if runs else (False, None)
+    sli_declared, healthy = (
+        _sli_of(runs[0]) if runs else _sli_of_file(drill.file, drill.content_hash)
+    )
     return Story(
         kind="drill",
         story_id=drill.drill_id,
@@ -165,6 +168,7 @@ def drill_story(ledger: Ledger, drill_id: str) -> Story:
         lifecycle=_drill_lifecycle(drill.drill_id, report, injected_at, runs),
         escalations=_escalations(ledger, runs),
         drill=report,
+        drill_span=(drill.started_at, drill.finished_at),
     )
 
 
@@ -266,6 +270,18 @@ def _sli_of(record: RunRecord) -> tuple[bool, Healthy | None]:
     except EngineError:
         return bool(_points(record.events)), None
     if playbook.sli is None:
+        return False, None
+    return True, playbook.sli.healthy
+
+
+def _sli_of_file(file: str, content_hash: str) -> tuple[bool, Healthy | None]:
+    """The SLI of a drill that ran no run (refused): from its playbook file, when that
+    still holds the content the drill recorded."""
+    try:
+        playbook = load_playbook(file)
+    except EngineError:
+        return False, None
+    if playbook.content_hash != content_hash or playbook.sli is None:
         return False, None
     return True, playbook.sli.healthy
 
