@@ -115,8 +115,9 @@ def _end_status(story: Story) -> str:
 
 def _overview(story: Story) -> list[Block]:
     start = story.lifecycle.impact_start or story.lifecycle.response
+    began = start.ts if start else (story.drill_span[0] if story.drill_span else None)
     return [
-        fact("Date", utc(start.ts) if start else None),
+        fact("Date", utc(began) if began is not None else None),
         fact("Status", "draft"),
         human("Authors"),
         fact("Incident", f"{_what(story)} {story.story_id}: {_end_status(story)}"),
@@ -125,7 +126,8 @@ def _overview(story: Story) -> list[Block]:
 
 def _summary(story: Story) -> list[Block]:
     life = story.lifecycle
-    said = [f"Playbook {story.playbook} {story.version} ended: {_end_status(story)}."]
+    playbook = f"{story.playbook} {story.version}"
+    said = [f"The {_what(story)} of playbook {playbook} ended: {_end_status(story)}."]
     said += [f"Alert {a.alertname} fired at {utc(a.starts_at)}." for a in story.alerts]
     if story.drill is not None and story.drill.verdict == REFUSED:
         said.append("A game-day drill, refused: nothing was injected.")
