@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import click
 
+from engine.cli.completion import complete_run_ids
+
 
 @click.command()
-@click.argument("story_id", metavar="RUN_ID|DRILL_ID")
+@click.argument("story_id", metavar="RUN_ID|DRILL_ID", shell_complete=complete_run_ids)
 @click.option(
     "--format",
     "-f",

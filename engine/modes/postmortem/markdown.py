@@ -9,6 +9,7 @@ from engine.modes.postmortem.sections import Block, Cell, Draft, Section
 FILLED, TO_WRITE = "_(from the record)_", "_(to be written)_"
 _SPECIAL = "\\`*_[]<>|&#!"
 _URL_SCHEMES = ("http://", "https://")
+_LIST_MARKS = ("-", "+", "=")  # what would start a list or underline a heading
 
 
 def render_markdown(draft: Draft) -> str:
@@ -29,7 +30,13 @@ def render_markdown(draft: Draft) -> str:
 def escape(text: str) -> str:
     """`text` as Markdown that shows it as it is (every special character escaped)."""
     flat = " ".join(text.split())
-    return "".join("\\" + char if char in _SPECIAL else char for char in flat)
+    escaped = "".join("\\" + char if char in _SPECIAL else char for char in flat)
+    if escaped.startswith(_LIST_MARKS):
+        return "\\" + escaped
+    number = len(escaped) - len(escaped.lstrip("0123456789"))
+    if number and escaped[number : number + 1] in (".", ")"):  # `1.` would start a list
+        return f"{escaped[:number]}\\{escaped[number:]}"
+    return escaped
 
 
 def _section(section: Section) -> list[str]:
