@@ -342,3 +342,20 @@ def test_a_refused_drill_gets_its_html_report_saying_nothing_was_injected(tmp_pa
     assert "<svg" not in page and "no chart" in page
     (drill,) = json.loads(run_cli("drills", "-o", "json").stdout)
     assert f"drill {drill['drill_id']} started" in page
+
+
+def test_an_sli_judged_without_a_threshold_is_charted_by_its_verdicts(tmp_path: Path) -> None:
+    marker = tmp_path / "fixed"
+    body = (
+        f"sli:\n  probe:\n    command: {{run: 'test -f {marker}'}}\n"
+        "  settle: 0s\n  samples: 1\n  interval: 100ms\n  timeout: 5s\n"
+        f"steps:\n  - id: heal\n    shell: {{run: 'touch {marker}'}}\n"
+        "    irreversible: it only makes a file\n"
+    )
+    run_id = ran(write(tmp_path, "pm-verdicts", body))
+
+    page = postmortem(run_id, "--format", "html")
+
+    chart = page[page.index('id="sli-chart"') : page.index("</svg>")]
+    assert ">SLI of pm-verdicts (1: healthy, 0: unhealthy)<" in chart
+    assert ">step heal<" in chart and ">recovered<" in chart

@@ -17,6 +17,8 @@ WRITTEN = [
     "+ nor this",
     "1. nor a numbered list",
     "12) nor this",
+    "1.4s is a duration",
+    "3)",
     "# not a heading",
     "=== not an underline",
     "*not emphasis* and _nor this_",

@@ -34,7 +34,8 @@ def escape(text: str) -> str:
     if escaped.startswith(_LIST_MARKS):
         return "\\" + escaped
     number = len(escaped) - len(escaped.lstrip("0123456789"))
-    if number and escaped[number : number + 1] in (".", ")"):  # `1.` would start a list
+    mark, rest = escaped[number : number + 1], escaped[number + 1 :]
+    if number and mark in (".", ")") and rest[:1] in ("", " "):  # `1. ` would start a list
         return f"{escaped[:number]}\\{escaped[number:]}"
     return escaped
 

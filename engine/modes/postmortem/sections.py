@@ -16,6 +16,7 @@ from msgspec import Struct, field
 from engine.core.durations import format_seconds
 from engine.core.events import StepResultEvent, UndoResultEvent, read_payload
 from engine.ledger import EventRow
+from engine.model.playbook import Healthy
 from engine.modes.postmortem.story import Alert, Moment, Story
 from engine.modes.run_record import RunRecord
 from engine.ui.sli_chart import ChartData, Marker
@@ -25,6 +26,9 @@ TO_WRITE = "to be written"
 PASSED, REFUSED = "passed", "refused"  # a drill's verdicts
 STEP_FAILED = frozenset({"failed", "timed_out", "unknown"})  # a step's or an undo's end
 WENT_WELL = frozenset({"succeeded"})
+NO_THRESHOLD = "no threshold known: each sample was judged by the probe's own verdict"
+NO_VALUE = "no sample had a value: the probe judged each healthy or unhealthy"
+VERDICT_VALUES = {"healthy": 1.0, "unhealthy": 0.0}  # an SLI judged without a threshold
 
 
 class Cell(Struct, frozen=True):
@@ -146,12 +150,12 @@ def _impact(story: Story) -> list[Block]:
     span = _between(start, life.resolved)
     known = [p for p in story.points if p.value is not None]
     worst = _worst(story)
-    band = f"healthy {story.healthy}" if story.healthy is not None else None
+    band = f"healthy {story.healthy}" if story.healthy else NO_THRESHOLD
     return [
         fact(
             "Duration", f"{span} ({_source(start)} to {_source(life.resolved)})" if span else None
         ),
-        fact("SLI worst value", worst if known else ("no SLI sample" if story.points else None)),
+        fact("SLI worst value", worst if known else (NO_VALUE if story.points else None)),
         fact("SLI healthy band", band if story.sli_declared else "no SLI declared"),
         fact("Error budget spent", "no SLO declared: the playbook format has no SLO field"),
         human("Users and services affected"),
@@ -478,9 +482,14 @@ def _support(story: Story) -> list[Block]:
 def _chart(story: Story) -> tuple[ChartData | None, str]:
     if not story.sli_declared:
         return None, "no SLI declared: no chart"
-    if not any(p.value is not None for p in story.points):
+    title, healthy = f"SLI of {story.playbook}", story.healthy
+    if healthy is None:  # judged without a threshold (a command's exit status): the verdicts
+        samples = [(p.ts, VERDICT_VALUES.get(p.verdict)) for p in story.points]
+        title, healthy = f"{title} (1: healthy, 0: unhealthy)", Healthy("equals", 1.0)
+    else:
+        samples = [(p.ts, p.value) for p in story.points]
+    if not any(value is not None for _, value in samples):
         return None, "no SLI sample with a value was recorded: no chart"
-    samples = [(p.ts, p.value) for p in story.points]
     markers = [m for record in story.runs for m in _markers(record)]
     if story.lifecycle.mitigated is not None:
         markers.append(Marker(story.lifecycle.mitigated.ts, "recovered", "recovered"))
@@ -489,7 +498,7 @@ def _chart(story: Story) -> tuple[ChartData | None, str]:
     ]
     if story.kind == "drill" and story.lifecycle.impact_start is not None:
         markers.append(Marker(story.lifecycle.impact_start.ts, "fault injected", "inject"))
-    return ChartData(f"SLI of {story.playbook}", samples, story.healthy, markers), ""
+    return ChartData(title, samples, healthy, markers), ""
 
 
 def _markers(record: RunRecord) -> Iterator[Marker]:
