@@ -19,7 +19,7 @@ from msgspec import Struct, field
 from engine.core.errors import EngineError
 from engine.core.events import RunStarted, read_payload
 from engine.ledger import EventRow, Ledger, is_drill_id
-from engine.ledger.inbox import EscalationRow, TriggerRow
+from engine.ledger.inbox import RESOLVED, EscalationRow, TriggerRow
 from engine.model.playbook import Healthy
 from engine.modes.drill.verdict import DrillReport
 from engine.modes.history import open_ledger
@@ -29,6 +29,7 @@ from engine.playbook.loader import load_playbook
 PRE_CHECK = "pre-check"  # the SLI sample a run takes before its first step
 ROLLBACKS_READ = 100  # the rollbacks of one run told (a run is rarely undone twice)
 ESCALATIONS_READ = 1000  # the newest escalations searched for those of a story's runs
+RESOLUTIONS_READ = 1000  # the decisions on resolved alerts searched for the run's alert
 
 
 class Alert(Struct, frozen=True):
@@ -185,18 +186,15 @@ def _escalations(ledger: Ledger, runs: list[RunRecord]) -> list[EscalationRow]:
 def _alert(ledger: Ledger, trigger: TriggerRow) -> Alert:
     """The alert of a decision, with what its notification's body said of it (a body
     pruned since tells only what the decision kept)."""
-    body = _json_object(ledger.notification_payload(trigger.notification_id))
-    alerts = body.get("alerts")
-    listed = alerts if isinstance(alerts, list) else []
-    found = listed[trigger.position] if 0 <= trigger.position < len(listed) else None
-    said: dict[str, Any] = found if isinstance(found, dict) else {}
-    status = str(said.get("status") or "firing")
+    said = _alert_said(ledger, trigger)
+    resolved = _resolved(ledger, trigger)
+    ended = _alert_said(ledger, resolved) if resolved is not None else {}
     return Alert(
         alertname=trigger.alertname,
         fingerprint=trigger.fingerprint,
-        status=status,
+        status="resolved" if resolved is not None else str(said.get("status") or "firing"),
         starts_at=_rfc3339(str(said.get("startsAt") or trigger.starts_at)),
-        ends_at=_rfc3339(str(said.get("endsAt") or "")) if status == "resolved" else None,
+        ends_at=_rfc3339(str(ended.get("endsAt") or "")),
         received_at=ledger.notification_received_at(trigger.notification_id),
         labels=_strings(said.get("labels")),
         annotations=_strings(said.get("annotations")),
@@ -205,6 +203,26 @@ def _alert(ledger: Ledger, trigger: TriggerRow) -> Alert:
         decision_id=trigger.trigger_id,
         run_id=trigger.run_id,
     )
+
+
+def _alert_said(ledger: Ledger, trigger: TriggerRow) -> dict[str, Any]:
+    """The alert of a decision as its notification's body has it ({} once pruned)."""
+    body = _json_object(ledger.notification_payload(trigger.notification_id))
+    alerts = body.get("alerts")
+    listed = alerts if isinstance(alerts, list) else []
+    found = listed[trigger.position] if 0 <= trigger.position < len(listed) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _resolved(ledger: Ledger, trigger: TriggerRow) -> TriggerRow | None:
+    """The first notification, after this decision, that the same firing resolved."""
+    later = ledger.triggers(decision=RESOLVED, since=trigger.decided_at, limit=RESOLUTIONS_READ)
+    same = [
+        row
+        for row in later
+        if row.fingerprint == trigger.fingerprint and row.starts_at == trigger.starts_at
+    ]
+    return min(same, key=lambda row: row.decided_at) if same else None
 
 
 def _json_object(text: str) -> dict[str, Any]:
