@@ -16,6 +16,8 @@ from engine.ui.terminal_text import say
 if TYPE_CHECKING:
     from engine.modes.drill.verdict import DrillReport
 
+REPLACE = "--replace-html"
+
 
 @click.command()
 @click.argument(
@@ -33,7 +35,12 @@ if TYPE_CHECKING:
     type=click.Path(dir_okay=False),
     help="Also write the report as one HTML page with the SLI chart (owner-only).",
 )
-@click.option("--force", is_flag=True, help="Replace the --html file if it exists.")
+@click.option(
+    REPLACE,
+    "force",
+    is_flag=True,
+    help="Replace the --html file if it exists.",
+)
 def drill(
     playbook: str,
     inputs: tuple[str, ...],
@@ -55,7 +62,7 @@ def drill(
     from engine.modes.postmortem.draft_file import check_target
 
     if html is not None:
-        check_target(Path(html), force)  # before the drill: a report it could not write
+        check_target(Path(html), force, REPLACE)  # before the drill: a report it could not write
     try:
         report = _drill(playbook, inputs, inventory, assume_yes, output, quiet, wait_lock)
     except (DrillRefused, DrillStopped) as ended:
@@ -113,5 +120,5 @@ def _write_html(report: DrillReport, html: str | None, force: bool) -> None:
 
     if html is None or report.drill_id is None:
         return
-    write_drill_html(report.drill_id, Path(html), force)
+    write_drill_html(report.drill_id, Path(html), force, REPLACE)
     click.echo(f"wrote {html}", err=True)

@@ -211,7 +211,9 @@ def test_a_drill_gets_a_draft_and_its_html_report_with_the_chart(tmp_path: Path)
     assert state.read_text() == "good\n"
 
 
-def test_drill_html_refuses_an_existing_file_before_the_drill_runs(tmp_path: Path) -> None:
+def test_drill_html_refuses_an_existing_file_before_the_drill_runs_and_replaces_it_when_told(
+    tmp_path: Path,
+) -> None:
     path, _ = drill_playbook(tmp_path)
     html = tmp_path / "drill.html"
     html.write_text("kept")
@@ -219,9 +221,15 @@ def test_drill_html_refuses_an_existing_file_before_the_drill_runs(tmp_path: Pat
     done = run_cli("drill", str(path), "--yes", "--html", str(html))
 
     assert done.returncode == 2, done.stdout + done.stderr
-    assert done.stderr.startswith(f"error: {html} already exists\n  hint: add --force")
+    assert (
+        done.stderr == f"error: {html} already exists\n  hint: add --replace-html to replace it\n"
+    )
     assert html.read_text() == "kept"
     assert json.loads(run_cli("drills", "-o", "json").stdout) == []  # no drill ran
+    replaced = run_cli("drill", str(path), "--yes", "--html", str(html), "--replace-html")
+    assert replaced.returncode == 0, replaced.stdout + replaced.stderr
+    assert html.read_text().startswith("<!DOCTYPE html>")
+    assert stat.S_IMODE(html.stat().st_mode) == 0o600
 
 
 CANARY = "canary-5e1f0c2a9d"

@@ -35,16 +35,17 @@ def postmortem(request: PostmortemRequest) -> str:
     return request.output
 
 
-def check_target(target: Path, force: bool) -> None:
-    """Refuse, before anything runs, a report file that exists (without `force`)."""
+def check_target(target: Path, force: bool, option: str = "--force") -> None:
+    """Refuse, before anything runs, a report file that exists (without `force`, which
+    the command line's `option` gives)."""
     if not force and (target.exists() or target.is_symlink()):
-        raise UsageError(f"{target} already exists", "add --force to replace it")
+        raise UsageError(f"{target} already exists", f"add {option} to replace it")
 
 
-def write_drill_html(drill_id: str, target: Path, force: bool) -> None:
+def write_drill_html(drill_id: str, target: Path, force: bool, option: str) -> None:
     """The drill's report as HTML, its chart with the detection, the remediation and the
     revert on one time axis."""
-    write_report(target, render(build_story(drill_id), "html"), force)
+    write_report(target, render(build_story(drill_id), "html"), force, option)
 
 
 def render(story: Story, format: str) -> str:
@@ -52,7 +53,7 @@ def render(story: Story, format: str) -> str:
     return render_html(made) if format == "html" else render_markdown(made)
 
 
-def write_report(target: Path, text: str, force: bool) -> None:
+def write_report(target: Path, text: str, force: bool, option: str = "--force") -> None:
     """`text` into `target` in one piece, owner-only (0600): a file beside it, then
     renamed over it (with `force`) or linked (without: an existing file is never replaced)."""
     try:
@@ -71,7 +72,7 @@ def write_report(target: Path, text: str, force: bool) -> None:
         else:
             os.link(temporary, target)
     except FileExistsError:
-        raise UsageError(f"{target} already exists", "add --force to replace it") from None
+        raise UsageError(f"{target} already exists", f"add {option} to replace it") from None
     except OSError as exc:
         raise UsageError(f"cannot write {target}: {exc.strerror}") from None
     finally:
