@@ -19,6 +19,7 @@ pytest_plugins = [
     "http_fixtures",
     "serve_fixtures",
     "alertmanager_fixtures",
+    "browser_fixtures",
 ]
 
 

@@ -18,6 +18,7 @@ ENGINE = REPO / "engine"
 # functions that use them.
 HEAVY_LIBRARIES = frozenset(
     {"kubernetes", "paramiko", "urllib3", "jinja2", "jsonschema", "fastjsonschema"}
+    | {"matplotlib"}
     | {"rich", "regress", "yaml", "ruamel"}
 )
 # Engine modules imported inside functions on purpose, each for a measured reason.

@@ -17,6 +17,7 @@ from engine.cli.drills import drills
 from engine.cli.locks import locks
 from engine.cli.maturity import demote, maturity, promote
 from engine.cli.plan import plan
+from engine.cli.postmortem import postmortem
 from engine.cli.proposals import approve, proposals
 from engine.cli.recover import recover
 from engine.cli.regress import regress
@@ -64,3 +65,4 @@ cli.add_command(promote)
 cli.add_command(demote)
 cli.add_command(regress)
 cli.add_command(tabletop)
+cli.add_command(postmortem)

@@ -4,6 +4,7 @@ a regression case, or (`--dry-run`) its path checked without side effects."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
@@ -15,7 +16,10 @@ from engine.ui.terminal_text import say
 
 if TYPE_CHECKING:
     from engine.modes.drill.game_day import CaseCheck
+    from engine.modes.drill.verdict import DrillReport
     from engine.run.preflight import RunRequest
+
+REPLACE = "--replace-html"
 
 
 @click.command()
@@ -42,6 +46,18 @@ if TYPE_CHECKING:
     is_flag=True,
     help="With --case: check the playbook would take the same path; change nothing.",
 )
+@click.option(
+    "--html",
+    "html",
+    type=click.Path(dir_okay=False),
+    help="Also write the report as one HTML page with the SLI chart (owner-only).",
+)
+@click.option(
+    REPLACE,
+    "force",
+    is_flag=True,
+    help="Replace the --html file if it exists.",
+)
 def drill(
     playbook: str | None,
     inputs: tuple[str, ...],
@@ -52,6 +68,8 @@ def drill(
     wait_lock: str | None,
     case_file: str | None,
     dry_run: bool,
+    html: str | None,
+    force: bool,
 ) -> None:
     """Game day: inject the playbook's fault, time detection and recovery, always revert.
 
@@ -59,9 +77,16 @@ def drill(
     5 refused (SLI not healthy before; 2: the playbook fails its checks), 130
     interrupted. With --case CASE.yaml (PLAYBOOK defaults to the case's): the case's
     inputs and alert, and its expectation judged too (1: one did not hold); with
-    --dry-run, exit 0 same path, 1 another path, 2 an invalid case or playbook."""
+    --dry-run, exit 0 same path, 1 another path, 2 an invalid case or playbook. With
+    --html FILE, the report is also written as a page with the SLI chart (detection,
+    remediation and revert on one time axis)."""
     from engine.core.errors import UsageError
+    from engine.modes.postmortem.draft_file import check_target
 
+    if html is not None:
+        if dry_run:
+            raise UsageError("--html needs a drill, not --dry-run", "leave out --html")
+        check_target(Path(html), force, REPLACE)  # before the drill: a report it could not write
     if case_file is None:
         if dry_run:
             raise UsageError("--dry-run needs --case", "runbook plan PLAYBOOK is a drill's dry run")
@@ -69,7 +94,7 @@ def drill(
             raise UsageError("give a PLAYBOOK or --case CASE.yaml", "runbook drill --help")
         request = make_request(playbook, inputs, crash_redactions(), assume_yes=assume_yes,
                                inventory=inventory, wait_lock=wait_seconds(wait_lock))  # fmt: skip
-        _drill(request, output, quiet)
+        _drill(request, output, quiet, html, force)
     elif dry_run:
         _dry_case(case_file, playbook, inputs, output)
     else:
@@ -88,10 +113,30 @@ def drill(
             wait_lock=wait_seconds(wait_lock),
             alert=read.case.fault_context.alert.namespace(),
         )
-        _drill(request, output, quiet, CaseJudge(read))
+        _drill(request, output, quiet, html, force, CaseJudge(read))
 
 
-def _drill(request: RunRequest, output: str, quiet: bool, case: CaseCheck | None = None) -> None:
+def _drill(
+    request: RunRequest,
+    output: str,
+    quiet: bool,
+    html: str | None,
+    force: bool,
+    case: CaseCheck | None = None,
+) -> None:
+    """Run the drill, print its report (also when an error ended it), write its page."""
+    from engine.modes.drill.verdict import DrillRefused, DrillStopped
+
+    try:
+        report = _report(request, output, quiet, case)
+    except (DrillRefused, DrillStopped) as ended:
+        _write_html(ended.report, html, force)
+        raise
+    _write_html(report, html, force)
+    sys.exit(int(report.exit_code))
+
+
+def _report(request: RunRequest, output: str, quiet: bool, case: CaseCheck | None) -> DrillReport:
     from engine.modes.drill import report as command
     from engine.modes.drill.game_day import run_drill
     from engine.modes.drill.verdict import DrillRefused, DrillStopped
@@ -113,7 +158,17 @@ def _drill(request: RunRequest, output: str, quiet: bool, case: CaseCheck | None
             say(command.render_text(stopped.report))
             raise
         say(command.render_text(report))
-    sys.exit(int(report.exit_code))
+    return report
+
+
+def _write_html(report: DrillReport, html: str | None, force: bool) -> None:
+    """The drill's HTML report, when asked for and the drill was recorded."""
+    from engine.modes.postmortem.draft_file import write_drill_html
+
+    if html is None or report.drill_id is None:
+        return
+    write_drill_html(report.drill_id, Path(html), force, REPLACE)
+    click.echo(f"wrote {html}", err=True)
 
 
 def _dry_case(case_file: str, playbook: str | None, inputs: tuple[str, ...], output: str) -> None:

@@ -465,6 +465,14 @@ def payload_of(conn: sqlite3.Connection, notification_id: str) -> str:
     return str(row[0]) if row else ""
 
 
+def received_at_of(conn: sqlite3.Connection, notification_id: str) -> float | None:
+    """When an accepted notification arrived (None if there is none with this id)."""
+    row = conn.execute(
+        "SELECT received_at FROM notifications WHERE notification_id = ?", (notification_id,)
+    ).fetchone()
+    return float(row[0]) if row else None
+
+
 # How a run an alert started ends when a human must hear of it.
 ESCALATED_OUTCOMES = (
     "refused",

@@ -507,6 +507,10 @@ class Ledger:
         """The body of an accepted notification ("" if there is none with this id)."""
         return self._read_with(lambda conn: inbox.payload_of(conn, notification_id))
 
+    def notification_received_at(self, notification_id: str) -> float | None:
+        """When an accepted notification arrived (None if there is none with this id)."""
+        return self._read_with(lambda conn: inbox.received_at_of(conn, notification_id))
+
     def unescalated_triggers(self) -> list[TriggerRow]:
         """Runs alerts started that ended badly or could not start, not escalated yet."""
         return self._read_with(inbox.unescalated)

@@ -1,0 +1,80 @@
+"""`runbook postmortem ID [--format md|html] [-o FILE]`: the draft, printed or written."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from msgspec import Struct
+
+from engine.core.errors import UsageError
+from engine.modes.postmortem.html import render_html
+from engine.modes.postmortem.markdown import render_markdown
+from engine.modes.postmortem.sections import draft
+from engine.modes.postmortem.story import Story, build_story
+
+FORMATS = ("md", "html")
+
+
+class PostmortemRequest(Struct, frozen=True):
+    story_id: str  # a run id or a drill id (or a unique prefix)
+    format: str = "md"
+    output: str | None = None  # None: printed
+    force: bool = False
+
+
+def postmortem(request: PostmortemRequest) -> str:
+    """The draft's text; written to `request.output` (0600, in one piece) when given,
+    and then the text is the path written."""
+    text = render(build_story(request.story_id), request.format)
+    if request.output is None:
+        return text
+    write_report(Path(request.output), text, request.force)
+    return request.output
+
+
+def check_target(target: Path, force: bool, option: str = "--force") -> None:
+    """Refuse, before anything runs, a report file that exists (without `force`, which
+    the command line's `option` gives)."""
+    if not force and (target.exists() or target.is_symlink()):
+        raise UsageError(f"{target} already exists", f"add {option} to replace it")
+
+
+def write_drill_html(drill_id: str, target: Path, force: bool, option: str) -> None:
+    """The drill's report as HTML, its chart with the detection, the remediation and the
+    revert on one time axis."""
+    write_report(target, render(build_story(drill_id), "html"), force, option)
+
+
+def render(story: Story, format: str) -> str:
+    made = draft(story)
+    return render_html(made) if format == "html" else render_markdown(made)
+
+
+def write_report(target: Path, text: str, force: bool, option: str = "--force") -> None:
+    """`text` into `target` in one piece, owner-only (0600): a file beside it, then
+    renamed over it (with `force`) or linked (without: an existing file is never replaced)."""
+    try:
+        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write {target}: {exc.strerror}", "name a file in a folder you can write"
+        ) from None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        if force:
+            os.replace(temporary, target)
+        else:
+            os.link(temporary, target)
+    except FileExistsError:
+        raise UsageError(f"{target} already exists", f"add {option} to replace it") from None
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)

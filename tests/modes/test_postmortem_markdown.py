@@ -1,0 +1,58 @@
+"""Text from the record in a Markdown draft reads as written: a CommonMark renderer shows
+it as it is, never as a list, a heading, a link, emphasis or HTML."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from markdown_it import MarkdownIt
+
+from engine.modes.postmortem.markdown import escape
+
+WRITTEN = [
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "- not a list",
+    "+ nor this",
+    "1. nor a numbered list",
+    "12) nor this",
+    "1.4s is a duration",
+    "3)",
+    "# not a heading",
+    "=== not an underline",
+    "*not emphasis* and _nor this_",
+    "[not a link](http://example.invalid)",
+    "![nor an image](x.png)",
+    "`not code`",
+    "a | b | c",
+    "&amp; stays &amp;",
+    "back\\slash",
+    "step break_it failed",
+]
+
+
+@pytest.mark.parametrize("text", WRITTEN)
+def test_a_commonmark_renderer_shows_the_text_as_written(text: str) -> None:
+    rendered = MarkdownIt("commonmark").enable("table").render(f"- **label:** {escape(text)}")
+
+    assert (
+        rendered
+        == f"<ul>\n<li><strong>label:</strong> {html.escape(text, quote=False)}</li>\n</ul>\n"
+    )
+
+
+@pytest.mark.parametrize("text", WRITTEN)
+def test_an_item_of_a_list_is_one_item_as_written(text: str) -> None:
+    rendered = MarkdownIt("commonmark").render(f"- {escape(text)}")
+
+    assert rendered == f"<ul>\n<li>{html.escape(text, quote=False)}</li>\n</ul>\n"
+
+
+@pytest.mark.parametrize("text", WRITTEN)
+def test_a_table_cell_is_one_cell_as_written(text: str) -> None:
+    table = f"| a | b |\n|---|---|\n| {escape(text)} | x |\n"
+
+    rendered = MarkdownIt("commonmark").enable("table").render(table)
+
+    assert f"<td>{html.escape(text, quote=False)}</td>\n<td>x</td>" in rendered
