@@ -20,6 +20,7 @@ from engine.cli.maturity import demote, maturity, promote
 from engine.cli.plan import plan
 from engine.cli.proposals import approve, proposals
 from engine.cli.recover import recover
+from engine.cli.replay import replay
 from engine.cli.rollback import rollback
 from engine.cli.run import run
 from engine.cli.runs import runs
@@ -62,3 +63,4 @@ cli.add_command(maturity)
 cli.add_command(promote)
 cli.add_command(demote)
 cli.add_command(export)
+cli.add_command(replay)

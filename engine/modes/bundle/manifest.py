@@ -17,6 +17,7 @@ from engine.core.events import EventKind
 from engine.ledger.inbox import PRUNED, TriggerRow
 from engine.modes.bundle.record import RecordedRun
 from engine.modes.bundle.secrets import LEDGER_GUARANTEE, SecretNote
+from engine.sli.checker import PRE_CHECK
 
 FORMAT = "runbook-bundle"
 FORMAT_VERSION = 1
@@ -160,7 +161,7 @@ def guards(run: RecordedRun) -> list[dict[str, Any]]:
             }
         )
     for event in run.events:
-        if event.kind == EventKind.SLI_SAMPLE and event.data.get("phase") == "pre-check":
+        if event.kind == EventKind.SLI_SAMPLE and event.data.get("phase") == PRE_CHECK:
             verdict = event.data.get("verdict")
             decided.append({"guard": "sli pre-check", "decision": verdict, "ts": event.ts})
         elif event.kind in GUARD_EVENTS:

@@ -9,6 +9,8 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
+from sli_helpers import playbook, run_cli, run_id_of
+
 
 def members(bundle: Path) -> dict[str, bytes]:
     """Every member of the bundle, by name."""
@@ -44,3 +46,35 @@ def regular(name: str) -> tarfile.TarInfo:
     info = tarfile.TarInfo(name)
     info.mode = 0o600
     return info
+
+
+FAST = "  settle: 100ms\n  samples: 2\n  interval: 100ms\n  timeout: 1s\n"
+
+
+def sli(state: Path, probes: Path, healthy: str = "below: 1") -> str:
+    """A command probe that reads the error count in `state` and notes each reading."""
+    read = f"echo probed >> {probes}; cat {state}"
+    probe = f"  probe:\n    command: {{run: ['sh', '-c', '{read}']}}\n"
+    return f"{probe}  healthy: {{{healthy}}}\n{FAST}"
+
+
+def recovered_run(tmp_path: Path) -> tuple[Path, Path]:
+    """A run that recovered after step2 (which sets the error count to 0), exported:
+    (the playbook file, the bundle)."""
+    state, probes = tmp_path / "errors", tmp_path / "probes"
+    state.write_text("5\n")
+    path = playbook(tmp_path, sli(state, probes), {2: f"echo 0 > {state}"})
+    done = run_cli("run", str(path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    bundle = tmp_path / "run.tar.gz"
+    exported = run_cli("export", run_id_of(done.stdout), "-o", str(bundle))
+    assert exported.returncode == 0, exported.stderr
+    return path, bundle
+
+
+def refused(bundle: Path) -> str:
+    """`runbook replay` of a bundle it must refuse (exit 5, no traceback): its stderr."""
+    done = run_cli("replay", str(bundle))
+    assert done.returncode == 5, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    return done.stderr

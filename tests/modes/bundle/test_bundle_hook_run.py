@@ -55,3 +55,30 @@ def test_a_hook_runs_bundle_has_the_trigger_decision_and_the_raw_alert(
     raw = b"".join(members(bundle).values())
     assert CANARY.encode() not in raw and encoded.encode() not in raw
     assert json.dumps(CANARY).encode() not in raw
+
+
+def test_a_hook_run_replays_its_when_against_the_recorded_alert(
+    tmp_path: Path, serve_factory: Callable[..., Server]
+) -> None:
+    file = write_playbook(tmp_path / "playbooks", tmp_path / "markers")
+    server = serve_factory(tmp_path / "playbooks").start()
+    assert server.post(notification([alert("ServiceDown", service="api")])).status == 200
+    server.wait_settled(1)
+    (run,) = server.runs()
+    bundle = tmp_path / "hook.tar.gz"
+    assert runbook("export", run["run_id"], "-o", str(bundle)).returncode == 0
+
+    same = runbook("replay", str(bundle))
+    assert same.returncode == 0, same.stdout + same.stderr
+    text = file.read_text()
+    step = "  - id: fix\n"
+    file.write_text(text.replace(step, f"{step}    when: \"alert.labels.service == 'api'\"\n"))
+    still = runbook("replay", str(bundle), "--output", "json")
+    assert still.returncode == 1  # the content changed, the path did not
+    assert [d["what"] for d in json.loads(still.stdout)["differences"]] == ["content"]
+    file.write_text(text.replace(step, f"{step}    when: \"alert.labels.service == 'db'\"\n"))
+    other = runbook("replay", str(bundle), "--output", "json")
+    assert other.returncode == 1
+    (when,) = [d for d in json.loads(other.stdout)["differences"] if d["what"] == "when"]
+    assert when["step"] == "fix" and when["recorded"] == "ran (succeeded)"
+    assert when["now"] == "would be skipped: `alert.labels.service == 'db'` is false"
