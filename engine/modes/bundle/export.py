@@ -16,7 +16,7 @@ from msgspec import Struct
 
 from engine.core.errors import UsageError
 from engine.core.events import EventKind
-from engine.ledger import LEDGER_FILE, Ledger, default_home, is_drill_id
+from engine.ledger import LEDGER_FILE, DrillRow, Ledger, RunRow, default_home, is_drill_id
 from engine.modes.bundle import manifest
 from engine.modes.bundle.archive import FILE_MODE, checksums_text, sha256, write_archive
 from engine.modes.bundle.record import RecordedRun, read_run, runs_made_by
@@ -59,9 +59,10 @@ def export_bundle(request: ExportRequest) -> Exported:
     with Ledger.open((request.home or default_home()) / LEDGER_FILE) as ledger:
         main = read_run(ledger, request.run_id)
         made = runs_made_by(ledger, main.info.run_id)
-        parts = [read_run(ledger, row.run_id) for row in made] if _is_drill(main) else []
+        drill = ledger.get_drill(main.info.run_id) if _is_drill(main) else None
+        parts = [read_run(ledger, run_id) for run_id in _part_ids(drill, made)]
     redactor, notes = export_redactor([main, *parts], request.environ)
-    members = _members(main, parts, redactor, notes, [_made(row) for row in made])
+    members = _members(main, parts, redactor, notes, [_made(row) for row in made], drill)
     data = write_archive(members)
     write_new_file(target, data, request.force)
     sums = {name: sha256(body) for name, body in members.items() if name != CHECKSUMS}
@@ -72,7 +73,31 @@ def _is_drill(run: RecordedRun) -> bool:
     return run.info.mode == "drill" and is_drill_id(run.info.run_id)
 
 
-def _made(row: Any) -> dict[str, Any]:
+def _part_ids(drill: DrillRow | None, made: Sequence[RunRow]) -> list[str]:
+    """A drill's runs: those that name it as their parent, and its inject, remediate and
+    revert runs (a revert made of the inject's undos names the inject run instead)."""
+    if drill is None:
+        return []
+    named = (drill.inject_run, drill.remediate_run, drill.revert_run)
+    ids = [row.run_id for row in made] + [run_id for run_id in named if run_id]
+    return sorted(set(ids))
+
+
+def _drill_facts(drill: DrillRow | None) -> dict[str, Any] | None:
+    if drill is None:
+        return None
+    return {
+        "drill_id": drill.drill_id,
+        "verdict": drill.verdict,
+        "detected_after": drill.detected_after,
+        "recovered_after": drill.recovered_after,
+        "inject_run": drill.inject_run,
+        "remediate_run": drill.remediate_run,
+        "revert_run": drill.revert_run,
+    }
+
+
+def _made(row: RunRow) -> dict[str, Any]:
     return {"run_id": row.run_id, "mode": row.mode, "outcome": row.status}
 
 
@@ -82,6 +107,7 @@ def _members(
     redactor: Redactor,
     notes: Sequence[SecretNote],
     made: Sequence[dict[str, Any]],
+    drill: DrillRow | None = None,
 ) -> dict[str, bytes]:
     files = _run_files(main, "", redactor)
     for part in parts:
@@ -89,7 +115,7 @@ def _members(
     document = {
         "format": manifest.FORMAT,
         "format_version": manifest.FORMAT_VERSION,
-        "kind": "drill" if parts or _is_drill(main) else "run",
+        "kind": "drill" if drill is not None else "run",
         "run": manifest.run_facts(main, made),
         "recorded_by": manifest.recorder(main),
         "exported_by": manifest.exporter(),
@@ -98,6 +124,7 @@ def _members(
         "guards": manifest.guards(main),
         "trigger": manifest.trigger_facts(main.trigger, main.payload),
         "secrets": manifest.secrets_facts(notes),
+        "drill": _drill_facts(drill),
         "parts": [_part_facts(part) for part in parts],
         "files": {name: sha256(body) for name, body in sorted(files.items())},
     }

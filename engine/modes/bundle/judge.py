@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from msgspec import Struct
+from msgspec import Struct, field
 
 from engine.core.events import EventKind
 from engine.core.results import Status, StepResult
@@ -45,6 +45,8 @@ class Unjudged(Struct, frozen=True):
 class Judgement(Struct, frozen=True):
     differences: list[Difference]
     unjudged: list[Unjudged]
+    # the steps the recorded run took that would now be skipped (no SLI sampled after them)
+    skipped_now: set[str] = field(default_factory=set)
 
 
 class StepRecord(Struct, frozen=True):
@@ -224,6 +226,8 @@ def _when(step: Step, record: StepRecord, variables: RunVariables, found: Judgem
         found.unjudged.append(Unjudged("when", f"`{step.when}`: {exc.message}", step.id))
         return
     ran = record.skipped is None
+    if not runs:
+        found.skipped_now.add(step.id)
     if runs != ran:
         recorded_as = _told(record)
         now = "would run" + (f": `{step.when}` is true" if step.when else ": no `when:` now")
@@ -353,7 +357,7 @@ def _recovery(
 ) -> None:
     """The step after which the run stopped on recovery, recorded and now."""
     then = _recorded_recovery(recorded)
-    now = _recovery_now(recorded.samples, verdicts, playbook, sli)
+    now = _recovery_now(recorded.samples, verdicts, playbook, sli, found.skipped_now)
     if then != now:
         found.differences.append(
             Difference(
@@ -378,12 +382,14 @@ def _recovery_now(
     verdicts: Sequence[SliVerdict],
     playbook: Playbook,
     sli: Sli,
+    skipped: set[str],
 ) -> str | None:
     """The first step after which the current SLI would stop the run, judged on the
     samples recorded after each step the run took (as the runner samples: after a
     succeeded step that mitigates, settle, then `samples` healthy in a row)."""
     steps = playbook.steps
-    order = [step.id for step in steps if mitigates(step)] + [ALL_STEPS]
+    order = [step.id for step in steps if mitigates(step) and step.id not in skipped]
+    order.append(ALL_STEPS)
     last = steps[-1].id if steps else ALL_STEPS
     for step_id in order:
         phase = after(step_id)

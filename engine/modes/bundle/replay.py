@@ -50,7 +50,7 @@ class Replay(Struct, frozen=True):
 def replay(request: ReplayRequest) -> Replay:
     """Verify the bundle (RefusedError, exit 5, for one not as exported), load the
     playbook to judge against (exit 2 when there is none), and judge the run."""
-    bundle = open_bundle(request.bundle)
+    bundle = _judged(open_bundle(request.bundle))
     file = _playbook_file(bundle, request.playbook)
     playbook = load_playbook(file)
     recorded = recorded_run(bundle.manifest, bundle.events)
@@ -67,6 +67,24 @@ def replay(request: ReplayRequest) -> Replay:
         engine=__version__,
         judgement=judgement,
     )
+
+
+def _judged(bundle: Bundle) -> Bundle:
+    """The run to judge: the bundle's own, or for a drill the run of its playbook (the
+    remediation), as a bundle of that run alone."""
+    drill = bundle.manifest.get("drill")
+    if not isinstance(drill, dict):
+        return bundle
+    remediation = drill.get("remediate_run")
+    if not isinstance(remediation, str) or not remediation:
+        raise UsageError(
+            f"drill {drill.get('drill_id')} never ran its playbook (verdict"
+            f" {drill.get('verdict')}): there is no remediation to judge",
+            "replay the bundle of a drill that got as far as the remediation, or of a run",
+        )
+    facts, events, text = bundle.part(remediation)
+    manifest = {**bundle.manifest, "run": facts, "trigger": None}
+    return Bundle(bundle.path, bundle.members, manifest, events, text, bundle.contents)
 
 
 def _playbook_file(bundle: Bundle, given: str | None) -> str:

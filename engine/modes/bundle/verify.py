@@ -14,7 +14,7 @@ from msgspec import Struct
 from engine.core.errors import RefusedError, UsageError
 from engine.core.regular_file import read_regular
 from engine.modes.bundle.archive import TOTAL_LIMIT, BundleRefused, read_archive, safe_name, sha256
-from engine.modes.bundle.export import CHECKSUMS, EVENTS, MANIFEST, PLAYBOOK
+from engine.modes.bundle.export import CHECKSUMS, EVENTS, MANIFEST, PARTS, PLAYBOOK
 from engine.modes.bundle.manifest import FORMAT, FORMAT_VERSION
 
 _SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
@@ -30,6 +30,26 @@ class Bundle(Struct, frozen=True):
     manifest: dict[str, Any]
     events: list[dict[str, Any]]
     playbook_text: str
+    contents: dict[str, bytes]
+
+    def part(self, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
+        """A drill's part run: its facts in the manifest, its events, its playbook text;
+        BundleRefused when the bundle does not hold it."""
+        parts = self.manifest.get("parts")
+        facts = next(
+            (
+                part["run"]
+                for part in (parts if isinstance(parts, list) else [])
+                if isinstance(part, dict) and part.get("run", {}).get("run_id") == run_id
+            ),
+            None,
+        )
+        prefix = f"{PARTS}/{run_id}/"
+        if facts is None or f"{prefix}{EVENTS}" not in self.contents:
+            raise BundleRefused(prefix, "the drill's run is not in the bundle")
+        events = _json_lines(f"{prefix}{EVENTS}", self.contents[f"{prefix}{EVENTS}"])
+        text = self.contents.get(f"{prefix}{PLAYBOOK}", b"").decode("utf-8", "replace")
+        return facts, events, text
 
 
 def open_bundle(path: str) -> Bundle:
@@ -42,9 +62,13 @@ def open_bundle(path: str) -> Bundle:
         raise BundleRefused(
             MANIFEST, f"not a {FORMAT} of version {FORMAT_VERSION} (this engine reads that one)"
         )
-    events = [_json_object(EVENTS, line) for line in members[EVENTS].splitlines() if line.strip()]
+    events = _json_lines(EVENTS, members[EVENTS])
     text = members.get(PLAYBOOK, b"").decode("utf-8", "replace")
-    return Bundle(path, sorted(members), manifest, events, text)
+    return Bundle(path, sorted(members), manifest, events, text, dict(members))
+
+
+def _json_lines(name: str, data: bytes) -> list[dict[str, Any]]:
+    return [_json_object(name, line) for line in data.splitlines() if line.strip()]
 
 
 def _read(path: str) -> bytes:
