@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from bundle_helpers import manifest, members
 from run_fixtures import runbook
 from serve_fixtures import Server, alert, notification, write_playbook
+
+from engine.ledger import Ledger
 
 CANARY = "hook-canary-4e1b88a0"
 SECRETS = "secrets:\n  token: {env: CANARY_TOKEN}\n"
@@ -82,3 +85,32 @@ def test_a_hook_run_replays_its_when_against_the_recorded_alert(
     (when,) = [d for d in json.loads(other.stdout)["differences"] if d["what"] == "when"]
     assert when["step"] == "fix" and when["recorded"] == "ran (succeeded)"
     assert when["now"] == "would be skipped: `alert.labels.service == 'db'` is false"
+
+
+def test_an_alert_body_emptied_by_retention_is_said_to_be_so(
+    tmp_path: Path, serve_factory: Callable[..., Server]
+) -> None:
+    file = write_playbook(tmp_path / "playbooks", tmp_path / "markers")
+    server = serve_factory(tmp_path / "playbooks").start()
+    assert server.post(notification([alert("ServiceDown", service="api")])).status == 200
+    server.wait_settled(1)
+    (run,) = server.runs()
+    assert server.stop() == 0
+    with Ledger.open(server.home / "ledger.sqlite3") as ledger:
+        assert ledger.prune_notification_payloads(time.time() + 1)[0] == 1
+
+    bundle = tmp_path / "pruned.tar.gz"
+    assert runbook("export", run["run_id"], "-o", str(bundle)).returncode == 0
+    trigger = manifest(bundle)["trigger"]
+    assert trigger["decision"] == "run" and trigger["alertname"] == "ServiceDown"
+    assert trigger["payload_status"] == "pruned by retention" and trigger["payload"] is None
+
+    step = "  - id: fix\n"
+    text = file.read_text()
+    file.write_text(text.replace(step, f"{step}    when: \"alert.labels.service == 'api'\"\n"))
+    done = runbook("replay", str(bundle), "--output", "json")
+    assert done.returncode == 1  # the content changed; the `when:` cannot be judged
+    report = json.loads(done.stdout)
+    assert [d["what"] for d in report["differences"]] == ["content"]
+    notes = {(n["what"], n["step"]) for n in report["unjudged"]}
+    assert ("alert", None) in notes and ("when", "fix") in notes
