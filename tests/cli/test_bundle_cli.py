@@ -18,6 +18,7 @@ def test_export_into_a_missing_folder_writes_nothing(tmp_path: Path) -> None:
     target = tmp_path / "no" / "such" / "run.tar.gz"
     done = run_cli("export", "r20261207T000000000-abcdef", "-o", str(target))
     assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert f"cannot write {target}: there is no folder" in done.stderr
     assert not target.parent.exists()
 
 

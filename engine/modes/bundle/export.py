@@ -56,6 +56,11 @@ def export_bundle(request: ExportRequest) -> Exported:
         raise UsageError(f"{target} already exists", "choose another file, or add --force")
     if target.is_dir():
         raise UsageError(f"{target} is a folder", "name the bundle's file, e.g. run.tar.gz")
+    if not target.parent.is_dir():
+        raise UsageError(
+            f"cannot write {target}: there is no folder {target.parent}",
+            "create the folder first, or write the bundle elsewhere",
+        )
     with Ledger.open((request.home or default_home()) / LEDGER_FILE) as ledger:
         main = read_run(ledger, request.run_id)
         made = runs_made_by(ledger, main.info.run_id)
