@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from engine.cli.completion import complete_run_ids
+from engine.ui.terminal_text import say
 
 
 @click.command()
@@ -25,6 +26,4 @@ def export(run_id: str, output: str, force: bool) -> None:
     from engine.modes.bundle.export import ExportRequest, export_bundle
 
     done = export_bundle(ExportRequest(run_id, output, force))
-    click.echo(
-        f"wrote {done.path}: run {done.run_id}, {len(done.members) + 1} files, {done.size} bytes"
-    )
+    say(f"wrote {done.path}: run {done.run_id}, {len(done.members) + 1} files, {done.size} bytes")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from engine.cli.params import OUTPUT
+from engine.ui.terminal_text import say
 
 
 @click.command()
@@ -25,5 +26,5 @@ def replay(bundle: str, playbook: str | None, output: str) -> None:
     from engine.modes.bundle.replay import replay as judge
 
     done = judge(ReplayRequest(bundle, playbook, recorded_alert))
-    click.echo(render_json(done) if output == "json" else render_text(done))
+    say(render_json(done) if output == "json" else render_text(done))
     raise SystemExit(0 if done.same else 1)

@@ -136,11 +136,13 @@ def judge_run(
 
 def _content(recorded: Recorded, playbook: Playbook, found: Judgement) -> None:
     if recorded.content_hash != playbook.content_hash:
+        version = playbook.metadata.version
+        same = " (the same version with other content)" if version == recorded.version else ""
         found.differences.append(
             Difference(
                 "content",
                 f"{recorded.version} ({recorded.content_hash[:12]})",
-                f"{playbook.metadata.version} ({playbook.content_hash[:12]})",
+                f"{version} ({playbook.content_hash[:12]}){same}",
                 playbook.file,
             )
         )

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import json
 import tarfile
 from pathlib import Path
 
 from bundle_helpers import members, recovered_run, refused, regular, rewrite
+from sli_helpers import run_cli
 
 
 def tampered(bundle: Path, change: dict[str, bytes | None]) -> Path:
@@ -84,3 +86,20 @@ def test_a_file_that_is_not_a_bundle_is_refused(tmp_path: Path) -> None:
     junk = tmp_path / "junk.tar.gz"
     junk.write_bytes(b"not a bundle at all")
     assert "not a readable bundle" in refused(junk)
+
+
+def test_text_from_a_bundle_reaches_the_terminal_as_data(tmp_path: Path) -> None:
+    _, bundle = recovered_run(tmp_path)
+    found = members(bundle)
+    manifest = json.loads(found["manifest.json"])
+    manifest["run"]["run_id"] = "r1\x1b[2J\x1b]0;owned\x07"
+    found["manifest.json"] = json.dumps(manifest).encode()
+    sums = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {name}\n"
+        for name, data in sorted(found.items())
+        if name != "SHA256SUMS"
+    )
+    done = run_cli("replay", str(tampered(bundle, {**found, "SHA256SUMS": sums.encode()})))
+    assert done.returncode == 0, done.stdout + done.stderr  # consistent, so believed
+    assert "\x1b" not in done.stdout and "\x07" not in done.stdout
+    assert "replay of run r1\\x1b[2J" in done.stdout
