@@ -9,11 +9,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from msgspec import Struct, field
+from msgspec import UNSET, Struct, field
 
-from engine.core.events import EventKind
+from engine.core.events import (
+    ConfirmAnswer,
+    RunStarted,
+    SliSample,
+    StepResultEvent,
+    StepSkipped,
+    read_payload,
+)
 from engine.core.results import Status, StepResult
 from engine.model.playbook import Playbook, Sli, Step
+from engine.modes.bundle.verify import EventLine, RunFacts
 from engine.playbook.traits import capture_name, mitigates
 from engine.run.context.variables import RunVariables, base_variables
 from engine.run.execution import WHEN_FALSE, run_mode, when_holds
@@ -67,57 +75,63 @@ class Recorded(Struct, frozen=True):
     approved_by: str | None
     answered: set[str]  # the steps whose confirm gate was answered
     records: dict[str, StepRecord]
-    samples: list[dict[str, Any]]
+    samples: list[SliSample]
     inputs: dict[str, Any]
     content_hash: str
     version: str
 
 
-def recorded_run(manifest: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> Recorded:
-    """The facts replay judges, read from the manifest and the events of the run."""
-    run = manifest.get("run", {})
-    started: Mapping[str, Any] = next(
-        (e["data"] for e in events if e.get("kind") == EventKind.RUN_STARTED), {}
-    )
+def recorded_run(run: RunFacts, events: Sequence[EventLine]) -> Recorded:
+    """The facts replay judges, read from the manifest and the events of the run (each
+    event read as its kind's payload, as `runbook show` reads the ledger's)."""
+    started: RunStarted | None = None
     records: dict[str, StepRecord] = {}
+    answered: set[str] = set()
+    samples: list[SliSample] = []
     for event in events:
-        step = event.get("step_id")
-        if event.get("kind") == EventKind.STEP_RESULT and step:
-            records[step] = StepRecord(None, _result(event.get("data", {})))
-        elif event.get("kind") == EventKind.STEP_SKIPPED and step:
-            records[step] = StepRecord(str(event.get("data", {}).get("reason", "")), None)
-    playbook = run.get("playbook", {})
+        payload = read_payload(event.kind, event.data)
+        step = event.step_id
+        if isinstance(payload, RunStarted) and started is None:
+            started = payload
+        elif isinstance(payload, StepResultEvent) and step:
+            records[step] = StepRecord(None, _result(payload))
+        elif isinstance(payload, StepSkipped) and step:
+            records[step] = StepRecord(payload.reason, None)
+        elif isinstance(payload, ConfirmAnswer) and step:
+            answered.add(step)
+        elif isinstance(payload, SliSample):
+            samples.append(payload)
     return Recorded(
-        run_id=str(run.get("run_id", "")),
-        mode=str(run.get("mode", started.get("mode", ""))),
-        maturity=playbook.get("maturity", started.get("maturity")),
-        steps=[str(step) for step in started.get("steps", [])],
-        outcome=str(run.get("outcome", "")),
-        approved_by=started.get("approved_by"),
-        answered={
-            str(e.get("step_id")) for e in events if e.get("kind") == EventKind.CONFIRM_ANSWER
-        },
+        run_id=run.run_id,
+        mode=run.mode,
+        maturity=run.playbook.maturity
+        if run.playbook.maturity is not None
+        else (started.maturity if started else None),
+        steps=list(started.steps) if started else [],
+        outcome=run.outcome,
+        approved_by=started.approved_by if started else None,
+        answered=answered,
         records=records,
-        samples=[e["data"] for e in events if e.get("kind") == EventKind.SLI_SAMPLE],
-        inputs=dict(run.get("inputs", {})),
-        content_hash=str(playbook.get("content_hash", "")),
-        version=str(playbook.get("version", "")),
+        samples=samples,
+        inputs=dict(run.inputs),
+        content_hash=run.playbook.content_hash,
+        version=run.playbook.version,
     )
 
 
-def _result(data: Mapping[str, Any]) -> StepResult:
+def _result(event: StepResultEvent) -> StepResult:
     """A recorded step result as the runner held it when it made the step's variables."""
     try:
-        status = Status(str(data.get("status")))
+        status = Status(event.status)
     except ValueError:
         status = Status.UNKNOWN
     return StepResult(
         status,
-        exit_code=data.get("exit_code"),
-        output=str(data.get("output", "")),
-        message=str(data.get("message", "")),
-        captured=data.get("captured") or {},
-        value=data.get("value"),
+        exit_code=event.exit_code,
+        output=event.output if isinstance(event.output, str) else "",
+        message=event.message,
+        captured=event.captured if isinstance(event.captured, dict) else {},
+        value=None if event.value is UNSET else event.value,
     )
 
 
@@ -282,32 +296,29 @@ def _sli(
     _recovery(recorded, playbook, sli, verdicts, found)
 
 
-def _rejudged(sli: Sli, sample: Mapping[str, Any]) -> SliVerdict:
-    """The verdict the current SLI gives the recorded reading."""
+def _verdict(sample: SliSample) -> SliVerdict:
     try:
-        own = SliVerdict(str(sample.get("verdict")))
+        return SliVerdict(sample.verdict)
     except ValueError:
-        own = SliVerdict.UNKNOWN
-    value = sample.get("value")
-    reading = Reading(
-        value=float(value) if isinstance(value, int | float) else None,
-        error=str(sample.get("error") or ""),
-        verdict=own,
-        detail=str(sample.get("detail") or ""),
-    )
+        return SliVerdict.UNKNOWN
+
+
+def _rejudged(sli: Sli, sample: SliSample) -> SliVerdict:
+    """The verdict the current SLI gives the recorded reading."""
+    reading = Reading(sample.value, sample.error, _verdict(sample), sample.detail)
     return judge_reading(sli, reading).verdict
 
 
 def _sample_verdicts(
-    samples: Sequence[Mapping[str, Any]],
+    samples: Sequence[SliSample],
     verdicts: Sequence[SliVerdict],
     playbook: Playbook,
     found: Judgement,
 ) -> None:
     changed = [
-        f"{s.get('phase')}: {s.get('value')} {s.get('verdict')} → {now}"
+        f"{s.phase}: {s.value} {s.verdict} → {now}"
         for s, now in zip(samples, verdicts, strict=True)
-        if str(s.get("verdict")) != now
+        if s.verdict != now
     ]
     if changed:
         band = str(playbook.sli.healthy) if playbook.sli and playbook.sli.healthy else "the probe's"
@@ -322,19 +333,15 @@ def _sample_verdicts(
 
 
 def _pre_check(
-    samples: Sequence[Mapping[str, Any]],
+    samples: Sequence[SliSample],
     verdicts: Sequence[SliVerdict],
     playbook: Playbook,
     found: Judgement,
 ) -> None:
     for sample, verdict in zip(samples, verdicts, strict=True):
-        if sample.get("phase") != PRE_CHECK:
+        if sample.phase != PRE_CHECK:
             continue
-        try:
-            was = SliVerdict(str(sample.get("verdict")))
-        except ValueError:
-            was = SliVerdict.UNKNOWN
-        then = _pre_check_outcome(was, sample)
+        then = _pre_check_outcome(_verdict(sample), sample)
         now = _pre_check_outcome(verdict, sample)
         if then != now:
             found.differences.append(
@@ -345,8 +352,8 @@ def _pre_check(
         return
 
 
-def _pre_check_outcome(verdict: SliVerdict, sample: Mapping[str, Any]) -> str:
-    refusal = precheck_refusal(Sample(verdict, None, str(sample.get("error") or "")))
+def _pre_check_outcome(verdict: SliVerdict, sample: SliSample) -> str:
+    refusal = precheck_refusal(Sample(verdict, None, sample.error))
     return f"refused ({refusal})" if refusal else "the run goes on"
 
 
@@ -375,12 +382,12 @@ def _recovery(
 def _recorded_recovery(recorded: Recorded) -> str | None:
     if recorded.outcome != "recovered":
         return None
-    phases = [str(s.get("phase")) for s in recorded.samples if s.get("phase") != PRE_CHECK]
+    phases = [s.phase for s in recorded.samples if s.phase != PRE_CHECK]
     return phases[-1].removeprefix("after ") if phases else None
 
 
 def _recovery_now(
-    samples: Sequence[Mapping[str, Any]],
+    samples: Sequence[SliSample],
     verdicts: Sequence[SliVerdict],
     playbook: Playbook,
     sli: Sli,
@@ -395,7 +402,7 @@ def _recovery_now(
     last = steps[-1].id if steps else ALL_STEPS
     for step_id in order:
         phase = after(step_id)
-        taken = [v for s, v in zip(samples, verdicts, strict=True) if s.get("phase") == phase]
+        taken = [v for s, v in zip(samples, verdicts, strict=True) if s.phase == phase]
         if taken and recovery_in(taken, sli.samples, final=step_id in (last, ALL_STEPS)):
             return step_id
     return None

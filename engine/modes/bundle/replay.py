@@ -53,11 +53,12 @@ def replay(request: ReplayRequest) -> Replay:
     bundle = _judged(open_bundle(request.bundle))
     file = _playbook_file(bundle, request.playbook)
     playbook = load_playbook(file)
-    recorded = recorded_run(bundle.manifest, bundle.events)
+    recorded = recorded_run(bundle.run, bundle.events)
     alert, unjudged = _alert(bundle, request.alert_variables)
     judgement = judge_run(recorded, playbook, alert, _recorded_sli(bundle, playbook))
     judgement.unjudged[:0] = unjudged
-    recorder = bundle.manifest.get("recorded_by", {})
+    recorder = bundle.manifest.get("recorded_by")
+    recorder = recorder if isinstance(recorder, dict) else {}
     return Replay(
         bundle=request.bundle,
         run_id=recorded.run_id,
@@ -82,9 +83,7 @@ def _judged(bundle: Bundle) -> Bundle:
             f" {drill.get('verdict')}): there is no remediation to judge",
             "replay the bundle of a drill that got as far as the remediation, or of a run",
         )
-    facts, events, text = bundle.part(remediation)
-    manifest = {**bundle.manifest, "run": facts, "trigger": None}
-    return Bundle(bundle.path, bundle.members, manifest, events, text, bundle.contents)
+    return bundle.part(remediation)
 
 
 def _playbook_file(bundle: Bundle, given: str | None) -> str:

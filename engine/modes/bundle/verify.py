@@ -7,49 +7,89 @@ import json
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import msgspec
 from msgspec import Struct
 
 from engine.core.errors import RefusedError, UsageError
+from engine.core.events import EventKind, read_payload
 from engine.core.regular_file import read_regular
 from engine.modes.bundle.archive import TOTAL_LIMIT, BundleRefused, read_archive, safe_name, sha256
 from engine.modes.bundle.export import CHECKSUMS, EVENTS, MANIFEST, PARTS, PLAYBOOK
 from engine.modes.bundle.manifest import FORMAT, FORMAT_VERSION
+
+
+class PlaybookFacts(Struct, frozen=True):
+    """The manifest's playbook of a run, as replay reads it."""
+
+    name: str
+    version: str
+    file: str
+    content_hash: str
+    maturity: int | None = None
+
+
+class RunFacts(Struct, frozen=True):
+    """The manifest's facts of a run that replay reads (it holds more)."""
+
+    run_id: str
+    mode: str
+    outcome: str
+    inputs: dict[str, Any]
+    playbook: PlaybookFacts
+
+
+class EventLine(Struct, frozen=True):
+    """One line of `events.jsonl`."""
+
+    seq: int
+    ts: float
+    kind: str
+    step_id: str | None
+    data: dict[str, Any]
+
 
 _SUM_LINE = re.compile(r"([0-9a-f]{64}) [ *](.+)")
 REQUIRED = (MANIFEST, EVENTS)
 
 
 class Bundle(Struct, frozen=True):
-    """A verified bundle: its manifest, the run's events in order, and the playbook text
-    the run recorded ("" when it recorded none)."""
+    """A verified bundle: its manifest, the facts and events of the run to judge, and the
+    playbook text the run recorded ("" when it recorded none)."""
 
     path: str
     members: list[str]
     manifest: dict[str, Any]
-    events: list[dict[str, Any]]
+    run: RunFacts
+    events: list[EventLine]
     playbook_text: str
     contents: dict[str, bytes]
 
-    def part(self, run_id: str) -> tuple[dict[str, Any], list[dict[str, Any]], str]:
-        """A drill's part run: its facts in the manifest, its events, its playbook text;
-        BundleRefused when the bundle does not hold it."""
+    def part(self, run_id: str) -> Bundle:
+        """A drill's part run as a bundle of its own; BundleRefused when the bundle does
+        not hold it."""
         parts = self.manifest.get("parts")
-        facts = next(
-            (
-                part["run"]
-                for part in (parts if isinstance(parts, list) else [])
-                if isinstance(part, dict) and part.get("run", {}).get("run_id") == run_id
-            ),
-            None,
-        )
+        found = [
+            part.get("run")
+            for part in (parts if isinstance(parts, list) else [])
+            if isinstance(part, dict)
+            and isinstance(part.get("run"), dict)
+            and part["run"].get("run_id") == run_id
+        ]
         prefix = f"{PARTS}/{run_id}/"
-        if facts is None or f"{prefix}{EVENTS}" not in self.contents:
+        if not found or f"{prefix}{EVENTS}" not in self.contents:
             raise BundleRefused(prefix, "the drill's run is not in the bundle")
-        events = _json_lines(f"{prefix}{EVENTS}", self.contents[f"{prefix}{EVENTS}"])
-        text = self.contents.get(f"{prefix}{PLAYBOOK}", b"").decode("utf-8", "replace")
-        return facts, events, text
+        manifest = {**self.manifest, "run": found[0], "trigger": None}
+        return Bundle(
+            self.path,
+            self.members,
+            manifest,
+            _typed(MANIFEST, found[0], RunFacts),
+            _events(f"{prefix}{EVENTS}", self.contents[f"{prefix}{EVENTS}"]),
+            self.contents.get(f"{prefix}{PLAYBOOK}", b"").decode("utf-8", "replace"),
+            self.contents,
+        )
 
 
 def open_bundle(path: str) -> Bundle:
@@ -62,13 +102,36 @@ def open_bundle(path: str) -> Bundle:
         raise BundleRefused(
             MANIFEST, f"not a {FORMAT} of version {FORMAT_VERSION} (this engine reads that one)"
         )
-    events = _json_lines(EVENTS, members[EVENTS])
+    run = _typed(MANIFEST, manifest.get("run"), RunFacts)
+    events = _events(EVENTS, members[EVENTS])
     text = members.get(PLAYBOOK, b"").decode("utf-8", "replace")
-    return Bundle(path, sorted(members), manifest, events, text, dict(members))
+    return Bundle(path, sorted(members), manifest, run, events, text, dict(members))
 
 
-def _json_lines(name: str, data: bytes) -> list[dict[str, Any]]:
-    return [_json_object(name, line) for line in data.splitlines() if line.strip()]
+def _events(name: str, data: bytes) -> list[EventLine]:
+    """The events of `name`, each with the fields of its kind (a kind this engine does
+    not know is kept as it is)."""
+    events = []
+    for number, line in enumerate(data.splitlines(), start=1):
+        if not line.strip():
+            continue
+        event = _typed(f"{name} line {number}", _json_object(name, line), EventLine)
+        if event.kind in _KINDS and read_payload(event.kind, event.data) is None:
+            problem = f"line {number}: a {event.kind} event without the fields of its kind"
+            raise BundleRefused(name, problem)
+        events.append(event)
+    return events
+
+
+_KINDS = frozenset(kind.value for kind in EventKind)
+_T = TypeVar("_T")
+
+
+def _typed(name: str, value: Any, kind: type[_T]) -> _T:
+    try:
+        return msgspec.convert(value, kind)
+    except msgspec.ValidationError as exc:
+        raise BundleRefused(name, f"not what replay reads: {exc}") from None
 
 
 def _read(path: str) -> bytes:
@@ -135,6 +198,5 @@ def _json_object(name: str, data: bytes) -> dict[str, Any]:
 
 def recorded_file(bundle: Bundle) -> Path | None:
     """The playbook file the run recorded, if the manifest names one."""
-    playbook = bundle.manifest.get("run", {}).get("playbook", {})
-    file = playbook.get("file") if isinstance(playbook, dict) else None
-    return Path(file) if isinstance(file, str) and file else None
+    file = bundle.run.playbook.file
+    return Path(file) if file else None

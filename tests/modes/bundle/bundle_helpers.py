@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import tarfile
@@ -78,3 +79,22 @@ def refused(bundle: Path) -> str:
     assert done.returncode == 5, done.stdout + done.stderr
     assert "Traceback" not in done.stderr and done.stdout == ""
     return done.stderr
+
+
+def consistent(found: dict[str, bytes]) -> dict[str, bytes]:
+    """`found` with the manifest's list of files and SHA256SUMS made to match its members
+    again, as someone who rewrote a bundle on purpose would."""
+    files = {
+        name: hashlib.sha256(data).hexdigest()
+        for name, data in found.items()
+        if name not in ("manifest.json", "SHA256SUMS")
+    }
+    document = json.loads(found["manifest.json"])
+    document["files"] = files
+    found = {**found, "manifest.json": json.dumps(document).encode()}
+    sums = "".join(
+        f"{hashlib.sha256(data).hexdigest()}  {name}\n"
+        for name, data in sorted(found.items())
+        if name != "SHA256SUMS"
+    )
+    return {**found, "SHA256SUMS": sums.encode()}

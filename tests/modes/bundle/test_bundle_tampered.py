@@ -11,7 +11,7 @@ import json
 import tarfile
 from pathlib import Path
 
-from bundle_helpers import members, recovered_run, refused, regular, rewrite
+from bundle_helpers import consistent, members, recovered_run, refused, regular, rewrite
 from sli_helpers import run_cli
 
 
@@ -94,12 +94,26 @@ def test_text_from_a_bundle_reaches_the_terminal_as_data(tmp_path: Path) -> None
     manifest = json.loads(found["manifest.json"])
     manifest["run"]["run_id"] = "r1\x1b[2J\x1b]0;owned\x07"
     found["manifest.json"] = json.dumps(manifest).encode()
-    sums = "".join(
-        f"{hashlib.sha256(data).hexdigest()}  {name}\n"
-        for name, data in sorted(found.items())
-        if name != "SHA256SUMS"
-    )
-    done = run_cli("replay", str(tampered(bundle, {**found, "SHA256SUMS": sums.encode()})))
+    done = run_cli("replay", str(tampered(bundle, consistent(found))))
     assert done.returncode == 0, done.stdout + done.stderr  # consistent, so believed
     assert "\x1b" not in done.stdout and "\x07" not in done.stdout
     assert "replay of run r1\\x1b[2J" in done.stdout
+
+
+def test_a_consistent_bundle_of_the_wrong_shape_is_refused(tmp_path: Path) -> None:
+    _, bundle = recovered_run(tmp_path)
+    found = members(bundle)
+    manifest = json.loads(found["manifest.json"])
+    manifest["run"]["inputs"] = ["not", "a", "mapping"]
+    wrong = {**found, "manifest.json": json.dumps(manifest).encode()}
+    stderr = refused(tampered(bundle, consistent(wrong)))
+    assert "'manifest.json'" in stderr and "inputs" in stderr
+
+    lines = found["events.jsonl"].decode().splitlines()
+    number, line = next((n, e) for n, e in enumerate(lines, 1) if '"step_result"' in e)
+    event = json.loads(line)
+    del event["data"]["status"]
+    lines[number - 1] = json.dumps(event)
+    wrong = {**found, "events.jsonl": "\n".join(lines).encode() + b"\n"}
+    stderr = refused(tampered(bundle, consistent(wrong)))
+    assert "'events.jsonl'" in stderr and f"line {number}: a step_result event" in stderr
