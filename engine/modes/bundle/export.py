@@ -128,7 +128,7 @@ def _members(
         "approvals": manifest.approvals(main),
         "guards": manifest.guards(main),
         "trigger": manifest.trigger_facts(main.trigger, main.payload),
-        "secrets": manifest.secrets_facts(notes),
+        "secrets": manifest.secrets_facts(notes, [main, *parts]),
         "drill": _drill_facts(drill),
         "parts": [_part_facts(part) for part in parts],
         "files": {name: sha256(body) for name, body in sorted(files.items())},

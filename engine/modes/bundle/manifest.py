@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 import shlex
 import sys
 from collections.abc import Sequence
@@ -84,16 +85,20 @@ def exporter() -> dict[str, Any]:
 
 
 def tools(run: RecordedRun) -> list[dict[str, Any]]:
-    """Each recorded command's program (argv[0]) and what is known of its version."""
+    """Each recorded command's step type and program (argv[0]), and what is known of
+    the program's version."""
     found = []
     for event in run.events:
         if event.kind in (EventKind.STEP_INTENT, EventKind.UNDO_INTENT):
+            undo = event.kind == EventKind.UNDO_INTENT
+            kind = _step_type(run, event.step_id, undo)
             command = str(event.data.get("command", ""))
             found.append(
                 {
                     "step": event.step_id,
-                    "undo": event.kind == EventKind.UNDO_INTENT,
-                    "tool": command_tool(command) if command else NOT_RECORDED,
+                    "undo": undo,
+                    "type": kind,
+                    "tool": command_tool(kind, command) if command else NOT_RECORDED,
                     "version": NOT_RECORDED,
                     "version_source": TOOL_VERSION_SOURCE,
                 }
@@ -101,10 +106,31 @@ def tools(run: RecordedRun) -> list[dict[str, Any]]:
     return found
 
 
-def command_tool(command: str) -> str:
-    """The program a recorded command starts: the first word of its script that is not
-    a variable assignment (the engine writes templated values as `NAME=value` lines
-    before the script), or the method of an HTTP request (`GET https://…`)."""
+def _step_type(run: RecordedRun, step_id: str | None, undo: bool) -> str:
+    """The step type (YAML key) of a step's action or undo in the run's playbook."""
+    steps = run.playbook.steps if run.playbook else ()
+    step = next((step for step in steps if step.id == step_id), None)
+    action = (step.undo if undo else step.action) if step else None
+    return action.type if action else NOT_RECORDED
+
+
+# The program a step of these types starts, whatever its recorded command says.
+_PROGRAMS = {"kubectl": "kubectl", "minikube": "minikube", "docker_desktop": "docker"}
+# What starts no program on this host: the engine itself does it, or a human.
+_NO_PROGRAM = {"http": "engine (HTTP client)", "wait": "engine", "manual": "a human"}
+_SSH = re.compile(r"ssh [^:]*: (?:sudo -n )?")
+
+
+def command_tool(kind: str, command: str) -> str:
+    """The program a recorded command starts: for a command line, the first word of its
+    script that is not a variable assignment (the engine writes templated values as
+    `NAME=value` lines before the script); for ssh, the remote command's."""
+    if kind in _PROGRAMS:
+        return _PROGRAMS[kind]
+    if kind in _NO_PROGRAM:
+        return _NO_PROGRAM[kind]
+    if kind == "ssh":
+        command = _SSH.sub("", command, count=1)
     for line in command.splitlines():
         try:
             words = shlex.split(line, comments=True)
@@ -194,9 +220,12 @@ def _payload(payload: str) -> Any:
         return payload
 
 
-def secrets_facts(notes: Sequence[SecretNote]) -> dict[str, Any]:
+def secrets_facts(notes: Sequence[SecretNote], runs: Sequence[RecordedRun]) -> dict[str, Any]:
+    """The declared secrets, whether each was scrubbed again, and the runs whose playbook
+    could not be read (their declarations are unknown: the ledger's guarantee stands)."""
     return {
         "declared": [asdict(note) for note in notes],
+        "declarations_read_from": {run.info.run_id: run.playbook_read or None for run in runs},
         "guarantee": LEDGER_GUARANTEE,
     }
 

@@ -3,12 +3,14 @@ decision on an alert that started it with that notification's body."""
 
 from __future__ import annotations
 
-from msgspec import Struct
+from msgspec import Struct, structs
 
-from engine.core.errors import LedgerError
+from engine.core.errors import EngineError, LedgerError
 from engine.core.events import EventKind
 from engine.ledger import EventRow, Ledger, RunInfo, RunRow
 from engine.ledger.inbox import TriggerRow
+from engine.model.playbook import Playbook
+from engine.playbook.loader import load_playbook
 
 PART_LIMIT = 10_000  # the runs a drill or a run made (parts, rollbacks) read at most
 
@@ -22,6 +24,10 @@ class RecordedRun(Struct, frozen=True):
     events: list[EventRow]
     trigger: TriggerRow | None
     payload: str
+    # the playbook as this engine reads the text the run recorded (else the file as it is
+    # now: `playbook_read` says which, or "" when neither could be read)
+    playbook: Playbook | None = None
+    playbook_read: str = ""
 
     @property
     def source(self) -> str:
@@ -43,13 +49,27 @@ def read_run(ledger: Ledger, run_id: str) -> RecordedRun:
     events = ledger.events(info.run_id)
     trigger = _trigger(ledger, info.run_id, events)
     payload = ledger.notification_payload(trigger.notification_id) if trigger else ""
-    return RecordedRun(
+    run = RecordedRun(
         info=info,
         row=ledger.get_run(info.run_id),
         events=events,
         trigger=trigger,
         payload=payload,
     )
+    playbook, read = _playbook(run)
+    return structs.replace(run, playbook=playbook, playbook_read=read)
+
+
+def _playbook(run: RecordedRun) -> tuple[Playbook | None, str]:
+    """The run's playbook: its recorded text as this engine reads it, else the file at
+    the recorded path as it is now, else none."""
+    tries = [(run.source, "recorded text")] if run.source else []
+    for text, read in [*tries, (None, "file as it is now")]:
+        try:
+            return load_playbook(run.info.file, text=text), read
+        except (EngineError, OSError):
+            continue
+    return None, ""
 
 
 def _trigger(ledger: Ledger, run_id: str, events: list[EventRow]) -> TriggerRow | None:

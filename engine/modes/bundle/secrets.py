@@ -11,10 +11,8 @@ from pathlib import Path
 
 from msgspec import Struct
 
-from engine.core.errors import EngineError
 from engine.model.playbook import SecretSpec
 from engine.modes.bundle.record import RecordedRun
-from engine.playbook.loader import load_playbook
 from engine.run.context.secrets import read_secrets
 from engine.templating.redaction import Redactor
 
@@ -72,12 +70,5 @@ def _free_name(name: str, taken: Mapping[str, str]) -> str:
 
 
 def _declared(run: RecordedRun) -> tuple[Mapping[str, SecretSpec], Path]:
-    """The secrets the run's recorded playbook declares, and the folder its files are
-    read from; the file as it is now when the recorded text cannot be read."""
-    file = run.info.file
-    for text in (run.source or None, None):
-        try:
-            return load_playbook(file, text=text).secrets, Path(file).parent
-        except (EngineError, OSError):
-            continue
-    return {}, Path(file).parent
+    """The secrets the run's playbook declares, and the folder its files are read from."""
+    return (run.playbook.secrets if run.playbook else {}), Path(run.info.file).parent

@@ -99,7 +99,11 @@ def test_a_bundle_holds_the_run_and_sha256sum_verifies_every_member(tmp_path: Pa
     assert run["attempt"]["step_attempts"] == {"look": 1, "use": 1}
     assert facts["recorded_by"]["python"] == "unknown"  # the ledger does not say
     assert facts["exported_by"]["python"]
-    assert [t["tool"] for t in facts["tools"]] == ["echo", "printf"]
+    assert [(t["type"], t["tool"]) for t in facts["tools"]] == [
+        ("shell", "echo"),
+        ("shell", "printf"),
+    ]
+    assert facts["secrets"]["declarations_read_from"] == {run_id: "recorded text"}
     assert {t["version"] for t in facts["tools"]} == {"unknown"}
     assert facts["approvals"]["approved_by"] == "test-operator"
     assert facts["trigger"] is None
