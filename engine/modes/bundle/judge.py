@@ -11,8 +11,10 @@ from typing import Any
 
 from msgspec import UNSET, Struct, field
 
+from engine.core.errors import EngineError
 from engine.core.events import (
     ConfirmAnswer,
+    LockTaken,
     RunStarted,
     SliSample,
     StepResultEvent,
@@ -25,8 +27,10 @@ from engine.modes.bundle.verify import EventLine, RunFacts
 from engine.playbook.traits import capture_name, mitigates
 from engine.run.context.variables import RunVariables, base_variables
 from engine.run.execution import WHEN_FALSE, run_mode, when_holds
+from engine.run.target_lock import render_targets
 from engine.sli.checker import PRE_CHECK, after, judge_reading, precheck_refusal, recovery_in
 from engine.sli.judge import Reading, Sample, SliVerdict
+from engine.templating.redaction import Redactor
 from engine.templating.render import RenderError
 
 ALL_STEPS = "all steps"
@@ -79,6 +83,7 @@ class Recorded(Struct, frozen=True):
     inputs: dict[str, Any]
     content_hash: str
     version: str
+    targets: list[str] | None  # the lock keys the run took (None: it took none)
 
 
 def recorded_run(run: RunFacts, events: Sequence[EventLine]) -> Recorded:
@@ -88,6 +93,7 @@ def recorded_run(run: RunFacts, events: Sequence[EventLine]) -> Recorded:
     records: dict[str, StepRecord] = {}
     answered: set[str] = set()
     samples: list[SliSample] = []
+    targets: list[str] | None = None
     for event in events:
         payload = read_payload(event.kind, event.data)
         step = event.step_id
@@ -101,6 +107,8 @@ def recorded_run(run: RunFacts, events: Sequence[EventLine]) -> Recorded:
             answered.add(step)
         elif isinstance(payload, SliSample):
             samples.append(payload)
+        elif isinstance(payload, LockTaken) and targets is None:
+            targets = list(payload.targets)
     return Recorded(
         run_id=run.run_id,
         mode=run.mode,
@@ -116,6 +124,7 @@ def recorded_run(run: RunFacts, events: Sequence[EventLine]) -> Recorded:
         inputs=dict(run.inputs),
         content_hash=run.playbook.content_hash,
         version=run.playbook.version,
+        targets=targets,
     )
 
 
@@ -143,6 +152,7 @@ def judge_run(
     _content(recorded, playbook, found)
     _mode(recorded, playbook, found)
     _step_list(recorded, playbook, found)
+    _targets(recorded, playbook, alert, found)
     _steps(recorded, playbook, alert, found)
     _sli(recorded, playbook, recorded_sli, found)
     return found
@@ -205,6 +215,31 @@ def _told(record: StepRecord | None) -> str:
     if record.result is not None:
         return f"ran ({record.result.status})"
     return f"skipped: {record.skipped}"
+
+
+def _targets(
+    recorded: Recorded, playbook: Playbook, alert: Mapping[str, Any], found: Judgement
+) -> None:
+    """The lock keys the run would take, rendered from the recorded inputs and alert as
+    the run renders them before step 1."""
+    if recorded.targets is None and not recorded.records:
+        return  # the run stopped before it locked anything: nothing to compare
+    variables = _variables(recorded, playbook, alert)
+    try:
+        now = list(render_targets(playbook, variables, Redactor({})))
+    except (EngineError, RenderError) as exc:
+        found.unjudged.append(Unjudged("targets", exc.message))
+        return
+    then = recorded.targets or []
+    if now != then:
+        found.differences.append(
+            Difference(
+                "guard",
+                f"locked {', '.join(then) or 'no target'}",
+                f"would lock {', '.join(now) or 'no target'}",
+                playbook.file,
+            )
+        )
 
 
 def _steps(

@@ -91,6 +91,12 @@ def test_a_hook_run_replays_its_when_against_the_recorded_alert(
     assert when["step"] == "fix" and when["recorded"] == "ran (succeeded)"
     assert when["now"] == "would be skipped: `alert.labels.service == 'db'` is false"
 
+    file.write_text(text.replace('targets: ["svc/', 'targets: ["service/'))
+    relocked = runbook("replay", str(bundle), "--output", "json")
+    assert relocked.returncode == 1
+    (guard,) = [d for d in json.loads(relocked.stdout)["differences"] if d["what"] == "guard"]
+    assert guard["recorded"] == "locked svc/api" and guard["now"] == "would lock service/api"
+
 
 def test_an_alert_body_emptied_by_retention_is_said_to_be_so(
     tmp_path: Path, serve_factory: Callable[..., Server]
