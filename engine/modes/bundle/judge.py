@@ -176,7 +176,7 @@ def _mode(recorded: Recorded, playbook: Playbook, found: Judgement) -> None:
     level = playbook.metadata.maturity
     now = run_mode(recorded.mode, level)
     if recorded.mode in ("live", "guided") and now != recorded.mode:
-        where = str(playbook.metadata.version_location.file or playbook.file)
+        where = playbook.file
         found.differences.append(
             Difference(
                 "mode",

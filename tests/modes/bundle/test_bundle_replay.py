@@ -112,3 +112,12 @@ def test_the_playbook_to_judge_against_can_be_named(tmp_path: Path) -> None:
     assert "Traceback" not in gone.stderr
     code, report = replayed(bundle, "--playbook", str(moved))
     assert code == 0 and report["playbook"] == str(moved)
+
+
+def test_a_lower_level_changes_the_mode_the_run_would_have(tmp_path: Path) -> None:
+    path, bundle = recovered_run(tmp_path)
+    path.write_text(path.read_text().replace("maturity: 2", "maturity: 1"))
+    code, report = replayed(bundle)
+    assert code == 1
+    (mode,) = [d for d in report["differences"] if d["what"] == "mode"]
+    assert mode["recorded"] == "live (level 2)" and mode["now"] == "guided (level 1)"
