@@ -14,6 +14,7 @@ from engine.cli.catalog import list_playbooks
 from engine.cli.demo import demo
 from engine.cli.drill import drill
 from engine.cli.drills import drills
+from engine.cli.export import export
 from engine.cli.locks import locks
 from engine.cli.maturity import demote, maturity, promote
 from engine.cli.plan import plan
@@ -21,6 +22,7 @@ from engine.cli.postmortem import postmortem
 from engine.cli.proposals import approve, proposals
 from engine.cli.recover import recover
 from engine.cli.regress import regress
+from engine.cli.replay import replay
 from engine.cli.rollback import rollback
 from engine.cli.run import run
 from engine.cli.runs import runs
@@ -66,3 +68,5 @@ cli.add_command(demote)
 cli.add_command(regress)
 cli.add_command(tabletop)
 cli.add_command(postmortem)
+cli.add_command(export)
+cli.add_command(replay)

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.hooks.payload import AlertPayload
+from engine.hooks.payload import AlertPayload, decode_notification
 from engine.model.playbook import InputSpec, Playbook
 from engine.playbook import inputs as declared
 
-__all__ = ["BindingError", "alert_namespace", "bind_inputs", "input_source"]
+__all__ = ["BindingError", "alert_namespace", "bind_inputs", "input_source", "recorded_alert"]
 
 
 class BindingError(ValueError):
@@ -69,6 +69,13 @@ def alert_namespace(alert: AlertPayload) -> dict[str, Any]:
         "fingerprint": alert.fingerprint,
         "generatorURL": alert.generatorURL,
     }
+
+
+def recorded_alert(body: bytes, position: int) -> dict[str, Any]:
+    """The `alert` variables a run had, read as `runbook serve` read them from the body of
+    the notification it came in and the alert's position there (PayloadError for a body
+    that is not a notification, IndexError for a position it does not have)."""
+    return alert_namespace(decode_notification(body).alerts[position])
 
 
 def _lookup(alert: AlertPayload, place: str) -> str:

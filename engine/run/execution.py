@@ -14,6 +14,27 @@ from engine.model.playbook import Retry, Step
 from engine.playbook.traits import undoes_itself
 from engine.steps.base import StepContext
 from engine.steps.registry import step_type
+from engine.templating.render import evaluate_condition
+
+# Why a step was skipped, as the ledger records it (and `runbook replay` reads it back).
+WHEN_FALSE = "`when` is false"
+RECOVERED_BEFORE = "the SLI recovered before this step"
+# The modes a run keeps whatever its playbook's level; the others follow the level.
+OWN_MODES = ("rollback", "drill", "hook")
+
+
+def run_mode(requested: str, maturity: int) -> str:
+    """The mode a run of a playbook at level `maturity` is recorded with: a rollback, a
+    drill's part or an alert's run keeps its own; otherwise level 1 is guided."""
+    if requested in OWN_MODES:
+        return requested
+    return "guided" if maturity == 1 else "live"
+
+
+def when_holds(step: Step, variables: Mapping[str, Any]) -> bool:
+    """Whether `step` runs: it has no `when:`, or its condition is true of the run's
+    variables (RenderError when the condition cannot be evaluated with them)."""
+    return not step.when or evaluate_condition(step.when, variables)
 
 
 class Attempts(Struct):

@@ -41,16 +41,24 @@ from engine.ledger import EventSpec, Ledger, RunInfo, host_name
 from engine.model.playbook import Step
 from engine.playbook.traits import capture_name, expectation, is_readonly, mitigates
 from engine.run.events import EventBus, UnrecordedRun
-from engine.run.execution import Completed, apply_step, step_timeout, with_retries
+from engine.run.execution import (
+    RECOVERED_BEFORE,
+    WHEN_FALSE,
+    Completed,
+    apply_step,
+    run_mode,
+    step_timeout,
+    when_holds,
+    with_retries,
+)
 from engine.run.plan import plan_action
 from engine.run.preflight import Prepared
 from engine.run.target_lock import TargetLock
 from engine.run.undo import UndoRunner
-from engine.sli.checker import SliChecker
-from engine.sli.judge import SliVerdict
+from engine.sli.checker import PRE_CHECK, SliChecker, precheck_refusal
 from engine.steps.base import Operator, StepContext
 from engine.steps.registry import needs_human
-from engine.templating.render import RenderError, TemplateRenderer, evaluate_condition
+from engine.templating.render import RenderError, TemplateRenderer
 from engine.ui.operator import AbortRequested, SignalAwareOperator, operator_name, os_user
 
 if TYPE_CHECKING:  # imported when a playbook has an SLI
@@ -97,9 +105,7 @@ class Run:
 
     @property
     def mode(self) -> str:
-        if self.prepared.mode in ("rollback", "drill", "hook"):
-            return self.prepared.mode
-        return "guided" if self.guided else "live"
+        return run_mode(self.prepared.mode, self.playbook.metadata.maturity)
 
     def execute(self) -> RunResult:
         """Run to an outcome; the ledger records every step of the way. Ctrl-C and
@@ -267,12 +273,7 @@ class Run:
         if self.sli is None or self.prepared.request.force:
             return ""
 
-        sample = self.sli.sample("pre-check")
-        if sample.verdict is SliVerdict.HEALTHY:
-            return "nothing to fix: the SLI is already healthy (use --force to run anyway)"
-        if sample.verdict is SliVerdict.UNKNOWN:
-            return f"the SLI cannot be read ({sample.error}); use --force to run blind"
-        return ""
+        return precheck_refusal(self.sli.sample(PRE_CHECK))
 
     def _needs_rollback(self, outcome: Outcome) -> bool:
         if outcome is Outcome.NOT_RECOVERED:
@@ -328,7 +329,7 @@ class Run:
 
     def _skip_rest(self, steps: tuple[Step, ...]) -> None:
         for step in steps:
-            self._skip(step, "the SLI recovered before this step")
+            self._skip(step, RECOVERED_BEFORE)
 
     def _failure_outcome(self, step: Step, result: StepResult) -> tuple[Outcome, str]:
         # A group step that failed on one host undoes itself where it succeeded; when
@@ -341,8 +342,8 @@ class Run:
     def _run_step(self, step: Step) -> StepResult:
         ctx = self._context(step, self.signals.cancel)
         try:
-            if step.when and not self._condition(step, ctx):
-                return self._skip(step, "`when` is false")
+            if not when_holds(step, self.prepared.variables.as_mapping()):
+                return self._skip(step, WHEN_FALSE)
             planned = self._planned_command(step, ctx)
             question = ctx.render.text(step.confirm) if step.confirm else ""
         except RenderError as exc:
@@ -381,10 +382,6 @@ class Run:
 
     def _planned_command(self, step: Step, ctx: StepContext) -> str:
         return plan_action(step.action, ctx).command
-
-    def _condition(self, step: Step, ctx: StepContext) -> bool:
-        assert step.when is not None
-        return evaluate_condition(step.when, self.prepared.variables.as_mapping())
 
     def _confirm(self, step: Step, question: str) -> None:
         """Ask the rendered (and redacted) question of the step's confirm gate."""

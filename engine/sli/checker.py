@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from engine.core.rendering import Renderer
 from engine.core.resources import Resources
@@ -41,13 +41,9 @@ class SliChecker:
             reading = self._read()
         except Exception as exc:
             reading = Reading.failed(f"the probe could not run: {type(exc).__name__}: {exc}")
-        result = judge(reading, self.sli.healthy if self._reads_number() else None)
+        result = judge_reading(self.sli, reading)
         self.on_sample(result, phase)
         return result
-
-    def _reads_number(self) -> bool:
-        kind = self.sli.probe.type
-        return probe_available(kind) and probe_type(kind).reads_number
 
     def _read(self) -> Reading:
         probe = self.sli.probe
@@ -66,14 +62,74 @@ class SliChecker:
         if self.cancel.wait(self.sli.settle):
             return False
         deadline = time.monotonic() + (self.sli.timeout if final else 0.0)
-        streak = 0
+        streak = Streak(self.sli.samples)
         while not self.cancel.is_set():
-            sample = self.sample(f"after {step_id}")
-            streak = streak + 1 if sample.verdict is SliVerdict.HEALTHY else 0
-            if streak >= self.sli.samples:
+            streak.add(self.sample(after(step_id)).verdict)
+            if streak.recovered:
                 return True
-            if streak == 0 and time.monotonic() >= deadline:
+            if streak.broken and time.monotonic() >= deadline:
                 return False
             if self.cancel.wait(self.sli.interval):
                 return False
         return False
+
+
+PRE_CHECK = "pre-check"
+
+
+def after(step_id: str) -> str:
+    """The phase of the samples taken after step `step_id` (or after "all steps")."""
+    return f"after {step_id}"
+
+
+def judge_reading(sli: Sli, reading: Reading) -> Sample:
+    """The verdict on one reading of the SLI's probe: by the `healthy` band when the probe
+    reads a number, else the probe's own."""
+    kind = sli.probe.type
+    numeric = probe_available(kind) and probe_type(kind).reads_number
+    return judge(reading, sli.healthy if numeric else None)
+
+
+def precheck_refusal(sample: Sample) -> str:
+    """Why the sample taken before step 1 refuses the run ("" when the SLI is bad, so
+    there is something to fix)."""
+    if sample.verdict is SliVerdict.HEALTHY:
+        return "nothing to fix: the SLI is already healthy (use --force to run anyway)"
+    if sample.verdict is SliVerdict.UNKNOWN:
+        return f"the SLI cannot be read ({sample.error}); use --force to run blind"
+    return ""
+
+
+class Streak:
+    """The stop-on-recovery count: `needed` healthy samples in a row are a recovery, and
+    a sample that is not healthy starts the count over."""
+
+    def __init__(self, needed: int) -> None:
+        self.needed = needed
+        self.count = 0
+
+    def add(self, verdict: SliVerdict) -> None:
+        self.count = self.count + 1 if verdict is SliVerdict.HEALTHY else 0
+
+    @property
+    def recovered(self) -> bool:
+        return self.count >= self.needed
+
+    @property
+    def broken(self) -> bool:
+        return self.count == 0
+
+
+def recovery_in(verdicts: Sequence[SliVerdict], needed: int, final: bool) -> int | None:
+    """After how many of `verdicts` (the samples taken after one step, in order) the run
+    stops on recovery, as `SliChecker.recovered_after` decides; None when it does not:
+    after a middle step the first sample that is not healthy ends the check, after the
+    last step the samples go on (here: as far as `verdicts` go)."""
+    streak = Streak(needed)
+    for number, verdict in enumerate(verdicts, start=1):
+        streak.add(verdict)
+        if streak.recovered:
+            return number
+        if streak.broken and not final:
+            return None
+    return None

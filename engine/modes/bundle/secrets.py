@@ -1,0 +1,74 @@
+"""The secrets an export scrubs again: those the recorded playbooks declare, read from
+where a run reads them (the environment, a file beside the playbook) when the exporter
+can, so that a value the ledger holds unredacted (an alert's body, kept as it arrived)
+leaves in no bundle."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from msgspec import Struct
+
+from engine.model.playbook import SecretSpec
+from engine.modes.bundle.record import RecordedRun
+from engine.run.context.secrets import read_secrets
+from engine.templating.redaction import Redactor
+
+# What the bundle promises about a secret whose value the exporter could not read.
+LEDGER_GUARANTEE = (
+    "every run redacts its secrets (all their forms: quoted, escaped, base64, URL-encoded,"
+    " hex) before the ledger records an event, inputs or a summary, so the ledger never held"
+    " them; the notification body of an alert is kept as it arrived and is scrubbed here"
+    " only of the secrets the exporter could read"
+)
+
+
+class SecretNote(Struct, frozen=True):
+    """One declared secret as the manifest tells it: where runs read it, and whether the
+    exporter read it too and scrubbed every member of the bundle of it."""
+
+    name: str
+    source: str
+    rescanned: bool
+    problem: str = ""
+
+
+def export_redactor(
+    runs: Sequence[RecordedRun], environ: Mapping[str, str] | None = None
+) -> tuple[Redactor, list[SecretNote]]:
+    """A redactor of every secret the runs' recorded playbooks declare that can be read
+    now, and a note on each declared secret."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    notes: dict[tuple[str, str], SecretNote] = {}
+    for run in runs:
+        specs, base_dir = _declared(run)
+        found, statuses = read_secrets(specs, base_dir, environ)
+        for status in statuses:
+            value = found.get(status.name)
+            if value is not None and value not in values.values():
+                values[_free_name(status.name, values)] = value
+            if not notes.get((status.name, status.source), _UNREAD).rescanned:
+                note = SecretNote(status.name, status.source, value is not None, status.problem)
+                notes[(status.name, status.source)] = note
+    return Redactor(values), [notes[key] for key in sorted(notes)]
+
+
+_UNREAD = SecretNote("", "", rescanned=False)
+
+
+def _free_name(name: str, taken: Mapping[str, str]) -> str:
+    """`name`, or `name#2`, `name#3`… when runs declared it with other values."""
+    number = 1
+    free = name
+    while free in taken:
+        number += 1
+        free = f"{name}#{number}"
+    return free
+
+
+def _declared(run: RecordedRun) -> tuple[Mapping[str, SecretSpec], Path]:
+    """The secrets the run's playbook declares, and the folder its files are read from."""
+    return (run.playbook.secrets if run.playbook else {}), Path(run.info.file).parent
