@@ -32,6 +32,7 @@ OTHER_MEANINGS = {
     ("core/shellsyntax.py", "ssh"): "the program `ssh` in a command line",
     ("ui/display.py", "command"): "an event's field `command`",
     ("modes/run_record.py", "command"): "an event's field `command`",
+    ("modes/bundle/manifest.py", "command"): "an event's field `command`",
     ("hooks/escalation.py", "command"): "an escalation's `command:` (argv to notify a human)",
     ("playbook/wiki.py", "shell"): "a Markdown code block's language `shell`",
 }

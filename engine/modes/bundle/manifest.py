@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import platform
-import re
-import shlex
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +17,7 @@ from engine.ledger.inbox import PRUNED, TriggerRow
 from engine.modes.bundle.record import RecordedRun
 from engine.modes.bundle.secrets import LEDGER_GUARANTEE, SecretNote
 from engine.sli.checker import PRE_CHECK
+from engine.steps.programs import program_of
 
 FORMAT = "runbook-bundle"
 FORMAT_VERSION = 1
@@ -93,12 +92,13 @@ def tools(run: RecordedRun) -> list[dict[str, Any]]:
             undo = event.kind == EventKind.UNDO_INTENT
             kind = _step_type(run, event.step_id, undo)
             command = str(event.data.get("command", ""))
+            tool = program_of(kind, command) if command else None
             found.append(
                 {
                     "step": event.step_id,
                     "undo": undo,
                     "type": kind,
-                    "tool": command_tool(kind, command) if command else NOT_RECORDED,
+                    "tool": tool or NOT_RECORDED,
                     "version": NOT_RECORDED,
                     "version_source": TOOL_VERSION_SOURCE,
                 }
@@ -112,39 +112,6 @@ def _step_type(run: RecordedRun, step_id: str | None, undo: bool) -> str:
     step = next((step for step in steps if step.id == step_id), None)
     action = (step.undo if undo else step.action) if step else None
     return action.type if action else NOT_RECORDED
-
-
-# The program a step of these types starts, whatever its recorded command says.
-_PROGRAMS = {"kubectl": "kubectl", "minikube": "minikube", "docker_desktop": "docker"}
-# What starts no program on this host: the engine itself does it, or a human.
-_NO_PROGRAM = {"http": "engine (HTTP client)", "wait": "engine", "manual": "a human"}
-_SSH = re.compile(r"ssh [^:]*: (?:sudo -n )?")
-
-
-def command_tool(kind: str, command: str) -> str:
-    """The program a recorded command starts: for a command line, the first word of its
-    script that is not a variable assignment (the engine writes templated values as
-    `NAME=value` lines before the script); for ssh, the remote command's."""
-    if kind in _PROGRAMS:
-        return _PROGRAMS[kind]
-    if kind in _NO_PROGRAM:
-        return _NO_PROGRAM[kind]
-    if kind == "ssh":
-        command = _SSH.sub("", command, count=1)
-    for line in command.splitlines():
-        try:
-            words = shlex.split(line, comments=True)
-        except ValueError:
-            words = line.split()
-        words = [word for word in words if not _assignment(word)]
-        if words:
-            return words[0]
-    return NOT_RECORDED
-
-
-def _assignment(word: str) -> bool:
-    name, equals, _ = word.partition("=")
-    return bool(equals) and name.isidentifier()
 
 
 def approvals(run: RecordedRun) -> dict[str, Any]:
