@@ -14,6 +14,7 @@ from engine.cli.catalog import list_playbooks
 from engine.cli.demo import demo
 from engine.cli.drill import drill
 from engine.cli.drills import drills
+from engine.cli.incidents import incident, incidents
 from engine.cli.locks import locks
 from engine.cli.maturity import demote, maturity, promote
 from engine.cli.plan import plan
@@ -60,3 +61,5 @@ cli.add_command(toil)
 cli.add_command(maturity)
 cli.add_command(promote)
 cli.add_command(demote)
+cli.add_command(incident)
+cli.add_command(incidents)

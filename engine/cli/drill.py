@@ -7,8 +7,8 @@ import sys
 import click
 
 from engine.cli.completion import complete_playbooks
-from engine.cli.options import make_listeners, make_request, wait_seconds
-from engine.cli.params import INPUT, INVENTORY, OUTPUT, WAIT_LOCK, crash_redactions
+from engine.cli.options import incident_listeners, make_listeners, make_request, wait_seconds
+from engine.cli.params import INCIDENT, INPUT, INVENTORY, OUTPUT, WAIT_LOCK, crash_redactions
 from engine.ui.terminal_text import say
 
 
@@ -22,6 +22,7 @@ from engine.ui.terminal_text import say
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
 @click.option("--quiet", "-q", is_flag=True, help="Print only the report.")
 @WAIT_LOCK
+@INCIDENT
 def drill(
     playbook: str,
     inputs: tuple[str, ...],
@@ -30,6 +31,7 @@ def drill(
     output: str,
     quiet: bool,
     wait_lock: str | None,
+    incident: str | None,
 ) -> None:
     """Game day: inject the playbook's fault, time detection and recovery, always revert.
 
@@ -48,9 +50,10 @@ def drill(
         inventory=inventory,
         wait_lock=wait_seconds(wait_lock),
     )
+    attach = incident_listeners(incident)
     if output == "json":
         try:
-            report = run_drill(request)
+            report = run_drill(request, lambda: list(attach))
         except (DrillRefused, DrillStopped) as ended:  # stdout: one report; stderr: why
             say(command.render_json(ended.report))
             raise
@@ -60,7 +63,7 @@ def drill(
 
         lines = PromptLines(sys.stdout)  # one for the drill's runs: one flushing thread
         try:
-            report = run_drill(request, lambda: make_listeners("text", quiet, lines))
+            report = run_drill(request, lambda: make_listeners("text", quiet, lines) + attach)
         except DrillStopped as stopped:  # under way: its report, as at any end
             say(command.render_text(stopped.report))
             raise
