@@ -58,7 +58,7 @@ CREATE TABLE incidents (
     -- the times a human set (NULL: the record's, read when the incident is read)
     impact_started REAL, detected REAL, response_started REAL, mitigated REAL, resolved REAL
 );
-CREATE INDEX incidents_by_group ON incidents (group_key) WHERE group_key != '';
+CREATE INDEX incidents_by_group ON incidents (group_key, opened_at);
 CREATE TABLE incident_alerts (
     incident_id TEXT NOT NULL REFERENCES incidents (incident_id),
     fingerprint TEXT NOT NULL, starts_at TEXT NOT NULL,
@@ -70,7 +70,7 @@ CREATE TABLE incident_alerts (
     generator_url TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (fingerprint, starts_at)
 ) WITHOUT ROWID;
-CREATE INDEX incident_alerts_by_incident ON incident_alerts (incident_id);
+CREATE INDEX incident_alerts_by_incident ON incident_alerts (incident_id, status);
 CREATE TABLE incident_runs (
     run_id TEXT PRIMARY KEY REFERENCES runs (run_id),
     incident_id TEXT NOT NULL REFERENCES incidents (incident_id),
@@ -241,24 +241,26 @@ def _group_key(conn: sqlite3.Connection, notification_id: str) -> str:
 
 
 # The newest incident, not resolved by a human, with an alert still firing, that holds
-# this fingerprint, or else was opened by this Alertmanager group.
-_OPEN_FOR = """
-SELECT i.incident_id FROM incidents AS i
-WHERE i.resolved IS NULL AND {which}
-AND EXISTS (SELECT 1 FROM incident_alerts AS f
-    WHERE f.incident_id = i.incident_id AND f.status = 'firing')
+# this fingerprint (found through the alerts' primary key), or else was opened by this
+# Alertmanager group (through its index).
+_OPEN_WITH_FINGERPRINT = """
+SELECT i.incident_id FROM incident_alerts AS a JOIN incidents AS i USING (incident_id)
+WHERE a.fingerprint = ? AND i.resolved IS NULL AND EXISTS (SELECT 1 FROM incident_alerts
+    AS f WHERE f.incident_id = i.incident_id AND f.status = 'firing')
 ORDER BY i.opened_at DESC, i.incident_id DESC LIMIT 1
 """
-_SAME_FINGERPRINT = (
-    "EXISTS (SELECT 1 FROM incident_alerts AS a WHERE a.incident_id = i.incident_id"
-    " AND a.fingerprint = ?)"
-)
+_OPEN_OF_GROUP = """
+SELECT i.incident_id FROM incidents AS i
+WHERE i.group_key = ? AND i.resolved IS NULL AND EXISTS (SELECT 1 FROM incident_alerts
+    AS f WHERE f.incident_id = i.incident_id AND f.status = 'firing')
+ORDER BY i.opened_at DESC, i.incident_id DESC LIMIT 1
+"""
 
 
 def _open_for(conn: sqlite3.Connection, fingerprint: str, group_key: str) -> str | None:
-    row = conn.execute(_OPEN_FOR.format(which=_SAME_FINGERPRINT), (fingerprint,)).fetchone()
+    row = conn.execute(_OPEN_WITH_FINGERPRINT, (fingerprint,)).fetchone()
     if row is None and group_key:
-        row = conn.execute(_OPEN_FOR.format(which="i.group_key = ?"), (group_key,)).fetchone()
+        row = conn.execute(_OPEN_OF_GROUP, (group_key,)).fetchone()
     return str(row[0]) if row else None
 
 
