@@ -97,20 +97,19 @@ def existing_incident(incident_id: str) -> str:
 
 class AttachToIncident:
     """A run's listener (`--incident ID`): when the run starts (its row is recorded), it
-    becomes a member of the incident; a drill's runs attach their drill."""
+    becomes a member of the incident; the first run of a drill attaches the drill (its
+    parent run), which stands for all of its runs."""
 
     def __init__(self, incident_id: str, warn: Callable[[str], None]) -> None:
         self.incident_id = incident_id
         self.warn = warn
-        self.attached: set[str] = set()
+        self.attached = ""
 
     def __call__(self, event: Event) -> None:
-        if event.kind is not EventKind.RUN_STARTED:
+        if event.kind is not EventKind.RUN_STARTED or self.attached:
             return
         member = str(event.data.get("parent_run") or event.run_id)
-        if member in self.attached:
-            return
-        self.attached.add(member)
+        self.attached = member
         try:
             with open_ledger() as ledger:
                 ledger.attach_run(self.incident_id, member, operator_name())
