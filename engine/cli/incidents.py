@@ -10,6 +10,8 @@ from engine.cli.params import OUTPUT
 from engine.ui.terminal_text import say
 
 TIME = "T"  # the metavar of a time: RFC 3339 with its zone, or `now`
+# what `--clear` takes (engine.ledger.incident_times.TIMES, not imported by --help)
+TIMES = ("impact_started", "detected", "response_started", "mitigated", "resolved")
 
 
 @click.group()
@@ -45,11 +47,17 @@ def note(incident_id: str, text: str) -> None:
 @click.option("--response-started", metavar=TIME, help="When someone started on it.")
 @click.option("--mitigated", metavar=TIME, help="When the harm stopped.")
 @click.option("--resolved", metavar=TIME, help="When it was over.")
-def set_(incident_id: str, **times: str | None) -> None:
+@click.option(
+    "--clear",
+    multiple=True,
+    type=click.Choice(TIMES),
+    help="Take back a time set by a human: the record's applies again (repeatable).",
+)
+def set_(incident_id: str, clear: tuple[str, ...], **times: str | None) -> None:
     """Set lifecycle times (RFC 3339 or `now`); they must keep their order."""
     from engine.modes.incidents import set_times
 
-    say(set_times(incident_id, times))
+    say(set_times(incident_id, times, clear))
 
 
 @incident.command()

@@ -296,15 +296,33 @@ WHERE incident_id = :id
 """
 
 
+_CLEAR_TIMES = """
+UPDATE incidents SET
+    impact_started = CASE WHEN :impact_started THEN NULL ELSE impact_started END,
+    detected = CASE WHEN :detected THEN NULL ELSE detected END,
+    response_started = CASE WHEN :response_started THEN NULL ELSE response_started END,
+    mitigated = CASE WHEN :mitigated THEN NULL ELSE mitigated END,
+    resolved = CASE WHEN :resolved THEN NULL ELSE resolved END
+WHERE incident_id = :id
+"""
+
+
 def set_times(
-    conn: sqlite3.Connection, incident_id: str, changes: Mapping[str, float]
+    conn: sqlite3.Connection,
+    incident_id: str,
+    changes: Mapping[str, float],
+    clear: Sequence[str] = (),
 ) -> IncidentRecord:
-    """Store a human's times, checked against every time that stands (read in the same
-    transaction: a concurrent writer is either before it or after it); OrderError
-    (nothing written) when one breaks the order. The incident as it now is."""
-    unknown = set(changes) - set(TIMES)
+    """Store a human's times, after taking back those named in `clear` (the record's
+    apply again), checked against every time that stands (read in the same transaction:
+    a concurrent writer is either before it or after it); OrderError (nothing written)
+    when one breaks the order. The incident as it now is."""
+    unknown = (set(changes) | set(clear)) - set(TIMES)
     if unknown:
         raise ValueError(f"unknown incident times {sorted(unknown)}")
+    if clear:
+        flags = {name: name in clear for name in TIMES}
+        conn.execute(_CLEAR_TIMES, {**flags, "id": incident_id})
     check_human(read(conn, incident_id).times, changes)
     conn.execute(_SET_TIMES, {**dict.fromkeys(TIMES), **changes, "id": incident_id})
     return read(conn, incident_id)

@@ -566,13 +566,16 @@ class Ledger:
             found = incidents.resolve_id(conn, incident_id)
             return incidents.add_note(conn, found, author, text)
 
-    def set_incident_times(self, incident_id: str, changes: Mapping[str, float]) -> IncidentRecord:
-        """Set lifecycle times as a human (`incident_times.TIMES` to epoch seconds), checked
-        in the same transaction against every time that stands: OrderError, nothing
-        written, when one breaks the order. The incident as it now is."""
+    def set_incident_times(
+        self, incident_id: str, changes: Mapping[str, float], clear: Sequence[str] = ()
+    ) -> IncidentRecord:
+        """Set lifecycle times as a human (`incident_times.TIMES` to epoch seconds), after
+        taking back the human times named in `clear`, checked in the same transaction
+        against every time that stands: OrderError, nothing written, when one breaks the
+        order. The incident as it now is."""
         with self._write(f"set the times of incident {incident_id}") as conn:
             found = incidents.resolve_id(conn, incident_id)
-            return incidents.set_times(conn, found, changes)
+            return incidents.set_times(conn, found, changes, clear)
 
     def attach_run(self, incident_id: str, run_id: str, by: str) -> tuple[str, str, bool]:
         """Make a run (id or unique prefix) a member of an incident; (incident id, run

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from engine.core.errors import EngineError, UsageError
@@ -60,19 +60,28 @@ def note(incident_id: str, text: str) -> str:
     return f"noted on incident {found.incident_id}"
 
 
-def set_times(incident_id: str, given: dict[str, str | None]) -> str:
-    """Set lifecycle times as a human (`given`: time name to `now` or RFC 3339)."""
+def set_times(incident_id: str, given: dict[str, str | None], clear: Sequence[str] = ()) -> str:
+    """Set lifecycle times as a human (`given`: time name to `now` or RFC 3339), after
+    taking back the human times named in `clear` (the record's apply again)."""
     now = time.time()
     changes = {
         name: parse_time(f"--{name.replace('_', '-')}", text, now)
         for name, text in given.items()
         if text is not None
     }
-    if not changes:
+    both = sorted(set(changes) & set(clear))
+    if both:
+        raise UsageError(
+            f"{LABELS[both[0]]} is both set and cleared", "give it a time or --clear it, not both"
+        )
+    if not changes and not clear:
         options = ", ".join(f"--{name.replace('_', '-')}" for name in TIMES)
-        raise UsageError("no time to set", f"give one or more of {options} (T: RFC 3339 or now)")
+        raise UsageError(
+            "no time to set",
+            f"give one or more of {options} (T: RFC 3339 or now), or --clear NAME",
+        )
     with open_ledger() as ledger:
-        record = ledger.set_incident_times(incident_id, changes)
+        record = ledger.set_incident_times(incident_id, changes, clear)
     return "\n".join([f"incident {record.incident_id}: {record.status}", *_time_lines(record)])
 
 

@@ -9,6 +9,9 @@ from typing import Any
 
 from sli_helpers import run_cli, run_id_of
 
+from engine.cli.incidents import TIMES as CLEARABLE
+from engine.ledger.incident_times import TIMES
+
 PLAYBOOK = """\
 apiVersion: runbook/v1
 kind: Playbook
@@ -148,3 +151,16 @@ def test_a_run_joins_by_incident_or_attach_and_starts_the_response(tmp_path: Pat
     assert "no incident 'i1999'" in _refused("run", str(playbook), "--yes", "--incident", "i1999")
     runs = json.loads(_ok("runs", "--output", "json"))
     assert len(runs) == 2
+
+
+def test_a_human_time_taken_back_leaves_the_record_s_and_every_time_can_be_cleared() -> None:
+    assert CLEARABLE == TIMES
+    incident_id = _opened()
+    _ok("incident", "resolve", incident_id)
+    assert _shown(incident_id)["status"] == "resolved"
+    out = _ok("incident", "set", incident_id, "--clear", "resolved")
+    assert out.startswith(f"incident {incident_id}: open")
+    assert _shown(incident_id)["times"]["resolved"] == {"at": None, "source": None}
+    error = _refused("incident", "set", incident_id, "--clear", "mitigated", "--mitigated", "now")
+    assert "mitigated is both set and cleared" in error
+    assert "'ended' is not one of" in _refused("incident", "set", incident_id, "--clear", "ended")
