@@ -560,11 +560,11 @@ class Ledger:
                 conn, title, opened_by, severity=severity, playbook=playbook
             )
 
-    def note_incident(self, incident_id: str, author: str, text: str) -> str:
-        """Add a human's note to an incident (id or unique prefix); the note's id."""
+    def note_incident(self, incident_id: str, author: str, text: str) -> tuple[str, str]:
+        """Add a human's note to an incident (id or unique prefix); (incident id, note id)."""
         with self._write(f"add a note to incident {incident_id}") as conn:
             found = incidents.resolve_id(conn, incident_id)
-            return incidents.add_note(conn, found, author, text)
+            return found, incidents.add_note(conn, found, author, text)
 
     def set_incident_times(
         self, incident_id: str, changes: Mapping[str, float], clear: Sequence[str] = ()

@@ -55,9 +55,8 @@ def note(incident_id: str, text: str) -> str:
     """A human's note on an incident."""
     text = _text("TEXT", text)
     with open_ledger() as ledger:
-        ledger.note_incident(incident_id, operator_name(), text)
-        found = ledger.incident(incident_id)
-    return f"noted on incident {found.incident_id}"
+        found, _ = ledger.note_incident(incident_id, operator_name(), text)
+    return f"noted on incident {found}"
 
 
 def set_times(incident_id: str, given: dict[str, str | None], clear: Sequence[str] = ()) -> str:
@@ -239,7 +238,6 @@ def _text(what: str, text: str) -> str:
 
 def incident_json(record: IncidentRecord) -> dict[str, Any]:
     """An incident as `--output json` prints it."""
-
     data: dict[str, Any] = {
         name: getattr(record, name)
         for name in ("incident_id", "title", "severity", "playbook", "status", "opened_by")
@@ -267,6 +265,7 @@ def incident_json(record: IncidentRecord) -> dict[str, Any]:
             "status": a.status,
             "generator_url": a.generator_url,
             "received_at": rfc3339(a.received_at),
+            "resolved_by": a.resolved_by,
         }
         for a in record.alerts
     ]
@@ -277,6 +276,7 @@ def incident_json(record: IncidentRecord) -> dict[str, Any]:
         for p in record.proposals
     ]
     data["notes"] = [
-        {"at": rfc3339(n.at), "author": n.author, "text": n.text} for n in record.notes
+        {"note_id": n.note_id, "at": rfc3339(n.at), "author": n.author, "text": n.text}
+        for n in record.notes
     ]
     return data
