@@ -99,3 +99,22 @@ def test_resends_and_ha_copies_keep_one_incident_a_second_alert_of_the_group_joi
     assert [a["labels"]["service"] for a in joined["alerts"]] == ["api", "web"]
     assert len(joined["proposals"]) == 2
     assert by_size[1]["alerts"][0]["alertname"] == "DiskFull"
+
+
+def test_a_proposal_approved_later_brings_its_run_into_the_incident(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    markers = tmp_path / "markers"
+    write_playbook(tmp_path / "playbooks", markers, level=2)
+    server = serve_factory(tmp_path / "playbooks").start()
+    assert server.post(notification([alert("ServiceDown", service="api")])).status == 200
+    (proposed,) = server.wait_settled(1)
+    approved = server.cli("approve", proposed["trigger_id"], "--yes", "--quiet")
+    assert approved.returncode == 0, approved.stderr
+
+    (incident,) = _incidents(server)
+    (proposal,) = incident["proposals"]
+    assert proposal["state"] == "approved" and incident["runs"] == [proposal["run_id"]]
+    assert incident["times"]["response_started"]["source"] == "record"
+    assert incident["times"]["mitigated"]["source"] == "record"
+    assert incident["status"] == "mitigated"
