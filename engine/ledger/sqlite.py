@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from engine.core.errors import LedgerError, UsageError
 from engine.core.events import Interrupted
 from engine.core.findings import Location
-from engine.ledger import demotion, evidence, inbox, incidents, locks
+from engine.ledger import demotion, evidence, inbox, incident_record, incidents, locks
 from engine.ledger.demotion import DemotionRule
 from engine.ledger.evidence import (
     Content,
@@ -39,7 +39,7 @@ from engine.ledger.inbox import (
     Received,
     TriggerRow,
 )
-from engine.ledger.incidents import IncidentRecord
+from engine.ledger.incident_record import IncidentRecord
 from engine.ledger.locks import Grant, Lease, Owner
 from engine.ledger.model import (
     INTERRUPTED,
@@ -563,7 +563,7 @@ class Ledger:
     def note_incident(self, incident_id: str, author: str, text: str) -> tuple[str, str]:
         """Add a human's note to an incident (id or unique prefix); (incident id, note id)."""
         with self._write(f"add a note to incident {incident_id}") as conn:
-            found = incidents.resolve_id(conn, incident_id)
+            found = incident_record.resolve_id(conn, incident_id)
             return found, incidents.add_note(conn, found, author, text)
 
     def set_incident_times(
@@ -574,7 +574,7 @@ class Ledger:
         against every time that stands: OrderError, nothing written, when one breaks the
         order. The incident as it now is."""
         with self._write(f"set the times of incident {incident_id}") as conn:
-            found = incidents.resolve_id(conn, incident_id)
+            found = incident_record.resolve_id(conn, incident_id)
             return incidents.set_times(conn, found, changes, clear)
 
     def attach_run(self, incident_id: str, run_id: str, by: str) -> tuple[str, str, bool]:
@@ -582,7 +582,7 @@ class Ledger:
         id, whether it was new). UsageError when it belongs to another incident."""
         run = self._resolve(run_id)
         with self._write(f"attach run {run} to incident {incident_id}") as conn:
-            found = incidents.resolve_id(conn, incident_id)
+            found = incident_record.resolve_id(conn, incident_id)
             return found, run, incidents.attach(conn, found, run, by)
 
     def incident(self, incident_id: str) -> IncidentRecord:
@@ -597,7 +597,7 @@ class Ledger:
         its proposals (decision id, playbook, state, approved run); its notes (author,
         at, text). `took(name)` gives TTD, TTM, TTR. Read in one snapshot."""
         return self._read_snapshot(
-            lambda conn: incidents.read(conn, incidents.resolve_id(conn, incident_id))
+            lambda conn: incident_record.read(conn, incident_record.resolve_id(conn, incident_id))
         )
 
     def incidents(
@@ -606,7 +606,9 @@ class Ledger:
         """Incidents opened since `since` (epoch seconds; all without it), newest first;
         with `open_only`, those not resolved."""
         return self._read_snapshot(
-            lambda conn: incidents.listing(conn, since=since, limit=limit, open_only=open_only)
+            lambda conn: incident_record.listing(
+                conn, since=since, limit=limit, open_only=open_only
+            )
         )
 
     # -- reading -----------------------------------------------------------------

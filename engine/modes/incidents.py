@@ -11,6 +11,7 @@ from typing import Any
 
 from engine.core.errors import EngineError, UsageError
 from engine.core.events import Event, EventKind
+from engine.ledger.incident_record import IncidentAlert, IncidentRecord
 from engine.ledger.incident_times import (
     DETECTED,
     LABELS,
@@ -20,7 +21,6 @@ from engine.ledger.incident_times import (
     parse_time,
     rfc3339,
 )
-from engine.ledger.incidents import IncidentAlert, IncidentRecord
 from engine.modes.catalog import table
 from engine.modes.history import open_ledger
 from engine.ui.operator import operator_name
