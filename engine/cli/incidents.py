@@ -84,7 +84,7 @@ def resolve(incident_id: str, at: str) -> None:
 @click.option("--all", "show_all", flag_value=True, default=False, help="Also resolved ones.")
 @click.option("--open", "show_all", flag_value=False, help="Only the open ones (the default).")
 @click.option("--since", metavar="DURATION", help="Only those opened in the last DURATION (30d).")
-@click.option("--limit", "-n", default=50, show_default=True)
+@click.option("--limit", "-n", default=50, show_default=True, type=click.IntRange(min=1))
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
 def incidents(show_all: bool, since: str | None, limit: int, output: str) -> None:
     """Incidents, newest first: status, times to detect, mitigate and resolve, members."""

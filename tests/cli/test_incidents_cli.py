@@ -131,6 +131,8 @@ def test_bad_input_is_refused_with_exit_2() -> None:
     assert "is empty" in _refused("incident", "open", "--title", "")
     assert "not a severity" in _refused("incident", "open", "--title", "x", "--severity", "a b")
     assert "no run 'r1999'" in _refused("incident", "attach", incident_id, "r1999")
+    assert "not in the range" in _refused("incidents", "--limit", "0")
+    assert "--since" in _refused("incidents", "--since", "soon")
 
 
 def test_a_run_joins_by_incident_or_attach_and_starts_the_response(tmp_path: Path) -> None:
