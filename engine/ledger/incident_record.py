@@ -55,12 +55,15 @@ class IncidentAlert(Struct, frozen=True):
 
 class IncidentProposal(Struct, frozen=True):
     """A proposal an alert of the incident made: its decision id, playbook, state (open,
-    approved, resolved …) and, once approved, the run that carried it out."""
+    approved, resolved …) and, once approved, the run that carried it out, who approved
+    it (that run's operator) and when (its start)."""
 
     trigger_id: str
     playbook: str | None
     state: str | None
     run_id: str | None
+    approved_by: str | None = None
+    approved_at: float | None = None
 
 
 class IncidentNote(Struct, frozen=True):
@@ -169,8 +172,9 @@ def _alert(row: dict[str, Any]) -> IncidentAlert:
 
 def _proposals(conn: sqlite3.Connection, incident_id: str) -> list[IncidentProposal]:
     rows = conn.execute(
-        "SELECT t.trigger_id, t.playbook, t.state, t.run_id FROM triggers AS t"
-        " JOIN incident_alerts AS a USING (fingerprint, starts_at)"
+        "SELECT t.trigger_id, t.playbook, t.state, t.run_id, r.operator, r.started_at"
+        " FROM triggers AS t JOIN incident_alerts AS a USING (fingerprint, starts_at)"
+        " LEFT JOIN runs AS r ON r.run_id = t.run_id"
         " WHERE a.incident_id = ? AND t.decision = 'proposed' ORDER BY t.trigger_id",
         (incident_id,),
     ).fetchall()

@@ -177,6 +177,7 @@ def _incident_lines(record: IncidentRecord) -> list[str]:
         *(
             f"  {p.trigger_id} {p.playbook or '-'} {p.state or '-'}"
             + (f" run {p.run_id}" if p.run_id else "")
+            + (f" by {printable_line(p.approved_by)}" if p.approved_by else "")
             for p in record.proposals
         ),
         "notes:",
@@ -272,7 +273,14 @@ def incident_json(record: IncidentRecord) -> dict[str, Any]:
     data["runs"] = record.run_ids
     data["attached_runs"] = record.attached
     data["proposals"] = [
-        {"trigger_id": p.trigger_id, "playbook": p.playbook, "state": p.state, "run_id": p.run_id}
+        {
+            "trigger_id": p.trigger_id,
+            "playbook": p.playbook,
+            "state": p.state,
+            "run_id": p.run_id,
+            "approved_by": p.approved_by,
+            "approved_at": rfc3339(p.approved_at) if p.approved_at is not None else None,
+        }
         for p in record.proposals
     ]
     data["notes"] = [

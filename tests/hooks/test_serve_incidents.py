@@ -115,6 +115,7 @@ def test_a_proposal_approved_later_brings_its_run_into_the_incident(
     (incident,) = _incidents(server)
     (proposal,) = incident["proposals"]
     assert proposal["state"] == "approved" and incident["runs"] == [proposal["run_id"]]
+    assert proposal["approved_by"] and proposal["approved_at"]
     assert incident["times"]["response_started"]["source"] == "record"
     assert incident["times"]["mitigated"]["source"] == "record"
     assert incident["status"] == "mitigated"

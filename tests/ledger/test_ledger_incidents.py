@@ -179,6 +179,10 @@ def test_runs_and_approved_proposals_are_members_response_started_and_mitigated(
     assert [(p.trigger_id, p.state, p.run_id) for p in record.proposals] == [
         (trigger.trigger_id, "approved", approved)
     ]
+    assert (record.proposals[0].approved_by, record.proposals[0].approved_at) == (
+        "alertmanager",  # the approving run's operator (run_info's)
+        started + 10,
+    )
     assert record.times["response_started"].at == started
     assert record.times["mitigated"].at == started + 2  # healthy from then on
     assert record.status == "mitigated"
