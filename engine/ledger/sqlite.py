@@ -600,6 +600,12 @@ class Ledger:
             lambda conn: incident_record.read(conn, incident_record.resolve_id(conn, incident_id))
         )
 
+    def incident_of_run(self, run_id: str) -> str | None:
+        """The id of the incident a run (id or unique prefix) belongs to: started by one
+        of its alerts (or an approved proposal of one), or attached to it; None if none."""
+        run = self._resolve(run_id)
+        return self._read_with(lambda conn: incidents.owner_of_run(conn, run))
+
     def incidents(
         self, *, since: float | None = None, limit: int = 50, open_only: bool = False
     ) -> list[IncidentRecord]:

@@ -176,6 +176,7 @@ def test_runs_and_approved_proposals_are_members_response_started_and_mitigated(
 
     record = ledger.incident(only(ledger))
     assert record.run_ids == [run_id, approved]
+    assert ledger.incident_of_run(run_id) == ledger.incident_of_run(approved) == record.incident_id
     assert [(p.trigger_id, p.state, p.run_id) for p in record.proposals] == [
         (trigger.trigger_id, "approved", approved)
     ]
@@ -231,6 +232,7 @@ def test_attach_note_and_ids(ledger: Ledger) -> None:
     incident_id = ledger.open_incident("disk full on db-1", "alice", severity="sev2")
     run_id = new_run_id()
     ledger.start_run(run_info(run_id, time.time()))
+    assert ledger.incident_of_run(run_id) is None
     assert ledger.attach_run(incident_id[:12], run_id[:14], "alice") == (incident_id, run_id, True)
     assert ledger.attach_run(incident_id, run_id, "alice")[2] is False
     other = ledger.open_incident("another", "bob")
@@ -239,6 +241,7 @@ def test_attach_note_and_ids(ledger: Ledger) -> None:
     ledger.note_incident(incident_id, "alice", "cleared /var/log")
     record = ledger.incident(incident_id)
     assert record.run_ids == record.attached == [run_id]
+    assert ledger.incident_of_run(run_id[:16]) == incident_id
     assert record.times["response_started"].source == "record"
     assert [(n.author, n.text) for n in record.notes] == [("alice", "cleared /var/log")]
     assert record.alerts == [] and record.status == "open"
