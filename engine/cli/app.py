@@ -15,6 +15,7 @@ from engine.cli.demo import demo
 from engine.cli.drill import drill
 from engine.cli.drills import drills
 from engine.cli.export import export
+from engine.cli.incidents import incident, incidents
 from engine.cli.locks import locks
 from engine.cli.maturity import demote, maturity, promote
 from engine.cli.plan import plan
@@ -70,3 +71,5 @@ cli.add_command(tabletop)
 cli.add_command(postmortem)
 cli.add_command(export)
 cli.add_command(replay)
+cli.add_command(incident)
+cli.add_command(incidents)

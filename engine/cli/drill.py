@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
 from engine.cli.completion import complete_playbooks
-from engine.cli.options import make_listeners, make_request, wait_seconds
-from engine.cli.params import INPUT, INVENTORY, OUTPUT, WAIT_LOCK, crash_redactions
+from engine.cli.options import incident_listeners, make_listeners, make_request, wait_seconds
+from engine.cli.params import INCIDENT, INPUT, INVENTORY, OUTPUT, WAIT_LOCK, crash_redactions
 from engine.ui.terminal_text import say
 
 if TYPE_CHECKING:
+    from engine.core.events import Listener
     from engine.modes.drill.game_day import CaseCheck
     from engine.modes.drill.verdict import DrillReport
     from engine.run.preflight import RunRequest
@@ -58,6 +59,7 @@ REPLACE = "--replace-html"
     is_flag=True,
     help="Replace the --html file if it exists.",
 )
+@INCIDENT
 def drill(
     playbook: str | None,
     inputs: tuple[str, ...],
@@ -70,6 +72,7 @@ def drill(
     dry_run: bool,
     html: str | None,
     force: bool,
+    incident: str | None,
 ) -> None:
     """Game day: inject the playbook's fault, time detection and recovery, always revert.
 
@@ -87,6 +90,9 @@ def drill(
         if dry_run:
             raise UsageError("--html needs a drill, not --dry-run", "leave out --html")
         check_target(Path(html), force, REPLACE)  # before the drill: a report it could not write
+    if incident is not None and dry_run:
+        raise UsageError("--incident needs a drill, not --dry-run", "leave out --incident")
+    attach = incident_listeners(incident)  # an unknown incident: refused before the drill
     if case_file is None:
         if dry_run:
             raise UsageError("--dry-run needs --case", "runbook plan PLAYBOOK is a drill's dry run")
@@ -94,7 +100,7 @@ def drill(
             raise UsageError("give a PLAYBOOK or --case CASE.yaml", "runbook drill --help")
         request = make_request(playbook, inputs, crash_redactions(), assume_yes=assume_yes,
                                inventory=inventory, wait_lock=wait_seconds(wait_lock))  # fmt: skip
-        _drill(request, output, quiet, html, force)
+        _drill(request, output, quiet, _Page(html, force), attach)
     elif dry_run:
         _dry_case(case_file, playbook, inputs, output)
     else:
@@ -113,37 +119,46 @@ def drill(
             wait_lock=wait_seconds(wait_lock),
             alert=read.case.fault_context.alert.namespace(),
         )
-        _drill(request, output, quiet, html, force, CaseJudge(read))
+        _drill(request, output, quiet, _Page(html, force), attach, CaseJudge(read))
+
+
+class _Page(NamedTuple):
+    """Where `--html` writes the drill's page, and whether it may replace a file."""
+
+    html: str | None
+    force: bool
 
 
 def _drill(
     request: RunRequest,
     output: str,
     quiet: bool,
-    html: str | None,
-    force: bool,
+    page: _Page,
+    attach: list[Listener],
     case: CaseCheck | None = None,
 ) -> None:
     """Run the drill, print its report (also when an error ended it), write its page."""
     from engine.modes.drill.verdict import DrillRefused, DrillStopped
 
     try:
-        report = _report(request, output, quiet, case)
+        report = _report(request, output, quiet, attach, case)
     except (DrillRefused, DrillStopped) as ended:
-        _write_html(ended.report, html, force)
+        _write_html(ended.report, page)
         raise
-    _write_html(report, html, force)
+    _write_html(report, page)
     sys.exit(int(report.exit_code))
 
 
-def _report(request: RunRequest, output: str, quiet: bool, case: CaseCheck | None) -> DrillReport:
+def _report(
+    request: RunRequest, output: str, quiet: bool, attach: list[Listener], case: CaseCheck | None
+) -> DrillReport:
     from engine.modes.drill import report as command
     from engine.modes.drill.game_day import run_drill
     from engine.modes.drill.verdict import DrillRefused, DrillStopped
 
     if output == "json":
         try:
-            report = run_drill(request, case=case)
+            report = run_drill(request, lambda: list(attach), case)
         except (DrillRefused, DrillStopped) as ended:  # stdout: one report; stderr: why
             say(command.render_json(ended.report))
             raise
@@ -153,7 +168,7 @@ def _report(request: RunRequest, output: str, quiet: bool, case: CaseCheck | Non
 
         lines = PromptLines(sys.stdout)  # one for the drill's runs: one flushing thread
         try:
-            report = run_drill(request, lambda: make_listeners("text", quiet, lines), case)
+            report = run_drill(request, lambda: make_listeners("text", quiet, lines) + attach, case)
         except DrillStopped as stopped:  # under way: its report, as at any end
             say(command.render_text(stopped.report))
             raise
@@ -161,14 +176,14 @@ def _report(request: RunRequest, output: str, quiet: bool, case: CaseCheck | Non
     return report
 
 
-def _write_html(report: DrillReport, html: str | None, force: bool) -> None:
+def _write_html(report: DrillReport, page: _Page) -> None:
     """The drill's HTML report, when asked for and the drill was recorded."""
     from engine.modes.postmortem.draft_file import write_drill_html
 
-    if html is None or report.drill_id is None:
+    if page.html is None or report.drill_id is None:
         return
-    write_drill_html(report.drill_id, Path(html), force, REPLACE)
-    click.echo(f"wrote {html}", err=True)
+    write_drill_html(report.drill_id, Path(page.html), page.force, REPLACE)
+    click.echo(f"wrote {page.html}", err=True)
 
 
 def _dry_case(case_file: str, playbook: str | None, inputs: tuple[str, ...], output: str) -> None:

@@ -76,9 +76,11 @@ def run_and_exit_code(
     output: str,
     wait_lock: str | None = None,
     redactions: Redactions | None = None,
+    incident: str | None = None,
 ) -> int:
     """`runbook run` without --dry-run: run and record; the outcome's exit code. The
-    run's secrets are registered in `redactions` (its error handler's)."""
+    run's secrets are registered in `redactions` (its error handler's); with `incident`,
+    the run becomes a member of that incident when it starts."""
     from engine.modes.run import run_playbook
 
     request = make_request(
@@ -90,8 +92,19 @@ def run_and_exit_code(
         wait_lock=wait_seconds(wait_lock),
         redactions=redactions,
     )
-    result = run_playbook(request, make_listeners(output, quiet), warn=warn)
+    listeners = make_listeners(output, quiet) + incident_listeners(incident)
+    result = run_playbook(request, listeners, warn=warn)
     return int(result.outcome.exit_code)
+
+
+def incident_listeners(incident: str | None) -> list[Listener]:
+    """With `--incident ID`: the listener that attaches the run to it (the incident is
+    looked up now: an unknown one is refused before anything runs)."""
+    if incident is None:
+        return []
+    from engine.modes.incidents import AttachToIncident, existing_incident
+
+    return [AttachToIncident(existing_incident(incident), warn)]
 
 
 def warn(text: str) -> None:

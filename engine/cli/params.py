@@ -27,6 +27,13 @@ INVENTORY = click.option(
 )
 
 
+INCIDENT = click.option(
+    "--incident",
+    metavar="ID",
+    help="Make the run a member of this incident (runbook incidents lists them).",
+)
+
+
 WAIT_LOCK = click.option(
     "--wait-lock",
     metavar="DURATION",

@@ -8,7 +8,7 @@ import click
 
 from engine.cli.completion import complete_playbooks
 from engine.cli.options import run_and_exit_code
-from engine.cli.params import INPUT, INVENTORY, OUTPUT, WAIT_LOCK, crash_redactions
+from engine.cli.params import INCIDENT, INPUT, INVENTORY, OUTPUT, WAIT_LOCK, crash_redactions
 from engine.cli.plan import print_plan
 
 
@@ -25,6 +25,7 @@ from engine.cli.plan import print_plan
 @click.option("--quiet", "-q", is_flag=True, help="Print only the outcome.")
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
 @WAIT_LOCK
+@INCIDENT
 def run(
     playbook: str,
     inputs: tuple[str, ...],
@@ -36,6 +37,7 @@ def run(
     quiet: bool,
     output: str,
     wait_lock: str | None,
+    incident: str | None,
 ) -> None:
     """Run a playbook: steps in order, undo in reverse on failure, stop once the SLI recovers."""
     if dry_run:
@@ -44,6 +46,8 @@ def run(
     redactions = crash_redactions()
     sys.exit(
         run_and_exit_code(
-            playbook, inputs, inventory, assume_yes, force, quiet, output, wait_lock, redactions
+            *(playbook, inputs, inventory, assume_yes, force, quiet, output, wait_lock),
+            redactions,
+            incident,
         )
     )

@@ -1,4 +1,5 @@
-"""`runbook show PLAYBOOK|RUN_ID`: a playbook's summary, or a run's timeline."""
+"""`runbook show PLAYBOOK|RUN_ID|DRILL_ID|INCIDENT_ID`: a playbook's summary, a run's
+timeline, a drill's report, or an incident."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from engine.ui.terminal_text import say
 @click.argument("target", shell_complete=complete_playbook_or_run)
 @click.option("--output", "-o", type=OUTPUT, default="text", show_default=True)
 def show(target: str, output: str) -> None:
-    """Describe a playbook file, or the timeline of a run (by run id)."""
+    """Describe a playbook file, the timeline of a run, a drill, or an incident (by id)."""
     from engine.modes.show import show as command
 
     say(command(target, output))

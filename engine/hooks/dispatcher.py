@@ -287,7 +287,14 @@ class Dispatcher:
             refused = Decision(REFUSED, f"the stored notification cannot be read: {exc}")
             return _Decided(pending, InboxAlert("", "", "", ""), [refused], None, None)
         facts = InboxAlert(
-            alert.fingerprint, alert.startsAt, alert.status, alert.labels.get("alertname", "")
+            alert.fingerprint,
+            alert.startsAt,
+            alert.status,
+            alert.labels.get("alertname", ""),
+            labels=alert.labels,
+            ends_at=alert.endsAt,
+            generator_url=alert.generatorURL,
+            summary=alert.annotations.get("summary", ""),
         )
         if alert.status == "resolved":  # the ledger cancels its queued runs and proposals
             decisions = [Decision(RESOLVED, "resolved: a resolved alert never starts a run")]

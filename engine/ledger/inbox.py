@@ -111,12 +111,17 @@ _NEWEST_FIRST = "ORDER BY decided_at DESC, trigger_id DESC"
 
 
 class InboxAlert(Struct, frozen=True):
-    """One alert of an accepted notification, as the inbox keeps it."""
+    """One alert of an accepted notification, as the inbox keeps it; what else of it an
+    incident keeps (`engine/ledger/incidents.py`) when it is decided on."""
 
     fingerprint: str
     starts_at: str
     status: str
     alertname: str
+    labels: Mapping[str, str] = {}
+    ends_at: str = ""
+    generator_url: str = ""
+    summary: str = ""  # the annotation `summary`: a new incident's title
 
 
 class Received(Struct, frozen=True):

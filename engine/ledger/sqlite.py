@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from engine.core.errors import LedgerError, UsageError
 from engine.core.events import Interrupted
 from engine.core.findings import Location
-from engine.ledger import demotion, evidence, inbox, locks
+from engine.ledger import demotion, evidence, inbox, incident_record, incidents, locks
 from engine.ledger.demotion import DemotionRule
 from engine.ledger.evidence import (
     Content,
@@ -39,6 +39,7 @@ from engine.ledger.inbox import (
     Received,
     TriggerRow,
 )
+from engine.ledger.incident_record import IncidentRecord
 from engine.ledger.locks import Grant, Lease, Owner
 from engine.ledger.model import (
     INTERRUPTED,
@@ -61,7 +62,7 @@ from engine.ledger.model import (
 )
 from engine.ledger.private import open_private_ledger
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_MS = 10_000
 # Checkpoint the WAL into the database every 64 pages (SQLite's default: 1000). The WAL
 # then starts over and commits overwrite blocks it already has instead of growing it,
@@ -118,6 +119,9 @@ CREATE INDEX drills_by_playbook ON drills (playbook, started_at)
     # level (older runs: the level from their run_started event, no evidence hash), and
     # the sign-offs of `runbook promote` and `runbook demote`.
     3: evidence.SCHEMA,
+    # v5: incidents (engine/ledger/incidents.py): the alerts that opened or joined each,
+    # the runs attached by hand, human notes, and the times a human set.
+    4: incidents.SCHEMA,
 }
 
 _INSERT_RUN = """
@@ -396,6 +400,19 @@ class Ledger:
             except sqlite3.Error as exc:
                 raise LedgerError(f"cannot read the ledger: {exc}", hint=self._hint(exc)) from exc
 
+    def _read_snapshot(self, read: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Read with `read(connection)` in one read transaction: what it reads in several
+        queries is one state of the ledger, without taking the write lock."""
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN")
+                try:
+                    return read(self._conn)
+                finally:
+                    self._rollback()
+            except sqlite3.Error as exc:
+                raise LedgerError(f"cannot read the ledger: {exc}", hint=self._hint(exc)) from exc
+
     # -- the webhook inbox (engine/ledger/inbox.py) -----------------------------
 
     def accept_notifications(self, batch: Sequence[Received]) -> list[str]:
@@ -417,9 +434,14 @@ class Ledger:
     ) -> list[list[tuple[str, Decision]]]:
         """Record the decisions on alerts in one transaction, in order, and mark them
         handled: a duplicate acting decision becomes `duplicate`, a run is put to its
-        guard, a resolved alert cancels its firing's queued runs and open proposals."""
+        guard, a resolved alert cancels its firing's queued runs and open proposals; a
+        firing alert opens or joins an incident, a resolved one ends its firing there."""
         with self._write(f"record the decisions on {len(items)} alert(s)") as conn:
-            return [inbox.decide(conn, *item) for item in items]
+            decided = []
+            for pending, facts, decisions, guard in items:
+                decided.append(inbox.decide(conn, pending, facts, decisions, guard))
+                incidents.on_alert(conn, pending, facts)
+            return decided
 
     def add_escalation(
         self,
@@ -530,6 +552,74 @@ class Ledger:
     def trigger_of_run(self, run_id: str) -> TriggerRow | None:
         """The decision on an alert that started run `run_id`, if any."""
         return self._read_with(lambda conn: inbox.trigger_of_run(conn, run_id))
+
+    # -- incidents (engine/ledger/incidents.py) --------------------------------------
+
+    def open_incident(
+        self, title: str, opened_by: str, *, severity: str = "", playbook: str = ""
+    ) -> str:
+        """Open an incident by hand; its id (`i…`)."""
+        with self._write("open an incident") as conn:
+            return incidents.open_incident(
+                conn, title, opened_by, severity=severity, playbook=playbook
+            )
+
+    def note_incident(self, incident_id: str, author: str, text: str) -> tuple[str, str]:
+        """Add a human's note to an incident (id or unique prefix); (incident id, note id)."""
+        with self._write(f"add a note to incident {incident_id}") as conn:
+            found = incident_record.resolve_id(conn, incident_id)
+            return found, incidents.add_note(conn, found, author, text)
+
+    def set_incident_times(
+        self, incident_id: str, changes: Mapping[str, float], clear: Sequence[str] = ()
+    ) -> IncidentRecord:
+        """Set lifecycle times as a human (`incident_times.TIMES` to epoch seconds), after
+        taking back the human times named in `clear`, checked in the same transaction
+        against every time that stands: OrderError, nothing written, when one breaks the
+        order. The incident as it now is."""
+        with self._write(f"set the times of incident {incident_id}") as conn:
+            found = incident_record.resolve_id(conn, incident_id)
+            return incidents.set_times(conn, found, changes, clear)
+
+    def attach_run(self, incident_id: str, run_id: str, by: str) -> tuple[str, str, bool]:
+        """Make a run (id or unique prefix) a member of an incident; (incident id, run
+        id, whether it was new). UsageError when it belongs to another incident."""
+        run = self._resolve(run_id)
+        with self._write(f"attach run {run} to incident {incident_id}") as conn:
+            found = incident_record.resolve_id(conn, incident_id)
+            return found, run, incidents.attach(conn, found, run, by)
+
+    def incident(self, incident_id: str) -> IncidentRecord:
+        """An incident (id or unique prefix) whole, for `runbook show`, postmortems and
+        regression cases: its title, severity, playbook, who opened it and when; its
+        lifecycle times (`times`: impact_started, detected, response_started, mitigated,
+        resolved → `TimeOf(at, source, ignored)`, source `record` or `human`, read as they
+        stand now: a human time wins, a record time that breaks the order is left out and
+        says why) and `status` (open, mitigated, resolved); its alerts (`IncidentAlert`:
+        notification id, labels, startsAt/endsAt, fingerprint, generatorURL, status); its
+        member run ids in start order (`run_ids`; `attached`: those attached by hand);
+        its proposals (decision id, playbook, state, approved run); its notes (author,
+        at, text). `took(name)` gives TTD, TTM, TTR. Read in one snapshot."""
+        return self._read_snapshot(
+            lambda conn: incident_record.read(conn, incident_record.resolve_id(conn, incident_id))
+        )
+
+    def incident_of_run(self, run_id: str) -> str | None:
+        """The id of the incident a run (id or unique prefix) belongs to: started by one
+        of its alerts (or an approved proposal of one), or attached to it; None if none."""
+        run = self._resolve(run_id)
+        return self._read_with(lambda conn: incidents.owner_of_run(conn, run))
+
+    def incidents(
+        self, *, since: float | None = None, limit: int = 50, open_only: bool = False
+    ) -> list[IncidentRecord]:
+        """Incidents opened since `since` (epoch seconds; all without it), newest first;
+        with `open_only`, those not resolved."""
+        return self._read_snapshot(
+            lambda conn: incident_record.listing(
+                conn, since=since, limit=limit, open_only=open_only
+            )
+        )
 
     # -- reading -----------------------------------------------------------------
 

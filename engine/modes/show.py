@@ -1,5 +1,5 @@
 """`runbook show`: a playbook's summary (with its effective level when the ledger holds
-a demotion of its content), a run's timeline, or a drill's report."""
+a demotion of its content), a run's timeline, a drill's report, or an incident."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from engine.model.playbook import Playbook
 from engine.modes.catalog import describe_playbook, describe_playbook_json
 from engine.modes.drill.history import show_drill
 from engine.modes.history import show_run
+from engine.modes.incidents import is_incident_id, show_incident
 from engine.playbook.loader import load_playbook
 
 
@@ -28,12 +29,14 @@ class Demotion(Struct, frozen=True):
 
 
 def show(target: str, output: str) -> str:
-    """A playbook file's summary, the timeline of the run `target` names, or the report
-    of the drill it names (`d…`)."""
+    """A playbook file's summary, the timeline of the run `target` names, the report
+    of the drill it names (`d…`), or the incident it names (`i…`)."""
     if os.path.exists(target):
         return show_playbook(target, output)
     if is_drill_id(target):
         return show_drill(target, output)
+    if is_incident_id(target):
+        return show_incident(target, output)
     return show_run(target, output)
 
 

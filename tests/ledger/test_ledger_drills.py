@@ -132,5 +132,5 @@ def test_a_ledger_from_before_drills_is_upgraded_and_keeps_its_runs(ledger_path:
         ledger.start_drill(info(drill_id))
         assert [d.drill_id for d in ledger.drills()] == [drill_id]
 
-    assert sql(ledger_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(4,)]
+    assert sql(ledger_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(5,)]
     assert ledger_path.stat().st_mode & 0o777 == 0o600

@@ -38,6 +38,8 @@ def test_a_v3_run_gets_its_level_from_its_start_and_counts_by_its_content_hash(
     for index in ("runs_by_evidence", "runs_by_version"):  # what a v3 engine wrote
         sql(ledger_path, f"DROP INDEX {index}")
     sql(ledger_path, "DROP TABLE maturity_changes")
+    for table in ("incident_notes", "incident_runs", "incident_alerts", "incidents"):
+        sql(ledger_path, f"DROP TABLE {table}")  # and of v5
     for column in ("evidence_hash", "maturity"):
         sql(ledger_path, f"ALTER TABLE runs DROP COLUMN {column}")
     sql(ledger_path, "PRAGMA user_version = 3")
@@ -51,7 +53,7 @@ def test_a_v3_run_gets_its_level_from_its_start_and_counts_by_its_content_hash(
         assert [run.run_id for run in ledger.evidence_runs(legacy)] == [run_id]
         assert ledger.maturity_changes(["disk-cleanup"]) == []
 
-    assert sql(ledger_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(4,)]
+    assert sql(ledger_path, "PRAGMA user_version") == [(SCHEMA_VERSION,)] == [(5,)]
 
 
 def test_a_version_is_recorded_with_one_content_only(ledger: Ledger) -> None:

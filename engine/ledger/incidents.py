@@ -1,0 +1,263 @@
+"""Incidents (schema v5): what belongs together when something broke — the alerts that
+opened it, its runs, proposals and approvals, human notes — and the times a human set.
+Reading one whole is `engine/ledger/incident_record.py`.
+
+How alerts group (in the transaction that records the decisions on them, so that the
+deciding thread of `runbook serve` and a human at the CLI never lose each other's
+writes):
+
+- a firing alert whose firing (fingerprint, startsAt) an incident already holds belongs
+  to it: a resend, a copy from an Alertmanager HA peer, a late copy after the resolved
+  one, all land in the same incident and add nothing;
+- otherwise it joins the newest open incident (not resolved by a human, an alert of it
+  still firing) that holds an alert with the same fingerprint, or, failing that, the
+  newest open one opened by an alert of the same Alertmanager group (`groupKey`);
+- otherwise it opens a new incident. A resolved alert never opens one; it ends its
+  firing in the incident that holds it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Mapping, Sequence
+
+from engine.core.errors import UsageError
+from engine.ledger.inbox import InboxAlert, Pending
+from engine.ledger.incident_record import IncidentRecord, read
+from engine.ledger.incident_times import TIMES, check_human
+from engine.ledger.model import new_id
+
+SCHEMA = """
+CREATE TABLE incidents (
+    incident_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL, severity TEXT NOT NULL DEFAULT '', playbook TEXT NOT NULL DEFAULT '',
+    opened_at REAL NOT NULL, opened_by TEXT NOT NULL,
+    -- the Alertmanager group of the alert that opened it ('' when a human opened it)
+    group_key TEXT NOT NULL DEFAULT '',
+    -- the times a human set (NULL: the record's, read when the incident is read)
+    impact_started REAL, detected REAL, response_started REAL, mitigated REAL, resolved REAL
+);
+CREATE INDEX incidents_by_group ON incidents (group_key, opened_at);
+CREATE TABLE incident_alerts (
+    incident_id TEXT NOT NULL REFERENCES incidents (incident_id),
+    fingerprint TEXT NOT NULL, starts_at TEXT NOT NULL,
+    -- the first notification of this firing, when it was received, and the resolved one
+    notification_id TEXT NOT NULL, position INTEGER NOT NULL, received_at REAL NOT NULL,
+    resolved_by TEXT,
+    status TEXT NOT NULL, ends_at TEXT NOT NULL DEFAULT '',
+    alertname TEXT NOT NULL, labels TEXT NOT NULL DEFAULT '{}',
+    generator_url TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (fingerprint, starts_at)
+) WITHOUT ROWID;
+CREATE INDEX incident_alerts_by_incident ON incident_alerts (incident_id, status);
+CREATE TABLE incident_runs (
+    run_id TEXT PRIMARY KEY REFERENCES runs (run_id),
+    incident_id TEXT NOT NULL REFERENCES incidents (incident_id),
+    attached_at REAL NOT NULL, attached_by TEXT NOT NULL
+);
+CREATE INDEX incident_runs_by_incident ON incident_runs (incident_id);
+CREATE TABLE incident_notes (
+    note_id TEXT PRIMARY KEY,
+    incident_id TEXT NOT NULL REFERENCES incidents (incident_id),
+    at REAL NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL
+);
+CREATE INDEX incident_notes_by_incident ON incident_notes (incident_id, at)
+"""
+
+
+# -- writing (each inside the caller's write transaction) -------------------------------
+
+
+def open_incident(
+    conn: sqlite3.Connection,
+    title: str,
+    opened_by: str,
+    *,
+    severity: str = "",
+    playbook: str = "",
+    group_key: str = "",
+) -> str:
+    """A new open incident; its id (`i…`)."""
+    incident_id = new_id("i")
+    conn.execute(
+        "INSERT INTO incidents (incident_id, title, severity, playbook, opened_at, opened_by,"
+        " group_key) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (incident_id, title, severity, playbook, time.time(), opened_by, group_key),
+    )
+    return incident_id
+
+
+def on_alert(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> str | None:
+    """An alert decided on: a firing one opens or joins an incident (see the module's
+    rules), a resolved one ends its firing in the incident holding it; the incident's id
+    (None: a resolved alert no incident holds, or a firing resolved before it was seen)."""
+    if not facts.fingerprint:
+        return None
+    held = _holder(conn, facts.fingerprint, facts.starts_at)
+    if facts.status == "resolved":
+        if held is not None:
+            _end_firing(conn, alert, facts)
+        return held
+    if held is not None or _resolved_before(conn, facts):
+        return held
+    group_key = _group_key(conn, alert.notification_id)
+    incident_id = _open_for(conn, facts.fingerprint, group_key)
+    if incident_id is None:
+        title = facts.summary or _title_from(facts)
+        opened_by = f"alertmanager{f' receiver {alert.receiver}' if alert.receiver else ''}"
+        severity = facts.labels.get("severity", "")
+        incident_id = open_incident(conn, title, opened_by, severity=severity, group_key=group_key)
+    conn.execute(
+        "INSERT INTO incident_alerts (incident_id, fingerprint, starts_at, notification_id,"
+        " position, received_at, status, alertname, labels, generator_url)"
+        " VALUES (?, ?, ?, ?, ?, ?, 'firing', ?, ?, ?)",
+        (
+            *(incident_id, facts.fingerprint, facts.starts_at, alert.notification_id),
+            *(alert.position, alert.received_at, facts.alertname),
+            *(json.dumps(dict(facts.labels), sort_keys=True), facts.generator_url),
+        ),
+    )
+    return incident_id
+
+
+def _holder(conn: sqlite3.Connection, fingerprint: str, starts_at: str) -> str | None:
+    row = conn.execute(
+        "SELECT incident_id FROM incident_alerts WHERE fingerprint = ? AND starts_at = ?",
+        (fingerprint, starts_at),
+    ).fetchone()
+    return str(row[0]) if row else None
+
+
+def _resolved_before(conn: sqlite3.Connection, facts: InboxAlert) -> bool:
+    """Whether this firing's resolved notification came before this (late) copy."""
+    row = conn.execute(
+        "SELECT 1 FROM inbox WHERE fingerprint = ? AND starts_at = ? AND status = 'resolved'"
+        " LIMIT 1",
+        (facts.fingerprint, facts.starts_at),
+    ).fetchone()
+    return row is not None
+
+
+def _group_key(conn: sqlite3.Connection, notification_id: str) -> str:
+    row = conn.execute(
+        "SELECT group_key FROM notifications WHERE notification_id = ?", (notification_id,)
+    ).fetchone()
+    return str(row[0]) if row else ""
+
+
+# The newest incident, not resolved by a human, with an alert still firing, that holds
+# this fingerprint (found through the alerts' primary key), or else was opened by this
+# Alertmanager group (through its index).
+_OPEN_WITH_FINGERPRINT = """
+SELECT i.incident_id FROM incident_alerts AS a JOIN incidents AS i USING (incident_id)
+WHERE a.fingerprint = ? AND i.resolved IS NULL AND EXISTS (SELECT 1 FROM incident_alerts
+    AS f WHERE f.incident_id = i.incident_id AND f.status = 'firing')
+ORDER BY i.opened_at DESC, i.incident_id DESC LIMIT 1
+"""
+_OPEN_OF_GROUP = """
+SELECT i.incident_id FROM incidents AS i
+WHERE i.group_key = ? AND i.resolved IS NULL AND EXISTS (SELECT 1 FROM incident_alerts
+    AS f WHERE f.incident_id = i.incident_id AND f.status = 'firing')
+ORDER BY i.opened_at DESC, i.incident_id DESC LIMIT 1
+"""
+
+
+def _open_for(conn: sqlite3.Connection, fingerprint: str, group_key: str) -> str | None:
+    row = conn.execute(_OPEN_WITH_FINGERPRINT, (fingerprint,)).fetchone()
+    if row is None and group_key:
+        row = conn.execute(_OPEN_OF_GROUP, (group_key,)).fetchone()
+    return str(row[0]) if row else None
+
+
+def _title_from(facts: InboxAlert) -> str:
+    shown = ", ".join(f"{k}={v}" for k, v in sorted(facts.labels.items()) if k != "alertname")
+    return f"{facts.alertname or 'alert'}{f' ({shown})' if shown else ''}"
+
+
+def _end_firing(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> None:
+    conn.execute(
+        "UPDATE incident_alerts SET status = 'resolved', ends_at = ?, resolved_by = ?"
+        " WHERE fingerprint = ? AND starts_at = ? AND status = 'firing'",
+        (facts.ends_at, alert.notification_id, facts.fingerprint, facts.starts_at),
+    )
+
+
+def add_note(conn: sqlite3.Connection, incident_id: str, author: str, text: str) -> str:
+    """A human's note on an incident; its id."""
+    note_id = new_id("m")
+    conn.execute(
+        "INSERT INTO incident_notes VALUES (?, ?, ?, ?, ?)",
+        (note_id, incident_id, time.time(), author, text),
+    )
+    return note_id
+
+
+_SET_TIMES = """
+UPDATE incidents SET impact_started = coalesce(:impact_started, impact_started),
+    detected = coalesce(:detected, detected),
+    response_started = coalesce(:response_started, response_started),
+    mitigated = coalesce(:mitigated, mitigated), resolved = coalesce(:resolved, resolved)
+WHERE incident_id = :id
+"""
+
+
+_CLEAR_TIMES = """
+UPDATE incidents SET
+    impact_started = CASE WHEN :impact_started THEN NULL ELSE impact_started END,
+    detected = CASE WHEN :detected THEN NULL ELSE detected END,
+    response_started = CASE WHEN :response_started THEN NULL ELSE response_started END,
+    mitigated = CASE WHEN :mitigated THEN NULL ELSE mitigated END,
+    resolved = CASE WHEN :resolved THEN NULL ELSE resolved END
+WHERE incident_id = :id
+"""
+
+
+def set_times(
+    conn: sqlite3.Connection,
+    incident_id: str,
+    changes: Mapping[str, float],
+    clear: Sequence[str] = (),
+) -> IncidentRecord:
+    """Store a human's times, after taking back those named in `clear` (the record's
+    apply again), checked against every time that stands (read in the same transaction:
+    a concurrent writer is either before it or after it); OrderError (nothing written)
+    when one breaks the order. The incident as it now is."""
+    unknown = (set(changes) | set(clear)) - set(TIMES)
+    if unknown:
+        raise ValueError(f"unknown incident times {sorted(unknown)}")
+    if clear:
+        flags = {name: name in clear for name in TIMES}
+        conn.execute(_CLEAR_TIMES, {**flags, "id": incident_id})
+    check_human(read(conn, incident_id).times, changes)
+    conn.execute(_SET_TIMES, {**dict.fromkeys(TIMES), **changes, "id": incident_id})
+    return read(conn, incident_id)
+
+
+def attach(conn: sqlite3.Connection, incident_id: str, run_id: str, by: str) -> bool:
+    """Make run `run_id` a member of the incident; False if it already is. UsageError
+    when it belongs to another incident."""
+    other = owner_of_run(conn, run_id)
+    if other == incident_id:
+        return False
+    if other is not None:
+        raise UsageError(
+            f"run {run_id} already belongs to incident {other}",
+            f"`runbook show {other}` shows it; a run belongs to one incident",
+        )
+    conn.execute(
+        "INSERT INTO incident_runs VALUES (?, ?, ?, ?)", (run_id, incident_id, time.time(), by)
+    )
+    return True
+
+
+def owner_of_run(conn: sqlite3.Connection, run_id: str) -> str | None:
+    """The incident a run belongs to: attached to it, or started by one of its alerts."""
+    row = conn.execute(
+        "SELECT incident_id FROM incident_runs WHERE run_id = ? UNION ALL"
+        " SELECT a.incident_id FROM triggers AS t JOIN incident_alerts AS a"
+        " USING (fingerprint, starts_at) WHERE t.run_id = ? LIMIT 1",
+        (run_id, run_id),
+    ).fetchone()
+    return str(row[0]) if row else None
