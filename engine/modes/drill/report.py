@@ -49,6 +49,12 @@ def _case_lines(report: DrillReport) -> list[str]:
     if case is None:
         return []
     lines = [f"  case:       {case['name']} ({case['file']}, sha256 {case['sha256'][:12]})"]
+    failed = case.get("of_failed_run")
+    if isinstance(failed, dict):
+        lines.append(
+            f"    the case came from a failed run ({failed.get('id')} ended"
+            f" {failed.get('outcome')}): the playbook must now recover in time"
+        )
     content = case.get("content_hash")
     if isinstance(content, dict) and not content.get("same"):
         lines.append(
