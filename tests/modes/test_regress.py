@@ -5,9 +5,11 @@ state file read by a command probe; one test runs against a real Prometheus."""
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 import sys
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -604,6 +606,52 @@ def test_a_label_that_gave_a_secret_input_is_redacted_in_the_case(
     assert context["supply"] == ["service"] and context["inputs"] == {}
     assert context["alert"]["labels"]["service"] == "«redacted:service»"
     assert context["alert"]["labels"]["alertname"] == "ServiceDown"
+
+
+def test_every_secret_the_playbook_declares_is_redacted_in_any_form_from_the_alert(
+    tmp_path: Path, serve_factory: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = f"tOken/{uuid.uuid4().hex[:12]}+&= x"  # URL-encoding changes it
+    key = f"fileKey-{uuid.uuid4().hex[:12]}"
+    forms = {
+        "raw": token,
+        "base64": base64.b64encode(token.encode()).decode(),
+        "url": urllib.parse.quote(token, safe=""),
+        "url_plus": urllib.parse.quote_plus(token),
+        "file_secret": f"key is {key}",
+        "file_base64": base64.b64encode(key.encode()).decode(),
+    }
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "key.txt").write_text(key + "\n")
+    text = SECRET_LABEL_PLAYBOOK.format(markers=tmp_path)
+    text = text.replace(
+        "  token: {env: REGRESS_TOKEN}\n", "  token: {env: REGRESS_TOKEN}\n  key: {file: key.txt}\n"
+    )
+    (folder / "secret-label.yaml").write_text(text)
+    server = serve_factory(folder, env={"REGRESS_TOKEN": token}).start()
+    fired = alert("ServiceDown", service="api", **forms)
+    fired["annotations"] = {"description": f"curl -H 'Authorization: {token}'", **forms}
+    assert server.post(notification([fired])).status == 200
+    (decided,) = server.wait_settled(1)
+    assert decided["state"] == "started", (decided["reason"], server.log[-2000:])
+    monkeypatch.setenv("REGRESS_TOKEN", token)
+    case = tmp_path / "case.yaml"
+
+    regress(str(decided["run_id"]), case)
+
+    written = case.read_text()
+    for name, form in forms.items():
+        assert form not in written, name
+    assert token not in written and key not in written
+    alert_data = read_yaml(case)["fault_context"]["alert"]
+    for where in ("labels", "annotations"):
+        for name in ("raw", "base64", "url", "url_plus"):
+            assert alert_data[where][name] == "«redacted:token»", (where, name)
+        assert alert_data[where]["file_secret"] == "key is «redacted:key»"
+        assert alert_data[where]["file_base64"] == "«redacted:key»"
+    assert alert_data["annotations"]["description"] == "curl -H 'Authorization: «redacted:token»'"
+    assert alert_data["labels"]["service"] == "api"  # what held no secret is kept
 
 
 def test_the_dry_run_decides_when_with_the_cases_alert_labels(

@@ -5,8 +5,10 @@ alert started through `runbook serve`) or of a drill. Each kind of id has its bu
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec.structs
@@ -37,6 +39,7 @@ from engine.modes.regress.case import (
     Source,
     within_of,
 )
+from engine.run.context.secrets import declared_secrets, secrets_scrubber
 from engine.templating.redaction import Redactor
 
 REDACTED_MARK = "«redacted:"  # how the ledger keeps a value that held a secret
@@ -100,10 +103,12 @@ def from_run(ledger: Ledger, run_id: str, within: float | None = None) -> Case:
         steps = path_of(events)
         expect = Expect(row.status, within_of(observed), OBSERVED, steps, round(observed, 3))
         seen = None
+    trigger = ledger.trigger_of_run(info.run_id)
+    scrub = _scrubber(recorded, info.file, _held_values(trigger, info.inputs))
     return _case(
         source,
-        _alert_of(ledger, ledger.trigger_of_run(info.run_id), _held_secrets(info.inputs)),
-        info.inputs,
+        _alert_of(ledger, trigger, scrub),
+        scrub.redact_data(dict(info.inputs)),
         _fault_of(recorded),
         expect,
         seen,
@@ -194,7 +199,7 @@ def from_drill(ledger: Ledger, drill_id: str, within: float | None = None) -> Ca
     return _case(
         source,
         Alert(),
-        remediate.inputs,
+        _scrubber(recorded, drill.file, {}).redact_data(dict(remediate.inputs)),
         _fault_of(recorded),
         Expect(outcome, limit_of, basis, path_of(events), round(observed, 3)),
     )
@@ -255,29 +260,40 @@ def _split_inputs(inputs: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
     return kept, sorted(supply)
 
 
-def _held_secrets(inputs: Mapping[str, Any]) -> list[str]:
-    """The inputs the ledger kept redacted: they held a secret's value."""
-    return _split_inputs(inputs)[1]
+def _held_values(trigger: TriggerRow | None, inputs: Mapping[str, Any]) -> dict[str, str]:
+    """The values the alert gave the inputs the ledger kept redacted (they held a
+    secret's value), by input name."""
+    if trigger is None:
+        return {}
+    held = _split_inputs(inputs)[1]
+    return {name: str(trigger.inputs[name]) for name in held if trigger.inputs.get(name)}
 
 
-def _alert_of(ledger: Ledger, trigger: TriggerRow | None, secret_inputs: list[str]) -> Alert:
+def _scrubber(recorded: dict[str, Any], file: str, held: Mapping[str, str]) -> Redactor:
+    """What a case is scrubbed with: the values `held` (an input's that held a secret),
+    and every secret the recorded playbook declares that can be read here (its
+    environment variable, its file), in any form (base64, URL-encoded, …)."""
+    specs = declared_secrets(recorded.get("secrets"))
+    return secrets_scrubber(specs, Path(file).parent, os.environ, held)
+
+
+def _alert_of(ledger: Ledger, trigger: TriggerRow | None, scrub: Redactor) -> Alert:
     """The labels and annotations of the alert that started the run, from the
-    notification it came in (only its name when the body was pruned); the value of an
-    input that held a secret is redacted in them too (the alert is where it came from)."""
+    notification it came in (only its name when the body was pruned), with every secret
+    value the case can know redacted (`_scrubber`)."""
     if trigger is None:
         return Alert()
-    held = {name: str(trigger.inputs[name]) for name in secret_inputs if name in trigger.inputs}
-    redactor = Redactor({name: value for name, value in held.items() if value})
     alert = _alert_in(ledger, trigger)
-    if not redactor:
+    labels, annotations = scrub.redact_data(alert.labels), scrub.redact_data(alert.annotations)
+    if (labels, annotations) == (alert.labels, alert.annotations):
         return alert
     return msgspec.structs.replace(
         alert,
-        labels=redactor.redact_data(alert.labels),
-        annotations=redactor.redact_data(alert.annotations),
+        labels=labels,
+        annotations=annotations,
         note="; ".join(
             part
-            for part in (alert.note, "values that held a secret are redacted: «redacted:INPUT»")
+            for part in (alert.note, "values that held a secret are redacted: «redacted:NAME»")
             if part
         ),
     )
