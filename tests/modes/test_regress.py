@@ -420,6 +420,11 @@ def test_a_drill_of_the_case_passes_and_is_kept_as_the_cases_evidence(tmp_path: 
     drill = next(row for row in rows if row["id"] == report["drill_id"])
     assert drill["detail"] == "drill (case disk-full-2026-12)" and drill["ok"] is True
     assert report["case"]["content_hash"]["same"] is True
+    told = f"{report['drill_id']} drill (case disk-full-2026-12)"
+    text_board = run_cli("maturity", str(path))
+    explained = run_cli("promote", str(path), "--to", "3", "--explain")
+    assert told in text_board.stdout, text_board.stdout  # the text says what the JSON does
+    assert explained.returncode == 5 and told in explained.stdout, explained.stdout  # refused
 
 
 def test_a_drill_of_a_case_tells_a_changed_playbook_and_judges_the_path(tmp_path: Path) -> None:
