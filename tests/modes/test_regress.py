@@ -473,7 +473,22 @@ def test_a_case_of_a_playbook_without_a_drill_section_says_so_and_is_not_drilled
 
     assert done.returncode == 2, done.stdout + done.stderr
     assert "no drill.inject steps" in done.stderr and "drill:" in done.stderr
+    assert f"runbook drill --case {case} --dry-run" in done.stderr  # what still works
     assert code == 0, found  # the path is still checked
+
+
+def test_a_case_of_a_playbook_without_an_sli_hints_at_its_dry_run(tmp_path: Path) -> None:
+    path, state, _ = write_playbook(tmp_path)
+    case = tmp_path / "case.yaml"
+    regress(recorded_run(path, state), case)
+    text = path.read_text().replace("version: 1.0.0", "version: 1.0.1")
+    path.write_text(text[: text.index("sli:\n")] + text[text.index("steps:\n") :])
+
+    done = run_cli("drill", "--case", str(case), "--yes")
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no sli" in done.stderr and f"runbook drill --case {case} --dry-run" in done.stderr
+    assert ledger_drills()[0]["verdict"] == "refused"  # nothing injected
 
 
 def test_a_drill_becomes_a_case_with_its_recover_within(tmp_path: Path) -> None:
