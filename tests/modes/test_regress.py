@@ -260,6 +260,23 @@ def test_a_run_that_did_not_recover_becomes_a_case_that_fails_until_the_playbook
     assert "restart" in log.read_text()
 
 
+def test_a_drill_that_did_not_recover_becomes_a_case_of_a_failed_run(tmp_path: Path) -> None:
+    path, _, _ = write_playbook(tmp_path, steps=BROKEN_FIX)
+    done = run_cli("drill", str(path), "--yes", "-o", "json", timeout=120)
+    assert done.returncode == 3, done.stdout + done.stderr
+    drill_id = json.loads(done.stdout)["drill_id"]
+    case = tmp_path / "case.yaml"
+
+    regress(drill_id, case)
+
+    data = read_yaml(case)
+    assert data["source"]["kind"] == "drill" and data["source"]["outcome"] == "not_recovered"
+    assert (data["expect"]["within"], data["expect"]["basis"]) == (5, "sli_timeout")
+    assert {"id": "fix", "path": "ran"} in data["observed"]["steps"]
+    unchanged, found = dry_run(case)
+    assert unchanged == 1 and found["unchanged_since_failure"] is True, found
+
+
 def test_a_failed_run_of_a_playbook_with_recover_within_is_expected_within_it(
     tmp_path: Path,
 ) -> None:

@@ -49,6 +49,7 @@ SUCCESSES = ("recovered", "completed")
 # A run that ended so is the incident a team most wants as a case: the playbook did not
 # fix things. (An aborted, refused or interrupted run says nothing of the playbook.)
 FAILURES = ("failed", "not_recovered", "rollback_failed")
+DRILL_VERDICTS = ("passed", "not_recovered")  # the drills whose playbook ran: cases
 SLI_DEFAULT_TIMEOUT = 60.0  # the engine's, when `sli:` gives no timeout
 
 Builder = Callable[[Ledger, str, float | None], Case]
@@ -168,22 +169,32 @@ def _refuse_within(run_id: str, status: str, within: float | None) -> None:
 
 
 def from_drill(ledger: Ledger, drill_id: str, within: float | None = None) -> Case:
-    """A case of a drill that passed: its inputs, its remediation's path and timings."""
+    """A case of a drill whose playbook ran: its inputs, its remediation's path and
+    timings. Of one that did not recover, the expectation is to recover within T (the
+    drill's recover_within, else the SLI's timeout) and the path is only observed."""
     drill = ledger.get_drill(drill_id)
     if within is not None:
-        raise UsageError(f"{drill.drill_id}: --within is for a case of a failed run")
-    if drill.verdict != "passed" or drill.remediate_run is None:
+        raise UsageError(
+            f"{drill.drill_id}: --within is for a case of a failed run whose playbook"
+            " declares no time to recover (a drill's always does: its SLI's timeout)",
+            "leave out --within",
+        )
+    if drill.verdict not in DRILL_VERDICTS or drill.remediate_run is None:
         raise _not_a_case_of(
             drill.drill_id,
             f"a drill whose verdict is {drill.verdict or drill.status}",
-            "a case records a path that recovered: make it of a drill that passed",
+            "a case is made of a drill whose playbook ran: one that passed or did not"
+            " recover (the fault not detected, not injected or not reverted says nothing"
+            " of the playbook)",
         )
     remediate = ledger.run_info(drill.remediate_run)
     events = ledger.events(remediate.run_id)
     parts = {part["name"]: part for part in drill.report.get("parts", [])}
     observed = float(parts.get("remediate", {}).get("seconds") or 0.0)
-    limit = drill.report.get("recover_within")
-    limit_of, basis = (float(limit), RECOVER_WITHIN) if limit else (within_of(observed), OBSERVED)
+    outcome = str(parts.get("remediate", {}).get("outcome") or "recovered")
+    recorded = _recorded_playbook(events, drill.file)
+    failed = drill.verdict != "passed"
+    ended = (outcome if outcome in FAILURES else "not_recovered") if failed else ""
     source = Source(
         "drill",
         drill.drill_id,
@@ -193,15 +204,25 @@ def from_drill(ledger: Ledger, drill_id: str, within: float | None = None) -> Ca
         drill.file,
         "drill",
         _utc(drill.started_at),
+        ended,
     )
-    outcome = str(parts.get("remediate", {}).get("outcome") or "recovered")
-    recorded = _recorded_playbook(events, drill.file)
+    if failed:
+        expect = _failed_expect(drill.drill_id, recorded, None)
+        seen: Observed | None = Observed(ended, round(observed, 3), path_of(events))
+    else:
+        limit = drill.report.get("recover_within")
+        limit_of, basis = (
+            (float(limit), RECOVER_WITHIN) if limit else (within_of(observed), OBSERVED)
+        )
+        expect = Expect(outcome, limit_of, basis, path_of(events), round(observed, 3))
+        seen = None
     return _case(
         source,
         Alert(),
         _scrubber(recorded, drill.file, {}).redact_data(dict(remediate.inputs)),
         _fault_of(recorded),
-        Expect(outcome, limit_of, basis, path_of(events), round(observed, 3)),
+        expect,
+        seen,
     )
 
 
