@@ -246,7 +246,8 @@ def test_a_run_that_did_not_recover_becomes_a_case_that_fails_until_the_playbook
     said = {e["name"]: e for e in report["case"]["expectations"]}
     assert said["within"]["held"] is False and said["path"]["held"] is True
     assert "not enforced" in said["path"]["says"]
-    assert "came from a failed run" in run_cli("show", report["drill_id"]).stdout
+    shown = run_cli("show", report["drill_id"]).stdout
+    assert "came from a failed run" in shown and "the playbook still does not recover" in shown
     assert state.read_text() == "good\n"  # the fault was taken out
 
     write_playbook(tmp_path, steps=FIXED, version="1.0.1")

@@ -20,13 +20,27 @@ HEADLINES = {
 }
 
 
+# A drill of a case of a failed run whose playbook still did not recover: the incident again.
+STILL_FAILING = (
+    "FAILED: the regression case's expectation did not hold: the playbook still does not"
+    " recover, as in the failed run the case came from; the fault was reverted"
+)
+
+
+def _headline(report: DrillReport) -> str:
+    failed_run = report.case is not None and "of_failed_run" in report.case
+    if report.verdict == Verdict.CASE_FAILED and failed_run and report.recovered_after is None:
+        return STILL_FAILING
+    return HEADLINES[report.verdict]
+
+
 def render_json(report: DrillReport) -> str:
     """The report as one JSON object (also of a refused drill: verdict `refused`)."""
     return json.dumps(report.as_dict(), indent=2, sort_keys=True)
 
 
 def render_text(report: DrillReport) -> str:
-    lines = [_title(report), f"  verdict:    {HEADLINES[report.verdict]}"]
+    lines = [_title(report), f"  verdict:    {_headline(report)}"]
     if report.verdict != Verdict.REFUSED:  # a refused drill measured nothing
         lines += _timings(report)
     if report.baseline is not None:
