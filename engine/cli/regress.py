@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from engine.ui.terminal_text import say
+from engine.ui.terminal_text import printable, say
 
 
 @click.command()
@@ -44,6 +44,12 @@ def regress(record_id: str, output: str, force: bool, name: str | None, within: 
     else:
         taken = [step.id for step in expect.steps if step.path == "ran"]
         path = f"path {', '.join(taken) or 'no step'}"
+    for secret in case.fault_context.unscrubbed:
+        said = (
+            f"warning: secret {secret} cannot be read here: its value was not looked for"
+            f" in the case's labels, annotations and inputs; check {output} before sharing it"
+        )
+        click.echo(printable(said), err=True)
     say(
         f"wrote {output}: case {case.name} of {case.source.kind} {case.source.id}"
         f" ({case.source.playbook} {case.source.version}): {expect.outcome} within"

@@ -663,21 +663,27 @@ def test_every_secret_the_playbook_declares_is_redacted_in_any_form_from_the_ale
     folder.mkdir()
     (folder / "key.txt").write_text(key + "\n")
     text = SECRET_LABEL_PLAYBOOK.format(markers=tmp_path)
-    text = text.replace(
-        "  token: {env: REGRESS_TOKEN}\n", "  token: {env: REGRESS_TOKEN}\n  key: {file: key.txt}\n"
+    declared = (
+        "  token: {env: REGRESS_TOKEN}\n  key: {file: key.txt}\n  other: {env: REGRESS_ELSEWHERE}\n"
     )
+    text = text.replace("  token: {env: REGRESS_TOKEN}\n", declared)
     (folder / "secret-label.yaml").write_text(text)
-    server = serve_factory(folder, env={"REGRESS_TOKEN": token}).start()
+    elsewhere = {"REGRESS_TOKEN": token, "REGRESS_ELSEWHERE": "set-only-where-it-ran"}
+    server = serve_factory(folder, env=elsewhere).start()
     fired = alert("ServiceDown", service="api", **forms)
     fired["annotations"] = {"description": f"curl -H 'Authorization: {token}'", **forms}
     assert server.post(notification([fired])).status == 200
     (decided,) = server.wait_settled(1)
     assert decided["state"] == "started", (decided["reason"], server.log[-2000:])
     monkeypatch.setenv("REGRESS_TOKEN", token)
+    monkeypatch.delenv("REGRESS_ELSEWHERE", raising=False)
     case = tmp_path / "case.yaml"
 
-    regress(str(decided["run_id"]), case)
+    done = run_cli("regress", str(decided["run_id"]), "-o", str(case))
 
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "secret other (env REGRESS_ELSEWHERE) cannot be read here" in done.stderr
+    assert read_yaml(case)["fault_context"]["unscrubbed"] == ["other (env REGRESS_ELSEWHERE)"]
     written = case.read_text()
     for name, form in forms.items():
         assert form not in written, name

@@ -39,7 +39,7 @@ from engine.modes.regress.case import (
     Source,
     within_of,
 )
-from engine.run.context.secrets import declared_secrets, secrets_scrubber
+from engine.run.context.secrets import declared_secrets, read_secrets, secrets_scrubber
 from engine.templating.redaction import Redactor
 
 REDACTED_MARK = "«redacted:"  # how the ledger keeps a value that held a secret
@@ -105,7 +105,7 @@ def from_run(ledger: Ledger, run_id: str, within: float | None = None) -> Case:
         expect = Expect(row.status, within_of(observed), OBSERVED, steps, round(observed, 3))
         seen = None
     trigger = ledger.trigger_of_run(info.run_id)
-    scrub = _scrubber(recorded, info.file, _held_values(trigger, info.inputs))
+    scrub, unread = _scrubber(recorded, info.file, _held_values(trigger, info.inputs))
     return _case(
         source,
         _alert_of(ledger, trigger, scrub),
@@ -113,6 +113,7 @@ def from_run(ledger: Ledger, run_id: str, within: float | None = None) -> Case:
         _fault_of(recorded),
         expect,
         seen,
+        unread,
     )
 
 
@@ -193,6 +194,7 @@ def from_drill(ledger: Ledger, drill_id: str, within: float | None = None) -> Ca
     observed = float(parts.get("remediate", {}).get("seconds") or 0.0)
     outcome = str(parts.get("remediate", {}).get("outcome") or "recovered")
     recorded = _recorded_playbook(events, drill.file)
+    scrub, unread = _scrubber(recorded, drill.file, {})
     failed = drill.verdict != "passed"
     ended = (outcome if outcome in FAILURES else "not_recovered") if failed else ""
     source = Source(
@@ -219,10 +221,11 @@ def from_drill(ledger: Ledger, drill_id: str, within: float | None = None) -> Ca
     return _case(
         source,
         Alert(),
-        _scrubber(recorded, drill.file, {}).redact_data(dict(remediate.inputs)),
+        scrub.redact_data(dict(remediate.inputs)),
         _fault_of(recorded),
         expect,
         seen,
+        unread,
     )
 
 
@@ -254,12 +257,13 @@ def _case(
     fault: Fault,
     expect: Expect,
     observed: Observed | None = None,
+    unread: Sequence[str] = (),
 ) -> Case:
     kept, supply = _split_inputs(inputs)
     return Case(
         Metadata(f"{source.playbook}-{source.id}", _utc(time.time())),
         source,
-        FaultContext(alert, kept, supply),
+        FaultContext(alert, kept, supply, list(unread)),
         fault,
         expect,
         observed,
@@ -290,12 +294,18 @@ def _held_values(trigger: TriggerRow | None, inputs: Mapping[str, Any]) -> dict[
     return {name: str(trigger.inputs[name]) for name in held if trigger.inputs.get(name)}
 
 
-def _scrubber(recorded: dict[str, Any], file: str, held: Mapping[str, str]) -> Redactor:
+def _scrubber(
+    recorded: dict[str, Any], file: str, held: Mapping[str, str]
+) -> tuple[Redactor, list[str]]:
     """What a case is scrubbed with: the values `held` (an input's that held a secret),
     and every secret the recorded playbook declares that can be read here (its
-    environment variable, its file), in any form (base64, URL-encoded, …)."""
+    environment variable, its file), in any form (base64, URL-encoded, …); and the
+    declared secrets that cannot be read here (`NAME (env VAR)`): not looked for."""
     specs = declared_secrets(recorded.get("secrets"))
-    return secrets_scrubber(specs, Path(file).parent, os.environ, held)
+    base = Path(file).parent
+    _, statuses = read_secrets(specs, base, os.environ)
+    unread = [f"{status.name} ({status.source})" for status in statuses if status.problem]
+    return secrets_scrubber(specs, base, os.environ, held), unread
 
 
 def _alert_of(ledger: Ledger, trigger: TriggerRow | None, scrub: Redactor) -> Alert:

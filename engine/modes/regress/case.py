@@ -67,6 +67,9 @@ class FaultContext(Struct, frozen=True):
     alert: Alert = field(default_factory=Alert)
     inputs: dict[str, Any] = field(default_factory=dict)
     supply: list[str] = field(default_factory=list)  # recorded redacted: give them again
+    # The declared secrets `runbook regress` could not read (`NAME (env VAR)`): their
+    # values were not looked for in the labels, annotations and inputs.
+    unscrubbed: list[str] = field(default_factory=list)
 
 
 class Fault(Struct, frozen=True, omit_defaults=True):
@@ -129,6 +132,8 @@ def case_data(case: Case) -> dict[str, Any]:
     within = case.expect.within
     data["expect"]["within"] = int(within) if within.is_integer() else within
     data["expect"].setdefault("no_failed_undo", True)
+    if not case.fault_context.unscrubbed:
+        del data["fault_context"]["unscrubbed"]
     return {
         key: data[key] for key in ("apiVersion", "kind", *_SECTIONS) if data.get(key) is not None
     }

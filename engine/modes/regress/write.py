@@ -37,7 +37,9 @@ COMMENTS = {
     "fault_context": (
         "# The fault context: the alert's labels and annotations (the `alert` variables\n"
         "# the playbook's templates read) and the inputs. An input listed in `supply` held a\n"
-        "# secret and was kept redacted: give it again with -i NAME=VALUE."
+        "# secret and was kept redacted: give it again with -i NAME=VALUE. Any text holding\n"
+        "# a declared secret's value is written «redacted:NAME»; a secret listed in\n"
+        "# `unscrubbed` could not be read here, and its value was not looked for."
     ),
     "fault": "# The fault to inject: the playbook's own `drill.inject` steps.",
     "expect": (
