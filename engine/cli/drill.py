@@ -80,9 +80,10 @@ def drill(
     5 refused (SLI not healthy before; 2: the playbook fails its checks), 130
     interrupted. With --case CASE.yaml (PLAYBOOK defaults to the case's): the case's
     inputs and alert, and its expectation judged too (1: one did not hold); with
-    --dry-run, exit 0 same path, 1 another path, 2 an invalid case or playbook. With
-    --html FILE, the report is also written as a page with the SLI chart (detection,
-    remediation and revert on one time axis)."""
+    --dry-run, exit 0 same path, 1 another path (a case of a failed run: 1 while the
+    playbook that failed is unchanged), 2 an invalid case or playbook. With --html FILE,
+    the report is also written as a page with the SLI chart (detection, remediation and
+    revert on one time axis)."""
     from engine.core.errors import UsageError
     from engine.modes.postmortem.draft_file import check_target
 

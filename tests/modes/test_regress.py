@@ -5,9 +5,11 @@ state file read by a command probe; one test runs against a real Prometheus."""
 
 from __future__ import annotations
 
+import base64
 import json
 import stat
 import sys
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -181,18 +183,146 @@ def test_a_case_file_is_not_replaced_without_force(tmp_path: Path) -> None:
     assert read_yaml(case)["source"]["id"] == run_id
 
 
-def test_regress_refuses_a_run_that_did_not_recover_and_an_unknown_id(tmp_path: Path) -> None:
-    path, state, _ = write_playbook(tmp_path, steps=STEPS.replace("echo good >", "echo bad >"))
-    state.write_text("bad\n")
-    failed = run_cli("run", str(path))
-    assert failed.returncode == 3, failed.stdout + failed.stderr
+def test_regress_refuses_a_drills_own_run_and_an_unknown_id(tmp_path: Path) -> None:
+    path, _, _ = write_playbook(tmp_path)
+    drilled = run_cli("drill", str(path), "--yes", timeout=120)
+    assert drilled.returncode == 0, drilled.stdout + drilled.stderr
+    part = next(run["run_id"] for run in ledger_runs() if run["mode"] == "drill")
 
-    done = run_cli("regress", run_id_of(failed.stdout), "-o", str(tmp_path / "case.yaml"))
+    done = run_cli("regress", part, "-o", str(tmp_path / "case.yaml"))
     unknown = run_cli("regress", "r2001", "-o", str(tmp_path / "other.yaml"))
 
-    assert done.returncode == 2 and "ended not_recovered" in done.stderr, done.stderr
+    assert done.returncode == 2 and "a run of mode drill" in done.stderr, done.stderr
     assert unknown.returncode == 2 and "Traceback" not in unknown.stderr, unknown.stderr
     assert not (tmp_path / "case.yaml").exists() and not (tmp_path / "other.yaml").exists()
+
+
+BROKEN_FIX = STEPS.replace("echo good >", "echo bad >")
+# The playbook fixed: one more step first, so the path is another than the failed run's.
+FIXED = '  - id: restart\n    shell: {{run: "echo restart >> {log}"}}\n    readonly: true\n' + STEPS
+
+
+def failed_run(path: Path, state: Path, *args: str, code: int = 3) -> str:
+    """A run of the playbook on a broken service that did not fix it: its id."""
+    state.write_text("bad\n")
+    done = run_cli("run", str(path), *args)
+    assert done.returncode == code, done.stdout + done.stderr
+    return run_id_of(done.stdout)
+
+
+def test_a_run_that_did_not_recover_becomes_a_case_that_fails_until_the_playbook_is_fixed(
+    tmp_path: Path,
+) -> None:
+    path, state, log = write_playbook(tmp_path, steps=BROKEN_FIX)
+    run_id = failed_run(path, state)
+    case = tmp_path / "case.yaml"
+
+    done = run_cli("regress", run_id, "-o", str(case))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "observed, not enforced" in done.stdout
+    assert not schema_findings(load_source(str(case)))
+    data = read_yaml(case)
+    assert data["source"]["outcome"] == "not_recovered"
+    assert data["expect"] == {
+        "outcome": "recovered", "within": 5, "basis": "sli_timeout", "no_failed_undo": True,
+    }  # fmt: skip
+    assert data["observed"]["outcome"] == "not_recovered"
+    assert data["observed"]["steps"] == [
+        {"id": "look", "path": "skipped"}, {"id": "fix", "path": "ran"},
+    ]  # fmt: skip
+    assert "the sli timeout" in case.read_text() and "ended not_recovered" in case.read_text()
+    state.write_text("good\n")
+
+    unchanged, found = dry_run(case)
+    text = run_cli("drill", "--case", str(case), "--dry-run")
+    code, report = drill_case(case)
+
+    assert unchanged == 1 and found["unchanged_since_failure"] is True, found
+    assert "the playbook that failed is unchanged" in text.stdout, text.stdout
+    assert code == 1, report
+    assert report["verdict"] == "case_failed" and report["case"]["held"] is False
+    assert report["case"]["of_failed_run"] == {"id": run_id, "outcome": "not_recovered"}
+    said = {e["name"]: e for e in report["case"]["expectations"]}
+    assert said["within"]["held"] is False and said["path"]["held"] is True
+    assert "not enforced" in said["path"]["says"]
+    shown = run_cli("show", report["drill_id"]).stdout
+    assert "came from a failed run" in shown and "the playbook still does not recover" in shown
+    assert state.read_text() == "good\n"  # the fault was taken out
+
+    write_playbook(tmp_path, steps=FIXED, version="1.0.1")
+    fixed, found = dry_run(case)
+    code, report = drill_case(case)
+
+    assert fixed == 0, found  # another path: information, not a failure
+    assert found["differences"] == ["step 'restart' was added first (it would run)"]
+    assert code == 0, report
+    assert report["verdict"] == "passed" and report["case"]["held"] is True
+    assert "restart" in log.read_text()
+
+
+def test_a_drill_that_did_not_recover_becomes_a_case_of_a_failed_run(tmp_path: Path) -> None:
+    path, _, _ = write_playbook(tmp_path, steps=BROKEN_FIX)
+    done = run_cli("drill", str(path), "--yes", "-o", "json", timeout=120)
+    assert done.returncode == 3, done.stdout + done.stderr
+    drill_id = json.loads(done.stdout)["drill_id"]
+    case = tmp_path / "case.yaml"
+
+    regress(drill_id, case)
+
+    data = read_yaml(case)
+    assert data["source"]["kind"] == "drill" and data["source"]["outcome"] == "not_recovered"
+    assert (data["expect"]["within"], data["expect"]["basis"]) == (5, "sli_timeout")
+    assert {"id": "fix", "path": "ran"} in data["observed"]["steps"]
+    unchanged, found = dry_run(case)
+    assert unchanged == 1 and found["unchanged_since_failure"] is True, found
+
+
+def test_a_failed_run_of_a_playbook_with_recover_within_is_expected_within_it(
+    tmp_path: Path,
+) -> None:
+    drill = DRILL + "  recover_within: 20s\n"
+    path, state, _ = write_playbook(tmp_path, steps=BROKEN_FIX, drill=drill)
+    case = tmp_path / "case.yaml"
+
+    regress(failed_run(path, state), case)
+
+    expect = read_yaml(case)["expect"]
+    assert (expect["within"], expect["basis"]) == (20, "recover_within")
+
+
+def test_a_failed_run_without_an_sli_needs_within_and_is_expected_to_complete(
+    tmp_path: Path,
+) -> None:
+    failing = STEPS.replace("echo good > {state}", "exit 1")
+    path, state, _ = write_playbook(tmp_path, steps=failing)
+    text = path.read_text()
+    path.write_text(text[: text.index("sli:\n")] + text[text.index("steps:\n") :])
+    run_id = failed_run(path, state, code=1)
+    case = tmp_path / "case.yaml"
+
+    refused = run_cli("regress", run_id, "-o", str(case))
+    bad = run_cli("regress", run_id, "-o", str(case), "--within", "soon")
+
+    assert refused.returncode == 2 and "--within" in refused.stderr, refused.stderr
+    assert bad.returncode == 2 and "--within" in bad.stderr and "Traceback" not in bad.stderr
+    assert not case.exists()
+    regress(run_id, case, "--within", "2m")
+    data = read_yaml(case)
+    assert data["source"]["outcome"] == "failed" and data["observed"]["outcome"] == "failed"
+    assert data["expect"]["outcome"] == "completed"
+    assert (data["expect"]["within"], data["expect"]["basis"]) == (120, "within_option")
+    assert "regress --within" in case.read_text()
+
+
+def test_within_is_refused_for_a_run_that_recovered(tmp_path: Path) -> None:
+    path, state, _ = write_playbook(tmp_path)
+    case = tmp_path / "case.yaml"
+
+    done = run_cli("regress", recorded_run(path, state), "-o", str(case), "--within", "1m")
+
+    assert done.returncode == 2 and "--within is for a case of a failed run" in done.stderr
+    assert not case.exists()
 
 
 def test_the_dry_run_of_an_unchanged_playbook_is_the_same_path_and_has_no_side_effects(
@@ -308,6 +438,11 @@ def test_a_drill_of_the_case_passes_and_is_kept_as_the_cases_evidence(tmp_path: 
     drill = next(row for row in rows if row["id"] == report["drill_id"])
     assert drill["detail"] == "drill (case disk-full-2026-12)" and drill["ok"] is True
     assert report["case"]["content_hash"]["same"] is True
+    told = f"{report['drill_id']} drill (case disk-full-2026-12)"
+    text_board = run_cli("maturity", str(path))
+    explained = run_cli("promote", str(path), "--to", "3", "--explain")
+    assert told in text_board.stdout, text_board.stdout  # the text says what the JSON does
+    assert explained.returncode == 5 and told in explained.stdout, explained.stdout  # refused
 
 
 def test_a_drill_of_a_case_tells_a_changed_playbook_and_judges_the_path(tmp_path: Path) -> None:
@@ -356,7 +491,22 @@ def test_a_case_of_a_playbook_without_a_drill_section_says_so_and_is_not_drilled
 
     assert done.returncode == 2, done.stdout + done.stderr
     assert "no drill.inject steps" in done.stderr and "drill:" in done.stderr
+    assert f"runbook drill --case {case} --dry-run" in done.stderr  # what still works
     assert code == 0, found  # the path is still checked
+
+
+def test_a_case_of_a_playbook_without_an_sli_hints_at_its_dry_run(tmp_path: Path) -> None:
+    path, state, _ = write_playbook(tmp_path)
+    case = tmp_path / "case.yaml"
+    regress(recorded_run(path, state), case)
+    text = path.read_text().replace("version: 1.0.0", "version: 1.0.1")
+    path.write_text(text[: text.index("sli:\n")] + text[text.index("steps:\n") :])
+
+    done = run_cli("drill", "--case", str(case), "--yes")
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no sli" in done.stderr and f"runbook drill --case {case} --dry-run" in done.stderr
+    assert ledger_drills()[0]["verdict"] == "refused"  # nothing injected
 
 
 def test_a_drill_becomes_a_case_with_its_recover_within(tmp_path: Path) -> None:
@@ -494,6 +644,58 @@ def test_a_label_that_gave_a_secret_input_is_redacted_in_the_case(
     assert context["supply"] == ["service"] and context["inputs"] == {}
     assert context["alert"]["labels"]["service"] == "«redacted:service»"
     assert context["alert"]["labels"]["alertname"] == "ServiceDown"
+
+
+def test_every_secret_the_playbook_declares_is_redacted_in_any_form_from_the_alert(
+    tmp_path: Path, serve_factory: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = f"tOken/{uuid.uuid4().hex[:12]}+&= x"  # URL-encoding changes it
+    key = f"fileKey-{uuid.uuid4().hex[:12]}"
+    forms = {
+        "raw": token,
+        "base64": base64.b64encode(token.encode()).decode(),
+        "url": urllib.parse.quote(token, safe=""),
+        "url_plus": urllib.parse.quote_plus(token),
+        "file_secret": f"key is {key}",
+        "file_base64": base64.b64encode(key.encode()).decode(),
+    }
+    folder = tmp_path / "playbooks"
+    folder.mkdir()
+    (folder / "key.txt").write_text(key + "\n")
+    text = SECRET_LABEL_PLAYBOOK.format(markers=tmp_path)
+    declared = (
+        "  token: {env: REGRESS_TOKEN}\n  key: {file: key.txt}\n  other: {env: REGRESS_ELSEWHERE}\n"
+    )
+    text = text.replace("  token: {env: REGRESS_TOKEN}\n", declared)
+    (folder / "secret-label.yaml").write_text(text)
+    elsewhere = {"REGRESS_TOKEN": token, "REGRESS_ELSEWHERE": "set-only-where-it-ran"}
+    server = serve_factory(folder, env=elsewhere).start()
+    fired = alert("ServiceDown", service="api", **forms)
+    fired["annotations"] = {"description": f"curl -H 'Authorization: {token}'", **forms}
+    assert server.post(notification([fired])).status == 200
+    (decided,) = server.wait_settled(1)
+    assert decided["state"] == "started", (decided["reason"], server.log[-2000:])
+    monkeypatch.setenv("REGRESS_TOKEN", token)
+    monkeypatch.delenv("REGRESS_ELSEWHERE", raising=False)
+    case = tmp_path / "case.yaml"
+
+    done = run_cli("regress", str(decided["run_id"]), "-o", str(case))
+
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "secret other (env REGRESS_ELSEWHERE) cannot be read here" in done.stderr
+    assert read_yaml(case)["fault_context"]["unscrubbed"] == ["other (env REGRESS_ELSEWHERE)"]
+    written = case.read_text()
+    for name, form in forms.items():
+        assert form not in written, name
+    assert token not in written and key not in written
+    alert_data = read_yaml(case)["fault_context"]["alert"]
+    for where in ("labels", "annotations"):
+        for name in ("raw", "base64", "url", "url_plus"):
+            assert alert_data[where][name] == "«redacted:token»", (where, name)
+        assert alert_data[where]["file_secret"] == "key is «redacted:key»"
+        assert alert_data[where]["file_base64"] == "«redacted:key»"
+    assert alert_data["annotations"]["description"] == "curl -H 'Authorization: «redacted:token»'"
+    assert alert_data["labels"]["service"] == "api"  # what held no secret is kept
 
 
 def test_the_dry_run_decides_when_with_the_cases_alert_labels(

@@ -12,6 +12,7 @@ made of the inject's undos is a rollback, whose parent is the inject run), and
 from __future__ import annotations
 
 import contextlib
+import shlex
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -76,7 +77,7 @@ def run_drill(
     DrillStopped when an error ends it after the inject (recorded too). With `case`, the
     drill is of that regression case: its expectation is judged on top of the verdict."""
     try:
-        checked = _checked(request)
+        checked = _checked(request, _dry_run_hint(case))
     except EngineError as exc:
         raise refused_before_check(request, exc) from None
     drill = checked.playbook.drill
@@ -212,20 +213,30 @@ def _connections() -> Iterator[Resources]:
         resources.close_all()
 
 
-def _checked(request: RunRequest) -> Prepared:
-    """Everything that can be wrong with the playbook, found before the fault goes in."""
+def _dry_run_hint(case: CaseCheck | None) -> str:
+    """For a drill of a regression case: what still works on a playbook that cannot be
+    drilled (no drill section, no SLI), its dry run."""
+    if case is None:
+        return ""
+    file = shlex.quote(str(case.identity().get("file", "CASE.yaml")))
+    return f"; meanwhile `runbook drill --case {file} --dry-run` checks the case's path"
+
+
+def _checked(request: RunRequest, still_works: str = "") -> Prepared:
+    """Everything that can be wrong with the playbook, found before the fault goes in;
+    `still_works` ends the hint of what only a drill needs (a drill section, an SLI)."""
     prepared = prepare(request, "drill", mode="drill")
     playbook, drill = prepared.playbook, prepared.playbook.drill
     if drill is None or not drill.inject:
         raise UsageError(
             "the playbook has no drill.inject steps",
-            "add a `drill:` section with `inject:` steps that cause the fault",
+            "add a `drill:` section with `inject:` steps that cause the fault" + still_works,
             Location(request.file, 1, 1),
         )
     if playbook.sli is None:
         raise UsageError(
             "the playbook has no sli; a drill measures detection with it",
-            "add an `sli:` block that turns unhealthy when the fault is in place",
+            "add an `sli:` block that turns unhealthy when the fault is in place" + still_works,
             Location(request.file, 1, 1),
         )
     if not drill.revert:

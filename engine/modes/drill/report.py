@@ -20,13 +20,27 @@ HEADLINES = {
 }
 
 
+# A drill of a case of a failed run whose playbook still did not recover: the incident again.
+STILL_FAILING = (
+    "FAILED: the regression case's expectation did not hold: the playbook still does not"
+    " recover, as in the failed run the case came from; the fault was reverted"
+)
+
+
+def _headline(report: DrillReport) -> str:
+    failed_run = report.case is not None and "of_failed_run" in report.case
+    if report.verdict == Verdict.CASE_FAILED and failed_run and report.recovered_after is None:
+        return STILL_FAILING
+    return HEADLINES[report.verdict]
+
+
 def render_json(report: DrillReport) -> str:
     """The report as one JSON object (also of a refused drill: verdict `refused`)."""
     return json.dumps(report.as_dict(), indent=2, sort_keys=True)
 
 
 def render_text(report: DrillReport) -> str:
-    lines = [_title(report), f"  verdict:    {HEADLINES[report.verdict]}"]
+    lines = [_title(report), f"  verdict:    {_headline(report)}"]
     if report.verdict != Verdict.REFUSED:  # a refused drill measured nothing
         lines += _timings(report)
     if report.baseline is not None:
@@ -49,6 +63,12 @@ def _case_lines(report: DrillReport) -> list[str]:
     if case is None:
         return []
     lines = [f"  case:       {case['name']} ({case['file']}, sha256 {case['sha256'][:12]})"]
+    failed = case.get("of_failed_run")
+    if isinstance(failed, dict):
+        lines.append(
+            f"    the case came from a failed run ({failed.get('id')} ended"
+            f" {failed.get('outcome')}): the playbook must now recover in time"
+        )
     content = case.get("content_hash")
     if isinstance(content, dict) and not content.get("same"):
         lines.append(

@@ -5,7 +5,7 @@ level and what is missing."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,13 @@ from engine.ledger import LEDGER_FILE, Content, Ledger, default_home
 from engine.ledger.demotion import lowering
 from engine.ledger.evidence import MaturityChange
 from engine.model.playbook import Playbook
-from engine.modes.maturity.evidence import ROLLBACK_FAILED, TABLETOP, EvidenceRow, evidence_rows
+from engine.modes.maturity.evidence import (
+    DRILL,
+    ROLLBACK_FAILED,
+    TABLETOP,
+    EvidenceRow,
+    evidence_rows,
+)
 from engine.modes.maturity.policy import Policy
 from engine.modes.maturity.verdict import Rule, Verdict, judge
 from engine.modes.validate import candidate_files, only_not_a_playbook
@@ -113,6 +119,12 @@ def _errors(report: CheckReport) -> tuple[Finding, ...]:
     return report.errors or report.findings
 
 
+def _drills_of_cases(rows: Sequence[EvidenceRow]) -> dict[str, str]:
+    """The drills of regression cases among the evidence, by id: `drill (case NAME)`, as
+    the JSON's `detail` says."""
+    return {row.id: row.detail for row in rows if row.kind == DRILL and row.detail}
+
+
 def render_invalid(found: Board) -> str:
     """The errors of the playbooks left off the board, each at its file:line:col."""
     lines = [finding.render() for finding in found.invalid]
@@ -179,11 +191,16 @@ def render_one(item: Standing) -> str:
         lines.append("  top level: nothing further to earn")
         return "\n".join(lines)
     lines.append(f"  to level {item.next.to_level}: {item.next.verdict}")
-    lines += [render_rule(rule) for rule in item.next.rules]
+    cases = _drills_of_cases(item.evidence)
+    lines += [render_rule(rule, cases) for rule in item.next.rules]
     return "\n".join(lines)
 
 
-def render_rule(rule: Rule) -> str:
+def render_rule(rule: Rule, labels: Mapping[str, str] | None = None) -> str:
+    """One rule and the ids of its rows, each followed by its label in `labels` when it
+    has one (a drill of a regression case: `drill (case NAME)`)."""
     mark = {"met": "ok", "violated": "VIOLATED", "missing": "missing"}[rule.status]
-    rows = f"  [{', '.join(rule.rows)}]" if rule.rows else ""
+    told = labels or {}
+    ids = [f"{id_} {told[id_]}" if id_ in told else id_ for id_ in rule.rows]
+    rows = f"  [{', '.join(ids)}]" if rule.rows else ""
     return f"    {mark:<8} {rule.rule}: {rule.says} (needs {rule.needed}){rows}"

@@ -5,12 +5,15 @@ alert started through `runbook serve`) or of a drill. Each kind of id has its bu
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import msgspec.structs
 
+from engine.core.durations import parse_duration
 from engine.core.errors import EngineError, UsageError
 from engine.core.events import EventKind
 from engine.ledger import EventRow, Ledger, is_drill_id
@@ -23,29 +26,41 @@ from engine.modes.regress.case import (
     RAN,
     RECOVER_WITHIN,
     SKIPPED,
+    SLI_TIMEOUT,
+    WITHIN_OPTION,
     Alert,
     Case,
     Expect,
     Fault,
     FaultContext,
     Metadata,
+    Observed,
     PathStep,
     Source,
     within_of,
 )
+from engine.run.context.secrets import declared_secrets, read_secrets, secrets_scrubber
 from engine.templating.redaction import Redactor
 
 REDACTED_MARK = "«redacted:"  # how the ledger keeps a value that held a secret
 WHEN_FALSE = "`when` is false"  # the reason the runner records for a skipped step
 RUN_MODES = ("live", "hook", "guided")  # the runs a case is made of
 SUCCESSES = ("recovered", "completed")
+# A run that ended so is the incident a team most wants as a case: the playbook did not
+# fix things. (An aborted, refused or interrupted run says nothing of the playbook.)
+FAILURES = ("failed", "not_recovered", "rollback_failed")
+DRILL_VERDICTS = ("passed", "not_recovered")  # the drills whose playbook ran: cases
+SLI_DEFAULT_TIMEOUT = 60.0  # the engine's, when `sli:` gives no timeout
 
-Builder = Callable[[Ledger, str], Case]
+Builder = Callable[[Ledger, str, float | None], Case]
 
 
-def build_case(ledger: Ledger, record_id: str, name: str | None = None) -> Case:
-    """The case of the run or drill `record_id` (an id or a unique prefix of one)."""
-    case = builder_for(record_id)(ledger, record_id)
+def build_case(
+    ledger: Ledger, record_id: str, name: str | None = None, within: float | None = None
+) -> Case:
+    """The case of the run or drill `record_id` (an id or a unique prefix of one);
+    `within`: T for a case of a failed run whose playbook declares none."""
+    case = builder_for(record_id)(ledger, record_id, within)
     if name:
         case = _renamed(case, name)
     return case
@@ -59,13 +74,14 @@ def builder_for(record_id: str) -> Builder:
     return from_run
 
 
-def from_run(ledger: Ledger, run_id: str) -> Case:
-    """A case of one run: its alert (when one started it), inputs, and path."""
+def from_run(ledger: Ledger, run_id: str, within: float | None = None) -> Case:
+    """A case of one run: its alert (when one started it), inputs, and path. Of a run
+    that failed, the expectation is to recover within T and the path is only observed."""
     info = ledger.run_info(run_id)
     row = ledger.get_run(info.run_id)
     if info.mode not in RUN_MODES:
         raise _not_a_case_of(info.run_id, f"a run of mode {info.mode}", _mode_hint(info.mode))
-    _refuse_unless_succeeded(info.run_id, row.status)
+    _refuse_unless_ended(info.run_id, row.status)
     events = ledger.events(info.run_id)
     observed = (row.finished_at or row.started_at) - row.started_at
     source = Source(
@@ -77,31 +93,110 @@ def from_run(ledger: Ledger, run_id: str) -> Case:
         info.file,
         info.mode,
         _utc(info.started_at),
+        row.status,
     )
+    recorded = _recorded_playbook(events, info.file)
+    if row.status in FAILURES:
+        expect = _failed_expect(info.run_id, recorded, within)
+        seen: Observed | None = Observed(row.status, round(observed, 3), path_of(events))
+    else:
+        _refuse_within(info.run_id, row.status, within)
+        steps = path_of(events)
+        expect = Expect(row.status, within_of(observed), OBSERVED, steps, round(observed, 3))
+        seen = None
+    trigger = ledger.trigger_of_run(info.run_id)
+    scrub, unread = _scrubber(recorded, info.file, _held_values(trigger, info.inputs))
     return _case(
         source,
-        _alert_of(ledger, ledger.trigger_of_run(info.run_id), _held_secrets(info.inputs)),
-        info.inputs,
-        _fault_of(events, info.file),
-        Expect(row.status, within_of(observed), OBSERVED, path_of(events), round(observed, 3)),
+        _alert_of(ledger, trigger, scrub),
+        scrub.redact_data(dict(info.inputs)),
+        _fault_of(recorded),
+        expect,
+        seen,
+        unread,
     )
 
 
-def from_drill(ledger: Ledger, drill_id: str) -> Case:
-    """A case of a drill that passed: its inputs, its remediation's path and timings."""
+def _failed_expect(run_id: str, recorded: dict[str, Any], within: float | None) -> Expect:
+    """What a case of a failed run expects: to recover (to complete, without an SLI)
+    within T: the playbook's `drill.recover_within`, else its SLI's `timeout`, else
+    `--within`. No path: a fixed playbook is expected to take another."""
+    outcome = "recovered" if isinstance(recorded.get("sli"), dict) else "completed"
+    declared = _declared_within(recorded)
+    if declared is not None:
+        if within is not None:
+            raise UsageError(
+                f"{run_id}: its playbook declares T ({declared[1]} {declared[0]:g}s):"
+                " --within is not used",
+                "leave out --within, or change the playbook's value",
+            )
+        return Expect(outcome, declared[0], declared[1])
+    if within is None:
+        raise UsageError(
+            f"{run_id} ended failed and its playbook declares no time to recover (no"
+            " drill.recover_within, no sli): the case needs one",
+            "give it: runbook regress RUN_ID -o CASE.yaml --within 5m",
+        )
+    return Expect(outcome, within, WITHIN_OPTION)
+
+
+def _declared_within(recorded: dict[str, Any]) -> tuple[float, str] | None:
+    """T as the recorded playbook declares it, and its basis, or None."""
+    drill, sli = recorded.get("drill"), recorded.get("sli")
+    limit = drill.get("recover_within") if isinstance(drill, dict) else None
+    if limit is not None and (seconds := _seconds(limit)) is not None:
+        return seconds, RECOVER_WITHIN
+    if isinstance(sli, dict):
+        return _seconds(sli.get("timeout", SLI_DEFAULT_TIMEOUT)) or SLI_DEFAULT_TIMEOUT, SLI_TIMEOUT
+    return None
+
+
+def _seconds(value: Any) -> float | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value) if value > 0 else None
+    try:
+        return parse_duration(str(value))
+    except ValueError:
+        return None
+
+
+def _refuse_within(run_id: str, status: str, within: float | None) -> None:
+    if within is not None:
+        raise UsageError(
+            f"{run_id} ended {status}: --within is for a case of a failed run",
+            "leave it out: T of a run that recovered is its observed time (edit the case to"
+            " change it)",
+        )
+
+
+def from_drill(ledger: Ledger, drill_id: str, within: float | None = None) -> Case:
+    """A case of a drill whose playbook ran: its inputs, its remediation's path and
+    timings. Of one that did not recover, the expectation is to recover within T (the
+    drill's recover_within, else the SLI's timeout) and the path is only observed."""
     drill = ledger.get_drill(drill_id)
-    if drill.verdict != "passed" or drill.remediate_run is None:
+    if within is not None:
+        raise UsageError(
+            f"{drill.drill_id}: --within is for a case of a failed run whose playbook"
+            " declares no time to recover (a drill's always does: its SLI's timeout)",
+            "leave out --within",
+        )
+    if drill.verdict not in DRILL_VERDICTS or drill.remediate_run is None:
         raise _not_a_case_of(
             drill.drill_id,
             f"a drill whose verdict is {drill.verdict or drill.status}",
-            "a case records a path that recovered: make it of a drill that passed",
+            "a case is made of a drill whose playbook ran: one that passed or did not"
+            " recover (the fault not detected, not injected or not reverted says nothing"
+            " of the playbook)",
         )
     remediate = ledger.run_info(drill.remediate_run)
     events = ledger.events(remediate.run_id)
     parts = {part["name"]: part for part in drill.report.get("parts", [])}
     observed = float(parts.get("remediate", {}).get("seconds") or 0.0)
-    limit = drill.report.get("recover_within")
-    within, basis = (float(limit), RECOVER_WITHIN) if limit else (within_of(observed), OBSERVED)
+    outcome = str(parts.get("remediate", {}).get("outcome") or "recovered")
+    recorded = _recorded_playbook(events, drill.file)
+    scrub, unread = _scrubber(recorded, drill.file, {})
+    failed = drill.verdict != "passed"
+    ended = (outcome if outcome in FAILURES else "not_recovered") if failed else ""
     source = Source(
         "drill",
         drill.drill_id,
@@ -111,14 +206,26 @@ def from_drill(ledger: Ledger, drill_id: str) -> Case:
         drill.file,
         "drill",
         _utc(drill.started_at),
+        ended,
     )
-    outcome = str(parts.get("remediate", {}).get("outcome") or "recovered")
+    if failed:
+        expect = _failed_expect(drill.drill_id, recorded, None)
+        seen: Observed | None = Observed(ended, round(observed, 3), path_of(events))
+    else:
+        limit = drill.report.get("recover_within")
+        limit_of, basis = (
+            (float(limit), RECOVER_WITHIN) if limit else (within_of(observed), OBSERVED)
+        )
+        expect = Expect(outcome, limit_of, basis, path_of(events), round(observed, 3))
+        seen = None
     return _case(
         source,
         Alert(),
-        remediate.inputs,
-        _fault_of(events, drill.file),
-        Expect(outcome, within, basis, path_of(events), round(observed, 3)),
+        scrub.redact_data(dict(remediate.inputs)),
+        _fault_of(recorded),
+        expect,
+        seen,
+        unread,
     )
 
 
@@ -144,15 +251,22 @@ def path_of(events: Sequence[EventRow]) -> list[PathStep]:
 
 
 def _case(
-    source: Source, alert: Alert, inputs: Mapping[str, Any], fault: Fault, expect: Expect
+    source: Source,
+    alert: Alert,
+    inputs: Mapping[str, Any],
+    fault: Fault,
+    expect: Expect,
+    observed: Observed | None = None,
+    unread: Sequence[str] = (),
 ) -> Case:
     kept, supply = _split_inputs(inputs)
     return Case(
         Metadata(f"{source.playbook}-{source.id}", _utc(time.time())),
         source,
-        FaultContext(alert, kept, supply),
+        FaultContext(alert, kept, supply, list(unread)),
         fault,
         expect,
+        observed,
     )
 
 
@@ -171,29 +285,46 @@ def _split_inputs(inputs: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
     return kept, sorted(supply)
 
 
-def _held_secrets(inputs: Mapping[str, Any]) -> list[str]:
-    """The inputs the ledger kept redacted: they held a secret's value."""
-    return _split_inputs(inputs)[1]
+def _held_values(trigger: TriggerRow | None, inputs: Mapping[str, Any]) -> dict[str, str]:
+    """The values the alert gave the inputs the ledger kept redacted (they held a
+    secret's value), by input name."""
+    if trigger is None:
+        return {}
+    held = _split_inputs(inputs)[1]
+    return {name: str(trigger.inputs[name]) for name in held if trigger.inputs.get(name)}
 
 
-def _alert_of(ledger: Ledger, trigger: TriggerRow | None, secret_inputs: list[str]) -> Alert:
+def _scrubber(
+    recorded: dict[str, Any], file: str, held: Mapping[str, str]
+) -> tuple[Redactor, list[str]]:
+    """What a case is scrubbed with: the values `held` (an input's that held a secret),
+    and every secret the recorded playbook declares that can be read here (its
+    environment variable, its file), in any form (base64, URL-encoded, …); and the
+    declared secrets that cannot be read here (`NAME (env VAR)`): not looked for."""
+    specs = declared_secrets(recorded.get("secrets"))
+    base = Path(file).parent
+    _, statuses = read_secrets(specs, base, os.environ)
+    unread = [f"{status.name} ({status.source})" for status in statuses if status.problem]
+    return secrets_scrubber(specs, base, os.environ, held), unread
+
+
+def _alert_of(ledger: Ledger, trigger: TriggerRow | None, scrub: Redactor) -> Alert:
     """The labels and annotations of the alert that started the run, from the
-    notification it came in (only its name when the body was pruned); the value of an
-    input that held a secret is redacted in them too (the alert is where it came from)."""
+    notification it came in (only its name when the body was pruned), with every secret
+    value the case can know redacted (`_scrubber`)."""
     if trigger is None:
         return Alert()
-    held = {name: str(trigger.inputs[name]) for name in secret_inputs if name in trigger.inputs}
-    redactor = Redactor({name: value for name, value in held.items() if value})
     alert = _alert_in(ledger, trigger)
-    if not redactor:
+    labels, annotations = scrub.redact_data(alert.labels), scrub.redact_data(alert.annotations)
+    if (labels, annotations) == (alert.labels, alert.annotations):
         return alert
     return msgspec.structs.replace(
         alert,
-        labels=redactor.redact_data(alert.labels),
-        annotations=redactor.redact_data(alert.annotations),
+        labels=labels,
+        annotations=annotations,
         note="; ".join(
             part
-            for part in (alert.note, "values that held a secret are redacted: «redacted:INPUT»")
+            for part in (alert.note, "values that held a secret are redacted: «redacted:NAME»")
             if part
         ),
     )
@@ -219,15 +350,20 @@ def _alert_in(ledger: Ledger, trigger: TriggerRow) -> Alert:
     )
 
 
-def _fault_of(events: Sequence[EventRow], file: str) -> Fault:
-    """The playbook's `drill.inject` as the recorded run's playbook text declares it."""
+def _recorded_playbook(events: Sequence[EventRow], file: str) -> dict[str, Any]:
+    """The playbook as the recorded run's text declares it (empty when unreadable)."""
     started = next((e for e in events if e.kind == EventKind.RUN_STARTED), None)
     text = str(started.data.get("source") or "") if started else ""
     try:
         data = load_source(file, text).data if text else None
     except EngineError:
         data = None
-    drill = data.get("drill") if isinstance(data, dict) else None
+    return data if isinstance(data, dict) else {}
+
+
+def _fault_of(data: dict[str, Any]) -> Fault:
+    """The playbook's `drill.inject` as the recorded run's playbook text declares it."""
+    drill = data.get("drill")
     inject = drill.get("inject") if isinstance(drill, dict) else None
     if not isinstance(inject, list) or not inject:
         return Fault(
@@ -239,12 +375,13 @@ def _fault_of(events: Sequence[EventRow], file: str) -> Fault:
     return Fault(INJECT, steps)
 
 
-def _refuse_unless_succeeded(run_id: str, status: str) -> None:
-    if status not in SUCCESSES:
+def _refuse_unless_ended(run_id: str, status: str) -> None:
+    if status not in SUCCESSES + FAILURES:
         raise _not_a_case_of(
             run_id,
             f"a run that ended {status}",
-            "a case records a path that recovered or completed: make it of such a run",
+            "a case is made of a run that recovered, completed, failed or did not recover"
+            " (an aborted, refused or interrupted run says nothing of the playbook)",
         )
 
 

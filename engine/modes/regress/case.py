@@ -19,11 +19,13 @@ NOT_REACHED = "not_reached"  # the SLI recovered before it, or the run ended bef
 
 OBSERVED = "observed"  # T is the observed time to recovery times MARGIN, rounded up
 RECOVER_WITHIN = "recover_within"  # T is the drill's `recover_within`
+SLI_TIMEOUT = "sli_timeout"  # T is the SLI's `timeout` (a case of a failed run)
+WITHIN_OPTION = "within_option"  # T is `runbook regress --within` (a case of a failed run)
 MARGIN = 2.0
 MIN_SLACK = 10.0  # seconds T leaves above a short observed time (a loaded CI machine)
 
 
-class Source(Struct, frozen=True):
+class Source(Struct, frozen=True, omit_defaults=True):
     """The run or drill the case was made from, and the playbook it ran."""
 
     kind: str  # run | drill
@@ -34,6 +36,7 @@ class Source(Struct, frozen=True):
     file: str  # as written: relative to the case file's folder, or absolute
     mode: str = ""
     at: str = ""
+    outcome: str = ""  # how the run ended: a case of a failed run says failed or not_recovered
 
 
 class Alert(Struct, frozen=True, omit_defaults=True):
@@ -64,6 +67,9 @@ class FaultContext(Struct, frozen=True):
     alert: Alert = field(default_factory=Alert)
     inputs: dict[str, Any] = field(default_factory=dict)
     supply: list[str] = field(default_factory=list)  # recorded redacted: give them again
+    # The declared secrets `runbook regress` could not read (`NAME (env VAR)`): their
+    # values were not looked for in the labels, annotations and inputs.
+    unscrubbed: list[str] = field(default_factory=list)
 
 
 class Fault(Struct, frozen=True, omit_defaults=True):
@@ -77,13 +83,22 @@ class PathStep(Struct, frozen=True):
     path: str  # RAN | SKIPPED | NOT_REACHED
 
 
-class Expect(Struct, frozen=True):
+class Expect(Struct, frozen=True, omit_defaults=True):
     outcome: str
     within: float
     basis: str
-    steps: list[PathStep]
+    steps: list[PathStep] = field(default_factory=list)  # none: the path is not enforced
     observed: float | None = None
     no_failed_undo: bool = True
+
+
+class Observed(Struct, frozen=True):
+    """What the failed run a case was made of did: kept to be read, never enforced (a
+    fixed playbook is expected to take another path)."""
+
+    outcome: str
+    seconds: float
+    steps: list[PathStep]
 
 
 class Metadata(Struct, frozen=True):
@@ -97,6 +112,7 @@ class Case(Struct, frozen=True):
     fault_context: FaultContext
     fault: Fault
     expect: Expect
+    observed: Observed | None = None  # a case of a failed run: what that run did
     apiVersion: str = API_VERSION  # the file's key
     kind: str = KIND
 
@@ -104,13 +120,23 @@ class Case(Struct, frozen=True):
     def name(self) -> str:
         return self.metadata.name
 
+    @property
+    def of_failed_run(self) -> bool:
+        """Made of a run that failed: the expectation is to recover, the path is free."""
+        return self.observed is not None
+
 
 def case_data(case: Case) -> dict[str, Any]:
     """The case as plain data, in the order the file shows it."""
     data: dict[str, Any] = msgspec.to_builtins(case)
     within = case.expect.within
     data["expect"]["within"] = int(within) if within.is_integer() else within
-    return {key: data[key] for key in ("apiVersion", "kind", *_SECTIONS)}
+    data["expect"].setdefault("no_failed_undo", True)
+    if not case.fault_context.unscrubbed:
+        del data["fault_context"]["unscrubbed"]
+    return {
+        key: data[key] for key in ("apiVersion", "kind", *_SECTIONS) if data.get(key) is not None
+    }
 
 
 def case_of(data: Any) -> Case:
@@ -118,7 +144,7 @@ def case_of(data: Any) -> Case:
     return msgspec.convert(data, Case)
 
 
-_SECTIONS = ("metadata", "source", "fault_context", "fault", "expect")
+_SECTIONS = ("metadata", "source", "fault_context", "fault", "expect", "observed")
 
 
 def within_of(observed: float) -> float:

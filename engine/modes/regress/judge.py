@@ -29,6 +29,7 @@ from engine.run.preflight import RunRequest, prepare
 UNKNOWN = "unknown"  # a `when:` that reads a value only the run knows
 WHEN_FALSE_NOTE = "skipped: `when` is false"  # what a plan notes of a skipped step
 SUCCEEDED = "succeeded"
+ENDED_WELL = ("recovered", "completed")  # a remediation that ended otherwise did not recover
 
 
 def case_inputs(case: Case, given: Mapping[str, str]) -> dict[str, str]:
@@ -114,13 +115,22 @@ class DryCheck(Struct):
     content_hash: str
     steps: list[dict[str, str]] = field(default_factory=list)  # id, recorded, now
     differences: list[str] = field(default_factory=list)
+    # A case of a failed run: how that run ended ("" otherwise). Its path is information,
+    # and the playbook that failed, unchanged, fails the check.
+    failed_outcome: str = ""
 
     @property
     def same_content(self) -> bool:
         return self.recorded_hash == self.content_hash
 
     @property
+    def unchanged_since_failure(self) -> bool:
+        return bool(self.failed_outcome) and self.same_content
+
+    @property
     def exit_code(self) -> ExitCode:
+        if self.failed_outcome:
+            return ExitCode.FAILED if self.same_content else ExitCode.OK
         return ExitCode.FAILED if self.differences else ExitCode.OK
 
     def as_dict(self) -> dict[str, Any]:
@@ -137,6 +147,8 @@ class DryCheck(Struct):
             },
             "same_path": not self.differences,
             "differences": self.differences,
+            "of_failed_run": self.failed_outcome or None,
+            "unchanged_since_failure": self.unchanged_since_failure,
             "steps": self.steps,
             "exit_code": int(self.exit_code),
         }
@@ -156,7 +168,7 @@ def check_case(
     )
     prepared = prepare(request, run_id="dry-run", mode="dry-run")
     now = planned_path(prepared.plan)
-    recorded = case.expect.steps
+    recorded = case.observed.steps if case.observed is not None else case.expect.steps
     was = {step.id: step.path for step in recorded}
     steps = [{"id": s.id, "recorded": was.get(s.id, "absent"), "now": s.path} for s in now]
     steps += [{"id": s.id, "recorded": s.path, "now": "absent"} for s in recorded
@@ -172,6 +184,7 @@ def check_case(
         playbook.content_hash,
         steps,
         differences(recorded, now, "would run"),
+        case.observed.outcome if case.observed is not None else "",
     )
 
 
@@ -203,17 +216,26 @@ class CaseJudge:
             events = ledger.events(remediate.run_id)
             held = [
                 self._outcome(remediate.outcome),
-                self._within(report, remediate.seconds),
+                self._within(report, remediate.seconds, remediate.outcome),
                 self._path(path_of(events)),
                 _no_failed_undo(report, events),
             ]
         report.case = {**self.identity(), "held": all(e.held for e in held),
                        "expectations": [_as_dict(e) for e in held]}  # fmt: skip
+        observed = self.read.case.observed
+        if observed is not None:
+            report.case["of_failed_run"] = {
+                "id": self.read.case.source.id,
+                "outcome": observed.outcome,
+            }
         if remediate is not None:
             report.case["content_hash"] = self._content(ledger.get_run(remediate.run_id))
         for expectation in held:
             if not expectation.held:
                 report.fail(Verdict.CASE_FAILED, f"case {self.read.case.name}: {expectation.says}")
+        if observed is not None and report.verdict == Verdict.NOT_RECOVERED:
+            # the incident again: the case's own failure, not a drill that went wrong
+            report.verdict = Verdict.CASE_FAILED
 
     def _content(self, run: RunRow) -> dict[str, Any]:
         """The playbook's content the drill ran against the case's (a change is told,
@@ -225,23 +247,35 @@ class CaseJudge:
         wanted = self.read.case.expect.outcome
         return Expectation("outcome", outcome == wanted, f"outcome {outcome} (expected {wanted})")
 
-    def _within(self, report: DrillReport, seconds: float) -> Expectation:
+    def _within(self, report: DrillReport, seconds: float, outcome: str) -> Expectation:
         expect = self.read.case.expect
+        took: float | None
         if expect.basis == RECOVER_WITHIN:
             took, counted = report.recovered_after, "after the injection"
         else:
             took, counted = seconds, "for the remediation"
+        if outcome not in ENDED_WELL:
+            took = None
         if took is None:
             return Expectation("within", False, f"did not recover (within {expect.within:g}s)")
         held = took <= expect.within
         return Expectation("within", held, f"{took:g}s {counted} (within {expect.within:g}s)")
 
     def _path(self, now: list[PathStep]) -> Expectation:
+        observed = self.read.case.observed
+        taken = ", ".join(step.id for step in now if step.path == RAN) or "no step"
+        if observed is not None:
+            was = ", ".join(step.id for step in observed.steps if step.path == RAN) or "no step"
+            return Expectation(
+                "path",
+                True,
+                f"not enforced: the case came from a run that ended {observed.outcome}"
+                f" ({was} ran then; {taken} ran now)",
+            )
         found = differences(self.read.case.expect.steps, now, "ran")
         if found:
             return Expectation("path", False, "another path: " + "; ".join(found))
-        taken = [step.id for step in now if step.path == RAN]
-        return Expectation("path", True, f"the same path ({', '.join(taken) or 'no step'} ran)")
+        return Expectation("path", True, f"the same path ({taken} ran)")
 
 
 _NAMES = ("outcome", "within", "path", "no_failed_undo")

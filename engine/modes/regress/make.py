@@ -20,13 +20,14 @@ class RegressRequest(Struct, frozen=True):
     force: bool = False
     name: str | None = None
     home: Path | None = None
+    within: float | None = None  # T of a case of a failed run whose playbook declares none
 
 
 def make_case(request: RegressRequest) -> Case:
     """Build the case from the ledger and write it (UsageError, exit 2: not a run or
     drill a case is made of, or the file exists without `force`)."""
     with Ledger.open((request.home or default_home()) / LEDGER_FILE) as ledger:
-        case = build_case(ledger, request.record_id, request.name)
+        case = build_case(ledger, request.record_id, request.name, request.within)
     target = Path(request.output)
     case = with_playbook_relative_to(case, target)
     write_case(case, target, request.force)

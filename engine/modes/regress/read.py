@@ -87,7 +87,13 @@ def _finding(source: Source, error: ValidationError) -> Finding:
             return Finding(source.at(at, key=True), dotted(at), message, f"known: {allowed}")
     if error.validator == "required":
         return Finding(source.at(path, key=True), dotted(path), error.message, HINT)
+    if error.validator == "not" and error.validator_value == _NO_PATH:
+        at = (*path, "steps")
+        return Finding(source.at(at, key=True), dotted(at), _said(error), HINT)
     return Finding(source.at(path), dotted(path), _said(error), HINT)
+
+
+_NO_PATH = {"required": ["steps"]}  # the schema's `not` for the expect of a failed run's case
 
 
 def _unknown_keys(error: ValidationError) -> list[str]:
@@ -103,6 +109,11 @@ def _properties(error: ValidationError) -> dict[str, Any]:
 
 
 def _said(error: ValidationError) -> str:
+    if error.validator == "not" and error.validator_value == _NO_PATH:
+        return (
+            "a case of a failed run (one with `observed:`) enforces no path: leave out"
+            " expect.steps (the failed run's path is observed.steps)"
+        )
     if error.validator in ("enum", "const"):
         wanted = error.validator_value
         choices = wanted if isinstance(wanted, list) else [wanted]

@@ -26,7 +26,9 @@ def render_dry_text(check: DryCheck) -> str:
     if unknown:
         known_later = "(`when` reads a value only the run knows)"
         lines.append(f"  unknown:    {', '.join(unknown)} {known_later}")
-    if check.differences:
+    if check.failed_outcome:
+        lines += _failed_run_lines(check)
+    elif check.differences:
         lines.append(f"  path:       DIFFERENT from the recorded one ({len(check.differences)}):")
         lines += [f"    - {said}" for said in check.differences]
     else:
@@ -34,7 +36,24 @@ def render_dry_text(check: DryCheck) -> str:
     return "\n".join(lines)
 
 
+def _failed_run_lines(check: DryCheck) -> list[str]:
+    """A case of a failed run: the path against the failed one is information; the
+    playbook that failed, unchanged, is the failure."""
+    said = f"the case came from a run that ended {check.failed_outcome}; its path is not enforced"
+    lines = [f"  case:       {said}"]
+    if check.differences:
+        lines.append(f"  path:       differs from the failed run's ({len(check.differences)}):")
+        lines += [f"    - {difference}" for difference in check.differences]
+    else:
+        lines.append("  path:       the same as the failed run's")
+    if check.unchanged_since_failure:
+        lines.append("  FAILED:     the playbook that failed is unchanged (the same content hash)")
+    return lines
+
+
 def _content(check: DryCheck) -> str:
+    if check.unchanged_since_failure:
+        return f"{check.content_hash[:12]}, unchanged since the failed run"
     if check.same_content:
         return f"{check.content_hash[:12]}, as in the case"
     return (

@@ -11,7 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from engine.core.errors import UsageError
-from engine.modes.regress.case import MARGIN, MIN_SLACK, OBSERVED, Case, case_data
+from engine.modes.regress.case import (
+    MARGIN,
+    MIN_SLACK,
+    OBSERVED,
+    RECOVER_WITHIN,
+    SLI_TIMEOUT,
+    Case,
+    case_data,
+)
 
 HEADER = """\
 # A regression case, made by `runbook regress` from {kind} {id}.
@@ -29,7 +37,9 @@ COMMENTS = {
     "fault_context": (
         "# The fault context: the alert's labels and annotations (the `alert` variables\n"
         "# the playbook's templates read) and the inputs. An input listed in `supply` held a\n"
-        "# secret and was kept redacted: give it again with -i NAME=VALUE."
+        "# secret and was kept redacted: give it again with -i NAME=VALUE. Any text holding\n"
+        "# a declared secret's value is written «redacted:NAME»; a secret listed in\n"
+        "# `unscrubbed` could not be read here, and its value was not looked for."
     ),
     "fault": "# The fault to inject: the playbook's own `drill.inject` steps.",
     "expect": (
@@ -38,7 +48,20 @@ COMMENTS = {
         "# not_reached: the SLI recovered first), and that no undo failed.\n"
         "# within: {basis}."
     ),
+    "observed": (
+        "# What the failed run did, kept to be read: not enforced, since a fixed playbook\n"
+        "# is expected to take another path."
+    ),
 }
+
+# The expectation of a case made of a run that failed or did not recover.
+FAILED_EXPECT = (
+    "# The expectation: this case was made of a run that ended {outcome}, the incident\n"
+    "# the playbook did not fix. It holds once the playbook recovers (completes, without\n"
+    "# an SLI) within `within` seconds and no undo fails; the path is free (the failed\n"
+    "# run's is under `observed`). `runbook drill --case` exits 1 until then.\n"
+    "# within: {basis}."
+)
 
 
 def case_text(case: Case) -> str:
@@ -49,6 +72,10 @@ def case_text(case: Case) -> str:
     parts = [HEADER.format(kind=case.source.kind, id=case.source.id)]
     parts.append(_dump({"apiVersion": data["apiVersion"], "kind": data["kind"]}))
     for section, comment in COMMENTS.items():
+        if section not in data:
+            continue
+        if section == "expect" and case.observed is not None:
+            comment = FAILED_EXPECT.replace("{outcome}", case.observed.outcome)
         said = comment.format(basis=_basis(case)) if section == "expect" else comment
         parts.append(said + "\n" + _dump({section: data[section]}))
     text = "".join(parts)
@@ -89,7 +116,13 @@ def _basis(case: Case) -> str:
             f"the observed {expect.observed:g}s × {MARGIN:g}, at least {MIN_SLACK:g}s more,"
             " rounded up"
         )
-    return "the drill's recover_within, counted from the injection"
+    if expect.basis == RECOVER_WITHIN:
+        return "the drill's recover_within, counted from the injection"
+    if expect.basis == SLI_TIMEOUT:
+        return (
+            "the sli timeout (the playbook declares no drill.recover_within), for the remediation"
+        )
+    return "given to runbook regress --within (the playbook declares no time to recover)"
 
 
 def _dump(data: dict[str, Any]) -> str:

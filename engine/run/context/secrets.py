@@ -11,15 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from msgspec import Struct
 
 from engine.core.errors import EngineError, ExitCode
 from engine.core.regular_file import read_regular_text
-
-if TYPE_CHECKING:
-    from engine.model.playbook import SecretSpec
+from engine.model.playbook import SecretSpec
+from engine.templating.redaction import Redactor
 
 
 class SecretError(EngineError):
@@ -104,6 +103,40 @@ def require_secrets(statuses: Sequence[SecretStatus], needed_by: str, hint: str)
     if missing:
         names = "\n".join(f"secret '{status.name}': {status.problem}" for status in missing)
         raise SecretError(f"{needed_by}:\n{names}", hint=hint)
+
+
+def declared_secrets(declared: Any) -> dict[str, SecretSpec]:
+    """The `secrets:` of a playbook's data as written (a recorded playbook's text, read
+    without the playbook's checks): each name with its `env:` or `file:`; anything else
+    is left out."""
+    if not isinstance(declared, Mapping):
+        return {}
+    specs: dict[str, SecretSpec] = {}
+    for name, spec in declared.items():
+        if isinstance(spec, Mapping):
+            env, file = spec.get("env"), spec.get("file")
+            specs[str(name)] = SecretSpec(
+                str(name),
+                env if isinstance(env, str) else None,
+                file if isinstance(file, str) else None,
+            )
+    return specs
+
+
+def secrets_scrubber(
+    specs: Mapping[str, SecretSpec],
+    base_dir: Path,
+    environ: Mapping[str, str],
+    known: Mapping[str, str] | None = None,
+) -> Redactor:
+    """A redactor of every declared secret whose value can be read here and now, without
+    executing anything or contacting another host (an environment variable, a file
+    relative to `base_dir`): in any form the `Redactor` knows (as given, base64,
+    URL-encoded, …). A secret not set here is skipped: text from outside a run (an
+    alert's labels, a record written out) is scrubbed of the secrets this process can
+    know. `known`: other values to redact beside, by the name their mark shows."""
+    values, _ = read_secrets(specs, base_dir, environ)
+    return Redactor({**(known or {}), **values})
 
 
 def missing_secret_placeholder(name: str) -> str:

@@ -17,7 +17,12 @@ from hypothesis import strategies as st
 from engine.core.errors import ExitCode
 from engine.core.output_cuts import line_cut, tail_cut
 from engine.model.playbook import SecretSpec
-from engine.run.context.secrets import SecretError, load_secrets
+from engine.run.context.secrets import (
+    SecretError,
+    declared_secrets,
+    load_secrets,
+    secrets_scrubber,
+)
 from engine.templating.redaction import Redactor
 
 CANARY = "c4nary-Secret-Value"
@@ -193,3 +198,29 @@ def test_a_secret_file_that_is_a_fifo_is_refused_without_waiting(tmp_path: Path)
     assert f"cannot read file {tmp_path / 'token'}: not a regular file but a FIFO" in str(
         caught.value.render()
     )
+
+
+def test_the_scrubber_of_declared_secrets_reads_env_and_file_and_skips_what_is_not_set(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "key").write_text("fileKey-" + CANARY + "\n")
+    declared = {
+        "token": {"env": "SCRUB_TOKEN"},
+        "key": {"file": "key"},
+        "unset": {"env": "SCRUB_UNSET"},
+        "odd": "not a mapping",
+    }
+    specs = declared_secrets(declared)
+    token = CANARY + "/+&= x"
+
+    scrub = secrets_scrubber(specs, tmp_path, {"SCRUB_TOKEN": token}, {"held": "held-value-1"})
+
+    assert sorted(specs) == ["key", "token", "unset"]
+    text = " ".join([
+        token, base64.b64encode(token.encode()).decode(), urllib.parse.quote(token, safe=""),
+        urllib.parse.quote_plus(token), "fileKey-" + CANARY, "held-value-1",
+    ])  # fmt: skip
+    assert scrub.redact(text) == " ".join(
+        ["«redacted:token»"] * 4 + ["«redacted:key»", "«redacted:held»"]
+    )
+    assert declared_secrets(None) == {} and declared_secrets(["token"]) == {}
