@@ -91,15 +91,50 @@ def test_the_board_shows_the_tabletops_and_the_open_gaps_of_the_last() -> None:
     entry = _board(path)
 
     assert entry["tabletops"] == {
+        "window": "within 30d",
         "count": 1,
         "clean": 0,
         "last": blocked,
         "open_gaps": ["unclear instruction at call", "missing permission at purge"],
+        "not_counted": 0,
     }
     assert [row["kind"] for row in entry["evidence"]] == ["tabletop"]
     assert entry["rules"] == before["rules"]  # the default policy asks for none
     text = runbook("maturity", str(path)).stdout
-    assert f"tabletops: 1 (0 clean); last {blocked}, its open gaps: unclear instruction" in text
+    assert (
+        f"tabletops within 30d: 1 (0 clean); last {blocked}, its open gaps: unclear instruction"
+    ) in text
+
+
+def test_after_a_demotion_the_board_counts_only_the_tabletops_since() -> None:
+    path = _playbook()
+    policy = current_env().work / "policy.yaml"
+    policy.write_text("to_2:\n  tabletops: 1\n")
+    _tabletop_json(path, CLEAN)
+    demoted = runbook("demote", str(path), "--to", "1", "--reason", "steps out of date")
+    assert demoted.returncode == 0, demoted.stdout + demoted.stderr
+
+    entry = _board(path, "--policy", str(policy))
+
+    change = entry["changes"][-1]["change_id"]
+    (rule,) = [r for r in entry["rules"] if r["rule"] == "tabletops"]
+    assert (rule["status"], rule["rows"]) == ("missing", [])
+    assert entry["tabletops"] == {
+        "window": f"since demotion {change}",
+        "count": 0,
+        "clean": 0,
+        "last": None,
+        "open_gaps": [],
+        "not_counted": 1,
+    }
+    text = runbook("maturity", str(path), "--policy", str(policy)).stdout
+    assert f"tabletops since demotion {change}: 0 (0 clean); 1 before, not counted" in text
+
+    since = _tabletop_json(path, CLEAN)["run_id"]
+    entry = _board(path, "--policy", str(policy))
+    (rule,) = [r for r in entry["rules"] if r["rule"] == "tabletops"]
+    assert (rule["status"], rule["rows"]) == ("met", [since])
+    assert (entry["tabletops"]["count"], entry["tabletops"]["last"]) == (1, since)
 
 
 def test_a_policy_that_asks_for_a_tabletop_counts_only_one_without_a_blocked_step() -> None:
