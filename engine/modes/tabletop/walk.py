@@ -140,11 +140,23 @@ def drill_lines(playbook: Playbook, drill: Drill | None, rendering: Mapping[str,
     lines = [f"detect within {detect}"]
     if drill.recover_within:
         lines[0] += f", recover within {format_seconds(drill.recover_within)}"
+    ctx = plan_context(playbook, PlanRenderer(rendering))
     for label, steps in (("inject", drill.inject), ("revert", drill.revert)):
-        for planned in build_plan(playbook, rendering, steps):
+        for step, planned in zip(steps, build_plan(playbook, rendering, steps), strict=True):
             lines.append(f"{label} {planned.id}: {planned.command.strip()}")
+            lines += _detail_lines(_details(step, step.action, replace(ctx, step_id=step.id)))
             if label == "inject":
                 lines.append(f"  taken out by: {planned.undo.strip()}")
     if not drill.revert:
         lines.append("revert: the undos of the inject steps")
+    return lines
+
+
+def _detail_lines(details: list[Detail]) -> list[str]:
+    """A drill step's details, one line each, under the step's line."""
+    lines = []
+    for detail in details:
+        first, *rest = detail.text.strip().splitlines() or [""]
+        lines.append(f"  {detail.label}: {first}")
+        lines += [f"    {line}" for line in rest]
     return lines

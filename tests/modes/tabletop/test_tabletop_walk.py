@@ -63,6 +63,13 @@ steps:
         url: http://127.0.0.1:9/flag
         method: PUT
         body: "host={{ inputs.host }}&token={{ secrets.token }}"
+drill:
+  inject:
+    - id: break
+      shell:
+        run: ["true"]
+        env: {TOKEN: "{{ secrets.token }}", TARGET: "{{ inputs.host }}"}
+      undo: {shell: {run: ["true"]}}
 """
 
 
@@ -125,3 +132,11 @@ def test_the_json_report_holds_the_details_apart_from_the_plan(walk: Walk) -> No
     }
     assert json.loads(dict(flag.details)["body"]) == {"host": "db7", "enabled": False}
     assert walk.steps[0].description == "Move the writes of db7 to the replica."
+
+
+def test_the_drill_s_steps_show_what_they_would_send_too(walk: Walk) -> None:
+    assert walk.drill[1:4] == [
+        "inject break: true",
+        "  env: TOKEN=«secret:token»",
+        "    TARGET=db7",
+    ]
