@@ -77,7 +77,13 @@ def build_plan(
     chosen = playbook.steps if steps is None else steps
     # One context, copied with each step's id: a run plans every step before step 1, and
     # a new operator, resources and cancel event for each would be made for nothing.
-    ctx = StepContext(
+    ctx = plan_context(playbook, renderer)
+    return [_located_plan_step(i, step, ctx, renderer) for i, step in enumerate(chosen, 1)]
+
+
+def plan_context(playbook: Playbook, renderer: PlanRenderer) -> StepContext:
+    """The context a step type plans in: `renderer`, nobody to ask, nothing held."""
+    return StepContext(
         step_id="",
         render=renderer,
         operator=HeadlessOperator(assume_yes=False),
@@ -85,7 +91,6 @@ def build_plan(
         base_dir=Path(playbook.file).resolve().parent,
         cancel=threading.Event(),
     )
-    return [_located_plan_step(i, step, ctx, renderer) for i, step in enumerate(chosen, 1)]
 
 
 def _located_plan_step(

@@ -99,6 +99,20 @@ class StepType(Protocol):
         """What a good result looks like, for a human (the level-1 checklist)."""
         ...
 
+    def details(self, spec: Any, ctx: StepContext) -> list[Detail]:
+        """What a walk-through (`runbook tabletop`) shows of the step beyond its `plan`
+        line: a human's whole instructions and expected result, the environment, stdin,
+        headers or body a command or request would be sent. Rendered with `ctx.render`
+        (a secret is whatever the renderer gives for it); nothing is read or called."""
+        ...
+
+
+class Detail(NamedTuple):
+    """One labelled value of a step's `details`, e.g. ("env", "TOKEN=…")."""
+
+    label: str
+    text: str
+
 
 class StepProblem(NamedTuple):
     """A problem a step type finds in one of its steps when it looks at the whole

@@ -11,6 +11,7 @@ from msgspec import Struct
 
 from engine.core.rendering import Renderer
 from engine.core.results import SpecError
+from engine.steps.base import Detail
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 _VALUE_NAME = re.compile(r"^RUNBOOK_V[0-9]+\Z")  # engine.core.shellsyntax.value_name
@@ -63,3 +64,17 @@ def checked_env(raw: Mapping[str, Any] | None, shell_names: bool) -> Mapping[str
                 field_name="env",
             )
     return env
+
+
+def sent_details(
+    env: Mapping[str, str], stdin: str | None, render: Renderer, cwd: str | None = None
+) -> list[Detail]:
+    """A command's `details`: the working folder as written, the environment it is given
+    (one `NAME=value` a line) and its stdin, rendered."""
+    details = [Detail("cwd", render.text(cwd))] if cwd else []
+    if env:
+        lines = (f"{name}={render.text(value)}" for name, value in env.items())
+        details.append(Detail("env", "\n".join(lines)))
+    if stdin is not None:
+        details.append(Detail("stdin", render.text(stdin)))
+    return details

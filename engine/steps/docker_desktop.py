@@ -22,7 +22,7 @@ from engine.backends.localstack.sizes import SIZE_HINT, SizeError, format_mib, p
 from engine.core.findings import Location
 from engine.core.rendering import Renderer
 from engine.core.results import Planned, SpecError, StepResult, Verdict
-from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, Detail, StepContext
 
 READONLY = frozenset({"status", "engine_ping", "check_disk_image"})
 SELF_UNDOING = frozenset({"start", "stop", "context_use"})
@@ -175,6 +175,11 @@ def plan(spec: DesktopSpec, ctx: StepContext) -> Planned:
     note = "never lowers a value; refused when the current one is unknown" if spec.apply else ""
     verdict = Verdict.NO_OP if readonly else Verdict.WOULD_CHANGE
     return Planned(describe(spec, values), readonly, verdict, note)
+
+
+def details(spec: DesktopSpec, ctx: StepContext) -> list[Detail]:
+    """Nothing beyond what `plan` shows."""
+    return []
 
 
 def apply(spec: DesktopSpec, ctx: StepContext) -> StepResult:

@@ -28,7 +28,7 @@ from engine.backends.http import (
 )
 from engine.core.findings import Location
 from engine.core.results import Planned, Status, StepResult, Verdict
-from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, Detail, StepContext
 
 DEFAULT_TIMEOUT = 30.0
 BODY_LIMIT = 4 * 1024 * 1024
@@ -105,6 +105,20 @@ def plan(spec: HttpSpec, ctx: StepContext) -> Planned:
     return Planned(command, readonly=is_readonly(spec), verdict=verdict)
 
 
+def details(spec: HttpSpec, ctx: StepContext) -> list[Detail]:
+    """The headers the request would carry (the JSON content type included) and its
+    body, rendered."""
+    shown = []
+    headers = _headers(spec, ctx)
+    if headers:
+        shown.append(Detail("headers", "\n".join(f"{k}: {v}" for k, v in headers.items())))
+    if spec.json_body is not None:
+        shown.append(Detail("body", json.dumps(ctx.render.value(spec.json_body), indent=2)))
+    elif spec.body is not None:
+        shown.append(Detail("body", ctx.render.text(spec.body)))
+    return shown
+
+
 def _redirect_note(spec: HttpSpec) -> str:
     """What `plan` says of redirects when the step chose other than its method's default."""
     if spec.follow_redirects is None or spec.follow_redirects is is_readonly(spec):
@@ -130,9 +144,7 @@ def _payload(spec: HttpSpec, ctx: StepContext) -> bytes | None:
 
 
 def _request(spec: HttpSpec, ctx: StepContext) -> Request:
-    headers = {k: ctx.render.text(v) for k, v in spec.headers.items()}
-    if spec.json_body is not None and not any(k.lower() == "content-type" for k in headers):
-        headers["Content-Type"] = "application/json"
+    headers = _headers(spec, ctx)
     body = _payload(spec, ctx)
     return Request(
         method=spec.method,
@@ -142,6 +154,13 @@ def _request(spec: HttpSpec, ctx: StepContext) -> Request:
         secret_headers=secret_headers(spec.headers, headers, ctx.render),
         body_has_secret=body is not None and _body_has_secret(spec, body, ctx),
     )
+
+
+def _headers(spec: HttpSpec, ctx: StepContext) -> dict[str, str]:
+    headers = {k: ctx.render.text(v) for k, v in spec.headers.items()}
+    if spec.json_body is not None and not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+    return headers
 
 
 def _body_has_secret(spec: HttpSpec, body: bytes, ctx: StepContext) -> bool:

@@ -35,7 +35,7 @@ from engine.backends.kube.spec import MODULES, SELF_UNDOING, KubeSpec, describe,
 from engine.core.durations import format_seconds, parse_duration
 from engine.core.findings import Location
 from engine.core.results import Planned, Status, StepResult, Verdict
-from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext, StepProblem
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, Detail, StepContext, StepProblem
 
 if TYPE_CHECKING:
     from engine.backends.kube.client import Deadline
@@ -163,6 +163,11 @@ def _dry_run(
     except (KubeError, ActionError, KubeConfigError) as exc:
         return Verdict.UNKNOWN, f"server-side dry-run not possible: {exc}"
     return preview.verdict, preview.note
+
+
+def details(spec: KubeSpec, ctx: StepContext) -> list[Detail]:
+    """Nothing beyond what `plan` shows."""
+    return []
 
 
 def apply(spec: KubeSpec, ctx: StepContext) -> StepResult:

@@ -9,7 +9,7 @@ from msgspec import Struct
 
 from engine.core.findings import Location
 from engine.core.results import Planned, Status, StepResult, Verdict
-from engine.steps.base import StepContext
+from engine.steps.base import Detail, StepContext
 
 ANSWER_STATUS = {"done": Status.SUCCEEDED, "failed": Status.FAILED, "skipped": Status.SKIPPED}
 
@@ -60,6 +60,16 @@ def expectation(spec: ManualSpec) -> str:
 def plan(spec: ManualSpec, ctx: StepContext) -> Planned:
     first_line = ctx.render.text(spec.instructions).strip().splitlines()[0]
     return Planned(f"manual: {first_line}", readonly=False, verdict=Verdict.UNKNOWN)
+
+
+def details(spec: ManualSpec, ctx: StepContext) -> list[Detail]:
+    """The whole instructions (their commands and checklist items with them), and what
+    the human should see once done: what the checklist shows, where `plan` has room
+    only for the first line."""
+    shown = [Detail("instructions", ctx.render.text(spec.instructions).strip())]
+    if spec.expect:
+        shown.append(Detail("expect", ctx.render.text(spec.expect).strip()))
+    return shown
 
 
 def apply(spec: ManualSpec, ctx: StepContext) -> StepResult:

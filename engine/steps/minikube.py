@@ -23,7 +23,7 @@ from engine.backends.localstack.minikube_argv import Target, main_argv, render_t
 from engine.backends.localstack.sizes import SIZE_HINT, SizeError, parse_mib
 from engine.core.findings import Location
 from engine.core.results import Planned, SpecError, StepResult, Verdict
-from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, Detail, StepContext
 from engine.steps.common import parse_run
 
 READONLY = frozenset({"status", "logs"})
@@ -168,6 +168,11 @@ def _plan_note(spec: MinikubeSpec, t: Target) -> str:
     if spec.action == "addons":
         return "reads the addon's state first; the undo sets it back"
     return ""
+
+
+def details(spec: MinikubeSpec, ctx: StepContext) -> list[Detail]:
+    """Nothing beyond what `plan` shows."""
+    return []
 
 
 def apply(spec: MinikubeSpec, ctx: StepContext) -> StepResult:

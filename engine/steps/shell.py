@@ -13,8 +13,8 @@ from engine.backends.command_result import Expect, command_result, parse_expect
 from engine.backends.local.process import CannotStart, run_process
 from engine.core.findings import Location
 from engine.core.results import Planned, Status, StepResult, Verdict
-from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
-from engine.steps.common import checked_env, parse_run, render_command
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, Detail, StepContext
+from engine.steps.common import checked_env, parse_run, render_command, sent_details
 
 needs_human = False
 default_timeout: float | None = DEFAULT_STEP_TIMEOUT
@@ -65,6 +65,10 @@ def plan(spec: ShellSpec, ctx: StepContext) -> Planned:
     command = render_command(spec.run, ctx.render)
     ctx.render.value(dict(spec.env))  # renders now, so a bad template fails the plan
     return Planned(command.shown, readonly=False, verdict=Verdict.UNKNOWN)
+
+
+def details(spec: ShellSpec, ctx: StepContext) -> list[Detail]:
+    return sent_details(spec.env, spec.stdin, ctx.render, spec.cwd)
 
 
 def apply(spec: ShellSpec, ctx: StepContext) -> StepResult:

@@ -27,8 +27,8 @@ from engine.backends.ssh.pool import run_inventory
 from engine.core.errors import EngineError
 from engine.core.findings import Location
 from engine.core.results import Planned, Status, StepResult, Verdict
-from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
-from engine.steps.common import Command, checked_env, parse_run, render_command
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, Detail, StepContext
+from engine.steps.common import Command, checked_env, parse_run, render_command, sent_details
 from engine.steps.registry import step_type
 
 if TYPE_CHECKING:
@@ -97,6 +97,10 @@ def plan(spec: SshSpec, ctx: StepContext) -> Planned:
     if spec.stdin is not None:
         ctx.render.text(spec.stdin)
     return Planned(describe(spec, command, ctx.render.text(spec.host)), False, Verdict.UNKNOWN)
+
+
+def details(spec: SshSpec, ctx: StepContext) -> list[Detail]:
+    return sent_details(spec.env, spec.stdin, ctx.render)
 
 
 def apply(spec: SshSpec, ctx: StepContext) -> StepResult:

@@ -10,7 +10,7 @@ from msgspec import Struct
 from engine.core.durations import format_seconds, parse_duration
 from engine.core.findings import Location
 from engine.core.results import Planned, Status, StepResult, Verdict
-from engine.steps.base import DEFAULT_STEP_TIMEOUT, StepContext
+from engine.steps.base import DEFAULT_STEP_TIMEOUT, Detail, StepContext
 
 # Running it in `plan --probe` would only pass time.
 needs_human = False
@@ -52,6 +52,11 @@ def plan(spec: WaitSpec, ctx: StepContext) -> Planned:
     return Planned(
         f"wait {format_seconds(spec.seconds)}{why}", readonly=True, verdict=Verdict.NO_OP
     )
+
+
+def details(spec: WaitSpec, ctx: StepContext) -> list[Detail]:
+    """Nothing beyond what `plan` shows."""
+    return []
 
 
 def apply(spec: WaitSpec, ctx: StepContext) -> StepResult:

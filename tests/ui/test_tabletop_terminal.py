@@ -169,3 +169,42 @@ def test_ctrl_c_before_anyone_is_named_records_an_aborted_tabletop_without_answe
         "tabletop_findings",
         "run_finished",
     ]
+
+
+MANUAL_PLAYBOOK = r"""apiVersion: runbook/v1
+kind: Playbook
+metadata: {name: tabletop-manual, version: 1.0.0, maturity: 1, owner: tests}
+inputs:
+  host: {type: string, default: db1}
+steps:
+  - id: failover
+    manual:
+      instructions: "Fail over {{ inputs.host }}:\n- [ ] tell #ops \e]0;all good\a\n\
+        - [ ] pg_ctl promote\n"
+      expect: "the replica of {{ inputs.host }} takes writes"
+"""
+
+
+def test_a_manual_step_is_shown_whole_at_the_terminal_its_escapes_as_text() -> None:
+    work = current_env().work
+    path = work / "manual.yaml"
+    path.write_text(MANUAL_PLAYBOOK)
+    child = _at_a_terminal("tabletop", str(path), "-i", "host=db9", "--participant", "ana")
+
+    child.expect(r"answer: would do \(w\), unclear \(u\), blocked \(b\): ")
+    child.sendline("w")
+    child.expect(r"note \(optional\): ")
+    child.sendline("")
+    child.expect(r"findings \(optional\): ")
+    child.sendline("")
+
+    assert finish_terminal(child) == 0
+    seen = child.logfile_read.getvalue().replace("\r\n", "\n")
+    assert (
+        "  instructions:\n"
+        "           Fail over db9:\n"
+        "           - [ ] tell #ops \\x1b]0;all good\\x07\n"
+        "           - [ ] pg_ctl promote\n"
+    ) in seen
+    assert "  expect:  the replica of db9 takes writes" in seen
+    assert "\x1b]0;" not in seen  # the terminal was told no title

@@ -5,6 +5,7 @@ level and what is missing."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,19 @@ class Standing(Struct, frozen=True):
     next: Verdict | None  # None at level 3
     evidence: list[EvidenceRow]
     changes: list[MaturityChange]
+    tabletops: Tabletops
+
+
+class Tabletops(Struct, frozen=True):
+    """The tabletops of a content the rules for its next level count, in the window they
+    count them in, and the open gaps of the last of them."""
+
+    window: str  # "within 30d", "since demotion m…", "at any time"
+    count: int
+    clean: int
+    last: str | None
+    open_gaps: list[str]
+    not_counted: int  # before the window: no evidence for the next level
 
 
 def standing(playbook: Playbook, ledger: Ledger, policy: Policy) -> Standing:
@@ -58,9 +72,10 @@ def standing(playbook: Playbook, ledger: Ledger, policy: Policy) -> Standing:
     effective = demoted.to_level if demoted is not None else declared
     target = effective + 1
     verdict = None
+    now = time.time()
     if target <= TOP:
         static = static_findings(playbook.file, target)
-        verdict = judge(target, _fresh(rows, changes), static, policy)
+        verdict = judge(target, since_demotion(rows, changes), static, policy, now)
     return Standing(
         playbook.file,
         name,
@@ -72,17 +87,55 @@ def standing(playbook: Playbook, ledger: Ledger, policy: Policy) -> Standing:
         verdict,
         rows,
         changes,
+        counted_tabletops(rows, changes, target, policy, now),
     )
 
 
-def _fresh(rows: list[EvidenceRow], changes: list[MaturityChange]) -> list[EvidenceRow]:
+def _last_demotion(changes: Sequence[MaturityChange]) -> MaturityChange | None:
+    demotions = [change for change in changes if change.action == "demote"]
+    return max(demotions, key=lambda change: change.at) if demotions else None
+
+
+def since_demotion(rows: list[EvidenceRow], changes: list[MaturityChange]) -> list[EvidenceRow]:
     """After a demotion of this content, a promotion needs evidence gathered since; a
     failed rollback counts at any time."""
-    demotions = [change.at for change in changes if change.action == "demote"]
-    if not demotions:
+    demotion = _last_demotion(changes)
+    if demotion is None:
         return rows
-    since = max(demotions)
-    return [row for row in rows if row.at > since or row.kind == ROLLBACK_FAILED]
+    return [row for row in rows if row.at > demotion.at or row.kind == ROLLBACK_FAILED]
+
+
+def counted_tabletops(
+    rows: Sequence[EvidenceRow],
+    changes: Sequence[MaturityChange],
+    target: int,
+    policy: Policy,
+    now: float,
+) -> Tabletops:
+    """The tabletops the verdict on `target` counts: since the last demotion, and for
+    level 3 within the policy's window (at the top level, as for level 3: what keeps it)."""
+    tabletops = [row for row in rows if row.kind == TABLETOP]
+    windows: list[str] = []
+    start = float("-inf")  # the window counts rows at or after it
+    if target >= TOP:
+        start = now - policy.window_seconds
+        windows.append(f"within {policy.to_3.within}")
+    demotion = _last_demotion(changes)
+    after = float("-inf")  # and rows strictly after the last demotion
+    if demotion is not None:
+        after = demotion.at
+        if demotion.at >= start:
+            windows.append(f"since demotion {demotion.change_id}")
+    counted = [row for row in tabletops if row.at >= start and row.at > after]
+    last = counted[-1] if counted else None
+    return Tabletops(
+        window=", ".join(windows) or "at any time",
+        count=len(counted),
+        clean=sum(row.ok for row in counted),
+        last=None if last is None else last.id,
+        open_gaps=[] if last is None or not last.detail else last.detail.split("; "),
+        not_counted=len(tabletops) - len(counted),
+    )
 
 
 def static_findings(file: str, level: int) -> list[Finding]:
@@ -141,32 +194,19 @@ def as_dict(found: Standing) -> dict[str, Any]:
     data["verdict"] = None if nxt is None else nxt["verdict"]
     data["rules"] = [] if nxt is None else nxt["rules"]
     data["missing"] = [rule["rule"] for rule in data["rules"] if rule["status"] != "met"]
-    data["tabletops"] = tabletops_json(found.evidence)
     return data
 
 
-def tabletops_json(rows: Sequence[EvidenceRow]) -> dict[str, Any]:
-    """How many tabletops this content had, how many clean, and the last one's gaps."""
-    tabletops = [row for row in rows if row.kind == TABLETOP]
-    last = tabletops[-1] if tabletops else None
-    return {
-        "count": len(tabletops),
-        "clean": sum(row.ok for row in tabletops),
-        "last": None if last is None else last.id,
-        "open_gaps": [] if last is None or not last.detail else last.detail.split("; "),
-    }
-
-
-def tabletops_line(rows: Sequence[EvidenceRow]) -> str | None:
+def tabletops_line(found: Tabletops) -> str | None:
     """The board's line of tabletops (None when the content had none)."""
-    found = tabletops_json(rows)
-    if not found["count"]:
+    if not found.count and not found.not_counted:
         return None
-    gaps = "; ".join(found["open_gaps"]) or "none"
-    return (
-        f"  tabletops: {found['count']} ({found['clean']} clean); last {found['last']},"
-        f" its open gaps: {gaps}"
-    )
+    line = f"  tabletops {found.window}: {found.count} ({found.clean} clean)"
+    if found.last is not None:
+        line += f"; last {found.last}, its open gaps: {'; '.join(found.open_gaps) or 'none'}"
+    if found.not_counted:
+        line += f"; {found.not_counted} before, not counted"
+    return line
 
 
 def render_board(found: Board, output: str) -> str:
@@ -184,7 +224,7 @@ def render_one(item: Standing) -> str:
         said = f"{why[0].reason}, by {why[0].operator}; " if why and why[0].reason else ""
         level += f", effective {item.effective} ({said}{item.demoted_by})"
     lines = [f"{item.playbook} {item.version} — {level}  ({item.file})"]
-    tabletops = tabletops_line(item.evidence)
+    tabletops = tabletops_line(item.tabletops)
     if tabletops is not None:
         lines.append(tabletops)
     if item.next is None:

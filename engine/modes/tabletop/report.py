@@ -106,8 +106,10 @@ def step_text(walked: WalkedStep, index: int, total: int) -> str:
     if walked.description:
         lines.append(f"  what:    {_indented(walked.description)}")
     lines.append(f"  run:     {_indented(item.command)}")
+    lines += [_detail_text(detail.label, detail.text) for detail in walked.details]
     lines.append(f"  changes: {_change(item.verdict, item.readonly)}")
     lines.append(f"  undo:    {_indented(item.undo)}")
+    lines += [_detail_text(f"undo {detail.label}", detail.text) for detail in walked.undo_details]
     extras = [
         ("irreversible", walked.irreversible if "irreversible" not in item.undo else ""),
         ("confirm", f"asks {item.confirm!r} before it runs" if item.confirm else ""),
@@ -116,6 +118,13 @@ def step_text(walked: WalkedStep, index: int, total: int) -> str:
     ]
     lines += [f"  {label}: {_indented(text)}" for label, text in extras if text]
     return "\n".join(lines)
+
+
+def _detail_text(label: str, text: str) -> str:
+    """A detail beside its label when both fit the column, else below it."""
+    if len(label) < 8 and "\n" not in text.strip():
+        return f"  {label + ':':<9}{text.strip()}"
+    return f"  {label}:\n{' ' * 11}{_indented(text)}"
 
 
 def _change(verdict: str, readonly: bool) -> str:
@@ -236,6 +245,9 @@ def _step_json(walked: WalkedStep, step: AnsweredStep | None) -> dict[str, Any]:
         "gap": (step.gap or None) if step else None,
         "note": step.note if step else None,
         "irreversible": walked.irreversible or None,
+        "description": walked.description or None,
+        "details": {detail.label: detail.text for detail in walked.details},
+        "undo_details": {detail.label: detail.text for detail in walked.undo_details},
         "plan": asdict(walked.planned),
     }
 

@@ -121,24 +121,31 @@ def _asker(request: TabletopRequest, walk: Walk, terminal: Asker | None) -> Aske
 
 
 def _session(ledger: Ledger, walk: Walk, asker: Asker, named: list[str]) -> Tabletop:
-    tabletop = _start(ledger, walk, named)
-    clock = time.monotonic()
-    try:
-        stops = Stops()
-        with stop_signals_handled(stops.handle):
+    """The exercise, its start and its end recorded; the stop signals are handled from
+    before the start is recorded to after the end is: a Ctrl-C or SIGTERM at any moment
+    records the tabletop `aborted` (never left running, for the ledger to call it
+    `interrupted`)."""
+    stops = Stops()
+    with stop_signals_handled(stops.handle):
+        stops.recording = True  # a stop while the start is recorded waits for it
+        tabletop = _start(ledger, walk, named)
+        clock = time.monotonic()
+        try:
+            stops.release()
             _walk_through(ledger, walk, asker, tabletop, stops)
-        tabletop.status = Outcome.COMPLETED.value
-    except (AbortRequested, KeyboardInterrupt):
-        tabletop.status = Outcome.ABORTED.value
-    tabletop.duration = time.monotonic() - clock
-    _finish(ledger, tabletop)
+            tabletop.status = Outcome.COMPLETED.value
+        except (AbortRequested, KeyboardInterrupt):
+            tabletop.status = Outcome.ABORTED.value
+        stops.recording = True  # the end is recorded whole; a further stop changes nothing
+        tabletop.duration = time.monotonic() - clock
+        _finish(ledger, tabletop)
     return tabletop
 
 
 class Stops:
     """Ctrl-C and SIGTERM: the exercise ends, as aborted, at the question it was at; one
-    that comes while an answer is recorded waits until the answer is in the ledger and in
-    the report alike."""
+    that comes while something is recorded (the start, an answer) waits until it is in
+    the ledger and in the report alike."""
 
     def __init__(self) -> None:
         self.recording = False
@@ -150,6 +157,13 @@ class Stops:
             return
         raise KeyboardInterrupt
 
+    def release(self) -> None:
+        """Stops act at once again; one that came while recording acts now."""
+        self.recording = False
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt
+
     @contextlib.contextmanager
     def held(self) -> Iterator[None]:
         self.recording = True
@@ -157,8 +171,7 @@ class Stops:
             yield
         finally:
             self.recording = False
-        if self.pending:
-            raise KeyboardInterrupt
+        self.release()
 
 
 def _start(ledger: Ledger, walk: Walk, named: list[str]) -> Tabletop:

@@ -8,32 +8,41 @@ command, no connection, and no secret source either; a secret is shown as a plac
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from msgspec import Struct
+from msgspec import Struct, field
+from msgspec.structs import replace
 
 from engine.core.durations import format_seconds
-from engine.model.playbook import DEFAULT_DETECT_WITHIN, Drill, Playbook, Sli, Step
+from engine.core.findings import Location
+from engine.model.playbook import DEFAULT_DETECT_WITHIN, Action, Drill, Playbook, Sli, Step
 from engine.playbook.compiled import load_checked
 from engine.playbook.inputs import bind_inputs
 from engine.playbook.trust import check_playbook_owner
 from engine.run.context.variables import base_variables
-from engine.run.plan import PlannedStep, build_plan, plan_variables
+from engine.run.plan import PlannedStep, PlanRenderer, build_plan, plan_context, plan_variables
 from engine.run.preflight import read_source, refuse_reused_version
-from engine.steps.registry import playbook_hooks
+from engine.steps.base import Detail, StepContext
+from engine.steps.registry import playbook_hooks, step_type
+from engine.templating.render import RenderError
 
 MODE = "tabletop"
+T = TypeVar("T")
 
 
 class WalkedStep(Struct, frozen=True):
     """One step as the participants see it: the plan's rendering, and what the plan does
-    not say (its description, the reason it cannot be undone)."""
+    not say (its description rendered, the reason it cannot be undone, and the details
+    of the step and of its undo: a human's whole instructions, what a command or request
+    would be sent)."""
 
     planned: PlannedStep
     description: str = ""
     irreversible: str = ""
+    details: list[Detail] = field(default_factory=list)
+    undo_details: list[Detail] = field(default_factory=list)
 
 
 class Walk(Struct, frozen=True):
@@ -71,19 +80,44 @@ def prepare_walk(
         variables.playbook = {**variables.playbook, **hook.run_variables(playbook, env)}
     rendering = plan_variables(variables)
     planned = build_plan(playbook, rendering)
+    ctx = plan_context(playbook, PlanRenderer(rendering))
     return Walk(
         playbook=playbook,
         source=source,
         inputs=dict(inputs),
-        steps=[_walked(step, plan) for step, plan in zip(playbook.steps, planned, strict=True)],
+        steps=[
+            _walked(step, plan, ctx) for step, plan in zip(playbook.steps, planned, strict=True)
+        ],
         sli=sli_text(playbook.sli),
         drill=drill_lines(playbook, playbook.drill, rendering),
         secrets=list(playbook.secrets),
     )
 
 
-def _walked(step: Step, planned: PlannedStep) -> WalkedStep:
-    return WalkedStep(planned, step.description.strip(), step.irreversible or "")
+def _walked(step: Step, planned: PlannedStep, shared: StepContext) -> WalkedStep:
+    ctx = replace(shared, step_id=step.id)
+    return WalkedStep(
+        planned,
+        description=_rendered(step, step.location, lambda: ctx.render.text(step.description)),
+        irreversible=step.irreversible or "",
+        details=_details(step, step.action, ctx),
+        undo_details=_details(step, step.undo, ctx) if step.undo is not None else [],
+    )
+
+
+def _details(step: Step, action: Action, ctx: StepContext) -> list[Detail]:
+    return _rendered(
+        step, action.location, lambda: step_type(action.type).details(action.spec, ctx)
+    )
+
+
+def _rendered(step: Step, where: Location, render: Callable[[], T]) -> T:
+    """`render()`; a template that cannot render names the step and its place (exit 2)."""
+    try:
+        return render()
+    except RenderError as exc:
+        message = f"step '{step.id}': {exc.message}"
+        raise RenderError(message, exc.hint, exc.location or where) from None
 
 
 def sli_text(sli: Sli | None) -> str:
@@ -106,11 +140,23 @@ def drill_lines(playbook: Playbook, drill: Drill | None, rendering: Mapping[str,
     lines = [f"detect within {detect}"]
     if drill.recover_within:
         lines[0] += f", recover within {format_seconds(drill.recover_within)}"
+    ctx = plan_context(playbook, PlanRenderer(rendering))
     for label, steps in (("inject", drill.inject), ("revert", drill.revert)):
-        for planned in build_plan(playbook, rendering, steps):
+        for step, planned in zip(steps, build_plan(playbook, rendering, steps), strict=True):
             lines.append(f"{label} {planned.id}: {planned.command.strip()}")
+            lines += _detail_lines(_details(step, step.action, replace(ctx, step_id=step.id)))
             if label == "inject":
                 lines.append(f"  taken out by: {planned.undo.strip()}")
     if not drill.revert:
         lines.append("revert: the undos of the inject steps")
+    return lines
+
+
+def _detail_lines(details: list[Detail]) -> list[str]:
+    """A drill step's details, one line each, under the step's line."""
+    lines = []
+    for detail in details:
+        first, *rest = detail.text.strip().splitlines() or [""]
+        lines.append(f"  {detail.label}: {first}")
+        lines += [f"    {line}" for line in rest]
     return lines

@@ -15,9 +15,17 @@ import pytest
 from http_fixtures import Origin
 from tabletop_helpers import CANARY, STEP_IDS, answers_file, tabletop_playbook
 
-from engine.ledger import LEDGER_FILE, Ledger
+from engine.ledger import LEDGER_FILE, Ledger, RunInfo
+from engine.modes.tabletop.answers import load_answers
 from engine.modes.tabletop.report import intro_text, step_text
-from engine.modes.tabletop.session import Stops, TabletopRequest, run_tabletop
+from engine.modes.tabletop.session import (
+    FileAsker,
+    Stops,
+    TabletopRequest,
+    _session,
+    run_tabletop,
+)
+from engine.modes.tabletop.walk import prepare_walk
 
 
 @pytest.fixture
@@ -147,3 +155,32 @@ def test_a_stop_while_an_answer_is_recorded_waits_for_the_record() -> None:
     assert recorded == ["both"]
     with pytest.raises(KeyboardInterrupt):  # at a question: at once
         Stops().handle(signal.SIGINT, None)
+
+
+class CtrlCWhileStarting(Ledger):
+    """The real ledger, and a Ctrl-C that comes the moment the run is recorded started."""
+
+    def start_run(self, info: RunInfo) -> None:
+        super().start_run(info)
+        os.kill(os.getpid(), signal.SIGINT)
+
+
+def test_a_ctrl_c_while_the_start_is_recorded_records_the_tabletop_aborted(
+    tmp_path: Path, http_origin: Origin
+) -> None:
+    request = _request(tmp_path, http_origin)
+    walk = prepare_walk(request.file, {}, request.home, None)
+    asker = FileAsker(load_answers(str(request.answers_file), STEP_IDS))
+
+    with CtrlCWhileStarting.open(tmp_path / "home" / LEDGER_FILE) as ledger:
+        try:
+            done = _session(ledger, walk, asker, ["ana"])
+        except KeyboardInterrupt:
+            pytest.fail("the Ctrl-C escaped: the run is left running, later `interrupted`")
+        row = ledger.get_run(done.run_id)
+
+    assert (done.status, row.status) == ("aborted", "aborted")
+    assert done.steps == []
+    assert row.summary["message"] == "stopped at drain after 0 of 3 step(s): " + (
+        "0 would do, 0 unclear, 0 blocked; 0 gap(s)"
+    )
