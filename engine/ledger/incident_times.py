@@ -75,15 +75,17 @@ def rfc3339(at: float) -> str:
 
 def epoch_of(text: str) -> float | None:
     """An RFC 3339 time with a zone (as Alertmanager and `runbook incident set` give it)
-    in epoch seconds; None for Go's zero time or text that is not such a time."""
+    in epoch seconds; None for Go's zero time, text that is not such a time, or one
+    whose UTC date is outside years 1 to 9999."""
     if not text or text == _ZERO_TIME:
         return None
     trimmed = _FRACTION.sub(lambda m: "." + m.group(1)[:6], text.strip())
     try:
         moment = datetime.fromisoformat(trimmed.replace("z", "Z"))
-    except ValueError:
+        # in UTC it must still be a date (years 1 to 9999), or it could not be shown
+        return None if moment.tzinfo is None else moment.astimezone(UTC).timestamp()
+    except (ValueError, OverflowError):
         return None
-    return None if moment.tzinfo is None else moment.timestamp()
 
 
 def parse_time(option: str, text: str, now: float | None = None) -> float:

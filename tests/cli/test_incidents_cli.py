@@ -125,6 +125,9 @@ def test_bad_input_is_refused_with_exit_2() -> None:
         "incident", "set", incident_id, "--detected", "2026-12-07T10:00:00"
     )
     assert "no time to set" in _refused("incident", "set", incident_id)
+    for beyond in ("9999-12-31T23:59:59-01:00", "0001-01-01T00:30:00+01:00"):
+        assert "not a time" in _refused("incident", "set", incident_id, "--resolved", beyond)
+    assert _shown(incident_id)["times"]["resolved"] == {"at": None, "source": None}
     assert "no incident 'i1999'" in _refused("incident", "note", "i1999", "text")
     assert "no incident 'i1999'" in _refused("show", "i1999")
     assert "is empty" in _refused("incident", "note", incident_id, "  ")

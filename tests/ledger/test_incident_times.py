@@ -27,6 +27,16 @@ def test_times_as_alertmanager_and_people_write_them() -> None:
     assert epoch_of("0001-01-01T00:00:00Z") is None  # a firing alert's endsAt
     assert epoch_of("2026-12-07T10:00:00") is None  # no zone: not a time we can place
     assert epoch_of("yesterday") is None
+    assert epoch_of("1969-07-20T20:17:40Z") == -14_182_940.0
+    assert epoch_of("9999-12-31T23:59:59Z") == 253_402_300_799.0
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:30:00+01:00"])
+def test_a_time_whose_utc_date_is_past_year_9999_or_before_year_1_is_not_one(text: str) -> None:
+    # a date in its own zone, but none in UTC: it could never be shown
+    assert epoch_of(text) is None
+    with pytest.raises(UsageError, match="is not a time"):
+        parse_time("--resolved", text)
     assert parse_time("--detected", "now", now=T0) == T0
     assert rfc3339(T0 + 0.5) == "2026-12-07T10:00:00.500Z"
     with pytest.raises(UsageError, match="--detected: '10:00' is not a time"):
