@@ -29,6 +29,9 @@ from engine.ledger.incident_record import IncidentRecord, read
 from engine.ledger.incident_times import TIMES, check_human
 from engine.ledger.model import new_id
 
+# the run modes (engine/core/run_modes.py) attach tells apart
+DRILL_MODE, TABLETOP_MODE = "drill", "tabletop"
+
 SCHEMA = """
 CREATE TABLE incidents (
     incident_id TEXT PRIMARY KEY,
@@ -237,15 +240,33 @@ def set_times(
 
 def attach(conn: sqlite3.Connection, incident_id: str, run_id: str, by: str) -> bool:
     """Make run `run_id` a member of the incident; False if it already is. UsageError
-    when it belongs to another incident."""
-    other = owner_of_run(conn, run_id)
-    if other == incident_id:
-        return False
-    if other is not None:
+    when it, a run it is part of (its drill, the run it rolled back) or a run part of it
+    belongs to another incident, when it is part of a drill (the drill is attached), or
+    when it is a tabletop (it executed nothing)."""
+    lineage = _lineage(conn, run_id)
+    if lineage and lineage[0][1] == TABLETOP_MODE:
         raise UsageError(
-            f"run {run_id} already belongs to incident {other}",
-            f"`runbook show {other}` shows it; a run belongs to one incident",
+            f"run {run_id} is a tabletop exercise: it executed nothing, it is no response",
+            "attach the runs that acted on the incident",
         )
+    # the drill itself: the farthest run of mode drill it is part of
+    drill = next((run for run, mode in reversed(lineage[1:]) if mode == DRILL_MODE), None)
+    if drill is not None:
+        raise UsageError(
+            f"run {run_id} is part of drill {drill}",
+            f"attach the drill, which stands for all of its runs:"
+            f" runbook incident attach {incident_id} {drill}",
+        )
+    own = _own_incident(conn, run_id)
+    if own == incident_id:
+        return False
+    for through, other in [("", own), *_related_owners(conn, run_id, lineage)]:
+        if other is not None and other != incident_id:
+            raise UsageError(
+                f"run {run_id} already belongs to incident {other}{through}",
+                f"`runbook show {other}` shows it; a run belongs to one incident, with the"
+                " runs it is part of (a drill, the run a rollback undid) and part of it",
+            )
     conn.execute(
         "INSERT INTO incident_runs VALUES (?, ?, ?, ?)", (run_id, incident_id, time.time(), by)
     )
@@ -253,7 +274,16 @@ def attach(conn: sqlite3.Connection, incident_id: str, run_id: str, by: str) -> 
 
 
 def owner_of_run(conn: sqlite3.Connection, run_id: str) -> str | None:
-    """The incident a run belongs to: attached to it, or started by one of its alerts."""
+    """The incident a run belongs to: attached to it, or started by one of its alerts;
+    else the incident of the run it is part of (its drill, the run it rolled back)."""
+    for run, _ in _lineage(conn, run_id):
+        found = _own_incident(conn, run)
+        if found is not None:
+            return found
+    return None
+
+
+def _own_incident(conn: sqlite3.Connection, run_id: str) -> str | None:
     row = conn.execute(
         "SELECT incident_id FROM incident_runs WHERE run_id = ? UNION ALL"
         " SELECT a.incident_id FROM triggers AS t JOIN incident_alerts AS a"
@@ -261,3 +291,38 @@ def owner_of_run(conn: sqlite3.Connection, run_id: str) -> str | None:
         (run_id, run_id),
     ).fetchone()
     return str(row[0]) if row else None
+
+
+# A run and the runs it is part of (parent_run: a drill, the run a rollback undid),
+# nearest first; and the runs part of it, at any depth.
+_ANCESTORS = """
+WITH RECURSIVE up (run_id, parent_run, mode, depth) AS (
+    SELECT run_id, parent_run, mode, 0 FROM runs WHERE run_id = ?
+    UNION ALL SELECT r.run_id, r.parent_run, r.mode, up.depth + 1
+    FROM runs AS r JOIN up ON r.run_id = up.parent_run WHERE up.depth < 32
+) SELECT run_id, mode FROM up ORDER BY depth
+"""
+_DESCENDANTS = """
+WITH RECURSIVE down (run_id, depth) AS (
+    SELECT run_id, 1 FROM runs WHERE parent_run = ?
+    UNION ALL SELECT r.run_id, down.depth + 1
+    FROM runs AS r JOIN down ON r.parent_run = down.run_id WHERE down.depth < 32
+) SELECT run_id FROM down
+"""
+
+
+def _lineage(conn: sqlite3.Connection, run_id: str) -> list[tuple[str, str]]:
+    return [(str(run), str(mode)) for run, mode in conn.execute(_ANCESTORS, (run_id,))]
+
+
+def _related_owners(
+    conn: sqlite3.Connection, run_id: str, lineage: Sequence[tuple[str, str]]
+) -> list[tuple[str, str | None]]:
+    """The incidents of the runs `run_id` is part of, and of the runs part of it, each
+    with how it is related."""
+    above = [(f" through run {run}, which it is part of", run) for run, _ in lineage[1:]]
+    below = [
+        (f" through run {row[0]}, part of it", str(row[0]))
+        for row in conn.execute(_DESCENDANTS, (run_id,))
+    ]
+    return [(through, _own_incident(conn, run)) for through, run in above + below]

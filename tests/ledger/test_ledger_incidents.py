@@ -11,6 +11,7 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from msgspec.structs import replace
 
 from engine.core.errors import LedgerError, UsageError
 from engine.ledger import SCHEMA_VERSION, Ledger, RunInfo, new_run_id
@@ -249,6 +250,50 @@ def test_attach_note_and_ids(ledger: Ledger) -> None:
         ledger.incident("i1999")
     with pytest.raises(LedgerError, match="no run"):
         ledger.attach_run(incident_id, "r1999", "alice")
+
+
+def _started(ledger: Ledger, mode: str, parent: str | None = None) -> str:
+    run_id = new_run_id()
+    ledger.start_run(replace(run_info(run_id, time.time()), mode=mode, parent_run=parent))
+    return run_id
+
+
+def test_a_run_and_the_runs_it_is_part_of_or_made_of_belong_to_one_incident(
+    ledger: Ledger,
+) -> None:
+    first = ledger.open_incident("checkout errors", "alice")
+    second = ledger.open_incident("disk full", "bob")
+    fixed = _started(ledger, "live")
+    undo = _started(ledger, "rollback", fixed)
+    ledger.attach_run(first, fixed, "alice")
+    assert ledger.incident_of_run(undo) == first  # a rollback goes with the run it undid
+    above = f"belongs to incident {first} through run {fixed}, which it is part of"
+    with pytest.raises(UsageError, match=above):
+        ledger.attach_run(second, undo, "bob")
+    assert ledger.attach_run(first, undo, "alice")[2] is True
+
+    later = _started(ledger, "live")
+    later_undo = _started(ledger, "rollback", later)
+    ledger.attach_run(second, later_undo, "bob")
+    below = f"belongs to incident {second} through run {later_undo}, part of it"
+    with pytest.raises(UsageError, match=below):
+        ledger.attach_run(first, later, "alice")
+
+    drill = _started(ledger, "drill")
+    inject = _started(ledger, "drill", drill)
+    revert = _started(ledger, "rollback", inject)
+    for part in (inject, revert):
+        with pytest.raises(UsageError, match=f"part of drill {drill}") as refused:
+            ledger.attach_run(second, part, "bob")
+        assert f"runbook incident attach {second} {drill}" in refused.value.hint
+    ledger.attach_run(second, drill, "bob")
+    assert ledger.incident_of_run(revert) == second
+
+    tabletop = _started(ledger, "tabletop")
+    with pytest.raises(UsageError, match="tabletop exercise: it executed nothing"):
+        ledger.attach_run(first, tabletop, "alice")
+    assert ledger.incident(first).run_ids == [fixed, undo]
+    assert ledger.incident(second).run_ids == [later_undo, drill]
 
 
 def test_the_server_and_a_human_write_at_once_and_lose_nothing(ledger_path: Path) -> None:
