@@ -20,6 +20,7 @@ from engine.core.outcome import Outcome
 from engine.core.results import Verdict
 from engine.core.tabletop import ANSWERS, GAPS, spoken
 from engine.modes.tabletop.walk import Walk, WalkedStep
+from engine.ui.terminal_text import printable, printable_line
 
 REPORT_MODE = 0o600
 
@@ -179,10 +180,10 @@ def render_markdown(tabletop: Tabletop) -> str:
         f"# Tabletop: {meta.name} {meta.version}",
         "",
         f"- Run: `{tabletop.run_id}` (`runbook show {tabletop.run_id}`)",
-        f"- Playbook: `{walk.playbook.file}` (level {meta.maturity})",
+        f"- Playbook: `{printable_line(walk.playbook.file)}` (level {meta.maturity})",
         f"- Outcome: {tabletop.status} — {tabletop.message()}",
         f"- Duration: {format_seconds(tabletop.duration)}",
-        f"- Participants: {', '.join(tabletop.participants) or 'none named'}",
+        f"- Participants: {_cell(', '.join(tabletop.participants)) or 'none named'}",
         "",
         "## Steps",
         "",
@@ -204,13 +205,14 @@ def render_markdown(tabletop: Tabletop) -> str:
         lines += [f"### {spoken(kind).capitalize()}", ""]
         lines += [f"- `{step.id}`: {_cell(step.note) or '(no note)'}" for step in steps]
         lines.append("")
-    lines += ["", "## Findings", "", tabletop.findings or "None written.", ""]
+    lines += ["", "## Findings", "", printable(tabletop.findings) or "None written.", ""]
     return "\n".join(lines)
 
 
 def _cell(text: str) -> str:
-    """Text in a Markdown table cell: one line, its pipes escaped."""
-    return " ".join(text.split()).replace("|", "\\|")
+    """Text in a Markdown table cell: one line, its pipes escaped, and what a terminal
+    would obey (the file is read with `cat` too) shown as escapes."""
+    return printable_line(" ".join(text.split())).replace("|", "\\|")
 
 
 def render_json(tabletop: Tabletop) -> str:

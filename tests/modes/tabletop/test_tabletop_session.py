@@ -115,6 +115,38 @@ def test_the_answers_gaps_and_findings_are_in_the_ledger_and_the_report(
     assert "## Findings\n\nnobody knew who owns db1" in text
 
 
+HOSTILE_ANSWERS = """\
+participants: ["ana\\e]0;pwned\\a", "bo\\e[2J"]
+steps:
+  drain: would_do
+  call: {answer: unclear, gap: other, note: "x\\e[31mred\\u202eevil\\u009b2J"}
+  purge: would_do
+findings: "line one\\e[2J\\nline two\\rover"
+"""
+
+
+def test_the_report_file_shows_escape_sequences_in_answers_as_text(
+    tmp_path: Path, http_origin: Origin
+) -> None:
+    report = tmp_path / "report.md"
+    path, _markers = tabletop_playbook(tmp_path, http_origin.url)
+    request = TabletopRequest(
+        file=str(path),
+        answers_file=str(answers_file(tmp_path, HOSTILE_ANSWERS)),
+        home=tmp_path / "home",
+        report_file=str(report),
+    )
+
+    run_tabletop(request, None)
+
+    text = report.read_text()
+    obeyed = [c for c in text if (ord(c) < 32 and c != "\n") or 0x7F <= ord(c) < 0xA0]
+    assert obeyed == [] and "\u202e" not in text
+    assert "- Participants: ana\\x1b]0;pwned\\x07, bo\\x1b[2J" in text
+    assert "| other | x\\x1b[31mred\\u202eevil\\u009b2J |" in text
+    assert "## Findings\n\nline one\\x1b[2J\nline two\\rover" in text
+
+
 def test_participants_on_the_command_line_replace_those_of_the_file(
     tmp_path: Path, http_origin: Origin
 ) -> None:
