@@ -13,7 +13,10 @@ writes):
   still firing) that holds an alert with the same fingerprint, or, failing that, the
   newest open one opened by an alert of the same Alertmanager group (`groupKey`);
 - otherwise it opens a new incident. A resolved alert never opens one; it ends its
-  firing in the incident that holds it.
+  firing in the incident that holds it;
+- a new firing of a fingerprint ends its earlier firing still open here, at the new
+  one's startsAt: Alertmanager replaced it (it resolved and fired again within the
+  group interval) and will never send its resolved notification.
 """
 
 from __future__ import annotations
@@ -22,11 +25,12 @@ import json
 import sqlite3
 import time
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 
 from engine.core.errors import UsageError
 from engine.ledger.inbox import InboxAlert, Pending
 from engine.ledger.incident_record import IncidentRecord, read
-from engine.ledger.incident_times import TIMES, check_human
+from engine.ledger.incident_times import TIMES, check_human, epoch_of
 from engine.ledger.model import new_id
 
 # the run modes (engine/core/run_modes.py) attach tells apart
@@ -122,7 +126,29 @@ def on_alert(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> str
             *(json.dumps(dict(facts.labels), sort_keys=True), facts.generator_url),
         ),
     )
+    _end_replaced_firings(conn, alert.notification_id, facts.fingerprint)
     return incident_id
+
+
+def _end_replaced_firings(conn: sqlite3.Connection, notification_id: str, fingerprint: str) -> None:
+    """Alertmanager keeps one alert per fingerprint: a firing that resolved and fired
+    again within the group interval is replaced by the new firing before any resolved
+    notification of it is sent. Of the firings of `fingerprint` still open here, each
+    but the latest ended when the next one started (its endsAt), by the notification
+    that brought the newer one."""
+    rows = conn.execute(
+        "SELECT starts_at FROM incident_alerts WHERE fingerprint = ? AND status = 'firing'",
+        (fingerprint,),
+    ).fetchall()
+    timed = sorted(
+        (at, str(starts_at)) for (starts_at,) in rows if (at := epoch_of(starts_at)) is not None
+    )
+    for (_, replaced), (_, replacing) in pairwise(timed):
+        conn.execute(
+            "UPDATE incident_alerts SET status = 'resolved', ends_at = ?, resolved_by = ?"
+            " WHERE fingerprint = ? AND starts_at = ?",
+            (replacing, notification_id, fingerprint, replaced),
+        )
 
 
 def _holder(conn: sqlite3.Connection, fingerprint: str, starts_at: str) -> str | None:

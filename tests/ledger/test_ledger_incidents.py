@@ -134,6 +134,30 @@ def test_resolved_when_every_alert_resolved_at_the_last_ends_at(ledger: Ledger) 
     assert sorted(r.status for r in ledger.incidents()) == ["open", "resolved"]
 
 
+def test_a_firing_that_resolved_and_fired_again_within_the_group_interval_is_over(
+    ledger: Ledger,
+) -> None:
+    # Alertmanager replaced the resolved firing by the new one before it flushed the
+    # group: no notification ever says the first firing resolved
+    deliver(ledger, facts("fp1"))
+    again = "2026-12-07T10:07:00Z"
+    (refired,) = deliver(ledger, facts("fp1", starts_at=again))
+    record = ledger.incident(only(ledger))
+    first, second = record.alerts
+    assert (first.status, first.ends_at, first.resolved_by) == ("resolved", again, refired)
+    assert second.status == "firing" and record.status == "open"
+    later = InboxAlert(
+        **{**_fields(facts("fp1", "resolved", again)), "ends_at": "2026-12-07T10:20:00Z"}
+    )
+    deliver(ledger, later)
+    record = ledger.incident(only(ledger))
+    assert record.status == "resolved"
+    assert record.times["resolved"].at == epoch_of("2026-12-07T10:20:00Z")
+    # a late copy of the first firing changes nothing, and the next firing opens anew
+    deliver(ledger, facts("fp1"))
+    assert [r.status for r in ledger.incidents()] == ["resolved"]
+
+
 def _fields(alert: InboxAlert) -> dict[str, object]:
     return {name: getattr(alert, name) for name in alert.__struct_fields__}
 
