@@ -14,8 +14,8 @@ writes):
   newest open one opened by an alert of the same Alertmanager group (`groupKey`);
 - otherwise it opens a new incident. A resolved alert never opens one; it ends its
   firing in the incident that holds it;
-- a new firing of a fingerprint ends its earlier firing still open here, at the new
-  one's startsAt: Alertmanager replaced it (it resolved and fired again within the
+- a new firing of a fingerprint first ends its earlier firing still open here, at the
+  new one's startsAt: Alertmanager replaced it (it resolved and fired again within the
   group interval) and will never send its resolved notification.
 """
 
@@ -109,6 +109,7 @@ def on_alert(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> str
         return held
     if held is not None or _resolved_before(conn, facts):
         return held
+    _end_replaced_firings(conn, alert.notification_id, facts.fingerprint, facts.starts_at)
     group_key = _group_key(conn, alert.notification_id)
     incident_id = _open_for(conn, facts.fingerprint, group_key)
     if incident_id is None:
@@ -130,23 +131,24 @@ def on_alert(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> str
     return incident_id
 
 
-def _end_replaced_firings(conn: sqlite3.Connection, notification_id: str, fingerprint: str) -> None:
+def _end_replaced_firings(
+    conn: sqlite3.Connection, notification_id: str, fingerprint: str, arriving: str = ""
+) -> None:
     """Alertmanager keeps one alert per fingerprint: a firing that resolved and fired
     again within the group interval is replaced by the new firing before any resolved
-    notification of it is sent. Of the firings of `fingerprint` still open here, each
-    but the latest ended when the next one started (its endsAt), by the notification
-    that brought the newer one."""
+    notification of it is sent. Of the firings of `fingerprint` still open here (and one
+    `arriving`, its startsAt), each but the latest ended when the next one started (its
+    endsAt), by the notification that brought the newer one."""
     rows = conn.execute(
         "SELECT starts_at FROM incident_alerts WHERE fingerprint = ? AND status = 'firing'",
         (fingerprint,),
     ).fetchall()
-    timed = sorted(
-        (at, str(starts_at)) for (starts_at,) in rows if (at := epoch_of(starts_at)) is not None
-    )
+    starts = {str(starts_at) for (starts_at,) in rows} | ({arriving} if arriving else set())
+    timed = sorted((at, text) for text in starts if (at := epoch_of(text)) is not None)
     for (_, replaced), (_, replacing) in pairwise(timed):
         conn.execute(
             "UPDATE incident_alerts SET status = 'resolved', ends_at = ?, resolved_by = ?"
-            " WHERE fingerprint = ? AND starts_at = ?",
+            " WHERE fingerprint = ? AND starts_at = ? AND status = 'firing'",
             (replacing, notification_id, fingerprint, replaced),
         )
 

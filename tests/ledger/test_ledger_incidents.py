@@ -142,20 +142,35 @@ def test_a_firing_that_resolved_and_fired_again_within_the_group_interval_is_ove
     deliver(ledger, facts("fp1"))
     again = "2026-12-07T10:07:00Z"
     (refired,) = deliver(ledger, facts("fp1", starts_at=again))
-    record = ledger.incident(only(ledger))
-    first, second = record.alerts
+    over, new = ledger.incidents(limit=5)[::-1]
+    (first,) = over.alerts
     assert (first.status, first.ends_at, first.resolved_by) == ("resolved", again, refired)
-    assert second.status == "firing" and record.status == "open"
-    later = InboxAlert(
-        **{**_fields(facts("fp1", "resolved", again)), "ends_at": "2026-12-07T10:20:00Z"}
-    )
-    deliver(ledger, later)
-    record = ledger.incident(only(ledger))
-    assert record.status == "resolved"
-    assert record.times["resolved"].at == epoch_of("2026-12-07T10:20:00Z")
-    # a late copy of the first firing changes nothing, and the next firing opens anew
+    assert over.status == "resolved" and over.times["resolved"].at == epoch_of(again)
+    # once the incident's alerts are over, the new firing opens a new incident, as after
+    # a resolved notification
+    assert [(a.starts_at, a.status) for a in new.alerts] == [(again, "firing")]
+    assert new.status == "open"
+    ends = "2026-12-07T10:20:00Z"
+    deliver(ledger, InboxAlert(**{**_fields(facts("fp1", "resolved", again)), "ends_at": ends}))
+    assert ledger.incident(new.incident_id).times["resolved"].at == epoch_of(ends)
+    # a late copy of the first firing changes nothing
     deliver(ledger, facts("fp1"))
-    assert [r.status for r in ledger.incidents()] == ["resolved"]
+    assert [r.status for r in ledger.incidents()] == ["resolved", "resolved"]
+
+
+def test_a_firing_seen_only_after_a_later_one_of_its_alert_ended_when_that_one_started(
+    ledger: Ledger,
+) -> None:
+    again = "2026-12-07T10:07:00Z"
+    deliver(ledger, facts("fp1", starts_at=again), facts("fp2"))
+    deliver(ledger, facts("fp1"))  # an HA peer's older notification, late
+    (record,) = ledger.incidents()
+    older = next(a for a in record.alerts if (a.fingerprint, a.starts_at) == ("fp1", STARTS_AT))
+    assert (older.status, older.ends_at) == ("resolved", again)
+    deliver(ledger, facts("fp2", "resolved"))
+    ends = "2026-12-07T10:20:00Z"
+    deliver(ledger, InboxAlert(**{**_fields(facts("fp1", "resolved", again)), "ends_at": ends}))
+    assert ledger.incident(record.incident_id).status == "resolved"
 
 
 def _fields(alert: InboxAlert) -> dict[str, object]:
