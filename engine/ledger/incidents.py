@@ -117,13 +117,14 @@ def on_alert(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> str
         opened_by = f"alertmanager{f' receiver {alert.receiver}' if alert.receiver else ''}"
         severity = facts.labels.get("severity", "")
         incident_id = open_incident(conn, title, opened_by, severity=severity, group_key=group_key)
+    first = _first_notification(conn, facts) or alert
     conn.execute(
         "INSERT INTO incident_alerts (incident_id, fingerprint, starts_at, notification_id,"
         " position, received_at, status, alertname, labels, generator_url)"
         " VALUES (?, ?, ?, ?, ?, ?, 'firing', ?, ?, ?)",
         (
-            *(incident_id, facts.fingerprint, facts.starts_at, alert.notification_id),
-            *(alert.position, alert.received_at, facts.alertname),
+            *(incident_id, facts.fingerprint, facts.starts_at, first.notification_id),
+            *(first.position, first.received_at, facts.alertname),
             *(json.dumps(dict(facts.labels), sort_keys=True), facts.generator_url),
         ),
     )
@@ -151,6 +152,19 @@ def _end_replaced_firings(
             " WHERE fingerprint = ? AND starts_at = ? AND status = 'firing'",
             (replacing, notification_id, fingerprint, replaced),
         )
+
+
+def _first_notification(conn: sqlite3.Connection, facts: InboxAlert) -> Pending | None:
+    """The first notification the inbox holds of this firing: the one deciding now, or
+    an earlier one no incident holds (received before the ledger had incidents)."""
+    row = conn.execute(
+        "SELECT i.notification_id, i.position, n.received_at, n.receiver FROM inbox AS i"
+        " JOIN notifications AS n USING (notification_id) WHERE i.fingerprint = ?"
+        " AND i.starts_at = ? AND i.status = 'firing'"
+        " ORDER BY n.received_at, i.notification_id, i.position LIMIT 1",
+        (facts.fingerprint, facts.starts_at),
+    ).fetchone()
+    return Pending(str(row[0]), int(row[1]), float(row[2]), str(row[3])) if row else None
 
 
 def _holder(conn: sqlite3.Connection, fingerprint: str, starts_at: str) -> str | None:

@@ -396,3 +396,22 @@ def test_a_v4_ledger_is_brought_to_v5_and_keeps_everything(ledger_path: Path) ->
     tables = {row[0] for row in sql(ledger_path, "SELECT name FROM sqlite_master")}
     assert {"incidents", "incident_alerts", "incident_runs", "incident_notes"} <= tables
     assert json.loads(str(sql(ledger_path, "SELECT payload FROM notifications")[0][0])) == {}
+
+
+def test_a_firing_first_received_before_v5_is_detected_when_it_was_first_received(
+    ledger_path: Path,
+) -> None:
+    with Ledger.open(ledger_path) as ledger:
+        (first,) = deliver(ledger, facts("fp1"))
+    for table in ("incident_notes", "incident_runs", "incident_alerts", "incidents"):
+        sql(ledger_path, f"DROP TABLE {table}")  # what a v4 engine wrote
+    sql(ledger_path, "PRAGMA user_version = 4")
+    sql(ledger_path, "UPDATE notifications SET received_at = received_at - 600")
+    (received,) = sql(ledger_path, "SELECT received_at FROM notifications")
+
+    with Ledger.open(ledger_path) as ledger:
+        deliver(ledger, facts("fp1"))  # Alertmanager's resend, after the upgrade
+        (record,) = ledger.incidents()
+    (alert,) = record.alerts
+    assert (alert.notification_id, alert.received_at) == (first, received[0])
+    assert record.times["detected"].at == received[0]
