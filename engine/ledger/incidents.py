@@ -221,11 +221,25 @@ def _title_from(facts: InboxAlert) -> str:
     return f"{facts.alertname or 'alert'}{f' ({shown})' if shown else ''}"
 
 
+# A firing still open, or one ended by the next firing of its alert (its endsAt that
+# firing's startsAt) whose own resolved notification came after all: its endsAt holds.
+_END_FIRING = """
+UPDATE incident_alerts SET status = 'resolved', ends_at = :ends_at, resolved_by = :by
+WHERE fingerprint = :fingerprint AND starts_at = :starts_at AND (status = 'firing'
+    OR ends_at IN (SELECT n.starts_at FROM incident_alerts AS n
+        WHERE n.fingerprint = :fingerprint AND n.starts_at != :starts_at))
+"""
+
+
 def _end_firing(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> None:
     conn.execute(
-        "UPDATE incident_alerts SET status = 'resolved', ends_at = ?, resolved_by = ?"
-        " WHERE fingerprint = ? AND starts_at = ? AND status = 'firing'",
-        (facts.ends_at, alert.notification_id, facts.fingerprint, facts.starts_at),
+        _END_FIRING,
+        {
+            "ends_at": facts.ends_at,
+            "by": alert.notification_id,
+            "fingerprint": facts.fingerprint,
+            "starts_at": facts.starts_at,
+        },
     )
 
 

@@ -153,9 +153,17 @@ def test_a_firing_that_resolved_and_fired_again_within_the_group_interval_is_ove
     ends = "2026-12-07T10:20:00Z"
     deliver(ledger, InboxAlert(**{**_fields(facts("fp1", "resolved", again)), "ends_at": ends}))
     assert ledger.incident(new.incident_id).times["resolved"].at == epoch_of(ends)
-    # a late copy of the first firing changes nothing
+    # a late copy of the first firing changes nothing; its own resolved notification,
+    # late, gives its endsAt
     deliver(ledger, facts("fp1"))
     assert [r.status for r in ledger.incidents()] == ["resolved", "resolved"]
+    own_end = InboxAlert(**{**_fields(facts("fp1", "resolved")), "ends_at": "2026-12-07T10:05:00Z"})
+    (own,) = deliver(ledger, own_end)
+    (first,) = ledger.incident(over.incident_id).alerts
+    assert (first.ends_at, first.resolved_by) == ("2026-12-07T10:05:00Z", own)
+    assert ledger.incident(over.incident_id).times["resolved"].at == epoch_of(own_end.ends_at)
+    deliver(ledger, own_end)  # an HA peer's copy: the first resolved notification stands
+    assert ledger.incident(over.incident_id).alerts[0].resolved_by == own
 
 
 def test_a_firing_seen_only_after_a_later_one_of_its_alert_ended_when_that_one_started(
