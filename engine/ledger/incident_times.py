@@ -52,6 +52,7 @@ HUMAN = "human"
 # Alertmanager's "no end yet", and Go's zero time in general
 _ZERO_TIME = "0001-01-01T00:00:00Z"
 _FRACTION = re.compile(r"\.(\d+)")
+_LEAP_SECOND = re.compile(r"([T t]\d\d:\d\d):60(?=[.Zz+-]|\Z)")
 
 
 class TimeOf(Struct, frozen=True):
@@ -80,10 +81,12 @@ def epoch_of(text: str) -> float | None:
     if not text or text == _ZERO_TIME:
         return None
     trimmed = _FRACTION.sub(lambda m: "." + m.group(1)[:6], text.strip())
+    # a leap second (23:59:60Z) is, as in POSIX time, the start of the next minute
+    trimmed, leap = _LEAP_SECOND.subn(r"\1:59", trimmed, count=1)
     try:
         moment = datetime.fromisoformat(trimmed.replace("z", "Z"))
         # in UTC it must still be a date (years 1 to 9999), or it could not be shown
-        return None if moment.tzinfo is None else moment.astimezone(UTC).timestamp()
+        return None if moment.tzinfo is None else moment.astimezone(UTC).timestamp() + leap
     except (ValueError, OverflowError):
         return None
 

@@ -31,6 +31,14 @@ def test_times_as_alertmanager_and_people_write_them() -> None:
     assert epoch_of("9999-12-31T23:59:59Z") == 253_402_300_799.0
 
 
+def test_a_leap_second_is_the_start_of_the_next_minute_as_in_posix_time() -> None:
+    new_year = epoch_of("2017-01-01T00:00:00Z")
+    assert epoch_of("2016-12-31T23:59:60Z") == new_year
+    assert epoch_of("2016-12-31T18:59:60-05:00") == new_year
+    assert parse_time("--detected", "2016-12-31T23:59:60.5Z") == pytest.approx(new_year + 0.5)
+    assert epoch_of("2016-12-31T23:59:61Z") is None
+
+
 @pytest.mark.parametrize("text", ["9999-12-31T23:59:59-01:00", "0001-01-01T00:30:00+01:00"])
 def test_a_time_whose_utc_date_is_past_year_9999_or_before_year_1_is_not_one(text: str) -> None:
     # a date in its own zone, but none in UTC: it could never be shown
