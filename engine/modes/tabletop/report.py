@@ -5,8 +5,10 @@ JSON): participants, duration, each step's answer and note, the gaps by kind, fi
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,12 @@ from engine.modes.tabletop.walk import Walk, WalkedStep
 from engine.ui.terminal_text import printable, printable_line
 
 REPORT_MODE = 0o600
+_KINDS = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
 
 
 class AnsweredStep(Struct, frozen=True):
@@ -266,11 +274,30 @@ def check_report_target(file: str | None) -> None:
     folder = target.parent
     if target.is_dir():
         raise UsageError(f"--report {file}: is a folder", "name a file, e.g. tabletop.md")
+    kind = _other_than_a_file(target)
+    if kind:
+        raise UsageError(
+            f"--report {file}: not a regular file but {kind}; it is left as it is",
+            "name a new or regular file, e.g. tabletop.md (the report replaces it)",
+        )
     if not folder.is_dir() or not os.access(folder, os.W_OK | os.X_OK):
         raise UsageError(
             f"--report {file}: cannot write in {folder}: it is not a folder this user can write",
             "name a file in a folder you can write",
         )
+
+
+def _other_than_a_file(target: Path) -> str:
+    """What `target` is when it is there but not a regular file ("" otherwise): the
+    report replaces a regular file, never a device (/dev/null), a FIFO, a socket or a
+    symlink, which renaming the report into place would replace itself."""
+    try:
+        mode = target.lstat().st_mode
+    except FileNotFoundError:
+        return ""
+    if stat.S_ISREG(mode):
+        return ""
+    return "a symlink" if stat.S_ISLNK(mode) else _KINDS.get(stat.S_IFMT(mode), "not a file")
 
 
 def write_report(target: Path, tabletop: Tabletop) -> None:
@@ -286,6 +313,9 @@ def write_report(target: Path, tabletop: Tabletop) -> None:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
+        kind = _other_than_a_file(target)  # one may have appeared during the exercise
+        if kind:
+            raise OSError(errno.EEXIST, f"it is {kind} now, left as it is")
         os.replace(temporary, target)
     except OSError as exc:
         raise _unwritten(target, tabletop, exc) from None

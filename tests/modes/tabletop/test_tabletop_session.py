@@ -15,9 +15,10 @@ import pytest
 from http_fixtures import Origin
 from tabletop_helpers import CANARY, STEP_IDS, answers_file, tabletop_playbook
 
+from engine.core.errors import UsageError
 from engine.ledger import LEDGER_FILE, Ledger, RunInfo
 from engine.modes.tabletop.answers import load_answers
-from engine.modes.tabletop.report import intro_text, step_text
+from engine.modes.tabletop.report import intro_text, step_text, write_report
 from engine.modes.tabletop.session import (
     FileAsker,
     Stops,
@@ -145,6 +146,32 @@ def test_the_report_file_shows_escape_sequences_in_answers_as_text(
     assert "- Participants: ana\\x1b]0;pwned\\x07, bo\\x1b[2J" in text
     assert "| other | x\\x1b[31mred\\u202eevil\\u009b2J |" in text
     assert "## Findings\n\nline one\\x1b[2J\nline two\\rover" in text
+
+
+def test_a_report_target_that_is_not_a_regular_file_is_left_alone_and_nothing_recorded(
+    tmp_path: Path, http_origin: Origin
+) -> None:
+    fifo = tmp_path / "report.fifo"
+    os.mkfifo(fifo)
+    link = tmp_path / "report.md"
+    link.symlink_to(tmp_path / "elsewhere.md")
+    for target, kind in ((fifo, "a FIFO"), (link, "a symlink")):
+        with pytest.raises(UsageError, match=f"not a regular file but {kind}"):
+            run_tabletop(_request(tmp_path, http_origin, report_file=str(target)), None)
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and link.is_symlink()
+    assert not (tmp_path / "home" / LEDGER_FILE).exists()
+
+
+def test_a_fifo_made_where_the_report_goes_during_the_exercise_is_left_alone(
+    tmp_path: Path, http_origin: Origin
+) -> None:
+    target = tmp_path / "report.md"
+    done = run_tabletop(_request(tmp_path, http_origin), None)
+    os.mkfifo(target)
+    with pytest.raises(UsageError, match=f"it is a FIFO .* now, left as it is.*{done.run_id}"):
+        write_report(target, done)
+    assert stat.S_ISFIFO(target.lstat().st_mode)
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []
 
 
 def test_participants_on_the_command_line_replace_those_of_the_file(
