@@ -606,7 +606,8 @@ class Ledger:
 
     def incident_of_run(self, run_id: str) -> str | None:
         """The id of the incident a run (id or unique prefix) belongs to: started by one
-        of its alerts (or an approved proposal of one), or attached to it; None if none."""
+        of its alerts (or an approved proposal of one), or attached to it; else that of
+        the run it is part of (its drill, the run it rolled back); None if none."""
         run = self._resolve(run_id)
         return self._read_with(lambda conn: incidents.owner_of_run(conn, run))
 
