@@ -30,7 +30,7 @@ from itertools import pairwise
 from engine.core.errors import UsageError
 from engine.ledger.inbox import InboxAlert, Pending
 from engine.ledger.incident_record import IncidentRecord, read
-from engine.ledger.incident_times import TIMES, check_human, epoch_of
+from engine.ledger.incident_times import RESOLVED, TIMES, check_human, epoch_of
 from engine.ledger.model import new_id
 
 # the run modes (engine/core/run_modes.py) attach tells apart
@@ -292,6 +292,16 @@ def set_times(
     check_human(read(conn, incident_id).times, changes)
     conn.execute(_SET_TIMES, {**dict.fromkeys(TIMES), **changes, "id": incident_id})
     return read(conn, incident_id)
+
+
+def resolve(conn: sqlite3.Connection, incident_id: str, at: float) -> tuple[IncidentRecord, bool]:
+    """Resolve the incident as a human at `at`, unless a resolved time already stands (a
+    human's or the record's): a second `resolve` does not move it. The incident as it now
+    is, and whether it was resolved now."""
+    record = read(conn, incident_id)
+    if record.times[RESOLVED].at is not None:
+        return record, False
+    return set_times(conn, incident_id, {RESOLVED: at}), True
 
 
 def attach(conn: sqlite3.Connection, incident_id: str, run_id: str, by: str) -> bool:

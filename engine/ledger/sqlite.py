@@ -581,6 +581,14 @@ class Ledger:
             found = incident_record.resolve_id(conn, incident_id)
             return incidents.set_times(conn, found, changes, clear)
 
+    def resolve_incident(self, incident_id: str, at: float) -> tuple[IncidentRecord, bool]:
+        """Resolve an incident as a human at `at` (epoch seconds), unless it already has
+        a resolved time (a human's or the record's), which stays; the incident as it now
+        is, and whether it was resolved now. OrderError as for `set_incident_times`."""
+        with self._write(f"resolve incident {incident_id}") as conn:
+            found = incident_record.resolve_id(conn, incident_id)
+            return incidents.resolve(conn, found, at)
+
     def attach_run(self, incident_id: str, run_id: str, by: str) -> tuple[str, str, bool]:
         """Make a run (id or unique prefix) a member of an incident; (incident id, run
         id, whether it was new). UsageError when it belongs to another incident."""

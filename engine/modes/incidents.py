@@ -85,8 +85,20 @@ def set_times(incident_id: str, given: dict[str, str | None], clear: Sequence[st
 
 
 def resolve(incident_id: str, at: str) -> str:
-    """Resolve an incident as a human, at `at` (`now` or RFC 3339)."""
-    return set_times(incident_id, {RESOLVED: at})
+    """Resolve an incident as a human, at `at` (`now` or RFC 3339); one already resolved
+    keeps its time (`set --resolved` corrects it)."""
+    when = parse_time("--at", at)
+    with open_ledger() as ledger:
+        record, now_resolved = ledger.resolve_incident(incident_id, when)
+    if not now_resolved:
+        found = record.times[RESOLVED]
+        at_text = rfc3339(found.at) if found.at is not None else "-"
+        return (
+            f"incident {record.incident_id} is already resolved at {at_text} ({found.source}):"
+            f" nothing changed (runbook incident set {record.incident_id} --resolved T"
+            " corrects the time)"
+        )
+    return "\n".join([f"incident {record.incident_id}: {record.status}", *_time_lines(record)])
 
 
 def attach(incident_id: str, run_id: str) -> str:

@@ -169,3 +169,19 @@ def test_a_human_time_taken_back_leaves_the_record_s_and_every_time_can_be_clear
     error = _refused("incident", "set", incident_id, "--clear", "mitigated", "--mitigated", "now")
     assert "mitigated is both set and cleared" in error
     assert "'ended' is not one of" in _refused("incident", "set", incident_id, "--clear", "ended")
+
+
+def test_resolving_a_resolved_incident_again_keeps_its_time() -> None:
+    incident_id = _opened()
+    _ok("incident", "set", incident_id, "--impact-started", "2026-12-07T10:00:00Z")
+    _ok("incident", "resolve", incident_id, "--at", "2026-12-07T10:30:00Z")
+    again = _ok("incident", "resolve", incident_id)  # a second responder, later
+    assert (
+        f"incident {incident_id} is already resolved at 2026-12-07T10:30:00.000Z (human)" in again
+    )
+    assert "nothing changed" in again and "--resolved T" in again
+    assert _shown(incident_id)["times"]["resolved"]["at"] == "2026-12-07T10:30:00.000Z"
+    assert "not a time" in _refused("incident", "resolve", incident_id, "--at", "soon")
+    corrected = "2026-12-07T10:40:00Z"
+    _ok("incident", "set", incident_id, "--resolved", corrected)
+    assert _shown(incident_id)["times"]["resolved"]["at"] == "2026-12-07T10:40:00.000Z"
