@@ -5,6 +5,7 @@ runs."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from sli_helpers import run_cli, run_id_of
@@ -63,3 +64,21 @@ def test_show_names_the_incident_of_a_run_and_not_of_a_run_outside_one(tmp_path:
     assert member_data["run"]["incident"] == incident_id
     assert alone_data["run"]["incident"] is None
     assert "incident:" not in run_cli("show", alone).stdout
+
+
+def test_the_postmortem_of_an_incident_tells_its_drill_and_the_drills_runs(
+    tmp_path: Path,
+) -> None:
+    path, _, _ = write_drill(tmp_path)
+    incident_id = run_cli("incident", "open", "--title", "game day").stdout.split()[-1]
+    code, report = drill_json(path, "--incident", incident_id)
+    assert code == 0, report
+
+    done = run_cli("postmortem", incident_id)
+
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    for part in report["parts"]:
+        assert re.search(rf"\| run {part['run_id']} \(\w+\) started \|", done.stdout), part
+    assert "- **Playbook:** drill\\-test@1.2.0 _(from the record)_" not in done.stdout
+    assert "- **Playbook:** drill-test@1.2.0 _(from the record)_" in done.stdout
+    assert "- **Response started:**" in done.stdout

@@ -4,14 +4,18 @@ the notes, and its times as the incident holds them (a time a human set marked s
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 import time
+import urllib.parse
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from serve_fixtures import Server, alert, notification, write_playbook
 from sli_helpers import run_cli
 
@@ -89,3 +93,38 @@ def test_an_incident_draft_tells_every_alert_run_and_note_and_its_own_times(
     svg = svg[: svg.index("</svg>")]
     assert svg.count("step fix") >= 2  # each run's step on the one time axis
     assert 'class="by-human"' in page and 'class="badge">set by a human<' in page
+
+
+def test_a_secret_in_an_alert_label_never_reaches_a_postmortem(
+    tmp_path: Path, serve_factory: Callable[..., Server], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    canary = f"canary-{uuid.uuid4().hex[:12]}/+"
+    forms = {
+        "raw": canary,
+        "base64": base64.b64encode(canary.encode()).decode(),
+        "url": urllib.parse.quote(canary, safe=""),
+    }
+    write_playbook(
+        tmp_path / "playbooks", tmp_path / "markers", extra="secrets:\n  token: {env: PM_TOKEN}\n"
+    )
+    server = serve_factory(tmp_path / "playbooks", env={"PM_TOKEN": canary}).start()
+    fired = alert("ServiceDown", service="api", **forms)
+    fired["annotations"] = {"description": f"token {canary} leaked", **forms}
+    assert server.post(notification([fired])).status == 200
+    (row,) = server.wait_settled(1)
+    assert row["decision"] == "run", row
+    (incident,) = json.loads(server.cli("incidents", "--all", "--output", "json").stdout)
+    monkeypatch.setenv("PM_TOKEN", canary)
+
+    drafts = {
+        (story_id, form): run_cli("postmortem", story_id, "--format", form)
+        for story_id in (str(row["run_id"]), incident["incident_id"])
+        for form in ("md", "html")
+    }
+
+    for key, done in drafts.items():
+        assert done.returncode == 0, (key, done.stderr)
+        for name, value in forms.items():
+            assert value not in done.stdout, (key, name)
+        assert "redacted:token" in done.stdout, key
+        assert "label service=api" in done.stdout, key  # what held no secret is kept

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from msgspec import Struct, field, structs
@@ -23,12 +24,13 @@ from engine.ledger import EventRow, Ledger, is_drill_id
 from engine.ledger.inbox import RESOLVED, EscalationRow, TriggerRow
 from engine.ledger.incident_record import IncidentAlert, IncidentProposal, IncidentRecord
 from engine.ledger.incident_times import HUMAN, LABELS, TIMES, epoch_of
-from engine.model.playbook import Healthy
+from engine.model.playbook import Healthy, Playbook
 from engine.modes.drill.verdict import DrillReport
 from engine.modes.history import open_ledger
 from engine.modes.incidents import is_incident_id
 from engine.modes.run_record import RunRecord, read_record
 from engine.playbook.loader import load_playbook
+from engine.run.context.secrets import Declaration
 
 PRE_CHECK = "pre-check"  # the SLI sample a run takes before its first step
 ROLLBACKS_READ = 100  # the rollbacks of one run told (a run is rarely undone twice)
@@ -196,7 +198,9 @@ def incident_story(ledger: Ledger, incident_id: str) -> Story:
         points += member_points
     points.sort(key=lambda point: point.ts)
     alerts = [_incident_alert(ledger, alert) for alert in record.alerts]
-    last = next((r for r in reversed(runs) if r.row.parent_run is None), None)
+    # the playbook told: that of the last run of its own (not a drill's run, a rollback)
+    own = [r for r in runs if r.row.parent_run is None] or runs
+    last = own[-1] if own else None
     declared = [_sli_of(r) for r in runs]
     sli_declared, healthy = next((d for d in declared if d[0]), (False, None))
     return Story(
@@ -380,17 +384,36 @@ def _drill_points(report: DrillReport | None, injected_at: float | None) -> list
 def _sli_of(record: RunRecord) -> tuple[bool, Healthy | None]:
     """Whether the run's playbook declared an SLI, and its healthy band, read from the
     text the run recorded when it started (no band when that text no longer loads)."""
-    started = next((e for e in record.events if e.kind == RunStarted.kind), None)
-    payload = read_payload(started.kind, started.data) if started is not None else None
-    if not isinstance(payload, RunStarted):
-        return bool(_points(record.events)), None
-    try:
-        playbook = load_playbook(record.info.file, text=payload.source)
-    except EngineError:
+    playbook = recorded_playbook(record)
+    if playbook is None:
         return bool(_points(record.events)), None
     if playbook.sli is None:
         return False, None
     return True, playbook.sli.healthy
+
+
+def recorded_playbook(record: RunRecord) -> Playbook | None:
+    """The playbook as the text the run recorded when it started reads now (None when
+    it recorded none, or that text no longer loads)."""
+    started = next((e for e in record.events if e.kind == RunStarted.kind), None)
+    payload = read_payload(started.kind, started.data) if started is not None else None
+    if not isinstance(payload, RunStarted):
+        return None
+    try:
+        return load_playbook(record.info.file, text=payload.source)
+    except EngineError:
+        return None
+
+
+def declarations(story: Story) -> list[Declaration]:
+    """The secrets the recorded playbooks of the story's runs declare, each with the
+    folder its `file:` secrets are read from (that of the playbook's file)."""
+    found: list[Declaration] = []
+    for record in story.runs:
+        playbook = recorded_playbook(record)
+        if playbook is not None and playbook.secrets:
+            found.append((playbook.secrets, Path(record.info.file).parent))
+    return found
 
 
 def _sli_of_file(file: str, content_hash: str) -> tuple[bool, Healthy | None]:

@@ -41,7 +41,7 @@ from engine.modes.regress.case import (
     Source,
     within_of,
 )
-from engine.run.context.secrets import declared_secrets, read_secrets, secrets_scrubber
+from engine.run.context.secrets import declared_scrubber, declared_secrets
 from engine.templating.redaction import Redactor
 
 REDACTED_MARK = "«redacted:"  # how the ledger keeps a value that held a secret
@@ -375,10 +375,9 @@ def _scrubber(
     environment variable, its file), in any form (base64, URL-encoded, …); and the
     declared secrets that cannot be read here (`NAME (env VAR)`): not looked for."""
     specs = declared_secrets(recorded.get("secrets"))
-    base = Path(file).parent
-    _, statuses = read_secrets(specs, base, os.environ)
+    scrub, statuses = declared_scrubber([(specs, Path(file).parent)], os.environ, held)
     unread = [f"{status.name} ({status.source})" for status in statuses if status.problem]
-    return secrets_scrubber(specs, base, os.environ, held), unread
+    return scrub, unread
 
 
 def _alert_of(ledger: Ledger, trigger: TriggerRow | None, scrub: Redactor) -> Alert:
