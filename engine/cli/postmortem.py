@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import click
 
-from engine.cli.completion import complete_run_ids
+from engine.cli.completion import complete_run_or_incident_ids
 
 
 @click.command()
-@click.argument("story_id", metavar="RUN_ID|DRILL_ID|INCIDENT_ID", shell_complete=complete_run_ids)
+@click.argument(
+    "story_id", metavar="RUN_ID|DRILL_ID|INCIDENT_ID", shell_complete=complete_run_or_incident_ids
+)
 @click.option(
     "--format",
     "-f",

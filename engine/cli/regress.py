@@ -5,11 +5,16 @@ from __future__ import annotations
 
 import click
 
+from engine.cli.completion import complete_run_or_incident_ids
 from engine.ui.terminal_text import printable, say
 
 
 @click.command()
-@click.argument("record_id", metavar="RUN_ID|DRILL_ID|INCIDENT_ID")
+@click.argument(
+    "record_id",
+    metavar="RUN_ID|DRILL_ID|INCIDENT_ID",
+    shell_complete=complete_run_or_incident_ids,
+)
 @click.option(
     "--output",
     "-o",
