@@ -128,3 +128,30 @@ def test_a_secret_in_an_alert_label_never_reaches_a_postmortem(
             assert value not in done.stdout, (key, name)
         assert "redacted:token" in done.stdout, key
         assert "label service=api" in done.stdout, key  # what held no secret is kept
+
+
+def test_an_approved_proposal_and_a_record_time_left_out_are_told(
+    tmp_path: Path, serve_factory: Callable[..., Server]
+) -> None:
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers", level=2)  # proposed
+    server = serve_factory(tmp_path / "playbooks").start()
+    assert server.post(notification([alert("ServiceDown", service="api")])).status == 200
+    (proposed,) = server.wait_settled(1)
+    (incident,) = json.loads(server.cli("incidents", "--all", "--output", "json").stdout)
+    incident_id = incident["incident_id"]
+    early = run_cli("incident", "set", incident_id, "--mitigated", "now")
+    assert early.returncode == 0, early.stderr  # the run approved next starts after it
+    approved = server.cli("approve", proposed["trigger_id"], "--yes", "--quiet")
+    assert approved.returncode == 0, approved.stderr
+    (run_id,) = json.loads(run_cli("show", incident_id, "--output", "json").stdout)["runs"]
+
+    text = run_cli("postmortem", incident_id).stdout
+
+    proposal = f"proposal {proposed['trigger_id']} of fix-service approved by "
+    assert re.search(rf"\| {re.escape(proposal)}\S+; run {run_id} \| `runbook show", text)
+    assert re.search(rf"  - {re.escape(proposal)}\S+; run {run_id}$", text, re.MULTILINE)
+    response = line_of(text, "- **Response started:**")
+    assert response.startswith("- **Response started:** unknown (the record's response started ")
+    assert " is after mitigated " in response
+    assert response.endswith(": to be written _(to be written)_")
+    assert line_of(text, "- **Mitigated:**").endswith(BY_HUMAN)

@@ -499,7 +499,7 @@ def _time_fact(label: str, moment: Moment | None, left_out: str | None) -> Block
     """A lifecycle time and its source, marked as a human's when a person set it; not
     known, with why the record's was left out when it was."""
     if moment is None:
-        why = f" (the record's left out: {left_out})" if left_out else ""
+        why = f" ({left_out})" if left_out else ""
         return Block(False, label, printable_line(f"unknown{why}: {TO_WRITE}"))
     return _marked(fact(label, f"{utc(moment.ts)} ({moment.source})"), moment.human)
 
