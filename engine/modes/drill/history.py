@@ -37,11 +37,12 @@ def show_drill(drill_id: str, output: str) -> str:
         row = ledger.get_drill(drill_id)
         incident = _incident_of(ledger, row.drill_id)
     if not row.report:
-        listed = {**_listed(row), "incident": incident}
+        listed = {**_listed(row), **({"incident": incident} if incident else {})}
         return json.dumps(listed, indent=2) if output == "json" else _unfinished(row, incident)
     report = DrillReport.from_dict(row.report)
-    if output == "json":
-        return json.dumps({**report.as_dict(), "incident": incident}, indent=2, sort_keys=True)
+    if output == "json":  # the report the drill printed, and the incident it joined
+        joined = {"incident": incident} if incident else {}
+        return json.dumps({**report.as_dict(), **joined}, indent=2, sort_keys=True)
     text = render_text(report)
     return f"{text}\n{incident_line(incident)}" if incident else text
 
