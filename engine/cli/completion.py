@@ -1,4 +1,5 @@
-"""What the shell completes for an argument: run ids from the ledger, playbook files.
+"""What the shell completes for an argument: run and incident ids from the ledger,
+playbook files.
 
 Click calls these when the shell asks (`_RUNBOOK_COMPLETE=bash_complete`); they run at
 every Tab, so they read little: one bounded ledger query, one folder listing.
@@ -33,6 +34,26 @@ def complete_run_ids(
     ]
 
 
+def complete_incident_ids(
+    _ctx: click.Context, _param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """The newest incidents whose id starts with what was typed, from the ledger."""
+    from engine.ledger.recent import recent_incidents
+
+    return [
+        CompletionItem(found.run_id, help=found.description)
+        for found in recent_incidents(incomplete, RUN_IDS_OFFERED)
+    ]
+
+
+def complete_run_or_incident_ids(
+    ctx: click.Context, param: click.Parameter, incomplete: str
+) -> list[CompletionItem]:
+    """Run ids, then incident ids (`runbook postmortem`, `runbook regress`)."""
+    runs = complete_run_ids(ctx, param, incomplete)
+    return runs + complete_incident_ids(ctx, param, incomplete)
+
+
 def complete_playbooks(
     _ctx: click.Context, _param: click.Parameter, incomplete: str
 ) -> list[CompletionItem]:
@@ -47,7 +68,7 @@ def complete_playbook_or_run(
     files = complete_playbooks(ctx, param, incomplete)
     if _looks_like_a_path(incomplete):
         return files
-    return complete_run_ids(ctx, param, incomplete) + files
+    return complete_run_or_incident_ids(ctx, param, incomplete) + files
 
 
 def playbook_paths(incomplete: str) -> list[str]:

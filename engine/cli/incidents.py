@@ -6,6 +6,7 @@ import time
 
 import click
 
+from engine.cli.completion import complete_incident_ids, complete_run_ids
 from engine.cli.params import OUTPUT
 from engine.ui.terminal_text import say
 
@@ -31,7 +32,7 @@ def open_(title: str, severity: str, playbook: str) -> None:
 
 
 @incident.command()
-@click.argument("incident_id")
+@click.argument("incident_id", shell_complete=complete_incident_ids)
 @click.argument("text")
 def note(incident_id: str, text: str) -> None:
     """Add a note (what you saw, what you did) to an incident."""
@@ -41,7 +42,7 @@ def note(incident_id: str, text: str) -> None:
 
 
 @incident.command("set")
-@click.argument("incident_id")
+@click.argument("incident_id", shell_complete=complete_incident_ids)
 @click.option("--impact-started", metavar=TIME, help="When users were first hurt.")
 @click.option("--detected", metavar=TIME, help="When it was noticed.")
 @click.option("--response-started", metavar=TIME, help="When someone started on it.")
@@ -61,8 +62,8 @@ def set_(incident_id: str, clear: tuple[str, ...], **times: str | None) -> None:
 
 
 @incident.command()
-@click.argument("incident_id")
-@click.argument("run_id")
+@click.argument("incident_id", shell_complete=complete_incident_ids)
+@click.argument("run_id", shell_complete=complete_run_ids)
 def attach(incident_id: str, run_id: str) -> None:
     """Make a run (e.g. one started by hand) a member of an incident."""
     from engine.modes.incidents import attach as attach_run
@@ -71,7 +72,7 @@ def attach(incident_id: str, run_id: str) -> None:
 
 
 @incident.command()
-@click.argument("incident_id")
+@click.argument("incident_id", shell_complete=complete_incident_ids)
 @click.option("--at", default="now", show_default=True, metavar=TIME, help="When it was over.")
 def resolve(incident_id: str, at: str) -> None:
     """Resolve an incident as a human."""

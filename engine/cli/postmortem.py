@@ -1,14 +1,17 @@
-"""`runbook postmortem RUN_ID|DRILL_ID`: a blameless postmortem draft from the record."""
+"""`runbook postmortem RUN_ID|DRILL_ID|INCIDENT_ID`: a blameless postmortem draft from
+the record."""
 
 from __future__ import annotations
 
 import click
 
-from engine.cli.completion import complete_run_ids
+from engine.cli.completion import complete_run_or_incident_ids
 
 
 @click.command()
-@click.argument("story_id", metavar="RUN_ID|DRILL_ID", shell_complete=complete_run_ids)
+@click.argument(
+    "story_id", metavar="RUN_ID|DRILL_ID|INCIDENT_ID", shell_complete=complete_run_or_incident_ids
+)
 @click.option(
     "--format",
     "-f",
@@ -26,9 +29,10 @@ from engine.cli.completion import complete_run_ids
 )
 @click.option("--force", is_flag=True, help="Replace the output file if it exists.")
 def postmortem(story_id: str, format_: str, output: str | None, force: bool) -> None:
-    """A blameless postmortem draft of a run or a drill, from the ledger.
+    """A blameless postmortem draft of a run, a drill or an incident, from the ledger.
 
-    Each field is marked filled from the record or to be written by a human. Exit 0
+    Each field is marked filled from the record, set by a human (an incident's times) or
+    to be written by a human. Exit 0
     written, 2 for an id the ledger does not hold or an output file that exists."""
     from engine.modes.postmortem.draft_file import PostmortemRequest
     from engine.modes.postmortem.draft_file import postmortem as command

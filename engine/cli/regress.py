@@ -1,14 +1,20 @@
-"""`runbook regress ID -o CASE.yaml`: a recorded run or drill as a regression case."""
+"""`runbook regress ID -o CASE.yaml`: a recorded run, drill or incident as a regression
+case."""
 
 from __future__ import annotations
 
 import click
 
+from engine.cli.completion import complete_run_or_incident_ids
 from engine.ui.terminal_text import printable, say
 
 
 @click.command()
-@click.argument("record_id", metavar="RUN_ID|DRILL_ID")
+@click.argument(
+    "record_id",
+    metavar="RUN_ID|DRILL_ID|INCIDENT_ID",
+    shell_complete=complete_run_or_incident_ids,
+)
 @click.option(
     "--output",
     "-o",
@@ -25,15 +31,18 @@ from engine.ui.terminal_text import printable, say
     " drill.recover_within, no sli): e.g. 5m.",
 )
 def regress(record_id: str, output: str, force: bool, name: str | None, within: str | None) -> None:
-    """Turn a recorded run or drill into a regression case file.
+    """Turn a recorded run, drill or incident into a regression case file.
 
     The case holds the alert's labels and annotations and the inputs (a redacted one is
     to be supplied again, never written), the fault to inject (the playbook's
     drill.inject) and the expectation: the outcome, within T seconds, the same path.
     Of a run that failed or did not recover: to recover within T (the playbook's
     drill.recover_within, else its sli timeout, else --within), its path only observed.
+    Of an incident: the case of the run that remediated it, its first alert as the
+    fault context (refused when its runs are of several playbooks: name the run).
     Run it with `runbook drill --case CASE.yaml [--dry-run]`. Exit 0 written, 2 when the
-    id names no run or drill a case is made of, or the file exists (nothing written)."""
+    id names no run, drill or incident a case is made of, or the file exists (nothing
+    written)."""
     from engine.modes.regress.make import RegressRequest, make_case
 
     seconds = None if within is None else _within_seconds(within)

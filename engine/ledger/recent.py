@@ -1,4 +1,5 @@
-"""The newest run ids, read for shell completion: fast, read-only, and silent.
+"""The newest run and incident ids, read for shell completion: fast, read-only, and
+silent.
 
 A completion runs at every Tab: it must not create a ledger that is not there, take a
 write lock, mark runs interrupted (as `Ledger.open` does) or print an error into the
@@ -27,6 +28,11 @@ _NEWEST_WITH_PREFIX = """
 SELECT run_id, playbook, status FROM runs WHERE run_id >= ? AND run_id < ?
 ORDER BY started_at DESC, run_id DESC LIMIT ?
 """
+_NEWEST_INCIDENTS_WITH_PREFIX = """
+SELECT incident_id, title, CASE WHEN resolved IS NULL THEN '' ELSE 'resolved' END
+FROM incidents WHERE incident_id >= ? AND incident_id < ?
+ORDER BY opened_at DESC, incident_id DESC LIMIT ?
+"""
 
 
 class RecentRun(NamedTuple):
@@ -43,22 +49,36 @@ def recent_runs(prefix: str, limit: int, ledger: Path | None = None) -> list[Rec
     path = ledger if ledger is not None else default_home() / LEDGER_FILE
     if not path.is_file():
         return []
+    return _recent(path, _NEWEST_WITH_PREFIX, prefix, limit)
+
+
+def recent_incidents(prefix: str, limit: int, ledger: Path | None = None) -> list[RecentRun]:
+    """Up to `limit` incidents whose id starts with `prefix`, newest first, each with its
+    title (and `resolved` once a human resolved it); none when there is no ledger, or
+    one from before incidents."""
+    path = ledger if ledger is not None else default_home() / LEDGER_FILE
+    if not path.is_file():
+        return []
+    return _recent(path, _NEWEST_INCIDENTS_WITH_PREFIX, prefix, limit)
+
+
+def _recent(path: Path, query: str, prefix: str, limit: int) -> list[RecentRun]:
     try:
-        rows = _read(path, prefix, limit)
+        rows = _read(path, query, prefix, limit)
     except sqlite3.Error:
         return []
     return [
-        RecentRun(run_id, _printable(f"{playbook} {status}"))
-        for run_id, playbook, status in rows
-        if _OFFERED_ID.match(run_id)
+        RecentRun(found_id, _printable(f"{what} {status}".strip()))
+        for found_id, what, status in rows
+        if _OFFERED_ID.match(found_id)
     ]
 
 
-def _read(path: Path, prefix: str, limit: int) -> list[tuple[str, str, str]]:
+def _read(path: Path, query: str, prefix: str, limit: int) -> list[tuple[str, str, str]]:
     conn = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True, timeout=WAIT_SECONDS)
     try:
-        rows = conn.execute(_NEWEST_WITH_PREFIX, (prefix, prefix + "\U0010ffff", limit))
-        return [(str(run_id), str(playbook), str(status)) for run_id, playbook, status in rows]
+        rows = conn.execute(query, (prefix, prefix + "\U0010ffff", limit))
+        return [(str(found_id), str(what), str(status)) for found_id, what, status in rows]
     finally:
         conn.close()
 

@@ -80,13 +80,24 @@ class RunRecord(Struct, frozen=True):
     info: RunInfo
     events: list[EventRow]
     trigger: TriggerRow | None = None  # the alert decision that started it, if one did
+    incident: str | None = None  # the incident it belongs to (or its drill, its run does)
 
 
 def read_record(ledger: Ledger, run_id: str) -> RunRecord:
     """Run `run_id` (or a unique prefix of it), its events, and the alert behind it."""
     row = ledger.get_run(run_id)
     events = ledger.events(row.run_id)
-    return RunRecord(row, ledger.run_info(row.run_id), events, _trigger(ledger, events))
+    trigger = _trigger(ledger, events)
+    return RunRecord(row, ledger.run_info(row.run_id), events, trigger, incident_of(ledger, row))
+
+
+def incident_of(ledger: Ledger, row: RunRow) -> str | None:
+    """The incident a run belongs to: itself, or through its parent (the drill it is a
+    run of, the run it rolls back)."""
+    found = ledger.incident_of_run(row.run_id)
+    if found is None and row.parent_run:
+        found = ledger.incident_of_run(row.parent_run)
+    return found
 
 
 def _trigger(ledger: Ledger, events: list[EventRow]) -> TriggerRow | None:
@@ -108,6 +119,7 @@ def record_json(record: RunRecord) -> str:
         "os_user": _os_user(record.events),
         "duration": _duration(row),
         "trigger": asdict(record.trigger) if record.trigger else None,
+        "incident": record.incident,
     }
     events = [{**asdict(e), "offset": round(e.ts - row.started_at, 6)} for e in record.events]
     return json.dumps({"run": run, "events": events}, indent=2, default=str)
@@ -142,10 +154,16 @@ def _header(record: RunRecord) -> list[str]:
         lines.append(f"parent run: {row.parent_run}")
     if record.trigger is not None:
         lines.append(_alert_line(record.trigger))
+    if record.incident is not None:
+        lines.append(incident_line(record.incident))
     message = row.summary.get("message") if isinstance(row.summary, dict) else None
     if message:
         lines.append(f"message: {printable_line(str(message))}")
     return lines
+
+
+def incident_line(incident_id: str) -> str:
+    return f"incident: {incident_id} (runbook show {incident_id})"
 
 
 def _alert_line(trigger: TriggerRow) -> str:

@@ -139,3 +139,28 @@ def _status(run_id: str) -> str:
     finally:
         conn.close()
     return str(row[0])
+
+
+def open_incidents(count: int) -> list[str]:
+    """`count` incidents opened by hand in the test's ledger; their ids, oldest first."""
+    with Ledger.open() as ledger:
+        return [ledger.open_incident(f"outage {n}", "alice") for n in range(count)]
+
+
+@pytest.mark.parametrize("verb", ["incident note", "incident set", "incident resolve"])
+def test_incident_commands_complete_incident_ids_newest_first(verb: str) -> None:
+    ids = open_incidents(3)
+    assert complete(f"runbook {verb} ") == ids[::-1]
+    assert complete(f"runbook {verb} {ids[1]}") == [ids[1]]
+    assert complete(f"runbook {verb} r2026") == []
+
+
+def test_attach_completes_an_incident_then_a_run_and_postmortem_both() -> None:
+    incidents = open_incidents(2)
+    runs = record_runs(2)
+    assert complete("runbook incident attach ") == incidents[::-1]
+    assert complete(f"runbook incident attach {incidents[0]} ") == runs[::-1]
+    assert complete("runbook postmortem ") == [*runs[::-1], *incidents[::-1]]
+    assert complete("runbook postmortem i") == incidents[::-1]
+    assert complete("runbook regress i") == incidents[::-1]
+    assert complete("runbook show i") == incidents[::-1]

@@ -21,6 +21,8 @@ from engine.modes.bundle import manifest
 from engine.modes.bundle.archive import FILE_MODE, checksums_text, sha256, write_archive
 from engine.modes.bundle.record import RecordedRun, read_run, runs_made_by
 from engine.modes.bundle.secrets import SecretNote, export_redactor
+from engine.modes.incidents import incident_json
+from engine.modes.run_record import incident_of
 from engine.templating.redaction import Redactor
 
 MANIFEST = "manifest.json"
@@ -66,12 +68,39 @@ def export_bundle(request: ExportRequest) -> Exported:
         made = runs_made_by(ledger, main.info.run_id)
         drill = ledger.get_drill(main.info.run_id) if _is_drill(main) else None
         parts = [read_run(ledger, run_id) for run_id in _part_ids(drill, made)]
+        incident = _incident_facts(ledger, main)
     redactor, notes = export_redactor([main, *parts], request.environ)
-    members = _members(main, parts, redactor, notes, [_made(row) for row in made], drill)
+    made_facts = [_made(row) for row in made]
+    members = _members(main, parts, redactor, notes, made_facts, drill, incident)
     data = write_archive(members)
     write_new_file(target, data, request.force)
     sums = {name: sha256(body) for name, body in members.items() if name != CHECKSUMS}
     return Exported(str(target), main.info.run_id, sums, len(data))
+
+
+# What the manifest says of the incident the run belongs to (`runbook show INCIDENT_ID
+# --output json` has it all): its id, title, status, lifecycle times with their source.
+INCIDENT_KEYS = (
+    "incident_id",
+    "title",
+    "severity",
+    "status",
+    "opened_at",
+    "times",
+    "ttd_seconds",
+    "ttm_seconds",
+    "ttr_seconds",
+    "runs",
+)
+
+
+def _incident_facts(ledger: Ledger, main: RecordedRun) -> dict[str, Any] | None:
+    """The incident the run (the drill) belongs to, as its times stand now; None if none."""
+    incident_id = incident_of(ledger, main.row)
+    if incident_id is None:
+        return None
+    told = incident_json(ledger.incident(incident_id))
+    return {key: told[key] for key in INCIDENT_KEYS}
 
 
 def _is_drill(run: RecordedRun) -> bool:
@@ -113,6 +142,7 @@ def _members(
     notes: Sequence[SecretNote],
     made: Sequence[dict[str, Any]],
     drill: DrillRow | None = None,
+    incident: dict[str, Any] | None = None,
 ) -> dict[str, bytes]:
     files = _run_files(main, "", redactor)
     for part in parts:
@@ -130,6 +160,7 @@ def _members(
         "trigger": manifest.trigger_facts(main.trigger, main.payload),
         "secrets": manifest.secrets_facts(notes, [main, *parts]),
         "drill": _drill_facts(drill),
+        "incident": incident,
         "parts": [_part_facts(part) for part in parts],
         "files": {name: sha256(body) for name, body in sorted(files.items())},
     }

@@ -13,7 +13,7 @@ from msgspec import Struct
 
 from engine.model.playbook import SecretSpec
 from engine.modes.bundle.record import RecordedRun
-from engine.run.context.secrets import read_secrets
+from engine.run.context.secrets import declared_scrubber
 from engine.templating.redaction import Redactor
 
 # What the bundle promises about a secret whose value the exporter could not read.
@@ -41,32 +41,18 @@ def export_redactor(
     """A redactor of every secret the runs' recorded playbooks declare that can be read
     now, and a note on each declared secret."""
     environ = os.environ if environ is None else environ
-    values: dict[str, str] = {}
+    redactor, statuses = declared_scrubber([_declared(run) for run in runs], environ)
     notes: dict[tuple[str, str], SecretNote] = {}
-    for run in runs:
-        specs, base_dir = _declared(run)
-        found, statuses = read_secrets(specs, base_dir, environ)
-        for status in statuses:
-            value = found.get(status.name)
-            if value is not None and value not in values.values():
-                values[_free_name(status.name, values)] = value
-            if not notes.get((status.name, status.source), _UNREAD).rescanned:
-                note = SecretNote(status.name, status.source, value is not None, status.problem)
-                notes[(status.name, status.source)] = note
-    return Redactor(values), [notes[key] for key in sorted(notes)]
+    for status in statuses:
+        if not notes.get((status.name, status.source), _UNREAD).rescanned:
+            read = not status.problem
+            notes[(status.name, status.source)] = SecretNote(
+                status.name, status.source, read, status.problem
+            )
+    return redactor, [notes[key] for key in sorted(notes)]
 
 
 _UNREAD = SecretNote("", "", rescanned=False)
-
-
-def _free_name(name: str, taken: Mapping[str, str]) -> str:
-    """`name`, or `name#2`, `name#3`… when runs declared it with other values."""
-    number = 1
-    free = name
-    while free in taken:
-        number += 1
-        free = f"{name}#{number}"
-    return free
 
 
 def _declared(run: RecordedRun) -> tuple[Mapping[str, SecretSpec], Path]:

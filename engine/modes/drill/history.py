@@ -9,11 +9,13 @@ from typing import Any
 
 from msgspec.structs import asdict
 
-from engine.ledger import DrillRow
+from engine.core.errors import LedgerError
+from engine.ledger import DrillRow, Ledger
 from engine.modes.catalog import table
-from engine.modes.drill.report import render_json, render_text
+from engine.modes.drill.report import render_text
 from engine.modes.drill.verdict import DrillReport
 from engine.modes.history import open_ledger
+from engine.modes.run_record import incident_line
 
 
 def list_drills(playbook: str | None, limit: int, output: str) -> str:
@@ -33,10 +35,16 @@ def show_drill(drill_id: str, output: str) -> str:
     engine died) is told from what was recorded when it started."""
     with open_ledger() as ledger:
         row = ledger.get_drill(drill_id)
+        incident = _incident_of(ledger, row.drill_id)
     if not row.report:
-        return json.dumps(_listed(row), indent=2) if output == "json" else _unfinished(row)
+        listed = {**_listed(row), **({"incident": incident} if incident else {})}
+        return json.dumps(listed, indent=2) if output == "json" else _unfinished(row, incident)
     report = DrillReport.from_dict(row.report)
-    return render_json(report) if output == "json" else render_text(report)
+    if output == "json":  # the report the drill printed, and the incident it joined
+        joined = {"incident": incident} if incident else {}
+        return json.dumps({**report.as_dict(), **joined}, indent=2, sort_keys=True)
+    text = render_text(report)
+    return f"{text}\n{incident_line(incident)}" if incident else text
 
 
 def _listed(row: DrillRow) -> dict[str, Any]:
@@ -57,13 +65,23 @@ def _drill_cells(row: DrillRow) -> tuple[str, ...]:
     )
 
 
-def _unfinished(row: DrillRow) -> str:
+def _incident_of(ledger: Ledger, drill_id: str) -> str | None:
+    """The incident the drill belongs to (`runbook drill --incident`, or attached); None
+    also for a drill that started no run (refused before its first)."""
+    try:
+        return ledger.incident_of_run(drill_id)
+    except LedgerError:
+        return None
+
+
+def _unfinished(row: DrillRow, incident: str | None) -> str:
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.started_at))
-    return (
+    told = (
         f"drill {row.drill_id} of {row.playbook} {row.version}, started {started}: "
         f"{row.status}, no report recorded (`runbook runs --mode drill` lists its runs,"
         " each with this drill as its parent)"
     )
+    return f"{told}\n{incident_line(incident)}" if incident else told
 
 
 def _seconds(value: float | None) -> str:

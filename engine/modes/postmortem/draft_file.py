@@ -7,13 +7,16 @@ import os
 import tempfile
 from pathlib import Path
 
+import msgspec
 from msgspec import Struct
 
 from engine.core.errors import UsageError
 from engine.modes.postmortem.html import render_html
 from engine.modes.postmortem.markdown import render_markdown
-from engine.modes.postmortem.sections import draft
-from engine.modes.postmortem.story import Story, build_story
+from engine.modes.postmortem.sections import Draft, draft
+from engine.modes.postmortem.story import Story, build_story, declarations
+from engine.run.context.secrets import declared_scrubber
+from engine.templating.redaction import Redactor
 
 FORMATS = ("md", "html")
 
@@ -49,8 +52,20 @@ def write_drill_html(drill_id: str, target: Path, force: bool, option: str) -> N
 
 
 def render(story: Story, format: str) -> str:
-    made = draft(story)
+    """The draft of `story`, scrubbed of every secret its recorded playbooks declare that
+    can be read here (the ledger redacted the runs' own, but an alert's labels and
+    annotations, a note, are kept as they came)."""
+    made = scrubbed(draft(story), declared_scrubber(declarations(story), os.environ)[0])
     return render_html(made) if format == "html" else render_markdown(made)
+
+
+def scrubbed(made: Draft, redactor: Redactor) -> Draft:
+    """Every text of the draft (its title, sections, chart labels) with every value the
+    redactor knows, in any form, replaced by its mark; before rendering, so that no
+    escaping hides a value from it."""
+    if not redactor:
+        return made
+    return msgspec.convert(redactor.redact_data(msgspec.to_builtins(made)), Draft)
 
 
 def write_report(target: Path, text: str, force: bool, option: str = "--force") -> None:

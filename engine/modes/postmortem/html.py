@@ -28,6 +28,7 @@ td, th { border: 1px solid #ccc; padding: .2rem .5rem; text-align: left; vertica
 .from-record .badge { background: #e3f2e1; color: #1b5e20; }
 .to-write .badge { background: #fff3cd; color: #7a5200; }
 .to-write > .value { font-style: italic; }
+.by-human .badge { background: #e1ecf7; color: #0d3c61; }
 .chart svg { max-width: 100%; height: auto; }
 </style>
 </head>
@@ -40,8 +41,8 @@ blameless: people are named as responders, never as a cause.</p>
 <section>
 <h2>{{ section.title }}</h2>
 {% for block in section.blocks %}
-{% set mark = "from-record" if block.filled else "to-write" %}
-{% set badge = "from the record" if block.filled else "to be written" %}
+{% set mark = "by-human" if block.by_human else ("from-record" if block.filled else "to-write") %}
+{% set badge = badges[mark] %}
 {% if block.headers %}
 <div class="{{ mark }}">{% if block.label %}<strong>{{ block.label }}</strong>{% endif %}
 <span class="badge">{{ badge }}</span>
@@ -76,6 +77,12 @@ the moment it recovered<span class="badge">from the record</span></figcaption></
 </html>
 """
 
+BADGES = {
+    "by-human": "set by a human",
+    "from-record": "from the record",
+    "to-write": "to be written",
+}
+
 
 def render_html(draft: Draft) -> str:
     """The draft as a page; its chart drawn when it has one."""
@@ -85,7 +92,7 @@ def render_html(draft: Draft) -> str:
     template = environment.from_string(PAGE)
     chart = draft.chart
     svg = Markup(draw_svg(chart)) if chart else ""  # noqa: S704 - matplotlib escapes its text
-    return template.render(draft=draft, svg=svg, link=link)
+    return template.render(draft=draft, svg=svg, link=link, badges=BADGES)
 
 
 def link(cell: Cell) -> Markup:

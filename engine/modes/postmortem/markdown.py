@@ -7,6 +7,7 @@ from __future__ import annotations
 from engine.modes.postmortem.sections import Block, Cell, Draft, Section
 
 FILLED, TO_WRITE = "_(from the record)_", "_(to be written)_"
+BY_HUMAN = "_(set by a human)_"  # an incident's time a person set
 _SPECIAL = "\\`*_[]<>|&#!"
 _URL_SCHEMES = ("http://", "https://")
 _LIST_MARKS = ("-", "+", "=")  # what would start a list or underline a heading
@@ -49,6 +50,8 @@ def _section(section: Section) -> list[str]:
 
 
 def _mark(block: Block) -> str:
+    if block.by_human:
+        return BY_HUMAN
     return FILLED if block.filled else TO_WRITE
 
 

@@ -17,7 +17,7 @@ from engine.core.durations import format_seconds
 from engine.core.events import StepResultEvent, UndoResultEvent, read_payload
 from engine.ledger import EventRow
 from engine.model.playbook import Healthy
-from engine.modes.postmortem.story import Alert, Moment, Story
+from engine.modes.postmortem.story import Alert, Moment, Story, proposal_words
 from engine.modes.run_record import RunRecord
 from engine.ui.sli_chart import ChartData, Marker
 from engine.ui.terminal_text import printable_line
@@ -40,7 +40,8 @@ class Cell(Struct, frozen=True):
 
 class Block(Struct, frozen=True):
     """A fact (`label`: `text`), a list (`items`) or a table (`headers`, `rows`);
-    `filled` says whether the record filled it or a human is to write it."""
+    `filled` says whether the record filled it or a human is to write it; `by_human`, that
+    a person set it in the ledger (an incident's time)."""
 
     filled: bool
     label: str = ""
@@ -48,6 +49,7 @@ class Block(Struct, frozen=True):
     items: list[str] = field(default_factory=list)
     headers: list[str] = field(default_factory=list)
     rows: list[list[Cell]] = field(default_factory=list)
+    by_human: bool = False
 
 
 class Section(Struct, frozen=True):
@@ -79,6 +81,8 @@ def human(label: str, text: str = TO_WRITE) -> Block:
 def draft(story: Story) -> Draft:
     """The postmortem draft of `story`."""
     title = f"Postmortem: {story.playbook} {story.version} ({_what(story)} {story.story_id})"
+    if story.incident is not None:
+        title = f"Postmortem: {story.incident.title} (incident {story.story_id})"
     sections = [
         Section("Overview", _overview(story)),
         Section("Summary", _summary(story)),
@@ -105,10 +109,12 @@ def utc(ts: float | None) -> str:
 
 
 def _what(story: Story) -> str:
-    return "drill" if story.kind == "drill" else "run"
+    return story.kind if story.kind in ("drill", "incident") else "run"
 
 
 def _end_status(story: Story) -> str:
+    if story.incident is not None:
+        return f"incident {story.incident.status}"
     if story.drill is not None:
         return f"drill verdict {story.drill.verdict}"
     return story.runs[0].row.status if story.runs else "unknown"
@@ -132,6 +138,8 @@ def _summary(story: Story) -> list[Block]:
     life = story.lifecycle
     playbook = f"{story.playbook} {story.version}"
     said = [f"The {_what(story)} of playbook {playbook} ended: {_end_status(story)}."]
+    if story.incident is not None:
+        said = [_incident_summary(story)]
     said += [f"Alert {a.alertname} fired at {utc(a.starts_at)}." for a in story.alerts]
     if story.drill is not None and story.drill.verdict == REFUSED:
         said.append("A game-day drill, refused: nothing was injected.")
@@ -144,6 +152,19 @@ def _summary(story: Story) -> list[Block]:
     return [fact("From the record", " ".join(said)), human("What happened, in two sentences")]
 
 
+def _incident_summary(story: Story) -> str:
+    incident = story.incident
+    assert incident is not None
+    playbooks = sorted({r.row.playbook for r in story.runs})
+    runs = f"{len(story.runs)} run(s) of {', '.join(playbooks)}" if playbooks else "no run"
+    severity = f" (severity {incident.severity})" if incident.severity else ""
+    return (
+        f"Incident {incident.title}{severity}, opened by"
+        f" {incident.opened_by} at {utc(incident.opened_at)}, is {incident.status}:"
+        f" {len(story.alerts)} alert(s), {runs}."
+    )
+
+
 def _impact(story: Story) -> list[Block]:
     life = story.lifecycle
     start = life.impact_start or life.response
@@ -151,10 +172,10 @@ def _impact(story: Story) -> list[Block]:
     known = [p for p in story.points if p.value is not None]
     worst = _worst(story)
     band = f"healthy {story.healthy}" if story.healthy else NO_THRESHOLD
+    duration = f"{span} ({_source(start)} to {_source(life.resolved)})" if span else None
+    by_human = bool(span) and any(m is not None and m.human for m in (start, life.resolved))
     return [
-        fact(
-            "Duration", f"{span} ({_source(start)} to {_source(life.resolved)})" if span else None
-        ),
+        _marked(fact("Duration", duration), by_human),
         fact("SLI worst value", worst if known else (NO_VALUE if story.points else None)),
         fact("SLI healthy band", band if story.sli_declared else "no SLI declared"),
         fact("Error budget spent", "no SLO declared: the playbook format has no SLO field"),
@@ -203,11 +224,31 @@ def _timeline(story: Story) -> Block:
             rows.append((ended, _row(ended, said, show)))
     for note in story.notes:
         rows.append((note.ts, _row(note.ts, f"note by {note.author}: {note.text}", "")))
+    rows += _incident_rows(story)
     mitigated = story.lifecycle.mitigated
     if mitigated is not None:
         rows.append((mitigated.ts, _row(mitigated.ts, "SLI recovered (first healthy sample)", "")))
     rows.sort(key=lambda row: row[0])
     return Block(True, headers=["time (UTC)", "event", "link"], rows=[cells for _, cells in rows])
+
+
+def _incident_rows(story: Story) -> list[tuple[float, list[Cell]]]:
+    """An incident's own rows: its opening, its approved proposals, the times a human set."""
+    incident = story.incident
+    if incident is None:
+        return []
+    show = f"runbook show {incident.incident_id}"
+    opened = f"incident {incident.incident_id} opened by {incident.opened_by}"
+    rows = [(incident.opened_at, _row(incident.opened_at, opened, show))]
+    for proposal in incident.proposals:
+        if proposal.approved_at is not None:
+            said = proposal_words(proposal)
+            rows.append((proposal.approved_at, _row(proposal.approved_at, said, show)))
+    life = story.lifecycle
+    for moment in (life.impact_start, life.detected, life.response, life.mitigated, life.resolved):
+        if moment is not None and moment.human:
+            rows.append((moment.ts, _row(moment.ts, moment.source, show)))
+    return rows
 
 
 def _row(ts: float, event: str, link: str) -> list[Cell]:
@@ -273,6 +314,9 @@ def _detection(story: Story) -> list[Block]:
             *[_alert_said(alert) for alert in story.alerts],
             human("How it could be detected sooner"),
         ]
+    if story.incident is not None:
+        by_hand = f"no alert in the record: the incident was opened by {story.incident.opened_by}"
+        return [fact("How it was detected", by_hand), human("Who noticed, and how")]
     return [
         fact("How it was detected", "no alert in the record: the run was started by hand"),
         human("Who noticed, and how"),
@@ -295,6 +339,8 @@ def _responders(story: Story) -> list[str]:
         for name in [record.row.operator, *_approvers(record)]:
             if name and name not in names:
                 names.append(name)
+    proposals = story.incident.proposals if story.incident is not None else []
+    names += [p.approved_by for p in proposals if p.approved_by and p.approved_by not in names]
     return names + [n.author for n in story.notes if n.author and n.author not in names]
 
 
@@ -311,16 +357,25 @@ def _response(story: Story) -> list[Block]:
         f"{r.step} ({r.run_id}): {r.status}{' — ' + r.message if r.message else ''}"
         for r in _step_results(story)
     ]
-    return [
+    blocks = [
         Block(True, "Responders", items=[printable_line(n) for n in _responders(story)]),
         Block(True, "Steps", items=[printable_line(s) for s in steps] or ["no step ran"]),
-        human("Decisions made and why"),
     ]
+    if story.incident is not None and story.incident.proposals:
+        said = [printable_line(proposal_words(p)) for p in story.incident.proposals]
+        blocks.append(Block(True, "Proposals", items=said))
+    return [*blocks, human("Decisions made and why")]
 
 
 def _resolution(story: Story) -> list[Block]:
     life = story.lifecycle
     mitigated = f"SLI recovered at {utc(life.mitigated.ts)}" if life.mitigated else None
+    if story.incident is not None:
+        return [
+            fact("Outcome", _end_status(story)),
+            _time_fact("Mitigated", life.mitigated, story.left_out.get("mitigated")),
+            _time_fact("Resolved", life.resolved, story.left_out.get("resolved")),
+        ]
     return [
         fact("Outcome", _end_status(story)),
         fact("Mitigated", mitigated if story.sli_declared else "no SLI declared"),
@@ -432,23 +487,33 @@ def _times(story: Story) -> list[Block]:
         _span("Time to detect (TTD)", base, life.detected),
         _span("Time to mitigate (TTM)", since, life.mitigated),
         _span("Time to resolve (TTR)", since, life.resolved),
-        fact("Impact start", _at(life.impact_start)),
-        fact("Detected", _at(life.detected)),
-        fact("Response started", _at(life.response)),
-        fact("Mitigated", _at(life.mitigated)),
-        fact("Resolved", _at(life.resolved)),
+        _time_fact("Impact start", life.impact_start, story.left_out.get("impact_started")),
+        _time_fact("Detected", life.detected, story.left_out.get("detected")),
+        _time_fact("Response started", life.response, story.left_out.get("response_started")),
+        _time_fact("Mitigated", life.mitigated, story.left_out.get("mitigated")),
+        _time_fact("Resolved", life.resolved, story.left_out.get("resolved")),
     ]
 
 
-def _at(moment: Moment | None) -> str | None:
-    return f"{utc(moment.ts)} ({moment.source})" if moment else None
+def _time_fact(label: str, moment: Moment | None, left_out: str | None) -> Block:
+    """A lifecycle time and its source, marked as a human's when a person set it; not
+    known, with why the record's was left out when it was."""
+    if moment is None:
+        why = f" ({left_out})" if left_out else ""
+        return Block(False, label, printable_line(f"unknown{why}: {TO_WRITE}"))
+    return _marked(fact(label, f"{utc(moment.ts)} ({moment.source})"), moment.human)
 
 
 def _span(label: str, start: Moment | None, end: Moment | None) -> Block:
     span = _between(start, end)
     if span is None or start is None or end is None:
         return fact(label, None)
-    return fact(label, f"{span}: from {start.source} to {end.source}")
+    said = fact(label, f"{span}: from {start.source} to {end.source}")
+    return _marked(said, start.human or end.human)
+
+
+def _marked(block: Block, by_human: bool) -> Block:
+    return Block(block.filled, block.label, block.text, by_human=by_human)
 
 
 def _between(start: Moment | None, end: Moment | None) -> str | None:
@@ -471,8 +536,8 @@ def _support(story: Story) -> list[Block]:
         fact("Content hash", f"sha256 {story.content_hash}"),
         Block(True, "Runs", headers=["run", "mode", "outcome"], rows=runs or [_NO_RUN]),
     ]
-    if story.kind == "drill":
-        blocks.append(fact("Drill", f"runbook show {story.story_id}"))
+    if story.kind in ("drill", "incident"):
+        blocks.append(fact(story.kind.capitalize(), f"runbook show {story.story_id}"))
     return blocks
 
 

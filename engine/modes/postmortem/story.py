@@ -4,27 +4,33 @@ A story holds the runs (rows and events), the alerts that started them (the
 notification's labels, annotations, `startsAt`, `endsAt` and `generatorURL`), the SLI
 samples, the healthy band the playbook declared, human notes, and the lifecycle times
 (impact start, detected, response, mitigated, resolved), each with where it came from.
-It is built here from one run or one drill; the renderers (`sections`, `markdown`,
-`html`) know nothing of the ledger.
+It is built here from one run, one drill, or one incident (all its alerts, member runs
+and drills, proposals and notes, its times as the incident holds them); the renderers
+(`sections`, `markdown`, `html`) know nothing of the ledger.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from msgspec import Struct, field
+from msgspec import Struct, field, structs
 
 from engine.core.errors import EngineError
 from engine.core.events import RunStarted, read_payload
 from engine.ledger import EventRow, Ledger, is_drill_id
 from engine.ledger.inbox import RESOLVED, EscalationRow, TriggerRow
-from engine.model.playbook import Healthy
+from engine.ledger.incident_record import IncidentAlert, IncidentProposal, IncidentRecord
+from engine.ledger.incident_times import HUMAN, LABELS, TIMES, epoch_of
+from engine.model.playbook import Healthy, Playbook
 from engine.modes.drill.verdict import DrillReport
 from engine.modes.history import open_ledger
+from engine.modes.incidents import is_incident_id
 from engine.modes.run_record import RunRecord, read_record
 from engine.playbook.loader import load_playbook
+from engine.run.context.secrets import Declaration
 
 PRE_CHECK = "pre-check"  # the SLI sample a run takes before its first step
 ROLLBACKS_READ = 100  # the rollbacks of one run told (a run is rarely undone twice)
@@ -59,10 +65,11 @@ class Point(Struct, frozen=True):
 
 
 class Moment(Struct, frozen=True):
-    """A lifecycle time and where it came from (`source`), or None when unknown."""
+    """A lifecycle time and where it came from (`source`); `human`: a person set it."""
 
     ts: float
     source: str
+    human: bool = False
 
 
 class Note(Struct, frozen=True):
@@ -82,9 +89,10 @@ class Lifecycle(Struct, frozen=True):
 
 
 class Story(Struct, frozen=True):
-    """An incident as told from the record: one run, one drill (its runs), or later many."""
+    """An incident as told from the record: one run, one drill (its runs), or an incident
+    (its alerts, runs and drills, proposals and notes)."""
 
-    kind: str  # "run" or "drill"
+    kind: str  # "run", "drill" or "incident"
     story_id: str
     playbook: str
     version: str
@@ -99,11 +107,15 @@ class Story(Struct, frozen=True):
     notes: list[Note] = field(default_factory=list)
     drill: DrillReport | None = None
     drill_span: tuple[float, float | None] | None = None  # a drill's own start and end
+    incident: IncidentRecord | None = None
+    left_out: dict[str, str] = field(default_factory=dict)  # a record time left out: why
 
 
 def build_story(story_id: str) -> Story:
-    """The story of run or drill `story_id` (an id or a unique prefix of it)."""
+    """The story of a run, drill or incident `story_id` (an id or a unique prefix of it)."""
     with open_ledger() as ledger:
+        if is_incident_id(story_id):
+            return incident_story(ledger, story_id)
         if is_drill_id(story_id):
             return drill_story(ledger, story_id)
         return run_story(ledger, story_id)
@@ -173,6 +185,94 @@ def drill_story(ledger: Ledger, drill_id: str) -> Story:
     )
 
 
+def incident_story(ledger: Ledger, incident_id: str) -> Story:
+    """The story of an incident: every alert of it, every member run (a drill: its runs
+    and its own samples) and the rollbacks made of them on one time axis, its proposals
+    and notes, and its lifecycle times as the incident holds them (a human's win)."""
+    record = ledger.incident(incident_id)
+    runs: list[RunRecord] = []
+    points: list[Point] = []
+    for member in record.run_ids:
+        member_runs, member_points = _member(ledger, member)
+        runs += member_runs
+        points += member_points
+    points.sort(key=lambda point: point.ts)
+    alerts = [_incident_alert(ledger, alert) for alert in record.alerts]
+    # the playbook told: that of the last run of its own (not a drill's run, a rollback)
+    own = [r for r in runs if r.row.parent_run is None] or runs
+    last = own[-1] if own else None
+    declared = [_sli_of(r) for r in runs]
+    sli_declared, healthy = next((d for d in declared if d[0]), (False, None))
+    return Story(
+        kind="incident",
+        story_id=record.incident_id,
+        playbook=last.row.playbook if last is not None else record.playbook,
+        version=last.row.version if last is not None else "",
+        content_hash=last.row.content_hash if last is not None else "",
+        runs=runs,
+        alerts=alerts,
+        points=points,
+        sli_declared=sli_declared,
+        healthy=healthy,
+        lifecycle=_incident_lifecycle(record),
+        escalations=_escalations(ledger, runs),
+        notes=[Note(note.at, note.author, note.text) for note in record.notes],
+        incident=record,
+        left_out={name: t.ignored for name, t in record.times.items() if t.ignored},
+    )
+
+
+def _member(ledger: Ledger, member_id: str) -> tuple[list[RunRecord], list[Point]]:
+    """A member of an incident: a run and its rollbacks, or a drill's runs and samples."""
+    if is_drill_id(member_id):
+        story = drill_story(ledger, member_id)
+        return story.runs, story.points
+    record = read_record(ledger, member_id)
+    runs = [record, *_rollbacks_of(ledger, record)]
+    return runs, [point for run in runs for point in _points(run.events)]
+
+
+def _incident_alert(ledger: Ledger, alert: IncidentAlert) -> Alert:
+    """An alert of an incident, with what its notification and its decision said (the
+    incident's own record of it when the decision cannot be found)."""
+    decided = ledger.triggers(since=alert.received_at, limit=RESOLUTIONS_READ)
+    trigger = next(
+        (
+            row
+            for row in decided
+            if row.notification_id == alert.notification_id and row.position == alert.position
+        ),
+        None,
+    )
+    ends_at = epoch_of(alert.ends_at) if alert.status == "resolved" else None
+    if trigger is not None:
+        told = _alert(ledger, trigger)
+        return structs.replace(told, status=alert.status, ends_at=ends_at or told.ends_at)
+    said = _alert_said_at(ledger, alert.notification_id, alert.position)
+    return Alert(
+        alertname=alert.alertname,
+        fingerprint=alert.fingerprint,
+        status=alert.status,
+        starts_at=epoch_of(alert.starts_at),
+        ends_at=ends_at,
+        received_at=alert.received_at,
+        labels=alert.labels,
+        annotations=_strings(said.get("annotations")),
+        generator_url=alert.generator_url,
+        decision="unknown",
+        decision_id="-",
+        run_id=None,
+    )
+
+
+def proposal_words(proposal: IncidentProposal) -> str:
+    """What became of a proposal an alert of the incident made."""
+    said = f"proposal {proposal.trigger_id} of {proposal.playbook or 'no playbook'}"
+    if proposal.approved_by is not None:
+        return f"{said} approved by {proposal.approved_by}; run {proposal.run_id}"
+    return f"{said}: {proposal.state or 'unknown'}"
+
+
 def _escalations(ledger: Ledger, runs: list[RunRecord]) -> list[EscalationRow]:
     """The escalations about these runs, oldest first."""
     ids = {record.row.run_id for record in runs}
@@ -207,10 +307,15 @@ def _alert(ledger: Ledger, trigger: TriggerRow) -> Alert:
 
 def _alert_said(ledger: Ledger, trigger: TriggerRow) -> dict[str, Any]:
     """The alert of a decision as its notification's body has it ({} once pruned)."""
-    body = _json_object(ledger.notification_payload(trigger.notification_id))
+    return _alert_said_at(ledger, trigger.notification_id, trigger.position)
+
+
+def _alert_said_at(ledger: Ledger, notification_id: str, position: int) -> dict[str, Any]:
+    """Alert `position` of a notification as its body has it ({} once pruned)."""
+    body = _json_object(ledger.notification_payload(notification_id))
     alerts = body.get("alerts")
     listed = alerts if isinstance(alerts, list) else []
-    found = listed[trigger.position] if 0 <= trigger.position < len(listed) else None
+    found = listed[position] if 0 <= position < len(listed) else None
     return found if isinstance(found, dict) else {}
 
 
@@ -279,17 +384,36 @@ def _drill_points(report: DrillReport | None, injected_at: float | None) -> list
 def _sli_of(record: RunRecord) -> tuple[bool, Healthy | None]:
     """Whether the run's playbook declared an SLI, and its healthy band, read from the
     text the run recorded when it started (no band when that text no longer loads)."""
-    started = next((e for e in record.events if e.kind == RunStarted.kind), None)
-    payload = read_payload(started.kind, started.data) if started is not None else None
-    if not isinstance(payload, RunStarted):
-        return bool(_points(record.events)), None
-    try:
-        playbook = load_playbook(record.info.file, text=payload.source)
-    except EngineError:
+    playbook = recorded_playbook(record)
+    if playbook is None:
         return bool(_points(record.events)), None
     if playbook.sli is None:
         return False, None
     return True, playbook.sli.healthy
+
+
+def recorded_playbook(record: RunRecord) -> Playbook | None:
+    """The playbook as the text the run recorded when it started reads now (None when
+    it recorded none, or that text no longer loads)."""
+    started = next((e for e in record.events if e.kind == RunStarted.kind), None)
+    payload = read_payload(started.kind, started.data) if started is not None else None
+    if not isinstance(payload, RunStarted):
+        return None
+    try:
+        return load_playbook(record.info.file, text=payload.source)
+    except EngineError:
+        return None
+
+
+def declarations(story: Story) -> list[Declaration]:
+    """The secrets the recorded playbooks of the story's runs declare, each with the
+    folder its `file:` secrets are read from (that of the playbook's file)."""
+    found: list[Declaration] = []
+    for record in story.runs:
+        playbook = recorded_playbook(record)
+        if playbook is not None and playbook.secrets:
+            found.append((playbook.secrets, Path(record.info.file).parent))
+    return found
 
 
 def _sli_of_file(file: str, content_hash: str) -> tuple[bool, Healthy | None]:
@@ -339,6 +463,31 @@ def _drill_lifecycle(
             revert.row.finished_at if revert else None, "the fault reverted (revert run ended)"
         ),
     )
+
+
+# what the record says of each time of an incident (engine/ledger/incident_record.py)
+_RECORD_SOURCES = {
+    "impact_started": "the earliest alert's startsAt",
+    "detected": "the first alert's notification received",
+    "response_started": "the first member run started",
+    "mitigated": "the SLI of the first recovered member run healthy for good",
+    "resolved": "the last alert's endsAt, every alert resolved",
+}
+
+
+def _incident_lifecycle(record: IncidentRecord) -> Lifecycle:
+    """The incident's times as they stand, each with its source: the record, or a human
+    (`runbook incident set`, `resolve`)."""
+    moments: list[Moment | None] = []
+    for name in TIMES:
+        told = record.times[name]
+        if told.at is None:
+            moments.append(None)
+        elif told.source == HUMAN:
+            moments.append(Moment(told.at, f"{LABELS[name]} set by a human", human=True))
+        else:
+            moments.append(Moment(told.at, _RECORD_SOURCES[name]))
+    return Lifecycle(*moments)
 
 
 def _part(report: DrillReport | None, name: str) -> str | None:

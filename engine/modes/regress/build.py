@@ -18,7 +18,9 @@ from engine.core.errors import EngineError, UsageError
 from engine.core.events import EventKind
 from engine.ledger import EventRow, Ledger, is_drill_id
 from engine.ledger.inbox import TriggerRow
+from engine.ledger.incident_record import IncidentAlert
 from engine.model.yamlsource import load_source
+from engine.modes.incidents import is_incident_id
 from engine.modes.regress.case import (
     INJECT,
     NOT_REACHED,
@@ -39,7 +41,7 @@ from engine.modes.regress.case import (
     Source,
     within_of,
 )
-from engine.run.context.secrets import declared_secrets, read_secrets, secrets_scrubber
+from engine.run.context.secrets import declared_scrubber, declared_secrets
 from engine.templating.redaction import Redactor
 
 REDACTED_MARK = "«redacted:"  # how the ledger keeps a value that held a secret
@@ -229,8 +231,79 @@ def from_drill(ledger: Ledger, drill_id: str, within: float | None = None) -> Ca
     )
 
 
+def from_incident(ledger: Ledger, incident_id: str, within: float | None = None) -> Case:
+    """A case of an incident: that of its remediating run (the last member that ended
+    recovered or completed, else its last member: a run or a drill), the incident's first
+    alert as the fault context. Refused when its runs are of several playbooks (the case
+    is of one playbook: name the run) or it has none."""
+    incident = ledger.incident(incident_id)
+    members = [(member, _playbook_of(ledger, member)) for member in incident.run_ids]
+    playbooks = sorted({playbook for _, playbook in members})
+    if not members:
+        raise _not_a_case_of(
+            incident.incident_id,
+            "an incident without a run",
+            "attach the run that remediated it (runbook incident attach ID RUN_ID), or make"
+            " the case of a run: runbook regress RUN_ID -o CASE.yaml",
+        )
+    if len(playbooks) > 1:
+        named = ", ".join(f"{member} ({playbook})" for member, playbook in members)
+        raise UsageError(
+            f"{incident.incident_id} has runs of {len(playbooks)} playbooks"
+            f" ({', '.join(playbooks)}): a case is of one playbook",
+            f"name the run: runbook regress RUN_ID -o CASE.yaml (its runs: {named})",
+        )
+    chosen = _remediating(ledger, [member for member, _ in members])
+    case = builder_for(chosen)(ledger, chosen, within)
+    source = msgspec.structs.replace(case.source, incident=incident.incident_id)
+    case = msgspec.structs.replace(case, source=source)
+    if not incident.alerts:
+        return case
+    alert = _first_alert(ledger, incident.alerts[0], chosen)
+    context = msgspec.structs.replace(case.fault_context, alert=alert)
+    return msgspec.structs.replace(case, fault_context=context)
+
+
+def _playbook_of(ledger: Ledger, member: str) -> str:
+    if is_drill_id(member):
+        return ledger.get_drill(member).playbook
+    return ledger.get_run(member).playbook
+
+
+def _remediating(ledger: Ledger, members: Sequence[str]) -> str:
+    """The member that remediated: the last that ended recovered or completed (a drill
+    that passed), else the last."""
+    for member in reversed(members):
+        if is_drill_id(member):
+            if ledger.get_drill(member).verdict == "passed":
+                return member
+        elif ledger.get_run(member).status in SUCCESSES:
+            return member
+    return members[-1]
+
+
+def _first_alert(ledger: Ledger, first: IncidentAlert, chosen: str) -> Alert:
+    """The incident's first alert, as its notification brought it, with every secret
+    the chosen run's recorded playbook declares (and a value its alert gave a secret
+    input) redacted."""
+    alert = _alert_at(
+        ledger, first.notification_id, first.position, first.alertname, first.starts_at
+    )
+    alert = msgspec.structs.replace(alert, fingerprint=first.fingerprint)
+    run_id = ledger.get_drill(chosen).remediate_run if is_drill_id(chosen) else chosen
+    if run_id is None:
+        return alert
+    info = ledger.run_info(run_id)
+    recorded = _recorded_playbook(ledger.events(run_id), info.file)
+    held = _held_values(ledger.trigger_of_run(run_id), info.inputs)
+    return _redacted(alert, _scrubber(recorded, info.file, held)[0])
+
+
 # Which builder makes the case of an id: the first whose test matches (else a run's).
-BUILDERS: list[tuple[Callable[[str], bool], Builder]] = [(is_drill_id, from_drill)]
+BUILDERS: list[tuple[Callable[[str], bool], Builder]] = [
+    (is_drill_id, from_drill),
+    (is_incident_id, from_incident),
+]
 
 
 def path_of(events: Sequence[EventRow]) -> list[PathStep]:
@@ -302,10 +375,9 @@ def _scrubber(
     environment variable, its file), in any form (base64, URL-encoded, …); and the
     declared secrets that cannot be read here (`NAME (env VAR)`): not looked for."""
     specs = declared_secrets(recorded.get("secrets"))
-    base = Path(file).parent
-    _, statuses = read_secrets(specs, base, os.environ)
+    scrub, statuses = declared_scrubber([(specs, Path(file).parent)], os.environ, held)
     unread = [f"{status.name} ({status.source})" for status in statuses if status.problem]
-    return secrets_scrubber(specs, base, os.environ, held), unread
+    return scrub, unread
 
 
 def _alert_of(ledger: Ledger, trigger: TriggerRow | None, scrub: Redactor) -> Alert:
@@ -314,7 +386,11 @@ def _alert_of(ledger: Ledger, trigger: TriggerRow | None, scrub: Redactor) -> Al
     value the case can know redacted (`_scrubber`)."""
     if trigger is None:
         return Alert()
-    alert = _alert_in(ledger, trigger)
+    return _redacted(_alert_in(ledger, trigger), scrub)
+
+
+def _redacted(alert: Alert, scrub: Redactor) -> Alert:
+    """The alert with every value `scrub` knows redacted, and a note saying so."""
     labels, annotations = scrub.redact_data(alert.labels), scrub.redact_data(alert.annotations)
     if (labels, annotations) == (alert.labels, alert.annotations):
         return alert
@@ -331,23 +407,29 @@ def _alert_of(ledger: Ledger, trigger: TriggerRow | None, scrub: Redactor) -> Al
 
 
 def _alert_in(ledger: Ledger, trigger: TriggerRow) -> Alert:
-    body = _json(ledger.notification_payload(trigger.notification_id))
-    alerts = body.get("alerts") if isinstance(body, dict) else None
-    if not isinstance(alerts, list) or not 0 <= trigger.position < len(alerts):
-        return Alert(
-            {"alertname": trigger.alertname},
-            {},
-            trigger.starts_at,
-            trigger.fingerprint,
-            "the notification's body was pruned from the ledger: only the alert's name is known",
-        )
-    alert = alerts[trigger.position]
-    return Alert(
-        _texts(alert.get("labels")),
-        _texts(alert.get("annotations")),
-        trigger.starts_at,
-        trigger.fingerprint,
+    alert = _alert_at(
+        ledger, trigger.notification_id, trigger.position, trigger.alertname, trigger.starts_at
     )
+    return msgspec.structs.replace(alert, fingerprint=trigger.fingerprint)
+
+
+def _alert_at(
+    ledger: Ledger, notification_id: str, position: int, alertname: str, starts_at: str
+) -> Alert:
+    """Alert `position` of a notification as its body has it (its name alone once the
+    body was pruned)."""
+    body = _json(ledger.notification_payload(notification_id))
+    alerts = body.get("alerts") if isinstance(body, dict) else None
+    if not isinstance(alerts, list) or not 0 <= position < len(alerts):
+        return Alert(
+            {"alertname": alertname},
+            {},
+            starts_at,
+            note="the notification's body was pruned from the ledger: only the alert's name is"
+            " known",
+        )
+    alert = alerts[position]
+    return Alert(_texts(alert.get("labels")), _texts(alert.get("annotations")), starts_at)
 
 
 def _recorded_playbook(events: Sequence[EventRow], file: str) -> dict[str, Any]:

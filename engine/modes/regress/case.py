@@ -37,6 +37,7 @@ class Source(Struct, frozen=True, omit_defaults=True):
     mode: str = ""
     at: str = ""
     outcome: str = ""  # how the run ended: a case of a failed run says failed or not_recovered
+    incident: str = ""  # the incident the case was made of (`runbook regress INCIDENT_ID`)
 
 
 class Alert(Struct, frozen=True, omit_defaults=True):

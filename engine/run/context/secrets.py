@@ -135,8 +135,42 @@ def secrets_scrubber(
     URL-encoded, …). A secret not set here is skipped: text from outside a run (an
     alert's labels, a record written out) is scrubbed of the secrets this process can
     know. `known`: other values to redact beside, by the name their mark shows."""
-    values, _ = read_secrets(specs, base_dir, environ)
-    return Redactor({**(known or {}), **values})
+    return declared_scrubber([(specs, base_dir)], environ, known)[0]
+
+
+# The secrets one playbook declares, and the folder its `file:` secrets are read from.
+Declaration = tuple[Mapping[str, SecretSpec], Path]
+
+
+def declared_scrubber(
+    declarations: Sequence[Declaration],
+    environ: Mapping[str, str],
+    known: Mapping[str, str] | None = None,
+) -> tuple[Redactor, list[SecretStatus]]:
+    """The one scrub of text from outside a run (a bundle, a regression case, a
+    postmortem): a redactor of every secret the playbooks declare whose value can be read
+    here and now (`secrets_scrubber`), and the status of each declaration in order (its
+    `problem` says why one was not read, and so is not looked for). A name declared with
+    other values by several playbooks is redacted under `NAME#2`, `NAME#3`…"""
+    values: dict[str, str] = dict(known or {})
+    statuses: list[SecretStatus] = []
+    for specs, base_dir in declarations:
+        found, read = read_secrets(specs, base_dir, environ)
+        statuses += read
+        for name, value in found.items():
+            if value not in values.values():
+                values[_free_name(name, values)] = value
+    return Redactor(values), statuses
+
+
+def _free_name(name: str, taken: Mapping[str, str]) -> str:
+    """`name`, or `name#2`, `name#3`… when it is taken by another value."""
+    number = 1
+    free = name
+    while free in taken:
+        number += 1
+        free = f"{name}#{number}"
+    return free
 
 
 def missing_secret_placeholder(name: str) -> str:

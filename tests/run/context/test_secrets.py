@@ -19,6 +19,7 @@ from engine.core.output_cuts import line_cut, tail_cut
 from engine.model.playbook import SecretSpec
 from engine.run.context.secrets import (
     SecretError,
+    declared_scrubber,
     declared_secrets,
     load_secrets,
     secrets_scrubber,
@@ -224,3 +225,31 @@ def test_the_scrubber_of_declared_secrets_reads_env_and_file_and_skips_what_is_n
         ["«redacted:token»"] * 4 + ["«redacted:key»", "«redacted:held»"]
     )
     assert declared_secrets(None) == {} and declared_secrets(["token"]) == {}
+
+
+def test_one_scrub_of_several_playbooks_keeps_each_value_and_says_what_it_could_not_read(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "key.txt").write_text("file-value-1\n")
+    first = {"token": SecretSpec("token", env="FIRST_TOKEN", file=None)}
+    second = {
+        "token": SecretSpec("token", env="SECOND_TOKEN", file=None),
+        "key": SecretSpec("key", env=None, file="key.txt"),
+        "gone": SecretSpec("gone", env="NOT_SET_HERE", file=None),
+    }
+    environ = {"FIRST_TOKEN": "value-one", "SECOND_TOKEN": "value-two"}
+
+    scrub, statuses = declared_scrubber(
+        [(first, tmp_path), (second, tmp_path)], environ, {"service": "held-input"}
+    )
+
+    text = "value-one value-two file-value-1 held-input " + base64.b64encode(b"value-two").decode()
+    assert scrub.redact(text) == (
+        "«redacted:token» «redacted:token#2» «redacted:key» «redacted:service» «redacted:token#2»"
+    )
+    assert [(s.name, s.source, bool(s.problem)) for s in statuses] == [
+        ("token", "env FIRST_TOKEN", False),
+        ("token", "env SECOND_TOKEN", False),
+        ("key", "file key.txt", False),
+        ("gone", "env NOT_SET_HERE", True),
+    ]
