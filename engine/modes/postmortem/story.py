@@ -11,7 +11,9 @@ It is built here from one run or one drill; the renderers (`sections`, `markdown
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from msgspec import Struct, field
@@ -20,16 +22,19 @@ from engine.core.errors import EngineError
 from engine.core.events import RunStarted, read_payload
 from engine.ledger import EventRow, Ledger, is_drill_id
 from engine.ledger.inbox import RESOLVED, EscalationRow, TriggerRow
-from engine.model.playbook import Healthy
+from engine.model.playbook import Healthy, Playbook
 from engine.modes.drill.verdict import DrillReport
 from engine.modes.history import open_ledger
 from engine.modes.run_record import RunRecord, read_record
 from engine.playbook.loader import load_playbook
+from engine.run.context.secrets import read_secrets
+from engine.templating.redaction import Redactor
 
 PRE_CHECK = "pre-check"  # the SLI sample a run takes before its first step
 ROLLBACKS_READ = 100  # the rollbacks of one run told (a run is rarely undone twice)
 ESCALATIONS_READ = 1000  # the newest escalations searched for those of a story's runs
 RESOLUTIONS_READ = 1000  # the decisions on resolved alerts searched for the run's alert
+REDACTED_MARK = "«redacted:"  # how the ledger keeps an input that held a secret
 
 
 class Alert(Struct, frozen=True):
@@ -112,7 +117,8 @@ def build_story(story_id: str) -> Story:
 def run_story(ledger: Ledger, run_id: str) -> Story:
     """The story of one run, and of the alert that started it where one did."""
     record = read_record(ledger, run_id)
-    alerts = [_alert(ledger, record.trigger)] if record.trigger is not None else []
+    trigger = record.trigger
+    alerts = [_alert(ledger, trigger, _alert_redactor(record))] if trigger is not None else []
     runs = [record, *_rollbacks_of(ledger, record)]
     points = _points(record.events)
     sli_declared, healthy = _sli_of(record)
@@ -183,10 +189,11 @@ def _escalations(ledger: Ledger, runs: list[RunRecord]) -> list[EscalationRow]:
 # -- alerts ----------------------------------------------------------------------------
 
 
-def _alert(ledger: Ledger, trigger: TriggerRow) -> Alert:
+def _alert(ledger: Ledger, trigger: TriggerRow, redactor: Redactor) -> Alert:
     """The alert of a decision, with what its notification's body said of it (a body
-    pruned since tells only what the decision kept)."""
-    said = _alert_said(ledger, trigger)
+    pruned since tells only what the decision kept), every secret in it redacted: the
+    body is kept as it arrived, so a label that gave an input a secret's value holds it."""
+    said = redactor.redact_data(_alert_said(ledger, trigger))
     resolved = _resolved(ledger, trigger)
     ended = _alert_said(ledger, resolved) if resolved is not None else {}
     return Alert(
@@ -203,6 +210,29 @@ def _alert(ledger: Ledger, trigger: TriggerRow) -> Alert:
         decision_id=trigger.trigger_id,
         run_id=trigger.run_id,
     )
+
+
+def _alert_redactor(record: RunRecord) -> Redactor:
+    """A redactor of the secrets an alert's body may hold: the value of each input the
+    ledger kept redacted (as the alert's decision gave it), and each secret the run's
+    recorded playbook declares that can be read here."""
+    trigger = record.trigger
+    given = trigger.inputs if trigger is not None else {}
+    values = {
+        name: str(given[name])
+        for name, value in record.info.inputs.items()
+        if REDACTED_MARK in json.dumps(value, ensure_ascii=False) and given.get(name)
+    }
+    return Redactor({**_declared_secrets(record), **values})
+
+
+def _declared_secrets(record: RunRecord) -> dict[str, str]:
+    """The secrets the run's recorded playbook declares, read as a run reads them."""
+    playbook = _recorded_playbook(record)
+    if playbook is None or not playbook.secrets:
+        return {}
+    found, _ = read_secrets(playbook.secrets, Path(record.info.file).parent, os.environ)
+    return {name: value for name, value in found.items() if value}
 
 
 def _alert_said(ledger: Ledger, trigger: TriggerRow) -> dict[str, Any]:
@@ -279,17 +309,25 @@ def _drill_points(report: DrillReport | None, injected_at: float | None) -> list
 def _sli_of(record: RunRecord) -> tuple[bool, Healthy | None]:
     """Whether the run's playbook declared an SLI, and its healthy band, read from the
     text the run recorded when it started (no band when that text no longer loads)."""
-    started = next((e for e in record.events if e.kind == RunStarted.kind), None)
-    payload = read_payload(started.kind, started.data) if started is not None else None
-    if not isinstance(payload, RunStarted):
-        return bool(_points(record.events)), None
-    try:
-        playbook = load_playbook(record.info.file, text=payload.source)
-    except EngineError:
+    playbook = _recorded_playbook(record)
+    if playbook is None:
         return bool(_points(record.events)), None
     if playbook.sli is None:
         return False, None
     return True, playbook.sli.healthy
+
+
+def _recorded_playbook(record: RunRecord) -> Playbook | None:
+    """The playbook as the run recorded its text when it started (None when it recorded
+    none or that text no longer loads)."""
+    started = next((e for e in record.events if e.kind == RunStarted.kind), None)
+    payload = read_payload(started.kind, started.data) if started is not None else None
+    if not isinstance(payload, RunStarted):
+        return None
+    try:
+        return load_playbook(record.info.file, text=payload.source)
+    except EngineError:
+        return None
 
 
 def _sli_of_file(file: str, content_hash: str) -> tuple[bool, Healthy | None]:
