@@ -29,7 +29,9 @@ class Redactor:
     Python escapes, `\\u` escapes, URL encoding, hex, base64 at any alignment), each
     line of a multi-line value (a PEM key printed line by line), and the part of a
     value left beside a mark where the engine cut output (engine.core.output_cuts). A longer
-    form wins over a shorter one that it contains. Redact whole lines or documents: a
+    form wins over a shorter one that it contains. Case is ignored, and the encoded forms
+    of the value upper- and lower-cased are redacted too: a template's `upper`, `lower` or
+    `title` of a secret is the secret. Redact whole lines or documents: a
     value split across two separately redacted chunks is not recognised.
     """
 
@@ -38,8 +40,10 @@ class Redactor:
         for name, value in secrets.items():
             for form in _forms(value):
                 self._names.setdefault(form, name)
+        self._folded = {form.lower(): name for form, name in reversed(self._names.items())}
         forms = sorted(self._names, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, forms))) if forms else None
+        pattern = "|".join(map(re.escape, forms))
+        self._pattern = re.compile(pattern, re.IGNORECASE) if forms else None
         self._raw = {value: name for name, value in secrets.items() if value}
 
     def __bool__(self) -> bool:
@@ -71,10 +75,21 @@ class Redactor:
     def secret_in(self, text: str) -> str | None:
         """The name of a secret occurring in `text`, or None."""
         found = self._pattern.search(text) if self._pattern is not None else None
-        return self._names[found.group()] if found else None
+        return self._name_of(found.group()) if found else None
 
     def _replacement(self, match: re.Match[str]) -> str:
-        return f"«redacted:{self._names[match.group()]}»"
+        return f"«redacted:{self._name_of(match.group())}»"
+
+    def _name_of(self, found: str) -> str:
+        """The secret whose form matched `found` (spelled in any case)."""
+        name = self._names.get(found) or self._folded.get(found.lower())
+        if name is not None:
+            return name
+        return next(
+            name
+            for form, name in self._names.items()
+            if re.fullmatch(re.escape(form), found, re.IGNORECASE)
+        )
 
     def _redact_at_cuts(self, text: str) -> str:
         """The end of a value that starts a cut tail, the start of one that ends a cut
@@ -107,7 +122,8 @@ def _forms(value: str) -> set[str]:
         return set()
     json_forms = {json.dumps(value, ensure_ascii=only_ascii)[1:-1] for only_ascii in (True, False)}
     forms = {value, shlex.quote(value), repr(value)[1:-1], *json_forms}
-    forms |= _encoded_forms(value)
+    for spelled in {value, value.upper(), value.lower()}:
+        forms |= _encoded_forms(spelled)
     forms |= {line for line in _secret_lines(value) if len(line) >= _LINE}
     return forms - {""}
 

@@ -193,3 +193,27 @@ def test_a_secret_file_that_is_a_fifo_is_refused_without_waiting(tmp_path: Path)
     assert f"cannot read file {tmp_path / 'token'}: not a regular file but a FIFO" in str(
         caught.value.render()
     )
+
+
+CASED = "canary-Secret-9f3e"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        CASED.upper(),
+        CASED.lower(),
+        CASED.title(),
+        CASED.swapcase(),
+        urllib.parse.quote(CASED.upper(), safe=""),
+        base64.b64encode(CASED.upper().encode()).decode(),
+        base64.b64encode(CASED.lower().encode()).decode(),
+    ],
+)
+def test_a_secret_upper_or_lower_cased_by_a_template_is_redacted(form: str) -> None:
+    redactor = Redactor({"token": CASED})
+
+    redacted = redactor.redact(f"token={form};")
+
+    assert redacted == "token=«redacted:token»;"
+    assert redactor.secret_in(form) == "token"
