@@ -10,7 +10,13 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from serve_fixtures import Server, alert, notification, write_playbook
+from serve_fixtures import (
+    Server,
+    alert,
+    notification,
+    write_playbook,
+    write_secret_label_playbook,
+)
 from sli_helpers import run_cli
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -81,47 +87,12 @@ def iso(ts: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(int(ts)))
 
 
-SECRET_LABEL_PLAYBOOK = """\
-apiVersion: runbook/v1
-kind: Playbook
-metadata:
-  name: pm-secret-label
-  version: 1.0.0
-  maturity: 3
-  owner: tests
-  triggers:
-    - alertname: ServiceDown
-inputs:
-  service: {type: string, pattern: '^[a-z0-9-]+$'}
-secrets:
-  token: {env: PM_LABEL_TOKEN}
-targets: ["svc/pm-secret-label"]
-sli:
-  probe:
-    command: {run: "test -f MARKERS/fixed; echo $?", timeout: 5s}
-  healthy: {below: 1}
-  settle: 0s
-  samples: 1
-  interval: 100ms
-steps:
-  - id: fix
-    timeout: 30s
-    shell:
-      run: 'test -n "$S" && touch MARKERS/fixed'
-      env: {S: "{{ inputs.service }}"}
-    irreversible: it only touches a marker
-"""
-
-
 def test_an_alert_label_that_gave_an_input_a_secrets_value_is_redacted(
     tmp_path: Path, serve_factory: Callable[..., Server]
 ) -> None:
     canary = f"canary-{uuid.uuid4().hex[:12]}"
-    folder = tmp_path / "playbooks"
-    folder.mkdir()
-    text = SECRET_LABEL_PLAYBOOK.replace("MARKERS", str(tmp_path))
-    (folder / "pm-secret-label.yaml").write_text(text)
-    server = serve_factory(folder, env={"PM_LABEL_TOKEN": canary}).start()
+    folder = write_secret_label_playbook(tmp_path / "playbooks", tmp_path / "markers")
+    server = serve_factory(folder, env={"LABEL_TOKEN": canary}).start()
     sent = alert("ServiceDown", service=canary)
     sent["generatorURL"] = f"{SOURCE}{{service=%22{canary}%22}}"
     assert server.post(notification([sent])).status == 200

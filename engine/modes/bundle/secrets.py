@@ -5,17 +5,21 @@ leaves in no bundle."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from msgspec import Struct
 
+from engine.ledger.inbox import TriggerRow
 from engine.model.playbook import SecretSpec
 from engine.modes.bundle.record import RecordedRun
 from engine.run.context.secrets import read_secrets
 from engine.templating.redaction import Redactor
 
+REDACTED_MARK = "«redacted:"  # how the ledger keeps an input that held a secret
 # What the bundle promises about a secret whose value the exporter could not read.
 LEDGER_GUARANTEE = (
     "every run redacts its secrets (all their forms: quoted, escaped, base64, URL-encoded,"
@@ -39,11 +43,15 @@ def export_redactor(
     runs: Sequence[RecordedRun], environ: Mapping[str, str] | None = None
 ) -> tuple[Redactor, list[SecretNote]]:
     """A redactor of every secret the runs' recorded playbooks declare that can be read
-    now, and a note on each declared secret."""
+    now and of each input value a run's alert gave that the ledger kept redacted, and a
+    note on each declared secret."""
     environ = os.environ if environ is None else environ
     values: dict[str, str] = {}
     notes: dict[tuple[str, str], SecretNote] = {}
     for run in runs:
+        for name, held in held_secrets(run.info.inputs, run.trigger).items():
+            if held not in values.values():
+                values[_free_name(name, values)] = held
         specs, base_dir = _declared(run)
         found, statuses = read_secrets(specs, base_dir, environ)
         for status in statuses:
@@ -54,6 +62,18 @@ def export_redactor(
                 note = SecretNote(status.name, status.source, value is not None, status.problem)
                 notes[(status.name, status.source)] = note
     return Redactor(values), [notes[key] for key in sorted(notes)]
+
+
+def held_secrets(inputs: Mapping[str, Any], trigger: TriggerRow | None) -> dict[str, str]:
+    """The value, as the alert's decision gave it, of each input the ledger kept
+    redacted (`inputs`, as recorded): the alert's body, kept as it arrived, holds it
+    where a label gave it, even when the secret itself cannot be read here."""
+    given = trigger.inputs if trigger is not None else {}
+    return {
+        name: str(given[name])
+        for name, value in inputs.items()
+        if REDACTED_MARK in json.dumps(value, ensure_ascii=False) and given.get(name)
+    }
 
 
 _UNREAD = SecretNote("", "", rescanned=False)

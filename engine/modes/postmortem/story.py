@@ -23,6 +23,7 @@ from engine.core.events import RunStarted, read_payload
 from engine.ledger import EventRow, Ledger, is_drill_id
 from engine.ledger.inbox import RESOLVED, EscalationRow, TriggerRow
 from engine.model.playbook import Healthy, Playbook
+from engine.modes.bundle.secrets import held_secrets
 from engine.modes.drill.verdict import DrillReport
 from engine.modes.history import open_ledger
 from engine.modes.run_record import RunRecord, read_record
@@ -34,7 +35,6 @@ PRE_CHECK = "pre-check"  # the SLI sample a run takes before its first step
 ROLLBACKS_READ = 100  # the rollbacks of one run told (a run is rarely undone twice)
 ESCALATIONS_READ = 1000  # the newest escalations searched for those of a story's runs
 RESOLUTIONS_READ = 1000  # the decisions on resolved alerts searched for the run's alert
-REDACTED_MARK = "«redacted:"  # how the ledger keeps an input that held a secret
 
 
 class Alert(Struct, frozen=True):
@@ -216,14 +216,8 @@ def _alert_redactor(record: RunRecord) -> Redactor:
     """A redactor of the secrets an alert's body may hold: the value of each input the
     ledger kept redacted (as the alert's decision gave it), and each secret the run's
     recorded playbook declares that can be read here."""
-    trigger = record.trigger
-    given = trigger.inputs if trigger is not None else {}
-    values = {
-        name: str(given[name])
-        for name, value in record.info.inputs.items()
-        if REDACTED_MARK in json.dumps(value, ensure_ascii=False) and given.get(name)
-    }
-    return Redactor({**_declared_secrets(record), **values})
+    held = held_secrets(record.info.inputs, record.trigger)
+    return Redactor({**_declared_secrets(record), **held})
 
 
 def _declared_secrets(record: RunRecord) -> dict[str, str]:
