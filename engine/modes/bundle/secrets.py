@@ -13,9 +13,13 @@ from typing import Any
 
 from msgspec import Struct
 
+from engine.core.errors import EngineError
+from engine.core.events import RunStarted, read_payload
+from engine.ledger import EventRow, RunInfo
 from engine.ledger.inbox import TriggerRow
-from engine.model.playbook import SecretSpec
+from engine.model.playbook import Playbook, SecretSpec
 from engine.modes.bundle.record import RecordedRun
+from engine.playbook.loader import load_playbook
 from engine.run.context.secrets import read_secrets
 from engine.templating.redaction import Redactor
 
@@ -74,6 +78,36 @@ def held_secrets(inputs: Mapping[str, Any], trigger: TriggerRow | None) -> dict[
         for name, value in inputs.items()
         if REDACTED_MARK in json.dumps(value, ensure_ascii=False) and given.get(name)
     }
+
+
+def record_redactor(
+    info: RunInfo,
+    trigger: TriggerRow | None,
+    events: Sequence[EventRow],
+    environ: Mapping[str, str] | None = None,
+) -> Redactor:
+    """A redactor of the secrets the record of a run may hold where it keeps a text as it
+    arrived (an alert's body): each input value the ledger kept redacted, and each secret
+    the playbook text the run recorded declares that can be read here."""
+    environ = os.environ if environ is None else environ
+    playbook = recorded_playbook(info.file, events)
+    specs = playbook.secrets if playbook is not None else {}
+    found, _ = read_secrets(specs, Path(info.file).parent, environ)
+    declared = {name: value for name, value in found.items() if value}
+    return Redactor({**declared, **held_secrets(info.inputs, trigger)})
+
+
+def recorded_playbook(file: str, events: Sequence[EventRow]) -> Playbook | None:
+    """The playbook as the run recorded its text when it started (None when it recorded
+    none or that text no longer loads)."""
+    started = next((e for e in events if e.kind == RunStarted.kind), None)
+    payload = read_payload(started.kind, started.data) if started is not None else None
+    if not isinstance(payload, RunStarted):
+        return None
+    try:
+        return load_playbook(file, text=payload.source)
+    except EngineError:
+        return None
 
 
 _UNREAD = SecretNote("", "", rescanned=False)

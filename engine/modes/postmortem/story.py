@@ -11,24 +11,20 @@ It is built here from one run or one drill; the renderers (`sections`, `markdown
 from __future__ import annotations
 
 import json
-import os
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from msgspec import Struct, field
 
 from engine.core.errors import EngineError
-from engine.core.events import RunStarted, read_payload
 from engine.ledger import EventRow, Ledger, is_drill_id
 from engine.ledger.inbox import RESOLVED, EscalationRow, TriggerRow
-from engine.model.playbook import Healthy, Playbook
-from engine.modes.bundle.secrets import held_secrets
+from engine.model.playbook import Healthy
+from engine.modes.bundle.secrets import record_redactor, recorded_playbook
 from engine.modes.drill.verdict import DrillReport
 from engine.modes.history import open_ledger
 from engine.modes.run_record import RunRecord, read_record
 from engine.playbook.loader import load_playbook
-from engine.run.context.secrets import read_secrets
 from engine.templating.redaction import Redactor
 
 PRE_CHECK = "pre-check"  # the SLI sample a run takes before its first step
@@ -118,7 +114,8 @@ def run_story(ledger: Ledger, run_id: str) -> Story:
     """The story of one run, and of the alert that started it where one did."""
     record = read_record(ledger, run_id)
     trigger = record.trigger
-    alerts = [_alert(ledger, trigger, _alert_redactor(record))] if trigger is not None else []
+    redactor = record_redactor(record.info, trigger, record.events)
+    alerts = [_alert(ledger, trigger, redactor)] if trigger is not None else []
     runs = [record, *_rollbacks_of(ledger, record)]
     points = _points(record.events)
     sli_declared, healthy = _sli_of(record)
@@ -212,23 +209,6 @@ def _alert(ledger: Ledger, trigger: TriggerRow, redactor: Redactor) -> Alert:
     )
 
 
-def _alert_redactor(record: RunRecord) -> Redactor:
-    """A redactor of the secrets an alert's body may hold: the value of each input the
-    ledger kept redacted (as the alert's decision gave it), and each secret the run's
-    recorded playbook declares that can be read here."""
-    held = held_secrets(record.info.inputs, record.trigger)
-    return Redactor({**_declared_secrets(record), **held})
-
-
-def _declared_secrets(record: RunRecord) -> dict[str, str]:
-    """The secrets the run's recorded playbook declares, read as a run reads them."""
-    playbook = _recorded_playbook(record)
-    if playbook is None or not playbook.secrets:
-        return {}
-    found, _ = read_secrets(playbook.secrets, Path(record.info.file).parent, os.environ)
-    return {name: value for name, value in found.items() if value}
-
-
 def _alert_said(ledger: Ledger, trigger: TriggerRow) -> dict[str, Any]:
     """The alert of a decision as its notification's body has it ({} once pruned)."""
     body = _json_object(ledger.notification_payload(trigger.notification_id))
@@ -303,25 +283,12 @@ def _drill_points(report: DrillReport | None, injected_at: float | None) -> list
 def _sli_of(record: RunRecord) -> tuple[bool, Healthy | None]:
     """Whether the run's playbook declared an SLI, and its healthy band, read from the
     text the run recorded when it started (no band when that text no longer loads)."""
-    playbook = _recorded_playbook(record)
+    playbook = recorded_playbook(record.info.file, record.events)
     if playbook is None:
         return bool(_points(record.events)), None
     if playbook.sli is None:
         return False, None
     return True, playbook.sli.healthy
-
-
-def _recorded_playbook(record: RunRecord) -> Playbook | None:
-    """The playbook as the run recorded its text when it started (None when it recorded
-    none or that text no longer loads)."""
-    started = next((e for e in record.events if e.kind == RunStarted.kind), None)
-    payload = read_payload(started.kind, started.data) if started is not None else None
-    if not isinstance(payload, RunStarted):
-        return None
-    try:
-        return load_playbook(record.info.file, text=payload.source)
-    except EngineError:
-        return None
 
 
 def _sli_of_file(file: str, content_hash: str) -> tuple[bool, Healthy | None]:

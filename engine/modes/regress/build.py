@@ -16,6 +16,7 @@ from engine.core.events import EventKind
 from engine.ledger import EventRow, Ledger, is_drill_id
 from engine.ledger.inbox import TriggerRow
 from engine.model.yamlsource import load_source
+from engine.modes.bundle.secrets import record_redactor
 from engine.modes.regress.case import (
     INJECT,
     NOT_REACHED,
@@ -67,6 +68,7 @@ def from_run(ledger: Ledger, run_id: str) -> Case:
         raise _not_a_case_of(info.run_id, f"a run of mode {info.mode}", _mode_hint(info.mode))
     _refuse_unless_succeeded(info.run_id, row.status)
     events = ledger.events(info.run_id)
+    trigger = ledger.trigger_of_run(info.run_id)
     observed = (row.finished_at or row.started_at) - row.started_at
     source = Source(
         "run",
@@ -80,7 +82,7 @@ def from_run(ledger: Ledger, run_id: str) -> Case:
     )
     return _case(
         source,
-        _alert_of(ledger, ledger.trigger_of_run(info.run_id), _held_secrets(info.inputs)),
+        _alert_of(ledger, trigger, record_redactor(info, trigger, events)),
         info.inputs,
         _fault_of(events, info.file),
         Expect(row.status, within_of(observed), OBSERVED, path_of(events), round(observed, 3)),
@@ -171,29 +173,23 @@ def _split_inputs(inputs: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
     return kept, sorted(supply)
 
 
-def _held_secrets(inputs: Mapping[str, Any]) -> list[str]:
-    """The inputs the ledger kept redacted: they held a secret's value."""
-    return _split_inputs(inputs)[1]
-
-
-def _alert_of(ledger: Ledger, trigger: TriggerRow | None, secret_inputs: list[str]) -> Alert:
+def _alert_of(ledger: Ledger, trigger: TriggerRow | None, redactor: Redactor) -> Alert:
     """The labels and annotations of the alert that started the run, from the
-    notification it came in (only its name when the body was pruned); the value of an
-    input that held a secret is redacted in them too (the alert is where it came from)."""
+    notification it came in (only its name when the body was pruned); a secret in them
+    is redacted (an input's value that the ledger kept redacted, a declared secret)."""
     if trigger is None:
         return Alert()
-    held = {name: str(trigger.inputs[name]) for name in secret_inputs if name in trigger.inputs}
-    redactor = Redactor({name: value for name, value in held.items() if value})
     alert = _alert_in(ledger, trigger)
-    if not redactor:
+    labels, annotations = redactor.redact_data((alert.labels, alert.annotations))
+    if (labels, annotations) == (alert.labels, alert.annotations):
         return alert
     return msgspec.structs.replace(
         alert,
-        labels=redactor.redact_data(alert.labels),
-        annotations=redactor.redact_data(alert.annotations),
+        labels=labels,
+        annotations=annotations,
         note="; ".join(
             part
-            for part in (alert.note, "values that held a secret are redacted: «redacted:INPUT»")
+            for part in (alert.note, "values that held a secret are redacted: «redacted:NAME»")
             if part
         ),
     )
