@@ -108,3 +108,24 @@ def test_an_alert_label_that_gave_an_input_a_secrets_value_is_redacted(
         assert "«redacted:service»" in done.stdout
         assert "alert ServiceDown fired" in done.stdout
     assert "  - label service=«redacted:service»" in drafts[0].stdout
+
+
+def test_an_alert_whose_clock_is_ahead_gives_no_time_to_detect_but_says_so(
+    tmp_path: Path, serve_factory: Callable[..., Server]
+) -> None:
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers")
+    server = serve_factory(tmp_path / "playbooks").start()
+    firing = alert("ServiceDown", starts_at=iso(time.time() + 300), service="api")
+    assert server.post(notification([firing])).status == 200
+    (row,) = server.wait_settled(1)
+    resolved = {**firing, "status": "resolved", "endsAt": iso(time.time() + 200)}
+    assert server.post(notification([resolved])).status == 200
+    server.wait_settled(2)
+
+    text = run_cli("postmortem", str(row["run_id"])).stdout
+
+    for label, end in (("(TTD)", "the alert's notification received"), ("(TTR)", "endsAt")):
+        line = next(s for s in text.splitlines() if label in s)
+        assert " 0s" not in line, line
+        assert re.search(rf"unknown: .*{end}.* is [0-9m.]+s before the alert's startsAt", line)
+        assert line.endswith("_(to be written)_"), line
