@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from msgspec import Struct
 
 from engine.core.errors import InvalidPlaybook
-from engine.core.findings import Finding
+from engine.core.findings import Finding, Location
 from engine.model.textfile import read_bounded
 from engine.model.yamlsource import Source, dotted, load_source
 from engine.modes.regress.case import Case, case_of
@@ -34,11 +35,22 @@ class ReadCase(Struct, frozen=True):
     case: Case
     file: str
     sha256: str
+    file_at: Location | None = None  # where the case names its playbook
 
     def playbook_file(self) -> str:
-        """The playbook the case names: a relative path is relative to the case's folder."""
+        """The playbook the case names: a relative path is relative to the case's folder.
+        InvalidPlaybook (exit 2) at that line of the case when nothing is there."""
         named = Path(self.case.source.file)
-        return str(named if named.is_absolute() else Path(self.file).parent / named)
+        path = named if named.is_absolute() else Path(self.file).parent / named
+        if not os.path.lexists(path):
+            at = self.file_at or Location(self.file, 1, 1)
+            problem = f"{path} is not there (moved or renamed since the case was made?)"
+            hint = (
+                "point `file` at the playbook where it is now (relative to the case's"
+                " folder), or name it: runbook drill PLAYBOOK --case CASE.yaml"
+            )
+            raise InvalidPlaybook([Finding(at, "source.file", problem, hint)])
+        return str(path)
 
 
 def read_case(file: str) -> ReadCase:
@@ -49,7 +61,7 @@ def read_case(file: str) -> ReadCase:
     if findings:
         raise InvalidPlaybook(findings)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return ReadCase(case_of(source.data), file, digest)
+    return ReadCase(case_of(source.data), file, digest, source.at(("source", "file")))
 
 
 def schema_findings(source: Source) -> list[Finding]:
