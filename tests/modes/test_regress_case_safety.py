@@ -67,3 +67,28 @@ def test_a_case_whose_playbook_moved_is_refused_at_its_file_line(tmp_path: Path)
 
     moved = run_cli("drill", str(tmp_path / "elsewhere.yaml"), "--case", str(case), "--dry-run")
     assert moved.returncode == 0, moved.stdout + moved.stderr
+
+
+def test_a_case_drilled_against_another_playbook_is_refused(tmp_path: Path) -> None:
+    playbook = tmp_path / "moved.yaml"
+    playbook.write_text(MOVED)
+    ran = run_cli("run", str(playbook), "--yes")
+    assert ran.returncode == 0, ran.stderr
+    case = tmp_path / "case.yaml"
+    assert run_cli("regress", run_id_of(ran.stdout), "-o", str(case)).returncode == 0
+    other = tmp_path / "other.yaml"
+    other.write_text(MOVED.replace("name: moved", "name: other"))
+
+    for args in (["--dry-run"], ["--yes"]):
+        done = run_cli("drill", str(other), "--case", str(case), *args)
+
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr.startswith(
+            f"error: {other} is the playbook 'other'; the case {case} is of 'moved'\n  hint: "
+        ), done.stderr
+        assert done.stdout == ""
+    assert run_cli("drills", "-o", "json").stdout.strip() == "[]"  # no drill ran
+
+    playbook.write_text(MOVED.replace("name: moved", "name: renamed"))
+    renamed = run_cli("drill", "--case", str(case), "--dry-run")
+    assert renamed.returncode == 2 and "is the playbook 'renamed'" in renamed.stderr
