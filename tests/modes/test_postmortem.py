@@ -232,6 +232,28 @@ def test_drill_html_refuses_an_existing_file_before_the_drill_runs_and_replaces_
     assert stat.S_IMODE(html.stat().st_mode) == 0o600
 
 
+def test_drill_html_refuses_a_folder_it_could_not_write_before_the_drill_runs(
+    tmp_path: Path,
+) -> None:
+    path, state = drill_playbook(tmp_path)
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o500)
+    targets = {
+        tmp_path / "missing" / "drill.html": "there is no folder",
+    }
+    if os.geteuid() != 0:  # root writes in a read-only folder
+        targets[read_only / "drill.html"] = f"the folder {read_only} is not writable"
+
+    for target, said in targets.items():
+        done = run_cli("drill", str(path), "--yes", "--html", str(target), "--replace-html")
+
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr.startswith(f"error: cannot write {target}: {said}"), done.stderr
+        assert "hint:" in done.stderr and "Traceback" not in done.stderr
+    assert json.loads(run_cli("drills", "-o", "json").stdout) == []  # no drill ran
+    assert state.read_text() == "good\n"
+
+
 CANARY = "canary-5e1f0c2a9d"
 SECRET_BODY = (
     "secrets:\n  token: {env: PM_CANARY}\n"

@@ -37,9 +37,16 @@ def postmortem(request: PostmortemRequest) -> str:
 
 def check_target(target: Path, force: bool, option: str = "--force") -> None:
     """Refuse, before anything runs, a report file that exists (without `force`, which
-    the command line's `option` gives)."""
+    the command line's `option` gives), or is in a folder that is not there or cannot be
+    written: a drill is not run for a report it could not write."""
     if not force and (target.exists() or target.is_symlink()):
         raise UsageError(f"{target} already exists", f"add {option} to replace it")
+    hint = "name a file in a folder you can write"
+    folder = target.parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {target}: there is no folder {folder}", hint)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {target}: the folder {folder} is not writable", hint)
 
 
 def write_drill_html(drill_id: str, target: Path, force: bool, option: str) -> None:
