@@ -336,6 +336,26 @@ def test_the_output_file_is_private_written_whole_and_replaced_only_with_force(
     assert sorted(os.listdir(tmp_path)) == sorted(["draft.md", "home", "pm-output.yaml"])
 
 
+def test_an_output_that_is_a_device_or_a_pipe_is_refused_also_with_force(
+    tmp_path: Path,
+) -> None:
+    body = "steps:\n  - id: noop\n    readonly: true\n    shell: {run: 'true'}\n"
+    run_id = ran(write(tmp_path, "pm-device", body))
+    link = tmp_path / "stdout"
+    link.symlink_to(os.devnull)  # as /dev/stdout is a link to a device
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    for target, kind in ((link, "a character device"), (fifo, "a FIFO (named pipe)")):
+        done = run_cli("postmortem", run_id, "-o", str(target), "--force", timeout=20)
+
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr.startswith(f"error: cannot write {target}: it is {kind}, not a file")
+        assert "leave out -o" in done.stderr
+    assert link.is_symlink() and os.readlink(link) == os.devnull
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+
+
 def test_a_later_rollback_of_the_run_is_part_of_its_story(tmp_path: Path) -> None:
     body = (
         "sli:\n  probe:\n    command: {run: 'echo 1'}\n"

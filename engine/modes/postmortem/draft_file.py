@@ -10,6 +10,7 @@ from pathlib import Path
 from msgspec import Struct
 
 from engine.core.errors import UsageError
+from engine.core.regular_file import special_kind
 from engine.modes.postmortem.html import render_html
 from engine.modes.postmortem.markdown import render_markdown
 from engine.modes.postmortem.sections import draft
@@ -39,6 +40,7 @@ def check_target(target: Path, force: bool, option: str = "--force") -> None:
     """Refuse, before anything runs, a report file that exists (without `force`, which
     the command line's `option` gives), or is in a folder that is not there or cannot be
     written: a drill is not run for a report it could not write."""
+    refuse_special(target)
     if not force and (target.exists() or target.is_symlink()):
         raise UsageError(f"{target} already exists", f"add {option} to replace it")
     hint = "name a file in a folder you can write"
@@ -60,9 +62,21 @@ def render(story: Story, format: str) -> str:
     return render_html(made) if format == "html" else render_markdown(made)
 
 
+def refuse_special(target: Path) -> None:
+    """UsageError for a target that is a device, a pipe or a folder (also through a link,
+    as /dev/stdout): renamed over, its link would be replaced, not written to."""
+    kind = special_kind(target)
+    if kind is not None:
+        raise UsageError(
+            f"cannot write {target}: it is {kind}, not a file",
+            "name a file, or leave out -o to print it",
+        )
+
+
 def write_report(target: Path, text: str, force: bool, option: str = "--force") -> None:
     """`text` into `target` in one piece, owner-only (0600): a file beside it, then
     renamed over it (with `force`) or linked (without: an existing file is never replaced)."""
+    refuse_special(target)
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     except OSError as exc:
