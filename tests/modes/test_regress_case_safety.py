@@ -4,6 +4,7 @@ input took; and a case whose playbook moved is refused at the line that names it
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -92,3 +93,18 @@ def test_a_case_drilled_against_another_playbook_is_refused(tmp_path: Path) -> N
     playbook.write_text(MOVED.replace("name: moved", "name: renamed"))
     renamed = run_cli("drill", "--case", str(case), "--dry-run")
     assert renamed.returncode == 2 and "is the playbook 'renamed'" in renamed.stderr
+
+
+def test_a_case_is_not_written_over_a_device_also_with_force(tmp_path: Path) -> None:
+    playbook = tmp_path / "moved.yaml"
+    playbook.write_text(MOVED)
+    ran = run_cli("run", str(playbook), "--yes")
+    assert ran.returncode == 0, ran.stderr
+    link = tmp_path / "stdout"
+    link.symlink_to(os.devnull)  # as /dev/stdout is a link to a device
+
+    done = run_cli("regress", run_id_of(ran.stdout), "-o", str(link), "--force")
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"error: cannot write {link}: it is a character device")
+    assert link.is_symlink() and os.readlink(link) == os.devnull
