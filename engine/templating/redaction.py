@@ -56,8 +56,10 @@ class Redactor:
         """`text` with every occurrence of every secret (in any form) replaced."""
         if self._pattern is None:
             return text
-        text = self._pattern.sub(self._replacement, text)
-        text = self._redact_any_case(text)
+        found = [(m.start(), m.end(), self._names[m.group()]) for m in self._pattern.finditer(text)]
+        found += self._in_any_case(text)
+        if found:
+            text = _replaced(text, found)
         if TAIL_MARK_END in text or LINE_MARK_START in text:
             text = self._redact_at_cuts(text)
         return text
@@ -83,13 +85,6 @@ class Redactor:
             return self._names[found.group()]
         return next((name for _, _, name in self._in_any_case(text)), None)
 
-    def _redact_any_case(self, text: str) -> str:
-        parts, end = [], 0
-        for start, stop, name in self._in_any_case(text):
-            parts += [text[end:start], f"«redacted:{name}»"]
-            end = stop
-        return "".join([*parts, text[end:]]) if parts else text
-
     def _in_any_case(self, text: str) -> Iterator[tuple[int, int, str]]:
         """Where a written form of a secret is in `text` in another case: searched in
         the text lower-cased (as fast as an exact search) when that keeps every position."""
@@ -107,9 +102,6 @@ class Redactor:
             for form, name in self._folded.items()
             if re.fullmatch(re.escape(form), found, re.IGNORECASE)
         )
-
-    def _replacement(self, match: re.Match[str]) -> str:
-        return f"«redacted:{self._names[match.group()]}»"
 
     def _redact_at_cuts(self, text: str) -> str:
         """The end of a value that starts a cut tail, the start of one that ends a cut
@@ -134,6 +126,19 @@ class Redactor:
                 if text.endswith(value[:size]):
                     return f"{text[:-size]}«redacted:{name}, cut»"
         return text
+
+
+def _replaced(text: str, found: list[tuple[int, int, str]]) -> str:
+    """`text` with each found span (start, end, secret name) replaced by its mark, once:
+    of spans that overlap, the first and then the longest wins."""
+    parts: list[str] = []
+    end = 0
+    for start, stop, name in sorted(found, key=lambda span: (span[0], span[0] - span[1])):
+        if start < end:
+            continue
+        parts += [text[end:start], f"«redacted:{name}»"]
+        end = stop
+    return "".join([*parts, text[end:]])
 
 
 def _alternatives(forms: Mapping[str, str], flags: int) -> re.Pattern[str] | None:

@@ -217,3 +217,9 @@ def test_a_secret_upper_or_lower_cased_by_a_template_is_redacted(form: str) -> N
 
     assert redacted == "token=«redacted:token»;"
     assert redactor.secret_in(form) == "token"
+
+
+def test_a_mark_is_not_redacted_again_for_a_secret_in_another_case() -> None:
+    redactor = Redactor({"one": "e"})
+
+    assert redactor.redact("hEllo e") == "h«redacted:one»llo «redacted:one»"
