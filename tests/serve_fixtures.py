@@ -51,6 +51,47 @@ steps:
 {extra}"""
 FIX = "touch {markers}/fixed-{{{{ inputs.service }}}}"
 
+# A playbook whose input `service` comes from the alert's label and whose secret `token`
+# (env LABEL_TOKEN) a test may give that label's value: the run redacts the input.
+SECRET_LABEL = """\
+apiVersion: runbook/v1
+kind: Playbook
+metadata:
+  name: secret-label
+  version: 1.0.0
+  maturity: 3
+  owner: tests
+  triggers:
+    - alertname: ServiceDown
+inputs:
+  service: {type: string, pattern: '^[a-z0-9-]+$'}
+secrets:
+  token: {env: LABEL_TOKEN}
+targets: ["svc/secret-label"]
+sli:
+  probe:
+    command: {run: "test -f MARKERS/fixed; echo $?", timeout: 5s}
+  healthy: {below: 1}
+  settle: 0s
+  samples: 1
+  interval: 100ms
+steps:
+  - id: fix
+    timeout: 30s
+    shell:
+      run: 'test -n "$S" && touch MARKERS/fixed'
+      env: {S: "{{ inputs.service }}"}
+    irreversible: it only touches a marker
+"""
+
+
+def write_secret_label_playbook(folder: Path, markers: Path) -> Path:
+    """The folder `folder` holding the SECRET_LABEL playbook (its marker in `markers`)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    markers.mkdir(parents=True, exist_ok=True)
+    (folder / "secret-label.yaml").write_text(SECRET_LABEL.replace("MARKERS", str(markers)))
+    return folder
+
 
 def write_playbook(
     folder: Path,

@@ -112,7 +112,7 @@ def drill(
         read = read_case(case_file)
         given = case_inputs(read.case, parse_assignments(inputs))
         request = make_request(
-            playbook or read.playbook_file(),
+            read.playbook_file(playbook),
             tuple(f"{name}={value}" for name, value in given.items()),
             crash_redactions(),
             assume_yes=assume_yes,
@@ -195,6 +195,6 @@ def _dry_case(case_file: str, playbook: str | None, inputs: tuple[str, ...], out
     from engine.playbook.inputs import parse_assignments
 
     read = read_case(case_file)
-    check = check_case(read, playbook or read.playbook_file(), parse_assignments(inputs))
+    check = check_case(read, read.playbook_file(playbook), parse_assignments(inputs))
     say(render_dry_json(check) if output == "json" else render_dry_text(check))
     sys.exit(int(check.exit_code))

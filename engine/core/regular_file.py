@@ -46,3 +46,16 @@ def check_regular(path: str | os.PathLike[str]) -> None:
 def read_regular_text(path: str | os.PathLike[str], errors: str = "strict") -> str:
     """`read_regular` decoded as UTF-8 (UnicodeDecodeError with `errors="strict"`)."""
     return read_regular(path).decode("utf-8", errors)
+
+
+def special_kind(path: str | os.PathLike[str]) -> str | None:
+    """What `path` is (links followed) when it is there but is not a regular file, such
+    as "a character device" (/dev/stdout); None for a regular file or nothing there. A
+    writer that renames a new file over `path` would replace the device's link instead."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if stat.S_ISREG(mode):
+        return None
+    return _KINDS.get(stat.S_IFMT(mode), "something else")

@@ -8,7 +8,7 @@ import base64
 import json
 import re
 import shlex
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import quote, quote_plus
 
@@ -29,7 +29,9 @@ class Redactor:
     Python escapes, `\\u` escapes, URL encoding, hex, base64 at any alignment), each
     line of a multi-line value (a PEM key printed line by line), and the part of a
     value left beside a mark where the engine cut output (engine.core.output_cuts). A longer
-    form wins over a shorter one that it contains. Redact whole lines or documents: a
+    form wins over a shorter one that it contains. The value as written, quoted or
+    escaped is redacted in any case too (a template's `upper`, `lower` or `title` of a
+    secret), found in the text lower-cased. Redact whole lines or documents: a
     value split across two separately redacted chunks is not recognised.
     """
 
@@ -38,8 +40,13 @@ class Redactor:
         for name, value in secrets.items():
             for form in _forms(value):
                 self._names.setdefault(form, name)
-        forms = sorted(self._names, key=len, reverse=True)
-        self._pattern = re.compile("|".join(map(re.escape, forms))) if forms else None
+        self._pattern = _alternatives(self._names, 0)
+        self._folded: dict[str, str] = {}  # a written form lower-cased -> secret name
+        for name, value in secrets.items():
+            for form in _written_forms(value):
+                self._folded.setdefault(form.lower(), name)
+        self._lowered = _alternatives(self._folded, 0)
+        self._any_case = _alternatives(self._folded, re.IGNORECASE)
         self._raw = {value: name for name, value in secrets.items() if value}
 
     def __bool__(self) -> bool:
@@ -49,7 +56,10 @@ class Redactor:
         """`text` with every occurrence of every secret (in any form) replaced."""
         if self._pattern is None:
             return text
-        text = self._pattern.sub(self._replacement, text)
+        found = [(m.start(), m.end(), self._names[m.group()]) for m in self._pattern.finditer(text)]
+        found += self._in_any_case(text)
+        if found:
+            text = _replaced(text, found)
         if TAIL_MARK_END in text or LINE_MARK_START in text:
             text = self._redact_at_cuts(text)
         return text
@@ -71,10 +81,27 @@ class Redactor:
     def secret_in(self, text: str) -> str | None:
         """The name of a secret occurring in `text`, or None."""
         found = self._pattern.search(text) if self._pattern is not None else None
-        return self._names[found.group()] if found else None
+        if found:
+            return self._names[found.group()]
+        return next((name for _, _, name in self._in_any_case(text)), None)
 
-    def _replacement(self, match: re.Match[str]) -> str:
-        return f"«redacted:{self._names[match.group()]}»"
+    def _in_any_case(self, text: str) -> Iterator[tuple[int, int, str]]:
+        """Where a written form of a secret is in `text` in another case: searched in
+        the text lower-cased (as fast as an exact search) when that keeps every position."""
+        lowered = text.lower()
+        if self._lowered is not None and len(lowered) == len(text):
+            for match in self._lowered.finditer(lowered):
+                yield match.start(), match.end(), self._folded[match.group()]
+        elif self._any_case is not None:
+            for match in self._any_case.finditer(text):
+                yield match.start(), match.end(), self._folded_name(match.group())
+
+    def _folded_name(self, found: str) -> str:
+        return self._folded.get(found.lower()) or next(
+            name
+            for form, name in self._folded.items()
+            if re.fullmatch(re.escape(form), found, re.IGNORECASE)
+        )
 
     def _redact_at_cuts(self, text: str) -> str:
         """The end of a value that starts a cut tail, the start of one that ends a cut
@@ -101,13 +128,40 @@ class Redactor:
         return text
 
 
+def _replaced(text: str, found: list[tuple[int, int, str]]) -> str:
+    """`text` with each found span (start, end, secret name) replaced by its mark, once:
+    of spans that overlap, the first and then the longest wins."""
+    parts: list[str] = []
+    end = 0
+    for start, stop, name in sorted(found, key=lambda span: (span[0], span[0] - span[1])):
+        if start < end:
+            continue
+        parts += [text[end:start], f"«redacted:{name}»"]
+        end = stop
+    return "".join([*parts, text[end:]])
+
+
+def _alternatives(forms: Mapping[str, str], flags: int) -> re.Pattern[str] | None:
+    """One pattern of every form, the longest first (a longer form wins)."""
+    ordered = sorted(forms, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, ordered)), flags) if ordered else None
+
+
+def _written_forms(value: str) -> set[str]:
+    """The value as written, shell-quoted and escaped: what a template's change of case
+    keeps recognisable (an encoding of the value changed in case is another text)."""
+    if not value:
+        return set()
+    json_forms = {json.dumps(value, ensure_ascii=only_ascii)[1:-1] for only_ascii in (True, False)}
+    return {value, shlex.quote(value), repr(value)[1:-1], *json_forms} - {""}
+
+
 def _forms(value: str) -> set[str]:
     """The spellings under which a value may show up in output or logs."""
     if not value:
         return set()
-    json_forms = {json.dumps(value, ensure_ascii=only_ascii)[1:-1] for only_ascii in (True, False)}
-    forms = {value, shlex.quote(value), repr(value)[1:-1], *json_forms}
-    forms |= _encoded_forms(value)
+    forms = _written_forms(value) | _encoded_forms(value)
+    forms |= {_base64(cased) for cased in (value.upper(), value.lower()) if cased != value}
     forms |= {line for line in _secret_lines(value) if len(line) >= _LINE}
     return forms - {""}
 
@@ -119,6 +173,11 @@ def _secret_lines(value: str) -> list[str]:
         return []
     lines = (line.strip() for line in value.splitlines())
     return [line for line in lines if line and not line.startswith("-----")]
+
+
+def _base64(value: str) -> str:
+    """The base64 of a value changed in case (a template's `upper | b64encode`)."""
+    return base64.b64encode(value.encode("utf-8", "surrogateescape")).decode()
 
 
 def _encoded_forms(value: str) -> set[str]:

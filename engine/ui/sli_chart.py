@@ -2,8 +2,9 @@
 a marker for each step and undo, the moment the SLI recovered and the alert's start.
 
 Drawn by matplotlib (Agg, imported only here, when a chart is drawn) as SVG that stands
-alone: text kept as text, no date or random id in it, so the same record draws the same
-bytes. Labels are drawn as they are written: no mathtext (`$`) is read in them.
+alone: text kept as text (a control character shown as its escape), no date or random
+id in it, so the same record draws the same bytes. Labels are drawn as they are written:
+no mathtext (`$`) is read in them.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from msgspec import Struct
 
 from engine.model.playbook import Healthy
+from engine.ui.terminal_text import printable_line
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -93,7 +95,7 @@ def _draw(figure: Figure, data: ChartData) -> None:
             va="top",
             gid=f"marker-{index}",
         )
-    axes.set_title(data.title, fontsize=10)
+    axes.set_title(printable_line(data.title), fontsize=10)
     clock = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(start))
     axes.set_xlabel(f"seconds after {clock}")
     axes.set_ylabel("SLI value")
@@ -126,4 +128,7 @@ def _start(data: ChartData) -> float:
 
 
 def _cut(label: str) -> str:
+    """The label on one line, a control character shown as its escape (no glyph draws
+    it, and XML has no place for it), cut to `LABEL_CHARS`."""
+    label = printable_line(label)
     return label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"

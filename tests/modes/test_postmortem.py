@@ -232,6 +232,28 @@ def test_drill_html_refuses_an_existing_file_before_the_drill_runs_and_replaces_
     assert stat.S_IMODE(html.stat().st_mode) == 0o600
 
 
+def test_drill_html_refuses_a_folder_it_could_not_write_before_the_drill_runs(
+    tmp_path: Path,
+) -> None:
+    path, state = drill_playbook(tmp_path)
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o500)
+    targets = {
+        tmp_path / "missing" / "drill.html": "there is no folder",
+    }
+    if os.geteuid() != 0:  # root writes in a read-only folder
+        targets[read_only / "drill.html"] = f"the folder {read_only} is not writable"
+
+    for target, said in targets.items():
+        done = run_cli("drill", str(path), "--yes", "--html", str(target), "--replace-html")
+
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr.startswith(f"error: cannot write {target}: {said}"), done.stderr
+        assert "hint:" in done.stderr and "Traceback" not in done.stderr
+    assert json.loads(run_cli("drills", "-o", "json").stdout) == []  # no drill ran
+    assert state.read_text() == "good\n"
+
+
 CANARY = "canary-5e1f0c2a9d"
 SECRET_BODY = (
     "secrets:\n  token: {env: PM_CANARY}\n"
@@ -312,6 +334,26 @@ def test_the_output_file_is_private_written_whole_and_replaced_only_with_force(
     assert out.read_text().startswith("<!DOCTYPE html>")
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert sorted(os.listdir(tmp_path)) == sorted(["draft.md", "home", "pm-output.yaml"])
+
+
+def test_an_output_that_is_a_device_or_a_pipe_is_refused_also_with_force(
+    tmp_path: Path,
+) -> None:
+    body = "steps:\n  - id: noop\n    readonly: true\n    shell: {run: 'true'}\n"
+    run_id = ran(write(tmp_path, "pm-device", body))
+    link = tmp_path / "stdout"
+    link.symlink_to(os.devnull)  # as /dev/stdout is a link to a device
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+
+    for target, kind in ((link, "a character device"), (fifo, "a FIFO (named pipe)")):
+        done = run_cli("postmortem", run_id, "-o", str(target), "--force", timeout=20)
+
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert done.stderr.startswith(f"error: cannot write {target}: it is {kind}, not a file")
+        assert "leave out -o" in done.stderr
+    assert link.is_symlink() and os.readlink(link) == os.devnull
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
 
 
 def test_a_later_rollback_of_the_run_is_part_of_its_story(tmp_path: Path) -> None:

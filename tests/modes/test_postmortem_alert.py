@@ -4,12 +4,20 @@ notification's arrival, and its labels escaped."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from serve_fixtures import Server, alert, notification, write_playbook
+from serve_fixtures import (
+    Server,
+    alert,
+    notification,
+    write_playbook,
+    write_secret_label_playbook,
+)
 from sli_helpers import run_cli
 
 XSS = "<img src=x onerror=alert(1)>"
@@ -78,3 +86,53 @@ def test_the_alert_resolving_later_is_the_resolution(
 def iso(ts: float) -> str:
     """A time as Alertmanager writes it (whole seconds here)."""
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(int(ts)))
+
+
+def test_an_alert_label_that_gave_an_input_a_secrets_value_is_redacted_in_run_and_incident(
+    tmp_path: Path, serve_factory: Callable[..., Server]
+) -> None:
+    canary = f"canary-{uuid.uuid4().hex[:12]}"
+    folder = write_secret_label_playbook(tmp_path / "playbooks", tmp_path / "markers")
+    server = serve_factory(folder, env={"LABEL_TOKEN": canary}).start()
+    sent = alert("ServiceDown", service=canary)
+    sent["generatorURL"] = f"{SOURCE}{{service=%22{canary}%22}}"
+    assert server.post(notification([sent])).status == 200
+    (row,) = server.wait_settled(1)
+    assert row["state"] == "started", (row["reason"], server.log[-2000:])
+    (incident,) = json.loads(server.cli("incidents", "--all", "--output", "json").stdout)
+    story_ids = (str(row["run_id"]), incident["incident_id"])
+
+    drafts = {
+        (story_id, kind): run_cli("postmortem", story_id, "--format", kind)
+        for story_id in story_ids
+        for kind in ("md", "html")
+    }
+
+    for key, done in drafts.items():
+        assert done.returncode == 0, (key, done.stderr)
+        assert canary not in done.stdout, key
+        assert "«redacted:service»" in done.stdout, key
+        assert "alert ServiceDown fired" in done.stdout, key
+    for story_id in story_ids:
+        assert "  - label service=«redacted:service»" in drafts[(story_id, "md")].stdout
+
+
+def test_an_alert_whose_clock_is_ahead_gives_no_time_to_detect_but_says_so(
+    tmp_path: Path, serve_factory: Callable[..., Server]
+) -> None:
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers")
+    server = serve_factory(tmp_path / "playbooks").start()
+    firing = alert("ServiceDown", starts_at=iso(time.time() + 300), service="api")
+    assert server.post(notification([firing])).status == 200
+    (row,) = server.wait_settled(1)
+    resolved = {**firing, "status": "resolved", "endsAt": iso(time.time() + 200)}
+    assert server.post(notification([resolved])).status == 200
+    server.wait_settled(2)
+
+    text = run_cli("postmortem", str(row["run_id"])).stdout
+
+    for label, end in (("(TTD)", "the alert's notification received"), ("(TTR)", "endsAt")):
+        line = next(s for s in text.splitlines() if label in s)
+        assert " 0s" not in line, line
+        assert re.search(rf"unknown: .*{end}.* is [0-9m.]+s before the alert's startsAt", line)
+        assert line.endswith("_(to be written)_"), line

@@ -8,7 +8,8 @@ import html
 import pytest
 from markdown_it import MarkdownIt
 
-from engine.modes.postmortem.markdown import escape
+from engine.modes.postmortem.markdown import escape, render_markdown
+from engine.modes.postmortem.sections import Block, Cell, Draft, Section
 
 WRITTEN = [
     "<script>alert(1)</script>",
@@ -56,3 +57,30 @@ def test_a_table_cell_is_one_cell_as_written(text: str) -> None:
     rendered = MarkdownIt("commonmark").enable("table").render(table)
 
     assert f"<td>{html.escape(text, quote=False)}</td>\n<td>x</td>" in rendered
+
+
+SOURCES = [
+    "http://prometheus.example/graph?g0.expr=up\n# a heading",
+    "http://prometheus.example/graph?g0.expr=up\n\n<img src=x onerror=alert(1)>",
+    "https://prometheus.example/\r\n- a list\n",
+    "http://prometheus.example/\tx",
+    "http://prometheus.example/up\n",
+    "http://prometheus.example/up\n===\n",
+    "http://prometheus.example/\x1b[31mred",
+    "javascript:alert(1)//\n# a heading",
+]
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_an_alerts_source_stays_in_its_cell_of_the_timeline(source: str) -> None:
+    row = [Cell("2026-12-07 10:00:00 UTC"), Cell("alert fired"), Cell(source, source)]
+    table = Block(True, headers=["time (UTC)", "event", "link"], rows=[row])
+    made = Draft("t", [Section("Timeline", [table])], None, "no chart")
+
+    rendered = MarkdownIt("commonmark").enable("table").render(render_markdown(made))
+
+    body = rendered[rendered.index("<tbody>") : rendered.index("</tbody>")]
+    assert body.count("<tr>") == 1 and body.count("<td>") == 3, rendered
+    assert rendered.count("<h1>") == 1 and "<img" not in rendered and "<li>-" not in rendered
+    assert "\x1b" not in rendered
+    assert 'href="javascript' not in rendered

@@ -4,6 +4,8 @@ elsewhere, and a label is drawn as written (escaped, no mathtext)."""
 from __future__ import annotations
 
 import re
+import warnings
+from xml.etree import ElementTree
 
 from engine.model.playbook import Healthy
 from engine.ui.sli_chart import ChartData, Marker, draw_svg
@@ -40,3 +42,17 @@ def test_a_label_is_drawn_as_written() -> None:
 
     assert "<script" not in drawn
     assert "&lt;script&gt;alert(1)&lt;/script&gt; $x^2$" in drawn
+
+
+def test_a_control_character_in_a_label_is_shown_not_written_into_the_svg() -> None:
+    label = "alert Disk\x1b[31mFull\x00\x07"
+    made = chart(label)
+    made = ChartData(f"SLI of {label}", made.samples, made.healthy, made.markers)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns of a glyph it cannot draw
+        drawn = draw_svg(made)
+
+    assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", drawn)
+    ElementTree.fromstring(drawn)  # an SVG that stands alone: well-formed XML
+    assert "alert Disk\\x1b[31mFull" in drawn

@@ -16,6 +16,7 @@ from msgspec import Struct
 
 from engine.core.errors import UsageError
 from engine.core.events import EventKind
+from engine.core.regular_file import special_kind
 from engine.ledger import LEDGER_FILE, DrillRow, Ledger, RunRow, default_home, is_drill_id
 from engine.modes.bundle import manifest
 from engine.modes.bundle.archive import FILE_MODE, checksums_text, sha256, write_archive
@@ -54,6 +55,12 @@ def export_bundle(request: ExportRequest) -> Exported:
     """Write the bundle of `request.run_id`; UsageError (exit 2) for an unknown run or a
     file that exists without `force`, nothing written."""
     target = Path(request.output)
+    kind = special_kind(target)
+    if kind is not None:
+        raise UsageError(
+            f"cannot write {target}: it is {kind}, not a file",
+            "name a file: a bundle is binary and is only written to one",
+        )
     if not request.force and os.path.lexists(target):
         raise UsageError(f"{target} already exists", "choose another file, or add --force")
     if target.is_dir():

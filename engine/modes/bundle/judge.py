@@ -6,6 +6,7 @@ function the runner makes it with (`engine.run.execution`, `engine.sli.checker`)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,13 +26,14 @@ from engine.core.results import Status, StepResult
 from engine.model.playbook import Playbook, Sli, Step
 from engine.modes.bundle.verify import EventLine, RunFacts
 from engine.playbook.traits import capture_name, mitigates
+from engine.run.context.secrets import REDACTED_MARK
 from engine.run.context.variables import RunVariables, base_variables
 from engine.run.execution import WHEN_FALSE, run_mode, when_holds
 from engine.run.target_lock import render_targets
 from engine.sli.checker import PRE_CHECK, after, judge_reading, precheck_refusal, recovery_in
 from engine.sli.judge import Reading, Sample, SliVerdict
 from engine.templating.redaction import Redactor
-from engine.templating.render import RenderError
+from engine.templating.render import RenderError, condition_references
 
 ALL_STEPS = "all steps"
 
@@ -277,6 +279,10 @@ def _when(step: Step, record: StepRecord, variables: RunVariables, found: Judgem
         found.unjudged.append(Unjudged("when", f"`{step.when}`: {exc.message}", step.id))
         return
     ran = record.skipped is None
+    if runs != ran and (hidden := _redacted_reads(step.when, variables.as_mapping())):
+        reason = f"`{step.when}` reads {hidden}, which the record holds redacted (a secret)"
+        found.unjudged.append(Unjudged("when", reason, step.id))
+        return
     if not runs:
         found.skipped_now.add(step.id)
     if runs != ran:
@@ -285,6 +291,28 @@ def _when(step: Step, record: StepRecord, variables: RunVariables, found: Judgem
         if not runs:
             now = f"would be skipped: `{step.when}` is false"
         found.differences.append(Difference("when", recorded_as, now, str(step.location), step.id))
+
+
+def _redacted_reads(expr: str | None, variables: Mapping[str, Any]) -> str:
+    """The variables `expr` reads whose recorded value holds a redacted secret (the
+    decision on them cannot be made again from the record), named; "" when none."""
+    if not expr:
+        return ""
+    try:
+        references = condition_references(expr)
+    except RenderError:
+        return ""
+    hidden = [".".join(path) for path in sorted(references) if _holds_redacted(variables, path)]
+    return ", ".join(hidden)
+
+
+def _holds_redacted(variables: Mapping[str, Any], path: tuple[str, ...]) -> bool:
+    value: Any = variables
+    for key in path:
+        if not isinstance(value, Mapping) or key not in value:
+            break
+        value = value[key]
+    return REDACTED_MARK in json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _confirm(step: Step, record: StepRecord, recorded: Recorded, found: Judgement) -> None:

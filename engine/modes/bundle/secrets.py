@@ -13,7 +13,7 @@ from msgspec import Struct
 
 from engine.model.playbook import SecretSpec
 from engine.modes.bundle.record import RecordedRun
-from engine.run.context.secrets import declared_scrubber
+from engine.run.context.secrets import GivenInputs, declared_scrubber, held_secrets
 from engine.templating.redaction import Redactor
 
 # What the bundle promises about a secret whose value the exporter could not read.
@@ -39,9 +39,11 @@ def export_redactor(
     runs: Sequence[RecordedRun], environ: Mapping[str, str] | None = None
 ) -> tuple[Redactor, list[SecretNote]]:
     """A redactor of every secret the runs' recorded playbooks declare that can be read
-    now, and a note on each declared secret."""
+    now and of each input value a run's alert gave that the ledger kept redacted, and a
+    note on each declared secret."""
     environ = os.environ if environ is None else environ
-    redactor, statuses = declared_scrubber([_declared(run) for run in runs], environ)
+    held = held_secrets(_given(run) for run in runs)
+    redactor, statuses = declared_scrubber([_declared(run) for run in runs], environ, held)
     notes: dict[tuple[str, str], SecretNote] = {}
     for status in statuses:
         if not notes.get((status.name, status.source), _UNREAD).rescanned:
@@ -53,6 +55,11 @@ def export_redactor(
 
 
 _UNREAD = SecretNote("", "", rescanned=False)
+
+
+def _given(run: RecordedRun) -> GivenInputs:
+    """The run's inputs as recorded, and as its alert's decision gave them."""
+    return run.info.inputs, (run.trigger.inputs if run.trigger is not None else {})
 
 
 def _declared(run: RecordedRun) -> tuple[Mapping[str, SecretSpec], Path]:

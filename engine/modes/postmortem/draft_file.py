@@ -11,10 +11,11 @@ import msgspec
 from msgspec import Struct
 
 from engine.core.errors import UsageError
+from engine.core.regular_file import special_kind
 from engine.modes.postmortem.html import render_html
 from engine.modes.postmortem.markdown import render_markdown
 from engine.modes.postmortem.sections import Draft, draft
-from engine.modes.postmortem.story import Story, build_story, declarations
+from engine.modes.postmortem.story import Story, build_story, declarations, held_values
 from engine.run.context.secrets import declared_scrubber
 from engine.templating.redaction import Redactor
 
@@ -40,9 +41,17 @@ def postmortem(request: PostmortemRequest) -> str:
 
 def check_target(target: Path, force: bool, option: str = "--force") -> None:
     """Refuse, before anything runs, a report file that exists (without `force`, which
-    the command line's `option` gives)."""
+    the command line's `option` gives), or is in a folder that is not there or cannot be
+    written: a drill is not run for a report it could not write."""
+    refuse_special(target)
     if not force and (target.exists() or target.is_symlink()):
         raise UsageError(f"{target} already exists", f"add {option} to replace it")
+    hint = "name a file in a folder you can write"
+    folder = target.parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {target}: there is no folder {folder}", hint)
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {target}: the folder {folder} is not writable", hint)
 
 
 def write_drill_html(drill_id: str, target: Path, force: bool, option: str) -> None:
@@ -53,9 +62,11 @@ def write_drill_html(drill_id: str, target: Path, force: bool, option: str) -> N
 
 def render(story: Story, format: str) -> str:
     """The draft of `story`, scrubbed of every secret its recorded playbooks declare that
-    can be read here (the ledger redacted the runs' own, but an alert's labels and
-    annotations, a note, are kept as they came)."""
-    made = scrubbed(draft(story), declared_scrubber(declarations(story), os.environ)[0])
+    can be read here and of each value an alert gave an input the ledger kept redacted
+    (the ledger redacted the runs' own, but an alert's labels and annotations, a note,
+    are kept as they came)."""
+    redactor, _ = declared_scrubber(declarations(story), os.environ, held_values(story))
+    made = scrubbed(draft(story), redactor)
     return render_html(made) if format == "html" else render_markdown(made)
 
 
@@ -68,9 +79,21 @@ def scrubbed(made: Draft, redactor: Redactor) -> Draft:
     return msgspec.convert(redactor.redact_data(msgspec.to_builtins(made)), Draft)
 
 
+def refuse_special(target: Path) -> None:
+    """UsageError for a target that is a device, a pipe or a folder (also through a link,
+    as /dev/stdout): renamed over, its link would be replaced, not written to."""
+    kind = special_kind(target)
+    if kind is not None:
+        raise UsageError(
+            f"cannot write {target}: it is {kind}, not a file",
+            "name a file, or leave out -o to print it",
+        )
+
+
 def write_report(target: Path, text: str, force: bool, option: str = "--force") -> None:
     """`text` into `target` in one piece, owner-only (0600): a file beside it, then
     renamed over it (with `force`) or linked (without: an existing file is never replaced)."""
+    refuse_special(target)
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     except OSError as exc:

@@ -5,6 +5,7 @@ reads as written and never as Markdown or HTML."""
 from __future__ import annotations
 
 from engine.modes.postmortem.sections import Block, Cell, Draft, Section
+from engine.ui.terminal_text import printable_line
 
 FILLED, TO_WRITE = "_(from the record)_", "_(to be written)_"
 BY_HUMAN = "_(set by a human)_"  # an incident's time a person set
@@ -74,8 +75,16 @@ def _table(block: Block) -> list[str]:
 
 
 def _cell(cell: Cell) -> str:
+    """A cell: its link as an autolink when it is a plain web address, else as code on
+    one line (a newline or a control character in a link from the record, an alert's
+    source, neither ends the table's row nor reaches a terminal)."""
     if not cell.link:
         return escape(cell.text)
-    if cell.link.startswith(_URL_SCHEMES) and not any(c in cell.link for c in " <>|"):
+    if cell.link.startswith(_URL_SCHEMES) and all(_url_char(c) for c in cell.link):
         return f"<{cell.link}>"
-    return "`" + " ".join(cell.link.replace("`", "'").replace("|", "\\|").split()) + "`"
+    shown = printable_line(cell.link).replace("`", "'").replace("|", "\\|")
+    return "`" + " ".join(shown.split()) + "`"
+
+
+def _url_char(char: str) -> bool:
+    return char.isprintable() and not char.isspace() and char not in "<>|`"

@@ -505,9 +505,16 @@ def _time_fact(label: str, moment: Moment | None, left_out: str | None) -> Block
 
 
 def _span(label: str, start: Moment | None, end: Moment | None) -> Block:
+    """A time from `start` to `end`; one whose end the record puts before its start (an
+    alert's clock ahead of the engine's, an endsAt before the startsAt) is no time at
+    all: a human is to tell it, with how far apart the clocks are."""
     span = _between(start, end)
     if span is None or start is None or end is None:
         return fact(label, None)
+    if end.ts < start.ts:
+        early = format_seconds(start.ts - end.ts)
+        why = f"{end.source} is {early} before {start.source} (clocks that disagree?)"
+        return human(label, f"unknown: {why}: {TO_WRITE}")
     said = fact(label, f"{span}: from {start.source} to {end.source}")
     return _marked(said, start.human or end.human)
 

@@ -30,7 +30,7 @@ from engine.modes.history import open_ledger
 from engine.modes.incidents import is_incident_id
 from engine.modes.run_record import RunRecord, read_record
 from engine.playbook.loader import load_playbook
-from engine.run.context.secrets import Declaration
+from engine.run.context.secrets import Declaration, held_secrets
 
 PRE_CHECK = "pre-check"  # the SLI sample a run takes before its first step
 ROLLBACKS_READ = 100  # the rollbacks of one run told (a run is rarely undone twice)
@@ -285,7 +285,8 @@ def _escalations(ledger: Ledger, runs: list[RunRecord]) -> list[EscalationRow]:
 
 def _alert(ledger: Ledger, trigger: TriggerRow) -> Alert:
     """The alert of a decision, with what its notification's body said of it (a body
-    pruned since tells only what the decision kept)."""
+    pruned since tells only what the decision kept), as it arrived: the draft is scrubbed
+    as a whole before rendering (`declarations`, `held_values`)."""
     said = _alert_said(ledger, trigger)
     resolved = _resolved(ledger, trigger)
     ended = _alert_said(ledger, resolved) if resolved is not None else {}
@@ -414,6 +415,16 @@ def declarations(story: Story) -> list[Declaration]:
         if playbook is not None and playbook.secrets:
             found.append((playbook.secrets, Path(record.info.file).parent))
     return found
+
+
+def held_values(story: Story) -> dict[str, str]:
+    """The values the alerts of the story's runs gave to inputs the ledger kept redacted
+    (`held_secrets`): an alert's body, kept as it arrived, holds them even when the
+    secret itself cannot be read here."""
+    return held_secrets(
+        (record.info.inputs, record.trigger.inputs if record.trigger is not None else {})
+        for record in story.runs
+    )
 
 
 def _sli_of_file(file: str, content_hash: str) -> tuple[bool, Healthy | None]:

@@ -41,10 +41,14 @@ from engine.modes.regress.case import (
     Source,
     within_of,
 )
-from engine.run.context.secrets import declared_scrubber, declared_secrets
+from engine.run.context.secrets import (
+    REDACTED_MARK,
+    declared_scrubber,
+    declared_secrets,
+    held_secrets,
+)
 from engine.templating.redaction import Redactor
 
-REDACTED_MARK = "«redacted:"  # how the ledger keeps a value that held a secret
 WHEN_FALSE = "`when` is false"  # the reason the runner records for a skipped step
 RUN_MODES = ("live", "hook", "guided")  # the runs a case is made of
 SUCCESSES = ("recovered", "completed")
@@ -359,12 +363,8 @@ def _split_inputs(inputs: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]
 
 
 def _held_values(trigger: TriggerRow | None, inputs: Mapping[str, Any]) -> dict[str, str]:
-    """The values the alert gave the inputs the ledger kept redacted (they held a
-    secret's value), by input name."""
-    if trigger is None:
-        return {}
-    held = _split_inputs(inputs)[1]
-    return {name: str(trigger.inputs[name]) for name in held if trigger.inputs.get(name)}
+    """The values the alert gave the inputs the ledger kept redacted (`held_secrets`)."""
+    return held_secrets([(inputs, trigger.inputs if trigger is not None else {})])
 
 
 def _scrubber(

@@ -5,17 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from msgspec import Struct
 
-from engine.core.errors import InvalidPlaybook
-from engine.core.findings import Finding
+from engine.core.errors import InvalidPlaybook, UsageError
+from engine.core.findings import Finding, Location
 from engine.model.textfile import read_bounded
 from engine.model.yamlsource import Source, dotted, load_source
 from engine.modes.regress.case import Case, case_of
+from engine.playbook.loader import load_playbook
 
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
@@ -34,11 +36,36 @@ class ReadCase(Struct, frozen=True):
     case: Case
     file: str
     sha256: str
+    file_at: Location | None = None  # where the case names its playbook
 
-    def playbook_file(self) -> str:
-        """The playbook the case names: a relative path is relative to the case's folder."""
+    def playbook_file(self, given: str | None = None) -> str:
+        """The playbook to drill the case with: `given`, else the one the case names (a
+        relative path is relative to the case's folder; InvalidPlaybook, exit 2, at that
+        line of the case when nothing is there). UsageError (exit 2) when it is another
+        playbook than the case's (another `metadata.name`)."""
+        file = given if given is not None else self._named_file()
+        name = load_playbook(file).name
+        if name != self.case.source.playbook:
+            raise UsageError(
+                f"{file} is the playbook {name!r}; the case {self.file} is of"
+                f" {self.case.source.playbook!r}",
+                "drill the case with its own playbook, or make a case of this one"
+                " (runbook regress RUN_ID -o CASE.yaml)",
+            )
+        return file
+
+    def _named_file(self) -> str:
         named = Path(self.case.source.file)
-        return str(named if named.is_absolute() else Path(self.file).parent / named)
+        path = named if named.is_absolute() else Path(self.file).parent / named
+        if not os.path.lexists(path):
+            at = self.file_at or Location(self.file, 1, 1)
+            problem = f"{path} is not there (moved or renamed since the case was made?)"
+            hint = (
+                "point `file` at the playbook where it is now (relative to the case's"
+                " folder), or name it: runbook drill PLAYBOOK --case CASE.yaml"
+            )
+            raise InvalidPlaybook([Finding(at, "source.file", problem, hint)])
+        return str(path)
 
 
 def read_case(file: str) -> ReadCase:
@@ -49,7 +76,7 @@ def read_case(file: str) -> ReadCase:
     if findings:
         raise InvalidPlaybook(findings)
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    return ReadCase(case_of(source.data), file, digest)
+    return ReadCase(case_of(source.data), file, digest, source.at(("source", "file")))
 
 
 def schema_findings(source: Source) -> list[Finding]:

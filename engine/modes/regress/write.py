@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.core.errors import UsageError
+from engine.core.regular_file import special_kind
 from engine.modes.regress.case import (
     MARGIN,
     MIN_SLACK,
@@ -84,7 +85,11 @@ def case_text(case: Case) -> str:
 
 
 def write_case(case: Case, target: Path, force: bool) -> None:
-    """Write `case` to `target` in one piece, 0600; an existing file only with `force`."""
+    """Write `case` to `target` in one piece, 0600; an existing file only with `force`,
+    never a device, a pipe or a folder (also through a link: /dev/stdout)."""
+    kind = special_kind(target)
+    if kind is not None:
+        raise UsageError(f"cannot write {target}: it is {kind}, not a file", "name a file")
     text = case_text(case)
     try:
         descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)

@@ -9,7 +9,8 @@ local user can read in `ps`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+import json
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from engine.core.errors import EngineError, ExitCode
 from engine.core.regular_file import read_regular_text
 from engine.model.playbook import SecretSpec
 from engine.templating.redaction import Redactor
+
+REDACTED_MARK = "«redacted:"  # how the ledger keeps a value that held a secret
 
 
 class SecretError(EngineError):
@@ -161,6 +164,28 @@ def declared_scrubber(
             if value not in values.values():
                 values[_free_name(name, values)] = value
     return Redactor(values), statuses
+
+
+# A run's inputs as the ledger recorded them, and as its alert's decision gave them.
+GivenInputs = tuple[Mapping[str, Any], Mapping[str, Any]]
+
+
+def held_secrets(runs: Iterable[GivenInputs]) -> dict[str, str]:
+    """The value an alert's decision gave to each input the ledger kept redacted, by
+    input name (`NAME#2` for another value under the same name), each value once: the
+    alert's body, kept as it arrived, holds it where a label gave it, even when the
+    secret itself cannot be read here. Pass them to `declared_scrubber` as `known`."""
+    values: dict[str, str] = {}
+    for recorded, given in runs:
+        for name, value in recorded.items():
+            held = str(given.get(name) or "")
+            if held and held not in values.values() and _is_redacted(value):
+                values[_free_name(name, values)] = held
+    return values
+
+
+def _is_redacted(value: Any) -> bool:
+    return REDACTED_MARK in json.dumps(value, ensure_ascii=False, default=str)
 
 
 def _free_name(name: str, taken: Mapping[str, str]) -> str:

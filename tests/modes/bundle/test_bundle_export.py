@@ -172,3 +172,15 @@ def test_the_secret_canary_is_in_no_member_read_back_or_not(tmp_path: Path) -> N
     (declared,) = manifest(unread)["secrets"]["declared"]
     assert declared["rescanned"] is False and "not set" in declared["problem"]
     assert "never held them" in manifest(unread)["secrets"]["guarantee"]
+
+
+def test_an_export_to_a_device_or_a_pipe_is_refused_also_with_force(tmp_path: Path) -> None:
+    run_id, _ = a_run()
+    link = tmp_path / "stdout"
+    link.symlink_to(os.devnull)  # as /dev/stdout is a link to a device
+
+    done = runbook("export", run_id, "-o", str(link), "--force")
+
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.startswith(f"error: cannot write {link}: it is a character device")
+    assert link.is_symlink() and os.readlink(link) == os.devnull

@@ -6,13 +6,20 @@ from __future__ import annotations
 import base64
 import json
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 from bundle_helpers import manifest, members
 from run_fixtures import runbook
-from serve_fixtures import Server, alert, notification, write_playbook
+from serve_fixtures import (
+    Server,
+    alert,
+    notification,
+    write_playbook,
+    write_secret_label_playbook,
+)
 
 from engine.ledger import Ledger
 
@@ -125,3 +132,24 @@ def test_an_alert_body_emptied_by_retention_is_said_to_be_so(
     assert [d["what"] for d in report["differences"]] == ["content"]
     notes = {(n["what"], n["step"]) for n in report["unjudged"]}
     assert ("alert", None) in notes and ("when", "fix") in notes
+
+
+def test_a_label_that_gave_an_input_a_secret_leaves_in_no_bundle_made_without_the_secret(
+    tmp_path: Path, serve_factory: Callable[..., Server]
+) -> None:
+    canary = f"canary-{uuid.uuid4().hex[:12]}"
+    folder = write_secret_label_playbook(tmp_path / "playbooks", tmp_path / "markers")
+    server = serve_factory(folder, env={"LABEL_TOKEN": canary}).start()
+    assert server.post(notification([alert("ServiceDown", service=canary)])).status == 200
+    (row,) = server.wait_settled(1)
+    assert row["state"] == "started", (row["reason"], server.log[-2000:])
+    bundle = tmp_path / "label.tar.gz"
+
+    done = runbook("export", str(row["run_id"]), "-o", str(bundle))  # LABEL_TOKEN not set
+
+    assert done.returncode == 0, done.stderr
+    raw = b"".join(members(bundle).values())
+    assert canary.encode() not in raw
+    (sent,) = manifest(bundle)["trigger"]["payload"]["alerts"]
+    assert sent["labels"]["service"] == "«redacted:service»"
+    assert manifest(bundle)["trigger"]["inputs"]["service"] == "«redacted:service»"

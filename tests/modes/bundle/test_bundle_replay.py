@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from bundle_helpers import recovered_run
-from sli_helpers import run_cli
+from run_fixtures import runbook
+from sli_helpers import run_cli, run_id_of
 
 
 def replayed(bundle: Path, *args: str) -> tuple[int, dict[str, Any]]:
@@ -121,3 +122,44 @@ def test_a_lower_level_changes_the_mode_the_run_would_have(tmp_path: Path) -> No
     assert code == 1
     (mode,) = [d for d in report["differences"] if d["what"] == "mode"]
     assert mode["recorded"] == "live (level 2)" and mode["now"] == "guided (level 1)"
+
+
+REDACTED_INPUT = """\
+apiVersion: runbook/v1
+kind: Playbook
+metadata: {name: redacted-input, version: 1.0.0, maturity: 2, owner: tests}
+secrets:
+  token: {env: REPLAY_TOKEN}
+inputs:
+  dsn: {type: string}
+  region: {type: string, default: eu}
+steps:
+  - id: long-dsn
+    when: "inputs.dsn | length > 40"
+    readonly: true
+    shell: {run: ["true"]}
+  - id: in-eu
+    when: "inputs.region == 'us'"
+    readonly: true
+    shell: {run: ["true"]}
+"""
+
+
+def test_a_when_on_a_value_the_record_holds_redacted_is_not_judged(tmp_path: Path) -> None:
+    token = "t0ken-" + "x" * 24
+    path = tmp_path / "redacted-input.yaml"
+    path.write_text(REDACTED_INPUT)
+    dsn = f"postgres://app:{token}@db/x"
+    ran = runbook("run", str(path), "--yes", "-i", f"dsn={dsn}", extra_env={"REPLAY_TOKEN": token})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    bundle = tmp_path / "run.tar.gz"
+    assert run_cli("export", run_id_of(ran.stdout), "-o", str(bundle)).returncode == 0
+    path.write_text(REDACTED_INPUT.replace("== 'us'", "!= 'us'"))
+
+    code, report = replayed(bundle)
+
+    assert code == 1
+    assert kinds(report) == [("content", None), ("when", "in-eu")]
+    (note,) = [n for n in report["unjudged"] if n["what"] == "when"]
+    assert note["step"] == "long-dsn" and "inputs.dsn" in note["reason"]
+    assert "redacted" in note["reason"]

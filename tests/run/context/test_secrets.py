@@ -21,6 +21,7 @@ from engine.run.context.secrets import (
     SecretError,
     declared_scrubber,
     declared_secrets,
+    held_secrets,
     load_secrets,
     secrets_scrubber,
 )
@@ -253,3 +254,48 @@ def test_one_scrub_of_several_playbooks_keeps_each_value_and_says_what_it_could_
         ("key", "file key.txt", False),
         ("gone", "env NOT_SET_HERE", True),
     ]
+
+
+CASED = "canary-Secret-9f3e"
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        CASED.upper(),
+        CASED.lower(),
+        CASED.title(),
+        CASED.swapcase(),
+        urllib.parse.quote(CASED.upper(), safe=""),
+        base64.b64encode(CASED.upper().encode()).decode(),
+        base64.b64encode(CASED.lower().encode()).decode(),
+    ],
+)
+def test_a_secret_upper_or_lower_cased_by_a_template_is_redacted(form: str) -> None:
+    redactor = Redactor({"token": CASED})
+
+    redacted = redactor.redact(f"token={form};")
+
+    assert redacted == "token=«redacted:token»;"
+    assert redactor.secret_in(form) == "token"
+
+
+def test_a_mark_is_not_redacted_again_for_a_secret_in_another_case() -> None:
+    redactor = Redactor({"one": "e"})
+
+    assert redactor.redact("hEllo e") == "h«redacted:one»llo «redacted:one»"
+
+
+def test_the_values_an_alert_gave_inputs_the_ledger_kept_redacted_are_held_once_each() -> None:
+    runs = [
+        ({"token": "«redacted:token»", "pod": "web-1"}, {"token": "held-1", "pod": "web-1"}),
+        ({"token": ["«redacted:token»"]}, {"token": "held-2"}),
+        ({"key": "«redacted:key»"}, {"key": "held-1"}),
+        ({"gone": "«redacted:gone»"}, {}),
+    ]
+
+    held = held_secrets(runs)
+
+    assert held == {"token": "held-1", "token#2": "held-2"}
+    scrub, _ = declared_scrubber([], {}, held)
+    assert scrub.redact("held-1 held-2 web-1") == "«redacted:token» «redacted:token#2» web-1"
