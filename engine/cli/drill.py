@@ -85,12 +85,12 @@ def drill(
     the report is also written as a page with the SLI chart (detection, remediation and
     revert on one time axis)."""
     from engine.core.errors import UsageError
-    from engine.modes.postmortem.draft_file import check_target
+    from engine.core.output_file import check_output
 
     if html is not None:
         if dry_run:
             raise UsageError("--html needs a drill, not --dry-run", "leave out --html")
-        check_target(Path(html), force, REPLACE)  # before the drill: a report it could not write
+        check_output(Path(html), force, REPLACE)  # before the drill: a report it could not write
     if incident is not None and dry_run:
         raise UsageError("--incident needs a drill, not --dry-run", "leave out --incident")
     attach = incident_listeners(incident)  # an unknown incident: refused before the drill

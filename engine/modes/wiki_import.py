@@ -4,16 +4,15 @@ checker before it is shown or written."""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.core.errors import UsageError
 from engine.core.findings import Location
+from engine.core.output_file import write_output
 from engine.core.regular_file import NotARegularFile, read_regular
 from engine.model.textfile import MAX_FILE_BYTES, unicode_finding
 from engine.playbook.loader import check_file
@@ -55,7 +54,7 @@ def import_wiki(request: ImportRequest) -> ImportedPlaybook:
     text = playbook_text(wiki, name, request.owner)
     _check(text, request.output or f"{wiki.name}.yaml", request.source)
     if request.output is not None:
-        _write(Path(request.output), text, request.force)
+        write_output(Path(request.output), text, request.force, mode=0o644)
     return ImportedPlaybook(text, len(wiki.steps), request.output)
 
 
@@ -179,29 +178,3 @@ def _check(text: str, file: str, source: str) -> None:
         message = f"the playbook made from this page does not pass the checks: {problems}"
         hint = "split the page into smaller runbooks, or leave out what the checker names"
         raise UsageError(message, hint, Location(source, 1, 1))
-
-
-def _write(target: Path, text: str, force: bool) -> None:
-    """`text` into `target` in one piece: a file beside it, then renamed (with `force`)
-    or linked (without: an existing file is never replaced)."""
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
-    try:
-        os.fchmod(descriptor, 0o644)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        if force:
-            os.replace(temporary, target)
-        else:
-            os.link(temporary, target)
-    except FileExistsError:
-        raise UsageError(f"{target} already exists", "add --force to replace it") from None
-    except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)

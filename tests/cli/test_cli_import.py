@@ -194,3 +194,20 @@ def test_the_plan_of_an_imported_page_names_each_step_in_words() -> None:
         "manual: Do the same on the second node if the first was not enough.",
         "manual: Uncordon:",
     ]
+
+
+def test_an_output_that_is_a_link_is_refused_even_forced_and_left_as_it_is() -> None:
+    """Renaming the playbook over a link would replace the link itself: `-o` a link to
+    /dev/null (as /dev/stdout is a link to a device) replaced it with a regular file."""
+    work = _work()
+    to_device = work / "to-device.yaml"
+    to_device.symlink_to("/dev/null")
+    to_file = work / "to-file.yaml"
+    (work / "real.yaml").write_text("kept\n")
+    to_file.symlink_to(work / "real.yaml")
+    for link, kind in ((to_device, "a character device"), (to_file, "a symlink")):
+        done = runbook("import", str(PAGES / "no-code.md"), "-o", str(link), "--force")
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert f"error: cannot write {link}: it is {kind}, not a file" in done.stderr
+        assert link.is_symlink()
+    assert (work / "real.yaml").read_text() == "kept\n"

@@ -351,7 +351,7 @@ def test_an_output_that_is_a_device_or_a_pipe_is_refused_also_with_force(
 
         assert done.returncode == 2, done.stdout + done.stderr
         assert done.stderr.startswith(f"error: cannot write {target}: it is {kind}, not a file")
-        assert "leave out -o" in done.stderr
+        assert "hint: name a file" in done.stderr
     assert link.is_symlink() and os.readlink(link) == os.devnull
     assert stat.S_ISFIFO(fifo.lstat().st_mode)
 

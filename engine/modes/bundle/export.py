@@ -4,19 +4,15 @@ member scrubbed of the secrets the exporter can read, written whole or not at al
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from msgspec import Struct
 
-from engine.core.errors import UsageError
 from engine.core.events import EventKind
-from engine.core.regular_file import special_kind
+from engine.core.output_file import check_output, write_output
 from engine.ledger import LEDGER_FILE, DrillRow, Ledger, RunRow, default_home, is_drill_id
 from engine.modes.bundle import manifest
 from engine.modes.bundle.archive import FILE_MODE, checksums_text, sha256, write_archive
@@ -55,21 +51,7 @@ def export_bundle(request: ExportRequest) -> Exported:
     """Write the bundle of `request.run_id`; UsageError (exit 2) for an unknown run or a
     file that exists without `force`, nothing written."""
     target = Path(request.output)
-    kind = special_kind(target)
-    if kind is not None:
-        raise UsageError(
-            f"cannot write {target}: it is {kind}, not a file",
-            "name a file: a bundle is binary and is only written to one",
-        )
-    if not request.force and os.path.lexists(target):
-        raise UsageError(f"{target} already exists", "choose another file, or add --force")
-    if target.is_dir():
-        raise UsageError(f"{target} is a folder", "name the bundle's file, e.g. run.tar.gz")
-    if not target.parent.is_dir():
-        raise UsageError(
-            f"cannot write {target}: there is no folder {target.parent}",
-            "create the folder first, or write the bundle elsewhere",
-        )
+    check_output(target, request.force)  # before the ledger is read
     with Ledger.open((request.home or default_home()) / LEDGER_FILE) as ledger:
         main = read_run(ledger, request.run_id)
         made = runs_made_by(ledger, main.info.run_id)
@@ -80,7 +62,7 @@ def export_bundle(request: ExportRequest) -> Exported:
     made_facts = [_made(row) for row in made]
     members = _members(main, parts, redactor, notes, made_facts, drill, incident)
     data = write_archive(members)
-    write_new_file(target, data, request.force)
+    write_output(target, data, request.force, mode=FILE_MODE)
     sums = {name: sha256(body) for name, body in members.items() if name != CHECKSUMS}
     return Exported(str(target), main.info.run_id, sums, len(data))
 
@@ -215,29 +197,3 @@ def _scrubbed_json(data: Any, redactor: Redactor, indent: int | None = None) -> 
         redactor.redact_data(data), indent=indent, sort_keys=indent is not None, default=str
     )
     return redactor.redact(text)
-
-
-def write_new_file(target: Path, data: bytes, force: bool) -> None:
-    """`data` into `target` (mode 0600) in one piece: a file beside it, then renamed
-    (with `force`) or linked (without: an existing file is never replaced)."""
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
-    try:
-        os.fchmod(descriptor, FILE_MODE)
-        with os.fdopen(descriptor, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        if force:
-            os.replace(temporary, target)
-        else:
-            os.link(temporary, target)
-    except FileExistsError:
-        raise UsageError(f"{target} already exists", "add --force to replace it") from None
-    except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)

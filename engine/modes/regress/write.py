@@ -4,14 +4,10 @@ without `force`."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
-from engine.core.errors import UsageError
-from engine.core.regular_file import special_kind
+from engine.core.output_file import write_output
 from engine.modes.regress.case import (
     MARGIN,
     MIN_SLACK,
@@ -86,32 +82,8 @@ def case_text(case: Case) -> str:
 
 def write_case(case: Case, target: Path, force: bool) -> None:
     """Write `case` to `target` in one piece, 0600; an existing file only with `force`,
-    never a device, a pipe or a folder (also through a link: /dev/stdout)."""
-    kind = special_kind(target)
-    if kind is not None:
-        raise UsageError(f"cannot write {target}: it is {kind}, not a file", "name a file")
-    text = case_text(case)
-    try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
-    try:
-        os.fchmod(descriptor, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        if force:
-            os.replace(temporary, target)
-        else:
-            os.link(temporary, target)
-    except FileExistsError:
-        raise UsageError(f"{target} already exists", "add --force to replace it") from None
-    except OSError as exc:
-        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
+    never a device, a pipe, a folder or a link (engine/core/output_file.py)."""
+    write_output(target, case_text(case), force)
 
 
 def _basis(case: Case) -> str:

@@ -4,12 +4,8 @@ JSON): participants, duration, each step's answer and note, the gaps by kind, fi
 
 from __future__ import annotations
 
-import contextlib
-import errno
 import json
 import os
-import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -19,18 +15,13 @@ from msgspec.structs import asdict
 from engine.core.durations import format_seconds
 from engine.core.errors import UsageError
 from engine.core.outcome import Outcome
+from engine.core.output_file import other_than_a_file, write_output
 from engine.core.results import Verdict
 from engine.core.tabletop import ANSWERS, GAPS, spoken
 from engine.modes.tabletop.walk import Walk, WalkedStep
 from engine.ui.terminal_text import printable, printable_line
 
 REPORT_MODE = 0o600
-_KINDS = {
-    stat.S_IFIFO: "a FIFO (named pipe)",
-    stat.S_IFCHR: "a character device",
-    stat.S_IFBLK: "a block device",
-    stat.S_IFSOCK: "a socket",
-}
 
 
 class AnsweredStep(Struct, frozen=True):
@@ -274,7 +265,7 @@ def check_report_target(file: str | None) -> None:
     folder = target.parent
     if target.is_dir():
         raise UsageError(f"--report {file}: is a folder", "name a file, e.g. tabletop.md")
-    kind = _other_than_a_file(target)
+    kind = other_than_a_file(target)
     if kind:
         raise UsageError(
             f"--report {file}: not a regular file but {kind}; it is left as it is",
@@ -287,46 +278,13 @@ def check_report_target(file: str | None) -> None:
         )
 
 
-def _other_than_a_file(target: Path) -> str:
-    """What `target` is when it is there but not a regular file ("" otherwise): the
-    report replaces a regular file, never a device (/dev/null), a FIFO, a socket or a
-    symlink, which renaming the report into place would replace itself."""
-    try:
-        mode = target.lstat().st_mode
-    except FileNotFoundError:
-        return ""
-    if stat.S_ISREG(mode):
-        return ""
-    return "a symlink" if stat.S_ISLNK(mode) else _KINDS.get(stat.S_IFMT(mode), "not a file")
-
-
 def write_report(target: Path, tabletop: Tabletop) -> None:
-    """The Markdown report into `target` in one piece (a file beside it, 0600, renamed)."""
-    text = render_markdown(tabletop)
+    """The Markdown report into `target` in one piece (a file beside it, 0600, renamed),
+    never over anything but a regular file (engine/core/output_file.py)."""
     try:
-        descriptor, temporary = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    except OSError as exc:
-        raise _unwritten(target, tabletop, exc) from None
-    try:
-        os.fchmod(descriptor, REPORT_MODE)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        kind = _other_than_a_file(target)  # one may have appeared during the exercise
-        if kind:
-            raise OSError(errno.EEXIST, f"it is {kind} now, left as it is")
-        os.replace(temporary, target)
-    except OSError as exc:
-        raise _unwritten(target, tabletop, exc) from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-
-
-def _unwritten(target: Path, tabletop: Tabletop, exc: OSError) -> UsageError:
-    return UsageError(
-        f"cannot write the report {target}: {exc.strerror}; the tabletop is recorded as"
-        f" {tabletop.run_id}",
-        f"runbook show {tabletop.run_id} tells it",
-    )
+        write_output(target, render_markdown(tabletop), force=True, mode=REPORT_MODE)
+    except UsageError as exc:
+        raise UsageError(
+            f"{exc.message}; the tabletop is recorded as {tabletop.run_id}",
+            f"runbook show {tabletop.run_id} tells it",
+        ) from None

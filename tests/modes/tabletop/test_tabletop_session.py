@@ -168,7 +168,7 @@ def test_a_fifo_made_where_the_report_goes_during_the_exercise_is_left_alone(
     target = tmp_path / "report.md"
     done = run_tabletop(_request(tmp_path, http_origin), None)
     os.mkfifo(target)
-    with pytest.raises(UsageError, match=f"it is a FIFO .* now, left as it is.*{done.run_id}"):
+    with pytest.raises(UsageError, match=f"it is a FIFO .*, not a file.*{done.run_id}"):
         write_report(target, done)
     assert stat.S_ISFIFO(target.lstat().st_mode)
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".report")] == []
