@@ -44,7 +44,11 @@ CREATE TABLE incidents (
     -- the Alertmanager group of the alert that opened it ('' when a human opened it)
     group_key TEXT NOT NULL DEFAULT '',
     -- the times a human set (NULL: the record's, read when the incident is read)
-    impact_started REAL, detected REAL, response_started REAL, mitigated REAL, resolved REAL
+    impact_started REAL, detected REAL, response_started REAL, mitigated REAL, resolved REAL,
+    -- the record's resolved time (the last endsAt) once every alert of it is resolved,
+    -- stored by the write that ends its last firing, so that `runbook incidents --open`
+    -- is a query; NULL while one fires or when an end is not a time
+    record_resolved REAL
 );
 CREATE INDEX incidents_by_group ON incidents (group_key, opened_at);
 CREATE TABLE incident_alerts (
@@ -106,6 +110,7 @@ def on_alert(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> str
     if facts.status == "resolved":
         if held is not None:
             _end_firing(conn, alert, facts)
+            store_record_resolved(conn, held)
         return held
     if held is not None or _resolved_before(conn, facts):
         return held
@@ -129,7 +134,22 @@ def on_alert(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> str
         ),
     )
     _end_replaced_firings(conn, alert.notification_id, facts.fingerprint)
+    store_record_resolved(conn, incident_id)
     return incident_id
+
+
+def store_record_resolved(conn: sqlite3.Connection, incident_id: str) -> None:
+    """Store what the record says of the incident's resolved time, in the transaction
+    that changed its alerts: the last endsAt once all are resolved, NULL while one fires
+    or when an end is not a time."""
+    rows = conn.execute(
+        "SELECT status, ends_at FROM incident_alerts WHERE incident_id = ?", (incident_id,)
+    ).fetchall()
+    ends = [epoch_of(str(ends_at)) if status == "resolved" else None for status, ends_at in rows]
+    resolved = None if not ends or None in ends else max(e for e in ends if e is not None)
+    conn.execute(
+        "UPDATE incidents SET record_resolved = ? WHERE incident_id = ?", (resolved, incident_id)
+    )
 
 
 def _end_replaced_firings(
@@ -147,11 +167,14 @@ def _end_replaced_firings(
     starts = {str(starts_at) for (starts_at,) in rows} | ({arriving} if arriving else set())
     timed = sorted((at, text) for text in starts if (at := epoch_of(text)) is not None)
     for (_, replaced), (_, replacing) in pairwise(timed):
-        conn.execute(
+        ended = conn.execute(
             "UPDATE incident_alerts SET status = 'resolved', ends_at = ?, resolved_by = ?"
-            " WHERE fingerprint = ? AND starts_at = ? AND status = 'firing'",
+            " WHERE fingerprint = ? AND starts_at = ? AND status = 'firing'"
+            " RETURNING incident_id",
             (replacing, notification_id, fingerprint, replaced),
-        )
+        ).fetchall()
+        for (incident_id,) in ended:
+            store_record_resolved(conn, str(incident_id))
 
 
 def _first_notification(conn: sqlite3.Connection, facts: InboxAlert) -> Pending | None:

@@ -423,3 +423,38 @@ def test_a_firing_first_received_before_v5_is_detected_when_it_was_first_receive
     (alert,) = record.alerts
     assert (alert.notification_id, alert.received_at) == (first, received[0])
     assert record.times["detected"].at == received[0]
+
+
+def _resolved_incident(ledger: Ledger, number: int) -> str:
+    """An incident of its own alert (group), resolved by the record, with a note."""
+    group = f'{{}}:{{alertname="Down{number}"}}'
+    deliver(ledger, facts(f"fp{number}"), group=group)
+    deliver(ledger, facts(f"fp{number}", status="resolved"), group=group)
+    incident_id = ledger.incidents(limit=1, open_only=False)[0].incident_id
+    ledger.note_incident(incident_id, "alice", f"note {number}")
+    return incident_id
+
+
+def test_the_list_reads_in_a_few_queries_and_open_is_what_the_record_says(
+    ledger: Ledger,
+) -> None:
+    resolved = [_resolved_incident(ledger, number) for number in range(30)]
+    # the record resolved it, but a run attached later started after its last endsAt:
+    # the record's resolved time is left out, the incident is open
+    late = _resolved_incident(ledger, 30)
+    run_id = new_run_id()
+    ledger.start_run(run_info(run_id, (epoch_of(ENDS_AT) or 0.0) + 60))
+    ledger.attach_run(late, run_id, "alice")
+    firing = ledger.open_incident("disk full", "bob")
+    statements: list[str] = []
+    ledger._conn.set_trace_callback(statements.append)
+    listed = ledger.incidents(open_only=True)
+    everything = ledger.incidents(limit=100)
+    ledger._conn.set_trace_callback(None)
+    assert [r.incident_id for r in listed] == [firing, late]
+    assert [r.status for r in listed] == ["open", "open"]
+    assert listed[1].times["resolved"].ignored
+    assert {r.incident_id for r in everything} == {*resolved, late, firing}
+    assert all(len(r.notes) == 1 for r in everything if r.incident_id in resolved)
+    # a few queries for the whole list, not a few for each of its 32 incidents
+    assert len(statements) <= 24, statements
