@@ -77,6 +77,18 @@ class IncidentNote(Struct, frozen=True):
     text: str
 
 
+class IncidentReopening(Struct, frozen=True):
+    """A firing that reopened the incident after the record had resolved it: when it was
+    received, the firing (fingerprint, alertname, startsAt), and the resolved time it
+    took back."""
+
+    at: float
+    fingerprint: str
+    alertname: str
+    starts_at: str
+    resolved_at: float
+
+
 class IncidentRecord(Struct, frozen=True):
     """An incident whole, as `Ledger.incident` reads it.
 
@@ -87,7 +99,8 @@ class IncidentRecord(Struct, frozen=True):
     time does, else `open`. `alerts` are the firings that opened or joined it, oldest
     first; `run_ids` its member runs in start order (the runs its alerts started, those
     of its approved proposals, and those attached by hand: `attached`); `proposals`
-    those its alerts made; `notes` oldest first."""
+    those its alerts made; `notes` oldest first; `reopenings` the firings that reopened
+    it after the record had resolved it, oldest first."""
 
     incident_id: str
     title: str
@@ -103,6 +116,7 @@ class IncidentRecord(Struct, frozen=True):
     attached: list[str]
     proposals: list[IncidentProposal]
     notes: list[IncidentNote]
+    reopenings: list[IncidentReopening] = []
 
     def took(self, name: str) -> float | None:
         """Seconds from impact started to the time `name` (TTD: detected, TTM: mitigated,
@@ -169,6 +183,7 @@ def _read_batch(conn: sqlite3.Connection, ids: list[str]) -> list[IncidentRecord
         conn, [run for found in runs.values() for run, _, status in found if status == "recovered"]
     )
     notes = _notes(conn, marks)
+    reopenings = _reopenings(conn, marks)
     records = []
     for incident_id in (found for found in ids if found in rows):
         row = rows[incident_id]
@@ -183,6 +198,7 @@ def _read_batch(conn: sqlite3.Connection, ids: list[str]) -> list[IncidentRecord
                 attached.get(incident_id, []),
                 proposals.get(incident_id, []),
                 notes.get(incident_id, []),
+                reopenings.get(incident_id, []),
             )
         )
     return records
@@ -271,6 +287,16 @@ def _notes(conn: sqlite3.Connection, ids: str) -> dict[str, list[IncidentNote]]:
         (ids,),
     ).fetchall()
     return _grouped(rows, lambda row: IncidentNote(*row))
+
+
+def _reopenings(conn: sqlite3.Connection, ids: str) -> dict[str, list[IncidentReopening]]:
+    rows = conn.execute(
+        "SELECT incident_id, at, fingerprint, alertname, starts_at, resolved_at"
+        " FROM incident_reopenings WHERE incident_id IN (SELECT value FROM json_each(?))"
+        " ORDER BY at, fingerprint",
+        (ids,),
+    ).fetchall()
+    return _grouped(rows, lambda row: IncidentReopening(*row))
 
 
 def _record_times(

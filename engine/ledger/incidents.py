@@ -12,6 +12,11 @@ writes):
 - otherwise it joins the newest open incident (not resolved by a human, an alert of it
   still firing) that holds an alert with the same fingerprint, or, failing that, the
   newest open one opened by an alert of the same Alertmanager group (`groupKey`);
+- otherwise, when `reopen_within` (seconds, `runbook serve`'s incidents.reopen_within)
+  is set, it reopens the newest incident holding its fingerprint if the record resolved
+  that incident (not a human) and this firing started within that long of its resolved
+  time (a flapping alert): the firing joins it, its record resolved time is taken back,
+  and the reopening is recorded (`incident_reopenings`);
 - otherwise it opens a new incident. A resolved alert never opens one; it ends its
   firing in the incident that holds it;
 - a new firing of a fingerprint first ends its earlier firing still open here, at the
@@ -74,7 +79,16 @@ CREATE TABLE incident_notes (
     incident_id TEXT NOT NULL REFERENCES incidents (incident_id),
     at REAL NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL
 );
-CREATE INDEX incident_notes_by_incident ON incident_notes (incident_id, at)
+CREATE INDEX incident_notes_by_incident ON incident_notes (incident_id, at);
+-- a firing that reopened the incident the record had resolved (`runbook serve`'s
+-- incidents.reopen_within): when, the firing, and the resolved time it took back
+CREATE TABLE incident_reopenings (
+    incident_id TEXT NOT NULL REFERENCES incidents (incident_id),
+    at REAL NOT NULL, fingerprint TEXT NOT NULL, starts_at TEXT NOT NULL,
+    alertname TEXT NOT NULL, resolved_at REAL NOT NULL,
+    PRIMARY KEY (fingerprint, starts_at)
+) WITHOUT ROWID;
+CREATE INDEX incident_reopenings_by_incident ON incident_reopenings (incident_id, at)
 """
 
 
@@ -100,10 +114,13 @@ def open_incident(
     return incident_id
 
 
-def on_alert(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> str | None:
-    """An alert decided on: a firing one opens or joins an incident (see the module's
-    rules), a resolved one ends its firing in the incident holding it; the incident's id
-    (None: a resolved alert no incident holds, or a firing resolved before it was seen)."""
+def on_alert(
+    conn: sqlite3.Connection, alert: Pending, facts: InboxAlert, reopen_within: float = 0.0
+) -> str | None:
+    """An alert decided on: a firing one opens, joins or reopens an incident (see the
+    module's rules), a resolved one ends its firing in the incident holding it; the
+    incident's id (None: a resolved alert no incident holds, or a firing resolved before
+    it was seen)."""
     if not facts.fingerprint:
         return None
     held = _holder(conn, facts.fingerprint, facts.starts_at)
@@ -117,6 +134,8 @@ def on_alert(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> str
     _end_replaced_firings(conn, alert.notification_id, facts.fingerprint, facts.starts_at)
     group_key = _group_key(conn, alert.notification_id)
     incident_id = _open_for(conn, facts.fingerprint, group_key)
+    if incident_id is None and reopen_within > 0:
+        incident_id = _reopen(conn, alert, facts, reopen_within)
     if incident_id is None:
         title = facts.summary or _title_from(facts)
         opened_by = f"alertmanager{f' receiver {alert.receiver}' if alert.receiver else ''}"
@@ -135,6 +154,38 @@ def on_alert(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> str
     )
     _end_replaced_firings(conn, alert.notification_id, facts.fingerprint)
     store_record_resolved(conn, incident_id)
+    return incident_id
+
+
+# The newest incident holding a fingerprint: whether a human resolved it, and the
+# record's resolved time.
+_NEWEST_WITH_FINGERPRINT = """
+SELECT i.incident_id, i.resolved, i.record_resolved FROM incident_alerts AS a
+JOIN incidents AS i USING (incident_id) WHERE a.fingerprint = ?
+ORDER BY i.opened_at DESC, i.incident_id DESC LIMIT 1
+"""
+
+
+def _reopen(
+    conn: sqlite3.Connection, alert: Pending, facts: InboxAlert, within: float
+) -> str | None:
+    """The incident this firing reopens, its reopening recorded: the newest holding its
+    fingerprint, if the record resolved it (not a human) and the firing started (its
+    startsAt, else when it was received) at most `within` seconds after that."""
+    row = conn.execute(_NEWEST_WITH_FINGERPRINT, (facts.fingerprint,)).fetchone()
+    if row is None or row[1] is not None or row[2] is None:
+        return None
+    incident_id, resolved_at = str(row[0]), float(row[2])
+    started = epoch_of(facts.starts_at)
+    if (started if started is not None else alert.received_at) - resolved_at > within:
+        return None
+    conn.execute(
+        "INSERT INTO incident_reopenings VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            *(incident_id, alert.received_at, facts.fingerprint, facts.starts_at),
+            *(facts.alertname, resolved_at),
+        ),
+    )
     return incident_id
 
 

@@ -387,7 +387,13 @@ def test_a_v4_ledger_is_brought_to_v5_and_keeps_everything(ledger_path: Path) ->
         ledger.append(run_id, "run_started", {"maturity": 3})
         ledger.finish_run(run_id, "completed", {})
         deliver(ledger, facts("fp1"))
-    for table in ("incident_notes", "incident_runs", "incident_alerts", "incidents"):
+    for table in (
+        "incident_reopenings",
+        "incident_notes",
+        "incident_runs",
+        "incident_alerts",
+        "incidents",
+    ):
         sql(ledger_path, f"DROP TABLE {table}")  # what a v4 engine wrote
     sql(ledger_path, "PRAGMA user_version = 4")
     before = sql(ledger_path, "SELECT count(*) FROM events")
@@ -403,6 +409,7 @@ def test_a_v4_ledger_is_brought_to_v5_and_keeps_everything(ledger_path: Path) ->
     assert sql(ledger_path, "SELECT count(*) FROM events") == before
     tables = {row[0] for row in sql(ledger_path, "SELECT name FROM sqlite_master")}
     assert {"incidents", "incident_alerts", "incident_runs", "incident_notes"} <= tables
+    assert "incident_reopenings" in tables
     assert json.loads(str(sql(ledger_path, "SELECT payload FROM notifications")[0][0])) == {}
 
 
@@ -411,7 +418,13 @@ def test_a_firing_first_received_before_v5_is_detected_when_it_was_first_receive
 ) -> None:
     with Ledger.open(ledger_path) as ledger:
         (first,) = deliver(ledger, facts("fp1"))
-    for table in ("incident_notes", "incident_runs", "incident_alerts", "incidents"):
+    for table in (
+        "incident_reopenings",
+        "incident_notes",
+        "incident_runs",
+        "incident_alerts",
+        "incidents",
+    ):
         sql(ledger_path, f"DROP TABLE {table}")  # what a v4 engine wrote
     sql(ledger_path, "PRAGMA user_version = 4")
     sql(ledger_path, "UPDATE notifications SET received_at = received_at - 600")
