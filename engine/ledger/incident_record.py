@@ -358,8 +358,8 @@ def _turned_healthy(events: Iterable[Sequence[Any]]) -> float | None:
 # Incidents that are certainly resolved: by a human, or by the record (its stored
 # resolved time, see `incidents.store_record_resolved`) when no time it would be checked
 # against can be after it: a human's, a member run's start, the end of a member run that
-# recovered (its SLI turned healthy before it ended). Those left are read whole and
-# their status tells.
+# recovered or one of its SLI samples (when it turned healthy). Those left are read
+# whole and their status tells.
 _LISTED = """
 SELECT incident_id FROM incidents AS i WHERE i.opened_at >= ? AND (? = 0 OR
 i.resolved IS NULL AND (i.record_resolved IS NULL
@@ -371,7 +371,10 @@ i.resolved IS NULL AND (i.record_resolved IS NULL
             AND t.decision IN ('run', 'proposed') AND t.run_id IS NOT NULL
             UNION SELECT n.run_id FROM incident_runs AS n WHERE n.incident_id = i.incident_id)
         AND (r.started_at > i.record_resolved OR (r.status = 'recovered'
-            AND coalesce(r.finished_at, 1e308) > i.record_resolved)))))
+            AND (coalesce(r.finished_at, 1e308) > i.record_resolved
+                OR EXISTS (SELECT 1 FROM events AS e WHERE e.run_id = r.run_id
+                    AND e.kind = 'sli_sample'
+                    AND json_extract(e.data, '$.sample_ts') > i.record_resolved)))))))
 ORDER BY i.opened_at DESC, i.incident_id DESC
 """
 

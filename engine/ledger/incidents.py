@@ -191,13 +191,17 @@ def _reopen(
 
 def store_record_resolved(conn: sqlite3.Connection, incident_id: str) -> None:
     """Store what the record says of the incident's resolved time, in the transaction
-    that changed its alerts: the last endsAt once all are resolved, NULL while one fires
-    or when an end is not a time."""
+    that changed its alerts: the last endsAt once all are resolved; NULL while one fires,
+    when an end is not a time or when it is before the earliest startsAt."""
     rows = conn.execute(
-        "SELECT status, ends_at FROM incident_alerts WHERE incident_id = ?", (incident_id,)
+        "SELECT status, starts_at, ends_at FROM incident_alerts WHERE incident_id = ?",
+        (incident_id,),
     ).fetchall()
-    ends = [epoch_of(str(ends_at)) if status == "resolved" else None for status, ends_at in rows]
+    ends = [epoch_of(str(ends_at)) if status == "resolved" else None for status, _, ends_at in rows]
     resolved = None if not ends or None in ends else max(e for e in ends if e is not None)
+    starts = [at for _, starts_at, _ in rows if (at := epoch_of(str(starts_at))) is not None]
+    if resolved is not None and starts and min(starts) > resolved:
+        resolved = None  # before its impact started: not applied (see incident_times)
     conn.execute(
         "UPDATE incidents SET record_resolved = ? WHERE incident_id = ?", (resolved, incident_id)
     )

@@ -459,15 +459,20 @@ def test_the_list_reads_in_a_few_queries_and_open_is_what_the_record_says(
     ledger.start_run(run_info(run_id, (epoch_of(ENDS_AT) or 0.0) + 60))
     ledger.attach_run(late, run_id, "alice")
     firing = ledger.open_incident("disk full", "bob")
+    # its alert ended before it started: the record's resolved time is left out
+    backwards = "2026-12-07T11:00:00Z"
+    deliver(ledger, facts("fp99", starts_at=backwards), group="{}:{}")
+    deliver(ledger, facts("fp99", "resolved", backwards), group="{}:{}")
+    (reversed_,) = [r for r in ledger.incidents() if r.alerts and r.alerts[0].fingerprint == "fp99"]
     statements: list[str] = []
     ledger._conn.set_trace_callback(statements.append)
     listed = ledger.incidents(open_only=True)
     everything = ledger.incidents(limit=100)
     ledger._conn.set_trace_callback(None)
-    assert [r.incident_id for r in listed] == [firing, late]
-    assert [r.status for r in listed] == ["open", "open"]
-    assert listed[1].times["resolved"].ignored
-    assert {r.incident_id for r in everything} == {*resolved, late, firing}
+    assert [r.incident_id for r in listed] == [reversed_.incident_id, firing, late]
+    assert [r.status for r in listed] == ["open", "open", "open"]
+    assert listed[0].times["resolved"].ignored and listed[2].times["resolved"].ignored
+    assert {r.incident_id for r in everything} == {*resolved, late, firing, reversed_.incident_id}
     assert all(len(r.notes) == 1 for r in everything if r.incident_id in resolved)
-    # a few queries for the whole list, not a few for each of its 32 incidents
+    # a few queries for the whole list, not a few for each of its 33 incidents
     assert len(statements) <= 24, statements
