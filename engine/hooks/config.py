@@ -9,6 +9,7 @@ global budget. Every key is optional; a wrong one is an error at `file:line:col`
     proposals: {expire_after: 1h}      # a level-2 proposal may be approved this long
     queue: {max_age: 15m}   # a run decided longer ago than this does not start (stale)
     retention: {payloads: 30d}  # notification bodies kept this long once all is settled
+    incidents: {reopen_within: 10m}  # a firing this soon after its incident resolved reopens it
     escalation:             # for playbooks without their own `escalation:`
       webhook: {url: "https://chat.example/hooks/oncall", token_file: /etc/runbook/chat.token}
       command: [logger, -t, runbook]
@@ -54,6 +55,14 @@ class Retention(Struct, frozen=True, forbid_unknown_fields=True):
     payloads: str = "30d"
 
 
+class Incidents(Struct, frozen=True, forbid_unknown_fields=True):
+    """A firing of an alert within `reopen_within` of the end of the incident the record
+    resolved (its last endsAt) reopens that incident rather than opening a new one (a
+    flapping alert); 0s (the default): it opens a new one."""
+
+    reopen_within: str = "0s"
+
+
 class ServeConfig(Struct, frozen=True, forbid_unknown_fields=True):
     """The config file's content; an absent file is all defaults."""
 
@@ -63,6 +72,7 @@ class ServeConfig(Struct, frozen=True, forbid_unknown_fields=True):
     proposals: Proposals = Proposals()
     queue: Queue = Queue()
     retention: Retention = Retention()
+    incidents: Incidents = Incidents()
 
     @property
     def proposal_seconds(self) -> float:
@@ -71,6 +81,10 @@ class ServeConfig(Struct, frozen=True, forbid_unknown_fields=True):
     @property
     def queue_seconds(self) -> float:
         return parse_duration(self.queue.max_age)
+
+    @property
+    def reopen_seconds(self) -> float:
+        return parse_duration(self.incidents.reopen_within)
 
     @property
     def retention_seconds(self) -> float:
@@ -105,6 +119,7 @@ def _check_durations(config: ServeConfig, file: str) -> None:
         "budget.window": config.budget.window if config.budget else None,
         "proposals.expire_after": config.proposals.expire_after,
         "queue.max_age": config.queue.max_age,
+        "incidents.reopen_within": config.incidents.reopen_within,
     }
     found["retention.payloads"] = config.retention.payloads
     for where, text in found.items():

@@ -269,7 +269,8 @@ class Dispatcher:
         if not items:
             return
         recorded = self.ledger.decide_alerts(
-            [(item.pending, item.facts, item.decisions, item.guard) for item in items]
+            [(item.pending, item.facts, item.decisions, item.guard) for item in items],
+            reopen_within=self.config.reopen_seconds,
         )
         for item, decided in zip(items, recorded, strict=True):
             for trigger_id, decision in decided:

@@ -12,6 +12,11 @@ writes):
 - otherwise it joins the newest open incident (not resolved by a human, an alert of it
   still firing) that holds an alert with the same fingerprint, or, failing that, the
   newest open one opened by an alert of the same Alertmanager group (`groupKey`);
+- otherwise, when `reopen_within` (seconds, `runbook serve`'s incidents.reopen_within)
+  is set, it reopens the newest incident holding its fingerprint if the record resolved
+  that incident (not a human) and this firing started within that long of its resolved
+  time (a flapping alert): the firing joins it, its record resolved time is taken back,
+  and the reopening is recorded (`incident_reopenings`);
 - otherwise it opens a new incident. A resolved alert never opens one; it ends its
   firing in the incident that holds it;
 - a new firing of a fingerprint first ends its earlier firing still open here, at the
@@ -44,7 +49,11 @@ CREATE TABLE incidents (
     -- the Alertmanager group of the alert that opened it ('' when a human opened it)
     group_key TEXT NOT NULL DEFAULT '',
     -- the times a human set (NULL: the record's, read when the incident is read)
-    impact_started REAL, detected REAL, response_started REAL, mitigated REAL, resolved REAL
+    impact_started REAL, detected REAL, response_started REAL, mitigated REAL, resolved REAL,
+    -- the record's resolved time (the last endsAt) once every alert of it is resolved,
+    -- stored by the write that ends its last firing, so that `runbook incidents --open`
+    -- is a query; NULL while one fires or when an end is not a time
+    record_resolved REAL
 );
 CREATE INDEX incidents_by_group ON incidents (group_key, opened_at);
 CREATE TABLE incident_alerts (
@@ -70,7 +79,16 @@ CREATE TABLE incident_notes (
     incident_id TEXT NOT NULL REFERENCES incidents (incident_id),
     at REAL NOT NULL, author TEXT NOT NULL, text TEXT NOT NULL
 );
-CREATE INDEX incident_notes_by_incident ON incident_notes (incident_id, at)
+CREATE INDEX incident_notes_by_incident ON incident_notes (incident_id, at);
+-- a firing that reopened the incident the record had resolved (`runbook serve`'s
+-- incidents.reopen_within): when, the firing, and the resolved time it took back
+CREATE TABLE incident_reopenings (
+    incident_id TEXT NOT NULL REFERENCES incidents (incident_id),
+    at REAL NOT NULL, fingerprint TEXT NOT NULL, starts_at TEXT NOT NULL,
+    alertname TEXT NOT NULL, resolved_at REAL NOT NULL,
+    PRIMARY KEY (fingerprint, starts_at)
+) WITHOUT ROWID;
+CREATE INDEX incident_reopenings_by_incident ON incident_reopenings (incident_id, at)
 """
 
 
@@ -96,22 +114,28 @@ def open_incident(
     return incident_id
 
 
-def on_alert(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> str | None:
-    """An alert decided on: a firing one opens or joins an incident (see the module's
-    rules), a resolved one ends its firing in the incident holding it; the incident's id
-    (None: a resolved alert no incident holds, or a firing resolved before it was seen)."""
+def on_alert(
+    conn: sqlite3.Connection, alert: Pending, facts: InboxAlert, reopen_within: float = 0.0
+) -> str | None:
+    """An alert decided on: a firing one opens, joins or reopens an incident (see the
+    module's rules), a resolved one ends its firing in the incident holding it; the
+    incident's id (None: a resolved alert no incident holds, or a firing resolved before
+    it was seen)."""
     if not facts.fingerprint:
         return None
     held = _holder(conn, facts.fingerprint, facts.starts_at)
     if facts.status == "resolved":
         if held is not None:
             _end_firing(conn, alert, facts)
+            store_record_resolved(conn, held)
         return held
     if held is not None or _resolved_before(conn, facts):
         return held
     _end_replaced_firings(conn, alert.notification_id, facts.fingerprint, facts.starts_at)
     group_key = _group_key(conn, alert.notification_id)
     incident_id = _open_for(conn, facts.fingerprint, group_key)
+    if incident_id is None and reopen_within > 0:
+        incident_id = _reopen(conn, alert, facts, reopen_within)
     if incident_id is None:
         title = facts.summary or _title_from(facts)
         opened_by = f"alertmanager{f' receiver {alert.receiver}' if alert.receiver else ''}"
@@ -129,7 +153,58 @@ def on_alert(conn: sqlite3.Connection, alert: Pending, facts: InboxAlert) -> str
         ),
     )
     _end_replaced_firings(conn, alert.notification_id, facts.fingerprint)
+    store_record_resolved(conn, incident_id)
     return incident_id
+
+
+# The newest incident holding a fingerprint: whether a human resolved it, and the
+# record's resolved time.
+_NEWEST_WITH_FINGERPRINT = """
+SELECT i.incident_id, i.resolved, i.record_resolved FROM incident_alerts AS a
+JOIN incidents AS i USING (incident_id) WHERE a.fingerprint = ?
+ORDER BY i.opened_at DESC, i.incident_id DESC LIMIT 1
+"""
+
+
+def _reopen(
+    conn: sqlite3.Connection, alert: Pending, facts: InboxAlert, within: float
+) -> str | None:
+    """The incident this firing reopens, its reopening recorded: the newest holding its
+    fingerprint, if the record resolved it (not a human) and the firing started (its
+    startsAt, else when it was received) at most `within` seconds after that."""
+    row = conn.execute(_NEWEST_WITH_FINGERPRINT, (facts.fingerprint,)).fetchone()
+    if row is None or row[1] is not None or row[2] is None:
+        return None
+    incident_id, resolved_at = str(row[0]), float(row[2])
+    started = epoch_of(facts.starts_at)
+    if (started if started is not None else alert.received_at) - resolved_at > within:
+        return None
+    conn.execute(
+        "INSERT INTO incident_reopenings VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            *(incident_id, alert.received_at, facts.fingerprint, facts.starts_at),
+            *(facts.alertname, resolved_at),
+        ),
+    )
+    return incident_id
+
+
+def store_record_resolved(conn: sqlite3.Connection, incident_id: str) -> None:
+    """Store what the record says of the incident's resolved time, in the transaction
+    that changed its alerts: the last endsAt once all are resolved; NULL while one fires,
+    when an end is not a time or when it is before the earliest startsAt."""
+    rows = conn.execute(
+        "SELECT status, starts_at, ends_at FROM incident_alerts WHERE incident_id = ?",
+        (incident_id,),
+    ).fetchall()
+    ends = [epoch_of(str(ends_at)) if status == "resolved" else None for status, _, ends_at in rows]
+    resolved = None if not ends or None in ends else max(e for e in ends if e is not None)
+    starts = [at for _, starts_at, _ in rows if (at := epoch_of(str(starts_at))) is not None]
+    if resolved is not None and starts and min(starts) > resolved:
+        resolved = None  # before its impact started: not applied (see incident_times)
+    conn.execute(
+        "UPDATE incidents SET record_resolved = ? WHERE incident_id = ?", (resolved, incident_id)
+    )
 
 
 def _end_replaced_firings(
@@ -147,11 +222,14 @@ def _end_replaced_firings(
     starts = {str(starts_at) for (starts_at,) in rows} | ({arriving} if arriving else set())
     timed = sorted((at, text) for text in starts if (at := epoch_of(text)) is not None)
     for (_, replaced), (_, replacing) in pairwise(timed):
-        conn.execute(
+        ended = conn.execute(
             "UPDATE incident_alerts SET status = 'resolved', ends_at = ?, resolved_by = ?"
-            " WHERE fingerprint = ? AND starts_at = ? AND status = 'firing'",
+            " WHERE fingerprint = ? AND starts_at = ? AND status = 'firing'"
+            " RETURNING incident_id",
             (replacing, notification_id, fingerprint, replaced),
-        )
+        ).fetchall()
+        for (incident_id,) in ended:
+            store_record_resolved(conn, str(incident_id))
 
 
 def _first_notification(conn: sqlite3.Connection, facts: InboxAlert) -> Pending | None:

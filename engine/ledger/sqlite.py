@@ -430,17 +430,22 @@ class Ledger:
         return self._read_with(inbox.pending_count)
 
     def decide_alerts(
-        self, items: Sequence[tuple[Pending, InboxAlert, Sequence[Decision], Guard | None]]
+        self,
+        items: Sequence[tuple[Pending, InboxAlert, Sequence[Decision], Guard | None]],
+        *,
+        reopen_within: float = 0.0,
     ) -> list[list[tuple[str, Decision]]]:
         """Record the decisions on alerts in one transaction, in order, and mark them
         handled: a duplicate acting decision becomes `duplicate`, a run is put to its
         guard, a resolved alert cancels its firing's queued runs and open proposals; a
-        firing alert opens or joins an incident, a resolved one ends its firing there."""
+        firing alert opens, joins or (within `reopen_within` seconds of the end of the
+        incident the record resolved) reopens an incident, a resolved one ends its
+        firing there."""
         with self._write(f"record the decisions on {len(items)} alert(s)") as conn:
             decided = []
             for pending, facts, decisions, guard in items:
                 decided.append(inbox.decide(conn, pending, facts, decisions, guard))
-                incidents.on_alert(conn, pending, facts)
+                incidents.on_alert(conn, pending, facts, reopen_within)
             return decided
 
     def add_escalation(

@@ -197,6 +197,14 @@ def _incident_lines(record: IncidentRecord) -> list[str]:
             f"  {rfc3339(n.at)} {printable_line(n.author)}: {printable_line(n.text)}"
             for n in record.notes
         ),
+        *(["reopened:"] if record.reopenings else []),
+        *(
+            printable_line(
+                f"  {rfc3339(r.at)} {r.alertname} fired again (startsAt {r.starts_at}),"
+                f" resolved at {rfc3339(r.resolved_at)} taken back"
+            )
+            for r in record.reopenings
+        ),
     ]
     return lines
 
@@ -298,5 +306,15 @@ def incident_json(record: IncidentRecord) -> dict[str, Any]:
     data["notes"] = [
         {"note_id": n.note_id, "at": rfc3339(n.at), "author": n.author, "text": n.text}
         for n in record.notes
+    ]
+    data["reopened"] = [
+        {
+            "at": rfc3339(r.at),
+            "fingerprint": r.fingerprint,
+            "alertname": r.alertname,
+            "starts_at": r.starts_at,
+            "resolved_at": rfc3339(r.resolved_at),
+        }
+        for r in record.reopenings
     ]
     return data

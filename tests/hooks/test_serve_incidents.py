@@ -119,3 +119,78 @@ def test_a_proposal_approved_later_brings_its_run_into_the_incident(
     assert incident["times"]["response_started"]["source"] == "record"
     assert incident["times"]["mitigated"]["source"] == "record"
     assert incident["status"] == "mitigated"
+
+
+def test_a_flapping_alert_reopens_its_incident_within_the_window_a_human_resolved_one_not(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    markers = tmp_path / "markers"
+    write_playbook(tmp_path / "playbooks", markers, level=2)  # proposed: nothing runs
+    config = tmp_path / "serve.yaml"
+    config.write_text("incidents: {reopen_within: 10m}\n")
+    server = serve_factory(tmp_path / "playbooks", "--config", str(config)).start()
+    decisions = 0
+
+    def send(firing: dict[str, Any], starts: str, ends: str | None = None) -> None:
+        nonlocal decisions
+        sent = {**firing, "startsAt": starts}
+        if ends is not None:
+            sent = {**sent, "status": "resolved", "endsAt": ends}
+        assert server.post(notification([sent])).status == 200
+        decisions += 1
+        server.wait_settled(decisions)
+
+    api = alert("ServiceDown", service="api")
+    send(api, "2026-12-07T10:00:00Z")
+    send(api, "2026-12-07T10:00:00Z", ends="2026-12-07T10:05:00Z")
+    (resolved,) = _incidents(server)
+    assert resolved["status"] == "resolved"
+    # fired again 9 minutes after its incident resolved: the same incident, open again
+    send(api, "2026-12-07T10:14:00Z")
+    (reopened,) = _incidents(server)
+    assert reopened["incident_id"] == resolved["incident_id"]
+    assert reopened["status"] == "open" and reopened["times"]["resolved"]["at"] is None
+    assert [a["starts_at"] for a in reopened["alerts"]] == [
+        "2026-12-07T10:00:00Z",
+        "2026-12-07T10:14:00Z",
+    ]
+    (again,) = reopened["reopened"]
+    assert again["starts_at"] == "2026-12-07T10:14:00Z"
+    assert again["resolved_at"] == "2026-12-07T10:05:00.000Z"
+    listed = server.cli("incidents", "--open", "--output", "json")
+    assert [i["incident_id"] for i in json.loads(listed.stdout)] == [resolved["incident_id"]]
+    told = server.cli("show", resolved["incident_id"]).stdout
+    assert "reopened:" in told and "ServiceDown fired again" in told
+    drafted = server.cli("postmortem", resolved["incident_id"])
+    assert drafted.returncode == 0, drafted.stderr
+    assert "reopened: ServiceDown fired again, resolved at" in drafted.stdout
+    # resolved again, and fired 11 minutes later: past the window, a new incident
+    send(api, "2026-12-07T10:14:00Z", ends="2026-12-07T10:20:00Z")
+    send(api, "2026-12-07T10:31:00Z")
+    newest, older = _incidents(server)
+    assert older["incident_id"] == resolved["incident_id"] and older["status"] == "resolved"
+    assert newest["status"] == "open" and newest["reopened"] == []
+
+    # a human resolved it: the next firing, however soon, opens a new incident
+    db = alert("DiskFull", service="db")
+    send(db, "2026-12-07T11:00:00Z")
+    human = next(i for i in _incidents(server) if i["alerts"][0]["alertname"] == "DiskFull")
+    done = server.cli("incident", "resolve", human["incident_id"], "--at", "2026-12-07T11:02:00Z")
+    assert done.returncode == 0, done.stderr
+    send(db, "2026-12-07T11:00:00Z", ends="2026-12-07T11:03:00Z")
+    send(db, "2026-12-07T11:04:00Z")
+    disk = [i for i in _incidents(server) if i["alerts"][0]["alertname"] == "DiskFull"]
+    assert len(disk) == 2 and all(i["reopened"] == [] for i in disk)
+
+
+def test_a_reopen_window_that_is_not_a_duration_is_refused(
+    tmp_path: Path, serve_factory: ServeFactory
+) -> None:
+    write_playbook(tmp_path / "playbooks", tmp_path / "markers")
+    config = tmp_path / "serve.yaml"
+    config.write_text("incidents: {reopen_within: soon}\n")
+    server = serve_factory(tmp_path / "playbooks")
+    done = server.cli("serve", "--playbooks", str(server.playbooks), "--config", str(config))
+    assert done.returncode == 2
+    assert f"{config}: incidents.reopen_within" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -387,7 +387,13 @@ def test_a_v4_ledger_is_brought_to_v5_and_keeps_everything(ledger_path: Path) ->
         ledger.append(run_id, "run_started", {"maturity": 3})
         ledger.finish_run(run_id, "completed", {})
         deliver(ledger, facts("fp1"))
-    for table in ("incident_notes", "incident_runs", "incident_alerts", "incidents"):
+    for table in (
+        "incident_reopenings",
+        "incident_notes",
+        "incident_runs",
+        "incident_alerts",
+        "incidents",
+    ):
         sql(ledger_path, f"DROP TABLE {table}")  # what a v4 engine wrote
     sql(ledger_path, "PRAGMA user_version = 4")
     before = sql(ledger_path, "SELECT count(*) FROM events")
@@ -403,6 +409,7 @@ def test_a_v4_ledger_is_brought_to_v5_and_keeps_everything(ledger_path: Path) ->
     assert sql(ledger_path, "SELECT count(*) FROM events") == before
     tables = {row[0] for row in sql(ledger_path, "SELECT name FROM sqlite_master")}
     assert {"incidents", "incident_alerts", "incident_runs", "incident_notes"} <= tables
+    assert "incident_reopenings" in tables
     assert json.loads(str(sql(ledger_path, "SELECT payload FROM notifications")[0][0])) == {}
 
 
@@ -411,7 +418,13 @@ def test_a_firing_first_received_before_v5_is_detected_when_it_was_first_receive
 ) -> None:
     with Ledger.open(ledger_path) as ledger:
         (first,) = deliver(ledger, facts("fp1"))
-    for table in ("incident_notes", "incident_runs", "incident_alerts", "incidents"):
+    for table in (
+        "incident_reopenings",
+        "incident_notes",
+        "incident_runs",
+        "incident_alerts",
+        "incidents",
+    ):
         sql(ledger_path, f"DROP TABLE {table}")  # what a v4 engine wrote
     sql(ledger_path, "PRAGMA user_version = 4")
     sql(ledger_path, "UPDATE notifications SET received_at = received_at - 600")
@@ -423,3 +436,43 @@ def test_a_firing_first_received_before_v5_is_detected_when_it_was_first_receive
     (alert,) = record.alerts
     assert (alert.notification_id, alert.received_at) == (first, received[0])
     assert record.times["detected"].at == received[0]
+
+
+def _resolved_incident(ledger: Ledger, number: int) -> str:
+    """An incident of its own alert (group), resolved by the record, with a note."""
+    group = f'{{}}:{{alertname="Down{number}"}}'
+    deliver(ledger, facts(f"fp{number}"), group=group)
+    deliver(ledger, facts(f"fp{number}", status="resolved"), group=group)
+    incident_id = ledger.incidents(limit=1, open_only=False)[0].incident_id
+    ledger.note_incident(incident_id, "alice", f"note {number}")
+    return incident_id
+
+
+def test_the_list_reads_in_a_few_queries_and_open_is_what_the_record_says(
+    ledger: Ledger,
+) -> None:
+    resolved = [_resolved_incident(ledger, number) for number in range(30)]
+    # the record resolved it, but a run attached later started after its last endsAt:
+    # the record's resolved time is left out, the incident is open
+    late = _resolved_incident(ledger, 30)
+    run_id = new_run_id()
+    ledger.start_run(run_info(run_id, (epoch_of(ENDS_AT) or 0.0) + 60))
+    ledger.attach_run(late, run_id, "alice")
+    firing = ledger.open_incident("disk full", "bob")
+    # its alert ended before it started: the record's resolved time is left out
+    backwards = "2026-12-07T11:00:00Z"
+    deliver(ledger, facts("fp99", starts_at=backwards), group="{}:{}")
+    deliver(ledger, facts("fp99", "resolved", backwards), group="{}:{}")
+    (reversed_,) = [r for r in ledger.incidents() if r.alerts and r.alerts[0].fingerprint == "fp99"]
+    statements: list[str] = []
+    ledger._conn.set_trace_callback(statements.append)
+    listed = ledger.incidents(open_only=True)
+    everything = ledger.incidents(limit=100)
+    ledger._conn.set_trace_callback(None)
+    assert [r.incident_id for r in listed] == [reversed_.incident_id, firing, late]
+    assert [r.status for r in listed] == ["open", "open", "open"]
+    assert listed[0].times["resolved"].ignored and listed[2].times["resolved"].ignored
+    assert {r.incident_id for r in everything} == {*resolved, late, firing, reversed_.incident_id}
+    assert all(len(r.notes) == 1 for r in everything if r.incident_id in resolved)
+    # a few queries for the whole list, not a few for each of its 33 incidents
+    assert len(statements) <= 24, statements

@@ -233,7 +233,8 @@ def _timeline(story: Story) -> Block:
 
 
 def _incident_rows(story: Story) -> list[tuple[float, list[Cell]]]:
-    """An incident's own rows: its opening, its approved proposals, the times a human set."""
+    """An incident's own rows: its opening, its approved proposals, its reopenings, the
+    times a human set."""
     incident = story.incident
     if incident is None:
         return []
@@ -244,6 +245,9 @@ def _incident_rows(story: Story) -> list[tuple[float, list[Cell]]]:
         if proposal.approved_at is not None:
             said = proposal_words(proposal)
             rows.append((proposal.approved_at, _row(proposal.approved_at, said, show)))
+    for again in incident.reopenings:
+        said = f"reopened: {again.alertname} fired again, resolved at {utc(again.resolved_at)}"
+        rows.append((again.at, _row(again.at, said, show)))
     life = story.lifecycle
     for moment in (life.impact_start, life.detected, life.response, life.mitigated, life.resolved):
         if moment is not None and moment.human:
