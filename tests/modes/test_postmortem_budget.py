@@ -5,16 +5,22 @@ says so; a run that belongs to an incident names it."""
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import sys
 import uuid
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from prom_fixtures import PromStack
 from sli_helpers import events, run_cli
-from test_postmortem import FILLED, field_line, postmortem, ran, write
+from test_postmortem import FILLED, drill_playbook, field_line, postmortem, ran, write
 from tree import TESTS
+
+from engine.model.playbook import Slo
+from engine.modes.postmortem.budget import budget_spent, unhealthy_seconds
+from engine.modes.postmortem.story import Point
 
 BUDGET_SECONDS = 6.0  # 99% of 10m
 
@@ -127,3 +133,42 @@ def test_a_run_of_an_incident_names_it_and_its_postmortem(
     whole = postmortem(incident_id)
     assert "of the error budget of 99.9% over 30d (" in field_line(whole, "Error budget spent")
     assert "**Part of incident:**" not in whole
+
+
+def test_a_drill_tells_the_budget_its_fault_spent(tmp_path: Path) -> None:
+    path, _ = drill_playbook(tmp_path)
+    slo = "  slo: {objective: 99.5, window: 1h}\n"
+    path.write_text(path.read_text().replace("steps:\n", f"{slo}steps:\n", 1))
+    done = run_cli("drill", str(path), "--yes", "--output", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    drill_id = json.loads(done.stdout)["drill_id"]
+
+    text = postmortem(drill_id)
+
+    spent = field_line(text, "Error budget spent")
+    found = re.search(r"\*\* ([0-9.e+-]+)% of the error budget of 99.5% over 1h \(", spent)
+    assert found and spent.endswith(FILLED), spent
+    assert float(found.group(1)) > 0  # the fault left the SLI unhealthy for a while
+    assert "÷ (1h × (1 − 99.5%)) = " in spent and spent.count("0.3 min") == 2  # 1h x 0.5% = 18s
+    assert field_line(text, "Burn rate").endswith(FILLED)
+
+
+def point(ts: float, verdict: str) -> Point:
+    return Point(ts, None, verdict, "after")
+
+
+def test_the_rule_counts_each_unhealthy_sample_to_the_next_and_the_last_to_the_end() -> None:
+    points = [
+        point(10.0, "unhealthy"),
+        point(14.0, "unknown"),  # unreadable: its span counts for nothing
+        point(20.0, "unhealthy"),
+        point(21.5, "healthy"),
+        point(30.0, "unhealthy"),
+    ]
+    assert unhealthy_seconds(list(reversed(points)), end=None) == 4.0 + 1.5
+    assert unhealthy_seconds(points, end=32.0) == 4.0 + 1.5 + 2.0
+    slo = Slo(Decimal("99.9"), 30 * 86400.0, "30d")
+    spent = budget_spent(slo, points, 32.0, duration=60.0)
+    assert spent.budget == pytest.approx(2592.0)
+    assert spent.spent == pytest.approx(7.5 / 2592.0)
+    assert spent.burn_rate == pytest.approx(7.5 / 2592.0 * 30 * 86400 / 60)
