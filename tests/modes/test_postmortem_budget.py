@@ -153,6 +153,20 @@ def test_a_drill_tells_the_budget_its_fault_spent(tmp_path: Path) -> None:
     assert field_line(text, "Burn rate").endswith(FILLED)
 
 
+def test_a_drill_of_an_incident_names_it(tmp_path: Path) -> None:
+    opened = run_cli("incident", "open", "--title", "game day")
+    assert opened.returncode == 0, opened.stderr
+    incident_id = opened.stdout.split()[-1]
+    path, _ = drill_playbook(tmp_path)
+    done = run_cli("drill", str(path), "--yes", "--output", "json", "--incident", incident_id)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    text = postmortem(json.loads(done.stdout)["drill_id"])
+
+    assert f"- **Part of incident:** {incident_id}: " in text
+    assert f"It is part of incident {incident_id} (runbook postmortem {incident_id})." in text
+
+
 def point(ts: float, verdict: str) -> Point:
     return Point(ts, None, verdict, "after")
 
