@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 from msgspec import Struct, field
@@ -153,8 +154,28 @@ class Probe(Struct, frozen=True):
     block: str | None = None
 
 
+class Slo(Struct, frozen=True):
+    """`sli.slo:`: the percentage of `window` (seconds; `window_text` as written) the SLI
+    must be healthy. `objective` is exact (99.9 is 99.9, not a float near it)."""
+
+    objective: Decimal
+    window: float
+    window_text: str
+
+    @property
+    def budget_fraction(self) -> Decimal:
+        """The share of the window the SLI may be unhealthy: 1 - objective/100."""
+        return 1 - self.objective / 100
+
+    @property
+    def budget_seconds(self) -> float:
+        """The error budget of the window, in seconds: window x (1 - objective)."""
+        return float(Decimal(repr(self.window)) * self.budget_fraction)
+
+
 class Sli(Struct, frozen=True):
-    """`sli:`: the probe, what healthy means, and the timing of the judgement."""
+    """`sli:`: the probe, what healthy means, the timing of the judgement, and the
+    objective it serves (None: no SLO declared)."""
 
     probe: Probe
     healthy: Healthy | None = None
@@ -163,6 +184,7 @@ class Sli(Struct, frozen=True):
     interval: float = 1.0
     timeout: float = 60.0
     on_not_recovered: str = "keep"
+    slo: Slo | None = None
 
 
 DEFAULT_DETECT_WITHIN = 60.0

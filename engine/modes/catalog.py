@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from engine.core.durations import format_seconds
-from engine.model.playbook import Healthy, InputSpec, Playbook, Sli, Step, Trigger
+from engine.model.playbook import Healthy, InputSpec, Playbook, Sli, Slo, Step, Trigger
 from engine.modes.validate import candidate_files, only_not_a_playbook
 from engine.playbook.loader import check_file
 from engine.playbook.traits import is_readonly, undoes_itself
@@ -115,6 +115,19 @@ def _sli_json(sli: Sli | None) -> dict[str, Any] | None:
         "interval_s": sli.interval,
         "timeout_s": sli.timeout,
         "on_not_recovered": sli.on_not_recovered,
+        "slo": _slo_json(sli.slo),
+    }
+
+
+def _slo_json(slo: Slo | None) -> dict[str, Any] | None:
+    """The objective as written (a string: exact), the window and its budget in seconds."""
+    if slo is None:
+        return None
+    return {
+        "objective": str(slo.objective),
+        "window": slo.window_text,
+        "window_s": slo.window,
+        "budget_s": slo.budget_seconds,
     }
 
 
@@ -158,7 +171,9 @@ def _sli_lines(sli: Sli | None) -> list[str]:
         return ["sli: none"]
     healthy = f", healthy when {sli.healthy}" if sli.healthy else ""
     timing = f"settle {format_seconds(sli.settle)}, {sli.samples} sample(s)"
-    return [f"sli: {sli.probe.type} probe{healthy}; {timing}"]
+    slo = sli.slo
+    objective = f"; SLO {slo.objective}% over {slo.window_text}" if slo else ""
+    return [f"sli: {sli.probe.type} probe{healthy}; {timing}{objective}"]
 
 
 def _step_line(index: int, step: Step) -> str:

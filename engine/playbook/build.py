@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import msgspec
 
-from engine.core.durations import parse_duration
+from engine.core.durations import parse_duration, parse_period
 from engine.core.findings import Finding
 from engine.core.results import SpecError
 from engine.model.guards import Escalation, Guards
@@ -25,6 +26,7 @@ from engine.model.playbook import (
     Retry,
     SecretSpec,
     Sli,
+    Slo,
     Step,
     Trigger,
 )
@@ -238,7 +240,19 @@ def _sli(raw: Mapping[str, Any]) -> Sli:
         interval=parse_duration(raw.get("interval", "1s")),
         timeout=parse_duration(raw.get("timeout", "60s")),
         on_not_recovered=raw.get("on_not_recovered", "keep"),
+        slo=_slo(raw["slo"]) if "slo" in raw else None,
     )
+
+
+def _slo(raw: Mapping[str, Any]) -> Slo:
+    """The objective as an exact decimal (a YAML 99.9 is read as the float nearest it:
+    its shortest repr is the number written); a window of zero is left to the checks."""
+    window_text = str(raw["window"])
+    try:
+        window = parse_period(window_text)
+    except ValueError:
+        window = 0.0
+    return Slo(Decimal(str(raw["objective"])), window, window_text)
 
 
 def _healthy(raw: Mapping[str, Any]) -> Healthy:

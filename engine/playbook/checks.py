@@ -10,7 +10,15 @@ from msgspec.structs import replace
 
 from engine.core.durations import format_seconds
 from engine.core.findings import Finding, Location
-from engine.model.playbook import DEFAULT_DETECT_WITHIN, Drill, Healthy, InputSpec, Playbook, Step
+from engine.model.playbook import (
+    DEFAULT_DETECT_WITHIN,
+    Drill,
+    Healthy,
+    InputSpec,
+    Playbook,
+    Slo,
+    Step,
+)
 from engine.model.yamlsource import Path, Source, dotted
 from engine.playbook import ecma
 from engine.playbook.inputs import InputError, bind_inputs
@@ -214,6 +222,8 @@ def _reversed_ranges(playbook: Playbook, where: Locator) -> Iterator[Finding]:
     sli = playbook.sli
     if sli and sli.healthy:
         yield from _empty_between(sli.healthy, where)
+    if sli and sli.slo:
+        yield from _empty_slo(sli.slo, where)
     if sli and isinstance(sli.probe.spec, Mapping) and probe_available(sli.probe.type):
         yield from _probe_problems(sli.probe.type, sli.probe.spec, where)
     for step in all_steps(playbook):
@@ -235,6 +245,20 @@ def _empty_between(healthy: Healthy, where: Locator) -> Iterator[Finding]:
         at = ("sli", "healthy", "between")
         message = f"between [{healthy.low:g}, {high:g}]: no value is in this range"
         hint = f"write the low end first: between: [{high:g}, {healthy.low:g}]"
+        yield Finding(where.at(at), dotted(at), message, hint)
+
+
+def _empty_slo(slo: Slo, where: Locator) -> Iterator[Finding]:
+    """An objective of 0% or a window of no time: no error budget can be counted."""
+    if not 0 < slo.objective < 100:
+        at = ("sli", "slo", "objective")
+        message = f"objective {slo.objective}%: it must be above 0 and below 100"
+        hint = "write the percentage of the window the SLI must be healthy, e.g. 99.9"
+        yield Finding(where.at(at), dotted(at), message, hint)
+    if slo.window <= 0:
+        at = ("sli", "slo", "window")
+        message = f"window {slo.window_text!r} is no time: the error budget would be zero"
+        hint = "write the window the objective is measured over, e.g. 30d or 4w"
         yield Finding(where.at(at), dotted(at), message, hint)
 
 

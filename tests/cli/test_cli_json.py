@@ -100,3 +100,18 @@ def test_show_playbook_json_tells_its_triggers_and_where_an_alert_gives_each_inp
         "node": "labels.instance",
         "restarts": "annotations.restart_count",
     }
+
+
+def test_show_playbook_tells_its_slo_exactly(tmp_path: Path) -> None:
+    file = REPO / "tests" / "playbooks" / "valid" / "slo-declared.yaml"
+    sli = show_json(file, tmp_path)["sli"]
+    assert isinstance(sli, dict)
+    assert sli["slo"] == {
+        "objective": "99.9",
+        "window": "30d",
+        "window_s": 2_592_000.0,
+        "budget_s": 2_592.0,
+    }
+    text = runbook("show", str(file), cwd=tmp_path, home=tmp_path / "home")
+    assert "; SLO 99.9% over 30d" in text.out
+    assert show_json(DEMO, tmp_path)["sli"]["slo"] is None  # type: ignore[index]

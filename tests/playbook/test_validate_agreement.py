@@ -79,6 +79,9 @@ SEMANTIC = {
         "healthy-between-reversed", "retry-backoff-past-cap", "http-probe-latency-past-timeout",
         "kubectl-timeout-past-step",
     ],
+    "an SLO with no error budget to count: an objective of 0% or a window of no time": [
+        "slo-objective-zero", "slo-window-zero",
+    ],
 }  # fmt: skip
 STRICTER_YAML = {
     "merge keys (<<) are YAML 1.1; the engine refuses them": ["merge-key"],

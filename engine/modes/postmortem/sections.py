@@ -16,7 +16,16 @@ from msgspec import Struct, field
 from engine.core.durations import format_seconds
 from engine.core.events import StepResultEvent, UndoResultEvent, read_payload
 from engine.ledger import EventRow
-from engine.model.playbook import Healthy
+from engine.model.playbook import Healthy, Slo
+from engine.modes.postmortem.budget import (
+    BURN_FORMULA,
+    FORMULA,
+    RULE,
+    Budget,
+    budget_spent,
+    minutes,
+    percent,
+)
 from engine.modes.postmortem.story import Alert, Moment, Story, proposal_words
 from engine.modes.run_record import RunRecord
 from engine.ui.sli_chart import ChartData, Marker
@@ -131,7 +140,16 @@ def _overview(story: Story) -> list[Block]:
         fact("Status", "draft"),
         human("Authors"),
         fact("Incident", f"{_what(story)} {story.story_id}: {_end_status(story)}"),
+        *_part_of(story),
     ]
+
+
+def _part_of(story: Story) -> list[Block]:
+    """The incident a run or drill belongs to, and where its whole postmortem is."""
+    if story.part_of is None:
+        return []
+    said = f"{story.part_of}: its postmortem tells it whole, runbook postmortem {story.part_of}"
+    return [fact("Part of incident", said)]
 
 
 def _summary(story: Story) -> list[Block]:
@@ -140,6 +158,8 @@ def _summary(story: Story) -> list[Block]:
     said = [f"The {_what(story)} of playbook {playbook} ended: {_end_status(story)}."]
     if story.incident is not None:
         said = [_incident_summary(story)]
+    if story.part_of is not None:
+        said.append(f"It is part of incident {story.part_of} (runbook postmortem {story.part_of}).")
     said += [f"Alert {a.alertname} fired at {utc(a.starts_at)}." for a in story.alerts]
     if story.drill is not None and story.drill.verdict == REFUSED:
         said.append("A game-day drill, refused: nothing was injected.")
@@ -178,9 +198,43 @@ def _impact(story: Story) -> list[Block]:
         _marked(fact("Duration", duration), by_human),
         fact("SLI worst value", worst if known else (NO_VALUE if story.points else None)),
         fact("SLI healthy band", band if story.sli_declared else "no SLI declared"),
-        fact("Error budget spent", "no SLO declared: the playbook format has no SLO field"),
+        *_error_budget(story),
         human("Users and services affected"),
     ]
+
+
+def _error_budget(story: Story) -> list[Block]:
+    """The budget the story spent of its playbook's SLO, with the rule and formula."""
+    slo = story.slo
+    if slo is None:
+        return [fact("Error budget spent", "no SLO declared")]
+    if not story.points:  # no sample: the record cannot tell how long it was unhealthy
+        return [fact("Error budget spent", None)]
+    life = story.lifecycle
+    start = life.impact_start or life.response
+    end = life.resolved.ts if life.resolved is not None else None
+    duration = end - start.ts if start is not None and end is not None else None
+    spent = budget_spent(slo, story.points, end, duration if duration and duration > 0 else None)
+    objective = f"{slo.objective}% over {slo.window_text}"
+    unhealthy = format_seconds(spent.unhealthy)
+    over = f"({slo.window_text} × (1 − {slo.objective}%)) = {unhealthy} ÷ {minutes(spent.budget)}"
+    text = (
+        f"{percent(spent.spent)} of the error budget of {objective}"
+        f" ({minutes(spent.unhealthy)} of {minutes(spent.budget)}):"
+        f" the SLI was unhealthy {unhealthy} by its samples"
+        f" ({RULE}); {FORMULA} = {unhealthy} ÷ {over}"
+    )
+    return [fact("Error budget spent", text), fact("Burn rate", _burn_words(spent, slo))]
+
+
+def _burn_words(spent: Budget, slo: Slo) -> str | None:
+    if spent.burn_rate is None or spent.duration is None:
+        return None
+    return (
+        f"{spent.burn_rate:.3g} over {format_seconds(spent.duration)} ({BURN_FORMULA};"
+        f" at 1 the budget lasts exactly {slo.window_text}, at 14.4 it is 2% spent in an hour"
+        f" of a 30d window)"
+    )
 
 
 def _worst(story: Story) -> str:

@@ -24,7 +24,7 @@ from engine.ledger import EventRow, Ledger, is_drill_id
 from engine.ledger.inbox import RESOLVED, EscalationRow, TriggerRow
 from engine.ledger.incident_record import IncidentAlert, IncidentProposal, IncidentRecord
 from engine.ledger.incident_times import HUMAN, LABELS, TIMES, epoch_of
-from engine.model.playbook import Healthy, Playbook
+from engine.model.playbook import Healthy, Playbook, Sli, Slo
 from engine.modes.drill.verdict import DrillReport
 from engine.modes.history import open_ledger
 from engine.modes.incidents import is_incident_id
@@ -109,6 +109,8 @@ class Story(Struct, frozen=True):
     drill_span: tuple[float, float | None] | None = None  # a drill's own start and end
     incident: IncidentRecord | None = None
     left_out: dict[str, str] = field(default_factory=dict)  # a record time left out: why
+    slo: Slo | None = None  # the objective the SLI serves, as the playbook declared it
+    part_of: str | None = None  # the incident a run or drill belongs to
 
 
 def build_story(story_id: str) -> Story:
@@ -127,7 +129,7 @@ def run_story(ledger: Ledger, run_id: str) -> Story:
     alerts = [_alert(ledger, record.trigger)] if record.trigger is not None else []
     runs = [record, *_rollbacks_of(ledger, record)]
     points = _points(record.events)
-    sli_declared, healthy = _sli_of(record)
+    sli = _sli_of(record)
     return Story(
         kind="run",
         story_id=record.row.run_id,
@@ -137,10 +139,12 @@ def run_story(ledger: Ledger, run_id: str) -> Story:
         runs=runs,
         alerts=alerts,
         points=points,
-        sli_declared=sli_declared,
-        healthy=healthy,
+        sli_declared=sli.declared,
+        healthy=sli.healthy,
         lifecycle=_run_lifecycle(record, alerts, points),
         escalations=_escalations(ledger, runs),
+        slo=sli.slo,
+        part_of=ledger.incident_of_run(record.row.run_id),
     )
 
 
@@ -164,9 +168,7 @@ def drill_story(ledger: Ledger, drill_id: str) -> Story:
     for record in runs:
         points += _points(record.events)
     points.sort(key=lambda point: point.ts)
-    sli_declared, healthy = (
-        _sli_of(runs[0]) if runs else _sli_of_file(drill.file, drill.content_hash)
-    )
+    sli = _sli_of(runs[0]) if runs else _sli_of_file(drill.file, drill.content_hash)
     return Story(
         kind="drill",
         story_id=drill.drill_id,
@@ -176,12 +178,14 @@ def drill_story(ledger: Ledger, drill_id: str) -> Story:
         runs=runs,
         alerts=[],
         points=points,
-        sli_declared=sli_declared,
-        healthy=healthy,
+        sli_declared=sli.declared,
+        healthy=sli.healthy,
         lifecycle=_drill_lifecycle(drill.drill_id, report, injected_at, runs),
         escalations=_escalations(ledger, runs),
         drill=report,
         drill_span=(drill.started_at, drill.finished_at),
+        slo=sli.slo,
+        part_of=ledger.incident_of_run(runs[0].row.run_id) if runs else None,
     )
 
 
@@ -201,8 +205,7 @@ def incident_story(ledger: Ledger, incident_id: str) -> Story:
     # the playbook told: that of the last run of its own (not a drill's run, a rollback)
     own = [r for r in runs if r.row.parent_run is None] or runs
     last = own[-1] if own else None
-    declared = [_sli_of(r) for r in runs]
-    sli_declared, healthy = next((d for d in declared if d[0]), (False, None))
+    sli = next((d for d in map(_sli_of, runs) if d.declared), NO_SLI)
     return Story(
         kind="incident",
         story_id=record.incident_id,
@@ -212,13 +215,14 @@ def incident_story(ledger: Ledger, incident_id: str) -> Story:
         runs=runs,
         alerts=alerts,
         points=points,
-        sli_declared=sli_declared,
-        healthy=healthy,
+        sli_declared=sli.declared,
+        healthy=sli.healthy,
         lifecycle=_incident_lifecycle(record),
         escalations=_escalations(ledger, runs),
         notes=[Note(note.at, note.author, note.text) for note in record.notes],
         incident=record,
         left_out={name: t.ignored for name, t in record.times.items() if t.ignored},
+        slo=sli.slo,
     )
 
 
@@ -382,15 +386,28 @@ def _drill_points(report: DrillReport | None, injected_at: float | None) -> list
     ]
 
 
-def _sli_of(record: RunRecord) -> tuple[bool, Healthy | None]:
-    """Whether the run's playbook declared an SLI, and its healthy band, read from the
-    text the run recorded when it started (no band when that text no longer loads)."""
+class DeclaredSli(Struct, frozen=True):
+    """Whether a playbook declared an SLI, its healthy band and its SLO (None: none)."""
+
+    declared: bool
+    healthy: Healthy | None = None
+    slo: Slo | None = None
+
+
+NO_SLI = DeclaredSli(False)
+
+
+def _declared(sli: Sli | None) -> DeclaredSli:
+    return DeclaredSli(True, sli.healthy, sli.slo) if sli is not None else NO_SLI
+
+
+def _sli_of(record: RunRecord) -> DeclaredSli:
+    """Whether the run's playbook declared an SLI, its healthy band and SLO, read from
+    the text the run recorded when it started (neither when that text no longer loads)."""
     playbook = recorded_playbook(record)
     if playbook is None:
-        return bool(_points(record.events)), None
-    if playbook.sli is None:
-        return False, None
-    return True, playbook.sli.healthy
+        return DeclaredSli(bool(_points(record.events)))
+    return _declared(playbook.sli)
 
 
 def recorded_playbook(record: RunRecord) -> Playbook | None:
@@ -427,16 +444,16 @@ def held_values(story: Story) -> dict[str, str]:
     )
 
 
-def _sli_of_file(file: str, content_hash: str) -> tuple[bool, Healthy | None]:
+def _sli_of_file(file: str, content_hash: str) -> DeclaredSli:
     """The SLI of a drill that ran no run (refused): from its playbook file, when that
     still holds the content the drill recorded."""
     try:
         playbook = load_playbook(file)
     except EngineError:
-        return False, None
-    if playbook.content_hash != content_hash or playbook.sli is None:
-        return False, None
-    return True, playbook.sli.healthy
+        return NO_SLI
+    if playbook.content_hash != content_hash:
+        return NO_SLI
+    return _declared(playbook.sli)
 
 
 # -- the lifecycle ---------------------------------------------------------------------
