@@ -38,7 +38,8 @@ def test_a_v3_run_gets_its_level_from_its_start_and_counts_by_its_content_hash(
     for index in ("runs_by_evidence", "runs_by_version"):  # what a v3 engine wrote
         sql(ledger_path, f"DROP INDEX {index}")
     sql(ledger_path, "DROP TABLE maturity_changes")
-    for table in ("incident_notes", "incident_runs", "incident_alerts", "incidents"):
+    v5 = ("incident_reopenings", "incident_notes", "incident_runs", "incident_alerts", "incidents")
+    for table in v5:
         sql(ledger_path, f"DROP TABLE {table}")  # and of v5
     for column in ("evidence_hash", "maturity"):
         sql(ledger_path, f"ALTER TABLE runs DROP COLUMN {column}")
